@@ -1,0 +1,139 @@
+"""The one AWS seam: clients, retry mode, pagination and error translation.
+
+Every other module gets its clients from `client()` (or takes them as parameters), so retries, endpoints and
+error handling are decided here once. No client is created at import time; boto3 itself is imported on
+first use to keep cold starts short.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from itertools import islice
+from typing import Any, TypeVar
+
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from smart_vault.errors import AwsError, ConfigError
+
+T = TypeVar("T")
+
+# At least 10 attempts with jittered exponential backoff. "adaptive" adds a client-side token bucket that
+# slows the caller down when AWS answers with throttling errors: throttling costs time, never an instance.
+MAX_ATTEMPTS = 10
+CLIENT_CONFIG = Config(
+    retries={"mode": "adaptive", "max_attempts": MAX_ATTEMPTS},
+    connect_timeout=10,
+    read_timeout=60,
+    user_agent_extra="smart-vault/0.1",
+)
+
+_lock = threading.Lock()
+_session: Any = None
+_clients: dict[tuple[str, str], Any] = {}
+
+
+def current_region() -> str:
+    """The region the function runs in (`AWS_REGION`, as Lambda sets it; `AWS_DEFAULT_REGION` otherwise)."""
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if not region:
+        raise ConfigError("AWS_REGION", "is not set")
+    return region
+
+
+def client(service: str, region: str | None = None) -> Any:
+    """A cached boto3 client for `service` in `region` (default: the current region).
+
+    Endpoints come from boto3 itself, which honours `AWS_ENDPOINT_URL` and `AWS_ENDPOINT_URL_<SERVICE>`.
+    """
+    global _session
+    key = (service, region or current_region())
+    with _lock:
+        cached = _clients.get(key)
+        if cached is None:
+            if _session is None:
+                import boto3  # deferred: only paid by invocations that call AWS
+
+                _session = boto3.session.Session()
+            cached = _session.client(service, region_name=key[1], config=CLIENT_CONFIG)
+            _clients[key] = cached
+        return cached
+
+
+def reset_clients() -> None:
+    """Forget every cached client (tests call this when the emulator or the environment changes)."""
+    global _session
+    with _lock:
+        _clients.clear()
+        _session = None
+
+
+def error_code(exc: BaseException) -> str:
+    """The AWS error code of a ClientError or AwsError, else the exception's class name."""
+    if isinstance(exc, AwsError):
+        return exc.code
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code", "Unknown"))
+    return type(exc).__name__
+
+
+def translate(exc: BaseException, operation: str = "") -> AwsError:
+    """Turn a botocore exception into an AwsError with a readable message and no request metadata."""
+    if isinstance(exc, AwsError):
+        return exc
+    if isinstance(exc, ClientError):
+        err = exc.response.get("Error", {})
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        return AwsError(
+            code=str(err.get("Code", "Unknown")),
+            message=str(err.get("Message", "")),
+            operation=operation or getattr(exc, "operation_name", ""),
+            status=status,
+        )
+    return AwsError(code=type(exc).__name__, message=str(exc), operation=operation)
+
+
+@contextmanager
+def aws_errors(operation: str = "") -> Iterator[None]:
+    """Run AWS calls, re-raising any botocore failure as an AwsError."""
+    try:
+        yield
+    except (ClientError, BotoCoreError) as exc:
+        raise translate(exc, operation) from exc
+
+
+def paginate(
+    aws_client: Any, operation: str, result_key: str, *, page_size: int | None = None, **kwargs: Any
+) -> Iterator[dict[str, Any]]:
+    """Yield the items under `result_key` of every page of `operation` (a botocore paginator name).
+
+    `page_size` is sent as the API's page-size parameter (MaxResults) so that real AWS returns large pages;
+    each page call is retried by the client's retry mode.
+    """
+    paginator = aws_client.get_paginator(operation)
+    pagination_config = {"PageSize": page_size} if page_size else {}
+    with aws_errors(operation):
+        for page in paginator.paginate(**kwargs, PaginationConfig=pagination_config):
+            yield from page.get(result_key, [])
+
+
+def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Split `items` into lists of at most `size` (the last may be shorter)."""
+    if size < 1:
+        raise ValueError("size must be >= 1")
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def tags_to_dict(tags: Iterable[dict[str, str]] | None) -> dict[str, str]:
+    """AWS `[{"Key": k, "Value": v}]` tag lists as a plain dict."""
+    return {t["Key"]: t.get("Value", "") for t in tags or []}
+
+
+def dict_to_tags(tags: dict[str, str]) -> list[dict[str, str]]:
+    """A plain dict as an AWS tag list, in key order (stable for tests and logs)."""
+    return [{"Key": k, "Value": v} for k, v in sorted(tags.items())]

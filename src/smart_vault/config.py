@@ -1,0 +1,206 @@
+"""Settings from the environment: one frozen dataclass per function, built once, errors name the variable."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from smart_vault.errors import ConfigError
+
+REGION_RE = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$")
+SNS_TOPIC_ARN_RE = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$")
+KMS_ARN_RE = re.compile(r"^arn:aws[a-z-]*:kms:(?P<region>[a-z0-9-]+):\d{12}:(key|alias)/.+$")
+KMS_ID_RE = re.compile(r"^(alias/[A-Za-z0-9/_-]{1,256}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$")
+INSTANCE_TYPE_RE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
+SUBNET_RE = re.compile(r"^subnet-[0-9a-f]{8,17}$")
+
+DEFAULT_ALLOWED_INSTANCE_TYPES = "t3.micro,t3.small,t3.medium,t3.large"
+# AWS allows 20 concurrent snapshot copies into one destination region.
+AWS_MAX_CONCURRENT_COPIES = 20
+
+
+def _get(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name)
+    if value is None:
+        return None
+    value = value.strip()
+    return value or None
+
+
+def _required(env: Mapping[str, str], name: str) -> str:
+    value = _get(env, name)
+    if value is None:
+        raise ConfigError(name, "is required but not set")
+    return value
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = _get(env, name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(name, f"must be an integer, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(name, f"must be between {low} and {high}, got {value}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = _get(env, name)
+    if raw is None:
+        return default
+    lowered = raw.lower()
+    if lowered in ("true", "1", "yes"):
+        return True
+    if lowered in ("false", "0", "no"):
+        return False
+    raise ConfigError(name, f"must be true or false, got {raw!r}")
+
+
+def _csv(env: Mapping[str, str], name: str, default: str) -> tuple[str, ...]:
+    raw = _get(env, name)
+    raw = default if raw is None else raw
+    return tuple(item.strip() for item in raw.split(",") if item.strip())
+
+
+def _region(env: Mapping[str, str], name: str) -> str:
+    value = _required(env, name)
+    if not REGION_RE.match(value):
+        raise ConfigError(name, f"is not an AWS region name: {value!r}")
+    return value
+
+
+def _current_region(env: Mapping[str, str]) -> str:
+    if _get(env, "AWS_REGION") is None and _get(env, "AWS_DEFAULT_REGION") is not None:
+        return _region(env, "AWS_DEFAULT_REGION")
+    return _region(env, "AWS_REGION")
+
+
+def _dr_region(env: Mapping[str, str], region: str) -> str:
+    dr_region = _region(env, "DR_REGION")
+    if dr_region == region:
+        raise ConfigError("DR_REGION", f"must differ from AWS_REGION ({region})")
+    return dr_region
+
+
+def _topic_arn(env: Mapping[str, str]) -> str:
+    value = _required(env, "SNS_TOPIC_ARN")
+    if not SNS_TOPIC_ARN_RE.match(value):
+        raise ConfigError("SNS_TOPIC_ARN", f"is not an SNS topic ARN: {value!r}")
+    return value
+
+
+def _table_name(env: Mapping[str, str], name: str) -> str:
+    value = _required(env, name)
+    if not re.match(r"^([A-Za-z0-9_.-]{3,255}|arn:aws[a-z-]*:dynamodb:[a-z0-9-]+:\d{12}:table/[A-Za-z0-9_.-]{3,255})$", value):
+        raise ConfigError(name, f"is not a DynamoDB table name: {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class BackupSettings:
+    region: str
+    sns_topic_arn: str
+    tag_key: str
+    tag_values: tuple[str, ...]
+    retention_days: int
+    dr_retention_days: int
+    min_snapshots_kept: int
+    dr_region: str
+    dr_kms_key_id: str
+    max_concurrent_copies: int
+    dry_run: bool
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> BackupSettings:
+        env = os.environ if env is None else env
+        region = _current_region(env)
+        dr_region = _dr_region(env, region)
+        kms_key = _required(env, "DR_KMS_KEY_ID")
+        arn = KMS_ARN_RE.match(kms_key)
+        if arn:
+            if arn.group("region") != dr_region:
+                raise ConfigError(
+                    "DR_KMS_KEY_ID", f"key is in {arn.group('region')}, but DR copies need a key in {dr_region}"
+                )
+        elif not KMS_ID_RE.match(kms_key):
+            raise ConfigError("DR_KMS_KEY_ID", f"must be a KMS key ARN, key id or alias/..., got {kms_key!r}")
+        tag_key = _get(env, "BACKUP_TAG_KEY") or "Backup-Tier"
+        if len(tag_key) > 128:
+            raise ConfigError("BACKUP_TAG_KEY", "must be at most 128 characters")
+        tag_values = _csv(env, "BACKUP_TAG_VALUE", "Gold")
+        if not tag_values:
+            raise ConfigError("BACKUP_TAG_VALUE", "must name at least one value")
+        retention = _int(env, "RETENTION_DAYS", 7, 1, 3650)
+        return cls(
+            region=region,
+            sns_topic_arn=_topic_arn(env),
+            tag_key=tag_key,
+            tag_values=tag_values,
+            retention_days=retention,
+            dr_retention_days=_int(env, "DR_RETENTION_DAYS", retention, 1, 3650),
+            min_snapshots_kept=_int(env, "MIN_SNAPSHOTS_KEPT", 1, 1, 1000),
+            dr_region=dr_region,
+            dr_kms_key_id=kms_key,
+            max_concurrent_copies=_int(env, "MAX_CONCURRENT_COPIES", AWS_MAX_CONCURRENT_COPIES, 1, AWS_MAX_CONCURRENT_COPIES),
+            dry_run=_bool(env, "DRY_RUN", False),
+        )
+
+
+@dataclass(frozen=True)
+class RestoreApiSettings:
+    region: str
+    dr_region: str
+    restore_worker_function: str
+    restore_jobs_table: str
+    idempotency_table: str
+    allowed_instance_types: tuple[str, ...]
+    allowed_subnet_ids: tuple[str, ...]
+
+    @property
+    def regions(self) -> tuple[str, str]:
+        return (self.region, self.dr_region)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> RestoreApiSettings:
+        env = os.environ if env is None else env
+        region = _current_region(env)
+        types = _csv(env, "ALLOWED_INSTANCE_TYPES", DEFAULT_ALLOWED_INSTANCE_TYPES)
+        if not types:
+            raise ConfigError("ALLOWED_INSTANCE_TYPES", "must name at least one instance type")
+        for item in types:
+            if not INSTANCE_TYPE_RE.match(item):
+                raise ConfigError("ALLOWED_INSTANCE_TYPES", f"{item!r} is not an instance type")
+        subnets = _csv(env, "ALLOWED_SUBNET_IDS", "")
+        for item in subnets:
+            if not SUBNET_RE.match(item):
+                raise ConfigError("ALLOWED_SUBNET_IDS", f"{item!r} is not a subnet id")
+        return cls(
+            region=region,
+            dr_region=_dr_region(env, region),
+            restore_worker_function=_required(env, "RESTORE_WORKER_FUNCTION"),
+            restore_jobs_table=_table_name(env, "RESTORE_JOBS_TABLE"),
+            idempotency_table=_table_name(env, "IDEMPOTENCY_TABLE"),
+            allowed_instance_types=types,
+            allowed_subnet_ids=subnets,
+        )
+
+
+@dataclass(frozen=True)
+class RestoreWorkerSettings:
+    region: str
+    sns_topic_arn: str
+    restore_jobs_table: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> RestoreWorkerSettings:
+        env = os.environ if env is None else env
+        return cls(
+            region=_current_region(env),
+            sns_topic_arn=_topic_arn(env),
+            restore_jobs_table=_table_name(env, "RESTORE_JOBS_TABLE"),
+        )

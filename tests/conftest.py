@@ -1,0 +1,43 @@
+"""Shared fixtures: a clean AWS environment per test, pointed at moto, with both regions at hand."""
+
+from __future__ import annotations
+
+import os
+
+# Before moto is imported anywhere: no default AMIs (fast), fake credentials, no real endpoints.
+os.environ["MOTO_EC2_LOAD_DEFAULT_AMIS"] = "false"
+os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+os.environ.setdefault("POWERTOOLS_DEV", "false")
+
+import pytest
+from moto import mock_aws
+
+from smart_vault import aws
+
+PRIMARY_REGION = "eu-west-1"
+DR_REGION = "eu-central-1"
+ACCOUNT_ID = "123456789012"  # moto's default account
+
+
+@pytest.fixture(autouse=True)
+def aws_environment(monkeypatch):
+    """Every test starts with fake credentials, the primary region, no endpoint overrides, no cached client."""
+    for name in list(os.environ):
+        if name.startswith("AWS_ENDPOINT_URL") or name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_SECURITY_TOKEN", "testing")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
+    monkeypatch.setenv("AWS_REGION", PRIMARY_REGION)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", PRIMARY_REGION)
+    aws.reset_clients()
+    yield
+    aws.reset_clients()
+
+
+@pytest.fixture
+def moto_aws():
+    """moto's in-process emulation of every AWS service; create clients after this fixture starts."""
+    with mock_aws():
+        yield
