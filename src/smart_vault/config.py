@@ -12,7 +12,9 @@ from smart_vault.errors import ConfigError
 REGION_RE = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$")
 SNS_TOPIC_ARN_RE = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$")
 KMS_ARN_RE = re.compile(r"^arn:aws[a-z-]*:kms:(?P<region>[a-z0-9-]+):\d{12}:(key|alias)/.+$")
-KMS_ID_RE = re.compile(r"^(alias/[A-Za-z0-9/_-]{1,256}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$")
+KMS_ID_RE = re.compile(
+    r"^(alias/[A-Za-z0-9/_-]{1,256}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$"
+)
 INSTANCE_TYPE_RE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
 SUBNET_RE = re.compile(r"^subnet-[0-9a-f]{8,17}$")
 
@@ -96,7 +98,10 @@ def _topic_arn(env: Mapping[str, str]) -> str:
 
 def _table_name(env: Mapping[str, str], name: str) -> str:
     value = _required(env, name)
-    if not re.match(r"^([A-Za-z0-9_.-]{3,255}|arn:aws[a-z-]*:dynamodb:[a-z0-9-]+:\d{12}:table/[A-Za-z0-9_.-]{3,255})$", value):
+    if not re.match(
+        r"^([A-Za-z0-9_.-]{3,255}|arn:aws[a-z-]*:dynamodb:[a-z0-9-]+:\d{12}:table/[A-Za-z0-9_.-]{3,255})$",
+        value,
+    ):
         raise ConfigError(name, f"is not a DynamoDB table name: {value!r}")
     return value
 
@@ -125,7 +130,8 @@ class BackupSettings:
         if arn:
             if arn.group("region") != dr_region:
                 raise ConfigError(
-                    "DR_KMS_KEY_ID", f"key is in {arn.group('region')}, but DR copies need a key in {dr_region}"
+                    "DR_KMS_KEY_ID",
+                    f"key is in {arn.group('region')}, but DR copies need a key in {dr_region}",
                 )
         elif not KMS_ID_RE.match(kms_key):
             raise ConfigError("DR_KMS_KEY_ID", f"must be a KMS key ARN, key id or alias/..., got {kms_key!r}")
@@ -146,7 +152,9 @@ class BackupSettings:
             min_snapshots_kept=_int(env, "MIN_SNAPSHOTS_KEPT", 1, 1, 1000),
             dr_region=dr_region,
             dr_kms_key_id=kms_key,
-            max_concurrent_copies=_int(env, "MAX_CONCURRENT_COPIES", AWS_MAX_CONCURRENT_COPIES, 1, AWS_MAX_CONCURRENT_COPIES),
+            max_concurrent_copies=_int(
+                env, "MAX_CONCURRENT_COPIES", AWS_MAX_CONCURRENT_COPIES, 1, AWS_MAX_CONCURRENT_COPIES
+            ),
             dry_run=_bool(env, "DRY_RUN", False),
         )
 

@@ -68,7 +68,9 @@ def fit_message(text: str, document: Document, shrink: Callable[[Document], Docu
     # Shrunk documents keep their failures; thousands of them can still be too large, so drop list tails.
     while len(message.encode("utf-8")) > limit:
         longest = max(
-            (k for k, v in smaller.items() if isinstance(v, list) and v), key=lambda k: len(smaller[k]), default=None
+            (k for k, v in smaller.items() if isinstance(v, list) and v),
+            key=lambda k: len(smaller[k]),
+            default=None,
         )
         if longest is None:
             smaller = {"truncated": True}
@@ -102,5 +104,7 @@ def publish(
             MessageStructure="json",
             MessageAttributes={"event_type": {"DataType": "String", "StringValue": event_type}},
         )
-    logger.info("notification published", extra={"event_type": event_type, "message_id": response["MessageId"]})
+    logger.info(
+        "notification published", extra={"event_type": event_type, "message_id": response["MessageId"]}
+    )
     return response["MessageId"]

@@ -1,0 +1,137 @@
+"""Settings: defaults, every bad value fails fast with an error naming its variable."""
+
+from __future__ import annotations
+
+import pytest
+
+from smart_vault.config import BackupSettings, RestoreApiSettings, RestoreWorkerSettings
+from smart_vault.errors import ConfigError
+
+TOPIC = "arn:aws:sns:eu-west-1:123456789012:smart-vault"
+DR_KEY = "arn:aws:kms:eu-central-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+
+
+def backup_env(**overrides: str) -> dict[str, str]:
+    env = {
+        "AWS_REGION": "eu-west-1",
+        "SNS_TOPIC_ARN": TOPIC,
+        "DR_REGION": "eu-central-1",
+        "DR_KMS_KEY_ID": DR_KEY,
+    }
+    env.update(overrides)
+    return {k: v for k, v in env.items() if v is not None}
+
+
+def api_env(**overrides: str) -> dict[str, str]:
+    env = {
+        "AWS_REGION": "eu-west-1",
+        "DR_REGION": "eu-central-1",
+        "RESTORE_WORKER_FUNCTION": "smart-vault-restore-worker",
+        "RESTORE_JOBS_TABLE": "smart-vault-restore-jobs",
+        "IDEMPOTENCY_TABLE": "smart-vault-idempotency",
+    }
+    env.update(overrides)
+    return env
+
+
+def test_backup_defaults_follow_the_contract():
+    settings = BackupSettings.from_env(backup_env())
+    assert settings.tag_key == "Backup-Tier"
+    assert settings.tag_values == ("Gold",)
+    assert settings.retention_days == 7
+    assert settings.dr_retention_days == 7
+    assert settings.min_snapshots_kept == 1
+    assert settings.max_concurrent_copies == 20
+    assert settings.dry_run is False
+    assert settings.region == "eu-west-1"
+    assert settings.dr_region == "eu-central-1"
+
+
+def test_dr_retention_defaults_to_retention_and_can_differ():
+    assert BackupSettings.from_env(backup_env(RETENTION_DAYS="30")).dr_retention_days == 30
+    settings = BackupSettings.from_env(backup_env(RETENTION_DAYS="30", DR_RETENTION_DAYS="90"))
+    assert (settings.retention_days, settings.dr_retention_days) == (30, 90)
+
+
+def test_tag_value_list_and_dry_run():
+    settings = BackupSettings.from_env(backup_env(BACKUP_TAG_VALUE="Gold, Silver,,", DRY_RUN="TRUE"))
+    assert settings.tag_values == ("Gold", "Silver")
+    assert settings.dry_run is True
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "fragment"),
+    [
+        ("RETENTION_DAYS", "0", "between 1 and 3650"),
+        ("RETENTION_DAYS", "3651", "between 1 and 3650"),
+        ("RETENTION_DAYS", "seven", "integer"),
+        ("DR_RETENTION_DAYS", "-1", "between 1 and 3650"),
+        ("MIN_SNAPSHOTS_KEPT", "0", "between 1"),
+        ("MAX_CONCURRENT_COPIES", "21", "between 1 and 20"),
+        ("MAX_CONCURRENT_COPIES", "0", "between 1 and 20"),
+        ("DRY_RUN", "maybe", "true or false"),
+        ("DR_REGION", "eu-west-1", "must differ"),
+        ("DR_REGION", "Frankfurt", "region"),
+        ("SNS_TOPIC_ARN", "my-topic", "SNS topic ARN"),
+        ("DR_KMS_KEY_ID", "arn:aws:kms:eu-west-1:123456789012:key/abc", "eu-central-1"),
+        ("DR_KMS_KEY_ID", "not a key", "KMS"),
+        ("BACKUP_TAG_VALUE", ",", "at least one"),
+    ],
+)
+def test_bad_backup_values_name_the_variable(variable, value, fragment):
+    with pytest.raises(ConfigError) as excinfo:
+        BackupSettings.from_env(backup_env(**{variable: value}))
+    assert excinfo.value.variable == variable
+    assert str(excinfo.value).startswith(variable)
+    assert fragment in str(excinfo.value)
+
+
+@pytest.mark.parametrize("variable", ["SNS_TOPIC_ARN", "DR_REGION", "DR_KMS_KEY_ID", "AWS_REGION"])
+def test_missing_required_backup_variable(variable):
+    env = backup_env()
+    del env[variable]
+    with pytest.raises(ConfigError) as excinfo:
+        BackupSettings.from_env(env)
+    assert excinfo.value.variable == variable
+
+
+def test_kms_alias_and_key_id_are_accepted():
+    assert (
+        BackupSettings.from_env(backup_env(DR_KMS_KEY_ID="alias/smart-vault-dr")).dr_kms_key_id
+        == "alias/smart-vault-dr"
+    )
+    key_id = "11111111-2222-3333-4444-555555555555"
+    assert BackupSettings.from_env(backup_env(DR_KMS_KEY_ID=key_id)).dr_kms_key_id == key_id
+
+
+def test_restore_api_defaults_and_allowlists():
+    settings = RestoreApiSettings.from_env(api_env())
+    assert settings.allowed_instance_types == ("t3.micro", "t3.small", "t3.medium", "t3.large")
+    assert settings.allowed_subnet_ids == ()
+    assert settings.regions == ("eu-west-1", "eu-central-1")
+    settings = RestoreApiSettings.from_env(api_env(ALLOWED_SUBNET_IDS="subnet-0123456789abcdef0"))
+    assert settings.allowed_subnet_ids == ("subnet-0123456789abcdef0",)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("ALLOWED_SUBNET_IDS", "subnet-xyz"),
+        ("ALLOWED_INSTANCE_TYPES", "t3 micro"),
+        ("RESTORE_JOBS_TABLE", "a b"),
+        ("RESTORE_WORKER_FUNCTION", ""),
+        ("DR_REGION", "eu-west-1"),
+    ],
+)
+def test_bad_restore_api_values_name_the_variable(variable, value):
+    with pytest.raises(ConfigError) as excinfo:
+        RestoreApiSettings.from_env(api_env(**{variable: value}))
+    assert excinfo.value.variable == variable
+
+
+def test_worker_settings():
+    env = {"AWS_REGION": "eu-central-1", "SNS_TOPIC_ARN": TOPIC, "RESTORE_JOBS_TABLE": "jobs"}
+    settings = RestoreWorkerSettings.from_env(env)
+    assert (settings.region, settings.restore_jobs_table) == ("eu-central-1", "jobs")
+    with pytest.raises(ConfigError, match="RESTORE_JOBS_TABLE"):
+        RestoreWorkerSettings.from_env({"AWS_REGION": "eu-central-1", "SNS_TOPIC_ARN": TOPIC})
