@@ -1,0 +1,106 @@
+# Alarms of the backup side, all to the primary notification topic. The restore stacks raise their own
+# alarms to their region's topic; the billing alarm lives in us-east-1, where billing metrics are.
+
+locals {
+  # Powertools Metrics adds the service as a dimension to every metric of the namespace.
+  metric_service_dimension = { service = "smart-vault" }
+}
+
+resource "aws_cloudwatch_metric_alarm" "backup_failures" {
+  alarm_name          = "${var.name_prefix}-backup-failures"
+  alarm_description   = "A backup run or snapshot-completion event reported failures (instances, copies or deletions)."
+  namespace           = "SmartVault"
+  metric_name         = "BackupFailures"
+  dimensions          = local.metric_service_dimension
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.notifications.arn]
+  ok_actions          = [aws_sns_topic.notifications.arn]
+}
+
+# RPO breach: the newest completed snapshot of some protected instance is older than the objective. When no
+# run reports for the whole window, the alarm goes to INSUFFICIENT_DATA, which notifies too: no backup ran.
+resource "aws_cloudwatch_metric_alarm" "rpo_breach" {
+  alarm_name                = "${var.name_prefix}-rpo-breach"
+  alarm_description         = "RecoveryPointAgeSeconds above ${var.rpo_threshold_hours} h, or no backup run reported for ${var.rpo_threshold_hours} h."
+  namespace                 = "SmartVault"
+  metric_name               = "RecoveryPointAgeSeconds"
+  dimensions                = merge(local.metric_service_dimension, { Region = var.primary_region })
+  statistic                 = "Maximum"
+  period                    = 3600
+  evaluation_periods        = var.rpo_threshold_hours
+  datapoints_to_alarm       = 1
+  threshold                 = var.rpo_threshold_hours * 3600
+  comparison_operator       = "GreaterThanThreshold"
+  treat_missing_data        = "missing"
+  alarm_actions             = [aws_sns_topic.notifications.arn]
+  insufficient_data_actions = [aws_sns_topic.notifications.arn]
+  ok_actions                = [aws_sns_topic.notifications.arn]
+}
+
+resource "aws_cloudwatch_metric_alarm" "backup_errors" {
+  alarm_name          = "${var.name_prefix}-backup-errors"
+  alarm_description   = "The backup function raised an error (a run that did not return a report)."
+  namespace           = "AWS/Lambda"
+  metric_name         = "Errors"
+  dimensions          = { FunctionName = aws_lambda_function.backup.function_name }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.notifications.arn]
+}
+
+resource "aws_cloudwatch_metric_alarm" "backup_throttles" {
+  alarm_name          = "${var.name_prefix}-backup-throttles"
+  alarm_description   = "The backup function was throttled: its reserved concurrency is too small for the events it gets."
+  namespace           = "AWS/Lambda"
+  metric_name         = "Throttles"
+  dimensions          = { FunctionName = aws_lambda_function.backup.function_name }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.notifications.arn]
+}
+
+resource "aws_cloudwatch_metric_alarm" "backup_dlq" {
+  alarm_name          = "${var.name_prefix}-backup-dlq-messages"
+  alarm_description   = "Backup events that failed for good wait in the dead-letter queue."
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateNumberOfMessagesVisible"
+  dimensions          = { QueueName = aws_sqs_queue.backup_dlq.name }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.notifications.arn]
+}
+
+resource "aws_cloudwatch_metric_alarm" "billing" {
+  provider = aws.us_east_1
+  count    = var.enable_billing_alarm ? 1 : 0
+
+  alarm_name          = "${var.name_prefix}-estimated-charges"
+  alarm_description   = "The account's estimated charges this month exceed ${var.billing_alarm_threshold_usd} USD."
+  namespace           = "AWS/Billing"
+  metric_name         = "EstimatedCharges"
+  dimensions          = { Currency = "USD" }
+  statistic           = "Maximum"
+  period              = 21600
+  evaluation_periods  = 1
+  threshold           = var.billing_alarm_threshold_usd
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.billing[0].arn]
+}

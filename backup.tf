@@ -1,0 +1,162 @@
+# The backup function: the daily scheduled run, the EC2 snapshot-completion events that start DR copies at
+# once, and its own continuation when a large run needs a second invocation.
+
+resource "aws_cloudwatch_log_group" "backup" {
+  name              = "/aws/lambda/${local.backup_function_name}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = aws_kms_key.primary.arn
+}
+
+resource "aws_lambda_function" "backup" {
+  #checkov:skip=CKV_AWS_117:The function only calls regional AWS APIs (EC2, SNS, Lambda); a VPC would add NAT or five interface endpoints and protect nothing.
+  #checkov:skip=CKV_AWS_272:The zip is built by archive_file at apply time from the reviewed repository; there is no signing pipeline to attach a Signer profile to.
+  #checkov:skip=CKV_AWS_116:Failed asynchronous invocations go to the on-failure destination (aws_lambda_function_event_invoke_config.backup), which keeps the request and the error; a DLQ would receive the same events twice.
+  function_name = local.backup_function_name
+  description   = "Smart Vault: crash-consistent snapshot sets, DR copies and pruning."
+  role          = aws_iam_role.backup.arn
+  handler       = local.handlers.backup
+  runtime       = local.lambda_runtime
+  architectures = ["x86_64"]
+  memory_size   = 512
+  timeout       = var.backup_timeout_seconds
+
+  filename         = data.archive_file.lambda.output_path
+  source_code_hash = data.archive_file.lambda.output_base64sha256
+  layers           = [replace(var.powertools_layer_arn, "{region}", var.primary_region)]
+
+  # One scheduled run and its continuation plus completion events; never enough to flood the EC2 API.
+  reserved_concurrent_executions = var.backup_reserved_concurrency
+  kms_key_arn                    = aws_kms_key.primary.arn
+
+  environment {
+    variables = {
+      SNS_TOPIC_ARN         = aws_sns_topic.notifications.arn
+      BACKUP_TAG_KEY        = var.backup_tag_key
+      BACKUP_TAG_VALUE      = join(",", var.backup_tag_values)
+      RETENTION_DAYS        = tostring(var.retention_days)
+      DR_RETENTION_DAYS     = tostring(local.dr_retention_days)
+      MIN_SNAPSHOTS_KEPT    = tostring(var.min_snapshots_kept)
+      DR_REGION             = var.dr_region
+      DR_KMS_KEY_ID         = aws_kms_key.dr.arn
+      MAX_CONCURRENT_COPIES = tostring(var.max_concurrent_copies)
+      DRY_RUN               = tostring(var.dry_run)
+    }
+  }
+
+  tracing_config {
+    mode = "Active"
+  }
+
+  logging_config {
+    log_format = "Text"
+    log_group  = aws_cloudwatch_log_group.backup.name
+  }
+
+  depends_on = [aws_cloudwatch_log_group.backup, aws_iam_role_policy.backup]
+}
+
+# Failed asynchronous invocations (schedule, completion events, continuations) land here, encrypted.
+resource "aws_sqs_queue" "backup_dlq" {
+  name                      = "${var.name_prefix}-backup-dlq"
+  message_retention_seconds = 1209600
+  kms_master_key_id         = aws_kms_key.primary.arn
+}
+
+data "aws_iam_policy_document" "backup_dlq" {
+  statement {
+    sid       = "EventBridgeDeadLetters"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.backup_dlq.arn]
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = [aws_cloudwatch_event_rule.backup_schedule.arn, aws_cloudwatch_event_rule.snapshot_completion.arn]
+    }
+  }
+}
+
+resource "aws_sqs_queue_policy" "backup_dlq" {
+  queue_url = aws_sqs_queue.backup_dlq.id
+  policy    = data.aws_iam_policy_document.backup_dlq.json
+}
+
+resource "aws_lambda_function_event_invoke_config" "backup" {
+  function_name = aws_lambda_function.backup.function_name
+
+  # A redelivered event is safe (the run id comes from the event id, so no second snapshot set is taken),
+  # so one retry covers a transient failure; an event older than two hours is left to the next run.
+  maximum_retry_attempts       = 1
+  maximum_event_age_in_seconds = 7200
+
+  destination_config {
+    on_failure {
+      destination = aws_sqs_queue.backup_dlq.arn
+    }
+  }
+}
+
+resource "aws_cloudwatch_event_rule" "backup_schedule" {
+  name                = "${var.name_prefix}-backup-schedule"
+  description         = "Smart Vault daily backup run (EventBridge cron is UTC)."
+  schedule_expression = var.backup_schedule
+}
+
+resource "aws_cloudwatch_event_target" "backup_schedule" {
+  rule = aws_cloudwatch_event_rule.backup_schedule.name
+  arn  = aws_lambda_function.backup.arn
+
+  retry_policy {
+    maximum_retry_attempts       = 2
+    maximum_event_age_in_seconds = 3600
+  }
+
+  dead_letter_config {
+    arn = aws_sqs_queue.backup_dlq.arn
+  }
+}
+
+resource "aws_cloudwatch_event_rule" "snapshot_completion" {
+  name        = "${var.name_prefix}-snapshot-completion"
+  description = "EBS snapshot completion events: start the DR copies of managed snapshots at once."
+  event_pattern = jsonencode({
+    source      = ["aws.ec2"]
+    detail-type = ["EBS Multi-Volume Snapshots Completion Status", "EBS Snapshot Notification"]
+    detail = {
+      event = ["createSnapshot", "createSnapshots"]
+    }
+  })
+}
+
+resource "aws_cloudwatch_event_target" "snapshot_completion" {
+  rule = aws_cloudwatch_event_rule.snapshot_completion.name
+  arn  = aws_lambda_function.backup.arn
+
+  retry_policy {
+    maximum_retry_attempts       = 2
+    maximum_event_age_in_seconds = 3600
+  }
+
+  dead_letter_config {
+    arn = aws_sqs_queue.backup_dlq.arn
+  }
+}
+
+resource "aws_lambda_permission" "backup_schedule" {
+  statement_id  = "AllowScheduleRule"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.backup.function_name
+  principal     = "events.amazonaws.com"
+  source_arn    = aws_cloudwatch_event_rule.backup_schedule.arn
+}
+
+resource "aws_lambda_permission" "snapshot_completion" {
+  statement_id  = "AllowSnapshotCompletionRule"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.backup.function_name
+  principal     = "events.amazonaws.com"
+  source_arn    = aws_cloudwatch_event_rule.snapshot_completion.arn
+}

@@ -1,0 +1,251 @@
+# The backup function's role: one policy document per concern, one statement per purpose. EC2 mutations
+# are tied to the ManagedBy=smart-vault tag: snapshots are created and copied only with that tag in the
+# request, tagged later only when already managed, and deleted only when managed, so a bug cannot touch
+# snapshots the vault does not own.
+
+locals {
+  ec2_arn_prefix = { for r in local.regions : r => "arn:${local.partition}:ec2:${r}:${local.account_id}" }
+
+  primary_snapshots   = "arn:${local.partition}:ec2:${var.primary_region}::snapshot/*"
+  dr_snapshots        = "arn:${local.partition}:ec2:${var.dr_region}::snapshot/*"
+  backup_function_arn = "arn:${local.partition}:lambda:${var.primary_region}:${local.account_id}:function:${local.backup_function_name}"
+}
+
+data "aws_iam_policy_document" "lambda_assume" {
+  statement {
+    sid     = "LambdaAssumesRole"
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "backup" {
+  name               = "${var.name_prefix}-backup"
+  description        = "Smart Vault backup function: snapshot sets, DR copies, pruning of managed snapshots."
+  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
+}
+
+data "aws_iam_policy_document" "backup_logs" {
+  statement {
+    sid       = "WriteOwnLogGroup"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.backup.arn}:*"]
+  }
+}
+
+data "aws_iam_policy_document" "backup_ec2_read" {
+  statement {
+    sid = "DescribeInstancesVolumesSnapshots"
+    # Describe calls support no resource-level permissions.
+    actions = [
+      "ec2:DescribeInstances",
+      "ec2:DescribeVolumes",
+      "ec2:DescribeSnapshots",
+      "ec2:DescribeTags",
+    ]
+    resources = ["*"]
+  }
+}
+
+data "aws_iam_policy_document" "backup_snapshots" {
+  statement {
+    sid     = "CreateSnapshotSetsOnlyTaggedManaged"
+    actions = ["ec2:CreateSnapshots"]
+    resources = [
+      "${local.ec2_arn_prefix[var.primary_region]}:instance/*",
+      "${local.ec2_arn_prefix[var.primary_region]}:volume/*",
+      local.primary_snapshots,
+    ]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/${local.managed_by_tag.key}"
+      values   = [local.managed_by_tag.value]
+    }
+  }
+
+  statement {
+    sid       = "TagSnapshotsAtCreation"
+    actions   = ["ec2:CreateTags"]
+    resources = [local.primary_snapshots, local.dr_snapshots]
+    condition {
+      test     = "StringEquals"
+      variable = "ec2:CreateAction"
+      values   = ["CreateSnapshots", "CopySnapshot"]
+    }
+  }
+
+  # CreateSnapshots tags a whole set alike; the per-volume tags are added right after, on managed
+  # snapshots only, and only tags in the vault's own namespace.
+  statement {
+    sid       = "TagManagedSnapshotsPerVolume"
+    actions   = ["ec2:CreateTags"]
+    resources = [local.primary_snapshots]
+    condition {
+      test     = "StringEquals"
+      variable = "ec2:ResourceTag/${local.managed_by_tag.key}"
+      values   = [local.managed_by_tag.value]
+    }
+    condition {
+      test     = "ForAllValues:StringLike"
+      variable = "aws:TagKeys"
+      values   = ["smart-vault:*", "Name"]
+    }
+  }
+
+  statement {
+    sid       = "CopyOnlyManagedSnapshots"
+    actions   = ["ec2:CopySnapshot"]
+    resources = [local.primary_snapshots]
+    condition {
+      test     = "StringEquals"
+      variable = "ec2:ResourceTag/${local.managed_by_tag.key}"
+      values   = [local.managed_by_tag.value]
+    }
+  }
+
+  statement {
+    sid       = "CreateDrCopiesOnlyTaggedManaged"
+    actions   = ["ec2:CopySnapshot"]
+    resources = [local.dr_snapshots]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/${local.managed_by_tag.key}"
+      values   = [local.managed_by_tag.value]
+    }
+  }
+
+  statement {
+    sid       = "DeleteOnlyManagedSnapshots"
+    actions   = ["ec2:DeleteSnapshot"]
+    resources = [local.primary_snapshots, local.dr_snapshots]
+    condition {
+      test     = "StringEquals"
+      variable = "ec2:ResourceTag/${local.managed_by_tag.key}"
+      values   = [local.managed_by_tag.value]
+    }
+  }
+}
+
+data "aws_iam_policy_document" "backup_kms" {
+  # EBS encrypts every DR copy with the DR key (DR_KMS_KEY_ID) on the function's behalf.
+  statement {
+    sid = "EncryptDrCopiesWithDrKey"
+    actions = [
+      "kms:Encrypt",
+      "kms:Decrypt",
+      "kms:ReEncrypt*",
+      "kms:GenerateDataKey*",
+      "kms:DescribeKey",
+    ]
+    resources = [aws_kms_key.dr.arn]
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["ec2.${var.dr_region}.amazonaws.com"]
+    }
+  }
+
+  statement {
+    sid       = "LetEbsHoldGrantOnDrKey"
+    actions   = ["kms:CreateGrant"]
+    resources = [aws_kms_key.dr.arn]
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["ec2.${var.dr_region}.amazonaws.com"]
+    }
+    condition {
+      test     = "Bool"
+      variable = "kms:GrantIsForAWSResource"
+      values   = ["true"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(var.source_volume_kms_key_arns) > 0 ? [1] : []
+    content {
+      sid = "ReadSourceSnapshotsForCopy"
+      actions = [
+        "kms:Decrypt",
+        "kms:ReEncrypt*",
+        "kms:GenerateDataKeyWithoutPlaintext",
+        "kms:DescribeKey",
+        "kms:CreateGrant",
+      ]
+      resources = var.source_volume_kms_key_arns
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = [for r in local.regions : "ec2.${r}.amazonaws.com"]
+      }
+    }
+  }
+
+  # The topic, the dead-letter queue and the environment variables are encrypted with the primary key.
+  statement {
+    sid       = "UsePrimaryKeyForTopicQueueAndEnvironment"
+    actions   = ["kms:GenerateDataKey*", "kms:Decrypt"]
+    resources = [aws_kms_key.primary.arn]
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values = [
+        "sns.${var.primary_region}.amazonaws.com",
+        "sqs.${var.primary_region}.amazonaws.com",
+        "lambda.${var.primary_region}.amazonaws.com",
+      ]
+    }
+  }
+}
+
+data "aws_iam_policy_document" "backup_messaging" {
+  statement {
+    sid       = "PublishRunReports"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.notifications.arn]
+  }
+
+  statement {
+    sid       = "SendFailedEventsToDlq"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.backup_dlq.arn]
+  }
+
+  # A run that would outlast the timeout hands the rest to a new asynchronous invocation of itself.
+  statement {
+    sid       = "ContinueLargeRunsAsynchronously"
+    actions   = ["lambda:InvokeFunction"]
+    resources = [local.backup_function_arn]
+  }
+}
+
+locals {
+  backup_policies = {
+    logs      = data.aws_iam_policy_document.backup_logs.json
+    ec2-read  = data.aws_iam_policy_document.backup_ec2_read.json
+    snapshots = data.aws_iam_policy_document.backup_snapshots.json
+    kms       = data.aws_iam_policy_document.backup_kms.json
+    messaging = data.aws_iam_policy_document.backup_messaging.json
+  }
+}
+
+resource "aws_iam_role_policy" "backup" {
+  for_each = local.backup_policies
+
+  name   = each.key
+  role   = aws_iam_role.backup.id
+  policy = each.value
+}
+
+resource "aws_iam_role_policy_attachment" "backup_xray" {
+  role       = aws_iam_role.backup.name
+  policy_arn = "arn:${local.partition}:iam::aws:policy/AWSXRayDaemonWriteAccess"
+}

@@ -1,0 +1,150 @@
+# One customer-managed key per region, rotated yearly. The primary key encrypts the primary region's
+# tables, topic, queue and logs; the DR key encrypts every DR snapshot copy (DR_KMS_KEY_ID) and the DR
+# region's tables, topic, queue and logs. The key policies let the account's IAM policies grant use (the
+# function roles get narrow grants in their own policies), and let the AWS services that write encrypted
+# data on the project's behalf use the key in its own region only.
+
+locals {
+  key_regions = {
+    primary = var.primary_region
+    dr      = var.dr_region
+  }
+}
+
+data "aws_iam_policy_document" "kms_key" {
+  #checkov:skip=CKV_AWS_111:A key policy's Resource "*" means this key only; write use is limited by principal, kms:ViaService and source conditions.
+  #checkov:skip=CKV_AWS_356:A key policy's Resource "*" means this key only (it cannot name any other resource).
+  #checkov:skip=CKV_AWS_109:The account-root statement is KMS's default key policy: without it IAM policies could not grant use of the key and the key could become unmanageable.
+  for_each = local.key_regions
+
+  statement {
+    sid       = "AccountAdministersKeyThroughIam"
+    actions   = ["kms:*"]
+    resources = ["*"] # in a key policy, "*" means this key
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:${local.partition}:iam::${local.account_id}:root"]
+    }
+  }
+
+  # EBS uses the key for the snapshot copies and restored volumes on behalf of the vault's roles only.
+  statement {
+    sid = "VaultFunctionsUseKeyThroughEc2"
+    actions = [
+      "kms:Encrypt",
+      "kms:Decrypt",
+      "kms:ReEncrypt*",
+      "kms:GenerateDataKey*",
+      "kms:DescribeKey",
+    ]
+    resources = ["*"]
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:${local.partition}:iam::${local.account_id}:root"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["ec2.${each.value}.amazonaws.com"]
+    }
+    condition {
+      test     = "ArnLike"
+      variable = "aws:PrincipalArn"
+      values   = ["arn:${local.partition}:iam::${local.account_id}:role/${var.name_prefix}-*"]
+    }
+  }
+
+  statement {
+    sid       = "VaultFunctionsGrantEbsThroughEc2"
+    actions   = ["kms:CreateGrant"]
+    resources = ["*"]
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:${local.partition}:iam::${local.account_id}:root"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["ec2.${each.value}.amazonaws.com"]
+    }
+    condition {
+      test     = "Bool"
+      variable = "kms:GrantIsForAWSResource"
+      values   = ["true"]
+    }
+    condition {
+      test     = "ArnLike"
+      variable = "aws:PrincipalArn"
+      values   = ["arn:${local.partition}:iam::${local.account_id}:role/${var.name_prefix}-*"]
+    }
+  }
+
+  statement {
+    sid = "CloudWatchLogsEncryptsVaultLogGroups"
+    actions = [
+      "kms:Encrypt*",
+      "kms:Decrypt*",
+      "kms:ReEncrypt*",
+      "kms:GenerateDataKey*",
+      "kms:Describe*",
+    ]
+    resources = ["*"]
+    principals {
+      type        = "Service"
+      identifiers = ["logs.${each.value}.amazonaws.com"]
+    }
+    condition {
+      test     = "ArnLike"
+      variable = "kms:EncryptionContext:aws:logs:arn"
+      values = [
+        "arn:${local.partition}:logs:${each.value}:${local.account_id}:log-group:/aws/lambda/${var.name_prefix}-*",
+        "arn:${local.partition}:logs:${each.value}:${local.account_id}:log-group:/aws/apigateway/${var.name_prefix}-*",
+      ]
+    }
+  }
+
+  # CloudWatch alarms publish to the encrypted topics; EventBridge sends undeliverable events to the
+  # encrypted dead-letter queue.
+  statement {
+    sid       = "AlarmsAndEventBridgeWriteEncryptedMessages"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]
+    resources = ["*"]
+    principals {
+      type        = "Service"
+      identifiers = ["cloudwatch.amazonaws.com", "events.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+resource "aws_kms_key" "primary" {
+  description             = "Smart Vault (${var.name_prefix}) data in ${var.primary_region}: tables, topic, queues, logs."
+  enable_key_rotation     = true
+  deletion_window_in_days = var.kms_deletion_window_days
+  policy                  = data.aws_iam_policy_document.kms_key["primary"].json
+}
+
+resource "aws_kms_alias" "primary" {
+  name          = "alias/${var.name_prefix}"
+  target_key_id = aws_kms_key.primary.key_id
+}
+
+resource "aws_kms_key" "dr" {
+  provider = aws.dr
+
+  description             = "Smart Vault (${var.name_prefix}) DR snapshot copies and data in ${var.dr_region}."
+  enable_key_rotation     = true
+  deletion_window_in_days = var.kms_deletion_window_days
+  policy                  = data.aws_iam_policy_document.kms_key["dr"].json
+}
+
+resource "aws_kms_alias" "dr" {
+  provider = aws.dr
+
+  name          = "alias/${var.name_prefix}-dr"
+  target_key_id = aws_kms_key.dr.key_id
+}

@@ -1,0 +1,135 @@
+# Smart Vault: scheduled crash-consistent EBS snapshot sets with KMS-encrypted copies in a DR region, and a
+# restore API in both regions. The pieces live in backup*.tf, kms.tf, notifications.tf, alarms.tf and the
+# restore_stack module; this file holds what they share.
+
+data "aws_caller_identity" "current" {}
+
+data "aws_partition" "current" {}
+
+locals {
+  account_id = data.aws_caller_identity.current.account_id
+  partition  = data.aws_partition.current.partition
+
+  # The tag the code puts on everything it creates, and that IAM conditions on (contract "Tags").
+  managed_by_tag = { key = "ManagedBy", value = "smart-vault" }
+
+  tags = merge(var.tags, { (local.managed_by_tag.key) = local.managed_by_tag.value })
+
+  regions           = [var.primary_region, var.dr_region]
+  dr_retention_days = coalesce(var.dr_retention_days, var.retention_days)
+
+  backup_function_name = "${var.name_prefix}-backup"
+
+  lambda_runtime = "python3.12"
+  handlers = {
+    backup         = "smart_vault.backup.handler"
+    restore_api    = "smart_vault.restore_api.handler"
+    restore_worker = "smart_vault.restore_worker.handler"
+  }
+}
+
+# One zip of the package for all three functions. The local stack and the CLI are not part of the Lambda
+# code; Powertools (with aws-xray-sdk) comes from the public layer and boto3 from the runtime, so `terraform
+# apply` needs no build step.
+data "archive_file" "lambda" {
+  type        = "zip"
+  source_dir  = "${path.module}/src"
+  output_path = "${path.module}/.build/smart-vault-lambda.zip"
+  excludes = [
+    "smart_vault/local",
+    "smart_vault/local/**",
+    "smart_vault/cli.py",
+    "**/__pycache__/**",
+    "**/*.pyc",
+    "*.egg-info/**",
+  ]
+}
+
+# The restore API and its worker, in the primary region and (by default) in the DR region: a restore must
+# work while the primary region is down. Each stack can restore in either region.
+module "restore_primary" {
+  source = "./modules/restore_stack"
+
+  name_prefix      = var.name_prefix
+  region           = var.primary_region
+  peer_region      = var.dr_region
+  kms_key_arn      = aws_kms_key.primary.arn
+  ebs_kms_key_arns = concat([aws_kms_key.dr.arn], var.source_volume_kms_key_arns)
+  sns_topic_arn    = aws_sns_topic.notifications.arn
+
+  lambda_zip_path         = data.archive_file.lambda.output_path
+  lambda_zip_hash         = data.archive_file.lambda.output_base64sha256
+  lambda_runtime          = local.lambda_runtime
+  powertools_layer_arn    = replace(var.powertools_layer_arn, "{region}", var.primary_region)
+  api_handler             = local.handlers.restore_api
+  worker_handler          = local.handlers.restore_worker
+  openapi_template_path   = "${path.module}/openapi.yaml"
+  allowed_instance_types  = var.allowed_instance_types
+  allowed_subnet_ids      = var.allowed_subnet_ids
+  api_throttle_rate_limit = var.api_throttle_rate_limit
+  api_throttle_burst      = var.api_throttle_burst_limit
+  api_quota_per_day       = var.api_quota_per_day
+  log_retention_days      = var.log_retention_days
+  api_gateway_logs_role   = var.manage_api_gateway_account ? aws_iam_role.api_gateway_logs.arn : null
+}
+
+module "restore_dr" {
+  source = "./modules/restore_stack"
+  count  = var.restore_in_dr_region ? 1 : 0
+
+  providers = {
+    aws = aws.dr
+  }
+
+  name_prefix = "${var.name_prefix}-dr"
+  region      = var.dr_region
+  # Seen from the DR region, the primary region is "the other region" a restore may target.
+  peer_region      = var.primary_region
+  kms_key_arn      = aws_kms_key.dr.arn
+  ebs_kms_key_arns = concat([aws_kms_key.dr.arn], var.source_volume_kms_key_arns)
+  sns_topic_arn    = aws_sns_topic.dr_notifications.arn
+
+  lambda_zip_path         = data.archive_file.lambda.output_path
+  lambda_zip_hash         = data.archive_file.lambda.output_base64sha256
+  lambda_runtime          = local.lambda_runtime
+  powertools_layer_arn    = replace(var.powertools_layer_arn, "{region}", var.dr_region)
+  api_handler             = local.handlers.restore_api
+  worker_handler          = local.handlers.restore_worker
+  openapi_template_path   = "${path.module}/openapi.yaml"
+  allowed_instance_types  = var.allowed_instance_types
+  allowed_subnet_ids      = var.allowed_subnet_ids
+  api_throttle_rate_limit = var.api_throttle_rate_limit
+  api_throttle_burst      = var.api_throttle_burst_limit
+  api_quota_per_day       = var.api_quota_per_day
+  log_retention_days      = var.log_retention_days
+  api_gateway_logs_role   = var.manage_api_gateway_account ? aws_iam_role.api_gateway_logs.arn : null
+}
+
+# API Gateway writes execution logs to CloudWatch through one role per account (set per region by the
+# restore stacks through aws_api_gateway_account).
+data "aws_iam_policy_document" "api_gateway_assume" {
+  statement {
+    sid     = "ApiGatewayAssumesRole"
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["apigateway.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "api_gateway_logs" {
+  name               = "${var.name_prefix}-apigw-logs"
+  description        = "Lets API Gateway write the restore APIs' execution logs to CloudWatch Logs."
+  assume_role_policy = data.aws_iam_policy_document.api_gateway_assume.json
+}
+
+resource "aws_iam_role_policy_attachment" "api_gateway_logs" {
+  role       = aws_iam_role.api_gateway_logs.name
+  policy_arn = "arn:${local.partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+}

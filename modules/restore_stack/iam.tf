@@ -1,0 +1,342 @@
+# Roles of the restore API and the worker: one policy document per concern, one statement per purpose.
+# Restores may target this stack's region or the peer region. Everything the worker creates is tagged
+# ManagedBy=smart-vault at creation, and it may attach, detach, delete or terminate only what carries it.
+
+locals {
+  partition  = data.aws_partition.current.partition
+  account_id = data.aws_caller_identity.current.account_id
+  regions    = [var.region, var.peer_region]
+
+  ec2_arns = {
+    for kind in ["instance", "volume", "network-interface", "security-group"] :
+    kind => [for r in local.regions : "arn:${local.partition}:ec2:${r}:${local.account_id}:${kind}/*"]
+  }
+  snapshot_arns = [for r in local.regions : "arn:${local.partition}:ec2:${r}::snapshot/*"]
+  image_arns    = [for r in local.regions : "arn:${local.partition}:ec2:${r}::image/*"]
+  # With an allowlist, RunInstances may use only those subnets (whichever region they are in).
+  subnet_arns = length(var.allowed_subnet_ids) == 0 ? [
+    for r in local.regions : "arn:${local.partition}:ec2:${r}:${local.account_id}:subnet/*"
+    ] : flatten([
+      for r in local.regions : [for s in var.allowed_subnet_ids : "arn:${local.partition}:ec2:${r}:${local.account_id}:subnet/${s}"]
+  ])
+
+  managed_by_key   = "ManagedBy"
+  managed_by_value = "smart-vault"
+
+  ec2_via_service = [for r in local.regions : "ec2.${r}.amazonaws.com"]
+}
+
+data "aws_iam_policy_document" "lambda_assume" {
+  statement {
+    sid     = "LambdaAssumesRole"
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+# ---------------------------------------------------------------- restore API
+
+resource "aws_iam_role" "restore_api" {
+  name               = "${var.name_prefix}-restore-api"
+  description        = "Smart Vault restore API function (${var.region}): pre-checks, job records, worker start."
+  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
+}
+
+data "aws_iam_policy_document" "restore_api_logs" {
+  statement {
+    sid       = "WriteOwnLogGroup"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.api_function.arn}:*"]
+  }
+}
+
+data "aws_iam_policy_document" "restore_api_ec2_read" {
+  statement {
+    sid = "PreCheckSnapshotImageSubnet"
+    # Describe calls support no resource-level permissions.
+    actions = [
+      "ec2:DescribeSnapshots",
+      "ec2:DescribeImages",
+      "ec2:DescribeSubnets",
+      "ec2:DescribeAvailabilityZones",
+    ]
+    resources = ["*"]
+  }
+}
+
+data "aws_iam_policy_document" "restore_api_tables" {
+  statement {
+    sid       = "RecordRestoreJobs"
+    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+    resources = [aws_dynamodb_table.restore_jobs.arn]
+  }
+
+  statement {
+    sid       = "IdempotencyRecords"
+    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
+    resources = [aws_dynamodb_table.idempotency.arn]
+  }
+}
+
+data "aws_iam_policy_document" "restore_api_invoke" {
+  statement {
+    sid       = "StartWorkerAsynchronously"
+    actions   = ["lambda:InvokeFunction"]
+    resources = [local.worker_function_arn]
+  }
+}
+
+data "aws_iam_policy_document" "restore_api_kms" {
+  statement {
+    sid       = "UseStackKeyForTablesAndEnvironment"
+    actions   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:DescribeKey"]
+    resources = [var.kms_key_arn]
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["dynamodb.${var.region}.amazonaws.com", "lambda.${var.region}.amazonaws.com"]
+    }
+  }
+}
+
+locals {
+  restore_api_policies = {
+    logs     = data.aws_iam_policy_document.restore_api_logs.json
+    ec2-read = data.aws_iam_policy_document.restore_api_ec2_read.json
+    tables   = data.aws_iam_policy_document.restore_api_tables.json
+    invoke   = data.aws_iam_policy_document.restore_api_invoke.json
+    kms      = data.aws_iam_policy_document.restore_api_kms.json
+  }
+}
+
+resource "aws_iam_role_policy" "restore_api" {
+  for_each = local.restore_api_policies
+
+  name   = each.key
+  role   = aws_iam_role.restore_api.id
+  policy = each.value
+}
+
+resource "aws_iam_role_policy_attachment" "restore_api_xray" {
+  role       = aws_iam_role.restore_api.name
+  policy_arn = "arn:${local.partition}:iam::aws:policy/AWSXRayDaemonWriteAccess"
+}
+
+# ---------------------------------------------------------------- restore worker
+
+resource "aws_iam_role" "restore_worker" {
+  name               = "${var.name_prefix}-restore-worker"
+  description        = "Smart Vault restore worker (${var.region}): volumes and instances from managed snapshots."
+  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
+}
+
+data "aws_iam_policy_document" "restore_worker_logs" {
+  statement {
+    sid       = "WriteOwnLogGroup"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.worker_function.arn}:*"]
+  }
+}
+
+data "aws_iam_policy_document" "restore_worker_ec2_read" {
+  statement {
+    sid = "WatchVolumesInstancesSnapshots"
+    # Describe calls support no resource-level permissions.
+    actions = [
+      "ec2:DescribeVolumes",
+      "ec2:DescribeInstances",
+      "ec2:DescribeSnapshots",
+      "ec2:DescribeSubnets",
+    ]
+    resources = ["*"]
+  }
+}
+
+data "aws_iam_policy_document" "restore_worker_ec2_write" {
+  statement {
+    sid       = "CreateVolumesOnlyTaggedManaged"
+    actions   = ["ec2:CreateVolume"]
+    resources = local.ec2_arns["volume"]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/${local.managed_by_key}"
+      values   = [local.managed_by_value]
+    }
+  }
+
+  statement {
+    sid       = "CreateVolumesOnlyFromManagedSnapshots"
+    actions   = ["ec2:CreateVolume"]
+    resources = local.snapshot_arns
+    condition {
+      test     = "StringEquals"
+      variable = "ec2:ResourceTag/${local.managed_by_key}"
+      values   = [local.managed_by_value]
+    }
+  }
+
+  statement {
+    sid       = "LaunchInstancesOnlyTaggedManaged"
+    actions   = ["ec2:RunInstances"]
+    resources = concat(local.ec2_arns["instance"], local.ec2_arns["volume"], local.ec2_arns["network-interface"])
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/${local.managed_by_key}"
+      values   = [local.managed_by_value]
+    }
+  }
+
+  # RunInstances also authorizes the resources it only reads. They cannot carry request tags, so these
+  # are limited by ARN instead: the allowed subnets (when listed), images and security groups.
+  statement {
+    sid       = "LaunchFromImagesIntoSubnets"
+    actions   = ["ec2:RunInstances"]
+    resources = concat(local.image_arns, local.subnet_arns, local.ec2_arns["security-group"])
+  }
+
+  statement {
+    sid       = "TagRestoredResourcesAtCreation"
+    actions   = ["ec2:CreateTags"]
+    resources = concat(local.ec2_arns["volume"], local.ec2_arns["instance"], local.ec2_arns["network-interface"])
+    condition {
+      test     = "StringEquals"
+      variable = "ec2:CreateAction"
+      values   = ["CreateVolume", "RunInstances"]
+    }
+  }
+
+  statement {
+    sid       = "AttachOnlyManagedVolumesToManagedInstances"
+    actions   = ["ec2:AttachVolume", "ec2:DetachVolume"]
+    resources = concat(local.ec2_arns["volume"], local.ec2_arns["instance"])
+    condition {
+      test     = "StringEquals"
+      variable = "ec2:ResourceTag/${local.managed_by_key}"
+      values   = [local.managed_by_value]
+    }
+  }
+
+  statement {
+    sid       = "CleanUpOnlyManagedVolumes"
+    actions   = ["ec2:DeleteVolume"]
+    resources = local.ec2_arns["volume"]
+    condition {
+      test     = "StringEquals"
+      variable = "ec2:ResourceTag/${local.managed_by_key}"
+      values   = [local.managed_by_value]
+    }
+  }
+
+  statement {
+    sid       = "CleanUpOnlyManagedInstances"
+    actions   = ["ec2:TerminateInstances"]
+    resources = local.ec2_arns["instance"]
+    condition {
+      test     = "StringEquals"
+      variable = "ec2:ResourceTag/${local.managed_by_key}"
+      values   = [local.managed_by_value]
+    }
+  }
+}
+
+data "aws_iam_policy_document" "restore_worker_data" {
+  statement {
+    sid       = "ReadAndUpdateRestoreJobs"
+    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+    resources = [aws_dynamodb_table.restore_jobs.arn]
+  }
+
+  statement {
+    sid       = "PublishRestoreResults"
+    actions   = ["sns:Publish"]
+    resources = [var.sns_topic_arn]
+  }
+
+  statement {
+    sid       = "SendFailedRestoresToDlq"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.worker_dlq.arn]
+  }
+}
+
+data "aws_iam_policy_document" "restore_worker_kms" {
+  # EBS decrypts the snapshot and encrypts the new volume with the snapshot's key on the worker's behalf.
+  statement {
+    sid = "ReadEncryptedSnapshotsThroughEbs"
+    actions = [
+      "kms:Decrypt",
+      "kms:ReEncrypt*",
+      "kms:GenerateDataKeyWithoutPlaintext",
+      "kms:DescribeKey",
+    ]
+    resources = var.ebs_kms_key_arns
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = local.ec2_via_service
+    }
+  }
+
+  statement {
+    sid       = "LetEbsHoldGrantForRestoredVolumes"
+    actions   = ["kms:CreateGrant"]
+    resources = var.ebs_kms_key_arns
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = local.ec2_via_service
+    }
+    condition {
+      test     = "Bool"
+      variable = "kms:GrantIsForAWSResource"
+      values   = ["true"]
+    }
+  }
+
+  statement {
+    sid       = "UseStackKeyForTableTopicQueueAndEnvironment"
+    actions   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:DescribeKey"]
+    resources = [var.kms_key_arn]
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values = [
+        "dynamodb.${var.region}.amazonaws.com",
+        "sns.${var.region}.amazonaws.com",
+        "sqs.${var.region}.amazonaws.com",
+        "lambda.${var.region}.amazonaws.com",
+      ]
+    }
+  }
+}
+
+locals {
+  restore_worker_policies = {
+    logs      = data.aws_iam_policy_document.restore_worker_logs.json
+    ec2-read  = data.aws_iam_policy_document.restore_worker_ec2_read.json
+    ec2-write = data.aws_iam_policy_document.restore_worker_ec2_write.json
+    data      = data.aws_iam_policy_document.restore_worker_data.json
+    kms       = data.aws_iam_policy_document.restore_worker_kms.json
+  }
+}
+
+resource "aws_iam_role_policy" "restore_worker" {
+  for_each = local.restore_worker_policies
+
+  name   = each.key
+  role   = aws_iam_role.restore_worker.id
+  policy = each.value
+}
+
+resource "aws_iam_role_policy_attachment" "restore_worker_xray" {
+  role       = aws_iam_role.restore_worker.name
+  policy_arn = "arn:${local.partition}:iam::aws:policy/AWSXRayDaemonWriteAccess"
+}

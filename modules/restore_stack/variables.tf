@@ -1,0 +1,125 @@
+# Inputs of one restore stack (API, handler, worker, tables) in the region of the `aws` provider it gets.
+
+variable "name_prefix" {
+  type        = string
+  description = "Prefix of this stack's resource names; the DR stack gets its own (e.g. smart-vault-dr)."
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{2,27}$", var.name_prefix))
+    error_message = "name_prefix must be 3 to 28 characters: lowercase letters, digits and hyphens."
+  }
+}
+
+variable "region" {
+  type        = string
+  description = "Region of this stack; must be the region of the aws provider passed to the module."
+
+  validation {
+    condition     = can(regex("^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}$", var.region))
+    error_message = "region must be an AWS region name."
+  }
+}
+
+variable "peer_region" {
+  type        = string
+  description = "The other region a restore may target (DR_REGION of the restore API); must differ from region."
+
+  validation {
+    condition     = can(regex("^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}$", var.peer_region))
+    error_message = "peer_region must be an AWS region name."
+  }
+
+  validation {
+    condition     = var.peer_region != var.region
+    error_message = "peer_region must differ from region."
+  }
+}
+
+variable "kms_key_arn" {
+  type        = string
+  description = "KMS key in this region that encrypts the tables, the dead-letter queue, the logs and the environment."
+}
+
+variable "ebs_kms_key_arns" {
+  type        = list(string)
+  description = "Customer-managed KMS keys of the snapshots a restore may read (the DR key, the source volumes' keys)."
+}
+
+variable "sns_topic_arn" {
+  type        = string
+  description = "Topic in this region for restore results and this stack's alarms."
+}
+
+variable "lambda_zip_path" {
+  type        = string
+  description = "Path of the Lambda deployment zip (built by the root module's archive_file)."
+}
+
+variable "lambda_zip_hash" {
+  type        = string
+  description = "Base64 SHA-256 of the Lambda zip, so a code change redeploys the functions."
+}
+
+variable "lambda_runtime" {
+  type        = string
+  description = "Lambda runtime of both functions."
+  default     = "python3.12"
+}
+
+variable "powertools_layer_arn" {
+  type        = string
+  description = "Powertools for AWS Lambda (Python) layer version ARN in this region."
+}
+
+variable "api_handler" {
+  type        = string
+  description = "Handler of the restore API function (contract entry point)."
+  default     = "smart_vault.restore_api.handler"
+}
+
+variable "worker_handler" {
+  type        = string
+  description = "Handler of the restore worker function (contract entry point)."
+  default     = "smart_vault.restore_worker.handler"
+}
+
+variable "openapi_template_path" {
+  type        = string
+  description = "Path of openapi.yaml; its integrations use $${restore_api_invoke_arn} for the API function."
+}
+
+variable "allowed_instance_types" {
+  type        = list(string)
+  description = "Instance types a restore may launch (ALLOWED_INSTANCE_TYPES)."
+}
+
+variable "allowed_subnet_ids" {
+  type        = list(string)
+  description = "Subnets a restore may use (ALLOWED_SUBNET_IDS); empty allows any."
+}
+
+variable "api_throttle_rate_limit" {
+  type        = number
+  description = "Steady-state requests per second per API key."
+}
+
+variable "api_throttle_burst" {
+  type        = number
+  description = "Request burst per API key."
+}
+
+variable "api_quota_per_day" {
+  type        = number
+  description = "Requests per day per API key."
+}
+
+variable "log_retention_days" {
+  type        = number
+  description = "Retention of the functions' and the API's log groups, in days."
+}
+
+variable "api_gateway_logs_role" {
+  type        = string
+  description = "Role ARN API Gateway uses to write logs in this region (set on the regional API Gateway account); null leaves that setting alone."
+  default     = null
+}

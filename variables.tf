@@ -1,0 +1,299 @@
+# Inputs of the Smart Vault deployment. Only the two regions are required; everything else has a default
+# that matches the defaults of the code (docs/deploy.md lists them).
+
+variable "primary_region" {
+  type        = string
+  description = "Region of the protected EC2 instances, where backups run and the main restore API lives (e.g. eu-west-1)."
+
+  validation {
+    condition     = can(regex("^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}$", var.primary_region))
+    error_message = "primary_region must be an AWS region name such as eu-west-1."
+  }
+}
+
+variable "dr_region" {
+  type        = string
+  description = "Disaster-recovery region that receives the KMS-encrypted snapshot copies (e.g. eu-central-1). Must differ from primary_region."
+
+  validation {
+    condition     = can(regex("^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}$", var.dr_region))
+    error_message = "dr_region must be an AWS region name such as eu-central-1."
+  }
+
+  validation {
+    condition     = var.dr_region != var.primary_region
+    error_message = "dr_region must differ from primary_region: a copy in the same region is no disaster recovery."
+  }
+}
+
+variable "name_prefix" {
+  type        = string
+  description = "Prefix of every resource name (functions, roles, tables, topics, keys' aliases)."
+  default     = "smart-vault"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{2,23}$", var.name_prefix))
+    error_message = "name_prefix must be 3 to 24 characters: lowercase letters, digits and hyphens, starting with a letter."
+  }
+}
+
+variable "tags" {
+  type        = map(string)
+  description = "Tags added to every resource (merged with ManagedBy=smart-vault, which cannot be overridden)."
+  default     = {}
+}
+
+variable "backup_schedule" {
+  type        = string
+  description = "EventBridge cron expression (always UTC) of the daily full backup run, e.g. cron(0 2 * * ? *)."
+  default     = "cron(0 2 * * ? *)"
+
+  validation {
+    condition     = can(regex("^cron\\(\\S+ \\S+ \\S+ \\S+ \\S+ \\S+\\)$", var.backup_schedule))
+    error_message = "backup_schedule must be an EventBridge cron expression with six fields, e.g. cron(0 2 * * ? *)."
+  }
+}
+
+variable "backup_tag_key" {
+  type        = string
+  description = "Instance tag key that selects the instances to back up (BACKUP_TAG_KEY)."
+  default     = "Backup-Tier"
+
+  validation {
+    condition     = length(var.backup_tag_key) >= 1 && length(var.backup_tag_key) <= 128
+    error_message = "backup_tag_key must be 1 to 128 characters."
+  }
+}
+
+variable "backup_tag_values" {
+  type        = list(string)
+  description = "Accepted values of backup_tag_key; an instance with any of them is backed up (BACKUP_TAG_VALUE)."
+  default     = ["Gold"]
+
+  validation {
+    condition     = length(var.backup_tag_values) > 0 && alltrue([for v in var.backup_tag_values : length(trimspace(v)) > 0 && !strcontains(v, ",")])
+    error_message = "backup_tag_values must name at least one non-empty value without commas."
+  }
+}
+
+variable "retention_days" {
+  type        = number
+  description = "Age in days after which primary snapshots may be pruned (RETENTION_DAYS)."
+  default     = 7
+
+  validation {
+    condition     = var.retention_days >= 1 && var.retention_days <= 3650 && floor(var.retention_days) == var.retention_days
+    error_message = "retention_days must be a whole number from 1 to 3650."
+  }
+}
+
+variable "dr_retention_days" {
+  type        = number
+  description = "Age in days after which DR copies may be pruned (DR_RETENTION_DAYS); null means the same as retention_days."
+  default     = null
+
+  validation {
+    condition     = var.dr_retention_days == null || try(var.dr_retention_days >= 1 && var.dr_retention_days <= 3650 && floor(var.dr_retention_days) == var.dr_retention_days, false)
+    error_message = "dr_retention_days must be null or a whole number from 1 to 3650."
+  }
+}
+
+variable "min_snapshots_kept" {
+  type        = number
+  description = "Newest completed snapshots per source volume and region that are never pruned (MIN_SNAPSHOTS_KEPT)."
+  default     = 1
+
+  validation {
+    condition     = var.min_snapshots_kept >= 1 && var.min_snapshots_kept <= 1000 && floor(var.min_snapshots_kept) == var.min_snapshots_kept
+    error_message = "min_snapshots_kept must be a whole number from 1 to 1000."
+  }
+}
+
+variable "max_concurrent_copies" {
+  type        = number
+  description = "Most snapshot copies pending into the DR region at once (MAX_CONCURRENT_COPIES; AWS allows 20)."
+  default     = 20
+
+  validation {
+    condition     = var.max_concurrent_copies >= 1 && var.max_concurrent_copies <= 20 && floor(var.max_concurrent_copies) == var.max_concurrent_copies
+    error_message = "max_concurrent_copies must be a whole number from 1 to 20."
+  }
+}
+
+variable "dry_run" {
+  type        = bool
+  description = "When true, scheduled runs only plan and report: nothing is created, copied or deleted (DRY_RUN)."
+  default     = false
+}
+
+variable "source_volume_kms_key_arns" {
+  type        = list(string)
+  description = "Customer-managed KMS keys (in the primary region) that encrypt protected volumes; the backup needs them to copy the snapshots and the restore to create volumes. Volumes under the AWS-managed aws/ebs key need nothing here."
+  default     = []
+
+  validation {
+    condition     = alltrue([for arn in var.source_volume_kms_key_arns : can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[0-9a-f-]+$", arn))])
+    error_message = "source_volume_kms_key_arns must be KMS key ARNs (arn:aws:kms:<region>:<account>:key/<id>)."
+  }
+}
+
+variable "backup_timeout_seconds" {
+  type        = number
+  description = "Timeout of the backup function; large runs continue in a new invocation before it runs out."
+  default     = 900
+
+  validation {
+    condition     = var.backup_timeout_seconds >= 60 && var.backup_timeout_seconds <= 900
+    error_message = "backup_timeout_seconds must be from 60 to 900."
+  }
+}
+
+variable "backup_reserved_concurrency" {
+  type        = number
+  description = "Reserved concurrency of the backup function: room for one scheduled run, its continuation and completion events."
+  default     = 5
+
+  validation {
+    condition     = var.backup_reserved_concurrency >= 2 && var.backup_reserved_concurrency <= 100
+    error_message = "backup_reserved_concurrency must be from 2 to 100 (a run may continue itself in a second invocation)."
+  }
+}
+
+variable "restore_in_dr_region" {
+  type        = bool
+  description = "Deploy a second restore stack (API, functions, tables) in the DR region, so restores work while the primary region is down."
+  default     = true
+}
+
+variable "allowed_instance_types" {
+  type        = list(string)
+  description = "Instance types a restore may launch (ALLOWED_INSTANCE_TYPES)."
+  default     = ["t3.micro", "t3.small", "t3.medium", "t3.large"]
+
+  validation {
+    condition     = length(var.allowed_instance_types) > 0 && alltrue([for t in var.allowed_instance_types : can(regex("^[a-z][a-z0-9-]*\\.[a-z0-9]+$", t))])
+    error_message = "allowed_instance_types must list at least one instance type such as t3.micro."
+  }
+}
+
+variable "allowed_subnet_ids" {
+  type        = list(string)
+  description = "Subnets (in either region) a restore may use (ALLOWED_SUBNET_IDS); empty allows any subnet."
+  default     = []
+
+  validation {
+    condition     = alltrue([for s in var.allowed_subnet_ids : can(regex("^subnet-[0-9a-f]{8,17}$", s))])
+    error_message = "allowed_subnet_ids must be subnet ids such as subnet-0123456789abcdef0."
+  }
+}
+
+variable "api_throttle_rate_limit" {
+  type        = number
+  description = "Steady-state requests per second the restore API accepts per API key."
+  default     = 5
+
+  validation {
+    condition     = var.api_throttle_rate_limit > 0 && var.api_throttle_rate_limit <= 1000
+    error_message = "api_throttle_rate_limit must be greater than 0 and at most 1000."
+  }
+}
+
+variable "api_throttle_burst_limit" {
+  type        = number
+  description = "Burst of requests the restore API accepts per API key."
+  default     = 10
+
+  validation {
+    condition     = var.api_throttle_burst_limit >= 1 && var.api_throttle_burst_limit <= 5000
+    error_message = "api_throttle_burst_limit must be from 1 to 5000."
+  }
+}
+
+variable "api_quota_per_day" {
+  type        = number
+  description = "Requests per day the restore API accepts per API key."
+  default     = 1000
+
+  validation {
+    condition     = var.api_quota_per_day >= 1 && floor(var.api_quota_per_day) == var.api_quota_per_day
+    error_message = "api_quota_per_day must be a whole number of at least 1."
+  }
+}
+
+variable "notification_email" {
+  type        = string
+  description = "E-mail address subscribed to the notification topics (backup reports, restores, alarms); null for none. AWS sends a confirmation mail first."
+  default     = null
+
+  validation {
+    condition     = var.notification_email == null || can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", var.notification_email))
+    error_message = "notification_email must be an e-mail address or null."
+  }
+}
+
+variable "log_retention_days" {
+  type        = number
+  description = "Retention of the functions' and the API's log groups, in days (a value CloudWatch Logs accepts)."
+  default     = 365
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653."
+  }
+}
+
+variable "rpo_threshold_hours" {
+  type        = number
+  description = "Recovery point objective: alarm when the newest completed snapshot of a protected instance is older than this, or when no backup run reported for this long."
+  default     = 26
+
+  validation {
+    condition     = var.rpo_threshold_hours >= 1 && var.rpo_threshold_hours <= 168 && floor(var.rpo_threshold_hours) == var.rpo_threshold_hours
+    error_message = "rpo_threshold_hours must be a whole number from 1 to 168 (CloudWatch evaluates at most 7 days)."
+  }
+}
+
+variable "enable_billing_alarm" {
+  type        = bool
+  description = "Create the estimated-charges alarm in us-east-1 (needs 'Receive Billing Alerts' enabled in the account's billing preferences)."
+  default     = true
+}
+
+variable "billing_alarm_threshold_usd" {
+  type        = number
+  description = "Alarm when the account's estimated charges for the month exceed this many US dollars."
+  default     = 100
+
+  validation {
+    condition     = var.billing_alarm_threshold_usd > 0
+    error_message = "billing_alarm_threshold_usd must be greater than 0."
+  }
+}
+
+variable "powertools_layer_arn" {
+  type        = string
+  description = "ARN of the public Powertools for AWS Lambda (Python) v3 layer for python3.12 x86_64; '{region}' is replaced by each function's region. The layer carries Powertools with its extras (aws-xray-sdk among them); boto3 comes with the runtime."
+  default     = "arn:aws:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python312-x86_64:27"
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:lambda:(\\{region\\}|[a-z0-9-]+):[0-9]{12}:layer:[A-Za-z0-9_-]+:[0-9]+$", var.powertools_layer_arn))
+    error_message = "powertools_layer_arn must be a Lambda layer version ARN; use {region} for the region."
+  }
+}
+
+variable "kms_deletion_window_days" {
+  type        = number
+  description = "Waiting period before a destroyed KMS key is deleted (the DR copies cannot be read without their key)."
+  default     = 30
+
+  validation {
+    condition     = var.kms_deletion_window_days >= 7 && var.kms_deletion_window_days <= 30
+    error_message = "kms_deletion_window_days must be from 7 to 30."
+  }
+}
+
+variable "manage_api_gateway_account" {
+  type        = bool
+  description = "Set the regional API Gateway account's CloudWatch Logs role (needed for the API's execution logs). Turn off if the account already manages it elsewhere: the setting is per account and region."
+  default     = true
+}
