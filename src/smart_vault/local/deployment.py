@@ -1,0 +1,157 @@
+"""What the Terraform deploys, as data: names, tables, functions and their environment variables.
+
+The local stack provisions exactly this, and `tests/local/test_terraform_parity.py` parses the *.tf files
+and fails when the two drift apart. Defaults are the Terraform variables' defaults.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+LAMBDA_HANDLERS = {
+    "backup": "smart_vault.backup.handler",
+    "restore_api": "smart_vault.restore_api.handler",
+    "restore_worker": "smart_vault.restore_worker.handler",
+}
+API_STAGE = "v1"
+
+
+@dataclass(frozen=True)
+class DeploymentConfig:
+    """The Terraform variables that shape what the local stack provisions (same names, same defaults)."""
+
+    primary_region: str = "eu-west-1"
+    dr_region: str = "eu-central-1"
+    name_prefix: str = "smart-vault"
+    backup_tag_key: str = "Backup-Tier"
+    backup_tag_values: tuple[str, ...] = ("Gold",)
+    retention_days: int = 7
+    dr_retention_days: int | None = None
+    min_snapshots_kept: int = 1
+    max_concurrent_copies: int = 20
+    dry_run: bool = False
+    backup_timeout_seconds: int = 900
+    backup_memory_mb: int = 512
+    restore_in_dr_region: bool = True
+    allowed_instance_types: tuple[str, ...] = ("t3.micro", "t3.small", "t3.medium", "t3.large")
+    allowed_subnet_ids: tuple[str, ...] = ()
+
+    @property
+    def backup_function_name(self) -> str:
+        return f"{self.name_prefix}-backup"
+
+    def restore_stacks(self) -> list[RestoreStack]:
+        """The restore API + worker stacks: primary region, and the DR region unless disabled."""
+        stacks = [
+            RestoreStack(self.name_prefix, self.primary_region, peer_region=self.dr_region, is_dr=False)
+        ]
+        if self.restore_in_dr_region:
+            stacks.append(
+                RestoreStack(
+                    f"{self.name_prefix}-dr", self.dr_region, peer_region=self.primary_region, is_dr=True
+                )
+            )
+        return stacks
+
+    def topic_name(self, region: str) -> str:
+        return (
+            f"{self.name_prefix}-notifications"
+            if region == self.primary_region
+            else f"{self.name_prefix}-dr-notifications"
+        )
+
+    def kms_alias(self, region: str) -> str:
+        return (
+            f"alias/{self.name_prefix}" if region == self.primary_region else f"alias/{self.name_prefix}-dr"
+        )
+
+    def notification_queue_name(self, region: str) -> str:
+        """Local only: the SQS queue subscribed to the region's topic, standing in for the operator's inbox."""
+        return f"{self.topic_name(region)}-local-inbox"
+
+
+@dataclass(frozen=True)
+class RestoreStack:
+    """One instance of the restore_stack module: API, worker, job table and idempotency table."""
+
+    name_prefix: str
+    region: str
+    peer_region: str
+    is_dr: bool
+    api_timeout_seconds: int = 29
+    worker_timeout_seconds: int = 900
+    memory_mb: int = 256
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def api_function_name(self) -> str:
+        return f"{self.name_prefix}-restore-api"
+
+    @property
+    def worker_function_name(self) -> str:
+        return f"{self.name_prefix}-restore-worker"
+
+    @property
+    def jobs_table(self) -> str:
+        return f"{self.name_prefix}-restore-jobs"
+
+    @property
+    def idempotency_table(self) -> str:
+        return f"{self.name_prefix}-idempotency"
+
+    @property
+    def api_name(self) -> str:
+        return f"{self.name_prefix}-restore"
+
+
+def backup_environment(config: DeploymentConfig, topic_arn: str, dr_kms_key_arn: str) -> dict[str, str]:
+    env = {
+        "SNS_TOPIC_ARN": topic_arn,
+        "BACKUP_TAG_KEY": config.backup_tag_key,
+        "BACKUP_TAG_VALUE": ",".join(config.backup_tag_values),
+        "RETENTION_DAYS": str(config.retention_days),
+        "DR_RETENTION_DAYS": str(config.dr_retention_days or config.retention_days),
+        "MIN_SNAPSHOTS_KEPT": str(config.min_snapshots_kept),
+        "DR_REGION": config.dr_region,
+        "DR_KMS_KEY_ID": dr_kms_key_arn,
+        "MAX_CONCURRENT_COPIES": str(config.max_concurrent_copies),
+        "DRY_RUN": "true" if config.dry_run else "false",
+    }
+    return env
+
+
+def restore_api_environment(config: DeploymentConfig, stack: RestoreStack) -> dict[str, str]:
+    env = {
+        "DR_REGION": stack.peer_region,
+        "RESTORE_WORKER_FUNCTION": stack.worker_function_name,
+        "RESTORE_JOBS_TABLE": stack.jobs_table,
+        "IDEMPOTENCY_TABLE": stack.idempotency_table,
+        "ALLOWED_INSTANCE_TYPES": ",".join(config.allowed_instance_types),
+        "ALLOWED_SUBNET_IDS": ",".join(config.allowed_subnet_ids),
+    }
+    return env
+
+
+def restore_worker_environment(stack: RestoreStack, topic_arn: str) -> dict[str, str]:
+    return {"SNS_TOPIC_ARN": topic_arn, "RESTORE_JOBS_TABLE": stack.jobs_table}
+
+
+def table_definitions(stack: RestoreStack) -> list[dict[str, Any]]:
+    """CreateTable arguments (plus the TTL attribute) of the two tables of a restore stack."""
+    return [
+        {
+            "TableName": stack.jobs_table,
+            "KeySchema": [{"AttributeName": "restore_id", "KeyType": "HASH"}],
+            "AttributeDefinitions": [{"AttributeName": "restore_id", "AttributeType": "S"}],
+            "BillingMode": "PAY_PER_REQUEST",
+            "ttl_attribute": "expires_at",
+        },
+        {
+            "TableName": stack.idempotency_table,
+            "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+            "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}],
+            "BillingMode": "PAY_PER_REQUEST",
+            "ttl_attribute": "expiration",
+        },
+    ]

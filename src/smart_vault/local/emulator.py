@@ -1,0 +1,62 @@
+"""moto's server on 127.0.0.1, in a thread of this process: the emulated AWS APIs of the local stack."""
+
+from __future__ import annotations
+
+import logging
+import os
+import urllib.request
+from dataclasses import dataclass, field
+from typing import Any
+
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",  # nosec B105 - moto accepts any credentials; nothing real is used
+    "AWS_SESSION_TOKEN": "testing",
+}
+
+
+@dataclass
+class Emulator:
+    """Start, reach and stop moto's ThreadedMotoServer; clients for it by service and region."""
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    _clients: dict[tuple[str, str], Any] = field(default_factory=dict, init=False)
+    _session: Any = field(default=None, init=False)
+
+    def start(self) -> str:
+        # Before moto builds its EC2 backends: without this every region loads thousands of public AMIs.
+        os.environ["MOTO_EC2_LOAD_DEFAULT_AMIS"] = "false"
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one log line per request otherwise
+        from moto.server import ThreadedMotoServer
+
+        self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.url = f"http://{host}:{port}"
+        # moto's state is per process: start from nothing even if an earlier stack ran in this process.
+        request = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")  # noqa: S310
+        with urllib.request.urlopen(request, timeout=10):  # noqa: S310  # nosec B310 - our own 127.0.0.1 server
+            pass
+        return self.url
+
+    def client(self, service: str, region: str) -> Any:
+        import boto3
+
+        key = (service, region)
+        if key not in self._clients:
+            if self._session is None:
+                self._session = boto3.session.Session()  # one session: building one costs ~0.2 s
+            self._clients[key] = self._session.client(
+                service,
+                region_name=region,
+                endpoint_url=self.url,
+                aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+                aws_session_token=FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
+            )
+        return self._clients[key]
+
+    def stop(self) -> None:
+        self._server.stop()
+        self._clients.clear()

@@ -1,0 +1,308 @@
+"""A local Lambda service: the Invoke API over HTTP, running each invocation in its own subprocess.
+
+Each invocation runs `python -m smart_vault.local.runtime` with exactly the function's environment (its
+Terraform variables plus what the Lambda runtime sets), so two functions never share `os.environ`: the
+backup function and the restore API read different settings, and a DR-region function has another
+`AWS_REGION`. This is Lambda's own isolation, paid for with a cold start per invocation (about a second).
+
+Implemented: `POST /2015-03-31/functions/{name}/invocations` with `X-Amz-Invocation-Type`
+`RequestResponse` (200 and the payload; `X-Amz-Function-Error: Unhandled` when the handler raised),
+`Event` (202, run in the background) and `DryRun` (204); `X-Amz-Log-Type: Tail`; names, ARNs and
+partial ARNs; 404 `ResourceNotFoundException` for unknown functions. Not implemented: async retries,
+versions and aliases (any qualifier runs `$LATEST`).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import subprocess  # nosec B404 - runs this package's own runtime module with the current interpreter
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+ACCOUNT_ID = "123456789012"  # moto's default account: ARNs must agree with the emulated resources
+INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$")
+CREDENTIAL_REGION = re.compile(r"Credential=[^/]+/\d{8}/(?P<region>[a-z0-9-]+)/lambda/")
+FUNCTION_ARN = re.compile(
+    r"^(arn:aws[a-z-]*:lambda:(?P<region>[a-z0-9-]+):)?(\d{12}:)?(function:)?(?P<name>[A-Za-z0-9_-]+)(:[^:]+)?$"
+)
+LOG_TAIL_BYTES = 4096
+SRC_DIR = str(Path(__file__).resolve().parents[2])  # the directory that holds the smart_vault package
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """One deployed function: what Terraform's aws_lambda_function says about it."""
+
+    name: str
+    region: str
+    handler: str
+    environment: Mapping[str, str]
+    timeout_seconds: int = 60
+    memory_mb: int = 256
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:function:{self.name}"
+
+
+@dataclass(frozen=True)
+class InvokeResult:
+    status_code: int
+    payload: bytes = b""
+    function_error: str | None = None
+    log_tail: str = ""
+    request_id: str = ""
+
+    def json(self) -> Any:
+        return json.loads(self.payload) if self.payload else None
+
+
+class FunctionNotFound(LookupError):
+    pass
+
+
+@dataclass
+class LambdaService:
+    """The registry of functions and the runner of their invocations."""
+
+    base_environment: Mapping[str, str]
+    log_dir: Path
+    functions: dict[tuple[str, str], FunctionSpec] = field(default_factory=dict)
+    default_region: str = "eu-west-1"
+    max_async_workers: int = 8
+
+    def __post_init__(self) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self._executor = ThreadPoolExecutor(
+            max_workers=self.max_async_workers, thread_name_prefix="lambda-event"
+        )
+        self._pending: set[Future[InvokeResult]] = set()
+        self._lock = threading.Lock()
+        self._log_lock = threading.Lock()
+
+    def register(self, spec: FunctionSpec) -> None:
+        self.functions[(spec.region, spec.name)] = spec
+
+    def resolve(self, identifier: str, region: str | None = None) -> FunctionSpec:
+        """A function by name, ARN or partial ARN (the region of an ARN wins over `region`)."""
+        match = FUNCTION_ARN.match(identifier)
+        if not match:
+            raise FunctionNotFound(identifier)
+        key = (match.group("region") or region or self.default_region, match.group("name"))
+        spec = self.functions.get(key)
+        if spec is None:
+            raise FunctionNotFound(f"arn:aws:lambda:{key[0]}:{ACCOUNT_ID}:function:{key[1]}")
+        return spec
+
+    def process_environment(self, spec: FunctionSpec) -> dict[str, str]:
+        """What the function's process sees: the runtime's variables, the stack's, then the function's own."""
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "LANG": "C.UTF-8",
+            "PYTHONPATH": SRC_DIR,
+            "PYTHONUNBUFFERED": "1",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",
+            "AWS_LAMBDA_FUNCTION_NAME": spec.name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
+            "AWS_REGION": spec.region,
+            "AWS_DEFAULT_REGION": spec.region,
+        }
+        env.update(self.base_environment)
+        env.update(spec.environment)
+        return env
+
+    def invoke(self, spec: FunctionSpec, payload: bytes, *, tail: bool = False) -> InvokeResult:
+        """Run one invocation to its end (RequestResponse)."""
+        request_id = str(uuid.uuid4())
+        try:
+            event = json.loads(payload or b"{}")
+        except ValueError:
+            return _error(400, "InvalidRequestContentException", "Could not parse request body into json")
+        started = time.time()
+        request = {
+            "event": event,
+            "context": {
+                "function_name": spec.name,
+                "invoked_function_arn": spec.arn,
+                "aws_request_id": request_id,
+                "memory_limit_in_mb": spec.memory_mb,
+                "deadline_epoch_ms": (started + spec.timeout_seconds) * 1000,
+            },
+        }
+        try:
+            completed = subprocess.run(  # noqa: S603  # nosec B603 - fixed argv: this interpreter, our runtime module
+                [sys.executable, "-m", "smart_vault.local.runtime", spec.handler],
+                input=json.dumps(request).encode(),
+                capture_output=True,
+                env=self.process_environment(spec),
+                timeout=spec.timeout_seconds,
+                check=False,
+            )
+            logs, stdout = completed.stderr.decode(errors="replace"), completed.stdout
+            answer = json.loads(stdout) if stdout else {"error": _runtime_exit(completed.returncode)}
+        except subprocess.TimeoutExpired as exc:
+            logs = (exc.stderr or b"").decode(errors="replace")
+            message = f"Task timed out after {spec.timeout_seconds:.2f} seconds"
+            answer = {"error": {"errorType": "Sandbox.Timedout", "errorMessage": message}}
+        self._write_log(spec, request_id, logs, time.time() - started)
+        tail_text = base64.b64encode(logs.encode()[-LOG_TAIL_BYTES:]).decode() if tail else ""
+        if "error" in answer:
+            return InvokeResult(200, json.dumps(answer["error"]).encode(), "Unhandled", tail_text, request_id)
+        return InvokeResult(200, json.dumps(answer["result"]).encode(), None, tail_text, request_id)
+
+    def invoke_async(self, spec: FunctionSpec, payload: bytes) -> Future[InvokeResult]:
+        """Queue an invocation (InvocationType=Event); `wait_idle` waits for every queued one."""
+        future = self._executor.submit(self.invoke, spec, payload)
+        with self._lock:
+            self._pending.add(future)
+        future.add_done_callback(self._forget)
+        return future
+
+    def _forget(self, future: Future[InvokeResult]) -> None:
+        with self._lock:
+            self._pending.discard(future)
+
+    def wait_idle(self, timeout: float = 60.0) -> bool:
+        """True once no asynchronous invocation is queued or running (False on timeout)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if not self._pending:
+                    return True
+            time.sleep(0.05)
+        return False
+
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=False)
+
+    def log_path(self, function_name: str) -> Path:
+        return self.log_dir / f"{function_name}.log"
+
+    def _write_log(self, spec: FunctionSpec, request_id: str, logs: str, duration: float) -> None:
+        with self._log_lock, self.log_path(spec.name).open("a", encoding="utf-8") as out:
+            out.write(f"START RequestId: {request_id} Version: $LATEST\n{logs}")
+            if logs and not logs.endswith("\n"):
+                out.write("\n")
+            out.write(
+                f"END RequestId: {request_id}\nREPORT RequestId: {request_id}\tDuration: {duration * 1000:.2f} ms\n"
+            )
+
+
+def _runtime_exit(returncode: int) -> dict[str, str]:
+    return {"errorType": "Runtime.ExitError", "errorMessage": f"RequestId: exited with status {returncode}"}
+
+
+def _error(status: int, error_type: str, message: str) -> InvokeResult:
+    body = json.dumps({"Type": "User", "message": message}).encode()
+    return InvokeResult(status, body, function_error=error_type)
+
+
+class _InvokeHandler(BaseHTTPRequestHandler):
+    server: _LambdaHTTPServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # the stack's own output is the place for progress; requests are in the function logs
+
+    def do_POST(self) -> None:
+        service = self.server.service
+        parts = urlsplit(self.path)
+        match = INVOKE_PATH.match(parts.path)
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if not match:
+            self._answer(_error(404, "UnknownOperationException", f"Unknown operation {parts.path}"))
+            return
+        region_match = CREDENTIAL_REGION.search(self.headers.get("Authorization", ""))
+        try:
+            spec = service.resolve(
+                unquote(match.group("name")), region_match and region_match.group("region")
+            )
+        except FunctionNotFound as exc:
+            self._answer(_error(404, "ResourceNotFoundException", f"Function not found: {exc}"))
+            return
+        invocation_type = self.headers.get("X-Amz-Invocation-Type", "RequestResponse")
+        if invocation_type == "DryRun":
+            self._answer(InvokeResult(204))
+        elif invocation_type == "Event":
+            try:
+                json.loads(body or b"{}")
+            except ValueError:
+                self._answer(
+                    _error(400, "InvalidRequestContentException", "Could not parse request body into json")
+                )
+                return
+            service.invoke_async(spec, body)
+            self._answer(InvokeResult(202, request_id=str(uuid.uuid4())))
+        elif invocation_type == "RequestResponse":
+            self._answer(service.invoke(spec, body, tail=self.headers.get("X-Amz-Log-Type") == "Tail"))
+        else:
+            self._answer(
+                _error(400, "InvalidParameterValueException", f"bad invocation type {invocation_type}")
+            )
+
+    def _answer(self, result: InvokeResult) -> None:
+        self.send_response(result.status_code)
+        self.send_header("x-amzn-RequestId", result.request_id or str(uuid.uuid4()))
+        if result.status_code >= HTTPStatus.BAD_REQUEST:
+            self.send_header("x-amzn-ErrorType", result.function_error or "ServiceException")
+        else:
+            self.send_header("X-Amz-Executed-Version", "$LATEST")
+            if result.function_error:
+                self.send_header("X-Amz-Function-Error", result.function_error)
+            if result.log_tail:
+                self.send_header("X-Amz-Log-Result", result.log_tail)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(result.payload)))
+        self.end_headers()
+        self.wfile.write(result.payload)
+
+
+class _LambdaHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, service: LambdaService, host: str, port: int) -> None:
+        self.service = service
+        super().__init__((host, port), _InvokeHandler)
+
+
+@dataclass
+class LambdaEndpoint:
+    """The Invoke API of a `LambdaService` on 127.0.0.1, in a background thread."""
+
+    service: LambdaService
+    host: str = "127.0.0.1"
+    port: int = 0
+
+    def start(self) -> str:
+        self._server = _LambdaHTTPServer(self.service, self.host, self.port)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="lambda-endpoint", daemon=True
+        )
+        self._thread.start()
+        return self.url
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()

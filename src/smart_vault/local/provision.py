@@ -1,0 +1,240 @@
+"""Provision the Terraform's resources in the emulator: keys, topics, tables, functions and the REST APIs."""
+
+from __future__ import annotations
+
+import copy
+import json
+import secrets
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from smart_vault.local.deployment import (
+    API_STAGE,
+    LAMBDA_HANDLERS,
+    DeploymentConfig,
+    RestoreStack,
+    backup_environment,
+    restore_api_environment,
+    restore_worker_environment,
+    table_definitions,
+)
+from smart_vault.local.lambda_service import FunctionSpec, LambdaService
+
+INVOKE_ARN_PLACEHOLDER = "${restore_api_invoke_arn}"
+ClientFactory = Callable[[str, str], Any]  # (service, region) -> boto3 client on the emulator
+
+
+@dataclass
+class ProvisionedApi:
+    region: str
+    api_id: str
+    stage: str
+    api_key: str
+    api_key_id: str
+    usage_plan_id: str
+    function_name: str
+    url: str = ""
+
+
+@dataclass
+class Provisioned:
+    """Everything the stack created; written to the state file so later commands can find it."""
+
+    topics: dict[str, str] = field(default_factory=dict)  # region -> topic ARN
+    queues: dict[str, str] = field(default_factory=dict)  # region -> inbox queue URL
+    kms_keys: dict[str, str] = field(default_factory=dict)  # region -> key ARN
+    tables: list[str] = field(default_factory=list)
+    functions: list[str] = field(default_factory=list)
+    apis: list[ProvisionedApi] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Provisioned:
+        apis = [ProvisionedApi(**api) for api in data.get("apis", [])]
+        return cls(**{**data, "apis": apis})
+
+
+def invoke_arn(region: str, function_arn: str) -> str:
+    """What Terraform's aws_lambda_function.invoke_arn is."""
+    return f"arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{function_arn}/invocations"
+
+
+def render_openapi(template: str, function_invoke_arn: str) -> dict[str, Any]:
+    """The OpenAPI document of the API with its one template placeholder filled in, as Terraform does."""
+    return yaml.safe_load(template.replace(INVOKE_ARN_PLACEHOLDER, function_invoke_arn))
+
+
+def api_key_operations(document: dict[str, Any]) -> list[tuple[str, str]]:
+    """(path, METHOD) of every operation whose security requires an `apiKey` scheme (API Gateway's rule)."""
+    schemes = (document.get("components") or {}).get("securitySchemes") or {}
+    api_key_schemes = {name for name, scheme in schemes.items() if scheme.get("type") == "apiKey"}
+    top_level = document.get("security") or []
+    operations = []
+    for path, item in (document.get("paths") or {}).items():
+        for verb, operation in item.items():
+            if not isinstance(operation, dict) or verb.startswith("x-") or verb == "parameters":
+                continue
+            requirements = operation.get("security", top_level) or []
+            if any(name in api_key_schemes for requirement in requirements for name in requirement):
+                operations.append((path, verb.upper()))
+    return operations
+
+
+def import_rest_api(apigw: Any, document: dict[str, Any], name: str) -> str:
+    """Import the API into the emulated API Gateway; returns its id.
+
+    moto imports paths, methods and integrations but neither `security` (it never marks a method
+    `apiKeyRequired`) nor the gateway responses: the methods are put again with the flag (and their
+    integration restored), and the gateway responses are put one by one.
+    """
+    document = copy.deepcopy(document)
+    info = document.setdefault("info", {})
+    info["title"] = name
+    info.setdefault("description", name)  # moto requires one
+    api_id = apigw.import_rest_api(body=json.dumps(document).encode(), failOnWarnings=False)["id"]
+    resources = {
+        r["path"]: r for r in apigw.get_resources(restApiId=api_id, embed=["methods"], limit=500)["items"]
+    }
+    for path, method in api_key_operations(document):
+        resource_id = resources[path]["id"]
+        integration = apigw.get_integration(restApiId=api_id, resourceId=resource_id, httpMethod=method)
+        apigw.put_method(
+            restApiId=api_id,
+            resourceId=resource_id,
+            httpMethod=method,
+            authorizationType="NONE",
+            apiKeyRequired=True,
+        )
+        apigw.put_integration(
+            restApiId=api_id,
+            resourceId=resource_id,
+            httpMethod=method,
+            type=integration["type"],
+            integrationHttpMethod=integration.get("httpMethod", "POST"),
+            uri=integration["uri"],
+        )
+    for response_type, response in (document.get("x-amazon-apigateway-gateway-responses") or {}).items():
+        arguments = {
+            "restApiId": api_id,
+            "responseType": response_type,
+            "responseParameters": response.get("responseParameters") or {},
+            "responseTemplates": response.get("responseTemplates") or {},
+        }
+        if response.get("statusCode"):
+            arguments["statusCode"] = str(response["statusCode"])
+        apigw.put_gateway_response(**arguments)
+    return api_id
+
+
+def deploy_with_key(apigw: Any, api_id: str, name: str) -> tuple[str, str, str]:
+    """Stage `v1`, one API key and a usage plan binding them, as the restore_stack module creates."""
+    apigw.create_deployment(restApiId=api_id, stageName=API_STAGE)
+    key_value = secrets.token_urlsafe(30)
+    key = apigw.create_api_key(name=name, enabled=True, value=key_value)
+    plan = apigw.create_usage_plan(
+        name=name,
+        apiStages=[{"apiId": api_id, "stage": API_STAGE}],
+        throttle={"rateLimit": 5.0, "burstLimit": 10},
+        quota={"limit": 1000, "period": "DAY"},
+    )
+    apigw.create_usage_plan_key(usagePlanId=plan["id"], keyId=key["id"], keyType="API_KEY")
+    return key_value, key["id"], plan["id"]
+
+
+def create_key(client_for: ClientFactory, config: DeploymentConfig, region: str) -> str:
+    kms = client_for("kms", region)
+    key = kms.create_key(Description=f"Smart Vault ({config.name_prefix}) {region}")["KeyMetadata"]
+    kms.create_alias(AliasName=config.kms_alias(region), TargetKeyId=key["KeyId"])
+    return key["Arn"]
+
+
+def create_topic_with_inbox(
+    client_for: ClientFactory, config: DeploymentConfig, region: str, key: str
+) -> tuple[str, str]:
+    sns, sqs = client_for("sns", region), client_for("sqs", region)
+    topic_arn = sns.create_topic(Name=config.topic_name(region), Attributes={"KmsMasterKeyId": key})[
+        "TopicArn"
+    ]
+    queue_url = sqs.create_queue(QueueName=config.notification_queue_name(region))["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
+    return topic_arn, queue_url
+
+
+def create_tables(client_for: ClientFactory, stack: RestoreStack) -> list[str]:
+    dynamodb = client_for("dynamodb", stack.region)
+    names = []
+    for definition in table_definitions(stack):
+        arguments = {k: v for k, v in definition.items() if k != "ttl_attribute"}
+        dynamodb.create_table(**arguments)
+        dynamodb.update_time_to_live(
+            TableName=definition["TableName"],
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": definition["ttl_attribute"]},
+        )
+        names.append(definition["TableName"])
+    return names
+
+
+def provision(
+    client_for: ClientFactory, config: DeploymentConfig, lambdas: LambdaService, openapi_template: str
+) -> Provisioned:
+    """Create everything of the Terraform in the emulator and register the functions with `lambdas`."""
+    done = Provisioned()
+    for region in (config.primary_region, config.dr_region):
+        done.kms_keys[region] = create_key(client_for, config, region)
+        done.topics[region], done.queues[region] = create_topic_with_inbox(
+            client_for, config, region, done.kms_keys[region]
+        )
+    backup = FunctionSpec(
+        name=config.backup_function_name,
+        region=config.primary_region,
+        handler=LAMBDA_HANDLERS["backup"],
+        environment=backup_environment(
+            config, done.topics[config.primary_region], done.kms_keys[config.dr_region]
+        ),
+        timeout_seconds=config.backup_timeout_seconds,
+        memory_mb=config.backup_memory_mb,
+    )
+    lambdas.register(backup)
+    done.functions.append(backup.arn)
+    for stack in config.restore_stacks():
+        done.tables.extend(create_tables(client_for, stack))
+        worker = FunctionSpec(
+            name=stack.worker_function_name,
+            region=stack.region,
+            handler=LAMBDA_HANDLERS["restore_worker"],
+            environment=restore_worker_environment(stack, done.topics[stack.region]),
+            timeout_seconds=stack.worker_timeout_seconds,
+            memory_mb=stack.memory_mb,
+        )
+        api = FunctionSpec(
+            name=stack.api_function_name,
+            region=stack.region,
+            handler=LAMBDA_HANDLERS["restore_api"],
+            environment=restore_api_environment(config, stack),
+            timeout_seconds=stack.api_timeout_seconds,
+            memory_mb=stack.memory_mb,
+        )
+        for spec in (worker, api):
+            lambdas.register(spec)
+            done.functions.append(spec.arn)
+        apigw = client_for("apigateway", stack.region)
+        document = render_openapi(openapi_template, invoke_arn(stack.region, api.arn))
+        api_id = import_rest_api(apigw, document, stack.api_name)
+        key_value, key_id, plan_id = deploy_with_key(apigw, api_id, stack.api_name)
+        done.apis.append(
+            ProvisionedApi(stack.region, api_id, API_STAGE, key_value, key_id, plan_id, api.name)
+        )
+    return done
+
+
+def read_openapi_template(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
