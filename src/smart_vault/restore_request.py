@@ -1,0 +1,214 @@
+"""Pure validation of `POST /restore` bodies: one draft-4 JSON Schema, plus the rules draft 4 cannot express.
+
+The schema (`schemas/restore_request.json`) is the same document API Gateway validates with at the edge
+(`openapi.yaml` carries it as `components.schemas.RestoreRequest`), so both layers accept exactly the same
+shapes. The Lambda checks again because a request can reach it without the edge (local stack, a content type
+without a model) and because some rules depend on settings: allowed regions, instance types and subnets, and
+which fields each kind of restore needs. No AWS calls here; lookups are `restore_checks`' job.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import fastjsonschema
+
+from smart_vault.config import RestoreApiSettings
+from smart_vault.errors import ValidationError
+
+# The body is a handful of short strings; anything near this size is a mistake or an attack.
+MAX_BODY_BYTES = 8_192
+DEFAULT_INSTANCE_TYPE = "t3.micro"
+DEFAULT_DEVICE_NAME = "/dev/sdf"
+DEFAULT_VOLUME_TYPE = "gp3"
+# Fields that only make sense for an instance launch.
+LAUNCH_ONLY_FIELDS = ("ami_id", "instance_type")
+
+
+@dataclass(frozen=True)
+class RestoreRequest:
+    """A validated restore request, defaults applied. `availability_zone` may still be None when a subnet
+    gives it (the pre-checks resolve it)."""
+
+    snapshot_id: str
+    region: str
+    launch_instance: bool
+    ami_id: str | None
+    subnet_id: str | None
+    instance_type: str | None
+    availability_zone: str | None
+    device_name: str
+    volume_type: str
+    keep_on_failure: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@cache
+def request_schema() -> dict[str, Any]:
+    """The draft-4 JSON Schema of the request body, as packaged with the code."""
+    text = resources.files("smart_vault").joinpath("schemas/restore_request.json").read_text("utf-8")
+    return json.loads(text)
+
+
+@cache
+def _compiled_validator() -> Any:
+    # Compiled once per process: fastjsonschema (what Powertools' validator runs) compiles to Python code,
+    # which is fast to run but slow to build, and Powertools' `validate` would rebuild it on every call.
+    return fastjsonschema.compile(request_schema())
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"duplicate field {key!r}")
+        result[key] = value
+    return result
+
+
+def parse_json_body(body: str | bytes | None) -> Any:
+    """The request body as JSON. Empty, oversized, non-UTF-8 or unparsable bodies raise ValidationError."""
+    if body is None or (isinstance(body, str | bytes) and not body.strip()):
+        raise ValidationError("the request body is empty; send a JSON object", field=None)
+    raw = body.encode("utf-8") if isinstance(body, str) else body
+    if len(raw) > MAX_BODY_BYTES:
+        raise ValidationError(f"the request body is larger than {MAX_BODY_BYTES} bytes", field=None)
+    try:
+        text = raw.decode("utf-8")
+        # Python's json accepts NaN/Infinity and silently keeps the last of duplicate keys; JSON does neither.
+        return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_reject_duplicate_keys)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ValidationError(f"the request body is not valid JSON: {exc}", field=None) from None
+
+
+def _field_of(path: list[Any]) -> str | None:
+    """`['data', 'snapshot_id']` -> 'snapshot_id'; the object itself -> None."""
+    parts = [str(p) for p in path[1:]]
+    return ".".join(parts) or None
+
+
+def _schema_error(body: Any, exc: fastjsonschema.JsonSchemaValueException) -> ValidationError:
+    properties = request_schema()["properties"]
+    field = _field_of(list(exc.path or []))
+    if exc.rule == "additionalProperties" and isinstance(body, dict):
+        unknown = sorted(k for k in body if k not in properties)
+        names = ", ".join(unknown)
+        return ValidationError(
+            f"unknown field{'s' if len(unknown) > 1 else ''}: {names}", field=unknown[0] if unknown else None
+        )
+    if exc.rule == "required" and isinstance(body, dict):
+        missing = [k for k in request_schema().get("required", []) if k not in body]
+        return ValidationError(f"missing required field: {missing[0]}", field=missing[0])
+    if field is None:
+        return ValidationError("the request body must be a JSON object", field=None)
+    rule_definition = exc.rule_definition
+    if exc.rule == "type":
+        message = f"{field} must be a {rule_definition}, got {_json_type(exc.value)}"
+    elif exc.rule == "pattern":
+        message = f"{field} must match {rule_definition}, got {exc.value!r}"
+    elif exc.rule == "enum":
+        message = f"{field} must be one of {', '.join(map(str, rule_definition))}, got {exc.value!r}"
+    else:
+        message = f"{field} is invalid: {exc.message}"
+    return ValidationError(message, field=field)
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return "null"
+
+
+def validate_against_schema(body: Any) -> dict[str, Any]:
+    """Check a parsed body against the JSON Schema, then re-check every pattern over the whole string.
+
+    JSON Schema `pattern`s use `$`, which in Python (and in API Gateway's Java) also matches before a final
+    newline; a trailing newline must never reach an AWS call, so each pattern must match the full value.
+    """
+    try:
+        _compiled_validator()(body)
+    except fastjsonschema.JsonSchemaValueException as exc:
+        raise _schema_error(body, exc) from None
+    for name, rule in request_schema()["properties"].items():
+        value = body.get(name)
+        pattern = rule.get("pattern")
+        if pattern and isinstance(value, str) and not re.fullmatch(pattern.rstrip("$"), value):
+            raise ValidationError(f"{name} must match {pattern}, got {value!r}", field=name)
+    return body
+
+
+def _apply_rules(body: dict[str, Any], settings: RestoreApiSettings) -> RestoreRequest:
+    region = body.get("region", settings.region)
+    if region not in settings.regions:
+        raise ValidationError(
+            f"region must be {settings.region} or {settings.dr_region}, got {region!r}", field="region"
+        )
+    launch = body.get("launch_instance", False)
+    subnet_id = body.get("subnet_id")
+    availability_zone = body.get("availability_zone")
+    if launch:
+        for required in ("ami_id", "subnet_id"):
+            if required not in body:
+                raise ValidationError(f"{required} is required when launch_instance is true", field=required)
+    else:
+        for launch_only in LAUNCH_ONLY_FIELDS:
+            if launch_only in body:
+                raise ValidationError(
+                    f"{launch_only} is only valid with launch_instance true", field=launch_only
+                )
+        if subnet_id is None and availability_zone is None:
+            raise ValidationError(
+                "availability_zone (or subnet_id) is required when launch_instance is not true",
+                field="availability_zone",
+            )
+    instance_type = body.get("instance_type", DEFAULT_INSTANCE_TYPE) if launch else None
+    if instance_type is not None and instance_type not in settings.allowed_instance_types:
+        raise ValidationError(
+            f"instance_type {instance_type!r} is not allowed; allowed: "
+            f"{', '.join(settings.allowed_instance_types)}",
+            field="instance_type",
+        )
+    if subnet_id is not None and settings.allowed_subnet_ids and subnet_id not in settings.allowed_subnet_ids:
+        raise ValidationError(f"subnet_id {subnet_id!r} is not allowed for restores", field="subnet_id")
+    if availability_zone is not None and availability_zone[:-1] != region:
+        raise ValidationError(
+            f"availability_zone {availability_zone!r} is not in region {region}", field="availability_zone"
+        )
+    return RestoreRequest(
+        snapshot_id=body["snapshot_id"],
+        region=region,
+        launch_instance=launch,
+        ami_id=body.get("ami_id"),
+        subnet_id=subnet_id,
+        instance_type=instance_type,
+        availability_zone=availability_zone,
+        device_name=body.get("device_name", DEFAULT_DEVICE_NAME),
+        volume_type=body.get("volume_type", DEFAULT_VOLUME_TYPE),
+        keep_on_failure=body.get("keep_on_failure", False),
+    )
+
+
+def parse_restore_request(body: str | bytes | None, settings: RestoreApiSettings) -> RestoreRequest:
+    """Parse and validate a `POST /restore` body. Raises ValidationError naming the offending field."""
+    parsed = parse_json_body(body)
+    validate_against_schema(parsed)
+    return _apply_rules(parsed, settings)
