@@ -178,13 +178,31 @@ data "aws_iam_policy_document" "backup_kms" {
         "kms:ReEncrypt*",
         "kms:GenerateDataKeyWithoutPlaintext",
         "kms:DescribeKey",
-        "kms:CreateGrant",
       ]
       resources = var.source_volume_kms_key_arns
       condition {
         test     = "StringEquals"
         variable = "kms:ViaService"
         values   = [for r in local.regions : "ec2.${r}.amazonaws.com"]
+      }
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(var.source_volume_kms_key_arns) > 0 ? [1] : []
+    content {
+      sid       = "LetEbsHoldGrantOnSourceKeys"
+      actions   = ["kms:CreateGrant"]
+      resources = var.source_volume_kms_key_arns
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = [for r in local.regions : "ec2.${r}.amazonaws.com"]
+      }
+      condition {
+        test     = "Bool"
+        variable = "kms:GrantIsForAWSResource"
+        values   = ["true"]
       }
     }
   }

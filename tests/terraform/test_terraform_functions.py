@@ -1,0 +1,209 @@
+"""Each Lambda function as Terraform deploys it matches the contract: entry point, runtime, tracing, environment."""
+
+from __future__ import annotations
+
+import ast
+import re
+
+import pytest
+import tfmodel
+
+REPO = tfmodel.REPO
+CONFIG = REPO / "src" / "smart_vault" / "config.py"
+
+CONTRACT_HANDLERS = {
+    "backup": "smart_vault.backup.handler",
+    "restore_api": "smart_vault.restore_api.handler",
+    "restore_worker": "smart_vault.restore_worker.handler",
+}
+
+# contract.md, "Configuration (environment variables)": the variables each function reads.
+CONTRACT_ENVIRONMENT = {
+    "backup": {
+        "SNS_TOPIC_ARN",
+        "BACKUP_TAG_KEY",
+        "BACKUP_TAG_VALUE",
+        "RETENTION_DAYS",
+        "DR_RETENTION_DAYS",
+        "MIN_SNAPSHOTS_KEPT",
+        "DR_REGION",
+        "DR_KMS_KEY_ID",
+        "MAX_CONCURRENT_COPIES",
+        "DRY_RUN",
+    },
+    "restore_api": {
+        "DR_REGION",
+        "RESTORE_WORKER_FUNCTION",
+        "RESTORE_JOBS_TABLE",
+        "IDEMPOTENCY_TABLE",
+        "ALLOWED_INSTANCE_TYPES",
+        "ALLOWED_SUBNET_IDS",
+    },
+    "restore_worker": {"SNS_TOPIC_ARN", "RESTORE_JOBS_TABLE"},
+}
+
+SETTINGS_CLASS = {
+    "backup": "BackupSettings",
+    "restore_api": "RestoreApiSettings",
+    "restore_worker": "RestoreWorkerSettings",
+}
+# Set by the Lambda runtime itself; Terraform must not set them.
+RUNTIME_VARIABLES = {"AWS_REGION", "AWS_DEFAULT_REGION"}
+ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]+$")
+
+DEFINITIONS = [d for name in tfmodel.FUNCTIONS for d in tfmodel.function_definitions(name)]
+IDS = [f"{d.name}-{i}" for i, d in enumerate(DEFINITIONS)]
+
+
+def environment_read_by(settings_class: str) -> set[str]:
+    """Variable names `<Settings>.from_env` reads, following config.py's helpers (`_required(env, "X")`...)."""
+    tree = ast.parse(CONFIG.read_text(encoding="utf-8"))
+    functions: dict[str, ast.AST] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef):
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef):
+                    functions[f"{node.name}.{item.name}"] = item
+        elif isinstance(node, ast.FunctionDef) and node.col_offset == 0:
+            functions[node.name] = node
+
+    def reads(name: str, seen: set[str]) -> set[str]:
+        if name in seen or name not in functions:
+            return set()
+        seen.add(name)
+        found: set[str] = set()
+        for call in (n for n in ast.walk(functions[name]) if isinstance(n, ast.Call)):
+            callee = call.func.id if isinstance(call.func, ast.Name) else None
+            if callee:
+                found |= reads(callee, seen)
+            for arg in call.args:
+                if isinstance(arg, ast.Constant) and isinstance(arg.value, str) and ENV_NAME.match(arg.value):
+                    found.add(arg.value)
+        return found
+
+    return reads(f"{settings_class}.from_env", set())
+
+
+def test_the_package_reads_its_environment_only_through_config():
+    # Anything reading os.environ outside config.py would escape the check below.
+    offenders = []
+    for path in (REPO / "src" / "smart_vault").rglob("*.py"):
+        if "local" in path.relative_to(REPO / "src" / "smart_vault").parts or path.name in (
+            "cli.py",
+            "config.py",
+        ):
+            continue
+        for match in re.finditer(
+            r"os\.environ(?:\.get)?\W+\"([A-Z0-9_]+)\"", path.read_text(encoding="utf-8")
+        ):
+            if match.group(1) not in RUNTIME_VARIABLES and not match.group(1).startswith("POWERTOOLS_"):
+                offenders.append(f"{path.name}: {match.group(1)}")
+    assert offenders == []
+
+
+@pytest.mark.parametrize("definition", DEFINITIONS, ids=IDS)
+def test_handler_is_the_contract_entry_point(definition):
+    assert definition.handler == CONTRACT_HANDLERS[definition.name]
+    module, _, attribute = definition.handler.rpartition(".")
+    source = REPO / "src" / (module.replace(".", "/") + ".py")
+    assert source.is_file(), f"{definition.handler}: {source} does not exist"
+    tree = ast.parse(source.read_text(encoding="utf-8"))
+    names = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)} | {
+        t.id for n in tree.body if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)
+    }
+    assert attribute in names, f"{source.name} defines no top-level {attribute}"
+
+
+@pytest.mark.parametrize("definition", DEFINITIONS, ids=IDS)
+def test_runtime_and_tracing(definition):
+    assert definition.runtime == "python3.12"
+    assert definition.tracing_mode == "Active"
+
+
+@pytest.mark.parametrize("definition", DEFINITIONS, ids=IDS)
+def test_environment_sets_exactly_the_contract_variables(definition):
+    assert set(definition.environment) == CONTRACT_ENVIRONMENT[definition.name]
+    assert not RUNTIME_VARIABLES & set(definition.environment)
+
+
+@pytest.mark.parametrize("function", sorted(SETTINGS_CLASS))
+def test_code_reads_exactly_the_variables_terraform_sets(function):
+    read = environment_read_by(SETTINGS_CLASS[function]) - RUNTIME_VARIABLES
+    assert read == CONTRACT_ENVIRONMENT[function]
+
+
+def test_functions_use_the_powertools_layer_and_the_package_zip():
+    for name in tfmodel.FUNCTIONS:
+        directory, _ = tfmodel.FUNCTIONS[name]
+        for definition in tfmodel.function_definitions(name):
+            inputs_list = [None] if directory == REPO else list(tfmodel.module_calls().values())
+            for inputs in inputs_list:
+                filename = tfmodel.resolve(definition.body["filename"], directory, inputs)
+                code_hash = tfmodel.resolve(definition.body["source_code_hash"], directory, inputs)
+                assert filename == "${data.archive_file.lambda.output_path}", name
+                assert code_hash == "${data.archive_file.lambda.output_base64sha256}", name
+                assert len(definition.body["layers"]) == 1, name
+    layer = tfmodel.variables(REPO)["powertools_layer_arn"]["default"]
+    assert "AWSLambdaPowertoolsPythonV3-python312-x86_64" in layer
+    assert "{region}" in layer
+
+
+def test_the_zip_leaves_out_the_local_stack_and_the_cli():
+    archive = tfmodel.labelled(REPO, "data", "archive_file")["lambda"]
+    assert archive["source_dir"].endswith("/src")
+    excludes = set(archive["excludes"])
+    assert {"smart_vault/local/**", "smart_vault/cli.py", "**/__pycache__/**"} <= excludes
+
+
+def test_backup_is_scheduled_and_hears_snapshot_completion_events():
+    rules = tfmodel.labelled(REPO, "resource", "aws_cloudwatch_event_rule")
+    assert rules["backup_schedule"]["schedule_expression"] == "${var.backup_schedule}"
+    pattern = rules["snapshot_completion"]["event_pattern"]
+    for needle in ("aws.ec2", "EBS Multi-Volume Snapshots Completion Status", "EBS Snapshot Notification"):
+        assert needle in pattern
+    assert "createSnapshots" in pattern and "createSnapshot" in pattern
+    targets = tfmodel.labelled(REPO, "resource", "aws_cloudwatch_event_target")
+    assert {t["arn"] for t in targets.values()} == {"${aws_lambda_function.backup.arn}"}
+
+
+def test_asynchronous_failures_go_to_an_encrypted_queue():
+    for directory, name, queue in (
+        (REPO, "backup", "backup_dlq"),
+        (tfmodel.MODULE_DIR, "restore_worker", "worker_dlq"),
+    ):
+        config = tfmodel.labelled(directory, "resource", "aws_lambda_function_event_invoke_config")[name]
+        destination = config["destination_config"][0]["on_failure"][0]["destination"]
+        assert destination == f"${{aws_sqs_queue.{queue}.arn}}"
+        assert config["maximum_retry_attempts"] <= 2
+        assert tfmodel.labelled(directory, "resource", "aws_sqs_queue")[queue]["kms_master_key_id"]
+
+
+def test_every_function_log_group_has_retention_and_encryption():
+    for directory in (REPO, tfmodel.MODULE_DIR):
+        for name, group in tfmodel.labelled(directory, "resource", "aws_cloudwatch_log_group").items():
+            assert group["retention_in_days"] == "${var.log_retention_days}", name
+            assert group["kms_key_id"], name
+
+
+def test_tables_match_the_contract_keys():
+    tables = tfmodel.labelled(tfmodel.MODULE_DIR, "resource", "aws_dynamodb_table")
+    expected = {"restore_jobs": ("restore_id", "expires_at"), "idempotency": ("id", "expiration")}
+    for name, (key, ttl) in expected.items():
+        table = tables[name]
+        assert table["hash_key"] == key
+        assert table["attribute"] == [{"name": key, "type": "S"}]
+        assert table["ttl"][0] == {"attribute_name": ttl, "enabled": True}
+        assert table["billing_mode"] == "PAY_PER_REQUEST"
+        assert table["point_in_time_recovery"][0]["enabled"] is True
+        assert table["server_side_encryption"][0]["kms_key_arn"] == "${var.kms_key_arn}"
+
+
+def test_restore_stack_is_deployed_in_both_regions_by_default():
+    calls = tfmodel.module_calls()
+    assert set(calls) == {"restore_primary", "restore_dr"}
+    assert calls["restore_dr"]["count"] == "${var.restore_in_dr_region ? 1 : 0}"
+    assert calls["restore_dr"]["providers"] == {"aws": "${aws.dr}"}
+    assert tfmodel.variables(REPO)["restore_in_dr_region"]["default"] is True
+    # Each stack's DR_REGION is the other region.
+    assert calls["restore_primary"]["peer_region"] == "${var.dr_region}"
+    assert calls["restore_dr"]["peer_region"] == "${var.primary_region}"

@@ -1,0 +1,171 @@
+"""Least privilege, read off the policy documents: EC2 mutations only on what carries ManagedBy=smart-vault."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import tfmodel
+
+STATEMENTS = tfmodel.all_statements()
+FUNCTION_ROLES = sorted(tfmodel.ROLE_POLICY_MAPS)
+
+# Verbs of IAM actions that only read.
+READ_ONLY = re.compile(r"^[a-z0-9-]+:(Describe|Get|List|Query|Scan|BatchGet)[A-Za-z*]*$")
+MANAGED = ("smart-vault",)
+TAG_CONDITIONS = ("aws:RequestTag/ManagedBy", "ec2:ResourceTag/ManagedBy")
+CREATE_ACTIONS = {"CreateSnapshots", "CopySnapshot", "CreateVolume", "RunInstances"}
+# RunInstances also authorizes what it only reads (the AMI, the subnet, the security group); those cannot
+# carry request tags, so they are scoped by ARN instead. Nothing else may go without the tag condition.
+RUN_INSTANCES_READ_ONLY_RESOURCES = re.compile(
+    r"local\.(image_arns|subnet_arns)|ec2_arns\[\"security-group\"\]"
+)
+
+
+def is_mutation(action: str) -> bool:
+    return not READ_ONLY.match(action)
+
+
+def ec2_mutations(statement: tfmodel.Statement) -> list[str]:
+    return [a for a in statement.actions if a.startswith("ec2:") and is_mutation(a)]
+
+
+def test_policy_documents_were_found():
+    assert len(STATEMENTS) > 30
+    for function in FUNCTION_ROLES:
+        assert tfmodel.role_statements(function), function
+
+
+def test_every_statement_has_a_unique_sid_in_its_document():
+    for directory in (tfmodel.REPO, tfmodel.MODULE_DIR):
+        for name, statements in tfmodel.policy_documents(directory).items():
+            sids = [s.sid for s in statements]
+            assert all(re.match(r"^[A-Za-z0-9]+$", sid) for sid in sids), name
+            assert len(sids) == len(set(sids)), name
+
+
+@pytest.mark.parametrize("statement", [s for s in STATEMENTS if ec2_mutations(s)], ids=lambda s: s.sid)
+def test_every_ec2_mutation_carries_the_managed_by_condition(statement):
+    if statement.actions == ("ec2:RunInstances",) and not statement.conditions:
+        assert all(RUN_INSTANCES_READ_ONLY_RESOURCES.search(r) for r in statement.resources), statement
+        return
+    tag_values = [statement.condition_values(v) for v in TAG_CONDITIONS]
+    create_action = statement.condition_values("ec2:CreateAction")
+    if create_action is not None:
+        assert set(ec2_mutations(statement)) == {"ec2:CreateTags"}, statement.sid
+        assert set(create_action) <= CREATE_ACTIONS
+    else:
+        assert MANAGED in tag_values, f"{statement.sid}: no ManagedBy=smart-vault condition"
+
+
+def test_snapshot_rules_of_the_backup_role():
+    statements = tfmodel.role_statements("backup")
+    by_action: dict[str, list[tfmodel.Statement]] = {}
+    for statement in statements:
+        for action in statement.actions:
+            by_action.setdefault(action, []).append(statement)
+    for statement in by_action["ec2:CreateSnapshots"]:
+        assert statement.condition_values("aws:RequestTag/ManagedBy") == MANAGED
+    # The new copy must be tagged at creation; the source must already be managed.
+    copies = by_action["ec2:CopySnapshot"]
+    assert {c.condition_values("aws:RequestTag/ManagedBy") for c in copies} >= {MANAGED}
+    for statement in copies:
+        assert MANAGED in (
+            statement.condition_values("aws:RequestTag/ManagedBy"),
+            statement.condition_values("ec2:ResourceTag/ManagedBy"),
+        )
+    for statement in by_action["ec2:DeleteSnapshot"]:
+        assert statement.condition_values("ec2:ResourceTag/ManagedBy") == MANAGED
+        assert statement.actions == ("ec2:DeleteSnapshot",)
+    for statement in by_action["ec2:CreateTags"]:
+        assert (
+            statement.condition_values("ec2:CreateAction") is not None
+            or statement.condition_values("ec2:ResourceTag/ManagedBy") == MANAGED
+        )
+
+
+def test_restore_cleanup_touches_only_managed_resources():
+    statements = tfmodel.role_statements("restore_worker")
+    for action in ("ec2:DeleteVolume", "ec2:TerminateInstances", "ec2:AttachVolume", "ec2:DetachVolume"):
+        granting = [s for s in statements if s.allows(action)]
+        assert granting, action
+        for statement in granting:
+            assert statement.condition_values("ec2:ResourceTag/ManagedBy") == MANAGED, action
+
+
+def test_no_mutating_action_on_every_resource_without_a_condition():
+    key_policies = tfmodel.key_policy_documents()
+    for statement in STATEMENTS:
+        if statement.document in key_policies:
+            continue  # in a key policy, "*" is the key itself (checked below)
+        if "*" in statement.resources and not statement.conditions:
+            mutations = [a for a in statement.actions if is_mutation(a)]
+            assert mutations == [], f"{statement.document}/{statement.sid}: {mutations} on *"
+
+
+def test_function_roles_read_only_on_every_resource():
+    for function in FUNCTION_ROLES:
+        for statement in tfmodel.role_statements(function):
+            if "*" in statement.resources:
+                assert all(READ_ONLY.match(a) for a in statement.actions), f"{function}: {statement.sid}"
+
+
+def test_kms_only_on_the_projects_keys():
+    allowed = re.compile(
+        r"^\$\{(aws_kms_key\.(primary|dr)\.arn|var\.(kms_key_arn|ebs_kms_key_arns|source_volume_kms_key_arns))\}$"
+    )
+    for function in FUNCTION_ROLES:
+        for statement in tfmodel.role_statements(function):
+            if any(a.startswith("kms:") for a in statement.actions):
+                assert all(allowed.match(r) for r in statement.resources), f"{function}: {statement.sid}"
+                assert statement.condition_values("kms:ViaService"), f"{function}: {statement.sid}"
+
+
+def test_kms_grants_only_for_aws_resources():
+    for statement in STATEMENTS:
+        if statement.allows("kms:CreateGrant") and statement.actions != ("kms:*",):
+            assert statement.condition_values("kms:GrantIsForAWSResource") == ("true",), statement.sid
+
+
+def test_no_role_can_pass_roles_or_touch_iam():
+    for function in FUNCTION_ROLES:
+        for statement in tfmodel.role_statements(function):
+            assert not [a for a in statement.actions if a.startswith("iam:")], statement.sid
+
+
+def test_lambda_invocations_are_scoped_to_one_function():
+    # The backup function continues large runs by invoking itself; the API starts the worker.
+    expected = {"backup": "-backup", "restore_api": "-restore-worker"}
+    for function in FUNCTION_ROLES:
+        granting = [s for s in tfmodel.role_statements(function) if s.allows("lambda:InvokeFunction")]
+        if function in expected:
+            assert len(granting) == 1 and len(granting[0].resources) == 1, function
+            arn = tfmodel.render(granting[0].resources[0], tfmodel.ROLE_POLICY_MAPS[function][0])
+            assert ":function:" in arn and arn.endswith(expected[function]), arn
+        else:
+            assert granting == []
+
+
+def test_every_role_may_write_traces():
+    for function in FUNCTION_ROLES:
+        assert any(
+            p.endswith(":policy/AWSXRayDaemonWriteAccess") for p in tfmodel.role_managed_policies(function)
+        )
+
+
+def test_kms_keys_rotate():
+    for directory in (tfmodel.REPO,):
+        for name, key in tfmodel.labelled(directory, "resource", "aws_kms_key").items():
+            assert key["enable_key_rotation"] is True, name
+            assert key["policy"], name
+
+
+def test_key_policies_give_unconditional_use_only_to_the_account():
+    key_policies = tfmodel.key_policy_documents()
+    assert key_policies == {"kms_key", "kms_billing"}
+    for statement in STATEMENTS:
+        if statement.document in key_policies and not statement.conditions:
+            [(kind, identifiers)] = statement.principals
+            assert (
+                kind == "AWS" and len(identifiers) == 1 and re.match(r"^arn:.*:iam::.*:root$", identifiers[0])
+            )

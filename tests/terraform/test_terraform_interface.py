@@ -1,0 +1,196 @@
+"""Variables, outputs and the restore API's edge, read off the .tf files and openapi.yaml."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+
+import pytest
+import tfmodel
+import yaml
+
+DIRECTORIES = {"root": tfmodel.REPO, "restore_stack": tfmodel.MODULE_DIR}
+ALL_VARIABLES = [
+    (where, name, body) for where, d in DIRECTORIES.items() for name, body in tfmodel.variables(d).items()
+]
+ALL_OUTPUTS = [
+    (where, name, body) for where, d in DIRECTORIES.items() for name, body in tfmodel.outputs(d).items()
+]
+HTTP_METHODS = {"get", "post", "put", "patch", "delete", "head", "options"}
+
+
+def test_every_tf_file_parses():
+    files = tfmodel.tf_files()
+    assert len(files) >= 10
+    for path in files:
+        assert tfmodel.parse_dir(path.parent), path
+
+
+@pytest.mark.parametrize("where,name,body", ALL_VARIABLES, ids=[f"{w}.{n}" for w, n, _ in ALL_VARIABLES])
+def test_every_variable_has_type_and_description(where, name, body):
+    assert body.get("type"), f"{where}.{name} has no type"
+    assert len(body.get("description", "")) >= 20, f"{where}.{name} has no real description"
+
+
+def test_only_the_regions_are_required_at_the_root():
+    required = {name for name, body in tfmodel.variables(tfmodel.REPO).items() if "default" not in body}
+    assert required == {"primary_region", "dr_region"}
+
+
+@pytest.mark.parametrize(
+    "name,needle",
+    [
+        ("primary_region", "regex"),
+        ("dr_region", "var.dr_region != var.primary_region"),
+        ("retention_days", "3650"),
+        ("dr_retention_days", "3650"),
+        ("max_concurrent_copies", "20"),
+        ("min_snapshots_kept", "1000"),
+        ("backup_schedule", "cron"),
+        ("log_retention_days", "contains"),
+        ("notification_email", "regex"),
+        ("allowed_subnet_ids", "subnet-"),
+    ],
+)
+def test_narrow_variables_are_validated(name, needle):
+    validations = tfmodel.variables(tfmodel.REPO)[name].get("validation", [])
+    assert any(needle in str(v.get("condition")) for v in validations), name
+
+
+@pytest.mark.parametrize("where,name,body", ALL_OUTPUTS, ids=[f"{w}.{n}" for w, n, _ in ALL_OUTPUTS])
+def test_every_output_is_described(where, name, body):
+    assert len(body.get("description", "")) >= 20, f"{where}.{name}"
+
+
+def test_api_key_outputs_are_sensitive():
+    keys = [(w, n, b) for w, n, b in ALL_OUTPUTS if "key" in n and "kms" not in n]
+    assert {n for _, n, _ in keys} == {"api_key", "restore_api_key", "dr_restore_api_key"}
+    for where, name, body in keys:
+        assert body.get("sensitive") is True, f"{where}.{name}"
+
+
+def test_tags_come_from_one_variable_on_every_provider():
+    providers = tfmodel.parse_dir(tfmodel.REPO)["provider"]
+    assert len(providers) == 3
+    for provider in providers:
+        (body,) = provider.values()
+        assert body["default_tags"][0]["tags"] == "${local.tags}"
+    assert tfmodel.locals_of(tfmodel.REPO)["tags"].startswith("${merge(var.tags")
+    aliases = {body.get("alias") for p in providers for body in p.values()}
+    assert aliases == {None, "dr", "us_east_1"}
+
+
+def test_state_backend_is_s3_without_a_hard_coded_bucket():
+    (terraform,) = tfmodel.parse_dir(tfmodel.REPO)["terraform"]
+    assert terraform["backend"] == [{"s3": {}}]
+    assert set(terraform["required_providers"][0]) == {"aws", "archive"}
+
+
+def test_billing_alarm_reads_us_east_1():
+    alarm = tfmodel.labelled(tfmodel.REPO, "resource", "aws_cloudwatch_metric_alarm")["billing"]
+    assert alarm["provider"] == "${aws.us_east_1}"
+    assert (alarm["namespace"], alarm["metric_name"]) == ("AWS/Billing", "EstimatedCharges")
+
+
+def test_backup_alarms_cover_failures_rpo_errors_throttles_and_dlq():
+    alarms = tfmodel.labelled(tfmodel.REPO, "resource", "aws_cloudwatch_metric_alarm")
+    metrics = {(a["namespace"], a["metric_name"]) for a in alarms.values()}
+    assert {
+        ("SmartVault", "BackupFailures"),
+        ("SmartVault", "RecoveryPointAgeSeconds"),
+        ("AWS/Lambda", "Errors"),
+        ("AWS/Lambda", "Throttles"),
+        ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
+    } <= metrics
+    assert alarms["rpo_breach"]["threshold"] == "${var.rpo_threshold_hours * 3600}"
+
+
+# ---------------------------------------------------------------- the restore API
+
+
+@pytest.fixture(scope="module")
+def openapi():
+    text = tfmodel.OPENAPI.read_text(encoding="utf-8")
+    # The template's only placeholder is the integration URI that Terraform fills in.
+    assert set(re.findall(r"\$\{([^}]*)\}", text)) == {"restore_api_invoke_arn"}
+    assert "%{" not in text
+    return yaml.safe_load(text)
+
+
+def operations(spec):
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            if method in HTTP_METHODS:
+                yield path, method, operation
+
+
+def test_every_api_method_requires_the_api_key(openapi):
+    schemes = openapi["components"]["securitySchemes"]
+    key_schemes = {
+        n for n, s in schemes.items() if s == {**s, "type": "apiKey", "in": "header", "name": "x-api-key"}
+    }
+    assert key_schemes
+    assert openapi["x-amazon-apigateway-api-key-source"] == "HEADER"
+    found = list(operations(openapi))
+    assert {(p, m) for p, m, _ in found} >= {("/restore", "post"), ("/restore/{restore_id}", "get")}
+    for path, method, operation in found:
+        security = operation.get("security", openapi.get("security"))
+        assert security, f"{method} {path} has no security"
+        assert all(set(requirement) & key_schemes for requirement in security), f"{method} {path}"
+
+
+def test_every_api_method_is_the_lambda_proxy_and_validated(openapi):
+    validators = openapi["x-amazon-apigateway-request-validators"]
+    for path, method, operation in operations(openapi):
+        integration = operation["x-amazon-apigateway-integration"]
+        assert integration["type"] == "aws_proxy" and integration["httpMethod"] == "POST"
+        assert integration["uri"] == "${restore_api_invoke_arn}"
+        validator = operation.get(
+            "x-amazon-apigateway-request-validator", openapi.get("x-amazon-apigateway-request-validator")
+        )
+        assert validator in validators, f"{method} {path} is not validated at the edge"
+    assert validators[openapi["paths"]["/restore"]["post"]["x-amazon-apigateway-request-validator"]][
+        "validateRequestBody"
+    ]
+
+
+def test_bad_requests_answer_in_the_contract_shape(openapi):
+    responses = openapi["x-amazon-apigateway-gateway-responses"]
+    for name in ("BAD_REQUEST_BODY", "BAD_REQUEST_PARAMETERS"):
+        assert responses[name]["statusCode"] == 400
+        assert '"error":"ValidationError"' in responses[name]["responseTemplates"]["application/json"]
+
+
+def test_stage_usage_plan_and_key():
+    module = tfmodel.MODULE_DIR
+    stage = tfmodel.labelled(module, "resource", "aws_api_gateway_stage")["v1"]
+    assert stage["stage_name"] == "v1"
+    assert stage["xray_tracing_enabled"] is True
+    assert stage["access_log_settings"][0]["destination_arn"] == "${aws_cloudwatch_log_group.api_access.arn}"
+    api = tfmodel.labelled(module, "resource", "aws_api_gateway_rest_api")["restore"]
+    assert api["body"] == "${local.openapi_body}"
+    assert "templatefile(var.openapi_template_path" in tfmodel.locals_of(module)["openapi_body"]
+    plan = tfmodel.labelled(module, "resource", "aws_api_gateway_usage_plan")["restore"]
+    assert plan["throttle_settings"][0]["rate_limit"] == "${var.api_throttle_rate_limit}"
+    assert plan["quota_settings"][0]["period"] == "DAY"
+    assert plan["api_stages"][0]["stage"] == "${aws_api_gateway_stage.v1.stage_name}"
+    key = tfmodel.labelled(module, "resource", "aws_api_gateway_usage_plan_key")["restore"]
+    assert key["key_id"] == "${aws_api_gateway_api_key.restore.id}"
+    assert key["usage_plan_id"] == "${aws_api_gateway_usage_plan.restore.id}"
+
+
+def test_terraform_fmt():
+    terraform = shutil.which("terraform")
+    if terraform is None:
+        pytest.skip(
+            "terraform binary not found: `terraform fmt -check` not run (every .tf file is still parsed)"
+        )
+    result = subprocess.run(
+        [terraform, "fmt", "-check", "-recursive", "-diff", str(tfmodel.REPO)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -1,0 +1,271 @@
+"""A small static model of the Terraform configuration, parsed with python-hcl2 (no provider, no AWS).
+
+It knows just enough Terraform to answer the questions the tests ask: which handler and environment each
+Lambda function gets, and which IAM statements each function's role carries. References of the forms
+`local.a.b`, `var.a` and `module input` are resolved; any other expression stays as its source text.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import hcl2
+
+REPO = Path(__file__).resolve().parents[2]
+MODULE_DIR = REPO / "modules" / "restore_stack"
+OPENAPI = REPO / "openapi.yaml"
+
+# The three Lambda functions: (directory, resource name) of their aws_lambda_function.
+FUNCTIONS = {
+    "backup": (REPO, "backup"),
+    "restore_api": (MODULE_DIR, "restore_api"),
+    "restore_worker": (MODULE_DIR, "restore_worker"),
+}
+# The locals map whose values are the role's policy documents, per function.
+ROLE_POLICY_MAPS = {
+    "backup": (REPO, "backup_policies"),
+    "restore_api": (MODULE_DIR, "restore_api_policies"),
+    "restore_worker": (MODULE_DIR, "restore_worker_policies"),
+}
+
+_REF = re.compile(r"^\$\{(local|var)\.([A-Za-z0-9_-]+)((?:\.[A-Za-z0-9_-]+)*)\}$")
+_EMBEDDED_REF = re.compile(r"\$\{(?:local|var)\.[A-Za-z0-9_.-]+\}")
+_DOC_REF = re.compile(r"^\$\{data\.aws_iam_policy_document\.([A-Za-z0-9_-]+)\.json\}$")
+
+
+def unquote(value: Any) -> Any:
+    """hcl2 keeps the quotes of string literals and block labels, and adds bookkeeping keys: drop both."""
+    if isinstance(value, str):
+        if len(value) >= 2 and value[0] == value[-1] == '"':
+            return value[1:-1].replace('\\"', '"')
+        return value
+    if isinstance(value, list):
+        return [unquote(v) for v in value]
+    if isinstance(value, dict):
+        return {unquote(k): unquote(v) for k, v in value.items() if k not in ("__is_block__", "__comments__")}
+    return value
+
+
+@cache
+def parse_dir(directory: Path) -> dict[str, list[Any]]:
+    """Every top-level block of every .tf file of one directory, by block kind."""
+    blocks: dict[str, list[Any]] = {}
+    for path in sorted(directory.glob("*.tf")):
+        with path.open(encoding="utf-8") as handle:
+            parsed = hcl2.load(handle)
+        for kind, items in parsed.items():
+            blocks.setdefault(kind, []).extend(unquote(items))
+    return blocks
+
+
+def tf_files() -> list[Path]:
+    return sorted([*REPO.glob("*.tf"), *MODULE_DIR.glob("*.tf")])
+
+
+def labelled(directory: Path, kind: str, type_name: str) -> dict[str, dict[str, Any]]:
+    """Blocks `<kind> "<type_name>" "<name>"` of a directory, by name."""
+    found: dict[str, dict[str, Any]] = {}
+    for item in parse_dir(directory).get(kind, []):
+        for name, body in item.get(type_name, {}).items():
+            found[name] = body
+    return found
+
+
+def variables(directory: Path) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    for item in parse_dir(directory).get("variable", []):
+        found.update(item)
+    return found
+
+
+def outputs(directory: Path) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    for item in parse_dir(directory).get("output", []):
+        found.update(item)
+    return found
+
+
+def locals_of(directory: Path) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for item in parse_dir(directory).get("locals", []):
+        merged.update(item)
+    return merged
+
+
+def module_calls() -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    for item in parse_dir(REPO).get("module", []):
+        found.update(item)
+    return found
+
+
+def resolve(value: Any, directory: Path, inputs: dict[str, Any] | None = None) -> Any:
+    """Follow `${local...}` / `${var...}` references; module variables take `inputs`, else their default."""
+    if not isinstance(value, str):
+        return value
+    match = _REF.match(value)
+    if not match:
+        return value
+    kind, name, path = match.groups()
+    if kind == "local":
+        target = locals_of(directory).get(name)
+    elif inputs is not None and name in inputs:
+        return resolve(inputs[name], REPO)
+    else:
+        target = variables(directory).get(name, {}).get("default")
+    for key in [p for p in path.split(".") if p]:
+        target = target.get(key) if isinstance(target, dict) else None
+    if target is None:  # a required variable or something this model does not evaluate: keep the reference
+        return value
+    return resolve(target, directory, inputs)
+
+
+def render(value: str, directory: Path) -> str:
+    """Replace the `${local...}` / `${var...}` references inside a string by their (string) values."""
+
+    def substitute(match: re.Match[str]) -> str:
+        resolved = resolve(match.group(0), directory)
+        return resolved if isinstance(resolved, str) else match.group(0)
+
+    return _EMBEDDED_REF.sub(substitute, value)
+
+
+@dataclass(frozen=True)
+class FunctionDef:
+    name: str
+    handler: Any
+    runtime: Any
+    environment: dict[str, Any]
+    tracing_mode: Any
+    body: dict[str, Any] = field(repr=False)
+
+
+def function_definitions(name: str) -> list[FunctionDef]:
+    """The function as each module call configures it (the restore stack is instantiated twice)."""
+    directory, resource = FUNCTIONS[name]
+    body = labelled(directory, "resource", "aws_lambda_function")[resource]
+    calls = [None] if directory == REPO else list(module_calls().values())
+    defs = []
+    for inputs in calls:
+        environment = body.get("environment", [{}])[0].get("variables", {})
+        tracing = body.get("tracing_config", [{}])[0].get("mode")
+        defs.append(
+            FunctionDef(
+                name=name,
+                handler=resolve(body.get("handler"), directory, inputs),
+                runtime=resolve(body.get("runtime"), directory, inputs),
+                environment=environment,
+                tracing_mode=resolve(tracing, directory, inputs),
+                body=body,
+            )
+        )
+    return defs
+
+
+@dataclass(frozen=True)
+class Statement:
+    document: str
+    sid: str
+    actions: tuple[str, ...]
+    resources: tuple[str, ...]
+    conditions: tuple[tuple[str, str, tuple[str, ...]], ...]
+    principals: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    effect: str = "Allow"
+
+    def allows(self, action: str) -> bool:
+        return self.effect == "Allow" and any(
+            fnmatch.fnmatchcase(action.lower(), pattern.lower()) for pattern in self.actions
+        )
+
+    def condition_values(self, variable: str) -> tuple[str, ...] | None:
+        for _test, var, values in self.conditions:
+            if var == variable:
+                return values
+        return None
+
+
+def _statements_of(document_name: str, body: dict[str, Any], directory: Path) -> list[Statement]:
+    statements = [_statement(document_name, raw, directory) for raw in body.get("statement", [])]
+    for dynamic in body.get("dynamic", []):
+        for block in dynamic.get("statement", {}).get("content", []):
+            statements.append(_statement(document_name, block, directory))
+    return statements
+
+
+def _as_list(value: Any, directory: Path) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    resolved = resolve(value, directory)
+    items = resolved if isinstance(resolved, list) else [resolved]
+    return tuple(render(str(v).lower() if isinstance(v, bool) else str(v), directory) for v in items)
+
+
+def _statement(document_name: str, raw: dict[str, Any], directory: Path) -> Statement:
+    conditions = tuple(
+        (str(c.get("test")), render(str(c.get("variable")), directory), _as_list(c.get("values"), directory))
+        for c in raw.get("condition", [])
+    )
+    principals = tuple(
+        (str(p.get("type")), _as_list(p.get("identifiers"), directory)) for p in raw.get("principals", [])
+    )
+    return Statement(
+        document=document_name,
+        sid=str(raw.get("sid", "")),
+        actions=_as_list(raw.get("actions"), directory),
+        resources=_as_list(raw.get("resources"), directory),
+        conditions=conditions,
+        principals=principals,
+        effect=str(raw.get("effect", "Allow")),
+    )
+
+
+def policy_documents(directory: Path) -> dict[str, list[Statement]]:
+    return {
+        name: _statements_of(name, body, directory)
+        for name, body in labelled(directory, "data", "aws_iam_policy_document").items()
+    }
+
+
+def key_policy_documents() -> set[str]:
+    """Names of the policy documents used as KMS key policies (where Resource "*" means the key itself)."""
+    names = set()
+    for key in labelled(REPO, "resource", "aws_kms_key").values():
+        match = re.match(
+            r"^\$\{data\.aws_iam_policy_document\.([A-Za-z0-9_-]+)(\[[^]]*\])?\.json\}$", key["policy"]
+        )
+        assert match, key["policy"]
+        names.add(match.group(1))
+    return names
+
+
+def all_statements() -> list[Statement]:
+    return [
+        s for directory in (REPO, MODULE_DIR) for stmts in policy_documents(directory).values() for s in stmts
+    ]
+
+
+def role_statements(function: str) -> list[Statement]:
+    """Every statement of the inline policies attached to the function's role."""
+    directory, local_name = ROLE_POLICY_MAPS[function]
+    documents = policy_documents(directory)
+    statements = []
+    for reference in locals_of(directory)[local_name].values():
+        match = _DOC_REF.match(reference)
+        assert match, f"{local_name} holds {reference!r}, not an aws_iam_policy_document"
+        statements.extend(documents[match.group(1)])
+    return statements
+
+
+def role_managed_policies(function: str) -> list[str]:
+    directory, _ = ROLE_POLICY_MAPS[function]
+    role = {"backup": "backup", "restore_api": "restore_api", "restore_worker": "restore_worker"}[function]
+    return [
+        str(body.get("policy_arn"))
+        for body in labelled(directory, "resource", "aws_iam_role_policy_attachment").values()
+        if str(body.get("role")) == f"${{aws_iam_role.{role}.name}}"
+    ]
