@@ -1,0 +1,459 @@
+"""`smart-vault`: start and follow restores, report recovery points, run the local stack.
+
+Exit codes: 0 done; 1 the operation ran and failed (restore or backup FAILED, a demo step failed);
+2 bad usage; 3 the API refused the request (4xx); 4 the API or AWS could not be reached or failed (5xx);
+5 gave up waiting (--timeout) while the restore was still running; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REJECTED, EXIT_UNAVAILABLE, EXIT_TIMEOUT = 0, 1, 2, 3, 4, 5
+EXIT_INTERRUPTED = 130
+TERMINAL_STATUSES = ("SUCCEEDED", "FAILED")
+
+
+class CliError(Exception):
+    """A failure to report to the user in one line, with its exit code (never a traceback)."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_FAILED) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+# ------------------------------------------------------------------------------------------- API client
+
+
+@dataclass(frozen=True)
+class ApiClient:
+    """The restore API over HTTPS (or the local gateway's HTTP), authenticated with the `x-api-key` header."""
+
+    base_url: str
+    api_key: str
+    timeout: float = 30.0
+
+    def call(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Any:
+        url = self.base_url.rstrip("/") + path
+        if not url.startswith(("https://", "http://")):
+            raise CliError(
+                f"the API URL must start with https:// or http://, got {self.base_url!r}", EXIT_USAGE
+            )
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(url, data=data, method=method)  # noqa: S310 - scheme checked above
+        request.add_header("x-api-key", self.api_key)
+        request.add_header("Accept", "application/json")
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        for name, value in (headers or {}).items():
+            request.add_header(name, value)
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as answer:  # noqa: S310  # nosec B310
+                return _json_or_text(answer.read())
+        except urllib.error.HTTPError as exc:
+            raise api_error(exc.code, _json_or_text(exc.read())) from None
+        except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise CliError(f"cannot reach the API at {self.base_url}: {reason}", EXIT_UNAVAILABLE) from None
+
+    def start_restore(self, body: dict[str, Any], idempotency_key: str | None = None) -> dict[str, Any]:
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        return self.call("POST", "/restore", body, headers)
+
+    def get_restore(self, restore_id: str) -> dict[str, Any]:
+        return self.call("GET", f"/restore/{restore_id}")
+
+
+def _json_or_text(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return {"message": raw.decode(errors="replace")[:500]}
+
+
+def api_error(status: int, document: Any) -> CliError:
+    """A readable error for a non-2xx answer of the API."""
+    doc = document if isinstance(document, dict) else {}
+    message = doc.get("message") or str(document)
+    if status == 403:
+        return CliError(
+            f"HTTP 403 {message}: check the API key (--api-key or SMART_VAULT_API_KEY)", EXIT_REJECTED
+        )
+    if status >= 500:
+        request_id = f" (request id {doc['request_id']})" if doc.get("request_id") else ""
+        return CliError(f"HTTP {status} {doc.get('error', 'error')}: {message}{request_id}", EXIT_UNAVAILABLE)
+    field = f" [field: {doc['field']}]" if doc.get("field") else ""
+    return CliError(f"HTTP {status} {doc.get('error', 'error')}: {message}{field}", EXIT_REJECTED)
+
+
+# ---------------------------------------------------------------------------------------------- output
+
+
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A plain-text table with aligned columns (`-` for None)."""
+    cells = [[("-" if value is None else str(value)) for value in row] for row in rows]
+    widths = [max([len(h)] + [len(row[i]) for row in cells]) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells]
+    return "\n".join(lines)
+
+
+def format_age(seconds: float | None) -> str:
+    """`3d 04h`, `2h 05m`, `4m 10s`, `12s`; `never` for None."""
+    if seconds is None:
+        return "never"
+    seconds = max(int(seconds), 0)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours:02d}h"
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    if minutes:
+        return f"{minutes}m {secs:02d}s"
+    return f"{secs}s"
+
+
+def step_lines(previous: dict[str, str], steps: list[dict[str, Any]], elapsed: float) -> list[str]:
+    """Progress lines for the steps that are new or changed status since `previous` (updated in place)."""
+    lines = []
+    for step in steps:
+        name, status = step.get("name", "?"), step.get("status", "?")
+        if previous.get(name) != status:
+            previous[name] = status
+            lines.append(f"  [{elapsed:6.1f}s] {name:<24} {status}")
+    return lines
+
+
+def job_summary(job: dict[str, Any]) -> str:
+    rows = [
+        ("restore_id", job.get("restore_id")),
+        ("status", job.get("status")),
+        ("region", job.get("region")),
+        ("volume_id", job.get("volume_id")),
+        ("instance_id", job.get("instance_id")),
+        ("created_at", job.get("created_at")),
+        ("updated_at", job.get("updated_at")),
+    ]
+    if job.get("error"):
+        rows.append(("error", job["error"]))
+    return format_table(["field", "value"], rows)
+
+
+def follow_restore(
+    client: ApiClient,
+    restore_id: str,
+    out: TextIO | None,
+    *,
+    interval: float = 1.0,
+    timeout: float = 900.0,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, Any]:
+    """Poll the job until it is SUCCEEDED or FAILED, printing each step change to `out` (when given).
+
+    Raises CliError(EXIT_TIMEOUT) when `timeout` seconds pass first.
+    """
+    started = clock()
+    seen: dict[str, str] = {}
+    status = None
+    while True:
+        job = client.get_restore(restore_id)
+        elapsed = clock() - started
+        if out is not None:
+            if job.get("status") != status:
+                status = job.get("status")
+                print(f"  [{elapsed:6.1f}s] restore {restore_id} {status}", file=out, flush=True)
+            for line in step_lines(seen, job.get("steps") or [], elapsed):
+                print(line, file=out, flush=True)
+        if job.get("status") in TERMINAL_STATUSES:
+            return job
+        if elapsed >= timeout:
+            raise CliError(
+                f"restore {restore_id} is still {job.get('status')} after {timeout:.0f}s", EXIT_TIMEOUT
+            )
+        sleep(interval)
+
+
+# -------------------------------------------------------------------------------------- recovery points
+
+
+def newest_completed(snapshots: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """source instance id -> its newest completed managed snapshot."""
+    newest: dict[str, dict[str, Any]] = {}
+    for snap in snapshots:
+        if snap.get("State") != "completed":
+            continue
+        tags = {t["Key"]: t.get("Value", "") for t in snap.get("Tags") or []}
+        instance_id = tags.get("smart-vault:source-instance")
+        if not instance_id:
+            continue
+        current = newest.get(instance_id)
+        if current is None or snap["StartTime"] > current["StartTime"]:
+            newest[instance_id] = snap
+    return newest
+
+
+def recovery_point_rows(
+    instances: dict[str, str],
+    snapshots: dict[str, list[dict[str, Any]]],
+    regions: Sequence[str],
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """Per protected instance (tagged now, or with snapshots), the newest snapshot and its age per region."""
+    newest = {region: newest_completed(snapshots.get(region, [])) for region in regions}
+    instance_ids = set(instances) | {i for by_instance in newest.values() for i in by_instance}
+    rows = []
+    for instance_id in sorted(instance_ids):
+        row: dict[str, Any] = {"instance_id": instance_id, "name": instances.get(instance_id)}
+        for region in regions:
+            snap = newest[region].get(instance_id)
+            age = (now - snap["StartTime"]).total_seconds() if snap else None
+            row[region] = {"snapshot_id": snap["SnapshotId"] if snap else None, "age_seconds": age}
+        rows.append(row)
+    return rows
+
+
+def collect_recovery_points(region: str, dr_region: str, tag_key: str, tag_values: list[str]) -> list[dict]:
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        session = boto3.session.Session()
+        ec2 = session.client("ec2", region_name=region)
+        instances: dict[str, str] = {}
+        filters = [
+            {"Name": f"tag:{tag_key}", "Values": tag_values},
+            {"Name": "instance-state-name", "Values": ["running", "stopped"]},
+        ]
+        for page in ec2.get_paginator("describe_instances").paginate(Filters=filters):
+            for reservation in page["Reservations"]:
+                for instance in reservation["Instances"]:
+                    tags = {t["Key"]: t["Value"] for t in instance.get("Tags") or []}
+                    instances[instance["InstanceId"]] = tags.get("Name", "")
+        snapshots = {}
+        for name in (region, dr_region):
+            client = ec2 if name == region else session.client("ec2", region_name=name)
+            paginator = client.get_paginator("describe_snapshots")
+            pages = paginator.paginate(
+                OwnerIds=["self"],
+                Filters=[{"Name": "tag:ManagedBy", "Values": ["smart-vault"]}],
+                PaginationConfig={"PageSize": 1000},
+            )
+            snapshots[name] = [snap for page in pages for snap in page["Snapshots"]]
+    except (BotoCoreError, ClientError) as exc:
+        raise CliError(f"AWS error: {exc}", EXIT_UNAVAILABLE) from None
+    return recovery_point_rows(instances, snapshots, [region, dr_region], datetime.now(UTC))
+
+
+# ------------------------------------------------------------------------------------------------ commands
+
+
+def _client(args: argparse.Namespace) -> ApiClient:
+    if not args.api_url:
+        raise CliError("no API URL: pass --api-url or set SMART_VAULT_API_URL", EXIT_USAGE)
+    if not args.api_key:
+        raise CliError("no API key: pass --api-key or set SMART_VAULT_API_KEY", EXIT_USAGE)
+    return ApiClient(args.api_url, args.api_key)
+
+
+def restore_request_body(args: argparse.Namespace) -> dict[str, Any]:
+    """The POST /restore body from the command line (the API validates it; unset options are left out)."""
+    body: dict[str, Any] = {"snapshot_id": args.snapshot_id}
+    if args.launch:
+        body["launch_instance"] = True
+    options = {
+        "region": args.region,
+        "ami_id": args.ami_id,
+        "subnet_id": args.subnet_id,
+        "instance_type": args.instance_type,
+        "availability_zone": args.availability_zone,
+        "device_name": args.device_name,
+        "volume_type": args.volume_type,
+    }
+    body.update({k: v for k, v in options.items() if v is not None})
+    if args.keep_on_failure:
+        body["keep_on_failure"] = True
+    return body
+
+
+def cmd_restore(args: argparse.Namespace, out: TextIO) -> int:
+    if args.launch and not (args.ami_id and args.subnet_id):
+        raise CliError("--launch needs --ami-id and --subnet-id", EXIT_USAGE)
+    client = _client(args)
+    accepted = client.start_restore(restore_request_body(args), args.idempotency_key)
+    if not args.wait:
+        if args.output == "json":
+            print(json.dumps(accepted, indent=2), file=out)
+        else:
+            print(f"restore {accepted['restore_id']} {accepted['status']}", file=out)
+            print(f"follow it with: smart-vault status {accepted['restore_id']}", file=out)
+        return EXIT_OK
+    return _follow(client, accepted["restore_id"], args, out)
+
+
+def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
+    client = _client(args)
+    if not args.follow:
+        job = client.get_restore(args.restore_id)
+        print(json.dumps(job, indent=2) if args.output == "json" else job_summary(job), file=out)
+        return EXIT_FAILED if job.get("status") == "FAILED" else EXIT_OK
+    return _follow(client, args.restore_id, args, out)
+
+
+def _follow(client: ApiClient, restore_id: str, args: argparse.Namespace, out: TextIO) -> int:
+    progress = out if args.output == "table" else None
+    job = follow_restore(client, restore_id, progress, interval=args.interval, timeout=args.timeout)
+    print(json.dumps(job, indent=2) if args.output == "json" else job_summary(job), file=out)
+    return EXIT_OK if job.get("status") == "SUCCEEDED" else EXIT_FAILED
+
+
+def cmd_report(args: argparse.Namespace, out: TextIO) -> int:
+    region = args.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if not region:
+        raise CliError("no region: pass --region or set AWS_REGION", EXIT_USAGE)
+    if not args.dr_region:
+        raise CliError("no DR region: pass --dr-region or set SMART_VAULT_DR_REGION", EXIT_USAGE)
+    rows = collect_recovery_points(region, args.dr_region, args.tag_key, args.tag_value.split(","))
+    if args.output == "json":
+        print(json.dumps(rows, indent=2), file=out)
+        return EXIT_OK
+    headers = ["instance", "name"]
+    for name in (region, args.dr_region):
+        headers += [f"newest in {name}", "age"]
+    table = []
+    for row in rows:
+        line = [row["instance_id"], row["name"]]
+        for name in (region, args.dr_region):
+            line += [row[name]["snapshot_id"], format_age(row[name]["age_seconds"])]
+        table.append(line)
+    print(format_table(headers, table) if table else "no protected instances found", file=out)
+    return EXIT_OK
+
+
+def cmd_local(args: argparse.Namespace, out: TextIO) -> int:
+    from smart_vault.local import commands
+
+    return commands.run(args, out)
+
+
+# ------------------------------------------------------------------------------------------------ parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--output", "-o", choices=("table", "json"), default="table", help="output format")
+    api = argparse.ArgumentParser(add_help=False)
+    api.add_argument(
+        "--api-url",
+        default=os.environ.get("SMART_VAULT_API_URL"),
+        help="restore API stage URL (env SMART_VAULT_API_URL)",
+    )
+    api.add_argument(
+        "--api-key", default=os.environ.get("SMART_VAULT_API_KEY"), help="API key (env SMART_VAULT_API_KEY)"
+    )
+    follow = argparse.ArgumentParser(add_help=False)
+    follow.add_argument(
+        "--timeout", type=float, default=900.0, help="seconds to wait for the end (default 900)"
+    )
+    follow.add_argument(
+        "--interval", type=float, default=2.0, help="seconds between status polls (default 2)"
+    )
+
+    parser = argparse.ArgumentParser(prog="smart-vault", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    restore = commands.add_parser(
+        "restore", parents=[common, api, follow], help="start a restore through the API"
+    )
+    restore.add_argument("--snapshot-id", required=True, help="snapshot to restore (snap-...)")
+    restore.add_argument(
+        "--region", help="region to restore in (default: the API's region; or its DR region)"
+    )
+    restore.add_argument(
+        "--launch", action="store_true", help="also launch an instance and attach the volume"
+    )
+    restore.add_argument("--ami-id", help="AMI of the instance to launch (with --launch)")
+    restore.add_argument("--subnet-id", help="subnet of the instance (with --launch)")
+    restore.add_argument("--instance-type", help="instance type (default t3.micro)")
+    restore.add_argument("--availability-zone", help="AZ of the volume when not launching")
+    restore.add_argument("--device-name", help="device name of the volume (default /dev/sdf)")
+    restore.add_argument("--volume-type", help="EBS volume type (default gp3)")
+    restore.add_argument("--keep-on-failure", action="store_true", help="keep what was created if it fails")
+    restore.add_argument("--idempotency-key", help="retry-safe key: the same key and body start nothing new")
+    restore.add_argument("--wait", action="store_true", help="follow the restore to its end")
+    restore.set_defaults(handler=cmd_restore)
+
+    status = commands.add_parser("status", parents=[common, api, follow], help="show or follow a restore")
+    status.add_argument("restore_id", metavar="RESTORE_ID")
+    status.add_argument(
+        "--no-follow", dest="follow", action="store_false", help="show once instead of following"
+    )
+    status.set_defaults(handler=cmd_status)
+
+    report = commands.add_parser(
+        "report", parents=[common], help="newest snapshot per instance and region (RPO)"
+    )
+    report.add_argument("--region", help="primary region (default AWS_REGION)")
+    report.add_argument(
+        "--dr-region",
+        default=os.environ.get("SMART_VAULT_DR_REGION"),
+        help="DR region (env SMART_VAULT_DR_REGION)",
+    )
+    report.add_argument(
+        "--tag-key", default="Backup-Tier", help="tag key that selects instances (default Backup-Tier)"
+    )
+    report.add_argument("--tag-value", default="Gold", help="accepted values, comma-separated (default Gold)")
+    report.set_defaults(handler=cmd_report)
+
+    local = commands.add_parser("local", help="the local stack: emulated AWS on this machine")
+    local_commands = local.add_subparsers(dest="local_command", required=True, metavar="LOCAL_COMMAND")
+    state = argparse.ArgumentParser(add_help=False)
+    state.add_argument(
+        "--state-file", help="where `local up` records the running stack (env SMART_VAULT_LOCAL_STATE)"
+    )
+    up = local_commands.add_parser(
+        "up", parents=[state], help="start the stack and keep it running until Ctrl-C"
+    )
+    up.add_argument("--no-seed", dest="seed", action="store_false", help="no demo fleet and no first backup")
+    backup = local_commands.add_parser(
+        "backup", parents=[common, state], help="run a backup on the running stack"
+    )
+    backup.add_argument("--dry-run", action="store_true", help="plan only: create, copy and delete nothing")
+    backup.add_argument("--instance-id", action="append", help="back up exactly these instances (repeatable)")
+    local_commands.add_parser(
+        "notifications", parents=[common, state], help="show the notifications received"
+    )
+    local_commands.add_parser("demo", help="run the whole product once, end to end (what `make demo` runs)")
+    local.set_defaults(handler=cmd_local)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    parser = build_parser()
+    args = parser.parse_args(argv)  # exits 2 with a usage message on bad input
+    try:
+        return args.handler(args, out)
+    except CliError as exc:
+        print(f"smart-vault: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("smart-vault: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())
