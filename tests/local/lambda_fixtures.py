@@ -58,3 +58,17 @@ def proxy(event, context):
 
 def bad_proxy(event, context):
     return "not a proxy response"
+
+
+INVOCATIONS = 0
+
+
+def count(event, context):
+    """Module state survives between invocations of a warm environment, as in Lambda."""
+    global INVOCATIONS
+    INVOCATIONS += 1
+    return {"pid": os.getpid(), "invocations": INVOCATIONS}
+
+
+def crash(event, context):
+    os._exit(3)

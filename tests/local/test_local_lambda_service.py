@@ -131,3 +131,28 @@ def test_dry_run_and_bad_payload(service):
 
     assert dry["StatusCode"] == 204
     assert bad.value.response["Error"]["Code"] == "InvalidRequestContentException"
+
+
+def test_environments_stay_warm_and_a_redeploy_or_crash_replaces_them(service):
+    service.register(FunctionSpec("count", "eu-west-1", "lambda_fixtures.count", {}))
+    client = lambda_client(service)
+
+    first = json.loads(client.invoke(FunctionName="count")["Payload"].read())
+    second = json.loads(client.invoke(FunctionName="count")["Payload"].read())
+    service.register(FunctionSpec("count", "eu-west-1", "lambda_fixtures.count", {"V": "2"}))
+    redeployed = json.loads(client.invoke(FunctionName="count")["Payload"].read())
+
+    assert second == {"pid": first["pid"], "invocations": 2}
+    assert redeployed["invocations"] == 1 and redeployed["pid"] != first["pid"]
+
+
+def test_a_crashing_runtime_is_an_error_and_the_next_invocation_gets_a_fresh_environment(service):
+    service.register(FunctionSpec("crash", "eu-west-1", "lambda_fixtures.crash", {}))
+    service.register(FunctionSpec("count", "eu-west-1", "lambda_fixtures.count", {}))
+
+    crashed = lambda_client(service).invoke(FunctionName="crash")
+    after = lambda_client(service).invoke(FunctionName="count")
+
+    assert crashed["FunctionError"] == "Unhandled"
+    assert json.loads(crashed["Payload"].read())["errorType"] == "Runtime.ExitError"
+    assert json.loads(after["Payload"].read())["invocations"] == 1

@@ -345,7 +345,9 @@ class GatewayEndpoint:
     def start(self) -> str:
         self.gateway.load()
         self._server = _GatewayHTTPServer(self.gateway, self.host, self.port)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="api-gateway", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), name="api-gateway", daemon=True
+        )
         self._thread.start()
         return self.url
 

@@ -1,9 +1,12 @@
-"""A local Lambda service: the Invoke API over HTTP, running each invocation in its own subprocess.
+"""A local Lambda service: the Invoke API over HTTP, running functions in their own processes.
 
-Each invocation runs `python -m smart_vault.local.runtime` with exactly the function's environment (its
-Terraform variables plus what the Lambda runtime sets), so two functions never share `os.environ`: the
-backup function and the restore API read different settings, and a DR-region function has another
-`AWS_REGION`. This is Lambda's own isolation, paid for with a cold start per invocation (about a second).
+Like Lambda, each function runs in execution environments of its own: processes of
+`python -m smart_vault.local.runtime` started with exactly that function's environment (its Terraform
+variables plus what the Lambda runtime sets), so two functions never share `os.environ`: the backup
+function and the restore API read different settings, and a DR-region function has another `AWS_REGION`.
+An environment serves one invocation at a time and is kept warm for the next (the first pays the cold
+start, about a second of imports); concurrent invocations get more environments; a timed-out or crashed
+one is discarded.
 
 Implemented: `POST /2015-03-31/functions/{name}/invocations` with `X-Amz-Invocation-Type`
 `RequestResponse` (200 and the payload; `X-Amz-Function-Error: Unhandled` when the handler raised),
@@ -18,6 +21,7 @@ import base64
 import json
 import os
 import re
+import select
 import subprocess  # nosec B404 - runs this package's own runtime module with the current interpreter
 import sys
 import threading
@@ -74,6 +78,46 @@ class FunctionNotFound(LookupError):
     pass
 
 
+class _ExecutionEnvironment:
+    """One warm process of one function: one invocation at a time, over a line of JSON each way."""
+
+    def __init__(self, spec: FunctionSpec, environment: dict[str, str], log_path: Path) -> None:
+        self.spec = spec
+        with log_path.open("ab") as crash_log:  # what the runtime prints outside any invocation
+            self.process = subprocess.Popen(  # noqa: S603  # nosec B603 - this interpreter, our runtime module
+                [sys.executable, "-m", "smart_vault.local.runtime", spec.handler],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=crash_log,
+                env=environment,
+            )
+
+    def call(self, request: dict[str, Any], timeout: float) -> dict[str, Any]:
+        """The runtime's answer; TimeoutError after `timeout` s, EOFError if the process died."""
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write(json.dumps(request).encode() + b"\n")
+        self.process.stdin.flush()
+        ready, _, _ = select.select([self.process.stdout], [], [], timeout)
+        if not ready:
+            raise TimeoutError
+        line = self.process.stdout.readline()
+        if not line:
+            raise EOFError(self.process.wait())
+        return json.loads(line)
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def kill(self) -> None:
+        if self.alive:
+            self.process.kill()
+        self.process.wait()
+        for stream in (self.process.stdin, self.process.stdout):
+            if stream is not None:
+                stream.close()
+
+
 @dataclass
 class LambdaService:
     """The registry of functions and the runner of their invocations."""
@@ -92,9 +136,44 @@ class LambdaService:
         self._pending: set[Future[InvokeResult]] = set()
         self._lock = threading.Lock()
         self._log_lock = threading.Lock()
+        self._idle: dict[tuple[str, str], list[_ExecutionEnvironment]] = {}
+        self._all: set[_ExecutionEnvironment] = set()
 
     def register(self, spec: FunctionSpec) -> None:
-        self.functions[(spec.region, spec.name)] = spec
+        """Deploy (or redeploy) a function; warm environments of an earlier version are discarded."""
+        key = (spec.region, spec.name)
+        with self._lock:
+            self.functions[key] = spec
+            stale = self._idle.pop(key, [])
+        for environment in stale:
+            self._discard(environment)
+
+    def _acquire(self, spec: FunctionSpec) -> _ExecutionEnvironment:
+        with self._lock:
+            idle = self._idle.get((spec.region, spec.name), [])
+            while idle:
+                environment = idle.pop()
+                if environment.alive:
+                    return environment
+                self._all.discard(environment)
+        environment = _ExecutionEnvironment(spec, self.process_environment(spec), self.log_path(spec.name))
+        with self._lock:
+            self._all.add(environment)
+        return environment
+
+    def _release(self, environment: _ExecutionEnvironment) -> None:
+        key = (environment.spec.region, environment.spec.name)
+        with self._lock:
+            current = self.functions.get(key) is environment.spec and environment.alive
+            if current:
+                self._idle.setdefault(key, []).append(environment)
+        if not current:
+            self._discard(environment)
+
+    def _discard(self, environment: _ExecutionEnvironment) -> None:
+        environment.kill()
+        with self._lock:
+            self._all.discard(environment)
 
     def resolve(self, identifier: str, region: str | None = None) -> FunctionSpec:
         """A function by name, ARN or partial ARN (the region of an ARN wins over `region`)."""
@@ -145,21 +224,22 @@ class LambdaService:
                 "deadline_epoch_ms": (started + spec.timeout_seconds) * 1000,
             },
         }
+        log_path = self.log_dir / f".{spec.name}.{request_id}.log"
+        request["log_path"] = str(log_path)
+        environment = self._acquire(spec)
         try:
-            completed = subprocess.run(  # noqa: S603  # nosec B603 - fixed argv: this interpreter, our runtime module
-                [sys.executable, "-m", "smart_vault.local.runtime", spec.handler],
-                input=json.dumps(request).encode(),
-                capture_output=True,
-                env=self.process_environment(spec),
-                timeout=spec.timeout_seconds,
-                check=False,
-            )
-            logs, stdout = completed.stderr.decode(errors="replace"), completed.stdout
-            answer = json.loads(stdout) if stdout else {"error": _runtime_exit(completed.returncode)}
-        except subprocess.TimeoutExpired as exc:
-            logs = (exc.stderr or b"").decode(errors="replace")
+            answer = environment.call(request, timeout=spec.timeout_seconds)
+        except TimeoutError:
+            self._discard(environment)  # Lambda also throws away a timed-out environment
             message = f"Task timed out after {spec.timeout_seconds:.2f} seconds"
             answer = {"error": {"errorType": "Sandbox.Timedout", "errorMessage": message}}
+        except (EOFError, OSError, ValueError) as exc:
+            self._discard(environment)
+            answer = {"error": _runtime_exit(exc)}
+        else:
+            self._release(environment)
+        logs = log_path.read_text(encoding="utf-8", errors="replace") if log_path.exists() else ""
+        log_path.unlink(missing_ok=True)
         self._write_log(spec, request_id, logs, time.time() - started)
         tail_text = base64.b64encode(logs.encode()[-LOG_TAIL_BYTES:]).decode() if tail else ""
         if "error" in answer:
@@ -190,6 +270,11 @@ class LambdaService:
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=False)
+        with self._lock:
+            environments = list(self._all)
+            self._idle.clear()
+        for environment in environments:
+            self._discard(environment)
 
     def log_path(self, function_name: str) -> Path:
         return self.log_dir / f"{function_name}.log"
@@ -204,8 +289,8 @@ class LambdaService:
             )
 
 
-def _runtime_exit(returncode: int) -> dict[str, str]:
-    return {"errorType": "Runtime.ExitError", "errorMessage": f"RequestId: exited with status {returncode}"}
+def _runtime_exit(exc: BaseException) -> dict[str, str]:
+    return {"errorType": "Runtime.ExitError", "errorMessage": f"the runtime process failed: {exc!r}"}
 
 
 def _error(status: int, error_type: str, message: str) -> InvokeResult:
@@ -292,7 +377,7 @@ class LambdaEndpoint:
     def start(self) -> str:
         self._server = _LambdaHTTPServer(self.service, self.host, self.port)
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="lambda-endpoint", daemon=True
+            target=self._server.serve_forever, args=(0.05,), name="lambda-endpoint", daemon=True
         )
         self._thread.start()
         return self.url

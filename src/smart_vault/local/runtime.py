@@ -1,9 +1,12 @@
-"""The Lambda runtime of the local stack: runs one handler invocation in this process, then exits.
+"""The Lambda runtime of the local stack: one execution environment of one function, kept warm.
 
-`python -m smart_vault.local.runtime HANDLER` reads `{"event": ..., "context": {...}}` from stdin and writes
-`{"result": ...}` or `{"error": {"errorType", "errorMessage", "stackTrace"}}` to stdout. Everything the
-handler prints or logs goes to stderr (the function's log), so the payload channel stays clean whatever the
-handler writes. The process environment is exactly the function's environment: the parent builds it.
+`python -m smart_vault.local.runtime HANDLER` is started with exactly the function's environment (the
+parent builds it) and serves invocations one at a time, as a warm Lambda execution environment does:
+each stdin line is `{"event": ..., "context": {...}, "log_path": str}` and gets one stdout line,
+`{"result": ...}` or `{"error": {"errorType", "errorMessage", "stackTrace"}}`. While an invocation runs,
+file descriptors 1 and 2 point at its `log_path`, so whatever the handler prints or logs is that
+invocation's log and never mixes with the answers. Module state (clients, caches, cold-start flags)
+survives between invocations, as in Lambda.
 """
 
 from __future__ import annotations
@@ -75,20 +78,43 @@ def run(handler_path: str, request: dict[str, Any]) -> dict[str, Any]:
         return {"error": error_payload(exc)}
 
 
-def main() -> int:
-    # Keep the real stdout for the payload; the handler's prints and logs go to stderr.
-    payload_out = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8")
-    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
-    request = json.loads(sys.stdin.read() or "{}")
-    answer = run(sys.argv[1], request)
+def answer_line(answer: dict[str, Any]) -> str:
     try:
-        text = json.dumps(answer)
+        return json.dumps(answer) + "\n"
     except (TypeError, ValueError) as exc:
-        text = json.dumps(
-            {"error": {"errorType": "Runtime.MarshalError", "errorMessage": str(exc), "stackTrace": []}}
-        )
-    payload_out.write(text)
-    payload_out.flush()
+        error = {"errorType": "Runtime.MarshalError", "errorMessage": str(exc), "stackTrace": []}
+        return json.dumps({"error": error}) + "\n"
+
+
+def invoke_with_log(handler_path: str, request: dict[str, Any]) -> dict[str, Any]:
+    """Run one invocation with fds 1 and 2 redirected to its log file."""
+    saved = os.dup(1), os.dup(2)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    with open(request["log_path"], "ab", buffering=0) as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        try:
+            return run(handler_path, request)
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+
+
+def main() -> int:
+    # Answers go to the real stdout only; fd 1 itself is pointed elsewhere so that stray prints never
+    # corrupt the answer channel, even between invocations.
+    answers = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        answers.write(answer_line(invoke_with_log(sys.argv[1], json.loads(line))))
+        answers.flush()
     return 0
 
 
