@@ -50,9 +50,15 @@ security: $(STAMP)
 	@echo "==> bandit"
 	@$(BIN)/bandit --quiet --recursive --configfile pyproject.toml src
 
+# The first run records every AWS call the code makes (tests/aws_call_recorder.py); tests/iam then checks
+# that Terraform grants each one to the role of the function that made it.
+AWS_CALLS := $(CURDIR)/.build/aws-calls
 pytest: $(STAMP)
 	@echo "==> pytest"
-	@$(BIN)/python -m pytest -n 2 --dist loadfile
+	@rm -rf $(AWS_CALLS)
+	@SMART_VAULT_AWS_CALLS=$(AWS_CALLS) $(BIN)/python -m pytest -n 2 --dist loadfile --ignore=tests/iam
+	@echo "==> pytest tests/iam: every recorded AWS call is granted by Terraform"
+	@SMART_VAULT_AWS_CALLS=$(AWS_CALLS) $(BIN)/python -m pytest -p no:cacheprovider tests/iam
 
 terraform-check: $(CHECKOV_STAMP)
 	@echo "==> terraform fmt"

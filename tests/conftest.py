@@ -12,6 +12,7 @@ os.environ.setdefault("POWERTOOLS_DEV", "false")
 import pytest
 from moto import mock_aws
 
+import aws_call_recorder  # tests/aws_call_recorder.py: which AWS calls each Lambda makes (tests/iam)
 from smart_vault import aws
 
 PRIMARY_REGION = "eu-west-1"
@@ -40,4 +41,19 @@ def aws_environment(monkeypatch):
 def moto_aws():
     """moto's in-process emulation of every AWS service; create clients after this fixture starts."""
     with mock_aws():
+        yield
+
+
+# tests/iam checks the AWS calls recorded by a run of the other tests, so it runs only after one (`make test`).
+collect_ignore = [] if os.environ.get(aws_call_recorder.ENV) else ["iam"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def record_aws_calls():
+    """With SMART_VAULT_AWS_CALLS=<dir>, record each AWS operation the code makes and which function made it."""
+    directory = os.environ.get(aws_call_recorder.ENV)
+    if not directory:
+        yield
+        return
+    with aws_call_recorder.recording(directory):
         yield
