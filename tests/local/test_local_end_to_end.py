@@ -78,8 +78,11 @@ def test_backup_restore_through_the_api_and_the_result_in_ec2(stack):
     assert len(report["snapshots_created"]) == sum(len(v) for v in protected.values())
 
     # 2. Primary snapshots and their KMS-encrypted DR copies.
-    primary_snaps = aws(state, "ec2", primary).describe_snapshots(OwnerIds=["self"])["Snapshots"]
-    dr_snaps = aws(state, "ec2", dr).describe_snapshots(OwnerIds=["self"])["Snapshots"]
+    managed = [{"Name": "tag:ManagedBy", "Values": ["smart-vault"]}]  # the AMIs have snapshots too
+    primary_snaps = aws(state, "ec2", primary).describe_snapshots(OwnerIds=["self"], Filters=managed)[
+        "Snapshots"
+    ]
+    dr_snaps = aws(state, "ec2", dr).describe_snapshots(OwnerIds=["self"], Filters=managed)["Snapshots"]
     assert {s["VolumeId"] for s in primary_snaps} == set().union(*protected.values())
     dr_key = state.provisioned.kms_keys[dr]
     copies = {s["SnapshotId"] for s in dr_snaps if s.get("KmsKeyId") == dr_key and s["Encrypted"]}
