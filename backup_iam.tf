@@ -57,15 +57,27 @@ data "aws_iam_policy_document" "backup_ec2_read" {
 
 data "aws_iam_policy_document" "backup_snapshots" {
   statement {
-    sid     = "CreateSnapshotSetsOnlyTaggedManaged"
+    sid       = "CreateSnapshotSetsOnlyTaggedManaged"
+    actions   = ["ec2:CreateSnapshots"]
+    resources = [local.primary_snapshots]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/${local.managed_by_tag.key}"
+      values   = [local.managed_by_tag.value]
+    }
+  }
+
+  # CreateSnapshots also authorizes the source instance and its volumes, which it only reads and which get
+  # no request tags (the tags are for the snapshots): the condition holds when tags reach them at all.
+  statement {
+    sid     = "SnapshotSourceInstancesAndVolumes"
     actions = ["ec2:CreateSnapshots"]
     resources = [
       "${local.ec2_arn_prefix[var.primary_region]}:instance/*",
       "${local.ec2_arn_prefix[var.primary_region]}:volume/*",
-      local.primary_snapshots,
     ]
     condition {
-      test     = "StringEquals"
+      test     = "StringEqualsIfExists"
       variable = "aws:RequestTag/${local.managed_by_tag.key}"
       values   = [local.managed_by_tag.value]
     }

@@ -186,7 +186,7 @@ data "aws_iam_policy_document" "restore_worker_ec2_write" {
   statement {
     sid       = "LaunchInstancesOnlyTaggedManaged"
     actions   = ["ec2:RunInstances"]
-    resources = concat(local.ec2_arns["instance"], local.ec2_arns["volume"], local.ec2_arns["network-interface"])
+    resources = local.ec2_arns["instance"]
     condition {
       test     = "StringEquals"
       variable = "aws:RequestTag/${local.managed_by_key}"
@@ -194,12 +194,26 @@ data "aws_iam_policy_document" "restore_worker_ec2_write" {
     }
   }
 
+  # The root volume and network interface RunInstances creates belong to the (managed) instance and go
+  # with it; when the request tags them too, the tag must be ManagedBy=smart-vault.
+  statement {
+    sid       = "LaunchWithInstanceVolumesAndInterfaces"
+    actions   = ["ec2:RunInstances"]
+    resources = concat(local.ec2_arns["volume"], local.ec2_arns["network-interface"])
+    condition {
+      test     = "StringEqualsIfExists"
+      variable = "aws:RequestTag/${local.managed_by_key}"
+      values   = [local.managed_by_value]
+    }
+  }
+
   # RunInstances also authorizes the resources it only reads. They cannot carry request tags, so these
-  # are limited by ARN instead: the allowed subnets (when listed), images and security groups.
+  # are limited by ARN instead: the allowed subnets (when listed), the image and its snapshots, and the
+  # security groups.
   statement {
     sid       = "LaunchFromImagesIntoSubnets"
     actions   = ["ec2:RunInstances"]
-    resources = concat(local.image_arns, local.subnet_arns, local.ec2_arns["security-group"])
+    resources = concat(local.image_arns, local.snapshot_arns, local.subnet_arns, local.ec2_arns["security-group"])
   }
 
   statement {

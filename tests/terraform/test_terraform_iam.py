@@ -18,8 +18,14 @@ CREATE_ACTIONS = {"CreateSnapshots", "CopySnapshot", "CreateVolume", "RunInstanc
 # RunInstances also authorizes what it only reads (the AMI, the subnet, the security group); those cannot
 # carry request tags, so they are scoped by ARN instead. Nothing else may go without the tag condition.
 RUN_INSTANCES_READ_ONLY_RESOURCES = re.compile(
-    r"local\.(image_arns|subnet_arns)|ec2_arns\[\"security-group\"\]"
+    r"local\.(image_arns|snapshot_arns|subnet_arns)|ec2_arns\[\"security-group\"\]"
 )
+# Resources an action only reads or creates alongside a tagged one get no request tags of their own, so
+# their condition may be ...IfExists; everything else needs the strict StringEquals.
+IF_EXISTS_ALLOWED = {
+    "ec2:CreateSnapshots": re.compile(r":(instance|volume)/\*$"),
+    "ec2:RunInstances": re.compile(r"ec2_arns\[\"(volume|network-interface)\"\]"),
+}
 
 
 def is_mutation(action: str) -> bool:
@@ -56,6 +62,11 @@ def test_every_ec2_mutation_carries_the_managed_by_condition(statement):
         assert set(create_action) <= CREATE_ACTIONS
     else:
         assert MANAGED in tag_values, f"{statement.sid}: no ManagedBy=smart-vault condition"
+        for test, variable, _ in statement.conditions:
+            if variable in TAG_CONDITIONS and test != "StringEquals":
+                assert test == "StringEqualsIfExists", statement.sid
+                (action,) = statement.actions
+                assert all(IF_EXISTS_ALLOWED[action].search(r) for r in statement.resources), statement.sid
 
 
 def test_snapshot_rules_of_the_backup_role():
@@ -64,8 +75,12 @@ def test_snapshot_rules_of_the_backup_role():
     for statement in statements:
         for action in statement.actions:
             by_action.setdefault(action, []).append(statement)
-    for statement in by_action["ec2:CreateSnapshots"]:
-        assert statement.condition_values("aws:RequestTag/ManagedBy") == MANAGED
+    snapshot_statements = [
+        s for s in by_action["ec2:CreateSnapshots"] if any(":snapshot/" in r for r in s.resources)
+    ]
+    assert snapshot_statements
+    for statement in snapshot_statements:
+        assert ("StringEquals", "aws:RequestTag/ManagedBy", MANAGED) in statement.conditions
     # The new copy must be tagged at creation; the source must already be managed.
     copies = by_action["ec2:CopySnapshot"]
     assert {c.condition_values("aws:RequestTag/ManagedBy") for c in copies} >= {MANAGED}
