@@ -2,7 +2,8 @@
 # alarms to their region's topic; the billing alarm lives in us-east-1, where billing metrics are.
 
 locals {
-  # Powertools Metrics adds the service as a dimension to every metric of the namespace.
+  # The dimensions the backup handler emits: Powertools Metrics adds the service to BackupFailures (and the
+  # other run metrics); RecoveryPointAgeSeconds is a single metric with the Region dimension only.
   metric_service_dimension = { service = "smart-vault" }
 }
 
@@ -29,7 +30,7 @@ resource "aws_cloudwatch_metric_alarm" "rpo_breach" {
   alarm_description         = "RecoveryPointAgeSeconds above ${var.rpo_threshold_hours} h, or no backup run reported for ${var.rpo_threshold_hours} h."
   namespace                 = "SmartVault"
   metric_name               = "RecoveryPointAgeSeconds"
-  dimensions                = merge(local.metric_service_dimension, { Region = var.primary_region })
+  dimensions                = { Region = var.primary_region }
   statistic                 = "Maximum"
   period                    = 3600
   evaluation_periods        = var.rpo_threshold_hours

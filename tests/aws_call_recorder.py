@@ -38,7 +38,7 @@ _FUNCTION_OF_MODULE = {
     "restore_worker": "restore_worker",
     "restore_steps": "restore_worker",
 }
-_FUNCTION_OF_PREFIX = {"prune": "backup"}
+_FUNCTION_OF_PREFIX = {"prune": "backup", "backup_": "backup"}
 # Shared by several functions: the caller further out on the stack decides.
 SHARED_MODULES = {"aws", "jobs", "notify", "config", "errors", "observability", "schemas", "__init__"}
 # Not Lambda code: calls made by the local stack or the CLI themselves are not any function's.

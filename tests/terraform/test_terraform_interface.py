@@ -106,6 +106,48 @@ def test_backup_alarms_cover_failures_rpo_errors_throttles_and_dlq():
     assert alarms["rpo_breach"]["threshold"] == "${var.rpo_threshold_hours * 3600}"
 
 
+def test_alarm_dimensions_match_what_the_backup_handler_emits(capsys, monkeypatch):
+    # An alarm whose dimensions differ from the emitted ones watches a metric that never gets any data.
+    import json
+
+    from smart_vault import backup
+    from smart_vault.backup_run import RunResult
+    from smart_vault.config import BackupSettings
+
+    monkeypatch.delenv("POWERTOOLS_SERVICE_NAME", raising=False)
+    settings = BackupSettings.from_env(
+        {
+            "AWS_REGION": "eu-west-1",
+            "DR_REGION": "eu-central-1",
+            "DR_KMS_KEY_ID": "alias/smart-vault-dr",
+            "SNS_TOPIC_ARN": "arn:aws:sns:eu-west-1:123456789012:smart-vault-notifications",
+        }
+    )
+    report = {
+        "snapshots_created": [],
+        "deleted": [],
+        "copies_started": [],
+        "copies_deferred": 0,
+        "failures": [],
+    }
+    backup.emit_metrics(
+        RunResult(report=report, instances_protected=1, recovery_point_age=60.0), settings, True
+    )
+    backup.metrics.flush_metrics()
+    emitted = {}
+    for line in capsys.readouterr().out.splitlines():
+        document = json.loads(line)
+        for directive in document["_aws"]["CloudWatchMetrics"]:
+            for metric in directive["Metrics"]:
+                emitted[metric["Name"]] = {d: document[d] for d in directive["Dimensions"][0]}
+
+    alarms = tfmodel.labelled(tfmodel.REPO, "resource", "aws_cloudwatch_metric_alarm")
+    failures = tfmodel.resolve(alarms["backup_failures"]["dimensions"], tfmodel.REPO)
+    assert emitted["BackupFailures"] == failures == {"service": "smart-vault"}
+    assert emitted["RecoveryPointAgeSeconds"] == {"Region": "eu-west-1"}
+    assert alarms["rpo_breach"]["dimensions"] == {"Region": "${var.primary_region}"}
+
+
 # ---------------------------------------------------------------- the restore API
 
 
