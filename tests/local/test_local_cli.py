@@ -87,10 +87,8 @@ def test_local_up_prints_a_working_curl_command_and_serves_the_other_commands(tm
             shown = smart_vault("local", "notifications", "--state-file", str(state_file), "-o", "json")
             kinds = [note["event_type"] for note in json.loads(shown.stdout)]
             if (
-                (kinds.count("backup.completed") == 2
-                and "restore.completed" in kinds)
-                or time.monotonic() > deadline
-            ):
+                kinds.count("backup.completed") == 2 and "restore.completed" in kinds
+            ) or time.monotonic() > deadline:
                 break
             time.sleep(0.5)
         assert kinds.count("backup.completed") == 2 and "restore.completed" in kinds

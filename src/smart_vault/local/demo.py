@@ -62,10 +62,10 @@ class Demo:
 
     def show_fleet(self, state: StackState) -> None:
         self.step("Seeded the demo fleet in the primary region")
-        assert state.fleet is not None
+        instances = state.fleet.instances if state.fleet else []
         rows = [
             (i["name"], i["instance_id"], i["tier"], len(i["volumes"]), "yes" if i["protected"] else "no")
-            for i in state.fleet.instances
+            for i in instances
         ]
         self.say(format_table(["name", "instance", "Backup-Tier", "volumes", "protected"], rows))
 
@@ -73,8 +73,8 @@ class Demo:
         self.step("Running the scheduled backup (EventBridge event -> backup Lambda)")
         report = invoke_backup(state, scheduled_event(state.primary_region, "smart-vault-backup-schedule"))
         self.say(backup_summary(report))
-        assert state.fleet is not None
-        protected = {i["instance_id"]: len(i["volumes"]) for i in state.fleet.protected}
+        fleet = state.fleet.protected if state.fleet else []
+        protected = {i["instance_id"]: len(i["volumes"]) for i in fleet}
         backed_up = {
             i["instance_id"]: len(i["snapshot_ids"]) for i in report["instances"] if i["status"] == "ok"
         }
@@ -118,8 +118,8 @@ class Demo:
         self.step("Restoring through the HTTP API (POST /restore with the API key)")
         api = state.primary_api
         example = restore_example(state)
-        check(example is not None, "no completed snapshot to restore")
-        assert example is not None
+        if example is None:
+            raise DemoFailure("no completed snapshot to restore")
         body = {
             "snapshot_id": example["snapshot_id"],
             "launch_instance": True,

@@ -8,10 +8,11 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
+# moto accepts any credentials; these are never real ones.
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",  # nosec B105 - moto accepts any credentials; nothing real is used
-    "AWS_SESSION_TOKEN": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",  # nosec B105
+    "AWS_SESSION_TOKEN": "testing",  # nosec B105
 }
 
 
@@ -36,7 +37,8 @@ class Emulator:
         self.url = f"http://{host}:{port}"
         # moto's state is per process: start from nothing even if an earlier stack ran in this process.
         request = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")  # noqa: S310
-        with urllib.request.urlopen(request, timeout=10):  # noqa: S310  # nosec B310 - our own 127.0.0.1 server
+        # Our own server on 127.0.0.1, plain http by construction.
+        with urllib.request.urlopen(request, timeout=10):  # noqa: S310  # nosec B310
             pass
         return self.url
 

@@ -22,7 +22,7 @@ import json
 import os
 import re
 import select
-import subprocess  # nosec B404 - runs this package's own runtime module with the current interpreter
+import subprocess  # nosec B404
 import sys
 import threading
 import time
@@ -84,7 +84,8 @@ class _ExecutionEnvironment:
     def __init__(self, spec: FunctionSpec, environment: dict[str, str], log_path: Path) -> None:
         self.spec = spec
         with log_path.open("ab") as crash_log:  # what the runtime prints outside any invocation
-            self.process = subprocess.Popen(  # noqa: S603  # nosec B603 - this interpreter, our runtime module
+            # A fixed argv: this interpreter and this package's runtime module; the handler is a dotted name.
+            self.process = subprocess.Popen(  # noqa: S603  # nosec B603
                 [sys.executable, "-m", "smart_vault.local.runtime", spec.handler],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
@@ -94,13 +95,15 @@ class _ExecutionEnvironment:
 
     def call(self, request: dict[str, Any], timeout: float) -> dict[str, Any]:
         """The runtime's answer; TimeoutError after `timeout` s, EOFError if the process died."""
-        assert self.process.stdin is not None and self.process.stdout is not None
-        self.process.stdin.write(json.dumps(request).encode() + b"\n")
-        self.process.stdin.flush()
-        ready, _, _ = select.select([self.process.stdout], [], [], timeout)
+        stdin, stdout = self.process.stdin, self.process.stdout
+        if stdin is None or stdout is None:
+            raise EOFError("no pipes to the runtime")
+        stdin.write(json.dumps(request).encode() + b"\n")
+        stdin.flush()
+        ready, _, _ = select.select([stdout], [], [], timeout)
         if not ready:
             raise TimeoutError
-        line = self.process.stdout.readline()
+        line = stdout.readline()
         if not line:
             raise EOFError(self.process.wait())
         return json.loads(line)
