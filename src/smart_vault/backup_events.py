@@ -1,0 +1,134 @@
+"""Pure: what the backup function was asked to do, read from its event.
+
+Three kinds of event (see the contract): an EventBridge schedule (a full run whose id is the event id), an
+EC2 snapshot-completion event (copy those snapshots to DR now), and a manual invocation
+(`{"dry_run": true}` and/or `{"instance_ids": [...]}`).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from smart_vault.errors import ValidationError
+
+SCHEDULED_DETAIL_TYPE = "Scheduled Event"
+MULTI_VOLUME_DETAIL_TYPE = "EBS Multi-Volume Snapshots Completion Status"
+SNAPSHOT_DETAIL_TYPE = "EBS Snapshot Notification"
+COMPLETION_EVENTS = frozenset({"createSnapshot", "createSnapshots"})
+INSTANCE_ID_RE = re.compile(r"^i-[0-9a-f]{8,17}$")
+SNAPSHOT_ID_RE = re.compile(r"snap-[0-9a-f]{8,17}$")
+MANUAL_FIELDS = frozenset({"dry_run", "instance_ids"})
+MAX_MANUAL_INSTANCES = 1000
+RUN_ID_MAX = 128
+
+
+@dataclass(frozen=True)
+class FullRun:
+    """A scheduled or manual run. `instance_ids` None means every tagged instance."""
+
+    run_id: str
+    dry_run: bool
+    instance_ids: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class SnapshotsCompleted:
+    """A completion event: copy `snapshot_ids` to DR, or report `failures` when the creation failed."""
+
+    run_id: str
+    snapshot_ids: tuple[str, ...]
+    failed: bool = False
+    cause: str = ""
+
+
+@dataclass(frozen=True)
+class Ignored:
+    """An event the function has nothing to do for (another EC2 event, say)."""
+
+    run_id: str
+    reason: str
+
+
+def snapshot_id_from_arn(arn: str) -> str:
+    """`snap-...` from a snapshot ARN (EBS events use both `arn:aws:ec2::region:` and `arn:aws:ec2:region::`)."""
+    match = SNAPSHOT_ID_RE.search(arn or "")
+    if not match:
+        raise ValidationError(f"not a snapshot ARN: {arn!r}", field="detail.snapshot_id")
+    return match.group(0)
+
+
+def _event_run_id(event: Mapping[str, Any]) -> str:
+    event_id = event.get("id")
+    if not isinstance(event_id, str) or not event_id.strip() or len(event_id) > RUN_ID_MAX:
+        raise ValidationError("the event has no usable `id`", field="id")
+    return event_id.strip()
+
+
+def _completion(event: Mapping[str, Any]) -> SnapshotsCompleted | Ignored:
+    run_id = _event_run_id(event)
+    detail = event.get("detail")
+    if not isinstance(detail, Mapping):
+        raise ValidationError("the EC2 event has no `detail` object", field="detail")
+    if detail.get("event") not in COMPLETION_EVENTS:
+        return Ignored(run_id, f"EC2 event {detail.get('event')!r} needs no action")
+    if event.get("detail-type") == MULTI_VOLUME_DETAIL_TYPE:
+        items = detail.get("snapshots")
+        if not isinstance(items, list):
+            raise ValidationError("the event has no `detail.snapshots` list", field="detail.snapshots")
+        arns = [item.get("snapshot_id", "") if isinstance(item, Mapping) else "" for item in items]
+    else:
+        arns = [detail.get("snapshot_id", "")]
+    ids = tuple(dict.fromkeys(snapshot_id_from_arn(arn) for arn in arns))
+    failed = detail.get("result") != "succeeded"
+    return SnapshotsCompleted(
+        run_id, ids, failed=failed, cause=str(detail.get("cause") or detail.get("result"))
+    )
+
+
+def _manual(event: Mapping[str, Any], request_id: str | None, default_dry_run: bool) -> FullRun:
+    unknown = sorted(set(event) - MANUAL_FIELDS)
+    if unknown:
+        raise ValidationError(
+            f"unknown field {unknown[0]!r}: a manual run accepts only dry_run and instance_ids",
+            field=unknown[0],
+        )
+    dry_run = event.get("dry_run", False)
+    if not isinstance(dry_run, bool):
+        raise ValidationError("dry_run must be a JSON boolean", field="dry_run")
+    instance_ids = None
+    if "instance_ids" in event:
+        raw = event["instance_ids"]
+        if not isinstance(raw, list) or not raw or len(raw) > MAX_MANUAL_INSTANCES:
+            raise ValidationError(
+                f"instance_ids must be a non-empty list of at most {MAX_MANUAL_INSTANCES} instance ids",
+                field="instance_ids",
+            )
+        for item in raw:
+            if not isinstance(item, str) or not INSTANCE_ID_RE.match(item):
+                raise ValidationError(f"not an instance id: {item!r}", field="instance_ids")
+        instance_ids = tuple(sorted(set(raw)))
+    # Lambda retries a failed asynchronous invocation with the same request id: the same run, no second set.
+    run_id = f"manual-{request_id or uuid.uuid4()}"
+    return FullRun(run_id, dry_run or default_dry_run, instance_ids)
+
+
+def parse_event(
+    event: Any, request_id: str | None = None, default_dry_run: bool = False
+) -> FullRun | SnapshotsCompleted | Ignored:
+    """The request an event carries. Raises ValidationError (with the field) for anything else."""
+    if not isinstance(event, Mapping):
+        raise ValidationError("the event must be a JSON object", field=None)
+    source = event.get("source")
+    if source == "aws.events" and event.get("detail-type") == SCHEDULED_DETAIL_TYPE:
+        return FullRun(_event_run_id(event), default_dry_run)
+    if source == "aws.ec2" and event.get("detail-type") in (MULTI_VOLUME_DETAIL_TYPE, SNAPSHOT_DETAIL_TYPE):
+        return _completion(event)
+    if source is not None or "detail-type" in event:
+        raise ValidationError(
+            f"unsupported event: source {source!r}, detail-type {event.get('detail-type')!r}", field="source"
+        )
+    return _manual(event, request_id, default_dry_run)

@@ -1,0 +1,201 @@
+"""Helpers for the backup tests: settings, a fleet on moto, events, notifications, call counting."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from smart_vault import aws
+
+PRIMARY_REGION = "eu-west-1"
+DR_REGION = "eu-central-1"
+ACCOUNT_ID = "123456789012"
+DR_KEY_ARN = f"arn:aws:kms:{DR_REGION}:{ACCOUNT_ID}:key/11111111-2222-3333-4444-555555555555"
+TOPIC_NAME = "smart-vault-backup"
+TOPIC_ARN = f"arn:aws:sns:{PRIMARY_REGION}:{ACCOUNT_ID}:{TOPIC_NAME}"
+FUNCTION_ARN = f"arn:aws:lambda:{PRIMARY_REGION}:{ACCOUNT_ID}:function:smart-vault-backup"
+EVENTS_DIR = Path(__file__).resolve().parents[1] / "events"
+
+
+def backup_env(monkeypatch: pytest.MonkeyPatch, **overrides: str) -> None:
+    values = {
+        "SNS_TOPIC_ARN": TOPIC_ARN,
+        "DR_REGION": DR_REGION,
+        "DR_KMS_KEY_ID": DR_KEY_ARN,
+        "RETENTION_DAYS": "7",
+        "MIN_SNAPSHOTS_KEPT": "1",
+    }
+    values.update(overrides)
+    for key in ("BACKUP_TAG_KEY", "BACKUP_TAG_VALUE", "DR_RETENTION_DAYS", "MAX_CONCURRENT_COPIES", "DRY_RUN"):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in values.items():
+        monkeypatch.setenv(key, value)
+
+
+@dataclass
+class FakeContext:
+    aws_request_id: str = "5e7b3a1c-0000-4000-8000-000000000001"
+    invoked_function_arn: str = FUNCTION_ARN
+    function_name: str = "smart-vault-backup"
+    memory_limit_in_mb: int = 512
+    function_version: str = "$LATEST"
+    log_group_name: str = "/aws/lambda/smart-vault-backup"
+    log_stream_name: str = "stream"
+    remaining_millis: int = 900_000
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_millis
+
+
+def load_event(name: str) -> dict[str, Any]:
+    return json.loads((EVENTS_DIR / name).read_text())
+
+
+def scheduled_event(event_id: str = "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa") -> dict[str, Any]:
+    event = load_event("eventbridge_scheduled.json")
+    event["id"] = event_id
+    event["region"] = PRIMARY_REGION
+    return event
+
+
+def completion_event(name: str, snapshot_ids: list[str], event_id: str = "") -> dict[str, Any]:
+    """A documented EBS sample with its snapshot ids replaced by `snapshot_ids` (the only adaptation)."""
+    event = copy.deepcopy(load_event(name))
+    if event_id:
+        event["id"] = event_id
+    detail = event["detail"]
+    if "snapshots" in detail:
+        template = detail["snapshots"][0]
+        detail["snapshots"] = [
+            {**template, "snapshot_id": f"arn:aws:ec2::{PRIMARY_REGION}:snapshot/{sid}"} for sid in snapshot_ids
+        ]
+    else:
+        detail["snapshot_id"] = f"arn:aws:ec2::{PRIMARY_REGION}:snapshot/{snapshot_ids[0]}"
+    event["resources"] = [f"arn:aws:ec2::{PRIMARY_REGION}:snapshot/{sid}" for sid in snapshot_ids]
+    return event
+
+
+@dataclass
+class Fleet:
+    ec2: Any
+    dr: Any
+    image_id: str
+    subnet_id: str = ""
+    instances: dict[str, str] = field(default_factory=dict)  # label -> instance id
+
+    def launch(self, label: str, tags: dict[str, str] | None = None, volumes: int = 1) -> str:
+        devices = ["/dev/xvda"] + [f"/dev/sd{chr(ord('f') + i)}" for i in range(volumes - 1)]
+        mappings = [{"DeviceName": d, "Ebs": {"VolumeSize": 8}} for d in devices]
+        kwargs: dict[str, Any] = {}
+        if tags:
+            kwargs["TagSpecifications"] = [
+                {"ResourceType": "instance", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
+            ]
+        reply = self.ec2.run_instances(
+            ImageId=self.image_id,
+            MinCount=1,
+            MaxCount=1,
+            InstanceType="t3.micro",
+            BlockDeviceMappings=mappings,
+            **kwargs,
+        )
+        instance_id = reply["Instances"][0]["InstanceId"]
+        self.instances[label] = instance_id
+        return instance_id
+
+    def volumes_of(self, instance_id: str) -> dict[str, str]:
+        reservations = self.ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
+        mappings = reservations[0]["Instances"][0]["BlockDeviceMappings"]
+        return {m["DeviceName"]: m["Ebs"]["VolumeId"] for m in mappings}
+
+    def snapshots(self, region: str = PRIMARY_REGION, **tag_filters: str) -> list[dict[str, Any]]:
+        client = self.ec2 if region == PRIMARY_REGION else self.dr
+        filters = [{"Name": f"tag:{k}", "Values": [v]} for k, v in tag_filters.items()]
+        kwargs = {"Filters": filters} if filters else {}
+        return client.describe_snapshots(OwnerIds=["self"], **kwargs)["Snapshots"]
+
+    def managed(self, region: str = PRIMARY_REGION) -> dict[str, dict[str, Any]]:
+        return {s["SnapshotId"]: s for s in self.snapshots(region, ManagedBy="smart-vault")}
+
+
+def make_fleet() -> Fleet:
+    """Clients come from `smart_vault.aws`, so the handler under test uses the very same (hooked) clients."""
+    ec2 = aws.client("ec2", PRIMARY_REGION)
+    dr = aws.client("ec2", DR_REGION)
+    image = ec2.register_image(
+        Name="smart-vault-test-image",
+        RootDeviceName="/dev/xvda",
+        BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"VolumeSize": 8}}],
+    )
+    return Fleet(ec2=ec2, dr=dr, image_id=image["ImageId"])
+
+
+def tags_of(snapshot: dict[str, Any]) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in snapshot.get("Tags", [])}
+
+
+class Inbox:
+    """An SQS queue subscribed to the topic: what JSON (sqs) subscribers receive."""
+
+    def __init__(self) -> None:
+        sns = boto3.client("sns", PRIMARY_REGION)
+        self.sqs = boto3.client("sqs", PRIMARY_REGION)
+        topic_arn = sns.create_topic(Name=TOPIC_NAME)["TopicArn"]
+        self.queue_url = self.sqs.create_queue(QueueName="backup-inbox")["QueueUrl"]
+        queue_arn = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
+
+    def messages(self) -> list[dict[str, Any]]:
+        """Each SNS envelope (Subject, MessageAttributes, Message = the JSON document)."""
+        found = []
+        while True:
+            batch = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get("Messages", [])
+            if not batch:
+                return found
+            for item in batch:
+                found.append(json.loads(item["Body"]))
+                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=item["ReceiptHandle"])
+
+
+class CallCounter:
+    """Counts the EC2 operations (and keeps their parameters) made through the hooked clients."""
+
+    def __init__(self, *clients: Any) -> None:
+        self.calls: Counter[str] = Counter()
+        self.params: dict[str, list[dict[str, Any]]] = {}
+        for client in clients:
+            client.meta.events.register("provide-client-params.ec2", self._record)
+
+    def _record(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+        self.calls[model.name] += 1
+        self.params.setdefault(model.name, []).append(copy.deepcopy(params))
+
+    def reset(self) -> None:
+        self.calls.clear()
+        self.params.clear()
+
+
+def fail_operation(client: Any, operation: str, code: str, message: str = "", when: Any = None) -> None:
+    """Make `client` answer `operation` with an AWS error (for the calls `when(params)` selects)."""
+    pending: dict[str, Any] = {}
+
+    def remember(params: dict[str, Any], **_: Any) -> None:
+        pending["params"] = params
+
+    def answer(**_: Any) -> Any:
+        if when is not None and not when(pending.get("params", {})):
+            return None
+        http = type("Http", (), {"status_code": 400, "headers": {}, "content": b""})()
+        return http, {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": 400}}
+
+    client.meta.events.register(f"provide-client-params.ec2.{operation}", remember)
+    client.meta.events.register(f"before-call.ec2.{operation}", answer)
