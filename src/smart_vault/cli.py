@@ -344,6 +344,12 @@ def cmd_report(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_local(args: argparse.Namespace, out: TextIO) -> int:
+    try:
+        import moto  # noqa: F401 - only to tell a missing extra from a bug
+        import yaml  # noqa: F401
+    except ImportError as exc:
+        message = f"the local stack needs {exc.name}: pip install 'smart-vault[local]' (or make demo)"
+        raise CliError(message, EXIT_USAGE) from None
     from smart_vault.local import commands
 
     return commands.run(args, out)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 import threading
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -379,3 +380,10 @@ def test_local_commands_without_a_running_stack_say_how_to_start_one(tmp_path, c
 
 def test_module_exposes_main_for_the_console_script():
     assert cli.main is main
+
+
+def test_local_commands_without_the_local_extra_say_what_to_install(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "moto", None)  # import moto now raises ImportError
+    code, _ = run(["local", "demo"])
+    err = capsys.readouterr().err
+    assert code == EXIT_USAGE and "smart-vault[local]" in err and "Traceback" not in err
