@@ -196,8 +196,8 @@ def route_lambda_to(monkeypatch: pytest.MonkeyPatch, fake: Any) -> None:
     monkeypatch.setattr(aws, "client", client)
 
 
-@pytest.fixture
-def world(moto_aws, monkeypatch) -> World:
+def setup_world(monkeypatch: pytest.MonkeyPatch) -> World:
+    """Build the world (inside moto) and point both functions at it; test modules wrap this in a fixture."""
     built = build_world()
     set_restore_env(monkeypatch, built.topic_arn)
     route_lambda_to(monkeypatch, built.lambda_client)
