@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from smart_vault.local.edge import EdgeRule, check_request, edge_rules
 from smart_vault.local.emulator import Emulator
 from smart_vault.local.gateway import (
     INVALID_API_KEY,
@@ -30,6 +31,7 @@ from smart_vault.local.provision import (
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FIXTURES_DIR = str(Path(__file__).parent)
+VALID_BODY = {"snapshot_id": "snap-0123456789abcdef0", "availability_zone": "eu-west-1a"}
 ROUTES = [
     Route("/restore", "POST", True, "arn:fn"),
     Route("/restore/{restore_id}", "GET", True, "arn:fn"),
@@ -112,7 +114,13 @@ def served_api(tmp_path_factory):
     document = render_openapi((REPO_ROOT / "openapi.yaml").read_text(), invoke_arn("eu-west-1", echo.arn))
     api_id = import_rest_api(apigw, document, "test-restore")
     key_value, key_id, _ = deploy_with_key(apigw, api_id, "test-restore")
-    gateway = Gateway(apigw, api_id, "v1", lambda arn, payload: lambdas.invoke(lambdas.resolve(arn), payload))
+    gateway = Gateway(
+        apigw,
+        api_id,
+        "v1",
+        lambda arn, payload: lambdas.invoke(lambdas.resolve(arn), payload),
+        edge_rules(document),
+    )
     endpoint = GatewayEndpoint(gateway)
     url = endpoint.start()
     yield {
@@ -142,9 +150,9 @@ def test_valid_key_reaches_the_function_with_a_proxy_event(served_api):
 
 def test_post_body_is_passed_through(served_api):
     answer = requests.post(
-        f"{served_api['url']}/restore", headers={"x-api-key": served_api["key"]}, json={"a": 1}, timeout=30
+        f"{served_api['url']}/restore", headers={"x-api-key": served_api["key"]}, json=VALID_BODY, timeout=30
     )
-    assert answer.status_code == 201 and json.loads(answer.json()["body"]) == {"a": 1}
+    assert answer.status_code == 201 and json.loads(answer.json()["body"]) == VALID_BODY
 
 
 @pytest.mark.parametrize("headers", [{}, {"x-api-key": "wrong"}, {"x-api-key": ""}])
@@ -185,3 +193,42 @@ def test_broken_function_answer_is_a_502_shaped_by_the_apis_gateway_responses(se
     assert answer.status_code == 502
     body = answer.json()
     assert body["error"] == "InternalError" and body["request_id"] == answer.headers["x-amzn-RequestId"]
+
+
+def test_edge_rules_follow_the_openapi_validators():
+    document = render_openapi((REPO_ROOT / "openapi.yaml").read_text(), "arn:x")
+    rules = edge_rules(document)
+    post, get = rules[("/restore", "POST")], rules[("/restore/{restore_id}", "GET")]
+    assert post.validate_body and post.body_schema["required"] == ["snapshot_id"]
+    assert post.body_schema["additionalProperties"] is False
+    assert get.validate_parameters and not get.validate_body
+
+
+def test_check_request_body_and_parameters():
+    body_rule = EdgeRule(
+        True, True, {"type": "object", "required": ["a"], "properties": {"a": {"type": "boolean"}}}
+    )
+    param_rule = EdgeRule(False, True, None, required_headers=("Idempotency-Key",), required_query=("q",))
+    assert check_request(body_rule, {}, {}, b'{"a": true}') is None
+    assert check_request(body_rule, {"Content-Type": "text/plain"}, {}, b"nonsense") is None
+    error, detail = check_request(body_rule, {}, {}, b'{"a": "true"}')
+    assert (
+        error == ("BAD_REQUEST_BODY", 400, "Invalid request body")
+        and "'true' is not of type 'boolean'" in detail
+    )
+    assert check_request(body_rule, {}, {}, b"{not json")[1] == "[Invalid JSON in request body]"
+    error, detail = check_request(param_rule, {"idempotency-key": "k"}, {}, b"")
+    assert error[0] == "BAD_REQUEST_PARAMETERS" and detail == "Missing required request parameters: [q]"
+    assert check_request(param_rule, {"Idempotency-Key": "k"}, {"q": ["1"]}, b"") is None
+
+
+def test_a_body_that_breaks_the_model_is_answered_at_the_edge(served_api):
+    answer = requests.post(
+        f"{served_api['url']}/restore",
+        headers={"x-api-key": served_api["key"]},
+        json={"snapshot_id": "snap-0123456789abcdef0", "launch_instance": "yes"},
+        timeout=30,
+    )
+    assert answer.status_code == 400
+    assert answer.json() == {"error": "ValidationError", "message": "Invalid request body", "field": None}
+    assert answer.headers["x-amzn-ErrorType"] == "BAD_REQUEST_BODY"

@@ -17,11 +17,12 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from smart_vault.local.edge import EdgeRule, check_request
 from smart_vault.local.lambda_service import ACCOUNT_ID, InvokeResult
 
 INTEGRATION_FUNCTION = re.compile(r"/functions/(?P<arn>arn:[^/]+)/invocations$")
@@ -201,7 +202,10 @@ INTEGRATION_FAILURE = ("INTEGRATION_FAILURE", 502, "Internal server error")
 
 
 def render_gateway_error(
-    error: tuple[str, int, str], responses: Mapping[str, dict[str, Any]], request_id: str
+    error: tuple[str, int, str],
+    responses: Mapping[str, dict[str, Any]],
+    request_id: str,
+    validation: str = "",
 ) -> GatewayAnswer:
     """The answer API Gateway gives for one of its own errors, with the API's gateway responses applied."""
     kind, status, message = error
@@ -221,7 +225,8 @@ def render_gateway_error(
         return GatewayAnswer(status, headers, json.dumps({"message": message}).encode())
     body = (
         template.replace("$context.error.messageString", json.dumps(message))
-        .replace("$context.error.validationErrorString", message)
+        # Escaped so that the body stays JSON whatever quotes the validation message holds.
+        .replace("$context.error.validationErrorString", json.dumps(validation or message)[1:-1])
         .replace("$context.error.message", message)
         .replace("$context.requestId", request_id)
     )
@@ -256,6 +261,7 @@ class Gateway:
     api_id: str
     stage: str
     invoke: InvokeFunction
+    edge: Mapping[tuple[str, str], EdgeRule] = field(default_factory=dict)  # request validation per method
 
     def load(self) -> None:
         resources = self.apigw.get_resources(restApiId=self.api_id, embed=["methods"], limit=500)["items"]
@@ -283,6 +289,10 @@ class Gateway:
             allowed, key_id = key_is_authorised(self.apigw, self.api_id, self.stage, key_value)
             if not allowed:
                 return render_gateway_error(INVALID_API_KEY, self.responses, request_id)
+        rule = self.edge.get((route.resource_path, route.http_method))
+        failure = rule and check_request(rule, dict(headers), parse_qs(parts.query), body)
+        if failure:
+            return render_gateway_error(failure[0], self.responses, request_id, validation=failure[1])
         if route.function_arn is None:
             return render_gateway_error(INTEGRATION_FAILURE, self.responses, request_id)
         event = build_proxy_event(

@@ -70,6 +70,11 @@ def render_openapi(template: str, function_invoke_arn: str) -> dict[str, Any]:
     return yaml.safe_load(template.replace(INVOKE_ARN_PLACEHOLDER, function_invoke_arn))
 
 
+def api_document(template: str, region: str, function_arn: str) -> dict[str, Any]:
+    """The body Terraform imports: the spec with the API function's invoke ARN filled in."""
+    return render_openapi(template, invoke_arn(region, function_arn))
+
+
 def api_key_operations(document: dict[str, Any]) -> list[tuple[str, str]]:
     """(path, METHOD) of every operation whose security requires an `apiKey` scheme (API Gateway's rule)."""
     schemes = (document.get("components") or {}).get("securitySchemes") or {}
@@ -227,7 +232,7 @@ def provision(
             lambdas.register(spec)
             done.functions.append(spec.arn)
         apigw = client_for("apigateway", stack.region)
-        document = render_openapi(openapi_template, invoke_arn(stack.region, api.arn))
+        document = api_document(openapi_template, stack.region, api.arn)
         api_id = import_rest_api(apigw, document, stack.api_name)
         key_value, key_id, plan_id = deploy_with_key(apigw, api_id, stack.api_name)
         done.apis.append(

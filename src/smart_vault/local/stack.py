@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from smart_vault.local.deployment import DeploymentConfig
+from smart_vault.local.edge import edge_rules
 from smart_vault.local.emulator import FAKE_CREDENTIALS, Emulator
 from smart_vault.local.fleet import Fleet, seed_demo_fleet
 from smart_vault.local.gateway import Gateway, GatewayEndpoint
 from smart_vault.local.lambda_service import InvokeResult, LambdaEndpoint, LambdaService
-from smart_vault.local.provision import Provisioned, provision, read_openapi_template
+from smart_vault.local.provision import Provisioned, api_document, provision, read_openapi_template
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
@@ -131,8 +132,14 @@ class LocalStack:
         }
         provisioned = provision(self.emulator.client, self.config, self.lambdas, template)
         for api in provisioned.apis:
+            function = self.lambdas.resolve(api.function_name, api.region)
+            rules = edge_rules(api_document(template, api.region, function.arn))
             gateway = Gateway(
-                self.emulator.client("apigateway", api.region), api.api_id, api.stage, self._invoke
+                self.emulator.client("apigateway", api.region),
+                api.api_id,
+                api.stage,
+                self._invoke,
+                edge=rules,
             )
             endpoint = GatewayEndpoint(gateway)
             api.url = endpoint.start()
