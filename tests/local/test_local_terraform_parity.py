@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from smart_vault.local.deployment import (
     restore_worker_environment,
     table_definitions,
 )
+from smart_vault.local.provision import INVOKE_ARN_PLACEHOLDER
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MODULE_DIR = REPO_ROOT / "modules" / "restore_stack"
@@ -145,3 +147,11 @@ def test_topics_keys_and_restore_stacks_per_region(root):
     assert modules["restore_dr"]["sns_topic_arn"] == "${aws_sns_topic.dr_notifications.arn}"
     assert modules["restore_primary"]["peer_region"] == "${var.dr_region}"
     assert modules["restore_dr"]["peer_region"] == "${var.primary_region}"
+
+
+def test_the_api_body_is_openapi_yaml_with_only_the_invoke_arn_filled_in(module):
+    body = module["locals"]["openapi_body"]
+    assert "templatefile(var.openapi_template_path" in body and "merge(" not in body
+    assert "restore_api_invoke_arn = aws_lambda_function.restore_api.invoke_arn" in " ".join(body.split())
+    placeholders = set(re.findall(r"\$\{[^}]*\}", (REPO_ROOT / "openapi.yaml").read_text()))
+    assert placeholders == {INVOKE_ARN_PLACEHOLDER}
