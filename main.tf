@@ -70,6 +70,7 @@ module "restore_primary" {
   api_throttle_burst      = var.api_throttle_burst_limit
   api_quota_per_day       = var.api_quota_per_day
   log_retention_days      = var.log_retention_days
+  reserved_concurrency    = var.restore_reserved_concurrency
   api_gateway_logs_role   = var.manage_api_gateway_account ? aws_iam_role.api_gateway_logs.arn : null
 }
 
@@ -102,6 +103,7 @@ module "restore_dr" {
   api_throttle_burst      = var.api_throttle_burst_limit
   api_quota_per_day       = var.api_quota_per_day
   log_retention_days      = var.log_retention_days
+  reserved_concurrency    = var.restore_reserved_concurrency
   api_gateway_logs_role   = var.manage_api_gateway_account ? aws_iam_role.api_gateway_logs.arn : null
 }
 

@@ -159,6 +159,17 @@ variable "backup_reserved_concurrency" {
   }
 }
 
+variable "restore_reserved_concurrency" {
+  type        = number
+  description = "Reserved concurrency of each restore function (API and worker, per region). Reservations must leave the account at least 10 unreserved executions per region."
+  default     = 5
+
+  validation {
+    condition     = var.restore_reserved_concurrency >= 1 && var.restore_reserved_concurrency <= 100 && floor(var.restore_reserved_concurrency) == var.restore_reserved_concurrency
+    error_message = "restore_reserved_concurrency must be a whole number from 1 to 100."
+  }
+}
+
 variable "restore_in_dr_region" {
   type        = bool
   description = "Deploy a second restore stack (API, functions, tables) in the DR region, so restores work while the primary region is down."

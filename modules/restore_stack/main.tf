@@ -92,7 +92,7 @@ resource "aws_lambda_function" "restore_api" {
   source_code_hash = var.lambda_zip_hash
   layers           = [var.powertools_layer_arn]
 
-  reserved_concurrent_executions = 10
+  reserved_concurrent_executions = var.reserved_concurrency
   kms_key_arn                    = var.kms_key_arn
 
   environment {
@@ -135,7 +135,7 @@ resource "aws_lambda_function" "restore_worker" {
   source_code_hash = var.lambda_zip_hash
   layers           = [var.powertools_layer_arn]
 
-  reserved_concurrent_executions = 10
+  reserved_concurrent_executions = var.reserved_concurrency
   kms_key_arn                    = var.kms_key_arn
 
   environment {

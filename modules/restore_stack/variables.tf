@@ -123,3 +123,9 @@ variable "api_gateway_logs_role" {
   description = "Role ARN API Gateway uses to write logs in this region (set on the regional API Gateway account); null leaves that setting alone."
   default     = null
 }
+
+variable "reserved_concurrency" {
+  type        = number
+  description = "Reserved concurrency of each of the two functions."
+  default     = 5
+}
