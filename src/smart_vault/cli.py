@@ -358,6 +358,20 @@ def cmd_local(args: argparse.Namespace, out: TextIO) -> int:
 # ------------------------------------------------------------------------------------------------ parser
 
 
+EPILOG = """\
+environment:
+  SMART_VAULT_API_URL, SMART_VAULT_API_KEY   restore API stage URL and key (or --api-url, --api-key)
+  SMART_VAULT_DR_REGION                      DR region of `report` (or --dr-region)
+  AWS_REGION, AWS_ENDPOINT_URL, AWS_*        the usual AWS settings, for `report`
+
+exit codes:
+  0 done, 1 the restore/backup/demo failed, 2 bad usage, 3 the API refused the request (4xx),
+  4 the API or AWS could not be reached or failed (5xx), 5 still running at --timeout, 130 interrupted
+
+Try it without an AWS account: `make demo`, or `smart-vault local up`.
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--output", "-o", choices=("table", "json"), default="table", help="output format")
@@ -378,7 +392,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--interval", type=float, default=2.0, help="seconds between status polls (default 2)"
     )
 
-    parser = argparse.ArgumentParser(prog="smart-vault", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="smart-vault",
+        description="Start and follow Smart Vault restores, report recovery points, run the local stack.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     restore = commands.add_parser(
