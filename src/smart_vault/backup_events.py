@@ -84,9 +84,8 @@ def _completion(event: Mapping[str, Any]) -> SnapshotsCompleted | Ignored:
         arns = [detail.get("snapshot_id", "")]
     ids = tuple(dict.fromkeys(snapshot_id_from_arn(arn) for arn in arns))
     failed = detail.get("result") != "succeeded"
-    return SnapshotsCompleted(
-        run_id, ids, failed=failed, cause=str(detail.get("cause") or detail.get("result"))
-    )
+    cause = str(detail.get("cause") or f"result {detail.get('result')!r}") if failed else ""
+    return SnapshotsCompleted(run_id, ids, failed=failed, cause=cause)
 
 
 def _manual(event: Mapping[str, Any], request_id: str | None, default_dry_run: bool) -> FullRun:

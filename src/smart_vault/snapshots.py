@@ -39,7 +39,7 @@ PAGE_SIZE = 1000
 # EC2 accepts at most 200 values in one filter.
 FILTER_VALUES_MAX = 200
 PROTECTED_STATES = ("running", "stopped")
-RETENTION_OVERRIDE_TAG = "Backup-Retention-Days"
+INSTANCE_RETENTION_TAG = "Backup-Retention-Days"
 MAX_RETENTION_DAYS = 3650
 
 
@@ -55,7 +55,7 @@ class Instance:
 def retention_override(tags: dict[str, str], instance_id: str) -> int | None:
     """The instance's `Backup-Retention-Days` tag as days; a bad value is logged and ignored (the default
     applies) so that a typo never leaves an instance unprotected."""
-    raw = tags.get(RETENTION_OVERRIDE_TAG)
+    raw = tags.get(INSTANCE_RETENTION_TAG)
     if raw is None:
         return None
     try:
@@ -66,7 +66,7 @@ def retention_override(tags: dict[str, str], instance_id: str) -> int | None:
         return days
     logger.warning(
         "ignoring invalid retention override",
-        extra={"instance_id": instance_id, "tag": RETENTION_OVERRIDE_TAG, "value": raw},
+        extra={"instance_id": instance_id, "tag": INSTANCE_RETENTION_TAG, "value": raw},
     )
     return None
 

@@ -33,7 +33,13 @@ def backup_env(monkeypatch: pytest.MonkeyPatch, **overrides: str) -> None:
         "MIN_SNAPSHOTS_KEPT": "1",
     }
     values.update(overrides)
-    for key in ("BACKUP_TAG_KEY", "BACKUP_TAG_VALUE", "DR_RETENTION_DAYS", "MAX_CONCURRENT_COPIES", "DRY_RUN"):
+    for key in (
+        "BACKUP_TAG_KEY",
+        "BACKUP_TAG_VALUE",
+        "DR_RETENTION_DAYS",
+        "MAX_CONCURRENT_COPIES",
+        "DRY_RUN",
+    ):
         monkeypatch.delenv(key, raising=False)
     for key, value in values.items():
         monkeypatch.setenv(key, value)
@@ -74,7 +80,8 @@ def completion_event(name: str, snapshot_ids: list[str], event_id: str = "") -> 
     if "snapshots" in detail:
         template = detail["snapshots"][0]
         detail["snapshots"] = [
-            {**template, "snapshot_id": f"arn:aws:ec2::{PRIMARY_REGION}:snapshot/{sid}"} for sid in snapshot_ids
+            {**template, "snapshot_id": f"arn:aws:ec2::{PRIMARY_REGION}:snapshot/{sid}"}
+            for sid in snapshot_ids
         ]
     else:
         detail["snapshot_id"] = f"arn:aws:ec2::{PRIMARY_REGION}:snapshot/{snapshot_ids[0]}"
@@ -158,7 +165,9 @@ class Inbox:
         """Each SNS envelope (Subject, MessageAttributes, Message = the JSON document)."""
         found = []
         while True:
-            batch = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get("Messages", [])
+            batch = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get(
+                "Messages", []
+            )
             if not batch:
                 return found
             for item in batch:
@@ -195,7 +204,10 @@ def fail_operation(client: Any, operation: str, code: str, message: str = "", wh
         if when is not None and not when(pending.get("params", {})):
             return None
         http = type("Http", (), {"status_code": 400, "headers": {}, "content": b""})()
-        return http, {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": 400}}
+        return http, {
+            "Error": {"Code": code, "Message": message},
+            "ResponseMetadata": {"HTTPStatusCode": 400},
+        }
 
     client.meta.events.register(f"provide-client-params.ec2.{operation}", remember)
     client.meta.events.register(f"before-call.ec2.{operation}", answer)

@@ -7,9 +7,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from freezegun import freeze_time
-
-from smart_vault import backup
-from smart_vault.errors import ConfigError
 from tests.functional.backup_fixtures import (
     DR_KEY_ARN,
     DR_REGION,
@@ -23,6 +20,9 @@ from tests.functional.backup_fixtures import (
     scheduled_event,
     tags_of,
 )
+
+from smart_vault import backup
+from smart_vault.errors import ConfigError
 
 T0 = datetime(2026, 3, 1, 2, 0, 0, tzinfo=UTC)
 # Tests that freeze time use no topic (the publish fails and is logged): moto's SNS signing state created
@@ -68,7 +68,9 @@ def test_scheduled_run_snapshots_tagged_instances_and_copies_them_encrypted_to_d
     primaries = fleet.managed(PRIMARY_REGION)
     assert sorted(report["snapshots_created"]) == sorted(primaries)
     assert len(primaries) == 4
-    assert not {untagged, silver, gone} & {tags_of(s)["smart-vault:source-instance"] for s in primaries.values()}
+    assert not {untagged, silver, gone} & {
+        tags_of(s)["smart-vault:source-instance"] for s in primaries.values()
+    }
 
     volumes = {v: d for d, v in fleet.volumes_of(gold).items()}
     gold_set = by_instance[gold]["backup_set_id"]
@@ -101,7 +103,9 @@ def test_scheduled_run_snapshots_tagged_instances_and_copies_them_encrypted_to_d
         assert copy_tags["smart-vault:source-snapshot"] == source["SnapshotId"]
         assert copy_tags["smart-vault:source-region"] == PRIMARY_REGION
         expected = {k: v for k, v in tags_of(source).items()}
-        expected.update({"smart-vault:source-snapshot": source["SnapshotId"], "smart-vault:source-region": PRIMARY_REGION})
+        expected.update(
+            {"smart-vault:source-snapshot": source["SnapshotId"], "smart-vault:source-region": PRIMARY_REGION}
+        )
         assert copy_tags == expected
     assert report["deleted"] == []
 
@@ -284,7 +288,12 @@ def test_a_failed_publish_is_logged_and_the_report_still_returned(fleet, env):
 
 @pytest.mark.parametrize(
     ("variable", "value"),
-    [("DR_KMS_KEY_ID", None), ("DR_REGION", PRIMARY_REGION), ("RETENTION_DAYS", "0"), ("MAX_CONCURRENT_COPIES", "21")],
+    [
+        ("DR_KMS_KEY_ID", None),
+        ("DR_REGION", PRIMARY_REGION),
+        ("RETENTION_DAYS", "0"),
+        ("MAX_CONCURRENT_COPIES", "21"),
+    ],
 )
 def test_invalid_settings_fail_before_any_work(fleet, env, variable, value):
     fleet.launch("gold", {"Backup-Tier": "Gold"})
@@ -353,5 +362,9 @@ def test_recovery_point_age_reports_the_worst_protected_instance(fleet, capsys):
     with freeze_time(T0 + timedelta(hours=30)):
         run(scheduled_event("rpo-2"))
     out = capsys.readouterr().out
-    ages = [json.loads(line)["RecoveryPointAgeSeconds"][0] for line in out.splitlines() if "RecoveryPointAgeSeconds" in line]
+    ages = [
+        json.loads(line)["RecoveryPointAgeSeconds"][0]
+        for line in out.splitlines()
+        if "RecoveryPointAgeSeconds" in line
+    ]
     assert ages == [30 * 3600]
