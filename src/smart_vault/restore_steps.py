@@ -224,8 +224,12 @@ def roll_back(ec2: Any, volume_id: str | None, instance_id: str | None, deadline
             volume = describe_volume(ec2, volume_id)
             if volume is not None:
                 if volume.get("Attachments"):
-                    with aws.aws_errors("DetachVolume"):
-                        ec2.detach_volume(VolumeId=volume_id, Force=True)
+                    # Terminating the instance detaches the volume too; whichever comes first is fine.
+                    _ignore_missing(
+                        lambda: ec2.detach_volume(VolumeId=volume_id, Force=True),
+                        "DetachVolume",
+                        ("IncorrectState", "InvalidAttachment.NotFound"),
+                    )
                 if volume.get("State") not in ("available", "error") or volume.get("Attachments"):
                     # Only an available volume can be deleted: wait out `creating` or `detaching`.
                     wait_for(ec2, "volume_available", max(deadline.remaining() - 5, 1), VolumeIds=[volume_id])

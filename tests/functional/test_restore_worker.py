@@ -23,7 +23,7 @@ from restore_fixtures import (
 
 from smart_vault import aws, restore_worker
 from smart_vault.config import RestoreWorkerSettings
-from smart_vault.errors import ValidationError
+from smart_vault.errors import AwsError, ValidationError
 from smart_vault.jobs import RestoreJobStore
 
 STEPS_VOLUME_ONLY = ["create_volume", "wait_volume_available"]
@@ -387,6 +387,31 @@ def test_a_failure_at_attach_leaves_nothing_behind_and_a_failed_job(world):
     [envelope] = sqs_notifications(world.queue_url)
     assert envelope["Subject"].endswith(": FAILED")
     assert json.loads(envelope["Message"])["error"] == job["error"]
+
+
+def test_a_failure_after_attach_detaches_and_removes_everything(world, monkeypatch):
+    restore_id = start(world, launch_body(world))
+    real_wait_for = restore_worker.wait_for
+
+    def in_use_never_reached(ec2, waiter_name, budget_seconds, **kwargs):
+        if waiter_name == "volume_in_use":
+            raise AwsError(
+                "WaiterError", "Waiter VolumeInUse failed: Max attempts exceeded", "wait volume_in_use"
+            )
+        return real_wait_for(ec2, waiter_name, budget_seconds, **kwargs)
+
+    monkeypatch.setattr(restore_worker, "wait_for", in_use_never_reached)
+    run_invoked_workers(world.lambda_client)
+
+    job = get_restore(restore_id).body
+    assert job["status"] == "FAILED"
+    assert (
+        job["error"]
+        == "wait_volume_in_use failed: WaiterError: Waiter VolumeInUse failed: Max attempts exceeded"
+    )
+    assert restored_volumes(PRIMARY_REGION, restore_id) == []
+    assert live_instances(PRIMARY_REGION) == []
+    assert job["steps"][-1]["name"] == "rollback" and job["steps"][-1]["status"] == "SUCCEEDED"
 
 
 def test_keep_on_failure_keeps_what_was_created(world):
