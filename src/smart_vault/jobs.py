@@ -10,6 +10,7 @@ a worker retried after a crash can take the job over once the crashed one can no
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -88,7 +89,7 @@ def _plain(value: Any) -> Any:
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_plain(v) for v in value]
-    if type(value).__name__ == "Decimal":
+    if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     return value
 

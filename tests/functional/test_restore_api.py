@@ -381,3 +381,23 @@ def test_a_misconfigured_function_answers_500(world, monkeypatch):
     answer = post_restore(volume_only(world))
     assert (answer.status, answer.body["error"]) == (500, "InternalError")
     assert "RESTORE_WORKER_FUNCTION" not in answer.body["message"]
+
+
+def test_the_same_idempotency_key_while_the_first_request_runs_answers_409(world):
+    headers = {"Idempotency-Key": "in-flight-key"}
+    answers_during_first = []
+    real_invoke = world.lambda_client.invoke
+
+    def invoke_and_retry_meanwhile(**kwargs):
+        # The client gives up waiting and retries while the first request is still starting the worker.
+        answers_during_first.append(post_restore(volume_only(world), headers=headers))
+        return real_invoke(**kwargs)
+
+    world.lambda_client.invoke = invoke_and_retry_meanwhile
+    first = post_restore(volume_only(world), headers=headers)
+
+    [during] = answers_during_first
+    assert (during.status, during.body["error"]) == (409, "Conflict")
+    assert "in progress" in during.body["message"]
+    assert first.status == 202
+    assert len(world.lambda_client.invocations) == 1
