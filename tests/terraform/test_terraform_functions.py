@@ -133,16 +133,14 @@ def test_code_reads_exactly_the_variables_terraform_sets(function):
 
 
 def test_functions_use_the_powertools_layer_and_the_package_zip():
-    for name in tfmodel.FUNCTIONS:
-        directory, _ = tfmodel.FUNCTIONS[name]
-        for definition in tfmodel.function_definitions(name):
-            inputs_list = [None] if directory == REPO else list(tfmodel.module_calls().values())
-            for inputs in inputs_list:
-                filename = tfmodel.resolve(definition.body["filename"], directory, inputs)
-                code_hash = tfmodel.resolve(definition.body["source_code_hash"], directory, inputs)
-                assert filename == "${data.archive_file.lambda.output_path}", name
-                assert code_hash == "${data.archive_file.lambda.output_base64sha256}", name
-                assert len(definition.body["layers"]) == 1, name
+    for name, (directory, resource) in tfmodel.FUNCTIONS.items():
+        body = tfmodel.labelled(directory, "resource", "aws_lambda_function")[resource]
+        for inputs in [None] if directory == REPO else tfmodel.module_calls().values():
+            filename = tfmodel.resolve(body["filename"], directory, inputs)
+            code_hash = tfmodel.resolve(body["source_code_hash"], directory, inputs)
+            assert filename == "${data.archive_file.lambda.output_path}", name
+            assert code_hash == "${data.archive_file.lambda.output_base64sha256}", name
+            assert len(body["layers"]) == 1, name
     layer = tfmodel.variables(REPO)["powertools_layer_arn"]["default"]
     assert "AWSLambdaPowertoolsPythonV3-python312-x86_64" in layer
     assert "{region}" in layer
@@ -207,3 +205,25 @@ def test_restore_stack_is_deployed_in_both_regions_by_default():
     # Each stack's DR_REGION is the other region.
     assert calls["restore_primary"]["peer_region"] == "${var.dr_region}"
     assert calls["restore_dr"]["peer_region"] == "${var.primary_region}"
+
+
+def test_environment_values_point_at_the_right_resources():
+    (backup,) = tfmodel.function_definitions("backup")
+    env = backup.environment
+    assert env["DR_KMS_KEY_ID"] == "${aws_kms_key.dr.arn}"
+    assert env["DR_REGION"] == "${var.dr_region}"
+    assert env["SNS_TOPIC_ARN"] == "${aws_sns_topic.notifications.arn}"
+    assert env["BACKUP_TAG_VALUE"] == '${join(",", var.backup_tag_values)}'
+    # config.py accepts "true"/"false", which is what tostring() of a bool gives.
+    assert env["DRY_RUN"] == "${tostring(var.dry_run)}"
+    api = tfmodel.labelled(tfmodel.MODULE_DIR, "resource", "aws_lambda_function")["restore_api"]
+    api_env = api["environment"][0]["variables"]
+    assert api_env["RESTORE_WORKER_FUNCTION"] == "${local.worker_function_name}"
+    assert api_env["DR_REGION"] == "${var.peer_region}"
+    assert api_env["RESTORE_JOBS_TABLE"] == "${aws_dynamodb_table.restore_jobs.name}"
+    assert api_env["IDEMPOTENCY_TABLE"] == "${aws_dynamodb_table.idempotency.name}"
+    # Each restore stack notifies through the topic of its own region.
+    calls = tfmodel.module_calls()
+    assert calls["restore_primary"]["sns_topic_arn"] == "${aws_sns_topic.notifications.arn}"
+    assert calls["restore_dr"]["sns_topic_arn"] == "${aws_sns_topic.dr_notifications.arn}"
+    assert calls["restore_dr"]["kms_key_arn"] == "${aws_kms_key.dr.arn}"
