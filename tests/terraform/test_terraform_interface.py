@@ -123,6 +123,8 @@ def test_alarm_dimensions_match_what_the_backup_handler_emits(capsys, monkeypatc
             "SNS_TOPIC_ARN": "arn:aws:sns:eu-west-1:123456789012:smart-vault-notifications",
         }
     )
+    backup.metrics.clear_metrics()  # the Metrics object is shared: start from an empty buffer
+    capsys.readouterr()
     report = {
         "snapshots_created": [],
         "deleted": [],
