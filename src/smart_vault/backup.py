@@ -9,9 +9,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from smart_vault import aws, notify
-from smart_vault.backup_events import Ignored, SnapshotsCompleted, parse_event
-from smart_vault.backup_run import Clients, RunRequest, RunResult, copy_completed_snapshots, run_backup
+from smart_vault import aws, notify, pacing
+from smart_vault.backup_events import ContinuedRun, Ignored, SnapshotsCompleted, parse_event
+from smart_vault.backup_run import (
+    Clients,
+    Continuation,
+    Deadline,
+    RunRequest,
+    RunResult,
+    copy_completed_snapshots,
+    run_backup,
+)
 from smart_vault.config import BackupSettings
 from smart_vault.errors import AwsError, ValidationError
 from smart_vault.observability import MetricUnit, logger, metrics, single_metric, trace_handler
@@ -27,7 +35,39 @@ def _account_id(context: Any) -> str | None:
 
 
 def _clients(settings: BackupSettings) -> Clients:
-    return Clients(ec2=aws.client("ec2", settings.region), dr_ec2=aws.client("ec2", settings.dr_region))
+    """The two EC2 clients, their mutating calls paced to EC2's token buckets."""
+    ec2 = aws.client("ec2", settings.region)
+    dr_ec2 = aws.client("ec2", settings.dr_region)
+    pacing.pace(ec2)
+    pacing.pace(dr_ec2)
+    return Clients(ec2=ec2, dr_ec2=dr_ec2)
+
+
+def start_continuation(continuation: Continuation, context: Any, settings: BackupSettings) -> str | None:
+    """Invoke this function again, asynchronously, with the cursor; None when started, else the error."""
+    function = getattr(context, "invoked_function_arn", "") or getattr(context, "function_name", "")
+    if not function:
+        return "no Lambda context to continue the run from"
+    import json  # deferred: only large runs continue
+
+    try:
+        with aws.aws_errors("Invoke"):
+            aws.client("lambda", settings.region).invoke(
+                FunctionName=function,
+                InvocationType="Event",
+                Payload=json.dumps(continuation.as_payload()).encode(),
+            )
+    except AwsError as exc:
+        return exc.readable()
+    logger.info(
+        "run continues in a new invocation",
+        extra={
+            "invocation": continuation.invocation,
+            "after": continuation.after,
+            "remaining": continuation.remaining,
+        },
+    )
+    return None
 
 
 def emit_metrics(result: RunResult, settings: BackupSettings, full_run: bool) -> None:
@@ -72,28 +112,64 @@ def _failed_creation(request: SnapshotsCompleted) -> RunResult:
     return RunResult(report=build_report(request.run_id, False, failures=failures))
 
 
-def handle(event: Any, context: Any, settings: BackupSettings, now: datetime) -> dict[str, Any]:
+def _full_run(
+    request: Any, context: Any, settings: BackupSettings, clients: Clients, now: datetime
+) -> RunResult:
+    if isinstance(request, ContinuedRun):
+        run = RunRequest(
+            request.run_id,
+            request.dry_run,
+            request.instance_ids,
+            after=request.after,
+            invocation=request.invocation,
+            carried_failures=request.failures,
+        )
+    else:
+        run = RunRequest(request.run_id, request.dry_run, request.instance_ids)
+    result = run_backup(run, settings, clients, now, _account_id(context), Deadline(context))
+    if result.continuation is None:
+        return result
+    error = start_continuation(result.continuation, context, settings)
+    if error is None:
+        return result
+    # The chain is broken: this invocation becomes the last one and says what was not reached.
+    failure = {
+        "resource": "continuation",
+        "error": f"{result.continuation.remaining} instances after {result.continuation.after} were not reached: {error}",
+    }
+    report = build_report(
+        result.report["run_id"],
+        result.report["dry_run"],
+        instances=result.report["instances"],
+        snapshots_created=result.report["snapshots_created"],
+        failures=[*result.report["failures"], failure],
+    )
+    return RunResult(report=report, instances_protected=result.instances_protected)
+
+
+def handle(
+    event: Any, context: Any, settings: BackupSettings, now: datetime, clients: Clients | None = None
+) -> dict[str, Any]:
     """Route one event to its service function; publish and emit; return the report."""
     request = parse_event(event, getattr(context, "aws_request_id", None), settings.dry_run)
     logger.append_keys(run_id=request.run_id)
     if isinstance(request, Ignored):
         logger.info("event ignored", extra={"reason": request.reason})
         return dict(build_report(request.run_id, settings.dry_run))
+    clients = clients or _clients(settings)
     if isinstance(request, SnapshotsCompleted):
         if request.failed:
             result = _failed_creation(request)
         else:
-            result = copy_completed_snapshots(
-                request.run_id, request.snapshot_ids, settings, _clients(settings)
-            )
+            result = copy_completed_snapshots(request.run_id, request.snapshot_ids, settings, clients)
         emit_metrics(result, settings, full_run=False)
         if result.report["status"] != SUCCEEDED:
             send_notification(result, settings)
     else:
-        run = RunRequest(request.run_id, request.dry_run, request.instance_ids)
-        result = run_backup(run, settings, _clients(settings), now, _account_id(context))
-        emit_metrics(result, settings, full_run=True)
-        send_notification(result, settings)
+        result = _full_run(request, context, settings, clients, now)
+        if result.continuation is None:
+            emit_metrics(result, settings, full_run=True)
+            send_notification(result, settings)
     logger.info("backup report", extra={"report": result.report, "status": result.report["status"]})
     return dict(result.report)
 

@@ -36,6 +36,18 @@ class FullRun:
 
 
 @dataclass(frozen=True)
+class ContinuedRun:
+    """The next invocation of a large run (sent by the function to itself): instances after `after`."""
+
+    run_id: str
+    dry_run: bool
+    instance_ids: tuple[str, ...] | None
+    after: str
+    invocation: int
+    failures: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
 class SnapshotsCompleted:
     """A completion event: copy `snapshot_ids` to DR, or report `failures` when the creation failed."""
 
@@ -115,9 +127,48 @@ def _manual(event: Mapping[str, Any], request_id: str | None, default_dry_run: b
     return FullRun(run_id, dry_run or default_dry_run, instance_ids)
 
 
+def _continued(raw: Any) -> ContinuedRun:
+    if not isinstance(raw, Mapping):
+        raise ValidationError("continuation must be an object", field="continuation")
+    run_id, after, invocation = raw.get("run_id"), raw.get("after"), raw.get("invocation")
+    if not isinstance(run_id, str) or not run_id or len(run_id) > RUN_ID_MAX:
+        raise ValidationError("continuation.run_id must be a run id", field="continuation.run_id")
+    if not isinstance(after, str) or not INSTANCE_ID_RE.match(after):
+        raise ValidationError("continuation.after must be an instance id", field="continuation.after")
+    if not isinstance(invocation, int) or isinstance(invocation, bool) or invocation < 1:
+        raise ValidationError(
+            "continuation.invocation must be a positive integer", field="continuation.invocation"
+        )
+    dry_run = raw.get("dry_run", False)
+    if not isinstance(dry_run, bool):
+        raise ValidationError("continuation.dry_run must be a boolean", field="continuation.dry_run")
+    ids = raw.get("instance_ids")
+    if ids is not None and (
+        not isinstance(ids, list) or not all(isinstance(i, str) and INSTANCE_ID_RE.match(i) for i in ids)
+    ):
+        raise ValidationError(
+            "continuation.instance_ids must list instance ids", field="continuation.instance_ids"
+        )
+    failures = raw.get("failures") or []
+    if not isinstance(failures, list) or not all(
+        isinstance(f, list) and len(f) == 2 and all(isinstance(x, str) for x in f) for f in failures
+    ):
+        raise ValidationError(
+            "continuation.failures must be [resource, error] pairs", field="continuation.failures"
+        )
+    return ContinuedRun(
+        run_id,
+        dry_run,
+        tuple(ids) if ids is not None else None,
+        after,
+        invocation,
+        tuple((f[0], f[1]) for f in failures),
+    )
+
+
 def parse_event(
     event: Any, request_id: str | None = None, default_dry_run: bool = False
-) -> FullRun | SnapshotsCompleted | Ignored:
+) -> FullRun | ContinuedRun | SnapshotsCompleted | Ignored:
     """The request an event carries. Raises ValidationError (with the field) for anything else."""
     if not isinstance(event, Mapping):
         raise ValidationError("the event must be a JSON object", field=None)
@@ -126,6 +177,8 @@ def parse_event(
         return FullRun(_event_run_id(event), default_dry_run)
     if source == "aws.ec2" and event.get("detail-type") in (MULTI_VOLUME_DETAIL_TYPE, SNAPSHOT_DETAIL_TYPE):
         return _completion(event)
+    if set(event) == {"continuation"}:
+        return _continued(event["continuation"])
     if source is not None or "detail-type" in event:
         raise ValidationError(
             f"unsupported event: source {source!r}, detail-type {event.get('detail-type')!r}", field="source"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -29,6 +29,7 @@ class PruneOutcome:
     deleted: list[dict[str, str]] = field(default_factory=list)
     skipped_in_use: list[str] = field(default_factory=list)
     failures: list[dict[str, str]] = field(default_factory=list)
+    left_for_next_run: int = 0
 
 
 def plan_both_regions(
@@ -47,16 +48,27 @@ def plan_both_regions(
 
 
 def delete_snapshots(
-    clients_by_region: dict[str, Any], decisions: Sequence[Decision], *, dry_run: bool = False
+    clients_by_region: dict[str, Any],
+    decisions: Sequence[Decision],
+    *,
+    dry_run: bool = False,
+    should_stop: Callable[[], bool] | None = None,
 ) -> PruneOutcome:
     """Delete every snapshot the decisions allow, oldest first.
 
     `InvalidSnapshot.InUse` (an AMI uses it) is skipped and retried by later runs; `InvalidSnapshot.NotFound`
     means someone deleted it already, which is what we wanted. Any other error is a failure of that
-    snapshot only.
+    snapshot only. When `should_stop` says time is short, the rest waits for the next run.
     """
     outcome = PruneOutcome()
-    for snap in expired_snapshots(decisions):
+    expired = expired_snapshots(decisions)
+    for index, snap in enumerate(expired):
+        if not dry_run and should_stop is not None and should_stop():
+            outcome.left_for_next_run = len(expired) - index
+            logger.info(
+                "time is short: deletions left for the next run", extra={"count": outcome.left_for_next_run}
+            )
+            break
         entry = {"snapshot_id": snap.snapshot_id, "region": snap.region}
         if dry_run:
             outcome.deleted.append(entry)

@@ -9,7 +9,7 @@ with `SourceRegion`, encrypted with the DR key, tagged at creation, never more t
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -262,6 +262,13 @@ def pending_copies(dr_snapshots: Iterable[Snapshot]) -> int:
     return sum(1 for s in dr_snapshots if s.managed and s.source_snapshot and s.state == PENDING)
 
 
+def count_pending_copies(dr_ec2: Any, dr_region: str) -> int:
+    """Managed copies pending in the DR region now (one describe page: there are at most 20)."""
+    return pending_copies(
+        describe_managed_snapshots(dr_ec2, dr_region, [{"Name": "status", "Values": [PENDING]}])
+    )
+
+
 def reconcile_copies(
     dr_ec2: Any,
     primaries: Iterable[Snapshot],
@@ -269,12 +276,18 @@ def reconcile_copies(
     settings: BackupSettings,
     *,
     dry_run: bool = False,
+    should_stop: Callable[[], bool] | None = None,
+    recount: Callable[[], int] | None = None,
 ) -> CopyOutcome:
     """Start the DR copies that are missing, oldest first, within `MAX_CONCURRENT_COPIES` pending at once.
 
     Copies that do not fit, or that AWS refuses with `ResourceLimitExceeded` (or throttles past every retry),
     are deferred: the next run or completion event starts them. In a dry run nothing is started and
     `deferred` counts the copies that would start.
+
+    When the slots are used up, `recount` (one describe of the pending copies) is asked once more: copies of
+    small incremental snapshots often finish within seconds, and every slot they free is used at once. The
+    run stops at the first recount that frees nothing, or when `should_stop` says time is short.
     """
     dr_snapshots = list(dr_snapshots)
     todo = snapshots_needing_copy(primaries, dr_snapshots)
@@ -284,7 +297,9 @@ def reconcile_copies(
         outcome.deferred = min(len(todo), slots)
         return outcome
     for index, primary in enumerate(todo):
-        if slots <= 0:
+        if slots <= 0 and recount is not None and not (should_stop and should_stop()):
+            slots = max(settings.max_concurrent_copies - recount(), 0)
+        if slots <= 0 or (should_stop is not None and should_stop()):
             outcome.deferred = len(todo) - index
             break
         tags = copy_tags(primary, settings)
