@@ -103,8 +103,10 @@ class Recorder:
                 handle.write(json.dumps(line) + "\n")
 
     def attach(self, client: Any) -> Any:
-        if getattr(client, "_smart_vault_recorded", False):
+        attached = client.__dict__.setdefault("_smart_vault_recorders", set())
+        if id(self) in attached:
             return client
+        attached.add(id(self))
         service = client.meta.service_model.service_name
         region = client.meta.region_name or ""
 
@@ -112,7 +114,6 @@ class Recorder:
             self.record(service, model.name, region)
 
         client.meta.events.register_first("before-call", before_call)
-        client._smart_vault_recorded = True
         return client
 
 
