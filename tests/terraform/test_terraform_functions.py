@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import re
+import sys
 
 import pytest
 import tfmodel
@@ -227,3 +228,30 @@ def test_environment_values_point_at_the_right_resources():
     assert calls["restore_primary"]["sns_topic_arn"] == "${aws_sns_topic.notifications.arn}"
     assert calls["restore_dr"]["sns_topic_arn"] == "${aws_sns_topic.dr_notifications.arn}"
     assert calls["restore_dr"]["kms_key_arn"] == "${aws_kms_key.dr.arn}"
+
+
+# What the Lambda environment provides besides the zip: the runtime (boto3, botocore) and the Powertools
+# layer, which is built with Powertools' extras (aws-xray-sdk, fastjsonschema, pydantic).
+LAMBDA_PROVIDED = {"boto3", "botocore", "aws_lambda_powertools", "aws_xray_sdk", "fastjsonschema", "pydantic"}
+
+
+def test_the_zipped_code_imports_only_what_lambda_and_the_layer_provide():
+    package = REPO / "src" / "smart_vault"
+    zipped = [
+        p for p in package.rglob("*.py") if "local" not in p.relative_to(package).parts and p.name != "cli.py"
+    ]
+    assert any(p.name == "backup.py" for p in zipped)
+    outside = {}
+    for path in zipped:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            for name in names:
+                top = name.split(".")[0]
+                left_out = name.startswith(("smart_vault.local", "smart_vault.cli"))
+                if left_out or top not in sys.stdlib_module_names | LAMBDA_PROVIDED | {"smart_vault"}:
+                    outside.setdefault(path.name, []).append(name)
+    assert outside == {}, f"the Lambda zip would import what it does not carry: {outside}"

@@ -33,6 +33,7 @@ ROLE_POLICY_MAPS = {
     "restore_worker": (MODULE_DIR, "restore_worker_policies"),
 }
 
+BOOKKEEPING = ("__is_block__", "__comments__", "__inline_comments__")
 _REF = re.compile(r"^\$\{(local|var)\.([A-Za-z0-9_-]+)((?:\.[A-Za-z0-9_-]+)*)\}$")
 _EMBEDDED_REF = re.compile(r"\$\{(?:local|var)\.[A-Za-z0-9_.-]+\}")
 _DOC_REF = re.compile(r"^\$\{data\.aws_iam_policy_document\.([A-Za-z0-9_-]+)\.json\}$")
@@ -47,7 +48,7 @@ def unquote(value: Any) -> Any:
     if isinstance(value, list):
         return [unquote(v) for v in value]
     if isinstance(value, dict):
-        return {unquote(k): unquote(v) for k, v in value.items() if k not in ("__is_block__", "__comments__")}
+        return {unquote(k): unquote(v) for k, v in value.items() if k not in BOOKKEEPING}
     return value
 
 
