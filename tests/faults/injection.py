@@ -271,18 +271,23 @@ class FaultInjector:
 
 @dataclass
 class RetryClock:
-    """What botocore would have slept: backoff delays between attempts, token-bucket waits."""
+    """What botocore would have slept: backoff delays between attempts, token-bucket waits, waiter polls."""
 
     backoff_delays: list[float] = field(default_factory=list)
     rate_limited_sends: int = 0
+    waiter_delays: list[float] = field(default_factory=list)
 
 
 def fast_retries(monkeypatch: Any) -> RetryClock:
     """Keep botocore's retry decisions but skip their sleeps; returns the record of what was skipped.
 
+    Waiters poll without their delay too: moto changes states instantly, and a wait that can never succeed
+    then ends after its attempts in a moment instead of blocking the suite for the product's whole budget.
+
     Call before the clients are created (the adaptive limiter binds its handler at client creation).
     """
     import botocore.endpoint
+    import botocore.waiter
     from botocore.retries import adaptive
 
     clock = RetryClock()
@@ -294,11 +299,42 @@ def fast_retries(monkeypatch: Any) -> RetryClock:
         def sleep(seconds: float) -> None:
             clock.backoff_delays.append(seconds)
 
+    class _WaiterTime:
+        """Stands in for the `time` module inside botocore.waiter, whose only use is the poll delay."""
+
+        @staticmethod
+        def sleep(seconds: float) -> None:
+            clock.waiter_delays.append(seconds)
+
     def on_sending_request(self: Any, request: Any, **_: Any) -> None:
         # The adaptive mode's token bucket would block here once throttled; count instead of waiting.
         if self._enabled:
             clock.rate_limited_sends += 1
 
     monkeypatch.setattr(botocore.endpoint, "time", _Time)
+    monkeypatch.setattr(botocore.waiter, "time", _WaiterTime)
     monkeypatch.setattr(adaptive.ClientRateLimiter, "on_sending_request", on_sending_request)
     return clock
+
+
+def atomic_moto(monkeypatch: Any) -> None:
+    """Make moto execute one request at a time, as AWS applies each API call atomically.
+
+    moto's backends are plain Python objects without locks: two threads calling DynamoDB's conditional
+    UpdateItem at once could both pass its condition, which real DynamoDB never allows. Concurrency tests
+    need AWS's guarantee, not moto's accident.
+    """
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    lock = threading.Lock()
+    unlocked_call = BotocoreStubber.__call__
+
+    def locked_call(self: Any, event_name: str, request: Any, **kwargs: Any) -> Any:
+        if not lock.acquire(timeout=30):
+            raise RuntimeError("moto request lock not released within 30 s")
+        try:
+            return unlocked_call(self, event_name, request, **kwargs)
+        finally:
+            lock.release()
+
+    monkeypatch.setattr(BotocoreStubber, "__call__", locked_call)
