@@ -15,7 +15,7 @@ from itertools import islice
 from typing import Any, TypeVar
 
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 
 from smart_vault.errors import AwsError, ConfigError
 
@@ -92,6 +92,15 @@ def translate(exc: BaseException, operation: str = "") -> AwsError:
             message=str(err.get("Message", "")),
             operation=operation or getattr(exc, "operation_name", ""),
             status=status,
+        )
+    if isinstance(exc, WaiterError):
+        # botocore words an AWS error met while waiting as "An error occurred (Code): ..."; say it plainly.
+        error = (exc.last_response or {}).get("Error") or {}
+        reason = exc.kwargs.get("reason", "")
+        if error.get("Code"):
+            reason = f"{error['Code']}: {error.get('Message', '')}".rstrip(": ")
+        return AwsError(
+            code="WaiterError", message=f"{exc.kwargs.get('name')} failed: {reason}", operation=operation
         )
     return AwsError(code=type(exc).__name__, message=str(exc), operation=operation)
 
