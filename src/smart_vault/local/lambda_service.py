@@ -151,6 +151,18 @@ class LambdaService:
         for environment in stale:
             self._discard(environment)
 
+    def prewarm(self, region: str | None = None) -> None:
+        """Start one execution environment per function (of `region`) now, so that its init phase runs
+        while the caller does other work (Lambda's provisioned concurrency)."""
+        for spec in list(self.functions.values()):
+            if region is None or spec.region == region:
+                environment = _ExecutionEnvironment(
+                    spec, self.process_environment(spec), self.log_path(spec.name)
+                )
+                with self._lock:
+                    self._all.add(environment)
+                    self._idle.setdefault((spec.region, spec.name), []).append(environment)
+
     def _acquire(self, spec: FunctionSpec) -> _ExecutionEnvironment:
         with self._lock:
             idle = self._idle.get((spec.region, spec.name), [])

@@ -110,6 +110,12 @@ def main() -> int:
     # corrupt the answer channel, even between invocations.
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    # Lambda's init phase: import the handler's module before the first invocation arrives. A failure is
+    # reported by each invocation (which tries again), as Lambda reports Runtime.ImportModuleError.
+    try:
+        load_handler(sys.argv[1])
+    except Exception:  # noqa: BLE001 - reported by the invocations
+        traceback.print_exc()
     for line in sys.stdin:
         if not line.strip():
             continue

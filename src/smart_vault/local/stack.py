@@ -131,6 +131,8 @@ class LocalStack:
             "AWS_ENDPOINT_URL_LAMBDA": lambda_url,
         }
         provisioned = provision(self.emulator.client, self.config, self.lambdas, template)
+        # The primary region's functions import their code while the gateways start and the fleet is seeded.
+        self.lambdas.prewarm(self.config.primary_region)
         for api in provisioned.apis:
             function = self.lambdas.resolve(api.function_name, api.region)
             rules = edge_rules(api_document(template, api.region, function.arn))
