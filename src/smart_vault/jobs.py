@@ -168,6 +168,19 @@ class RestoreJobStore:
             remove=("lease_expires_at",),
         )
 
+    def release(self, restore_id: str, owner: str, now: datetime) -> None:
+        """End this worker's lease early (it is giving up), so that a retry can take the job at once."""
+        try:
+            self._update(
+                restore_id,
+                set_values={"lease_expires_at": int(now.timestamp()) - 1, "updated_at": iso_time(now)},
+                condition="#status = :running AND #lease_owner = :owner",
+                condition_values={":running": RUNNING, ":owner": owner},
+                extra_names=("lease_owner",),
+            )
+        except (LeaseLost, AwsError):
+            pass  # nothing to release, or the table is unreachable: the lease then simply runs out
+
     def fail_unstarted(self, restore_id: str, error: str, now: datetime) -> None:
         """Mark a job that no worker ever picked up as FAILED (the API could not start the worker)."""
         try:

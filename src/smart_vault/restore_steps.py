@@ -88,6 +88,17 @@ def wait_for(ec2: Any, waiter_name: str, budget_seconds: float, **kwargs: Any) -
         ec2.get_waiter(waiter_name).wait(**kwargs, WaiterConfig=waiter_config(budget_seconds, delay))
 
 
+def wait_volume_usable(ec2: Any, volume_id: str, budget_seconds: float) -> None:
+    """Wait until the new volume is `available`; one an earlier attempt already attached (`in-use`) is ready.
+
+    The `volume_available` waiter alone would poll an attached volume until the budget runs out.
+    """
+    volume = describe_volume(ec2, volume_id)
+    if volume is not None and volume.get("State") == "in-use":
+        return
+    wait_for(ec2, "volume_available", budget_seconds, VolumeIds=[volume_id])
+
+
 def _ignore_missing(call: Callable[[], Any], operation: str, missing_codes: tuple[str, ...]) -> None:
     try:
         with aws.aws_errors(operation):

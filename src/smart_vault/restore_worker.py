@@ -40,6 +40,7 @@ from smart_vault.restore_steps import (
     launch_instance,
     roll_back,
     wait_for,
+    wait_volume_usable,
 )
 
 EVENT_TYPE = "restore.completed"
@@ -132,7 +133,7 @@ class RestoreRun:
             self.volume_id = create_volume(self.ec2, self.job["restore_id"], self.request)
             self.log.save(volume_id=self.volume_id)
         with self.log.step("wait_volume_available"):
-            wait_for(self.ec2, "volume_available", self.deadline.budget(), VolumeIds=[self.volume_id])
+            wait_volume_usable(self.ec2, self.volume_id, self.deadline.budget())
 
     def _instance_branch(self) -> None:
         with self.log.step("launch_instance"):
@@ -274,6 +275,14 @@ def run_restore(
     except LeaseLost:
         logger.warning("restore taken over by another worker; stopping", extra={"restore_id": restore_id})
         return public_view(store.get(restore_id) or claimed)
+    except Exception:
+        # Lambda retries the invocation in a minute or two: let that retry take the job over at once
+        # instead of waiting for this invocation's lease to run out.
+        logger.exception(
+            "restore worker failed unexpectedly; releasing the job", extra={"restore_id": restore_id}
+        )
+        store.release(restore_id, owner, clock())
+        raise
     logger.info("restore finished", extra={"restore_id": restore_id, "status": status})
     _emit_metrics(job, finished_at)
     _notify(job, settings, sns_client)

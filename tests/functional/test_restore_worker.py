@@ -300,6 +300,35 @@ def test_a_worker_retried_after_a_crash_mid_way_ends_with_one_volume_and_one_ins
     assert "INTERRUPTED" in statuses and "RUNNING" not in statuses
 
 
+def test_a_worker_failing_unexpectedly_hands_the_job_to_lambdas_retry(world):
+    restore_id = start(world, launch_body(world))
+    dynamodb = aws.client("dynamodb")
+
+    def final_write_throttled(params, **_):
+        # Only the final write removes the lease; it fails as if DynamoDB throttled beyond every retry.
+        if " REMOVE " in params.get("UpdateExpression", ""):
+            from botocore.exceptions import ClientError
+
+            raise ClientError(
+                {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}},
+                "UpdateItem",
+            )
+
+    dynamodb.meta.events.register("provide-client-params.dynamodb.UpdateItem", final_write_throttled)
+    with pytest.raises(AwsError):
+        run_worker(restore_id)
+    dynamodb.meta.events.unregister("provide-client-params.dynamodb.UpdateItem", final_write_throttled)
+    assert get_restore(restore_id).body["status"] == "RUNNING"
+
+    # Lambda's retry comes a minute or two later, well within the failed invocation's 15 minutes: it must not
+    # wait for that invocation's lease, and must reuse what it created.
+    retried = run_worker(restore_id)
+    assert retried["status"] == "SUCCEEDED"
+    assert len(restored_volumes(PRIMARY_REGION, restore_id)) == 1
+    assert len(live_instances(PRIMARY_REGION)) == 1
+    assert len(sqs_notifications(world.queue_url)) == 1
+
+
 def test_a_crash_right_after_create_volume_is_recovered_without_a_second_volume(world):
     restore_id = start(world, {"snapshot_id": world.snapshot_id, "availability_zone": world.primary.zone})
     ec2 = aws.client("ec2", PRIMARY_REGION)

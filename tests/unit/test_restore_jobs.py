@@ -112,3 +112,12 @@ def test_fail_unstarted_marks_a_pending_job_failed(store):
 def test_finish_refuses_non_final_states(store):
     with pytest.raises(ValueError, match="final"):
         store.finish(RESTORE_ID, "worker-a", RUNNING, {}, T0)
+
+
+def test_a_released_lease_lets_the_next_worker_in_at_once(store):
+    store.claim(RESTORE_ID, "worker-a", T0, T0 + timedelta(minutes=15))
+    store.release(RESTORE_ID, "worker-b", T0 + timedelta(minutes=1))  # not its lease: no effect
+    assert store.claim(RESTORE_ID, "worker-b", T0 + timedelta(minutes=1), T0 + timedelta(minutes=16)) is None
+    store.release(RESTORE_ID, "worker-a", T0 + timedelta(minutes=1))
+    taken = store.claim(RESTORE_ID, "worker-b", T0 + timedelta(minutes=1), T0 + timedelta(minutes=16))
+    assert taken["lease_owner"] == "worker-b"
