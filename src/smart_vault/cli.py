@@ -294,6 +294,8 @@ def cmd_restore(args: argparse.Namespace, out: TextIO) -> int:
         raise CliError("--launch needs --ami-id and --subnet-id", EXIT_USAGE)
     client = _client(args)
     accepted = client.start_restore(restore_request_body(args), args.idempotency_key)
+    if not isinstance(accepted, dict) or not isinstance(accepted.get("restore_id"), str):
+        raise CliError(f"unexpected answer from the API: {str(accepted)[:200]}", EXIT_UNAVAILABLE)
     if not args.wait:
         if args.output == "json":
             print(json.dumps(accepted, indent=2), file=out)

@@ -387,3 +387,11 @@ def test_local_commands_without_the_local_extra_say_what_to_install(monkeypatch,
     code, _ = run(["local", "demo"])
     err = capsys.readouterr().err
     assert code == EXIT_USAGE and "smart-vault[local]" in err and "Traceback" not in err
+
+
+def test_an_unexpected_success_body_is_an_error_not_a_traceback(api, capsys):
+    api.script("POST", "/restore", (202, ["not", "a", "job"]))
+    argv = ["restore", "--snapshot-id", "snap-0123456789abcdef0", "--availability-zone", "eu-west-1a"]
+    code, _ = run([*argv, "--api-url", api.url, "--api-key", "k"])
+    err = capsys.readouterr().err
+    assert code == EXIT_UNAVAILABLE and "unexpected answer" in err and "Traceback" not in err
