@@ -171,6 +171,8 @@ def follow_restore(
     status = None
     while True:
         job = client.get_restore(restore_id)
+        if not isinstance(job, dict):
+            raise CliError(f"unexpected answer from the API: {str(job)[:200]}", EXIT_UNAVAILABLE)
         elapsed = clock() - started
         if out is not None:
             if job.get("status") != status:
@@ -310,6 +312,8 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
     client = _client(args)
     if not args.follow:
         job = client.get_restore(args.restore_id)
+        if not isinstance(job, dict):
+            raise CliError(f"unexpected answer from the API: {str(job)[:200]}", EXIT_UNAVAILABLE)
         print(json.dumps(job, indent=2) if args.output == "json" else job_summary(job), file=out)
         return EXIT_FAILED if job.get("status") == "FAILED" else EXIT_OK
     return _follow(client, args.restore_id, args, out)
