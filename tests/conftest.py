@@ -15,6 +15,10 @@ from moto import mock_aws
 import aws_call_recorder  # tests/aws_call_recorder.py: which AWS calls each Lambda makes (tests/iam)
 from smart_vault import aws
 
+# Counts the fuzz tests' requests and prints the total in the summary (the controller process of
+# pytest-xdist loads only this conftest, so the plugin is registered here).
+pytest_plugins = ["fuzz.request_count"]
+
 PRIMARY_REGION = "eu-west-1"
 DR_REGION = "eu-central-1"
 ACCOUNT_ID = "123456789012"  # moto's default account

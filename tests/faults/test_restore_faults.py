@@ -98,14 +98,14 @@ def assert_readable(text: str | None) -> None:
 
 
 @pytest.mark.parametrize(
-    ("code", "status"),
+    ("code", "status", "idempotency_key"),
     [
-        ("InternalServerError", 500),
-        ("ProvisionedThroughputExceededException", 400),
-        ("AccessDeniedException", 400),
+        ("InternalServerError", 500, None),  # retried until the attempts run out, then fails
+        ("ProvisionedThroughputExceededException", 400, "retry-safe-key-1"),  # throttled past every retry
+        ("AccessDeniedException", 400, None),  # not retried at all
     ],
+    ids=["server-error", "throttled-with-idempotency-key", "access-denied"],
 )
-@pytest.mark.parametrize("idempotency_key", [None, "retry-safe-key-1"])
 def test_dynamodb_failing_in_the_api_answers_500_with_a_request_id_and_starts_nothing(
     world, faults, code, status, idempotency_key
 ):
@@ -208,8 +208,8 @@ def test_the_worker_failing_at_each_step_leaves_nothing_and_fails_the_job(world,
 
 @pytest.mark.parametrize(
     ("operation", "after"),
-    [("CreateVolume", True), ("RunInstances", True), ("AttachVolume", False), ("AttachVolume", True)],
-    ids=["after-create-volume", "after-run-instances", "before-attach", "after-attach"],
+    [("CreateVolume", True), ("RunInstances", True), ("AttachVolume", True)],
+    ids=["after-create-volume", "after-run-instances", "after-attach"],
 )
 def test_a_worker_killed_mid_way_and_invoked_again_ends_with_one_volume_and_one_instance(
     world, faults, operation, after
