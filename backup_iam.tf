@@ -249,11 +249,12 @@ data "aws_iam_policy_document" "backup_messaging" {
     resources = [aws_sqs_queue.backup_dlq.arn]
   }
 
-  # A run that would outlast the timeout hands the rest to a new asynchronous invocation of itself.
+  # A run that would outlast the timeout hands the rest to a new asynchronous invocation of itself, through
+  # the ARN it was invoked with (qualified when a version or alias was invoked).
   statement {
     sid       = "ContinueLargeRunsAsynchronously"
     actions   = ["lambda:InvokeFunction"]
-    resources = [local.backup_function_arn]
+    resources = [local.backup_function_arn, "${local.backup_function_arn}:*"]
   }
 }
 
