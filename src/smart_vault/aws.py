@@ -111,7 +111,9 @@ def aws_errors(operation: str = "") -> Iterator[None]:
     try:
         yield
     except (ClientError, BotoCoreError) as exc:
-        raise translate(exc, operation) from exc
+        # `from None`: the AwsError carries code, message and operation; chaining botocore's exception would
+        # put its raw text ("An error occurred (...)", request metadata) into every logged traceback.
+        raise translate(exc, operation) from None
 
 
 def paginate(

@@ -8,6 +8,7 @@ stack pay nothing for it.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -20,6 +21,10 @@ METRICS_NAMESPACE = "SmartVault"
 F = TypeVar("F", bound=Callable[..., Any])
 
 logger = Logger(service=SERVICE)
+# Powertools' Tracer logs every exception that passes through a traced function, expected ones included,
+# with its full traceback (raw AWS error text among it) on its own logger; the functions log their errors
+# readably themselves, and X-Ray still records the exception on the subsegment.
+logging.getLogger("aws_lambda_powertools.tracing.tracer").setLevel(logging.CRITICAL)
 metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE)
 _tracer = Tracer(service=SERVICE)
 
