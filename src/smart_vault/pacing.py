@@ -23,14 +23,14 @@ class Rate:
     burst: int
 
 
-# EC2 refills its mutating-action buckets at about 5 requests per second per account and region. Half the
-# documented burst is used, leaving room for other tools in the same account. CreateTags is paced on its
-# own bucket and may go faster; at most one CreateTags per snapshot is sent.
+# EC2 refills the buckets of its mutating actions at about 5 requests per second per account and region.
+# The local bursts are small, well under EC2's bucket sizes, so that other tools in the account keep some
+# room. CreateTags is paced on its own bucket and may go faster (a run sends at most one per snapshot).
 EC2_RATES: Mapping[str, Rate] = {
-    "CreateSnapshots": Rate(5.0, 25),
-    "CopySnapshot": Rate(5.0, 25),
-    "DeleteSnapshot": Rate(5.0, 25),
-    "CreateTags": Rate(10.0, 50),
+    "CreateSnapshots": Rate(5.0, 10),
+    "CopySnapshot": Rate(5.0, 10),
+    "DeleteSnapshot": Rate(5.0, 10),
+    "CreateTags": Rate(10.0, 20),
 }
 
 

@@ -263,10 +263,17 @@ def pending_copies(dr_snapshots: Iterable[Snapshot]) -> int:
 
 
 def count_pending_copies(dr_ec2: Any, dr_region: str) -> int:
-    """Managed copies pending in the DR region now (one describe page: there are at most 20)."""
-    return pending_copies(
-        describe_managed_snapshots(dr_ec2, dr_region, [{"Name": "status", "Values": [PENDING]}])
+    """Managed copies pending in the DR region now. Filtered on the state only: pending snapshots are few,
+    so this is one short page, and the managed ones are told apart by their tags here."""
+    items = aws.paginate(
+        dr_ec2,
+        "describe_snapshots",
+        "Snapshots",
+        page_size=PAGE_SIZE,
+        OwnerIds=["self"],
+        Filters=[{"Name": "status", "Values": [PENDING]}],
     )
+    return pending_copies(snapshot_from_api(item, dr_region) for item in items)
 
 
 def reconcile_copies(

@@ -95,5 +95,5 @@ def test_pace_attaches_once_per_client():
 
 def test_scaled_rates_keep_their_shape():
     fast = scaled(EC2_RATES, 10)
-    assert fast["CreateSnapshots"] == Rate(50.0, 250)
+    assert fast["CreateSnapshots"] == Rate(50.0, 100)
     assert fast["CreateTags"].per_second == 10 * EC2_RATES["CreateTags"].per_second

@@ -1,0 +1,252 @@
+"""`make bench`: scale figures of the backup run. Prints them and writes bench/results.json.
+
+1. AWS calls per protected instance (N=500, 3 volumes) and the ratio to the floor.
+2. Wall time of a full run (N=1000, 2 volumes) against moto_server over HTTP, median of 3.
+3. Under a simulated EC2 token bucket on CreateSnapshots: achieved rate / refill rate, failed instances.
+4. Cold start: median import time of each handler module in a fresh interpreter, and its ratio to boto3.
+5. With the Lambda budget shortened to a few seconds (N=10000): continuations, instances left unprotected.
+
+Figures 1, 2 and 5 measure the engine with pacing off (moto does not throttle, and pacing at EC2's real
+rates would only measure the sleep); figure 3 measures the pacing itself, scaled so that it runs in seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import subprocess  # nosec B404 - the bench times fresh interpreters
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import harness
+
+harness.setup_environment()
+
+from moto import mock_aws  # noqa: E402
+from moto.server import ThreadedMotoServer  # noqa: E402
+
+from smart_vault import aws, backup, pacing  # noqa: E402
+
+harness.speed_up_moto_tag_lookups()
+from smart_vault.backup_run import Clients  # noqa: E402
+from smart_vault.config import BackupSettings  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results.json"
+
+
+def _clients(paced_rates=None) -> Clients:
+    ec2 = aws.client("ec2", harness.PRIMARY_REGION)
+    dr = aws.client("ec2", harness.DR_REGION)
+    if paced_rates is not None:
+        pacing.pace(ec2, paced_rates)
+        pacing.pace(dr, paced_rates)
+    return Clients(ec2, dr)
+
+
+def _run(event, context, clients):
+    return backup.handle(event, context, BackupSettings.from_env(), datetime.now(UTC), clients=clients)
+
+
+def figure_1_calls_per_instance(n: int = 500, volumes: int = 3) -> dict:
+    with mock_aws():
+        aws.reset_clients()
+        clients = _clients()
+        harness.create_topic(aws.client("sns", harness.PRIMARY_REGION))
+        harness.seed_fleet(clients.ec2, n, volumes)
+        counter = harness.CallCounter()
+        for client in (clients.ec2, clients.dr_ec2, aws.client("sns", harness.PRIMARY_REGION)):
+            counter.attach(client)
+        report = _run(harness.scheduled_event("bench-calls"), harness.LambdaContext(), clients)
+    protected = sum(1 for i in report["instances"] if i["status"] == "ok")
+    # The floor: per instance 1 CreateSnapshots, V CreateTags, V CopySnapshot; plus the describe pages of
+    # 1000 that real AWS would return for the instances and the snapshots of both regions.
+    pages = math.ceil(n / 1000) + 2 * math.ceil(n * volumes / 1000)
+    floor = n * (1 + 2 * volumes) + pages
+    total = counter.total()
+    return {
+        "instances": n,
+        "volumes_per_instance": volumes,
+        "protected": protected,
+        "copies_started": len(report["copies_started"]),
+        "calls": dict(sorted(counter.calls.items())),
+        "calls_total": total,
+        "calls_per_instance": round(total / protected, 3),
+        "floor_per_instance": round(floor / n, 3),
+        "ratio_to_floor": round(total / floor, 4),
+    }
+
+
+def figure_2_wall_time_over_http(n: int = 1000, volumes: int = 2, runs: int = 3) -> dict:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    os.environ["AWS_ENDPOINT_URL"] = f"http://{host}:{port}"
+    try:
+        aws.reset_clients()
+        clients = _clients()
+        harness.create_topic(aws.client("sns", harness.PRIMARY_REGION))
+        harness.seed_fleet(clients.ec2, n, volumes)
+        times, reports = [], []
+        for run in range(runs):
+            started = time.perf_counter()
+            reports.append(
+                _run(harness.scheduled_event(f"bench-http-{run}"), harness.LambdaContext(), clients)
+            )
+            times.append(time.perf_counter() - started)
+    finally:
+        del os.environ["AWS_ENDPOINT_URL"]
+        aws.reset_clients()
+        server.stop()
+    return {
+        "instances": n,
+        "volumes_per_instance": volumes,
+        "runs_seconds": [round(t, 2) for t in times],
+        "median_seconds": round(harness.median(times), 2),
+        "statuses": [r["status"] for r in reports],
+        "snapshots_per_run": [len(r["snapshots_created"]) for r in reports],
+    }
+
+
+def figure_3_rate_under_token_bucket(n: int = 600, scale: float = 3.0) -> dict:
+    refill = 5.0 * scale  # EC2's CreateSnapshots refill rate, sped up so that the run takes seconds
+    capacity = int(20 * scale)
+    with mock_aws():
+        aws.reset_clients()
+        clients = _clients(pacing.scaled(pacing.EC2_RATES, scale))
+        harness.create_topic(aws.client("sns", harness.PRIMARY_REGION))
+        harness.seed_fleet(clients.ec2, n, 1)
+        bucket = harness.SimulatedBucket("CreateSnapshots", refill, capacity)
+        bucket.attach(clients.ec2)
+        started = time.perf_counter()
+        report = _run(harness.scheduled_event("bench-bucket"), harness.LambdaContext(), clients)
+        elapsed = time.perf_counter() - started
+    achieved = bucket.achieved_rate()
+    return {
+        "instances": n,
+        "bucket_refill_per_s": refill,
+        "bucket_capacity": capacity,
+        "achieved_create_snapshots_per_s": round(achieved, 2),
+        "fraction_of_refill_rate": round(achieved / refill, 3),
+        "throttled_answers": bucket.throttled,
+        "failed_instances": sum(1 for i in report["instances"] if i["status"] == "failed"),
+        "run_seconds": round(elapsed, 1),
+    }
+
+
+def _import_seconds(module: str, repeats: int) -> float:
+    code = f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
+    env = {**os.environ, "PYTHONPATH": str(harness.ROOT / "src")}
+    samples = []
+    for _ in range(repeats):
+        out = subprocess.run(  # nosec B603 - our own interpreter and a fixed command
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+        ).stdout
+        samples.append(float(out.strip().splitlines()[-1]))
+    return harness.median(samples)
+
+
+def figure_4_cold_start(repeats: int = 7) -> dict:
+    boto3_s = _import_seconds("boto3", repeats)
+    modules = {}
+    for module in ("smart_vault.backup", "smart_vault.restore_api", "smart_vault.restore_worker"):
+        seconds = _import_seconds(module, repeats)
+        modules[module] = {
+            "median_ms": round(seconds * 1000, 1),
+            "ratio_to_boto3": round(seconds / boto3_s, 2),
+        }
+    return {"boto3_median_ms": round(boto3_s * 1000, 1), "modules": modules, "repeats": repeats}
+
+
+def figure_5_continuations(n: int = 10_000, budget_s: float = 3.0, latency_s: float = 0.005) -> dict:
+    import fake_ec2
+
+    world = fake_ec2.World()
+    ids = world.seed(n)
+    clients = Clients(
+        fake_ec2.FakeEC2(world, harness.PRIMARY_REGION, latency_s),
+        fake_ec2.FakeEC2(world, harness.DR_REGION, latency_s),
+    )
+    with mock_aws():  # SNS and the Lambda client of the self-invocation
+        aws.reset_clients()
+        harness.create_topic(aws.client("sns", harness.PRIMARY_REGION))
+        invocations = harness.SelfInvocations(aws.client("lambda", harness.PRIMARY_REGION))
+        started = time.perf_counter()
+        report = _run(harness.scheduled_event("bench-continue"), harness.LambdaContext(budget_s), clients)
+        done = 0
+        while done < len(invocations.payloads):
+            payload = invocations.payloads[done]
+            done += 1
+            report = _run(payload, harness.LambdaContext(budget_s), clients)
+        elapsed = time.perf_counter() - started
+    run_filter = [{"Name": "tag:smart-vault:run-id", "Values": ["bench-continue"]}]
+    snapshots = clients.ec2.find_snapshots(run_filter)
+    covered = [t["Value"] for s in snapshots for t in s["Tags"] if t["Key"] == "smart-vault:source-instance"]
+    return {
+        "instances": n,
+        "budget_seconds_per_invocation": budget_s,
+        "latency_ms_per_call": latency_s * 1000,
+        "emulator": "bench/fake_ec2.py (in-memory EC2; moto needs minutes to describe 10,000 instances)",
+        "continuations": len(invocations.payloads),
+        "instances_unprotected": len(set(ids) - set(covered)),
+        "instances_backed_up_twice": len(covered) - len(set(covered)),
+        "final_report_instances": len(report["instances"]),
+        "final_status": report["status"],
+        "copies_started_in_final_invocation": len(report["copies_started"]),
+        "copies_deferred": report["copies_deferred"],
+        "total_seconds": round(elapsed, 1),
+    }
+
+
+def main() -> int:
+    results: dict = {
+        "generated_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+    }
+    steps = [
+        ("1_calls_per_instance", figure_1_calls_per_instance),
+        ("2_wall_time_http", figure_2_wall_time_over_http),
+        ("3_token_bucket", figure_3_rate_under_token_bucket),
+        ("4_cold_start", figure_4_cold_start),
+        ("5_continuations", figure_5_continuations),
+    ]
+    for name, step in steps:
+        started = time.perf_counter()
+        results[name] = step()
+        print(f"{name} ({time.perf_counter() - started:.0f} s): {json.dumps(results[name])}", flush=True)
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    f1, f2, f3, f4, f5 = (results[name] for name, _ in steps)
+    print("\nSmart Vault backup: scale figures")
+    print(
+        f"1. AWS calls per protected instance (N={f1['instances']}, {f1['volumes_per_instance']} volumes): "
+        f"{f1['calls_per_instance']} (floor {f1['floor_per_instance']}), ratio {f1['ratio_to_floor']}"
+    )
+    print(
+        f"2. full run, N={f2['instances']} x {f2['volumes_per_instance']} volumes, moto_server over HTTP: "
+        f"median {f2['median_seconds']} s of {f2['runs_seconds']}"
+    )
+    print(
+        f"3. CreateSnapshots under a {f3['bucket_refill_per_s']}/s bucket: {f3['achieved_create_snapshots_per_s']}/s "
+        f"= {f3['fraction_of_refill_rate']} of refill, {f3['failed_instances']} failed instances"
+    )
+    for module, figure in f4["modules"].items():
+        print(
+            f"4. import {module}: {figure['median_ms']} ms = {figure['ratio_to_boto3']} x import boto3 "
+            f"({f4['boto3_median_ms']} ms)"
+        )
+    print(
+        f"5. N={f5['instances']}, {f5['budget_seconds_per_invocation']} s per invocation: "
+        f"{f5['continuations']} continuations, {f5['instances_unprotected']} unprotected"
+    )
+    print(f"\nwritten to {RESULTS.relative_to(harness.ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
