@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore.session
 import pytest
 
 from smart_vault import aws, restore_api, restore_worker
@@ -196,8 +197,31 @@ def route_lambda_to(monkeypatch: pytest.MonkeyPatch, fake: Any) -> None:
     monkeypatch.setattr(aws, "client", client)
 
 
+_shared_botocore_session: Any = None
+
+
+def share_botocore_session(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Let `smart_vault.aws` build its per-test sessions on one botocore session.
+
+    Every test starts with fresh clients (conftest resets them), and a fresh boto3 session would parse the
+    service models and build the client classes again: about a second per test. Sharing the botocore
+    session keeps those caches; the clients themselves, and their event hooks, stay per test.
+    """
+    global _shared_botocore_session
+    if _shared_botocore_session is None:
+        _shared_botocore_session = botocore.session.get_session()
+    real_session = boto3.session.Session
+
+    def session(*args: Any, **kwargs: Any) -> boto3.session.Session:
+        kwargs.setdefault("botocore_session", _shared_botocore_session)
+        return real_session(*args, **kwargs)
+
+    monkeypatch.setattr(boto3.session, "Session", session)
+
+
 def setup_world(monkeypatch: pytest.MonkeyPatch) -> World:
     """Build the world (inside moto) and point both functions at it; test modules wrap this in a fixture."""
+    share_botocore_session(monkeypatch)
     built = build_world()
     set_restore_env(monkeypatch, built.topic_arn)
     route_lambda_to(monkeypatch, built.lambda_client)
