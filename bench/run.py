@@ -83,6 +83,9 @@ def figure_1_calls_per_instance(n: int = 500, volumes: int = 3) -> dict:
 
 
 def figure_2_wall_time_over_http(n: int = 1000, volumes: int = 2, runs: int = 3) -> dict:
+    import logging
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one log line per request costs time
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
