@@ -161,7 +161,12 @@ def _back_up_one(
     set_id = backup_set_id(request.run_id, instance.instance_id)
     if request.dry_run:
         return instance_result(instance.instance_id, set_id, [], PLANNED), []
-    outcome = create_snapshot_set(clients.ec2, instance, request.run_id, settings)
+    try:
+        outcome = create_snapshot_set(clients.ec2, instance, request.run_id, settings)
+    except Exception as exc:  # noqa: BLE001 - an unforeseen error fails this instance only, never the run
+        logger.exception("instance backup failed unexpectedly", extra={"instance_id": instance.instance_id})
+        error = f"unexpected error: {type(exc).__name__}: {exc}"
+        return instance_result(instance.instance_id, set_id, [], INSTANCE_FAILED, error), []
     if outcome.error:
         logger.warning(
             "instance backup failed", extra={"instance_id": instance.instance_id, "error": outcome.error}

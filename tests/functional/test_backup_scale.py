@@ -204,3 +204,22 @@ def test_call_counts_per_instance_stay_at_the_floor(fleet):
     assert mutating == 70
     describes = counter.calls["DescribeInstances"] + counter.calls["DescribeSnapshots"]
     assert describes <= 5  # instances; run-id lookup; primary; DR; one recount of pending copies
+
+
+def test_an_unexpected_error_fails_that_instance_only(fleet, monkeypatch):
+    ids = sorted(fleet.launch(f"i{n}", {"Backup-Tier": "Gold"}) for n in range(3))
+    from smart_vault import backup_run
+
+    real = backup_run.create_snapshot_set
+
+    def flaky(ec2, instance, run_id, settings):
+        if instance.instance_id == ids[0]:
+            raise KeyError("SnapshotId")
+        return real(ec2, instance, run_id, settings)
+
+    monkeypatch.setattr(backup_run, "create_snapshot_set", flaky)
+    report = backup.handler(scheduled_event("unexpected"), FakeContext())
+    statuses = {i["instance_id"]: i["status"] for i in report["instances"]}
+    assert statuses == {ids[0]: "failed", ids[1]: "ok", ids[2]: "ok"}
+    assert report["status"] == "PARTIAL"
+    assert "KeyError" in next(i["error"] for i in report["instances"] if i["instance_id"] == ids[0])
