@@ -41,6 +41,7 @@ from smart_vault.snapshots import (
     backup_set_id,
     count_pending_copies,
     create_snapshot_set,
+    describe_copies_of,
     describe_managed_snapshots,
     describe_snapshots_by_id,
     reconcile_copies,
@@ -369,7 +370,10 @@ def copy_completed_snapshots(
                 "no managed snapshot in the completion event", extra={"snapshot_ids": list(snapshot_ids)}
             )
             return RunResult(report=build_report(run_id, settings.dry_run))
-        dr_snapshots = describe_managed_snapshots(clients.dr_ec2, settings.dr_region)
+        # Only the copies of these snapshots and the pending ones: an event costs the same in any fleet size.
+        dr_snapshots = describe_copies_of(
+            clients.dr_ec2, settings.dr_region, [p.snapshot_id for p in primaries]
+        )
         copies = reconcile_copies(clients.dr_ec2, primaries, dr_snapshots, settings, dry_run=settings.dry_run)
     except AwsError as exc:
         failure = {"resource": "copy of " + ", ".join(snapshot_ids), "error": exc.readable()}

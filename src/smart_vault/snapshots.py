@@ -262,9 +262,9 @@ def pending_copies(dr_snapshots: Iterable[Snapshot]) -> int:
     return sum(1 for s in dr_snapshots if s.managed and s.source_snapshot and s.state == PENDING)
 
 
-def count_pending_copies(dr_ec2: Any, dr_region: str) -> int:
-    """Managed copies pending in the DR region now. Filtered on the state only: pending snapshots are few,
-    so this is one short page, and the managed ones are told apart by their tags here."""
+def describe_pending_snapshots(dr_ec2: Any, dr_region: str) -> list[Snapshot]:
+    """Snapshots pending in the DR region now. Filtered on the state only: pending snapshots are few, so
+    this is one short page, and the managed copies among them are told apart by their tags."""
     items = aws.paginate(
         dr_ec2,
         "describe_snapshots",
@@ -273,7 +273,22 @@ def count_pending_copies(dr_ec2: Any, dr_region: str) -> int:
         OwnerIds=["self"],
         Filters=[{"Name": "status", "Values": [PENDING]}],
     )
-    return pending_copies(snapshot_from_api(item, dr_region) for item in items)
+    return [snapshot_from_api(item, dr_region) for item in items]
+
+
+def count_pending_copies(dr_ec2: Any, dr_region: str) -> int:
+    """Managed copies pending in the DR region now."""
+    return pending_copies(describe_pending_snapshots(dr_ec2, dr_region))
+
+
+def describe_copies_of(dr_ec2: Any, dr_region: str, primary_ids: Iterable[str]) -> list[Snapshot]:
+    """The managed DR copies of `primary_ids`, plus every snapshot pending in the DR region: what copy
+    reconciliation needs for a few primaries, without listing every copy of the fleet."""
+    found = {s.snapshot_id: s for s in describe_pending_snapshots(dr_ec2, dr_region)}
+    for batch in aws.chunks(sorted(set(primary_ids)), FILTER_VALUES_MAX):
+        tag_filter = [{"Name": f"tag:{SOURCE_SNAPSHOT_TAG}", "Values": batch}]
+        found.update((s.snapshot_id, s) for s in describe_managed_snapshots(dr_ec2, dr_region, tag_filter))
+    return list(found.values())
 
 
 def reconcile_copies(

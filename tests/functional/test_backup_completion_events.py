@@ -70,6 +70,9 @@ def test_multi_volume_completion_copies_the_set_to_dr_and_sends_nothing(fleet, i
         assert copy["Encrypted"] is True and copy["KmsKeyId"] == DR_KEY_ARN
         assert tags_of(copy)["smart-vault:source-region"] == PRIMARY_REGION
     assert calls["CopySnapshot"] == 2
+    # The event's snapshots by id, the pending snapshots in DR, and the DR copies of those ids: 3 pages,
+    # whatever the size of the fleet.
+    assert calls["DescribeSnapshots"] == 3
     assert "CreateSnapshots" not in calls and "DeleteSnapshot" not in calls
     # Completion events look the snapshots up by id through a filter, still owner self, still paged.
     for params in describes:
