@@ -88,7 +88,7 @@ def parse_json_body(body: str | bytes | None) -> Any:
         text = raw.decode("utf-8")
         # Python's json accepts NaN/Infinity and silently keeps the last of duplicate keys; JSON does neither.
         return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_reject_duplicate_keys)
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # deep nesting ("[[[[...") recurses
         raise ValidationError(f"the request body is not valid JSON: {exc}", field=None) from None
 
 
