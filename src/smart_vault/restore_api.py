@@ -237,7 +237,17 @@ def _no_route(exc: Exception) -> Response:
 @app.exception_handler(Exception)
 def _internal_error(exc: Exception) -> Response:
     request_id = _request_id()
-    logger.exception("restore API request failed", extra={"request_id": request_id})
+    # An AWS failure (raised directly, or wrapped by Powertools' idempotency layer) is logged as its readable
+    # code and message: its traceback would carry botocore's raw error text. Anything else is a bug: traceback.
+    cause = exc.__cause__ or exc
+    if isinstance(cause, AwsError) or type(cause).__module__.startswith("botocore"):
+        error = aws.translate(cause)
+        logger.error(
+            "restore API request failed",
+            extra={"request_id": request_id, "error": error.readable(), "operation": error.operation},
+        )
+    else:
+        logger.exception("restore API request failed", extra={"request_id": request_id})
     return _json(
         500,
         {
