@@ -231,6 +231,11 @@ def _conflict(exc: Conflict) -> Response:
 @app.not_found
 def _no_route(exc: Exception) -> Response:
     event = app.current_event
+    if event.http_method == "GET" and (event.path or "").startswith("/restore/"):
+        # The route only matches URI-safe characters: any other restore id is still one that is not a UUID.
+        return _json(
+            400, {"error": "ValidationError", "message": "restore_id must be a UUID", "field": "restore_id"}
+        )
     return _json(404, {"error": "NotFound", "message": f"no such resource: {event.http_method} {event.path}"})
 
 
