@@ -42,6 +42,7 @@ STRINGS = (
     "instance_type",
     "availability_zone",
     "device_name",
+    "volume_type",
 )
 
 

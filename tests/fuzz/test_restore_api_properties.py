@@ -156,7 +156,7 @@ def assert_side_effects(world, answer, document, invocations_before: int) -> Non
 def test_post_bodies_get_the_answer_the_contract_allows(fuzz_world, gateway):
     world, facts = fuzz_world
 
-    @settings(FUZZ, max_examples=1800)
+    @settings(FUZZ, max_examples=2000)
     @given(body=bodies(world, facts))
     def check(body):
         before = len(world.lambda_client.invocations)
@@ -192,7 +192,7 @@ raw_bodies = st.one_of(
 def test_raw_bodies_never_cause_a_server_error_or_an_unlawful_acceptance(fuzz_world, gateway):
     world, facts = fuzz_world
 
-    @settings(FUZZ, max_examples=900)
+    @settings(FUZZ, max_examples=1000)
     @given(raw=raw_bodies, base64_flag=st.booleans())
     def check(raw, base64_flag):
         before = len(world.lambda_client.invocations)
@@ -224,7 +224,7 @@ def test_get_with_any_id_answers_200_400_or_404(fuzz_world, gateway):
         st.from_regex(r"\A[0-9a-fA-F-]{30,40}\Z"),
     )
 
-    @settings(FUZZ, max_examples=600)
+    @settings(FUZZ, max_examples=700)
     @given(restore_id=ids)
     def check(restore_id):
         answer = gateway.request("GET", f"/restore/{restore_id}", headers=HEADERS)
@@ -274,7 +274,7 @@ def test_an_idempotency_key_replays_the_first_answer_and_refuses_another_body(fu
         },
     )
 
-    @settings(FUZZ, max_examples=250)
+    @settings(FUZZ, max_examples=300)
     @given(
         suffix=st.text(
             alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1, max_size=40

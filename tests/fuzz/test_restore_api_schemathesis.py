@@ -19,7 +19,7 @@ from schemathesis import GenerationMode
 from schemathesis.checks import CHECKS
 
 OPENAPI = Path(__file__).resolve().parents[2] / "openapi.yaml"
-EXAMPLES_PER_OPERATION = 450
+EXAMPLES_PER_OPERATION = 600
 
 schema = schemathesis.openapi.from_path(OPENAPI)
 schema.config.generation.update(
