@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -23,6 +22,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from smart_vault.local.edge import EdgeRule, check_request
+from smart_vault.local.http_thread import ServerThread
 from smart_vault.local.lambda_service import ACCOUNT_ID, InvokeResult
 
 INTEGRATION_FUNCTION = re.compile(r"/functions/(?P<arn>arn:[^/]+)/invocations$")
@@ -354,20 +354,13 @@ class GatewayEndpoint:
 
     def start(self) -> str:
         self.gateway.load()
-        self._server = _GatewayHTTPServer(self.gateway, self.host, self.port)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.05,), name="api-gateway", daemon=True
-        )
-        self._thread.start()
+        self._running = ServerThread(_GatewayHTTPServer(self.gateway, self.host, self.port), "api-gateway")
         return self.url
 
     @property
     def url(self) -> str:
         """The invoke URL of the stage, like https://{api}.execute-api.{region}.amazonaws.com/{stage}."""
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/{self.gateway.stage}"
+        return f"{self._running.base_url}/{self.gateway.stage}"
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
+        self._running.stop()

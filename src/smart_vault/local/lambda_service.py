@@ -36,6 +36,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from smart_vault.local.http_thread import ServerThread
+
 ACCOUNT_ID = "123456789012"  # moto's default account: ARNs must agree with the emulated resources
 INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$")
 CREDENTIAL_REGION = re.compile(r"Credential=[^/]+/\d{8}/(?P<region>[a-z0-9-]+)/lambda/")
@@ -390,19 +392,12 @@ class LambdaEndpoint:
     port: int = 0
 
     def start(self) -> str:
-        self._server = _LambdaHTTPServer(self.service, self.host, self.port)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.05,), name="lambda-endpoint", daemon=True
-        )
-        self._thread.start()
+        self._running = ServerThread(_LambdaHTTPServer(self.service, self.host, self.port), "lambda-endpoint")
         return self.url
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return self._running.base_url
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
+        self._running.stop()

@@ -1,0 +1,30 @@
+"""An HTTP server of the local stack, served from a daemon thread on 127.0.0.1."""
+
+from __future__ import annotations
+
+import threading
+from http.server import ThreadingHTTPServer
+
+# How often serve_forever checks for shutdown: short, so that stopping the stack is quick.
+_POLL_SECONDS = 0.05
+
+
+class ServerThread:
+    """Serves `server` in a background thread; `stop()` shuts it down, closes it and joins the thread."""
+
+    def __init__(self, server: ThreadingHTTPServer, name: str) -> None:
+        self.server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever, args=(_POLL_SECONDS,), name=name, daemon=True
+        )
+        self._thread.start()
+
+    @property
+    def base_url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self._thread.join()
