@@ -38,7 +38,8 @@ data "archive_file" "lambda" {
   excludes = [
     "smart_vault/local",
     "smart_vault/local/**",
-    "smart_vault/cli.py",
+    "smart_vault/cli",
+    "smart_vault/cli/**",
     "**/__pycache__/**",
     "**/*.pyc",
     "*.egg-info/**",

@@ -31,10 +31,11 @@ harness.setup_environment()
 from moto import mock_aws  # noqa: E402
 from moto.server import ThreadedMotoServer  # noqa: E402
 
-from smart_vault import aws, backup, pacing  # noqa: E402
+from smart_vault import aws, pacing  # noqa: E402
+from smart_vault.backup import entry as backup  # noqa: E402
 
 harness.speed_up_moto_tag_lookups()
-from smart_vault.backup_run import Clients  # noqa: E402
+from smart_vault.backup.run import Clients  # noqa: E402
 from smart_vault.config import BackupSettings  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results.json"

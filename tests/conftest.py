@@ -12,8 +12,10 @@ os.environ.setdefault("POWERTOOLS_DEV", "false")
 import pytest
 from moto import mock_aws
 
-import aws_call_recorder  # tests/aws_call_recorder.py: which AWS calls each Lambda makes (tests/iam)
 from smart_vault import aws
+
+# tests/support/aws_call_recorder.py: which AWS calls each Lambda makes (tests/iam)
+from support import aws_call_recorder
 
 # Counts the fuzz tests' requests and prints the total in the summary (the controller process of
 # pytest-xdist loads only this conftest, so the plugin is registered here).

@@ -1,5 +1,5 @@
-"""The fault-injection suite's fixtures live in fault_fixtures.py (the security suite uses them too)."""
+"""The fault-injection suite's fixtures live in tests/support/fault_world.py (the security suite uses them too)."""
 
-from fault_fixtures import fast_pacing, faults, retry_clock, world
+from support.fault_world import fast_pacing, faults, retry_clock, world
 
 __all__ = ["fast_pacing", "faults", "retry_clock", "world"]

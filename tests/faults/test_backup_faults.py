@@ -11,9 +11,10 @@ from datetime import timedelta
 import boto3
 import pytest
 from freezegun import freeze_time
-from injection import INJECTED_REQUEST_ID_PREFIX, Fault
-from logs import CapturedLogs
-from tests.functional.backup_fixtures import (
+
+from smart_vault import aws
+from smart_vault.backup import entry as backup
+from support.backup_world import (
     DR_KEY_ARN,
     DR_REGION,
     PRIMARY_REGION,
@@ -23,8 +24,8 @@ from tests.functional.backup_fixtures import (
     make_fleet,
     scheduled_event,
 )
-
-from smart_vault import aws, backup
+from support.injection import INJECTED_REQUEST_ID_PREFIX, Fault
+from support.logs import CapturedLogs
 
 GOLD = {"Backup-Tier": "Gold"}
 RAW_AWS_TEXT = ("An error occurred (", INJECTED_REQUEST_ID_PREFIX, "Traceback")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from injection import INJECTED_REQUEST_ID_PREFIX, Fault, FaultInjector, WorkerKilled
 
 from smart_vault import aws
 from smart_vault.aws import MAX_ATTEMPTS
+from support.injection import INJECTED_REQUEST_ID_PREFIX, Fault, FaultInjector, WorkerKilled
 
 REGION = "eu-west-1"
 

@@ -7,13 +7,16 @@ from __future__ import annotations
 import itertools
 import json
 import threading
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
 from freezegun import freeze_time
-from injection import INJECTED_REQUEST_ID_PREFIX, Fault, WorkerKilled, atomic_moto
-from restore_fixtures import (
+
+from smart_vault import aws
+from smart_vault.aws import MAX_ATTEMPTS
+from support.injection import INJECTED_REQUEST_ID_PREFIX, Fault, WorkerKilled, atomic_moto
+from support.restore_world import (
     DR_REGION,
     IDEMPOTENCY_TABLE,
     JOBS_TABLE,
@@ -28,9 +31,6 @@ from restore_fixtures import (
     run_worker,
     sqs_notifications,
 )
-
-from smart_vault import aws
-from smart_vault.aws import MAX_ATTEMPTS
 
 REGIONS = (PRIMARY_REGION, DR_REGION)
 ALL_ATTEMPTS = MAX_ATTEMPTS + 1  # botocore's max_attempts counts retries after the first attempt
@@ -214,7 +214,7 @@ def test_the_worker_failing_at_each_step_leaves_nothing_and_fails_the_job(world,
 def test_a_worker_killed_mid_way_and_invoked_again_ends_with_one_volume_and_one_instance(
     world, faults, operation, after
 ):
-    with freeze_time("2026-11-27 12:00:00", tick=True) as clock:
+    with freeze_time(datetime.now(UTC), tick=True) as clock:
         restore_id = accepted_restore(world, launch_body(world))
         faults.interrupt("ec2", operation, after=after)
 

@@ -2,15 +2,8 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import boto3
 import pytest
-
-# The restore tests' moto world (tests/functional/restore_fixtures.py) is reused as it is.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "functional"))
-
 from gateway import ApiGateway
 from oracle import Facts, RegionFacts
 
@@ -27,7 +20,7 @@ def _region_facts(region: str, images: set[str], restorable: set[str]) -> Region
 @pytest.fixture
 def fuzz_world(moto_aws, monkeypatch):
     """The restore world, with a subnet allowlist that leaves one real subnet out."""
-    from restore_fixtures import PRIMARY_REGION, build_world, route_lambda_to, set_restore_env
+    from support.restore_world import PRIMARY_REGION, build_world, route_lambda_to, set_restore_env
 
     world = build_world()
     set_restore_env(monkeypatch, world.topic_arn)

@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 from oracle import FIELDS, allowed_statuses, allowed_statuses_for_text
-from restore_fixtures import JOBS_TABLE, PRIMARY_REGION
 
-from smart_vault.restore_request import request_schema
+from smart_vault.restore.request import request_schema
+from support.restore_world import JOBS_TABLE, PRIMARY_REGION
 
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 HEADERS = [("content-type", "application/json"), ("x-api-key", API_KEY)]

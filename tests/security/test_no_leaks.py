@@ -13,12 +13,12 @@ import logging
 
 import pytest
 from botocore.exceptions import ClientError
-from injection import INJECTED_REQUEST_ID_PREFIX, Fault
 from leaks import find_leaks
-from logs import CapturedLogs
-from restore_fixtures import FakeLambdaContext, api_event, call_api, run_worker
 
 from smart_vault import aws
+from support.injection import INJECTED_REQUEST_ID_PREFIX, Fault
+from support.logs import CapturedLogs
+from support.restore_world import FakeLambdaContext, api_event, call_api, run_worker
 
 CANARIES = {
     "the AWS secret access key": "canarySecretKey/Do+Not+Log/4f1e9b2c7d",
@@ -238,9 +238,8 @@ def test_the_restore_worker_leaks_nothing(transcript, world, faults, fault):
     ids=["succeeds", "create-denied", "copy-denied", "throttled", "sns-denied"],
 )
 def test_the_backup_leaks_nothing(transcript, faults, fast_pacing, monkeypatch, fault):
-    from tests.functional.backup_fixtures import FakeContext, Inbox, backup_env, make_fleet, scheduled_event
-
-    from smart_vault import backup
+    from smart_vault.backup import entry as backup
+    from support.backup_world import FakeContext, Inbox, backup_env, make_fleet, scheduled_event
 
     backup_env(monkeypatch)
     fleet = make_fleet()

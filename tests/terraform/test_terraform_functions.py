@@ -89,10 +89,8 @@ def test_the_package_reads_its_environment_only_through_config():
     # Anything reading os.environ outside config.py would escape the check below.
     offenders = []
     for path in (REPO / "src" / "smart_vault").rglob("*.py"):
-        if "local" in path.relative_to(REPO / "src" / "smart_vault").parts or path.name in (
-            "cli.py",
-            "config.py",
-        ):
+        parts = path.relative_to(REPO / "src" / "smart_vault").parts
+        if parts[0] in ("local", "cli") or path.name == "config.py":
             continue
         for match in re.finditer(
             r"os\.environ(?:\.get)?\W+\"([A-Z0-9_]+)\"", path.read_text(encoding="utf-8")
@@ -106,12 +104,16 @@ def test_the_package_reads_its_environment_only_through_config():
 def test_handler_is_the_contract_entry_point(definition):
     assert definition.handler == CONTRACT_HANDLERS[definition.name]
     module, _, attribute = definition.handler.rpartition(".")
-    source = REPO / "src" / (module.replace(".", "/") + ".py")
+    # A handler module may be a package whose __init__ exports the handler (contract: "Package and entry points").
+    base = REPO / "src" / module.replace(".", "/")
+    source = base / "__init__.py" if base.is_dir() else base.with_suffix(".py")
     assert source.is_file(), f"{definition.handler}: {source} does not exist"
     tree = ast.parse(source.read_text(encoding="utf-8"))
-    names = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)} | {
-        t.id for n in tree.body if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)
-    }
+    names = (
+        {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+        | {t.id for n in tree.body if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)}
+        | {a.asname or a.name for n in tree.body if isinstance(n, ast.ImportFrom) for a in n.names}
+    )
     assert attribute in names, f"{source.name} defines no top-level {attribute}"
 
 
@@ -151,7 +153,7 @@ def test_the_zip_leaves_out_the_local_stack_and_the_cli():
     archive = tfmodel.labelled(REPO, "data", "archive_file")["lambda"]
     assert archive["source_dir"].endswith("/src")
     excludes = set(archive["excludes"])
-    assert {"smart_vault/local/**", "smart_vault/cli.py", "**/__pycache__/**"} <= excludes
+    assert {"smart_vault/local/**", "smart_vault/cli/**", "**/__pycache__/**"} <= excludes
 
 
 def test_backup_is_scheduled_and_hears_snapshot_completion_events():
@@ -237,10 +239,8 @@ LAMBDA_PROVIDED = {"boto3", "botocore", "aws_lambda_powertools", "aws_xray_sdk",
 
 def test_the_zipped_code_imports_only_what_lambda_and_the_layer_provide():
     package = REPO / "src" / "smart_vault"
-    zipped = [
-        p for p in package.rglob("*.py") if "local" not in p.relative_to(package).parts and p.name != "cli.py"
-    ]
-    assert any(p.name == "backup.py" for p in zipped)
+    zipped = [p for p in package.rglob("*.py") if p.relative_to(package).parts[0] not in ("local", "cli")]
+    assert any(p.relative_to(package).parts[0] == "backup" for p in zipped)
     outside = {}
     for path in zipped:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):

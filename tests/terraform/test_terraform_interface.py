@@ -110,8 +110,8 @@ def test_alarm_dimensions_match_what_the_backup_handler_emits(capsys, monkeypatc
     # An alarm whose dimensions differ from the emitted ones watches a metric that never gets any data.
     import json
 
-    from smart_vault import backup
-    from smart_vault.backup_run import RunResult
+    from smart_vault.backup import entry as backup
+    from smart_vault.backup.run import RunResult
     from smart_vault.config import BackupSettings
 
     monkeypatch.delenv("POWERTOOLS_SERVICE_NAME", raising=False)

@@ -7,5 +7,5 @@ Never packaged into the Lambda zip. Pieces:
 - `gateway`: API Gateway's REST v1 proxy integration with its API-key check, configured from the emulated
   API Gateway;
 - `provision` and `fleet`: the resources of the Terraform, and a demo fleet to protect;
-- `stack`: starts and stops all of it; `demo`: what `make demo` runs.
+- `stack`: starts and stops all of it (`smart_vault.cli.demo` is what `make demo` runs on it).
 """

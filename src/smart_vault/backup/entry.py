@@ -1,0 +1,187 @@
+"""The backup Lambda: `smart_vault.backup.handler`.
+
+It reads the settings (a bad one fails the invocation before any work, naming the variable), reads the event,
+calls one service function, then publishes one notification and the metrics, and returns the report.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from smart_vault import aws, notify, pacing
+from smart_vault.backup.events import ContinuedRun, Ignored, SnapshotsCompleted, parse_event
+from smart_vault.backup.report import FAILED, SUCCEEDED, build_report, email_summary, shrink
+from smart_vault.backup.run import (
+    Clients,
+    Continuation,
+    Deadline,
+    RunRequest,
+    RunResult,
+    copy_completed_snapshots,
+    run_backup,
+)
+from smart_vault.config import BackupSettings
+from smart_vault.errors import AwsError, ValidationError
+from smart_vault.observability import MetricUnit, logger, metrics, single_metric, trace_handler
+
+EVENT_TYPE = "backup.completed"
+
+
+def _account_id(context: Any) -> str | None:
+    arn = getattr(context, "invoked_function_arn", "") or ""
+    parts = arn.split(":")
+    return parts[4] if len(parts) > 4 and parts[4] else None
+
+
+def _clients(settings: BackupSettings) -> Clients:
+    """The two EC2 clients, their mutating calls paced to EC2's token buckets."""
+    ec2 = aws.client("ec2", settings.region)
+    dr_ec2 = aws.client("ec2", settings.dr_region)
+    pacing.pace(ec2)
+    pacing.pace(dr_ec2)
+    return Clients(ec2=ec2, dr_ec2=dr_ec2)
+
+
+def start_continuation(continuation: Continuation, context: Any, settings: BackupSettings) -> str | None:
+    """Invoke this function again, asynchronously, with the cursor; None when started, else the error."""
+    function = getattr(context, "invoked_function_arn", "") or getattr(context, "function_name", "")
+    if not function:
+        return "no Lambda context to continue the run from"
+    import json  # deferred: only large runs continue
+
+    try:
+        with aws.aws_errors("Invoke"):
+            aws.client("lambda", settings.region).invoke(
+                FunctionName=function,
+                InvocationType="Event",
+                Payload=json.dumps(continuation.as_payload()).encode(),
+            )
+    except AwsError as exc:
+        return exc.readable()
+    logger.info(
+        "run continues in a new invocation",
+        extra={
+            "invocation": continuation.invocation,
+            "after": continuation.after,
+            "remaining": continuation.remaining,
+        },
+    )
+    return None
+
+
+def emit_metrics(result: RunResult, settings: BackupSettings, full_run: bool) -> None:
+    report = result.report
+    if full_run:
+        metrics.add_metric("InstancesProtected", MetricUnit.Count, result.instances_protected)
+        metrics.add_metric("SnapshotsCreated", MetricUnit.Count, len(report["snapshots_created"]))
+        metrics.add_metric("SnapshotsDeleted", MetricUnit.Count, len(report["deleted"]))
+    metrics.add_metric("CopiesStarted", MetricUnit.Count, len(report["copies_started"]))
+    metrics.add_metric("CopiesDeferred", MetricUnit.Count, report["copies_deferred"])
+    metrics.add_metric("BackupFailures", MetricUnit.Count, len(report["failures"]))
+    if result.recovery_point_age is not None:
+        with single_metric(
+            name="RecoveryPointAgeSeconds",
+            unit=MetricUnit.Seconds,
+            value=result.recovery_point_age,
+            namespace=metrics.namespace,
+        ) as metric:
+            metric.add_dimension(name="Region", value=settings.region)
+
+
+def send_notification(result: RunResult, settings: BackupSettings) -> None:
+    """One SNS message per run. A publish failure is logged; the run still returns its report."""
+    report = result.report
+    try:
+        notify.publish(
+            settings.sns_topic_arn,
+            notify.subject_line("backup", report["run_id"], report["status"]),
+            email_summary(report, settings.region, settings.dr_region),
+            dict(report),
+            EVENT_TYPE,
+            shrink=shrink,
+        )
+    except AwsError as exc:
+        logger.error("notification failed", extra={"run_id": report["run_id"], "error": exc.readable()})
+
+
+def _failed_creation(request: SnapshotsCompleted) -> RunResult:
+    failures = [
+        {"resource": s, "error": f"snapshot creation failed: {request.cause}"} for s in request.snapshot_ids
+    ]
+    return RunResult(report=build_report(request.run_id, False, failures=failures))
+
+
+def _full_run(
+    request: Any, context: Any, settings: BackupSettings, clients: Clients, now: datetime
+) -> RunResult:
+    if isinstance(request, ContinuedRun):
+        run = RunRequest(
+            request.run_id,
+            request.dry_run,
+            request.instance_ids,
+            after=request.after,
+            invocation=request.invocation,
+            carried_failures=request.failures,
+        )
+    else:
+        run = RunRequest(request.run_id, request.dry_run, request.instance_ids)
+    result = run_backup(run, settings, clients, now, _account_id(context), Deadline(context))
+    if result.continuation is None:
+        return result
+    error = start_continuation(result.continuation, context, settings)
+    if error is None:
+        return result
+    # The chain is broken: this invocation becomes the last one and says what was not reached.
+    failure = {
+        "resource": "continuation",
+        "error": f"{result.continuation.remaining} instances after {result.continuation.after} were not reached: {error}",
+    }
+    report = build_report(
+        result.report["run_id"],
+        result.report["dry_run"],
+        instances=result.report["instances"],
+        snapshots_created=result.report["snapshots_created"],
+        failures=[*result.report["failures"], failure],
+    )
+    return RunResult(report=report, instances_protected=result.instances_protected)
+
+
+def handle(
+    event: Any, context: Any, settings: BackupSettings, now: datetime, clients: Clients | None = None
+) -> dict[str, Any]:
+    """Route one event to its service function; publish and emit; return the report."""
+    request = parse_event(event, getattr(context, "aws_request_id", None), settings.dry_run)
+    logger.append_keys(run_id=request.run_id)
+    if isinstance(request, Ignored):
+        logger.info("event ignored", extra={"reason": request.reason})
+        return dict(build_report(request.run_id, settings.dry_run))
+    clients = clients or _clients(settings)
+    if isinstance(request, SnapshotsCompleted):
+        if request.failed:
+            result = _failed_creation(request)
+        else:
+            result = copy_completed_snapshots(request.run_id, request.snapshot_ids, settings, clients)
+        emit_metrics(result, settings, full_run=False)
+        if result.report["status"] != SUCCEEDED:
+            send_notification(result, settings)
+    else:
+        result = _full_run(request, context, settings, clients, now)
+        if result.continuation is None:
+            emit_metrics(result, settings, full_run=True)
+            send_notification(result, settings)
+    logger.info("backup report", extra={"report": result.report, "status": result.report["status"]})
+    return dict(result.report)
+
+
+@trace_handler
+@metrics.log_metrics
+def handler(event: Any, context: Any) -> dict[str, Any]:
+    settings = (
+        BackupSettings.from_env()
+    )  # ConfigError: the invocation fails before any work, naming the variable
+    try:
+        return handle(event, context, settings, datetime.now(UTC))
+    except ValidationError as exc:
+        logger.warning("invalid event", extra={"error": exc.message, "field": exc.field})
+        return {"error": "ValidationError", "message": exc.message, "field": exc.field, "status": FAILED}

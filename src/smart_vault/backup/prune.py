@@ -1,0 +1,89 @@
+"""Pruning both regions: the retention rules decide, this module deletes (or, in a dry run, only lists)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from smart_vault import aws
+from smart_vault.backup.retention import (
+    Decision,
+    RetentionPolicy,
+    Snapshot,
+    completed_copies,
+    expired_snapshots,
+    plan_pruning,
+)
+from smart_vault.config import BackupSettings
+from smart_vault.errors import AwsError
+from smart_vault.observability import logger
+
+IN_USE = "InvalidSnapshot.InUse"
+NOT_FOUND = "InvalidSnapshot.NotFound"
+
+
+@dataclass
+class PruneOutcome:
+    deleted: list[dict[str, str]] = field(default_factory=list)
+    skipped_in_use: list[str] = field(default_factory=list)
+    failures: list[dict[str, str]] = field(default_factory=list)
+    left_for_next_run: int = 0
+
+
+def plan_both_regions(
+    primaries: Sequence[Snapshot],
+    dr_snapshots: Sequence[Snapshot],
+    settings: BackupSettings,
+    now: datetime,
+    account_id: str | None = None,
+) -> list[Decision]:
+    """Decisions for every managed snapshot of both regions (primaries wait for their completed copy)."""
+    primary_policy = RetentionPolicy(settings.retention_days, settings.min_snapshots_kept, True, account_id)
+    dr_policy = RetentionPolicy(settings.dr_retention_days, settings.min_snapshots_kept, False, account_id)
+    return plan_pruning(primaries, primary_policy, now, completed_copies(dr_snapshots)) + plan_pruning(
+        dr_snapshots, dr_policy, now
+    )
+
+
+def delete_snapshots(
+    clients_by_region: dict[str, Any],
+    decisions: Sequence[Decision],
+    *,
+    dry_run: bool = False,
+    should_stop: Callable[[], bool] | None = None,
+) -> PruneOutcome:
+    """Delete every snapshot the decisions allow, oldest first.
+
+    `InvalidSnapshot.InUse` (an AMI uses it) is skipped and retried by later runs; `InvalidSnapshot.NotFound`
+    means someone deleted it already, which is what we wanted. Any other error is a failure of that
+    snapshot only. When `should_stop` says time is short, the rest waits for the next run.
+    """
+    outcome = PruneOutcome()
+    expired = expired_snapshots(decisions)
+    for index, snap in enumerate(expired):
+        if not dry_run and should_stop is not None and should_stop():
+            outcome.left_for_next_run = len(expired) - index
+            logger.info(
+                "time is short: deletions left for the next run", extra={"count": outcome.left_for_next_run}
+            )
+            break
+        entry = {"snapshot_id": snap.snapshot_id, "region": snap.region}
+        if dry_run:
+            outcome.deleted.append(entry)
+            continue
+        try:
+            with aws.aws_errors("DeleteSnapshot"):
+                clients_by_region[snap.region].delete_snapshot(SnapshotId=snap.snapshot_id)
+        except AwsError as exc:
+            if exc.code == NOT_FOUND:
+                outcome.deleted.append(entry)
+            elif exc.code == IN_USE:
+                logger.info("snapshot in use by an AMI; kept", extra=entry)
+                outcome.skipped_in_use.append(snap.snapshot_id)
+            else:
+                outcome.failures.append({"resource": snap.snapshot_id, "error": exc.readable()})
+            continue
+        outcome.deleted.append(entry)
+    return outcome

@@ -1,0 +1,388 @@
+"""The backup run and the completion-event copy, as service functions (clients, settings and `now` come in).
+
+A full run: select instances, take one snapshot set each (instances an earlier delivery of the same run
+covered are `skipped`), reconcile DR copies, prune both regions, and return the report plus the figures the
+metrics need. Nothing here publishes or emits: the handler does that.
+
+Large fleets: when the Lambda's remaining time runs short, the run stops starting instances and returns a
+`Continuation` (the id of the last instance it started, under the same run id); the handler hands it to a
+fresh invocation of the function. Instances are processed in id order, so the cursor splits the fleet
+without gaps or overlaps; the run-id tags on the snapshots are the second line of defence. Copies and
+pruning run once, in the invocation that reaches the end of the fleet.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from smart_vault.backup.prune import PruneOutcome, delete_snapshots, plan_both_regions
+from smart_vault.backup.report import (
+    INSTANCE_FAILED,
+    OK,
+    PLANNED,
+    SKIPPED,
+    InstanceResult,
+    Report,
+    build_report,
+    instance_result,
+)
+from smart_vault.backup.retention import COMPLETED, Snapshot
+from smart_vault.backup.snapshots import (
+    CopyOutcome,
+    Instance,
+    backup_set_id,
+    count_pending_copies,
+    create_snapshot_set,
+    describe_copies_of,
+    describe_managed_snapshots,
+    describe_snapshots_by_id,
+    reconcile_copies,
+    run_snapshots,
+    select_instances,
+)
+from smart_vault.config import BackupSettings
+from smart_vault.errors import AwsError
+from smart_vault.observability import logger, trace
+
+# Instances in flight at once: EC2 answers in ~100 ms, so a few workers keep the paced buckets busy.
+WORKERS = 8
+MAX_RESERVE_SECONDS = 120.0
+# Failures carried from one invocation of a run to the next (the async payload limit is 256 KB).
+MAX_CARRIED_FAILURES = 200
+
+
+class Deadline:
+    """When to stop starting work, from the Lambda context's remaining time (asked at every check).
+
+    Instances stop when less than `reserve` seconds are left: a quarter of the time the invocation started
+    with, at most two minutes, enough for the copies, pruning and notification of a final invocation.
+    Copies and deletions stop at a quarter of that. Without a context (the local stack, tests) there is no
+    deadline.
+    """
+
+    def __init__(self, context: Any = None) -> None:
+        remaining = getattr(context, "get_remaining_time_in_millis", None)
+        self._remaining_ms = remaining if callable(remaining) else None
+        left = self.seconds_left()
+        self.reserve = min(MAX_RESERVE_SECONDS, left / 4) if left is not None else 0.0
+
+    def seconds_left(self) -> float | None:
+        return None if self._remaining_ms is None else self._remaining_ms() / 1000.0
+
+    def instances_must_stop(self) -> bool:
+        left = self.seconds_left()
+        return left is not None and left < self.reserve
+
+    def tail_must_stop(self) -> bool:
+        left = self.seconds_left()
+        return left is not None and left < self.reserve / 4
+
+
+NO_DEADLINE = Deadline()
+
+
+@dataclass(frozen=True)
+class Clients:
+    """EC2 clients of the primary and the DR region."""
+
+    ec2: Any
+    dr_ec2: Any
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    run_id: str
+    dry_run: bool
+    instance_ids: tuple[str, ...] | None = None  # None: every tagged instance
+    # Continuations only: instances up to this id were handled by earlier invocations of the run.
+    after: str | None = None
+    invocation: int = 0
+    carried_failures: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Continuation:
+    """What the next invocation of a run needs (JSON-serialisable through `as_payload`)."""
+
+    run_id: str
+    dry_run: bool
+    instance_ids: tuple[str, ...] | None
+    after: str
+    invocation: int
+    failures: tuple[tuple[str, str], ...]
+    remaining: int  # instances not started yet (for logs and the report of a broken chain)
+
+    def as_payload(self) -> dict[str, Any]:
+        return {
+            "continuation": {
+                "run_id": self.run_id,
+                "dry_run": self.dry_run,
+                "instance_ids": list(self.instance_ids) if self.instance_ids is not None else None,
+                "after": self.after,
+                "invocation": self.invocation,
+                "failures": [list(f) for f in self.failures],
+            }
+        }
+
+
+@dataclass
+class RunResult:
+    report: Report
+    instances_protected: int = 0
+    # Largest age (seconds) over the protected instances of their newest completed snapshot; None if none.
+    recovery_point_age: float | None = None
+    continuation: Continuation | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def recovery_point_age(
+    instance_ids: Sequence[str], primaries: Sequence[Snapshot], now: datetime
+) -> float | None:
+    """Pure: the worst recovery point over `instance_ids`, from their newest completed managed snapshot."""
+    wanted = set(instance_ids)
+    newest: dict[str, datetime] = {}
+    for snap in primaries:
+        if snap.managed and snap.state == COMPLETED and snap.source_instance in wanted:
+            current = newest.get(snap.source_instance)
+            if current is None or snap.start_time > current:
+                newest[snap.source_instance] = snap.start_time
+    if not newest:
+        return None
+    return max(max((now - t).total_seconds(), 0.0) for t in newest.values())
+
+
+def _back_up_one(
+    request: RunRequest, instance: Instance, clients: Clients, settings: BackupSettings
+) -> tuple[InstanceResult, list[str]]:
+    set_id = backup_set_id(request.run_id, instance.instance_id)
+    if request.dry_run:
+        return instance_result(instance.instance_id, set_id, [], PLANNED), []
+    try:
+        outcome = create_snapshot_set(clients.ec2, instance, request.run_id, settings)
+    except Exception as exc:  # noqa: BLE001 - an unforeseen error fails this instance only, never the run
+        logger.exception("instance backup failed unexpectedly", extra={"instance_id": instance.instance_id})
+        error = f"unexpected error: {type(exc).__name__}: {exc}"
+        return instance_result(instance.instance_id, set_id, [], INSTANCE_FAILED, error), []
+    if outcome.error:
+        logger.warning(
+            "instance backup failed", extra={"instance_id": instance.instance_id, "error": outcome.error}
+        )
+    status = INSTANCE_FAILED if outcome.error else OK
+    return instance_result(instance.instance_id, set_id, outcome.snapshot_ids, status, outcome.error), list(
+        outcome.snapshot_ids
+    )
+
+
+def _back_up_instances(
+    request: RunRequest,
+    instances: Sequence[Instance],
+    covered: dict[str, list[Snapshot]],
+    clients: Clients,
+    settings: BackupSettings,
+    deadline: Deadline,
+) -> tuple[list[InstanceResult], list[str], int]:
+    """Back up `instances` in id order until the deadline; returns the results, the created snapshot ids
+    and how many instances were handled.
+
+    At most WORKERS instances are in flight, so the deadline is checked as the work progresses. Every
+    started instance finishes, so what was handled is always a prefix of `instances` (the continuation
+    cursor is the id of its last one), and each invocation handles at least one instance, so a run always
+    moves forward.
+    """
+    results: list[InstanceResult] = []
+    created: list[str] = []
+    slots = threading.BoundedSemaphore(WORKERS)
+    handled = 0
+    with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="backup") as pool:
+        futures = []
+        for instance in instances:
+            if handled and deadline.instances_must_stop():
+                break
+            handled += 1
+            if instance.instance_id in covered:
+                ids = sorted(s.snapshot_id for s in covered[instance.instance_id])
+                set_id = backup_set_id(request.run_id, instance.instance_id)
+                results.append(instance_result(instance.instance_id, set_id, ids, SKIPPED))
+                continue
+            slots.acquire()
+            future = pool.submit(_back_up_one, request, instance, clients, settings)
+            future.add_done_callback(lambda _: slots.release())
+            futures.append(future)
+        for future in futures:
+            result, ids = future.result()
+            results.append(result)
+            created += ids
+    results.sort(key=lambda r: r["instance_id"])
+    return results, created, handled
+
+
+def _earlier_invocations(
+    request: RunRequest, covered: dict[str, list[Snapshot]]
+) -> tuple[list[InstanceResult], list[str]]:
+    """Instances earlier invocations of this run handled (they are `ok` in the run's report, not skipped)."""
+    if request.after is None:
+        return [], []
+    results, created = [], []
+    for instance_id in sorted(k for k in covered if k <= request.after):
+        ids = sorted(s.snapshot_id for s in covered[instance_id])
+        results.append(instance_result(instance_id, backup_set_id(request.run_id, instance_id), ids, OK))
+        created += ids
+    for resource, error in request.carried_failures:
+        if resource.startswith("i-") and resource not in covered:
+            results.append(
+                instance_result(resource, backup_set_id(request.run_id, resource), [], INSTANCE_FAILED, error)
+            )
+    return results, created
+
+
+@trace
+def run_backup(
+    request: RunRequest,
+    settings: BackupSettings,
+    clients: Clients,
+    now: datetime,
+    account_id: str | None = None,
+    deadline: Deadline = NO_DEADLINE,
+) -> RunResult:
+    """A full (scheduled or manual) run, or one continuation of it.
+
+    Per-instance and per-snapshot failures are recorded, not raised; an AWS error that stops a whole phase
+    (a describe that keeps failing) is recorded as that phase's failure.
+    """
+    try:
+        selected = select_instances(clients.ec2, settings, request.instance_ids)
+        covered: dict[str, list[Snapshot]] = {}
+        for snap in run_snapshots(clients.ec2, settings.region, request.run_id):
+            covered.setdefault(snap.source_instance, []).append(snap)
+        pending = [i for i in selected if request.after is None or i.instance_id > request.after]
+        results, created, started = _back_up_instances(request, pending, covered, clients, settings, deadline)
+    except AwsError as exc:
+        failure = {"resource": "instance selection", "error": exc.readable()}
+        return RunResult(report=build_report(request.run_id, request.dry_run, failures=[failure]))
+    carried = [{"resource": r, "error": e} for r, e in request.carried_failures if not r.startswith("i-")]
+    if started < len(pending):
+        return _continue(request, results, created, pending, started, carried)
+    earlier, earlier_created = _earlier_invocations(request, covered)
+    results = earlier + results
+    created = earlier_created + created
+    if request.instance_ids is not None:
+        found = {i.instance_id for i in selected}
+        for missing in sorted(set(request.instance_ids) - found):
+            results.append(
+                instance_result(
+                    missing, "", [], INSTANCE_FAILED, "instance not found, or not running or stopped"
+                )
+            )
+    copies, pruned, failures, primaries = CopyOutcome(), PruneOutcome(), list(carried), []
+    try:
+        # Described after the sets were taken, so snapshots that completed already are copied in this run.
+        primaries = describe_managed_snapshots(clients.ec2, settings.region)
+        dr_snapshots = describe_managed_snapshots(clients.dr_ec2, settings.dr_region)
+        copies = reconcile_copies(
+            clients.dr_ec2,
+            primaries,
+            dr_snapshots,
+            settings,
+            dry_run=request.dry_run,
+            should_stop=deadline.tail_must_stop,
+            recount=lambda: count_pending_copies(clients.dr_ec2, settings.dr_region),
+        )
+        decisions = plan_both_regions(primaries, dr_snapshots, settings, now, account_id)
+        pruned = delete_snapshots(
+            {settings.region: clients.ec2, settings.dr_region: clients.dr_ec2},
+            decisions,
+            dry_run=request.dry_run,
+            should_stop=deadline.tail_must_stop,
+        )
+    except AwsError as exc:
+        failures.append({"resource": "copy reconciliation and pruning", "error": exc.readable()})
+    report = build_report(
+        request.run_id,
+        request.dry_run,
+        instances=results,
+        snapshots_created=created,
+        copies_started=copies.started,
+        copies_deferred=copies.deferred,
+        deleted=pruned.deleted,
+        failures=copies.failures + pruned.failures + failures,
+    )
+    protected = [r["instance_id"] for r in results if r["status"] in (OK, SKIPPED)]
+    return RunResult(
+        report=report,
+        instances_protected=len(protected),
+        recovery_point_age=recovery_point_age([i.instance_id for i in selected], primaries, now),
+    )
+
+
+def _continue(
+    request: RunRequest,
+    results: list[InstanceResult],
+    created: list[str],
+    pending: Sequence[Instance],
+    started: int,
+    carried: list[dict[str, str]],
+) -> RunResult:
+    """The partial report of this invocation and the cursor for the next one."""
+    after = pending[started - 1].instance_id if started else (request.after or "")
+    failures = list(request.carried_failures) + [
+        (r["instance_id"], r["error"] or "failed") for r in results if r["status"] == INSTANCE_FAILED
+    ]
+    continuation = Continuation(
+        run_id=request.run_id,
+        dry_run=request.dry_run,
+        instance_ids=request.instance_ids,
+        after=after,
+        invocation=request.invocation + 1,
+        failures=tuple(failures[:MAX_CARRIED_FAILURES]),
+        remaining=len(pending) - started,
+    )
+    report = build_report(
+        request.run_id, request.dry_run, instances=results, snapshots_created=created, failures=carried
+    )
+    protected = sum(1 for r in results if r["status"] in (OK, SKIPPED))
+    logger.info(
+        "time is short: the run continues in a new invocation",
+        extra={
+            "after": after,
+            "remaining_instances": continuation.remaining,
+            "invocation": continuation.invocation,
+        },
+    )
+    return RunResult(report=report, instances_protected=protected, continuation=continuation)
+
+
+@trace
+def copy_completed_snapshots(
+    run_id: str, snapshot_ids: Sequence[str], settings: BackupSettings, clients: Clients
+) -> RunResult:
+    """Start the DR copies of the managed snapshots among `snapshot_ids` (from a completion event)."""
+    try:
+        primaries = (
+            describe_snapshots_by_id(clients.ec2, settings.region, snapshot_ids) if snapshot_ids else []
+        )
+        if not primaries:
+            logger.info(
+                "no managed snapshot in the completion event", extra={"snapshot_ids": list(snapshot_ids)}
+            )
+            return RunResult(report=build_report(run_id, settings.dry_run))
+        # Only the copies of these snapshots and the pending ones: an event costs the same in any fleet size.
+        dr_snapshots = describe_copies_of(
+            clients.dr_ec2, settings.dr_region, [p.snapshot_id for p in primaries]
+        )
+        copies = reconcile_copies(clients.dr_ec2, primaries, dr_snapshots, settings, dry_run=settings.dry_run)
+    except AwsError as exc:
+        failure = {"resource": "copy of " + ", ".join(snapshot_ids), "error": exc.readable()}
+        return RunResult(report=build_report(run_id, settings.dry_run, failures=[failure]))
+    report = build_report(
+        run_id,
+        settings.dry_run,
+        copies_started=copies.started,
+        copies_deferred=copies.deferred,
+        failures=copies.failures,
+    )
+    return RunResult(report=report)

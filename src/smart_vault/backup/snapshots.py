@@ -1,0 +1,354 @@
+"""Instances to protect, snapshot sets and DR copies: the calls that create backups.
+
+One `CreateSnapshots` per instance (crash-consistent across its volumes, tagged at creation), at most one
+`CreateTags` per snapshot for the two per-volume tags, and DR copies started from a client of the DR region
+with `SourceRegion`, encrypted with the DR key, tagged at creation, never more than the allowed number
+`pending` at once. Snapshot lists come from describe pages of 1000 shared by every instance of a run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from smart_vault import aws
+from smart_vault.backup.retention import (
+    BACKUP_SET_TAG,
+    COMPLETED,
+    DEVICE_TAG,
+    MANAGED_BY_KEY,
+    MANAGED_BY_VALUE,
+    PENDING,
+    RETENTION_DAYS_TAG,
+    RUN_ID_TAG,
+    SOURCE_INSTANCE_TAG,
+    SOURCE_REGION_TAG,
+    SOURCE_SNAPSHOT_TAG,
+    SOURCE_VOLUME_TAG,
+    TAG_PREFIX,
+    Snapshot,
+    snapshot_from_api,
+)
+from smart_vault.config import BackupSettings
+from smart_vault.errors import AwsError
+from smart_vault.observability import logger
+
+PAGE_SIZE = 1000
+# EC2 accepts at most 200 values in one filter.
+FILTER_VALUES_MAX = 200
+PROTECTED_STATES = ("running", "stopped")
+INSTANCE_RETENTION_TAG = "Backup-Retention-Days"
+MAX_RETENTION_DAYS = 3650
+
+
+@dataclass(frozen=True)
+class Instance:
+    instance_id: str
+    name: str
+    # (device name, volume id) of every attached EBS volume, in the instance's order.
+    volumes: tuple[tuple[str, str], ...]
+    retention_days: int | None = None  # the instance's Backup-Retention-Days override, when valid
+
+
+def retention_override(tags: dict[str, str], instance_id: str) -> int | None:
+    """The instance's `Backup-Retention-Days` tag as days; a bad value is logged and ignored (the default
+    applies) so that a typo never leaves an instance unprotected."""
+    raw = tags.get(INSTANCE_RETENTION_TAG)
+    if raw is None:
+        return None
+    try:
+        days = int(raw.strip())
+    except ValueError:
+        days = 0
+    if 1 <= days <= MAX_RETENTION_DAYS:
+        return days
+    logger.warning(
+        "ignoring invalid retention override",
+        extra={"instance_id": instance_id, "tag": INSTANCE_RETENTION_TAG, "value": raw},
+    )
+    return None
+
+
+def instance_from_api(item: dict[str, Any]) -> Instance:
+    tags = aws.tags_to_dict(item.get("Tags"))
+    volumes = tuple(
+        (m["DeviceName"], m["Ebs"]["VolumeId"])
+        for m in item.get("BlockDeviceMappings", [])
+        if m.get("Ebs", {}).get("VolumeId")
+    )
+    return Instance(
+        instance_id=item["InstanceId"],
+        name=tags.get("Name", ""),
+        volumes=volumes,
+        retention_days=retention_override(tags, item["InstanceId"]),
+    )
+
+
+def _describe(ec2: Any, filters: list[dict[str, Any]]) -> Iterator[Instance]:
+    for reservation in aws.paginate(
+        ec2, "describe_instances", "Reservations", page_size=PAGE_SIZE, Filters=filters
+    ):
+        for item in reservation.get("Instances", []):
+            yield instance_from_api(item)
+
+
+def select_instances(
+    ec2: Any, settings: BackupSettings, instance_ids: Sequence[str] | None = None
+) -> list[Instance]:
+    """Instances to protect, sorted by id (the continuation cursor relies on that order).
+
+    Without `instance_ids`: every running or stopped instance whose backup tag has an accepted value. With
+    them: exactly those instances (no tag needed), when running or stopped. Instance ids go in a filter, not
+    `InstanceIds`, so that the call can still ask for pages of 1000 and an unknown id is no error.
+    """
+    state_filter = {"Name": "instance-state-name", "Values": list(PROTECTED_STATES)}
+    found: dict[str, Instance] = {}
+    if instance_ids is None:
+        filters = [state_filter, {"Name": f"tag:{settings.tag_key}", "Values": list(settings.tag_values)}]
+        found = {i.instance_id: i for i in _describe(ec2, filters)}
+    else:
+        for batch in aws.chunks(sorted(set(instance_ids)), FILTER_VALUES_MAX):
+            filters = [state_filter, {"Name": "instance-id", "Values": batch}]
+            found.update((i.instance_id, i) for i in _describe(ec2, filters))
+    return [found[k] for k in sorted(found)]
+
+
+# Set on snapshots whose retention came from the instance's Backup-Retention-Days tag: the override then
+# applies to the DR copy too, instead of DR_RETENTION_DAYS.
+RETENTION_OVERRIDE_TAG = "smart-vault:retention-override"
+COPY_LIMIT_CODES = frozenset({"ResourceLimitExceeded", "SnapshotCopyLimitExceeded"})
+MANAGED_FILTER = {"Name": f"tag:{MANAGED_BY_KEY}", "Values": [MANAGED_BY_VALUE]}
+
+
+def backup_set_id(run_id: str, instance_id: str) -> str:
+    """The same run and instance always give the same set id (a redelivered event finds its own set)."""
+    digest = hashlib.sha256(f"{run_id}/{instance_id}".encode()).hexdigest()[:20]
+    return f"bset-{digest}"
+
+
+def describe_managed_snapshots(
+    ec2: Any, region: str, extra_filters: Sequence[dict[str, Any]] = ()
+) -> list[Snapshot]:
+    """Every snapshot of this account in `region` tagged `ManagedBy=smart-vault` (and `extra_filters`)."""
+    items = aws.paginate(
+        ec2,
+        "describe_snapshots",
+        "Snapshots",
+        page_size=PAGE_SIZE,
+        OwnerIds=["self"],
+        Filters=[MANAGED_FILTER, *extra_filters],
+    )
+    return [snapshot_from_api(item, region) for item in items]
+
+
+def describe_snapshots_by_id(ec2: Any, region: str, snapshot_ids: Iterable[str]) -> list[Snapshot]:
+    """The managed snapshots among `snapshot_ids` (a filter, so that page sizes still apply)."""
+    found: list[Snapshot] = []
+    for batch in aws.chunks(sorted(set(snapshot_ids)), FILTER_VALUES_MAX):
+        found += describe_managed_snapshots(ec2, region, [{"Name": "snapshot-id", "Values": batch}])
+    return found
+
+
+def run_snapshots(ec2: Any, region: str, run_id: str) -> list[Snapshot]:
+    """Snapshots an earlier delivery of the same run already created."""
+    return describe_managed_snapshots(ec2, region, [{"Name": f"tag:{RUN_ID_TAG}", "Values": [run_id]}])
+
+
+@dataclass
+class SetResult:
+    instance_id: str
+    backup_set_id: str
+    snapshots: list[Snapshot] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def snapshot_ids(self) -> list[str]:
+        return [s.snapshot_id for s in self.snapshots]
+
+
+def set_tags(instance: Instance, run_id: str, set_id: str, settings: BackupSettings) -> dict[str, str]:
+    """The tags every snapshot of one instance's set shares (set at creation)."""
+    tags = {
+        MANAGED_BY_KEY: MANAGED_BY_VALUE,
+        SOURCE_INSTANCE_TAG: instance.instance_id,
+        BACKUP_SET_TAG: set_id,
+        RUN_ID_TAG: run_id,
+        RETENTION_DAYS_TAG: str(instance.retention_days or settings.retention_days),
+    }
+    if instance.retention_days:
+        tags[RETENTION_OVERRIDE_TAG] = "true"
+    if instance.name:
+        tags["Name"] = instance.name
+    return tags
+
+
+def create_snapshot_set(ec2: Any, instance: Instance, run_id: str, settings: BackupSettings) -> SetResult:
+    """One crash-consistent `CreateSnapshots` for the instance, then its per-volume tags.
+
+    Errors are caught and recorded on the result: one instance's failure never stops the others.
+    """
+    set_id = backup_set_id(run_id, instance.instance_id)
+    result = SetResult(instance.instance_id, set_id)
+    common = set_tags(instance, run_id, set_id, settings)
+    try:
+        with aws.aws_errors("CreateSnapshots"):
+            response = ec2.create_snapshots(
+                InstanceSpecification={"InstanceId": instance.instance_id, "ExcludeBootVolume": False},
+                Description=f"smart-vault {run_id} {instance.instance_id}",
+                TagSpecifications=[{"ResourceType": "snapshot", "Tags": aws.dict_to_tags(common)}],
+            )
+    except AwsError as exc:
+        result.error = exc.readable()
+        return result
+    devices = {volume_id: device for device, volume_id in instance.volumes}
+    for item in response.get("Snapshots", []):
+        volume_id = item.get("VolumeId", "")
+        per_volume = {SOURCE_VOLUME_TAG: volume_id, DEVICE_TAG: devices.get(volume_id, "")}
+        result.snapshots.append(
+            Snapshot(
+                snapshot_id=item["SnapshotId"],
+                region=settings.region,
+                state=item.get("State", PENDING),
+                start_time=item["StartTime"],
+                volume_id=volume_id,
+                owner_id=item.get("OwnerId", ""),
+                tags={**common, **per_volume},
+            )
+        )
+        try:
+            with aws.aws_errors("CreateTags"):
+                ec2.create_tags(Resources=[item["SnapshotId"]], Tags=aws.dict_to_tags(per_volume))
+        except AwsError as exc:
+            # The snapshot exists and is managed (retention falls back to its VolumeId); report the gap.
+            result.error = f"tagging {item['SnapshotId']} failed: {exc.readable()}"
+    return result
+
+
+def copy_tags(primary: Snapshot, settings: BackupSettings) -> dict[str, str]:
+    """The DR copy's tags: the primary's vault tags, the DR retention, and where it came from."""
+    tags = {
+        k: v for k, v in primary.tags.items() if k.startswith(TAG_PREFIX) or k in (MANAGED_BY_KEY, "Name")
+    }
+    tags.pop("smart-vault:hold", None)  # a hold is set per snapshot by a person, not inherited
+    if primary.tags.get(RETENTION_OVERRIDE_TAG) != "true":
+        tags[RETENTION_DAYS_TAG] = str(settings.dr_retention_days)
+    tags[SOURCE_SNAPSHOT_TAG] = primary.snapshot_id
+    tags[SOURCE_REGION_TAG] = primary.region
+    return tags
+
+
+@dataclass
+class CopyOutcome:
+    started: list[dict[str, str]] = field(default_factory=list)
+    deferred: int = 0
+    failures: list[dict[str, str]] = field(default_factory=list)
+
+
+def snapshots_needing_copy(primaries: Iterable[Snapshot], dr_snapshots: Iterable[Snapshot]) -> list[Snapshot]:
+    """Completed managed primaries with no pending or completed managed copy in the DR region, oldest first.
+
+    A copy in state `error` does not count: the primary gets a new one.
+    """
+    covered = {
+        s.source_snapshot for s in dr_snapshots if s.managed and s.source_snapshot and s.state != "error"
+    }
+    todo = [p for p in primaries if p.managed and p.state == COMPLETED and p.snapshot_id not in covered]
+    return sorted(todo, key=lambda s: (s.start_time, s.snapshot_id))
+
+
+def pending_copies(dr_snapshots: Iterable[Snapshot]) -> int:
+    return sum(1 for s in dr_snapshots if s.managed and s.source_snapshot and s.state == PENDING)
+
+
+def describe_pending_snapshots(dr_ec2: Any, dr_region: str) -> list[Snapshot]:
+    """Snapshots pending in the DR region now. Filtered on the state only: pending snapshots are few, so
+    this is one short page, and the managed copies among them are told apart by their tags."""
+    items = aws.paginate(
+        dr_ec2,
+        "describe_snapshots",
+        "Snapshots",
+        page_size=PAGE_SIZE,
+        OwnerIds=["self"],
+        Filters=[{"Name": "status", "Values": [PENDING]}],
+    )
+    return [snapshot_from_api(item, dr_region) for item in items]
+
+
+def count_pending_copies(dr_ec2: Any, dr_region: str) -> int:
+    """Managed copies pending in the DR region now."""
+    return pending_copies(describe_pending_snapshots(dr_ec2, dr_region))
+
+
+def describe_copies_of(dr_ec2: Any, dr_region: str, primary_ids: Iterable[str]) -> list[Snapshot]:
+    """The managed DR copies of `primary_ids`, plus every snapshot pending in the DR region: what copy
+    reconciliation needs for a few primaries, without listing every copy of the fleet."""
+    found = {s.snapshot_id: s for s in describe_pending_snapshots(dr_ec2, dr_region)}
+    for batch in aws.chunks(sorted(set(primary_ids)), FILTER_VALUES_MAX):
+        tag_filter = [{"Name": f"tag:{SOURCE_SNAPSHOT_TAG}", "Values": batch}]
+        found.update((s.snapshot_id, s) for s in describe_managed_snapshots(dr_ec2, dr_region, tag_filter))
+    return list(found.values())
+
+
+def reconcile_copies(
+    dr_ec2: Any,
+    primaries: Iterable[Snapshot],
+    dr_snapshots: Iterable[Snapshot],
+    settings: BackupSettings,
+    *,
+    dry_run: bool = False,
+    should_stop: Callable[[], bool] | None = None,
+    recount: Callable[[], int] | None = None,
+) -> CopyOutcome:
+    """Start the DR copies that are missing, oldest first, within `MAX_CONCURRENT_COPIES` pending at once.
+
+    Copies that do not fit, or that AWS refuses with `ResourceLimitExceeded` (or throttles past every retry),
+    are deferred: the next run or completion event starts them. In a dry run nothing is started and
+    `deferred` counts the copies that would start.
+
+    When the slots are used up, `recount` (one describe of the pending copies) is asked once more: copies of
+    small incremental snapshots often finish within seconds, and every slot they free is used at once. The
+    run stops at the first recount that frees nothing, or when `should_stop` says time is short.
+    """
+    dr_snapshots = list(dr_snapshots)
+    todo = snapshots_needing_copy(primaries, dr_snapshots)
+    slots = max(settings.max_concurrent_copies - pending_copies(dr_snapshots), 0)
+    outcome = CopyOutcome()
+    if dry_run:
+        outcome.deferred = min(len(todo), slots)
+        return outcome
+    for index, primary in enumerate(todo):
+        if slots <= 0 and recount is not None and not (should_stop and should_stop()):
+            slots = max(settings.max_concurrent_copies - recount(), 0)
+        if slots <= 0 or (should_stop is not None and should_stop()):
+            outcome.deferred = len(todo) - index
+            break
+        tags = copy_tags(primary, settings)
+        try:
+            with aws.aws_errors("CopySnapshot"):
+                response = dr_ec2.copy_snapshot(
+                    SourceRegion=primary.region,
+                    SourceSnapshotId=primary.snapshot_id,
+                    Description=f"smart-vault DR copy of {primary.snapshot_id} from {primary.region}",
+                    Encrypted=True,
+                    KmsKeyId=settings.dr_kms_key_id,
+                    TagSpecifications=[{"ResourceType": "snapshot", "Tags": aws.dict_to_tags(tags)}],
+                )
+        except AwsError as exc:
+            if exc.code in COPY_LIMIT_CODES or exc.is_throttling:
+                logger.info("copy limit reached; deferring the rest", extra={"code": exc.code})
+                outcome.deferred = len(todo) - index
+                break
+            outcome.failures.append({"resource": primary.snapshot_id, "error": exc.readable()})
+            continue
+        slots -= 1
+        copy_id = response["SnapshotId"]
+        outcome.started.append(
+            {
+                "source_snapshot_id": primary.snapshot_id,
+                "copy_snapshot_id": copy_id,
+                "region": settings.dr_region,
+            }
+        )
+    return outcome

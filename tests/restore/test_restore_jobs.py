@@ -1,0 +1,123 @@
+"""The restore job store: conditional writes, leases, the public view (DynamoDB emulated by moto)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import pytest
+
+from smart_vault.restore.jobs import (
+    FAILED,
+    PENDING,
+    PUBLIC_FIELDS,
+    RUNNING,
+    SUCCEEDED,
+    LeaseLost,
+    RestoreJobStore,
+    iso_time,
+    new_job,
+    public_view,
+)
+
+TABLE = "jobs"
+RESTORE_ID = "0b6f7a4e-1c2d-4e5f-8a9b-0c1d2e3f4a5b"
+T0 = datetime(2026, 11, 27, 18, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def store(moto_aws) -> RestoreJobStore:
+    boto3.client("dynamodb", "eu-west-1").create_table(
+        TableName=TABLE,
+        KeySchema=[{"AttributeName": "restore_id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "restore_id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    store = RestoreJobStore(TABLE)
+    store.create(new_job(RESTORE_ID, "eu-west-1", {"snapshot_id": "snap-0123456789abcdef0"}, T0))
+    return store
+
+
+def test_new_jobs_are_pending_with_a_ttl_a_month_out():
+    job = new_job(RESTORE_ID, "eu-central-1", {"a": 1}, T0)
+    assert job["status"] == PENDING
+    assert job["created_at"] == job["updated_at"] == "2026-11-27T18:00:00Z"
+    assert job["expires_at"] == int((T0 + timedelta(days=30)).timestamp())
+    assert public_view(job) == {
+        "restore_id": RESTORE_ID,
+        "status": PENDING,
+        "region": "eu-central-1",
+        "request": {"a": 1},
+        "volume_id": None,
+        "instance_id": None,
+        "steps": [],
+        "error": None,
+        "created_at": "2026-11-27T18:00:00Z",
+        "updated_at": "2026-11-27T18:00:00Z",
+    }
+    assert tuple(public_view(job)) == PUBLIC_FIELDS
+
+
+def test_iso_time_is_utc_with_z():
+    assert (
+        iso_time(datetime(2026, 1, 2, 4, 5, 6, 789, tzinfo=UTC) + timedelta(hours=0))
+        == "2026-01-02T04:05:06Z"
+    )
+
+
+def test_a_restore_id_is_never_reused(store):
+    with pytest.raises(Exception, match="ConditionalCheckFailed"):
+        store.create(new_job(RESTORE_ID, "eu-west-1", {}, T0))
+
+
+def test_the_job_round_trips_with_plain_json_types(store):
+    job = store.get(RESTORE_ID)
+    assert job["expires_at"] == int((T0 + timedelta(days=30)).timestamp())
+    assert isinstance(job["expires_at"], int)
+    assert store.get("00000000-0000-0000-0000-000000000000") is None
+
+
+def test_one_worker_holds_the_lease_until_it_ends(store):
+    held = store.claim(RESTORE_ID, "worker-a", T0, T0 + timedelta(minutes=15))
+    assert held["status"] == RUNNING and held["attempts"] == 1
+    assert store.claim(RESTORE_ID, "worker-b", T0 + timedelta(minutes=5), T0 + timedelta(minutes=20)) is None
+    with pytest.raises(LeaseLost):
+        store.record(RESTORE_ID, "worker-b", {"volume_id": "vol-1"}, T0)
+    store.record(RESTORE_ID, "worker-a", {"volume_id": "vol-1"}, T0 + timedelta(minutes=1))
+    # After the lease ends (the first worker's Lambda is dead by then) another worker may take over.
+    later = T0 + timedelta(minutes=16)
+    taken = store.claim(RESTORE_ID, "worker-b", later, later + timedelta(minutes=15))
+    assert taken["attempts"] == 2 and taken["volume_id"] == "vol-1"
+    with pytest.raises(LeaseLost):
+        store.finish(RESTORE_ID, "worker-a", SUCCEEDED, {}, later)
+
+
+def test_a_finished_job_cannot_be_claimed_or_changed(store):
+    store.claim(RESTORE_ID, "worker-a", T0, T0 + timedelta(minutes=15))
+    done = store.finish(RESTORE_ID, "worker-a", FAILED, {"error": "boom"}, T0 + timedelta(minutes=2))
+    assert done["status"] == FAILED and done["error"] == "boom" and "lease_expires_at" not in done
+    assert store.claim(RESTORE_ID, "worker-b", T0 + timedelta(hours=1), T0 + timedelta(hours=2)) is None
+    with pytest.raises(LeaseLost):
+        store.finish(RESTORE_ID, "worker-a", SUCCEEDED, {}, T0)
+    store.fail_unstarted(RESTORE_ID, "never started", T0)  # no effect on a finished job
+    assert store.get(RESTORE_ID)["error"] == "boom"
+
+
+def test_fail_unstarted_marks_a_pending_job_failed(store):
+    store.fail_unstarted(RESTORE_ID, "the restore worker could not be started", T0)
+    job = store.get(RESTORE_ID)
+    assert job["status"] == FAILED and job["error"] == "the restore worker could not be started"
+
+
+def test_finish_refuses_non_final_states(store):
+    with pytest.raises(ValueError, match="final"):
+        store.finish(RESTORE_ID, "worker-a", RUNNING, {}, T0)
+
+
+def test_a_released_lease_lets_the_next_worker_in_at_once(store):
+    store.claim(RESTORE_ID, "worker-a", T0, T0 + timedelta(minutes=15))
+    store.release(RESTORE_ID, "worker-b", T0 + timedelta(minutes=1))  # not its lease: no effect
+    assert store.claim(RESTORE_ID, "worker-b", T0 + timedelta(minutes=1), T0 + timedelta(minutes=16)) is None
+    store.release(RESTORE_ID, "worker-a", T0 + timedelta(minutes=1))
+    taken = store.claim(RESTORE_ID, "worker-b", T0 + timedelta(minutes=1), T0 + timedelta(minutes=16))
+    assert taken["lease_owner"] == "worker-b"

@@ -1,0 +1,64 @@
+"""Pure parts of the restore steps: client tokens, sizes, waiter budgets, deadlines."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from smart_vault.restore.steps import (
+    Deadline,
+    client_token,
+    restore_tags,
+    volume_size_and_iops,
+    waiter_config,
+)
+
+
+def test_client_tokens_are_a_pure_function_of_restore_id_and_purpose():
+    restore_id = str(uuid.uuid4())
+    assert client_token(restore_id, "volume") == client_token(restore_id, "volume")
+    assert client_token(restore_id, "volume") != client_token(restore_id, "instance")
+    assert client_token(restore_id, "volume") != client_token(str(uuid.uuid4()), "volume")
+    assert len(client_token(restore_id, "instance")) <= 64  # EC2's limit
+
+
+def test_restored_resources_are_tagged_as_the_contract_says():
+    assert restore_tags("r-1", "snap-0123456789abcdef0") == {
+        "ManagedBy": "smart-vault",
+        "smart-vault:restore-id": "r-1",
+        "smart-vault:source-snapshot": "snap-0123456789abcdef0",
+    }
+
+
+@pytest.mark.parametrize(
+    ("volume_type", "snapshot_gib", "expected"),
+    [
+        ("gp3", 8, (8, None)),
+        ("gp2", 500, (500, None)),
+        ("standard", 1, (1, None)),
+        ("st1", 8, (125, None)),
+        ("sc1", 200, (200, None)),
+        ("io1", 8, (8, 400)),
+        ("io2", 1, (1, 100)),
+        ("io1", 1000, (1000, 3000)),
+    ],
+)
+def test_volume_size_and_iops_meet_each_volume_types_minimums(volume_type, snapshot_gib, expected):
+    assert volume_size_and_iops(volume_type, snapshot_gib) == expected
+
+
+def test_waiter_config_polls_within_the_budget_and_at_least_once():
+    assert waiter_config(60, 5) == {"Delay": 5, "MaxAttempts": 12}
+    assert waiter_config(7, 5) == {"Delay": 5, "MaxAttempts": 1}
+    assert waiter_config(-30, 5) == {"Delay": 5, "MaxAttempts": 1}
+
+
+def test_deadline_counts_down_and_keeps_its_reserve():
+    now = [100.0]
+    deadline = Deadline(seconds_left=300, reserve_seconds=60, clock=lambda: now[0])
+    assert deadline.remaining() == 300
+    assert deadline.budget() == 240
+    now[0] += 200
+    assert deadline.remaining() == 100
+    assert deadline.budget() == 40

@@ -1,0 +1,1 @@
+"""Shared test worlds (moto fleets, restore worlds, fault injection) and the AWS call recorder."""
