@@ -172,24 +172,28 @@ def set_clock(monotonic: Any, sleep: Any) -> None:
     _monotonic, _sleep = monotonic, sleep
 
 
+def clock() -> tuple[Any, Any]:
+    """(monotonic, sleep) of the waits: the real ones unless a simulation set its own."""
+    import time
+
+    return _monotonic or time.monotonic, _sleep or time.sleep
+
+
 def retry_not_found(
     call: Any, operation: str = "", total_seconds: float = NOT_FOUND_RETRY_SECONDS, first_delay: float = 1.0
 ) -> Any:
     """`call()`, retried with backoff (1, 2, 4 ... s, at most 16 s apart) while it answers a NotFound of a
     resource that was just created, for `total_seconds` in all (>= 60 s); other errors are translated at once.
     """
-    import time
-
-    clock = _monotonic or time.monotonic
-    sleep = _sleep or time.sleep
-    start = clock()
+    monotonic, sleep = clock()
+    start = monotonic()
     delay = first_delay
     while True:
         try:
             with aws_errors(operation):
                 return call()
         except AwsError as exc:
-            if exc.code not in NOT_FOUND_AFTER_CREATE or clock() - start + delay > total_seconds:
+            if exc.code not in NOT_FOUND_AFTER_CREATE or monotonic() - start + delay > total_seconds:
                 raise
         sleep(delay)
         delay = min(delay * 2, 16.0)
