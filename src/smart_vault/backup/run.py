@@ -14,6 +14,7 @@ pruning run once, in the invocation that reaches the end of the fleet.
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -145,6 +146,12 @@ class RunResult:
     # (0 when none is owed; None when the copies were not looked at).
     dr_recovery_point_age: float | None = None
     oldest_owed_copy_age: float | None = None
+
+
+def claim_owner(run_id: str) -> str:
+    """The ledger owner of one invocation: unique even when two invocations share a run id (a redelivered
+    event), so that one never releases a claim the other holds."""
+    return f"{run_id}/{uuid.uuid4().hex[:12]}"
 
 
 def oldest_owed_age(
@@ -314,7 +321,7 @@ def run_backup(
             should_stop=deadline.tail_must_stop,
             recount=lambda: count_pending_copies(clients.dr_ec2, settings.dr_region),
             ledger=clients.ledger,
-            owner=request.run_id,
+            owner=claim_owner(request.run_id),
             now=now.timestamp(),
         )
         decisions = plan_both_regions(primaries, dr_snapshots, settings, now, account_id)
@@ -411,7 +418,7 @@ def copy_completed_snapshots(
             settings,
             dry_run=settings.dry_run,
             ledger=clients.ledger,
-            owner=run_id,
+            owner=claim_owner(run_id),
         )
     except AwsError as exc:
         failure = {"resource": "copy of " + ", ".join(snapshot_ids), "error": exc.readable()}
@@ -455,7 +462,7 @@ def reconcile_owed_copies(
             should_stop=deadline.tail_must_stop,
             recount=lambda: count_pending_copies(clients.dr_ec2, settings.dr_region),
             ledger=clients.ledger,
-            owner=run_id,
+            owner=claim_owner(run_id),
             now=now.timestamp(),
         )
     except AwsError as exc:
