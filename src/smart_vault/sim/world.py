@@ -224,6 +224,7 @@ class SimWorld:
         if item["SnapshotId"] not in self.snapshots[region]:
             return
         item["State"] = "completed"
+        _changed(item)
         if region == self.primary:
             sid = item["SnapshotId"]
             self.completed_primaries.add(sid)
@@ -269,6 +270,7 @@ class SimWorld:
         self.pending_copies.discard(item["SnapshotId"])
         failed = self.rng.random() < self.p.copy_failure_rate
         item["State"] = "error" if failed else "completed"
+        _changed(item)
         if failed:
             self._copy_gone(item)
         else:
@@ -281,11 +283,12 @@ class SimWorld:
 
 
 def _match(item: dict[str, Any], filters: list[dict[str, Any]]) -> bool:
-    tags = None
     for f in filters:
         name, values = f["Name"], f["Values"]
         if name.startswith("tag:"):
-            tags = tags if tags is not None else _tags(item)
+            tags = item.get("_td")
+            if tags is None:
+                tags = item["_td"] = _tags(item)
             if tags.get(name[4:]) not in values:
                 return False
         elif name == "snapshot-id":
@@ -306,7 +309,16 @@ def _match(item: dict[str, Any], filters: list[dict[str, Any]]) -> bool:
 
 
 def _public(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in item.items() if not k.startswith("_")}
+    """The API view of an item, cached until the item changes (`_changed`)."""
+    view = item.get("_pub")
+    if view is None:
+        view = item["_pub"] = {k: v for k, v in item.items() if not k.startswith("_")}
+    return view
+
+
+def _changed(item: dict[str, Any]) -> None:
+    item.pop("_pub", None)
+    item.pop("_td", None)
 
 
 class _Paginator:
@@ -366,6 +378,7 @@ class SimEC2:
             current = _tags(item)
             current.update({t["Key"]: t["Value"] for t in Tags})
             item["Tags"] = [{"Key": k, "Value": v} for k, v in current.items()]
+            _changed(item)
 
     def copy_snapshot(self, SourceRegion, SourceSnapshotId, KmsKeyId, TagSpecifications=(), **_: Any):
         self._count("copy_snapshot")
