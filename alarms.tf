@@ -43,6 +43,41 @@ resource "aws_cloudwatch_metric_alarm" "rpo_breach" {
   ok_actions                = [aws_sns_topic.notifications.arn]
 }
 
+# (v2) DR RPO: the newest DR copy of some protected instance is older than the DR objective.
+resource "aws_cloudwatch_metric_alarm" "dr_rpo_breach" {
+  alarm_name                = "${var.name_prefix}-dr-rpo-breach"
+  alarm_description         = "RecoveryPointAgeSeconds in ${var.dr_region} above ${var.dr_rpo_threshold_hours} h: DR copies fall behind."
+  namespace                 = "SmartVault"
+  metric_name               = "RecoveryPointAgeSeconds"
+  dimensions                = { Region = var.dr_region }
+  statistic                 = "Maximum"
+  period                    = 3600
+  evaluation_periods        = 1
+  threshold                 = var.dr_rpo_threshold_hours * 3600
+  comparison_operator       = "GreaterThanThreshold"
+  treat_missing_data        = "missing"
+  alarm_actions             = [aws_sns_topic.notifications.arn]
+  insufficient_data_actions = [aws_sns_topic.notifications.arn]
+  ok_actions                = [aws_sns_topic.notifications.arn]
+}
+
+# (v2) A copy owed for too long: more copy work than the 20 DR slots carry.
+resource "aws_cloudwatch_metric_alarm" "owed_copy_age" {
+  alarm_name          = "${var.name_prefix}-owed-copy-age"
+  alarm_description   = "OldestOwedCopySeconds above ${var.owed_copy_threshold_hours} h: the copy backlog is not draining."
+  namespace           = "SmartVault"
+  metric_name         = "OldestOwedCopySeconds"
+  dimensions          = local.metric_service_dimension
+  statistic           = "Maximum"
+  period              = 3600
+  evaluation_periods  = 1
+  threshold           = var.owed_copy_threshold_hours * 3600
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.notifications.arn]
+  ok_actions          = [aws_sns_topic.notifications.arn]
+}
+
 resource "aws_cloudwatch_metric_alarm" "backup_errors" {
   alarm_name          = "${var.name_prefix}-backup-errors"
   alarm_description   = "The backup function raised an error (a run that did not return a report)."

@@ -40,6 +40,7 @@ resource "aws_lambda_function" "backup" {
       DR_KMS_KEY_ID         = aws_kms_key.dr.arn
       MAX_CONCURRENT_COPIES = tostring(var.max_concurrent_copies)
       DRY_RUN               = tostring(var.dry_run)
+      COPY_LEDGER_TABLE     = aws_dynamodb_table.copy_ledger.name
     }
   }
 
@@ -129,6 +130,161 @@ resource "aws_cloudwatch_event_rule" "snapshot_completion" {
       event = ["createSnapshot", "createSnapshots"]
     }
   })
+}
+
+# (v2) The copy ledger: one item per DR copy claimed, started or failed (pk/sk, no index).
+resource "aws_dynamodb_table" "copy_ledger" {
+  name         = "${var.name_prefix}-copy-ledger"
+  billing_mode = "PAY_PER_REQUEST"
+  hash_key     = "pk"
+  range_key    = "sk"
+
+  attribute {
+    name = "pk"
+    type = "S"
+  }
+
+  attribute {
+    name = "sk"
+    type = "S"
+  }
+
+  ttl {
+    attribute_name = "expires_at"
+    enabled        = true
+  }
+
+  point_in_time_recovery {
+    enabled = true
+  }
+
+  server_side_encryption {
+    enabled     = true
+    kms_key_arn = aws_kms_key.primary.arn
+  }
+}
+
+# (v2) Copy-completion events happen in the DR region: its default bus forwards them to the primary's.
+resource "aws_cloudwatch_event_rule" "dr_copy_completion" {
+  provider    = aws.dr
+  name        = "${var.name_prefix}-dr-copy-completion"
+  description = "EBS copySnapshot results in the DR region, forwarded to the primary region's default bus."
+  event_pattern = jsonencode({
+    source      = ["aws.ec2"]
+    detail-type = ["EBS Snapshot Notification"]
+    detail = {
+      event = ["copySnapshot"]
+    }
+  })
+}
+
+data "aws_iam_policy_document" "events_assume" {
+  statement {
+    sid     = "EventBridgeAssumesRole"
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "copy_event_forwarder" {
+  name               = "${var.name_prefix}-copy-event-forwarder"
+  description        = "Smart Vault: forwards DR copySnapshot events to the primary region's default bus."
+  assume_role_policy = data.aws_iam_policy_document.events_assume.json
+}
+
+data "aws_iam_policy_document" "copy_event_forwarder" {
+  statement {
+    sid       = "PutEventsOnPrimaryDefaultBus"
+    actions   = ["events:PutEvents"]
+    resources = ["arn:${local.partition}:events:${var.primary_region}:${local.account_id}:event-bus/default"]
+  }
+}
+
+resource "aws_iam_role_policy" "copy_event_forwarder" {
+  name   = "forward"
+  role   = aws_iam_role.copy_event_forwarder.id
+  policy = data.aws_iam_policy_document.copy_event_forwarder.json
+}
+
+resource "aws_cloudwatch_event_target" "dr_copy_completion" {
+  provider = aws.dr
+  rule     = aws_cloudwatch_event_rule.dr_copy_completion.name
+  arn      = "arn:${local.partition}:events:${var.primary_region}:${local.account_id}:event-bus/default"
+  role_arn = aws_iam_role.copy_event_forwarder.arn
+}
+
+# In the primary region: the forwarded DR copy results go to the backup function (region = DR region).
+resource "aws_cloudwatch_event_rule" "copy_completion" {
+  name        = "${var.name_prefix}-copy-completion"
+  description = "DR copySnapshot results (forwarded from the DR region): free a slot, start owed copies."
+  event_pattern = jsonencode({
+    source      = ["aws.ec2"]
+    detail-type = ["EBS Snapshot Notification"]
+    region      = [var.dr_region]
+    detail = {
+      event = ["copySnapshot"]
+    }
+  })
+}
+
+resource "aws_cloudwatch_event_target" "copy_completion" {
+  rule = aws_cloudwatch_event_rule.copy_completion.name
+  arn  = aws_lambda_function.backup.arn
+
+  retry_policy {
+    maximum_retry_attempts       = 2
+    maximum_event_age_in_seconds = 3600
+  }
+
+  dead_letter_config {
+    arn = aws_sqs_queue.backup_dlq.arn
+  }
+}
+
+resource "aws_lambda_permission" "copy_completion" {
+  statement_id  = "AllowCopyCompletionRule"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.backup.function_name
+  principal     = "events.amazonaws.com"
+  source_arn    = aws_cloudwatch_event_rule.copy_completion.arn
+}
+
+# (v2) The periodic reconciliation: owed copies start even when a completion event was lost.
+resource "aws_cloudwatch_event_rule" "copy_reconciliation" {
+  name                = "${var.name_prefix}-copy-reconciliation"
+  description         = "Smart Vault: start owed DR copies into free slots."
+  schedule_expression = "rate(${var.copy_reconcile_minutes} minutes)"
+}
+
+resource "aws_cloudwatch_event_target" "copy_reconciliation" {
+  rule  = aws_cloudwatch_event_rule.copy_reconciliation.name
+  arn   = aws_lambda_function.backup.arn
+  input = jsonencode({ reconcile_copies = true })
+
+  retry_policy {
+    maximum_retry_attempts       = 0
+    maximum_event_age_in_seconds = 600
+  }
+
+  dead_letter_config {
+    arn = aws_sqs_queue.backup_dlq.arn
+  }
+}
+
+resource "aws_lambda_permission" "copy_reconciliation" {
+  statement_id  = "AllowCopyReconciliationRule"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.backup.function_name
+  principal     = "events.amazonaws.com"
+  source_arn    = aws_cloudwatch_event_rule.copy_reconciliation.arn
 }
 
 resource "aws_cloudwatch_event_target" "snapshot_completion" {

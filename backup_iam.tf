@@ -112,25 +112,23 @@ data "aws_iam_policy_document" "backup_snapshots" {
     }
   }
 
+  # CopySnapshot's resource-level permissions apply to the new snapshot only (the source snapshot is not
+  # authorized by it), so what limits copies is on the new one: created in the DR region only, tagged
+  # ManagedBy=smart-vault in the request, and encrypted (the DR key is the only key this role may use for
+  # EBS in the DR region, see EncryptDrCopiesWithDrKey).
   statement {
-    sid       = "CopyOnlyManagedSnapshots"
-    actions   = ["ec2:CopySnapshot"]
-    resources = [local.primary_snapshots]
-    condition {
-      test     = "StringEquals"
-      variable = "ec2:ResourceTag/${local.managed_by_tag.key}"
-      values   = [local.managed_by_tag.value]
-    }
-  }
-
-  statement {
-    sid       = "CreateDrCopiesOnlyTaggedManaged"
+    sid       = "CreateDrCopiesOnlyTaggedManagedAndEncrypted"
     actions   = ["ec2:CopySnapshot"]
     resources = [local.dr_snapshots]
     condition {
       test     = "StringEquals"
       variable = "aws:RequestTag/${local.managed_by_tag.key}"
       values   = [local.managed_by_tag.value]
+    }
+    condition {
+      test     = "Bool"
+      variable = "ec2:Encrypted"
+      values   = ["true"]
     }
   }
 
@@ -258,8 +256,17 @@ data "aws_iam_policy_document" "backup_messaging" {
   }
 }
 
+data "aws_iam_policy_document" "backup_ledger" {
+  statement {
+    sid       = "ClaimCopiesInLedger"
+    actions   = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:GetItem"]
+    resources = [aws_dynamodb_table.copy_ledger.arn]
+  }
+}
+
 locals {
   backup_policies = {
+    ledger    = data.aws_iam_policy_document.backup_ledger.json
     logs      = data.aws_iam_policy_document.backup_logs.json
     ec2-read  = data.aws_iam_policy_document.backup_ec2_read.json
     snapshots = data.aws_iam_policy_document.backup_snapshots.json

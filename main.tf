@@ -40,6 +40,8 @@ data "archive_file" "lambda" {
     "smart_vault/local/**",
     "smart_vault/cli",
     "smart_vault/cli/**",
+    "smart_vault/sim",
+    "smart_vault/sim/**",
     "**/__pycache__/**",
     "**/*.pyc",
     "*.egg-info/**",

@@ -308,3 +308,36 @@ variable "manage_api_gateway_account" {
   description = "Set the regional API Gateway account's CloudWatch Logs role (needed for the API's execution logs). Turn off if the account already manages it elsewhere: the setting is per account and region."
   default     = true
 }
+
+variable "copy_reconcile_minutes" {
+  type        = number
+  description = "(v2) Minutes between copy reconciliations ({\"reconcile_copies\": true}): owed DR copies start into free slots."
+  default     = 30
+
+  validation {
+    condition     = var.copy_reconcile_minutes >= 2 && var.copy_reconcile_minutes <= 1440 && floor(var.copy_reconcile_minutes) == var.copy_reconcile_minutes
+    error_message = "copy_reconcile_minutes must be a whole number from 2 to 1440."
+  }
+}
+
+variable "dr_rpo_threshold_hours" {
+  type        = number
+  description = "(v2) Alarm when the newest DR copy of a protected instance is older than this (RecoveryPointAgeSeconds, Region = DR region)."
+  default     = 36
+
+  validation {
+    condition     = var.dr_rpo_threshold_hours >= 1 && var.dr_rpo_threshold_hours <= 168 && floor(var.dr_rpo_threshold_hours) == var.dr_rpo_threshold_hours
+    error_message = "dr_rpo_threshold_hours must be a whole number from 1 to 168."
+  }
+}
+
+variable "owed_copy_threshold_hours" {
+  type        = number
+  description = "(v2) Alarm when a DR copy has been owed (waiting for a slot) longer than this (OldestOwedCopySeconds)."
+  default     = 24
+
+  validation {
+    condition     = var.owed_copy_threshold_hours >= 1 && var.owed_copy_threshold_hours <= 168
+    error_message = "owed_copy_threshold_hours must be from 1 to 168."
+  }
+}

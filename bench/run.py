@@ -207,7 +207,33 @@ def figure_5_continuations(n: int = 10_000, budget_s: float = 3.0, latency_s: fl
     }
 
 
+def copy_pipeline_scenario(argv: list[str]) -> int:
+    """`--scenario copy-pipeline|overload [--json] [--instances N] [--days D] [--copy-limit L] [--seed S]`:
+    the real backup handler in the simulated AWS with time (smart_vault.sim); prints one JSON object."""
+    import argparse
+
+    from smart_vault.sim import scenario as sim
+
+    parser = argparse.ArgumentParser(prog="bench/run.py")
+    parser.add_argument("--scenario", choices=["copy-pipeline", "overload"], required=True)
+    parser.add_argument("--json", action="store_true", help="print only the JSON object")
+    parser.add_argument("--instances", type=int, default=500)
+    parser.add_argument("--days", type=int, default=None)
+    parser.add_argument("--copy-limit", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args(argv)
+    build = sim.copy_pipeline if args.scenario == "copy-pipeline" else sim.overload
+    scenario = build(instances=args.instances, seed=args.seed, **({"days": args.days} if args.days else {}))
+    assert scenario.params is not None
+    scenario.params.copy_limit = args.copy_limit
+    figures = sim.run_scenario(scenario)
+    print(json.dumps(figures, default=str, indent=None if args.json else 2))
+    return 0
+
+
 def main() -> int:
+    if any(a.startswith("--scenario") for a in sys.argv[1:]):
+        return copy_pipeline_scenario(sys.argv[1:])
     results: dict = {
         "generated_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "python": platform.python_version(),

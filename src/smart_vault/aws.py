@@ -148,3 +148,52 @@ def tags_to_dict(tags: Iterable[dict[str, str]] | None) -> dict[str, str]:
 def dict_to_tags(tags: dict[str, str]) -> list[dict[str, str]]:
     """A plain dict as an AWS tag list, in key order (stable for tests and logs)."""
     return [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
+
+
+# (v2) EC2 is eventually consistent: a resource just created may answer NotFound for some seconds.
+NOT_FOUND_AFTER_CREATE = frozenset(
+    {
+        "InvalidSnapshot.NotFound",
+        "InvalidVolume.NotFound",
+        "InvalidInstanceID.NotFound",
+        "InvalidAMIID.NotFound",
+    }
+)
+NOT_FOUND_RETRY_SECONDS = 64.0
+
+# The clock and sleep of `retry_not_found` (a simulation replaces them with virtual ones).
+_monotonic: Any = None
+_sleep: Any = None
+
+
+def set_clock(monotonic: Any, sleep: Any) -> None:
+    """Replace the clock and sleep used for NotFound retries (None, None: the real ones)."""
+    global _monotonic, _sleep
+    _monotonic, _sleep = monotonic, sleep
+
+
+def clock() -> tuple[Any, Any]:
+    """(monotonic, sleep) of the waits: the real ones unless a simulation set its own."""
+    import time
+
+    return _monotonic or time.monotonic, _sleep or time.sleep
+
+
+def retry_not_found(
+    call: Any, operation: str = "", total_seconds: float = NOT_FOUND_RETRY_SECONDS, first_delay: float = 1.0
+) -> Any:
+    """`call()`, retried with backoff (1, 2, 4 ... s, at most 16 s apart) while it answers a NotFound of a
+    resource that was just created, for `total_seconds` in all (>= 60 s); other errors are translated at once.
+    """
+    monotonic, sleep = clock()
+    start = monotonic()
+    delay = first_delay
+    while True:
+        try:
+            with aws_errors(operation):
+                return call()
+        except AwsError as exc:
+            if exc.code not in NOT_FOUND_AFTER_CREATE or monotonic() - start + delay > total_seconds:
+                raise
+        sleep(delay)
+        delay = min(delay * 2, 16.0)

@@ -119,6 +119,7 @@ class BackupSettings:
     dr_kms_key_id: str
     max_concurrent_copies: int
     dry_run: bool
+    copy_ledger_table: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> BackupSettings:
@@ -156,6 +157,7 @@ class BackupSettings:
                 env, "MAX_CONCURRENT_COPIES", AWS_MAX_CONCURRENT_COPIES, 1, AWS_MAX_CONCURRENT_COPIES
             ),
             dry_run=_bool(env, "DRY_RUN", False),
+            copy_ledger_table=_table_name(env, "COPY_LEDGER_TABLE"),
         )
 
 

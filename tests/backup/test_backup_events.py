@@ -48,7 +48,7 @@ def test_failed_completion(name):
 
 def test_other_ec2_events_are_ignored():
     event = sample("ebs_create_snapshot_succeeded.json")
-    event["detail"]["event"] = "copySnapshot"
+    event["detail"]["event"] = "deleteSnapshot"
     assert isinstance(parse_event(event), Ignored)
 
 

@@ -29,6 +29,7 @@ ENV = {
     "SNS_TOPIC_ARN": "arn:aws:sns:eu-west-1:123456789012:t",
     "DR_REGION": "eu-central-1",
     "DR_KMS_KEY_ID": DR_KEY,
+    "COPY_LEDGER_TABLE": "smart-vault-copy-ledger",
     "MAX_CONCURRENT_COPIES": "3",
     "DR_RETENTION_DAYS": "30",
 }

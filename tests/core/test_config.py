@@ -17,6 +17,7 @@ def backup_env(**overrides: str) -> dict[str, str]:
         "SNS_TOPIC_ARN": TOPIC,
         "DR_REGION": "eu-central-1",
         "DR_KMS_KEY_ID": DR_KEY,
+        "COPY_LEDGER_TABLE": "smart-vault-copy-ledger",
     }
     env.update(overrides)
     return {k: v for k, v in env.items() if v is not None}

@@ -62,3 +62,61 @@ def test_deadline_counts_down_and_keeps_its_reserve():
     now[0] += 200
     assert deadline.remaining() == 100
     assert deadline.budget() == 40
+
+
+class _Volumes:
+    """describe_volumes answers: NotFound a few times (just created), then the given states."""
+
+    def __init__(self, not_found: int, states: list[str]) -> None:
+        self.not_found, self.states, self.calls = not_found, states, 0
+
+    def describe_volumes(self, VolumeIds):
+        from botocore.exceptions import ClientError
+
+        self.calls += 1
+        if self.not_found:
+            self.not_found -= 1
+            raise ClientError(
+                {"Error": {"Code": "InvalidVolume.NotFound", "Message": "no"}}, "DescribeVolumes"
+            )
+        state = self.states.pop(0) if len(self.states) > 1 else self.states[0]
+        return {"Volumes": [{"VolumeId": VolumeIds[0], "State": state}]}
+
+
+@pytest.fixture
+def virtual_time():
+    from smart_vault import aws
+
+    now = [0.0]
+    aws.set_clock(lambda: now[0], lambda s: now.__setitem__(0, now[0] + s))
+    yield now
+    aws.set_clock(None, None)
+
+
+def test_a_volume_just_created_is_waited_for_through_not_found(virtual_time):
+    from smart_vault.restore.steps import wait_volume_usable
+
+    ec2 = _Volumes(not_found=4, states=["creating", "available"])
+    wait_volume_usable(ec2, "vol-0123456789abcdef0", 600)
+    assert ec2.calls == 6 and virtual_time[0] < 60
+
+
+def test_a_volume_in_error_fails_at_once_with_a_readable_reason(virtual_time):
+    from smart_vault.errors import AwsError
+    from smart_vault.restore.steps import wait_volume_usable
+
+    ec2 = _Volumes(not_found=0, states=["creating", "error"])
+    with pytest.raises(AwsError) as raised:
+        wait_volume_usable(ec2, "vol-0123456789abcdef0", 600)
+    assert "state error" in raised.value.readable() and virtual_time[0] < 30
+
+
+def test_not_found_is_retried_for_at_least_a_minute_then_reported(virtual_time):
+    from smart_vault.errors import AwsError
+    from smart_vault.restore.steps import wait_volume_usable
+
+    ec2 = _Volumes(not_found=10_000, states=["available"])
+    with pytest.raises(AwsError) as raised:
+        wait_volume_usable(ec2, "vol-0123456789abcdef0", 600)
+    assert raised.value.code == "InvalidVolume.NotFound"
+    assert virtual_time[0] >= 60

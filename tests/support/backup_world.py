@@ -22,6 +22,7 @@ TOPIC_NAME = "smart-vault-backup"
 TOPIC_ARN = f"arn:aws:sns:{PRIMARY_REGION}:{ACCOUNT_ID}:{TOPIC_NAME}"
 FUNCTION_ARN = f"arn:aws:lambda:{PRIMARY_REGION}:{ACCOUNT_ID}:function:smart-vault-backup"
 EVENTS_DIR = Path(__file__).resolve().parents[1] / "events"
+COPY_LEDGER_TABLE = "smart-vault-copy-ledger"
 
 
 def backup_env(monkeypatch: pytest.MonkeyPatch, **overrides: str) -> None:
@@ -31,6 +32,7 @@ def backup_env(monkeypatch: pytest.MonkeyPatch, **overrides: str) -> None:
         "DR_KMS_KEY_ID": DR_KEY_ARN,
         "RETENTION_DAYS": "7",
         "MIN_SNAPSHOTS_KEPT": "1",
+        "COPY_LEDGER_TABLE": COPY_LEDGER_TABLE,
     }
     values.update(overrides)
     for key in (
@@ -136,12 +138,33 @@ def make_fleet() -> Fleet:
     """Clients come from `smart_vault.aws`, so the handler under test uses the very same (hooked) clients."""
     ec2 = aws.client("ec2", PRIMARY_REGION)
     dr = aws.client("ec2", DR_REGION)
+    create_ledger_table()
     image = ec2.register_image(
         Name="smart-vault-test-image",
         RootDeviceName="/dev/xvda",
         BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"VolumeSize": 8}}],
     )
     return Fleet(ec2=ec2, dr=dr, image_id=image["ImageId"])
+
+
+def create_ledger_table() -> None:
+    """The copy ledger as Terraform makes it (pk/sk, TTL `expires_at`), in the primary region."""
+    from smart_vault.local.deployment import DeploymentConfig, ledger_table_definition
+
+    definition = ledger_table_definition(DeploymentConfig())
+    dynamodb = boto3.client("dynamodb", PRIMARY_REGION)
+    if COPY_LEDGER_TABLE in dynamodb.list_tables()["TableNames"]:
+        return
+    dynamodb.create_table(**{k: v for k, v in definition.items() if k != "ttl_attribute"})
+
+
+def ledger_claims() -> dict[str, dict[str, Any]]:
+    """Every claim of the ledger, by primary snapshot id."""
+    dynamodb = boto3.client("dynamodb", PRIMARY_REGION)
+    items = dynamodb.scan(TableName=COPY_LEDGER_TABLE)["Items"]
+    return {
+        i["pk"]["S"].removeprefix("copy#"): {k: next(iter(v.values())) for k, v in i.items()} for i in items
+    }
 
 
 def tags_of(snapshot: dict[str, Any]) -> dict[str, str]:

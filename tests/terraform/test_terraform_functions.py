@@ -31,6 +31,7 @@ CONTRACT_ENVIRONMENT = {
         "DR_KMS_KEY_ID",
         "MAX_CONCURRENT_COPIES",
         "DRY_RUN",
+        "COPY_LEDGER_TABLE",
     },
     "restore_api": {
         "DR_REGION",
@@ -153,7 +154,12 @@ def test_the_zip_leaves_out_the_local_stack_and_the_cli():
     archive = tfmodel.labelled(REPO, "data", "archive_file")["lambda"]
     assert archive["source_dir"].endswith("/src")
     excludes = set(archive["excludes"])
-    assert {"smart_vault/local/**", "smart_vault/cli/**", "**/__pycache__/**"} <= excludes
+    assert {
+        "smart_vault/local/**",
+        "smart_vault/cli/**",
+        "smart_vault/sim/**",
+        "**/__pycache__/**",
+    } <= excludes
 
 
 def test_backup_is_scheduled_and_hears_snapshot_completion_events():
@@ -164,7 +170,32 @@ def test_backup_is_scheduled_and_hears_snapshot_completion_events():
         assert needle in pattern
     assert "createSnapshots" in pattern and "createSnapshot" in pattern
     targets = tfmodel.labelled(REPO, "resource", "aws_cloudwatch_event_target")
-    assert {t["arn"] for t in targets.values()} == {"${aws_lambda_function.backup.arn}"}
+    for name in ("backup_schedule", "snapshot_completion", "copy_completion", "copy_reconciliation"):
+        assert targets[name]["arn"] == "${aws_lambda_function.backup.arn}"
+
+
+def test_dr_copy_events_reach_the_backup_function_and_reconciliation_is_scheduled():
+    rules = tfmodel.labelled(REPO, "resource", "aws_cloudwatch_event_rule")
+    targets = tfmodel.labelled(REPO, "resource", "aws_cloudwatch_event_target")
+    # In the DR region: copySnapshot results go to the primary region's default bus, through a role.
+    assert rules["dr_copy_completion"]["provider"] == "${aws.dr}"
+    assert "copySnapshot" in rules["dr_copy_completion"]["event_pattern"]
+    forward = targets["dr_copy_completion"]
+    assert forward["provider"] == "${aws.dr}"
+    assert forward["arn"].endswith(":event-bus/default") and "${var.primary_region}" in forward["arn"]
+    assert forward["role_arn"] == "${aws_iam_role.copy_event_forwarder.arn}"
+    # In the primary region: those of the DR region go to the function.
+    pattern = rules["copy_completion"]["event_pattern"]
+    assert "copySnapshot" in pattern and "region = [var.dr_region]" in pattern
+    assert (
+        rules["copy_reconciliation"]["schedule_expression"] == "rate(${var.copy_reconcile_minutes} minutes)"
+    )
+    assert "reconcile_copies = true" in targets["copy_reconciliation"]["input"]
+    ledger = tfmodel.labelled(REPO, "resource", "aws_dynamodb_table")["copy_ledger"]
+    assert (ledger["hash_key"], ledger["range_key"]) == ("pk", "sk")
+    assert "expires_at" in str(ledger["ttl"])
+    assert "aws_kms_key.primary.arn" in str(ledger["server_side_encryption"])
+    assert "True" in str(ledger["point_in_time_recovery"]) or "true" in str(ledger["point_in_time_recovery"])
 
 
 def test_asynchronous_failures_go_to_an_encrypted_queue():

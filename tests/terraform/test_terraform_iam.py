@@ -81,14 +81,14 @@ def test_snapshot_rules_of_the_backup_role():
     assert snapshot_statements
     for statement in snapshot_statements:
         assert ("StringEquals", "aws:RequestTag/ManagedBy", MANAGED) in statement.conditions
-    # The new copy must be tagged at creation; the source must already be managed.
+    # CopySnapshot authorizes only the new snapshot: it must be tagged managed at creation and encrypted
+    # (a condition on the source's tags would guard nothing).
     copies = by_action["ec2:CopySnapshot"]
-    assert {c.condition_values("aws:RequestTag/ManagedBy") for c in copies} >= {MANAGED}
+    assert copies
     for statement in copies:
-        assert MANAGED in (
-            statement.condition_values("aws:RequestTag/ManagedBy"),
-            statement.condition_values("ec2:ResourceTag/ManagedBy"),
-        )
+        assert statement.condition_values("aws:RequestTag/ManagedBy") == MANAGED
+        assert statement.condition_values("ec2:Encrypted") == ("true",)
+        assert all(":snapshot/" in r for r in statement.resources)
     for statement in by_action["ec2:DeleteSnapshot"]:
         assert statement.condition_values("ec2:ResourceTag/ManagedBy") == MANAGED
         assert statement.actions == ("ec2:DeleteSnapshot",)

@@ -121,6 +121,7 @@ def test_alarm_dimensions_match_what_the_backup_handler_emits(capsys, monkeypatc
             "DR_REGION": "eu-central-1",
             "DR_KMS_KEY_ID": "alias/smart-vault-dr",
             "SNS_TOPIC_ARN": "arn:aws:sns:eu-west-1:123456789012:smart-vault-notifications",
+            "COPY_LEDGER_TABLE": "smart-vault-copy-ledger",
         }
     )
     backup.metrics.clear_metrics()  # the Metrics object is shared: start from an empty buffer
@@ -133,7 +134,15 @@ def test_alarm_dimensions_match_what_the_backup_handler_emits(capsys, monkeypatc
         "failures": [],
     }
     backup.emit_metrics(
-        RunResult(report=report, instances_protected=1, recovery_point_age=60.0), settings, True
+        RunResult(
+            report=report,
+            instances_protected=1,
+            recovery_point_age=60.0,
+            dr_recovery_point_age=120.0,
+            oldest_owed_copy_age=0.0,
+        ),
+        settings,
+        True,
     )
     backup.metrics.flush_metrics()
     emitted = {}
@@ -141,13 +150,17 @@ def test_alarm_dimensions_match_what_the_backup_handler_emits(capsys, monkeypatc
         document = json.loads(line)
         for directive in document["_aws"]["CloudWatchMetrics"]:
             for metric in directive["Metrics"]:
-                emitted[metric["Name"]] = {d: document[d] for d in directive["Dimensions"][0]}
+                dims = {d: document[d] for d in directive["Dimensions"][0]}
+                emitted.setdefault(metric["Name"], []).append(dims)
 
     alarms = tfmodel.labelled(tfmodel.REPO, "resource", "aws_cloudwatch_metric_alarm")
     failures = tfmodel.resolve(alarms["backup_failures"]["dimensions"], tfmodel.REPO)
-    assert emitted["BackupFailures"] == failures == {"service": "smart-vault"}
-    assert emitted["RecoveryPointAgeSeconds"] == {"Region": "eu-west-1"}
+    assert emitted["BackupFailures"] == [failures] == [{"service": "smart-vault"}]
+    assert emitted["RecoveryPointAgeSeconds"] == [{"Region": "eu-west-1"}, {"Region": "eu-central-1"}]
     assert alarms["rpo_breach"]["dimensions"] == {"Region": "${var.primary_region}"}
+    assert alarms["dr_rpo_breach"]["dimensions"] == {"Region": "${var.dr_region}"}
+    owed = tfmodel.resolve(alarms["owed_copy_age"]["dimensions"], tfmodel.REPO)
+    assert emitted["OldestOwedCopySeconds"] == [owed]
 
 
 # ---------------------------------------------------------------- the restore API

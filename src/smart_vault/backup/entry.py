@@ -10,7 +10,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from smart_vault import aws, notify, pacing
-from smart_vault.backup.events import ContinuedRun, Ignored, SnapshotsCompleted, parse_event
+from smart_vault.backup.events import (
+    ContinuedRun,
+    CopyCompleted,
+    Ignored,
+    ReconcileCopies,
+    SnapshotsCompleted,
+    parse_event,
+)
+from smart_vault.backup.ledger import ledger_for
 from smart_vault.backup.report import FAILED, SUCCEEDED, build_report, email_summary, shrink
 from smart_vault.backup.run import (
     Clients,
@@ -19,6 +27,8 @@ from smart_vault.backup.run import (
     RunRequest,
     RunResult,
     copy_completed_snapshots,
+    copy_finished,
+    reconcile_owed_copies,
     run_backup,
 )
 from smart_vault.config import BackupSettings
@@ -40,7 +50,7 @@ def _clients(settings: BackupSettings) -> Clients:
     dr_ec2 = aws.client("ec2", settings.dr_region)
     pacing.pace(ec2)
     pacing.pace(dr_ec2)
-    return Clients(ec2=ec2, dr_ec2=dr_ec2)
+    return Clients(ec2=ec2, dr_ec2=dr_ec2, ledger=ledger_for(settings))
 
 
 def start_continuation(continuation: Continuation, context: Any, settings: BackupSettings) -> str | None:
@@ -79,14 +89,20 @@ def emit_metrics(result: RunResult, settings: BackupSettings, full_run: bool) ->
     metrics.add_metric("CopiesStarted", MetricUnit.Count, len(report["copies_started"]))
     metrics.add_metric("CopiesDeferred", MetricUnit.Count, report["copies_deferred"])
     metrics.add_metric("BackupFailures", MetricUnit.Count, len(report["failures"]))
-    if result.recovery_point_age is not None:
+    # (v2) After every run, event and reconciliation: the copies owed and how long the oldest has waited.
+    metrics.add_metric("CopyBacklog", MetricUnit.Count, report["copies_deferred"])
+    if result.oldest_owed_copy_age is not None:
+        metrics.add_metric("OldestOwedCopySeconds", MetricUnit.Seconds, result.oldest_owed_copy_age)
+    for region, age in (
+        (settings.region, result.recovery_point_age),
+        (settings.dr_region, result.dr_recovery_point_age),
+    ):
+        if age is None:
+            continue
         with single_metric(
-            name="RecoveryPointAgeSeconds",
-            unit=MetricUnit.Seconds,
-            value=result.recovery_point_age,
-            namespace=metrics.namespace,
+            name="RecoveryPointAgeSeconds", unit=MetricUnit.Seconds, value=age, namespace=metrics.namespace
         ) as metric:
-            metric.add_dimension(name="Region", value=settings.region)
+            metric.add_dimension(name="Region", value=region)
 
 
 def send_notification(result: RunResult, settings: BackupSettings) -> None:
@@ -156,8 +172,31 @@ def handle(
     if isinstance(request, Ignored):
         logger.info("event ignored", extra={"reason": request.reason})
         return dict(build_report(request.run_id, settings.dry_run))
+    if isinstance(request, CopyCompleted) and request.region != settings.dr_region:
+        logger.info("copy event of another region ignored", extra={"region": request.region})
+        return dict(build_report(request.run_id, settings.dry_run))
     clients = clients or _clients(settings)
-    if isinstance(request, SnapshotsCompleted):
+    if isinstance(request, (CopyCompleted, ReconcileCopies)):
+        if isinstance(request, CopyCompleted):
+            copied = copy_finished(
+                request.run_id,
+                request.copy_snapshot_id,
+                request.succeeded,
+                request.cause,
+                settings,
+                clients,
+                now,
+            )
+            if copied is None:
+                logger.info("copy event of an unmanaged snapshot ignored")
+                return dict(build_report(request.run_id, settings.dry_run))
+            result = copied
+        else:
+            result = reconcile_owed_copies(request.run_id, settings, clients, now, deadline=Deadline(context))
+        emit_metrics(result, settings, full_run=False)
+        if result.report["failures"]:
+            send_notification(result, settings)
+    elif isinstance(request, SnapshotsCompleted):
         if request.failed:
             result = _failed_creation(request)
         else:

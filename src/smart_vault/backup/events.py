@@ -19,6 +19,8 @@ SCHEDULED_DETAIL_TYPE = "Scheduled Event"
 MULTI_VOLUME_DETAIL_TYPE = "EBS Multi-Volume Snapshots Completion Status"
 SNAPSHOT_DETAIL_TYPE = "EBS Snapshot Notification"
 COMPLETION_EVENTS = frozenset({"createSnapshot", "createSnapshots"})
+COPY_EVENT = "copySnapshot"
+RECONCILE_FIELD = "reconcile_copies"
 INSTANCE_ID_RE = re.compile(r"^i-[0-9a-f]{8,17}$")
 SNAPSHOT_ID_RE = re.compile(r"snap-[0-9a-f]{8,17}$")
 MANUAL_FIELDS = frozenset({"dry_run", "instance_ids"})
@@ -58,6 +60,24 @@ class SnapshotsCompleted:
 
 
 @dataclass(frozen=True)
+class CopyCompleted:
+    """(v2) A copy-completion event of a region (the handler acts on those of `DR_REGION` only)."""
+
+    run_id: str
+    copy_snapshot_id: str
+    region: str
+    succeeded: bool
+    cause: str = ""
+
+
+@dataclass(frozen=True)
+class ReconcileCopies:
+    """(v2) `{"reconcile_copies": true}`: start owed copies into free slots, nothing else."""
+
+    run_id: str
+
+
+@dataclass(frozen=True)
 class Ignored:
     """An event the function has nothing to do for (another EC2 event, say)."""
 
@@ -80,11 +100,20 @@ def _event_run_id(event: Mapping[str, Any]) -> str:
     return event_id.strip()
 
 
-def _completion(event: Mapping[str, Any]) -> SnapshotsCompleted | Ignored:
+def _completion(event: Mapping[str, Any]) -> SnapshotsCompleted | CopyCompleted | Ignored:
     run_id = _event_run_id(event)
     detail = event.get("detail")
     if not isinstance(detail, Mapping):
         raise ValidationError("the EC2 event has no `detail` object", field="detail")
+    if detail.get("event") == COPY_EVENT and event.get("detail-type") == SNAPSHOT_DETAIL_TYPE:
+        succeeded = detail.get("result") == "succeeded"
+        return CopyCompleted(
+            run_id,
+            snapshot_id_from_arn(str(detail.get("snapshot_id", ""))),
+            str(event.get("region") or ""),
+            succeeded,
+            "" if succeeded else str(detail.get("cause") or f"result {detail.get('result')!r}"),
+        )
     if detail.get("event") not in COMPLETION_EVENTS:
         return Ignored(run_id, f"EC2 event {detail.get('event')!r} needs no action")
     if event.get("detail-type") == MULTI_VOLUME_DETAIL_TYPE:
@@ -168,10 +197,16 @@ def _continued(raw: Any) -> ContinuedRun:
 
 def parse_event(
     event: Any, request_id: str | None = None, default_dry_run: bool = False
-) -> FullRun | ContinuedRun | SnapshotsCompleted | Ignored:
+) -> FullRun | ContinuedRun | SnapshotsCompleted | CopyCompleted | ReconcileCopies | Ignored:
     """The request an event carries. Raises ValidationError (with the field) for anything else."""
     if not isinstance(event, Mapping):
         raise ValidationError("the event must be a JSON object", field=None)
+    if RECONCILE_FIELD in event:
+        if set(event) != {RECONCILE_FIELD} or event[RECONCILE_FIELD] is not True:
+            raise ValidationError(
+                'a reconciliation is exactly {"reconcile_copies": true}', field=RECONCILE_FIELD
+            )
+        return ReconcileCopies(f"reconcile-{request_id or uuid.uuid4()}")
     source = event.get("source")
     if source == "aws.events" and event.get("detail-type") == SCHEDULED_DETAIL_TYPE:
         return FullRun(_event_run_id(event), default_dry_run)

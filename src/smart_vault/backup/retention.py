@@ -68,8 +68,14 @@ class Snapshot:
 
     @property
     def source_volume(self) -> str:
-        """The primary volume it protects: the tag (DR copies have a placeholder VolumeId), else VolumeId."""
-        return self.tags.get(SOURCE_VOLUME_TAG) or self.volume_id
+        """The primary volume it protects: its `smart-vault:source-volume` tag. Only an untagged primary falls
+        back to its VolumeId; a DR copy's VolumeId is arbitrary, so an untagged copy is its own group."""
+        tagged = self.tags.get(SOURCE_VOLUME_TAG)
+        if tagged:
+            return tagged
+        if self.source_snapshot:
+            return f"copy-of:{self.source_snapshot}"
+        return self.volume_id
 
     @property
     def source_instance(self) -> str:

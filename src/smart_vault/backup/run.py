@@ -14,12 +14,14 @@ pruning run once, in the invocation that reaches the end of the fleet.
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from smart_vault.backup.ledger import CopyLedger
 from smart_vault.backup.prune import PruneOutcome, delete_snapshots, plan_both_regions
 from smart_vault.backup.report import (
     INSTANCE_FAILED,
@@ -44,6 +46,7 @@ from smart_vault.backup.snapshots import (
     reconcile_copies,
     run_snapshots,
     select_instances,
+    snapshots_needing_copy,
 )
 from smart_vault.config import BackupSettings
 from smart_vault.errors import AwsError
@@ -88,10 +91,11 @@ NO_DEADLINE = Deadline()
 
 @dataclass(frozen=True)
 class Clients:
-    """EC2 clients of the primary and the DR region."""
+    """EC2 clients of the primary and the DR region, and the copy ledger (None: copies are not claimed)."""
 
     ec2: Any
     dr_ec2: Any
+    ledger: CopyLedger | None = None
 
 
 @dataclass(frozen=True)
@@ -138,6 +142,30 @@ class RunResult:
     recovery_point_age: float | None = None
     continuation: Continuation | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # (v2) The same in the DR region (from the DR copies), and the age of the oldest copy still owed
+    # (0 when none is owed; None when the copies were not looked at).
+    dr_recovery_point_age: float | None = None
+    oldest_owed_copy_age: float | None = None
+
+
+def claim_owner(run_id: str) -> str:
+    """The ledger owner of one invocation: unique even when two invocations share a run id (a redelivered
+    event), so that one never releases a claim the other holds."""
+    return f"{run_id}/{uuid.uuid4().hex[:12]}"
+
+
+def oldest_owed_age(
+    primaries: Sequence[Snapshot],
+    dr_snapshots: Sequence[Snapshot],
+    started: Sequence[dict[str, str]],
+    now: datetime,
+) -> float:
+    """Pure: seconds since the oldest completed managed primary without a DR copy (started ones excluded)."""
+    done = {c["source_snapshot_id"] for c in started}
+    owed = [p for p in snapshots_needing_copy(primaries, dr_snapshots) if p.snapshot_id not in done]
+    if not owed:
+        return 0.0
+    return max((now - min(p.start_time for p in owed)).total_seconds(), 0.0)
 
 
 def recovery_point_age(
@@ -279,6 +307,7 @@ def run_backup(
                 )
             )
     copies, pruned, failures, primaries = CopyOutcome(), PruneOutcome(), list(carried), []
+    dr_snapshots: list[Snapshot] = []
     try:
         # Described after the sets were taken, so snapshots that completed already are copied in this run.
         primaries = describe_managed_snapshots(clients.ec2, settings.region)
@@ -291,6 +320,9 @@ def run_backup(
             dry_run=request.dry_run,
             should_stop=deadline.tail_must_stop,
             recount=lambda: count_pending_copies(clients.dr_ec2, settings.dr_region),
+            ledger=clients.ledger,
+            owner=claim_owner(request.run_id),
+            now=now.timestamp(),
         )
         decisions = plan_both_regions(primaries, dr_snapshots, settings, now, account_id)
         pruned = delete_snapshots(
@@ -312,10 +344,15 @@ def run_backup(
         failures=copies.failures + pruned.failures + failures,
     )
     protected = [r["instance_id"] for r in results if r["status"] in (OK, SKIPPED)]
+    selected_ids = [i.instance_id for i in selected]
     return RunResult(
         report=report,
         instances_protected=len(protected),
-        recovery_point_age=recovery_point_age([i.instance_id for i in selected], primaries, now),
+        recovery_point_age=recovery_point_age(selected_ids, primaries, now),
+        dr_recovery_point_age=recovery_point_age(selected_ids, dr_snapshots, now),
+        oldest_owed_copy_age=oldest_owed_age(primaries, dr_snapshots, copies.started, now)
+        if primaries
+        else None,
     )
 
 
@@ -374,7 +411,15 @@ def copy_completed_snapshots(
         dr_snapshots = describe_copies_of(
             clients.dr_ec2, settings.dr_region, [p.snapshot_id for p in primaries]
         )
-        copies = reconcile_copies(clients.dr_ec2, primaries, dr_snapshots, settings, dry_run=settings.dry_run)
+        copies = reconcile_copies(
+            clients.dr_ec2,
+            primaries,
+            dr_snapshots,
+            settings,
+            dry_run=settings.dry_run,
+            ledger=clients.ledger,
+            owner=claim_owner(run_id),
+        )
     except AwsError as exc:
         failure = {"resource": "copy of " + ", ".join(snapshot_ids), "error": exc.readable()}
         return RunResult(report=build_report(run_id, settings.dry_run, failures=[failure]))
@@ -386,3 +431,91 @@ def copy_completed_snapshots(
         failures=copies.failures,
     )
     return RunResult(report=report)
+
+
+@trace
+def reconcile_owed_copies(
+    run_id: str,
+    settings: BackupSettings,
+    clients: Clients,
+    now: datetime,
+    failures: Sequence[dict[str, str]] = (),
+    deadline: Deadline = NO_DEADLINE,
+) -> RunResult:
+    """(v2) Start owed copies, oldest first, into every free slot of the DR region; nothing else.
+
+    Used by the periodic reconciliation and after every copy-completion event (a finished copy frees a slot).
+    """
+    failures = list(failures)
+    copies = CopyOutcome()
+    primaries: list[Snapshot] = []
+    dr_snapshots: list[Snapshot] = []
+    try:
+        primaries = describe_managed_snapshots(clients.ec2, settings.region)
+        dr_snapshots = describe_managed_snapshots(clients.dr_ec2, settings.dr_region)
+        copies = reconcile_copies(
+            clients.dr_ec2,
+            primaries,
+            dr_snapshots,
+            settings,
+            dry_run=settings.dry_run,
+            should_stop=deadline.tail_must_stop,
+            recount=lambda: count_pending_copies(clients.dr_ec2, settings.dr_region),
+            ledger=clients.ledger,
+            owner=claim_owner(run_id),
+            now=now.timestamp(),
+        )
+    except AwsError as exc:
+        failures.append({"resource": "copy reconciliation", "error": exc.readable()})
+    report = build_report(
+        run_id,
+        settings.dry_run,
+        copies_started=copies.started,
+        copies_deferred=copies.deferred,
+        failures=copies.failures + failures,
+    )
+    instance_ids = sorted({p.source_instance for p in primaries if p.managed and p.source_instance})
+    return RunResult(
+        report=report,
+        dr_recovery_point_age=recovery_point_age(instance_ids, dr_snapshots, now) if dr_snapshots else None,
+        oldest_owed_copy_age=oldest_owed_age(primaries, dr_snapshots, copies.started, now),
+    )
+
+
+@trace
+def copy_finished(
+    run_id: str,
+    copy_snapshot_id: str,
+    succeeded: bool,
+    cause: str,
+    settings: BackupSettings,
+    clients: Clients,
+    now: datetime,
+) -> RunResult | None:
+    """(v2) A copy in the DR region finished. None when the snapshot is not a managed copy (ignored).
+
+    A failed copy is owed again (its claim is marked failed) and reported; either way the slot it held is
+    free, so owed copies start.
+    """
+    try:
+        found = describe_snapshots_by_id(clients.dr_ec2, settings.dr_region, [copy_snapshot_id])
+    except AwsError as exc:
+        failure = {"resource": copy_snapshot_id, "error": exc.readable()}
+        return RunResult(report=build_report(run_id, settings.dry_run, failures=[failure]))
+    copy = next((s for s in found if s.managed and s.source_snapshot), None)
+    if copy is None:
+        return None
+    failures: list[dict[str, str]] = []
+    if not succeeded:
+        failures.append(
+            {
+                "resource": copy.source_snapshot,
+                "error": f"DR copy {copy_snapshot_id} failed: {cause or 'no cause given'}",
+            }
+        )
+        if clients.ledger is not None:
+            try:
+                clients.ledger.failed(copy.source_snapshot)
+            except AwsError as exc:
+                failures.append({"resource": "copy ledger", "error": exc.readable()})
+    return reconcile_owed_copies(run_id, settings, clients, now, failures)

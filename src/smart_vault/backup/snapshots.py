@@ -9,11 +9,13 @@ with `SourceRegion`, encrypted with the DR key, tagged at creation, never more t
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from smart_vault import aws
+from smart_vault.backup.ledger import CopyLedger
 from smart_vault.backup.retention import (
     BACKUP_SET_TAG,
     COMPLETED,
@@ -217,9 +219,15 @@ def create_snapshot_set(ec2: Any, instance: Instance, run_id: str, settings: Bac
                 tags={**common, **per_volume},
             )
         )
+        snapshot_id = item["SnapshotId"]
         try:
-            with aws.aws_errors("CreateTags"):
-                ec2.create_tags(Resources=[item["SnapshotId"]], Tags=aws.dict_to_tags(per_volume))
+            # Right after CreateSnapshots the new snapshot may answer NotFound for a while: retried.
+            aws.retry_not_found(
+                lambda sid=snapshot_id, tags=per_volume: ec2.create_tags(
+                    Resources=[sid], Tags=aws.dict_to_tags(tags)
+                ),
+                "CreateTags",
+            )
         except AwsError as exc:
             # The snapshot exists and is managed (retention falls back to its VolumeId); report the gap.
             result.error = f"tagging {item['SnapshotId']} failed: {exc.readable()}"
@@ -256,6 +264,13 @@ def snapshots_needing_copy(primaries: Iterable[Snapshot], dr_snapshots: Iterable
     }
     todo = [p for p in primaries if p.managed and p.state == COMPLETED and p.snapshot_id not in covered]
     return sorted(todo, key=lambda s: (s.start_time, s.snapshot_id))
+
+
+def failed_copies(dr_snapshots: Iterable[Snapshot]) -> set[str]:
+    """Primaries whose managed DR copies all ended in `error` (none pending or completed)."""
+    snaps = [s for s in dr_snapshots if s.managed and s.source_snapshot]
+    alive = {s.source_snapshot for s in snaps if s.state != "error"}
+    return {s.source_snapshot for s in snaps if s.state == "error"} - alive
 
 
 def pending_copies(dr_snapshots: Iterable[Snapshot]) -> int:
@@ -300,6 +315,9 @@ def reconcile_copies(
     dry_run: bool = False,
     should_stop: Callable[[], bool] | None = None,
     recount: Callable[[], int] | None = None,
+    ledger: CopyLedger | None = None,
+    owner: str = "",
+    now: float | None = None,
 ) -> CopyOutcome:
     """Start the DR copies that are missing, oldest first, within `MAX_CONCURRENT_COPIES` pending at once.
 
@@ -310,6 +328,9 @@ def reconcile_copies(
     When the slots are used up, `recount` (one describe of the pending copies) is asked once more: copies of
     small incremental snapshots often finish within seconds, and every slot they free is used at once. The
     run stops at the first recount that frees nothing, or when `should_stop` says time is short.
+
+    With a `ledger`, each copy is claimed there (as `owner`, at `now` epoch seconds) before `CopySnapshot`:
+    a copy another invocation claimed is left to it, so a snapshot is never copied twice.
     """
     dr_snapshots = list(dr_snapshots)
     todo = snapshots_needing_copy(primaries, dr_snapshots)
@@ -318,6 +339,54 @@ def reconcile_copies(
     if dry_run:
         outcome.deferred = min(len(todo), slots)
         return outcome
+    if ledger is not None:
+        # A copy that ended in `error` is owed again, even when its failure event never arrived.
+        for primary_id in failed_copies(dr_snapshots):
+            ledger.failed(primary_id)
+    now_s = time.time() if now is None else now
+    for index, primary in enumerate(todo):
+        if slots <= 0 and recount is not None and not (should_stop and should_stop()):
+            slots = max(settings.max_concurrent_copies - recount(), 0)
+        if slots <= 0 or (should_stop is not None and should_stop()):
+            outcome.deferred = len(todo) - index
+            break
+        if ledger is not None and not ledger.claim(primary.snapshot_id, now_s, owner):
+            # Another invocation claimed it (or started it and the copy is not visible yet).
+            continue
+        tags = copy_tags(primary, settings)
+        try:
+            with aws.aws_errors("CopySnapshot"):
+                response = dr_ec2.copy_snapshot(
+                    SourceRegion=primary.region,
+                    SourceSnapshotId=primary.snapshot_id,
+                    Description=f"smart-vault DR copy of {primary.snapshot_id} from {primary.region}",
+                    Encrypted=True,
+                    KmsKeyId=settings.dr_kms_key_id,
+                    TagSpecifications=[{"ResourceType": "snapshot", "Tags": aws.dict_to_tags(tags)}],
+                )
+        except AwsError as exc:
+            if exc.code in COPY_LIMIT_CODES or exc.is_throttling:
+                logger.info("copy limit reached; deferring the rest", extra={"code": exc.code})
+                if ledger is not None:
+                    ledger.release(primary.snapshot_id, owner)
+                outcome.deferred = len(todo) - index
+                break
+            if ledger is not None:
+                ledger.failed(primary.snapshot_id)
+            outcome.failures.append({"resource": primary.snapshot_id, "error": exc.readable()})
+            continue
+        slots -= 1
+        copy_id = response["SnapshotId"]
+        if ledger is not None:
+            ledger.started(primary.snapshot_id, copy_id)
+        outcome.started.append(
+            {
+                "source_snapshot_id": primary.snapshot_id,
+                "copy_snapshot_id": copy_id,
+                "region": settings.dr_region,
+            }
+        )
+    return outcome
     for index, primary in enumerate(todo):
         if slots <= 0 and recount is not None and not (should_stop and should_stop()):
             slots = max(settings.max_concurrent_copies - recount(), 0)

@@ -41,6 +41,10 @@ class DeploymentConfig:
     def backup_function_name(self) -> str:
         return f"{self.name_prefix}-backup"
 
+    @property
+    def copy_ledger_table(self) -> str:
+        return f"{self.name_prefix}-copy-ledger"
+
     def restore_stacks(self) -> list[RestoreStack]:
         """The restore API + worker stacks: primary region, and the DR region unless disabled."""
         stacks = [
@@ -117,6 +121,7 @@ def backup_environment(config: DeploymentConfig, topic_arn: str, dr_kms_key_arn:
         "DR_KMS_KEY_ID": dr_kms_key_arn,
         "MAX_CONCURRENT_COPIES": str(config.max_concurrent_copies),
         "DRY_RUN": "true" if config.dry_run else "false",
+        "COPY_LEDGER_TABLE": config.copy_ledger_table,
     }
     return env
 
@@ -135,6 +140,23 @@ def restore_api_environment(config: DeploymentConfig, stack: RestoreStack) -> di
 
 def restore_worker_environment(stack: RestoreStack, topic_arn: str) -> dict[str, str]:
     return {"SNS_TOPIC_ARN": topic_arn, "RESTORE_JOBS_TABLE": stack.jobs_table}
+
+
+def ledger_table_definition(config: DeploymentConfig) -> dict[str, Any]:
+    """CreateTable arguments (plus the TTL attribute) of the backup's copy ledger (primary region)."""
+    return {
+        "TableName": config.copy_ledger_table,
+        "KeySchema": [
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        "AttributeDefinitions": [
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        "BillingMode": "PAY_PER_REQUEST",
+        "ttl_attribute": "expires_at",
+    }
 
 
 def table_definitions(stack: RestoreStack) -> list[dict[str, Any]]:

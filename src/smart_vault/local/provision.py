@@ -18,6 +18,7 @@ from smart_vault.local.deployment import (
     DeploymentConfig,
     RestoreStack,
     backup_environment,
+    ledger_table_definition,
     restore_api_environment,
     restore_worker_environment,
     table_definitions,
@@ -174,10 +175,12 @@ def create_topic_with_inbox(
     return topic_arn, queue_url
 
 
-def create_tables(client_for: ClientFactory, stack: RestoreStack) -> list[str]:
+def create_tables(
+    client_for: ClientFactory, stack: RestoreStack, definitions: list[dict[str, Any]] | None = None
+) -> list[str]:
     dynamodb = client_for("dynamodb", stack.region)
     names = []
-    for definition in table_definitions(stack):
+    for definition in table_definitions(stack) if definitions is None else definitions:
         arguments = {k: v for k, v in definition.items() if k != "ttl_attribute"}
         dynamodb.create_table(**arguments)
         dynamodb.update_time_to_live(
@@ -198,6 +201,8 @@ def provision(
         done.topics[region], done.queues[region] = create_topic_with_inbox(
             client_for, config, region, done.kms_keys[region]
         )
+    primary_stack = config.restore_stacks()[0]
+    done.tables.extend(create_tables(client_for, primary_stack, [ledger_table_definition(config)]))
     backup = FunctionSpec(
         name=config.backup_function_name,
         region=config.primary_region,

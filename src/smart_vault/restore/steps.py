@@ -92,11 +92,35 @@ def wait_volume_usable(ec2: Any, volume_id: str, budget_seconds: float) -> None:
     """Wait until the new volume is `available`; one an earlier attempt already attached (`in-use`) is ready.
 
     The `volume_available` waiter alone would poll an attached volume until the budget runs out.
+    Right after CreateVolume the volume may answer `InvalidVolume.NotFound` for a while (EC2 is eventually
+    consistent): retried with backoff (`aws.retry_not_found`, >= 60 s, within the budget). A volume in
+    `error` fails at once with a readable reason instead of being polled until the budget runs out.
     """
-    volume = describe_volume(ec2, volume_id)
-    if volume is not None and volume.get("State") == "in-use":
-        return
-    wait_for(ec2, "volume_available", budget_seconds, VolumeIds=[volume_id])
+    clock, sleep = aws.clock()
+    end = clock() + budget_seconds
+    delay = WAIT_DELAY_SECONDS.get("volume_available", 5)
+    while True:
+        volume = aws.retry_not_found(
+            lambda: ec2.describe_volumes(VolumeIds=[volume_id])["Volumes"],
+            "DescribeVolumes",
+            total_seconds=min(aws.NOT_FOUND_RETRY_SECONDS, max(end - clock(), 1.0)),
+        )
+        state = volume[0].get("State") if volume else None
+        if state in ("available", "in-use"):
+            return
+        if state in ("error", "deleting", "deleted"):
+            raise AwsError(
+                "VolumeError",
+                f"volume {volume_id} is in state {state}: EC2 could not create it from the snapshot",
+                "CreateVolume",
+            )
+        if clock() + delay > end:
+            raise AwsError(
+                "WaiterError",
+                f"volume {volume_id} still {state} when the time ran out",
+                "wait volume_available",
+            )
+        sleep(delay)
 
 
 def _ignore_missing(call: Callable[[], Any], operation: str, missing_codes: tuple[str, ...]) -> None:

@@ -1,0 +1,220 @@
+"""Scenarios of the copy pipeline: the real backup handler in the simulated world, invariants over the run.
+
+Figures (see docs/scale.md):
+- `slot_utilisation`: time-average of pending copies / copy limit over the time some copy was owed.
+- `dr_complete_vs_bound`: (time the last copy completed in DR - time the first copy became owed) divided by
+  (the copy work, the sum of the durations of every completed copy, / copy limit): 1.0 is the best any
+  scheduler could do with that many slots.
+- `duplicates`: primaries copied while an earlier copy of theirs was pending or completed.
+- `lost`: completed primaries with no completed DR copy at the end that are neither pending nor counted in
+  the last reported backlog (`copies_deferred`): a copy the pipeline forgot.
+- `unsafe_deletions`: primaries deleted before a copy of theirs completed in DR.
+- `spurious_failures`: failures the handler reported although the world injected none.
+- overload: `copy_backlog_max` (largest `copies_deferred` of an invocation), the last `CopyBacklog`, the
+  largest `OldestOwedCopySeconds` and DR `RecoveryPointAgeSeconds` emitted, and whether the latter passed
+  the DR RPO alarm threshold (`dr_age_alarm`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from smart_vault import aws
+from smart_vault.backup import entry
+from smart_vault.backup.ledger import CopyLedger
+from smart_vault.backup.run import Clients
+from smart_vault.config import BackupSettings
+from smart_vault.sim.world import ACCOUNT, SimDynamoDB, SimEC2, SimParams, SimSNS, SimWorld
+
+PRIMARY, DR = "eu-west-1", "eu-central-1"
+START = datetime(2026, 6, 1, tzinfo=UTC)
+DAY = 86400.0
+
+
+@dataclass
+class Scenario:
+    instances: int = 500
+    volumes: int = 3
+    days: int = 7
+    reconcile_minutes: int = 30
+    drain_days: float = 3.0  # after the last run: reconciliations only, until every copy completed
+    dr_rpo_alarm_hours: float = 36.0
+    retention_days: int = 7
+    params: SimParams | None = None
+
+
+class _Context:
+    invoked_function_arn = f"arn:aws:lambda:{PRIMARY}:{ACCOUNT}:function:smart-vault-backup"
+    function_name = "smart-vault-backup"
+
+    def __init__(self, request_id: str) -> None:
+        self.aws_request_id = request_id
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 900_000
+
+
+def run_scenario(scenario: Scenario) -> dict[str, Any]:
+    params = scenario.params or SimParams()
+    world = SimWorld(params, START, PRIMARY, DR)
+    for _ in range(scenario.instances):
+        world.add_instance(scenario.volumes)
+    settings = BackupSettings.from_env(
+        {
+            "AWS_REGION": PRIMARY,
+            "SNS_TOPIC_ARN": f"arn:aws:sns:{PRIMARY}:{ACCOUNT}:smart-vault",
+            "DR_REGION": DR,
+            "DR_KMS_KEY_ID": f"arn:aws:kms:{DR}:{ACCOUNT}:key/11111111-2222-3333-4444-555555555555",
+            "COPY_LEDGER_TABLE": "smart-vault-copy-ledger",
+            "RETENTION_DAYS": str(scenario.retention_days),
+            "MAX_CONCURRENT_COPIES": str(params.copy_limit),
+        }
+    )
+    clients = Clients(
+        ec2=SimEC2(world, PRIMARY),
+        dr_ec2=SimEC2(world, DR),
+        ledger=CopyLedger(SimDynamoDB(world), settings.copy_ledger_table),
+    )
+    sns = SimSNS()
+    figures: dict[str, Any] = {
+        "invocations": 0,
+        "failures": 0,
+        "copy_backlog_max": 0,
+        "copy_backlog_last": 0,
+        "oldest_owed_max_s": 0.0,
+        "dr_age_max_s": 0.0,
+        "errors": [],
+    }
+
+    def invoke(event: dict[str, Any]) -> None:
+        figures["invocations"] += 1
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            try:
+                report = entry.handle(event, _Context(world.new_id("req")), settings, world.now(), clients)
+            except Exception as exc:  # noqa: BLE001 - an invocation error is a figure, not a crash
+                figures["errors"].append(f"{type(exc).__name__}: {exc}")
+                report = {"failures": [], "copies_deferred": 0}
+            metric_set = dict(entry.metrics.metric_set)
+            entry.metrics.clear_metrics()
+        figures["failures"] += len(report.get("failures", []))
+        if "copies_deferred" in report and "copies_started" in report:
+            figures["copy_backlog_max"] = max(figures["copy_backlog_max"], report["copies_deferred"])
+            figures["copy_backlog_last"] = report["copies_deferred"]
+        owed = metric_set.get("OldestOwedCopySeconds", {}).get("Value")
+        if owed:
+            value = owed[-1] if isinstance(owed, list) else owed
+            figures["oldest_owed_max_s"] = max(figures["oldest_owed_max_s"], float(value))
+        if world.clock > runs_end:
+            return  # the drain period has no runs: ages there grow by construction
+        for line in out.getvalue().splitlines():
+            if '"RecoveryPointAgeSeconds"' in line and '"_aws"' in line:
+                doc = json.loads(line)
+                if doc.get("Region") == DR:
+                    figures["dr_age_max_s"] = max(
+                        figures["dr_age_max_s"], float(doc["RecoveryPointAgeSeconds"][0])
+                    )
+
+    world.deliver = invoke
+    start = world.clock
+    runs_end = start + scenario.days * DAY
+    for day in range(scenario.days):
+        event = {
+            "version": "0",
+            "id": f"schedule-day-{day}",
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "account": ACCOUNT,
+            "region": PRIMARY,
+            "detail": {},
+        }
+        world.at(start + day * DAY + 3600, lambda e=event: invoke(e))
+    end = start + (scenario.days + scenario.drain_days) * DAY
+    step = scenario.reconcile_minutes * 60.0
+    t = start + step
+    while t < end:
+        world.at(t, lambda: invoke({"reconcile_copies": True}))
+        t += step
+    previous = (aws._monotonic, aws._sleep)
+    previous_sns = aws._clients.get(("sns", PRIMARY))
+    aws.set_clock(world.monotonic, world.sleep)
+    aws._clients[("sns", PRIMARY)] = sns
+    level = entry.logger.log_level
+    entry.logger.setLevel("ERROR")  # tens of thousands of invocations: their INFO reports are not figures
+    wall = time.perf_counter()
+    try:
+        while world.step():
+            pass
+    finally:
+        entry.logger.setLevel(level)
+        aws.set_clock(*previous)
+        if previous_sns is None:
+            aws._clients.pop(("sns", PRIMARY), None)
+        else:
+            aws._clients[("sns", PRIMARY)] = previous_sns
+    wall = time.perf_counter() - wall
+    return _figures(world, scenario, params, figures, wall)
+
+
+def _figures(
+    world: SimWorld, scenario: Scenario, params: SimParams, figures: dict[str, Any], wall: float
+) -> dict[str, Any]:
+    starts: dict[str, int] = {}
+    duplicates = 0
+    for source, copies in world.copies_of.items():
+        live = [c for c in copies if c["State"] != "error"]
+        starts[source] = len(copies)
+        if len(live) > 1:
+            duplicates += len(live) - 1
+    uncopied = sum(1 for sid in world.completed_primaries if "completed" not in world.copy_state(sid))
+    # Not lost: copies still pending, and the owed ones the last invocation counted in its backlog.
+    pending = sum(1 for sid in world.completed_primaries if "pending" in world.copy_state(sid))
+    lost = max(uncopied - pending - figures["copy_backlog_last"], 0)
+    span = (world.last_set_complete_at - world.first_owed_at) if world.first_owed_at else 0.0
+    bound = world.copy_work / params.copy_limit if world.copy_work else 0.0
+    return {
+        "scenario": {**asdict(scenario), "params": asdict(params)},
+        "slot_utilisation": round(world.slot_time / world.owed_time, 4) if world.owed_time else None,
+        "dr_complete_vs_bound": round(span / bound, 4) if bound else None,
+        "duplicates": duplicates,
+        "lost": lost,
+        "uncopied_at_end": uncopied,
+        "unsafe_deletions": world.unsafe_deletions,
+        "spurious_failures": figures["failures"] if params.copy_failure_rate == 0 else None,
+        "copies_started": len(world.copy_calls),
+        "copy_work_hours": round(world.copy_work / 3600, 1),
+        "dr_complete_hours": round(span / 3600, 1),
+        "copy_backlog_max": figures["copy_backlog_max"],
+        "copy_backlog_last": figures["copy_backlog_last"],
+        "oldest_owed_max_hours": round(figures["oldest_owed_max_s"] / 3600, 1),
+        "dr_recovery_point_age_max_hours": round(figures["dr_age_max_s"] / 3600, 1),
+        "dr_age_alarm": figures["dr_age_max_s"] > scenario.dr_rpo_alarm_hours * 3600,
+        "events": {
+            "sent": world.events_sent,
+            "dropped": world.events_dropped,
+            "duplicated": world.events_duplicated,
+        },
+        "invocations": figures["invocations"],
+        "invocation_errors": figures["errors"][:5],
+        "wall_seconds": round(wall, 1),
+    }
+
+
+def copy_pipeline(instances: int = 500, days: int = 7, seed: int = 1) -> Scenario:
+    return Scenario(instances=instances, days=days, params=SimParams(seed=seed))
+
+
+def overload(instances: int = 500, days: int = 4, seed: int = 1) -> Scenario:
+    """More copy work a day than 20 slots carry: incremental copies of 3 h median (GUESS of a heavy churn)."""
+    return Scenario(
+        instances=instances,
+        days=days,
+        drain_days=0.5,
+        params=SimParams(seed=seed, first_copy_median_s=4 * 3600.0, incremental_copy_median_s=3 * 3600.0),
+    )
