@@ -3,7 +3,8 @@
 1. AWS calls per protected instance (N=500, 3 volumes) and the ratio to the floor.
 2. Wall time of a full run (N=1000, 2 volumes) against moto_server over HTTP, median of 3.
 3. Under a simulated EC2 token bucket on CreateSnapshots: achieved rate / refill rate, failed instances.
-4. Cold start: median import time of each handler module in a fresh interpreter, and its ratio to boto3.
+4. Cold start: median import time of each handler module in a fresh interpreter, and its ratio to boto3,
+   with tracing off and on (`python bench/run.py --figure cold-start` runs only this one).
 5. With the Lambda budget shortened to a few seconds (N=10000): continuations, instances left unprotected.
 
 Figures 1, 2 and 5 measure the engine with pacing off (moto does not throttle, and pacing at EC2's real
@@ -12,6 +13,7 @@ rates would only measure the sleep); figure 3 measures the pacing itself, scaled
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import os
@@ -143,9 +145,18 @@ def figure_3_rate_under_token_bucket(n: int = 600, scale: float = 3.0) -> dict:
     }
 
 
-def _import_seconds(module: str, repeats: int) -> float:
+# Tracing off is what tests, the local stack and a function without active tracing see; tracing on is a
+# Lambda function with X-Ray active tracing (LAMBDA_TASK_ROOT set, POWERTOOLS_TRACE_DISABLED false), where
+# Powertools' Tracer loads the X-Ray SDK at import.
+TRACING_ENV = {
+    "off": {"POWERTOOLS_TRACE_DISABLED": "true"},
+    "on": {"POWERTOOLS_TRACE_DISABLED": "false", "LAMBDA_TASK_ROOT": str(harness.ROOT / "src")},
+}
+
+
+def _import_seconds(module: str, repeats: int, extra_env: dict[str, str] | None = None) -> float:
     code = f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
-    env = {**os.environ, "PYTHONPATH": str(harness.ROOT / "src")}
+    env = {**os.environ, "PYTHONPATH": str(harness.ROOT / "src"), **(extra_env or {})}
     samples = []
     for _ in range(repeats):
         out = subprocess.run(  # nosec B603 - our own interpreter and a fixed command
@@ -157,14 +168,26 @@ def _import_seconds(module: str, repeats: int) -> float:
 
 def figure_4_cold_start(repeats: int = 7) -> dict:
     boto3_s = _import_seconds("boto3", repeats)
-    modules = {}
-    for module in ("smart_vault.backup", "smart_vault.restore_api", "smart_vault.restore_worker"):
-        seconds = _import_seconds(module, repeats)
-        modules[module] = {
-            "median_ms": round(seconds * 1000, 1),
-            "ratio_to_boto3": round(seconds / boto3_s, 2),
-        }
-    return {"boto3_median_ms": round(boto3_s * 1000, 1), "modules": modules, "repeats": repeats}
+    tracing = {}
+    for mode, extra_env in TRACING_ENV.items():
+        modules = {}
+        for module in ("smart_vault.backup", "smart_vault.restore_api", "smart_vault.restore_worker"):
+            seconds = _import_seconds(module, repeats, extra_env)
+            modules[module] = {
+                "median_ms": round(seconds * 1000, 1),
+                "ratio_to_boto3": round(seconds / boto3_s, 2),
+            }
+        tracing[mode] = modules
+    return {"boto3_median_ms": round(boto3_s * 1000, 1), "tracing": tracing, "repeats": repeats}
+
+
+def print_figure_4(f4: dict) -> None:
+    for mode, modules in f4["tracing"].items():
+        for module, figure in modules.items():
+            print(
+                f"4. import {module}, tracing {mode}: {figure['median_ms']} ms = {figure['ratio_to_boto3']} x "
+                f"import boto3 ({f4['boto3_median_ms']} ms), median of {f4['repeats']}"
+            )
 
 
 def figure_5_continuations(n: int = 10_000, budget_s: float = 3.0, latency_s: float = 0.005) -> dict:
@@ -210,8 +233,6 @@ def figure_5_continuations(n: int = 10_000, budget_s: float = 3.0, latency_s: fl
 def copy_pipeline_scenario(argv: list[str]) -> int:
     """`--scenario copy-pipeline|overload [--json] [--instances N] [--days D] [--copy-limit L] [--seed S]`:
     the real backup handler in the simulated AWS with time (smart_vault.sim); prints one JSON object."""
-    import argparse
-
     from smart_vault.sim import scenario as sim
 
     parser = argparse.ArgumentParser(prog="bench/run.py")
@@ -231,9 +252,24 @@ def copy_pipeline_scenario(argv: list[str]) -> int:
     return 0
 
 
-def main() -> int:
-    if any(a.startswith("--scenario") for a in sys.argv[1:]):
-        return copy_pipeline_scenario(sys.argv[1:])
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if any(a.startswith("--scenario") for a in argv):
+        return copy_pipeline_scenario(argv)
+    parser = argparse.ArgumentParser(
+        description="Smart Vault scale figures (--scenario copy-pipeline|overload: the simulation)"
+    )
+    parser.add_argument(
+        "--figure",
+        choices=["cold-start"],
+        help="run only this figure and print it (bench/results.json is left as it is)",
+    )
+    args = parser.parse_args(argv)
+    if args.figure == "cold-start":
+        f4 = figure_4_cold_start()
+        print(json.dumps(f4))
+        print_figure_4(f4)
+        return 0
     results: dict = {
         "generated_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "python": platform.python_version(),
@@ -265,11 +301,7 @@ def main() -> int:
         f"3. CreateSnapshots under a {f3['bucket_refill_per_s']}/s bucket: {f3['achieved_create_snapshots_per_s']}/s "
         f"= {f3['fraction_of_refill_rate']} of refill, {f3['failed_instances']} failed instances"
     )
-    for module, figure in f4["modules"].items():
-        print(
-            f"4. import {module}: {figure['median_ms']} ms = {figure['ratio_to_boto3']} x import boto3 "
-            f"({f4['boto3_median_ms']} ms)"
-        )
+    print_figure_4(f4)
     print(
         f"5. N={f5['instances']}, {f5['budget_seconds_per_invocation']} s per invocation: "
         f"{f5['continuations']} continuations, {f5['instances_unprotected']} unprotected"
