@@ -70,7 +70,7 @@ class SimWorld:
 
     def __init__(self, params: SimParams, start: datetime, primary: str, dr: str) -> None:
         self.p = params
-        self.rng = random.Random(params.seed)  # noqa: S311 - seeded simulation, not security
+        self.rng = random.Random(params.seed)  # noqa: S311  # nosec B311 - seeded simulation, not security
         self.clock = start.timestamp()
         self.primary, self.dr = primary, dr
         self.snapshots: dict[str, dict[str, dict[str, Any]]] = {primary: {}, dr: {}}
