@@ -193,3 +193,31 @@ def test_an_untagged_dr_copy_is_never_grouped_by_its_volume_id():
     )
     assert copy.source_volume != tagged.source_volume
     assert copy.source_volume != "vol-ffffffff"
+
+
+def test_a_snapshot_just_created_is_tagged_through_not_found(fleet, monkeypatch):
+    """CreateTags right after CreateSnapshots may answer InvalidSnapshot.NotFound: retried, never untagged."""
+    from smart_vault import aws
+    from support.backup_world import fail_operation, scheduled_event
+
+    clock = [0.0]
+    aws.set_clock(lambda: clock[0], lambda s: clock.__setitem__(0, clock[0] + s))
+    try:
+        instance = fleet.launch("gold", {"Backup-Tier": "Gold"}, volumes=2)
+        answers = iter([True, True, True])  # the first three CreateTags calls: not visible yet
+        fail_operation(
+            fleet.ec2,
+            "CreateTags",
+            "InvalidSnapshot.NotFound",
+            "The snapshot does not exist.",
+            when=lambda _params: next(answers, False),
+        )
+        report = backup.handler(scheduled_event("tag-retry"), FakeContext())
+    finally:
+        aws.set_clock(None, None)
+    assert report["failures"] == [] and report["instances"][0]["status"] == "ok"
+    for snap in fleet.managed().values():
+        tags = {t["Key"]: t["Value"] for t in snap["Tags"]}
+        assert tags["smart-vault:source-volume"] == snap["VolumeId"]
+        assert tags["smart-vault:source-instance"] == instance
+    assert clock[0] > 0  # it waited (virtually) before trying again

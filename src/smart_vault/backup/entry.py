@@ -200,7 +200,7 @@ def handle(
         if request.failed:
             result = _failed_creation(request)
         else:
-            result = copy_completed_snapshots(request.run_id, request.snapshot_ids, settings, clients)
+            result = copy_completed_snapshots(request.run_id, request.snapshot_ids, settings, clients, now)
         emit_metrics(result, settings, full_run=False)
         if result.report["status"] != SUCCEEDED:
             send_notification(result, settings)

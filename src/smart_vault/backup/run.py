@@ -395,9 +395,17 @@ def _continue(
 
 @trace
 def copy_completed_snapshots(
-    run_id: str, snapshot_ids: Sequence[str], settings: BackupSettings, clients: Clients
+    run_id: str,
+    snapshot_ids: Sequence[str],
+    settings: BackupSettings,
+    clients: Clients,
+    now: datetime | None = None,
 ) -> RunResult:
-    """Start the DR copies of the managed snapshots among `snapshot_ids` (from a completion event)."""
+    """Start the DR copies of the managed snapshots among `snapshot_ids` (from a completion event).
+
+    With `now`, the result carries the age of the oldest of these snapshots still owed (a lower bound of
+    OldestOwedCopySeconds: the event looks at its own snapshots only, so that it costs the same in any fleet).
+    """
     try:
         primaries = (
             describe_snapshots_by_id(clients.ec2, settings.region, snapshot_ids) if snapshot_ids else []
@@ -430,7 +438,8 @@ def copy_completed_snapshots(
         copies_deferred=copies.deferred,
         failures=copies.failures,
     )
-    return RunResult(report=report)
+    owed_age = oldest_owed_age(primaries, dr_snapshots, copies.started, now) if now else None
+    return RunResult(report=report, oldest_owed_copy_age=owed_age)
 
 
 @trace
