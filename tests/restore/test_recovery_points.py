@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from smart_vault import aws
 from smart_vault.restore.recovery_points import group_recovery_points
 from support.restore_world import DR_REGION, PRIMARY_REGION, api_event, call_api, make_snapshot, setup_world
 
@@ -132,3 +133,17 @@ def test_bad_queries_answer_400(world, params):
     answer = get_points(params)
     assert answer.status == 400
     assert answer.body["error"] == "ValidationError"
+
+
+def test_listing_in_the_dr_region_makes_no_call_to_the_primary(world):
+    make_snapshot(DR_REGION, tag_set("bset-00000000000000000003", size="1"))
+
+    def primary_is_down(**kwargs):
+        raise ConnectionError("the primary region is down")
+
+    aws.client("ec2", PRIMARY_REGION).meta.events.register("before-send", primary_is_down)
+    answer = get_points({"instance_id": INSTANCE, "region": DR_REGION})
+
+    assert answer.status == 200
+    assert [p["complete"] for p in answer.body["recovery_points"]] == [True]
+    assert get_points({"instance_id": INSTANCE}).status == 500  # the hook does bite the primary
