@@ -50,6 +50,16 @@ data "archive_file" "lambda" {
 
 # The restore API and its worker, in the primary region and (by default) in the DR region: a restore must
 # work while the primary region is down. Each stack can restore in either region.
+locals {
+  # RESTORE_NETWORKS, the same map on both stacks: where full-instance restores land in the DR region.
+  restore_networks = var.dr_subnet_id == null && length(var.dr_security_group_ids) == 0 ? {} : {
+    (var.dr_region) = {
+      subnet_id          = var.dr_subnet_id
+      security_group_ids = length(var.dr_security_group_ids) > 0 ? var.dr_security_group_ids : null
+    }
+  }
+}
+
 module "restore_primary" {
   source = "./modules/restore_stack"
 
@@ -60,21 +70,23 @@ module "restore_primary" {
   ebs_kms_key_arns = concat([aws_kms_key.dr.arn], var.source_volume_kms_key_arns)
   sns_topic_arn    = aws_sns_topic.notifications.arn
 
-  lambda_zip_path         = data.archive_file.lambda.output_path
-  lambda_zip_hash         = data.archive_file.lambda.output_base64sha256
-  lambda_runtime          = local.lambda_runtime
-  powertools_layer_arn    = replace(var.powertools_layer_arn, "{region}", var.primary_region)
-  api_handler             = local.handlers.restore_api
-  worker_handler          = local.handlers.restore_worker
-  openapi_template_path   = "${path.module}/openapi.yaml"
-  allowed_instance_types  = var.allowed_instance_types
-  allowed_subnet_ids      = var.allowed_subnet_ids
-  api_throttle_rate_limit = var.api_throttle_rate_limit
-  api_throttle_burst      = var.api_throttle_burst_limit
-  api_quota_per_day       = var.api_quota_per_day
-  log_retention_days      = var.log_retention_days
-  reserved_concurrency    = var.restore_reserved_concurrency
-  api_gateway_logs_role   = var.manage_api_gateway_account ? aws_iam_role.api_gateway_logs.arn : null
+  lambda_zip_path               = data.archive_file.lambda.output_path
+  lambda_zip_hash               = data.archive_file.lambda.output_base64sha256
+  lambda_runtime                = local.lambda_runtime
+  powertools_layer_arn          = replace(var.powertools_layer_arn, "{region}", var.primary_region)
+  api_handler                   = local.handlers.restore_api
+  worker_handler                = local.handlers.restore_worker
+  openapi_template_path         = "${path.module}/openapi.yaml"
+  allowed_instance_types        = var.allowed_instance_types
+  allowed_subnet_ids            = var.allowed_subnet_ids
+  restore_networks              = local.restore_networks
+  allowed_instance_profile_arns = var.allowed_instance_profile_arns
+  api_throttle_rate_limit       = var.api_throttle_rate_limit
+  api_throttle_burst            = var.api_throttle_burst_limit
+  api_quota_per_day             = var.api_quota_per_day
+  log_retention_days            = var.log_retention_days
+  reserved_concurrency          = var.restore_reserved_concurrency
+  api_gateway_logs_role         = var.manage_api_gateway_account ? aws_iam_role.api_gateway_logs.arn : null
 }
 
 module "restore_dr" {
@@ -93,21 +105,23 @@ module "restore_dr" {
   ebs_kms_key_arns = concat([aws_kms_key.dr.arn], var.source_volume_kms_key_arns)
   sns_topic_arn    = aws_sns_topic.dr_notifications.arn
 
-  lambda_zip_path         = data.archive_file.lambda.output_path
-  lambda_zip_hash         = data.archive_file.lambda.output_base64sha256
-  lambda_runtime          = local.lambda_runtime
-  powertools_layer_arn    = replace(var.powertools_layer_arn, "{region}", var.dr_region)
-  api_handler             = local.handlers.restore_api
-  worker_handler          = local.handlers.restore_worker
-  openapi_template_path   = "${path.module}/openapi.yaml"
-  allowed_instance_types  = var.allowed_instance_types
-  allowed_subnet_ids      = var.allowed_subnet_ids
-  api_throttle_rate_limit = var.api_throttle_rate_limit
-  api_throttle_burst      = var.api_throttle_burst_limit
-  api_quota_per_day       = var.api_quota_per_day
-  log_retention_days      = var.log_retention_days
-  reserved_concurrency    = var.restore_reserved_concurrency
-  api_gateway_logs_role   = var.manage_api_gateway_account ? aws_iam_role.api_gateway_logs.arn : null
+  lambda_zip_path               = data.archive_file.lambda.output_path
+  lambda_zip_hash               = data.archive_file.lambda.output_base64sha256
+  lambda_runtime                = local.lambda_runtime
+  powertools_layer_arn          = replace(var.powertools_layer_arn, "{region}", var.dr_region)
+  api_handler                   = local.handlers.restore_api
+  worker_handler                = local.handlers.restore_worker
+  openapi_template_path         = "${path.module}/openapi.yaml"
+  allowed_instance_types        = var.allowed_instance_types
+  allowed_subnet_ids            = var.allowed_subnet_ids
+  restore_networks              = local.restore_networks
+  allowed_instance_profile_arns = var.allowed_instance_profile_arns
+  api_throttle_rate_limit       = var.api_throttle_rate_limit
+  api_throttle_burst            = var.api_throttle_burst_limit
+  api_quota_per_day             = var.api_quota_per_day
+  log_retention_days            = var.log_retention_days
+  reserved_concurrency          = var.restore_reserved_concurrency
+  api_gateway_logs_role         = var.manage_api_gateway_account ? aws_iam_role.api_gateway_logs.arn : null
 }
 
 # API Gateway writes execution logs to CloudWatch through one role per account (set per region by the

@@ -341,3 +341,36 @@ variable "owed_copy_threshold_hours" {
     error_message = "owed_copy_threshold_hours must be from 1 to 168."
   }
 }
+
+variable "dr_subnet_id" {
+  type        = string
+  description = "Subnet in the DR region where full-instance restores of primary sets land by default (RESTORE_NETWORKS); null: each such restore must name one."
+  default     = null
+
+  validation {
+    condition     = var.dr_subnet_id == null || can(regex("^subnet-[0-9a-f]{8,17}$", var.dr_subnet_id))
+    error_message = "dr_subnet_id must be a subnet id such as subnet-0123456789abcdef0."
+  }
+}
+
+variable "dr_security_group_ids" {
+  type        = list(string)
+  description = "Security groups (in dr_subnet_id's VPC) of full-instance restores in the DR region by default (RESTORE_NETWORKS)."
+  default     = []
+
+  validation {
+    condition     = length(var.dr_security_group_ids) <= 5 && alltrue([for g in var.dr_security_group_ids : can(regex("^sg-[0-9a-f]{8,17}$", g))])
+    error_message = "dr_security_group_ids must be at most 5 security group ids such as sg-0123456789abcdef0."
+  }
+}
+
+variable "allowed_instance_profile_arns" {
+  type        = list(string)
+  description = "Instance profiles a restored instance may get (ALLOWED_INSTANCE_PROFILE_ARNS); the recorded one is attached only when listed."
+  default     = []
+
+  validation {
+    condition     = alltrue([for a in var.allowed_instance_profile_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:instance-profile/", a))])
+    error_message = "allowed_instance_profile_arns must be instance profile ARNs."
+  }
+}

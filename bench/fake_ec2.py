@@ -77,6 +77,8 @@ class _Paginator:
         page_size = (PaginationConfig or {}).get("PageSize") or 1000
         if self.operation == "describe_instances":
             items, key = self.client.find_instances(kwargs.get("Filters", [])), "Reservations"
+        elif self.operation == "describe_volumes":
+            items, key = self.client.find_volumes(kwargs.get("Filters", [])), "Volumes"
         else:
             assert kwargs.get("OwnerIds") == ["self"]
             items, key = self.client.find_snapshots(kwargs.get("Filters", [])), "Snapshots"
@@ -100,6 +102,15 @@ class FakeEC2:
 
     def find_instances(self, filters: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [i for i in self.world.instances if _matches(i, filters, {"instance-id": "InstanceId"})]
+
+    def find_volumes(self, filters: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        wanted = {v for f in filters if f["Name"] == "attachment.instance-id" for v in f["Values"]}
+        return [
+            {"VolumeId": m["Ebs"]["VolumeId"], "VolumeType": "gp3", "Iops": 3000, "Throughput": 125}
+            for i in self.world.instances
+            if i["InstanceId"] in wanted
+            for m in i["BlockDeviceMappings"]
+        ]
 
     def find_snapshots(self, filters: list[dict[str, Any]]) -> list[dict[str, Any]]:
         with self.world.lock:

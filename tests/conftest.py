@@ -13,6 +13,7 @@ import pytest
 from moto import mock_aws
 
 from smart_vault import aws
+from smart_vault.local import moto_fidelity
 
 # tests/support/aws_call_recorder.py: which AWS calls each Lambda makes (tests/iam)
 from support import aws_call_recorder
@@ -45,7 +46,9 @@ def aws_environment(monkeypatch):
 
 @pytest.fixture
 def moto_aws():
-    """moto's in-process emulation of every AWS service; create clients after this fixture starts."""
+    """moto's in-process emulation of every AWS service, with the project's fidelity layer (launching from a
+    registered AMI creates its volumes); create clients after this fixture starts."""
+    moto_fidelity.apply()
     with mock_aws():
         yield
 

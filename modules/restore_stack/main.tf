@@ -97,12 +97,14 @@ resource "aws_lambda_function" "restore_api" {
 
   environment {
     variables = {
-      DR_REGION               = var.peer_region
-      RESTORE_WORKER_FUNCTION = local.worker_function_name
-      RESTORE_JOBS_TABLE      = aws_dynamodb_table.restore_jobs.name
-      IDEMPOTENCY_TABLE       = aws_dynamodb_table.idempotency.name
-      ALLOWED_INSTANCE_TYPES  = join(",", var.allowed_instance_types)
-      ALLOWED_SUBNET_IDS      = join(",", var.allowed_subnet_ids)
+      DR_REGION                     = var.peer_region
+      RESTORE_WORKER_FUNCTION       = local.worker_function_name
+      RESTORE_JOBS_TABLE            = aws_dynamodb_table.restore_jobs.name
+      IDEMPOTENCY_TABLE             = aws_dynamodb_table.idempotency.name
+      ALLOWED_INSTANCE_TYPES        = join(",", var.allowed_instance_types)
+      ALLOWED_SUBNET_IDS            = join(",", var.allowed_subnet_ids)
+      RESTORE_NETWORKS              = jsonencode(var.restore_networks)
+      ALLOWED_INSTANCE_PROFILE_ARNS = join(",", var.allowed_instance_profile_arns)
     }
   }
 
@@ -140,8 +142,10 @@ resource "aws_lambda_function" "restore_worker" {
 
   environment {
     variables = {
-      SNS_TOPIC_ARN      = var.sns_topic_arn
-      RESTORE_JOBS_TABLE = aws_dynamodb_table.restore_jobs.name
+      SNS_TOPIC_ARN                 = var.sns_topic_arn
+      RESTORE_JOBS_TABLE            = aws_dynamodb_table.restore_jobs.name
+      RESTORE_NETWORKS              = jsonencode(var.restore_networks)
+      ALLOWED_INSTANCE_PROFILE_ARNS = join(",", var.allowed_instance_profile_arns)
     }
   }
 

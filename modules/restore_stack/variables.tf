@@ -98,6 +98,18 @@ variable "allowed_subnet_ids" {
   description = "Subnets a restore may use (ALLOWED_SUBNET_IDS); empty allows any."
 }
 
+variable "restore_networks" {
+  type        = map(object({ subnet_id = optional(string), security_group_ids = optional(list(string)) }))
+  description = "RESTORE_NETWORKS: per region, where full-instance restores of sets taken in another region land by default."
+  default     = {}
+}
+
+variable "allowed_instance_profile_arns" {
+  type        = list(string)
+  description = "Instance profiles a restored instance may get (ALLOWED_INSTANCE_PROFILE_ARNS)."
+  default     = []
+}
+
 variable "api_throttle_rate_limit" {
   type        = number
   description = "Steady-state requests per second per API key."

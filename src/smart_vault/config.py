@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from smart_vault.errors import ConfigError
 
@@ -61,6 +62,48 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     if lowered in ("false", "0", "no"):
         return False
     raise ConfigError(name, f"must be true or false, got {raw!r}")
+
+
+SG_RE = re.compile(r"^sg-[0-9a-f]{8,17}$")
+INSTANCE_PROFILE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:instance-profile/[\w+=,.@/-]+$")
+
+
+@dataclass(frozen=True)
+class RestoreNetwork:
+    """Where full-instance restores of sets taken in another region land by default, in one region."""
+
+    subnet_id: str | None = None
+    security_group_ids: tuple[str, ...] = ()
+
+
+def _networks(env: Mapping[str, str], name: str) -> dict[str, RestoreNetwork]:
+    """A JSON object region -> {"subnet_id": ..., "security_group_ids": [...]} (either key may be absent)."""
+    try:
+        document = json.loads(env.get(name, "").strip() or "{}")
+    except ValueError:
+        raise ConfigError(name, "is not valid JSON") from None
+    if not isinstance(document, dict):
+        raise ConfigError(name, "must be a JSON object of region -> network")
+    networks = {}
+    for region, value in document.items():
+        if not isinstance(value, dict) or set(value) - {"subnet_id", "security_group_ids"}:
+            raise ConfigError(name, f"{region}: only subnet_id and security_group_ids may be given")
+        subnet = value.get("subnet_id")
+        groups = value.get("security_group_ids") or []  # Terraform encodes an unset one as null
+        if subnet is not None and not (isinstance(subnet, str) and SUBNET_RE.match(subnet)):
+            raise ConfigError(name, f"{region}: {subnet!r} is not a subnet id")
+        if not isinstance(groups, list) or not all(isinstance(g, str) and SG_RE.match(g) for g in groups):
+            raise ConfigError(name, f"{region}: security_group_ids must be a list of security group ids")
+        networks[region] = RestoreNetwork(subnet, tuple(groups))
+    return networks
+
+
+def _profile_arns(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    arns = _csv(env, name, "")
+    for arn in arns:
+        if not INSTANCE_PROFILE_ARN_RE.match(arn):
+            raise ConfigError(name, f"{arn!r} is not an instance profile ARN")
+    return arns
 
 
 def _csv(env: Mapping[str, str], name: str, default: str) -> tuple[str, ...]:
@@ -170,6 +213,8 @@ class RestoreApiSettings:
     idempotency_table: str
     allowed_instance_types: tuple[str, ...]
     allowed_subnet_ids: tuple[str, ...]
+    restore_networks: Mapping[str, RestoreNetwork] = field(default_factory=dict)
+    allowed_instance_profile_arns: tuple[str, ...] = ()
 
     @property
     def regions(self) -> tuple[str, str]:
@@ -197,6 +242,8 @@ class RestoreApiSettings:
             idempotency_table=_table_name(env, "IDEMPOTENCY_TABLE"),
             allowed_instance_types=types,
             allowed_subnet_ids=subnets,
+            restore_networks=_networks(env, "RESTORE_NETWORKS"),
+            allowed_instance_profile_arns=_profile_arns(env, "ALLOWED_INSTANCE_PROFILE_ARNS"),
         )
 
 
@@ -205,6 +252,8 @@ class RestoreWorkerSettings:
     region: str
     sns_topic_arn: str
     restore_jobs_table: str
+    restore_networks: Mapping[str, RestoreNetwork] = field(default_factory=dict)
+    allowed_instance_profile_arns: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> RestoreWorkerSettings:
@@ -213,4 +262,6 @@ class RestoreWorkerSettings:
             region=_current_region(env),
             sns_topic_arn=_topic_arn(env),
             restore_jobs_table=_table_name(env, "RESTORE_JOBS_TABLE"),
+            restore_networks=_networks(env, "RESTORE_NETWORKS"),
+            allowed_instance_profile_arns=_profile_arns(env, "ALLOWED_INSTANCE_PROFILE_ARNS"),
         )

@@ -45,6 +45,15 @@ def inbox(fleet):
     return Inbox()
 
 
+RESTORE_METADATA_KEYS = {
+    "smart-vault:" + k
+    for k in (
+        "set-size instance-type architecture platform root-device ena image-id availability-zone subnet-id "
+        "security-groups boot-mode key-name instance-profile volume-type delete-on-termination iops throughput"
+    ).split()
+}
+
+
 def run(event, context=None):
     return backup.handler(event, context or FakeContext())
 
@@ -74,9 +83,25 @@ def test_scheduled_run_snapshots_tagged_instances_and_copies_them_encrypted_to_d
 
     volumes = {v: d for d, v in fleet.volumes_of(gold).items()}
     gold_set = by_instance[gold]["backup_set_id"]
+    described = fleet.ec2.describe_instances(InstanceIds=[gold])["Reservations"][0]["Instances"][0]
+    kinds = {v["VolumeId"]: v for v in fleet.ec2.describe_volumes(VolumeIds=list(volumes))["Volumes"]}
     for snapshot_id in by_instance[gold]["snapshot_ids"]:
         snap = primaries[snapshot_id]
         tags = tags_of(snap)
+        metadata = {k: tags.pop(k) for k in list(tags) if k in RESTORE_METADATA_KEYS}
+        assert metadata["smart-vault:set-size"] == "3"
+        assert metadata["smart-vault:instance-type"] == described["InstanceType"]
+        assert metadata.get("smart-vault:architecture") == described.get("Architecture")
+        assert metadata["smart-vault:platform"] == "Linux/UNIX"
+        assert metadata["smart-vault:root-device"] == described["RootDeviceName"]
+        assert metadata["smart-vault:image-id"] == described["ImageId"]
+        assert metadata["smart-vault:subnet-id"] == described["SubnetId"]
+        groups = " ".join(g["GroupId"] for g in described["SecurityGroups"])
+        assert metadata.get("smart-vault:security-groups") == (groups or None)
+        assert metadata["smart-vault:availability-zone"] == described["Placement"]["AvailabilityZone"]
+        assert metadata["smart-vault:volume-type"] == kinds[snap["VolumeId"]]["VolumeType"]
+        assert metadata["smart-vault:delete-on-termination"] in ("true", "false")
+        assert len(tags) + len(metadata) <= 28
         assert tags == {
             "ManagedBy": "smart-vault",
             "Name": "web-1",

@@ -203,9 +203,29 @@ def test_select_instances_filters_state_and_tag_in_pages_of_1000(settings):
                 "MaxResults": 1000,
             },
         )
+        stub.add_response(
+            "describe_volumes",
+            {"Volumes": [{"VolumeId": "vol-1", "VolumeType": "io2", "Iops": 4000}]},
+            {
+                "Filters": [{"Name": "attachment.instance-id", "Values": ["i-00000001", "i-00000002"]}],
+                "MaxResults": 1000,
+            },
+        )
         found = select_instances(client, settings)
+        stub.assert_no_pending_responses()
     assert [i.instance_id for i in found] == ["i-00000001", "i-00000002"]
-    assert found[1] == Instance("i-00000002", "db", (("/dev/xvda", "vol-1"),), 14)
+    db = found[1]
+    assert (db.instance_id, db.name, db.volumes, db.retention_days) == (
+        "i-00000002",
+        "db",
+        (("/dev/xvda", "vol-1"),),
+        14,
+    )
+    assert dict(db.volume_tags)["vol-1"] == (
+        ("smart-vault:volume-type", "io2"),
+        ("smart-vault:delete-on-termination", "false"),
+        ("smart-vault:iops", "4000"),
+    )
 
 
 def test_a_set_is_one_create_snapshots_and_one_create_tags_per_snapshot(settings):

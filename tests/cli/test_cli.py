@@ -394,3 +394,51 @@ def test_an_unexpected_success_body_is_an_error_not_a_traceback(api, capsys):
     code, _ = run([*argv, "--api-url", api.url, "--api-key", "k"])
     err = capsys.readouterr().err
     assert code == EXIT_UNAVAILABLE and "unexpected answer" in err and "Traceback" not in err
+
+
+def test_recovery_points_lists_the_api_answer_with_age_and_completeness(api):
+    answer = {
+        "instance_id": "i-0123456789abcdef0",
+        "name": None,
+        "region": "eu-central-1",
+        "recovery_points": [
+            {
+                "backup_set_id": "bset-00000000000000000001",
+                "instance_id": "i-0123456789abcdef0",
+                "run_id": "r",
+                "created_at": "2026-11-27T10:00:00Z",
+                "age_seconds": 7200,
+                "complete": False,
+                "instance": {"name": "web-1", "instance_type": "t3.small", "platform": "Linux/UNIX"},
+                "volumes": [{}, {}, {}],
+            }
+        ],
+    }
+    api.script("GET", "/recovery-points?instance_id=i-0123456789abcdef0&region=eu-central-1", (200, answer))
+
+    code, out = run(
+        [
+            "recovery-points",
+            "--api-url",
+            api.url,
+            "--api-key",
+            "k",
+            "--instance-id",
+            "i-0123456789abcdef0",
+            "--region",
+            "eu-central-1",
+        ]
+    )
+
+    assert code == 0, out
+    assert api.requests[-1]["headers"]["x-api-key"] == "k"
+    lines = out.strip().splitlines()
+    row = lines[-1]
+    assert "COMPLETE" in lines[0]
+    assert "bset-00000000000000000001" in row and " no " in f" {row} " and "t3.small" in row
+    assert "2h" in row
+
+
+def test_recovery_points_needs_exactly_one_of_instance_id_and_name(capsys):
+    code, _ = run(["recovery-points", "--api-url", "http://x", "--api-key", "k"])
+    assert code == 2

@@ -136,3 +136,32 @@ def test_worker_settings():
     assert (settings.region, settings.restore_jobs_table) == ("eu-central-1", "jobs")
     with pytest.raises(ConfigError, match="RESTORE_JOBS_TABLE"):
         RestoreWorkerSettings.from_env({"AWS_REGION": "eu-central-1", "SNS_TOPIC_ARN": TOPIC})
+
+
+def test_restore_networks_and_instance_profiles():
+    settings = RestoreApiSettings.from_env(
+        api_env(
+            RESTORE_NETWORKS='{"eu-central-1": {"subnet_id": "subnet-0123456789abcdef0", "security_group_ids": null}}',
+            ALLOWED_INSTANCE_PROFILE_ARNS="arn:aws:iam::123456789012:instance-profile/web",
+        )
+    )
+    network = settings.restore_networks["eu-central-1"]
+    assert network.subnet_id == "subnet-0123456789abcdef0" and network.security_group_ids == ()
+    assert settings.allowed_instance_profile_arns == ("arn:aws:iam::123456789012:instance-profile/web",)
+    assert RestoreApiSettings.from_env(api_env()).restore_networks == {}
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("RESTORE_NETWORKS", "not json"),
+        ("RESTORE_NETWORKS", "[]"),
+        ("RESTORE_NETWORKS", '{"eu-central-1": {"subnet_id": "sub-1"}}'),
+        ("RESTORE_NETWORKS", '{"eu-central-1": {"security_group_ids": ["x"]}}'),
+        ("RESTORE_NETWORKS", '{"eu-central-1": {"vpc_id": "vpc-1"}}'),
+        ("ALLOWED_INSTANCE_PROFILE_ARNS", "arn:aws:iam::123456789012:role/web"),
+    ],
+)
+def test_bad_restore_networks_and_profiles_name_the_variable(variable, value):
+    with pytest.raises(ConfigError, match=variable):
+        RestoreApiSettings.from_env(api_env(**{variable: value}))

@@ -48,6 +48,8 @@ class LambdaContext:
 def _resource(method: str, path: str) -> tuple[str, dict[str, str] | None] | None:
     if method == "POST" and path == "/restore":
         return "/restore", None
+    if method == "GET" and path == "/recovery-points":
+        return "/recovery-points", None
     match = _RESTORE_ID_PATH.match(path)
     if method == "GET" and match:
         return "/restore/{restore_id}", {"restore_id": match["restore_id"]}

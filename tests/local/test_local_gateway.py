@@ -96,7 +96,11 @@ def test_gateway_error_uses_the_apis_gateway_response_template():
 
 def test_api_key_operations_follow_the_openapi_security():
     document = render_openapi((REPO_ROOT / "openapi.yaml").read_text(), "arn:x")
-    assert sorted(api_key_operations(document)) == [("/restore", "POST"), ("/restore/{restore_id}", "GET")]
+    assert sorted(api_key_operations(document)) == [
+        ("/recovery-points", "GET"),
+        ("/restore", "POST"),
+        ("/restore/{restore_id}", "GET"),
+    ]
 
 
 @pytest.fixture(scope="module")

@@ -87,6 +87,7 @@ def test_every_answer_conforms_to_the_openapi_document(world, mode):
     assert {(op.method.upper(), op.path) for op in operations} == {
         ("POST", "/restore"),
         ("GET", "/restore/{restore_id}"),
+        ("GET", "/recovery-points"),
     }
     for operation in operations:
 

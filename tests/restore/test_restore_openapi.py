@@ -41,7 +41,7 @@ def test_the_document_is_valid_openapi_3_0(document):
 
 def test_the_invoke_arn_placeholder_is_the_only_terraform_template_sequence():
     text = OPENAPI_PATH.read_text()
-    assert text.count("${") == text.count(PLACEHOLDER) == 2
+    assert text.count("${") == text.count(PLACEHOLDER) == 3
     # `%{` starts a Terraform template directive: it must not occur either.
     assert "%{" not in text
 
@@ -51,6 +51,7 @@ def test_every_operation_is_a_lambda_proxy_integration_behind_the_api_key(docume
     assert {(path, method) for path, method, _ in operations} == {
         ("/restore", "post"),
         ("/restore/{restore_id}", "get"),
+        ("/recovery-points", "get"),
     }
     for _, _, operation in operations:
         integration = operation["x-amazon-apigateway-integration"]

@@ -40,8 +40,15 @@ CONTRACT_ENVIRONMENT = {
         "IDEMPOTENCY_TABLE",
         "ALLOWED_INSTANCE_TYPES",
         "ALLOWED_SUBNET_IDS",
+        "RESTORE_NETWORKS",
+        "ALLOWED_INSTANCE_PROFILE_ARNS",
     },
-    "restore_worker": {"SNS_TOPIC_ARN", "RESTORE_JOBS_TABLE"},
+    "restore_worker": {
+        "SNS_TOPIC_ARN",
+        "RESTORE_JOBS_TABLE",
+        "RESTORE_NETWORKS",
+        "ALLOWED_INSTANCE_PROFILE_ARNS",
+    },
 }
 
 SETTINGS_CLASS = {

@@ -11,11 +11,18 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from smart_vault import aws
 from smart_vault.backup.ledger import CopyLedger
+from smart_vault.backup.metadata import (
+    MAX_VAULT_TAGS,
+    SET_SIZE_TAG,
+    delete_on_termination,
+    instance_metadata,
+    volume_metadata,
+)
 from smart_vault.backup.retention import (
     BACKUP_SET_TAG,
     COMPLETED,
@@ -52,6 +59,9 @@ class Instance:
     # (device name, volume id) of every attached EBS volume, in the instance's order.
     volumes: tuple[tuple[str, str], ...]
     retention_days: int | None = None  # the instance's Backup-Retention-Days override, when valid
+    # (v2) Restore metadata: the set-wide tags, and (volume id, its per-volume tags) pairs.
+    metadata: tuple[tuple[str, str], ...] = ()
+    volume_tags: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
 
 
 def retention_override(tags: dict[str, str], instance_id: str) -> int | None:
@@ -85,15 +95,43 @@ def instance_from_api(item: dict[str, Any]) -> Instance:
         name=tags.get("Name", ""),
         volumes=volumes,
         retention_days=retention_override(tags, item["InstanceId"]),
+        metadata=tuple(instance_metadata(item).items()),
+        volume_tags=_volume_tags(item, {}),
     )
 
 
-def _describe(ec2: Any, filters: list[dict[str, Any]]) -> Iterator[Instance]:
+def _volume_tags(
+    item: dict[str, Any], volumes: dict[str, dict[str, Any]]
+) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
+    on_termination = delete_on_termination(item)
+    return tuple(
+        (vid, tuple(volume_metadata(volumes.get(vid), on_termination.get(vid)).items()))
+        for vid in on_termination
+    )
+
+
+def with_volume_details(instances: list[Instance], items: dict[str, dict[str, Any]], ec2: Any) -> None:
+    """Fill in the per-volume metadata from DescribeVolumes pages shared by all `instances` (batches of
+    200 instance ids, pages of 1000 volumes): a handful of calls per run, none per instance."""
+    volumes: dict[str, dict[str, Any]] = {}
+    for batch in aws.chunks([i.instance_id for i in instances], FILTER_VALUES_MAX):
+        for volume in aws.paginate(
+            ec2,
+            "describe_volumes",
+            "Volumes",
+            page_size=PAGE_SIZE,
+            Filters=[{"Name": "attachment.instance-id", "Values": batch}],
+        ):
+            volumes[volume["VolumeId"]] = volume
+    for index, instance in enumerate(instances):
+        instances[index] = replace(instance, volume_tags=_volume_tags(items[instance.instance_id], volumes))
+
+
+def _describe(ec2: Any, filters: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
     for reservation in aws.paginate(
         ec2, "describe_instances", "Reservations", page_size=PAGE_SIZE, Filters=filters
     ):
-        for item in reservation.get("Instances", []):
-            yield instance_from_api(item)
+        yield from reservation.get("Instances", [])
 
 
 def select_instances(
@@ -106,15 +144,18 @@ def select_instances(
     `InstanceIds`, so that the call can still ask for pages of 1000 and an unknown id is no error.
     """
     state_filter = {"Name": "instance-state-name", "Values": list(PROTECTED_STATES)}
-    found: dict[str, Instance] = {}
+    found: dict[str, dict[str, Any]] = {}
     if instance_ids is None:
         filters = [state_filter, {"Name": f"tag:{settings.tag_key}", "Values": list(settings.tag_values)}]
-        found = {i.instance_id: i for i in _describe(ec2, filters)}
+        found = {i["InstanceId"]: i for i in _describe(ec2, filters)}
     else:
         for batch in aws.chunks(sorted(set(instance_ids)), FILTER_VALUES_MAX):
             filters = [state_filter, {"Name": "instance-id", "Values": batch}]
-            found.update((i.instance_id, i) for i in _describe(ec2, filters))
-    return [found[k] for k in sorted(found)]
+            found.update((i["InstanceId"], i) for i in _describe(ec2, filters))
+    instances = [instance_from_api(found[k]) for k in sorted(found)]
+    if instances:
+        with_volume_details(instances, found, ec2)
+    return instances
 
 
 # Set on snapshots whose retention came from the instance's Backup-Retention-Days tag: the override then
@@ -183,6 +224,8 @@ def set_tags(instance: Instance, run_id: str, set_id: str, settings: BackupSetti
         tags[RETENTION_OVERRIDE_TAG] = "true"
     if instance.name:
         tags["Name"] = instance.name
+    tags[SET_SIZE_TAG] = str(len(instance.volumes))
+    tags.update(instance.metadata)
     return tags
 
 
@@ -205,9 +248,14 @@ def create_snapshot_set(ec2: Any, instance: Instance, run_id: str, settings: Bac
         result.error = exc.readable()
         return result
     devices = {volume_id: device for device, volume_id in instance.volumes}
+    per_volume_metadata = dict(instance.volume_tags)
     for item in response.get("Snapshots", []):
         volume_id = item.get("VolumeId", "")
         per_volume = {SOURCE_VOLUME_TAG: volume_id, DEVICE_TAG: devices.get(volume_id, "")}
+        per_volume.update(per_volume_metadata.get(volume_id, ()))
+        # Within the vault's tag budget (the DR copy adds two): optional metadata goes first.
+        while len(common) + len(per_volume) > MAX_VAULT_TAGS - 2 and len(per_volume) > 2:
+            per_volume.popitem()
         result.snapshots.append(
             Snapshot(
                 snapshot_id=item["SnapshotId"],

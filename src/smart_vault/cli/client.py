@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -68,6 +69,13 @@ class ApiClient:
 
     def get_restore(self, restore_id: str) -> dict[str, Any]:
         return self.call("GET", f"/restore/{restore_id}")
+
+    def recovery_points(
+        self, *, instance_id: str | None = None, name: str | None = None, region: str | None = None
+    ) -> dict[str, Any]:
+        params = {"instance_id": instance_id, "name": name, "region": region}
+        query = urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
+        return self.call("GET", f"/recovery-points?{query}")
 
 
 def _json_or_text(raw: bytes) -> Any:

@@ -166,6 +166,36 @@ def _follow(client: ApiClient, restore_id: str, args: argparse.Namespace, out: T
     return EXIT_OK if job.get("status") == "SUCCEEDED" else EXIT_FAILED
 
 
+def recovery_point_table(answer: dict[str, Any]) -> str:
+    """The recovery points the API answered, as a table with age and completeness."""
+    rows = [
+        (
+            point["backup_set_id"],
+            point["created_at"],
+            format_age(point["age_seconds"]),
+            "yes" if point["complete"] else "no",
+            len(point["volumes"]),
+            point["instance"].get("instance_type") or "-",
+            point["instance"].get("platform") or "-",
+        )
+        for point in answer.get("recovery_points", [])
+    ]
+    if not rows:
+        return f"no recovery point in {answer.get('region')}"
+    headers = ("BACKUP SET", "CREATED", "AGE", "COMPLETE", "VOLUMES", "TYPE", "PLATFORM")
+    return format_table(headers, rows)
+
+
+def cmd_recovery_points(args: argparse.Namespace, out: TextIO) -> int:
+    if (args.instance_id is None) == (args.name is None):
+        raise CliError("give exactly one of --instance-id and --name", EXIT_USAGE)
+    answer = _client(args).recovery_points(instance_id=args.instance_id, name=args.name, region=args.region)
+    if not isinstance(answer, dict) or not isinstance(answer.get("recovery_points"), list):
+        raise CliError(f"unexpected answer from the API: {str(answer)[:200]}", EXIT_UNAVAILABLE)
+    print(json.dumps(answer, indent=2) if args.output == "json" else recovery_point_table(answer), file=out)
+    return EXIT_OK
+
+
 def cmd_report(args: argparse.Namespace, out: TextIO) -> int:
     region = args.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     if not region:
@@ -273,6 +303,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-follow", dest="follow", action="store_false", help="show once instead of following"
     )
     status.set_defaults(handler=cmd_status)
+
+    points = commands.add_parser(
+        "recovery-points",
+        parents=[common, api],
+        help="list one instance's recovery points in a region, newest first, through the API",
+    )
+    points.add_argument("--instance-id", help="the protected instance (i-...)")
+    points.add_argument("--name", help="the protected instance's Name tag")
+    points.add_argument("--region", help="region to list (default the API's region; or the DR region)")
+    points.set_defaults(handler=cmd_recovery_points)
 
     report = commands.add_parser(
         "report", parents=[common], help="newest snapshot per instance and region (RPO)"

@@ -6,6 +6,7 @@ and fails when the two drift apart. Defaults are the Terraform variables' defaul
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +37,16 @@ class DeploymentConfig:
     restore_in_dr_region: bool = True
     allowed_instance_types: tuple[str, ...] = ("t3.micro", "t3.small", "t3.medium", "t3.large")
     allowed_subnet_ids: tuple[str, ...] = ()
+    dr_subnet_id: str | None = None
+    dr_security_group_ids: tuple[str, ...] = ()
+    allowed_instance_profile_arns: tuple[str, ...] = ()
+
+    def restore_networks(self) -> dict[str, dict[str, Any]]:
+        """RESTORE_NETWORKS as main.tf builds it (`local.restore_networks`)."""
+        if self.dr_subnet_id is None and not self.dr_security_group_ids:
+            return {}
+        groups = list(self.dr_security_group_ids) or None
+        return {self.dr_region: {"subnet_id": self.dr_subnet_id, "security_group_ids": groups}}
 
     @property
     def backup_function_name(self) -> str:
@@ -134,12 +145,27 @@ def restore_api_environment(config: DeploymentConfig, stack: RestoreStack) -> di
         "IDEMPOTENCY_TABLE": stack.idempotency_table,
         "ALLOWED_INSTANCE_TYPES": ",".join(config.allowed_instance_types),
         "ALLOWED_SUBNET_IDS": ",".join(config.allowed_subnet_ids),
+        **restore_shared_environment(config),
     }
     return env
 
 
-def restore_worker_environment(stack: RestoreStack, topic_arn: str) -> dict[str, str]:
-    return {"SNS_TOPIC_ARN": topic_arn, "RESTORE_JOBS_TABLE": stack.jobs_table}
+def restore_shared_environment(config: DeploymentConfig) -> dict[str, str]:
+    """What both restore functions read (the same on both stacks)."""
+    return {
+        "RESTORE_NETWORKS": json.dumps(config.restore_networks(), separators=(",", ":")),
+        "ALLOWED_INSTANCE_PROFILE_ARNS": ",".join(config.allowed_instance_profile_arns),
+    }
+
+
+def restore_worker_environment(
+    stack: RestoreStack, topic_arn: str, config: DeploymentConfig | None = None
+) -> dict[str, str]:
+    return {
+        "SNS_TOPIC_ARN": topic_arn,
+        "RESTORE_JOBS_TABLE": stack.jobs_table,
+        **restore_shared_environment(config or DeploymentConfig()),
+    }
 
 
 def ledger_table_definition(config: DeploymentConfig) -> dict[str, Any]:

@@ -31,6 +31,10 @@ class Emulator:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one log line per request otherwise
         from moto.server import ThreadedMotoServer
 
+        from smart_vault.local import moto_fidelity
+
+        moto_fidelity.apply()  # launching from a registered AMI creates its volumes, as in EC2
+
         self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
         self._server.start()
         host, port = self._server.get_host_and_port()

@@ -221,7 +221,7 @@ def provision(
             name=stack.worker_function_name,
             region=stack.region,
             handler=LAMBDA_HANDLERS["restore_worker"],
-            environment=restore_worker_environment(stack, done.topics[stack.region]),
+            environment=restore_worker_environment(stack, done.topics[stack.region], config),
             timeout_seconds=stack.worker_timeout_seconds,
             memory_mb=stack.memory_mb,
         )

@@ -1,4 +1,4 @@
-"""The restore API: `POST /restore` and `GET /restore/{restore_id}` behind API Gateway (REST, proxy).
+"""The restore API: `POST /restore`, `GET /restore/{restore_id}` and `GET /recovery-points` behind API Gateway (REST, proxy).
 
 Routes parse and validate, call one service function and shape the answer; every error the services raise
 is turned into HTTP in one place (`_error_response` and the exception handlers below), and a 5xx never
@@ -33,6 +33,7 @@ from smart_vault.errors import AwsError, Conflict, NotFound, ValidationError
 from smart_vault.observability import logger, trace, trace_handler
 from smart_vault.restore.checks import run_prechecks
 from smart_vault.restore.jobs import PENDING, RestoreJobStore, new_job, public_view
+from smart_vault.restore.recovery_points import list_recovery_points, validate_query
 from smart_vault.restore.request import RestoreRequest, parse_restore_request
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -203,6 +204,16 @@ def post_restore() -> Response:
 def get_restore_route(restore_id: str) -> Response:
     settings = _settings()
     return _json(200, get_restore(restore_id, RestoreJobStore(settings.restore_jobs_table)))
+
+
+@app.get("/recovery-points")
+def get_recovery_points_route() -> Response:
+    settings = _settings()
+    instance_id, name, region = validate_query(app.current_event.query_string_parameters, settings)
+    answer = list_recovery_points(
+        aws.client("ec2", region), region, instance_id=instance_id, name=name, now=datetime.now(UTC)
+    )
+    return _json(200, answer)
 
 
 # ---------------------------------------------------------------------------------- errors, in one place

@@ -1,0 +1,87 @@
+"""Where moto falls short of EC2 in ways the restore relies on, patched to behave as AWS documents.
+
+- `RegisterImage` ignores `BlockDeviceMappings`, `RootDeviceName` and `Architecture`: here the image keeps
+  them (DescribeImages then shows them).
+- `RunInstances` from such an image creates only a default 8 GiB root volume: here it creates one volume per
+  mapping, from its snapshot, with the mapping's size (else the snapshot's) and type, at its device, as
+  EC2 does for an EBS-backed AMI.
+
+`apply()` is idempotent; the local emulator and the tests call it before moto serves a request. Only the
+emulator uses this module: it is never packaged into the Lambda zip.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_APPLIED = "_smart_vault_fidelity"
+
+
+def _image_mappings(response: Any) -> list[dict[str, Any]]:
+    mappings = []
+    for mapping in response._get_param("BlockDeviceMappings", []) or []:
+        ebs = mapping.get("Ebs")
+        if mapping.get("DeviceName") and isinstance(ebs, dict) and ebs.get("SnapshotId"):
+            ebs = dict(ebs)
+            # The query protocol hands every value over as a string.
+            if ebs.get("VolumeSize") is not None:
+                ebs["VolumeSize"] = int(ebs["VolumeSize"])
+            if isinstance(ebs.get("DeleteOnTermination"), str):
+                ebs["DeleteOnTermination"] = ebs["DeleteOnTermination"].lower() == "true"
+            mappings.append({"DeviceName": mapping["DeviceName"], "Ebs": ebs})
+    return mappings
+
+
+def apply() -> None:
+    from moto.ec2.models.instances import InstanceBackend
+    from moto.ec2.responses.amis import AmisResponse
+
+    if getattr(AmisResponse, _APPLIED, False):
+        return
+    register_image = AmisResponse.register_image
+    run_instances = InstanceBackend.run_instances
+
+    def register_image_with_mappings(self: Any) -> Any:
+        mappings = _image_mappings(self)
+        root = self._get_param("RootDeviceName")
+        architecture = self._get_param("Architecture")
+        result = register_image(self)
+        image = list(self.ec2_backend.amis.values())[-1]  # the one just registered (dicts keep order)
+        image.smart_vault_mappings = mappings
+        if root:
+            image.root_device_name = root
+        if architecture:
+            image.architecture = architecture
+        image.root_device_type = "ebs"
+        return result
+
+    def run_instances_from_mappings(self: Any, image_id: str, *args: Any, **kwargs: Any) -> Any:
+        image = getattr(self, "amis", {}).get(image_id)
+        mappings = getattr(image, "smart_vault_mappings", None)
+        if not mappings or "block_device_mappings" in kwargs:
+            return run_instances(self, image_id, *args, **kwargs)
+        # An empty mapping list stops moto's default root volume; the volumes are made here, because moto's
+        # own mapping path cannot pass IOPS or throughput (io1/io2 would fail).
+        reservation = run_instances(self, image_id, *args, **{**kwargs, "block_device_mappings": []})
+        for instance in reservation.instances:
+            for mapping in mappings:
+                ebs = mapping["Ebs"]
+                snapshot = self.get_snapshot(ebs["SnapshotId"])
+                volume = self.create_volume(
+                    size=int(ebs.get("VolumeSize") or snapshot.volume_size),
+                    zone_name=instance._placement.zone,
+                    snapshot_id=ebs["SnapshotId"],
+                    encrypted=bool(ebs.get("KmsKeyId")),
+                    kms_key_id=ebs.get("KmsKeyId"),
+                    volume_type=ebs.get("VolumeType") or "gp2",
+                    iops=int(ebs["Iops"]) if ebs.get("Iops") else None,
+                    throughput=int(ebs["Throughput"]) if ebs.get("Throughput") else None,
+                )
+                self.attach_volume(
+                    volume.id, instance.id, mapping["DeviceName"], bool(ebs.get("DeleteOnTermination"))
+                )
+        return reservation
+
+    AmisResponse.register_image = register_image_with_mappings
+    InstanceBackend.run_instances = run_instances_from_mappings
+    setattr(AmisResponse, _APPLIED, True)

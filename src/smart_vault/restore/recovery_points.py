@@ -1,0 +1,146 @@
+"""Recovery points: the backup sets of one instance in one region, newest first, with their completeness.
+
+A recovery point is one backup set in one region: the managed snapshots there that share a
+`smart-vault:backup-set`. It is complete when `smart-vault:set-size` of them are `completed`. Only the target
+region is read, so the list works while the other region is down.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from smart_vault import aws
+from smart_vault.backup.metadata import ARCHITECTURE_TAG, INSTANCE_TYPE_TAG, PLATFORM_TAG, SET_SIZE_TAG
+from smart_vault.backup.retention import (
+    BACKUP_SET_TAG,
+    DEVICE_TAG,
+    MANAGED_BY_KEY,
+    MANAGED_BY_VALUE,
+    RUN_ID_TAG,
+    SOURCE_INSTANCE_TAG,
+    SOURCE_VOLUME_TAG,
+)
+from smart_vault.config import RestoreApiSettings
+from smart_vault.errors import ValidationError
+
+INSTANCE_ID_RE = re.compile(r"^i-[0-9a-f]{8,17}$")
+MAX_NAME_LENGTH = 256
+PAGE_SIZE = 1000
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def validate_query(
+    params: Mapping[str, str] | None, settings: RestoreApiSettings
+) -> tuple[str | None, str | None, str]:
+    """(instance_id, name, region) of a `GET /recovery-points` query; exactly one of the first two."""
+    params = params or {}
+    unknown = sorted(set(params) - {"instance_id", "name", "region"})
+    if unknown:
+        raise ValidationError(f"unknown query parameter {unknown[0]!r}", field=unknown[0] or None)
+    instance_id, name = params.get("instance_id"), params.get("name")
+    if (instance_id is None) == (name is None):
+        raise ValidationError("give exactly one of instance_id and name", field="instance_id")
+    if instance_id is not None and not INSTANCE_ID_RE.match(instance_id):
+        raise ValidationError("instance_id must match ^i-[0-9a-f]{8,17}$", field="instance_id")
+    if name is not None and not (0 < len(name) <= MAX_NAME_LENGTH):
+        raise ValidationError(f"name must be 1 to {MAX_NAME_LENGTH} characters", field="name")
+    region = params.get("region", settings.region)
+    if region not in settings.regions:
+        raise ValidationError(f"region must be one of {', '.join(settings.regions)}", field="region")
+    return instance_id, name, region
+
+
+def _set_size(tags: Mapping[str, str]) -> int | None:
+    try:
+        size = int(tags.get(SET_SIZE_TAG, ""))
+    except ValueError:
+        return None
+    return size if size > 0 else None
+
+
+def group_recovery_points(snapshots: Iterable[Mapping[str, Any]], now: datetime) -> list[dict[str, Any]]:
+    """Pure: DescribeSnapshots items (managed, one region) as recovery points, newest first.
+
+    A set whose snapshots carry no readable set size (taken before v2) is complete when every snapshot
+    found is `completed`: nothing else tells how many there should be.
+    """
+    sets: dict[str, list[Mapping[str, Any]]] = {}
+    for item in snapshots:
+        tags = aws.tags_to_dict(item.get("Tags"))
+        if tags.get(MANAGED_BY_KEY) != MANAGED_BY_VALUE or not tags.get(BACKUP_SET_TAG):
+            continue
+        sets.setdefault(tags[BACKUP_SET_TAG], []).append(item)
+    points = []
+    for set_id, items in sets.items():
+        tagged = [aws.tags_to_dict(i.get("Tags")) for i in items]
+        first = tagged[0]
+        created = min(i["StartTime"] for i in items)
+        completed = sum(1 for i in items if i.get("State") == "completed")
+        size = _set_size(first)
+        complete = completed >= size if size is not None else completed == len(items)
+        volumes = sorted(
+            (
+                {
+                    "device": tags.get(DEVICE_TAG, ""),
+                    "snapshot_id": item["SnapshotId"],
+                    "source_volume": tags.get(SOURCE_VOLUME_TAG, ""),
+                    "size_gib": int(item.get("VolumeSize") or 0),
+                    "state": item.get("State", ""),
+                }
+                for item, tags in zip(items, tagged, strict=True)
+            ),
+            key=lambda v: (v["device"], v["snapshot_id"]),
+        )
+        points.append(
+            {
+                "backup_set_id": set_id,
+                "instance_id": first.get(SOURCE_INSTANCE_TAG, ""),
+                "run_id": first.get(RUN_ID_TAG, ""),
+                "created_at": _iso(created),
+                "age_seconds": max(int((now - created).total_seconds()), 0),
+                "complete": complete,
+                "instance": {
+                    "name": first.get("Name"),
+                    "instance_type": first.get(INSTANCE_TYPE_TAG),
+                    "platform": first.get(PLATFORM_TAG),
+                    "architecture": first.get(ARCHITECTURE_TAG),
+                },
+                "volumes": volumes,
+                "_created": created,
+            }
+        )
+    points.sort(key=lambda p: (p["_created"], p["backup_set_id"]), reverse=True)
+    for point in points:
+        del point["_created"]
+    return points
+
+
+def list_recovery_points(
+    ec2: Any, region: str, *, instance_id: str | None, name: str | None, now: datetime
+) -> dict[str, Any]:
+    """The recovery points of one instance (by id or by its Name tag) in `region`, from that region only."""
+    tag_filter = (
+        {"Name": f"tag:{SOURCE_INSTANCE_TAG}", "Values": [instance_id]}
+        if instance_id is not None
+        else {"Name": "tag:Name", "Values": [name]}
+    )
+    items = aws.paginate(
+        ec2,
+        "describe_snapshots",
+        "Snapshots",
+        page_size=PAGE_SIZE,
+        OwnerIds=["self"],
+        Filters=[{"Name": f"tag:{MANAGED_BY_KEY}", "Values": [MANAGED_BY_VALUE]}, tag_filter],
+    )
+    return {
+        "instance_id": instance_id,
+        "name": name,
+        "region": region,
+        "recovery_points": group_recovery_points(items, now),
+    }
