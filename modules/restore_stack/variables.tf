@@ -124,6 +124,12 @@ variable "api_gateway_logs_role" {
   default     = null
 }
 
+variable "api_gateway_logs_role_policy_attachment" {
+  type        = string
+  description = "ID of the policy attachment that lets api_gateway_logs_role write to CloudWatch Logs; the regional API Gateway account setting waits for it (API Gateway checks the role when the setting is made)."
+  default     = null
+}
+
 variable "reserved_concurrency" {
   type        = number
   description = "Reserved concurrency of each of the two functions."
