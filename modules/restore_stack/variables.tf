@@ -132,6 +132,6 @@ variable "api_gateway_logs_role_policy_attachment" {
 
 variable "reserved_concurrency" {
   type        = number
-  description = "Reserved concurrency of each of the two functions."
-  default     = 5
+  description = "Reserved concurrency of each of the two functions; null reserves none (the root module's default, see restore_reserved_concurrency)."
+  default     = null
 }
