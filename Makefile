@@ -13,11 +13,13 @@ CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 PIP_FLAGS := --quiet --disable-pip-version-check
 
-.PHONY: help venv demo test lint security pytest terraform-check checkov workflow-check bench clean
+.PHONY: help venv demo test test-fast lint security pytest terraform-check checkov workflow-check bench clean
 
 help:
 	@echo "make demo   run the whole product locally (emulated AWS): backup, DR copy, restore through the API"
 	@echo "make test   lint, security checks, the whole pytest suite and the static Terraform checks"
+	@echo "make test-fast  the inner loop: ruff and pytest without the slow end-to-end tests (-m 'not slow'),"
+	@echo "                the fuzz suite and the IAM/Terraform/workflow checks; make test runs all of them"
 	@echo "make bench  scale benchmark; prints figures and writes bench/results.json"
 
 $(STAMP): requirements-dev.txt pyproject.toml
@@ -72,6 +74,10 @@ workflow-check: $(STAMP)
 	@echo "==> GitHub workflow: schema and zizmor"
 	@$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/ci.yml
 	@$(BIN)/zizmor --offline --quiet .github/workflows/ci.yml
+
+test-fast: lint
+	@echo "==> pytest (fast: not slow, no fuzz)"
+	@$(BIN)/python -m pytest -n 2 --dist loadfile -q -m "not slow" --ignore=tests/iam --ignore=tests/fuzz
 
 bench: $(STAMP)
 	@$(BIN)/python bench/run.py

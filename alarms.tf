@@ -23,21 +23,23 @@ resource "aws_cloudwatch_metric_alarm" "backup_failures" {
   ok_actions          = [aws_sns_topic.notifications.arn]
 }
 
-# RPO breach: the newest completed snapshot of some protected instance is older than the objective. When no
-# run reports for the whole window, the alarm goes to INSUFFICIENT_DATA, which notifies too: no backup ran.
+# RPO breach: the newest completed snapshot of some protected instance is older than the objective. Only the
+# latest hourly datapoint counts, so the alarm clears with the first run that reports an age back under the
+# threshold (a 1-of-N window kept it in ALARM for up to N hours after one breach). Hours without a run are
+# ignored: the state of the last reported run holds until the next one reports.
 resource "aws_cloudwatch_metric_alarm" "rpo_breach" {
   alarm_name                = "${var.name_prefix}-rpo-breach"
-  alarm_description         = "RecoveryPointAgeSeconds above ${var.rpo_threshold_hours} h, or no backup run reported for ${var.rpo_threshold_hours} h."
+  alarm_description         = "RecoveryPointAgeSeconds above ${var.rpo_threshold_hours} h in the latest backup run's report."
   namespace                 = "SmartVault"
   metric_name               = "RecoveryPointAgeSeconds"
   dimensions                = { Region = var.primary_region }
   statistic                 = "Maximum"
   period                    = 3600
-  evaluation_periods        = var.rpo_threshold_hours
+  evaluation_periods        = 1
   datapoints_to_alarm       = 1
   threshold                 = var.rpo_threshold_hours * 3600
   comparison_operator       = "GreaterThanThreshold"
-  treat_missing_data        = "missing"
+  treat_missing_data        = "ignore"
   alarm_actions             = [aws_sns_topic.notifications.arn]
   insufficient_data_actions = [aws_sns_topic.notifications.arn]
   ok_actions                = [aws_sns_topic.notifications.arn]

@@ -10,6 +10,7 @@ resource "aws_cloudwatch_log_group" "backup" {
 resource "aws_lambda_function" "backup" {
   #checkov:skip=CKV_AWS_117:The function only calls regional AWS APIs (EC2, SNS, Lambda); a VPC would add NAT or five interface endpoints and protect nothing.
   #checkov:skip=CKV_AWS_272:The zip is built by archive_file at apply time from the reviewed repository; there is no signing pipeline to attach a Signer profile to.
+  #checkov:skip=CKV_AWS_115:Reserved concurrency is opt-in (variable, default null): on a new account with the usual quota of 10, any reservation makes PutFunctionConcurrency fail.
   #checkov:skip=CKV_AWS_116:Failed asynchronous invocations go to the on-failure destination (aws_lambda_function_event_invoke_config.backup), which keeps the request and the error; a DLQ would receive the same events twice.
   function_name = local.backup_function_name
   description   = "Smart Vault: crash-consistent snapshot sets, DR copies and pruning."

@@ -87,6 +87,8 @@ module "restore_primary" {
   log_retention_days            = var.log_retention_days
   reserved_concurrency          = var.restore_reserved_concurrency
   api_gateway_logs_role         = var.manage_api_gateway_account ? aws_iam_role.api_gateway_logs.arn : null
+  # The account setting is made only once the role can write logs (first-apply race).
+  api_gateway_logs_role_policy_attachment = aws_iam_role_policy_attachment.api_gateway_logs.id
 }
 
 module "restore_dr" {
@@ -122,6 +124,8 @@ module "restore_dr" {
   log_retention_days            = var.log_retention_days
   reserved_concurrency          = var.restore_reserved_concurrency
   api_gateway_logs_role         = var.manage_api_gateway_account ? aws_iam_role.api_gateway_logs.arn : null
+  # The account setting is made only once the role can write logs (first-apply race).
+  api_gateway_logs_role_policy_attachment = aws_iam_role_policy_attachment.api_gateway_logs.id
 }
 
 # API Gateway writes execution logs to CloudWatch through one role per account (set per region by the

@@ -150,23 +150,23 @@ variable "backup_timeout_seconds" {
 
 variable "backup_reserved_concurrency" {
   type        = number
-  description = "Reserved concurrency of the backup function: room for one scheduled run, its continuation and completion events."
-  default     = 5
+  description = "Reserved concurrency of the backup function; null (the default) reserves none. Lambda refuses a reservation that leaves the account fewer than 10 unreserved executions in the region, so on a new account (often a quota of 10) any reservation fails: set this only once the quota is raised. The copy ledger keeps overlapping invocations safe without it."
+  default     = null
 
   validation {
-    condition     = var.backup_reserved_concurrency >= 2 && var.backup_reserved_concurrency <= 100
-    error_message = "backup_reserved_concurrency must be from 2 to 100 (a run may continue itself in a second invocation)."
+    condition     = var.backup_reserved_concurrency == null || (try(var.backup_reserved_concurrency >= 2 && var.backup_reserved_concurrency <= 100, false))
+    error_message = "backup_reserved_concurrency must be null or from 2 to 100 (a run may continue itself in a second invocation)."
   }
 }
 
 variable "restore_reserved_concurrency" {
   type        = number
-  description = "Reserved concurrency of each restore function (API and worker, per region). Reservations must leave the account at least 10 unreserved executions per region."
-  default     = 5
+  description = "Reserved concurrency of each restore function (API and worker, per region); null (the default) reserves none. Reservations must leave the account at least 10 unreserved executions per region, which a new account's quota of 10 cannot: set this only once the quota is raised."
+  default     = null
 
   validation {
-    condition     = var.restore_reserved_concurrency >= 1 && var.restore_reserved_concurrency <= 100 && floor(var.restore_reserved_concurrency) == var.restore_reserved_concurrency
-    error_message = "restore_reserved_concurrency must be a whole number from 1 to 100."
+    condition     = var.restore_reserved_concurrency == null || try(var.restore_reserved_concurrency >= 1 && var.restore_reserved_concurrency <= 100 && floor(var.restore_reserved_concurrency) == var.restore_reserved_concurrency, false)
+    error_message = "restore_reserved_concurrency must be null or a whole number from 1 to 100."
   }
 }
 

@@ -46,6 +46,10 @@ resource "aws_api_gateway_account" "this" {
   count = var.api_gateway_logs_role == null ? 0 : 1
 
   cloudwatch_role_arn = var.api_gateway_logs_role
+
+  # API Gateway checks the role's permissions when the setting is made: on a first apply the role's
+  # policy attachment must exist before this does, or the call fails.
+  depends_on = [var.api_gateway_logs_role_policy_attachment]
 }
 
 resource "aws_api_gateway_stage" "v1" {

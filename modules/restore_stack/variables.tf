@@ -136,8 +136,14 @@ variable "api_gateway_logs_role" {
   default     = null
 }
 
+variable "api_gateway_logs_role_policy_attachment" {
+  type        = string
+  description = "ID of the policy attachment that lets api_gateway_logs_role write to CloudWatch Logs; the regional API Gateway account setting waits for it (API Gateway checks the role when the setting is made)."
+  default     = null
+}
+
 variable "reserved_concurrency" {
   type        = number
-  description = "Reserved concurrency of each of the two functions."
-  default     = 5
+  description = "Reserved concurrency of each of the two functions; null reserves none (the root module's default, see restore_reserved_concurrency)."
+  default     = null
 }

@@ -11,6 +11,7 @@ ENV = {
     "SNS_TOPIC_ARN": "arn:aws:sns:eu-west-1:123456789012:t",
     "DR_REGION": "eu-central-1",
     "DR_KMS_KEY_ID": "alias/dr",
+    "COPY_LEDGER_TABLE": "smart-vault-copy-ledger",
 }
 
 ITEM = {

@@ -6,6 +6,7 @@ calls one service function, then publishes one notification and the metrics, and
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -209,8 +210,49 @@ def handle(
         if result.continuation is None:
             emit_metrics(result, settings, full_run=True)
             send_notification(result, settings)
-    logger.info("backup report", extra={"report": result.report, "status": result.report["status"]})
+    log_report(result.report)
     return dict(result.report)
+
+
+# CloudWatch Logs caps one event at 256 KB; the JSON logger adds its own fields around each part.
+LOG_PART_BYTES = 64 * 1024
+_LISTS = ("instances", "snapshots_created", "copies_started", "deleted", "failures")
+
+
+def report_log_parts(report: dict[str, Any], limit: int = LOG_PART_BYTES) -> list[dict[str, Any]]:
+    """The report as log parts of at most `limit` bytes of JSON each: first the summary (every scalar field and
+    the count of each list), then each list in pages. Together the parts hold every item of every list."""
+    summary = {k: v for k, v in report.items() if k not in _LISTS}
+    summary["counts"] = {name: len(report.get(name) or []) for name in _LISTS}
+    parts: list[dict[str, Any]] = [{"part": "summary", "report": summary}]
+    for name in _LISTS:
+        page: list[Any] = []
+        size = 0
+        for item in report.get(name) or []:
+            item_size = len(json.dumps(item, default=str)) + 2
+            if page and size + item_size > limit:
+                parts.append({"part": name, "items": page})
+                page, size = [], 0
+            page.append(item)
+            size += item_size
+        if page:
+            parts.append({"part": name, "items": page})
+    return parts
+
+
+def log_report(report: dict[str, Any]) -> None:
+    """Log the whole report without passing CloudWatch Logs' event size: one line per part, each with the run id."""
+    parts = report_log_parts(report)
+    for index, part in enumerate(parts, start=1):
+        logger.info(
+            "backup report",
+            extra={
+                "run_id": report.get("run_id"),
+                "status": report.get("status"),
+                "log_part": f"{index}/{len(parts)}",
+                **part,
+            },
+        )
 
 
 @trace_handler

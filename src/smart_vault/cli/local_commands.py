@@ -72,7 +72,8 @@ def up(args: argparse.Namespace, out: TextIO) -> int:
 
 def print_connection_details(state: StackState, example: dict[str, str] | None, out: TextIO) -> None:
     api = state.primary_api
-    env = state.client_environment()
+    # `smart-vault report` needs the DR region too: without it the pasted line is not enough.
+    env = {**state.client_environment(), "SMART_VAULT_DR_REGION": state.dr_region}
     print("\nSmart Vault local stack is up. Ctrl-C stops it.", file=out)
     print(f"  API URL:          {api.url}", file=out)
     print(f"  API key:          {api.api_key}", file=out)

@@ -1,0 +1,38 @@
+"""Ordering a first `terraform apply` needs that Terraform cannot infer from references alone."""
+
+from __future__ import annotations
+
+import tfmodel
+
+
+def test_api_gateway_account_waits_for_its_logging_role_policy_attachment():
+    account = tfmodel.labelled(tfmodel.MODULE_DIR, "resource", "aws_api_gateway_account")["this"]
+    assert "${var.api_gateway_logs_role_policy_attachment}" in account.get("depends_on", [])
+    calls = tfmodel.module_calls()
+    assert {"restore_primary", "restore_dr"} <= set(calls)
+    for name in ("restore_primary", "restore_dr"):
+        passed = calls[name].get("api_gateway_logs_role_policy_attachment", "")
+        assert passed == "${aws_iam_role_policy_attachment.api_gateway_logs.id}", name
+    attachment = tfmodel.labelled(tfmodel.REPO, "resource", "aws_iam_role_policy_attachment")[
+        "api_gateway_logs"
+    ]
+    assert attachment["role"] == "${aws_iam_role.api_gateway_logs.name}"
+
+
+def test_rpo_alarm_clears_once_the_latest_run_reports_an_age_under_the_threshold():
+    # With M of N hourly datapoints and M=1, one breach kept the alarm in ALARM for N hours.
+    alarm = tfmodel.labelled(tfmodel.REPO, "resource", "aws_cloudwatch_metric_alarm")["rpo_breach"]
+    assert alarm["period"] == 3600
+    assert alarm["evaluation_periods"] == 1
+    assert alarm.get("datapoints_to_alarm", 1) == 1
+    assert alarm["treat_missing_data"] == "ignore"
+
+
+def test_no_reserved_concurrency_by_default_so_a_new_account_with_a_quota_of_10_can_apply():
+    # Lambda refuses a reservation that leaves fewer than 10 unreserved executions in the region; a new
+    # account's quota is often 10, so any default reservation fails PutFunctionConcurrency there.
+    root = tfmodel.variables(tfmodel.REPO)
+    module = tfmodel.variables(tfmodel.MODULE_DIR)
+    assert root["backup_reserved_concurrency"]["default"] is None
+    assert root["restore_reserved_concurrency"]["default"] is None
+    assert module["reserved_concurrency"]["default"] is None
