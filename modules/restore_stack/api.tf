@@ -14,6 +14,8 @@ resource "aws_api_gateway_rest_api" "restore" {
   name        = "${var.name_prefix}-restore"
   description = "Smart Vault restore API (${var.region})."
   body        = local.openapi_body
+  # A construct the importer does not support fails the apply instead of becoming a silent warning.
+  fail_on_warnings = true
 
   endpoint_configuration {
     types = ["REGIONAL"]

@@ -115,7 +115,7 @@ def test_gateway_responses_answer_json(document):
     assert json.loads(responses["INVALID_API_KEY"]["responseTemplates"]["application/json"]) == {
         "message": "Forbidden"
     }
-    assert responses["BAD_REQUEST_BODY"]["statusCode"] == 400
+    assert responses["BAD_REQUEST_BODY"]["statusCode"] == "400"
     assert (
         '"error":"ValidationError"' in responses["BAD_REQUEST_BODY"]["responseTemplates"]["application/json"]
     )

@@ -215,7 +215,7 @@ def test_every_api_method_is_the_lambda_proxy_and_validated(openapi):
 def test_bad_requests_answer_in_the_contract_shape(openapi):
     responses = openapi["x-amazon-apigateway-gateway-responses"]
     for name in ("BAD_REQUEST_BODY", "BAD_REQUEST_PARAMETERS"):
-        assert responses[name]["statusCode"] == 400
+        assert responses[name]["statusCode"] == "400"
         assert '"error":"ValidationError"' in responses[name]["responseTemplates"]["application/json"]
 
 
@@ -251,3 +251,20 @@ def test_terraform_fmt():
         timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_api_document_uses_only_what_the_api_gateway_importer_supports(openapi):
+    # API Gateway's OpenAPI import ignores (with a warning) `example`, `examples`, `nullable` and
+    # `components/responses` references; its gateway-response extension takes statusCode as a string.
+    text = (tfmodel.REPO / "openapi.yaml").read_text(encoding="utf-8")
+    for construct in ("example:", "examples:", "nullable:", "#/components/responses/"):
+        assert construct not in text, construct
+    assert "responses" not in openapi.get("components", {})
+    for name, response in openapi["x-amazon-apigateway-gateway-responses"].items():
+        if "statusCode" in response:
+            assert isinstance(response["statusCode"], str), name
+
+
+def test_the_rest_api_import_fails_on_warnings():
+    api = tfmodel.labelled(tfmodel.MODULE_DIR, "resource", "aws_api_gateway_rest_api")["restore"]
+    assert api["fail_on_warnings"] is True
