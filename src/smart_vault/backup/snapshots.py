@@ -435,37 +435,3 @@ def reconcile_copies(
             }
         )
     return outcome
-    for index, primary in enumerate(todo):
-        if slots <= 0 and recount is not None and not (should_stop and should_stop()):
-            slots = max(settings.max_concurrent_copies - recount(), 0)
-        if slots <= 0 or (should_stop is not None and should_stop()):
-            outcome.deferred = len(todo) - index
-            break
-        tags = copy_tags(primary, settings)
-        try:
-            with aws.aws_errors("CopySnapshot"):
-                response = dr_ec2.copy_snapshot(
-                    SourceRegion=primary.region,
-                    SourceSnapshotId=primary.snapshot_id,
-                    Description=f"smart-vault DR copy of {primary.snapshot_id} from {primary.region}",
-                    Encrypted=True,
-                    KmsKeyId=settings.dr_kms_key_id,
-                    TagSpecifications=[{"ResourceType": "snapshot", "Tags": aws.dict_to_tags(tags)}],
-                )
-        except AwsError as exc:
-            if exc.code in COPY_LIMIT_CODES or exc.is_throttling:
-                logger.info("copy limit reached; deferring the rest", extra={"code": exc.code})
-                outcome.deferred = len(todo) - index
-                break
-            outcome.failures.append({"resource": primary.snapshot_id, "error": exc.readable()})
-            continue
-        slots -= 1
-        copy_id = response["SnapshotId"]
-        outcome.started.append(
-            {
-                "source_snapshot_id": primary.snapshot_id,
-                "copy_snapshot_id": copy_id,
-                "region": settings.dr_region,
-            }
-        )
-    return outcome
