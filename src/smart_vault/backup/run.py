@@ -310,19 +310,8 @@ def run_backup(
     dr_snapshots: list[Snapshot] = []
     try:
         # Described after the sets were taken, so snapshots that completed already are copied in this run.
-        primaries = describe_managed_snapshots(clients.ec2, settings.region)
-        dr_snapshots = describe_managed_snapshots(clients.dr_ec2, settings.dr_region)
-        copies = reconcile_copies(
-            clients.dr_ec2,
-            primaries,
-            dr_snapshots,
-            settings,
-            dry_run=request.dry_run,
-            should_stop=deadline.tail_must_stop,
-            recount=lambda: count_pending_copies(clients.dr_ec2, settings.dr_region),
-            ledger=clients.ledger,
-            owner=claim_owner(request.run_id),
-            now=now.timestamp(),
+        primaries, dr_snapshots, copies = start_owed_copies(
+            clients, settings, request.run_id, request.dry_run, deadline, now
         )
         decisions = plan_both_regions(primaries, dr_snapshots, settings, now, account_id)
         pruned = delete_snapshots(
@@ -460,19 +449,8 @@ def reconcile_owed_copies(
     primaries: list[Snapshot] = []
     dr_snapshots: list[Snapshot] = []
     try:
-        primaries = describe_managed_snapshots(clients.ec2, settings.region)
-        dr_snapshots = describe_managed_snapshots(clients.dr_ec2, settings.dr_region)
-        copies = reconcile_copies(
-            clients.dr_ec2,
-            primaries,
-            dr_snapshots,
-            settings,
-            dry_run=settings.dry_run,
-            should_stop=deadline.tail_must_stop,
-            recount=lambda: count_pending_copies(clients.dr_ec2, settings.dr_region),
-            ledger=clients.ledger,
-            owner=claim_owner(run_id),
-            now=now.timestamp(),
+        primaries, dr_snapshots, copies = start_owed_copies(
+            clients, settings, run_id, settings.dry_run, deadline, now
         )
     except AwsError as exc:
         failures.append({"resource": "copy reconciliation", "error": exc.readable()})
@@ -528,3 +506,27 @@ def copy_finished(
             except AwsError as exc:
                 failures.append({"resource": "copy ledger", "error": exc.readable()})
     return reconcile_owed_copies(run_id, settings, clients, now, failures)
+
+
+def start_owed_copies(
+    clients: Clients, settings: BackupSettings, run_id: str, dry_run: bool, deadline: Deadline, now: datetime
+) -> tuple[list[Snapshot], list[Snapshot], CopyOutcome]:
+    """Describe the managed snapshots of both regions and start owed copies into the free DR slots.
+
+    The one copy step of a full run and of a reconciliation; returns (primaries, DR snapshots, outcome) and
+    lets AwsError through for the caller to report."""
+    primaries = describe_managed_snapshots(clients.ec2, settings.region)
+    dr_snapshots = describe_managed_snapshots(clients.dr_ec2, settings.dr_region)
+    copies = reconcile_copies(
+        clients.dr_ec2,
+        primaries,
+        dr_snapshots,
+        settings,
+        dry_run=dry_run,
+        should_stop=deadline.tail_must_stop,
+        recount=lambda: count_pending_copies(clients.dr_ec2, settings.dr_region),
+        ledger=clients.ledger,
+        owner=claim_owner(run_id),
+        now=now.timestamp(),
+    )
+    return primaries, dr_snapshots, copies
