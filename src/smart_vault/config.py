@@ -18,6 +18,10 @@ KMS_ID_RE = re.compile(
 )
 INSTANCE_TYPE_RE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
 SUBNET_RE = re.compile(r"^subnet-[0-9a-f]{8,17}$")
+# A function name, name:alias or (partial) ARN, as Lambda Invoke accepts it.
+FUNCTION_NAME_RE = re.compile(
+    r"^(arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:)?[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9_$-]{1,128})?$"
+)
 
 DEFAULT_ALLOWED_INSTANCE_TYPES = "t3.micro,t3.small,t3.medium,t3.large"
 # AWS allows 20 concurrent snapshot copies into one destination region.
@@ -265,3 +269,66 @@ class RestoreWorkerSettings:
             restore_networks=_networks(env, "RESTORE_NETWORKS"),
             allowed_instance_profile_arns=_profile_arns(env, "ALLOWED_INSTANCE_PROFILE_ARNS"),
         )
+
+
+@dataclass(frozen=True)
+class DrillSettings:
+    """The drill function's settings (contract "(v2) Restore drills"); its region is the region it drills."""
+
+    region: str
+    sns_topic_arn: str
+    results_table: str
+    subnet_id: str
+    security_group_ids: tuple[str, ...]
+    max_instances: int = 5
+    rotation_days: int = 7
+    instance_type: str | None = None
+    timeout_seconds: int = 600
+    validation_function: str | None = None
+    allowed_instance_profile_arns: tuple[str, ...] = ()
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> DrillSettings:
+        env = os.environ if env is None else env
+        subnet = _required(env, "DRILL_SUBNET_ID")
+        if not SUBNET_RE.match(subnet):
+            raise ConfigError("DRILL_SUBNET_ID", f"is not a subnet id: {subnet!r}")
+        groups = _csv(env, "DRILL_SECURITY_GROUP_IDS", "")
+        if not groups:
+            raise ConfigError("DRILL_SECURITY_GROUP_IDS", "is required but not set")
+        if len(groups) > 5:
+            raise ConfigError(
+                "DRILL_SECURITY_GROUP_IDS", f"names {len(groups)} groups; an instance may have 5"
+            )
+        for group in groups:
+            if not SG_RE.match(group):
+                raise ConfigError("DRILL_SECURITY_GROUP_IDS", f"{group!r} is not a security group id")
+        instance_type = _get(env, "DRILL_INSTANCE_TYPE")
+        if instance_type is not None and not INSTANCE_TYPE_RE.match(instance_type):
+            raise ConfigError("DRILL_INSTANCE_TYPE", f"is not an instance type: {instance_type!r}")
+        validation = _get(env, "DRILL_VALIDATION_FUNCTION")
+        if validation is not None and not FUNCTION_NAME_RE.match(validation):
+            raise ConfigError(
+                "DRILL_VALIDATION_FUNCTION", f"is not a Lambda function name or ARN: {validation!r}"
+            )
+        return cls(
+            region=_current_region(env),
+            sns_topic_arn=_topic_arn(env),
+            results_table=_table_name(env, "DRILL_RESULTS_TABLE"),
+            subnet_id=subnet,
+            security_group_ids=groups,
+            max_instances=_int(env, "DRILL_MAX_INSTANCES", 5, 1, 50),
+            rotation_days=_int(env, "DRILL_ROTATION_DAYS", 7, 1, 365),
+            instance_type=instance_type,
+            timeout_seconds=_int(env, "DRILL_TIMEOUT_SECONDS", 600, 60, 840),
+            validation_function=validation,
+            allowed_instance_profile_arns=_profile_arns(env, "ALLOWED_INSTANCE_PROFILE_ARNS"),
+        )
+
+
+def drill_results_table(env: Mapping[str, str] | None = None) -> str | None:
+    """DRILL_RESULTS_TABLE for the restore API, where it is optional (unset: `GET /drills` answers 404)."""
+    env = os.environ if env is None else env
+    if _get(env, "DRILL_RESULTS_TABLE") is None:
+        return None
+    return _table_name(env, "DRILL_RESULTS_TABLE")

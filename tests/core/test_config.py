@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from smart_vault.config import BackupSettings, RestoreApiSettings, RestoreWorkerSettings
+from smart_vault.config import (
+    BackupSettings,
+    DrillSettings,
+    RestoreApiSettings,
+    RestoreWorkerSettings,
+    drill_results_table,
+)
 from smart_vault.errors import ConfigError
 
 TOPIC = "arn:aws:sns:eu-west-1:123456789012:smart-vault"
@@ -165,3 +171,88 @@ def test_restore_networks_and_instance_profiles():
 def test_bad_restore_networks_and_profiles_name_the_variable(variable, value):
     with pytest.raises(ConfigError, match=variable):
         RestoreApiSettings.from_env(api_env(**{variable: value}))
+
+
+def drill_env(**overrides: str | None) -> dict[str, str]:
+    env = {
+        "AWS_REGION": "eu-central-1",
+        "SNS_TOPIC_ARN": "arn:aws:sns:eu-central-1:123456789012:smart-vault-dr",
+        "DRILL_RESULTS_TABLE": "smart-vault-dr-drill-results",
+        "DRILL_SUBNET_ID": "subnet-0123456789abcdef0",
+        "DRILL_SECURITY_GROUP_IDS": "sg-0123456789abcdef0",
+    }
+    env.update(overrides)
+    return {k: v for k, v in env.items() if v is not None}
+
+
+def test_drill_defaults_follow_the_contract():
+    settings = DrillSettings.from_env(drill_env())
+    assert settings.region == "eu-central-1"
+    assert settings.max_instances == 5
+    assert settings.rotation_days == 7
+    assert settings.instance_type is None
+    assert settings.timeout_seconds == 600
+    assert settings.validation_function is None
+    assert settings.security_group_ids == ("sg-0123456789abcdef0",)
+    assert settings.allowed_instance_profile_arns == ()
+
+
+def test_drill_settings_read_every_variable():
+    settings = DrillSettings.from_env(
+        drill_env(
+            DRILL_SECURITY_GROUP_IDS="sg-0123456789abcdef0, sg-0123456789abcdef1",
+            DRILL_MAX_INSTANCES="50",
+            DRILL_ROTATION_DAYS="365",
+            DRILL_INSTANCE_TYPE="t3.small",
+            DRILL_TIMEOUT_SECONDS="840",
+            DRILL_VALIDATION_FUNCTION="smart-vault-drill-check",
+            ALLOWED_INSTANCE_PROFILE_ARNS="arn:aws:iam::123456789012:instance-profile/web",
+        )
+    )
+    assert settings.security_group_ids == ("sg-0123456789abcdef0", "sg-0123456789abcdef1")
+    assert (settings.max_instances, settings.rotation_days, settings.timeout_seconds) == (50, 365, 840)
+    assert settings.instance_type == "t3.small"
+    assert settings.validation_function == "smart-vault-drill-check"
+    assert settings.allowed_instance_profile_arns == ("arn:aws:iam::123456789012:instance-profile/web",)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("DRILL_RESULTS_TABLE", None),
+        ("DRILL_RESULTS_TABLE", "x"),
+        ("DRILL_SUBNET_ID", None),
+        ("DRILL_SUBNET_ID", "vpc-0123456789abcdef0"),
+        ("DRILL_SECURITY_GROUP_IDS", None),
+        ("DRILL_SECURITY_GROUP_IDS", " , "),
+        ("DRILL_SECURITY_GROUP_IDS", "sg-0123456789abcdef0,default"),
+        ("DRILL_SECURITY_GROUP_IDS", ",".join(f"sg-0123456789abcdef{i}" for i in range(6))),
+        ("DRILL_MAX_INSTANCES", "0"),
+        ("DRILL_MAX_INSTANCES", "51"),
+        ("DRILL_MAX_INSTANCES", "five"),
+        ("DRILL_ROTATION_DAYS", "0"),
+        ("DRILL_ROTATION_DAYS", "366"),
+        ("DRILL_TIMEOUT_SECONDS", "59"),
+        ("DRILL_TIMEOUT_SECONDS", "841"),
+        ("DRILL_INSTANCE_TYPE", "large"),
+        ("DRILL_VALIDATION_FUNCTION", "not a function"),
+        ("SNS_TOPIC_ARN", None),
+        ("SNS_TOPIC_ARN", "smart-vault"),
+        ("ALLOWED_INSTANCE_PROFILE_ARNS", "arn:aws:iam::123456789012:role/web"),
+        ("AWS_REGION", "Frankfurt"),
+    ],
+)
+def test_bad_drill_settings_name_their_variable(variable, value):
+    with pytest.raises(ConfigError) as raised:
+        DrillSettings.from_env(drill_env(**{variable: value}))
+    assert raised.value.variable == variable
+
+
+def test_drill_results_table_is_optional_for_the_restore_api():
+    assert drill_results_table(api_env()) is None
+    assert drill_results_table(api_env(DRILL_RESULTS_TABLE="smart-vault-drill-results")) == (
+        "smart-vault-drill-results"
+    )
+    with pytest.raises(ConfigError) as raised:
+        drill_results_table(api_env(DRILL_RESULTS_TABLE="x"))
+    assert raised.value.variable == "DRILL_RESULTS_TABLE"
