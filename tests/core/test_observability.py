@@ -13,7 +13,12 @@ from aws_lambda_powertools import Tracer
 from smart_vault import observability
 
 SRC = Path(__file__).resolve().parents[2] / "src"
-HANDLERS = ["smart_vault.backup", "smart_vault.restore_api", "smart_vault.restore_worker"]
+HANDLERS = [
+    "smart_vault.backup",
+    "smart_vault.restore_api",
+    "smart_vault.restore_worker",
+    "smart_vault.drill",
+]
 TRACING_VARIABLES = ["POWERTOOLS_TRACE_DISABLED", "LAMBDA_TASK_ROOT", "AWS_SAM_LOCAL", "AWS_CHALICE_CLI_MODE"]
 
 

@@ -126,9 +126,16 @@ def test_a_manual_run_drills_exactly_the_named_instances(world):
 
 def test_incomplete_sets_and_other_platforms_are_not_drilled(world):
     ec2 = world.ec2()
-    image = ec2.register_image(Name="win", RootDeviceName="/dev/sda1", Architecture="x86_64")["ImageId"]
-    windows = protect(ec2, world.source_subnet_id, image, "win-1", platform="Windows")
-    partial = protect(ec2, world.source_subnet_id, image, "half-1", complete=False)
+    image = ec2.register_image(
+        Name="win",
+        RootDeviceName="/dev/sda1",
+        Architecture="x86_64",
+        BlockDeviceMappings=[{"DeviceName": "/dev/sda1", "Ebs": {}}],
+    )["ImageId"]
+    windows = protect(
+        ec2, world.source_subnet_id, image, "win-1", platform="Windows", root_device="/dev/sda1"
+    )
+    partial = protect(ec2, world.source_subnet_id, image, "half-1", complete=False, root_device="/dev/sda1")
     report = run()
     drilled = {d["instance_id"] for d in report["drills"]}
     assert windows.instance_id not in drilled and partial.instance_id not in drilled
@@ -309,7 +316,7 @@ def test_the_rotation_makes_old_drills_overdue(world, monkeypatch):
     assert run({"dry_run": True})["overdue"] == 0
 
 
-def test_nothing_to_drill(moto_aws, monkeypatch, engine):
+def test_nothing_to_drill(moto_aws, monkeypatch):
     from support.drill_world import setup_world
 
     setup_world(monkeypatch, count=0)
@@ -317,6 +324,24 @@ def test_nothing_to_drill(moto_aws, monkeypatch, engine):
     assert report["status"] == "NOTHING_TO_DRILL" and report["drills"] == [] and report["overdue"] == 0
 
 
-def test_entry_module_keeps_the_handler_light():
-    # The engine is imported at the first drill, not with the handler (a cold start of a dry run pays nothing).
+def test_importing_the_handler_loads_neither_boto3_nor_the_restore_engine():
+    # Cold start: boto3 comes with the first client, the engine with the first drill (a dry run needs neither).
+    import os
+    import subprocess  # nosec B404 - our own interpreter, a fixed command
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import sys, smart_vault.drill; "
+        "print(sorted(m for m in ('boto3', 'smart_vault.restore.instance', 'aws_xray_sdk') if m in sys.modules))"
+    )
+    src = Path(__file__).resolve().parents[2] / "src"
+    out = subprocess.run(  # nosec B603 - our own interpreter and a fixed command
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(src)},
+    ).stdout
+    assert out.strip() == "[]"
     assert entry.handler is handler

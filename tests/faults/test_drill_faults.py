@@ -5,8 +5,6 @@ from __future__ import annotations
 import pytest
 
 from smart_vault.drill import handler
-from smart_vault.drill import run as drill_run
-from support import instance_engine_double
 from support.drill_world import (
     drill_context,
     drill_resources,
@@ -19,7 +17,6 @@ from support.injection import Fault
 
 @pytest.fixture
 def drill_world(moto_aws, monkeypatch, faults):
-    monkeypatch.setattr(drill_run, "default_engine", instance_engine_double.engine)
     return setup_world(monkeypatch, count=3)
 
 

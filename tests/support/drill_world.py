@@ -83,14 +83,25 @@ def protect(
     platform: str | None = None,
     started: datetime | None = None,
     complete: bool = True,
+    root_device: str = "/dev/xvda",
 ) -> Protected:
-    """A running instance and one recovery point of it, tagged as the backup tags it."""
+    """A running instance (a root and a data volume) and one recovery point of it, tagged as the backup tags it."""
     instance = ec2.run_instances(
         ImageId=image_id,
         InstanceType="t3.small",
         SubnetId=subnet_id,
         MinCount=1,
         MaxCount=1,
+        BlockDeviceMappings=[
+            {
+                "DeviceName": root_device,
+                "Ebs": {"VolumeType": "gp3", "VolumeSize": 8, "DeleteOnTermination": True},
+            },
+            {
+                "DeviceName": "/dev/sdf",
+                "Ebs": {"VolumeType": "gp2", "VolumeSize": 4, "DeleteOnTermination": False},
+            },
+        ],
         TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": name}]}],
     )["Instances"][0]
     instance = ec2.describe_instances(InstanceIds=[instance["InstanceId"]])["Reservations"][0]["Instances"][0]
@@ -152,7 +163,12 @@ def build_world(count: int = 3) -> DrillWorld:
     drill_vpc = ec2.create_vpc(CidrBlock="10.99.0.0/16")["Vpc"]["VpcId"]
     drill_subnet = ec2.create_subnet(VpcId=drill_vpc, CidrBlock="10.99.1.0/24", AvailabilityZone=f"{REGION}b")
     group = ec2.create_security_group(GroupName="drill", Description="drill, no inbound", VpcId=drill_vpc)
-    image_id = ec2.register_image(Name="base", RootDeviceName="/dev/xvda", Architecture="x86_64")["ImageId"]
+    image_id = ec2.register_image(
+        Name="base",
+        RootDeviceName="/dev/xvda",
+        Architecture="x86_64",
+        BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {}}],
+    )["ImageId"]
     source_subnet_id = source_subnet["Subnet"]["SubnetId"]
     protected = [protect(ec2, source_subnet_id, image_id, f"web-{n}") for n in range(1, count + 1)]
     return DrillWorld(
