@@ -41,7 +41,7 @@ def test_the_document_is_valid_openapi_3_0(document):
 
 def test_the_invoke_arn_placeholder_is_the_only_terraform_template_sequence():
     text = OPENAPI_PATH.read_text()
-    assert text.count("${") == text.count(PLACEHOLDER) == 3
+    assert text.count("${") == text.count(PLACEHOLDER) == 4
     # `%{` starts a Terraform template directive: it must not occur either.
     assert "%{" not in text
 
@@ -52,6 +52,7 @@ def test_every_operation_is_a_lambda_proxy_integration_behind_the_api_key(docume
         ("/restore", "post"),
         ("/restore/{restore_id}", "get"),
         ("/recovery-points", "get"),
+        ("/drills", "get"),
     }
     for _, _, operation in operations:
         integration = operation["x-amazon-apigateway-integration"]

@@ -13,19 +13,33 @@ whole. Items expire 400 days after the drill started.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
 from smart_vault import aws
-from smart_vault.errors import AwsError
+from smart_vault.errors import AwsError, ValidationError
 
+INSTANCE_ID_RE = re.compile(r"^i-[0-9a-f]{8,17}$")
 LATEST_PK = "latest"
 HISTORY_LIMIT = 50
 RETENTION = timedelta(days=400)
 _CONDITION_FAILED = "ConditionalCheckFailedException"
 
 Record = dict[str, Any]
+
+
+def validate_drills_query(params: Mapping[str, str] | None) -> str | None:
+    """The instance id of a `GET /drills` query (None: the latest drill of every instance)."""
+    params = params or {}
+    unknown = sorted(set(params) - {"instance_id"})
+    if unknown:
+        raise ValidationError(f"unknown query parameter {unknown[0]!r}", field=unknown[0] or None)
+    instance_id = params.get("instance_id")
+    if instance_id is not None and not INSTANCE_ID_RE.match(instance_id):
+        raise ValidationError("instance_id must match ^i-[0-9a-f]{8,17}$", field="instance_id")
+    return instance_id
 
 
 def history_pk(instance_id: str) -> str:

@@ -1,4 +1,4 @@
-"""The restore API: `POST /restore`, `GET /restore/{restore_id}` and `GET /recovery-points` behind API Gateway (REST, proxy).
+"""The restore API: `POST /restore`, `GET /restore/{restore_id}`, `GET /recovery-points` and `GET /drills` behind API Gateway (REST, proxy).
 
 Routes parse and validate, call one service function and shape the answer; every error the services raise
 is turned into HTTP in one place (`_error_response` and the exception handlers below), and a 5xx never
@@ -28,7 +28,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 
 from smart_vault import aws
-from smart_vault.config import RestoreApiSettings
+from smart_vault.config import RestoreApiSettings, drill_results_table
 from smart_vault.errors import AwsError, Conflict, NotFound, ValidationError
 from smart_vault.observability import logger, trace, trace_handler
 from smart_vault.restore.checks import run_prechecks
@@ -204,6 +204,22 @@ def post_restore() -> Response:
 def get_restore_route(restore_id: str) -> Response:
     settings = _settings()
     return _json(200, get_restore(restore_id, RestoreJobStore(settings.restore_jobs_table)))
+
+
+@app.get("/drills")
+def get_drills_route() -> Response:
+    from smart_vault.drill.results import DrillResultStore, validate_drills_query
+
+    instance_id = validate_drills_query(app.current_event.query_string_parameters)
+    table = drill_results_table()
+    if table is None:
+        raise NotFound(
+            "drill results are not kept in this region (DRILL_RESULTS_TABLE is not set)",
+            error="NotConfigured",
+        )
+    store = DrillResultStore(table)
+    drills = store.latest() if instance_id is None else store.history(instance_id)
+    return _json(200, {"drills": drills})
 
 
 @app.get("/recovery-points")
