@@ -25,6 +25,7 @@ locals {
     backup         = "smart_vault.backup.handler"
     restore_api    = "smart_vault.restore_api.handler"
     restore_worker = "smart_vault.restore_worker.handler"
+    drill          = "smart_vault.drill.handler"
   }
 }
 
@@ -81,6 +82,7 @@ module "restore_primary" {
   allowed_subnet_ids            = var.allowed_subnet_ids
   restore_networks              = local.restore_networks
   allowed_instance_profile_arns = var.allowed_instance_profile_arns
+  drill_results_table_arn       = one(module.drill_primary[*].results_table_arn)
   api_throttle_rate_limit       = var.api_throttle_rate_limit
   api_throttle_burst            = var.api_throttle_burst_limit
   api_quota_per_day             = var.api_quota_per_day
@@ -118,6 +120,7 @@ module "restore_dr" {
   allowed_subnet_ids            = var.allowed_subnet_ids
   restore_networks              = local.restore_networks
   allowed_instance_profile_arns = var.allowed_instance_profile_arns
+  drill_results_table_arn       = one(module.drill_dr[*].results_table_arn)
   api_throttle_rate_limit       = var.api_throttle_rate_limit
   api_throttle_burst            = var.api_throttle_burst_limit
   api_quota_per_day             = var.api_quota_per_day

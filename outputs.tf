@@ -56,5 +56,30 @@ output "role_arns" {
     backup  = aws_iam_role.backup.arn
     primary = module.restore_primary.role_arns
     dr      = one(module.restore_dr[*].role_arns)
+    drill = merge(
+      { for m in module.drill_dr : var.dr_region => m.role_arn },
+      { for m in module.drill_primary : var.primary_region => m.role_arn },
+    )
   }
+}
+
+output "drill_function_names" {
+  description = "Drill function per drill region (region -> name); `smart-vault drill run --function <name>` starts one now."
+  value = merge(
+    { for m in module.drill_dr : var.dr_region => m.function_name },
+    { for m in module.drill_primary : var.primary_region => m.function_name },
+  )
+}
+
+output "drill_results_tables" {
+  description = "Drill results table per drill region (region -> name)."
+  value = merge(
+    { for m in module.drill_dr : var.dr_region => m.results_table_name },
+    { for m in module.drill_primary : var.primary_region => m.results_table_name },
+  )
+}
+
+output "dashboard_name" {
+  description = "CloudWatch dashboard of the vault's health (recovery-point age, copy backlog, drills, failures), in the primary region."
+  value       = aws_cloudwatch_dashboard.health.dashboard_name
 }

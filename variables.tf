@@ -374,3 +374,121 @@ variable "allowed_instance_profile_arns" {
     error_message = "allowed_instance_profile_arns must be instance profile ARNs."
   }
 }
+
+# ---------------------------------------------------------------- (v2) restore drills
+
+variable "drill_regions" {
+  type        = list(string)
+  description = "Regions whose recovery points are drilled, each by a drill function of its own; null drills the DR region only, [var.dr_region, var.primary_region] adds the primary, [] turns drills off."
+  default     = null
+
+  validation {
+    condition     = var.drill_regions == null || alltrue([for r in coalesce(var.drill_regions, []) : contains([var.primary_region, var.dr_region], r)])
+    error_message = "drill_regions may name only primary_region and dr_region."
+  }
+}
+
+variable "drill_schedule" {
+  type        = string
+  description = "EventBridge schedule of the drill runs in every drill region (UTC); weekly by default."
+  default     = "cron(0 3 ? * SUN *)"
+
+  validation {
+    condition     = can(regex("^(cron|rate)\\(.+\\)$", var.drill_schedule))
+    error_message = "drill_schedule must be an EventBridge cron(...) or rate(...) expression."
+  }
+}
+
+variable "drill_max_instances" {
+  type        = number
+  description = "DRILL_MAX_INSTANCES: instances drilled per run and region, in parallel (the oldest drilled first)."
+  default     = 5
+
+  validation {
+    condition     = var.drill_max_instances >= 1 && var.drill_max_instances <= 50 && floor(var.drill_max_instances) == var.drill_max_instances
+    error_message = "drill_max_instances must be a whole number from 1 to 50."
+  }
+}
+
+variable "drill_rotation_days" {
+  type        = number
+  description = "DRILL_ROTATION_DAYS: an instance not drilled for this long counts as overdue (DrillOverdue alarm)."
+  default     = 7
+
+  validation {
+    condition     = var.drill_rotation_days >= 1 && var.drill_rotation_days <= 365 && floor(var.drill_rotation_days) == var.drill_rotation_days
+    error_message = "drill_rotation_days must be a whole number from 1 to 365."
+  }
+}
+
+variable "drill_instance_type" {
+  type        = string
+  description = "DRILL_INSTANCE_TYPE: instance type of drill instances; null launches each instance's recorded type."
+  default     = null
+
+  validation {
+    condition     = var.drill_instance_type == null || can(regex("^[a-z][a-z0-9-]*\\.[a-z0-9]+$", var.drill_instance_type))
+    error_message = "drill_instance_type must be an instance type such as t3.small."
+  }
+}
+
+variable "drill_timeout_seconds" {
+  type        = number
+  description = "DRILL_TIMEOUT_SECONDS: a drill not passed by then fails; teardown always follows."
+  default     = 600
+
+  validation {
+    condition     = var.drill_timeout_seconds >= 60 && var.drill_timeout_seconds <= 840
+    error_message = "drill_timeout_seconds must be from 60 to 840."
+  }
+}
+
+variable "drill_rto_threshold_seconds" {
+  type        = number
+  description = "Alarm when a passed drill's recovery time (DrillRtoSeconds) is above this many seconds."
+  default     = 480
+
+  validation {
+    condition     = var.drill_rto_threshold_seconds > 0
+    error_message = "drill_rto_threshold_seconds must be positive."
+  }
+}
+
+variable "drill_validation_function_arns" {
+  type        = map(string)
+  description = "DRILL_VALIDATION_FUNCTION per drill region: region -> ARN of a Lambda there that checks each drill instance (docs/drills.md)."
+  default     = {}
+
+  validation {
+    condition     = alltrue([for arn in values(var.drill_validation_function_arns) : can(regex("^arn:aws[a-z-]*:lambda:[a-z0-9-]+:[0-9]{12}:function:[A-Za-z0-9_-]+$", arn))])
+    error_message = "drill_validation_function_arns values must be unqualified Lambda function ARNs."
+  }
+}
+
+variable "drill_subnet_ids" {
+  type        = map(string)
+  description = "Existing isolated subnet per drill region (region -> subnet id) instead of the drill VPC the module creates."
+  default     = {}
+
+  validation {
+    condition     = alltrue([for s in values(var.drill_subnet_ids) : can(regex("^subnet-[0-9a-f]{8,17}$", s))])
+    error_message = "drill_subnet_ids values must be subnet ids."
+  }
+}
+
+variable "drill_security_group_ids" {
+  type        = map(list(string))
+  description = "Existing security groups per drill region (region -> ids, in that region's drill subnet's VPC) instead of the rule-less group the module creates."
+  default     = {}
+
+  validation {
+    condition     = alltrue([for groups in values(var.drill_security_group_ids) : length(groups) >= 1 && length(groups) <= 5 && alltrue([for g in groups : can(regex("^sg-[0-9a-f]{8,17}$", g))])])
+    error_message = "drill_security_group_ids values must be lists of 1 to 5 security group ids."
+  }
+}
+
+variable "drill_vpc_cidr" {
+  type        = string
+  description = "CIDR block of the drill VPC the module creates in each drill region without drill_subnet_ids."
+  default     = "10.250.0.0/16"
+}

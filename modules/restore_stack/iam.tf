@@ -107,6 +107,25 @@ data "aws_iam_policy_document" "restore_api_kms" {
   }
 }
 
+data "aws_iam_policy_document" "restore_api_drills" {
+  # GET /drills: Query on this region's drill results table, when there is one.
+  dynamic "statement" {
+    for_each = var.drill_results_table_arn == null ? [] : [var.drill_results_table_arn]
+    content {
+      sid       = "ReadDrillResults"
+      actions   = ["dynamodb:Query"]
+      resources = [statement.value]
+    }
+  }
+  # A policy document needs a statement even without a drill table: one that allows nothing.
+  statement {
+    sid       = "NoDrillTableOtherwise"
+    effect    = "Deny"
+    actions   = ["dynamodb:Scan"]
+    resources = ["arn:${local.partition}:dynamodb:${var.region}:${local.account_id}:table/${var.name_prefix}-drill-results"]
+  }
+}
+
 locals {
   restore_api_policies = {
     logs     = data.aws_iam_policy_document.restore_api_logs.json
@@ -114,6 +133,7 @@ locals {
     tables   = data.aws_iam_policy_document.restore_api_tables.json
     invoke   = data.aws_iam_policy_document.restore_api_invoke.json
     kms      = data.aws_iam_policy_document.restore_api_kms.json
+    drills   = data.aws_iam_policy_document.restore_api_drills.json
   }
 }
 

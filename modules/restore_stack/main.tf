@@ -106,6 +106,8 @@ resource "aws_lambda_function" "restore_api" {
       ALLOWED_SUBNET_IDS            = join(",", var.allowed_subnet_ids)
       RESTORE_NETWORKS              = jsonencode(var.restore_networks)
       ALLOWED_INSTANCE_PROFILE_ARNS = join(",", var.allowed_instance_profile_arns)
+      # The table name is the last part of its ARN; empty when no drill runs in this region.
+      DRILL_RESULTS_TABLE = var.drill_results_table_arn == null ? "" : element(split("/", var.drill_results_table_arn), 1)
     }
   }
 

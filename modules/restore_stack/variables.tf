@@ -147,3 +147,9 @@ variable "reserved_concurrency" {
   description = "Reserved concurrency of each of the two functions; null reserves none (the root module's default, see restore_reserved_concurrency)."
   default     = null
 }
+
+variable "drill_results_table_arn" {
+  type        = string
+  description = "ARN of the drill results table in this region (GET /drills reads it); null when no drill runs here (GET /drills then answers 404 NotConfigured)."
+  default     = null
+}

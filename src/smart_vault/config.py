@@ -153,6 +153,11 @@ def _table_name(env: Mapping[str, str], name: str) -> str:
     return value
 
 
+def _optional_table_name(env: Mapping[str, str], name: str) -> str | None:
+    """A table name that may be left unset (or empty, as Terraform sets an absent one)."""
+    return None if _get(env, name) is None else _table_name(env, name)
+
+
 @dataclass(frozen=True)
 class BackupSettings:
     region: str
@@ -219,6 +224,7 @@ class RestoreApiSettings:
     allowed_subnet_ids: tuple[str, ...]
     restore_networks: Mapping[str, RestoreNetwork] = field(default_factory=dict)
     allowed_instance_profile_arns: tuple[str, ...] = ()
+    drill_results_table: str | None = None
 
     @property
     def regions(self) -> tuple[str, str]:
@@ -248,6 +254,7 @@ class RestoreApiSettings:
             allowed_subnet_ids=subnets,
             restore_networks=_networks(env, "RESTORE_NETWORKS"),
             allowed_instance_profile_arns=_profile_arns(env, "ALLOWED_INSTANCE_PROFILE_ARNS"),
+            drill_results_table=_optional_table_name(env, "DRILL_RESULTS_TABLE"),
         )
 
 
@@ -324,11 +331,3 @@ class DrillSettings:
             validation_function=validation,
             allowed_instance_profile_arns=_profile_arns(env, "ALLOWED_INSTANCE_PROFILE_ARNS"),
         )
-
-
-def drill_results_table(env: Mapping[str, str] | None = None) -> str | None:
-    """DRILL_RESULTS_TABLE for the restore API, where it is optional (unset: `GET /drills` answers 404)."""
-    env = os.environ if env is None else env
-    if _get(env, "DRILL_RESULTS_TABLE") is None:
-        return None
-    return _table_name(env, "DRILL_RESULTS_TABLE")

@@ -9,7 +9,6 @@ from smart_vault.config import (
     DrillSettings,
     RestoreApiSettings,
     RestoreWorkerSettings,
-    drill_results_table,
 )
 from smart_vault.errors import ConfigError
 
@@ -249,10 +248,10 @@ def test_bad_drill_settings_name_their_variable(variable, value):
 
 
 def test_drill_results_table_is_optional_for_the_restore_api():
-    assert drill_results_table(api_env()) is None
-    assert drill_results_table(api_env(DRILL_RESULTS_TABLE="smart-vault-drill-results")) == (
-        "smart-vault-drill-results"
-    )
+    assert RestoreApiSettings.from_env(api_env()).drill_results_table is None
+    assert RestoreApiSettings.from_env(api_env(DRILL_RESULTS_TABLE="")).drill_results_table is None
+    settings = RestoreApiSettings.from_env(api_env(DRILL_RESULTS_TABLE="smart-vault-drill-results"))
+    assert settings.drill_results_table == "smart-vault-drill-results"
     with pytest.raises(ConfigError) as raised:
-        drill_results_table(api_env(DRILL_RESULTS_TABLE="x"))
+        RestoreApiSettings.from_env(api_env(DRILL_RESULTS_TABLE="x"))
     assert raised.value.variable == "DRILL_RESULTS_TABLE"

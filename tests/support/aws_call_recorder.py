@@ -37,7 +37,6 @@ _FUNCTION_OF_MODULE = {
     "restore_worker": "restore_worker",
     "restore.worker": "restore_worker",
     "restore.steps": "restore_worker",
-    "restore.instance": "restore_worker",
     "drill": "drill",
 }
 # Shared by several functions: the caller further out on the stack decides.
@@ -53,6 +52,10 @@ SHARED_MODULES = {
     "restore",
     "restore.jobs",
     "restore.shared",
+    # The full-instance engine runs in the worker and in the drill function; the GET /drills route and the
+    # drill function both read the drill results.
+    "restore.instance",
+    "drill.results",
 }
 # Not Lambda code: calls made by the local stack, the CLI or the simulation themselves are not any function's.
 NOT_LAMBDA = {"local", "cli", "sim"}

@@ -16,6 +16,7 @@ CONTRACT_HANDLERS = {
     "backup": "smart_vault.backup.handler",
     "restore_api": "smart_vault.restore_api.handler",
     "restore_worker": "smart_vault.restore_worker.handler",
+    "drill": "smart_vault.drill.handler",
 }
 
 # contract.md, "Configuration (environment variables)": the variables each function reads.
@@ -42,11 +43,24 @@ CONTRACT_ENVIRONMENT = {
         "ALLOWED_SUBNET_IDS",
         "RESTORE_NETWORKS",
         "ALLOWED_INSTANCE_PROFILE_ARNS",
+        "DRILL_RESULTS_TABLE",
     },
     "restore_worker": {
         "SNS_TOPIC_ARN",
         "RESTORE_JOBS_TABLE",
         "RESTORE_NETWORKS",
+        "ALLOWED_INSTANCE_PROFILE_ARNS",
+    },
+    "drill": {
+        "SNS_TOPIC_ARN",
+        "DRILL_RESULTS_TABLE",
+        "DRILL_SUBNET_ID",
+        "DRILL_SECURITY_GROUP_IDS",
+        "DRILL_MAX_INSTANCES",
+        "DRILL_ROTATION_DAYS",
+        "DRILL_INSTANCE_TYPE",
+        "DRILL_TIMEOUT_SECONDS",
+        "DRILL_VALIDATION_FUNCTION",
         "ALLOWED_INSTANCE_PROFILE_ARNS",
     },
 }
@@ -55,6 +69,7 @@ SETTINGS_CLASS = {
     "backup": "BackupSettings",
     "restore_api": "RestoreApiSettings",
     "restore_worker": "RestoreWorkerSettings",
+    "drill": "DrillSettings",
 }
 # Set by the Lambda runtime itself; Terraform must not set them.
 RUNTIME_VARIABLES = {"AWS_REGION", "AWS_DEFAULT_REGION"}
@@ -146,7 +161,7 @@ def test_code_reads_exactly_the_variables_terraform_sets(function):
 def test_functions_use_the_powertools_layer_and_the_package_zip():
     for name, (directory, resource) in tfmodel.FUNCTIONS.items():
         body = tfmodel.labelled(directory, "resource", "aws_lambda_function")[resource]
-        for inputs in [None] if directory == REPO else tfmodel.module_calls().values():
+        for inputs in [None] if directory == REPO else tfmodel.module_calls(directory).values():
             filename = tfmodel.resolve(body["filename"], directory, inputs)
             code_hash = tfmodel.resolve(body["source_code_hash"], directory, inputs)
             assert filename == "${data.archive_file.lambda.output_path}", name

@@ -14,11 +14,12 @@ FUNCTION_ROLES = sorted(tfmodel.ROLE_POLICY_MAPS)
 READ_ONLY = re.compile(r"^[a-z0-9-]+:(Describe|Get|List|Query|Scan|BatchGet)[A-Za-z*]*$")
 MANAGED = ("smart-vault",)
 TAG_CONDITIONS = ("aws:RequestTag/ManagedBy", "ec2:ResourceTag/ManagedBy")
-CREATE_ACTIONS = {"CreateSnapshots", "CopySnapshot", "CreateVolume", "RunInstances"}
-# RunInstances also authorizes what it only reads (the AMI, the subnet, the security group); those cannot
-# carry request tags, so they are scoped by ARN instead. Nothing else may go without the tag condition.
+CREATE_ACTIONS = {"CreateSnapshots", "CopySnapshot", "CreateVolume", "RunInstances", "RegisterImage"}
+# RunInstances also authorizes what it only reads (the AMI, the subnet, the security group, the key pair);
+# those cannot carry request tags, so they are scoped by ARN instead. Nothing else may go without the tag
+# condition.
 RUN_INSTANCES_READ_ONLY_RESOURCES = re.compile(
-    r"local\.(image_arns|snapshot_arns|subnet_arns)|ec2_arns\[\"security-group\"\]"
+    r"local\.(image_arns|snapshot_arns|subnet_arns)|ec2_arns\[\"(security-group|key-pair)\"\]"
 )
 # Resources an action only reads or creates alongside a tagged one get no request tags of their own, so
 # their condition may be ...IfExists; everything else needs the strict StringEquals.
@@ -43,7 +44,7 @@ def test_policy_documents_were_found():
 
 
 def test_every_statement_has_a_unique_sid_in_its_document():
-    for directory in (tfmodel.REPO, tfmodel.MODULE_DIR):
+    for directory in (tfmodel.REPO, tfmodel.MODULE_DIR, tfmodel.DRILL_DIR):
         for name, statements in tfmodel.policy_documents(directory).items():
             sids = [s.sid for s in statements]
             assert all(re.match(r"^[A-Za-z0-9]+$", sid) for sid in sids), name
@@ -108,6 +109,31 @@ def test_restore_cleanup_touches_only_managed_resources():
             assert statement.condition_values("ec2:ResourceTag/ManagedBy") == MANAGED, action
 
 
+def test_drill_role_creates_tears_down_and_launches_only_managed_things_in_the_drill_network():
+    statements = tfmodel.role_statements("drill")
+    for action in ("ec2:TerminateInstances", "ec2:DeleteVolume", "ec2:DeregisterImage", "ec2:DetachVolume"):
+        granting = [s for s in statements if s.allows(action)]
+        assert granting, action
+        for statement in granting:
+            assert statement.condition_values("ec2:ResourceTag/ManagedBy") == MANAGED, action
+    for statement in [s for s in statements if s.allows("ec2:RegisterImage")]:
+        assert MANAGED in (
+            statement.condition_values("aws:RequestTag/ManagedBy"),
+            statement.condition_values("ec2:ResourceTag/ManagedBy"),
+        )
+    # The only untagged resources RunInstances may use: the drill subnet, the drill groups, key pairs.
+    [network] = [s for s in statements if s.allows("ec2:RunInstances") and not s.conditions]
+    assert network.resources == (
+        '${concat(local.subnet_arns, local.ec2_arns["key-pair"], local.ec2_arns["security-group"])}',
+    )
+    assert tfmodel.locals_of(tfmodel.DRILL_DIR)["subnet_arns"] == [
+        "arn:${local.partition}:ec2:${var.region}:${local.account_id}:subnet/${local.subnet_id}"
+    ]
+    # No volume from a snapshot (a drill never uses the ami_id path), no instance profile to pass.
+    actions = {a for s in statements for a in s.actions}
+    assert not {"ec2:CreateVolume", "ec2:AttachVolume", "iam:PassRole"} & actions
+
+
 def test_no_mutating_action_on_every_resource_without_a_condition():
     key_policies = tfmodel.key_policy_documents()
     for statement in STATEMENTS:
@@ -149,11 +175,21 @@ def test_no_role_can_pass_roles_or_touch_iam():
 
 
 def test_lambda_invocations_are_scoped_to_one_function():
-    # The backup function continues large runs by invoking itself; the API starts the worker.
+    # The backup function continues large runs by invoking itself; the API starts the worker; the drill may
+    # invoke its validation function, and only that, only when one is set (a dynamic statement over it).
     expected = {"backup": "-backup", "restore_api": "-restore-worker"}
     for function in FUNCTION_ROLES:
         granting = [s for s in tfmodel.role_statements(function) if s.allows("lambda:InvokeFunction")]
-        if function in expected:
+        if function == "drill":
+            [statement] = granting
+            assert statement.resources == ("${statement.value}",)
+            [dynamic] = tfmodel.labelled(tfmodel.DRILL_DIR, "data", "aws_iam_policy_document")["drill_data"][
+                "dynamic"
+            ]
+            assert dynamic["statement"]["for_each"] == (
+                "${var.validation_function_arn == null ? [] : [var.validation_function_arn]}"
+            )
+        elif function in expected:
             assert len(granting) == 1, function
             for resource in granting[0].resources:
                 arn = tfmodel.render(resource, tfmodel.ROLE_POLICY_MAPS[function][0]).removesuffix(":*")

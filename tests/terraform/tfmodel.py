@@ -18,6 +18,8 @@ import hcl2
 
 REPO = Path(__file__).resolve().parents[2]
 MODULE_DIR = REPO / "modules" / "restore_stack"
+DRILL_DIR = REPO / "modules" / "drill_stack"
+MODULE_SOURCES = {MODULE_DIR: "./modules/restore_stack", DRILL_DIR: "./modules/drill_stack"}
 OPENAPI = REPO / "openapi.yaml"
 
 # The three Lambda functions: (directory, resource name) of their aws_lambda_function.
@@ -25,12 +27,14 @@ FUNCTIONS = {
     "backup": (REPO, "backup"),
     "restore_api": (MODULE_DIR, "restore_api"),
     "restore_worker": (MODULE_DIR, "restore_worker"),
+    "drill": (DRILL_DIR, "drill"),
 }
 # The locals map whose values are the role's policy documents, per function.
 ROLE_POLICY_MAPS = {
     "backup": (REPO, "backup_policies"),
     "restore_api": (MODULE_DIR, "restore_api_policies"),
     "restore_worker": (MODULE_DIR, "restore_worker_policies"),
+    "drill": (DRILL_DIR, "drill_policies"),
 }
 
 BOOKKEEPING = ("__is_block__", "__comments__", "__inline_comments__")
@@ -65,7 +69,7 @@ def parse_dir(directory: Path) -> dict[str, list[Any]]:
 
 
 def tf_files() -> list[Path]:
-    return sorted([*REPO.glob("*.tf"), *MODULE_DIR.glob("*.tf")])
+    return sorted([*REPO.glob("*.tf"), *MODULE_DIR.glob("*.tf"), *DRILL_DIR.glob("*.tf")])
 
 
 def labelled(directory: Path, kind: str, type_name: str) -> dict[str, dict[str, Any]]:
@@ -98,10 +102,13 @@ def locals_of(directory: Path) -> dict[str, Any]:
     return merged
 
 
-def module_calls() -> dict[str, dict[str, Any]]:
+def module_calls(directory: Path = MODULE_DIR) -> dict[str, dict[str, Any]]:
+    """The root module's calls of one child module (by default the restore stack), by name."""
     found: dict[str, dict[str, Any]] = {}
     for item in parse_dir(REPO).get("module", []):
-        found.update(item)
+        found.update(
+            {name: body for name, body in item.items() if body.get("source") == MODULE_SOURCES[directory]}
+        )
     return found
 
 
@@ -150,7 +157,7 @@ def function_definitions(name: str) -> list[FunctionDef]:
     """The function as each module call configures it (the restore stack is instantiated twice)."""
     directory, resource = FUNCTIONS[name]
     body = labelled(directory, "resource", "aws_lambda_function")[resource]
-    calls = [None] if directory == REPO else list(module_calls().values())
+    calls = [None] if directory == REPO else list(module_calls(directory).values())
     defs = []
     for inputs in calls:
         environment = body.get("environment", [{}])[0].get("variables", {})
@@ -246,7 +253,10 @@ def key_policy_documents() -> set[str]:
 
 def all_statements() -> list[Statement]:
     return [
-        s for directory in (REPO, MODULE_DIR) for stmts in policy_documents(directory).values() for s in stmts
+        s
+        for directory in (REPO, MODULE_DIR, DRILL_DIR)
+        for stmts in policy_documents(directory).values()
+        for s in stmts
     ]
 
 
@@ -264,7 +274,12 @@ def role_statements(function: str) -> list[Statement]:
 
 def role_managed_policies(function: str) -> list[str]:
     directory, _ = ROLE_POLICY_MAPS[function]
-    role = {"backup": "backup", "restore_api": "restore_api", "restore_worker": "restore_worker"}[function]
+    role = {
+        "backup": "backup",
+        "restore_api": "restore_api",
+        "restore_worker": "restore_worker",
+        "drill": "drill",
+    }[function]
     return [
         str(body.get("policy_arn"))
         for body in labelled(directory, "resource", "aws_iam_role_policy_attachment").values()

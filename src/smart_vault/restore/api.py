@@ -28,7 +28,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 
 from smart_vault import aws
-from smart_vault.config import RestoreApiSettings, drill_results_table
+from smart_vault.config import RestoreApiSettings
 from smart_vault.errors import AwsError, Conflict, NotFound, ValidationError
 from smart_vault.observability import logger, trace, trace_handler
 from smart_vault.restore.checks import run_prechecks
@@ -211,7 +211,7 @@ def get_drills_route() -> Response:
     from smart_vault.drill.results import DrillResultStore, validate_drills_query
 
     instance_id = validate_drills_query(app.current_event.query_string_parameters)
-    table = drill_results_table()
+    table = _settings().drill_results_table
     if table is None:
         raise NotFound(
             "drill results are not kept in this region (DRILL_RESULTS_TABLE is not set)",
