@@ -173,3 +173,61 @@ def inbox_subjects(state):
         )
         subjects[region] = [json.loads(m["Body"]).get("Subject") for m in messages]
     return subjects
+
+
+def test_a_drill_in_the_dr_region_passes_tears_down_and_shows_in_the_api_and_the_cli(
+    stack, monkeypatch, capsys
+):
+    from smart_vault.cli.main import main as cli_main
+    from smart_vault.local.client import invoke_backup, invoke_drill
+
+    _, state = stack
+    dr = state.dr_region
+    assert (
+        invoke_backup(state, scheduled_event(state.primary_region, "smart-vault-backup-schedule"))["status"]
+        == "SUCCEEDED"
+    )
+    protected = sorted(i["instance_id"] for i in state.fleet.protected)
+
+    report = invoke_drill(state)
+
+    assert report["status"] == "PASSED", report
+    assert report["region"] == dr
+    assert sorted(d["instance_id"] for d in report["drills"]) == protected
+    for drill in report["drills"]:
+        assert drill["rto_seconds"] > 0 and drill["torn_down"] and drill["leftovers"] == []
+        assert list(drill["stages"]) == [
+            "register_image",
+            "launch_instance",
+            "wait_instance_running",
+            "wait_status_checks",
+        ]
+    drill_tag = [{"Name": "tag-key", "Values": ["smart-vault:drill-id"]}]
+    ec2 = aws(state, "ec2", dr)
+    live = [
+        i
+        for r in ec2.describe_instances(Filters=drill_tag)["Reservations"]
+        for i in r["Instances"]
+        if i["State"]["Name"] != "terminated"
+    ]
+    assert live == [] and ec2.describe_images(Owners=["self"], Filters=drill_tag)["Images"] == []
+
+    # GET /drills of the DR region's API, and the CLI's table of it.
+    dr_api = next(a for a in state.provisioned.apis if a.region == dr)
+    status, answer = http("GET", f"{dr_api.url}/drills", {"x-api-key": dr_api.api_key})
+    assert status == 200
+    assert {d["drill_id"] for d in answer["drills"]} == {d["drill_id"] for d in report["drills"]}
+    assert http("GET", f"{state.primary_api.url}/drills", {"x-api-key": state.primary_api.api_key})[0] == 404
+    capsys.readouterr()
+    assert cli_main(["drills", "--api-url", dr_api.url, "--api-key", dr_api.api_key]) == 0
+    table = capsys.readouterr().out
+    assert "SLOWEST STAGE" in table and all(i in table for i in protected)
+
+    # `smart-vault drill run`, pointed at the local Lambda endpoint as `local up` prints it.
+    for name, value in state.client_environment().items():
+        monkeypatch.setenv(name, value)
+    function = state.provisioned.drill_functions[dr]
+    code = cli_main(["drill", "run", "--region", dr, "--function", function, "--instance-id", protected[0]])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "PASSED" in out and "teardown: verified, nothing left" in out

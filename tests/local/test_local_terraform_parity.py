@@ -14,8 +14,10 @@ from smart_vault.local.deployment import (
     API_STAGE,
     LAMBDA_HANDLERS,
     DeploymentConfig,
+    DrillStack,
     RestoreStack,
     backup_environment,
+    drill_environment,
     restore_api_environment,
     restore_worker_environment,
     table_definitions,
@@ -24,6 +26,7 @@ from smart_vault.local.provision import INVOKE_ARN_PLACEHOLDER
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MODULE_DIR = REPO_ROOT / "modules" / "restore_stack"
+DRILL_DIR = REPO_ROOT / "modules" / "drill_stack"
 # Rendering the local names with the Terraform expression as the prefix gives the Terraform strings.
 ROOT_PREFIX = "${var.name_prefix}"
 MODULE_STACK = RestoreStack(ROOT_PREFIX, "${var.region}", "${var.peer_region}", is_dr=False)
@@ -66,6 +69,11 @@ def root():
 @pytest.fixture(scope="module")
 def module():
     return load(MODULE_DIR)
+
+
+@pytest.fixture(scope="module")
+def drill_module():
+    return load(DRILL_DIR)
 
 
 def variables_of(function: dict[str, Any]) -> dict[str, Any]:
@@ -155,3 +163,36 @@ def test_the_api_body_is_openapi_yaml_with_only_the_invoke_arn_filled_in(module)
     assert "restore_api_invoke_arn = aws_lambda_function.restore_api.invoke_arn" in " ".join(body.split())
     placeholders = set(re.findall(r"\$\{[^}]*\}", (REPO_ROOT / "openapi.yaml").read_text()))
     assert placeholders == {INVOKE_ARN_PLACEHOLDER}
+
+
+def test_drill_stacks_function_table_and_environment(root, drill_module):
+    resources = drill_module["resource"]
+    function = resources[("aws_lambda_function", "drill")]
+    stack = DrillStack("${var.name_prefix}", "${var.region}")
+    assert drill_module["locals"]["function_name"] == stack.function_name
+    assert int(function["timeout"]) == stack.timeout_seconds
+    assert int(function["memory_size"]) == stack.memory_mb
+    assert set(variables_of(function)) == set(drill_environment(DeploymentConfig(), stack, "t", "s", ["g"]))
+    table = resources[("aws_dynamodb_table", "results")]
+    definition = stack.table_definition()
+    assert table["name"] == definition["TableName"]
+    assert [table["hash_key"], table["range_key"]] == [k["AttributeName"] for k in definition["KeySchema"]]
+    assert table["ttl"][0]["attribute_name"] == definition["ttl_attribute"]
+    # Where the drills run: the DR region by default, the primary too with drill_regions.
+    config = DeploymentConfig(name_prefix=ROOT_PREFIX)
+    modules = root["module"]
+    assert [s.name_prefix for s in config.drill_stacks()] == [modules["drill_dr"]["name_prefix"]]
+    both = DeploymentConfig(name_prefix=ROOT_PREFIX, drill_regions=(config.dr_region, config.primary_region))
+    assert [s.name_prefix for s in both.drill_stacks()] == [
+        modules["drill_dr"]["name_prefix"],
+        modules["drill_primary"]["name_prefix"],
+    ]
+    assert DeploymentConfig(drill_regions=()).drill_stacks() == []
+
+
+def test_drill_network_is_the_terraform_one(drill_module):
+    resources = drill_module["resource"]
+    assert ("aws_vpc", "drill") in resources and ("aws_subnet", "drill") in resources
+    group = resources[("aws_security_group", "drill")]
+    assert "ingress" not in group and "egress" not in group  # the local stack revokes EC2's default egress
+    assert group["name"] == "${var.name_prefix}-drill-instances"

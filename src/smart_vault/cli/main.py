@@ -1,4 +1,4 @@
-"""`smart-vault`: start and follow restores, report recovery points, run the local stack.
+"""`smart-vault`: start and follow restores, report recovery points and drills, run drills and the local stack.
 
 Exit codes: 0 done; 1 the operation ran and failed (restore or backup FAILED, a demo step failed);
 2 bad usage; 3 the API refused the request (4xx); 4 the API or AWS could not be reached or failed (5xx);
@@ -238,6 +238,7 @@ EPILOG = """\
 environment:
   SMART_VAULT_API_URL, SMART_VAULT_API_KEY   restore API stage URL and key (or --api-url, --api-key)
   SMART_VAULT_DR_REGION                      DR region of `report` (or --dr-region)
+  SMART_VAULT_DRILL_FUNCTION                 drill function of `drill run` (or --function)
   AWS_REGION, AWS_ENDPOINT_URL, AWS_*        the usual AWS settings, for `report`
 
 exit codes:
@@ -328,6 +329,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--tag-value", default="Gold", help="accepted values, comma-separated (default Gold)")
     report.set_defaults(handler=cmd_report)
+
+    from smart_vault.cli import drills as drill_commands
+
+    drill_commands.add_commands(commands, common, api, _client)
 
     local = commands.add_parser("local", help="the local stack: emulated AWS on this machine")
     local_commands = local.add_subparsers(dest="local_command", required=True, metavar="LOCAL_COMMAND")

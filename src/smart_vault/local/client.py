@@ -1,4 +1,4 @@
-"""Talk to a running local stack: invoke the backup function, read the notification inboxes."""
+"""Talk to a running local stack: invoke the backup and drill functions, read the notification inboxes."""
 
 from __future__ import annotations
 
@@ -82,6 +82,35 @@ def invoke_backup(state: StackState, event: dict[str, Any]) -> dict[str, Any]:
         raise StackError(
             f"the backup function failed: {message} (log: {state.log_dir}/{state.backup_function}.log)"
         )
+    return payload
+
+
+def invoke_drill(
+    state: StackState, event: dict[str, Any] | None = None, region: str | None = None
+) -> dict[str, Any]:
+    """Run the drill function of `region` (default: the DR region) once, synchronously, through the local
+    Lambda endpoint, and return its report. `event` defaults to a scheduled run; `{"instance_ids": [...]}`
+    drills those. For `make demo`: `report = invoke_drill(state)`, then `cli.drills.report_text(report)`."""
+    region = region or state.dr_region
+    function = state.provisioned.drill_functions.get(region)
+    if function is None:
+        raise StackError(
+            f"no drill function in {region} (the local stack drills {sorted(state.provisioned.drill_functions)})"
+        )
+    # One attempt: a retried invocation would be a second drill run. The read timeout covers the function's.
+    client = boto_client(
+        state, "lambda", region, read_timeout=960, retries={"max_attempts": 1, "mode": "standard"}
+    )
+    event = (
+        event
+        if event is not None
+        else scheduled_event(region, function.removesuffix("-drill") + "-drill-schedule")
+    )
+    answer = client.invoke(FunctionName=function, Payload=json.dumps(event).encode())
+    payload = json.loads(answer["Payload"].read() or b"null")
+    if answer.get("FunctionError"):
+        message = payload.get("errorMessage") if isinstance(payload, dict) else payload
+        raise StackError(f"the drill function failed: {message} (log: {state.log_dir}/{function}.log)")
     return payload
 
 

@@ -14,6 +14,7 @@ LAMBDA_HANDLERS = {
     "backup": "smart_vault.backup.handler",
     "restore_api": "smart_vault.restore_api.handler",
     "restore_worker": "smart_vault.restore_worker.handler",
+    "drill": "smart_vault.drill.handler",
 }
 API_STAGE = "v1"
 
@@ -40,6 +41,24 @@ class DeploymentConfig:
     dr_subnet_id: str | None = None
     dr_security_group_ids: tuple[str, ...] = ()
     allowed_instance_profile_arns: tuple[str, ...] = ()
+    # (v2) restore drills (drill.tf): None drills the DR region only
+    drill_regions: tuple[str, ...] | None = None
+    drill_schedule: str = "cron(0 3 ? * SUN *)"
+    drill_max_instances: int = 5
+    drill_rotation_days: int = 7
+    drill_instance_type: str | None = None
+    drill_timeout_seconds: int = 600
+    drill_vpc_cidr: str = "10.250.0.0/16"
+
+    def drill_stacks(self) -> list[DrillStack]:
+        """The drill_stack module instances: the DR region's, and the primary's when drill_regions adds it."""
+        regions = (self.dr_region,) if self.drill_regions is None else self.drill_regions
+        stacks = []
+        if self.dr_region in regions:
+            stacks.append(DrillStack(f"{self.name_prefix}-dr", self.dr_region))
+        if self.primary_region in regions:
+            stacks.append(DrillStack(self.name_prefix, self.primary_region))
+        return stacks
 
     def restore_networks(self) -> dict[str, dict[str, Any]]:
         """RESTORE_NETWORKS as main.tf builds it (`local.restore_networks`)."""
@@ -120,6 +139,57 @@ class RestoreStack:
         return f"{self.name_prefix}-restore"
 
 
+@dataclass(frozen=True)
+class DrillStack:
+    """One instance of the drill_stack module: the drill function, its results table and its network."""
+
+    name_prefix: str
+    region: str
+    timeout_seconds: int = 900
+    memory_mb: int = 256
+
+    @property
+    def function_name(self) -> str:
+        return f"{self.name_prefix}-drill"
+
+    @property
+    def results_table(self) -> str:
+        return f"{self.name_prefix}-drill-results"
+
+    def table_definition(self) -> dict[str, Any]:
+        """CreateTable arguments (plus the TTL attribute) of the drill results table."""
+        return {
+            "TableName": self.results_table,
+            "KeySchema": [
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            "AttributeDefinitions": [
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+            "BillingMode": "PAY_PER_REQUEST",
+            "ttl_attribute": "expires_at",
+        }
+
+
+def drill_environment(
+    config: DeploymentConfig, stack: DrillStack, topic_arn: str, subnet_id: str, security_group_ids: list[str]
+) -> dict[str, str]:
+    return {
+        "SNS_TOPIC_ARN": topic_arn,
+        "DRILL_RESULTS_TABLE": stack.results_table,
+        "DRILL_SUBNET_ID": subnet_id,
+        "DRILL_SECURITY_GROUP_IDS": ",".join(security_group_ids),
+        "DRILL_MAX_INSTANCES": str(config.drill_max_instances),
+        "DRILL_ROTATION_DAYS": str(config.drill_rotation_days),
+        "DRILL_INSTANCE_TYPE": config.drill_instance_type or "",
+        "DRILL_TIMEOUT_SECONDS": str(config.drill_timeout_seconds),
+        "DRILL_VALIDATION_FUNCTION": "",
+        "ALLOWED_INSTANCE_PROFILE_ARNS": "",
+    }
+
+
 def backup_environment(config: DeploymentConfig, topic_arn: str, dr_kms_key_arn: str) -> dict[str, str]:
     env = {
         "SNS_TOPIC_ARN": topic_arn,
@@ -146,6 +216,10 @@ def restore_api_environment(config: DeploymentConfig, stack: RestoreStack) -> di
         "ALLOWED_INSTANCE_TYPES": ",".join(config.allowed_instance_types),
         "ALLOWED_SUBNET_IDS": ",".join(config.allowed_subnet_ids),
         **restore_shared_environment(config),
+        # GET /drills reads the drill results of the stack's own region, when a drill runs there.
+        "DRILL_RESULTS_TABLE": next(
+            (d.results_table for d in config.drill_stacks() if d.region == stack.region), ""
+        ),
     }
     return env
 

@@ -16,8 +16,10 @@ from smart_vault.local.deployment import (
     API_STAGE,
     LAMBDA_HANDLERS,
     DeploymentConfig,
+    DrillStack,
     RestoreStack,
     backup_environment,
+    drill_environment,
     ledger_table_definition,
     restore_api_environment,
     restore_worker_environment,
@@ -51,6 +53,7 @@ class Provisioned:
     tables: list[str] = field(default_factory=list)
     functions: list[str] = field(default_factory=list)
     apis: list[ProvisionedApi] = field(default_factory=list)
+    drill_functions: dict[str, str] = field(default_factory=dict)  # region -> drill function name
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -178,9 +181,15 @@ def create_topic_with_inbox(
 def create_tables(
     client_for: ClientFactory, stack: RestoreStack, definitions: list[dict[str, Any]] | None = None
 ) -> list[str]:
-    dynamodb = client_for("dynamodb", stack.region)
+    return create_tables_in(
+        client_for, stack.region, table_definitions(stack) if definitions is None else definitions
+    )
+
+
+def create_tables_in(client_for: ClientFactory, region: str, definitions: list[dict[str, Any]]) -> list[str]:
+    dynamodb = client_for("dynamodb", region)
     names = []
-    for definition in table_definitions(stack) if definitions is None else definitions:
+    for definition in definitions:
         arguments = {k: v for k, v in definition.items() if k != "ttl_attribute"}
         dynamodb.create_table(**arguments)
         dynamodb.update_time_to_live(
@@ -189,6 +198,36 @@ def create_tables(
         )
         names.append(definition["TableName"])
     return names
+
+
+def create_drill_network(client_for: ClientFactory, stack: DrillStack, cidr: str) -> tuple[str, list[str]]:
+    """drill_stack/network.tf: a VPC with one private subnet, no gateway, a group without any rule."""
+    import ipaddress
+
+    ec2 = client_for("ec2", stack.region)
+    vpc_id = ec2.create_vpc(
+        CidrBlock=cidr,
+        TagSpecifications=[
+            {"ResourceType": "vpc", "Tags": [{"Key": "Name", "Value": f"{stack.name_prefix}-drill"}]}
+        ],
+    )["Vpc"]["VpcId"]
+    zone = ec2.describe_availability_zones(Filters=[{"Name": "state", "Values": ["available"]}])[
+        "AvailabilityZones"
+    ][0]["ZoneName"]
+    first_24 = str(next(ipaddress.ip_network(cidr).subnets(new_prefix=24)))
+    subnet_id = ec2.create_subnet(VpcId=vpc_id, CidrBlock=first_24, AvailabilityZone=zone)["Subnet"][
+        "SubnetId"
+    ]
+    group_id = ec2.create_security_group(
+        GroupName=f"{stack.name_prefix}-drill-instances",
+        Description="Smart Vault drill instances: no inbound and no outbound rule.",
+        VpcId=vpc_id,
+    )["GroupId"]
+    # EC2 gives a new group an allow-all egress rule; Terraform removes it, and so does this.
+    ec2.revoke_security_group_egress(
+        GroupId=group_id, IpPermissions=[{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
+    )
+    return subnet_id, [group_id]
 
 
 def provision(
@@ -215,6 +254,22 @@ def provision(
     )
     lambdas.register(backup)
     done.functions.append(backup.arn)
+    for drill_stack in config.drill_stacks():
+        done.tables.extend(create_tables_in(client_for, drill_stack.region, [drill_stack.table_definition()]))
+        subnet_id, groups = create_drill_network(client_for, drill_stack, config.drill_vpc_cidr)
+        drill = FunctionSpec(
+            name=drill_stack.function_name,
+            region=drill_stack.region,
+            handler=LAMBDA_HANDLERS["drill"],
+            environment=drill_environment(
+                config, drill_stack, done.topics[drill_stack.region], subnet_id, groups
+            ),
+            timeout_seconds=drill_stack.timeout_seconds,
+            memory_mb=drill_stack.memory_mb,
+        )
+        lambdas.register(drill)
+        done.functions.append(drill.arn)
+        done.drill_functions[drill_stack.region] = drill.name
     for stack in config.restore_stacks():
         done.tables.extend(create_tables(client_for, stack))
         worker = FunctionSpec(
