@@ -252,8 +252,37 @@ def copy_pipeline_scenario(argv: list[str]) -> int:
     return 0
 
 
+def drill_scenario(argv: list[str]) -> int:
+    """`--scenario drill [--json] [--instances N] [--runs R] [--seed S]`: weekly drill runs on the simulation;
+    RTO p50/p95 and the EC2 API calls per drill (smart_vault/sim/drill_scenario.py)."""
+    from smart_vault.observability import logger
+    from smart_vault.sim.drill_scenario import run_drill_scenario
+
+    parser = argparse.ArgumentParser(prog="bench/run.py")
+    parser.add_argument("--scenario", choices=["drill"], required=True)
+    parser.add_argument("--json", action="store_true", help="print only the JSON object")
+    parser.add_argument("--instances", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=4, help="weekly drill runs")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args(argv)
+    logger.setLevel("WARNING")  # the drills' own progress lines would bury the figure
+    summary = run_drill_scenario(instances=args.instances, runs=args.runs, seed=args.seed).summary()
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(
+            f"drill on the simulation: {summary['drills']} drills ({args.instances} instances x {args.runs} runs), "
+            f"{summary['passed']} passed; RTO p50 {summary['rto_p50_s']} s, p95 {summary['rto_p95_s']} s; "
+            f"{summary['ec2_calls_per_drill']} EC2 calls per drill; {summary['leftovers']} left over"
+        )
+        print(json.dumps(summary, indent=2))
+    return 0 if summary["passed"] == summary["drills"] and summary["leftovers"] == 0 else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if "drill" in argv or "--scenario=drill" in argv:
+        return drill_scenario(argv)
     if any(a.startswith("--scenario") for a in argv):
         return copy_pipeline_scenario(argv)
     parser = argparse.ArgumentParser(

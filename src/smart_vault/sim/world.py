@@ -31,6 +31,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from smart_vault.sim.compute import Compute
+
 ACCOUNT = "123456789012"
 
 
@@ -98,6 +100,7 @@ class SimWorld:
         self.last_set_complete_at = 0.0
         self.unsafe_deletions = 0
         self.copies_of: dict[str, list[dict[str, Any]]] = {}
+        self.compute: dict[str, Compute] = {}  # region -> restored instances and images (sim/compute.py)
 
     # ------------------------------------------------------------------ time
     def now(self) -> datetime:
@@ -377,13 +380,19 @@ class SimEC2:
         self.world, self.region = world, region
         self.meta = SimpleNamespace(region_name=region, events=SimpleNamespace(register=lambda *a, **k: None))
         self.calls: dict[str, int] = {}
+        self.compute = world.compute.setdefault(region, Compute(world, region))  # instances and images
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_") or name == "compute":
+            raise AttributeError(name)
+        return self.compute.operation(name, self._count)  # the operations of sim/compute.py
 
     def _count(self, name: str) -> None:
         self.calls[name] = self.calls.get(name, 0) + 1
 
-    def get_paginator(self, operation: str) -> _Paginator:
+    def get_paginator(self, operation: str) -> Any:
         self._count(operation)
-        return _Paginator(self, operation)
+        return self.compute.paginator(operation, _Paginator(self, operation))
 
     def create_snapshots(self, InstanceSpecification, TagSpecifications=(), **_: Any):
         self._count("create_snapshots")
