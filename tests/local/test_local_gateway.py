@@ -97,6 +97,7 @@ def test_gateway_error_uses_the_apis_gateway_response_template():
 def test_api_key_operations_follow_the_openapi_security():
     document = render_openapi((REPO_ROOT / "openapi.yaml").read_text(), "arn:x")
     assert sorted(api_key_operations(document)) == [
+        ("/drills", "GET"),
         ("/recovery-points", "GET"),
         ("/restore", "POST"),
         ("/restore/{restore_id}", "GET"),
