@@ -136,8 +136,34 @@ def protect(
     return Protected(instance["InstanceId"], name, set_id, snapshot_ids)
 
 
-def build_world(count: int = 3) -> DrillWorld:
-    ec2 = boto3.client("ec2", REGION)
+SAMPLE_RECORD = {
+    "drill_id": "5b0c7a4e-1f0e-4c36-9d59-0f4b7f0e2a11",
+    "instance_id": "i-0123456789abcdef0",
+    "name": "web-1",
+    "region": REGION,
+    "backup_set_id": "bset-0123456789abcdef0123",
+    "recovery_point_time": "2026-12-06T02:00:04Z",
+    "started_at": "2026-12-06T03:00:02Z",
+    "finished_at": "2026-12-06T03:05:31Z",
+    "status": "PASSED",
+    "rto_seconds": 243.1,
+    "stages": {
+        "register_image": 11.8,
+        "launch_instance": 0.4,
+        "wait_instance_running": 45.2,
+        "wait_status_checks": 185.7,
+    },
+    "validation": None,
+    "error": None,
+    "torn_down": True,
+    "leftovers": [],
+}
+
+
+def create_results_table(with_sample: bool = True) -> None:
+    """The drill results table (as Terraform defines it), in REGION, optionally with one drill in it."""
+    from smart_vault.drill.results import DrillResultStore
+
     dynamodb = boto3.client("dynamodb", REGION)
     dynamodb.create_table(
         TableName=RESULTS_TABLE,
@@ -148,6 +174,13 @@ def build_world(count: int = 3) -> DrillWorld:
         ],
         BillingMode="PAY_PER_REQUEST",
     )
+    if with_sample:
+        DrillResultStore(RESULTS_TABLE, dynamodb).put(SAMPLE_RECORD)
+
+
+def build_world(count: int = 3) -> DrillWorld:
+    ec2 = boto3.client("ec2", REGION)
+    create_results_table(with_sample=False)
     sns, sqs = boto3.client("sns", REGION), boto3.client("sqs", REGION)
     topic_arn = sns.create_topic(Name=TOPIC_NAME)["TopicArn"]
     queue_url = sqs.create_queue(QueueName="drill-subscriber")["QueueUrl"]

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -144,20 +144,11 @@ def recovery_points_here(ec2: Any, now: datetime) -> list[Candidate]:
 
 
 class DrillStepFailed(Exception):
-    """A step of the drill failed; the message says which and why."""
+    """A step of the drill failed; the message says which and why (the Recorder protocol's StepFailed)."""
 
     def __init__(self, step: str, cause: BaseException):
         super().__init__(f"{step} failed: {readable(cause)}")
         self.step = step
-
-
-def _step_failed(name: str, cause: BaseException) -> Exception:
-    """The engine's own StepFailed when it has one (the Recorder protocol promises it), else ours."""
-    try:
-        from smart_vault.restore.worker import StepFailed
-    except ImportError:  # pragma: no cover - the worker is part of the same package
-        return DrillStepFailed(name, cause)
-    return StepFailed(name, cause)
 
 
 class DrillRecorder:
@@ -175,11 +166,12 @@ class DrillRecorder:
         started = self._monotonic()
         try:
             yield
+        except DrillStepFailed:
+            self._finish(name, started)
+            raise
         except Exception as exc:
             self._finish(name, started)
-            if type(exc).__name__ == "StepFailed":
-                raise
-            raise _step_failed(name, exc) from exc
+            raise DrillStepFailed(name, exc) from exc
         self._finish(name, started)
 
     def _finish(self, name: str, started: float) -> None:
@@ -254,7 +246,6 @@ class DrillContext:
     seconds_left: float  # of the Lambda, at run_started
     availability_zone: str | None = None
     network_error: str | None = None
-    sleep: Callable[[float], None] | None = field(default=None)
 
     def lambda_left(self) -> float:
         return self.seconds_left - (self.monotonic() - self.run_started)
@@ -447,7 +438,7 @@ def run_drills(
     max_parallel: int | None = None,
 ) -> dict[str, Any]:
     """One drill run: the report of the contract (publishing and metrics are the caller's)."""
-    monotonic, _sleep = aws.clock()
+    monotonic = aws.clock()[0]
     run_started = monotonic()
     now = clock()
     candidates = recovery_points_here(clients.ec2, now)
