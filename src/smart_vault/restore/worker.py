@@ -50,6 +50,8 @@ RESTORE_ID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0
 DEFAULT_SECONDS_LEFT = 900.0
 # Kept back from the waits for rollback and the final writes; a quarter of the time on short timeouts.
 MAX_RESERVE_SECONDS = 60.0
+# A full-instance rollback waits for the instance to terminate (about a minute) before deleting its volumes.
+MAX_INSTANCE_RESERVE_SECONDS = 180.0
 # A lease outlives its worker's deadline a little, for clock skew between Lambda hosts.
 LEASE_SLACK = timedelta(seconds=5)
 INTERRUPTED = "INTERRUPTED"
@@ -298,7 +300,8 @@ def run_restore(
             "restore held by another worker or finished; nothing to do", extra={"restore_id": restore_id}
         )
         return public_view(store.get(restore_id) or job)
-    reserve = min(MAX_RESERVE_SECONDS, seconds_left / 4)
+    most = MAX_INSTANCE_RESERVE_SECONDS if claimed.get("mode") == "instance" else MAX_RESERVE_SECONDS
+    reserve = min(most, seconds_left / 4)
     deadline = Deadline(seconds_left=seconds_left, reserve_seconds=reserve)
     ec2 = ec2 or aws.client("ec2", claimed["region"])
     try:
