@@ -171,7 +171,12 @@ def figure_4_cold_start(repeats: int = 7) -> dict:
     tracing = {}
     for mode, extra_env in TRACING_ENV.items():
         modules = {}
-        for module in ("smart_vault.backup", "smart_vault.restore_api", "smart_vault.restore_worker"):
+        for module in (
+            "smart_vault.backup",
+            "smart_vault.restore_api",
+            "smart_vault.restore_worker",
+            "smart_vault.drill",
+        ):
             seconds = _import_seconds(module, repeats, extra_env)
             modules[module] = {
                 "median_ms": round(seconds * 1000, 1),
