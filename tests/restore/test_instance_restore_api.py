@@ -127,7 +127,7 @@ def test_a_dr_restore_lands_in_restore_networks_and_reads_only_the_dr_region(wor
 
 def test_given_values_replace_the_defaults(world):
     primary_set(world)
-    vpc, subnet, groups = world.net[PRIMARY_REGION]
+    vpc, _, groups = world.net[PRIMARY_REGION]
     other = boto3.client("ec2", PRIMARY_REGION).create_subnet(
         VpcId=vpc, CidrBlock="10.30.9.0/24", AvailabilityZone=f"{PRIMARY_REGION}b"
     )["Subnet"]["SubnetId"]
