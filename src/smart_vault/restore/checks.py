@@ -251,7 +251,9 @@ def _resolve_subnet(
         )
     if settings.allowed_subnet_ids and subnet_id not in settings.allowed_subnet_ids:
         source = "" if request.subnet_id else f" (from {origin})"
-        raise ValidationError(f"subnet_id {subnet_id!r}{source} is not allowed for restores", field="subnet_id")
+        raise ValidationError(
+            f"subnet_id {subnet_id!r}{source} is not allowed for restores", field="subnet_id"
+        )
     return subnet_id
 
 
