@@ -173,6 +173,7 @@ data "aws_iam_policy_document" "restore_worker_ec2_read" {
       "ec2:DescribeInstanceStatus",
       "ec2:DescribeSnapshots",
       "ec2:DescribeImages",
+      "ec2:DescribeKeyPairs",
       "ec2:DescribeSubnets",
     ]
     resources = ["*"]

@@ -19,7 +19,9 @@ from support.restore_world import (
     DR_REGION,
     PRIMARY_REGION,
     get_restore,
+    live_instances,
     post_restore,
+    run_invoked_workers,
     setup_world,
 )
 
@@ -364,3 +366,38 @@ def test_volume_form_fields_in_an_instance_body_answer_400_naming_them(world):
         "ValidationError",
         "device_name",
     )
+
+
+# ------------------------------------------------------------------------------ through the worker
+
+
+def test_an_accepted_dr_restore_is_carried_out_by_the_worker_in_the_dr_region_only(world, monkeypatch):
+    # The API's resolved request is what the worker's engine runs on (InstancePlan.from_request): the whole
+    # path, with every EC2 call of both functions made in the DR region.
+    copy = dr_set(world)
+    _, dr_subnet, dr_groups = world.net[DR_REGION]
+    ec2_regions: set[str] = set()
+    real_client = aws.client
+
+    def recording_client(service, region=None):
+        client = real_client(service, region)
+        if service == "ec2":
+            client.meta.events.register(
+                "before-call.ec2", lambda **_: ec2_regions.add(client.meta.region_name)
+            )
+        return client
+
+    monkeypatch.setattr(aws, "client", recording_client)
+    answer = post_restore({"instance_id": INSTANCE_ID, "region": DR_REGION})
+    assert answer.status == 202, answer.body
+    run_invoked_workers(world.lambda_client)
+
+    job = get_restore(answer.body["restore_id"]).body
+    assert job["status"] == "SUCCEEDED", job["error"]
+    assert job["mode"] == "instance" and job["backup_set_id"] == copy.backup_set_id
+    assert ec2_regions == {DR_REGION}
+    [instance] = [i for i in live_instances(DR_REGION) if i["InstanceId"] == job["instance_id"]]
+    assert (instance["SubnetId"], instance["InstanceType"]) == (dr_subnet, "t3.small")
+    assert [g["GroupId"] for g in instance["SecurityGroups"]] == dr_groups[:1]
+    assert len(job["volume_ids"]) == len(copy.snapshot_ids)
+    assert live_instances(PRIMARY_REGION) == []

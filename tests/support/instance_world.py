@@ -21,6 +21,10 @@ from smart_vault import aws
 INSTANCE_ID = "i-0a1b2c3d4e5f60718"
 LINUX = "Linux/UNIX"
 DEVICES = (("/dev/xvda", 8, "gp3"), ("/dev/sdf", 20, "gp3"), ("/dev/sdg", 4, "io2"))
+VOLUME_PERFORMANCE = {
+    "gp3": {"smart-vault:iops": "3000", "smart-vault:throughput": "125"},
+    "io2": {"smart-vault:iops": "200"},
+}
 
 
 def set_id_for(label: str) -> str:
@@ -99,6 +103,8 @@ def make_backup_set(
             "smart-vault:source-volume": f"vol-0{index:016x}",
             "smart-vault:volume-type": volume_type,
             "smart-vault:delete-on-termination": "true",
+            # What DescribeVolumes reports for such a volume, as the backup records it.
+            **VOLUME_PERFORMANCE.get(volume_type, {}),
         }
         snapshot_ids.append(
             ec2.create_snapshot(
