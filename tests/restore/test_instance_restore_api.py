@@ -401,3 +401,25 @@ def test_an_accepted_dr_restore_is_carried_out_by_the_worker_in_the_dr_region_on
     assert [g["GroupId"] for g in instance["SecurityGroups"]] == dr_groups[:1]
     assert len(job["volume_ids"]) == len(copy.snapshot_ids)
     assert live_instances(PRIMARY_REGION) == []
+
+
+def test_a_default_that_no_longer_fits_is_named_with_where_it_came_from(world, monkeypatch):
+    # The recorded subnet is gone (deleted since the backup): the answer says it was the recorded one.
+    _, _, groups = world.net[PRIMARY_REGION]
+    make_backup_set(PRIMARY_REGION, "gone", subnet_id="subnet-0dddddddddddddddd", security_group_ids=groups)
+    answer = post_restore({"instance_id": INSTANCE_ID})
+    assert (answer.status, answer.body["field"]) == (400, "subnet_id")
+    assert (
+        "subnet-0dddddddddddddddd" in answer.body["message"] and "recorded network" in answer.body["message"]
+    )
+    # RESTORE_NETWORKS names groups of another VPC than its subnet's.
+    primary_groups = groups
+    _, dr_subnet, _ = world.net[DR_REGION]
+    monkeypatch.setenv(
+        "RESTORE_NETWORKS",
+        json.dumps({DR_REGION: {"subnet_id": dr_subnet, "security_group_ids": primary_groups[:1]}}),
+    )
+    dr_set(world)
+    answer = post_restore({"instance_id": INSTANCE_ID, "region": DR_REGION})
+    assert (answer.status, answer.body["field"]) == (400, "security_group_ids")
+    assert f"RESTORE_NETWORKS[{DR_REGION}]" in answer.body["message"]

@@ -366,8 +366,16 @@ def run_instance_prechecks(
         )
     profile, warnings = _resolve_instance_profile(recorded, settings)
 
-    subnet = check_subnet(ec2, subnet_id, region)
-    check_security_groups(ec2, groups, subnet.get("VpcId", ""), region)
+    try:
+        subnet = check_subnet(ec2, subnet_id, region)
+        check_security_groups(ec2, groups, subnet.get("VpcId", ""), region)
+    except ValidationError as exc:
+        defaulted = request.subnet_id is None if exc.field == "subnet_id" else not request.security_group_ids
+        if not defaulted:
+            raise
+        raise ValidationError(
+            f"{exc.message} (the default from {origin}; give {exc.field})", exc.field
+        ) from None
     if request.ami_id is not None:
         image = check_image(ec2, request.ami_id, region)
         architecture = recorded.get(ARCHITECTURE_TAG)
