@@ -55,7 +55,14 @@ def _utc_now() -> datetime:
 
 
 def iso_time(moment: datetime) -> str:
+    """ISO 8601 UTC to the second (the recovery point's time)."""
     return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def iso_time_ms(moment: datetime) -> str:
+    """ISO 8601 UTC to the millisecond: a drill's start orders its history (sort key) and the latest item, so
+    two drills of one instance started within a second still sort by time."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def readable(exc: BaseException) -> str:
@@ -270,7 +277,7 @@ def drill_one(candidate: Candidate, ctx: DrillContext) -> Record:
         "region": settings.region,
         "backup_set_id": point.backup_set_id,
         "recovery_point_time": iso_time(point.created_at),
-        "started_at": iso_time(started_at),
+        "started_at": iso_time_ms(started_at),
         "finished_at": None,
         "status": FAILED,
         "rto_seconds": None,
@@ -362,7 +369,7 @@ def drill_one(candidate: Candidate, ctx: DrillContext) -> Record:
         name: seconds for name, seconds in recorder.durations.items() if name not in AFTER_RECOVERY_STEPS
     }
     _tear_down(restore, drill_id, recorder, record, ctx)
-    record["finished_at"] = iso_time(ctx.clock())
+    record["finished_at"] = iso_time_ms(ctx.clock())
     try:
         ctx.clients.store.put(record)
     except AwsError as exc:
