@@ -52,7 +52,7 @@ def test_the_table_shows_when_status_rto_slowest_stage_and_leftovers():
         r"i-0123456789abcdef0\s+web-1\s+2026-12-06T03:00:00Z \(1h.*\)\s+PASSED\s+243s\s+wait_status_checks 186s\s+0$",
         table[2],
     )
-    assert re.search(r"FAILED\s+-\s+register_image 9s\s+i-0fedcba9876543210$", table[3])
+    assert re.search(r"FAILED\s+-\s+register_image 9.0s\s+i-0fedcba9876543210$", table[3])
     assert drills.drill_table([]) == "no drill results"
 
 

@@ -34,11 +34,16 @@ def _parse_time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
+def seconds_text(seconds: float) -> str:
+    """Whole seconds; tenths below 10 s (the local stack's emulator restores in well under a second)."""
+    return f"{seconds:.1f}s" if seconds < 10 else f"{seconds:.0f}s"
+
+
 def slowest_stage(stages: dict[str, float]) -> str:
     if not stages:
         return "-"
     name, seconds = max(stages.items(), key=lambda item: item[1])
-    return f"{name} {seconds:.0f}s"
+    return f"{name} {seconds_text(seconds)}"
 
 
 def drill_rows(drills: list[dict[str, Any]], now: datetime) -> list[tuple[Any, ...]]:
@@ -58,7 +63,7 @@ def drill_rows(drills: list[dict[str, Any]], now: datetime) -> list[tuple[Any, .
                 drill.get("name") or "-",
                 when,
                 drill.get("status"),
-                f"{rto:.0f}s" if isinstance(rto, (int, float)) else "-",
+                seconds_text(rto) if isinstance(rto, (int, float)) else "-",
                 slowest_stage(drill.get("stages") or {}),
                 ", ".join(leftovers) if leftovers else ("0" if drill.get("torn_down") else "?"),
             )
