@@ -24,6 +24,8 @@ def test_demo_runs_every_step_and_succeeds():
     # The DR story: the primary is refused, web-2 comes back whole in the DR region with its RTO.
     assert "RegionUnavailable" in text and "Connection refused" in text
     assert "measured RTO" in text and "every volume back, from the DR copies" in text
+    # It ends with a drill in the DR region: passed, torn down, nothing left over.
+    assert "3 drills passed, teardown verified, 0 left over" in text
 
 
 def test_a_failing_step_exits_1_and_says_which(monkeypatch, tmp_path):
