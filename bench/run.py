@@ -284,8 +284,39 @@ def drill_scenario(argv: list[str]) -> int:
     return 0 if summary["passed"] == summary["drills"] and summary["leftovers"] == 0 else 1
 
 
+def instance_restore_scenario(argv: list[str]) -> int:
+    """`--scenario instance-restore [--json] [--restores N] [--volumes V] [--seed S]`: full-instance restores
+    in the DR region on the simulation; the RTO (p50/p95, and one restore's steps) and its EC2 calls."""
+    from smart_vault.observability import logger
+    from smart_vault.sim.restore_scenario import run_restore_scenario
+
+    parser = argparse.ArgumentParser(prog="bench/run.py --scenario instance-restore")
+    parser.add_argument("--scenario", choices=["instance-restore"], required=True)
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--restores", type=int, default=20)
+    parser.add_argument("--volumes", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args(argv)
+    logger.setLevel("WARNING")
+    summary = run_restore_scenario(restores=args.restores, volumes=args.volumes, seed=args.seed)
+    if args.json:
+        print(json.dumps(summary, sort_keys=True))
+    else:
+        one = summary["one_restore"]
+        print(
+            f"full-instance restore on the simulation ({args.volumes} volumes, DR region): RTO p50 "
+            f"{summary['rto_p50_s']} s, p95 {summary['rto_p95_s']} s over {args.restores} restores; one restore: "
+            f"RTO {one['rto_s']} s ({', '.join(f'{k} {v} s' for k, v in one['steps_s'].items())}), "
+            f"{one['ec2_calls']} EC2 calls ({one['ec2_calls_by_operation']}); "
+            f"{summary['primary_region_calls']} calls to the primary region, {summary['images_left']} images left"
+        )
+    return 0 if summary["primary_region_calls"] == 0 and summary["images_left"] == 0 else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if "instance-restore" in argv or "--scenario=instance-restore" in argv:
+        return instance_restore_scenario(argv)
     if "drill" in argv or "--scenario=drill" in argv:
         return drill_scenario(argv)
     if any(a.startswith("--scenario") for a in argv):
