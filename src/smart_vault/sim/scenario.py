@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from smart_vault import aws
+from smart_vault import aws, pacing
 from smart_vault.backup import entry
 from smart_vault.backup.ledger import CopyLedger
 from smart_vault.backup.run import Clients
@@ -106,6 +106,9 @@ def run_scenario(scenario: Scenario) -> dict[str, Any]:
         dr_ec2=SimEC2(world, DR),
         ledger=CopyLedger(SimDynamoDB(world), settings.copy_ledger_table),
     )
+    for client in (clients.ec2, clients.dr_ec2):
+        # The handler's own pacing (`entry._clients`), on the virtual clock.
+        pacing.Pacer(pacing.EC2_RATES, clock=lambda: world.clock, sleep=world.sleep).attach(client)
     sns = SimSNS()
     figures: dict[str, Any] = {
         "invocations": 0,

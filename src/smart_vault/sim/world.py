@@ -512,9 +512,27 @@ class _Paginator:
             key = "Snapshots"
         for index in range(0, max(len(found), 1), size):
             if index:
-                ec2.send(action, lambda: None, filtered)
+                ec2.send(action, lambda: None, filtered, first=False)
             page = found[index : index + size]
             yield {key: [{"Instances": page}]} if key == "Reservations" else {key: page}
+
+
+class _Events:
+    """The part of botocore's event system the product hooks: `provide-client-params.ec2.<Operation>`
+    handlers run once per call, before its first attempt (where `smart_vault.pacing` takes its token)."""
+
+    def __init__(self) -> None:
+        self.handlers: dict[str, list[Callable[..., Any]]] = {}
+
+    def register(self, event: str, handler: Callable[..., Any], **_: Any) -> None:
+        self.handlers.setdefault(event, []).append(handler)
+
+    def register_first(self, event: str, handler: Callable[..., Any], **_: Any) -> None:
+        self.handlers.setdefault(event, []).insert(0, handler)
+
+    def call_started(self, action: str) -> None:
+        for handler in self.handlers.get(f"provide-client-params.ec2.{action}", ()):
+            handler(model=SimpleNamespace(name=action), params={})
 
 
 class SimEC2:
@@ -523,11 +541,14 @@ class SimEC2:
 
     def __init__(self, world: SimWorld, region: str) -> None:
         self.world, self.region = world, region
-        self.meta = SimpleNamespace(region_name=region, events=SimpleNamespace(register=lambda *a, **k: None))
+        self.meta = SimpleNamespace(region_name=region, events=_Events())
         self.calls: dict[str, int] = {}
         self.retry = RetryingCall(world.sleep, world.rng.random)
 
-    def send(self, action: str, call: Callable[[], Any], filtered: bool = True) -> Any:
+    def send(self, action: str, call: Callable[[], Any], filtered: bool = True, first: bool = True) -> Any:
+        if first:
+            self.meta.events.call_started(action)
+
         def attempt() -> Any:
             self.world.request(self.region, action, filtered)
             return call()
