@@ -42,6 +42,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from smart_vault.sim.throttle import RequestBuckets, RetryingCall, throttling_error
+from smart_vault.sim.volumes import SimVolumes, SimWaiter
 
 ACCOUNT = "123456789012"
 MAX_RESULTS = 1000  # DescribeSnapshots, DescribeInstances and DescribeVolumes return at most 1000 a page
@@ -76,9 +77,9 @@ class SimParams:
     api_rate_scale: float = 1.0  # 1.0: EC2's documented bucket sizes and refill rates
     overlap_rate: float = 0.0
     overlap_window_s: float = 120.0
-    kill_rate: float = (
-        0.0  # share of copy invocations cut off mid-way (at a random call among their first 12)
-    )
+    # Share of copy invocations cut off mid-way (at a random call among their first 12).
+    kill_rate: float = 0.0
+    volume_error_rate: float = 0.0  # restored volumes that end in `error` (volumes.py)
 
 
 @dataclass(order=True)
@@ -104,6 +105,7 @@ class SimWorld:
         self.by_tag: dict[str, dict[tuple[str, str], set[str]]] = {primary: {}, dr: {}}
         self.instances: list[dict[str, Any]] = []
         self.instance_by_id: dict[str, dict[str, Any]] = {}
+        self.restored = SimVolumes(self, params.volume_error_rate)
         self.buckets = RequestBuckets(self.monotonic, params.api_rate_scale)
         self.requests: dict[str, int] = {}  # every simulated request (a describe page is one), by action
         self.kill_after: int | None = None  # the current invocation ends at its N-th simulated call
@@ -505,7 +507,10 @@ class _Paginator:
             found = [i for i in world.instances if _match(i, filters)]
             key = "Reservations"
         elif self.operation == "describe_volumes":
-            found = _attached_volumes(world.instances, filters)
+            if any(f["Name"] == "attachment.instance-id" for f in filters):
+                found = _attached_volumes(world.instances, filters)
+            else:
+                found = world.restored.describe(ec2.region, None, filters)
             key = "Volumes"
         else:
             found = world.find_snapshots(ec2.region, filters)
@@ -561,6 +566,32 @@ class SimEC2:
     def get_paginator(self, operation: str) -> _Paginator:
         self._count(operation)
         return _Paginator(self, operation)
+
+    def get_waiter(self, name: str) -> SimWaiter:
+        return SimWaiter(self, name)
+
+    def create_volume(self, **params: Any) -> dict[str, Any]:
+        self._count("create_volume")
+        return self.send("CreateVolume", lambda: self.world.restored.create(self.region, **params))
+
+    def describe_volumes(self, VolumeIds=None, Filters=(), **_: Any) -> dict[str, Any]:
+        self._count("describe_volumes")
+        found = self.send(
+            "DescribeVolumes", lambda: self.world.restored.describe(self.region, VolumeIds, list(Filters))
+        )
+        return {"Volumes": found}
+
+    def delete_volume(self, VolumeId: str) -> None:
+        self._count("delete_volume")
+        self.send("DeleteVolume", lambda: self.world.restored.delete(self.region, VolumeId))
+
+    def describe_snapshots(self, SnapshotIds=(), Filters=(), **_: Any) -> dict[str, Any]:
+        self._count("describe_snapshots")
+        filters = [*Filters, *([{"Name": "snapshot-id", "Values": list(SnapshotIds)}] if SnapshotIds else [])]
+        found = self.send("DescribeSnapshots", lambda: self.world.find_snapshots(self.region, filters))
+        if SnapshotIds and len(found) < len(set(SnapshotIds)):
+            raise _error("InvalidSnapshot.NotFound", "a snapshot does not exist", "DescribeSnapshots")
+        return {"Snapshots": found}
 
     def create_snapshots(self, InstanceSpecification, TagSpecifications=(), **_: Any):
         self._count("create_snapshots")
