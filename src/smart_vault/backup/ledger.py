@@ -199,8 +199,8 @@ class CopyLedger:
         with aws.aws_errors("DeleteItem"):
             self.dynamodb.delete_item(TableName=self.table, Key=_owed_key(sort_key))
 
-    def owed(self) -> Iterator[OwedCopy]:
-        """The owed queue, oldest first (Query pages of the one partition)."""
+    def _query(self, **extra: Any) -> Iterator[dict[str, Any]]:
+        """The pages of a Query of the owed partition, in sort-key order (oldest first)."""
         start: dict[str, Any] | None = None
         while True:
             with aws.aws_errors("Query"):
@@ -209,13 +209,28 @@ class CopyLedger:
                     KeyConditionExpression="pk = :pk",
                     ExpressionAttributeValues={":pk": {"S": OWED_PK}},
                     ScanIndexForward=True,
+                    **extra,
                     **({"ExclusiveStartKey": start} if start else {}),
                 )
-            for item in page.get("Items", []):
-                yield _owed_from_item(item)
+            yield page
             start = page.get("LastEvaluatedKey")
             if not start:
                 return
+
+    def owed(self, limit: int | None = None) -> Iterator[OwedCopy]:
+        """The owed queue, oldest first; with `limit`, only its `limit` oldest entries (one short page)."""
+        left = limit
+        for page in self._query(**({"Limit": limit} if limit else {})):
+            for item in page.get("Items", []):
+                yield _owed_from_item(item)
+                if left is not None:
+                    left -= 1
+                    if left <= 0:
+                        return
+
+    def owed_count(self) -> int:
+        """How many copies the queue holds (a Query with Select=COUNT: no items are returned)."""
+        return sum(int(page.get("Count", 0)) for page in self._query(Select="COUNT"))
 
     def sync_owed(self, owed: Iterable[OwedCopy], now: float) -> None:
         """Make the queue hold exactly `owed` (derived from EC2 by the caller): puts and deletes the difference."""

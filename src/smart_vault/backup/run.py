@@ -58,6 +58,8 @@ from smart_vault.observability import logger, trace
 # Instances in flight at once: EC2 answers in ~100 ms, so a few workers keep the paced buckets busy.
 WORKERS = 8
 MAX_RESERVE_SECONDS = 120.0
+# Owed-queue entries a copy event reads beyond its free slots (entries another invocation holds are skipped).
+QUEUE_READ_MARGIN = 10
 # Failures carried from one invocation of a run to the next (the async payload limit is 256 KB).
 MAX_CARRIED_FAILURES = 200
 
@@ -419,6 +421,7 @@ def copy_completed_snapshots(
             dry_run=settings.dry_run,
             ledger=clients.ledger,
             owner=claim_owner(run_id),
+            now=(now or datetime.now(UTC)).timestamp(),
         )
         if clients.ledger is not None and not settings.dry_run:
             nowish = (now or datetime.now(UTC)).timestamp()
@@ -542,9 +545,10 @@ def start_queued_copies(
 ) -> RunResult:
     """(v2) Fill the free DR slots from the ledger's owed queue, oldest first.
 
-    Reads the queue (one Query page per ~1,000 owed copies) and the pending snapshots of the DR region (one
-    short describe); describes nothing else. Each copy is claimed first (`queued=True`: never over a live
-    copy), started, then taken off the queue. A primary gone since it was queued leaves the queue.
+    Reads the pending snapshots of the DR region (one short describe), the queue's oldest entries (as many
+    as there are free slots, plus a margin for entries claimed elsewhere) and the queue's size (a COUNT
+    Query); describes nothing else. Each copy is claimed first (`queued=True`: never over a live copy),
+    started, then taken off the queue. A primary gone since it was queued leaves the queue.
     """
     assert clients.ledger is not None
     ledger = clients.ledger
@@ -556,7 +560,7 @@ def start_queued_copies(
         slots = max(
             settings.max_concurrent_copies - count_pending_copies(clients.dr_ec2, settings.dr_region), 0
         )
-        queue = list(ledger.owed())
+        queue = list(ledger.owed(limit=slots + QUEUE_READ_MARGIN)) if slots else []
         for index, owed in enumerate(queue):
             if slots <= 0:
                 remaining += queue[index:]
@@ -593,6 +597,9 @@ def start_queued_copies(
                     "region": settings.dr_region,
                 }
             )
+        backlog = ledger.owed_count()
+        if not queue and backlog:  # no free slot: the oldest entry, for OldestOwedCopySeconds
+            remaining = list(ledger.owed(limit=1))
     except AwsError as exc:
         failures.append({"resource": "owed copies", "error": exc.readable()})
         report = build_report(run_id, settings.dry_run, copies_started=outcome.started, failures=failures)
@@ -601,7 +608,7 @@ def start_queued_copies(
         run_id,
         settings.dry_run,
         copies_started=outcome.started,
-        copies_deferred=len(remaining),
+        copies_deferred=backlog,
         failures=failures,
     )
     oldest = min((o.start_time for o in remaining), default=None)

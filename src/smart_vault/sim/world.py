@@ -114,6 +114,9 @@ class SimWorld:
         # latest of them, so eight threads sleeping 16 s move the clock 16 s, not 128 s.
         self._thread = threading.local()
         self._lock = threading.Lock()
+        # Every simulated request runs under this lock: the run's worker threads never interleave inside
+        # the world's state (the heap, the indexes). Reentrant: an overlapping invocation runs inside one.
+        self.api_lock = threading.RLock()
         self.epoch = 0
         self.overlaps = 0
         self.copied_volumes: set[str] = set()  # source volumes with a copy already (later ones incremental)
@@ -555,8 +558,9 @@ class SimEC2:
             self.meta.events.call_started(action)
 
         def attempt() -> Any:
-            self.world.request(self.region, action, filtered)
-            return call()
+            with self.world.api_lock:
+                self.world.request(self.region, action, filtered)
+                return call()
 
         return self.retry(action, attempt)
 
@@ -748,6 +752,7 @@ class SimDynamoDB:
         Limit=None,
         ExclusiveStartKey=None,
         ConsistentRead=False,
+        Select=None,
     ):
         """`pk = :pk` queries in sort-key order. GUESS: 1000 items a page (DynamoDB's limit is 1 MB)."""
         self.world.request(None, "Query")
@@ -762,7 +767,9 @@ class SimDynamoDB:
             keys = [k for k in keys if (k > after if ScanIndexForward else k < after)]
         limit = min(Limit or 1000, 1000)
         page = keys[:limit]
-        answer: dict[str, Any] = {"Items": [dict(partition[k]) for k in page], "Count": len(page)}
+        answer: dict[str, Any] = {"Count": len(page)}
+        if Select != "COUNT":
+            answer["Items"] = [dict(partition[k]) for k in page]
         if len(keys) > limit:
             answer["LastEvaluatedKey"] = {"pk": partition[page[-1]]["pk"], "sk": {"S": page[-1]}}
         return answer
