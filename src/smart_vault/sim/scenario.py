@@ -77,6 +77,22 @@ class _Context:
         return max(int((self._deadline - self._world.monotonic()) * 1000), 0)
 
 
+class _SimLambda:
+    """Lambda's asynchronous Invoke of the backup function itself: the payload runs about a second later."""
+
+    def __init__(self, world: SimWorld, run: Any) -> None:
+        self.world, self._run, self.continuations = world, run, 0
+
+    def invoke(self, FunctionName: str, InvocationType: str, Payload: bytes) -> dict[str, Any]:
+        payload = json.loads(Payload)
+        self.continuations += 1
+        self.world.at(self.world.clock + 1.0, lambda: self.invoke_now(payload))
+        return {"StatusCode": 202}
+
+    def invoke_now(self, payload: dict[str, Any]) -> None:
+        self._run(payload)
+
+
 def event_kind(event: dict[str, Any]) -> str:
     if event.get("reconcile_copies"):
         return "reconcile"
@@ -193,9 +209,12 @@ def run_scenario(scenario: Scenario) -> dict[str, Any]:
         world.at(t, lambda: invoke({"reconcile_copies": True}))
         t += step
     previous = (aws._monotonic, aws._sleep)
-    previous_sns = aws._clients.get(("sns", PRIMARY))
+    replaced = {key: aws._clients.get(key) for key in (("sns", PRIMARY), ("lambda", PRIMARY))}
     aws.set_clock(world.monotonic, world.sleep)
     aws._clients[("sns", PRIMARY)] = sns
+    # A run that would outlast its invocation continues in a new one (`entry.start_continuation`).
+    sim_lambda = _SimLambda(world, lambda payload: invoke(payload))
+    aws._clients[("lambda", PRIMARY)] = sim_lambda
     level = entry.logger.log_level
     entry.logger.setLevel("ERROR")  # tens of thousands of invocations: their INFO reports are not figures
     wall = time.perf_counter()
@@ -205,11 +224,13 @@ def run_scenario(scenario: Scenario) -> dict[str, Any]:
     finally:
         entry.logger.setLevel(level)
         aws.set_clock(*previous)
-        if previous_sns is None:
-            aws._clients.pop(("sns", PRIMARY), None)
-        else:
-            aws._clients[("sns", PRIMARY)] = previous_sns
+        for key, client in replaced.items():
+            if client is None:
+                aws._clients.pop(key, None)
+            else:
+                aws._clients[key] = client
     wall = time.perf_counter() - wall
+    figures["continuations"] = sim_lambda.continuations
     return _figures(world, scenario, params, figures, wall)
 
 
@@ -279,6 +300,7 @@ def _figures(
         },
         "invocations": figures["invocations"],
         "invocations_killed": figures["killed"],
+        "run_continuations": figures["continuations"],
         "overlapping_invocations": world.overlaps,
         "requests_per_invocation": requests_per_invocation(figures["requests"]),
         "throttled_requests": sum(world.buckets.throttled.values()),

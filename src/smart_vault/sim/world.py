@@ -106,7 +106,8 @@ class SimWorld:
         self.instances: list[dict[str, Any]] = []
         self.instance_by_id: dict[str, dict[str, Any]] = {}
         self.restored = SimVolumes(self, params.volume_error_rate)
-        self.buckets = RequestBuckets(self.monotonic, params.api_rate_scale)
+        # On the latest time of all threads, as the product's pacer (EC2 refills in real time, not per thread).
+        self.buckets = RequestBuckets(lambda: self.clock, params.api_rate_scale)
         self.requests: dict[str, int] = {}  # every simulated request (a describe page is one), by action
         self.kill_after: int | None = None  # the current invocation ends at its N-th simulated call
         self.depth = 0  # > 0 while an overlapping invocation runs inside another
