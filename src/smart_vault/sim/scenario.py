@@ -137,6 +137,7 @@ def run_scenario(scenario: Scenario) -> dict[str, Any]:
         "failure_samples": [],
         "killed": 0,
         "requests": {},
+        "backlog_by_day": {},
     }
 
     def invoke(event: dict[str, Any], attempt: int = 0) -> None:
@@ -174,6 +175,9 @@ def run_scenario(scenario: Scenario) -> dict[str, Any]:
         if "copies_deferred" in report and "copies_started" in report:
             figures["copy_backlog_max"] = max(figures["copy_backlog_max"], report["copies_deferred"])
             figures["copy_backlog_last"] = report["copies_deferred"]
+            day = int((world.clock - start) // DAY)
+            by_day = figures["backlog_by_day"]
+            by_day[day] = max(by_day.get(day, 0), report["copies_deferred"])
         owed = metric_set.get("OldestOwedCopySeconds", {}).get("Value")
         if owed:
             value = owed[-1] if isinstance(owed, list) else owed
@@ -304,6 +308,8 @@ def _figures(
         "overlapping_invocations": world.overlaps,
         "requests_per_invocation": requests_per_invocation(figures["requests"]),
         "throttled_requests": sum(world.buckets.throttled.values()),
+        "throttled_by_action": dict(sorted(world.buckets.throttled.items())),
+        "copy_backlog_max_by_day": [figures["backlog_by_day"].get(d, 0) for d in range(scenario.days)],
         "invocation_errors": figures["errors"][:5],
         "failure_samples": figures["failure_samples"],
         "wall_seconds": round(wall, 1),
