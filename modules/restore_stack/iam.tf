@@ -1,6 +1,7 @@
 # Roles of the restore API and the worker: one policy document per concern, one statement per purpose.
 # Restores may target this stack's region or the peer region. Everything the worker creates is tagged
-# ManagedBy=smart-vault at creation, and it may attach, detach, delete or terminate only what carries it.
+# ManagedBy=smart-vault at creation, and it may attach, detach, delete, deregister or terminate only what
+# carries it. Full-instance restores register a temporary AMI from managed snapshots only.
 
 locals {
   partition  = data.aws_partition.current.partition
@@ -8,7 +9,7 @@ locals {
   regions    = [var.region, var.peer_region]
 
   ec2_arns = {
-    for kind in ["instance", "volume", "network-interface", "security-group"] :
+    for kind in ["instance", "volume", "network-interface", "security-group", "key-pair"] :
     kind => [for r in local.regions : "arn:${local.partition}:ec2:${r}:${local.account_id}:${kind}/*"]
   }
   snapshot_arns = [for r in local.regions : "arn:${local.partition}:ec2:${r}::snapshot/*"]
@@ -24,6 +25,20 @@ locals {
   managed_by_value = "smart-vault"
 
   ec2_via_service = [for r in local.regions : "ec2.${r}.amazonaws.com"]
+
+  # iam:PassRole is evaluated on the role, while ALLOWED_INSTANCE_PROFILE_ARNS lists instance profiles: the
+  # role of each allowed profile is looked up (its name is the ARN's last segment, after any path), so the
+  # two lists cannot disagree. Re-apply after changing the role inside an allowed profile.
+  allowed_instance_profile_names = toset([
+    for arn in var.allowed_instance_profile_arns : element(split("/", arn), length(split("/", arn)) - 1)
+  ])
+  passable_role_arns = sort(distinct([for p in data.aws_iam_instance_profile.allowed : p.role_arn]))
+}
+
+data "aws_iam_instance_profile" "allowed" {
+  for_each = local.allowed_instance_profile_names
+
+  name = each.value
 }
 
 data "aws_iam_policy_document" "lambda_assume" {
@@ -61,11 +76,13 @@ data "aws_iam_policy_document" "restore_api_logs" {
 data "aws_iam_policy_document" "restore_api_ec2_read" {
   statement {
     sid = "PreCheckSnapshotImageSubnet"
-    # Describe calls support no resource-level permissions.
+    # Describe calls support no resource-level permissions. Full-instance pre-checks also read the
+    # recovery point (DescribeSnapshots with tag filters) and the security groups.
     actions = [
       "ec2:DescribeSnapshots",
       "ec2:DescribeImages",
       "ec2:DescribeSubnets",
+      "ec2:DescribeSecurityGroups",
       "ec2:DescribeAvailabilityZones",
     ]
     resources = ["*"]
@@ -153,7 +170,10 @@ data "aws_iam_policy_document" "restore_worker_ec2_read" {
     actions = [
       "ec2:DescribeVolumes",
       "ec2:DescribeInstances",
+      "ec2:DescribeInstanceStatus",
       "ec2:DescribeSnapshots",
+      "ec2:DescribeImages",
+      "ec2:DescribeKeyPairs",
       "ec2:DescribeSubnets",
     ]
     resources = ["*"]
@@ -208,22 +228,79 @@ data "aws_iam_policy_document" "restore_worker_ec2_write" {
   }
 
   # RunInstances also authorizes the resources it only reads. They cannot carry request tags, so these
-  # are limited by ARN instead: the allowed subnets (when listed), the image and its snapshots, and the
-  # security groups.
+  # are limited by ARN instead: the allowed subnets (when listed), the image and its snapshots, the
+  # security groups and the key pair (a full-instance restore launches with the recorded one).
   statement {
-    sid       = "LaunchFromImagesIntoSubnets"
-    actions   = ["ec2:RunInstances"]
-    resources = concat(local.image_arns, local.snapshot_arns, local.subnet_arns, local.ec2_arns["security-group"])
+    sid     = "LaunchFromImagesIntoSubnets"
+    actions = ["ec2:RunInstances"]
+    resources = concat(
+      local.image_arns, local.snapshot_arns, local.subnet_arns, local.ec2_arns["security-group"],
+      local.ec2_arns["key-pair"],
+    )
+  }
+
+  # A full-instance restore without ami_id registers a temporary AMI from the recovery point: the AMI is
+  # tagged managed at creation, and its block devices may only be the vault's snapshots.
+  statement {
+    sid       = "RegisterImagesOnlyTaggedManaged"
+    actions   = ["ec2:RegisterImage"]
+    resources = local.image_arns
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/${local.managed_by_key}"
+      values   = [local.managed_by_value]
+    }
   }
 
   statement {
-    sid       = "TagRestoredResourcesAtCreation"
-    actions   = ["ec2:CreateTags"]
-    resources = concat(local.ec2_arns["volume"], local.ec2_arns["instance"], local.ec2_arns["network-interface"])
+    sid       = "RegisterImagesOnlyFromManagedSnapshots"
+    actions   = ["ec2:RegisterImage"]
+    resources = local.snapshot_arns
+    condition {
+      test     = "StringEquals"
+      variable = "ec2:ResourceTag/${local.managed_by_key}"
+      values   = [local.managed_by_value]
+    }
+  }
+
+  # Deregistering leaves the snapshots behind it alone (they are the vault's recovery point).
+  statement {
+    sid       = "DeregisterOnlyManagedImages"
+    actions   = ["ec2:DeregisterImage"]
+    resources = local.image_arns
+    condition {
+      test     = "StringEquals"
+      variable = "ec2:ResourceTag/${local.managed_by_key}"
+      values   = [local.managed_by_value]
+    }
+  }
+
+  statement {
+    sid     = "TagRestoredResourcesAtCreation"
+    actions = ["ec2:CreateTags"]
+    resources = concat(
+      local.ec2_arns["volume"], local.ec2_arns["instance"], local.ec2_arns["network-interface"], local.image_arns,
+    )
     condition {
       test     = "StringEquals"
       variable = "ec2:CreateAction"
-      values   = ["CreateVolume", "RunInstances"]
+      values   = ["CreateVolume", "RunInstances", "RegisterImage"]
+    }
+  }
+
+  # The recorded instance profile is attached only when it is allowed: only those profiles' roles may be
+  # passed, and only to EC2. No statement at all when no profile is allowed.
+  dynamic "statement" {
+    for_each = length(local.passable_role_arns) > 0 ? [1] : []
+    content {
+      sid       = "PassOnlyAllowedInstanceProfileRolesToEc2"
+      actions   = ["iam:PassRole"]
+      resources = local.passable_role_arns
+      condition {
+        test     = "StringEquals"
+        variable = "iam:PassedToService"
+        values   = ["ec2.amazonaws.com"]
+      }
     }
   }
 

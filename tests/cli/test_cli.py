@@ -25,6 +25,7 @@ from smart_vault.cli.client import (
     follow_restore,
     format_age,
     format_table,
+    measured_rto_seconds,
     step_lines,
 )
 from smart_vault.cli.main import main, recovery_point_rows
@@ -442,3 +443,146 @@ def test_recovery_points_lists_the_api_answer_with_age_and_completeness(api):
 def test_recovery_points_needs_exactly_one_of_instance_id_and_name(capsys):
     code, _ = run(["recovery-points", "--api-url", "http://x", "--api-key", "k"])
     assert code == 2
+
+
+# ------------------------------------------------------------------------------ full-instance restores
+
+INSTANCE = "i-0a1b2c3d4e5f60718"
+BSET = "bset-0123456789abcdef0123"
+
+
+def instance_job(status, steps=(), **extra):
+    document = job(status, steps, **extra)
+    document.update(
+        mode="instance",
+        region="eu-central-1",
+        backup_set_id=BSET,
+        volume_ids=extra.get("volume_ids", []),
+        image_id=extra.get("image_id"),
+        warnings=extra.get("warnings", []),
+        created_at="2026-11-27T10:00:00Z",
+        updated_at=extra.get("updated_at", "2026-11-27T10:04:10Z"),
+    )
+    return document
+
+
+def test_restore_instance_posts_the_full_instance_body(api):
+    api.script("POST", "/restore", (202, {"restore_id": RESTORE_ID, "status": "PENDING", "status_url": "/x"}))
+    argv = [
+        "restore", "--instance-id", INSTANCE, "--backup-set-id", BSET, "--region", "eu-central-1",
+        "--subnet-id", "subnet-0123456789abcdef0",
+        "--security-group-ids", "sg-0123456789abcdef0", "sg-0123456789abcdef1",
+        "--instance-type", "t3.large", "--ami-id", "ami-0123456789abcdef0", "--keep-on-failure",
+        "--idempotency-key", "dr-web-1",
+        "--api-url", api.url, "--api-key", "k", "--output", "json",
+    ]  # fmt: skip
+    code, out = run(argv)
+    assert code == EXIT_OK and json.loads(out)["restore_id"] == RESTORE_ID
+    assert api.requests[0]["headers"]["idempotency-key"] == "dr-web-1"
+    assert json.loads(api.requests[0]["body"]) == {
+        "instance_id": INSTANCE,
+        "backup_set_id": BSET,
+        "region": "eu-central-1",
+        "subnet_id": "subnet-0123456789abcdef0",
+        "security_group_ids": ["sg-0123456789abcdef0", "sg-0123456789abcdef1"],
+        "instance_type": "t3.large",
+        "ami_id": "ami-0123456789abcdef0",
+        "keep_on_failure": True,
+    }
+
+
+def test_restore_instance_leaves_the_defaults_to_the_api(api):
+    api.script("POST", "/restore", (202, {"restore_id": RESTORE_ID, "status": "PENDING", "status_url": "/x"}))
+    code, _ = run(["restore", "--instance-id", INSTANCE, "--api-url", api.url, "--api-key", "k"])
+    assert code == EXIT_OK
+    assert json.loads(api.requests[0]["body"]) == {"instance_id": INSTANCE}
+
+
+@pytest.mark.parametrize(
+    ("extra", "flag"),
+    [
+        (["--instance-id", INSTANCE, "--launch"], "--launch"),
+        (["--instance-id", INSTANCE, "--device-name", "/dev/sdf"], "--device-name"),
+        (["--instance-id", INSTANCE, "--availability-zone", "eu-west-1a"], "--availability-zone"),
+        (["--instance-id", INSTANCE, "--volume-type", "gp3"], "--volume-type"),
+        (["--snapshot-id", "snap-0123456789abcdef0", "--backup-set-id", BSET], "--backup-set-id"),
+        (["--snapshot-id", "snap-0123456789abcdef0", "--security-group-ids", "sg-1"], "--security-group-ids"),
+    ],
+)
+def test_options_of_the_other_form_are_usage_errors(extra, flag, api, capsys):
+    code, _ = run(["restore", *extra, "--api-url", api.url, "--api-key", "k"])
+    assert code == EXIT_USAGE
+    assert flag in capsys.readouterr().err
+    assert api.requests == []
+
+
+def test_snapshot_and_instance_ids_are_exclusive(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["restore", "--snapshot-id", "snap-0123456789abcdef0", "--instance-id", INSTANCE])
+    assert done.value.code == EXIT_USAGE
+    assert "not allowed with" in capsys.readouterr().err
+
+
+def test_restore_instance_wait_follows_the_steps_and_ends_with_the_instance_and_rto(api):
+    api.script("POST", "/restore", (202, {"restore_id": RESTORE_ID, "status": "PENDING", "status_url": "/x"}))
+    done = [
+        ("register_image", "SUCCEEDED"),
+        ("launch_instance", "SUCCEEDED"),
+        ("wait_instance_running", "SUCCEEDED"),
+        ("wait_status_checks", "SUCCEEDED"),
+        ("deregister_image", "SUCCEEDED"),
+    ]
+    api.script(
+        "GET",
+        f"/restore/{RESTORE_ID}",
+        (200, instance_job("PENDING")),
+        (200, instance_job("RUNNING", [("register_image", "RUNNING")])),
+        (200, instance_job("RUNNING", [*done[:2], ("wait_instance_running", "RUNNING")])),
+        (
+            200,
+            instance_job(
+                "SUCCEEDED",
+                done,
+                instance_id="i-0fedcba9876543210",
+                volume_ids=["vol-1", "vol-2", "vol-3"],
+                warnings=["the recorded instance profile x is not in ALLOWED_INSTANCE_PROFILE_ARNS"],
+            ),
+        ),
+    )
+    argv = ["restore", "--instance-id", INSTANCE, "--region", "eu-central-1", "--wait", "--interval", "0"]
+    code, out = run([*argv, "--api-url", api.url, "--api-key", "k"])
+    assert code == EXIT_OK
+    register = [line.split()[-1] for line in out.splitlines() if "] register_image" in line]
+    assert register == ["RUNNING", "SUCCEEDED"]
+    progress = [line for line in out.splitlines() if line.startswith("  [")]
+    assert all(line.split("]")[0].strip(" [").endswith("s") for line in progress)  # elapsed time
+    last = out.strip().splitlines()[-1]
+    assert last.startswith("instance i-0fedcba9876543210 is running in eu-central-1")
+    assert BSET in last and "3 volumes" in last
+    assert "RTO 4m 10s (250s" in last
+    assert "ALLOWED_INSTANCE_PROFILE_ARNS" in out  # the warning is shown
+
+
+def test_a_failed_instance_restore_exits_1_with_the_error_and_the_time_it_took(api):
+    api.script(
+        "GET",
+        f"/restore/{RESTORE_ID}",
+        (200, instance_job("FAILED", [("launch_instance", "FAILED")], error="InsufficientInstanceCapacity")),
+    )
+    code, out = run(["status", RESTORE_ID, "--interval", "0", "--api-url", api.url, "--api-key", "k"])
+    assert code == EXIT_FAILED
+    assert "FAILED after 4m 10s" in out and "InsufficientInstanceCapacity" in out
+
+
+def test_the_json_output_of_a_followed_restore_carries_the_measured_rto(api):
+    api.script("GET", f"/restore/{RESTORE_ID}", (200, instance_job("SUCCEEDED", instance_id="i-1")))
+    code, out = run(["status", RESTORE_ID, "--output", "json", "--api-url", api.url, "--api-key", "k"])
+    assert code == EXIT_OK
+    document = json.loads(out)
+    assert document["rto_seconds"] == 250.0 and document["mode"] == "instance"
+
+
+def test_measured_rto_is_none_while_running_or_unreadable():
+    assert measured_rto_seconds(instance_job("RUNNING")) is None
+    assert measured_rto_seconds(instance_job("SUCCEEDED", updated_at="soon")) is None
+    assert measured_rto_seconds(instance_job("SUCCEEDED")) == 250.0

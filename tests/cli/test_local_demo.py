@@ -21,6 +21,9 @@ def test_demo_runs_every_step_and_succeeds():
         assert f"==> [{step}/{demo_module.STEPS}]" in text
     assert "HTTP 403" in text and "wait_volume_in_use" in text and "restore.completed" in text
     assert "Demo succeeded" in text
+    # The DR story: the primary is refused, web-2 comes back whole in the DR region with its RTO.
+    assert "RegionUnavailable" in text and "Connection refused" in text
+    assert "measured RTO" in text and "every volume back, from the DR copies" in text
 
 
 def test_a_failing_step_exits_1_and_says_which(monkeypatch, tmp_path):

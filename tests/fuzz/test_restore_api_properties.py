@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 from oracle import FIELDS, allowed_statuses, allowed_statuses_for_text
 
-from smart_vault.restore.request import request_schema
+from smart_vault.restore.request import INSTANCE_FORM, VOLUME_FORM, form_schema, request_schema
 from support.restore_world import JOBS_TABLE, PRIMARY_REGION
 
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -30,7 +30,11 @@ FUZZ = settings(
         HealthCheck.data_too_large,
     ],
 )
-ERRORS_BY_STATUS = {400: {"ValidationError"}, 404: {"SnapshotNotFound"}, 409: {"Conflict"}}
+ERRORS_BY_STATUS = {
+    400: {"ValidationError"},
+    404: {"SnapshotNotFound", "RecoveryPointNotFound"},
+    409: {"Conflict"},
+}
 
 json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30)
 json_values = st.recursive(
@@ -45,8 +49,13 @@ def schema_objects(schema: dict) -> st.SearchStrategy:
     schema's own `required` and `properties` (with additionalProperties false, nothing else).
 
     hypothesis-jsonschema 0.23.1 (the latest) builds object strategies with a Hypothesis internal that
-    Hypothesis 6.170 no longer has (`many.more`); its scalar strategies are unaffected.
+    Hypothesis 6.170 no longer has (`many.more`); its scalar strategies are unaffected. A `oneOf` of object
+    forms is drawn form by form.
     """
+    if "oneOf" in schema:
+        return st.one_of(
+            *(schema_objects({"$schema": schema["$schema"], **form}) for form in schema["oneOf"])
+        )
     assert schema["type"] == "object" and schema["additionalProperties"] is False
     values = {
         name: from_schema({**rule, "$schema": schema["$schema"]})
@@ -57,6 +66,64 @@ def schema_objects(schema: dict) -> st.SearchStrategy:
         {name: values[name] for name in required},
         optional={name: strategy for name, strategy in values.items() if name not in required},
     )
+
+
+def _form_rule(name: str, form: int) -> dict:
+    return {**form_schema(form)["properties"][name], "$schema": request_schema()["$schema"]}
+
+
+def instance_bodies(world, facts) -> st.SearchStrategy:
+    """Full-instance bodies: the world's instances, sets, subnets and groups, near misses, volume-form
+    fields that do not belong, and schema-valid random values."""
+    regions = facts.regions.values()
+    subnets = sorted(set().union(*(set(r.subnets) for r in regions)))
+    groups = st.lists(
+        st.sampled_from([*world.security_group_ids, "sg-0123456789abcdef0"]),
+        min_size=1,
+        max_size=5,
+        unique=True,
+    )
+
+    def pick(name, real):
+        return st.one_of(real, real, from_schema(_form_rule(name, INSTANCE_FORM)), json_values)
+
+    fields = {
+        "backup_set_id": pick("backup_set_id", st.sampled_from(world.backup_set_ids)),
+        "region": st.sampled_from([facts.primary_region, facts.dr_region, facts.dr_region, "us-east-1"]),
+        "subnet_id": pick("subnet_id", st.sampled_from(subnets)),
+        "security_group_ids": st.one_of(groups, groups, st.just([]), st.just(["sg-1"]), json_values),
+        "instance_type": pick("instance_type", st.sampled_from(["t3.small", "t3.large", "p5.48xlarge"])),
+        "ami_id": pick("ami_id", st.sampled_from(sorted(set().union(*(r.images for r in regions))))),
+        "keep_on_failure": st.one_of(st.booleans(), json_values),
+        "snapshot_id": st.just(world.snapshot_id),
+        "device_name": st.just("/dev/sdf"),
+        "unexpected": json_values,
+    }
+    instance_id = st.one_of(
+        st.sampled_from(world.instance_ids),
+        st.sampled_from(world.instance_ids),
+        st.sampled_from([world.instance_ids[0] + "\n", "i-0ffffffffffffffff"]),
+        from_schema(_form_rule("instance_id", INSTANCE_FORM)),
+    )
+    rare = {"snapshot_id", "device_name", "unexpected"}
+    common = st.fixed_dictionaries(
+        {"instance_id": instance_id}, optional={k: v for k, v in fields.items() if k not in rare}
+    )
+    odd = st.fixed_dictionaries({"instance_id": instance_id}, optional=fields)
+    # Mostly-right requests, so that acceptances, the platform rule and incomplete points come up often.
+    plausible = st.fixed_dictionaries(
+        {
+            "instance_id": st.sampled_from(world.instance_ids),
+            "region": st.sampled_from([facts.primary_region, facts.dr_region]),
+        },
+        optional={
+            "instance_type": st.sampled_from(["t3.small", "t3.large", "m7i.large"]),
+            "ami_id": st.sampled_from(sorted(set().union(*(r.images for r in regions)))),
+            "keep_on_failure": st.booleans(),
+            "backup_set_id": st.sampled_from(world.backup_set_ids),
+        },
+    )
+    return st.one_of(common, common, odd, plausible, plausible)
 
 
 def field_strategies(world, facts) -> dict[str, st.SearchStrategy]:
@@ -90,7 +157,7 @@ def field_strategies(world, facts) -> dict[str, st.SearchStrategy]:
         options = [
             real[name],
             real[name],
-            from_schema({**request_schema()["properties"][name], "$schema": request_schema()["$schema"]}),
+            from_schema(_form_rule(name, VOLUME_FORM)),
             json_values,
         ]
         if name in near_miss:
@@ -120,7 +187,8 @@ def bodies(world, facts) -> st.SearchStrategy:
             for k in ("region", "availability_zone", "subnet_id", "volume_type", "keep_on_failure")
         },
     )
-    return st.one_of(schema_objects(request_schema()), mixed, launch, volume, json_values)
+    instance = instance_bodies(world, facts)
+    return st.one_of(schema_objects(request_schema()), mixed, launch, volume, instance, instance, json_values)
 
 
 def assert_answer_shape(answer) -> dict:

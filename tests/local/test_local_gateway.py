@@ -203,8 +203,10 @@ def test_edge_rules_follow_the_openapi_validators():
     document = render_openapi((REPO_ROOT / "openapi.yaml").read_text(), "arn:x")
     rules = edge_rules(document)
     post, get = rules[("/restore", "POST")], rules[("/restore/{restore_id}", "GET")]
-    assert post.validate_body and post.body_schema["required"] == ["snapshot_id"]
-    assert post.body_schema["additionalProperties"] is False
+    assert post.validate_body
+    forms = post.body_schema["oneOf"]  # the volume form and the full-instance form
+    assert [form["required"] for form in forms] == [["snapshot_id"], ["instance_id"]]
+    assert all(form["additionalProperties"] is False for form in forms)
     assert get.validate_parameters and not get.validate_body
 
 

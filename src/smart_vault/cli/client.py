@@ -14,6 +14,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TextIO
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REJECTED, EXIT_UNAVAILABLE, EXIT_TIMEOUT = 0, 1, 2, 3, 4, 5
@@ -142,18 +143,64 @@ def step_lines(previous: dict[str, str], steps: list[dict[str, Any]], elapsed: f
 
 
 def job_summary(job: dict[str, Any]) -> str:
+    instance_mode = job.get("mode") == "instance"
     rows = [
         ("restore_id", job.get("restore_id")),
         ("status", job.get("status")),
+        ("mode", job.get("mode") or "volume"),
         ("region", job.get("region")),
-        ("volume_id", job.get("volume_id")),
-        ("instance_id", job.get("instance_id")),
-        ("created_at", job.get("created_at")),
-        ("updated_at", job.get("updated_at")),
     ]
+    if instance_mode:
+        rows += [
+            ("backup_set_id", job.get("backup_set_id")),
+            ("instance_id", job.get("instance_id")),
+            ("volume_ids", " ".join(job.get("volume_ids") or []) or None),
+            ("image_id", job.get("image_id")),
+        ]
+    else:
+        rows += [("volume_id", job.get("volume_id")), ("instance_id", job.get("instance_id"))]
+    rows += [("created_at", job.get("created_at")), ("updated_at", job.get("updated_at"))]
+    rows += [("warning", warning) for warning in job.get("warnings") or []]
     if job.get("error"):
         rows.append(("error", job["error"]))
     return format_table(["field", "value"], rows)
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def measured_rto_seconds(job: dict[str, Any]) -> float | None:
+    """Recovery time of a finished job: from its creation (the API's 202) to its end (its last update,
+    which is the worker's final write). None while it runs or when the times are unreadable."""
+    if job.get("status") not in TERMINAL_STATUSES:
+        return None
+    created, finished = _parse_time(job.get("created_at")), _parse_time(job.get("updated_at"))
+    if created is None or finished is None:
+        return None
+    return max((finished - created).total_seconds(), 0.0)
+
+
+def restore_outcome(job: dict[str, Any]) -> str:
+    """The closing line of a followed restore: what came back, and the measured RTO."""
+    rto = measured_rto_seconds(job)
+    took = f"{format_age(rto)} ({rto:.0f}s, job created {job.get('created_at')}, finished {job.get('updated_at')})"
+    if job.get("status") != "SUCCEEDED":
+        return f"restore {job.get('restore_id')} FAILED after {took}: {job.get('error') or 'no error given'}"
+    if job.get("mode") == "instance":
+        volumes = len(job.get("volume_ids") or [])
+        return (
+            f"instance {job.get('instance_id')} is running in {job.get('region')}, restored from "
+            f"{job.get('backup_set_id')} with {volumes} volume{'s' if volumes != 1 else ''}; RTO {took}"
+        )
+    restored = job.get("volume_id")
+    attached = f" attached to {job['instance_id']}" if job.get("instance_id") else ""
+    return f"volume {restored}{attached} restored in {job.get('region')}; RTO {took}"
 
 
 def follow_restore(

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections import Counter
+from datetime import datetime
 from typing import Any, TextIO
 
-from smart_vault.cli.client import ApiClient, CliError, follow_restore, format_table
+from botocore.exceptions import ClientError
+
+from smart_vault.cli.client import ApiClient, CliError, follow_restore, format_age, format_table
 from smart_vault.cli.views import backup_summary, notifications_table, restore_example
 from smart_vault.local.client import (
     StackError,
@@ -18,7 +22,8 @@ from smart_vault.local.client import (
 )
 from smart_vault.local.stack import LocalStack, StackState
 
-STEPS = 8
+STEPS = 12
+DR_STORY_INSTANCE = "web-2"
 
 
 class DemoFailure(Exception):
@@ -59,6 +64,10 @@ class Demo:
         self.verify_restore(state, job)
         stack.wait_idle(timeout=60)
         self.show_notifications(state)
+        self.region_outage(stack, state)
+        point = self.dr_recovery_points(state)
+        dr_job = self.dr_restore(state, point)
+        self.verify_dr_instance(state, point, dr_job)
 
     def show_fleet(self, state: StackState) -> None:
         self.step("Seeded the demo fleet in the primary region")
@@ -175,6 +184,120 @@ class Demo:
             f"expected backup and restore notifications, got {kinds}",
         )
 
+    # ------------------------------------------------------------------ the DR story: the primary is gone
+
+    def region_outage(self, stack: LocalStack, state: StackState) -> None:
+        primary = state.primary_region
+        self.step(
+            f"The primary region {primary} goes down: its AWS endpoint and its restore API refuse every call"
+        )
+        stack.take_region_down(primary)
+        try:
+            ApiClient(state.primary_api.url, state.primary_api.api_key).get_restore(str(uuid.uuid4()))
+            raise DemoFailure("the primary restore API still answers")
+        except CliError as exc:
+            self.say(f"    primary restore API: {exc}")
+        try:
+            boto_client(state, "ec2", primary).describe_instances()
+            raise DemoFailure(f"EC2 in {primary} still answers")
+        except ClientError as exc:
+            self.say(
+                f"    EC2 in {primary}: {exc.response['Error']['Code']}: {exc.response['Error']['Message']}"
+            )
+
+    def _dr_client(self, state: StackState) -> ApiClient:
+        dr_api = next((a for a in state.provisioned.apis if a.region == state.dr_region), None)
+        if dr_api is None:
+            raise DemoFailure("the DR region has no restore API (restore_in_dr_region is off)")
+        return ApiClient(dr_api.url, dr_api.api_key)
+
+    def dr_recovery_points(self, state: StackState) -> dict[str, Any]:
+        self.step(
+            f"Recovery points of {DR_STORY_INSTANCE} in {state.dr_region} (GET /recovery-points on the DR stack's API)"
+        )
+        answer = self._dr_client(state).recovery_points(name=DR_STORY_INSTANCE, region=state.dr_region)
+        points = answer.get("recovery_points") or []
+        rows = [
+            (
+                p["backup_set_id"],
+                p["instance_id"],
+                p["created_at"],
+                format_age(p["age_seconds"]),
+                "yes" if p["complete"] else "no",
+                ", ".join(f"{v['device']} {v['size_gib']} GiB" for v in p["volumes"]),
+            )
+            for p in points
+        ]
+        self.say(format_table(["recovery point", "instance", "taken", "age", "complete", "volumes"], rows))
+        complete = [p for p in points if p["complete"]]
+        check(bool(complete), f"no complete recovery point of {DR_STORY_INSTANCE} in {state.dr_region}")
+        return complete[0]
+
+    def dr_restore(self, state: StackState, point: dict[str, Any]) -> dict[str, Any]:
+        self.step(f"Restoring {DR_STORY_INSTANCE} whole in {state.dr_region} from its latest recovery point")
+        body = {"instance_id": point["instance_id"], "region": state.dr_region}
+        self.say(f"    POST /restore {json.dumps(body)}  (network: the DR stack's RESTORE_NETWORKS)")
+        client = self._dr_client(state)
+        accepted = client.start_restore(body, idempotency_key=str(uuid.uuid4()))
+        self.say(f"    HTTP 202 {accepted}")
+        job = follow_restore(client, accepted["restore_id"], self.out, interval=0.5, timeout=180)
+        check(job["status"] == "SUCCEEDED", f"DR restore ended {job['status']}: {job.get('error')}")
+        rto = restore_seconds(job)
+        self.say(f"    new instance {job['instance_id']} in {job['region']}; measured RTO {rto:.1f}s")
+        for warning in job.get("warnings") or []:
+            self.say(f"    warning: {warning}")
+        return job
+
+    def verify_dr_instance(self, state: StackState, point: dict[str, Any], job: dict[str, Any]) -> None:
+        self.step(f"Checking the restored {DR_STORY_INSTANCE} in EC2 ({state.dr_region})")
+        ec2 = boto_client(state, "ec2", state.dr_region)
+        instance = ec2.describe_instances(InstanceIds=[job["instance_id"]])["Reservations"][0]["Instances"][0]
+        network = state.fleet.networks[state.dr_region] if state.fleet else None
+        recorded_type = point["instance"]["instance_type"]
+        self.say(
+            f"    {instance['InstanceId']} {instance['State']['Name']}, type {instance['InstanceType']} "
+            f"(recorded {recorded_type}), subnet {instance.get('SubnetId')}"
+        )
+        check(instance["InstanceType"] == recorded_type, "the instance type is not the recorded one")
+        check(network is None or instance.get("SubnetId") == network.subnet_id, "not in the DR subnet")
+        wanted = {v["device"]: v for v in point["volumes"]}
+        rows = []
+        for mapping in instance.get("BlockDeviceMappings", []):
+            volume = ec2.describe_volumes(VolumeIds=[mapping["Ebs"]["VolumeId"]])["Volumes"][0]
+            expected = wanted.get(mapping["DeviceName"])
+            check(expected is not None, f"unexpected device {mapping['DeviceName']}")
+            check(
+                volume.get("SnapshotId") == expected["snapshot_id"],
+                f"{mapping['DeviceName']}: wrong snapshot",
+            )
+            check(volume["Size"] == expected["size_gib"], f"{mapping['DeviceName']}: wrong size")
+            rows.append(
+                (
+                    mapping["DeviceName"],
+                    volume["VolumeId"],
+                    volume["Size"],
+                    volume["VolumeType"],
+                    volume["SnapshotId"],
+                )
+            )
+        self.say(format_table(["device", "volume", "GiB", "type", "from DR copy"], rows))
+        check(len(rows) == len(wanted), f"{len(rows)} volumes restored, the set has {len(wanted)}")
+        images = ec2.describe_images(
+            Owners=["self"],
+            Filters=[{"Name": "name", "Values": [f"smart-vault-restore-{job['restore_id']}"]}],
+        )
+        check(not images["Images"], "the temporary AMI is still registered")
+        self.say(
+            f"    every volume back, from the DR copies; temporary AMI {job.get('image_id')} deregistered"
+        )
+
+
+def restore_seconds(job: dict[str, Any]) -> float:
+    """The measured recovery time of a finished job: from its creation to its last update."""
+    created = datetime.fromisoformat(job["created_at"].replace("Z", "+00:00"))
+    updated = datetime.fromisoformat(job["updated_at"].replace("Z", "+00:00"))
+    return max((updated - created).total_seconds(), 0.0)
+
 
 def log_tails(stack: LocalStack, lines: int = 15) -> str:
     parts = []
@@ -187,7 +310,8 @@ def log_tails(stack: LocalStack, lines: int = 15) -> str:
 def run_demo(out: TextIO) -> int:
     demo = Demo(out)
     demo.say(
-        "Smart Vault demo: backup, DR copy and restore of a small fleet, on emulated AWS (no account needed)"
+        "Smart Vault demo: backup, DR copy and restore of a small fleet, then the primary region goes down and"
+        " web-2 comes back whole in the DR region, on emulated AWS (no account needed)"
     )
     stack = LocalStack()
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,6 +15,37 @@ FAKE_CREDENTIALS = {
     "AWS_SECRET_ACCESS_KEY": "testing",  # nosec B105
     "AWS_SESSION_TOKEN": "testing",  # nosec B105
 }
+
+
+REGION_IN_CREDENTIAL = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/")
+
+
+class RegionOutage:
+    """WSGI middleware in front of moto: every request signed for a region that is "down" is refused.
+
+    The region is the one in the SigV4 credential scope, which every AWS SDK call carries. The answer is an
+    HTTP 403 `RegionUnavailable`, which botocore does not retry, so a caller learns at once that the region
+    is gone (a real outage looks like timeouts and 5xx, retried for a while first; the demo has no minutes
+    to spare for that).
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.down: set[str] = set()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        match = REGION_IN_CREDENTIAL.search(environ.get("HTTP_AUTHORIZATION", ""))
+        if match and match.group(1) in self.down:
+            region = match.group(1)
+            body = (
+                "<Response><Errors><Error><Code>RegionUnavailable</Code><Message>"
+                f"{region} is down (the local stack took it down)</Message></Error></Errors></Response>"
+            ).encode()
+            start_response(
+                "403 Forbidden", [("Content-Type", "text/xml"), ("Content-Length", str(len(body)))]
+            )
+            return [body]
+        return self.app(environ, start_response)
 
 
 @dataclass
@@ -37,6 +69,8 @@ class Emulator:
 
         self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
         self._server.start()
+        self.outage = RegionOutage(self._server._server.app)
+        self._server._server.app = self.outage
         host, port = self._server.get_host_and_port()
         self.url = f"http://{host}:{port}"
         # moto's state is per process: start from nothing even if an earlier stack ran in this process.
@@ -62,6 +96,13 @@ class Emulator:
                 aws_session_token=FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
             )
         return self._clients[key]
+
+    def take_region_down(self, region: str) -> None:
+        """From now on every AWS call for `region` is refused, as in a regional outage."""
+        self.outage.down.add(region)
+
+    def bring_region_back(self, region: str) -> None:
+        self.outage.down.discard(region)
 
     def stop(self) -> None:
         self._server.stop()

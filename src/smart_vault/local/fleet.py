@@ -35,6 +35,7 @@ class RegionNetwork:
     subnet_id: str
     availability_zone: str
     ami_id: str
+    security_group_id: str = ""  # a group for restored instances, without inbound rules
 
 
 @dataclass
@@ -56,7 +57,7 @@ class Fleet:
 
 
 def create_network(ec2: Any, region: str) -> RegionNetwork:
-    """A VPC, one subnet and an AMI to launch restores from, in one region."""
+    """A VPC, one subnet, a security group without inbound rules and an AMI to launch restores from."""
     zone = f"{region}a"
     vpc_id = ec2.create_vpc(CidrBlock="10.42.0.0/16")["Vpc"]["VpcId"]
     subnet_id = ec2.create_subnet(VpcId=vpc_id, CidrBlock="10.42.1.0/24", AvailabilityZone=zone)["Subnet"][
@@ -70,7 +71,10 @@ def create_network(ec2: Any, region: str) -> RegionNetwork:
         RootDeviceName=ROOT_DEVICE,
         BlockDeviceMappings=[{"DeviceName": ROOT_DEVICE, "Ebs": {"VolumeSize": 8, "VolumeType": "gp3"}}],
     )["ImageId"]
-    return RegionNetwork(region, vpc_id, subnet_id, zone, ami_id)
+    group_id = ec2.create_security_group(
+        GroupName="smart-vault-restores", Description="Restored instances: no inbound rule", VpcId=vpc_id
+    )["GroupId"]
+    return RegionNetwork(region, vpc_id, subnet_id, zone, ami_id, group_id)
 
 
 def launch(ec2: Any, network: RegionNetwork, spec: DemoInstance, tag_key: str) -> dict[str, Any]:
@@ -103,13 +107,21 @@ def launch(ec2: Any, network: RegionNetwork, spec: DemoInstance, tag_key: str) -
     }
 
 
+def create_networks(client_for: ClientFactory, regions: tuple[str, ...]) -> dict[str, RegionNetwork]:
+    return {region: create_network(client_for("ec2", region), region) for region in regions}
+
+
 def seed_demo_fleet(
-    client_for: ClientFactory, primary_region: str, dr_region: str, tag_key: str, tag_values: tuple[str, ...]
+    client_for: ClientFactory,
+    primary_region: str,
+    dr_region: str,
+    tag_key: str,
+    tag_values: tuple[str, ...],
+    networks: dict[str, RegionNetwork] | None = None,
 ) -> Fleet:
     """Networks (and a launchable AMI) in both regions, and the demo instances in the primary region."""
     fleet = Fleet()
-    for region in (primary_region, dr_region):
-        fleet.networks[region] = create_network(client_for("ec2", region), region)
+    fleet.networks = dict(networks or create_networks(client_for, (primary_region, dr_region)))
     ec2 = client_for("ec2", primary_region)
     for spec in DEMO_INSTANCES:
         instance = launch(ec2, fleet.networks[primary_region], spec, tag_key)

@@ -2,9 +2,13 @@
 
 - `RegisterImage` ignores `BlockDeviceMappings`, `RootDeviceName` and `Architecture`: here the image keeps
   them (DescribeImages then shows them).
+- `RegisterImage` ignores `TagSpecifications` and accepts a name the account already uses: here the image
+  gets its tags at creation and a duplicate name answers `InvalidAMIName.Duplicate`, as in EC2.
 - `RunInstances` from such an image creates only a default 8 GiB root volume: here it creates one volume per
   mapping, from its snapshot, with the mapping's size (else the snapshot's) and type, at its device, as
-  EC2 does for an EBS-backed AMI.
+  EC2 does for an EBS-backed AMI, tagged with the request's `volume` TagSpecifications.
+- `RunInstances` ignores `ClientToken`: here a repeated token answers with the instances of the first call
+  (EC2's idempotency), instead of launching more.
 
 `apply()` is idempotent; the local emulator and the tests call it before moto serves a request. Only the
 emulator uses this module: it is never packaged into the Lambda zip.
@@ -32,7 +36,17 @@ def _image_mappings(response: Any) -> list[dict[str, Any]]:
     return mappings
 
 
+def _tag_specifications(response: Any, resource_type: str) -> dict[str, str]:
+    tags: dict[str, str] = {}
+    for spec in response._get_param("TagSpecifications", []) or []:
+        if spec.get("ResourceType") == resource_type:
+            tags.update({t["Key"]: t.get("Value", "") for t in spec.get("Tag", spec.get("Tags", [])) or []})
+    return tags
+
+
 def apply() -> None:
+    from moto.ec2.exceptions import EC2ClientError
+    from moto.ec2.models.amis import Ami
     from moto.ec2.models.instances import InstanceBackend
     from moto.ec2.responses.amis import AmisResponse
 
@@ -41,13 +55,24 @@ def apply() -> None:
     register_image = AmisResponse.register_image
     run_instances = InstanceBackend.run_instances
 
+    moto_mappings = Ami.block_device_mappings
+
     def register_image_with_mappings(self: Any) -> Any:
         mappings = _image_mappings(self)
         root = self._get_param("RootDeviceName")
         architecture = self._get_param("Architecture")
+        name = self._get_param("Name")
+        owner = self.ec2_backend.account_id
+        if name and any(a.name == name and a.owner_id == owner for a in self.ec2_backend.amis.values()):
+            raise EC2ClientError(
+                "InvalidAMIName.Duplicate", f"AMI name {name} is already in use by AMI in this account"
+            )
         result = register_image(self)
         image = list(self.ec2_backend.amis.values())[-1]  # the one just registered (dicts keep order)
         image.smart_vault_mappings = mappings
+        tags = _tag_specifications(self, "image")
+        if tags:
+            self.ec2_backend.create_tags([image.id], tags)
         if root:
             image.root_device_name = root
         if architecture:
@@ -55,11 +80,26 @@ def apply() -> None:
         image.root_device_type = "ebs"
         return result
 
+    def mappings_of(image: Any) -> Any:
+        mappings = getattr(image, "smart_vault_mappings", None)
+        return mappings if mappings else moto_mappings.fget(image)
+
+    def run_instances_idempotent(self: Any, image_id: str, *args: Any, **kwargs: Any) -> Any:
+        token = kwargs.get("client_token")
+        seen = self.__dict__.setdefault("_smart_vault_client_tokens", {})
+        if token and token in seen:
+            return seen[token]
+        reservation = run_instances_from_mappings(self, image_id, *args, **kwargs)
+        if token:
+            seen[token] = reservation
+        return reservation
+
     def run_instances_from_mappings(self: Any, image_id: str, *args: Any, **kwargs: Any) -> Any:
         image = getattr(self, "amis", {}).get(image_id)
         mappings = getattr(image, "smart_vault_mappings", None)
         if not mappings or "block_device_mappings" in kwargs:
             return run_instances(self, image_id, *args, **kwargs)
+        volume_tags = (kwargs.get("tags") or {}).get("volume", {})
         # An empty mapping list stops moto's default root volume; the volumes are made here, because moto's
         # own mapping path cannot pass IOPS or throughput (io1/io2 would fail).
         reservation = run_instances(self, image_id, *args, **{**kwargs, "block_device_mappings": []})
@@ -77,11 +117,14 @@ def apply() -> None:
                     iops=int(ebs["Iops"]) if ebs.get("Iops") else None,
                     throughput=int(ebs["Throughput"]) if ebs.get("Throughput") else None,
                 )
+                if volume_tags:
+                    volume.add_tags(volume_tags)
                 self.attach_volume(
                     volume.id, instance.id, mapping["DeviceName"], bool(ebs.get("DeleteOnTermination"))
                 )
         return reservation
 
     AmisResponse.register_image = register_image_with_mappings
-    InstanceBackend.run_instances = run_instances_from_mappings
+    Ami.block_device_mappings = property(mappings_of)
+    InstanceBackend.run_instances = run_instances_idempotent
     setattr(AmisResponse, _APPLIED, True)

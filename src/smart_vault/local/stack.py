@@ -6,14 +6,14 @@ import getpass
 import json
 import os
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from smart_vault.local.deployment import DeploymentConfig
 from smart_vault.local.edge import edge_rules
 from smart_vault.local.emulator import FAKE_CREDENTIALS, Emulator
-from smart_vault.local.fleet import Fleet, seed_demo_fleet
+from smart_vault.local.fleet import Fleet, create_networks, seed_demo_fleet
 from smart_vault.local.gateway import Gateway, GatewayEndpoint
 from smart_vault.local.lambda_service import InvokeResult, LambdaEndpoint, LambdaService
 from smart_vault.local.provision import Provisioned, api_document, provision, read_openapi_template
@@ -130,6 +130,20 @@ class LocalStack:
             **self.lambdas.base_environment,
             "AWS_ENDPOINT_URL_LAMBDA": lambda_url,
         }
+        networks = None
+        if seed_fleet:
+            # As an operator would: the DR network exists before the deployment, which names it
+            # (Terraform's dr_subnet_id / dr_security_group_ids), so DR restores know where to land.
+            networks = create_networks(
+                self.emulator.client, (self.config.primary_region, self.config.dr_region)
+            )
+            if self.config.dr_subnet_id is None:
+                dr_network = networks[self.config.dr_region]
+                self.config = replace(
+                    self.config,
+                    dr_subnet_id=dr_network.subnet_id,
+                    dr_security_group_ids=(dr_network.security_group_id,),
+                )
         provisioned = provision(self.emulator.client, self.config, self.lambdas, template)
         # The primary region's functions import their code while the gateways start and the fleet is seeded.
         self.lambdas.prewarm(self.config.primary_region)
@@ -154,6 +168,7 @@ class LocalStack:
                 self.config.dr_region,
                 self.config.backup_tag_key,
                 self.config.backup_tag_values,
+                networks,
             )
         self.state = StackState(
             aws_endpoint_url=aws_url,
@@ -173,6 +188,14 @@ class LocalStack:
     def wait_idle(self, timeout: float = 60.0) -> bool:
         """Wait for asynchronous invocations (restore workers) to finish."""
         return self.lambdas.wait_idle(timeout)
+
+    def take_region_down(self, region: str) -> None:
+        """A regional outage: every AWS call for `region` is refused and its restore API stops answering."""
+        self.emulator.take_region_down(region)
+        apis = self.state.provisioned.apis if self.state else []
+        for api, endpoint in zip(apis, self.gateways, strict=False):
+            if api.region == region:
+                endpoint.stop()
 
     def stop(self) -> None:
         for gateway in self.gateways:

@@ -31,10 +31,18 @@ from smart_vault import aws
 from smart_vault.config import RestoreApiSettings
 from smart_vault.errors import AwsError, Conflict, NotFound, ValidationError
 from smart_vault.observability import logger, trace, trace_handler
-from smart_vault.restore.checks import run_prechecks
-from smart_vault.restore.jobs import PENDING, RestoreJobStore, new_job, public_view
+from smart_vault.restore.checks import run_instance_prechecks, run_prechecks
+from smart_vault.restore.jobs import (
+    INSTANCE_MODE,
+    PENDING,
+    VOLUME_MODE,
+    Job,
+    RestoreJobStore,
+    new_job,
+    public_view,
+)
 from smart_vault.restore.recovery_points import list_recovery_points, validate_query
-from smart_vault.restore.request import RestoreRequest, parse_restore_request
+from smart_vault.restore.request import AnyRestoreRequest, InstanceRestoreRequest, parse_restore_request
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60
@@ -48,9 +56,30 @@ app = APIGatewayRestResolver()
 # ---------------------------------------------------------------------------------------------- services
 
 
+def _prechecked_job(
+    request: AnyRestoreRequest, settings: RestoreApiSettings, restore_id: str, ec2: Any, now: datetime
+) -> tuple[Job, dict[str, Any]]:
+    """The PENDING job of a request that passed its pre-checks, and what to log about it."""
+    if isinstance(request, InstanceRestoreRequest):
+        instance = run_instance_prechecks(request, settings, ec2=ec2)
+        job = new_job(
+            restore_id,
+            instance.region,
+            instance.to_request(),
+            now,
+            mode=INSTANCE_MODE,
+            backup_set_id=instance.backup_set_id,
+            warnings=instance.warnings,
+        )
+        return job, {"instance_id": instance.instance_id, "backup_set_id": instance.backup_set_id}
+    volume = run_prechecks(request, ec2=ec2)
+    job = new_job(restore_id, volume.region, volume.to_dict(), now, mode=VOLUME_MODE)
+    return job, {"snapshot_id": volume.snapshot_id}
+
+
 @trace
 def start_restore(
-    request: RestoreRequest,
+    request: AnyRestoreRequest,
     settings: RestoreApiSettings,
     *,
     store: RestoreJobStore,
@@ -59,10 +88,10 @@ def start_restore(
     now: datetime | None = None,
 ) -> dict[str, Any]:
     """Pre-check the request in its target region, record a PENDING job and start the worker on it."""
-    resolved = run_prechecks(request, ec2=ec2)
     now = now or datetime.now(UTC)
     restore_id = str(uuid.uuid4())
-    store.create(new_job(restore_id, resolved.region, resolved.to_dict(), now))
+    job, described = _prechecked_job(request, settings, restore_id, ec2, now)
+    store.create(job)
     lambda_client = lambda_client or aws.client("lambda")
     try:
         with aws.aws_errors("Invoke"):
@@ -77,13 +106,13 @@ def start_restore(
         raise
     logger.info(
         "restore accepted",
-        extra={"restore_id": restore_id, "snapshot_id": resolved.snapshot_id, "region": resolved.region},
+        extra={"restore_id": restore_id, "mode": job["mode"], "region": job["region"], **described},
     )
     return {"restore_id": restore_id, "status": PENDING, "status_url": f"/restore/{restore_id}"}
 
 
 def start_restore_once(
-    request: RestoreRequest,
+    request: AnyRestoreRequest,
     settings: RestoreApiSettings,
     idempotency_key: str,
     *,

@@ -9,6 +9,7 @@ a worker retried after a crash can take the job over once the crashed one can no
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -33,7 +34,14 @@ PUBLIC_FIELDS = (
     "error",
     "created_at",
     "updated_at",
+    "mode",
+    "backup_set_id",
+    "volume_ids",
+    "image_id",
+    "warnings",
 )
+VOLUME_MODE, INSTANCE_MODE = "volume", "instance"
+MODES = frozenset({VOLUME_MODE, INSTANCE_MODE})
 _CONDITION_FAILED = "ConditionalCheckFailedException"
 
 _serializer = TypeSerializer()
@@ -51,17 +59,33 @@ def iso_time(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def new_job(restore_id: str, region: str, request: dict[str, Any], now: datetime) -> Job:
-    """A PENDING job for a validated, pre-checked request."""
+def new_job(
+    restore_id: str,
+    region: str,
+    request: dict[str, Any],
+    now: datetime,
+    *,
+    mode: str = VOLUME_MODE,
+    backup_set_id: str | None = None,
+    warnings: Sequence[str] = (),
+) -> Job:
+    """A PENDING job for a validated, pre-checked request (for an instance job: the resolved request)."""
+    if mode not in MODES:
+        raise ValueError(f"not a restore mode: {mode}")
     stamp = iso_time(now)
     return {
         "restore_id": restore_id,
         "status": PENDING,
+        "mode": mode,
         "region": region,
         "request": dict(request),
+        "backup_set_id": backup_set_id,
         "volume_id": None,
+        "volume_ids": [],
         "instance_id": None,
+        "image_id": None,
         "steps": [],
+        "warnings": list(warnings),
         "error": None,
         "created_at": stamp,
         "updated_at": stamp,
@@ -70,8 +94,20 @@ def new_job(restore_id: str, region: str, request: dict[str, Any], now: datetime
 
 
 def public_view(job: Job) -> Job:
-    """The job as `GET /restore/{id}` and the notification show it: the contract's fields only."""
-    return {name: job.get(name) for name in PUBLIC_FIELDS} | {"steps": list(job.get("steps") or [])}
+    """The job as `GET /restore/{id}` and the notification show it: the contract's fields only.
+
+    Jobs written before v2 have no `mode` (they are volume restores) and none of the v2 fields;
+    `volume_id` and `volume_ids` are kept consistent whichever of the two the worker saved.
+    """
+    view = {name: job.get(name) for name in PUBLIC_FIELDS}
+    volume_ids = list(job.get("volume_ids") or ([job["volume_id"]] if job.get("volume_id") else []))
+    return view | {
+        "mode": job.get("mode") or VOLUME_MODE,
+        "steps": list(job.get("steps") or []),
+        "volume_id": job.get("volume_id") or (volume_ids[0] if volume_ids else None),
+        "volume_ids": volume_ids,
+        "warnings": list(job.get("warnings") or []),
+    }
 
 
 def _to_item(values: dict[str, Any]) -> dict[str, Any]:

@@ -64,26 +64,44 @@ def _set_size(tags: Mapping[str, str]) -> int | None:
     return size if size > 0 else None
 
 
-def group_recovery_points(snapshots: Iterable[Mapping[str, Any]], now: datetime) -> list[dict[str, Any]]:
-    """Pure: DescribeSnapshots items (managed, one region) as recovery points, newest first.
-
-    A set whose snapshots carry no readable set size (taken before v2) is complete when every snapshot
-    found is `completed`: nothing else tells how many there should be.
-    """
+def snapshots_by_set(snapshots: Iterable[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
+    """Pure: managed DescribeSnapshots items of one region, grouped by their backup set."""
     sets: dict[str, list[Mapping[str, Any]]] = {}
     for item in snapshots:
         tags = aws.tags_to_dict(item.get("Tags"))
         if tags.get(MANAGED_BY_KEY) != MANAGED_BY_VALUE or not tags.get(BACKUP_SET_TAG):
             continue
         sets.setdefault(tags[BACKUP_SET_TAG], []).append(item)
+    return sets
+
+
+def is_complete(items: Iterable[Mapping[str, Any]]) -> bool:
+    """Pure: whether one set's snapshots in one region make a complete recovery point.
+
+    A set whose snapshots carry no readable set size (taken before v2) is complete when every snapshot
+    found is `completed`: nothing else tells how many there should be.
+    """
+    items = list(items)
+    if not items:
+        return False
+    completed = sum(1 for i in items if i.get("State") == "completed")
+    size = _set_size(aws.tags_to_dict(items[0].get("Tags")))
+    return completed >= size if size is not None else completed == len(items)
+
+
+def set_created_at(items: Iterable[Mapping[str, Any]]) -> datetime:
+    """A set's time: its earliest snapshot start time."""
+    return min(i["StartTime"] for i in items)
+
+
+def group_recovery_points(snapshots: Iterable[Mapping[str, Any]], now: datetime) -> list[dict[str, Any]]:
+    """Pure: DescribeSnapshots items (managed, one region) as recovery points, newest first."""
     points = []
-    for set_id, items in sets.items():
+    for set_id, items in snapshots_by_set(snapshots).items():
         tagged = [aws.tags_to_dict(i.get("Tags")) for i in items]
         first = tagged[0]
-        created = min(i["StartTime"] for i in items)
-        completed = sum(1 for i in items if i.get("State") == "completed")
-        size = _set_size(first)
-        complete = completed >= size if size is not None else completed == len(items)
+        created = set_created_at(items)
+        complete = is_complete(items)
         volumes = sorted(
             (
                 {
@@ -121,23 +139,33 @@ def group_recovery_points(snapshots: Iterable[Mapping[str, Any]], now: datetime)
     return points
 
 
+def managed_snapshots(
+    ec2: Any, *, instance_id: str | None = None, name: str | None = None, backup_set_id: str | None = None
+) -> list[dict[str, Any]]:
+    """The vault's snapshots in `ec2`'s region of one instance (by id or Name tag), optionally of one set.
+
+    One paginated DescribeSnapshots, filtered on the server by tags: the region's other snapshots never
+    come back, however many there are.
+    """
+    filters = [{"Name": f"tag:{MANAGED_BY_KEY}", "Values": [MANAGED_BY_VALUE]}]
+    if instance_id is not None:
+        filters.append({"Name": f"tag:{SOURCE_INSTANCE_TAG}", "Values": [instance_id]})
+    if name is not None:
+        filters.append({"Name": "tag:Name", "Values": [name]})
+    if backup_set_id is not None:
+        filters.append({"Name": f"tag:{BACKUP_SET_TAG}", "Values": [backup_set_id]})
+    return list(
+        aws.paginate(
+            ec2, "describe_snapshots", "Snapshots", page_size=PAGE_SIZE, OwnerIds=["self"], Filters=filters
+        )
+    )
+
+
 def list_recovery_points(
     ec2: Any, region: str, *, instance_id: str | None, name: str | None, now: datetime
 ) -> dict[str, Any]:
     """The recovery points of one instance (by id or by its Name tag) in `region`, from that region only."""
-    tag_filter = (
-        {"Name": f"tag:{SOURCE_INSTANCE_TAG}", "Values": [instance_id]}
-        if instance_id is not None
-        else {"Name": "tag:Name", "Values": [name]}
-    )
-    items = aws.paginate(
-        ec2,
-        "describe_snapshots",
-        "Snapshots",
-        page_size=PAGE_SIZE,
-        OwnerIds=["self"],
-        Filters=[{"Name": f"tag:{MANAGED_BY_KEY}", "Values": [MANAGED_BY_VALUE]}, tag_filter],
-    )
+    items = managed_snapshots(ec2, instance_id=instance_id, name=name)
     return {
         "instance_id": instance_id,
         "name": name,

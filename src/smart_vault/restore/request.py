@@ -2,9 +2,10 @@
 
 The schema (`schemas/restore_request.json`) is the same document API Gateway validates with at the edge
 (`openapi.yaml` carries it as `components.schemas.RestoreRequest`), so both layers accept exactly the same
-shapes. The Lambda checks again because a request can reach it without the edge (local stack, a content type
-without a model) and because some rules depend on settings: allowed regions, instance types and subnets, and
-which fields each kind of restore needs. No AWS calls here; lookups are `restore_checks`' job.
+shapes. It is a `oneOf` of two forms: a volume restore (`snapshot_id`) and a full-instance restore
+(`instance_id`). The Lambda checks again because a request can reach it without the edge (local stack, a
+content type without a model) and because some rules depend on settings: allowed regions, instance types and
+subnets, and which fields each kind of restore needs. No AWS calls here; lookups are `restore.checks`' job.
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ DEFAULT_DEVICE_NAME = "/dev/sdf"
 DEFAULT_VOLUME_TYPE = "gp3"
 # Fields that only make sense for an instance launch.
 LAUNCH_ONLY_FIELDS = ("ami_id", "instance_type")
+# The field that selects the full-instance form, and the volume-form fields it does not take.
+INSTANCE_FORM_FIELD = "instance_id"
+VOLUME_ONLY_FIELDS = ("snapshot_id", "launch_instance", "availability_zone", "device_name", "volume_type")
+VOLUME_FORM, INSTANCE_FORM = 0, 1  # their positions in the schema's oneOf
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,27 @@ class RestoreRequest:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class InstanceRestoreRequest:
+    """A validated full-instance restore request. None means "the default": the pre-checks resolve each one
+    from the recovery point's recorded metadata or from RESTORE_NETWORKS."""
+
+    instance_id: str
+    region: str
+    backup_set_id: str | None = None
+    subnet_id: str | None = None
+    security_group_ids: tuple[str, ...] | None = None
+    instance_type: str | None = None
+    ami_id: str | None = None
+    keep_on_failure: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        values = asdict(self)
+        if self.security_group_ids is not None:
+            values["security_group_ids"] = list(self.security_group_ids)
+        return values
+
+
 @cache
 def request_schema() -> dict[str, Any]:
     """The draft-4 JSON Schema of the request body, as packaged with the code."""
@@ -57,11 +83,22 @@ def request_schema() -> dict[str, Any]:
     return json.loads(text)
 
 
+def form_schema(form: int) -> dict[str, Any]:
+    """One branch of the schema's `oneOf` (VOLUME_FORM or INSTANCE_FORM), as a draft-4 schema of its own."""
+    return {"$schema": request_schema()["$schema"], **request_schema()["oneOf"][form]}
+
+
 @cache
-def _compiled_validator() -> Any:
+def _compiled_validator(form: int) -> Any:
     # Compiled once per process: fastjsonschema (what Powertools' validator runs) compiles to Python code,
     # which is fast to run but slow to build, and Powertools' `validate` would rebuild it on every call.
-    return fastjsonschema.compile(request_schema())
+    return fastjsonschema.compile(form_schema(form))
+
+
+def form_of(body: Any) -> int:
+    """Which form a body means: a body naming `instance_id` is a full-instance restore, any other a volume
+    restore (so that a body with neither is told it lacks `snapshot_id`, the v1 answer)."""
+    return INSTANCE_FORM if isinstance(body, dict) and INSTANCE_FORM_FIELD in body else VOLUME_FORM
 
 
 def _reject_constant(name: str) -> Any:
@@ -98,30 +135,52 @@ def _field_of(path: list[Any]) -> str | None:
     return ".".join(parts) or None
 
 
-def _schema_error(body: Any, exc: fastjsonschema.JsonSchemaValueException) -> ValidationError:
-    properties = request_schema()["properties"]
+def _schema_error(body: Any, form: int, exc: fastjsonschema.JsonSchemaValueException) -> ValidationError:
+    """A field-precise error from the first rule of the body's form that failed."""
+    schema = form_schema(form)
+    properties = schema["properties"]
     field = _field_of(list(exc.path or []))
     if exc.rule == "additionalProperties" and isinstance(body, dict):
         unknown = sorted(k for k in body if k not in properties)
+        if form == INSTANCE_FORM:
+            volume_only = [k for k in unknown if k in VOLUME_ONLY_FIELDS]
+            if volume_only:
+                return ValidationError(
+                    f"{volume_only[0]} is a field of a volume restore; a full-instance restore "
+                    f"({INSTANCE_FORM_FIELD}) does not take it",
+                    field=volume_only[0],
+                )
         names = ", ".join(unknown)
         return ValidationError(
             f"unknown field{'s' if len(unknown) > 1 else ''}: {names}", field=unknown[0] if unknown else None
         )
     if exc.rule == "required" and isinstance(body, dict):
-        missing = [k for k in request_schema().get("required", []) if k not in body]
-        return ValidationError(f"missing required field: {missing[0]}", field=missing[0])
+        missing = [k for k in schema.get("required", []) if k not in body]
+        suffix = f" (or {INSTANCE_FORM_FIELD}, for a full-instance restore)" if form == VOLUME_FORM else ""
+        return ValidationError(f"missing required field: {missing[0]}{suffix}", field=missing[0])
     if field is None:
         return ValidationError("the request body must be a JSON object", field=None)
     rule_definition = exc.rule_definition
     if exc.rule == "type":
-        message = f"{field} must be a {rule_definition}, got {_json_type(exc.value)}"
+        message = f"{field} must be {_type_name(rule_definition)}, got {_json_type(exc.value)}"
     elif exc.rule == "pattern":
         message = f"{field} must match {rule_definition}, got {exc.value!r}"
     elif exc.rule == "enum":
         message = f"{field} must be one of {', '.join(map(str, rule_definition))}, got {exc.value!r}"
+    elif exc.rule == "minItems":
+        message = f"{field} must list at least {rule_definition} item{'s' if rule_definition > 1 else ''}"
+    elif exc.rule == "maxItems":
+        message = f"{field} must list at most {rule_definition} items"
+    elif exc.rule == "uniqueItems":
+        message = f"{field} must not list an item twice"
     else:
         message = f"{field} is invalid: {exc.message}"
-    return ValidationError(message, field=field)
+    # An array item's path ends in its index (`security_group_ids.0`); the field is the array.
+    return ValidationError(message, field=field.split(".", 1)[0])
+
+
+def _type_name(rule_definition: Any) -> str:
+    return {"array": "an array", "object": "an object"}.get(str(rule_definition), f"a {rule_definition}")
 
 
 def _json_type(value: Any) -> str:
@@ -144,24 +203,36 @@ def validate_against_schema(body: Any) -> dict[str, Any]:
     JSON Schema `pattern`s use `$`, which in Python (and in API Gateway's Java) also matches before a final
     newline; a trailing newline must never reach an AWS call, so each pattern must match the full value.
     """
+    form = form_of(body)
     try:
-        _compiled_validator()(body)
+        _compiled_validator(form)(body)
     except fastjsonschema.JsonSchemaValueException as exc:
-        raise _schema_error(body, exc) from None
-    for name, rule in request_schema()["properties"].items():
+        raise _schema_error(body, form, exc) from None
+    for name, rule in form_schema(form)["properties"].items():
         value = body.get(name)
-        pattern = rule.get("pattern")
-        if pattern and isinstance(value, str) and not re.fullmatch(pattern.rstrip("$"), value):
-            raise ValidationError(f"{name} must match {pattern}, got {value!r}", field=name)
+        pattern = rule.get("pattern") or rule.get("items", {}).get("pattern")
+        for item in value if isinstance(value, list) else [value]:
+            if pattern and isinstance(item, str) and not re.fullmatch(pattern.rstrip("$"), item):
+                raise ValidationError(f"{name} must match {pattern}, got {item!r}", field=name)
     return body
 
 
-def _apply_rules(body: dict[str, Any], settings: RestoreApiSettings) -> RestoreRequest:
+def _region(body: dict[str, Any], settings: RestoreApiSettings) -> str:
     region = body.get("region", settings.region)
     if region not in settings.regions:
         raise ValidationError(
             f"region must be {settings.region} or {settings.dr_region}, got {region!r}", field="region"
         )
+    return region
+
+
+def _check_subnet_allowed(subnet_id: str | None, settings: RestoreApiSettings) -> None:
+    if subnet_id is not None and settings.allowed_subnet_ids and subnet_id not in settings.allowed_subnet_ids:
+        raise ValidationError(f"subnet_id {subnet_id!r} is not allowed for restores", field="subnet_id")
+
+
+def _apply_rules(body: dict[str, Any], settings: RestoreApiSettings) -> RestoreRequest:
+    region = _region(body, settings)
     launch = body.get("launch_instance", False)
     subnet_id = body.get("subnet_id")
     availability_zone = body.get("availability_zone")
@@ -187,8 +258,7 @@ def _apply_rules(body: dict[str, Any], settings: RestoreApiSettings) -> RestoreR
             f"{', '.join(settings.allowed_instance_types)}",
             field="instance_type",
         )
-    if subnet_id is not None and settings.allowed_subnet_ids and subnet_id not in settings.allowed_subnet_ids:
-        raise ValidationError(f"subnet_id {subnet_id!r} is not allowed for restores", field="subnet_id")
+    _check_subnet_allowed(subnet_id, settings)
     if availability_zone is not None and availability_zone[:-1] != region:
         raise ValidationError(
             f"availability_zone {availability_zone!r} is not in region {region}", field="availability_zone"
@@ -207,8 +277,32 @@ def _apply_rules(body: dict[str, Any], settings: RestoreApiSettings) -> RestoreR
     )
 
 
-def parse_restore_request(body: str | bytes | None, settings: RestoreApiSettings) -> RestoreRequest:
-    """Parse and validate a `POST /restore` body. Raises ValidationError naming the offending field."""
+def _apply_instance_rules(body: dict[str, Any], settings: RestoreApiSettings) -> InstanceRestoreRequest:
+    """What can be decided without AWS. The instance type allowlist waits for the pre-checks: the recorded
+    type is always allowed, and only the recovery point tells which type that is."""
+    subnet_id = body.get("subnet_id")
+    _check_subnet_allowed(subnet_id, settings)
+    groups = body.get("security_group_ids")
+    return InstanceRestoreRequest(
+        instance_id=body["instance_id"],
+        region=_region(body, settings),
+        backup_set_id=body.get("backup_set_id"),
+        subnet_id=subnet_id,
+        security_group_ids=tuple(groups) if groups is not None else None,
+        instance_type=body.get("instance_type"),
+        ami_id=body.get("ami_id"),
+        keep_on_failure=body.get("keep_on_failure", False),
+    )
+
+
+AnyRestoreRequest = RestoreRequest | InstanceRestoreRequest
+
+
+def parse_restore_request(body: str | bytes | None, settings: RestoreApiSettings) -> AnyRestoreRequest:
+    """Parse and validate a `POST /restore` body: a RestoreRequest (volume form) or an
+    InstanceRestoreRequest (full-instance form). Raises ValidationError naming the offending field."""
     parsed = parse_json_body(body)
     validate_against_schema(parsed)
+    if form_of(parsed) == INSTANCE_FORM:
+        return _apply_instance_rules(parsed, settings)
     return _apply_rules(parsed, settings)

@@ -22,6 +22,7 @@ from smart_vault import aws, notify
 from smart_vault.config import RestoreWorkerSettings
 from smart_vault.errors import AwsError, ValidationError
 from smart_vault.observability import MetricUnit, logger, metrics, trace, trace_handler
+from smart_vault.restore.instance import InstancePlan, InstanceRestore
 from smart_vault.restore.jobs import (
     FAILED,
     FINISHED_STATES,
@@ -49,6 +50,8 @@ RESTORE_ID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0
 DEFAULT_SECONDS_LEFT = 900.0
 # Kept back from the waits for rollback and the final writes; a quarter of the time on short timeouts.
 MAX_RESERVE_SECONDS = 60.0
+# A full-instance rollback waits for the instance to terminate (about a minute) before deleting its volumes.
+MAX_INSTANCE_RESERVE_SECONDS = 180.0
 # A lease outlives its worker's deadline a little, for clock skew between Lambda hosts.
 LEASE_SLACK = timedelta(seconds=5)
 INTERRUPTED = "INTERRUPTED"
@@ -180,14 +183,63 @@ class RestoreRun:
         return None
 
 
+class InstanceRun:
+    """One attempt at a full-instance restore job: the engine in `restore.instance`, recorded on the job."""
+
+    def __init__(self, job: Job, ec2: Any, log: StepLog, deadline: Deadline):
+        self.job = job
+        self.engine = InstanceRestore(
+            ec2, InstancePlan.from_request(job["restore_id"], job["request"]), log, deadline
+        )
+        self.log = log
+
+    @property
+    def volume_id(self) -> str | None:
+        return self.engine.volume_ids[0] if self.engine.volume_ids else None
+
+    @property
+    def instance_id(self) -> str | None:
+        return self.engine.instance_id
+
+    def execute(self) -> None:
+        self.engine.execute()
+
+    def result_fields(self) -> dict[str, Any]:
+        warnings = [*(self.job.get("warnings") or []), *self.engine.warnings]
+        return {
+            "instance_id": self.engine.instance_id,
+            "image_id": self.engine.image_id,
+            "volume_ids": list(self.engine.volume_ids),
+            "volume_id": self.volume_id,
+            "warnings": list(dict.fromkeys(warnings)),
+        }
+
+    def roll_back(self) -> str | None:
+        problems: list[str] = []
+        try:
+            with self.log.step("rollback"):
+                problems = self.engine.roll_back()
+                if problems:
+                    raise RuntimeError("; ".join(problems))
+        except StepFailed:
+            return "rollback incomplete: " + "; ".join(problems)
+        return None
+
+
 def _summary(job: Job) -> str:
     request = job.get("request") or {}
+    if job.get("mode") == "instance":
+        source = f"Instance {request.get('instance_id')}, recovery point {job.get('backup_set_id')}"
+    else:
+        source = f"Snapshot: {request.get('snapshot_id')}"
     lines = [
         f"Smart Vault restore {job['restore_id']}: {job['status']}",
-        f"Snapshot: {request.get('snapshot_id')} in {job.get('region')}",
+        f"{source} in {job.get('region')}",
         f"Volume: {job.get('volume_id') or '-'}",
         f"Instance: {job.get('instance_id') or '-'}",
     ]
+    for warning in job.get("warnings") or []:
+        lines.append(f"Warning: {warning}")
     if job.get("error"):
         lines.append(f"Error: {job['error']}")
     lines.append("Steps:")
@@ -248,12 +300,17 @@ def run_restore(
             "restore held by another worker or finished; nothing to do", extra={"restore_id": restore_id}
         )
         return public_view(store.get(restore_id) or job)
-    reserve = min(MAX_RESERVE_SECONDS, seconds_left / 4)
+    most = MAX_INSTANCE_RESERVE_SECONDS if claimed.get("mode") == "instance" else MAX_RESERVE_SECONDS
+    reserve = min(most, seconds_left / 4)
     deadline = Deadline(seconds_left=seconds_left, reserve_seconds=reserve)
     ec2 = ec2 or aws.client("ec2", claimed["region"])
     try:
         log = StepLog(store, claimed, owner, clock)
-        run = RestoreRun(claimed, ec2, log, deadline)
+        run: RestoreRun | InstanceRun
+        if claimed.get("mode") == "instance":
+            run = InstanceRun(claimed, ec2, log, deadline)
+        else:
+            run = RestoreRun(claimed, ec2, log, deadline)
         status, error = SUCCEEDED, None
         try:
             run.execute()
@@ -265,13 +322,12 @@ def run_restore(
                 if left_behind:
                     error = f"{error}; {left_behind}"
         finished_at = clock()
-        job = store.finish(
-            restore_id,
-            owner,
-            status,
-            {**log.fields, "volume_id": run.volume_id, "instance_id": run.instance_id, "error": error},
-            finished_at,
-        )
+        if isinstance(run, InstanceRun):
+            result = run.result_fields()
+        else:
+            result = {"volume_id": run.volume_id, "instance_id": run.instance_id}
+            result["volume_ids"] = [run.volume_id] if run.volume_id else []
+        job = store.finish(restore_id, owner, status, {**log.fields, **result, "error": error}, finished_at)
     except LeaseLost:
         logger.warning("restore taken over by another worker; stopping", extra={"restore_id": restore_id})
         return public_view(store.get(restore_id) or claimed)

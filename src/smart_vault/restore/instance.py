@@ -1,0 +1,846 @@
+"""Full-instance restore: one recovery point back as a whole instance, in the region the client is for.
+
+Without an `ami_id`, a temporary AMI named `smart-vault-restore-<restore_id>` is registered from the set's
+snapshots (each at its recorded device, with its recorded volume type, IOPS, throughput and
+delete-on-termination), one instance is launched from it, and once the instance runs and passes its status
+checks the AMI is deregistered (its snapshots are the vault's and stay). With an `ami_id`, the instance is
+launched from that AMI (its own root volume) and a volume is made from every other snapshot of the set and
+attached at its recorded device.
+
+Every step is safe to run again: the AMI name is deterministic and looked up before registering, the launch
+and every CreateVolume carry a ClientToken from the restore id, and resources are found again by their
+`smart-vault:restore-id` tag. Everything created carries that tag, so a rollback (or a drill's teardown)
+finds it even when this attempt never learnt its id. A NotFound right after a create is EC2's eventual
+consistency: it is retried (`aws.retry_not_found`), never taken as "gone", for resources this attempt
+created. No call goes to any other region than the client's: a DR restore works while the primary is down.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from smart_vault import aws
+from smart_vault.backup import metadata as md
+from smart_vault.backup.retention import (
+    BACKUP_SET_TAG,
+    DEVICE_TAG,
+    MANAGED_BY_KEY,
+    MANAGED_BY_VALUE,
+    SOURCE_INSTANCE_TAG,
+    SOURCE_VOLUME_TAG,
+)
+from smart_vault.errors import AwsError, Conflict, NotFound
+from smart_vault.restore.steps import (
+    TAG_RESTORE_ID,
+    TAG_SOURCE_SNAPSHOT,
+    Deadline,
+    client_token,
+    wait_volume_usable,
+)
+
+RECOVERY_POINT_NOT_FOUND = "RecoveryPointNotFound"
+IMAGE_NAME_PREFIX = "smart-vault-restore-"
+SOURCE_REGION_TAG = "smart-vault:source-region"
+# Instance states from which an instance can still become `running`, and those it may still be torn down from.
+LIVE_INSTANCE_STATES = ("pending", "running", "stopping", "stopped", "shutting-down")
+LEFTOVER_VOLUME_STATES = ("creating", "available", "in-use", "error", "deleting")
+POLL_SECONDS = {"image": 5.0, "instance": 5.0, "status": 10.0, "terminated": 5.0, "volume": 3.0}
+# Only these volume types take an IOPS figure, and only gp3 a throughput figure.
+IOPS_TYPES = ("io1", "io2", "gp3")
+THROUGHPUT_TYPES = ("gp3",)
+
+
+# ------------------------------------------------------------------------------------------ the set
+
+
+@dataclass(frozen=True)
+class SetVolume:
+    """One snapshot of a recovery point, with what its volume needs."""
+
+    snapshot_id: str
+    device: str
+    size_gib: int
+    state: str
+    source_volume: str
+    volume_type: str | None
+    iops: int | None
+    throughput: int | None
+    delete_on_termination: bool
+
+
+@dataclass(frozen=True)
+class RecoveryPoint:
+    """One backup set in one region, read from its snapshots' tags: everything a rebuild needs."""
+
+    backup_set_id: str
+    region: str
+    source_instance_id: str
+    tags: Mapping[str, str]
+    volumes: tuple[SetVolume, ...]
+
+    def tag(self, key: str) -> str | None:
+        return self.tags.get(key) or None
+
+    @property
+    def set_size(self) -> int:
+        try:
+            return int(self.tags.get(md.SET_SIZE_TAG, "")) or len(self.volumes)
+        except ValueError:
+            return len(self.volumes)
+
+    @property
+    def complete(self) -> bool:
+        return sum(1 for v in self.volumes if v.state == "completed") >= self.set_size
+
+    @property
+    def root_device(self) -> str | None:
+        return self.tag(md.ROOT_DEVICE_TAG)
+
+    @property
+    def root_volume(self) -> SetVolume | None:
+        return next((v for v in self.volumes if v.device == self.root_device), None)
+
+    @property
+    def data_volumes(self) -> tuple[SetVolume, ...]:
+        return tuple(v for v in self.volumes if v.device != self.root_device)
+
+    @property
+    def name(self) -> str | None:
+        return self.tag("Name")
+
+    @property
+    def source_region(self) -> str:
+        """The region the set was taken in (DR copies record it; a primary snapshot is in its own)."""
+        return self.tag(SOURCE_REGION_TAG) or self.region
+
+
+def _int_tag(tags: Mapping[str, str], key: str) -> int | None:
+    try:
+        return int(tags[key]) if tags.get(key) else None
+    except ValueError:
+        return None
+
+
+def recovery_point_from_snapshots(
+    backup_set_id: str, region: str, snapshots: list[Mapping[str, Any]]
+) -> RecoveryPoint:
+    """Pure: a RecoveryPoint from the DescribeSnapshots items of one set (managed ones only)."""
+    volumes = []
+    set_tags: dict[str, str] = {}
+    for item in snapshots:
+        tags = aws.tags_to_dict(item.get("Tags"))
+        if tags.get(MANAGED_BY_KEY) != MANAGED_BY_VALUE or tags.get(BACKUP_SET_TAG) != backup_set_id:
+            continue
+        set_tags = set_tags or tags
+        volumes.append(
+            SetVolume(
+                snapshot_id=item["SnapshotId"],
+                device=tags.get(DEVICE_TAG, ""),
+                size_gib=int(item.get("VolumeSize") or 0),
+                state=item.get("State", ""),
+                source_volume=tags.get(SOURCE_VOLUME_TAG, ""),
+                volume_type=tags.get(md.VOLUME_TYPE_TAG) or None,
+                iops=_int_tag(tags, md.IOPS_TAG),
+                throughput=_int_tag(tags, md.THROUGHPUT_TAG),
+                delete_on_termination=tags.get(md.DELETE_ON_TERMINATION_TAG, "true") == "true",
+            )
+        )
+    volumes.sort(key=lambda v: (v.device, v.snapshot_id))
+    return RecoveryPoint(
+        backup_set_id=backup_set_id,
+        region=region,
+        source_instance_id=set_tags.get(SOURCE_INSTANCE_TAG, ""),
+        tags=set_tags,
+        volumes=tuple(volumes),
+    )
+
+
+def load_recovery_point(ec2: Any, backup_set_id: str, *, require_complete: bool = True) -> RecoveryPoint:
+    """The set's managed snapshots in the client's region. NotFound (RecoveryPointNotFound) when there are
+    none; Conflict when it is not complete there (unless `require_complete` is false)."""
+    region = getattr(getattr(ec2, "meta", None), "region_name", "") or "this region"
+    items = list(
+        aws.paginate(
+            ec2,
+            "describe_snapshots",
+            "Snapshots",
+            page_size=1000,
+            OwnerIds=["self"],
+            Filters=[
+                {"Name": f"tag:{MANAGED_BY_KEY}", "Values": [MANAGED_BY_VALUE]},
+                {"Name": f"tag:{BACKUP_SET_TAG}", "Values": [backup_set_id]},
+            ],
+        )
+    )
+    point = recovery_point_from_snapshots(backup_set_id, region, items)
+    if not point.volumes:
+        raise NotFound(
+            f"recovery point {backup_set_id} was not found in {region}", error=RECOVERY_POINT_NOT_FOUND
+        )
+    if require_complete and not point.complete:
+        done = sum(1 for v in point.volumes if v.state == "completed")
+        raise Conflict(
+            f"recovery point {backup_set_id} is not complete in {region}: "
+            f"{done} of {point.set_size} snapshots completed"
+        )
+    return point
+
+
+# ------------------------------------------------------------------------------------------ the plan
+
+
+@dataclass(frozen=True)
+class InstancePlan:
+    """Where and how one recovery point comes back: resolved before the worker starts."""
+
+    restore_id: str
+    region: str
+    backup_set_id: str
+    subnet_id: str
+    availability_zone: str
+    security_group_ids: tuple[str, ...]
+    instance_type: str
+    ami_id: str | None = None
+    instance_profile_arn: str | None = None
+    extra_tags: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_request(cls, restore_id: str, request: Mapping[str, Any]) -> InstancePlan:
+        """The plan of a job's resolved instance-form request."""
+        return cls(
+            restore_id=restore_id,
+            region=request["region"],
+            backup_set_id=request["backup_set_id"],
+            subnet_id=request["subnet_id"],
+            availability_zone=request["availability_zone"],
+            security_group_ids=tuple(request["security_group_ids"]),
+            instance_type=request["instance_type"],
+            ami_id=request.get("ami_id"),
+            instance_profile_arn=request.get("instance_profile_arn"),
+        )
+
+    @property
+    def image_name(self) -> str:
+        return IMAGE_NAME_PREFIX + self.restore_id
+
+
+class Recorder(Protocol):
+    """Where a restore records its steps: the worker's job log, or a drill's stage timer."""
+
+    def step(self, name: str) -> AbstractContextManager[None]: ...
+
+    def save(self, **fields: Any) -> None: ...
+
+
+def resource_tags(plan: InstancePlan, point: RecoveryPoint) -> dict[str, str]:
+    tags = {
+        MANAGED_BY_KEY: MANAGED_BY_VALUE,
+        TAG_RESTORE_ID: plan.restore_id,
+        SOURCE_INSTANCE_TAG: point.source_instance_id,
+        BACKUP_SET_TAG: point.backup_set_id,
+    }
+    if point.name:
+        tags["Name"] = point.name
+    return {**tags, **plan.extra_tags}
+
+
+def _ebs_of(volume: SetVolume) -> dict[str, Any]:
+    ebs: dict[str, Any] = {
+        "SnapshotId": volume.snapshot_id,
+        "DeleteOnTermination": volume.delete_on_termination,
+    }
+    ebs.update(_volume_shape(volume))
+    return ebs
+
+
+def _volume_shape(volume: SetVolume) -> dict[str, Any]:
+    """VolumeType / Iops / Throughput as recorded, only where the type takes them."""
+    shape: dict[str, Any] = {}
+    if volume.volume_type:
+        shape["VolumeType"] = volume.volume_type
+        if volume.iops and volume.volume_type in IOPS_TYPES:
+            shape["Iops"] = volume.iops
+        if volume.throughput and volume.volume_type in THROUGHPUT_TYPES:
+            shape["Throughput"] = volume.throughput
+    return shape
+
+
+def register_image_params(plan: InstancePlan, point: RecoveryPoint) -> dict[str, Any]:
+    """Pure: the RegisterImage call for the temporary AMI of this restore."""
+    root = point.root_volume
+    if root is None:
+        raise Conflict(
+            f"recovery point {point.backup_set_id} has no snapshot of its root device "
+            f"{point.root_device or '(not recorded)'}; restore it with ami_id"
+        )
+    params: dict[str, Any] = {
+        "Name": plan.image_name,
+        "Description": f"Smart Vault restore {plan.restore_id} of {point.source_instance_id} "
+        f"({point.backup_set_id}); temporary",
+        "Architecture": point.tag(md.ARCHITECTURE_TAG) or "x86_64",
+        "RootDeviceName": root.device,
+        "VirtualizationType": "hvm",
+        "EnaSupport": point.tag(md.ENA_TAG) == "true",
+        "BlockDeviceMappings": [{"DeviceName": v.device, "Ebs": _ebs_of(v)} for v in point.volumes],
+        "TagSpecifications": [
+            {"ResourceType": "image", "Tags": aws.dict_to_tags(resource_tags(plan, point))}
+        ],
+    }
+    if point.tag(md.BOOT_MODE_TAG):
+        params["BootMode"] = point.tag(md.BOOT_MODE_TAG)
+    return params
+
+
+# ------------------------------------------------------------------------------------------ polling
+
+
+def poll(
+    describe: Callable[[], Any],
+    done: Callable[[Any], bool],
+    failed: Callable[[Any], str | None],
+    *,
+    budget_seconds: float,
+    delay: float,
+    what: str,
+) -> Any:
+    """Call `describe` until `done` (returns its answer) or `failed` gives a reason (AwsError at once), or the
+    budget runs out (AwsError WaiterError). Uses the waits' clock, so a simulation runs it in virtual time."""
+    monotonic, sleep = aws.clock()
+    end = monotonic() + budget_seconds
+    while True:
+        answer = describe()
+        if done(answer):
+            return answer
+        reason = failed(answer)
+        if reason:
+            raise AwsError("ResourceFailed", reason, f"wait {what}")
+        if monotonic() + delay > end:
+            raise AwsError("WaiterError", f"{what}: not done when the time ran out", f"wait {what}")
+        sleep(delay)
+
+
+def _describe_instance(ec2: Any, instance_id: str, budget: float) -> dict[str, Any]:
+    reservations = aws.retry_not_found(
+        lambda: ec2.describe_instances(InstanceIds=[instance_id])["Reservations"],
+        "DescribeInstances",
+        total_seconds=max(min(aws.NOT_FOUND_RETRY_SECONDS, budget), 1.0),
+    )
+    for reservation in reservations:
+        for instance in reservation.get("Instances", []):
+            return instance
+    raise AwsError("InvalidInstanceID.NotFound", f"instance {instance_id} not found", "DescribeInstances")
+
+
+def _instance_failure(instance: Mapping[str, Any]) -> str | None:
+    state = (instance.get("State") or {}).get("Name")
+    if state in ("shutting-down", "terminated", "stopping", "stopped"):
+        reason = (instance.get("StateReason") or {}).get("Message") or "no reason given"
+        return f"instance {instance['InstanceId']} is {state} instead of running: {reason}"
+    return None
+
+
+def _status_failure(answer: Mapping[str, Any]) -> str | None:
+    for status in answer.get("InstanceStatuses", []):
+        state = (status.get("InstanceState") or {}).get("Name")
+        if state and state not in ("pending", "running"):
+            return f"instance {status['InstanceId']} is {state} instead of passing its status checks"
+        for kind, label in (("InstanceStatus", "instance"), ("SystemStatus", "system")):
+            if (status.get(kind) or {}).get("Status") == "impaired":
+                failed = [d["Name"] for d in status[kind].get("Details", []) if d.get("Status") == "failed"]
+                return f"instance {status['InstanceId']} failed its {label} status check" + (
+                    f" ({', '.join(failed)})" if failed else ""
+                )
+    return None
+
+
+def _status_ok(answer: Mapping[str, Any]) -> bool:
+    return any(
+        (s.get("InstanceStatus") or {}).get("Status") == "ok"
+        and (s.get("SystemStatus") or {}).get("Status") == "ok"
+        for s in answer.get("InstanceStatuses", [])
+    )
+
+
+# ------------------------------------------------------------------------------------------ lookups
+
+
+def find_image(ec2: Any, name: str) -> dict[str, Any] | None:
+    """The account's image with this name, if it exists (and is not deregistered)."""
+    with aws.aws_errors("DescribeImages"):
+        images = ec2.describe_images(Owners=["self"], Filters=[{"Name": "name", "Values": [name]}])["Images"]
+    live = [i for i in images if i.get("State") not in ("deregistered",)]
+    return live[0] if live else None
+
+
+def _tagged_instances(ec2: Any, restore_id: str, states: tuple[str, ...]) -> list[dict[str, Any]]:
+    return [
+        instance
+        for reservation in aws.paginate(
+            ec2,
+            "describe_instances",
+            "Reservations",
+            page_size=1000,
+            Filters=[
+                {"Name": f"tag:{TAG_RESTORE_ID}", "Values": [restore_id]},
+                {"Name": "instance-state-name", "Values": list(states)},
+            ],
+        )
+        for instance in reservation.get("Instances", [])
+    ]
+
+
+def _tagged_volumes(ec2: Any, restore_id: str) -> list[dict[str, Any]]:
+    return list(
+        aws.paginate(
+            ec2,
+            "describe_volumes",
+            "Volumes",
+            page_size=500,
+            Filters=[
+                {"Name": f"tag:{TAG_RESTORE_ID}", "Values": [restore_id]},
+                {"Name": "status", "Values": list(LEFTOVER_VOLUME_STATES)},
+            ],
+        )
+    )
+
+
+def _tagged_images(ec2: Any, restore_id: str) -> list[dict[str, Any]]:
+    with aws.aws_errors("DescribeImages"):
+        images = ec2.describe_images(
+            Owners=["self"], Filters=[{"Name": f"tag:{TAG_RESTORE_ID}", "Values": [restore_id]}]
+        )["Images"]
+    return [i for i in images if i.get("State") not in ("deregistered",)]
+
+
+def find_leftovers(ec2: Any, restore_id: str) -> list[str]:
+    """Ids of anything still there that carries this restore's tag: live instances, volumes, images."""
+    leftovers = [i["InstanceId"] for i in _tagged_instances(ec2, restore_id, LIVE_INSTANCE_STATES)]
+    leftovers += [v["VolumeId"] for v in _tagged_volumes(ec2, restore_id) if v.get("State") != "deleting"]
+    leftovers += [i["ImageId"] for i in _tagged_images(ec2, restore_id)]
+    image = find_image(ec2, IMAGE_NAME_PREFIX + restore_id)
+    if image and image["ImageId"] not in leftovers:
+        leftovers.append(image["ImageId"])
+    return sorted(leftovers)
+
+
+# ------------------------------------------------------------------------------------------ teardown
+
+
+def _ignore(call: Callable[[], Any], operation: str, gone: tuple[str, ...], *, fresh: bool = False) -> None:
+    """Run a delete; `gone` codes mean done. For a resource created moments ago (`fresh`), a NotFound is
+    EC2 not seeing it yet, so it is retried instead of taken as done."""
+    try:
+        if fresh:
+            aws.retry_not_found(call, operation)
+        else:
+            with aws.aws_errors(operation):
+                call()
+    except AwsError as exc:
+        if exc.code not in gone:
+            raise
+
+
+def remove_restore(
+    ec2: Any,
+    restore_id: str,
+    *,
+    instance_id: str | None,
+    image_id: str | None,
+    volume_ids: list[str],
+    deadline: Deadline,
+    fresh_ids: frozenset[str] = frozenset(),
+) -> list[str]:
+    """Terminate the restore's instance, delete every volume it had or was given, deregister its temporary
+    AMI. Finds them by id and by tag. Returns what could not be removed (readable), [] when all went."""
+    problems: list[str] = []
+    budget = lambda: max(deadline.remaining() - 5, 1.0)  # noqa: E731
+    instance_ids = {instance_id} if instance_id else set()
+    volumes = set(volume_ids)
+    try:
+        for instance in _tagged_instances(ec2, restore_id, LIVE_INSTANCE_STATES):
+            instance_ids.add(instance["InstanceId"])
+    except AwsError as exc:
+        problems.append(f"instances of restore {restore_id} could not be listed ({exc.readable()})")
+    for iid in sorted(instance_ids):
+        try:
+            instance = _describe_instance(ec2, iid, 64.0 if iid in fresh_ids else 1.0)
+        except AwsError as exc:
+            if exc.code != "InvalidInstanceID.NotFound":
+                problems.append(f"instance {iid} could not be described ({exc.readable()})")
+            continue
+        volumes.update(m["Ebs"]["VolumeId"] for m in instance.get("BlockDeviceMappings", []) if m.get("Ebs"))
+        if (instance.get("State") or {}).get("Name") == "terminated":
+            continue
+        try:
+            _ignore(
+                lambda iid=iid: ec2.terminate_instances(InstanceIds=[iid]),
+                "TerminateInstances",
+                ("InvalidInstanceID.NotFound",),
+                fresh=iid in fresh_ids,
+            )
+            # Its volumes detach (and those marked so are deleted) only once it is terminated.
+            poll(
+                lambda iid=iid: _describe_instance(ec2, iid, 1.0),
+                lambda i: (i.get("State") or {}).get("Name") == "terminated",
+                lambda i: None,
+                budget_seconds=budget(),
+                delay=POLL_SECONDS["terminated"],
+                what=f"instance {iid} terminated",
+            )
+        except AwsError as exc:
+            problems.append(f"instance {iid} was not terminated ({exc.readable()})")
+    try:
+        volumes.update(v["VolumeId"] for v in _tagged_volumes(ec2, restore_id))
+    except AwsError as exc:
+        problems.append(f"volumes of restore {restore_id} could not be listed ({exc.readable()})")
+    for vid in sorted(volumes):
+        try:
+            _delete_volume(ec2, vid, budget(), fresh=vid in fresh_ids)
+        except AwsError as exc:
+            problems.append(f"volume {vid} was not deleted ({exc.readable()})")
+    images = {image_id} if image_id else set()
+    try:
+        found = find_image(ec2, IMAGE_NAME_PREFIX + restore_id)
+        images.update([found["ImageId"]] if found else [])
+        images.update(i["ImageId"] for i in _tagged_images(ec2, restore_id))
+    except AwsError as exc:
+        problems.append(f"images of restore {restore_id} could not be listed ({exc.readable()})")
+    for ami in sorted(images):
+        try:
+            deregister_image(ec2, ami, fresh=ami in fresh_ids)
+        except AwsError as exc:
+            problems.append(f"image {ami} was not deregistered ({exc.readable()})")
+    return problems
+
+
+def _delete_volume(ec2: Any, volume_id: str, budget: float, *, fresh: bool) -> None:
+    def describe() -> dict[str, Any] | None:
+        try:
+            if fresh:
+                found = aws.retry_not_found(
+                    lambda: ec2.describe_volumes(VolumeIds=[volume_id])["Volumes"], "DescribeVolumes"
+                )
+            else:
+                with aws.aws_errors("DescribeVolumes"):
+                    found = ec2.describe_volumes(VolumeIds=[volume_id])["Volumes"]
+        except AwsError as exc:
+            if exc.code == "InvalidVolume.NotFound":
+                return None
+            raise
+        return found[0] if found else None
+
+    volume = describe()
+    if volume is None or volume.get("State") in ("deleting", "deleted"):
+        return
+    if volume.get("Attachments"):
+        _ignore(
+            lambda: ec2.detach_volume(VolumeId=volume_id, Force=True),
+            "DetachVolume",
+            ("IncorrectState", "InvalidAttachment.NotFound", "InvalidVolume.NotFound"),
+        )
+    if volume.get("State") != "available" or volume.get("Attachments"):
+        volume = poll(
+            describe,
+            lambda v: v is None or (v.get("State") in ("available", "error", "deleting", "deleted")),
+            lambda v: None,
+            budget_seconds=budget,
+            delay=POLL_SECONDS["volume"],
+            what=f"volume {volume_id} detached",
+        )
+        if volume is None or volume.get("State") in ("deleting", "deleted"):
+            return
+    _ignore(lambda: ec2.delete_volume(VolumeId=volume_id), "DeleteVolume", ("InvalidVolume.NotFound",))
+
+
+def deregister_image(ec2: Any, image_id: str, *, fresh: bool = False) -> None:
+    """Deregister an AMI; its snapshots are the vault's and stay (DeleteAssociatedSnapshots is never set)."""
+    _ignore(
+        lambda: ec2.deregister_image(ImageId=image_id),
+        "DeregisterImage",
+        ("InvalidAMIID.NotFound", "InvalidAMIID.Unavailable"),
+        fresh=fresh,
+    )
+
+
+def tear_down(
+    ec2: Any,
+    restore_id: str,
+    instance_id: str | None,
+    image_id: str | None,
+    volume_ids: list[str],
+    deadline: Deadline,
+) -> list[str]:
+    """Remove everything of a restore (a drill's teardown), then list what still carries its tag: [] when
+    nothing is left. What could not be removed or listed is in the answer too."""
+    problems = remove_restore(
+        ec2, restore_id, instance_id=instance_id, image_id=image_id, volume_ids=volume_ids, deadline=deadline
+    )
+    try:
+        left = find_leftovers(ec2, restore_id)
+    except AwsError as exc:
+        return [*problems, f"leftovers of restore {restore_id} could not be listed ({exc.readable()})"]
+    return sorted(set(left)) + [p for p in problems if not any(x in p for x in left)]
+
+
+# ------------------------------------------------------------------------------------------ the restore
+
+
+class InstanceRestore:
+    """One attempt at one full-instance restore. Each step is recorded through the recorder."""
+
+    def __init__(self, ec2: Any, plan: InstancePlan, recorder: Recorder, deadline: Deadline):
+        self.ec2 = ec2
+        self.plan = plan
+        self.recorder = recorder
+        self.deadline = deadline
+        self.instance_id: str | None = None
+        self.image_id: str | None = plan.ami_id
+        self.volume_ids: list[str] = []
+        self.warnings: list[str] = []
+        self._temporary_image: str | None = None
+        self._fresh: set[str] = set()
+        self.point: RecoveryPoint | None = None
+
+    def _save(self) -> None:
+        self.recorder.save(
+            instance_id=self.instance_id, image_id=self.image_id, volume_ids=list(self.volume_ids)
+        )
+
+    def _prepare(self) -> tuple[RecoveryPoint, dict[str, Any] | None]:
+        """The recovery point (checked complete again: the API's check was some time ago) and the instance
+        an earlier attempt of this restore already launched, if any."""
+        self.point = load_recovery_point(self.ec2, self.plan.backup_set_id)
+        return self.point, self._existing_instance()
+
+    def execute(self) -> None:
+        if self.plan.ami_id is None:
+            with self.recorder.step("register_image"):
+                point, existing = self._prepare()
+                self._register_image(point, skip=existing is not None)
+            with self.recorder.step("launch_instance"):
+                self._launch(point, self._temporary_image or "", existing)
+            with self.recorder.step("wait_instance_running"):
+                self._wait_running()
+            with self.recorder.step("wait_status_checks"):
+                self._wait_status_checks()
+            with self.recorder.step("deregister_image"):
+                if self._temporary_image:
+                    deregister_image(
+                        self.ec2, self._temporary_image, fresh=self._temporary_image in self._fresh
+                    )
+        else:
+            with self.recorder.step("launch_instance"):
+                point, existing = self._prepare()
+                self._launch(point, self.plan.ami_id, existing)
+            with self.recorder.step("create_volumes"):
+                data = self._create_volumes(point)
+            with self.recorder.step("wait_instance_running"):
+                self._wait_running()
+            with self.recorder.step("attach_volumes"):
+                self._attach(data)
+            with self.recorder.step("wait_status_checks"):
+                self._wait_status_checks()
+
+    def roll_back(self) -> list[str]:
+        """Remove everything this restore created; what is left behind (readable), [] when clean."""
+        return remove_restore(
+            self.ec2,
+            self.plan.restore_id,
+            instance_id=self.instance_id,
+            image_id=self._temporary_image,
+            volume_ids=self.volume_ids,
+            deadline=self.deadline,
+            fresh_ids=frozenset(self._fresh),
+        )
+
+    # -- steps
+
+    def _existing_instance(self) -> dict[str, Any] | None:
+        live = _tagged_instances(self.ec2, self.plan.restore_id, ("pending", "running"))
+        return min(live, key=lambda i: i["InstanceId"]) if live else None
+
+    def _register_image(self, point: RecoveryPoint, *, skip: bool) -> None:
+        found = find_image(self.ec2, self.plan.image_name)
+        if found:
+            self._temporary_image = found["ImageId"]
+        elif skip:
+            return  # an earlier attempt launched the instance and already deregistered the image
+        else:
+            try:
+                with aws.aws_errors("RegisterImage"):
+                    self._temporary_image = self.ec2.register_image(
+                        **register_image_params(self.plan, point)
+                    )["ImageId"]
+                self._fresh.add(self._temporary_image)
+            except AwsError as exc:
+                if exc.code != "InvalidAMIName.Duplicate":
+                    raise
+                # Registered by an earlier attempt that EC2 does not show yet: wait until it does.
+                found = poll(
+                    lambda: find_image(self.ec2, self.plan.image_name),
+                    lambda image: image is not None,
+                    lambda image: None,
+                    budget_seconds=min(aws.NOT_FOUND_RETRY_SECONDS, self.deadline.budget()),
+                    delay=POLL_SECONDS["image"],
+                    what=f"image {self.plan.image_name} visible",
+                )
+                self._temporary_image = found["ImageId"]
+        self.image_id = self._temporary_image
+        self._save()
+        image_id = self._temporary_image
+        poll(
+            lambda: aws.retry_not_found(
+                lambda: self.ec2.describe_images(ImageIds=[image_id])["Images"], "DescribeImages"
+            ),
+            lambda images: bool(images) and images[0].get("State") == "available",
+            lambda images: (
+                f"image {image_id} is {images[0].get('State')}: "
+                f"{(images[0].get('StateReason') or {}).get('Message', 'no reason given')}"
+                if images and images[0].get("State") in ("failed", "invalid", "error", "deregistered")
+                else None
+            ),
+            budget_seconds=self.deadline.budget(),
+            delay=POLL_SECONDS["image"],
+            what=f"image {image_id} available",
+        )
+
+    def _key_name(self, point: RecoveryPoint) -> str | None:
+        key = point.tag(md.KEY_NAME_TAG)
+        if not key:
+            return None
+        try:
+            with aws.aws_errors("DescribeKeyPairs"):
+                self.ec2.describe_key_pairs(KeyNames=[key])
+        except AwsError as exc:
+            if exc.code != "InvalidKeyPair.NotFound":
+                raise
+            self.warnings.append(
+                f"the recorded key pair {key} does not exist in {self.plan.region}; "
+                "the instance was launched without a key pair"
+            )
+            return None
+        return key
+
+    def _launch(self, point: RecoveryPoint, image_id: str, existing: dict[str, Any] | None) -> None:
+        if existing:
+            self.instance_id = existing["InstanceId"]
+            self._save()
+            return
+        tags = aws.dict_to_tags(resource_tags(self.plan, point))
+        params: dict[str, Any] = {
+            "ImageId": image_id,
+            "InstanceType": self.plan.instance_type,
+            "MinCount": 1,
+            "MaxCount": 1,
+            "SubnetId": self.plan.subnet_id,
+            "SecurityGroupIds": list(self.plan.security_group_ids),
+            "ClientToken": client_token(self.plan.restore_id, "instance"),
+            "MetadataOptions": {"HttpTokens": "required", "HttpEndpoint": "enabled"},
+            "TagSpecifications": [
+                {"ResourceType": "instance", "Tags": tags},
+                {"ResourceType": "volume", "Tags": tags},
+            ],
+        }
+        key = self._key_name(point)
+        if key:
+            params["KeyName"] = key
+        if self.plan.instance_profile_arn:
+            params["IamInstanceProfile"] = {"Arn": self.plan.instance_profile_arn}
+        with aws.aws_errors("RunInstances"):
+            self.instance_id = self.ec2.run_instances(**params)["Instances"][0]["InstanceId"]
+        self._fresh.add(self.instance_id)
+        self._save()
+
+    def _wait_running(self) -> None:
+        instance_id = self.instance_id or ""
+        fresh = 64.0 if instance_id in self._fresh else 1.0
+        instance = poll(
+            lambda: _describe_instance(self.ec2, instance_id, fresh),
+            lambda i: (i.get("State") or {}).get("Name") == "running",
+            _instance_failure,
+            budget_seconds=self.deadline.budget(),
+            delay=POLL_SECONDS["instance"],
+            what=f"instance {instance_id} running",
+        )
+        launched = [m["Ebs"]["VolumeId"] for m in instance.get("BlockDeviceMappings", []) if m.get("Ebs")]
+        self.volume_ids = launched + [v for v in self.volume_ids if v not in launched]
+        self._save()
+
+    def _wait_status_checks(self) -> None:
+        instance_id = self.instance_id or ""
+        poll(
+            lambda: self._instance_status(instance_id),
+            _status_ok,
+            _status_failure,
+            budget_seconds=self.deadline.budget(),
+            delay=POLL_SECONDS["status"],
+            what=f"instance {instance_id} status checks ok",
+        )
+
+    def _instance_status(self, instance_id: str) -> dict[str, Any]:
+        with aws.aws_errors("DescribeInstanceStatus"):
+            return self.ec2.describe_instance_status(InstanceIds=[instance_id], IncludeAllInstances=True)
+
+    def _create_volumes(self, point: RecoveryPoint) -> list[tuple[SetVolume, str]]:
+        created = []
+        for volume in point.data_volumes:
+            created.append((volume, self._create_volume(point, volume)))
+        for _, volume_id in created:
+            wait_volume_usable(self.ec2, volume_id, self.deadline.budget())
+        return created
+
+    def _create_volume(self, point: RecoveryPoint, volume: SetVolume) -> str:
+        with aws.aws_errors("DescribeVolumes"):
+            found = self.ec2.describe_volumes(
+                Filters=[
+                    {"Name": f"tag:{TAG_RESTORE_ID}", "Values": [self.plan.restore_id]},
+                    {"Name": "snapshot-id", "Values": [volume.snapshot_id]},
+                    {"Name": "status", "Values": ["creating", "available", "in-use"]},
+                ]
+            )["Volumes"]
+        if found:
+            volume_id = found[0]["VolumeId"]
+        else:
+            tags = {**resource_tags(self.plan, point), TAG_SOURCE_SNAPSHOT: volume.snapshot_id}
+            with aws.aws_errors("CreateVolume"):
+                volume_id = self.ec2.create_volume(
+                    SnapshotId=volume.snapshot_id,
+                    AvailabilityZone=self.plan.availability_zone,
+                    ClientToken=client_token(self.plan.restore_id, f"volume/{volume.snapshot_id}"),
+                    TagSpecifications=[{"ResourceType": "volume", "Tags": aws.dict_to_tags(tags)}],
+                    **_volume_shape(volume),
+                )["VolumeId"]
+            self._fresh.add(volume_id)
+        if volume_id not in self.volume_ids:
+            self.volume_ids.append(volume_id)
+        self._save()
+        return volume_id
+
+    def _attach(self, data: list[tuple[SetVolume, str]]) -> None:
+        instance_id = self.instance_id or ""
+        for volume, volume_id in data:
+            current = aws.retry_not_found(
+                lambda volume_id=volume_id: self.ec2.describe_volumes(VolumeIds=[volume_id])["Volumes"],
+                "DescribeVolumes",
+            )
+            attachments = current[0].get("Attachments", []) if current else []
+            if not any(a.get("InstanceId") == instance_id for a in attachments):
+                with aws.aws_errors("AttachVolume"):
+                    self.ec2.attach_volume(VolumeId=volume_id, InstanceId=instance_id, Device=volume.device)
+        for _, volume_id in data:
+            poll(
+                lambda volume_id=volume_id: self.ec2.describe_volumes(VolumeIds=[volume_id])["Volumes"][0],
+                lambda v: (
+                    v.get("State") == "in-use"
+                    and all(a.get("State") == "attached" for a in v.get("Attachments", []))
+                ),
+                lambda v, volume_id=volume_id: (
+                    f"volume {volume_id} is {v.get('State')}" if v.get("State") == "error" else None
+                ),
+                budget_seconds=self.deadline.budget(),
+                delay=POLL_SECONDS["volume"],
+                what=f"volume {volume_id} attached",
+            )
