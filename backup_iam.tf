@@ -258,8 +258,9 @@ data "aws_iam_policy_document" "backup_messaging" {
 
 data "aws_iam_policy_document" "backup_ledger" {
   statement {
-    sid       = "ClaimCopiesInLedger"
-    actions   = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:GetItem"]
+    sid = "ClaimCopiesInLedger"
+    # Query: the owed-copy queue (one partition of the table; the table has no index to grant).
+    actions   = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:Query"]
     resources = [aws_dynamodb_table.copy_ledger.arn]
   }
 }

@@ -236,8 +236,11 @@ def figure_5_continuations(n: int = 10_000, budget_s: float = 3.0, latency_s: fl
 
 
 def copy_pipeline_scenario(argv: list[str]) -> int:
-    """`--scenario copy-pipeline|overload [--json] [--instances N] [--days D] [--copy-limit L] [--seed S]`:
-    the real backup handler in the simulated AWS with time (smart_vault.sim); prints one JSON object."""
+    """`--scenario copy-pipeline|overload [--json] [--instances N] [--days D] [--copy-limit L] [--seed S]
+    [--overlap-rate R] [--kill-rate R] [--api-rate-scale F]`: the real backup handler in the simulated AWS
+    with time (smart_vault.sim); prints one JSON object. The last three add faults beyond the issue's
+    scenario: copy invocations that overlap at the ledger, copy invocations cut off mid-way, and EC2 token
+    buckets shrunk to a share of the documented ones (other tools in the account)."""
     from smart_vault.sim import scenario as sim
 
     parser = argparse.ArgumentParser(prog="bench/run.py")
@@ -247,11 +250,17 @@ def copy_pipeline_scenario(argv: list[str]) -> int:
     parser.add_argument("--days", type=int, default=None)
     parser.add_argument("--copy-limit", type=int, default=20)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--overlap-rate", type=float, default=0.0)
+    parser.add_argument("--kill-rate", type=float, default=0.0)
+    parser.add_argument("--api-rate-scale", type=float, default=1.0)
     args = parser.parse_args(argv)
     build = sim.copy_pipeline if args.scenario == "copy-pipeline" else sim.overload
     scenario = build(instances=args.instances, seed=args.seed, **({"days": args.days} if args.days else {}))
     assert scenario.params is not None
     scenario.params.copy_limit = args.copy_limit
+    scenario.params.overlap_rate = args.overlap_rate
+    scenario.params.kill_rate = args.kill_rate
+    scenario.params.api_rate_scale = args.api_rate_scale
     figures = sim.run_scenario(scenario)
     print(json.dumps(figures, default=str, indent=None if args.json else 2))
     return 0

@@ -8,6 +8,8 @@ next event or reconciliation, so utilisation here is a pessimistic stand-in for 
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from smart_vault.sim.scenario import copy_pipeline, overload, run_scenario
@@ -42,6 +44,8 @@ def test_a_week_of_daily_runs_keeps_every_slot_busy_and_loses_nothing(week):
 def test_overload_shows_a_growing_backlog_and_the_dr_age_alarm():
     figures = run_scenario(scaled(overload(instances=25, days=4, seed=3)))
     assert figures["copy_backlog_last"] > 0 and figures["copy_backlog_max"] >= figures["copy_backlog_last"]
+    by_day = figures["copy_backlog_max_by_day"]
+    assert all(later > earlier for earlier, later in itertools.pairwise(by_day)), by_day  # grows every day
     assert figures["oldest_owed_max_hours"] > 36
     assert figures["dr_age_alarm"] is True
     assert (figures["duplicates"], figures["lost"], figures["unsafe_deletions"]) == (0, 0, 0)

@@ -11,12 +11,28 @@ A claim may be taken again when its copy `failed` (a copy-completion event said 
 refused), or when it is older than `STALE_CLAIM_SECONDS`: the invocation that claimed it died between the
 claim and the call, or its copy was deleted since. Claims are only tried for primaries the caller found
 without a live copy in DR; a copy started an hour ago is visible to describes (EC2's eventual consistency
-lasts seconds to minutes) and a Lambda lives at most 15 minutes, so an old claim never hides a live copy. A claim refused with `ResourceLimitExceeded` is released at once: the copy is owed.
+lasts seconds to minutes) and a Lambda lives at most 15 minutes, so an old claim never hides a live copy. A
+claim refused with `ResourceLimitExceeded` is released at once: the copy is owed.
+
+(v2) The owed copies, oldest first, are one partition (still no secondary index):
+
+    pk = "owed", sk = "<primary start time, ISO 8601 UTC>#snap-1"
+    snapshot_id, source_region, start_time, tags (the DR copy's tags, JSON), expires_at (TTL)
+
+It lets a copy-completion event fill the slot it freed from one Query and one short describe of the pending
+snapshots, instead of describing every managed snapshot of both regions. The queue is an index, not the
+truth: the full run and the reconciliation re-derive the owed copies from EC2 and rewrite it (`sync_owed`),
+so an entry a dead invocation left behind, or one it never wrote, is corrected within one reconciliation.
+A queued copy is claimed with `claim(..., queued=True)`, which takes no stale claim: only an invocation
+that has just looked at the DR region may decide that an old claim has no live copy.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from smart_vault import aws
@@ -26,6 +42,7 @@ CLAIMED = "claimed"
 STARTED = "started"
 FAILED = "failed"
 CLAIM_SK = "claim"
+OWED_PK = "owed"
 # A claim this old whose copy is not visible in DR belongs to a dead invocation or a deleted copy.
 STALE_CLAIM_SECONDS = 3600
 # Ledger items outlive any copy they describe: DR retention plus this margin.
@@ -36,6 +53,37 @@ def claim_key(primary_snapshot_id: str) -> dict[str, Any]:
     return {"pk": {"S": f"copy#{primary_snapshot_id}"}, "sk": {"S": CLAIM_SK}}
 
 
+@dataclass(frozen=True)
+class OwedCopy:
+    """One entry of the owed-copy queue: what CopySnapshot needs, without describing the primary again."""
+
+    snapshot_id: str
+    source_region: str
+    start_time: datetime
+    tags: dict[str, str]
+
+    @property
+    def sort_key(self) -> str:
+        return owed_sort_key(self.start_time, self.snapshot_id)
+
+
+def owed_sort_key(start_time: datetime, snapshot_id: str) -> str:
+    return f"{start_time.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%S.%fZ')}#{snapshot_id}"
+
+
+def _owed_key(sort_key: str) -> dict[str, Any]:
+    return {"pk": {"S": OWED_PK}, "sk": {"S": sort_key}}
+
+
+def _owed_from_item(item: dict[str, Any]) -> OwedCopy:
+    return OwedCopy(
+        snapshot_id=item["snapshot_id"]["S"],
+        source_region=item["source_region"]["S"],
+        start_time=datetime.fromisoformat(item["start_time"]["S"]),
+        tags=json.loads(item["tags"]["S"]),
+    )
+
+
 @dataclass
 class CopyLedger:
     """The ledger in one DynamoDB table, through a client of the function's region."""
@@ -44,9 +92,18 @@ class CopyLedger:
     table: str
     ttl_days: int = 30
 
-    def claim(self, primary_snapshot_id: str, now: float, owner: str) -> bool:
-        """True when this invocation now owns the copy of `primary_snapshot_id` (and must start it)."""
+    def claim(self, primary_snapshot_id: str, now: float, owner: str, queued: bool = False) -> bool:
+        """True when this invocation now owns the copy of `primary_snapshot_id` (and must start it).
+
+        `queued`: the caller took the snapshot from the owed queue without looking at the DR region, so a
+        stale claim is not taken (its copy may be live); the reconciliation takes those.
+        """
         expires = int(now + (self.ttl_days + TTL_MARGIN_DAYS) * 86400)
+        condition = "attribute_not_exists(pk) OR #s = :failed"
+        values: dict[str, Any] = {":failed": {"S": FAILED}}
+        if not queued:
+            condition += " OR claimed_at < :stale"
+            values[":stale"] = {"N": str(int(now - STALE_CLAIM_SECONDS))}
         try:
             with aws.aws_errors("PutItem"):
                 self.dynamodb.put_item(
@@ -58,12 +115,9 @@ class CopyLedger:
                         "claimed_at": {"N": str(int(now))},
                         "expires_at": {"N": str(expires)},
                     },
-                    ConditionExpression=("attribute_not_exists(pk) OR #s = :failed OR claimed_at < :stale"),
+                    ConditionExpression=condition,
                     ExpressionAttributeNames={"#s": "state"},
-                    ExpressionAttributeValues={
-                        ":failed": {"S": FAILED},
-                        ":stale": {"N": str(int(now - STALE_CLAIM_SECONDS))},
-                    },
+                    ExpressionAttributeValues=values,
                 )
         except AwsError as exc:
             if exc.code == "ConditionalCheckFailedException":
@@ -96,16 +150,96 @@ class CopyLedger:
             if exc.code != "ConditionalCheckFailedException":
                 raise
 
-    def failed(self, primary_snapshot_id: str) -> None:
-        """The copy failed: the snapshot is owed again and the next reconciliation may claim it."""
-        with aws.aws_errors("UpdateItem"):
-            self.dynamodb.update_item(
+    def failed(self, primary_snapshot_id: str, copy_ids: Iterable[str] = ()) -> None:
+        """The copy failed: the snapshot is owed again and the next reconciliation may claim it.
+
+        With `copy_ids` (the copies seen in `error`), only when the claim's copy is one of them: a late or
+        redelivered failure event of an old copy never reopens a claim whose newer copy is live.
+        """
+        names = {"#s": "state"}
+        values: dict[str, Any] = {":failed": {"S": FAILED}}
+        condition = None
+        wanted = sorted(set(copy_ids))
+        if wanted:
+            names["#c"] = "copy_snapshot_id"
+            condition = " OR ".join(f"#c = :c{i}" for i in range(len(wanted)))
+            values.update({f":c{i}": {"S": c} for i, c in enumerate(wanted)})
+        try:
+            with aws.aws_errors("UpdateItem"):
+                self.dynamodb.update_item(
+                    TableName=self.table,
+                    Key=claim_key(primary_snapshot_id),
+                    UpdateExpression="SET #s = :failed",
+                    **({"ConditionExpression": condition} if condition else {}),
+                    ExpressionAttributeNames=names,
+                    ExpressionAttributeValues=values,
+                )
+        except AwsError as exc:
+            if exc.code != "ConditionalCheckFailedException":
+                raise
+
+    # ------------------------------------------------------------------ (v2) the owed-copy queue
+    def owe(self, owed: OwedCopy, now: float) -> None:
+        """Put a copy in the owed queue (idempotent: the same snapshot has the same key)."""
+        with aws.aws_errors("PutItem"):
+            self.dynamodb.put_item(
                 TableName=self.table,
-                Key=claim_key(primary_snapshot_id),
-                UpdateExpression="SET #s = :failed",
-                ExpressionAttributeNames={"#s": "state"},
-                ExpressionAttributeValues={":failed": {"S": FAILED}},
+                Item={
+                    **_owed_key(owed.sort_key),
+                    "snapshot_id": {"S": owed.snapshot_id},
+                    "source_region": {"S": owed.source_region},
+                    "start_time": {"S": owed.start_time.astimezone(UTC).isoformat()},
+                    "tags": {"S": json.dumps(owed.tags, sort_keys=True)},
+                    "expires_at": {"N": str(int(now + (self.ttl_days + TTL_MARGIN_DAYS) * 86400))},
+                },
             )
+
+    def paid(self, sort_key: str) -> None:
+        """Take a copy out of the owed queue (it started, or is no longer owed)."""
+        with aws.aws_errors("DeleteItem"):
+            self.dynamodb.delete_item(TableName=self.table, Key=_owed_key(sort_key))
+
+    def _query(self, **extra: Any) -> Iterator[dict[str, Any]]:
+        """The pages of a Query of the owed partition, in sort-key order (oldest first)."""
+        start: dict[str, Any] | None = None
+        while True:
+            with aws.aws_errors("Query"):
+                page = self.dynamodb.query(
+                    TableName=self.table,
+                    KeyConditionExpression="pk = :pk",
+                    ExpressionAttributeValues={":pk": {"S": OWED_PK}},
+                    ScanIndexForward=True,
+                    **extra,
+                    **({"ExclusiveStartKey": start} if start else {}),
+                )
+            yield page
+            start = page.get("LastEvaluatedKey")
+            if not start:
+                return
+
+    def owed(self, limit: int | None = None) -> Iterator[OwedCopy]:
+        """The owed queue, oldest first; with `limit`, only its `limit` oldest entries (one short page)."""
+        left = limit
+        for page in self._query(**({"Limit": limit} if limit else {})):
+            for item in page.get("Items", []):
+                yield _owed_from_item(item)
+                if left is not None:
+                    left -= 1
+                    if left <= 0:
+                        return
+
+    def owed_count(self) -> int:
+        """How many copies the queue holds (a Query with Select=COUNT: no items are returned)."""
+        return sum(int(page.get("Count", 0)) for page in self._query(Select="COUNT"))
+
+    def sync_owed(self, owed: Iterable[OwedCopy], now: float) -> None:
+        """Make the queue hold exactly `owed` (derived from EC2 by the caller): puts and deletes the difference."""
+        wanted = {o.sort_key: o for o in owed}
+        present = {o.sort_key for o in self.owed()}
+        for key in sorted(present - wanted.keys()):
+            self.paid(key)
+        for key in sorted(wanted.keys() - present):
+            self.owe(wanted[key], now)
 
 
 def ledger_for(settings: Any) -> CopyLedger:

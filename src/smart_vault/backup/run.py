@@ -18,10 +18,10 @@ import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from smart_vault.backup.ledger import CopyLedger
+from smart_vault.backup.ledger import CopyLedger, OwedCopy
 from smart_vault.backup.prune import PruneOutcome, delete_snapshots, plan_both_regions
 from smart_vault.backup.report import (
     INSTANCE_FAILED,
@@ -35,6 +35,7 @@ from smart_vault.backup.report import (
 )
 from smart_vault.backup.retention import COMPLETED, Snapshot
 from smart_vault.backup.snapshots import (
+    COPY_LIMIT_CODES,
     CopyOutcome,
     Instance,
     backup_set_id,
@@ -43,10 +44,12 @@ from smart_vault.backup.snapshots import (
     describe_copies_of,
     describe_managed_snapshots,
     describe_snapshots_by_id,
+    owed_copy,
     reconcile_copies,
     run_snapshots,
     select_instances,
     snapshots_needing_copy,
+    start_copy,
 )
 from smart_vault.config import BackupSettings
 from smart_vault.errors import AwsError
@@ -55,6 +58,8 @@ from smart_vault.observability import logger, trace
 # Instances in flight at once: EC2 answers in ~100 ms, so a few workers keep the paced buckets busy.
 WORKERS = 8
 MAX_RESERVE_SECONDS = 120.0
+# Owed-queue entries a copy event reads beyond its free slots (entries another invocation holds are skipped).
+QUEUE_READ_MARGIN = 10
 # Failures carried from one invocation of a run to the next (the async payload limit is 256 KB).
 MAX_CARRIED_FAILURES = 200
 
@@ -416,7 +421,12 @@ def copy_completed_snapshots(
             dry_run=settings.dry_run,
             ledger=clients.ledger,
             owner=claim_owner(run_id),
+            now=(now or datetime.now(UTC)).timestamp(),
         )
+        if clients.ledger is not None and not settings.dry_run:
+            nowish = (now or datetime.now(UTC)).timestamp()
+            for primary in copies.owed:  # no free slot: the next copy event starts them from the queue
+                clients.ledger.owe(owed_copy(primary, settings), nowish)
     except AwsError as exc:
         failure = {"resource": "copy of " + ", ".join(snapshot_ids), "error": exc.readable()}
         return RunResult(report=build_report(run_id, settings.dry_run, failures=[failure]))
@@ -481,8 +491,10 @@ def copy_finished(
 ) -> RunResult | None:
     """(v2) A copy in the DR region finished. None when the snapshot is not a managed copy (ignored).
 
-    A failed copy is owed again (its claim is marked failed) and reported; either way the slot it held is
-    free, so owed copies start.
+    A failed copy is owed again (its claim is marked failed, it goes back in the owed queue) and reported;
+    either way the slot it held is free, so owed copies start. With a ledger they come from its owed queue
+    (`start_queued_copies`: one Query and one short describe, whatever the fleet); without one, from
+    describing both regions (`reconcile_owed_copies`).
     """
     try:
         found = describe_snapshots_by_id(clients.dr_ec2, settings.dr_region, [copy_snapshot_id])
@@ -502,10 +514,108 @@ def copy_finished(
         )
         if clients.ledger is not None:
             try:
-                clients.ledger.failed(copy.source_snapshot)
+                _owe_again(copy, settings, clients, now)
             except AwsError as exc:
                 failures.append({"resource": "copy ledger", "error": exc.readable()})
-    return reconcile_owed_copies(run_id, settings, clients, now, failures)
+    if clients.ledger is None or settings.dry_run:
+        return reconcile_owed_copies(run_id, settings, clients, now, failures)
+    return start_queued_copies(run_id, settings, clients, now, failures)
+
+
+def _owe_again(copy: Snapshot, settings: BackupSettings, clients: Clients, now: datetime) -> None:
+    """A copy failed: reopen its claim (only if it is still that copy's), and queue the primary again when
+    the DR region shows the copy in `error`. When it does not (yet), the queue is left alone: a copy event
+    never starts a second copy on the event's word only; the reconciliation re-derives it from EC2."""
+    if clients.ledger is None:
+        return
+    clients.ledger.failed(copy.source_snapshot, [copy.snapshot_id])
+    if copy.state != "error":
+        return
+    for primary in describe_snapshots_by_id(clients.ec2, settings.region, [copy.source_snapshot]):
+        if primary.managed and primary.state == COMPLETED:
+            clients.ledger.owe(owed_copy(primary, settings), now.timestamp())
+
+
+@trace
+def start_queued_copies(
+    run_id: str,
+    settings: BackupSettings,
+    clients: Clients,
+    now: datetime,
+    failures: Sequence[dict[str, str]] = (),
+) -> RunResult:
+    """(v2) Fill the free DR slots from the ledger's owed queue, oldest first.
+
+    Reads the pending snapshots of the DR region (one short describe), the queue's oldest entries (as many
+    as there are free slots, plus a margin for entries claimed elsewhere) and the queue's size (a COUNT
+    Query); describes nothing else. Each copy is claimed first (`queued=True`: never over a live copy),
+    started, then taken off the queue. A primary gone since it was queued leaves the queue.
+    """
+    ledger = clients.ledger
+    if ledger is None:  # no ledger, no queue: describe both regions instead
+        return reconcile_owed_copies(run_id, settings, clients, now, failures)
+    failures = list(failures)
+    outcome = CopyOutcome()
+    owner = claim_owner(run_id)
+    remaining: list[OwedCopy] = []
+    try:
+        slots = max(
+            settings.max_concurrent_copies - count_pending_copies(clients.dr_ec2, settings.dr_region), 0
+        )
+        queue = list(ledger.owed(limit=slots + QUEUE_READ_MARGIN)) if slots else []
+        for index, owed in enumerate(queue):
+            if slots <= 0:
+                remaining += queue[index:]
+                break
+            if not ledger.claim(owed.snapshot_id, now.timestamp(), owner, queued=True):
+                remaining.append(owed)  # claimed elsewhere (or started and not yet off the queue)
+                continue
+            try:
+                copy_id = start_copy(
+                    clients.dr_ec2, owed.source_region, owed.snapshot_id, owed.tags, settings
+                )
+            except AwsError as exc:
+                if exc.code in COPY_LIMIT_CODES or exc.is_throttling:
+                    ledger.release(owed.snapshot_id, owner)
+                    remaining += queue[index:]
+                    break
+                if exc.code == "InvalidSnapshot.NotFound":
+                    # Deleted since it was queued: nothing left to copy (the reconciliation agrees).
+                    ledger.release(owed.snapshot_id, owner)
+                    ledger.paid(owed.sort_key)
+                    logger.info("owed copy's primary is gone", extra={"snapshot_id": owed.snapshot_id})
+                    continue
+                ledger.failed(owed.snapshot_id)
+                failures.append({"resource": owed.snapshot_id, "error": exc.readable()})
+                remaining.append(owed)
+                continue
+            slots -= 1
+            ledger.started(owed.snapshot_id, copy_id)
+            ledger.paid(owed.sort_key)
+            outcome.started.append(
+                {
+                    "source_snapshot_id": owed.snapshot_id,
+                    "copy_snapshot_id": copy_id,
+                    "region": settings.dr_region,
+                }
+            )
+        backlog = ledger.owed_count()
+        if not queue and backlog:  # no free slot: the oldest entry, for OldestOwedCopySeconds
+            remaining = list(ledger.owed(limit=1))
+    except AwsError as exc:
+        failures.append({"resource": "owed copies", "error": exc.readable()})
+        report = build_report(run_id, settings.dry_run, copies_started=outcome.started, failures=failures)
+        return RunResult(report=report)
+    report = build_report(
+        run_id,
+        settings.dry_run,
+        copies_started=outcome.started,
+        copies_deferred=backlog,
+        failures=failures,
+    )
+    oldest = min((o.start_time for o in remaining), default=None)
+    age = max((now - oldest).total_seconds(), 0.0) if oldest is not None else 0.0
+    return RunResult(report=report, oldest_owed_copy_age=age)
 
 
 def start_owed_copies(
@@ -529,4 +639,7 @@ def start_owed_copies(
         owner=claim_owner(run_id),
         now=now.timestamp(),
     )
+    if clients.ledger is not None and not dry_run:
+        # Re-derived from EC2: the owed queue becomes exactly what is owed now.
+        clients.ledger.sync_owed([owed_copy(p, settings) for p in copies.owed], now.timestamp())
     return primaries, dr_snapshots, copies

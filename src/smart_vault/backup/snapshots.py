@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from smart_vault import aws
-from smart_vault.backup.ledger import CopyLedger
+from smart_vault.backup.ledger import CopyLedger, OwedCopy, owed_sort_key
 from smart_vault.backup.metadata import (
     MAX_VAULT_TAGS,
     SET_SIZE_TAG,
@@ -300,6 +300,8 @@ class CopyOutcome:
     started: list[dict[str, str]] = field(default_factory=list)
     deferred: int = 0
     failures: list[dict[str, str]] = field(default_factory=list)
+    # (v2) The primaries still owed a copy afterwards (not started here), oldest first: the owed queue.
+    owed: list[Snapshot] = field(default_factory=list)
 
 
 def snapshots_needing_copy(primaries: Iterable[Snapshot], dr_snapshots: Iterable[Snapshot]) -> list[Snapshot]:
@@ -314,11 +316,15 @@ def snapshots_needing_copy(primaries: Iterable[Snapshot], dr_snapshots: Iterable
     return sorted(todo, key=lambda s: (s.start_time, s.snapshot_id))
 
 
-def failed_copies(dr_snapshots: Iterable[Snapshot]) -> set[str]:
-    """Primaries whose managed DR copies all ended in `error` (none pending or completed)."""
+def failed_copies(dr_snapshots: Iterable[Snapshot]) -> dict[str, set[str]]:
+    """Primaries whose managed DR copies all ended in `error` (none pending or completed), with those copies."""
     snaps = [s for s in dr_snapshots if s.managed and s.source_snapshot]
     alive = {s.source_snapshot for s in snaps if s.state != "error"}
-    return {s.source_snapshot for s in snaps if s.state == "error"} - alive
+    failed: dict[str, set[str]] = {}
+    for snap in snaps:
+        if snap.state == "error" and snap.source_snapshot not in alive:
+            failed.setdefault(snap.source_snapshot, set()).add(snap.snapshot_id)
+    return failed
 
 
 def pending_copies(dr_snapshots: Iterable[Snapshot]) -> int:
@@ -387,10 +393,11 @@ def reconcile_copies(
     if dry_run:
         outcome.deferred = min(len(todo), slots)
         return outcome
+    started: set[str] = set()
     if ledger is not None:
         # A copy that ended in `error` is owed again, even when its failure event never arrived.
-        for primary_id in failed_copies(dr_snapshots):
-            ledger.failed(primary_id)
+        for primary_id, copy_ids in failed_copies(dr_snapshots).items():
+            ledger.failed(primary_id, copy_ids)
     now_s = time.time() if now is None else now
     for index, primary in enumerate(todo):
         if slots <= 0 and recount is not None and not (should_stop and should_stop()):
@@ -401,17 +408,10 @@ def reconcile_copies(
         if ledger is not None and not ledger.claim(primary.snapshot_id, now_s, owner):
             # Another invocation claimed it (or started it and the copy is not visible yet).
             continue
-        tags = copy_tags(primary, settings)
         try:
-            with aws.aws_errors("CopySnapshot"):
-                response = dr_ec2.copy_snapshot(
-                    SourceRegion=primary.region,
-                    SourceSnapshotId=primary.snapshot_id,
-                    Description=f"smart-vault DR copy of {primary.snapshot_id} from {primary.region}",
-                    Encrypted=True,
-                    KmsKeyId=settings.dr_kms_key_id,
-                    TagSpecifications=[{"ResourceType": "snapshot", "Tags": aws.dict_to_tags(tags)}],
-                )
+            copy_id = start_copy(
+                dr_ec2, primary.region, primary.snapshot_id, copy_tags(primary, settings), settings
+            )
         except AwsError as exc:
             if exc.code in COPY_LIMIT_CODES or exc.is_throttling:
                 logger.info("copy limit reached; deferring the rest", extra={"code": exc.code})
@@ -424,9 +424,10 @@ def reconcile_copies(
             outcome.failures.append({"resource": primary.snapshot_id, "error": exc.readable()})
             continue
         slots -= 1
-        copy_id = response["SnapshotId"]
+        started.add(primary.snapshot_id)
         if ledger is not None:
             ledger.started(primary.snapshot_id, copy_id)
+            ledger.paid(owed_sort_key(primary.start_time, primary.snapshot_id))
         outcome.started.append(
             {
                 "source_snapshot_id": primary.snapshot_id,
@@ -434,4 +435,26 @@ def reconcile_copies(
                 "region": settings.dr_region,
             }
         )
+    outcome.owed = [p for p in todo if p.snapshot_id not in started]
     return outcome
+
+
+def owed_copy(primary: Snapshot, settings: BackupSettings) -> OwedCopy:
+    """The owed-queue entry of `primary`: its copy's tags are computed now, as a copy started now gets them."""
+    return OwedCopy(primary.snapshot_id, primary.region, primary.start_time, copy_tags(primary, settings))
+
+
+def start_copy(
+    dr_ec2: Any, source_region: str, source_id: str, tags: dict[str, str], settings: BackupSettings
+) -> str:
+    """One `CopySnapshot` from a client of the DR region; returns the copy's id (AwsError on failure)."""
+    with aws.aws_errors("CopySnapshot"):
+        response = dr_ec2.copy_snapshot(
+            SourceRegion=source_region,
+            SourceSnapshotId=source_id,
+            Description=f"smart-vault DR copy of {source_id} from {source_region}",
+            Encrypted=True,
+            KmsKeyId=settings.dr_kms_key_id,
+            TagSpecifications=[{"ResourceType": "snapshot", "Tags": aws.dict_to_tags(tags)}],
+        )
+    return response["SnapshotId"]

@@ -294,6 +294,9 @@ class Compute:
         return {"TerminatingInstances": changes}
 
     # ------------------------------------------------------------------ volumes, subnets, key pairs
+    def has_volume(self, volume_id: str) -> bool:
+        return volume_id in self.volumes
+
     def describe_volumes(self, VolumeIds=None, Filters=(), **_: Any):
         live = {v["VolumeId"]: v for v in self._live_volumes()}
         if VolumeIds:

@@ -78,17 +78,20 @@ def seed_recovery_points(world: SimWorld, instances: int, volumes: int = 2) -> l
                 "smart-vault:delete-on-termination": "true",
                 "smart-vault:source-region": PRIMARY,
             }
-            world.snapshots[DR][snapshot_id] = {
-                "SnapshotId": snapshot_id,
-                "VolumeId": "vol-ffffffff",
-                "State": "completed",
-                "StartTime": world.now() - timedelta(hours=2),
-                "OwnerId": "123456789012",
-                "VolumeSize": 8,
-                "Encrypted": True,
-                "Tags": [{"Key": k, "Value": v} for k, v in tags.items()],
-                "_visible_at": 0.0,
-            }
+            world.add_snapshot(
+                DR,
+                {
+                    "SnapshotId": snapshot_id,
+                    "VolumeId": "vol-ffffffff",
+                    "State": "completed",
+                    "StartTime": world.now() - timedelta(hours=2),
+                    "OwnerId": "123456789012",
+                    "VolumeSize": 8,
+                    "Encrypted": True,
+                    "Tags": [{"Key": k, "Value": v} for k, v in tags.items()],
+                    "_visible_at": 0.0,
+                },
+            )
         instance_ids.append(instance_id)
     return instance_ids
 

@@ -25,12 +25,20 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from smart_vault import aws
+from smart_vault import aws, pacing
 from smart_vault.backup import entry
 from smart_vault.backup.ledger import CopyLedger
 from smart_vault.backup.run import Clients
 from smart_vault.config import BackupSettings
-from smart_vault.sim.world import ACCOUNT, SimDynamoDB, SimEC2, SimParams, SimSNS, SimWorld
+from smart_vault.sim.world import (
+    ACCOUNT,
+    InvocationKilled,
+    SimDynamoDB,
+    SimEC2,
+    SimParams,
+    SimSNS,
+    SimWorld,
+)
 
 PRIMARY, DR = "eu-west-1", "eu-central-1"
 START = datetime(2026, 6, 1, tzinfo=UTC)
@@ -49,15 +57,48 @@ class Scenario:
     params: SimParams | None = None
 
 
+LAMBDA_TIMEOUT_S = 900.0
+LAMBDA_RETRIES = 2  # an asynchronous invocation that fails is retried twice, after about 1 and 2 minutes
+EC2_ACTIONS = ("Describe", "Create", "Copy", "Delete")
+
+
 class _Context:
+    """The Lambda context, its remaining time read from the virtual clock."""
+
     invoked_function_arn = f"arn:aws:lambda:{PRIMARY}:{ACCOUNT}:function:smart-vault-backup"
     function_name = "smart-vault-backup"
 
-    def __init__(self, request_id: str) -> None:
+    def __init__(self, request_id: str, world: SimWorld) -> None:
         self.aws_request_id = request_id
+        self._world = world
+        self._deadline = world.clock + LAMBDA_TIMEOUT_S
 
     def get_remaining_time_in_millis(self) -> int:
-        return 900_000
+        return max(int((self._deadline - self._world.monotonic()) * 1000), 0)
+
+
+class _SimLambda:
+    """Lambda's asynchronous Invoke of the backup function itself: the payload runs about a second later."""
+
+    def __init__(self, world: SimWorld, run: Any) -> None:
+        self.world, self._run, self.continuations = world, run, 0
+
+    def invoke(self, FunctionName: str, InvocationType: str, Payload: bytes) -> dict[str, Any]:
+        payload = json.loads(Payload)
+        self.continuations += 1
+        self.world.at(self.world.clock + 1.0, lambda: self.invoke_now(payload))
+        return {"StatusCode": 202}
+
+    def invoke_now(self, payload: dict[str, Any]) -> None:
+        self._run(payload)
+
+
+def event_kind(event: dict[str, Any]) -> str:
+    if event.get("reconcile_copies"):
+        return "reconcile"
+    if event.get("source") == "aws.ec2":
+        return "copy_event" if event["detail"].get("event") == "copySnapshot" else "snapshot_event"
+    return "run"
 
 
 def run_scenario(scenario: Scenario) -> dict[str, Any]:
@@ -81,6 +122,9 @@ def run_scenario(scenario: Scenario) -> dict[str, Any]:
         dr_ec2=SimEC2(world, DR),
         ledger=CopyLedger(SimDynamoDB(world), settings.copy_ledger_table),
     )
+    for client in (clients.ec2, clients.dr_ec2):
+        # The handler's own pacing (`entry._clients`), on the virtual clock.
+        pacing.Pacer(pacing.EC2_RATES, clock=lambda: world.clock, sleep=world.sleep).attach(client)
     sns = SimSNS()
     figures: dict[str, Any] = {
         "invocations": 0,
@@ -90,23 +134,50 @@ def run_scenario(scenario: Scenario) -> dict[str, Any]:
         "oldest_owed_max_s": 0.0,
         "dr_age_max_s": 0.0,
         "errors": [],
+        "failure_samples": [],
+        "killed": 0,
+        "requests": {},
+        "backlog_by_day": {},
     }
 
-    def invoke(event: dict[str, Any]) -> None:
+    def invoke(event: dict[str, Any], attempt: int = 0) -> None:
         figures["invocations"] += 1
+        kind = event_kind(event)
+        before = dict(world.requests)
+        if kind != "run" and params.kill_rate and world.rng.random() < params.kill_rate:
+            world.kill_after = world.rng.randint(1, 12)
         out = io.StringIO()
+        killed = False
         with contextlib.redirect_stdout(out):
             try:
-                report = entry.handle(event, _Context(world.new_id("req")), settings, world.now(), clients)
+                context = _Context(world.new_id("req"), world)
+                report = entry.handle(event, context, settings, world.now(), clients)
+            except InvocationKilled:
+                killed = True
+                report = {}
             except Exception as exc:  # noqa: BLE001 - an invocation error is a figure, not a crash
                 figures["errors"].append(f"{type(exc).__name__}: {exc}")
                 report = {"failures": [], "copies_deferred": 0}
+            finally:
+                world.kill_after = None
             metric_set = dict(entry.metrics.metric_set)
             entry.metrics.clear_metrics()
+        _count_requests(figures["requests"], kind, before, world.requests)
+        if killed:
+            figures["killed"] += 1
+            if attempt < LAMBDA_RETRIES:  # Lambda retries a failed asynchronous invocation
+                world.at(
+                    world.clock + 60.0 * (attempt + 1), lambda: invoke(event, attempt + 1), delivery=True
+                )
+            return
         figures["failures"] += len(report.get("failures", []))
+        figures["failure_samples"] += report.get("failures", [])[: 5 - len(figures["failure_samples"])]
         if "copies_deferred" in report and "copies_started" in report:
             figures["copy_backlog_max"] = max(figures["copy_backlog_max"], report["copies_deferred"])
             figures["copy_backlog_last"] = report["copies_deferred"]
+            day = int((world.clock - start) // DAY)
+            by_day = figures["backlog_by_day"]
+            by_day[day] = max(by_day.get(day, 0), report["copies_deferred"])
         owed = metric_set.get("OldestOwedCopySeconds", {}).get("Value")
         if owed:
             value = owed[-1] if isinstance(owed, list) else owed
@@ -142,9 +213,12 @@ def run_scenario(scenario: Scenario) -> dict[str, Any]:
         world.at(t, lambda: invoke({"reconcile_copies": True}))
         t += step
     previous = (aws._monotonic, aws._sleep)
-    previous_sns = aws._clients.get(("sns", PRIMARY))
+    replaced = {key: aws._clients.get(key) for key in (("sns", PRIMARY), ("lambda", PRIMARY))}
     aws.set_clock(world.monotonic, world.sleep)
     aws._clients[("sns", PRIMARY)] = sns
+    # A run that would outlast its invocation continues in a new one (`entry.start_continuation`).
+    sim_lambda = _SimLambda(world, lambda payload: invoke(payload))
+    aws._clients[("lambda", PRIMARY)] = sim_lambda
     level = entry.logger.log_level
     entry.logger.setLevel("ERROR")  # tens of thousands of invocations: their INFO reports are not figures
     wall = time.perf_counter()
@@ -154,12 +228,40 @@ def run_scenario(scenario: Scenario) -> dict[str, Any]:
     finally:
         entry.logger.setLevel(level)
         aws.set_clock(*previous)
-        if previous_sns is None:
-            aws._clients.pop(("sns", PRIMARY), None)
-        else:
-            aws._clients[("sns", PRIMARY)] = previous_sns
+        for key, client in replaced.items():
+            if client is None:
+                aws._clients.pop(key, None)
+            else:
+                aws._clients[key] = client
     wall = time.perf_counter() - wall
+    figures["continuations"] = sim_lambda.continuations
     return _figures(world, scenario, params, figures, wall)
+
+
+def _count_requests(
+    totals: dict[str, dict[str, int]], kind: str, before: dict[str, int], after: dict[str, int]
+) -> None:
+    """Add one invocation's requests to its kind's totals: EC2 describe pages, other EC2 calls, DynamoDB."""
+    row = totals.setdefault(kind, {"invocations": 0, "ec2_describe": 0, "ec2_other": 0, "dynamodb": 0})
+    row["invocations"] += 1
+    for action, count in after.items():
+        delta = count - before.get(action, 0)
+        if not delta:
+            continue
+        if action.startswith("Describe"):
+            row["ec2_describe"] += delta
+        elif action.startswith(EC2_ACTIONS):
+            row["ec2_other"] += delta
+        else:
+            row["dynamodb"] += delta
+
+
+def requests_per_invocation(totals: dict[str, dict[str, int]]) -> dict[str, dict[str, float]]:
+    return {
+        kind: {k: round(v / row["invocations"], 2) for k, v in row.items() if k != "invocations"}
+        | {"invocations": row["invocations"]}
+        for kind, row in sorted(totals.items())
+    }
 
 
 def _figures(
@@ -201,7 +303,15 @@ def _figures(
             "duplicated": world.events_duplicated,
         },
         "invocations": figures["invocations"],
+        "invocations_killed": figures["killed"],
+        "run_continuations": figures["continuations"],
+        "overlapping_invocations": world.overlaps,
+        "requests_per_invocation": requests_per_invocation(figures["requests"]),
+        "throttled_requests": sum(world.buckets.throttled.values()),
+        "throttled_by_action": dict(sorted(world.buckets.throttled.items())),
+        "copy_backlog_max_by_day": [figures["backlog_by_day"].get(d, 0) for d in range(scenario.days)],
         "invocation_errors": figures["errors"][:5],
+        "failure_samples": figures["failure_samples"],
         "wall_seconds": round(wall, 1),
     }
 

@@ -12,9 +12,18 @@ Modelled (the numbers are guesses, marked GUESS, not AWS figures):
 - a created snapshot is invisible to describes (and answers `InvalidSnapshot.NotFound` to CreateTags) for
   a uniform 0..`invisible_max_s` seconds;
 - EventBridge is at least once: each event is dropped with `drop_rate`, duplicated with `duplicate_rate`,
-  delivered after a uniform 0.5..`max_delay_s` s delay (so out of order).
-Not modelled: EC2 token buckets (RequestLimitExceeded), Lambda time limits and truly concurrent
-invocations (invocations run one at a time; duplicated and late events stand in for the overlaps).
+  delivered after a uniform 0.5..`max_delay_s` s delay (so out of order);
+- EC2's request-token buckets per action (`throttle.py`, from the EC2 developer guide): every request, and
+  every page of a describe, takes a token; an empty bucket answers `RequestLimitExceeded`, which botocore's
+  standard retry (replayed in virtual time by `throttle.RetryingCall`) turns into waits;
+- describes answer in pages of the requested `MaxResults` (1000 at most), each page one request;
+- overlapping invocations (`overlap_rate`): at a ledger write or a CopySnapshot, another delivery due within
+  `overlap_window_s` runs there and then, to its end, before the interrupted invocation goes on: the two
+  interleave at the ledger as concurrent Lambdas do;
+- invocations cut off at their time limit: `kill_after` makes the N-th simulated call of an invocation
+  raise `InvocationKilled` (a BaseException, as the runtime's end is no error the code can catch).
+Describes are served from indexes (by state, by tag, by id), so a simulated week of 1,500 volumes runs in
+minutes: the figures count the requests the product would send to AWS, not the simulation's own work.
 """
 
 from __future__ import annotations
@@ -23,6 +32,7 @@ import heapq
 import itertools
 import math
 import random
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -32,8 +42,15 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from smart_vault.sim.compute import Compute
+from smart_vault.sim.throttle import RequestBuckets, RetryingCall, throttling_error
+from smart_vault.sim.volumes import SimVolumes, SimWaiter
 
 ACCOUNT = "123456789012"
+MAX_RESULTS = 1000  # DescribeSnapshots, DescribeInstances and DescribeVolumes return at most 1000 a page
+
+
+class InvocationKilled(BaseException):
+    """The Lambda runtime ended the invocation (its time limit) in the middle of a call."""
 
 
 def _error(code: str, message: str, operation: str) -> ClientError:
@@ -58,6 +75,12 @@ class SimParams:
     drop_rate: float = 0.05
     duplicate_rate: float = 0.05
     max_delay_s: float = 30.0
+    api_rate_scale: float = 1.0  # 1.0: EC2's documented bucket sizes and refill rates
+    overlap_rate: float = 0.0
+    overlap_window_s: float = 120.0
+    # Share of copy invocations cut off mid-way (at a random call among their first 12).
+    kill_rate: float = 0.0
+    volume_error_rate: float = 0.0  # restored volumes that end in `error` (volumes.py)
 
 
 @dataclass(order=True)
@@ -65,6 +88,8 @@ class _Item:
     at: float
     seq: int
     action: Callable[[], None] = field(compare=False)
+    delivery: bool = field(default=False, compare=False)
+    cancelled: bool = field(default=False, compare=False)
 
 
 class SimWorld:
@@ -76,11 +101,30 @@ class SimWorld:
         self.clock = start.timestamp()
         self.primary, self.dr = primary, dr
         self.snapshots: dict[str, dict[str, dict[str, Any]]] = {primary: {}, dr: {}}
+        # Indexes of the snapshots of each region: by state, and by (tag key, tag value).
+        self.by_state: dict[str, dict[str, set[str]]] = {primary: {}, dr: {}}
+        self.by_tag: dict[str, dict[tuple[str, str], set[str]]] = {primary: {}, dr: {}}
         self.instances: list[dict[str, Any]] = []
+        self.instance_by_id: dict[str, dict[str, Any]] = {}
+        self.restored = SimVolumes(self, params.volume_error_rate)
+        # On the latest time of all threads, as the product's pacer (EC2 refills in real time, not per thread).
+        self.buckets = RequestBuckets(lambda: self.clock, params.api_rate_scale)
+        self.requests: dict[str, int] = {}  # every simulated request (a describe page is one), by action
+        self.kill_after: int | None = None  # the current invocation ends at its N-th simulated call
+        self.depth = 0  # > 0 while an overlapping invocation runs inside another
+        # Worker threads (the backup run's pool) sleep in parallel: each has its own time, the clock is the
+        # latest of them, so eight threads sleeping 16 s move the clock 16 s, not 128 s.
+        self._thread = threading.local()
+        self._lock = threading.Lock()
+        # Every simulated request runs under this lock: the run's worker threads never interleave inside
+        # the world's state (the heap, the indexes). Reentrant: an overlapping invocation runs inside one.
+        self.api_lock = threading.RLock()
+        self.epoch = 0
+        self.overlaps = 0
         self.copied_volumes: set[str] = set()  # source volumes with a copy already (later ones incremental)
         self.snapshotted_volumes: set[str] = set()
         self.pending_copies: set[str] = set()
-        self.table: dict[tuple[str, str], dict[str, Any]] = {}
+        self.table: dict[str, dict[str, dict[str, Any]]] = {}  # pk -> sk -> item
         self.heap: list[_Item] = []
         self.seq = itertools.count()
         self.ids = itertools.count(1)
@@ -107,13 +151,26 @@ class SimWorld:
         return datetime.fromtimestamp(self.clock, UTC)
 
     def monotonic(self) -> float:
-        return self.clock
+        if threading.current_thread() is threading.main_thread():
+            return self.clock
+        return self._thread_time()
+
+    def _thread_time(self) -> float:
+        local = self._thread
+        if getattr(local, "epoch", None) != self.epoch:
+            local.epoch, local.time = self.epoch, self.clock
+        return local.time
 
     def sleep(self, seconds: float) -> None:
-        self.advance_to(self.clock + max(seconds, 0.0))
+        if threading.current_thread() is threading.main_thread():
+            self.advance_to(self.clock + max(seconds, 0.0))
+            return
+        self._thread.time = self._thread_time() + max(seconds, 0.0)
+        with self._lock:
+            self._tick(self._thread.time)
 
-    def at(self, when: float, action: Callable[[], None]) -> None:
-        heapq.heappush(self.heap, _Item(when, next(self.seq), action))
+    def at(self, when: float, action: Callable[[], None], delivery: bool = False) -> None:
+        heapq.heappush(self.heap, _Item(when, next(self.seq), action, delivery))
 
     def advance_to(self, when: float) -> None:
         """Move the clock (a handler sleeping); due heap items run after the invocation returns."""
@@ -132,9 +189,43 @@ class SimWorld:
         if not self.heap:
             return False
         item = heapq.heappop(self.heap)
+        if item.cancelled:
+            return True
+        self.epoch += 1
         self._tick(item.at)
         item.action()
         return True
+
+    # ------------------------------------------------------------------ calls, overlaps, time limits
+    def request(self, region: str, action: str, filtered: bool = True) -> None:
+        """One request reaching EC2 (or DynamoDB, `region` None): counted, cut off, throttled."""
+        if self.kill_after is not None:
+            self.kill_after -= 1
+            if self.kill_after <= 0:
+                self.kill_after = None
+                raise InvocationKilled(action)
+        self.requests[action] = self.requests.get(action, 0) + 1
+        if region is not None and not self.buckets.take(region, action, filtered):
+            raise throttling_error(action)
+
+    def preempt(self) -> None:
+        """Maybe run another due delivery here, to its end, inside the current invocation (an overlap)."""
+        if self.depth or self.p.overlap_rate <= 0 or self.rng.random() >= self.p.overlap_rate:
+            return
+        horizon = self.clock + self.p.overlap_window_s
+        due = [i for i in self.heap if i.delivery and not i.cancelled and i.at <= horizon]
+        if not due:
+            return
+        item = min(due)
+        item.cancelled = True
+        self.overlaps += 1
+        self.depth += 1
+        saved, self.kill_after = self.kill_after, None
+        try:
+            item.action()
+        finally:
+            self.depth -= 1
+            self.kill_after = saved
 
     def lognormal(self, median: float) -> float:
         return median * math.exp(self.rng.gauss(0.0, self.p.sigma))
@@ -153,7 +244,7 @@ class SimWorld:
         self.events_duplicated += copies - 1
         for _ in range(copies):
             delay = self.rng.uniform(0.5, self.p.max_delay_s)
-            self.at(self.clock + delay, lambda e=event: self.deliver(e))
+            self.at(self.clock + delay, lambda e=event: self.deliver(e), delivery=True)
 
     def _ebs_event(self, region: str, snapshot_id: str, kind: str, result: str) -> dict[str, Any]:
         return {
@@ -186,7 +277,67 @@ class SimWorld:
                 ],
             }
         )
+        self.instance_by_id[instance_id] = self.instances[-1]
         return instance_id
+
+    # ------------------------------------------------------------------ the snapshot indexes
+    def add_snapshot(self, region: str, item: dict[str, Any]) -> None:
+        """Put a ready-made snapshot item into a region (scenarios seeding recovery points), indexed."""
+        self.snapshots[region][item["SnapshotId"]] = item
+        self._index(region, item)
+
+    def _index(self, region: str, item: dict[str, Any]) -> None:
+        self.by_state[region].setdefault(item["State"], set()).add(item["SnapshotId"])
+        for tag in item["Tags"]:
+            self.by_tag[region].setdefault((tag["Key"], tag["Value"]), set()).add(item["SnapshotId"])
+
+    def _unindex(self, region: str, item: dict[str, Any]) -> None:
+        self.by_state[region].get(item["State"], set()).discard(item["SnapshotId"])
+        for tag in item["Tags"]:
+            self.by_tag[region].get((tag["Key"], tag["Value"]), set()).discard(item["SnapshotId"])
+
+    def set_state(self, region: str, item: dict[str, Any], state: str) -> None:
+        self.by_state[region].get(item["State"], set()).discard(item["SnapshotId"])
+        item["State"] = state
+        self.by_state[region].setdefault(state, set()).add(item["SnapshotId"])
+        _changed(item)
+
+    def set_tags(self, region: str, item: dict[str, Any], tags: dict[str, str]) -> None:
+        self._unindex(region, item)
+        item["Tags"] = [{"Key": k, "Value": v} for k, v in tags.items()]
+        self._index(region, item)
+        _changed(item)
+
+    def remove(self, region: str, snapshot_id: str) -> dict[str, Any] | None:
+        item = self.snapshots[region].pop(snapshot_id, None)
+        if item is not None:
+            self._unindex(region, item)
+        return item
+
+    def find_snapshots(self, region: str, filters: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The visible snapshots of `region` matching `filters` (all of them), in creation order."""
+        snaps = self.snapshots[region]
+        best: set[str] | None = None
+        for f in filters:
+            name, values = f["Name"], f["Values"]
+            if name == "snapshot-id":
+                found = {v for v in values if v in snaps}
+            elif name == "status":
+                found = set().union(*(self.by_state[region].get(v, set()) for v in values))
+            elif name.startswith("tag:"):
+                found = set().union(*(self.by_tag[region].get((name[4:], v), set()) for v in values))
+            else:
+                continue
+            if best is None or len(found) < len(best):
+                best = found
+        ids = snaps.keys() if best is None or len(best) > len(snaps) // 2 else sorted(best)
+        now = self.monotonic()
+        out = []
+        for sid in ids:
+            item = snaps[sid]
+            if item["_visible_at"] <= now and _match(item, filters):
+                out.append(_public(item))
+        return out
 
     def _new_snapshot(
         self, region: str, volume_id: str, tags: list[dict[str, str]], **extra: Any
@@ -200,16 +351,17 @@ class SimWorld:
             "OwnerId": ACCOUNT,
             "VolumeSize": 8,
             "Tags": [dict(t) for t in tags],
-            "_visible_at": self.clock + self.rng.uniform(0.0, self.p.invisible_max_s),
+            "_visible_at": self.monotonic() + self.rng.uniform(0.0, self.p.invisible_max_s),
             **extra,
         }
         self.snapshots[region][snapshot_id] = item
+        self._index(region, item)
         return item
 
     def create_snapshots(
         self, region: str, instance_id: str, tags: list[dict[str, str]]
     ) -> list[dict[str, Any]]:
-        instance = next((i for i in self.instances if i["InstanceId"] == instance_id), None)
+        instance = self.instance_by_id.get(instance_id)
         if instance is None:
             raise _error("InvalidInstanceID.NotFound", f"no instance {instance_id}", "CreateSnapshots")
         created = []
@@ -226,8 +378,7 @@ class SimWorld:
     def _snapshot_done(self, region: str, item: dict[str, Any]) -> None:
         if item["SnapshotId"] not in self.snapshots[region]:
             return
-        item["State"] = "completed"
-        _changed(item)
+        self.set_state(region, item, "completed")
         if region == self.primary:
             sid = item["SnapshotId"]
             self.completed_primaries.add(sid)
@@ -239,6 +390,7 @@ class SimWorld:
         self.emit(self._ebs_event(region, item["SnapshotId"], "createSnapshot", "succeeded"))
 
     def copy_snapshot(self, source_region: str, source_id: str, tags: list[dict[str, str]], kms: str) -> str:
+        self.preempt()
         source = self.snapshots[source_region].get(source_id)
         if source is None or source["State"] != "completed":
             raise _error("InvalidSnapshot.NotFound", f"no completed snapshot {source_id}", "CopySnapshot")
@@ -272,8 +424,7 @@ class SimWorld:
     def _copy_done(self, item: dict[str, Any]) -> None:
         self.pending_copies.discard(item["SnapshotId"])
         failed = self.rng.random() < self.p.copy_failure_rate
-        item["State"] = "error" if failed else "completed"
-        _changed(item)
+        self.set_state(self.dr, item, "error" if failed else "completed")
         if failed:
             self._copy_gone(item)
         else:
@@ -355,37 +506,77 @@ class _Paginator:
         self.ec2, self.operation = ec2, operation
 
     def paginate(self, PaginationConfig: dict[str, Any] | None = None, **kwargs: Any) -> Iterator[dict]:
+        """Pages of `PageSize` (MaxResults, at most 1000) items; each page is one throttled request."""
         filters = kwargs.get("Filters", [])
-        world = self.ec2.world
+        world, ec2 = self.ec2.world, self.ec2
+        size = min(int((PaginationConfig or {}).get("PageSize") or MAX_RESULTS), MAX_RESULTS)
+        action = "".join(part.title() for part in self.operation.split("_"))
+        filtered = bool(filters) or PaginationConfig is not None
+        # The answer is read at the first page (a describe's pages are one listing).
+        ec2.send(action, lambda: None, filtered)
         if self.operation == "describe_instances":
             found = [i for i in world.instances if _match(i, filters)]
-            yield {"Reservations": [{"Instances": found}]}
-            return
-        if self.operation == "describe_volumes":
-            yield {"Volumes": _attached_volumes(world.instances, filters)}
-            return
-        now = world.clock
-        found = [
-            _public(s)
-            for s in world.snapshots[self.ec2.region].values()
-            if s["_visible_at"] <= now and _match(s, filters)
-        ]
-        yield {"Snapshots": found}
+            key = "Reservations"
+        elif self.operation == "describe_volumes":
+            if any(f["Name"] == "attachment.instance-id" for f in filters):
+                found = _attached_volumes(world.instances, filters)
+            else:
+                found = world.restored.describe(ec2.region, None, filters)
+            key = "Volumes"
+        else:
+            found = world.find_snapshots(ec2.region, filters)
+            key = "Snapshots"
+        for index in range(0, max(len(found), 1), size):
+            if index:
+                ec2.send(action, lambda: None, filtered, first=False)
+            page = found[index : index + size]
+            yield {key: [{"Instances": page}]} if key == "Reservations" else {key: page}
+
+
+class _Events:
+    """The part of botocore's event system the product hooks: `provide-client-params.ec2.<Operation>`
+    handlers run once per call, before its first attempt (where `smart_vault.pacing` takes its token)."""
+
+    def __init__(self) -> None:
+        self.handlers: dict[str, list[Callable[..., Any]]] = {}
+
+    def register(self, event: str, handler: Callable[..., Any], **_: Any) -> None:
+        self.handlers.setdefault(event, []).append(handler)
+
+    def register_first(self, event: str, handler: Callable[..., Any], **_: Any) -> None:
+        self.handlers.setdefault(event, []).insert(0, handler)
+
+    def call_started(self, action: str) -> None:
+        for handler in self.handlers.get(f"provide-client-params.ec2.{action}", ()):
+            handler(model=SimpleNamespace(name=action), params={})
 
 
 class SimEC2:
-    """What the backup function calls on an EC2 client of one region."""
+    """What the product calls on an EC2 client of one region; each call is throttled and retried as botocore
+    would (`throttle.py`)."""
 
     def __init__(self, world: SimWorld, region: str) -> None:
         self.world, self.region = world, region
-        self.meta = SimpleNamespace(region_name=region, events=SimpleNamespace(register=lambda *a, **k: None))
+        self.meta = SimpleNamespace(region_name=region, events=_Events())
         self.calls: dict[str, int] = {}
         self.compute = world.compute.setdefault(region, Compute(world, region))  # instances and images
+        self.retry = RetryingCall(world.sleep, world.rng.random)
 
     def __getattr__(self, name: str) -> Any:
-        if name.startswith("_") or name == "compute":
+        if name.startswith("_") or name in ("compute", "retry"):
             raise AttributeError(name)
         return self.compute.operation(name, self._count)  # the operations of sim/compute.py
+
+    def send(self, action: str, call: Callable[[], Any], filtered: bool = True, first: bool = True) -> Any:
+        if first:
+            self.meta.events.call_started(action)
+
+        def attempt() -> Any:
+            with self.world.api_lock:
+                self.world.request(self.region, action, filtered)
+                return call()
+
+        return self.retry(action, attempt)
 
     def _count(self, name: str) -> None:
         self.calls[name] = self.calls.get(name, 0) + 1
@@ -394,10 +585,53 @@ class SimEC2:
         self._count(operation)
         return self.compute.paginator(operation, _Paginator(self, operation))
 
+    def get_waiter(self, name: str) -> SimWaiter:
+        return SimWaiter(self, name)
+
+    def create_volume(self, **params: Any) -> dict[str, Any]:
+        self._count("create_volume")
+        return self.send("CreateVolume", lambda: self.world.restored.create(self.region, **params))
+
+    def describe_volumes(self, VolumeIds=None, Filters=(), **_: Any) -> dict[str, Any]:
+        self._count("describe_volumes")
+        ids = list(VolumeIds or [])
+        # Volumes of simulated instances (sim/compute.py) and volumes created by CreateVolume (sim/volumes.py).
+        try:
+            launched = list(self.compute.describe_volumes(Filters=list(Filters))["Volumes"])
+        except ClientError:
+            launched = []  # a filter only restored volumes have (sim/compute.py knows tags and state)
+        if ids:
+            launched = [v for v in launched if v["VolumeId"] in ids]
+            ids = [i for i in ids if i not in {v["VolumeId"] for v in launched}]
+            if not ids:
+                return {"Volumes": launched}
+        found = self.send(
+            "DescribeVolumes", lambda: self.world.restored.describe(self.region, ids or None, list(Filters))
+        )
+        return {"Volumes": launched + found}
+
+    def delete_volume(self, VolumeId: str) -> None:
+        self._count("delete_volume")
+        if self.compute.has_volume(VolumeId):
+            self.compute.delete_volume(VolumeId=VolumeId)
+            return
+        self.send("DeleteVolume", lambda: self.world.restored.delete(self.region, VolumeId))
+
+    def describe_snapshots(self, SnapshotIds=(), Filters=(), **_: Any) -> dict[str, Any]:
+        self._count("describe_snapshots")
+        filters = [*Filters, *([{"Name": "snapshot-id", "Values": list(SnapshotIds)}] if SnapshotIds else [])]
+        found = self.send("DescribeSnapshots", lambda: self.world.find_snapshots(self.region, filters))
+        if SnapshotIds and len(found) < len(set(SnapshotIds)):
+            raise _error("InvalidSnapshot.NotFound", "a snapshot does not exist", "DescribeSnapshots")
+        return {"Snapshots": found}
+
     def create_snapshots(self, InstanceSpecification, TagSpecifications=(), **_: Any):
         self._count("create_snapshots")
         tags = [t for spec in TagSpecifications for t in spec["Tags"]]
-        created = self.world.create_snapshots(self.region, InstanceSpecification["InstanceId"], tags)
+        created = self.send(
+            "CreateSnapshots",
+            lambda: self.world.create_snapshots(self.region, InstanceSpecification["InstanceId"], tags),
+        )
         return {
             "Snapshots": [
                 {k: s[k] for k in ("SnapshotId", "VolumeId", "State", "StartTime", "OwnerId")}
@@ -407,42 +641,51 @@ class SimEC2:
 
     def create_tags(self, Resources, Tags):
         self._count("create_tags")
-        for resource in Resources:
+        self.send("CreateTags", lambda: self._create_tags(Resources, Tags))
+
+    def _create_tags(self, resources: list[str], tags: list[dict[str, str]]) -> None:
+        for resource in resources:
             item = self.world.snapshots[self.region].get(resource)
-            if item is None or item["_visible_at"] > self.world.clock:
+            if item is None or item["_visible_at"] > self.world.monotonic():
                 raise _error(
                     "InvalidSnapshot.NotFound", f"The snapshot '{resource}' does not exist.", "CreateTags"
                 )
             current = _tags(item)
-            current.update({t["Key"]: t["Value"] for t in Tags})
-            item["Tags"] = [{"Key": k, "Value": v} for k, v in current.items()]
-            _changed(item)
+            current.update({t["Key"]: t["Value"] for t in tags})
+            self.world.set_tags(self.region, item, current)
 
     def copy_snapshot(self, SourceRegion, SourceSnapshotId, KmsKeyId, TagSpecifications=(), **_: Any):
         self._count("copy_snapshot")
         tags = [t for spec in TagSpecifications for t in spec["Tags"]]
-        return {"SnapshotId": self.world.copy_snapshot(SourceRegion, SourceSnapshotId, tags, KmsKeyId)}
+        copy_id = self.send(
+            "CopySnapshot", lambda: self.world.copy_snapshot(SourceRegion, SourceSnapshotId, tags, KmsKeyId)
+        )
+        return {"SnapshotId": copy_id}
 
     def delete_snapshot(self, SnapshotId):
         self._count("delete_snapshot")
-        item = self.world.snapshots[self.region].pop(SnapshotId, None)
-        if item is None:
-            raise _error("InvalidSnapshot.NotFound", f"no snapshot {SnapshotId}", "DeleteSnapshot")
+        self.send("DeleteSnapshot", lambda: self._delete_snapshot(SnapshotId))
+
+    def _delete_snapshot(self, snapshot_id: str) -> None:
         world = self.world
-        world.pending_copies.discard(SnapshotId)
+        item = world.remove(self.region, snapshot_id)
+        if item is None:
+            raise _error("InvalidSnapshot.NotFound", f"no snapshot {snapshot_id}", "DeleteSnapshot")
+        world.pending_copies.discard(snapshot_id)
         world.deleted.append((self.region, item))
         if self.region == world.primary:
-            world.completed_primaries.discard(SnapshotId)
-            world.owed.discard(SnapshotId)
-            if "completed" not in world.copy_state(SnapshotId):
+            world.completed_primaries.discard(snapshot_id)
+            world.owed.discard(snapshot_id)
+            if "completed" not in world.copy_state(snapshot_id):
                 world.unsafe_deletions += 1  # a primary must outlive the completion of its DR copy
         elif item["State"] != "error":
             world._copy_gone(item)
-        self.world.on_change()
+        world.on_change()
 
 
 class SimDynamoDB:
-    """PutItem / UpdateItem / DeleteItem with the condition expressions the copy ledger uses."""
+    """PutItem / UpdateItem / DeleteItem / Query with the expressions the copy ledger uses. Every write is a
+    point where an overlapping invocation may run (`SimWorld.preempt`)."""
 
     def __init__(self, world: SimWorld) -> None:
         self.world = world
@@ -454,6 +697,9 @@ class SimDynamoDB:
     @staticmethod
     def _value(raw: dict[str, str]) -> Any:
         return float(raw["N"]) if "N" in raw else raw["S"]
+
+    def _get(self, key: tuple[str, str]) -> dict[str, Any] | None:
+        return self.world.table.get(key[0], {}).get(key[1])
 
     def _holds(self, item: dict | None, expression: str | None, names: dict, values: dict) -> bool:
         if not expression:
@@ -475,6 +721,12 @@ class SimDynamoDB:
         have, want = self._value(item[attr]), self._value(values[right])
         return {"=": have == want, "<": have < want}[op]
 
+    def _write(self, operation: str, key: tuple[str, str], condition: str | None, names, values) -> None:
+        self.world.preempt()
+        self.world.request(None, operation)
+        if not self._holds(self._get(key), condition, names or {}, values or {}):
+            raise _error("ConditionalCheckFailedException", "The conditional request failed", operation)
+
     def put_item(
         self,
         TableName,
@@ -484,20 +736,22 @@ class SimDynamoDB:
         ExpressionAttributeValues=None,
     ):
         key = self._key(Item)
-        if not self._holds(
-            self.world.table.get(key),
-            ConditionExpression,
-            ExpressionAttributeNames or {},
-            ExpressionAttributeValues or {},
-        ):
-            raise _error("ConditionalCheckFailedException", "The conditional request failed", "PutItem")
-        self.world.table[key] = dict(Item)
+        self._write("PutItem", key, ConditionExpression, ExpressionAttributeNames, ExpressionAttributeValues)
+        self.world.table.setdefault(key[0], {})[key[1]] = dict(Item)
 
     def update_item(
-        self, TableName, Key, UpdateExpression, ExpressionAttributeNames=None, ExpressionAttributeValues=None
+        self,
+        TableName,
+        Key,
+        UpdateExpression,
+        ConditionExpression=None,
+        ExpressionAttributeNames=None,
+        ExpressionAttributeValues=None,
     ):
         names, values = ExpressionAttributeNames or {}, ExpressionAttributeValues or {}
-        item = self.world.table.setdefault(self._key(Key), dict(Key))
+        key = self._key(Key)
+        self._write("UpdateItem", key, ConditionExpression, names, values)
+        item = self.world.table.setdefault(key[0], {}).setdefault(key[1], dict(Key))
         for assignment in UpdateExpression.removeprefix("SET ").split(","):
             left, right = (part.strip() for part in assignment.split("="))
             item[names.get(left, left)] = values[right]
@@ -511,14 +765,42 @@ class SimDynamoDB:
         ExpressionAttributeValues=None,
     ):
         key = self._key(Key)
-        if not self._holds(
-            self.world.table.get(key),
-            ConditionExpression,
-            ExpressionAttributeNames or {},
-            ExpressionAttributeValues or {},
-        ):
-            raise _error("ConditionalCheckFailedException", "The conditional request failed", "DeleteItem")
-        self.world.table.pop(key, None)
+        self._write(
+            "DeleteItem", key, ConditionExpression, ExpressionAttributeNames, ExpressionAttributeValues
+        )
+        self.world.table.get(key[0], {}).pop(key[1], None)
+
+    def query(
+        self,
+        TableName,
+        KeyConditionExpression,
+        ExpressionAttributeValues,
+        ExpressionAttributeNames=None,
+        ScanIndexForward=True,
+        Limit=None,
+        ExclusiveStartKey=None,
+        ConsistentRead=False,
+        Select=None,
+    ):
+        """`pk = :pk` queries in sort-key order. GUESS: 1000 items a page (DynamoDB's limit is 1 MB)."""
+        self.world.request(None, "Query")
+        names = ExpressionAttributeNames or {}
+        left, op, right = KeyConditionExpression.split()
+        if names.get(left, left) != "pk" or op != "=":
+            raise _error("ValidationException", "the simulation queries on pk = :value only", "Query")
+        partition = self.world.table.get(ExpressionAttributeValues[right]["S"], {})
+        keys = sorted(partition, reverse=not ScanIndexForward)
+        if ExclusiveStartKey is not None:
+            after = ExclusiveStartKey["sk"]["S"]
+            keys = [k for k in keys if (k > after if ScanIndexForward else k < after)]
+        limit = min(Limit or 1000, 1000)
+        page = keys[:limit]
+        answer: dict[str, Any] = {"Count": len(page)}
+        if Select != "COUNT":
+            answer["Items"] = [dict(partition[k]) for k in page]
+        if len(keys) > limit:
+            answer["LastEvaluatedKey"] = {"pk": partition[page[-1]]["pk"], "sk": {"S": page[-1]}}
+        return answer
 
 
 class SimSNS:

@@ -1,0 +1,108 @@
+"""The restore worker's volume path against the simulated EC2 (smart_vault.sim): volumes invisible to describes
+for up to 5 s after CreateVolume, `creating` for a while, sometimes ending in `error`. The job store is moto's
+DynamoDB; EC2 and the clock are the simulation's, so every wait runs in virtual time."""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+
+from smart_vault import aws
+from smart_vault.backup.retention import MANAGED_BY_KEY, MANAGED_BY_VALUE
+from smart_vault.config import RestoreWorkerSettings
+from smart_vault.restore.jobs import RestoreJobStore, new_job
+from smart_vault.restore.worker import run_restore
+from smart_vault.sim.scenario import DR, PRIMARY, START
+from smart_vault.sim.world import ACCOUNT, SimEC2, SimParams, SimSNS, SimWorld
+
+JOBS_TABLE = "smart-vault-restore-jobs-sim"
+SETTINGS = RestoreWorkerSettings(
+    region=PRIMARY,
+    sns_topic_arn=f"arn:aws:sns:{PRIMARY}:{ACCOUNT}:smart-vault",
+    restore_jobs_table=JOBS_TABLE,
+)
+
+
+@pytest.fixture
+def store(moto_aws):
+    dynamodb = boto3.client("dynamodb", PRIMARY)
+    dynamodb.create_table(
+        TableName=JOBS_TABLE,
+        KeySchema=[{"AttributeName": "restore_id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "restore_id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return RestoreJobStore(JOBS_TABLE, dynamodb)
+
+
+class Sim:
+    """One simulated region with a completed managed snapshot; the product's waits on the virtual clock."""
+
+    def __init__(self, **params):
+        self.world = SimWorld(SimParams(invisible_max_s=5.0, **params), START, PRIMARY, DR)
+        instance = self.world.add_instance(1)
+        self.ec2 = SimEC2(self.world, PRIMARY)
+        tags = [{"Key": MANAGED_BY_KEY, "Value": MANAGED_BY_VALUE}]
+        created = self.ec2.create_snapshots(
+            InstanceSpecification={"InstanceId": instance},
+            TagSpecifications=[{"ResourceType": "snapshot", "Tags": tags}],
+        )
+        self.snapshot_id = created["Snapshots"][0]["SnapshotId"]
+        while self.world.step():  # the snapshot completes (its event goes nowhere)
+            pass
+        self.sns = SimSNS()
+        self.count = 0
+
+    def restore(self, store, **request):
+        self.count += 1
+        restore_id = f"r-{self.count:04d}"
+        body = {
+            "snapshot_id": self.snapshot_id,
+            "availability_zone": f"{PRIMARY}a",
+            "volume_type": "gp3",
+            "launch_instance": False,
+            **request,
+        }
+        store.create(new_job(restore_id, PRIMARY, body, self.world.now()))
+        return run_restore(
+            restore_id,
+            SETTINGS,
+            store=store,
+            seconds_left=900,
+            ec2=self.ec2,
+            sns_client=self.sns,
+            clock=self.world.now,
+        )
+
+
+@pytest.fixture
+def virtual_clock():
+    sims: list[Sim] = []
+
+    def make(**params) -> Sim:
+        sim = Sim(**params)
+        aws.set_clock(sim.world.monotonic, sim.world.sleep)
+        sims.append(sim)
+        return sim
+
+    yield make
+    aws.set_clock(None, None)
+
+
+def test_restores_whose_volume_is_invisible_after_create_volume_succeed(store, virtual_clock):
+    sim = virtual_clock(seed=3)
+    jobs = [sim.restore(store) for _ in range(20)]
+    assert [j["status"] for j in jobs] == ["SUCCEEDED"] * 20, [j["error"] for j in jobs]
+    assert sim.world.restored.not_found_answers > 0  # the invisibility was met, and waited out
+    assert len(sim.world.restored.live(PRIMARY)) == 20
+    assert {j["volume_id"] for j in jobs} == set(sim.world.restored.live(PRIMARY))
+
+
+def test_a_volume_ending_in_error_fails_at_once_with_a_reason_and_is_deleted(store, virtual_clock):
+    sim = virtual_clock(seed=4, volume_error_rate=1.0)
+    started = sim.world.clock
+    jobs = [sim.restore(store) for _ in range(10)]
+    assert [j["status"] for j in jobs] == ["FAILED"] * 10
+    assert all("state error" in j["error"] and "rollback incomplete" not in j["error"] for j in jobs)
+    assert sim.world.restored.live(PRIMARY) == []  # nothing leaked, invisible or not
+    assert sim.world.clock - started < 10 * 120  # failed at once, not polled until the budget ran out
