@@ -106,3 +106,28 @@ def test_a_volume_ending_in_error_fails_at_once_with_a_reason_and_is_deleted(sto
     assert all("state error" in j["error"] and "rollback incomplete" not in j["error"] for j in jobs)
     assert sim.world.restored.live(PRIMARY) == []  # nothing leaked, invisible or not
     assert sim.world.clock - started < 10 * 120  # failed at once, not polled until the budget ran out
+
+
+def test_a_restore_failing_while_its_volume_is_still_invisible_leaks_nothing(store, virtual_clock):
+    """The rollback sees the volume it just created answer NotFound (EC2 not showing it yet): it retries
+    instead of taking it as gone, and deletes it."""
+    from botocore.exceptions import ClientError
+
+    sim = virtual_clock(seed=5)
+    real_describe = sim.ec2.describe_volumes
+    failures = []
+
+    def describe_fails_once(**kwargs):
+        if kwargs.get("VolumeIds") and not failures:
+            failures.append(kwargs["VolumeIds"][0])
+            raise ClientError(
+                {"Error": {"Code": "UnauthorizedOperation", "Message": "denied"}}, "DescribeVolumes"
+            )
+        return real_describe(**kwargs)
+
+    sim.ec2.describe_volumes = describe_fails_once
+    job = sim.restore(store)
+    assert job["status"] == "FAILED" and "UnauthorizedOperation" in job["error"]
+    assert "rollback incomplete" not in job["error"]
+    assert failures == [job["volume_id"]]
+    assert sim.world.restored.live(PRIMARY) == []

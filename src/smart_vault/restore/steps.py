@@ -123,15 +123,6 @@ def wait_volume_usable(ec2: Any, volume_id: str, budget_seconds: float) -> None:
         sleep(delay)
 
 
-def _ignore_missing(call: Callable[[], Any], operation: str, missing_codes: tuple[str, ...]) -> None:
-    try:
-        with aws.aws_errors(operation):
-            call()
-    except AwsError as exc:
-        if exc.code not in missing_codes:
-            raise
-
-
 def find_restored_volume(ec2: Any, restore_id: str, snapshot_id: str) -> dict[str, Any] | None:
     """The data volume an earlier attempt of this restore created, if any."""
     volumes = list(
@@ -240,37 +231,3 @@ def attach_volume(ec2: Any, volume_id: str, instance_id: str, device_name: str) 
             return
     with aws.aws_errors("AttachVolume"):
         ec2.attach_volume(VolumeId=volume_id, InstanceId=instance_id, Device=device_name)
-
-
-def roll_back(ec2: Any, volume_id: str | None, instance_id: str | None, deadline: Deadline) -> list[str]:
-    """Remove what a failed restore created. Returns what could not be removed (readable), [] when clean."""
-    problems: list[str] = []
-    if instance_id:
-        try:
-            _ignore_missing(
-                lambda: ec2.terminate_instances(InstanceIds=[instance_id]),
-                "TerminateInstances",
-                ("InvalidInstanceID.NotFound",),
-            )
-        except AwsError as exc:
-            problems.append(f"instance {instance_id} was not terminated ({exc.readable()})")
-    if volume_id:
-        try:
-            volume = describe_volume(ec2, volume_id)
-            if volume is not None:
-                if volume.get("Attachments"):
-                    # Terminating the instance detaches the volume too; whichever comes first is fine.
-                    _ignore_missing(
-                        lambda: ec2.detach_volume(VolumeId=volume_id, Force=True),
-                        "DetachVolume",
-                        ("IncorrectState", "InvalidAttachment.NotFound"),
-                    )
-                if volume.get("State") not in ("available", "error") or volume.get("Attachments"):
-                    # Only an available volume can be deleted: wait out `creating` or `detaching`.
-                    wait_for(ec2, "volume_available", max(deadline.remaining() - 5, 1), VolumeIds=[volume_id])
-                _ignore_missing(
-                    lambda: ec2.delete_volume(VolumeId=volume_id), "DeleteVolume", ("InvalidVolume.NotFound",)
-                )
-        except AwsError as exc:
-            problems.append(f"volume {volume_id} was not deleted ({exc.readable()})")
-    return problems

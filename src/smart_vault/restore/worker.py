@@ -22,7 +22,7 @@ from smart_vault import aws, notify
 from smart_vault.config import RestoreWorkerSettings
 from smart_vault.errors import AwsError, ValidationError
 from smart_vault.observability import MetricUnit, logger, metrics, trace, trace_handler
-from smart_vault.restore.instance import InstancePlan, InstanceRestore
+from smart_vault.restore.instance import InstancePlan, InstanceRestore, remove_restore
 from smart_vault.restore.jobs import (
     FAILED,
     FINISHED_STATES,
@@ -39,7 +39,6 @@ from smart_vault.restore.steps import (
     attach_volume,
     create_volume,
     launch_instance,
-    roll_back,
     wait_for,
     wait_volume_usable,
 )
@@ -130,17 +129,25 @@ class RestoreRun:
         self.deadline = deadline
         self.volume_id: str | None = job.get("volume_id")
         self.instance_id: str | None = job.get("instance_id")
+        # What this attempt created: EC2 may not show it yet, so a rollback must not take NotFound as gone.
+        self.fresh: set[str] = set()
 
     def _volume_branch(self) -> None:
         with self.log.step("create_volume"):
+            recorded = self.volume_id
             self.volume_id = create_volume(self.ec2, self.job["restore_id"], self.request)
+            if self.volume_id != recorded:
+                self.fresh.add(self.volume_id)
             self.log.save(volume_id=self.volume_id)
         with self.log.step("wait_volume_available"):
             wait_volume_usable(self.ec2, self.volume_id, self.deadline.budget())
 
     def _instance_branch(self) -> None:
         with self.log.step("launch_instance"):
+            recorded = self.instance_id
             self.instance_id = launch_instance(self.ec2, self.job["restore_id"], self.request)
+            if self.instance_id != recorded:
+                self.fresh.add(self.instance_id)
             self.log.save(instance_id=self.instance_id)
         with self.log.step("wait_instance_running"):
             wait_for(self.ec2, "instance_running", self.deadline.budget(), InstanceIds=[self.instance_id])
@@ -175,7 +182,17 @@ class RestoreRun:
         problems: list[str] = []
         try:
             with self.log.step("rollback"):
-                problems = roll_back(self.ec2, self.volume_id, self.instance_id, self.deadline)
+                # The same removal as a full-instance restore's: by id and by the restore's tag, with
+                # NotFound retried for what this attempt just created.
+                problems = remove_restore(
+                    self.ec2,
+                    self.job["restore_id"],
+                    instance_id=self.instance_id,
+                    image_id=None,
+                    volume_ids=[self.volume_id] if self.volume_id else [],
+                    deadline=self.deadline,
+                    fresh_ids=frozenset(self.fresh),
+                )
                 if problems:
                     raise RuntimeError("; ".join(problems))
         except StepFailed:
