@@ -535,9 +535,16 @@ def _delete_volume(ec2: Any, volume_id: str, budget: float, *, fresh: bool) -> N
     volume = describe()
     if volume is None or volume.get("State") in ("deleting", "deleted"):
         return
-    if volume.get("Attachments"):
+    for attachment in volume.get("Attachments", []):
+        if attachment.get("State") in ("detaching", "detached"):
+            continue
         _ignore(
-            lambda: ec2.detach_volume(VolumeId=volume_id, Force=True),
+            lambda attachment=attachment: ec2.detach_volume(
+                VolumeId=volume_id,
+                InstanceId=attachment["InstanceId"],
+                Device=attachment["Device"],
+                Force=True,
+            ),
             "DetachVolume",
             ("IncorrectState", "InvalidAttachment.NotFound", "InvalidVolume.NotFound"),
         )

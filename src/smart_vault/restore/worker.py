@@ -195,8 +195,8 @@ class RestoreRun:
                 )
                 if problems:
                     raise RuntimeError("; ".join(problems))
-        except StepFailed:
-            return "rollback incomplete: " + "; ".join(problems)
+        except StepFailed as exc:
+            return "rollback incomplete: " + ("; ".join(problems) or str(exc))
         return None
 
 
@@ -238,8 +238,8 @@ class InstanceRun:
                 problems = self.engine.roll_back()
                 if problems:
                     raise RuntimeError("; ".join(problems))
-        except StepFailed:
-            return "rollback incomplete: " + "; ".join(problems)
+        except StepFailed as exc:
+            return "rollback incomplete: " + ("; ".join(problems) or str(exc))
         return None
 
 
