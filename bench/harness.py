@@ -16,6 +16,7 @@ PRIMARY_REGION = "eu-west-1"
 DR_REGION = "eu-central-1"
 ACCOUNT_ID = "123456789012"
 TOPIC_NAME = "smart-vault-bench"
+LEDGER_TABLE = "smart-vault-bench-copy-ledger"
 FUNCTION_ARN = f"arn:aws:lambda:{PRIMARY_REGION}:{ACCOUNT_ID}:function:smart-vault-backup"
 
 ENV = {
@@ -30,6 +31,7 @@ ENV = {
     "POWERTOOLS_LOG_LEVEL": "ERROR",
     "SNS_TOPIC_ARN": f"arn:aws:sns:{PRIMARY_REGION}:{ACCOUNT_ID}:{TOPIC_NAME}",
     "DR_REGION": DR_REGION,
+    "COPY_LEDGER_TABLE": LEDGER_TABLE,
     "DR_KMS_KEY_ID": f"arn:aws:kms:{DR_REGION}:{ACCOUNT_ID}:key/11111111-2222-3333-4444-555555555555",
 }
 
@@ -116,8 +118,18 @@ def seed_fleet(ec2: Any, count: int, volumes: int) -> list[str]:
     return ids
 
 
-def create_topic(sns: Any) -> None:
+def create_topic_and_ledger(sns: Any, dynamodb: Any) -> None:
+    """The backup's notification topic and its copy ledger (COPY_LEDGER_TABLE), as Terraform creates them."""
     sns.create_topic(Name=TOPIC_NAME)
+    dynamodb.create_table(
+        TableName=LEDGER_TABLE,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
 
 
 class CallCounter:

@@ -60,7 +60,9 @@ def figure_1_calls_per_instance(n: int = 500, volumes: int = 3) -> dict:
     with mock_aws():
         aws.reset_clients()
         clients = _clients()
-        harness.create_topic(aws.client("sns", harness.PRIMARY_REGION))
+        harness.create_topic_and_ledger(
+            aws.client("sns", harness.PRIMARY_REGION), aws.client("dynamodb", harness.PRIMARY_REGION)
+        )
         harness.seed_fleet(clients.ec2, n, volumes)
         counter = harness.CallCounter()
         for client in (clients.ec2, clients.dr_ec2, aws.client("sns", harness.PRIMARY_REGION)):
@@ -96,7 +98,9 @@ def figure_2_wall_time_over_http(n: int = 1000, volumes: int = 2, runs: int = 3)
     try:
         aws.reset_clients()
         clients = _clients()
-        harness.create_topic(aws.client("sns", harness.PRIMARY_REGION))
+        harness.create_topic_and_ledger(
+            aws.client("sns", harness.PRIMARY_REGION), aws.client("dynamodb", harness.PRIMARY_REGION)
+        )
         harness.seed_fleet(clients.ec2, n, volumes)
         times, reports = [], []
         for run in range(runs):
@@ -125,7 +129,9 @@ def figure_3_rate_under_token_bucket(n: int = 600, scale: float = 3.0) -> dict:
     with mock_aws():
         aws.reset_clients()
         clients = _clients(pacing.scaled(pacing.EC2_RATES, scale))
-        harness.create_topic(aws.client("sns", harness.PRIMARY_REGION))
+        harness.create_topic_and_ledger(
+            aws.client("sns", harness.PRIMARY_REGION), aws.client("dynamodb", harness.PRIMARY_REGION)
+        )
         harness.seed_fleet(clients.ec2, n, 1)
         bucket = harness.SimulatedBucket("CreateSnapshots", refill, capacity)
         bucket.attach(clients.ec2)
@@ -206,7 +212,9 @@ def figure_5_continuations(n: int = 10_000, budget_s: float = 3.0, latency_s: fl
     )
     with mock_aws():  # SNS and the Lambda client of the self-invocation
         aws.reset_clients()
-        harness.create_topic(aws.client("sns", harness.PRIMARY_REGION))
+        harness.create_topic_and_ledger(
+            aws.client("sns", harness.PRIMARY_REGION), aws.client("dynamodb", harness.PRIMARY_REGION)
+        )
         invocations = harness.SelfInvocations(aws.client("lambda", harness.PRIMARY_REGION))
         started = time.perf_counter()
         report = _run(harness.scheduled_event("bench-continue"), harness.LambdaContext(budget_s), clients)
@@ -335,10 +343,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--figure",
-        choices=["cold-start"],
+        choices=["cold-start", "calls"],
         help="run only this figure and print it (bench/results.json is left as it is)",
     )
+    parser.add_argument("--instances", type=int, default=500, help="fleet size of --figure calls")
     args = parser.parse_args(argv)
+    if args.figure == "calls":
+        f1 = figure_1_calls_per_instance(n=args.instances)
+        print(json.dumps(f1))
+        print(
+            f"1. AWS calls per protected instance (N={f1['instances']}, {f1['volumes_per_instance']} volumes): "
+            f"{f1['calls_per_instance']} (floor {f1['floor_per_instance']}), ratio {f1['ratio_to_floor']}"
+        )
+        return 0
     if args.figure == "cold-start":
         f4 = figure_4_cold_start()
         print(json.dumps(f4))

@@ -34,6 +34,7 @@ from smart_vault.config import RestoreApiSettings, RestoreNetwork
 from smart_vault.errors import AwsError, Conflict, NotFound, ValidationError
 from smart_vault.observability import trace
 from smart_vault.restore.recovery_points import (
+    RECOVERY_POINT_NOT_FOUND,
     is_complete,
     managed_snapshots,
     set_created_at,
@@ -44,7 +45,6 @@ from smart_vault.restore.request import InstanceRestoreRequest, RestoreRequest
 MANAGED_BY_KEY = "ManagedBy"
 MANAGED_BY_VALUE = "smart-vault"
 SNAPSHOT_NOT_FOUND = "SnapshotNotFound"
-RECOVERY_POINT_NOT_FOUND = "RecoveryPointNotFound"
 _SNAPSHOT_MISSING_CODES = frozenset({"InvalidSnapshot.NotFound", "InvalidSnapshotID.Malformed"})
 _IMAGE_MISSING_CODES = frozenset(
     {"InvalidAMIID.NotFound", "InvalidAMIID.Malformed", "InvalidAMIID.Unavailable"}

@@ -30,9 +30,11 @@ from smart_vault.backup.retention import (
     MANAGED_BY_KEY,
     MANAGED_BY_VALUE,
     SOURCE_INSTANCE_TAG,
+    SOURCE_REGION_TAG,
     SOURCE_VOLUME_TAG,
 )
 from smart_vault.errors import AwsError, Conflict, NotFound
+from smart_vault.restore.recovery_points import RECOVERY_POINT_NOT_FOUND
 from smart_vault.restore.steps import (
     TAG_RESTORE_ID,
     TAG_SOURCE_SNAPSHOT,
@@ -41,9 +43,7 @@ from smart_vault.restore.steps import (
     wait_volume_usable,
 )
 
-RECOVERY_POINT_NOT_FOUND = "RecoveryPointNotFound"
 IMAGE_NAME_PREFIX = "smart-vault-restore-"
-SOURCE_REGION_TAG = "smart-vault:source-region"
 # Instance states from which an instance can still become `running`, and those it may still be torn down from.
 LIVE_INSTANCE_STATES = ("pending", "running", "stopping", "stopped", "shutting-down")
 LEFTOVER_VOLUME_STATES = ("creating", "available", "in-use", "error", "deleting")

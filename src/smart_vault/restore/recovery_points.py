@@ -26,6 +26,7 @@ from smart_vault.backup.retention import (
 from smart_vault.config import RestoreApiSettings
 from smart_vault.errors import ValidationError
 
+RECOVERY_POINT_NOT_FOUND = "RecoveryPointNotFound"  # the 404 error of a recovery point that is not there
 INSTANCE_ID_RE = re.compile(r"^i-[0-9a-f]{8,17}$")
 MAX_NAME_LENGTH = 256
 PAGE_SIZE = 1000
