@@ -223,6 +223,8 @@ data "aws_iam_policy_document" "restore_worker_ec2_write" {
     }
   }
 
+  # The instance resource of RunInstances takes both the request tags and the metadata options: the worker
+  # launches only tagged instances, and only with IMDSv2 required (as the code always asks).
   statement {
     sid       = "LaunchInstancesOnlyTaggedManaged"
     actions   = ["ec2:RunInstances"]
@@ -231,6 +233,11 @@ data "aws_iam_policy_document" "restore_worker_ec2_write" {
       test     = "StringEquals"
       variable = "aws:RequestTag/${local.managed_by_key}"
       values   = [local.managed_by_value]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "ec2:MetadataHttpTokens"
+      values   = ["required"]
     }
   }
 
@@ -259,17 +266,16 @@ data "aws_iam_policy_document" "restore_worker_ec2_write" {
     )
   }
 
-  # A full-instance restore without ami_id registers a temporary AMI from the recovery point: the AMI is
-  # tagged managed at creation, and its block devices may only be the vault's snapshots.
+  # A full-instance restore without ami_id registers a temporary AMI from the recovery point: its block
+  # devices may only be the vault's snapshots (ec2:ResourceTag on the snapshot resource), and its tags are
+  # authorized by TagRestoredResourcesAtCreation (ec2:CreateAction=RegisterImage with
+  # aws:RequestTag/ManagedBy). The image statement itself carries no tag condition: a request-tag key the
+  # image resource of RegisterImage does not evaluate would make it never match (AccessDenied in AWS, not
+  # in moto), while the CreateTags check of the same request is documented for every tag-on-create action.
   statement {
-    sid       = "RegisterImagesOnlyTaggedManaged"
+    sid       = "RegisterTemporaryImages"
     actions   = ["ec2:RegisterImage"]
     resources = local.image_arns
-    condition {
-      test     = "StringEquals"
-      variable = "aws:RequestTag/${local.managed_by_key}"
-      values   = [local.managed_by_value]
-    }
   }
 
   statement {
@@ -295,16 +301,22 @@ data "aws_iam_policy_document" "restore_worker_ec2_write" {
     }
   }
 
+  # Tags only at creation, only what the worker creates tagged (volumes of CreateVolume and RunInstances,
+  # the instance, the temporary AMI; never a network interface, which it does not tag), and only with
+  # ManagedBy=smart-vault among them: an untagged-managed resource is one the worker could not clean up.
   statement {
-    sid     = "TagRestoredResourcesAtCreation"
-    actions = ["ec2:CreateTags"]
-    resources = concat(
-      local.ec2_arns["volume"], local.ec2_arns["instance"], local.ec2_arns["network-interface"], local.image_arns,
-    )
+    sid       = "TagRestoredResourcesAtCreation"
+    actions   = ["ec2:CreateTags"]
+    resources = concat(local.ec2_arns["volume"], local.ec2_arns["instance"], local.image_arns)
     condition {
       test     = "StringEquals"
       variable = "ec2:CreateAction"
       values   = ["CreateVolume", "RunInstances", "RegisterImage"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/${local.managed_by_key}"
+      values   = [local.managed_by_value]
     }
   }
 
