@@ -75,13 +75,17 @@ data "aws_iam_policy_document" "drill_ec2_read" {
 }
 
 data "aws_iam_policy_document" "drill_ec2_write" {
-  # The temporary AMI: only from managed snapshots; its ManagedBy tag is enforced on the CreateTags check
-  # of the same request (TagDrillResourcesAtCreation), not by a request-tag condition on the image resource
-  # of RegisterImage, which would make the statement never match if that resource does not evaluate it.
+  # The temporary AMI: tagged managed at creation (aws:RequestTag on the image resource of RegisterImage),
+  # only from managed snapshots (ec2:ResourceTag on its snapshot resource).
   statement {
-    sid       = "RegisterTemporaryImages"
+    sid       = "RegisterImagesOnlyTaggedManaged"
     actions   = ["ec2:RegisterImage"]
     resources = local.image_arns
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/${local.managed_by_key}"
+      values   = [local.managed_by_value]
+    }
   }
 
   statement {

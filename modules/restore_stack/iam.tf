@@ -266,16 +266,19 @@ data "aws_iam_policy_document" "restore_worker_ec2_write" {
     )
   }
 
-  # A full-instance restore without ami_id registers a temporary AMI from the recovery point: its block
-  # devices may only be the vault's snapshots (ec2:ResourceTag on the snapshot resource), and its tags are
-  # authorized by TagRestoredResourcesAtCreation (ec2:CreateAction=RegisterImage with
-  # aws:RequestTag/ManagedBy). The image statement itself carries no tag condition: a request-tag key the
-  # image resource of RegisterImage does not evaluate would make it never match (AccessDenied in AWS, not
-  # in moto), while the CreateTags check of the same request is documented for every tag-on-create action.
+  # A full-instance restore without ami_id registers a temporary AMI from the recovery point: the AMI is
+  # tagged managed at creation (the image resource of RegisterImage evaluates aws:RequestTag; the tags
+  # themselves are authorized by TagRestoredResourcesAtCreation), and its block devices may only be the
+  # vault's snapshots (the snapshot resource evaluates ec2:ResourceTag).
   statement {
-    sid       = "RegisterTemporaryImages"
+    sid       = "RegisterImagesOnlyTaggedManaged"
     actions   = ["ec2:RegisterImage"]
     resources = local.image_arns
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/${local.managed_by_key}"
+      values   = [local.managed_by_value]
+    }
   }
 
   statement {

@@ -71,11 +71,6 @@ def test_every_ec2_mutation_carries_the_managed_by_condition(statement):
     if statement.actions == ("ec2:RunInstances",) and not statement.conditions:
         assert all(RUN_INSTANCES_READ_ONLY_RESOURCES.search(r) for r in statement.resources), statement
         return
-    if statement.actions == ("ec2:RegisterImage",) and not statement.conditions:
-        # The image of RegisterImage: its ManagedBy tag is enforced on the CreateTags check of the request.
-        assert resource_kinds(statement) == {"image"}, statement.sid
-        assert tags_registered_images_managed(statement.document), statement.sid
-        return
     tag_values = [statement.condition_values(v) for v in TAG_CONDITIONS]
     create_action = statement.condition_values("ec2:CreateAction")
     if create_action is not None:
@@ -142,13 +137,11 @@ def test_drill_role_creates_tears_down_and_launches_only_managed_things_in_the_d
         assert granting, action
         for statement in granting:
             assert statement.condition_values("ec2:ResourceTag/ManagedBy") == MANAGED, action
-    registering = {s.sid: s for s in statements if s.allows("ec2:RegisterImage")}
-    assert set(registering) == {"RegisterTemporaryImages", "RegisterImagesOnlyFromManagedSnapshots"}
-    assert (
-        registering["RegisterImagesOnlyFromManagedSnapshots"].condition_values("ec2:ResourceTag/ManagedBy")
-        == MANAGED
-    )
-    assert tags_registered_images_managed(registering["RegisterTemporaryImages"].document)
+    for statement in [s for s in statements if s.allows("ec2:RegisterImage")]:
+        assert MANAGED in (
+            statement.condition_values("aws:RequestTag/ManagedBy"),
+            statement.condition_values("ec2:ResourceTag/ManagedBy"),
+        )
     # The only untagged resources RunInstances may use: the drill subnet, the drill groups, key pairs.
     [network] = [s for s in statements if s.allows("ec2:RunInstances") and not s.conditions]
     assert network.resources == (
@@ -199,24 +192,24 @@ def test_kms_grants_only_for_aws_resources():
 @pytest.mark.parametrize("function", ["restore_worker", "drill"])
 def test_temporary_images_come_only_from_managed_snapshots_and_are_tagged_managed(function):
     granting = {s.sid: s for s in tfmodel.role_statements(function) if s.allows("ec2:RegisterImage")}
-    assert set(granting) == {"RegisterTemporaryImages", "RegisterImagesOnlyFromManagedSnapshots"}
+    assert set(granting) == {"RegisterImagesOnlyTaggedManaged", "RegisterImagesOnlyFromManagedSnapshots"}
     for statement in granting.values():
         assert statement.actions == ("ec2:RegisterImage",)
-    # No request-tag key on the image resource of RegisterImage (see RESOURCE_CONDITION_KEYS): the tag is
-    # required where EC2 documents it for every tag-on-create action, the CreateTags check.
-    image = granting["RegisterTemporaryImages"]
-    assert resource_kinds(image) == {"image"} and image.conditions == ()
-    assert tags_registered_images_managed(image.document)
+    image = granting["RegisterImagesOnlyTaggedManaged"]
+    assert resource_kinds(image) == {"image"}
+    assert image.conditions == (("StringEquals", "aws:RequestTag/ManagedBy", MANAGED),)
     snapshots = granting["RegisterImagesOnlyFromManagedSnapshots"]
     assert resource_kinds(snapshots) == {"snapshot"}
     assert snapshots.conditions == (("StringEquals", "ec2:ResourceTag/ManagedBy", MANAGED),)
+    # ... and the tags of the request are authorized (CreateTags at creation), only with ManagedBy.
+    assert tags_registered_images_managed(image.document)
 
 
 # The resource types each EC2 action of a restore or drill authorizes, and the condition keys (of those this
 # project uses) each resource type evaluates for that action, after the Service Authorization Reference for
-# Amazon EC2. A key a resource type does not evaluate makes an Allow statement on it never match: an
-# AccessDenied in AWS that moto never shows. RegisterImage's image is given no request-tag key on purpose:
-# whether it evaluates aws:RequestTag is the open question of docs/deploy.md, so no statement may rely on it.
+# Amazon EC2 (as bundled in parliament's iam_definition.json). A key a resource type does not evaluate makes
+# an Allow statement on it never match: an AccessDenied in AWS that moto never shows. RegisterImage: image*
+# evaluates aws:RequestTag and aws:TagKeys (not ec2:ResourceTag), its snapshot ec2:ResourceTag.
 TAG_ON_CREATE = {"aws:RequestTag/ManagedBy", "ec2:CreateAction"}
 RESOURCE_TAG = {"ec2:ResourceTag/ManagedBy"}
 RESOURCE_CONDITION_KEYS = {
@@ -231,7 +224,7 @@ RESOURCE_CONDITION_KEYS = {
         "key-pair": RESOURCE_TAG,
     },
     "ec2:CreateVolume": {"volume": {"aws:RequestTag/ManagedBy"}, "snapshot": RESOURCE_TAG},
-    "ec2:RegisterImage": {"image": set(), "snapshot": RESOURCE_TAG},
+    "ec2:RegisterImage": {"image": {"aws:RequestTag/ManagedBy"}, "snapshot": RESOURCE_TAG},
     "ec2:CreateTags": {"instance": TAG_ON_CREATE, "volume": TAG_ON_CREATE, "image": TAG_ON_CREATE},
     "ec2:AttachVolume": {"instance": RESOURCE_TAG, "volume": RESOURCE_TAG},
     "ec2:DetachVolume": {"instance": RESOURCE_TAG, "volume": RESOURCE_TAG},
