@@ -75,6 +75,8 @@ data "aws_iam_policy_document" "drill_ec2_read" {
 }
 
 data "aws_iam_policy_document" "drill_ec2_write" {
+  # The temporary AMI: tagged managed at creation (aws:RequestTag on the image resource of RegisterImage),
+  # only from managed snapshots (ec2:ResourceTag on its snapshot resource).
   statement {
     sid       = "RegisterImagesOnlyTaggedManaged"
     actions   = ["ec2:RegisterImage"]
@@ -97,6 +99,8 @@ data "aws_iam_policy_document" "drill_ec2_write" {
     }
   }
 
+  # The instance resource of RunInstances takes both the request tags and the metadata options: the drill
+  # launches only tagged instances, and only with IMDSv2 required (as the code always asks).
   statement {
     sid       = "LaunchInstancesOnlyTaggedManaged"
     actions   = ["ec2:RunInstances"]
@@ -105,6 +109,11 @@ data "aws_iam_policy_document" "drill_ec2_write" {
       test     = "StringEquals"
       variable = "aws:RequestTag/${local.managed_by_key}"
       values   = [local.managed_by_value]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "ec2:MetadataHttpTokens"
+      values   = ["required"]
     }
   }
 
@@ -140,14 +149,21 @@ data "aws_iam_policy_document" "drill_ec2_write" {
     resources = concat(local.subnet_arns, local.ec2_arns["key-pair"], local.ec2_arns["security-group"])
   }
 
+  # Tags only at creation, on the AMI, the instance and its volumes (never a network interface, which the
+  # drill does not tag), and only with ManagedBy=smart-vault among them.
   statement {
     sid       = "TagDrillResourcesAtCreation"
     actions   = ["ec2:CreateTags"]
-    resources = concat(local.image_arns, local.ec2_arns["instance"], local.ec2_arns["volume"], local.ec2_arns["network-interface"])
+    resources = concat(local.image_arns, local.ec2_arns["instance"], local.ec2_arns["volume"])
     condition {
       test     = "StringEquals"
       variable = "ec2:CreateAction"
       values   = ["RegisterImage", "RunInstances"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/${local.managed_by_key}"
+      values   = [local.managed_by_value]
     }
   }
 
@@ -162,10 +178,22 @@ data "aws_iam_policy_document" "drill_ec2_write" {
     }
   }
 
+  # DetachVolume authorizes the volume and the instance; DeleteVolume only the volume.
+  statement {
+    sid       = "DetachOnlyManagedVolumesFromManagedInstances"
+    actions   = ["ec2:DetachVolume"]
+    resources = concat(local.ec2_arns["volume"], local.ec2_arns["instance"])
+    condition {
+      test     = "StringEquals"
+      variable = "ec2:ResourceTag/${local.managed_by_key}"
+      values   = [local.managed_by_value]
+    }
+  }
+
   statement {
     sid       = "TearDownOnlyManagedVolumes"
-    actions   = ["ec2:DeleteVolume", "ec2:DetachVolume"]
-    resources = concat(local.ec2_arns["volume"], local.ec2_arns["instance"])
+    actions   = ["ec2:DeleteVolume"]
+    resources = local.ec2_arns["volume"]
     condition {
       test     = "StringEquals"
       variable = "ec2:ResourceTag/${local.managed_by_key}"

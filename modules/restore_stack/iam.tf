@@ -223,6 +223,8 @@ data "aws_iam_policy_document" "restore_worker_ec2_write" {
     }
   }
 
+  # The instance resource of RunInstances takes both the request tags and the metadata options: the worker
+  # launches only tagged instances, and only with IMDSv2 required (as the code always asks).
   statement {
     sid       = "LaunchInstancesOnlyTaggedManaged"
     actions   = ["ec2:RunInstances"]
@@ -231,6 +233,11 @@ data "aws_iam_policy_document" "restore_worker_ec2_write" {
       test     = "StringEquals"
       variable = "aws:RequestTag/${local.managed_by_key}"
       values   = [local.managed_by_value]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "ec2:MetadataHttpTokens"
+      values   = ["required"]
     }
   }
 
@@ -260,7 +267,9 @@ data "aws_iam_policy_document" "restore_worker_ec2_write" {
   }
 
   # A full-instance restore without ami_id registers a temporary AMI from the recovery point: the AMI is
-  # tagged managed at creation, and its block devices may only be the vault's snapshots.
+  # tagged managed at creation (the image resource of RegisterImage evaluates aws:RequestTag; the tags
+  # themselves are authorized by TagRestoredResourcesAtCreation), and its block devices may only be the
+  # vault's snapshots (the snapshot resource evaluates ec2:ResourceTag).
   statement {
     sid       = "RegisterImagesOnlyTaggedManaged"
     actions   = ["ec2:RegisterImage"]
@@ -295,16 +304,22 @@ data "aws_iam_policy_document" "restore_worker_ec2_write" {
     }
   }
 
+  # Tags only at creation, only what the worker creates tagged (volumes of CreateVolume and RunInstances,
+  # the instance, the temporary AMI; never a network interface, which it does not tag), and only with
+  # ManagedBy=smart-vault among them: an untagged-managed resource is one the worker could not clean up.
   statement {
-    sid     = "TagRestoredResourcesAtCreation"
-    actions = ["ec2:CreateTags"]
-    resources = concat(
-      local.ec2_arns["volume"], local.ec2_arns["instance"], local.ec2_arns["network-interface"], local.image_arns,
-    )
+    sid       = "TagRestoredResourcesAtCreation"
+    actions   = ["ec2:CreateTags"]
+    resources = concat(local.ec2_arns["volume"], local.ec2_arns["instance"], local.image_arns)
     condition {
       test     = "StringEquals"
       variable = "ec2:CreateAction"
       values   = ["CreateVolume", "RunInstances", "RegisterImage"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/${local.managed_by_key}"
+      values   = [local.managed_by_value]
     }
   }
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import inspect
 import re
 
 import pytest
 import tfmodel
+
+from smart_vault.restore import instance, steps
 
 STATEMENTS = tfmodel.all_statements()
 FUNCTION_ROLES = sorted(tfmodel.ROLE_POLICY_MAPS)
@@ -49,6 +52,18 @@ def test_every_statement_has_a_unique_sid_in_its_document():
             sids = [s.sid for s in statements]
             assert all(re.match(r"^[A-Za-z0-9]+$", sid) for sid in sids), name
             assert len(sids) == len(set(sids)), name
+
+
+def tags_registered_images_managed(document: str) -> bool:
+    """The document authorizes the tags of RegisterImage on images only with ManagedBy=smart-vault."""
+    return any(
+        s.document == document
+        and s.allows("ec2:CreateTags")
+        and "RegisterImage" in (s.condition_values("ec2:CreateAction") or ())
+        and s.condition_values("aws:RequestTag/ManagedBy") == MANAGED
+        and "image" in resource_kinds(s)
+        for s in STATEMENTS
+    )
 
 
 @pytest.mark.parametrize("statement", [s for s in STATEMENTS if ec2_mutations(s)], ids=lambda s: s.sid)
@@ -174,21 +189,123 @@ def test_kms_grants_only_for_aws_resources():
             assert statement.condition_values("kms:GrantIsForAWSResource") == ("true",), statement.sid
 
 
-def test_temporary_images_come_only_from_managed_snapshots_and_are_tagged_managed():
-    granting = [s for s in tfmodel.role_statements("restore_worker") if s.allows("ec2:RegisterImage")]
-    assert {s.sid for s in granting} == {
-        "RegisterImagesOnlyTaggedManaged",
-        "RegisterImagesOnlyFromManagedSnapshots",
-    }
-    for statement in granting:
+@pytest.mark.parametrize("function", ["restore_worker", "drill"])
+def test_temporary_images_come_only_from_managed_snapshots_and_are_tagged_managed(function):
+    granting = {s.sid: s for s in tfmodel.role_statements(function) if s.allows("ec2:RegisterImage")}
+    assert set(granting) == {"RegisterImagesOnlyTaggedManaged", "RegisterImagesOnlyFromManagedSnapshots"}
+    for statement in granting.values():
         assert statement.actions == ("ec2:RegisterImage",)
-        if all(":image/" in r for r in statement.resources):
-            assert ("StringEquals", "aws:RequestTag/ManagedBy", MANAGED) in statement.conditions
-        else:
-            assert all(":snapshot/" in r for r in statement.resources), statement.resources
-            assert ("StringEquals", "ec2:ResourceTag/ManagedBy", MANAGED) in statement.conditions
-    tagging = [s for s in tfmodel.role_statements("restore_worker") if s.allows("ec2:CreateTags")]
-    assert any("RegisterImage" in (s.condition_values("ec2:CreateAction") or ()) for s in tagging)
+    image = granting["RegisterImagesOnlyTaggedManaged"]
+    assert resource_kinds(image) == {"image"}
+    assert image.conditions == (("StringEquals", "aws:RequestTag/ManagedBy", MANAGED),)
+    snapshots = granting["RegisterImagesOnlyFromManagedSnapshots"]
+    assert resource_kinds(snapshots) == {"snapshot"}
+    assert snapshots.conditions == (("StringEquals", "ec2:ResourceTag/ManagedBy", MANAGED),)
+    # ... and the tags of the request are authorized (CreateTags at creation), only with ManagedBy.
+    assert tags_registered_images_managed(image.document)
+
+
+# The resource types each EC2 action of a restore or drill authorizes, and the condition keys (of those this
+# project uses) each resource type evaluates for that action, after the Service Authorization Reference for
+# Amazon EC2 (as bundled in parliament's iam_definition.json). A key a resource type does not evaluate makes
+# an Allow statement on it never match: an AccessDenied in AWS that moto never shows. RegisterImage: image*
+# evaluates aws:RequestTag and aws:TagKeys (not ec2:ResourceTag), its snapshot ec2:ResourceTag.
+TAG_ON_CREATE = {"aws:RequestTag/ManagedBy", "ec2:CreateAction"}
+RESOURCE_TAG = {"ec2:ResourceTag/ManagedBy"}
+RESOURCE_CONDITION_KEYS = {
+    "ec2:RunInstances": {
+        "instance": {"aws:RequestTag/ManagedBy", "ec2:MetadataHttpTokens"},
+        "volume": {"aws:RequestTag/ManagedBy"},
+        "network-interface": {"aws:RequestTag/ManagedBy"},
+        "image": RESOURCE_TAG,
+        "snapshot": RESOURCE_TAG,
+        "subnet": RESOURCE_TAG,
+        "security-group": RESOURCE_TAG,
+        "key-pair": RESOURCE_TAG,
+    },
+    "ec2:CreateVolume": {"volume": {"aws:RequestTag/ManagedBy"}, "snapshot": RESOURCE_TAG},
+    "ec2:RegisterImage": {"image": {"aws:RequestTag/ManagedBy"}, "snapshot": RESOURCE_TAG},
+    "ec2:CreateTags": {"instance": TAG_ON_CREATE, "volume": TAG_ON_CREATE, "image": TAG_ON_CREATE},
+    "ec2:AttachVolume": {"instance": RESOURCE_TAG, "volume": RESOURCE_TAG},
+    "ec2:DetachVolume": {"instance": RESOURCE_TAG, "volume": RESOURCE_TAG},
+    "ec2:DeleteVolume": {"volume": RESOURCE_TAG},
+    "ec2:TerminateInstances": {"instance": RESOURCE_TAG},
+    "ec2:DeregisterImage": {"image": RESOURCE_TAG},
+}
+_KIND = re.compile(r"local\.(image|snapshot|subnet)_arns|ec2_arns\[\"([a-z-]+)\"\]|::(image|snapshot)/")
+
+
+def resource_kinds(statement: tfmodel.Statement) -> set[str]:
+    kinds = {"".join(groups) for r in statement.resources for groups in _KIND.findall(r)}
+    assert kinds, f"{statement.sid}: resources {statement.resources} name no known EC2 resource type"
+    return kinds
+
+
+RESTORE_EC2_WRITES = [
+    s
+    for function in ("restore_worker", "drill")
+    for s in tfmodel.role_statements(function)
+    if ec2_mutations(s)
+]
+
+
+@pytest.mark.parametrize("statement", RESTORE_EC2_WRITES, ids=lambda s: f"{s.document}.{s.sid}")
+def test_every_condition_key_is_evaluated_by_every_resource_type_of_its_statement(statement):
+    keys = {variable for _, variable, _ in statement.conditions}
+    for action in statement.actions:
+        supported = RESOURCE_CONDITION_KEYS[action]
+        for kind in resource_kinds(statement):
+            assert kind in supported, f"{statement.sid}: {action} does not authorize {kind}"
+            missing = keys - supported[kind]
+            if missing and all(
+                test.endswith("IfExists") for test, v, _ in statement.conditions if v in missing
+            ):
+                continue  # an absent key matches ...IfExists (the volume or interface the request leaves untagged)
+            assert not missing, (
+                f"{statement.sid}: {action} on {kind} never matches: it does not evaluate {missing}"
+            )
+
+
+@pytest.mark.parametrize("function", ["restore_worker", "drill"])
+def test_tags_only_at_creation_only_managed_and_never_on_interfaces(function):
+    tagging = [s for s in tfmodel.role_statements(function) if s.allows("ec2:CreateTags")]
+    assert tagging
+    for statement in tagging:
+        assert statement.condition_values("ec2:CreateAction"), statement.sid
+        assert statement.condition_values("aws:RequestTag/ManagedBy") == MANAGED, statement.sid
+        assert resource_kinds(statement) <= {"instance", "volume", "image"}, statement.sid
+
+
+@pytest.mark.parametrize("function", ["restore_worker", "drill"])
+def test_instances_are_launched_tagged_and_with_imdsv2_required(function):
+    [statement] = [
+        s
+        for s in tfmodel.role_statements(function)
+        if s.allows("ec2:RunInstances") and resource_kinds(s) == {"instance"}
+    ]
+    assert ("StringEquals", "aws:RequestTag/ManagedBy", MANAGED) in statement.conditions
+    assert ("StringEquals", "ec2:MetadataHttpTokens", ("required",)) in statement.conditions
+    # ... which is what both launches (full instance, and the volume restore's instance) ask for.
+    for module in (instance, steps):
+        assert '"HttpTokens": "required"' in inspect.getsource(module), module.__name__
+
+
+@pytest.mark.parametrize("function", ["restore_worker", "drill"])
+def test_ebs_may_use_the_snapshot_keys_through_ec2_only(function):
+    statements = [s for s in tfmodel.role_statements(function) if "${var.ebs_kms_key_arns}" in s.resources]
+    granted = {a for s in statements for a in s.actions}
+    assert granted == {
+        "kms:Decrypt",
+        "kms:ReEncrypt*",
+        "kms:GenerateDataKeyWithoutPlaintext",
+        "kms:DescribeKey",
+        "kms:CreateGrant",
+    }
+    for statement in statements:
+        via = statement.condition_values("kms:ViaService")
+        # ec2.<region>.amazonaws.com for this stack's region(s), nothing else.
+        assert via and all(re.search(r"\bec2\.\$\{[^}]+\}\.amazonaws\.com", v) for v in via), via
+        assert not any(re.search(r"(dynamodb|sns|sqs|lambda)\.", v) for v in via), via
 
 
 def test_only_the_worker_passes_roles_and_only_the_allowed_profiles_roles_to_ec2():
