@@ -119,7 +119,7 @@ def _instance_problems(body: dict, facts: Facts) -> tuple[bool, set[int]]:
     if "instance_type" in body and len(body["instance_type"]) > 64:
         return False, set()
     groups = body.get("security_group_ids")
-    if groups is not None:
+    if "security_group_ids" in body:  # present means an array: JSON null is a wrong type, not "absent"
         if not isinstance(groups, list) or not 1 <= len(groups) <= 5:
             return False, set()
         if not all(isinstance(g, str) and re.fullmatch(SECURITY_GROUP, g) for g in groups):
