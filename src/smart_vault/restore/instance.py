@@ -34,12 +34,20 @@ from smart_vault.backup.retention import (
     SOURCE_VOLUME_TAG,
 )
 from smart_vault.errors import AwsError, Conflict, NotFound
-from smart_vault.restore.recovery_points import RECOVERY_POINT_NOT_FOUND
+from smart_vault.restore.recovery_points import (
+    RECOVERY_POINT_NOT_FOUND,
+    is_complete,
+    managed_snapshots,
+    set_size_of,
+)
 from smart_vault.restore.steps import (
     TAG_RESTORE_ID,
     TAG_SOURCE_SNAPSHOT,
     Deadline,
     client_token,
+    find_restored_instance,
+    find_restored_volume,
+    tagged_instances,
     wait_volume_usable,
 )
 
@@ -80,20 +88,14 @@ class RecoveryPoint:
     source_instance_id: str
     tags: Mapping[str, str]
     volumes: tuple[SetVolume, ...]
+    complete: bool  # as recovery_points.is_complete judges the set's snapshots
 
     def tag(self, key: str) -> str | None:
         return self.tags.get(key) or None
 
     @property
     def set_size(self) -> int:
-        try:
-            return int(self.tags.get(md.SET_SIZE_TAG, "")) or len(self.volumes)
-        except ValueError:
-            return len(self.volumes)
-
-    @property
-    def complete(self) -> bool:
-        return sum(1 for v in self.volumes if v.state == "completed") >= self.set_size
+        return set_size_of(self.tags) or len(self.volumes)
 
     @property
     def root_device(self) -> str | None:
@@ -129,11 +131,13 @@ def recovery_point_from_snapshots(
 ) -> RecoveryPoint:
     """Pure: a RecoveryPoint from the DescribeSnapshots items of one set (managed ones only)."""
     volumes = []
+    members = []
     set_tags: dict[str, str] = {}
     for item in snapshots:
         tags = aws.tags_to_dict(item.get("Tags"))
         if tags.get(MANAGED_BY_KEY) != MANAGED_BY_VALUE or tags.get(BACKUP_SET_TAG) != backup_set_id:
             continue
+        members.append(item)
         set_tags = set_tags or tags
         volumes.append(
             SetVolume(
@@ -155,6 +159,7 @@ def recovery_point_from_snapshots(
         source_instance_id=set_tags.get(SOURCE_INSTANCE_TAG, ""),
         tags=set_tags,
         volumes=tuple(volumes),
+        complete=is_complete(members),
     )
 
 
@@ -162,20 +167,9 @@ def load_recovery_point(ec2: Any, backup_set_id: str, *, require_complete: bool 
     """The set's managed snapshots in the client's region. NotFound (RecoveryPointNotFound) when there are
     none; Conflict when it is not complete there (unless `require_complete` is false)."""
     region = getattr(getattr(ec2, "meta", None), "region_name", "") or "this region"
-    items = list(
-        aws.paginate(
-            ec2,
-            "describe_snapshots",
-            "Snapshots",
-            page_size=1000,
-            OwnerIds=["self"],
-            Filters=[
-                {"Name": f"tag:{MANAGED_BY_KEY}", "Values": [MANAGED_BY_VALUE]},
-                {"Name": f"tag:{BACKUP_SET_TAG}", "Values": [backup_set_id]},
-            ],
-        )
+    point = recovery_point_from_snapshots(
+        backup_set_id, region, managed_snapshots(ec2, backup_set_id=backup_set_id)
     )
-    point = recovery_point_from_snapshots(backup_set_id, region, items)
     if not point.volumes:
         raise NotFound(
             f"recovery point {backup_set_id} was not found in {region}", error=RECOVERY_POINT_NOT_FOUND
@@ -375,23 +369,6 @@ def find_image(ec2: Any, name: str) -> dict[str, Any] | None:
     return live[0] if live else None
 
 
-def _tagged_instances(ec2: Any, restore_id: str, states: tuple[str, ...]) -> list[dict[str, Any]]:
-    return [
-        instance
-        for reservation in aws.paginate(
-            ec2,
-            "describe_instances",
-            "Reservations",
-            page_size=1000,
-            Filters=[
-                {"Name": f"tag:{TAG_RESTORE_ID}", "Values": [restore_id]},
-                {"Name": "instance-state-name", "Values": list(states)},
-            ],
-        )
-        for instance in reservation.get("Instances", [])
-    ]
-
-
 def _tagged_volumes(ec2: Any, restore_id: str) -> list[dict[str, Any]]:
     return list(
         aws.paginate(
@@ -417,7 +394,7 @@ def _tagged_images(ec2: Any, restore_id: str) -> list[dict[str, Any]]:
 
 def find_leftovers(ec2: Any, restore_id: str) -> list[str]:
     """Ids of anything still there that carries this restore's tag: live instances, volumes, images."""
-    leftovers = [i["InstanceId"] for i in _tagged_instances(ec2, restore_id, LIVE_INSTANCE_STATES)]
+    leftovers = [i["InstanceId"] for i in tagged_instances(ec2, restore_id, LIVE_INSTANCE_STATES)]
     leftovers += [v["VolumeId"] for v in _tagged_volumes(ec2, restore_id) if v.get("State") != "deleting"]
     leftovers += [i["ImageId"] for i in _tagged_images(ec2, restore_id)]
     image = find_image(ec2, IMAGE_NAME_PREFIX + restore_id)
@@ -460,7 +437,7 @@ def remove_restore(
     instance_ids = {instance_id} if instance_id else set()
     volumes = set(volume_ids)
     try:
-        for instance in _tagged_instances(ec2, restore_id, LIVE_INSTANCE_STATES):
+        for instance in tagged_instances(ec2, restore_id, LIVE_INSTANCE_STATES):
             instance_ids.add(instance["InstanceId"])
     except AwsError as exc:
         problems.append(f"instances of restore {restore_id} could not be listed ({exc.readable()})")
@@ -666,8 +643,7 @@ class InstanceRestore:
     # -- steps
 
     def _existing_instance(self) -> dict[str, Any] | None:
-        live = _tagged_instances(self.ec2, self.plan.restore_id, ("pending", "running"))
-        return min(live, key=lambda i: i["InstanceId"]) if live else None
+        return find_restored_instance(self.ec2, self.plan.restore_id, ("pending", "running"))
 
     def _register_image(self, point: RecoveryPoint, *, skip: bool) -> None:
         found = find_image(self.ec2, self.plan.image_name)
@@ -800,16 +776,9 @@ class InstanceRestore:
         return created
 
     def _create_volume(self, point: RecoveryPoint, volume: SetVolume) -> str:
-        with aws.aws_errors("DescribeVolumes"):
-            found = self.ec2.describe_volumes(
-                Filters=[
-                    {"Name": f"tag:{TAG_RESTORE_ID}", "Values": [self.plan.restore_id]},
-                    {"Name": "snapshot-id", "Values": [volume.snapshot_id]},
-                    {"Name": "status", "Values": ["creating", "available", "in-use"]},
-                ]
-            )["Volumes"]
+        found = find_restored_volume(self.ec2, self.plan.restore_id, volume.snapshot_id)
         if found:
-            volume_id = found[0]["VolumeId"]
+            volume_id = found["VolumeId"]
         else:
             tags = {**resource_tags(self.plan, point), TAG_SOURCE_SNAPSHOT: volume.snapshot_id}
             with aws.aws_errors("CreateVolume"):

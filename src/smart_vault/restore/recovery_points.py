@@ -57,7 +57,8 @@ def validate_query(
     return instance_id, name, region
 
 
-def _set_size(tags: Mapping[str, str]) -> int | None:
+def set_size_of(tags: Mapping[str, str]) -> int | None:
+    """The number of volumes a set records (`smart-vault:set-size`), None when it has none readable."""
     try:
         size = int(tags.get(SET_SIZE_TAG, ""))
     except ValueError:
@@ -86,7 +87,7 @@ def is_complete(items: Iterable[Mapping[str, Any]]) -> bool:
     if not items:
         return False
     completed = sum(1 for i in items if i.get("State") == "completed")
-    size = _set_size(aws.tags_to_dict(items[0].get("Tags")))
+    size = set_size_of(aws.tags_to_dict(items[0].get("Tags")))
     return completed >= size if size is not None else completed == len(items)
 
 

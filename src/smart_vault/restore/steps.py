@@ -171,8 +171,9 @@ def create_volume(ec2: Any, restore_id: str, request: dict[str, Any]) -> str:
         return ec2.create_volume(**params)["VolumeId"]
 
 
-def find_restored_instance(ec2: Any, restore_id: str) -> dict[str, Any] | None:
-    instances = [
+def tagged_instances(ec2: Any, restore_id: str, states: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The instances tagged with this restore id that are in one of `states`."""
+    return [
         instance
         for reservation in aws.paginate(
             ec2,
@@ -181,11 +182,18 @@ def find_restored_instance(ec2: Any, restore_id: str) -> dict[str, Any] | None:
             page_size=1000,
             Filters=[
                 {"Name": f"tag:{TAG_RESTORE_ID}", "Values": [restore_id]},
-                {"Name": "instance-state-name", "Values": list(LIVE_INSTANCE_STATES)},
+                {"Name": "instance-state-name", "Values": list(states)},
             ],
         )
         for instance in reservation.get("Instances", [])
     ]
+
+
+def find_restored_instance(
+    ec2: Any, restore_id: str, states: tuple[str, ...] = LIVE_INSTANCE_STATES
+) -> dict[str, Any] | None:
+    """The instance an earlier attempt of this restore launched, if any (the lowest id of several)."""
+    instances = tagged_instances(ec2, restore_id, states)
     return min(instances, key=lambda i: i["InstanceId"]) if instances else None
 
 
