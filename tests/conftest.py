@@ -13,6 +13,7 @@ import pytest
 from moto import mock_aws
 
 from smart_vault import aws
+from smart_vault.authz import enforce
 from smart_vault.local import moto_fidelity
 
 # tests/support/aws_call_recorder.py: which AWS calls each Lambda makes (tests/iam)
@@ -65,4 +66,12 @@ def record_aws_calls():
         yield
         return
     with aws_call_recorder.recording(directory):
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def authorize_aws_calls():
+    """Every AWS call a Lambda function makes is evaluated against its Terraform IAM policies, as AWS would
+    (smart_vault.authz): a call the role does not allow fails the test with AWS's own error."""
+    with enforce.enforcing():
         yield

@@ -19,81 +19,19 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
+from smart_vault.authz.callers import (  # noqa: F401 - re-exported for the tests that use them
+    _FUNCTION_OF_MODULE,
+    NOT_A_FUNCTION,
+    NOT_LAMBDA,
+    SHARED_MODULES,
+    UNMAPPED,
+    calling_function,
+    function_of_module,
+)
+
 ENV = "SMART_VAULT_AWS_CALLS"
-UNMAPPED = "?"
-NOT_A_FUNCTION = ""
-
-# smart_vault submodule (its dotted path, or the longest dotted prefix of it) -> the Lambda function whose code it is.
-_FUNCTION_OF_MODULE = {
-    "backup": "backup",
-    "restore_api": "restore_api",
-    "restore.api": "restore_api",
-    "restore.request": "restore_api",
-    "restore.checks": "restore_api",
-    "restore.recovery_points": "restore_api",
-    "restore_worker": "restore_worker",
-    "restore.worker": "restore_worker",
-    "restore.steps": "restore_worker",
-    "drill": "drill",
-}
-# Shared by several functions: the caller further out on the stack decides.
-SHARED_MODULES = {
-    "aws",
-    "config",
-    "errors",
-    "observability",
-    "notify",
-    "pacing",
-    "schemas",
-    "__init__",
-    "restore",
-    "restore.jobs",
-    "restore.shared",
-    # The full-instance engine runs in the worker and in the drill function; the GET /drills route and the
-    # drill function both read the drill results.
-    "restore.instance",
-    "drill.results",
-}
-# Not Lambda code: calls made by the local stack, the CLI or the simulation themselves are not any function's.
-NOT_LAMBDA = {"local", "cli", "sim"}
-
-
-def function_of_module(module: str) -> str | None:
-    """The function a submodule belongs to; None when shared, NOT_A_FUNCTION for the local stack and CLI,
-    UNMAPPED for a module this map does not know yet (tests/iam then names it)."""
-    parts = module.split(".")
-    for length in range(len(parts), 0, -1):
-        prefix = ".".join(parts[:length])
-        if prefix in SHARED_MODULES:
-            return None
-        if prefix in _FUNCTION_OF_MODULE:
-            return _FUNCTION_OF_MODULE[prefix]
-        if prefix in NOT_LAMBDA:
-            return NOT_A_FUNCTION
-    return UNMAPPED
-
-
-def calling_function(frame: FrameType | None) -> tuple[str | None, str]:
-    """(function, module) of the innermost smart_vault module on the stack that is not shared."""
-    unmapped_module = ""
-    while frame is not None:
-        module = frame.f_globals.get("__name__", "")
-        if module.startswith("smart_vault."):
-            submodule = module.removeprefix("smart_vault.")
-            function = function_of_module(submodule)
-            if function == NOT_A_FUNCTION:
-                return None, module
-            if function == UNMAPPED:
-                unmapped_module = unmapped_module or module
-            elif function is not None:
-                return function, module
-        frame = frame.f_back
-    if unmapped_module:
-        return UNMAPPED, unmapped_module
-    return None, ""
 
 
 class Recorder:

@@ -1,0 +1,191 @@
+"""The authorization layer: every AWS call a Lambda function's code makes is evaluated against that
+function's IAM policies (rendered from the Terraform) before it reaches the emulated AWS, and refused as
+AWS refuses it.
+
+`install()` hooks botocore (every client created afterwards, boto3's and smart_vault.aws's alike); the
+simulation calls `Enforcer.check` from its own request path. The calling function is found on the stack
+(`callers.py`); calls no function makes (test set-up, the local stack, the CLI) are not evaluated.
+
+Errors, as the services answer them: EC2 `UnauthorizedOperation` (also when EBS may not use a KMS key for
+the caller), SNS `AuthorizationError` / `KMSAccessDenied`, SQS `AccessDenied` / `KmsAccessDenied`, every
+other service `AccessDeniedException` (DynamoDB's for a table key: "KMS key access denied").
+
+With `SMART_VAULT_AWS_CALLS=<dir>`, every evaluated authorization is also written to
+`<dir>/authz-<pid>.jsonl` with its full request context and the test that made it: the mutation check
+(`tests/iam/mutation.py`) and `docs/iam.md` are computed from those records.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from smart_vault.authz import callers, requests, terraform
+from smart_vault.authz.facts import Facts, MotoFacts
+from smart_vault.authz.policy import Decision, Request, evaluate, key_policy_allows, statements_from_json
+
+RECORD_ENV = "SMART_VAULT_AWS_CALLS"
+DISABLE_ENV = "SMART_VAULT_AUTHZ"  # "off" disables enforcement (never set by make test or make demo)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    authorization: requests.Authorization
+    request: Request
+    allowed: bool
+    allowed_by: tuple[str, ...]  # sids
+
+
+def deployment_for(function: str, environment: Mapping[str, str], account: str) -> terraform.Deployment:
+    region = environment.get("AWS_REGION") or environment.get("AWS_DEFAULT_REGION") or "eu-west-1"
+    peer = environment.get("DR_REGION") or region
+    base = terraform.Deployment(account=account, primary_region=region, dr_region=peer)
+    bound = terraform.environment_bindings(function, environment, base)
+    return replace(base, attributes=tuple(sorted(bound.items())))
+
+
+def _denial(service: str, operation: str, outcome: Outcome, principal: str) -> ClientError:
+    action, resource = outcome.request.action, outcome.request.resource
+    text = f"User: {principal} is not authorized to perform: {action} on resource: {resource}"
+    via = outcome.authorization.via
+    if service == "ec2":
+        code, text = "UnauthorizedOperation", f"You are not authorized to perform this operation. {text}"
+    elif via == "sns":
+        code = "KMSAccessDenied"
+    elif via == "sqs":
+        code = "KmsAccessDenied"
+    elif service == "sns":
+        code = "AuthorizationError"
+    elif service == "sqs":
+        code = "AccessDenied"
+    else:
+        code = "AccessDeniedException"
+        if via == "dynamodb":
+            text = f"KMS key access denied error: {text}"
+    status = 400 if service == "ec2" else 403
+    return ClientError({"Error": {"Code": code, "Message": text}, "ResponseMetadata": {"HTTPStatusCode": status}}, operation)
+
+
+class Enforcer:
+    def __init__(self, facts: Facts, record_dir: str | None = None) -> None:
+        self.facts = facts
+        self._record = Path(record_dir) / f"authz-{os.getpid()}.jsonl" if record_dir else None
+        self._seen: set[str] = set()
+        self._lock = threading.Lock()
+
+    def decide(self, function: str, service: str, operation: str, params: dict[str, Any], region: str,
+               environment: Mapping[str, str]) -> tuple[list[Outcome], str, terraform.Deployment]:
+        deployment = deployment_for(function, environment, self.facts.account)
+        statements = terraform.role_statements(function, deployment.primary_region, deployment)
+        principal = terraform.role_arn(function, deployment.primary_region, deployment)
+        global_context = {"aws:PrincipalArn": principal, "aws:PrincipalAccount": self.facts.account,
+                          "aws:RequestedRegion": region}
+        outcomes = []
+        for authorization in requests.authorizations(service, operation, params, region, self.facts):
+            for raw in authorization.requests:
+                request = Request(raw.action, raw.resource, {**global_context, **raw.context}, principal)
+                decision = evaluate(statements, request)
+                allowed, by = decision.allowed, decision.allowed_by
+                if authorization.key_arn:
+                    key_policy = self._key_policy(authorization.key_arn, deployment)
+                    allowed, key_by = key_policy_allows(decision, key_policy, request, self.facts.account)
+                    by = by + key_by
+                outcomes.append(Outcome(authorization, request, allowed, tuple(s.sid for s in by) if allowed else ()))
+        return outcomes, principal, deployment
+
+    def _key_policy(self, key_arn: str, deployment: terraform.Deployment) -> tuple:
+        bound = {value for path, value in deployment.attributes if path.startswith("aws_kms_key.")}
+        region = key_arn.split(":")[3]
+        if key_arn in bound:
+            return terraform.key_policy(region, deployment)
+        document = self.facts.key_policy(key_arn)
+        return statements_from_json(document, "key policy") if document else terraform.key_policy(region, deployment)
+
+    def check(self, function: str, service: str, operation: str, params: dict[str, Any], region: str,
+              environment: Mapping[str, str]) -> None:
+        outcomes, principal, deployment = self.decide(function, service, operation, params, region, environment)
+        self._write(function, service, operation, region, deployment, outcomes)
+        for outcome in outcomes:
+            if not outcome.allowed:
+                raise _denial(service, operation, outcome, principal)
+
+    def _write(self, function: str, service: str, operation: str, region: str,
+               deployment: terraform.Deployment, outcomes: list[Outcome]) -> None:
+        if self._record is None or not outcomes:
+            return
+        test = os.environ.get("PYTEST_CURRENT_TEST", "").rsplit(" ", 1)[0]
+        line = json.dumps({
+            "function": function, "service": service, "operation": operation, "region": region,
+            "function_region": deployment.primary_region, "peer_region": deployment.dr_region,
+            "attributes": dict(deployment.attributes), "test": test,
+            "requests": [
+                {"action": o.request.action, "resource": o.request.resource, "context": dict(o.request.context),
+                 "principal": o.request.principal, "key_arn": o.authorization.key_arn,
+                 "via": o.authorization.via, "allowed": o.allowed, "allowed_by": list(o.allowed_by)}
+                for o in outcomes
+            ],
+        }, sort_keys=True, default=list)
+        digest = hashlib.sha1(line.encode(), usedforsecurity=False).hexdigest()
+        with self._lock:
+            if digest in self._seen:
+                return
+            self._seen.add(digest)
+            self._record.parent.mkdir(parents=True, exist_ok=True)
+            with self._record.open("a", encoding="utf-8") as handle:
+                handle.write(line + "\n")
+
+
+def check_call(enforcer: Enforcer, service: str, operation: str, params: dict[str, Any], region: str) -> None:
+    """Evaluate one botocore call made from the current stack (no-op when no Lambda function makes it)."""
+    if os.environ.get(DISABLE_ENV, "").lower() == "off":
+        return
+    function, _ = callers.calling_function(sys._getframe(2))
+    if function is None or function == callers.UNMAPPED:
+        return
+    enforcer.check(function, service, operation, params, region, os.environ)
+
+
+def attach(enforcer: Enforcer, client: Any) -> Any:
+    marks = client.__dict__.setdefault("_smart_vault_authz", set())
+    if id(enforcer) in marks:
+        return client
+    marks.add(id(enforcer))
+    service = client.meta.service_model.service_name
+    region = client.meta.region_name or ""
+
+    def before_parameter_build(params: dict[str, Any], model: Any, **_: Any) -> None:
+        check_call(enforcer, service, model.name, params, region)
+
+    client.meta.events.register_first("before-parameter-build", before_parameter_build)
+    return client
+
+
+@contextmanager
+def enforcing(facts: Facts | None = None, record_dir: str | None = None) -> Iterator[Enforcer]:
+    """Attach the authorization layer to every botocore client created inside the block."""
+    import botocore.session
+
+    enforcer = Enforcer(facts or MotoFacts(), record_dir if record_dir is not None else os.environ.get(RECORD_ENV))
+    original = botocore.session.Session.create_client
+
+    def create_client(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return attach(enforcer, original(self, *args, **kwargs))
+
+    botocore.session.Session.create_client = create_client
+    try:
+        yield enforcer
+    finally:
+        botocore.session.Session.create_client = original
+
+
+__all__ = ["Decision", "Enforcer", "attach", "check_call", "enforcing"]

@@ -1,0 +1,160 @@
+"""What AWS knows about the resources a request names, as the authorization layer needs it.
+
+AWS fills the request context from its own records (the tags of the snapshot being deleted, whether a
+volume is encrypted, the key of a table), not from the request. `Facts` is that view; `MotoFacts` reads it
+from moto's in-process backends directly (no API call: the lookups are neither recorded, counted by the fault
+injection, nor themselves authorized), the simulation provides its own (`smart_vault.sim.authz_facts`).
+Every method answers None for a resource that does not exist: the call then goes on to AWS's own
+NotFound answer, as AWS checks existence before authorization for named resources.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class Ec2Resource:
+    """An existing EC2 resource: its tags and the attributes condition keys read."""
+
+    id: str
+    tags: dict[str, str] = field(default_factory=dict)
+    encrypted: bool | None = None
+    kms_key_id: str | None = None
+    owner: str | None = None
+    volume_ids: tuple[str, ...] = ()  # an instance's attached volumes
+    snapshot_ids: tuple[str, ...] = ()  # an image's block-device snapshots
+    instance_id: str | None = None  # a volume's attachment
+    metadata_http_tokens: str | None = None
+
+
+class Facts(Protocol):
+    account: str
+
+    def ec2(self, region: str, resource_id: str) -> Ec2Resource | None: ...
+
+    def default_network(self, region: str) -> tuple[str | None, tuple[str, ...]]:
+        """(default subnet, default security groups) RunInstances uses when the request names none."""
+        ...
+
+    def key_arn(self, region: str, key_id: str) -> str | None:
+        """The ARN of a KMS key named by id, ARN or alias."""
+        ...
+
+    def key_policy(self, key_arn: str) -> dict[str, Any] | None: ...
+
+    def table_key(self, region: str, table: str) -> str | None:
+        """The customer managed key a DynamoDB table is encrypted with (None: AWS owned or managed key)."""
+        ...
+
+    def topic_key(self, topic_arn: str) -> str | None: ...
+
+    def queue_key(self, region: str, queue_name: str) -> str | None: ...
+
+    def instance_profile_role(self, profile: str) -> str | None:
+        """The role ARN inside an instance profile named by ARN or name."""
+        ...
+
+
+def _customer_managed(key_id: str | None) -> bool:
+    return bool(key_id) and "alias/aws/" not in str(key_id)
+
+
+class MotoFacts:
+    """Facts from moto's backends of the running process (tests and the local stack's in-process server)."""
+
+    def __init__(self, account: str = "123456789012") -> None:
+        self.account = account
+
+    def _backend(self, service: str, region: str) -> Any:
+        from moto.backends import get_backend
+
+        return get_backend(service)[self.account][region]  # type: ignore[index]
+
+    def ec2(self, region: str, resource_id: str) -> Ec2Resource | None:
+        backend = self._backend("ec2", region)
+        tags = dict(backend.tags.get(resource_id, {}))
+        if resource_id.startswith("snap-"):
+            snap = backend.snapshots.get(resource_id)
+            return snap and Ec2Resource(
+                snap.id, tags, bool(snap.encrypted), snap.kms_key_id, str(snap.owner_id)
+            )
+        if resource_id.startswith("vol-"):
+            vol = backend.volumes.get(resource_id)
+            attached = getattr(vol, "attachment", None) if vol else None
+            return vol and Ec2Resource(
+                vol.id, tags, bool(vol.encrypted), vol.kms_key_id, instance_id=attached and attached.instance.id
+            )
+        if resource_id.startswith("i-"):
+            return self._instance(backend, resource_id, tags)
+        if resource_id.startswith("ami-"):
+            image = backend.amis.get(resource_id)
+            if image is None:
+                return None
+            mappings = image.block_device_mappings or []
+            snapshots = tuple(
+                m["Ebs"]["SnapshotId"] for m in mappings if isinstance(m, dict) and m.get("Ebs", {}).get("SnapshotId")
+            )
+            return Ec2Resource(image.id, tags, owner=str(image.owner_id), snapshot_ids=snapshots)
+        return Ec2Resource(resource_id, tags)
+
+    @staticmethod
+    def _instance(backend: Any, instance_id: str, tags: dict[str, str]) -> Ec2Resource | None:
+        instance = backend.get_instance_by_id(instance_id)
+        if instance is None:
+            return None
+        volumes = tuple(d.volume_id for d in instance.block_device_mapping.values())
+        tokens = getattr(instance.metadata_options, "http_tokens", None)
+        return Ec2Resource(instance.id, tags, volume_ids=volumes, metadata_http_tokens=tokens)
+
+    def default_network(self, region: str) -> tuple[str | None, tuple[str, ...]]:
+        backend = self._backend("ec2", region)
+        subnets = backend.get_default_subnets()
+        subnet = next(iter(subnets.values()), None)
+        vpc = subnet.vpc_id if subnet else None
+        group = backend.get_default_security_group(vpc) if vpc else None
+        return (subnet.id if subnet else None, (group.id,) if group else ())
+
+    def key_arn(self, region: str, key_id: str) -> str | None:
+        if key_id.startswith("arn:") and ":alias/" not in key_id:
+            return key_id
+        backend = self._backend("kms", region)
+        try:
+            resolved = backend.any_id_to_key_id(key_id)
+        except (KeyError, AttributeError, TypeError):
+            return None
+        key = backend.keys.get(resolved)
+        return key.arn if key is not None else f"arn:aws:kms:{region}:{self.account}:key/{resolved}"
+
+    def key_policy(self, key_arn: str) -> dict[str, Any] | None:
+        import json
+
+        region = key_arn.split(":")[3]
+        key = self._backend("kms", region).keys.get(key_arn.rsplit("/", 1)[-1])
+        return json.loads(key.policy) if key is not None and key.policy else None
+
+    def table_key(self, region: str, table: str) -> str | None:
+        found = self._backend("dynamodb", region).tables.get(table)
+        sse = (found.sse_specification or {}) if found is not None else {}
+        key = sse.get("KMSMasterKeyId") if sse.get("Enabled") else None
+        return self.key_arn(region, key) if _customer_managed(key) else None
+
+    def topic_key(self, topic_arn: str) -> str | None:
+        region = topic_arn.split(":")[3]
+        topic = self._backend("sns", region).topics.get(topic_arn)
+        key = topic.kms_master_key_id if topic is not None else None
+        return self.key_arn(region, key) if _customer_managed(key) else None
+
+    def queue_key(self, region: str, queue_name: str) -> str | None:
+        queue = self._backend("sqs", region).queues.get(queue_name)
+        key = getattr(queue, "kms_master_key_id", None) if queue is not None else None
+        return self.key_arn(region, key) if _customer_managed(key) else None
+
+    def instance_profile_role(self, profile: str) -> str | None:
+        backend = self._backend("iam", "global")
+        name = profile.rsplit("/", 1)[-1]
+        for candidate in backend.instance_profiles.values():
+            if candidate.name == name and candidate.roles:
+                return str(candidate.roles[0].arn)
+        return None

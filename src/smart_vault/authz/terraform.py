@@ -1,0 +1,291 @@
+"""The IAM policies of each Lambda function and the KMS key policies, rendered from this repository's Terraform.
+
+Not a hand copy: the `aws_iam_policy_document` data sources of the root module and of the restore and drill
+stacks are read with python-hcl2 and their expressions evaluated (`hcl.py`) for one `Deployment`: the
+account, the regions, the module instance of the function's region (restore_primary / restore_dr ...), and
+the attributes of the resources it names. A resource attribute the deployment does not bind (for example
+`aws_kms_key.primary.arn` when a test names no primary key) renders as the widest ARN of its type in the
+account (`arn:aws:kms:*:<account>:key/*`): the policy is then judged by its other elements (actions,
+conditions), never by a guess of a name. A function's environment binds what its Terraform `environment`
+block derives from resources (`COPY_LEDGER_TABLE = aws_dynamodb_table.copy_ledger.name` binds the ledger
+table), so a test world that sets those variables gets exact ARNs.
+
+Only the checkout has the Terraform: this module is part of the never-packaged authorization layer.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import hcl2
+
+from smart_vault.authz.hcl import Evaluator
+from smart_vault.authz.policy import Condition, Statement
+
+REPO = Path(__file__).resolve().parents[3]
+RESTORE_DIR = REPO / "modules" / "restore_stack"
+DRILL_DIR = REPO / "modules" / "drill_stack"
+_BOOKKEEPING = ("__is_block__", "__comments__", "__inline_comments__")
+
+# function -> (directory, locals map of its role's policy documents, module calls by region role, resource)
+FUNCTIONS = {
+    "backup": (REPO, "backup_policies", None, "backup"),
+    "restore_api": (RESTORE_DIR, "restore_api_policies", ("restore_primary", "restore_dr"), "restore_api"),
+    "restore_worker": (RESTORE_DIR, "restore_worker_policies", ("restore_primary", "restore_dr"), "restore_worker"),
+    "drill": (DRILL_DIR, "drill_policies", ("drill_primary", "drill_dr"), "drill"),
+}
+# The widest ARN of each resource type, for attributes the deployment does not bind.
+_WIDEST = {
+    "aws_kms_key": "arn:aws:kms:*:{account}:key/*",
+    "aws_dynamodb_table": "arn:aws:dynamodb:*:{account}:table/*",
+    "aws_sns_topic": "arn:aws:sns:*:{account}:*",
+    "aws_sqs_queue": "arn:aws:sqs:*:{account}:*",
+    "aws_cloudwatch_log_group": "arn:aws:logs:*:{account}:log-group:*",
+    "aws_lambda_function": "arn:aws:lambda:*:{account}:function:*",
+    "aws_cloudwatch_event_rule": "arn:aws:events:*:{account}:rule/*",
+    "aws_iam_instance_profile": "arn:aws:iam::{account}:role/*",
+}
+
+
+def _unquote(value: Any) -> Any:
+    if isinstance(value, str):
+        if len(value) >= 2 and value[0] == value[-1] == '"':
+            return value[1:-1].replace('\\"', '"')
+        return value
+    if isinstance(value, list):
+        return [_unquote(v) for v in value]
+    if isinstance(value, dict):
+        return {_unquote(k): _unquote(v) for k, v in value.items() if k not in _BOOKKEEPING}
+    return value
+
+
+@cache
+def parse_dir(directory: Path) -> dict[str, list[Any]]:
+    blocks: dict[str, list[Any]] = {}
+    for path in sorted(directory.glob("*.tf")):
+        with path.open(encoding="utf-8") as handle:
+            for kind, items in hcl2.load(handle).items():
+                blocks.setdefault(kind, []).extend(_unquote(items))
+    return blocks
+
+
+def _labelled(directory: Path, kind: str, type_name: str) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    for item in parse_dir(directory).get(kind, []):
+        found.update(item.get(type_name, {}))
+    return found
+
+
+def _merged(directory: Path, kind: str) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for item in parse_dir(directory).get(kind, []):
+        merged.update(item)
+    return merged
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """What the Terraform is applied with: account, regions, and the resource attributes known."""
+
+    account: str = "123456789012"
+    primary_region: str = "eu-west-1"
+    dr_region: str = "eu-central-1"
+    variables: tuple[tuple[str, Any], ...] = ()  # root variables besides the regions
+    attributes: tuple[tuple[str, str], ...] = ()  # ("aws_kms_key.dr.arn", value)
+
+    def bound(self, path: str) -> str | None:
+        return dict(self.attributes).get(path)
+
+    def root_variables(self) -> dict[str, Any]:
+        values = {name: body.get("default") for name, body in _merged(REPO, "variable").items()}
+        values.update({"primary_region": self.primary_region, "dr_region": self.dr_region})
+        values.update(dict(self.variables))
+        return values
+
+
+class _Lazy(dict):
+    """`local` / `var` / `module` as the evaluator sees them: each name evaluated on first use."""
+
+    def __init__(self, compute) -> None:  # noqa: ANN001 - a callable name -> value
+        super().__init__()
+        self._compute = compute
+
+    def __missing__(self, name: str) -> Any:
+        value = self._compute(name)
+        self[name] = value
+        return value
+
+    def __contains__(self, name: object) -> bool:
+        return True
+
+
+class ModuleScope:
+    """One module instance: its locals, its variables (inputs or defaults), its resource attributes."""
+
+    def __init__(self, deployment: Deployment, directory: Path, inputs: Mapping[str, Any] | None) -> None:
+        self.deployment = deployment
+        self.directory = directory
+        raw_locals = _merged(directory, "locals")
+        defaults = {n: b.get("default") for n, b in _merged(directory, "variable").items()}
+        variables = deployment.root_variables() if inputs is None else {**defaults, **inputs}
+        self.evaluator = Evaluator({}, self.attribute)
+        self.evaluator.names.update(
+            {
+                "local": _Lazy(lambda name: self.evaluator.value(raw_locals[name])),
+                "var": _Lazy(lambda name: variables[name]),
+                "path": {"module": str(directory)},
+            }
+        )
+
+    def attribute(self, path: str) -> Any:
+        """A resource or data attribute: the deployment's binding, else the widest ARN of its type."""
+        account = self.deployment.account
+        fixed = {
+            "data.aws_caller_identity.current.account_id": account,
+            "data.aws_partition.current.partition": "aws",
+        }
+        if path in fixed:
+            return fixed[path]
+        if (value := self.deployment.bound(path)) is not None:
+            return value
+        kind = path.removeprefix("data.").split(".")[0]
+        if path.startswith("data.aws_iam_instance_profile."):
+            return {"any": {"role_arn": _WIDEST["aws_iam_instance_profile"].format(account=account)}}
+        if path.startswith("module.") and path.endswith("table_arn"):
+            return _WIDEST["aws_dynamodb_table"].format(account=account)
+        if kind in _WIDEST:
+            return _WIDEST[kind].format(account=account)
+        return "*"
+
+
+class _Unreadable(str):
+    """A module input this evaluator could not compute: an error if a policy ever reads it."""
+
+
+def _module_inputs(deployment: Deployment, call: str) -> dict[str, Any] | None:
+    body = _merged(REPO, "module").get(call)
+    if body is None:
+        return None
+    root = ModuleScope(deployment, REPO, None)
+    skip = {"source", "providers", "count", "depends_on"}
+    inputs = {}
+    for name, raw in body.items():
+        if name not in skip:
+            try:
+                inputs[name] = root.evaluator.value(raw)
+            except (KeyError, ValueError, TypeError) as error:  # an input the policies never read (a zip path...)
+                inputs[name] = _Unreadable(f"module {call} input {name}: {error}")
+    return inputs
+
+
+@cache
+def scope_for(function: str, region: str, deployment: Deployment) -> ModuleScope:
+    """The module instance that runs `function` in `region` (the root module for the backup function)."""
+    directory, _, calls, _ = FUNCTIONS[function]
+    if calls is None:
+        return ModuleScope(deployment, REPO, None)
+    call = calls[0] if region == deployment.primary_region else calls[1]
+    return ModuleScope(deployment, directory, _module_inputs(deployment, call))
+
+
+def _as_tuple(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    items = value if isinstance(value, list) else [value]
+    return tuple(("true" if v else "false") if isinstance(v, bool) else str(v) for v in items)
+
+
+def _statement(document: str, raw: dict[str, Any], ev: Evaluator) -> Statement:
+    conditions = tuple(
+        Condition(str(c["test"]), str(ev.value(c["variable"])), _as_tuple(ev.value(c["values"])))
+        for c in raw.get("condition", [])
+    )
+    principals = tuple(
+        (str(p["type"]), _as_tuple(ev.value(p["identifiers"]))) for p in raw.get("principals", [])
+    )
+    return Statement(
+        sid=str(raw.get("sid", "")),
+        effect=str(raw.get("effect", "Allow")),
+        actions=_as_tuple(ev.value(raw.get("actions"))),
+        not_actions=_as_tuple(ev.value(raw.get("not_actions"))),
+        resources=_as_tuple(ev.value(raw.get("resources"))),
+        not_resources=_as_tuple(ev.value(raw.get("not_resources"))),
+        conditions=conditions,
+        principals=principals,
+        document=document,
+    )
+
+
+def render_document(scope: ModuleScope, name: str, each: Any = None) -> list[Statement]:
+    """The statements of one aws_iam_policy_document, dynamic blocks expanded by their for_each."""
+    body = _labelled(scope.directory, "data", "aws_iam_policy_document")[name]
+    ev = scope.evaluator
+    ev.names["each"] = {"value": each, "key": each}
+    statements = [_statement(name, raw, ev) for raw in body.get("statement", [])]
+    for dynamic in body.get("dynamic", []):
+        block = dynamic["statement"]
+        for_each = ev.value(block["for_each"])
+        for item in for_each.values() if isinstance(for_each, dict) else for_each:
+            ev.names["statement"] = {"value": item, "key": item}
+            statements.extend(_statement(name, raw, ev) for raw in block["content"])
+        ev.names.pop("statement", None)
+    return statements
+
+
+_DOC_REF = re.compile(r"^\$\{data\.aws_iam_policy_document\.([A-Za-z0-9_-]+)(?:\[[^]]*\])?\.json\}$")
+
+
+@cache
+def role_statements(function: str, region: str, deployment: Deployment) -> tuple[Statement, ...]:
+    """Every statement of the inline policies Terraform attaches to the function's role."""
+    directory, local_name, _, _ = FUNCTIONS[function]
+    scope = scope_for(function, region, deployment)
+    documents = _merged(directory, "locals")[local_name]
+    statements: list[Statement] = []
+    for reference in documents.values():
+        match = _DOC_REF.match(reference)
+        if not match:
+            raise ValueError(f"{local_name} holds {reference!r}, not an aws_iam_policy_document")
+        statements.extend(render_document(scope, match.group(1)))
+    return tuple(statements)
+
+
+@cache
+def key_policy(region: str, deployment: Deployment) -> tuple[Statement, ...]:
+    """The key policy Terraform gives the vault's key of `region` (kms.tf, one document per region)."""
+    scope = ModuleScope(deployment, REPO, None)
+    return tuple(render_document(scope, "kms_key", each=region))
+
+
+def environment_bindings(function: str, environment: Mapping[str, str], deployment: Deployment) -> dict:
+    """Resource attributes bound by the function's environment (`VAR = aws_x.y.name` in its Terraform)."""
+    directory, _, _, resource = FUNCTIONS[function]
+    body = _labelled(directory, "resource", "aws_lambda_function")[resource]
+    variables = body.get("environment", [{}])[0].get("variables", {})
+    bound: dict[str, Any] = {}
+    for name, raw in variables.items():
+        match = re.fullmatch(r"\$\{((?:aws_[a-z0-9_]+|var)\.[A-Za-z0-9_]+(?:\.[a-z_]+)?)\}", str(raw))
+        if not match or not environment.get(name):
+            continue
+        path, value = match.group(1), environment[name]
+        bound[path] = value
+        if path.startswith("aws_dynamodb_table.") and path.endswith(".name"):
+            region = environment.get("AWS_REGION", deployment.primary_region)
+            bound[path.removesuffix(".name") + ".arn"] = (
+                f"arn:aws:dynamodb:{region}:{deployment.account}:table/{value}"
+            )
+    return bound
+
+
+@cache
+def role_arn(function: str, region: str, deployment: Deployment) -> str:
+    """The ARN of the function's role, its name rendered from the Terraform (`aws_iam_role.<function>`)."""
+    directory, _, _, resource = FUNCTIONS[function]
+    scope = scope_for(function, region, deployment)
+    body = _labelled(directory, "resource", "aws_iam_role")[resource]
+    return f"arn:aws:iam::{deployment.account}:role/{scope.evaluator.value(body['name'])}"
