@@ -112,10 +112,11 @@ data "aws_iam_policy_document" "backup_snapshots" {
     }
   }
 
-  # CopySnapshot's resource-level permissions apply to the new snapshot only (the source snapshot is not
-  # authorized by it), so what limits copies is on the new one: created in the DR region only, tagged
-  # ManagedBy=smart-vault in the request, and encrypted (the DR key is the only key this role may use for
-  # EBS in the DR region, see EncryptDrCopiesWithDrKey).
+  # CopySnapshot authorizes both the new snapshot and the source snapshot (the 2024 change of EBS
+  # resource-level permissions; the Service Authorization Reference: "apply to both the snapshot copy and the
+  # source snapshot"). The new one: created in the DR region only, tagged ManagedBy=smart-vault in the
+  # request, and encrypted (the DR key is the only key this role may use for EBS in the DR region, see
+  # EncryptDrCopiesWithDrKey).
   statement {
     sid       = "CreateDrCopiesOnlyTaggedManagedAndEncrypted"
     actions   = ["ec2:CopySnapshot"]
@@ -129,6 +130,20 @@ data "aws_iam_policy_document" "backup_snapshots" {
       test     = "Bool"
       variable = "ec2:Encrypted"
       values   = ["true"]
+    }
+  }
+
+  # The source: a snapshot of this account in the primary region. It may be unencrypted (a volume without
+  # encryption), and the reference lists no resource-tag key for CopySnapshot's snapshot, so its region and
+  # its owner are what limit it: a snapshot shared from another account cannot be copied.
+  statement {
+    sid       = "CopyOnlyOwnPrimarySnapshots"
+    actions   = ["ec2:CopySnapshot"]
+    resources = [local.primary_snapshots]
+    condition {
+      test     = "StringEquals"
+      variable = "ec2:Owner"
+      values   = [local.account_id]
     }
   }
 
@@ -214,6 +229,24 @@ data "aws_iam_policy_document" "backup_kms" {
         variable = "kms:GrantIsForAWSResource"
         values   = ["true"]
       }
+    }
+  }
+
+  # The copy ledger is encrypted with the primary key: DynamoDB decrypts the table key with the caller's
+  # permissions on each read and write ("How Amazon DynamoDB uses AWS KMS"), for this table only.
+  statement {
+    sid       = "UsePrimaryKeyForCopyLedger"
+    actions   = ["kms:Decrypt"]
+    resources = [aws_kms_key.primary.arn]
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["dynamodb.${var.primary_region}.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "kms:EncryptionContext:aws:dynamodb:tableName"
+      values   = [aws_dynamodb_table.copy_ledger.name]
     }
   }
 

@@ -23,6 +23,7 @@ TOPIC_ARN = f"arn:aws:sns:{PRIMARY_REGION}:{ACCOUNT_ID}:{TOPIC_NAME}"
 FUNCTION_ARN = f"arn:aws:lambda:{PRIMARY_REGION}:{ACCOUNT_ID}:function:smart-vault-backup"
 EVENTS_DIR = Path(__file__).resolve().parents[1] / "events"
 COPY_LEDGER_TABLE = "smart-vault-copy-ledger"
+PRIMARY_KEY_ALIAS = "alias/smart-vault"
 
 
 def backup_env(monkeypatch: pytest.MonkeyPatch, **overrides: str) -> None:
@@ -155,7 +156,22 @@ def create_ledger_table() -> None:
     dynamodb = boto3.client("dynamodb", PRIMARY_REGION)
     if COPY_LEDGER_TABLE in dynamodb.list_tables()["TableNames"]:
         return
-    dynamodb.create_table(**{k: v for k, v in definition.items() if k != "ttl_attribute"})
+    # Encrypted with the primary customer managed key, as backup.tf does: every ledger read and write then
+    # needs kms:Decrypt through DynamoDB (smart_vault.authz evaluates it).
+    encryption = {"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": primary_key_arn()}
+    table = {k: v for k, v in definition.items() if k != "ttl_attribute"}
+    dynamodb.create_table(**table, SSESpecification=encryption)
+
+
+def primary_key_arn() -> str:
+    """The vault's primary-region key (`aws_kms_key.primary`, alias `alias/smart-vault`), created once."""
+    kms = boto3.client("kms", PRIMARY_REGION)
+    aliases = {a["AliasName"]: a.get("TargetKeyId") for a in kms.list_aliases()["Aliases"]}
+    if PRIMARY_KEY_ALIAS in aliases:
+        return kms.describe_key(KeyId=PRIMARY_KEY_ALIAS)["KeyMetadata"]["Arn"]
+    arn = kms.create_key(Description="smart-vault primary")["KeyMetadata"]["Arn"]
+    kms.create_alias(AliasName=PRIMARY_KEY_ALIAS, TargetKeyId=arn)
+    return arn
 
 
 def ledger_claims() -> dict[str, dict[str, Any]]:

@@ -162,8 +162,11 @@ def created_values(
     return values
 
 
-def request_resources(operation: str, params: dict[str, Any], region: str, facts: Facts) -> list[Ec2RequestResource]:
-    """Every resource of the request (named, implied, created), with the condition-key values of each."""
+def request_resources(
+    operation: str, params: dict[str, Any], region: str, facts: Facts
+) -> tuple[list[Ec2RequestResource], bool]:
+    """Every resource of the request (named, implied, created), with the condition-key values of each; and
+    whether a resource the request names does not exist (EC2 then answers NotFound before authorizing)."""
     named: dict[str, Ec2Resource | None] = {}
     regions: dict[str, str] = {}
     for resource_id, resource_region in _named_ids(operation, params, region):
@@ -198,4 +201,4 @@ def request_resources(operation: str, params: dict[str, Any], region: str, facts
         resources.append(
             Ec2RequestResource(resource_type, arn(resource_type, region, facts.account, "*"), region, True, values)
         )
-    return resources
+    return resources, any(found is None for found in named.values())

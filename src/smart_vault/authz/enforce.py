@@ -48,7 +48,10 @@ class Outcome:
 
 def deployment_for(function: str, environment: Mapping[str, str], account: str) -> terraform.Deployment:
     region = environment.get("AWS_REGION") or environment.get("AWS_DEFAULT_REGION") or "eu-west-1"
-    peer = environment.get("DR_REGION") or region
+    default = terraform.Deployment()
+    # Without DR_REGION (a test that passes settings directly), the Terraform's other default region.
+    other = default.dr_region if region == default.primary_region else default.primary_region
+    peer = environment.get("DR_REGION") or other
     base = terraform.Deployment(account=account, primary_region=region, dr_region=peer)
     bound = terraform.environment_bindings(function, environment, base)
     return replace(base, attributes=tuple(sorted(bound.items())))

@@ -63,7 +63,7 @@ def ec2_authorizations(operation: str, params: dict[str, Any], region: str, fact
     action_context: dict[str, ContextValue] = {"ec2:Region": region}
     if not ref.resource_types:
         return [Authorization(ref.iam_action, (Request(ref.iam_action, "*", action_context),))]
-    resources = ec2_context.request_resources(operation, params, region, facts)
+    resources, unknown = ec2_context.request_resources(operation, params, region, facts)
     requests = []
     for resource in resources:
         listed = ref.resource_type(resource.type)
@@ -74,7 +74,7 @@ def ec2_authorizations(operation: str, params: dict[str, Any], region: str, fact
     found = {r.type for r in resources}
     missing = [t.name for t in ref.resource_types if t.required and t.name not in found]
     if missing:
-        if any(not r.created for r in resources) or operation not in ec2_context.CREATES:
+        if unknown:
             return []  # a named resource does not exist: EC2 answers its NotFound before authorizing
         raise ModelGap(f"ec2:{operation}: no {missing} resource built from the request")
     found_authorizations = [Authorization(ref.iam_action, tuple(requests))]
