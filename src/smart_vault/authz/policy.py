@@ -8,11 +8,10 @@ the account principal): `kms_decision` in `enforce` combines the two.
 A statement matches a request when its Action (or NotAction), its Resource (or NotResource) and every one of
 its conditions match. Conditions ("IAM JSON policy elements: Condition operators"):
 - the values of one condition key are ORed, the keys of one operator and the operators are ANDed;
-- a key absent from the request context makes the condition false, except: `...IfExists` is true then,
-  `Null` tests presence itself, `ForAllValues:` is true for an absent or empty key (documented: "returns
-  true ... if there are no keys in the request"), and negated operators (StringNotEquals...) are false for
-  an absent key only when not ...IfExists (the documented behaviour: "if the key is not present, the
-  condition evaluates to false" holds for every operator but Null and ForAllValues).
+- a key absent from the request context makes the condition false ("the values do not match"), except:
+  a negated operator (StringNotEquals, StringNotLike, ArnNotLike...) is then true (the values do not match,
+  which is what it asks), `...IfExists` is true, `Null` tests presence itself, and `ForAllValues:` is true
+  for an absent or empty key (every one of no values matches); `ForAnyValue:` is false for one.
 - a single-valued key against a multi-valued context value needs a set operator; without one, the request's
   values are matched as if ForAnyValue (IAM documents multivalued keys without a set operator as an error
   of the policy; the rendered policies here have none, which tests/iam checks).
@@ -158,7 +157,7 @@ def condition_holds(condition: Condition, context: Mapping[str, ContextValue]) -
     if set_operator == "ForAllValues":
         return all(any(_compare(base, p, v) for p in condition.values) for v in present or ())
     if present is None:
-        return if_exists
+        return if_exists or (set_operator == "" and "Not" in base)
     if set_operator == "ForAnyValue" or len(present) != 1:
         return any(_compare(base, p, v) for p in condition.values for v in present)
     if "Not" in base:  # negated operators: the value must differ from every policy value

@@ -1,0 +1,50 @@
+"""A Facts stand-in for request-context tests: EC2 resources and key settings given by hand."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from smart_vault.authz.facts import Ec2Resource
+
+ACCOUNT = "123456789012"
+
+
+@dataclass
+class FakeFacts:
+    account: str = ACCOUNT
+    resources: dict[tuple[str, str], Ec2Resource] = field(default_factory=dict)
+    tables: dict[str, str] = field(default_factory=dict)  # table name -> key ARN
+    policies: dict[str, dict[str, Any]] = field(default_factory=dict)
+    subnet: str | None = "subnet-default"
+    groups: tuple[str, ...] = ("sg-default",)
+    profiles: dict[str, str] = field(default_factory=dict)
+
+    def add(self, region: str, resource: Ec2Resource) -> Ec2Resource:
+        self.resources[(region, resource.id)] = resource
+        return resource
+
+    def ec2(self, region: str, resource_id: str) -> Ec2Resource | None:
+        return self.resources.get((region, resource_id))
+
+    def default_network(self, region: str) -> tuple[str | None, tuple[str, ...]]:
+        return self.subnet, self.groups
+
+    def key_arn(self, region: str, key_id: str) -> str | None:
+        return key_id if key_id.startswith("arn:") else f"arn:aws:kms:{region}:{self.account}:key/{key_id}"
+
+    def key_policy(self, key_arn: str) -> dict[str, Any] | None:
+        root = {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{self.account}:root"}, "Action": "kms:*", "Resource": "*"}
+        return self.policies.get(key_arn, {"Statement": [root]})
+
+    def table_key(self, region: str, table: str) -> str | None:
+        return self.tables.get(table)
+
+    def topic_key(self, topic_arn: str) -> str | None:
+        return None
+
+    def queue_key(self, region: str, queue_name: str) -> str | None:
+        return None
+
+    def instance_profile_role(self, profile: str) -> str | None:
+        return self.profiles.get(profile)
