@@ -34,7 +34,12 @@ class FakeFacts:
         return key_id if key_id.startswith("arn:") else f"arn:aws:kms:{region}:{self.account}:key/{key_id}"
 
     def key_policy(self, key_arn: str) -> dict[str, Any] | None:
-        root = {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{self.account}:root"}, "Action": "kms:*", "Resource": "*"}
+        root = {
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{self.account}:root"},
+            "Action": "kms:*",
+            "Resource": "*",
+        }
         return self.policies.get(key_arn, {"Statement": [root]})
 
     def table_key(self, region: str, table: str) -> str | None:

@@ -36,7 +36,9 @@ COPY_PARAMS = {
     "SourceSnapshotId": "snap-0123456789abcdef0",
     "Encrypted": True,
     "KmsKeyId": DR_KEY_ARN,
-    "TagSpecifications": [{"ResourceType": "snapshot", "Tags": [{"Key": "ManagedBy", "Value": "smart-vault"}]}],
+    "TagSpecifications": [
+        {"ResourceType": "snapshot", "Tags": [{"Key": "ManagedBy", "Value": "smart-vault"}]}
+    ],
 }
 LEDGER_KEY = f"arn:aws:kms:{PRIMARY_REGION}:{ACCOUNT}:key/primary"
 
@@ -75,9 +77,16 @@ def test_a_full_reconciliation_with_the_ledger_encrypted_as_in_terraform_succeed
     volume = fleet.ec2.create_volume(AvailabilityZone=f"{PRIMARY_REGION}a", Size=8)["VolumeId"]
     fleet.ec2.create_snapshot(
         VolumeId=volume,
-        TagSpecifications=[{"ResourceType": "snapshot", "Tags": [{"Key": "ManagedBy", "Value": "smart-vault"},
-                           {"Key": "smart-vault:retention-days", "Value": "7"},
-                           {"Key": "smart-vault:source-instance", "Value": "i-0123456789abcdef0"}]}],
+        TagSpecifications=[
+            {
+                "ResourceType": "snapshot",
+                "Tags": [
+                    {"Key": "ManagedBy", "Value": "smart-vault"},
+                    {"Key": "smart-vault:retention-days", "Value": "7"},
+                    {"Key": "smart-vault:source-instance", "Value": "i-0123456789abcdef0"},
+                ],
+            }
+        ],
     )
     table = boto3.client("dynamodb", PRIMARY_REGION).describe_table(TableName=COPY_LEDGER_TABLE)["Table"]
     assert table["SSEDescription"]["KMSMasterKeyArn"] == primary_key_arn()
@@ -91,15 +100,19 @@ def test_a_full_reconciliation_with_the_ledger_encrypted_as_in_terraform_succeed
 def test_the_primary_key_is_not_usable_through_dynamodb_for_another_table(env):
     facts = FakeFacts(tables={"someone-elses-table": LEDGER_KEY})
     outcomes = decide(facts, "GetItem", {"TableName": "someone-elses-table"}, PRIMARY_REGION, env, "dynamodb")
-    assert refused(outcomes) == [("dynamodb:GetItem", f"arn:aws:dynamodb:{PRIMARY_REGION}:{ACCOUNT}:table/someone-elses-table"),
-                                 ("kms:Decrypt", LEDGER_KEY)]
+    assert refused(outcomes) == [
+        ("dynamodb:GetItem", f"arn:aws:dynamodb:{PRIMARY_REGION}:{ACCOUNT}:table/someone-elses-table"),
+        ("kms:Decrypt", LEDGER_KEY),
+    ]
 
 
 def test_a_refused_table_key_answers_as_dynamodb_does(env):
     deny = {"Effect": "Deny", "Principal": "*", "Action": "kms:Decrypt", "Resource": "*"}
     facts = FakeFacts(tables={COPY_LEDGER_TABLE: LEDGER_KEY}, policies={LEDGER_KEY: {"Statement": [deny]}})
     with pytest.raises(ClientError) as raised:
-        Enforcer(facts).check("backup", "dynamodb", "GetItem", {"TableName": COPY_LEDGER_TABLE}, PRIMARY_REGION, env)
+        Enforcer(facts).check(
+            "backup", "dynamodb", "GetItem", {"TableName": COPY_LEDGER_TABLE}, PRIMARY_REGION, env
+        )
     assert raised.value.response["Error"]["Code"] == "AccessDeniedException"
     assert raised.value.response["Error"]["Message"].startswith("KMS key access denied")
 
@@ -116,7 +129,9 @@ def copy_world(encrypted=False, owner=ACCOUNT, tags=None):
 @pytest.mark.parametrize("encrypted", [False, True], ids=["unencrypted-source", "encrypted-source"])
 def test_copy_snapshot_authorizes_the_primary_source_and_the_encrypted_dr_copy(env, encrypted):
     outcomes = decide(copy_world(encrypted), "CopySnapshot", COPY_PARAMS, DR_REGION, env)
-    copy_requests = {o.request.resource: o.allowed_by for o in outcomes if o.request.action == "ec2:CopySnapshot"}
+    copy_requests = {
+        o.request.resource: o.allowed_by for o in outcomes if o.request.action == "ec2:CopySnapshot"
+    }
     assert copy_requests == {
         f"arn:aws:ec2:{PRIMARY_REGION}::snapshot/snap-0123456789abcdef0": ("CopyOnlyOwnPrimarySnapshots",),
         f"arn:aws:ec2:{DR_REGION}::snapshot/*": ("CreateDrCopiesOnlyTaggedManagedAndEncrypted",),
@@ -126,7 +141,9 @@ def test_copy_snapshot_authorizes_the_primary_source_and_the_encrypted_dr_copy(e
 
 def test_copy_snapshot_refuses_a_source_snapshot_of_another_account(env):
     outcomes = decide(copy_world(owner="210987654321"), "CopySnapshot", COPY_PARAMS, DR_REGION, env)
-    assert refused(outcomes) == [("ec2:CopySnapshot", f"arn:aws:ec2:{PRIMARY_REGION}::snapshot/snap-0123456789abcdef0")]
+    assert refused(outcomes) == [
+        ("ec2:CopySnapshot", f"arn:aws:ec2:{PRIMARY_REGION}::snapshot/snap-0123456789abcdef0")
+    ]
 
 
 def test_copy_snapshot_refuses_an_unencrypted_or_untagged_copy(env):
@@ -141,7 +158,9 @@ def test_copy_snapshot_refuses_an_unencrypted_or_untagged_copy(env):
 
 def test_a_refused_copy_answers_as_ec2_does(env):
     with pytest.raises(ClientError) as raised:
-        Enforcer(copy_world(owner="210987654321")).check("backup", "ec2", "CopySnapshot", COPY_PARAMS, DR_REGION, env)
+        Enforcer(copy_world(owner="210987654321")).check(
+            "backup", "ec2", "CopySnapshot", COPY_PARAMS, DR_REGION, env
+        )
     assert raised.value.response["Error"]["Code"] == "UnauthorizedOperation"
 
 

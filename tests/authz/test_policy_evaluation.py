@@ -21,7 +21,9 @@ SNAPSHOTS = "arn:aws:ec2:eu-west-1::snapshot/*"
 SNAP = "arn:aws:ec2:eu-west-1::snapshot/snap-1"
 
 
-def allow(*conditions: Condition, actions=("ec2:DeleteSnapshot",), resources=(SNAPSHOTS,), sid="A") -> Statement:
+def allow(
+    *conditions: Condition, actions=("ec2:DeleteSnapshot",), resources=(SNAPSHOTS,), sid="A"
+) -> Statement:
     return Statement(sid, "Allow", actions=actions, resources=resources, conditions=conditions)
 
 
@@ -46,7 +48,9 @@ def test_actions_match_case_insensitively_with_wildcards_and_not_action():
 def test_resource_wildcards_span_colons_and_slashes_but_regions_must_match():
     assert wildcard_match("arn:aws:ec2:*::snapshot/*", SNAP)
     assert wildcard_match("arn:aws:ec2:eu-west-?::snapshot/snap-1", SNAP)
-    assert not evaluate([allow()], Request("ec2:DeleteSnapshot", "arn:aws:ec2:eu-central-1::snapshot/snap-1")).allowed
+    assert not evaluate(
+        [allow()], Request("ec2:DeleteSnapshot", "arn:aws:ec2:eu-central-1::snapshot/snap-1")
+    ).allowed
 
 
 def test_values_of_one_key_are_ored_and_keys_and_operators_anded():
@@ -56,7 +60,9 @@ def test_values_of_one_key_are_ored_and_keys_and_operators_anded():
     )
     context = {"ec2:ResourceTag/ManagedBy": "other", "ec2:Encrypted": "true"}
     assert evaluate([both], Request("ec2:DeleteSnapshot", SNAP, context)).allowed
-    assert not evaluate([both], Request("ec2:DeleteSnapshot", SNAP, {**context, "ec2:Encrypted": "false"})).allowed
+    assert not evaluate(
+        [both], Request("ec2:DeleteSnapshot", SNAP, {**context, "ec2:Encrypted": "false"})
+    ).allowed
 
 
 @pytest.mark.parametrize(
@@ -108,20 +114,39 @@ def test_condition_keys_are_case_insensitive_and_values_case_sensitive():
 
 
 def test_numeric_date_arn_and_bool_operators():
-    assert condition_holds(Condition("NumericLessThanEquals", "ec2:VolumeSize", ("100",)), {"ec2:VolumeSize": "8"})
-    assert not condition_holds(Condition("NumericGreaterThan", "ec2:VolumeSize", ("100",)), {"ec2:VolumeSize": "8"})
     assert condition_holds(
-        Condition("DateLessThan", "aws:CurrentTime", ("2027-01-01T00:00:00Z",)), {"aws:CurrentTime": "2026-12-07T00:00:00Z"}
+        Condition("NumericLessThanEquals", "ec2:VolumeSize", ("100",)), {"ec2:VolumeSize": "8"}
     )
-    assert condition_holds(Condition("ArnLike", "aws:PrincipalArn", ("arn:aws:iam::1:role/sv-*",)), {"aws:PrincipalArn": "arn:aws:iam::1:role/sv-backup"})
-    assert condition_holds(Condition("Bool", "kms:GrantIsForAWSResource", ("true",)), {"kms:GrantIsForAWSResource": "true"})
+    assert not condition_holds(
+        Condition("NumericGreaterThan", "ec2:VolumeSize", ("100",)), {"ec2:VolumeSize": "8"}
+    )
+    assert condition_holds(
+        Condition("DateLessThan", "aws:CurrentTime", ("2027-01-01T00:00:00Z",)),
+        {"aws:CurrentTime": "2026-12-07T00:00:00Z"},
+    )
+    assert condition_holds(
+        Condition("ArnLike", "aws:PrincipalArn", ("arn:aws:iam::1:role/sv-*",)),
+        {"aws:PrincipalArn": "arn:aws:iam::1:role/sv-backup"},
+    )
+    assert condition_holds(
+        Condition("Bool", "kms:GrantIsForAWSResource", ("true",)), {"kms:GrantIsForAWSResource": "true"}
+    )
     with pytest.raises(ValueError, match="unsupported condition operator"):
         condition_holds(Condition("StringSortOf", "k", ("v",)), {"k": "v"})
 
 
 def test_a_key_policy_that_names_the_account_leaves_the_decision_to_iam():
     key_policy = statements_from_json(
-        {"Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::1:root"}, "Action": "kms:*", "Resource": "*"}]}
+        {
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": "arn:aws:iam::1:root"},
+                    "Action": "kms:*",
+                    "Resource": "*",
+                }
+            ]
+        }
     )
     request = Request("kms:Decrypt", "arn:aws:kms:eu-west-1:1:key/k", {}, principal="arn:aws:iam::1:role/r")
     iam_allows = evaluate([allow(actions=("kms:Decrypt",), resources=("*",))], request)
@@ -133,7 +158,20 @@ def test_a_key_policy_that_names_the_account_leaves_the_decision_to_iam():
 def test_a_key_policy_that_names_the_role_suffices_and_its_deny_wins():
     role = "arn:aws:iam::1:role/r"
     request = Request("kms:Decrypt", "arn:aws:kms:eu-west-1:1:key/k", {}, principal=role)
-    direct = statements_from_json({"Statement": {"Effect": "Allow", "Principal": {"AWS": role}, "Action": "kms:Decrypt", "Resource": "*"}})
+    direct = statements_from_json(
+        {
+            "Statement": {
+                "Effect": "Allow",
+                "Principal": {"AWS": role},
+                "Action": "kms:Decrypt",
+                "Resource": "*",
+            }
+        }
+    )
     assert key_policy_allows(evaluate([], request), direct, request, "1")[0]
-    deny = statements_from_json({"Statement": [{"Effect": "Deny", "Principal": "*", "Action": "kms:*", "Resource": "*"}]})
-    assert not key_policy_allows(evaluate([allow(actions=("kms:*",), resources=("*",))], request), direct + deny, request, "1")[0]
+    deny = statements_from_json(
+        {"Statement": [{"Effect": "Deny", "Principal": "*", "Action": "kms:*", "Resource": "*"}]}
+    )
+    assert not key_policy_allows(
+        evaluate([allow(actions=("kms:*",), resources=("*",))], request), direct + deny, request, "1"
+    )[0]

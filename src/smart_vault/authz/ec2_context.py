@@ -119,7 +119,9 @@ def _implied_ids(
         image = named.get(params.get("ImageId", ""))
         for snapshot in image.snapshot_ids if image else ():
             yield snapshot, region
-        has_subnet = params.get("SubnetId") or any(i.get("SubnetId") for i in params.get("NetworkInterfaces") or [])
+        has_subnet = params.get("SubnetId") or any(
+            i.get("SubnetId") for i in params.get("NetworkInterfaces") or []
+        )
         has_groups = params.get("SecurityGroupIds") or params.get("SecurityGroups")
         subnet, groups = facts.default_network(region) if not (has_subnet and has_groups) else (None, ())
         if not has_subnet and subnet:
@@ -140,14 +142,23 @@ def existing_values(resource: Ec2Resource) -> dict[str, str | tuple[str, ...]]:
         values["ec2:Owner"] = resource.owner
     if resource.metadata_http_tokens:
         values["ec2:MetadataHttpTokens"] = resource.metadata_http_tokens
-    id_key = {"snapshot": "ec2:SnapshotID", "volume": "ec2:VolumeID", "instance": "ec2:InstanceID", "image": "ec2:ImageID"}
+    id_key = {
+        "snapshot": "ec2:SnapshotID",
+        "volume": "ec2:VolumeID",
+        "instance": "ec2:InstanceID",
+        "image": "ec2:ImageID",
+    }
     if (key := id_key.get(type_of(resource.id) or "")) is not None:
         values[key] = resource.id
     return values
 
 
 def created_values(
-    resource_type: str, operation: str, params: dict[str, Any], tags: dict[str, str] | None, source: Ec2Resource | None
+    resource_type: str,
+    operation: str,
+    params: dict[str, Any],
+    tags: dict[str, str] | None,
+    source: Ec2Resource | None,
 ) -> dict[str, str | tuple[str, ...]]:
     values = tag_values("aws:RequestTag", tags) if tags is not None else {}
     if resource_type in ("snapshot", "volume") and operation in ("CopySnapshot", "CreateVolume"):
@@ -186,19 +197,27 @@ def request_resources(
             values.update(tag_values("aws:RequestTag", call_tags))
         resources.append(
             Ec2RequestResource(
-                resource_type, arn(resource_type, regions[resource_id], facts.account, resource_id),
-                regions[resource_id], False, values, found,
+                resource_type,
+                arn(resource_type, regions[resource_id], facts.account, resource_id),
+                regions[resource_id],
+                False,
+                values,
+                found,
             )
         )
     if params.get("KeyName"):
         resources.append(
-            Ec2RequestResource("key-pair", arn("key-pair", region, facts.account, params["KeyName"]), region, False)
+            Ec2RequestResource(
+                "key-pair", arn("key-pair", region, facts.account, params["KeyName"]), region, False
+            )
         )
     tags = request_tags(params)
     source = named.get(params.get("SourceSnapshotId") or params.get("SnapshotId") or "")
     for resource_type in CREATES.get(operation, ()):
         values = created_values(resource_type, operation, params, tags.get(resource_type), source)
         resources.append(
-            Ec2RequestResource(resource_type, arn(resource_type, region, facts.account, "*"), region, True, values)
+            Ec2RequestResource(
+                resource_type, arn(resource_type, region, facts.account, "*"), region, True, values
+            )
         )
     return resources, any(found is None for found in named.values())

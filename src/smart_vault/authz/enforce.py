@@ -76,7 +76,9 @@ def _denial(service: str, operation: str, outcome: Outcome, principal: str) -> C
         if via == "dynamodb":
             text = f"KMS key access denied error: {text}"
     status = 400 if service == "ec2" else 403
-    return ClientError({"Error": {"Code": code, "Message": text}, "ResponseMetadata": {"HTTPStatusCode": status}}, operation)
+    return ClientError(
+        {"Error": {"Code": code, "Message": text}, "ResponseMetadata": {"HTTPStatusCode": status}}, operation
+    )
 
 
 class Enforcer:
@@ -86,13 +88,23 @@ class Enforcer:
         self._seen: set[str] = set()
         self._lock = threading.Lock()
 
-    def decide(self, function: str, service: str, operation: str, params: dict[str, Any], region: str,
-               environment: Mapping[str, str]) -> tuple[list[Outcome], str, terraform.Deployment]:
+    def decide(
+        self,
+        function: str,
+        service: str,
+        operation: str,
+        params: dict[str, Any],
+        region: str,
+        environment: Mapping[str, str],
+    ) -> tuple[list[Outcome], str, terraform.Deployment]:
         deployment = deployment_for(function, environment, self.facts.account)
         statements = terraform.role_statements(function, deployment.primary_region, deployment)
         principal = terraform.role_arn(function, deployment.primary_region, deployment)
-        global_context = {"aws:PrincipalArn": principal, "aws:PrincipalAccount": self.facts.account,
-                          "aws:RequestedRegion": region}
+        global_context = {
+            "aws:PrincipalArn": principal,
+            "aws:PrincipalAccount": self.facts.account,
+            "aws:RequestedRegion": region,
+        }
         outcomes = []
         for authorization in requests.authorizations(service, operation, params, region, self.facts):
             for raw in authorization.requests:
@@ -103,7 +115,9 @@ class Enforcer:
                     key_policy = self._key_policy(authorization.key_arn, deployment)
                     allowed, key_by = key_policy_allows(decision, key_policy, request, self.facts.account)
                     by = by + key_by
-                outcomes.append(Outcome(authorization, request, allowed, tuple(s.sid for s in by) if allowed else ()))
+                outcomes.append(
+                    Outcome(authorization, request, allowed, tuple(s.sid for s in by) if allowed else ())
+                )
         return outcomes, principal, deployment
 
     def _key_policy(self, key_arn: str, deployment: terraform.Deployment) -> tuple:
@@ -112,32 +126,68 @@ class Enforcer:
         if key_arn in bound:
             return terraform.key_policy(region, deployment)
         document = self.facts.key_policy(key_arn)
-        return statements_from_json(document, "key policy") if document else terraform.key_policy(region, deployment)
+        return (
+            statements_from_json(document, "key policy")
+            if document
+            else terraform.key_policy(region, deployment)
+        )
 
-    def check(self, function: str, service: str, operation: str, params: dict[str, Any], region: str,
-              environment: Mapping[str, str]) -> None:
-        outcomes, principal, deployment = self.decide(function, service, operation, params, region, environment)
+    def check(
+        self,
+        function: str,
+        service: str,
+        operation: str,
+        params: dict[str, Any],
+        region: str,
+        environment: Mapping[str, str],
+    ) -> None:
+        outcomes, principal, deployment = self.decide(
+            function, service, operation, params, region, environment
+        )
         self._write(function, service, operation, region, deployment, outcomes)
         for outcome in outcomes:
             if not outcome.allowed:
                 raise _denial(service, operation, outcome, principal)
 
-    def _write(self, function: str, service: str, operation: str, region: str,
-               deployment: terraform.Deployment, outcomes: list[Outcome]) -> None:
+    def _write(
+        self,
+        function: str,
+        service: str,
+        operation: str,
+        region: str,
+        deployment: terraform.Deployment,
+        outcomes: list[Outcome],
+    ) -> None:
         if self._record is None or not outcomes:
             return
         test = os.environ.get("PYTEST_CURRENT_TEST", "").rsplit(" ", 1)[0]
-        line = json.dumps({
-            "function": function, "service": service, "operation": operation, "region": region,
-            "function_region": deployment.primary_region, "peer_region": deployment.dr_region,
-            "attributes": dict(deployment.attributes), "test": test,
-            "requests": [
-                {"action": o.request.action, "resource": o.request.resource, "context": dict(o.request.context),
-                 "principal": o.request.principal, "key_arn": o.authorization.key_arn,
-                 "via": o.authorization.via, "allowed": o.allowed, "allowed_by": list(o.allowed_by)}
-                for o in outcomes
-            ],
-        }, sort_keys=True, default=list)
+        line = json.dumps(
+            {
+                "function": function,
+                "service": service,
+                "operation": operation,
+                "region": region,
+                "function_region": deployment.primary_region,
+                "peer_region": deployment.dr_region,
+                "attributes": dict(deployment.attributes),
+                "test": test,
+                "requests": [
+                    {
+                        "action": o.request.action,
+                        "resource": o.request.resource,
+                        "context": dict(o.request.context),
+                        "principal": o.request.principal,
+                        "key_arn": o.authorization.key_arn,
+                        "via": o.authorization.via,
+                        "allowed": o.allowed,
+                        "allowed_by": list(o.allowed_by),
+                    }
+                    for o in outcomes
+                ],
+            },
+            sort_keys=True,
+            default=list,
+        )
         digest = hashlib.sha1(line.encode(), usedforsecurity=False).hexdigest()
         with self._lock:
             if digest in self._seen:
@@ -178,7 +228,9 @@ def enforcing(facts: Facts | None = None, record_dir: str | None = None) -> Iter
     """Attach the authorization layer to every botocore client created inside the block."""
     import botocore.session
 
-    enforcer = Enforcer(facts or MotoFacts(), record_dir if record_dir is not None else os.environ.get(RECORD_ENV))
+    enforcer = Enforcer(
+        facts or MotoFacts(), record_dir if record_dir is not None else os.environ.get(RECORD_ENV)
+    )
     original = botocore.session.Session.create_client
 
     def create_client(self: Any, *args: Any, **kwargs: Any) -> Any:

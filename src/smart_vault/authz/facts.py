@@ -84,7 +84,11 @@ class MotoFacts:
             vol = backend.volumes.get(resource_id)
             attached = getattr(vol, "attachment", None) if vol else None
             return vol and Ec2Resource(
-                vol.id, tags, bool(vol.encrypted), vol.kms_key_id, instance_id=attached and attached.instance.id
+                vol.id,
+                tags,
+                bool(vol.encrypted),
+                vol.kms_key_id,
+                instance_id=attached and attached.instance.id,
             )
         if resource_id.startswith("i-"):
             return self._instance(backend, resource_id, tags)
@@ -94,7 +98,9 @@ class MotoFacts:
                 return None
             mappings = image.block_device_mappings or []
             snapshots = tuple(
-                m["Ebs"]["SnapshotId"] for m in mappings if isinstance(m, dict) and m.get("Ebs", {}).get("SnapshotId")
+                m["Ebs"]["SnapshotId"]
+                for m in mappings
+                if isinstance(m, dict) and m.get("Ebs", {}).get("SnapshotId")
             )
             return Ec2Resource(image.id, tags, owner=str(image.owner_id), snapshot_ids=snapshots)
         return Ec2Resource(resource_id, tags)

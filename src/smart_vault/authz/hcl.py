@@ -127,7 +127,9 @@ class Evaluator:
         parts = template_parts(body)
         if len(parts) == 1 and parts[0][0]:
             return self.expression(parts[0][1], scope)
-        return "".join(text if not is_expr else _text(self.expression(text, scope)) for is_expr, text in parts)
+        return "".join(
+            text if not is_expr else _text(self.expression(text, scope)) for is_expr, text in parts
+        )
 
     def expression(self, text: str, scope: dict[str, Any]) -> Any:
         parser = _Parser(tokenize(text), self, text)
@@ -331,7 +333,11 @@ class _Parser:
                 self.pos -= 1
                 key_node = self.primary()
             else:
-                key_node = (lambda scope, k=key: self.ev.template(k, scope)) if kind == "str" else (lambda scope, k=key: k)
+                key_node = (
+                    (lambda scope, k=key: self.ev.template(k, scope))
+                    if kind == "str"
+                    else (lambda scope, k=key: k)
+                )
             if self.peek()[1] not in ("=", ":"):
                 raise HclError(f"expected = after a map key in {self.text!r}")
             self.take()
@@ -366,7 +372,11 @@ class _Parser:
             pairs = list(items.items()) if isinstance(items, dict) else list(enumerate(items))
             out: list[tuple[Any, Any]] = []
             for index, item in pairs:
-                inner = {**scope, names[-1]: item} if len(names) == 1 else {**scope, names[0]: index, names[1]: item}
+                inner = (
+                    {**scope, names[-1]: item}
+                    if len(names) == 1
+                    else {**scope, names[0]: index, names[1]: item}
+                )
                 if condition is None or _resolved(self.ev, condition(inner)):
                     out.append((first(inner), second(inner) if second else None))
             return {_resolved(self.ev, k): v for k, v in out} if closing == "}" else [k for k, _ in out]
@@ -389,7 +399,9 @@ def _attribute_node(node: Node, key: Node, ev: Evaluator | None = None) -> Node:
         if ev is not None:
             name = _resolved(ev, name)
         if isinstance(value, Ref):
-            return Ref(f"{value.path}.{name}" if isinstance(name, str) and ev is None else f"{value.path}[{name!r}]")
+            return Ref(
+                f"{value.path}.{name}" if isinstance(name, str) and ev is None else f"{value.path}[{name!r}]"
+            )
         return value[name]
 
     return get

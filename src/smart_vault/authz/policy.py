@@ -21,12 +21,12 @@ case-insensitive, ARNs compared with `*`/`?` wildcards segment-free as IAM does.
 
 from __future__ import annotations
 
-import fnmatch
 import ipaddress
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 
 ContextValue = str | tuple[str, ...]
 
@@ -68,12 +68,18 @@ class Decision:
     denied_by: tuple[Statement, ...] = ()
 
 
+@lru_cache(maxsize=4096)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(
+        "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern), re.DOTALL
+    )
+
+
 def wildcard_match(pattern: str, value: str, *, case_sensitive: bool = True) -> bool:
     """IAM's `*` (any run of characters, `/` and `:` included) and `?` (one character)."""
     if not case_sensitive:
         pattern, value = pattern.lower(), value.lower()
-    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.fullmatch(regex, value, re.DOTALL) is not None
+    return _compiled(pattern).fullmatch(value) is not None
 
 
 def action_matches(patterns: Iterable[str], action: str) -> bool:
@@ -135,7 +141,7 @@ def _compare(base: str, policy_value: str, value: str) -> bool:
     return not result if negated else result
 
 
-def _ordered(relation: str, left, right) -> bool:  # noqa: ANN001 - numbers or dates alike
+def _ordered(relation: str, left, right) -> bool:
     return {
         "Equals": left == right,
         "LessThan": left < right,

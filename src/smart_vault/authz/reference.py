@@ -57,7 +57,9 @@ def action(service: str, name: str) -> ActionReference:
     """The reference entry of `service:name` (IAM prefix and action name, any case)."""
     data = _data()
     if not data.actions.action_exists(service, name):
-        raise UnknownAction(f"{service}:{name} is not in the Service Authorization Reference ({data_version()})")
+        raise UnknownAction(
+            f"{service}:{name} is not in the Service Authorization Reference ({data_version()})"
+        )
     raw = data.actions.get_action_details(service, name)
     types = tuple(
         ResourceType(r["name"], bool(r.get("required")), tuple(r.get("conditionKeys", ())))

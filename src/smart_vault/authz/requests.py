@@ -58,7 +58,9 @@ def _filtered(values: dict[str, ContextValue], keys: tuple[str, ...]) -> dict[st
     return {k: v for k, v in values.items() if reference.key_listed(keys, k)}
 
 
-def ec2_authorizations(operation: str, params: dict[str, Any], region: str, facts: Facts) -> list[Authorization]:
+def ec2_authorizations(
+    operation: str, params: dict[str, Any], region: str, facts: Facts
+) -> list[Authorization]:
     ref = reference.action("ec2", operation)
     action_context: dict[str, ContextValue] = {"ec2:Region": region}
     if not ref.resource_types:
@@ -94,7 +96,10 @@ def _tags_at_creation(operation: str, params: dict[str, Any], resources: list) -
             continue
         listed = create_tags.resource_type(resource.type)
         values = ec2_context.tag_values("aws:RequestTag", tags[resource.type])
-        context = {**_filtered(values, listed.condition_keys if listed else ()), "ec2:CreateAction": operation}
+        context = {
+            **_filtered(values, listed.condition_keys if listed else ()),
+            "ec2:CreateAction": operation,
+        }
         requests.append(Request("ec2:CreateTags", resource.arn, {**context, "ec2:Region": resource.region}))
     return [Authorization("ec2:CreateTags", tuple(requests))] if requests else []
 
@@ -114,7 +119,9 @@ def _kms(actions: tuple[str, ...], key_arn: str, via: str, region: str, facts: F
 
 
 def _ebs_kms(operation: str, params: dict[str, Any], region: str, resources: list, facts: Facts) -> list:
-    sources = [r.facts for r in resources if not r.created and r.type == "snapshot" and r.facts and r.facts.encrypted]
+    sources = [
+        r.facts for r in resources if not r.created and r.type == "snapshot" and r.facts and r.facts.encrypted
+    ]
     out = []
     for source in sources:
         if source.kms_key_id and (key := facts.key_arn(region, source.kms_key_id)):
@@ -145,7 +152,9 @@ def _tables(params: dict[str, Any]) -> list[str]:
     names = [params["TableName"]] if params.get("TableName") else []
     names += list(params.get("RequestItems") or {})
     for item in params.get("TransactItems") or []:
-        names += [body["TableName"] for body in item.values() if isinstance(body, dict) and "TableName" in body]
+        names += [
+            body["TableName"] for body in item.values() if isinstance(body, dict) and "TableName" in body
+        ]
     return list(dict.fromkeys(names))
 
 
@@ -163,8 +172,10 @@ def service_authorizations(
             table_arn = f"arn:aws:dynamodb:{region}:{account}:table/{table}"
             out.append(Authorization(action, (Request(action, table_arn, {}),)))
             if key := facts.table_key(region, table):
-                context = {"kms:EncryptionContext:aws:dynamodb:tableName": table,
-                           "kms:EncryptionContext:aws:dynamodb:subscriberId": account}
+                context = {
+                    "kms:EncryptionContext:aws:dynamodb:tableName": table,
+                    "kms:EncryptionContext:aws:dynamodb:subscriberId": account,
+                }
                 out += _kms(("kms:Decrypt",), key, "dynamodb", region, facts, context)
         return out
     if service == "sns" and operation == "Publish":
@@ -181,7 +192,9 @@ def service_authorizations(
         return out
     if service == "lambda" and action == "lambda:InvokeFunction":
         name = params.get("FunctionName", "")
-        function_arn = name if name.startswith("arn:") else f"arn:aws:lambda:{region}:{account}:function:{name}"
+        function_arn = (
+            name if name.startswith("arn:") else f"arn:aws:lambda:{region}:{account}:function:{name}"
+        )
         if params.get("Qualifier") and function_arn.count(":") == 6:
             function_arn += f":{params['Qualifier']}"
         return [Authorization(action, (Request(action, function_arn, {}),))]

@@ -36,7 +36,12 @@ _BOOKKEEPING = ("__is_block__", "__comments__", "__inline_comments__")
 FUNCTIONS = {
     "backup": (REPO, "backup_policies", None, "backup"),
     "restore_api": (RESTORE_DIR, "restore_api_policies", ("restore_primary", "restore_dr"), "restore_api"),
-    "restore_worker": (RESTORE_DIR, "restore_worker_policies", ("restore_primary", "restore_dr"), "restore_worker"),
+    "restore_worker": (
+        RESTORE_DIR,
+        "restore_worker_policies",
+        ("restore_primary", "restore_dr"),
+        "restore_worker",
+    ),
     "drill": (DRILL_DIR, "drill_policies", ("drill_primary", "drill_dr"), "drill"),
 }
 # The widest ARN of each resource type, for attributes the deployment does not bind.
@@ -111,7 +116,7 @@ class Deployment:
 class _Lazy(dict):
     """`local` / `var` / `module` as the evaluator sees them: each name evaluated on first use."""
 
-    def __init__(self, compute) -> None:  # noqa: ANN001 - a callable name -> value
+    def __init__(self, compute) -> None:
         super().__init__()
         self._compute = compute
 
@@ -178,7 +183,11 @@ def _module_inputs(deployment: Deployment, call: str) -> dict[str, Any] | None:
         if name not in skip:
             try:
                 inputs[name] = root.evaluator.value(raw)
-            except (KeyError, ValueError, TypeError) as error:  # an input the policies never read (a zip path...)
+            except (
+                KeyError,
+                ValueError,
+                TypeError,
+            ) as error:  # an input the policies never read (a zip path...)
                 inputs[name] = _Unreadable(f"module {call} input {name}: {error}")
     return inputs
 

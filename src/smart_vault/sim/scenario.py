@@ -26,10 +26,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from smart_vault import aws, pacing
+from smart_vault.authz.enforce import Enforcer
 from smart_vault.backup import entry
 from smart_vault.backup.ledger import CopyLedger
 from smart_vault.backup.run import Clients
 from smart_vault.config import BackupSettings
+from smart_vault.sim.authz import SimFacts, authorized
 from smart_vault.sim.world import (
     ACCOUNT,
     InvocationKilled,
@@ -106,25 +108,34 @@ def run_scenario(scenario: Scenario) -> dict[str, Any]:
     world = SimWorld(params, START, PRIMARY, DR)
     for _ in range(scenario.instances):
         world.add_instance(scenario.volumes)
-    settings = BackupSettings.from_env(
-        {
-            "AWS_REGION": PRIMARY,
-            "SNS_TOPIC_ARN": f"arn:aws:sns:{PRIMARY}:{ACCOUNT}:smart-vault",
-            "DR_REGION": DR,
-            "DR_KMS_KEY_ID": f"arn:aws:kms:{DR}:{ACCOUNT}:key/11111111-2222-3333-4444-555555555555",
-            "COPY_LEDGER_TABLE": "smart-vault-copy-ledger",
-            "RETENTION_DAYS": str(scenario.retention_days),
-            "MAX_CONCURRENT_COPIES": str(params.copy_limit),
-        }
-    )
-    clients = Clients(
-        ec2=SimEC2(world, PRIMARY),
-        dr_ec2=SimEC2(world, DR),
-        ledger=CopyLedger(SimDynamoDB(world), settings.copy_ledger_table),
-    )
-    for client in (clients.ec2, clients.dr_ec2):
+    environment = {
+        "AWS_REGION": PRIMARY,
+        "SNS_TOPIC_ARN": f"arn:aws:sns:{PRIMARY}:{ACCOUNT}:smart-vault",
+        "DR_REGION": DR,
+        "DR_KMS_KEY_ID": f"arn:aws:kms:{DR}:{ACCOUNT}:key/11111111-2222-3333-4444-555555555555",
+        "COPY_LEDGER_TABLE": "smart-vault-copy-ledger",
+        "RETENTION_DAYS": str(scenario.retention_days),
+        "MAX_CONCURRENT_COPIES": str(params.copy_limit),
+    }
+    settings = BackupSettings.from_env(environment)
+    ec2, dr_ec2 = SimEC2(world, PRIMARY), SimEC2(world, DR)
+    for client in (ec2, dr_ec2):
         # The handler's own pacing (`entry._clients`), on the virtual clock.
         pacing.Pacer(pacing.EC2_RATES, clock=lambda: world.clock, sleep=world.sleep).attach(client)
+    # Every call goes through the authorization layer, the ledger encrypted with the primary key (backup.tf).
+    facts = SimFacts(
+        world, ACCOUNT, {settings.copy_ledger_table: f"arn:aws:kms:{PRIMARY}:{ACCOUNT}:key/primary"}
+    )
+    enforcer = Enforcer(facts)
+
+    def checked(client: Any, service: str, region: str = PRIMARY) -> Any:
+        return authorized(client, service, region, enforcer, environment)
+
+    clients = Clients(
+        ec2=checked(ec2, "ec2"),
+        dr_ec2=checked(dr_ec2, "ec2", DR),
+        ledger=CopyLedger(checked(SimDynamoDB(world), "dynamodb"), settings.copy_ledger_table),
+    )
     sns = SimSNS()
     figures: dict[str, Any] = {
         "invocations": 0,
@@ -215,10 +226,10 @@ def run_scenario(scenario: Scenario) -> dict[str, Any]:
     previous = (aws._monotonic, aws._sleep)
     replaced = {key: aws._clients.get(key) for key in (("sns", PRIMARY), ("lambda", PRIMARY))}
     aws.set_clock(world.monotonic, world.sleep)
-    aws._clients[("sns", PRIMARY)] = sns
+    aws._clients[("sns", PRIMARY)] = checked(sns, "sns")
     # A run that would outlast its invocation continues in a new one (`entry.start_continuation`).
     sim_lambda = _SimLambda(world, lambda payload: invoke(payload))
-    aws._clients[("lambda", PRIMARY)] = sim_lambda
+    aws._clients[("lambda", PRIMARY)] = checked(sim_lambda, "lambda")
     level = entry.logger.log_level
     entry.logger.setLevel("ERROR")  # tens of thousands of invocations: their INFO reports are not figures
     wall = time.perf_counter()
