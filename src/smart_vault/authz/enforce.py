@@ -198,14 +198,22 @@ class Enforcer:
                 handle.write(line + "\n")
 
 
+_evaluating = threading.local()
+
+
 def check_call(enforcer: Enforcer, service: str, operation: str, params: dict[str, Any], region: str) -> None:
-    """Evaluate one botocore call made from the current stack (no-op when no Lambda function makes it)."""
-    if os.environ.get(DISABLE_ENV, "").lower() == "off":
+    """Evaluate one botocore call made from the current stack (no-op when no Lambda function makes it, and
+    for the lookups an evaluation itself makes through the APIs, see `api_facts`)."""
+    if os.environ.get(DISABLE_ENV, "").lower() == "off" or getattr(_evaluating, "active", False):
         return
     function, _ = callers.calling_function(sys._getframe(2))
     if function is None or function == callers.UNMAPPED:
         return
-    enforcer.check(function, service, operation, params, region, os.environ)
+    _evaluating.active = True
+    try:
+        enforcer.check(function, service, operation, params, region, os.environ)
+    finally:
+        _evaluating.active = False
 
 
 def attach(enforcer: Enforcer, client: Any) -> Any:

@@ -100,7 +100,7 @@ class Deployment:
     account: str = "123456789012"
     primary_region: str = "eu-west-1"
     dr_region: str = "eu-central-1"
-    variables: tuple[tuple[str, Any], ...] = ()  # root variables besides the regions
+    variables: tuple[tuple[str, Any], ...] = ()  # root variables besides the regions (lists as tuples)
     attributes: tuple[tuple[str, str], ...] = ()  # ("aws_kms_key.dr.arn", value)
 
     def bound(self, path: str) -> str | None:
@@ -109,7 +109,7 @@ class Deployment:
     def root_variables(self) -> dict[str, Any]:
         values = {name: body.get("default") for name, body in _merged(REPO, "variable").items()}
         values.update({"primary_region": self.primary_region, "dr_region": self.dr_region})
-        values.update(dict(self.variables))
+        values.update({k: list(v) if isinstance(v, tuple) else v for k, v in self.variables})
         return values
 
 

@@ -20,6 +20,9 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
+from smart_vault.authz import enforce
+from smart_vault.authz.api_facts import ApiFacts
+
 
 @dataclass
 class LambdaContext:
@@ -112,15 +115,18 @@ def main() -> int:
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     # Lambda's init phase: import the handler's module before the first invocation arrives. A failure is
     # reported by each invocation (which tries again), as Lambda reports Runtime.ImportModuleError.
-    try:
-        load_handler(sys.argv[1])
-    except Exception:  # noqa: BLE001 - reported by the invocations
-        traceback.print_exc()
-    for line in sys.stdin:
-        if not line.strip():
-            continue
-        answers.write(answer_line(invoke_with_log(sys.argv[1], json.loads(line))))
-        answers.flush()
+    # Every AWS call of the function is evaluated against its Terraform IAM policies (smart_vault.authz),
+    # with the facts read from the local endpoint.
+    with enforce.enforcing(facts=ApiFacts()):
+        try:
+            load_handler(sys.argv[1])
+        except Exception:  # noqa: BLE001 - reported by the invocations
+            traceback.print_exc()
+        for line in sys.stdin:
+            if not line.strip():
+                continue
+            answers.write(answer_line(invoke_with_log(sys.argv[1], json.loads(line))))
+            answers.flush()
     return 0
 
 

@@ -1,0 +1,90 @@
+"""The policies the authorization layer evaluates are the Terraform's, rendered (smart_vault.authz.terraform
+and its expression evaluator hcl.py), not a hand copy."""
+
+from __future__ import annotations
+
+import pytest
+
+from smart_vault.authz import terraform
+from smart_vault.authz.hcl import Evaluator, HclError
+
+DEPLOYMENT = terraform.Deployment()
+
+
+def sids(function, region="eu-west-1", deployment=DEPLOYMENT):
+    return [s.sid for s in terraform.role_statements(function, region, deployment)]
+
+
+def statement(function, sid, region="eu-west-1", deployment=DEPLOYMENT):
+    return next(s for s in terraform.role_statements(function, region, deployment) if s.sid == sid)
+
+
+def test_expressions_the_policies_use_evaluate_as_terraform_does():
+    ev = Evaluator(
+        {"var": {"regions": ["a", "b"], "n": None, "list": []}, "local": {}}, lambda path: f"<{path}>"
+    )
+    assert ev.template('${[for r in var.regions : "ec2.${r}.amazonaws.com"]}', {}) == [
+        "ec2.a.amazonaws.com",
+        "ec2.b.amazonaws.com",
+    ]
+    assert ev.template("${var.n == null ? [] : [var.n]}", {}) == []
+    assert ev.template("${length(var.list) > 0 ? length(var.n) : 0}", {}) == 0  # only the branch taken runs
+    assert ev.template("${concat([aws_kms_key.dr.arn], var.list)}", {}) == ["<aws_kms_key.dr.arn>"]
+    assert ev.template('${{ for k in ["x"] : k => "v-${k}" }}', {}) == {"x": "v-x"}
+    with pytest.raises(HclError, match="not modelled"):
+        ev.template("${formatdate(var.n)}", {})
+
+
+def test_the_backup_role_renders_with_concrete_regions_and_account():
+    copy = statement("backup", "CreateDrCopiesOnlyTaggedManagedAndEncrypted")
+    assert copy.resources == ("arn:aws:ec2:eu-central-1::snapshot/*",)
+    source = statement("backup", "CopyOnlyOwnPrimarySnapshots")
+    assert source.resources == ("arn:aws:ec2:eu-west-1::snapshot/*",)
+    assert [(c.key, c.values) for c in source.conditions] == [("ec2:Owner", ("123456789012",))]
+
+
+def test_dynamic_statements_follow_their_for_each():
+    assert "ReadSourceSnapshotsForCopy" not in sids("backup")  # no source_volume_kms_key_arns by default
+    keys = terraform.Deployment(
+        variables=(("source_volume_kms_key_arns", ("arn:aws:kms:eu-west-1:123456789012:key/src",)),)
+    )
+    assert statement("backup", "ReadSourceSnapshotsForCopy", deployment=keys).resources == (
+        "arn:aws:kms:eu-west-1:123456789012:key/src",
+    )
+    assert "PassOnlyAllowedInstanceProfileRolesToEc2" not in sids("restore_worker")
+
+
+def test_module_instances_follow_the_functions_region():
+    primary = statement("restore_worker", "UseStackKeyForTableTopicQueueAndEnvironment")
+    dr = statement("restore_worker", "UseStackKeyForTableTopicQueueAndEnvironment", region="eu-central-1")
+    assert "dynamodb.eu-west-1.amazonaws.com" in primary.conditions[0].values
+    assert "dynamodb.eu-central-1.amazonaws.com" in dr.conditions[0].values
+    assert terraform.role_arn("restore_api", "eu-central-1", DEPLOYMENT).endswith(
+        ":role/smart-vault-dr-restore-api"
+    )
+
+
+def test_the_environment_binds_the_resources_it_names():
+    env = {
+        "COPY_LEDGER_TABLE": "ledger",
+        "DR_KMS_KEY_ID": "arn:aws:kms:eu-central-1:1:key/dr",
+        "AWS_REGION": "eu-west-1",
+    }
+    bound = terraform.environment_bindings("backup", env, DEPLOYMENT)
+    assert (
+        bound["aws_dynamodb_table.copy_ledger.arn"] == "arn:aws:dynamodb:eu-west-1:123456789012:table/ledger"
+    )
+    assert bound["aws_kms_key.dr.arn"] == "arn:aws:kms:eu-central-1:1:key/dr"
+    deployment = terraform.Deployment(attributes=tuple(sorted(bound.items())))
+    ledger = statement("backup", "UsePrimaryKeyForCopyLedger", deployment=deployment)
+    assert ledger.conditions[1].values == ("ledger",)
+    assert statement("backup", "UsePrimaryKeyForCopyLedger").resources == (
+        "arn:aws:kms:*:123456789012:key/*",
+    )
+
+
+def test_the_key_policy_is_rendered_per_region():
+    policy = terraform.key_policy("eu-central-1", DEPLOYMENT)
+    ec2 = next(s for s in policy if s.sid == "VaultFunctionsUseKeyThroughEc2")
+    assert ec2.conditions[0].values == ("ec2.eu-central-1.amazonaws.com",)
+    assert ec2.principals == (("AWS", ("arn:aws:iam::123456789012:root",)),)
