@@ -43,10 +43,16 @@ class Outcome:
     authorization: requests.Authorization
     request: Request
     allowed: bool
-    allowed_by: tuple[str, ...]  # sids
+    allowed_by: tuple[str, ...]  # sids of the role's statements that allow the request
+    key_policy: str = (
+        ""  # KMS only: "direct" (the key policy names the role), "account" (IAM decides), "denies"
+    )
+    key_policy_by: tuple[str, ...] = ()
 
 
-def deployment_for(function: str, environment: Mapping[str, str], account: str) -> terraform.Deployment:
+def deployment_for(
+    function: str, environment: Mapping[str, str], account: str, facts: Facts | None = None
+) -> terraform.Deployment:
     region = environment.get("AWS_REGION") or environment.get("AWS_DEFAULT_REGION") or "eu-west-1"
     default = terraform.Deployment()
     # Without DR_REGION (a test that passes settings directly), the Terraform's other default region.
@@ -54,6 +60,9 @@ def deployment_for(function: str, environment: Mapping[str, str], account: str) 
     peer = environment.get("DR_REGION") or other
     base = terraform.Deployment(account=account, primary_region=region, dr_region=peer)
     bound = terraform.environment_bindings(function, environment, base)
+    for profile in bound.get("var.allowed_instance_profile_arns", ()) if facts is not None else ():
+        if role := facts.instance_profile_role(profile):  # the role Terraform's data source would find
+            bound[f"data.aws_iam_instance_profile.allowed[{profile.rsplit('/', 1)[-1]}].role_arn"] = role
     return replace(base, attributes=tuple(sorted(bound.items())))
 
 
@@ -84,6 +93,7 @@ def _denial(service: str, operation: str, outcome: Outcome, principal: str) -> C
 class Enforcer:
     def __init__(self, facts: Facts, record_dir: str | None = None) -> None:
         self.facts = facts
+        record_dir = record_dir if record_dir is not None else os.environ.get(RECORD_ENV)
         self._record = Path(record_dir) / f"authz-{os.getpid()}.jsonl" if record_dir else None
         self._seen: set[str] = set()
         self._lock = threading.Lock()
@@ -97,7 +107,7 @@ class Enforcer:
         region: str,
         environment: Mapping[str, str],
     ) -> tuple[list[Outcome], str, terraform.Deployment]:
-        deployment = deployment_for(function, environment, self.facts.account)
+        deployment = deployment_for(function, environment, self.facts.account, self.facts)
         statements = terraform.role_statements(function, deployment.primary_region, deployment)
         principal = terraform.role_arn(function, deployment.primary_region, deployment)
         global_context = {
@@ -110,15 +120,23 @@ class Enforcer:
             for raw in authorization.requests:
                 request = Request(raw.action, raw.resource, {**global_context, **raw.context}, principal)
                 decision = evaluate(statements, request)
-                allowed, by = decision.allowed, decision.allowed_by
+                by = tuple(s.sid for s in decision.allowed_by)
+                outcome = Outcome(authorization, request, decision.allowed, by)
                 if authorization.key_arn:
-                    key_policy = self._key_policy(authorization.key_arn, deployment)
-                    allowed, key_by = key_policy_allows(decision, key_policy, request, self.facts.account)
-                    by = by + key_by
-                outcomes.append(
-                    Outcome(authorization, request, allowed, tuple(s.sid for s in by) if allowed else ())
-                )
+                    outcome = self._with_key_policy(outcome, decision, deployment)
+                outcomes.append(outcome)
+        self._write(function, service, operation, region, deployment, outcomes)
         return outcomes, principal, deployment
+
+    def _with_key_policy(
+        self, outcome: Outcome, decision: Decision, deployment: terraform.Deployment
+    ) -> Outcome:
+        key_policy = self._key_policy(outcome.authorization.key_arn, deployment)
+        request = outcome.request
+        allowed, key_by = key_policy_allows(decision, key_policy, request, self.facts.account)
+        direct = any(request.principal in ids for s in key_by for kind, ids in s.principals if kind == "AWS")
+        mode = "direct" if direct else "account" if key_by else "denies"
+        return replace(outcome, allowed=allowed, key_policy=mode, key_policy_by=tuple(s.sid for s in key_by))
 
     def _key_policy(self, key_arn: str, deployment: terraform.Deployment) -> tuple:
         bound = {value for path, value in deployment.attributes if path.startswith("aws_kms_key.")}
@@ -141,10 +159,7 @@ class Enforcer:
         region: str,
         environment: Mapping[str, str],
     ) -> None:
-        outcomes, principal, deployment = self.decide(
-            function, service, operation, params, region, environment
-        )
-        self._write(function, service, operation, region, deployment, outcomes)
+        outcomes, principal, _ = self.decide(function, service, operation, params, region, environment)
         for outcome in outcomes:
             if not outcome.allowed:
                 raise _denial(service, operation, outcome, principal)
@@ -181,6 +196,8 @@ class Enforcer:
                         "via": o.authorization.via,
                         "allowed": o.allowed,
                         "allowed_by": list(o.allowed_by),
+                        "key_policy": o.key_policy,
+                        "key_policy_by": list(o.key_policy_by),
                     }
                     for o in outcomes
                 ],

@@ -247,7 +247,8 @@ def key_policy_allows(
 ) -> tuple[bool, tuple[Statement, ...]]:
     """KMS's rule (KMS developer guide, "Key policies"): an explicit deny in either policy denies; the key
     policy must allow, either the principal itself (then no IAM policy is needed) or its account (then the
-    identity policies decide, which is how `AccountAdministersKeyThroughIam` delegates to IAM)."""
+    identity policies decide, which is how `AccountAdministersKeyThroughIam` delegates to IAM). Returns the
+    decision and the key policy's allowing statements (also when the identity policies refuse)."""
     direct_allows, account_allows, denies = [], [], []
     for statement in key_policy:
         direct, via_account = principal_matches(statement, request.principal, account)
@@ -262,8 +263,8 @@ def key_policy_allows(
             direct_allows.append(statement)
         else:
             account_allows.append(statement)
-    if denies or identity.denied_by:
+    if denies:
         return False, ()
     if direct_allows:
-        return True, tuple(direct_allows)
+        return not identity.denied_by, tuple(direct_allows)
     return bool(account_allows) and identity.allowed, tuple(account_allows)

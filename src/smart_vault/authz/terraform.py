@@ -101,9 +101,9 @@ class Deployment:
     primary_region: str = "eu-west-1"
     dr_region: str = "eu-central-1"
     variables: tuple[tuple[str, Any], ...] = ()  # root variables besides the regions (lists as tuples)
-    attributes: tuple[tuple[str, str], ...] = ()  # ("aws_kms_key.dr.arn", value)
+    attributes: tuple[tuple[str, Any], ...] = ()  # ("aws_kms_key.dr.arn", value); lists as tuples
 
-    def bound(self, path: str) -> str | None:
+    def bound(self, path: str) -> Any:
         return dict(self.attributes).get(path)
 
     def root_variables(self) -> dict[str, Any]:
@@ -138,6 +138,9 @@ class ModuleScope:
         raw_locals = _merged(directory, "locals")
         defaults = {n: b.get("default") for n, b in _merged(directory, "variable").items()}
         variables = deployment.root_variables() if inputs is None else {**defaults, **inputs}
+        for path, value in deployment.attributes:  # variables the function's environment binds
+            if path.startswith("var."):
+                variables[path[4:]] = list(value) if isinstance(value, tuple) else value
         self.evaluator = Evaluator({}, self.attribute)
         self.evaluator.names.update(
             {
@@ -146,6 +149,9 @@ class ModuleScope:
                 "path": {"module": str(directory)},
             }
         )
+
+    def _instance_profiles(self, path: str) -> dict[str, Any]:
+        return _profiles_of(self, path)
 
     def attribute(self, path: str) -> Any:
         """A resource or data attribute: the deployment's binding, else the widest ARN of its type."""
@@ -160,7 +166,7 @@ class ModuleScope:
             return value
         kind = path.removeprefix("data.").split(".")[0]
         if path.startswith("data.aws_iam_instance_profile."):
-            return {"any": {"role_arn": _WIDEST["aws_iam_instance_profile"].format(account=account)}}
+            return self._instance_profiles(path)
         if path.startswith("module.") and path.endswith("table_arn"):
             return _WIDEST["aws_dynamodb_table"].format(account=account)
         if kind in _WIDEST:
@@ -170,6 +176,15 @@ class ModuleScope:
 
 class _Unreadable(str):
     """A module input this evaluator could not compute: an error if a policy ever reads it."""
+
+
+def _profiles_of(scope: ModuleScope, path: str) -> dict[str, Any]:
+    """`data.aws_iam_instance_profile.<name>`: one entry per for_each key, each with the role ARN the
+    deployment binds (`<path>[<key>].role_arn`) or the widest role ARN."""
+    body = _labelled(scope.directory, "data", "aws_iam_instance_profile").get(path.split(".")[2], {})
+    keys = scope.evaluator.value(body.get("for_each", "${[]}")) or []
+    widest = _WIDEST["aws_iam_instance_profile"].format(account=scope.deployment.account)
+    return {k: {"role_arn": scope.deployment.bound(f"{path}[{k}].role_arn") or widest} for k in keys}
 
 
 def _module_inputs(deployment: Deployment, call: str) -> dict[str, Any] | None:
@@ -278,6 +293,10 @@ def environment_bindings(function: str, environment: Mapping[str, str], deployme
     variables = body.get("environment", [{}])[0].get("variables", {})
     bound: dict[str, Any] = {}
     for name, raw in variables.items():
+        joined = re.fullmatch(r'\$\{join\(",", (var\.[A-Za-z0-9_]+)\)\}', str(raw))
+        if joined and name in environment:
+            bound[joined.group(1)] = tuple(v for v in environment[name].split(",") if v)
+            continue
         match = re.fullmatch(r"\$\{((?:aws_[a-z0-9_]+|var)\.[A-Za-z0-9_]+(?:\.[a-z_]+)?)\}", str(raw))
         if not match or not environment.get(name):
             continue
