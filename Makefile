@@ -13,7 +13,7 @@ CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 PIP_FLAGS := --quiet --disable-pip-version-check
 
-.PHONY: help venv demo test test-fast lint security pytest terraform-check checkov workflow-check bench clean
+.PHONY: help venv demo test test-fast lint security pytest terraform-check checkov workflow-check bench clean iam-mutation iam-docs
 
 help:
 	@echo "make demo   run the whole product locally (emulated AWS): backup, DR copy, restore through the API"
@@ -21,6 +21,8 @@ help:
 	@echo "make test-fast  the inner loop: ruff and pytest without the slow end-to-end tests (-m 'not slow'),"
 	@echo "                the fuzz suite and the IAM/Terraform/workflow checks; make test runs all of them"
 	@echo "make bench  scale benchmark; prints figures and writes bench/results.json"
+	@echo "make iam-mutation  least privilege, measured: each IAM statement and condition against the recorded calls"
+	@echo "make iam-docs      docs/iam.md: each function's calls, their resources and the statements allowing them"
 
 $(STAMP): requirements-dev.txt pyproject.toml
 	@echo "==> creating $(VENV) with $(PYTHON)"
@@ -61,6 +63,16 @@ pytest: $(STAMP)
 	@SMART_VAULT_AWS_CALLS=$(AWS_CALLS) $(BIN)/python -m pytest -n 2 --dist loadfile --ignore=tests/iam
 	@echo "==> pytest tests/iam: every recorded AWS call is granted by Terraform"
 	@SMART_VAULT_AWS_CALLS=$(AWS_CALLS) $(BIN)/python -m pytest -p no:cacheprovider tests/iam
+
+# Both read the requests the authorization layer recorded during `make test` (.build/aws-calls/authz-*.jsonl);
+# without them they run the recording pytest first.
+iam-mutation: $(STAMP)
+	@ls $(AWS_CALLS)/authz-*.jsonl >/dev/null 2>&1 || $(MAKE) --no-print-directory pytest
+	@$(BIN)/python -m smart_vault.authz.mutation $(AWS_CALLS)
+
+iam-docs: $(STAMP)
+	@ls $(AWS_CALLS)/authz-*.jsonl >/dev/null 2>&1 || $(MAKE) --no-print-directory pytest
+	@$(BIN)/python -m smart_vault.authz.iam_table $(AWS_CALLS) docs/iam.md
 
 terraform-check: $(CHECKOV_STAMP)
 	@echo "==> terraform fmt"

@@ -29,8 +29,9 @@ locals {
   }
 }
 
-# One zip of the package for all three functions. The local stack and the CLI are not part of the Lambda
-# code; Powertools (with aws-xray-sdk) comes from the public layer and boto3 from the runtime, so `terraform
+# One zip of the package for all three functions. The local stack, the CLI, the simulation and the
+# authorization layer (smart_vault.authz, the test bed's IAM evaluation) are not part of the Lambda code;
+# Powertools (with aws-xray-sdk) comes from the public layer and boto3 from the runtime, so `terraform
 # apply` needs no build step.
 data "archive_file" "lambda" {
   type        = "zip"
@@ -43,6 +44,8 @@ data "archive_file" "lambda" {
     "smart_vault/cli/**",
     "smart_vault/sim",
     "smart_vault/sim/**",
+    "smart_vault/authz",
+    "smart_vault/authz/**",
     "**/__pycache__/**",
     "**/*.pyc",
     "*.egg-info/**",

@@ -180,6 +180,7 @@ def test_the_zip_leaves_out_the_local_stack_and_the_cli():
         "smart_vault/local/**",
         "smart_vault/cli/**",
         "smart_vault/sim/**",
+        "smart_vault/authz/**",
         "**/__pycache__/**",
     } <= excludes
 

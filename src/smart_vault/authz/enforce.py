@@ -30,7 +30,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from smart_vault.authz import callers, requests, terraform
+from smart_vault.authz import callers, lambda_service, requests, terraform
 from smart_vault.authz.facts import Facts, MotoFacts
 from smart_vault.authz.policy import Decision, Request, evaluate, key_policy_allows, statements_from_json
 
@@ -116,7 +116,15 @@ class Enforcer:
             "aws:RequestedRegion": region,
         }
         outcomes = []
-        for authorization in requests.authorizations(service, operation, params, region, self.facts):
+        if service == "lambda-service":
+            region = deployment.primary_region
+            global_context["aws:RequestedRegion"] = region
+            found = lambda_service.invocation_authorizations(
+                function, region, deployment, failed_async=operation == "InvokeFailed"
+            )
+        else:
+            found = requests.authorizations(service, operation, params, region, self.facts)
+        for authorization in found:
             for raw in authorization.requests:
                 request = Request(raw.action, raw.resource, {**global_context, **raw.context}, principal)
                 decision = evaluate(statements, request)
@@ -127,6 +135,15 @@ class Enforcer:
                 outcomes.append(outcome)
         self._write(function, service, operation, region, deployment, outcomes)
         return outcomes, principal, deployment
+
+    def check_invocation(
+        self, function: str, environment: Mapping[str, str], *, failed_async: bool = False
+    ) -> list[Outcome]:
+        """What the Lambda service does with the function's role for one invocation (lambda_service.py):
+        refused like a call, as AWS then fails the invocation (or drops the failed event)."""
+        return self.check(
+            function, "lambda-service", "Invoke" + ("Failed" if failed_async else ""), {}, "", environment
+        )
 
     def _with_key_policy(
         self, outcome: Outcome, decision: Decision, deployment: terraform.Deployment
@@ -158,11 +175,12 @@ class Enforcer:
         params: dict[str, Any],
         region: str,
         environment: Mapping[str, str],
-    ) -> None:
+    ) -> list[Outcome]:
         outcomes, principal, _ = self.decide(function, service, operation, params, region, environment)
         for outcome in outcomes:
             if not outcome.allowed:
                 raise _denial(service, operation, outcome, principal)
+        return outcomes
 
     def _write(
         self,

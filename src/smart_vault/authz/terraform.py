@@ -79,7 +79,7 @@ def parse_dir(directory: Path) -> dict[str, list[Any]]:
     return blocks
 
 
-def _labelled(directory: Path, kind: str, type_name: str) -> dict[str, dict[str, Any]]:
+def labelled(directory: Path, kind: str, type_name: str) -> dict[str, dict[str, Any]]:
     found: dict[str, dict[str, Any]] = {}
     for item in parse_dir(directory).get(kind, []):
         found.update(item.get(type_name, {}))
@@ -181,7 +181,7 @@ class _Unreadable(str):
 def _profiles_of(scope: ModuleScope, path: str) -> dict[str, Any]:
     """`data.aws_iam_instance_profile.<name>`: one entry per for_each key, each with the role ARN the
     deployment binds (`<path>[<key>].role_arn`) or the widest role ARN."""
-    body = _labelled(scope.directory, "data", "aws_iam_instance_profile").get(path.split(".")[2], {})
+    body = labelled(scope.directory, "data", "aws_iam_instance_profile").get(path.split(".")[2], {})
     keys = scope.evaluator.value(body.get("for_each", "${[]}")) or []
     widest = _WIDEST["aws_iam_instance_profile"].format(account=scope.deployment.account)
     return {k: {"role_arn": scope.deployment.bound(f"{path}[{k}].role_arn") or widest} for k in keys}
@@ -247,7 +247,7 @@ def _statement(document: str, raw: dict[str, Any], ev: Evaluator) -> Statement:
 
 def render_document(scope: ModuleScope, name: str, each: Any = None) -> list[Statement]:
     """The statements of one aws_iam_policy_document, dynamic blocks expanded by their for_each."""
-    body = _labelled(scope.directory, "data", "aws_iam_policy_document")[name]
+    body = labelled(scope.directory, "data", "aws_iam_policy_document")[name]
     ev = scope.evaluator
     ev.names["each"] = {"value": each, "key": each}
     statements = [_statement(name, raw, ev) for raw in body.get("statement", [])]
@@ -289,7 +289,7 @@ def key_policy(region: str, deployment: Deployment) -> tuple[Statement, ...]:
 def environment_bindings(function: str, environment: Mapping[str, str], deployment: Deployment) -> dict:
     """Resource attributes bound by the function's environment (`VAR = aws_x.y.name` in its Terraform)."""
     directory, _, _, resource = FUNCTIONS[function]
-    body = _labelled(directory, "resource", "aws_lambda_function")[resource]
+    body = labelled(directory, "resource", "aws_lambda_function")[resource]
     variables = body.get("environment", [{}])[0].get("variables", {})
     bound: dict[str, Any] = {}
     for name, raw in variables.items():
@@ -315,5 +315,5 @@ def role_arn(function: str, region: str, deployment: Deployment) -> str:
     """The ARN of the function's role, its name rendered from the Terraform (`aws_iam_role.<function>`)."""
     directory, _, _, resource = FUNCTIONS[function]
     scope = scope_for(function, region, deployment)
-    body = _labelled(directory, "resource", "aws_iam_role")[resource]
+    body = labelled(directory, "resource", "aws_iam_role")[resource]
     return f"arn:aws:iam::{deployment.account}:role/{scope.evaluator.value(body['name'])}"

@@ -243,6 +243,9 @@ class LambdaService:
         }
         log_path = self.log_dir / f".{spec.name}.{request_id}.log"
         request["log_path"] = str(log_path)
+        refused = _refused_by_role(spec, self.process_environment(spec))
+        if refused is not None:
+            return refused
         environment = self._acquire(spec)
         try:
             answer = environment.call(request, timeout=spec.timeout_seconds)
@@ -304,6 +307,30 @@ class LambdaService:
             out.write(
                 f"END RequestId: {request_id}\nREPORT RequestId: {request_id}\tDuration: {duration * 1000:.2f} ms\n"
             )
+
+
+_ENFORCER: list[Any] = []
+
+
+def _refused_by_role(spec: FunctionSpec, environment: dict[str, str]) -> InvokeResult | None:
+    """What the Lambda service itself does with the function's role before running it (its log stream, its
+    environment's key; smart_vault.authz.lambda_service): an error answer when the role does not allow it."""
+    from botocore.exceptions import ClientError
+
+    from smart_vault.authz import callers
+    from smart_vault.authz.enforce import Enforcer
+    from smart_vault.authz.facts import MotoFacts
+
+    function = callers.function_of_module(spec.handler.removeprefix("smart_vault.").rpartition(".")[0])
+    if not function or function == callers.UNMAPPED:
+        return None
+    if not _ENFORCER:
+        _ENFORCER.append(Enforcer(MotoFacts()))
+    try:
+        _ENFORCER[0].check_invocation(function, environment)
+    except ClientError as exc:
+        return _error(502, "KMSAccessDeniedException", str(exc))
+    return None
 
 
 def _runtime_exit(exc: BaseException) -> dict[str, str]:

@@ -162,6 +162,7 @@ def run_scenario(scenario: Scenario) -> dict[str, Any]:
         with contextlib.redirect_stdout(out):
             try:
                 context = _Context(world.new_id("req"), world)
+                enforcer.check_invocation("backup", environment)  # the log stream, the environment's key
                 report = entry.handle(event, context, settings, world.now(), clients)
             except InvocationKilled:
                 killed = True

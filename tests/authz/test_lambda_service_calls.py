@@ -1,0 +1,46 @@
+"""What the Lambda service does with each function's role (smart_vault.authz.lambda_service): the log
+stream of every invocation, the environment's key, and the on-failure destination of asynchronous ones."""
+
+from __future__ import annotations
+
+import pytest
+from fakes import FakeFacts
+
+from smart_vault.authz.enforce import Enforcer
+
+FUNCTIONS = {
+    "backup": {"AWS_REGION": "eu-west-1", "DR_REGION": "eu-central-1"},
+    "restore_api": {"AWS_REGION": "eu-west-1", "DR_REGION": "eu-central-1"},
+    "restore_worker": {"AWS_REGION": "eu-central-1", "DR_REGION": "eu-west-1"},
+    "drill": {"AWS_REGION": "eu-west-1"},
+}
+
+
+@pytest.mark.parametrize("function", sorted(FUNCTIONS))
+def test_each_invocation_writes_logs_and_decrypts_the_environment_with_the_role(function):
+    outcomes = Enforcer(FakeFacts()).check_invocation(function, FUNCTIONS[function])
+    assert [o.request.action for o in outcomes] == [
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "kms:Decrypt",
+    ]
+    assert all(o.allowed for o in outcomes)
+    assert (
+        outcomes[2].request.context["kms:ViaService"]
+        == f"lambda.{FUNCTIONS[function]['AWS_REGION']}.amazonaws.com"
+    )
+
+
+@pytest.mark.parametrize(
+    ("function", "queue"),
+    [("backup", "smart-vault-backup-dlq"), ("restore_worker", "smart-vault-restore-worker-dlq")],
+)
+def test_a_failed_asynchronous_invocation_reaches_its_encrypted_destination(function, queue):
+    outcomes = Enforcer(FakeFacts()).check_invocation(function, FUNCTIONS[function], failed_async=True)
+    sends = [o for o in outcomes if o.request.action == "sqs:SendMessage"]
+    assert [o.request.resource.rsplit(":", 1)[-1] for o in sends] == [queue]
+    assert {o.request.action for o in outcomes if o.authorization.via == "sqs"} == {
+        "kms:GenerateDataKey",
+        "kms:Decrypt",
+    }
+    assert all(o.allowed for o in outcomes)
