@@ -67,8 +67,9 @@ data "aws_iam_policy_document" "backup_snapshots" {
     }
   }
 
-  # CreateSnapshots also authorizes the source instance and its volumes, which it only reads and which get
-  # no request tags (the tags are for the snapshots): the condition holds when tags reach them at all.
+  # CreateSnapshots also authorizes the source instance and its volumes, which it only reads. The
+  # Service Authorization Reference lists no request-tag key for either (the tags are for the snapshots),
+  # so a request-tag condition here could never refuse anything: the region is what limits them.
   statement {
     sid     = "SnapshotSourceInstancesAndVolumes"
     actions = ["ec2:CreateSnapshots"]
@@ -76,11 +77,6 @@ data "aws_iam_policy_document" "backup_snapshots" {
       "${local.ec2_arn_prefix[var.primary_region]}:instance/*",
       "${local.ec2_arn_prefix[var.primary_region]}:volume/*",
     ]
-    condition {
-      test     = "StringEqualsIfExists"
-      variable = "aws:RequestTag/${local.managed_by_tag.key}"
-      values   = [local.managed_by_tag.value]
-    }
   }
 
   statement {
@@ -160,7 +156,9 @@ data "aws_iam_policy_document" "backup_snapshots" {
 }
 
 data "aws_iam_policy_document" "backup_kms" {
-  # EBS encrypts every DR copy with the DR key (DR_KMS_KEY_ID) on the function's behalf.
+  # EBS encrypts every DR copy with the DR key (DR_KMS_KEY_ID) on the function's behalf. The grants EBS
+  # holds are limited by kms:ViaService, which already means "EBS, for a volume or snapshot": the key
+  # policy keeps kms:GrantIsForAWSResource (kms.tf), which the role's statements would only repeat.
   statement {
     sid = "EncryptDrCopiesWithDrKey"
     actions = [
@@ -186,11 +184,6 @@ data "aws_iam_policy_document" "backup_kms" {
       test     = "StringEquals"
       variable = "kms:ViaService"
       values   = ["ec2.${var.dr_region}.amazonaws.com"]
-    }
-    condition {
-      test     = "Bool"
-      variable = "kms:GrantIsForAWSResource"
-      values   = ["true"]
     }
   }
 
@@ -223,11 +216,6 @@ data "aws_iam_policy_document" "backup_kms" {
         test     = "StringEquals"
         variable = "kms:ViaService"
         values   = [for r in local.regions : "ec2.${r}.amazonaws.com"]
-      }
-      condition {
-        test     = "Bool"
-        variable = "kms:GrantIsForAWSResource"
-        values   = ["true"]
       }
     }
   }

@@ -420,11 +420,6 @@ data "aws_iam_policy_document" "restore_worker_kms" {
       variable = "kms:ViaService"
       values   = local.ec2_via_service
     }
-    condition {
-      test     = "Bool"
-      variable = "kms:GrantIsForAWSResource"
-      values   = ["true"]
-    }
   }
 
   statement {

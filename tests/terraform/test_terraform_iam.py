@@ -71,6 +71,16 @@ def test_every_ec2_mutation_carries_the_managed_by_condition(statement):
     if statement.actions == ("ec2:RunInstances",) and not statement.conditions:
         assert all(RUN_INSTANCES_READ_ONLY_RESOURCES.search(r) for r in statement.resources), statement
         return
+    if statement.actions == ("ec2:CreateSnapshots",) and not statement.conditions:
+        # The source instance and volumes: the reference lists no request-tag key for them (smart_vault.authz).
+        assert all(re.search(r":(instance|volume)/\*$", r) for r in statement.resources), statement
+        return
+    if statement.actions == ("ec2:CopySnapshot",) and statement.condition_values("ec2:Owner") is not None:
+        # The source snapshot: the reference lists no resource-tag key for it; its owner and region limit it.
+        assert statement.resources == ("arn:${local.partition}:ec2:${var.primary_region}::snapshot/*",), (
+            statement
+        )
+        return
     tag_values = [statement.condition_values(v) for v in TAG_CONDITIONS]
     create_action = statement.condition_values("ec2:CreateAction")
     if create_action is not None:
@@ -97,14 +107,18 @@ def test_snapshot_rules_of_the_backup_role():
     assert snapshot_statements
     for statement in snapshot_statements:
         assert ("StringEquals", "aws:RequestTag/ManagedBy", MANAGED) in statement.conditions
-    # CopySnapshot authorizes only the new snapshot: it must be tagged managed at creation and encrypted
-    # (a condition on the source's tags would guard nothing).
-    copies = by_action["ec2:CopySnapshot"]
-    assert copies
-    for statement in copies:
-        assert statement.condition_values("aws:RequestTag/ManagedBy") == MANAGED
-        assert statement.condition_values("ec2:Encrypted") == ("true",)
-        assert all(":snapshot/" in r for r in statement.resources)
+    # CopySnapshot authorizes the new snapshot (in the DR region: tagged managed at creation and encrypted)
+    # and the source snapshot (in the primary region: the account's own; the reference lists no
+    # resource-tag key for it, and it may be unencrypted).
+    copies = {s.sid: s for s in by_action["ec2:CopySnapshot"]}
+    assert set(copies) == {"CreateDrCopiesOnlyTaggedManagedAndEncrypted", "CopyOnlyOwnPrimarySnapshots"}
+    new = copies["CreateDrCopiesOnlyTaggedManagedAndEncrypted"]
+    assert new.condition_values("aws:RequestTag/ManagedBy") == MANAGED
+    assert new.condition_values("ec2:Encrypted") == ("true",)
+    assert new.resources == ("arn:${local.partition}:ec2:${var.dr_region}::snapshot/*",)
+    source = copies["CopyOnlyOwnPrimarySnapshots"]
+    assert source.condition_values("ec2:Owner") == ("${data.aws_caller_identity.current.account_id}",)
+    assert source.resources == ("arn:${local.partition}:ec2:${var.primary_region}::snapshot/*",)
     for statement in by_action["ec2:DeleteSnapshot"]:
         assert statement.condition_values("ec2:ResourceTag/ManagedBy") == MANAGED
         assert statement.actions == ("ec2:DeleteSnapshot",)
@@ -184,9 +198,17 @@ def test_kms_only_on_the_projects_keys():
 
 
 def test_kms_grants_only_for_aws_resources():
+    """Key policies: only grants for AWS resources; roles: only grants EBS asks for (kms:ViaService ec2.*),
+    which are for AWS resources by definition (the mutation check found the role's repeat of
+    kms:GrantIsForAWSResource could never refuse a request that kms:ViaService lets through)."""
+    key_policies = tfmodel.key_policy_documents()
     for statement in STATEMENTS:
         if statement.allows("kms:CreateGrant") and statement.actions != ("kms:*",):
-            assert statement.condition_values("kms:GrantIsForAWSResource") == ("true",), statement.sid
+            if statement.document in key_policies:
+                assert statement.condition_values("kms:GrantIsForAWSResource") == ("true",), statement.sid
+            else:
+                via = statement.condition_values("kms:ViaService") or ()
+                assert via and all("ec2." in v for v in via), statement.sid
 
 
 @pytest.mark.parametrize("function", ["restore_worker", "drill"])

@@ -118,7 +118,13 @@ def _kms(actions: tuple[str, ...], key_arn: str, via: str, region: str, facts: F
     return out
 
 
+# The actions for which EBS reads the data of an encrypted snapshot (and so asks KMS with the caller).
+EBS_READS_SNAPSHOT_DATA = ("CopySnapshot", "CreateVolume", "RunInstances")
+
+
 def _ebs_kms(operation: str, params: dict[str, Any], region: str, resources: list, facts: Facts) -> list:
+    if operation not in EBS_READS_SNAPSHOT_DATA:
+        return []
     sources = [
         r.facts for r in resources if not r.created and r.type == "snapshot" and r.facts and r.facts.encrypted
     ]
@@ -198,10 +204,31 @@ def service_authorizations(
         if params.get("Qualifier") and function_arn.count(":") == 6:
             function_arn += f":{params['Qualifier']}"
         return [Authorization(action, (Request(action, function_arn, {}),))]
+    if service == "kms":
+        return _direct_kms(action, params, region, facts)
+    if service == "lambda" and operation == "CreateFunction":
+        function_arn = f"arn:aws:lambda:{region}:{account}:function:{params.get('FunctionName', '')}"
+        passed = {"iam:PassedToService": "lambda.amazonaws.com"}
+        return [
+            Authorization(action, (Request(action, function_arn, {}),)),
+            Authorization("iam:PassRole", (Request("iam:PassRole", params.get("Role", ""), passed),)),
+        ]
     ref = reference.action(action.split(":")[0], action.split(":")[1])
     if any(t.required for t in ref.resource_types):
         raise ModelGap(f"{action}: resources of this action are not modelled yet (requests.py)")
     return [Authorization(action, (Request(action, "*", {}),))]
+
+
+def _direct_kms(action: str, params: dict[str, Any], region: str, facts: Facts) -> list[Authorization]:
+    """A KMS call the function makes itself: no kms:ViaService, and a grant it creates is not for an AWS
+    resource (`kms:GrantIsForAWSResource` false)."""
+    key = facts.key_arn(region, params.get("KeyId", "")) or params.get("KeyId", "")
+    context: dict[str, ContextValue] = {"kms:CallerAccount": facts.account}
+    for name, value in (params.get("EncryptionContext") or {}).items():
+        context[f"kms:EncryptionContext:{name}"] = value
+    if action == "kms:CreateGrant":
+        context["kms:GrantIsForAWSResource"] = "false"
+    return [Authorization(action, (Request(action, key, context),), key_arn=key)]
 
 
 def authorizations(service: str, operation: str, params: dict[str, Any], region: str, facts: Facts) -> list:

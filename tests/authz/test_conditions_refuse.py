@@ -1,0 +1,438 @@
+"""What each narrowing condition of the Terraform's statements refuses: one realistic request per case that
+the roles must not be able to make. The authorization layer records each refusal; the mutation check
+(`make iam-mutation`, tests/iam) shows that removing the condition would let at least one of them through."""
+
+from __future__ import annotations
+
+import pytest
+from fakes import ACCOUNT, FakeFacts
+
+from smart_vault.authz.enforce import Enforcer
+from smart_vault.authz.facts import Ec2Resource
+
+PRIMARY, DR = "eu-west-1", "eu-central-1"
+DR_KEY = f"arn:aws:kms:{DR}:{ACCOUNT}:key/dr"
+EBS_KEY = f"arn:aws:kms:{PRIMARY}:{ACCOUNT}:key/ebs"
+PROFILE = f"arn:aws:iam::{ACCOUNT}:instance-profile/app"
+APP_ROLE = f"arn:aws:iam::{ACCOUNT}:role/app"
+MANAGED = {"ManagedBy": "smart-vault"}
+ENV = {
+    "backup": {
+        "AWS_REGION": PRIMARY,
+        "DR_REGION": DR,
+        "DR_KMS_KEY_ID": DR_KEY,
+        "COPY_LEDGER_TABLE": "smart-vault-copy-ledger",
+    },
+    "restore_api": {"AWS_REGION": PRIMARY, "DR_REGION": DR},
+    "restore_worker": {"AWS_REGION": PRIMARY, "DR_REGION": DR, "ALLOWED_INSTANCE_PROFILE_ARNS": PROFILE},
+    "drill": {"AWS_REGION": PRIMARY},
+}
+
+
+def tags(resource_type: str, **values: str) -> dict:
+    return {"ResourceType": resource_type, "Tags": [{"Key": k, "Value": v} for k, v in values.items()]}
+
+
+def world() -> FakeFacts:
+    facts = FakeFacts(profiles={PROFILE: APP_ROLE})
+    for region in (PRIMARY, DR):
+        facts.add(region, Ec2Resource("snap-m", MANAGED, True, EBS_KEY, ACCOUNT))
+        facts.add(region, Ec2Resource("snap-u", {}, False, None, ACCOUNT))
+        facts.add(region, Ec2Resource("vol-m", MANAGED, False, instance_id="i-m"))
+        facts.add(region, Ec2Resource("vol-u", {}, False))
+        facts.add(region, Ec2Resource("i-m", MANAGED, volume_ids=("vol-m",), metadata_http_tokens="required"))
+        facts.add(region, Ec2Resource("i-u", {}, metadata_http_tokens="required"))
+        facts.add(region, Ec2Resource("ami-m", MANAGED, owner=ACCOUNT, snapshot_ids=("snap-m",)))
+        facts.add(region, Ec2Resource("ami-u", {}, owner=ACCOUNT, snapshot_ids=("snap-u",)))
+        facts.add(region, Ec2Resource("subnet-1"))
+        facts.add(region, Ec2Resource("sg-1"))
+    return facts
+
+
+LAUNCH = {
+    "ImageId": "ami-m",
+    "SubnetId": "subnet-1",
+    "SecurityGroupIds": ["sg-1"],
+    "MetadataOptions": {"HttpTokens": "required"},
+}
+MANAGED_LAUNCH = {
+    **LAUNCH,
+    "TagSpecifications": [tags("instance", ManagedBy="smart-vault"), tags("volume", ManagedBy="smart-vault")],
+}
+CASES = [
+    # (id, function, service, operation, params, region, the action that must be refused)
+    (
+        "backup-untagged-snapshot-set",
+        "backup",
+        "ec2",
+        "CreateSnapshots",
+        {"InstanceSpecification": {"InstanceId": "i-m"}},
+        PRIMARY,
+        "ec2:CreateSnapshots",
+    ),
+    (
+        "backup-tags-an-unmanaged-snapshot",
+        "backup",
+        "ec2",
+        "CreateTags",
+        {"Resources": ["snap-u"], "Tags": [{"Key": "smart-vault:x", "Value": "1"}]},
+        PRIMARY,
+        "ec2:CreateTags",
+    ),
+    (
+        "backup-retags-ownership",
+        "backup",
+        "ec2",
+        "CreateTags",
+        {"Resources": ["snap-m"], "Tags": [{"Key": "Owner", "Value": "x"}]},
+        PRIMARY,
+        "ec2:CreateTags",
+    ),
+    (
+        "backup-deletes-an-unmanaged-snapshot",
+        "backup",
+        "ec2",
+        "DeleteSnapshot",
+        {"SnapshotId": "snap-u"},
+        PRIMARY,
+        "ec2:DeleteSnapshot",
+    ),
+    ("backup-uses-the-dr-key-directly", "backup", "kms", "Decrypt", {"KeyId": DR_KEY}, DR, "kms:Decrypt"),
+    (
+        "backup-copies-into-the-primary-with-the-dr-key",
+        "backup",
+        "ec2",
+        "CopySnapshot",
+        {
+            "SourceRegion": PRIMARY,
+            "SourceSnapshotId": "snap-u",
+            "Encrypted": True,
+            "KmsKeyId": DR_KEY,
+            "TagSpecifications": [tags("snapshot", ManagedBy="smart-vault")],
+        },
+        PRIMARY,
+        "kms:CreateGrant",
+    ),
+    (
+        "backup-decrypts-with-the-ledger-context-directly",
+        "backup",
+        "kms",
+        "Decrypt",
+        {
+            "KeyId": f"arn:aws:kms:{PRIMARY}:{ACCOUNT}:key/primary",
+            "EncryptionContext": {"aws:dynamodb:tableName": "smart-vault-copy-ledger"},
+        },
+        PRIMARY,
+        "kms:Decrypt",
+    ),
+    (
+        "api-uses-the-stack-key-directly",
+        "restore_api",
+        "kms",
+        "Decrypt",
+        {"KeyId": EBS_KEY},
+        PRIMARY,
+        "kms:Decrypt",
+    ),
+    (
+        "worker-untagged-volume",
+        "restore_worker",
+        "ec2",
+        "CreateVolume",
+        {"SnapshotId": "snap-m", "AvailabilityZone": "eu-west-1a"},
+        PRIMARY,
+        "ec2:CreateVolume",
+    ),
+    (
+        "worker-volume-from-an-unmanaged-snapshot",
+        "restore_worker",
+        "ec2",
+        "CreateVolume",
+        {
+            "SnapshotId": "snap-u",
+            "AvailabilityZone": "eu-west-1a",
+            "TagSpecifications": [tags("volume", ManagedBy="smart-vault")],
+        },
+        PRIMARY,
+        "ec2:CreateVolume",
+    ),
+    (
+        "worker-untagged-instance",
+        "restore_worker",
+        "ec2",
+        "RunInstances",
+        {**LAUNCH, "TagSpecifications": [tags("instance", Name="x")]},
+        PRIMARY,
+        "ec2:RunInstances",
+    ),
+    (
+        "worker-instance-without-imdsv2",
+        "restore_worker",
+        "ec2",
+        "RunInstances",
+        {**MANAGED_LAUNCH, "MetadataOptions": {"HttpTokens": "optional"}},
+        PRIMARY,
+        "ec2:RunInstances",
+    ),
+    (
+        "worker-volume-tagged-for-someone-else",
+        "restore_worker",
+        "ec2",
+        "RunInstances",
+        {
+            **LAUNCH,
+            "TagSpecifications": [
+                tags("instance", ManagedBy="smart-vault"),
+                tags("volume", ManagedBy="other"),
+            ],
+        },
+        PRIMARY,
+        "ec2:RunInstances",
+    ),
+    (
+        "worker-untagged-image",
+        "restore_worker",
+        "ec2",
+        "RegisterImage",
+        {"Name": "x", "BlockDeviceMappings": [{"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": "snap-m"}}]},
+        PRIMARY,
+        "ec2:RegisterImage",
+    ),
+    (
+        "worker-image-of-an-unmanaged-snapshot",
+        "restore_worker",
+        "ec2",
+        "RegisterImage",
+        {
+            "Name": "x",
+            "BlockDeviceMappings": [{"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": "snap-u"}}],
+            "TagSpecifications": [tags("image", ManagedBy="smart-vault")],
+        },
+        PRIMARY,
+        "ec2:RegisterImage",
+    ),
+    (
+        "worker-deregisters-an-unmanaged-image",
+        "restore_worker",
+        "ec2",
+        "DeregisterImage",
+        {"ImageId": "ami-u"},
+        PRIMARY,
+        "ec2:DeregisterImage",
+    ),
+    (
+        "worker-tags-after-creation",
+        "restore_worker",
+        "ec2",
+        "CreateTags",
+        {"Resources": ["vol-m"], "Tags": [{"Key": "ManagedBy", "Value": "smart-vault"}]},
+        PRIMARY,
+        "ec2:CreateTags",
+    ),
+    (
+        "worker-attaches-an-unmanaged-volume",
+        "restore_worker",
+        "ec2",
+        "AttachVolume",
+        {"VolumeId": "vol-u", "InstanceId": "i-m", "Device": "/dev/sdf"},
+        PRIMARY,
+        "ec2:AttachVolume",
+    ),
+    (
+        "worker-deletes-an-unmanaged-volume",
+        "restore_worker",
+        "ec2",
+        "DeleteVolume",
+        {"VolumeId": "vol-u"},
+        PRIMARY,
+        "ec2:DeleteVolume",
+    ),
+    (
+        "worker-terminates-an-unmanaged-instance",
+        "restore_worker",
+        "ec2",
+        "TerminateInstances",
+        {"InstanceIds": ["i-u"]},
+        PRIMARY,
+        "ec2:TerminateInstances",
+    ),
+    (
+        "worker-uses-ebs-keys-directly",
+        "restore_worker",
+        "kms",
+        "Decrypt",
+        {"KeyId": EBS_KEY},
+        PRIMARY,
+        "kms:Decrypt",
+    ),
+    (
+        "worker-grants-on-ebs-keys-directly",
+        "restore_worker",
+        "kms",
+        "CreateGrant",
+        {"KeyId": EBS_KEY},
+        PRIMARY,
+        "kms:CreateGrant",
+    ),
+    (
+        "worker-passes-the-instance-role-to-lambda",
+        "restore_worker",
+        "lambda",
+        "CreateFunction",
+        {"FunctionName": "f", "Role": APP_ROLE},
+        PRIMARY,
+        "iam:PassRole",
+    ),
+    (
+        "drill-untagged-image",
+        "drill",
+        "ec2",
+        "RegisterImage",
+        {"Name": "x", "BlockDeviceMappings": [{"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": "snap-m"}}]},
+        PRIMARY,
+        "ec2:RegisterImage",
+    ),
+    (
+        "drill-image-of-an-unmanaged-snapshot",
+        "drill",
+        "ec2",
+        "RegisterImage",
+        {
+            "Name": "x",
+            "BlockDeviceMappings": [{"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": "snap-u"}}],
+            "TagSpecifications": [tags("image", ManagedBy="smart-vault")],
+        },
+        PRIMARY,
+        "ec2:RegisterImage",
+    ),
+    (
+        "drill-untagged-instance",
+        "drill",
+        "ec2",
+        "RunInstances",
+        {**LAUNCH, "TagSpecifications": [tags("instance", Name="x")]},
+        PRIMARY,
+        "ec2:RunInstances",
+    ),
+    (
+        "drill-instance-without-imdsv2",
+        "drill",
+        "ec2",
+        "RunInstances",
+        {**MANAGED_LAUNCH, "MetadataOptions": {"HttpTokens": "optional"}},
+        PRIMARY,
+        "ec2:RunInstances",
+    ),
+    (
+        "drill-volume-tagged-for-someone-else",
+        "drill",
+        "ec2",
+        "RunInstances",
+        {
+            **LAUNCH,
+            "TagSpecifications": [
+                tags("instance", ManagedBy="smart-vault"),
+                tags("volume", ManagedBy="other"),
+            ],
+        },
+        PRIMARY,
+        "ec2:RunInstances",
+    ),
+    (
+        "drill-launches-an-unmanaged-image",
+        "drill",
+        "ec2",
+        "RunInstances",
+        {**MANAGED_LAUNCH, "ImageId": "ami-u"},
+        PRIMARY,
+        "ec2:RunInstances",
+    ),
+    (
+        "drill-tags-after-creation",
+        "drill",
+        "ec2",
+        "CreateTags",
+        {"Resources": ["vol-m"], "Tags": [{"Key": "ManagedBy", "Value": "smart-vault"}]},
+        PRIMARY,
+        "ec2:CreateTags",
+    ),
+    (
+        "drill-terminates-an-unmanaged-instance",
+        "drill",
+        "ec2",
+        "TerminateInstances",
+        {"InstanceIds": ["i-u"]},
+        PRIMARY,
+        "ec2:TerminateInstances",
+    ),
+    (
+        "drill-detaches-an-unmanaged-volume",
+        "drill",
+        "ec2",
+        "DetachVolume",
+        {"VolumeId": "vol-u", "InstanceId": "i-m"},
+        PRIMARY,
+        "ec2:DetachVolume",
+    ),
+    (
+        "drill-deletes-an-unmanaged-volume",
+        "drill",
+        "ec2",
+        "DeleteVolume",
+        {"VolumeId": "vol-u"},
+        PRIMARY,
+        "ec2:DeleteVolume",
+    ),
+    (
+        "drill-deregisters-an-unmanaged-image",
+        "drill",
+        "ec2",
+        "DeregisterImage",
+        {"ImageId": "ami-u"},
+        PRIMARY,
+        "ec2:DeregisterImage",
+    ),
+    ("drill-uses-ebs-keys-directly", "drill", "kms", "Decrypt", {"KeyId": EBS_KEY}, PRIMARY, "kms:Decrypt"),
+    (
+        "drill-grants-on-ebs-keys-directly",
+        "drill",
+        "kms",
+        "CreateGrant",
+        {"KeyId": EBS_KEY},
+        PRIMARY,
+        "kms:CreateGrant",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("function", "service", "operation", "params", "region", "action"),
+    [c[1:] for c in CASES],
+    ids=[c[0] for c in CASES],
+)
+def test_the_role_refuses(function, service, operation, params, region, action):
+    outcomes, _, _ = Enforcer(world()).decide(function, service, operation, params, region, ENV[function])
+    assert action in {o.request.action for o in outcomes if not o.allowed}
+
+
+def test_the_same_requests_done_right_are_allowed():
+    """The refusals above are the conditions at work, not a model that refuses everything."""
+    facts = world()
+    managed = [
+        ("restore_worker", "RunInstances", MANAGED_LAUNCH),
+        ("drill", "RunInstances", MANAGED_LAUNCH),
+        (
+            "restore_worker",
+            "CreateVolume",
+            {
+                "SnapshotId": "snap-m",
+                "AvailabilityZone": "eu-west-1a",
+                "TagSpecifications": [tags("volume", ManagedBy="smart-vault")],
+            },
+        ),
+        ("backup", "DeleteSnapshot", {"SnapshotId": "snap-m"}),
+        ("backup", "CreateTags", {"Resources": ["snap-m"], "Tags": [{"Key": "smart-vault:x", "Value": "1"}]}),
+    ]
+    for function, operation, params in managed:
+        outcomes, _, _ = Enforcer(facts).decide(function, "ec2", operation, params, PRIMARY, ENV[function])
+        assert [o.request.resource for o in outcomes if not o.allowed] == [], (function, operation)
