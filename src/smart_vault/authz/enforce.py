@@ -50,8 +50,22 @@ class Outcome:
     key_policy_by: tuple[str, ...] = ()
 
 
+_DEPLOYMENTS: dict[tuple, terraform.Deployment] = {}
+
+
 def deployment_for(
     function: str, environment: Mapping[str, str], account: str, facts: Facts | None = None
+) -> terraform.Deployment:
+    """The deployment the function's environment describes (cached on the variables that matter)."""
+    names = terraform.environment_names(function) | {"AWS_REGION", "AWS_DEFAULT_REGION", "DR_REGION"}
+    key = (function, account, id(facts), tuple(sorted((n, environment.get(n)) for n in names)))
+    if key not in _DEPLOYMENTS:
+        _DEPLOYMENTS[key] = _deployment(function, environment, account, facts)
+    return _DEPLOYMENTS[key]
+
+
+def _deployment(
+    function: str, environment: Mapping[str, str], account: str, facts: Facts | None
 ) -> terraform.Deployment:
     region = environment.get("AWS_REGION") or environment.get("AWS_DEFAULT_REGION") or "eu-west-1"
     default = terraform.Deployment()

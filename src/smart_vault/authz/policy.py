@@ -185,9 +185,31 @@ def statement_matches(statement: Statement, request: Request) -> bool:
     return all(condition_holds(c, request.context) for c in statement.conditions)
 
 
+_BY_ACTION: dict[int, tuple[tuple[Statement, ...], dict[str, tuple[Statement, ...]]]] = {}
+
+
+def _candidates(statements: Iterable[Statement], action: str) -> Iterable[Statement]:
+    """The statements whose Action (or NotAction) can match `action`, indexed per statement tuple (the
+    rendered role policies are cached tuples, evaluated for tens of thousands of simulated calls)."""
+    if not isinstance(statements, tuple):
+        return statements
+    entry = _BY_ACTION.get(id(statements))
+    if entry is None or entry[0] is not statements:
+        entry = _BY_ACTION[id(statements)] = (statements, {})
+    by_action = entry[1]
+    if action not in by_action:
+        by_action[action] = tuple(
+            s
+            for s in statements
+            if (not s.actions or action_matches(s.actions, action))
+            and not (s.not_actions and action_matches(s.not_actions, action))
+        )
+    return by_action[action]
+
+
 def evaluate(statements: Iterable[Statement], request: Request) -> Decision:
     """Explicit deny wins; else allowed when a statement allows; else the implicit deny."""
-    matching = [s for s in statements if statement_matches(s, request)]
+    matching = [s for s in _candidates(statements, request.action) if statement_matches(s, request)]
     denies = tuple(s for s in matching if s.effect == "Deny")
     allows = tuple(s for s in matching if s.effect == "Allow")
     return Decision(allowed=not denies and bool(allows), allowed_by=allows, denied_by=denies)

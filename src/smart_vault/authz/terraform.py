@@ -286,6 +286,14 @@ def key_policy(region: str, deployment: Deployment) -> tuple[Statement, ...]:
     return tuple(render_document(scope, "kms_key", each=region))
 
 
+@cache
+def environment_names(function: str) -> frozenset[str]:
+    """The environment variables Terraform gives the function."""
+    directory, _, _, resource = FUNCTIONS[function]
+    body = labelled(directory, "resource", "aws_lambda_function")[resource]
+    return frozenset(body.get("environment", [{}])[0].get("variables", {}))
+
+
 def environment_bindings(function: str, environment: Mapping[str, str], deployment: Deployment) -> dict:
     """Resource attributes bound by the function's environment (`VAR = aws_x.y.name` in its Terraform)."""
     directory, _, _, resource = FUNCTIONS[function]
