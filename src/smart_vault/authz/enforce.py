@@ -53,6 +53,10 @@ class Outcome:
 _DEPLOYMENTS: dict[tuple, terraform.Deployment] = {}
 
 
+def function_region(environment: Mapping[str, str]) -> str:
+    return environment.get("AWS_REGION") or environment.get("AWS_DEFAULT_REGION") or "eu-west-1"
+
+
 def deployment_for(
     function: str, environment: Mapping[str, str], account: str, facts: Facts | None = None
 ) -> terraform.Deployment:
@@ -73,6 +77,11 @@ def _deployment(
     other = default.dr_region if region == default.primary_region else default.primary_region
     peer = environment.get("DR_REGION") or other
     base = terraform.Deployment(account=account, primary_region=region, dr_region=peer)
+    # A restore or drill stack of the DR region (restore_dr, drill_dr): known by the function's name.
+    name = environment.get("AWS_LAMBDA_FUNCTION_NAME")
+    mirrored = terraform.Deployment(account=account, primary_region=peer, dr_region=region)
+    if name and peer != region and terraform.function_name(function, region, mirrored) == name:
+        base = mirrored
     bound = terraform.environment_bindings(function, environment, base)
     for profile in bound.get("var.allowed_instance_profile_arns", ()) if facts is not None else ():
         if role := facts.instance_profile_role(profile):  # the role Terraform's data source would find
@@ -122,8 +131,9 @@ class Enforcer:
         environment: Mapping[str, str],
     ) -> tuple[list[Outcome], str, terraform.Deployment]:
         deployment = deployment_for(function, environment, self.facts.account, self.facts)
-        statements = terraform.role_statements(function, deployment.primary_region, deployment)
-        principal = terraform.role_arn(function, deployment.primary_region, deployment)
+        home = function_region(environment)
+        statements = terraform.role_statements(function, home, deployment)
+        principal = terraform.role_arn(function, home, deployment)
         global_context = {
             "aws:PrincipalArn": principal,
             "aws:PrincipalAccount": self.facts.account,
@@ -131,7 +141,7 @@ class Enforcer:
         }
         outcomes = []
         if service == "lambda-service":
-            region = deployment.primary_region
+            region = home
             global_context["aws:RequestedRegion"] = region
             found = lambda_service.invocation_authorizations(
                 function, region, deployment, failed_async=operation == "InvokeFailed"
@@ -147,7 +157,7 @@ class Enforcer:
                 if authorization.key_arn:
                     outcome = self._with_key_policy(outcome, decision, deployment)
                 outcomes.append(outcome)
-        self._write(function, service, operation, region, deployment, outcomes)
+        self._write(function, service, operation, region, (home, deployment), outcomes)
         return outcomes, principal, deployment
 
     def check_invocation(
@@ -202,7 +212,7 @@ class Enforcer:
         service: str,
         operation: str,
         region: str,
-        deployment: terraform.Deployment,
+        placed: tuple[str, terraform.Deployment],
         outcomes: list[Outcome],
     ) -> None:
         if self._record is None or not outcomes:
@@ -214,9 +224,10 @@ class Enforcer:
                 "service": service,
                 "operation": operation,
                 "region": region,
-                "function_region": deployment.primary_region,
-                "peer_region": deployment.dr_region,
-                "attributes": dict(deployment.attributes),
+                "function_region": placed[0],
+                "primary_region": placed[1].primary_region,
+                "peer_region": placed[1].dr_region,
+                "attributes": dict(placed[1].attributes),
                 "test": test,
                 "requests": [
                     {

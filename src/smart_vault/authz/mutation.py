@@ -41,7 +41,8 @@ def _tuples(value: Any) -> Any:
 def deployment_of(record: dict[str, Any]) -> terraform.Deployment:
     account = record["requests"][0]["principal"].split(":")[4]
     attributes = tuple(sorted((k, _tuples(v)) for k, v in record["attributes"].items()))
-    return terraform.Deployment(account, record["function_region"], record["peer_region"], (), attributes)
+    primary = record.get("primary_region", record["function_region"])
+    return terraform.Deployment(account, primary, record["peer_region"], (), attributes)
 
 
 def request_of(raw: dict[str, Any]) -> Request:
@@ -62,14 +63,14 @@ def _groups(records: Iterable[dict[str, Any]]) -> dict[tuple, list[dict[str, Any
     groups: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
     for record in records:
         deployment = deployment_of(record)
-        groups[(record["function"], deployment)].append(record)
+        groups[(record["function"], record["function_region"], deployment)].append(record)
     return groups
 
 
 def statements_needed(records: list[dict[str, Any]]) -> dict[tuple[str, str], Finding]:
     found: dict[tuple[str, str], Finding] = {}
-    for (function, deployment), members in _groups(records).items():
-        for statement in terraform.role_statements(function, deployment.primary_region, deployment):
+    for (function, region, deployment), members in _groups(records).items():
+        for statement in terraform.role_statements(function, region, deployment):
             if statement.effect == "Allow":
                 found.setdefault((function, statement.sid), Finding(function, statement.sid))
         for record in members:
@@ -89,8 +90,8 @@ def _without(statement: Statement, index: int) -> Statement:
 
 def conditions_exercised(records: list[dict[str, Any]]) -> dict[tuple[str, str, str], Finding]:
     found: dict[tuple[str, str, str], Finding] = {}
-    for (function, deployment), members in _groups(records).items():
-        statements = terraform.role_statements(function, deployment.primary_region, deployment)
+    for (function, region, deployment), members in _groups(records).items():
+        statements = terraform.role_statements(function, region, deployment)
         refused = [
             (record, request_of(raw))
             for record in members

@@ -325,3 +325,11 @@ def role_arn(function: str, region: str, deployment: Deployment) -> str:
     scope = scope_for(function, region, deployment)
     body = labelled(directory, "resource", "aws_iam_role")[resource]
     return f"arn:aws:iam::{deployment.account}:role/{scope.evaluator.value(body['name'])}"
+
+
+@cache
+def function_name(function: str, region: str, deployment: Deployment) -> str:
+    """The function's name as the module instance of `region` renders it."""
+    directory, _, _, resource = FUNCTIONS[function]
+    body = labelled(directory, "resource", "aws_lambda_function")[resource]
+    return str(scope_for(function, region, deployment).evaluator.value(body["function_name"]))
