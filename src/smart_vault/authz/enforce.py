@@ -80,7 +80,12 @@ def _deployment(
     # A restore or drill stack of the DR region (restore_dr, drill_dr): known by the function's name.
     name = environment.get("AWS_LAMBDA_FUNCTION_NAME")
     mirrored = terraform.Deployment(account=account, primary_region=peer, dr_region=region)
-    if name and peer != region and terraform.function_name(function, region, mirrored) == name:
+    if (
+        name
+        and peer != region
+        and terraform.function_name(function, region, base) != name
+        and terraform.function_name(function, region, mirrored) == name
+    ):
         base = mirrored
     bound = terraform.environment_bindings(function, environment, base)
     for profile in bound.get("var.allowed_instance_profile_arns", ()) if facts is not None else ():
