@@ -419,7 +419,7 @@ def test_the_same_requests_done_right_are_allowed():
     """The refusals above are the conditions at work, not a model that refuses everything."""
     facts = world()
     managed = [
-        ("restore_worker", "RunInstances", MANAGED_LAUNCH),
+        ("restore_worker", "RunInstances", {**MANAGED_LAUNCH, "IamInstanceProfile": {"Arn": PROFILE}}),
         ("drill", "RunInstances", MANAGED_LAUNCH),
         (
             "restore_worker",

@@ -221,6 +221,8 @@ class LambdaService:
         }
         env.update(self.base_environment)
         env.update(spec.environment)
+        if os.environ.get("SMART_VAULT_AWS_CALLS"):  # the authorization layer's records (smart_vault.authz)
+            env["SMART_VAULT_AWS_CALLS"] = os.environ["SMART_VAULT_AWS_CALLS"]
         return env
 
     def invoke(self, spec: FunctionSpec, payload: bytes, *, tail: bool = False) -> InvokeResult:
