@@ -433,6 +433,13 @@ def test_the_same_requests_done_right_are_allowed():
         ("backup", "DeleteSnapshot", {"SnapshotId": "snap-m"}),
         ("backup", "CreateTags", {"Resources": ["snap-m"], "Tags": [{"Key": "smart-vault:x", "Value": "1"}]}),
     ]
+    managed += [("drill", "DeleteVolume", {"VolumeId": "vol-m"})]  # a drill volume left after termination
     for function, operation, params in managed:
         outcomes, _, _ = Enforcer(facts).decide(function, "ec2", operation, params, PRIMARY, ENV[function])
         assert [o.request.resource for o in outcomes if not o.allowed] == [], (function, operation)
+    # The API starts its worker (the functional tests replace that Invoke by a direct call of the worker).
+    start = {"FunctionName": "smart-vault-restore-worker", "InvocationType": "Event"}
+    outcomes, _, _ = Enforcer(facts).decide(
+        "restore_api", "lambda", "Invoke", start, PRIMARY, ENV["restore_api"]
+    )
+    assert [o.allowed_by for o in outcomes] == [("StartWorkerAsynchronously",)]
