@@ -653,10 +653,11 @@ class InstanceRestore:
             return  # an earlier attempt launched the instance and already deregistered the image
         else:
             try:
-                with aws.aws_errors("RegisterImage"):
-                    self._temporary_image = self.ec2.register_image(
-                        **register_image_params(self.plan, point)
-                    )["ImageId"]
+                # Retried on a NotFound of a resource created moments before (eventual consistency).
+                self._temporary_image = aws.retry_not_found(
+                    lambda: self.ec2.register_image(**register_image_params(self.plan, point))["ImageId"],
+                    "RegisterImage",
+                )
                 self._fresh.add(self._temporary_image)
             except AwsError as exc:
                 if exc.code != "InvalidAMIName.Duplicate":
@@ -732,8 +733,11 @@ class InstanceRestore:
             params["KeyName"] = key
         if self.plan.instance_profile_arn:
             params["IamInstanceProfile"] = {"Arn": self.plan.instance_profile_arn}
-        with aws.aws_errors("RunInstances"):
-            self.instance_id = self.ec2.run_instances(**params)["Instances"][0]["InstanceId"]
+        # Right after RegisterImage the image may answer InvalidAMIID.NotFound: retried (the ClientToken
+        # makes a repeated launch return the first one's instance).
+        self.instance_id = aws.retry_not_found(
+            lambda: self.ec2.run_instances(**params)["Instances"][0]["InstanceId"], "RunInstances"
+        )
         self._fresh.add(self.instance_id)
         self._save()
 
@@ -781,14 +785,16 @@ class InstanceRestore:
             volume_id = found["VolumeId"]
         else:
             tags = {**resource_tags(self.plan, point), TAG_SOURCE_SNAPSHOT: volume.snapshot_id}
-            with aws.aws_errors("CreateVolume"):
-                volume_id = self.ec2.create_volume(
+            volume_id = aws.retry_not_found(
+                lambda: self.ec2.create_volume(
                     SnapshotId=volume.snapshot_id,
                     AvailabilityZone=self.plan.availability_zone,
                     ClientToken=client_token(self.plan.restore_id, f"volume/{volume.snapshot_id}"),
                     TagSpecifications=[{"ResourceType": "volume", "Tags": aws.dict_to_tags(tags)}],
                     **_volume_shape(volume),
-                )["VolumeId"]
+                )["VolumeId"],
+                "CreateVolume",
+            )
             self._fresh.add(volume_id)
         if volume_id not in self.volume_ids:
             self.volume_ids.append(volume_id)
@@ -804,8 +810,13 @@ class InstanceRestore:
             )
             attachments = current[0].get("Attachments", []) if current else []
             if not any(a.get("InstanceId") == instance_id for a in attachments):
-                with aws.aws_errors("AttachVolume"):
-                    self.ec2.attach_volume(VolumeId=volume_id, InstanceId=instance_id, Device=volume.device)
+                # The volume and the instance were created moments before: NotFound is retried.
+                aws.retry_not_found(
+                    lambda volume_id=volume_id, device=volume.device: self.ec2.attach_volume(
+                        VolumeId=volume_id, InstanceId=instance_id, Device=device
+                    ),
+                    "AttachVolume",
+                )
         for _, volume_id in data:
             poll(
                 lambda volume_id=volume_id: self.ec2.describe_volumes(VolumeIds=[volume_id])["Volumes"][0],
