@@ -264,7 +264,13 @@ def test_dry_run_plans_and_reports_but_changes_nothing(fleet):
         run(scheduled_event("old-run"))
     with freeze_time(T0 + timedelta(days=1)):
         run(scheduled_event("newer-run"))
-    fleet.dr.delete_snapshot(SnapshotId=next(iter(fleet.managed(DR_REGION))))
+    # A copy gone before any run recorded it on its primary (v3: a recorded one is never made again).
+    newer = [
+        s
+        for s, snap in fleet.managed(DR_REGION).items()
+        if tags_of(snap)["smart-vault:run-id"] == "newer-run"
+    ]
+    fleet.dr.delete_snapshot(SnapshotId=newer[0])
     primaries_before, copies_before = fleet.managed(PRIMARY_REGION), fleet.managed(DR_REGION)
 
     with freeze_time(T0 + timedelta(days=30)):
