@@ -281,9 +281,10 @@ def test_dry_run_plans_and_reports_but_changes_nothing(fleet):
     assert report["instances"][0]["status"] == "planned"
     assert report["snapshots_created"] == [] and report["copies_started"] == []
     assert report["copies_deferred"] == 1  # the copy that would start again
-    # The old primaries (whose copies are complete) and the old copies would go; nothing did.
+    # The old primaries (whose copies are complete) would go; nothing did. In DR the old set stays: with one
+    # copy of the newer set gone, it is the instance's newest complete recovery point there (v3).
     assert report["deleted"]
-    assert {d["region"] for d in report["deleted"]} == {PRIMARY_REGION, DR_REGION}
+    assert {d["region"] for d in report["deleted"]} == {PRIMARY_REGION}
     assert fleet.managed(PRIMARY_REGION).keys() == primaries_before.keys()
     assert fleet.managed(DR_REGION).keys() == copies_before.keys()
 
