@@ -152,6 +152,7 @@ def run_scenario(scenario: Scenario) -> dict[str, Any]:
         "requests": {},
         "backlog_by_day": {},
         "failing_copy_failures_reported": 0,
+        "unexpected_failures": [],
     }
 
     def invoke(event: dict[str, Any], attempt: int = 0) -> None:
@@ -186,9 +187,10 @@ def run_scenario(scenario: Scenario) -> dict[str, Any]:
             return
         figures["failures"] += len(report.get("failures", []))
         # (v3) Failures of copies that fail for good: expected, each counted once (compared at the end).
-        figures["failing_copy_failures_reported"] += sum(
-            1 for f in report.get("failures", []) if f.get("resource") in world.doomed
-        )
+        expected = [f for f in report.get("failures", []) if f.get("resource") in world.doomed]
+        figures["failing_copy_failures_reported"] += len(expected)
+        others = [f for f in report.get("failures", []) if f not in expected]
+        figures["unexpected_failures"] += others[: 5 - len(figures["unexpected_failures"])]
         figures["failure_samples"] += report.get("failures", [])[: 5 - len(figures["failure_samples"])]
         if "copies_deferred" in report and "copies_started" in report:
             figures["copy_backlog_max"] = max(figures["copy_backlog_max"], report["copies_deferred"])
@@ -334,6 +336,7 @@ def _figures(
             1 for sid in world.doomed for c in world.copies_of.get(sid, []) if c["State"] == "error"
         ),
         "failing_copy_failures_reported": figures["failing_copy_failures_reported"],
+        "unexpected_failure_samples": figures["unexpected_failures"],
         "copies_started": len(world.copy_calls),
         "copy_work_hours": round(world.copy_work / 3600, 1),
         "dr_complete_hours": round(span / 3600, 1),
