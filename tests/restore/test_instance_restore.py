@@ -498,3 +498,58 @@ def test_tear_down_removes_a_finished_restore_and_reports_nothing_left(world):
     )
     assert left == []
     assert [i["InstanceId"] for i in live_instances(PRIMARY_REGION)] == [world.source_instance]
+
+
+# (v3) Every create of the engine is retried on the NotFound of a resource created moments before.
+NOT_FOUND_AFTER_CREATE = [
+    ("RunInstances", "InvalidAMIID.NotFound", None),  # the temporary image, registered a moment before
+    ("RegisterImage", "InvalidSnapshot.NotFound", None),
+]
+NOT_FOUND_AFTER_CREATE_FROM_AMI = [
+    ("CreateVolume", "InvalidSnapshot.NotFound", None),
+    ("AttachVolume", "InvalidVolume.NotFound", None),  # the volume created a moment before
+    ("AttachVolume", "InvalidInstanceID.NotFound", None),  # the instance launched a moment before
+]
+
+
+def _not_found_twice(ec2, operation, code):
+    left = {"calls": 2}
+
+    def twice(params):
+        left["calls"] -= 1
+        return left["calls"] >= 0
+
+    fail_operation(ec2, operation, code, "does not exist", when=twice)
+    return left
+
+
+def _run_on_a_virtual_clock(restore_id):
+    now = [0.0]
+    aws.set_clock(lambda: now[0], lambda s: now.__setitem__(0, now[0] + s))
+    try:
+        run_worker(restore_id)
+    finally:
+        aws.set_clock(None, None)
+
+
+@pytest.mark.parametrize("operation, code, _", NOT_FOUND_AFTER_CREATE)
+def test_a_create_answering_not_found_right_after_a_create_is_retried(world, operation, code, _):
+    restore_id = start_job(world)
+    left = _not_found_twice(aws.client("ec2", PRIMARY_REGION), operation, code)
+    _run_on_a_virtual_clock(restore_id)
+    job = job_of(restore_id)
+    assert job["status"] == "SUCCEEDED", job["error"]
+    assert left["calls"] < 0  # both NotFound answers were seen, and the third call went through
+    assert_whole_instance(world, PRIMARY_REGION, job)
+
+
+@pytest.mark.parametrize("operation, code, _", NOT_FOUND_AFTER_CREATE_FROM_AMI)
+def test_a_create_on_the_ami_id_path_answering_not_found_is_retried(world, operation, code, _):
+    restore_id = start_job(world, ami_id=world.primary.ami_id)
+    left = _not_found_twice(aws.client("ec2", PRIMARY_REGION), operation, code)
+    _run_on_a_virtual_clock(restore_id)
+    job = job_of(restore_id)
+    assert job["status"] == "SUCCEEDED", job["error"]
+    assert left["calls"] < 0
+    restored = [i for i in live_instances(PRIMARY_REGION) if i["InstanceId"] != world.source_instance]
+    assert [i["InstanceId"] for i in restored] == [job["instance_id"]]

@@ -514,3 +514,35 @@ def test_a_notification_failure_does_not_change_the_outcome(world, monkeypatch):
     boto3.client("sns", PRIMARY_REGION).delete_topic(TopicArn=world.topic_arn)
     run_invoked_workers(world.lambda_client)
     assert get_restore(restore_id).body["status"] == "SUCCEEDED"
+
+
+@pytest.mark.parametrize(
+    ("operation", "code"),
+    [
+        ("RunInstances", "InvalidAMIID.NotFound"),
+        ("CreateVolume", "InvalidSnapshot.NotFound"),
+        ("AttachVolume", "InvalidVolume.NotFound"),
+        ("AttachVolume", "InvalidInstanceID.NotFound"),
+    ],
+)
+def test_a_create_answering_not_found_right_after_a_create_is_retried(world, operation, code):
+    """(v3) EC2 is eventually consistent: the volume form's creates retry a NotFound, then succeed."""
+    left = {"calls": 2}
+
+    def twice(params):
+        left["calls"] -= 1
+        if left["calls"] >= 0:
+            fail_with(code, "does not exist")(params)
+
+    restore_id = start(world, launch_body(world, instance_type="t3.small", device_name="/dev/sdg"))
+    on_call(PRIMARY_REGION, operation, twice)
+    now = [0.0]
+    aws.set_clock(lambda: now[0], lambda s: now.__setitem__(0, now[0] + s))
+    try:
+        run_invoked_workers(world.lambda_client)
+    finally:
+        aws.set_clock(None, None)
+    job = get_restore(restore_id).body
+    assert job["status"] == "SUCCEEDED", job["error"]
+    assert left["calls"] < 0
+    assert [i["InstanceId"] for i in live_instances(PRIMARY_REGION)] == [job["instance_id"]]

@@ -3,34 +3,43 @@
 No AWS here. The caller describes the snapshots of one region (owner `self`) and hands them in as
 `Snapshot` values; `plan_pruning` answers one `Decision` per snapshot. A snapshot may go only when every rule
 agrees; any doubt (unreadable tag, unknown state, missing copy) keeps it.
+
+(v3) Made exact: every snapshot of an instance's newest complete recovery point in the region stays, whatever
+its age (`recovery_sets`); a duplicate (a second snapshot of one device in one set) gets none of the
+protections of its device's canonical snapshot; a snapshot under an unexpired EBS Snapshot Lock is kept, not
+tried; a DR copy in `error` is deleted at once (its failure is recorded before, see `copy_failures`); and a
+completed DR copy stays while its primary does not yet record that it was copied (`smart-vault:dr-copied`),
+so that DR pruning can never make a primary look uncopied.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Set
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from smart_vault.aws import tags_to_dict
-
-MANAGED_BY_KEY = "ManagedBy"
-MANAGED_BY_VALUE = "smart-vault"
-TAG_PREFIX = "smart-vault:"
-SOURCE_INSTANCE_TAG = "smart-vault:source-instance"
-SOURCE_VOLUME_TAG = "smart-vault:source-volume"
-DEVICE_TAG = "smart-vault:device"
-BACKUP_SET_TAG = "smart-vault:backup-set"
-RUN_ID_TAG = "smart-vault:run-id"
-RETENTION_DAYS_TAG = "smart-vault:retention-days"
-SOURCE_SNAPSHOT_TAG = "smart-vault:source-snapshot"
-SOURCE_REGION_TAG = "smart-vault:source-region"
-HOLD_TAG = "smart-vault:hold"
-
-COMPLETED = "completed"
-PENDING = "pending"
-ERROR = "error"
+from smart_vault.backup.recovery_sets import duplicate_ids, protected_by_newest_point
+from smart_vault.backup.snapshot_model import (  # noqa: F401 - re-exported: the names retention always had
+    BACKUP_SET_TAG,
+    COMPLETED,
+    DEVICE_TAG,
+    DR_COPIED_TAG,
+    ERROR,
+    HOLD_TAG,
+    MANAGED_BY_KEY,
+    MANAGED_BY_VALUE,
+    PENDING,
+    RETENTION_DAYS_TAG,
+    RUN_ID_TAG,
+    SOURCE_INSTANCE_TAG,
+    SOURCE_REGION_TAG,
+    SOURCE_SNAPSHOT_TAG,
+    SOURCE_VOLUME_TAG,
+    TAG_PREFIX,
+    Snapshot,
+    snapshot_from_api,
+)
 
 # Reasons a snapshot stays (or goes); they appear in logs and dry-run reports.
 DELETE_EXPIRED = "expired"
@@ -42,68 +51,11 @@ KEEP_YOUNG = "younger than its retention"
 KEEP_NOT_FINISHED = "still pending"
 KEEP_NEWEST = "among the newest completed snapshots of its volume"
 KEEP_NO_DR_COPY = "its DR copy is not completed yet"
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """What retention and reconciliation need to know about one snapshot in one region."""
-
-    snapshot_id: str
-    region: str
-    state: str
-    start_time: datetime
-    volume_id: str = ""
-    owner_id: str = ""
-    encrypted: bool = False
-    kms_key_id: str = ""
-    tags: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def managed(self) -> bool:
-        return self.tags.get(MANAGED_BY_KEY) == MANAGED_BY_VALUE
-
-    @property
-    def held(self) -> bool:
-        return self.tags.get(HOLD_TAG, "").strip().lower() == "true"
-
-    @property
-    def source_volume(self) -> str:
-        """The primary volume it protects: its `smart-vault:source-volume` tag. Only an untagged primary falls
-        back to its VolumeId; a DR copy's VolumeId is arbitrary, so an untagged copy is its own group."""
-        tagged = self.tags.get(SOURCE_VOLUME_TAG)
-        if tagged:
-            return tagged
-        if self.source_snapshot:
-            return f"copy-of:{self.source_snapshot}"
-        return self.volume_id
-
-    @property
-    def source_instance(self) -> str:
-        return self.tags.get(SOURCE_INSTANCE_TAG, "")
-
-    @property
-    def source_snapshot(self) -> str:
-        """On a DR copy: the primary snapshot it was copied from."""
-        return self.tags.get(SOURCE_SNAPSHOT_TAG, "")
-
-    @property
-    def run_id(self) -> str:
-        return self.tags.get(RUN_ID_TAG, "")
-
-
-def snapshot_from_api(item: Mapping[str, Any], region: str) -> Snapshot:
-    """A `Snapshot` from one item of an EC2 DescribeSnapshots answer."""
-    return Snapshot(
-        snapshot_id=item["SnapshotId"],
-        region=region,
-        state=item.get("State", PENDING),
-        start_time=item["StartTime"],
-        volume_id=item.get("VolumeId", ""),
-        owner_id=item.get("OwnerId", ""),
-        encrypted=bool(item.get("Encrypted", False)),
-        kms_key_id=item.get("KmsKeyId", ""),
-        tags=tags_to_dict(item.get("Tags")),
-    )
+# (v3)
+KEEP_LOCKED = "under an EBS Snapshot Lock that has not expired"
+KEEP_RECOVERY_POINT = "part of its instance's newest complete recovery point in this region"
+KEEP_COPY_UNRECORDED = "its primary does not record the completed copy yet (smart-vault:dr-copied)"
+DELETE_FAILED_COPY = "a DR copy that ended in error"
 
 
 @dataclass(frozen=True)
@@ -140,11 +92,14 @@ def is_expired(snapshot: Snapshot, days: int, now: datetime) -> bool:
     return now - snapshot.start_time > timedelta(days=days)
 
 
-def newest_completed_per_volume(snapshots: Iterable[Snapshot], keep: int) -> set[str]:
-    """Ids of the newest `keep` completed managed snapshots of each source volume (in one region)."""
+def newest_completed_per_volume(
+    snapshots: Iterable[Snapshot], keep: int, exclude: Set[str] = frozenset()
+) -> set[str]:
+    """Ids of the newest `keep` completed managed snapshots of each source volume (in one region), leaving
+    out the ids in `exclude` (duplicates: they never stand for their volume)."""
     by_volume: dict[str, list[Snapshot]] = defaultdict(list)
     for snap in snapshots:
-        if snap.managed and snap.state == COMPLETED:
+        if snap.managed and snap.state == COMPLETED and snap.snapshot_id not in exclude:
             by_volume[snap.source_volume].append(snap)
     kept: set[str] = set()
     for group in by_volume.values():
@@ -160,25 +115,55 @@ def completed_copies(dr_snapshots: Iterable[Snapshot]) -> set[str]:
     }
 
 
+def unrecorded_copies(primaries: Iterable[Snapshot], dr_snapshots: Iterable[Snapshot]) -> set[str]:
+    """(v3) Ids of the existing primaries with a completed copy that do not carry `smart-vault:dr-copied`
+    yet: their copies must stay until they do (the tag is what says "copied once" after DR pruning)."""
+    done = completed_copies(dr_snapshots)
+    return {p.snapshot_id for p in primaries if p.managed and p.snapshot_id in done and not p.dr_copied}
+
+
+@dataclass(frozen=True)
+class _Protected:
+    """What keeps a snapshot of one region, computed once per plan."""
+
+    newest: Set[str]
+    points: Set[str]
+    duplicates: Set[str]
+    copied: Set[str]
+    locked: Set[str]
+    unrecorded: Set[str]
+
+
 def plan_pruning(
     snapshots: Iterable[Snapshot],
     policy: RetentionPolicy,
     now: datetime,
-    copied_primaries: set[str] | None = None,
+    copied_primaries: Set[str] | None = None,
+    *,
+    locked: Set[str] = frozenset(),
+    unrecorded_primaries: Set[str] = frozenset(),
 ) -> list[Decision]:
-    """One decision per snapshot of one region. `copied_primaries` (primary region only) are the primary
-    snapshot ids whose DR copy is completed; a primary without one is kept, whatever its age."""
+    """One decision per snapshot of one region.
+
+    `copied_primaries` (primary region): primary ids whose DR copy is completed; a primary that has none and
+    does not carry `smart-vault:dr-copied` is kept, whatever its age. `locked`: ids under an unexpired EBS
+    Snapshot Lock. `unrecorded_primaries` (DR region): primaries whose completed copy they do not record yet.
+    """
     snapshots = list(snapshots)
-    newest = newest_completed_per_volume(snapshots, policy.min_kept)
-    copied = copied_primaries or set()
-    decisions = []
-    for snap in snapshots:
-        decisions.append(Decision(snap, *_verdict(snap, policy, now, newest, copied)))
-    return decisions
+    duplicates = duplicate_ids(snapshots)
+    protected = _Protected(
+        newest=newest_completed_per_volume(snapshots, policy.min_kept, duplicates),
+        points=protected_by_newest_point(snapshots),
+        duplicates=duplicates,
+        copied=set(copied_primaries or ()) | {s.snapshot_id for s in snapshots if s.dr_copied},
+        locked=locked,
+        unrecorded=unrecorded_primaries,
+    )
+    return [Decision(snap, *_verdict(snap, policy, now, protected)) for snap in snapshots]
 
 
 def _verdict(
-    snap: Snapshot, policy: RetentionPolicy, now: datetime, newest: set[str], copied: set[str]
+    snap: Snapshot, policy: RetentionPolicy, now: datetime, protected: _Protected
 ) -> tuple[bool, str]:
     if not snap.managed:
         return False, KEEP_UNMANAGED
@@ -186,6 +171,10 @@ def _verdict(
         return False, KEEP_FOREIGN
     if snap.held:
         return False, KEEP_HELD
+    if snap.snapshot_id in protected.locked:
+        return False, KEEP_LOCKED
+    if not policy.is_primary and snap.state == ERROR and snap.source_snapshot:
+        return True, DELETE_FAILED_COPY
     days = retention_days(snap, policy.default_days)
     if days is None:
         return False, KEEP_BAD_RETENTION
@@ -193,10 +182,20 @@ def _verdict(
         return False, KEEP_YOUNG
     if snap.state not in (COMPLETED, ERROR):
         return False, KEEP_NOT_FINISHED
-    if snap.snapshot_id in newest:
+    if snap.snapshot_id in protected.points:
+        return False, KEEP_RECOVERY_POINT
+    if snap.snapshot_id in protected.newest:
         return False, KEEP_NEWEST
-    if policy.is_primary and snap.state == COMPLETED and snap.snapshot_id not in copied:
+    duplicate = snap.snapshot_id in protected.duplicates
+    if (
+        policy.is_primary
+        and snap.state == COMPLETED
+        and not duplicate
+        and snap.snapshot_id not in protected.copied
+    ):
         return False, KEEP_NO_DR_COPY
+    if not policy.is_primary and snap.state == COMPLETED and snap.source_snapshot in protected.unrecorded:
+        return False, KEEP_COPY_UNRECORDED
     return True, DELETE_EXPIRED
 
 

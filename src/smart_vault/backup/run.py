@@ -21,7 +21,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from smart_vault.backup import copy_failures
+from smart_vault.backup.copied_once import mark_completed_copies, mark_copied
 from smart_vault.backup.ledger import CopyLedger, OwedCopy
+from smart_vault.backup.locks import locked_snapshot_ids
 from smart_vault.backup.prune import PruneOutcome, delete_snapshots, plan_both_regions
 from smart_vault.backup.report import (
     INSTANCE_FAILED,
@@ -318,7 +321,11 @@ def run_backup(
         primaries, dr_snapshots, copies = start_owed_copies(
             clients, settings, request.run_id, request.dry_run, deadline, now
         )
-        decisions = plan_both_regions(primaries, dr_snapshots, settings, now, account_id)
+        locked = {
+            settings.region: locked_snapshot_ids(clients.ec2, now),
+            settings.dr_region: locked_snapshot_ids(clients.dr_ec2, now),
+        }
+        decisions = plan_both_regions(primaries, dr_snapshots, settings, now, account_id, locked)
         pruned = delete_snapshots(
             {settings.region: clients.ec2, settings.dr_region: clients.dr_ec2},
             decisions,
@@ -504,35 +511,54 @@ def copy_finished(
     copy = next((s for s in found if s.managed and s.source_snapshot), None)
     if copy is None:
         return None
-    failures: list[dict[str, str]] = []
-    if not succeeded:
-        failures.append(
-            {
-                "resource": copy.source_snapshot,
-                "error": f"DR copy {copy_snapshot_id} failed: {cause or 'no cause given'}",
-            }
-        )
-        if clients.ledger is not None:
-            try:
-                _owe_again(copy, settings, clients, now)
-            except AwsError as exc:
-                failures.append({"resource": "copy ledger", "error": exc.readable()})
+    try:
+        failures = _copy_outcome(copy, succeeded, cause, settings, clients, now)
+    except AwsError as exc:
+        failures = [{"resource": "copy ledger", "error": exc.readable()}]
     if clients.ledger is None or settings.dry_run:
         return reconcile_owed_copies(run_id, settings, clients, now, failures)
     return start_queued_copies(run_id, settings, clients, now, failures)
 
 
-def _owe_again(copy: Snapshot, settings: BackupSettings, clients: Clients, now: datetime) -> None:
+def _copy_outcome(
+    copy: Snapshot, succeeded: bool, cause: str, settings: BackupSettings, clients: Clients, now: datetime
+) -> list[dict[str, str]]:
+    """(v3) Record what a copy-completion event says: a completed copy marks its primary copied once
+    (`copied_once`); a failure is counted once (`copy_failures`: the reconciliation may have counted it
+    already) and named in the report, and the primary is owed again unless its copies are backed off."""
+    if succeeded:
+        if copy.state == COMPLETED and not settings.dry_run:
+            mark_copied(clients.ec2, [copy.source_snapshot])
+        return []
+    failure = {
+        "resource": copy.source_snapshot,
+        "error": f"DR copy {copy.snapshot_id} failed: {cause or 'no cause given'}",
+    }
+    if clients.ledger is None:
+        return [failure]
+    ledger = clients.ledger
+    record = copy_failures.record_failure(
+        ledger.dynamodb, ledger.table, copy.source_snapshot, copy.snapshot_id, now.timestamp()
+    )
+    current = record or copy_failures.read_record(ledger.dynamodb, ledger.table, copy.source_snapshot)
+    _owe_again(copy, settings, clients, now, copy_failures.may_retry(current, now.timestamp()))
+    return [failure] if record is not None else []
+
+
+def _owe_again(
+    copy: Snapshot, settings: BackupSettings, clients: Clients, now: datetime, retry: bool
+) -> None:
     """A copy failed: reopen its claim (only if it is still that copy's), and queue the primary again when
-    the DR region shows the copy in `error`. When it does not (yet), the queue is left alone: a copy event
-    never starts a second copy on the event's word only; the reconciliation re-derives it from EC2."""
+    the DR region shows the copy in `error` and its copies are not backed off. When it does not (yet), the
+    queue is left alone: a copy event never starts a second copy on the event's word only; the
+    reconciliation re-derives it from EC2."""
     if clients.ledger is None:
         return
     clients.ledger.failed(copy.source_snapshot, [copy.snapshot_id])
-    if copy.state != "error":
+    if copy.state != "error" or not retry:
         return
     for primary in describe_snapshots_by_id(clients.ec2, settings.region, [copy.source_snapshot]):
-        if primary.managed and primary.state == COMPLETED:
+        if primary.managed and primary.state == COMPLETED and not primary.dr_copied:
             clients.ledger.owe(owed_copy(primary, settings), now.timestamp())
 
 
@@ -587,7 +613,17 @@ def start_queued_copies(
                     continue
                 ledger.failed(owed.snapshot_id)
                 failures.append({"resource": owed.snapshot_id, "error": exc.readable()})
-                remaining.append(owed)
+                record = copy_failures.record_failure(
+                    ledger.dynamodb,
+                    ledger.table,
+                    owed.snapshot_id,
+                    f"refused@{int(now.timestamp())}",
+                    now.timestamp(),
+                )
+                if copy_failures.may_retry(record, now.timestamp()):
+                    remaining.append(owed)
+                else:  # backed off: off the queue; the reconciliation queues it again when it may be tried
+                    ledger.paid(owed.sort_key)
                 continue
             slots -= 1
             ledger.started(owed.snapshot_id, copy_id)
@@ -627,6 +663,8 @@ def start_owed_copies(
     lets AwsError through for the caller to report."""
     primaries = describe_managed_snapshots(clients.ec2, settings.region)
     dr_snapshots = describe_managed_snapshots(clients.dr_ec2, settings.dr_region)
+    if not dry_run:  # (v3) completed copies recorded on their primaries, before anything is pruned
+        primaries = mark_completed_copies(clients.ec2, primaries, dr_snapshots)
     copies = reconcile_copies(
         clients.dr_ec2,
         primaries,

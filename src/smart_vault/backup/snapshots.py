@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from smart_vault import aws
+from smart_vault.backup import copy_failures
 from smart_vault.backup.ledger import CopyLedger, OwedCopy, owed_sort_key
 from smart_vault.backup.metadata import (
     MAX_VAULT_TAGS,
@@ -23,10 +24,12 @@ from smart_vault.backup.metadata import (
     instance_metadata,
     volume_metadata,
 )
+from smart_vault.backup.recovery_sets import duplicate_ids
 from smart_vault.backup.retention import (
     BACKUP_SET_TAG,
     COMPLETED,
     DEVICE_TAG,
+    DR_COPIED_TAG,
     MANAGED_BY_KEY,
     MANAGED_BY_VALUE,
     PENDING,
@@ -288,6 +291,7 @@ def copy_tags(primary: Snapshot, settings: BackupSettings) -> dict[str, str]:
         k: v for k, v in primary.tags.items() if k.startswith(TAG_PREFIX) or k in (MANAGED_BY_KEY, "Name")
     }
     tags.pop("smart-vault:hold", None)  # a hold is set per snapshot by a person, not inherited
+    tags.pop(DR_COPIED_TAG, None)  # says something of the primary only
     if primary.tags.get(RETENTION_OVERRIDE_TAG) != "true":
         tags[RETENTION_DAYS_TAG] = str(settings.dr_retention_days)
     tags[SOURCE_SNAPSHOT_TAG] = primary.snapshot_id
@@ -307,12 +311,24 @@ class CopyOutcome:
 def snapshots_needing_copy(primaries: Iterable[Snapshot], dr_snapshots: Iterable[Snapshot]) -> list[Snapshot]:
     """Completed managed primaries with no pending or completed managed copy in the DR region, oldest first.
 
-    A copy in state `error` does not count: the primary gets a new one.
+    A copy in state `error` does not count: the primary gets a new one. (v3) A primary marked
+    `smart-vault:dr-copied` is owed nothing, whatever happened to its copy since, and a duplicate (a second
+    snapshot of one device in one set, `recovery_sets`) is never copied.
     """
+    primaries = list(primaries)
     covered = {
         s.source_snapshot for s in dr_snapshots if s.managed and s.source_snapshot and s.state != "error"
     }
-    todo = [p for p in primaries if p.managed and p.state == COMPLETED and p.snapshot_id not in covered]
+    duplicates = duplicate_ids(primaries)
+    todo = [
+        p
+        for p in primaries
+        if p.managed
+        and p.state == COMPLETED
+        and not p.dr_copied
+        and p.snapshot_id not in covered
+        and p.snapshot_id not in duplicates
+    ]
     return sorted(todo, key=lambda s: (s.start_time, s.snapshot_id))
 
 
@@ -394,11 +410,10 @@ def reconcile_copies(
         outcome.deferred = min(len(todo), slots)
         return outcome
     started: set[str] = set()
-    if ledger is not None:
-        # A copy that ended in `error` is owed again, even when its failure event never arrived.
-        for primary_id, copy_ids in failed_copies(dr_snapshots).items():
-            ledger.failed(primary_id, copy_ids)
     now_s = time.time() if now is None else now
+    if ledger is not None:
+        outcome.failures, blocked = _record_copy_failures(ledger, dr_snapshots, now_s)
+        todo = [p for p in todo if p.snapshot_id not in blocked]
     for index, primary in enumerate(todo):
         if slots <= 0 and recount is not None and not (should_stop and should_stop()):
             slots = max(settings.max_concurrent_copies - recount(), 0)
@@ -421,6 +436,9 @@ def reconcile_copies(
                 break
             if ledger is not None:
                 ledger.failed(primary.snapshot_id)
+                copy_failures.record_failure(
+                    ledger.dynamodb, ledger.table, primary.snapshot_id, f"refused@{int(now_s)}", now_s
+                )
             outcome.failures.append({"resource": primary.snapshot_id, "error": exc.readable()})
             continue
         slots -= 1
@@ -437,6 +455,30 @@ def reconcile_copies(
         )
     outcome.owed = [p for p in todo if p.snapshot_id not in started]
     return outcome
+
+
+def _record_copy_failures(
+    ledger: CopyLedger, dr_snapshots: Sequence[Snapshot], now: float
+) -> tuple[list[dict[str, str]], set[str]]:
+    """(v3) Count the copies found in `error` (each once, whoever sees it first: a lost failure event is
+    counted here) and reopen their claims; returns the failures counted now, for the report, and the
+    primaries backed off at `now` (one Query of the failure records)."""
+    failures: list[dict[str, str]] = []
+    for primary_id, copy_ids in failed_copies(dr_snapshots).items():
+        ledger.failed(primary_id, copy_ids)
+    records = copy_failures.failure_records(ledger.dynamodb, ledger.table)
+    for primary_id, copy_id in copy_failures.newest_error_copies(dr_snapshots).items():
+        known = records.get(primary_id)
+        if known is not None and known.last_copy == copy_id:
+            continue  # counted already (by its failure event, or an earlier reconciliation)
+        record = copy_failures.record_failure(ledger.dynamodb, ledger.table, primary_id, copy_id, now)
+        if record is None:  # another invocation counted it meanwhile
+            record = copy_failures.read_record(ledger.dynamodb, ledger.table, primary_id)
+        else:
+            failures.append({"resource": primary_id, "error": f"DR copy {copy_id} ended in error"})
+        if record is not None:
+            records[primary_id] = record
+    return failures, copy_failures.blocked_primaries(records, now)
 
 
 def owed_copy(primary: Snapshot, settings: BackupSettings) -> OwedCopy:

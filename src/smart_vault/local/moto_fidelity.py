@@ -9,6 +9,7 @@
   EC2 does for an EBS-backed AMI, tagged with the request's `volume` TagSpecifications.
 - `RunInstances` ignores `ClientToken`: here a repeated token answers with the instances of the first call
   (EC2's idempotency), instead of launching more.
+- (v3) moto has no EBS Snapshot Lock: `moto_snapshot_lock` adds it (and DeleteSnapshot's refusal).
 
 `apply()` is idempotent; the local emulator and the tests call it before moto serves a request. Only the
 emulator uses this module: it is never packaged into the Lambda zip.
@@ -17,6 +18,8 @@ emulator uses this module: it is never packaged into the Lambda zip.
 from __future__ import annotations
 
 from typing import Any
+
+from smart_vault.local import moto_snapshot_lock
 
 _APPLIED = "_smart_vault_fidelity"
 
@@ -50,6 +53,7 @@ def apply() -> None:
     from moto.ec2.models.instances import InstanceBackend
     from moto.ec2.responses.amis import AmisResponse
 
+    moto_snapshot_lock.apply()
     if getattr(AmisResponse, _APPLIED, False):
         return
     register_image = AmisResponse.register_image

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from smart_vault import aws
 from smart_vault.backup import metadata as md
+from smart_vault.backup import recovery_sets
 from smart_vault.backup.retention import (
     BACKUP_SET_TAG,
     DEVICE_TAG,
@@ -32,6 +33,7 @@ from smart_vault.backup.retention import (
     SOURCE_INSTANCE_TAG,
     SOURCE_REGION_TAG,
     SOURCE_VOLUME_TAG,
+    snapshot_from_api,
 )
 from smart_vault.errors import AwsError, Conflict, NotFound
 from smart_vault.restore.recovery_points import (
@@ -152,6 +154,9 @@ def recovery_point_from_snapshots(
                 delete_on_termination=tags.get(md.DELETE_ON_TERMINATION_TAG, "true") == "true",
             )
         )
+    # (v3) One volume per device: a duplicate snapshot of a device (a retried call) is left out.
+    duplicates = recovery_sets.duplicate_ids(snapshot_from_api(m, region) for m in members)
+    volumes = [v for v in volumes if v.snapshot_id not in duplicates]
     volumes.sort(key=lambda v: (v.device, v.snapshot_id))
     return RecoveryPoint(
         backup_set_id=backup_set_id,
@@ -653,10 +658,11 @@ class InstanceRestore:
             return  # an earlier attempt launched the instance and already deregistered the image
         else:
             try:
-                with aws.aws_errors("RegisterImage"):
-                    self._temporary_image = self.ec2.register_image(
-                        **register_image_params(self.plan, point)
-                    )["ImageId"]
+                # Retried on a NotFound of a resource created moments before (eventual consistency).
+                self._temporary_image = aws.retry_not_found(
+                    lambda: self.ec2.register_image(**register_image_params(self.plan, point))["ImageId"],
+                    "RegisterImage",
+                )
                 self._fresh.add(self._temporary_image)
             except AwsError as exc:
                 if exc.code != "InvalidAMIName.Duplicate":
@@ -732,8 +738,11 @@ class InstanceRestore:
             params["KeyName"] = key
         if self.plan.instance_profile_arn:
             params["IamInstanceProfile"] = {"Arn": self.plan.instance_profile_arn}
-        with aws.aws_errors("RunInstances"):
-            self.instance_id = self.ec2.run_instances(**params)["Instances"][0]["InstanceId"]
+        # Right after RegisterImage the image may answer InvalidAMIID.NotFound: retried (the ClientToken
+        # makes a repeated launch return the first one's instance).
+        self.instance_id = aws.retry_not_found(
+            lambda: self.ec2.run_instances(**params)["Instances"][0]["InstanceId"], "RunInstances"
+        )
         self._fresh.add(self.instance_id)
         self._save()
 
@@ -781,14 +790,16 @@ class InstanceRestore:
             volume_id = found["VolumeId"]
         else:
             tags = {**resource_tags(self.plan, point), TAG_SOURCE_SNAPSHOT: volume.snapshot_id}
-            with aws.aws_errors("CreateVolume"):
-                volume_id = self.ec2.create_volume(
+            volume_id = aws.retry_not_found(
+                lambda: self.ec2.create_volume(
                     SnapshotId=volume.snapshot_id,
                     AvailabilityZone=self.plan.availability_zone,
                     ClientToken=client_token(self.plan.restore_id, f"volume/{volume.snapshot_id}"),
                     TagSpecifications=[{"ResourceType": "volume", "Tags": aws.dict_to_tags(tags)}],
                     **_volume_shape(volume),
-                )["VolumeId"]
+                )["VolumeId"],
+                "CreateVolume",
+            )
             self._fresh.add(volume_id)
         if volume_id not in self.volume_ids:
             self.volume_ids.append(volume_id)
@@ -804,8 +815,13 @@ class InstanceRestore:
             )
             attachments = current[0].get("Attachments", []) if current else []
             if not any(a.get("InstanceId") == instance_id for a in attachments):
-                with aws.aws_errors("AttachVolume"):
-                    self.ec2.attach_volume(VolumeId=volume_id, InstanceId=instance_id, Device=volume.device)
+                # The volume and the instance were created moments before: NotFound is retried.
+                aws.retry_not_found(
+                    lambda volume_id=volume_id, device=volume.device: self.ec2.attach_volume(
+                        VolumeId=volume_id, InstanceId=instance_id, Device=device
+                    ),
+                    "AttachVolume",
+                )
         for _, volume_id in data:
             poll(
                 lambda volume_id=volume_id: self.ec2.describe_volumes(VolumeIds=[volume_id])["Volumes"][0],

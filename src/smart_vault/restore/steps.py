@@ -167,8 +167,8 @@ def create_volume(ec2: Any, restore_id: str, request: dict[str, Any]) -> str:
         params["Size"] = size
         if iops is not None:
             params["Iops"] = iops
-    with aws.aws_errors("CreateVolume"):
-        return ec2.create_volume(**params)["VolumeId"]
+    # NotFound of a resource created moments before is retried (the ClientToken keeps the call idempotent).
+    return aws.retry_not_found(lambda: ec2.create_volume(**params)["VolumeId"], "CreateVolume")
 
 
 def tagged_instances(ec2: Any, restore_id: str, states: tuple[str, ...]) -> list[dict[str, Any]]:
@@ -203,8 +203,9 @@ def launch_instance(ec2: Any, restore_id: str, request: dict[str, Any]) -> str:
     if existing:
         return existing["InstanceId"]
     tags = aws.dict_to_tags(restore_tags(restore_id, request["snapshot_id"]))
-    with aws.aws_errors("RunInstances"):
-        response = ec2.run_instances(
+    # Retried on InvalidAMIID.NotFound and the like right after a create (the ClientToken makes it idempotent).
+    response = aws.retry_not_found(
+        lambda: ec2.run_instances(
             ImageId=request["ami_id"],
             InstanceType=request["instance_type"],
             SubnetId=request["subnet_id"],
@@ -213,7 +214,9 @@ def launch_instance(ec2: Any, restore_id: str, request: dict[str, Any]) -> str:
             ClientToken=client_token(restore_id, "instance"),
             MetadataOptions={"HttpTokens": "required", "HttpEndpoint": "enabled"},
             TagSpecifications=[{"ResourceType": "instance", "Tags": tags}],
-        )
+        ),
+        "RunInstances",
+    )
     return response["Instances"][0]["InstanceId"]
 
 
@@ -237,5 +240,8 @@ def attach_volume(ec2: Any, volume_id: str, instance_id: str, device_name: str) 
             "attached",
         ):
             return
-    with aws.aws_errors("AttachVolume"):
-        ec2.attach_volume(VolumeId=volume_id, InstanceId=instance_id, Device=device_name)
+    # The volume and the instance were created moments before: their NotFound is retried.
+    aws.retry_not_found(
+        lambda: ec2.attach_volume(VolumeId=volume_id, InstanceId=instance_id, Device=device_name),
+        "AttachVolume",
+    )
