@@ -17,6 +17,8 @@ from smart_vault.local.fleet import Fleet, create_networks, seed_demo_fleet
 from smart_vault.local.gateway import Gateway, GatewayEndpoint
 from smart_vault.local.lambda_service import InvokeResult, LambdaEndpoint, LambdaService
 from smart_vault.local.provision import Provisioned, api_document, provision, read_openapi_template
+from smart_vault.local.provision_monitoring import provision_monitoring
+from smart_vault.local.telemetry import CloudWatchShipper
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
@@ -123,6 +125,7 @@ class LocalStack:
             log_dir=self.log_dir,
             default_region=self.config.primary_region,
         )
+        self.lambdas.telemetry = CloudWatchShipper(self.emulator.client)
         self._lambda_endpoint = LambdaEndpoint(self.lambdas)
         lambda_url = self._lambda_endpoint.start()
         # Functions call other functions (the API invokes the worker) through this endpoint, as in AWS.
@@ -145,6 +148,7 @@ class LocalStack:
                     dr_security_group_ids=(dr_network.security_group_id,),
                 )
         provisioned = provision(self.emulator.client, self.config, self.lambdas, template)
+        self.monitoring = provision_monitoring(self.emulator.client, self.config, provisioned)
         # The primary region's functions import their code while the gateways start and the fleet is seeded.
         self.lambdas.prewarm(self.config.primary_region)
         for api in provisioned.apis:
