@@ -63,7 +63,14 @@ class StackState:
             "AWS_ENDPOINT_URL_LAMBDA": self.lambda_endpoint_url,
             "SMART_VAULT_API_URL": self.primary_api.url,
             "SMART_VAULT_API_KEY": self.primary_api.api_key,
+            "SMART_VAULT_DR_REGION": self.dr_region,
+            **self.dr_api_environment(),
         }
+
+    def dr_api_environment(self) -> dict[str, str]:
+        """The DR stack's restore API (`smart-vault drills` and DR-side commands use it)."""
+        dr = next((api for api in self.provisioned.apis if api.region == self.dr_region), None)
+        return {"SMART_VAULT_DR_API_URL": dr.url, "SMART_VAULT_DR_API_KEY": dr.api_key} if dr else {}
 
     def to_json(self) -> str:
         data = {
