@@ -167,3 +167,11 @@ def test_alarm_states_come_from_the_metrics(stack):
     assert states["smart-vault-backup-failures"] == described["smart-vault-backup-failures"] == "ALARM"
     assert described["smart-vault-rpo-breach"] == "OK"  # the first backup's age is seconds
     assert described["smart-vault-backup-errors"] == "OK"
+
+
+def test_the_fleets_instances_have_security_groups(stack):
+    _, state = stack
+    reservations = aws(state, "ec2").describe_instances()["Reservations"]
+    instances = [i for r in reservations for i in r["Instances"]]
+    assert len(instances) == len(state.fleet.instances)
+    assert all(i["SecurityGroups"] for i in instances)

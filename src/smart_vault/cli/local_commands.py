@@ -116,7 +116,9 @@ def path_hint() -> str:
     bin_dir = Path(sys.executable).parent
     if shutil.which("smart-vault") == str(bin_dir / "smart-vault"):
         return "  (smart-vault is on your PATH)"
-    return f"  smart-vault is not on your PATH; to put it there:  export PATH={shlex.quote(str(bin_dir))}:$PATH"
+    return (
+        f"  smart-vault is not on your PATH; to put it there:  export PATH={shlex.quote(str(bin_dir))}:$PATH"
+    )
 
 
 def tick(args: argparse.Namespace, out: TextIO) -> int:

@@ -401,6 +401,9 @@ def build_parser() -> argparse.ArgumentParser:
     from smart_vault.cli import drills as drill_commands
 
     drill_commands.add_commands(commands, common, api, _client)
+    from smart_vault.cli import dashboard
+
+    dashboard.add_command(commands, common, api)
 
     local = commands.add_parser("local", help="the local stack: emulated AWS on this machine")
     local_commands = local.add_subparsers(dest="local_command", required=True, metavar="LOCAL_COMMAND")
