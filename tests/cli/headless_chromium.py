@@ -17,7 +17,7 @@ CHROMIUM_FLAGS = [
 
 def chromium() -> str:
     """The browser binary; the test fails (never skips) without one: CI's .ci/run installs it."""
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    path = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
     assert path, "the dashboard test needs Chromium: apt-get install -y chromium (.ci/run installs it)"
     return path
 
