@@ -70,7 +70,9 @@ def test_absent_subcommand_option_does_not_reset_the_global_one():
 
 
 def test_restore_by_name_resolves_the_instance_then_restores_it(api):
-    points = {"instance_id": INSTANCE, "name": "web-1", "region": "eu-west-1", "recovery_points": []}
+    point = {"backup_set_id": "bset-00000000000000000001", "instance_id": INSTANCE, "volumes": []}
+    # As the API answers a query by name: the top-level instance_id is null, each point names its instance.
+    points = {"instance_id": None, "name": "web-1", "region": "eu-west-1", "recovery_points": [point]}
     api.script("GET", "/recovery-points?name=web-1", (200, points))
     accepted = {"restore_id": "r-1", "status": "PENDING", "status_url": "/restore/r-1"}
     api.script("POST", "/restore", (202, accepted))
@@ -81,6 +83,17 @@ def test_restore_by_name_resolves_the_instance_then_restores_it(api):
     assert code == EXIT_OK, out.getvalue()
     assert json.loads(api.requests[-1]["body"]) == {"instance_id": INSTANCE}
     assert "restore r-1 PENDING" in out.getvalue()
+
+
+def test_restore_by_a_name_two_instances_share_is_refused(api, capsys):
+    points = [{"instance_id": i, "volumes": []} for i in (INSTANCE, "i-0fedcba9876543210")]
+    api.script(
+        "GET",
+        "/recovery-points?name=web",
+        (200, {"instance_id": None, "name": "web", "recovery_points": points}),
+    )
+    code = main(["restore", "--name", "web", "--api-url", api.url, "--api-key", "k"], io.StringIO())
+    assert code == EXIT_USAGE and "several instances are named 'web'" in capsys.readouterr().err
 
 
 def test_restore_by_an_unknown_name_is_a_clear_usage_error(api, capsys):

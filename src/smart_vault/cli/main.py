@@ -31,7 +31,7 @@ from smart_vault.cli.client import (
     restore_outcome,
 )
 from smart_vault.cli.options import add_global_options, subcommand_parents
-from smart_vault.cli.recovery_points import recovery_point_table
+from smart_vault.cli.recovery_points import instance_ids_of, recovery_point_table
 
 # Options of each restore form that the other does not take (the API would refuse them with a 400).
 VOLUME_ONLY_OPTIONS = {
@@ -169,12 +169,16 @@ def restore_request_body(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def resolve_name(client: ApiClient, name: str, region: str | None) -> str:
-    """The instance id behind a Name tag, as GET /recovery-points resolves it."""
+    """The instance id behind a Name tag, from its recovery points (GET /recovery-points?name=)."""
     answer = client.recovery_points(name=name, region=region)
-    instance_id = answer.get("instance_id") if isinstance(answer, dict) else None
-    if not isinstance(instance_id, str):
+    found = instance_ids_of(answer)
+    if not found:
         raise CliError(f"no protected instance named {name!r} has recovery points there", EXIT_USAGE)
-    return instance_id
+    if len(found) > 1:
+        raise CliError(
+            f"several instances are named {name!r} ({', '.join(found)}): use --instance-id", EXIT_USAGE
+        )
+    return found[0]
 
 
 def cmd_restore(args: argparse.Namespace, out: TextIO) -> int:
@@ -446,6 +450,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     except KeyboardInterrupt:
         print("smart-vault: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `smart-vault ... | head`: the reader left; no traceback (Python docs' recipe)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
 
 
 if __name__ == "__main__":

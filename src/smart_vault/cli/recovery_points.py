@@ -35,10 +35,21 @@ COLUMNS: tuple[Column, ...] = (
 )
 
 
+def instance_ids_of(answer: Any) -> list[str]:
+    """The instances the answer is about: its `instance_id`, else those of its recovery points (a query by
+    name answers `instance_id: null`), newest first, each once."""
+    if not isinstance(answer, dict):
+        return []
+    if isinstance(answer.get("instance_id"), str):
+        return [answer["instance_id"]]
+    points = answer.get("recovery_points") or []
+    return list(dict.fromkeys(p["instance_id"] for p in points if isinstance(p.get("instance_id"), str)))
+
+
 def recovery_point_table(answer: dict[str, Any], columns: tuple[Column, ...] = COLUMNS) -> str:
     """The recovery points the API answered: a line naming the instance (its id is what `restore
     --instance-id` takes), then one row per recovery point, newest first."""
-    instance = answer.get("instance_id") or "-"
+    instance = ", ".join(instance_ids_of(answer)) or "-"
     name = f" ({answer['name']})" if answer.get("name") else ""
     heading = f"instance {instance}{name} in {answer.get('region')}"
     points = answer.get("recovery_points") or []

@@ -31,7 +31,6 @@ from smart_vault import aws
 from smart_vault.config import RestoreApiSettings
 from smart_vault.errors import AwsError, Conflict, NotFound, ValidationError
 from smart_vault.observability import logger, trace, trace_handler
-from smart_vault.restore.checks import run_instance_prechecks, run_prechecks
 from smart_vault.restore.jobs import (
     INSTANCE_MODE,
     PENDING,
@@ -60,6 +59,10 @@ def _prechecked_job(
     request: AnyRestoreRequest, settings: RestoreApiSettings, restore_id: str, ec2: Any, now: datetime
 ) -> tuple[Job, dict[str, Any]]:
     """The PENDING job of a request that passed its pre-checks, and what to log about it."""
+    # Imported here: the pre-checks (and the backup metadata they read) are only for POST /restore, so the
+    # other routes, and every cold start, do not pay for their imports (bench figure 4).
+    from smart_vault.restore.checks import run_instance_prechecks, run_prechecks
+
     if isinstance(request, InstanceRestoreRequest):
         instance = run_instance_prechecks(request, settings, ec2=ec2)
         job = new_job(
