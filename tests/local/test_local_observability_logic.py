@@ -10,7 +10,8 @@ import pytest
 
 from smart_vault.local.alarm_evaluation import ALARM, INSUFFICIENT, OK, alarm_state
 from smart_vault.local.deployment import DeploymentConfig
-from smart_vault.local.monitoring import AlarmSpec, rules
+from smart_vault.local.monitoring import AlarmSpec
+from smart_vault.local.rules import rules
 from smart_vault.local.schedule import ScheduleError, fire_times, tick_plan
 from smart_vault.local.telemetry import emf_metric_data
 

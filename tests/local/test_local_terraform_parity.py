@@ -31,9 +31,9 @@ from smart_vault.local.monitoring import (
     log_groups,
     restore_alarms,
     roles,
-    rules,
 )
 from smart_vault.local.provision import INVOKE_ARN_PLACEHOLDER
+from smart_vault.local.rules import rules
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MODULE_DIR = REPO_ROOT / "modules" / "restore_stack"

@@ -232,7 +232,7 @@ def create_drill_network(client_for: ClientFactory, stack: DrillStack, cidr: str
 
 def deployed_attributes(config: DeploymentConfig, region: str, function: str) -> dict[str, Any]:
     """Role, tags and resource policy of a function as the Terraform gives them (its role has its name)."""
-    from smart_vault.local.monitoring import function_permissions
+    from smart_vault.local.rules import function_permissions
 
     return {
         "role_name": function,

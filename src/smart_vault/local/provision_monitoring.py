@@ -7,8 +7,9 @@ from typing import Any
 
 from smart_vault.local.deployment import DeploymentConfig
 from smart_vault.local.lambda_service import ACCOUNT_ID
-from smart_vault.local.monitoring import BILLING_REGION, Monitoring, monitoring, rule_arguments
+from smart_vault.local.monitoring import BILLING_REGION, Monitoring, monitoring
 from smart_vault.local.provision import ClientFactory, Provisioned
+from smart_vault.local.rules import rule_arguments
 
 
 def assume_role_policy(service: str) -> str:
