@@ -175,3 +175,31 @@ def test_the_fleets_instances_have_security_groups(stack):
     instances = [i for r in reservations for i in r["Instances"]]
     assert len(instances) == len(state.fleet.instances)
     assert all(i["SecurityGroups"] for i in instances)
+
+
+def test_202_location_and_status_url_name_the_same_job(stack):
+    _, state = stack
+    import requests
+
+    snapshot = aws(state, "ec2").describe_snapshots(
+        OwnerIds=["self"], Filters=[{"Name": "tag:ManagedBy", "Values": ["smart-vault"]}]
+    )["Snapshots"][0]
+    api = state.primary_api
+    zone = state.fleet.networks[state.primary_region].availability_zone
+    answer = requests.post(
+        f"{api.url}/restore",
+        headers={"x-api-key": api.api_key},
+        json={"snapshot_id": snapshot["SnapshotId"], "availability_zone": zone},
+        timeout=60,
+    )
+    assert answer.status_code == 202, answer.text
+    body = answer.json()
+    host = api.url.removesuffix("/v1")
+    # status_url is relative to the stage URL; Location is the same job as a path on the host.
+    assert api.url + body["status_url"] == host + answer.headers["Location"]
+    assert (
+        requests.get(
+            host + answer.headers["Location"], headers={"x-api-key": api.api_key}, timeout=60
+        ).json()["restore_id"]
+        == body["restore_id"]
+    )
