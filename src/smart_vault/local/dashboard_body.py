@@ -17,10 +17,14 @@ def _metric_id(region: str) -> str:
 
 
 def dashboard_widgets(config: DeploymentConfig) -> list[dict[str, Any]]:
+    """`local.dashboard_widgets`: the backup widgets, then each drill region's results and RTO."""
+    return backup_widgets(config) + drill_widgets(config)
+
+
+def backup_widgets(config: DeploymentConfig) -> list[dict[str, Any]]:
     p = config.primary_region
     regions = [config.primary_region, config.dr_region]
-    drill_regions = [config.dr_region] if config.drill_regions is None else list(config.drill_regions)
-    widgets: list[dict[str, Any]] = [
+    return [
         _widget(
             0,
             0,
@@ -65,6 +69,11 @@ def dashboard_widgets(config: DeploymentConfig) -> list[dict[str, Any]]:
             [["SmartVault", "BackupFailures", "service", "smart-vault"]],
         ),
     ]
+
+
+def drill_widgets(config: DeploymentConfig) -> list[dict[str, Any]]:
+    drill_regions = [config.dr_region] if config.drill_regions is None else list(config.drill_regions)
+    widgets = []
     for i, r in enumerate(drill_regions):
         widgets.append(
             _widget(

@@ -115,18 +115,24 @@ def backup_alarms(config: DeploymentConfig) -> list[AlarmSpec]:
         ),
     ]
     if config.enable_billing_alarm:
-        billing = alarm(
-            "estimated-charges",
-            "AWS/Billing",
-            "EstimatedCharges",
-            {"Currency": "USD"},
-            statistic="Maximum",
-            period=21600,
-            threshold=config.billing_alarm_threshold_usd,
-            topic_region="billing",
-        )
-        alarms.append(AlarmSpec(**{**billing.__dict__, "region": BILLING_REGION}))
+        alarms.append(billing_alarm(config))
     return alarms
+
+
+def billing_alarm(config: DeploymentConfig) -> AlarmSpec:
+    """alarms.tf's `billing` (count = enable_billing_alarm): in us-east-1, to the billing topic."""
+    return AlarmSpec(
+        BILLING_REGION,
+        f"{config.name_prefix}-estimated-charges",
+        "AWS/Billing",
+        "EstimatedCharges",
+        {"Currency": "USD"},
+        "Maximum",
+        21600,
+        config.billing_alarm_threshold_usd,
+        "notBreaching",
+        "billing",
+    )
 
 
 def restore_alarms(config: DeploymentConfig) -> list[AlarmSpec]:

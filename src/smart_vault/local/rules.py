@@ -82,18 +82,22 @@ def rules(config: DeploymentConfig) -> list[RuleSpec]:
             statement_id="AllowCopyReconciliationRule",
         ),
     ]
-    for stack in config.drill_stacks():
-        found.append(
-            RuleSpec(
-                stack.region,
-                f"{stack.name_prefix}-drill-schedule",
-                f"Smart Vault restore drills in {stack.region} (EventBridge cron is UTC).",
-                schedule=config.drill_schedule,
-                target_function=stack.function_name,
-                statement_id="AllowDrillSchedule",
-            )
+    return found + drill_rules(config)
+
+
+def drill_rules(config: DeploymentConfig) -> list[RuleSpec]:
+    """Each drill stack's schedule (modules/drill_stack/main.tf)."""
+    return [
+        RuleSpec(
+            stack.region,
+            f"{stack.name_prefix}-drill-schedule",
+            f"Smart Vault restore drills in {stack.region} (EventBridge cron is UTC).",
+            schedule=config.drill_schedule,
+            target_function=stack.function_name,
+            statement_id="AllowDrillSchedule",
         )
-    return found
+        for stack in config.drill_stacks()
+    ]
 
 
 def function_permissions(
