@@ -31,7 +31,10 @@ $(STAMP): requirements-dev.txt pyproject.toml
 	@$(BIN)/pip install $(PIP_FLAGS) --no-deps -e .
 	@touch $@
 
+PATH_HINT = echo "==> smart-vault is $(CURDIR)/$(BIN)/smart-vault; to run it as smart-vault: export PATH=\"$(CURDIR)/$(BIN):\$$PATH\" (or . $(BIN)/activate)"
+
 venv: $(STAMP)
+	@$(PATH_HINT)
 
 # checkov and python-hcl2 both ship a top-level `hcl2` module: checkov lives in its own venv.
 $(CHECKOV_STAMP): requirements-checkov.txt
@@ -42,6 +45,7 @@ $(CHECKOV_STAMP): requirements-checkov.txt
 
 demo: $(STAMP)
 	@$(BIN)/smart-vault local demo
+	@$(PATH_HINT)
 
 test: lint security pytest terraform-check workflow-check
 

@@ -400,7 +400,7 @@ def test_an_unexpected_success_body_is_an_error_not_a_traceback(api, capsys):
 def test_recovery_points_lists_the_api_answer_with_age_and_completeness(api):
     answer = {
         "instance_id": "i-0123456789abcdef0",
-        "name": None,
+        "name": "web-1",
         "region": "eu-central-1",
         "recovery_points": [
             {
@@ -434,10 +434,13 @@ def test_recovery_points_lists_the_api_answer_with_age_and_completeness(api):
     assert code == 0, out
     assert api.requests[-1]["headers"]["x-api-key"] == "k"
     lines = out.strip().splitlines()
-    row = lines[-1]
-    assert "COMPLETE" in lines[0]
+    row = lines[3]
+    assert lines[0] == "instance i-0123456789abcdef0 (web-1) in eu-central-1"
+    assert "COMPLETE" in lines[1] and "INSTANCE" in lines[1]
     assert "bset-00000000000000000001" in row and " no " in f" {row} " and "t3.small" in row
+    assert "i-0123456789abcdef0" in row  # the id `restore --instance-id` needs
     assert "2h" in row
+    assert lines[-1] == "restore it with: smart-vault restore --instance-id i-0123456789abcdef0"
 
 
 def test_recovery_points_needs_exactly_one_of_instance_id_and_name(capsys):

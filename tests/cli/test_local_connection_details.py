@@ -34,3 +34,21 @@ def test_export_line_sets_the_dr_region_that_report_needs():
     assert exported["SMART_VAULT_DR_REGION"] == "eu-central-1"
     assert exported["AWS_REGION"] == "eu-west-1"
     assert exported["SMART_VAULT_API_URL"] == "http://127.0.0.1:1/v1"
+
+
+def test_export_line_covers_the_dr_stack_too():
+    out = io.StringIO()
+    print_connection_details(_state(), None, out)
+    [line] = [line for line in out.getvalue().splitlines() if line.strip().startswith("export ")]
+    exported = dict(word.split("=", 1) for word in shlex.split(line)[1:])
+    assert exported["SMART_VAULT_DR_API_URL"] == "http://127.0.0.1:2/v1"
+    assert exported["SMART_VAULT_DR_API_KEY"] == "key-2"
+    assert exported["AWS_ENDPOINT_URL_LAMBDA"] == "http://127.0.0.1:4"
+
+
+def test_the_output_says_how_to_put_smart_vault_on_path(monkeypatch):
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    out = io.StringIO()
+    print_connection_details(_state(), None, out)
+    [hint] = [line for line in out.getvalue().splitlines() if "PATH" in line and "smart-vault" in line]
+    assert "export PATH=" in hint and hint.rstrip().endswith(":$PATH")

@@ -24,7 +24,11 @@ TRACING_VARIABLES = ["POWERTOOLS_TRACE_DISABLED", "LAMBDA_TASK_ROOT", "AWS_SAM_L
 
 def _xray_loaded_after_import(module: str, **env: str) -> bool:
     base = {k: v for k, v in os.environ.items() if k not in TRACING_VARIABLES}
-    code = f"import sys, {module}; print(any(m.split('.')[0] == 'aws_xray_sdk' for m in sys.modules))"
+    # The handler is resolved as the Lambda runtime does (`smart_vault.backup` imports it on first use).
+    code = (
+        f"import sys, importlib; importlib.import_module({module!r}).handler; "
+        "print(any(m.split('.')[0] == 'aws_xray_sdk' for m in sys.modules))"
+    )
     out = subprocess.run(  # nosec B603 - our own interpreter and a fixed command
         [sys.executable, "-c", code],
         capture_output=True,

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import re
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
 import hcl2
 import pytest
 
+from smart_vault.local.dashboard_body import dashboard_widgets
 from smart_vault.local.deployment import (
     API_STAGE,
     LAMBDA_HANDLERS,
@@ -22,7 +24,16 @@ from smart_vault.local.deployment import (
     restore_worker_environment,
     table_definitions,
 )
+from smart_vault.local.monitoring import (
+    AlarmSpec,
+    backup_alarms,
+    drill_alarms,
+    log_groups,
+    restore_alarms,
+    roles,
+)
 from smart_vault.local.provision import INVOKE_ARN_PLACEHOLDER
+from smart_vault.local.rules import rules
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MODULE_DIR = REPO_ROOT / "modules" / "restore_stack"
@@ -88,6 +99,8 @@ def test_variable_defaults_are_the_local_stacks_defaults(root):
             continue  # regions have no default in Terraform; the memory size is not a variable
         expected = getattr(config, field.name)
         default = variables[field.name].get("default")
+        if isinstance(default, dict):
+            default = tuple(sorted(default.items()))
         assert (tuple(default) if isinstance(default, list) else default) == expected, field.name
 
 
@@ -196,3 +209,210 @@ def test_drill_network_is_the_terraform_one(drill_module):
     group = resources[("aws_security_group", "drill")]
     assert "ingress" not in group and "egress" not in group  # the local stack revokes EC2's default egress
     assert group["name"] == "${var.name_prefix}-drill-instances"
+
+
+# ---------------------------------------------------------------- alarms, rules, log groups, roles, dashboard
+
+TF_CONFIG = DeploymentConfig(
+    name_prefix=ROOT_PREFIX, primary_region="${var.primary_region}", dr_region="${var.dr_region}"
+)
+
+
+def hcl_object_to_json(text: str) -> Any:
+    """`jsonencode({a = ["x"], b-c = {d = [var.e]}})`'s argument as data (the subset the rules use)."""
+    body = text.removeprefix("${jsonencode(").removesuffix(")}")
+    body = re.sub(r"\bvar\.(\w+)", r'"${var.\1}"', body)
+    body = re.sub(r"([A-Za-z_][\w-]*) = ", r'"\1": ', body)
+    return json.loads(body.replace("true", "true"))
+
+
+def evaluate(value: Any, variables: dict[str, Any]) -> Any:
+    """A number, or `${var.x}` / `${var.x * n}` with the variables' defaults."""
+    if isinstance(value, (int, float)):
+        return value
+    match = re.fullmatch(r"\$\{var\.(\w+)(?: \* (\d+))?\}", value)
+    assert match, f"unexpected expression {value}"
+    return variables[match.group(1)]["default"] * int(match.group(2) or 1)
+
+
+def tf_alarm(body: dict[str, Any], variables: dict[str, Any], locals_: dict[str, Any]) -> dict[str, Any]:
+    dimensions = body["dimensions"]
+    if isinstance(dimensions, str):  # a reference to a local map
+        dimensions = locals_[dimensions.removeprefix("${local.").removesuffix("}")]
+    known = {"${aws_api_gateway_stage.v1.stage_name}": API_STAGE}  # resolved: the stage is checked above
+    dimensions = {k: known.get(v, v) for k, v in dimensions.items()}
+    return {
+        "name": body["alarm_name"],
+        "namespace": body["namespace"],
+        "metric": body["metric_name"],
+        "statistic": body["statistic"],
+        "period": body["period"],
+        "evaluation_periods": body["evaluation_periods"],
+        "datapoints_to_alarm": body.get("datapoints_to_alarm"),
+        "threshold": evaluate(body["threshold"], variables),
+        "comparison": body["comparison_operator"],
+        "treat_missing_data": body["treat_missing_data"],
+        "dimension_keys": sorted(dimensions),
+        "literal_dimensions": {k: v for k, v in dimensions.items() if "${" not in str(v)},
+        "ok_actions": bool(body.get("ok_actions")),
+        "insufficient_data_actions": bool(body.get("insufficient_data_actions")),
+    }
+
+
+def local_alarm(alarm: AlarmSpec) -> dict[str, Any]:
+    return {
+        "name": alarm.name,
+        "namespace": alarm.namespace,
+        "metric": alarm.metric,
+        "statistic": alarm.statistic,
+        "period": alarm.period,
+        "evaluation_periods": alarm.evaluation_periods,
+        "datapoints_to_alarm": alarm.datapoints_to_alarm,
+        "threshold": alarm.threshold,
+        "comparison": alarm.comparison,
+        "treat_missing_data": alarm.treat_missing_data,
+        "dimension_keys": sorted(alarm.dimensions),
+        "literal_dimensions": {k: v for k, v in alarm.dimensions.items() if "${" not in v},
+        "ok_actions": alarm.ok_actions,
+        "insufficient_data_actions": alarm.insufficient_data_actions,
+    }
+
+
+def expand_for_each(name: str, body: dict[str, Any], locals_: dict[str, Any]) -> list[dict[str, Any]]:
+    """The restore stack's `function` alarms: for_each over setproduct(functions, metrics)."""
+    if "for_each" not in body:
+        return [body]
+    products = re.search(r"setproduct\((\[[^]]*\]), (\[[^]]*\])\)", str(locals_["function_alarms"]))
+    assert products, name
+    expanded = []
+    for function in json.loads(products.group(1)):
+        for metric in json.loads(products.group(2)):
+            key = f"{function}-{metric.lower()}"
+            alarm = {
+                **body,
+                "alarm_name": body["alarm_name"].replace("${each.key}", key),
+                "metric_name": metric,
+            }
+            alarm["dimensions"] = {"FunctionName": "${each.value.function}"}
+            expanded.append(alarm)
+    return expanded
+
+
+def tf_alarms(model: dict[str, Any], variables: dict[str, Any]) -> list[dict[str, Any]]:
+    found = []
+    for (kind, name), body in model["resource"].items():
+        if kind == "aws_cloudwatch_metric_alarm":
+            for alarm in expand_for_each(name, body, model["locals"]):
+                found.append(tf_alarm(alarm, variables, model["locals"]))
+    return sorted(found, key=lambda a: a["name"])
+
+
+def test_alarms_are_the_terraforms(root, module, drill_module):
+    variables = root["variable"]
+    # The modules' thresholds are the root variables they are given.
+    assert root["module"]["drill_dr"]["rto_threshold_seconds"] == "${var.drill_rto_threshold_seconds}"
+    module_variables = {**variables, "rto_threshold_seconds": variables["drill_rto_threshold_seconds"]}
+    drill_config = replace(TF_CONFIG, drill_regions=(TF_CONFIG.primary_region,))
+
+    assert tf_alarms(root, variables) == sorted(
+        map(local_alarm, backup_alarms(TF_CONFIG)), key=lambda a: a["name"]
+    )
+    primary_restore = [a for a in restore_alarms(TF_CONFIG) if a.region == TF_CONFIG.primary_region]
+    assert tf_alarms(module, module_variables) == sorted(
+        map(local_alarm, primary_restore), key=lambda a: a["name"]
+    )
+    assert tf_alarms(drill_module, module_variables) == sorted(
+        map(local_alarm, drill_alarms(drill_config)), key=lambda a: a["name"]
+    )
+
+
+def test_alarm_comparison_detects_a_drift(root):
+    drifted = [replace(backup_alarms(TF_CONFIG)[1], threshold=25 * 3600)]
+    assert [local_alarm(a) for a in drifted] != [
+        a for a in tf_alarms(root, root["variable"]) if "rpo-breach" in a["name"]
+    ][:1]
+
+
+def test_rules_targets_and_permissions_are_the_terraforms(root, drill_module):
+    variables = {name: body.get("default") for name, body in root["variable"].items()}
+    resources = root["resource"]
+    tf_rules = {b["name"]: b for (k, _), b in resources.items() if k == "aws_cloudwatch_event_rule"}
+    local_rules = {r.name: r for r in rules(TF_CONFIG) if r.region != "${var.region}"}
+    drill_rule = local_rules.pop(f"{ROOT_PREFIX}-dr-drill-schedule")
+    assert set(tf_rules) == set(local_rules)
+    for name, body in tf_rules.items():
+        rule = local_rules[name]
+        assert body["description"] == rule.description, name
+        schedule = body.get("schedule_expression")
+        if schedule:
+            rendered = re.sub(r"\$\{var\.(\w+)\}", lambda m: str(variables[m.group(1)]), schedule)
+            assert rendered == rule.schedule, name
+        else:
+            assert hcl_object_to_json(body["event_pattern"]) == rule.pattern, name
+    targets = {b["rule"]: b for (k, _), b in resources.items() if k == "aws_cloudwatch_event_target"}
+    for key, target in targets.items():
+        rule_resource = key.removeprefix("${aws_cloudwatch_event_rule.").removesuffix(".name}")
+        rule = local_rules[resources[("aws_cloudwatch_event_rule", rule_resource)]["name"]]
+        if rule.target_function:
+            assert target["arn"] == "${aws_lambda_function.backup.arn}"
+        else:
+            assert "event-bus/default" in target["arn"] and "role_arn" in target
+        assert (hcl_object_to_json(target["input"]) if "input" in target else None) == rule.target_input
+    permissions = {
+        b["source_arn"].removeprefix("${aws_cloudwatch_event_rule.").removesuffix(".arn}"): b["statement_id"]
+        for (k, _), b in resources.items()
+        if k == "aws_lambda_permission"
+    }
+    for resource, statement in permissions.items():
+        assert (
+            local_rules[resources[("aws_cloudwatch_event_rule", resource)]["name"]].statement_id == statement
+        )
+    drill = drill_module["resource"]
+    assert drill[("aws_cloudwatch_event_rule", "schedule")]["name"] == "${var.name_prefix}-drill-schedule"
+    assert drill[("aws_lambda_permission", "schedule")]["statement_id"] == drill_rule.statement_id
+    assert root["module"]["drill_dr"]["schedule_expression"] == "${var.drill_schedule}"
+    assert drill_rule.schedule == DeploymentConfig().drill_schedule
+
+
+def names_of(model: dict[str, Any], kind: str) -> set[str]:
+    return {body["name"] for (k, _), body in model["resource"].items() if k == kind}
+
+
+def test_log_groups_and_roles_are_the_terraforms(root, module, drill_module):
+    config = DeploymentConfig(name_prefix=ROOT_PREFIX, restore_in_dr_region=False, drill_regions=())
+    module_config = DeploymentConfig(
+        name_prefix=ROOT_PREFIX, restore_in_dr_region=False, drill_regions=("p",), primary_region="p"
+    )
+    module_groups = {
+        n.replace("${local.api_function_name}", MODULE_STACK.api_function_name)
+        .replace("${local.worker_function_name}", MODULE_STACK.worker_function_name)
+        .replace("${local.function_name}", "${var.name_prefix}-drill")
+        for n in names_of(module, "aws_cloudwatch_log_group")
+        | names_of(drill_module, "aws_cloudwatch_log_group")
+    }
+    root_groups = {
+        n.replace("${local.backup_function_name}", config.backup_function_name)
+        for n in names_of(root, "aws_cloudwatch_log_group")
+    }
+
+    assert root_groups | module_groups == {g for groups in log_groups(module_config).values() for g in groups}
+    tf_roles = (
+        names_of(root, "aws_iam_role")
+        | names_of(module, "aws_iam_role")
+        | names_of(drill_module, "aws_iam_role")
+    )
+    assert tf_roles == {r.name for r in roles(module_config)}
+
+
+def test_the_dashboard_is_the_terraforms(root):
+    body = root["locals"]["dashboard_widgets"]
+    config = DeploymentConfig(name_prefix=ROOT_PREFIX, primary_region="p", dr_region="${r}")
+    widgets = dashboard_widgets(config)
+    tf_titles = re.findall(r'title *= "([^"]+)"', body)
+    assert tf_titles == [w["properties"]["title"] for w in widgets]
+    tf_metrics = re.findall(r'\["SmartVault", "(\w+)"', body)
+    local_metrics = [m[1] for w in widgets for m in w["properties"]["metrics"] if m and m[0] == "SmartVault"]
+    assert sorted(set(tf_metrics)) == sorted(set(local_metrics))
+    assert (
+        root["resource"][("aws_cloudwatch_dashboard", "health")]["dashboard_name"] == f"{ROOT_PREFIX}-health"
+    )

@@ -136,6 +136,16 @@ def test_handler_is_the_contract_entry_point(definition):
         {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
         | {t.id for n in tree.body if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)}
         | {a.asname or a.name for n in tree.body if isinstance(n, ast.ImportFrom) for a in n.names}
+        # PEP 562: a package may import its handler on first use, in a module-level __getattr__ (the Lambda
+        # runtime resolves `module.handler` with getattr, which calls it).
+        | {
+            a.asname or a.name
+            for n in tree.body
+            if isinstance(n, ast.FunctionDef) and n.name == "__getattr__"
+            for i in ast.walk(n)
+            if isinstance(i, ast.ImportFrom)
+            for a in i.names
+        }
     )
     assert attribute in names, f"{source.name} defines no top-level {attribute}"
 

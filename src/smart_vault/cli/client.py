@@ -25,9 +25,10 @@ TERMINAL_STATUSES = ("SUCCEEDED", "FAILED")
 class CliError(Exception):
     """A failure to report to the user in one line, with its exit code (never a traceback)."""
 
-    def __init__(self, message: str, exit_code: int = EXIT_FAILED) -> None:
+    def __init__(self, message: str, exit_code: int = EXIT_FAILED, error: str | None = None) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+        self.error = error  # the API's error code (`NotConfigured`, ...) when the API answered one
 
 
 # ------------------------------------------------------------------------------------------- API client
@@ -98,7 +99,8 @@ def api_error(status: int, document: Any) -> CliError:
         request_id = f" (request id {doc['request_id']})" if doc.get("request_id") else ""
         return CliError(f"HTTP {status} {doc.get('error', 'error')}: {message}{request_id}", EXIT_UNAVAILABLE)
     field = f" [field: {doc['field']}]" if doc.get("field") else ""
-    return CliError(f"HTTP {status} {doc.get('error', 'error')}: {message}{field}", EXIT_REJECTED)
+    error = doc.get("error") if isinstance(doc.get("error"), str) else None
+    return CliError(f"HTTP {status} {doc.get('error', 'error')}: {message}{field}", EXIT_REJECTED, error)
 
 
 # ---------------------------------------------------------------------------------------------- output

@@ -7,13 +7,16 @@ import time
 import uuid
 from collections import Counter
 from datetime import datetime
+from pathlib import Path
 from typing import Any, TextIO
 
 from botocore.exceptions import ClientError
 
 from smart_vault.cli.client import ApiClient, CliError, follow_restore, format_age, format_table
+from smart_vault.cli.dashboard import dashboard_data, write_dashboard
 from smart_vault.cli.drills import report_text
 from smart_vault.cli.views import backup_summary, notifications_table, restore_example
+from smart_vault.local.alarm_evaluation import evaluate_alarms
 from smart_vault.local.client import (
     StackError,
     boto_client,
@@ -24,7 +27,7 @@ from smart_vault.local.client import (
 )
 from smart_vault.local.stack import LocalStack, StackState
 
-STEPS = 13
+STEPS = 14
 DR_STORY_INSTANCE = "web-2"
 
 
@@ -38,8 +41,9 @@ def check(condition: bool, message: str) -> None:
 
 
 class Demo:
-    def __init__(self, out: TextIO) -> None:
+    def __init__(self, out: TextIO, dashboard_path: Path | None = None) -> None:
         self.out = out
+        self.dashboard_path = dashboard_path or Path(".build") / "dashboard.html"
         self.started = time.monotonic()
         self.step_number = 0
 
@@ -71,6 +75,7 @@ class Demo:
         dr_job = self.dr_restore(state, point)
         self.verify_dr_instance(state, point, dr_job)
         self.drill(state)
+        self.dashboard(stack, state)
 
     def show_fleet(self, state: StackState) -> None:
         self.step("Seeded the demo fleet in the primary region")
@@ -146,7 +151,7 @@ class Demo:
             self.say('    without the right key: HTTP 403 {"message": "Forbidden"}')
         self.say(f"    restoring {example['instance']} from {example['snapshot_id']} onto a new instance")
         accepted = ApiClient(api.url, api.api_key).start_restore(body, idempotency_key=str(uuid.uuid4()))
-        self.say(f"    HTTP 202 {accepted}")
+        self.say(f"    HTTP 202 {json.dumps(accepted)}")
         check(accepted.get("status") == "PENDING", "restore not accepted")
         return accepted["restore_id"]
 
@@ -167,9 +172,10 @@ class Demo:
         ec2 = boto_client(state, "ec2", job["region"])
         volume = ec2.describe_volumes(VolumeIds=[job["volume_id"]])["Volumes"][0]
         attachments = [(a["InstanceId"], a["Device"], a["State"]) for a in volume.get("Attachments", [])]
+        attached = ", ".join(f"to {i} as {d} ({s})" for i, d, s in attachments) or "nowhere"
         tags = {t["Key"]: t["Value"] for t in volume.get("Tags", [])}
         self.say(
-            f"    volume {volume['VolumeId']} ({volume['State']}) from {volume.get('SnapshotId')}, attached {attachments}"
+            f"    volume {volume['VolumeId']} ({volume['State']}) from {volume.get('SnapshotId')}, attached {attached}"
         )
         self.say(
             f"    tags: ManagedBy={tags.get('ManagedBy')}, smart-vault:restore-id={tags.get('smart-vault:restore-id')}"
@@ -242,7 +248,7 @@ class Demo:
         self.say(f"    POST /restore {json.dumps(body)}  (network: the DR stack's RESTORE_NETWORKS)")
         client = self._dr_client(state)
         accepted = client.start_restore(body, idempotency_key=str(uuid.uuid4()))
-        self.say(f"    HTTP 202 {accepted}")
+        self.say(f"    HTTP 202 {json.dumps(accepted)}")
         job = follow_restore(client, accepted["restore_id"], self.out, interval=0.5, timeout=180)
         check(job["status"] == "SUCCEEDED", f"DR restore ended {job['status']}: {job.get('error')}")
         rto = restore_seconds(job)
@@ -309,6 +315,35 @@ class Demo:
         left = sum(len(d["leftovers"]) for d in drills)
         self.say(f"    {len(drills)} drills passed, teardown verified, {left} left over")
 
+    def dashboard(self, stack: LocalStack, state: StackState) -> None:
+        self.step(
+            f"{state.primary_region} is back: the next backup, the alarms evaluated, the health dashboard"
+        )
+        stack.emulator.bring_region_back(state.primary_region)
+        # The next scheduled run: it reports the age of both regions' recovery points, the DR copies now done.
+        report = invoke_backup(state, scheduled_event(state.primary_region, "smart-vault-backup-schedule"))
+        self.say(f"    {backup_summary(report).splitlines()[0]}")
+        states = evaluate_alarms(stack.emulator.client, stack.monitoring.alarms)
+        alarming = sorted(name for name, value in states.items() if value == "ALARM")
+        self.say(
+            f"    {len(states)} alarms: {len(states) - len(alarming)} not in ALARM"
+            + "".join(f", {n} ALARM" for n in alarming)
+        )
+        dr_api = next(api for api in state.provisioned.apis if api.region == state.dr_region)
+        data = dashboard_data(
+            lambda service, region: boto_client(state, service, region),
+            [state.primary_region, state.dr_region],
+            0.25,
+            ApiClient(dr_api.url, dr_api.api_key),
+            "Smart Vault health (local stack)",
+        )
+        drawn = [c["title"] for c in data["charts"] if c["series"]]
+        check(len(drawn) >= 4, f"the dashboard has data for {drawn} only")
+        path = write_dashboard(self.dashboard_path, data)
+        self.say(f"    charts with data: {', '.join(drawn)}")
+        self.say(f"    dashboard written: {path}")
+        self.say(f"    open it: file://{path}")
+
 
 def restore_seconds(job: dict[str, Any]) -> float:
     """The measured recovery time of a finished job: from its creation to its last update."""
@@ -325,8 +360,8 @@ def log_tails(stack: LocalStack, lines: int = 15) -> str:
     return "\n".join(parts)
 
 
-def run_demo(out: TextIO) -> int:
-    demo = Demo(out)
+def run_demo(out: TextIO, dashboard_path: Path | None = None) -> int:
+    demo = Demo(out, dashboard_path)
     demo.say(
         "Smart Vault demo: backup, DR copy and restore of a small fleet, then the primary region goes down,"
         " web-2 comes back whole in the DR region and a restore drill proves every backup restores, on emulated AWS (no account needed)"

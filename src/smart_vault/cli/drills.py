@@ -21,7 +21,13 @@ from smart_vault.cli.client import (
     format_age,
     format_table,
 )
+from smart_vault.cli.options import dr_api
 
+NO_DRILLS_HERE = (
+    "this restore API keeps no drill results: drills run in the DR region, so ask the DR stack's API "
+    "(set SMART_VAULT_DR_API_URL and SMART_VAULT_DR_API_KEY, as the `smart-vault local up` export line does, "
+    "or pass the DR API's --api-url and --api-key)"
+)
 DEFAULT_DRILL_FUNCTION = "smart-vault-dr-drill"  # Terraform's name with the default name_prefix, DR region
 # The drill function runs up to Lambda's 900 s; the synchronous Invoke waits that long, and once only: a
 # retried Invoke would start a second drill run.
@@ -116,7 +122,21 @@ def cmd_drills(
     args: argparse.Namespace, out: TextIO, client_of: Callable[[argparse.Namespace], ApiClient]
 ) -> int:
     query = urllib.parse.urlencode({"instance_id": args.instance_id} if args.instance_id else {})
-    answer = client_of(args).call("GET", "/drills" + (f"?{query}" if query else ""))
+    path = "/drills" + (f"?{query}" if query else "")
+    dr_url, dr_key = dr_api()
+    dr_client = ApiClient(dr_url, dr_key or args.api_key or "") if dr_url else None
+    wants_dr = args.region is not None and args.region == os.environ.get("SMART_VAULT_DR_REGION")
+    if dr_client is not None and (wants_dr or not args.api_url):
+        answer = dr_client.call("GET", path)
+    else:
+        try:
+            answer = client_of(args).call("GET", path)
+        except CliError as exc:
+            if exc.error != "NotConfigured":
+                raise
+            if dr_client is None:
+                raise CliError(NO_DRILLS_HERE, EXIT_USAGE) from None
+            answer = dr_client.call("GET", path)  # the drills run in the DR region: its API keeps them
     if not isinstance(answer, dict) or not isinstance(answer.get("drills"), list):
         raise CliError(f"unexpected answer from the API: {str(answer)[:200]}", EXIT_UNAVAILABLE)
     drills = answer["drills"]
@@ -172,10 +192,25 @@ def lambda_client_for(region: str | None) -> Any:
     )
 
 
+def drill_region(args: argparse.Namespace) -> str | None:
+    """The drill function's region: --region, the region of a function ARN, the DR region for the DR stack's
+    function (the default), else AWS_REGION."""
+    if args.region:
+        return str(args.region)
+    if args.function.startswith("arn:"):
+        return str(args.function.split(":")[3])
+    dr_region = os.environ.get("SMART_VAULT_DR_REGION")
+    if dr_region and args.function.endswith("-dr-drill"):
+        return dr_region
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+
+
 def cmd_drill_run(args: argparse.Namespace, out: TextIO) -> int:
-    region = args.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    region = drill_region(args)
     if not region:
-        raise CliError("no region: pass --region (the drill function's region) or set AWS_REGION", EXIT_USAGE)
+        raise CliError(
+            "no region: pass --region (the drill function's region) or set SMART_VAULT_DR_REGION", EXIT_USAGE
+        )
     event: dict[str, Any] = {}
     if args.instance_id:
         event["instance_ids"] = list(dict.fromkeys(args.instance_id))
@@ -215,7 +250,10 @@ def add_commands(
     )
     run.add_argument("--instance-id", action="append", help="drill exactly these instances (repeatable)")
     run.add_argument("--dry-run", action="store_true", help="list the plan only; restore nothing")
-    run.add_argument("--region", help="the drill function's region (default AWS_REGION)")
+    run.add_argument(
+        "--region",
+        help="the drill function's region (default: SMART_VAULT_DR_REGION for the DR stack's function, else AWS_REGION)",
+    )
     run.add_argument(
         "--function",
         default=os.environ.get("SMART_VAULT_DRILL_FUNCTION", DEFAULT_DRILL_FUNCTION),

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
+import shutil
 import signal
+import sys
 import threading
 from pathlib import Path
 from typing import Any, TextIO
 
-from smart_vault.cli.client import EXIT_FAILED, EXIT_OK, EXIT_UNAVAILABLE, CliError
+from smart_vault.cli.client import EXIT_FAILED, EXIT_OK, EXIT_UNAVAILABLE, CliError, format_table
 from smart_vault.cli.views import backup_summary, notifications_table, restore_example
+from smart_vault.local.alarm_evaluation import evaluate_alarms
 from smart_vault.local.client import (
     StackError,
     invoke_backup,
@@ -21,9 +25,11 @@ from smart_vault.local.client import (
 from smart_vault.local.curl import restore_curl_command
 from smart_vault.local.stack import LocalStack, StackState, default_state_path
 
+ALARM_EVALUATION_SECONDS = 60
+
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
-    handlers = {"up": up, "backup": backup, "notifications": notifications, "demo": demo}
+    handlers = {"up": up, "backup": backup, "notifications": notifications, "demo": demo, "tick": tick}
     try:
         return handlers[args.local_command](args, out)
     except StackError as exc:
@@ -60,7 +66,9 @@ def up(args: argparse.Namespace, out: TextIO) -> int:
         path.write_text(state.to_json(), encoding="utf-8")
         print_connection_details(state, example, out)
         try:
-            stop.wait()
+            # CloudWatch evaluates alarms every minute; moto never does, so the stack does it here.
+            while not stop.wait(ALARM_EVALUATION_SECONDS):
+                evaluate_alarms(stack.emulator.client, stack.monitoring.alarms)
         except KeyboardInterrupt:
             pass
         print("stopping the local stack", file=out, flush=True)
@@ -73,18 +81,20 @@ def up(args: argparse.Namespace, out: TextIO) -> int:
 def print_connection_details(state: StackState, example: dict[str, str] | None, out: TextIO) -> None:
     api = state.primary_api
     # `smart-vault report` needs the DR region too: without it the pasted line is not enough.
-    env = {**state.client_environment(), "SMART_VAULT_DR_REGION": state.dr_region}
+    env = state.client_environment()
     print("\nSmart Vault local stack is up. Ctrl-C stops it.", file=out)
     print(f"  API URL:          {api.url}", file=out)
     print(f"  API key:          {api.api_key}", file=out)
     for other in state.provisioned.apis:
         if other is not api:
-            print(f"  DR API URL:       {other.url}  (key {other.api_key})", file=out)
+            print(f"  DR API URL:       {other.url}", file=out)
+            print(f"  DR API key:       {other.api_key}", file=out)
     print(f"  AWS endpoint:     {state.aws_endpoint_url}", file=out)
     print(f"  Lambda endpoint:  {state.lambda_endpoint_url}", file=out)
     print(f"  function logs:    {state.log_dir}", file=out)
-    print("\nPoint the CLI (and the AWS CLI) at it:", file=out)
-    print("  export " + " ".join(f"{k}={v}" for k, v in env.items()), file=out)
+    print("\nPoint smart-vault and the AWS CLI at both stacks (primary and DR):", file=out)
+    print("  export " + " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items()), file=out)
+    print(path_hint(), file=out)
     if example:
         print(f"\nRestore {example['instance']} onto a new instance (the README's command):", file=out)
         print(
@@ -95,10 +105,44 @@ def print_connection_details(state: StackState, example: dict[str, str] | None, 
         )
         print("then: smart-vault status <restore_id>", file=out)
     print(
-        "\nMore: smart-vault local backup | smart-vault local notifications | smart-vault report",
+        "\nMore: smart-vault local backup | local tick --days 7 | local notifications | report | dashboard",
         file=out,
         flush=True,
     )
+
+
+def path_hint() -> str:
+    """How to run `smart-vault` from any shell: this interpreter's venv bin directory on PATH."""
+    bin_dir = Path(sys.executable).parent
+    if shutil.which("smart-vault") == str(bin_dir / "smart-vault"):
+        return "  (smart-vault is on your PATH)"
+    return (
+        f"  smart-vault is not on your PATH; to put it there:  export PATH={shlex.quote(str(bin_dir))}:$PATH"
+    )
+
+
+def tick(args: argparse.Namespace, out: TextIO) -> int:
+    from smart_vault.local.tick import run_tick
+
+    state = load_state(_state_path(args))
+    if args.output == "table":
+        print(
+            f"running what the schedules would run in the next {args.days:g} day(s)...", file=out, flush=True
+        )
+    runs, states = run_tick(state, args.days)
+    if args.output == "json":
+        print(json.dumps({"runs": [r.__dict__ for r in runs], "alarms": states}, indent=2), file=out)
+    else:
+        print(
+            format_table(("WHEN", "RULE", "FUNCTION", "STATUS"), [tuple(r.__dict__.values()) for r in runs]),
+            file=out,
+        )
+        alarming = sorted(name for name, value in states.items() if value != "OK")
+        print(
+            f"alarms: {len(states) - len(alarming)} OK" + "".join(f", {n} {states[n]}" for n in alarming),
+            file=out,
+        )
+    return EXIT_FAILED if any(r.status.startswith("FAILED") for r in runs) else EXIT_OK
 
 
 def backup(args: argparse.Namespace, out: TextIO) -> int:

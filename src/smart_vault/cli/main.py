@@ -30,6 +30,8 @@ from smart_vault.cli.client import (
     measured_rto_seconds,
     restore_outcome,
 )
+from smart_vault.cli.options import add_global_options, subcommand_parents
+from smart_vault.cli.recovery_points import instance_ids_of, recovery_point_table
 
 # Options of each restore form that the other does not take (the API would refuse them with a 400).
 VOLUME_ONLY_OPTIONS = {
@@ -166,7 +168,22 @@ def restore_request_body(args: argparse.Namespace) -> dict[str, Any]:
     return body
 
 
+def resolve_name(client: ApiClient, name: str, region: str | None) -> str:
+    """The instance id behind a Name tag, from its recovery points (GET /recovery-points?name=)."""
+    answer = client.recovery_points(name=name, region=region)
+    found = instance_ids_of(answer)
+    if not found:
+        raise CliError(f"no protected instance named {name!r} has recovery points there", EXIT_USAGE)
+    if len(found) > 1:
+        raise CliError(
+            f"several instances are named {name!r} ({', '.join(found)}): use --instance-id", EXIT_USAGE
+        )
+    return found[0]
+
+
 def cmd_restore(args: argparse.Namespace, out: TextIO) -> int:
+    if args.name is not None:
+        args.instance_id = resolve_name(_client(args), args.name, args.region)
     if args.instance_id is not None:
         wrong = _given(args, VOLUME_ONLY_OPTIONS)
         if wrong:
@@ -216,26 +233,6 @@ def _follow(client: ApiClient, restore_id: str, args: argparse.Namespace, out: T
         print(job_summary(job), file=out)
         print(restore_outcome(job), file=out)
     return EXIT_OK if job.get("status") == "SUCCEEDED" else EXIT_FAILED
-
-
-def recovery_point_table(answer: dict[str, Any]) -> str:
-    """The recovery points the API answered, as a table with age and completeness."""
-    rows = [
-        (
-            point["backup_set_id"],
-            point["created_at"],
-            format_age(point["age_seconds"]),
-            "yes" if point["complete"] else "no",
-            len(point["volumes"]),
-            point["instance"].get("instance_type") or "-",
-            point["instance"].get("platform") or "-",
-        )
-        for point in answer.get("recovery_points", [])
-    ]
-    if not rows:
-        return f"no recovery point in {answer.get('region')}"
-    headers = ("BACKUP SET", "CREATED", "AGE", "COMPLETE", "VOLUMES", "TYPE", "PLATFORM")
-    return format_table(headers, rows)
 
 
 def cmd_recovery_points(args: argparse.Namespace, out: TextIO) -> int:
@@ -289,8 +286,11 @@ def cmd_local(args: argparse.Namespace, out: TextIO) -> int:
 EPILOG = """\
 environment:
   SMART_VAULT_API_URL, SMART_VAULT_API_KEY   restore API stage URL and key (or --api-url, --api-key)
+  SMART_VAULT_DR_API_URL, SMART_VAULT_DR_API_KEY  the DR stack's API: `drills` and `--region <DR>` use it
   SMART_VAULT_DR_REGION                      DR region of `report` (or --dr-region)
   SMART_VAULT_DRILL_FUNCTION                 drill function of `drill run` (or --function)
+
+global options (--output, --api-url, --api-key) go before or after the command.
   AWS_REGION, AWS_ENDPOINT_URL, AWS_*        the usual AWS settings, for `report`
 
 exit codes:
@@ -302,17 +302,7 @@ Try it without an AWS account: `make demo`, or `smart-vault local up`.
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--output", "-o", choices=("table", "json"), default="table", help="output format")
-    api = argparse.ArgumentParser(add_help=False)
-    api.add_argument(
-        "--api-url",
-        default=os.environ.get("SMART_VAULT_API_URL"),
-        help="restore API stage URL (env SMART_VAULT_API_URL)",
-    )
-    api.add_argument(
-        "--api-key", default=os.environ.get("SMART_VAULT_API_KEY"), help="API key (env SMART_VAULT_API_KEY)"
-    )
+    common, api = subcommand_parents()
     follow = argparse.ArgumentParser(add_help=False)
     follow.add_argument(
         "--timeout", type=float, default=900.0, help="seconds to wait for the end (default 900)"
@@ -327,6 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    add_global_options(parser)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     restore = commands.add_parser(
@@ -342,6 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
     what = restore.add_mutually_exclusive_group(required=True)
     what.add_argument("--snapshot-id", help="snapshot to restore into a volume (snap-...)")
     what.add_argument("--instance-id", help="protected instance to restore whole (i-...)")
+    what.add_argument("--name", help="protected instance to restore whole, by its Name tag")
     restore.add_argument(
         "--region", help="region to restore in (default: the API's region; or its DR region)"
     )
@@ -413,6 +405,9 @@ def build_parser() -> argparse.ArgumentParser:
     from smart_vault.cli import drills as drill_commands
 
     drill_commands.add_commands(commands, common, api, _client)
+    from smart_vault.cli import dashboard
+
+    dashboard.add_command(commands, common, api)
 
     local = commands.add_parser("local", help="the local stack: emulated AWS on this machine")
     local_commands = local.add_subparsers(dest="local_command", required=True, metavar="LOCAL_COMMAND")
@@ -433,6 +428,12 @@ def build_parser() -> argparse.ArgumentParser:
         "notifications", parents=[common, state], help="show the notifications received"
     )
     local_commands.add_parser("demo", help="run the whole product once, end to end (what `make demo` runs)")
+    tick = local_commands.add_parser(
+        "tick", parents=[common, state], help="run what the schedules would run in the next days, in order"
+    )
+    tick.add_argument(
+        "--days", type=float, default=1.0, help="how many days of schedules (default 1, at most 31)"
+    )
     local.set_defaults(handler=cmd_local)
     return parser
 
@@ -449,6 +450,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     except KeyboardInterrupt:
         print("smart-vault: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `smart-vault ... | head`: the reader left; no traceback (Python docs' recipe)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -49,6 +49,21 @@ class DeploymentConfig:
     drill_instance_type: str | None = None
     drill_timeout_seconds: int = 600
     drill_vpc_cidr: str = "10.250.0.0/16"
+    # alarms, schedules and logs (alarms.tf, backup.tf, notifications.tf)
+    backup_schedule: str = "cron(0 2 * * ? *)"
+    copy_reconcile_minutes: int = 30
+    rpo_threshold_hours: int = 26
+    dr_rpo_threshold_hours: int = 36
+    owed_copy_threshold_hours: int = 24
+    drill_rto_threshold_seconds: int = 480
+    enable_billing_alarm: bool = True
+    billing_alarm_threshold_usd: int = 100
+    log_retention_days: int = 365
+    tags: tuple[tuple[str, str], ...] = ()
+
+    def resource_tags(self) -> dict[str, str]:
+        """The providers' default_tags: var.tags merged with ManagedBy=smart-vault (main.tf local.tags)."""
+        return {**dict(self.tags), "ManagedBy": "smart-vault"}
 
     def drill_stacks(self) -> list[DrillStack]:
         """The drill_stack module instances: the DR region's, and the primary's when drill_regions adds it."""

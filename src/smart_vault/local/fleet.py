@@ -36,6 +36,7 @@ class RegionNetwork:
     availability_zone: str
     ami_id: str
     security_group_id: str = ""  # a group for restored instances, without inbound rules
+    fleet_security_group_id: str = ""  # the demo fleet's own group: restores in this region reuse it
 
 
 @dataclass
@@ -74,7 +75,16 @@ def create_network(ec2: Any, region: str) -> RegionNetwork:
     group_id = ec2.create_security_group(
         GroupName="smart-vault-restores", Description="Restored instances: no inbound rule", VpcId=vpc_id
     )["GroupId"]
-    return RegionNetwork(region, vpc_id, subnet_id, zone, ami_id, group_id)
+    fleet_group_id = ec2.create_security_group(
+        GroupName="smart-vault-demo-fleet", Description="Demo fleet: HTTPS from the VPC", VpcId=vpc_id
+    )["GroupId"]
+    ec2.authorize_security_group_ingress(
+        GroupId=fleet_group_id,
+        IpPermissions=[
+            {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "10.42.0.0/16"}]}
+        ],
+    )
+    return RegionNetwork(region, vpc_id, subnet_id, zone, ami_id, group_id, fleet_group_id)
 
 
 def launch(ec2: Any, network: RegionNetwork, spec: DemoInstance, tag_key: str) -> dict[str, Any]:
@@ -90,6 +100,8 @@ def launch(ec2: Any, network: RegionNetwork, spec: DemoInstance, tag_key: str) -
         ImageId=network.ami_id,
         InstanceType="t3.micro",
         SubnetId=network.subnet_id,
+        # An instance in a VPC always has a group; a whole-instance restore in this region reuses it.
+        SecurityGroupIds=[network.fleet_security_group_id] if network.fleet_security_group_id else [],
         MinCount=1,
         MaxCount=1,
         BlockDeviceMappings=mappings,

@@ -8,7 +8,8 @@ An environment serves one invocation at a time and is kept warm for the next (th
 start, about a second of imports); concurrent invocations get more environments; a timed-out or crashed
 one is discarded.
 
-Implemented: `POST /2015-03-31/functions/{name}/invocations` with `X-Amz-Invocation-Type`
+The read calls of the control plane (ListFunctions, GetFunction, GetFunctionConfiguration, GetPolicy,
+ListTags) are answered by `lambda_control`. Implemented here: `POST /2015-03-31/functions/{name}/invocations` with `X-Amz-Invocation-Type`
 `RequestResponse` (200 and the payload; `X-Amz-Function-Error: Unhandled` when the handler raised),
 `Event` (202, run in the background) and `DryRun` (204); `X-Amz-Log-Type: Tail`; names, ARNs and
 partial ARNs; 404 `ResourceNotFoundException` for unknown functions. Not implemented: async retries,
@@ -21,13 +22,10 @@ import base64
 import json
 import os
 import re
-import select
-import subprocess  # nosec B404
-import sys
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -36,6 +34,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from smart_vault.local.execution_environment import ExecutionEnvironment as _ExecutionEnvironment
 from smart_vault.local.http_thread import ServerThread
 
 ACCOUNT_ID = "123456789012"  # moto's default account: ARNs must agree with the emulated resources
@@ -58,10 +57,35 @@ class FunctionSpec:
     environment: Mapping[str, str]
     timeout_seconds: int = 60
     memory_mb: int = 256
+    role_name: str = ""  # the Terraform role's name; empty: a role named like the function
+    description: str = ""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    permissions: tuple[LambdaPermission, ...] = ()  # Terraform's aws_lambda_permission resources
+    last_modified: str = field(
+        default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%S.000+0000", time.gmtime())
+    )
+    revision_id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
     @property
     def arn(self) -> str:
         return f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:function:{self.name}"
+
+    @property
+    def role_arn(self) -> str:
+        return f"arn:aws:iam::{ACCOUNT_ID}:role/{self.role_name or self.name}"
+
+    @property
+    def log_group(self) -> str:
+        return f"/aws/lambda/{self.name}"
+
+
+@dataclass(frozen=True)
+class LambdaPermission:
+    """One statement of a function's resource policy: `principal` may invoke it from `source_arn`."""
+
+    sid: str
+    principal: str
+    source_arn: str
 
 
 @dataclass(frozen=True)
@@ -80,49 +104,6 @@ class FunctionNotFound(LookupError):
     pass
 
 
-class _ExecutionEnvironment:
-    """One warm process of one function: one invocation at a time, over a line of JSON each way."""
-
-    def __init__(self, spec: FunctionSpec, environment: dict[str, str], log_path: Path) -> None:
-        self.spec = spec
-        with log_path.open("ab") as crash_log:  # what the runtime prints outside any invocation
-            # A fixed argv: this interpreter and this package's runtime module; the handler is a dotted name.
-            self.process = subprocess.Popen(  # noqa: S603  # nosec B603
-                [sys.executable, "-m", "smart_vault.local.runtime", spec.handler],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=crash_log,
-                env=environment,
-            )
-
-    def call(self, request: dict[str, Any], timeout: float) -> dict[str, Any]:
-        """The runtime's answer; TimeoutError after `timeout` s, EOFError if the process died."""
-        stdin, stdout = self.process.stdin, self.process.stdout
-        if stdin is None or stdout is None:
-            raise EOFError("no pipes to the runtime")
-        stdin.write(json.dumps(request).encode() + b"\n")
-        stdin.flush()
-        ready, _, _ = select.select([stdout], [], [], timeout)
-        if not ready:
-            raise TimeoutError
-        line = stdout.readline()
-        if not line:
-            raise EOFError(self.process.wait())
-        return json.loads(line)
-
-    @property
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-    def kill(self) -> None:
-        if self.alive:
-            self.process.kill()
-        self.process.wait()
-        for stream in (self.process.stdin, self.process.stdout):
-            if stream is not None:
-                stream.close()
-
-
 @dataclass
 class LambdaService:
     """The registry of functions and the runner of their invocations."""
@@ -132,6 +113,9 @@ class LambdaService:
     functions: dict[tuple[str, str], FunctionSpec] = field(default_factory=dict)
     default_region: str = "eu-west-1"
     max_async_workers: int = 8
+    # Called after each invocation with (spec, request_id, log lines, duration in ms, failed): where the logs
+    # and metrics go on (`telemetry.CloudWatchShipper`), as Lambda sends them to CloudWatch.
+    telemetry: Callable[[FunctionSpec, str, list[str], float, bool], None] | None = None
 
     def __post_init__(self) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -263,6 +247,7 @@ class LambdaService:
         logs = log_path.read_text(encoding="utf-8", errors="replace") if log_path.exists() else ""
         log_path.unlink(missing_ok=True)
         self._write_log(spec, request_id, logs, time.time() - started)
+        self._ship(spec, request_id, logs, time.time() - started, "error" in answer)
         tail_text = base64.b64encode(logs.encode()[-LOG_TAIL_BYTES:]).decode() if tail else ""
         if "error" in answer:
             return InvokeResult(200, json.dumps(answer["error"]).encode(), "Unhandled", tail_text, request_id)
@@ -297,6 +282,15 @@ class LambdaService:
             self._idle.clear()
         for environment in environments:
             self._discard(environment)
+
+    def _ship(self, spec: FunctionSpec, request_id: str, logs: str, duration: float, failed: bool) -> None:
+        if self.telemetry is None:
+            return
+        try:
+            self.telemetry(spec, request_id, logs.splitlines(), duration * 1000, failed)
+        except Exception as exc:  # noqa: BLE001 - the invocation's answer stands; the miss is logged
+            with self._log_lock, self.log_path(spec.name).open("a", encoding="utf-8") as out:
+                out.write(f"(local stack) logs and metrics not shipped to CloudWatch: {exc!r}\n")
 
     def log_path(self, function_name: str) -> Path:
         return self.log_dir / f"{function_name}.log"
@@ -350,6 +344,22 @@ class _InvokeHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # the stack's own output is the place for progress; requests are in the function logs
+
+    def do_GET(self) -> None:
+        from smart_vault.local.lambda_control import answer_get, not_found
+
+        region_match = CREDENTIAL_REGION.search(self.headers.get("Authorization", ""))
+        region = region_match.group("region") if region_match else self.server.service.default_region
+        answer = answer_get(self.server.service, self.path, region) or not_found(urlsplit(self.path).path)
+        payload = json.dumps(answer.body).encode()
+        self.send_response(answer.status)
+        self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
+        if answer.error_type:
+            self.send_header("x-amzn-ErrorType", answer.error_type)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
 
     def do_POST(self) -> None:
         service = self.server.service

@@ -6,7 +6,7 @@ import copy
 import json
 import secrets
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from smart_vault.local.deployment import (
     restore_worker_environment,
     table_definitions,
 )
-from smart_vault.local.lambda_service import FunctionSpec, LambdaService
+from smart_vault.local.lambda_service import ACCOUNT_ID, FunctionSpec, LambdaPermission, LambdaService
 
 INVOKE_ARN_PLACEHOLDER = "${restore_api_invoke_arn}"
 ClientFactory = Callable[[str, str], Any]  # (service, region) -> boto3 client on the emulator
@@ -230,6 +230,17 @@ def create_drill_network(client_for: ClientFactory, stack: DrillStack, cidr: str
     return subnet_id, [group_id]
 
 
+def deployed_attributes(config: DeploymentConfig, region: str, function: str) -> dict[str, Any]:
+    """Role, tags and resource policy of a function as the Terraform gives them (its role has its name)."""
+    from smart_vault.local.rules import function_permissions
+
+    return {
+        "role_name": function,
+        "tags": config.resource_tags(),
+        "permissions": function_permissions(config, region, function),
+    }
+
+
 def provision(
     client_for: ClientFactory, config: DeploymentConfig, lambdas: LambdaService, openapi_template: str
 ) -> Provisioned:
@@ -251,6 +262,7 @@ def provision(
         ),
         timeout_seconds=config.backup_timeout_seconds,
         memory_mb=config.backup_memory_mb,
+        **deployed_attributes(config, config.primary_region, config.backup_function_name),
     )
     lambdas.register(backup)
     done.functions.append(backup.arn)
@@ -266,6 +278,7 @@ def provision(
             ),
             timeout_seconds=drill_stack.timeout_seconds,
             memory_mb=drill_stack.memory_mb,
+            **deployed_attributes(config, drill_stack.region, drill_stack.function_name),
         )
         lambdas.register(drill)
         done.functions.append(drill.arn)
@@ -279,6 +292,7 @@ def provision(
             environment=restore_worker_environment(stack, done.topics[stack.region], config),
             timeout_seconds=stack.worker_timeout_seconds,
             memory_mb=stack.memory_mb,
+            **deployed_attributes(config, stack.region, stack.worker_function_name),
         )
         api = FunctionSpec(
             name=stack.api_function_name,
@@ -287,6 +301,7 @@ def provision(
             environment=restore_api_environment(config, stack),
             timeout_seconds=stack.api_timeout_seconds,
             memory_mb=stack.memory_mb,
+            **deployed_attributes(config, stack.region, stack.api_function_name),
         )
         for spec in (worker, api):
             lambdas.register(spec)
@@ -295,6 +310,10 @@ def provision(
         document = api_document(openapi_template, stack.region, api.arn)
         api_id = import_rest_api(apigw, document, stack.api_name)
         key_value, key_id, plan_id = deploy_with_key(apigw, api_id, stack.api_name)
+        # restore_stack/api.tf's aws_lambda_permission: the API's stage may invoke the function.
+        source = f"arn:aws:execute-api:{stack.region}:{ACCOUNT_ID}:{api_id}/{API_STAGE}/*/*"
+        permission = LambdaPermission("AllowRestoreApiV1", "apigateway.amazonaws.com", source)
+        lambdas.register(replace(api, permissions=(permission,)))
         done.apis.append(
             ProvisionedApi(stack.region, api_id, API_STAGE, key_value, key_id, plan_id, api.name)
         )

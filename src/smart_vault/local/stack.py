@@ -17,6 +17,8 @@ from smart_vault.local.fleet import Fleet, create_networks, seed_demo_fleet
 from smart_vault.local.gateway import Gateway, GatewayEndpoint
 from smart_vault.local.lambda_service import InvokeResult, LambdaEndpoint, LambdaService
 from smart_vault.local.provision import Provisioned, api_document, provision, read_openapi_template
+from smart_vault.local.provision_monitoring import provision_monitoring
+from smart_vault.local.telemetry import CloudWatchShipper
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
@@ -61,7 +63,14 @@ class StackState:
             "AWS_ENDPOINT_URL_LAMBDA": self.lambda_endpoint_url,
             "SMART_VAULT_API_URL": self.primary_api.url,
             "SMART_VAULT_API_KEY": self.primary_api.api_key,
+            "SMART_VAULT_DR_REGION": self.dr_region,
+            **self.dr_api_environment(),
         }
+
+    def dr_api_environment(self) -> dict[str, str]:
+        """The DR stack's restore API (`smart-vault drills` and DR-side commands use it)."""
+        dr = next((api for api in self.provisioned.apis if api.region == self.dr_region), None)
+        return {"SMART_VAULT_DR_API_URL": dr.url, "SMART_VAULT_DR_API_KEY": dr.api_key} if dr else {}
 
     def to_json(self) -> str:
         data = {
@@ -123,6 +132,7 @@ class LocalStack:
             log_dir=self.log_dir,
             default_region=self.config.primary_region,
         )
+        self.lambdas.telemetry = CloudWatchShipper(self.emulator.client)
         self._lambda_endpoint = LambdaEndpoint(self.lambdas)
         lambda_url = self._lambda_endpoint.start()
         # Functions call other functions (the API invokes the worker) through this endpoint, as in AWS.
@@ -145,6 +155,7 @@ class LocalStack:
                     dr_security_group_ids=(dr_network.security_group_id,),
                 )
         provisioned = provision(self.emulator.client, self.config, self.lambdas, template)
+        self.monitoring = provision_monitoring(self.emulator.client, self.config, provisioned)
         # The primary region's functions import their code while the gateways start and the fleet is seeded.
         self.lambdas.prewarm(self.config.primary_region)
         for api in provisioned.apis:

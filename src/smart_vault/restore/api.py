@@ -13,25 +13,15 @@ import json
 import re
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyValidationError,
-)
 
 from smart_vault import aws
 from smart_vault.config import RestoreApiSettings
 from smart_vault.errors import AwsError, Conflict, NotFound, ValidationError
 from smart_vault.observability import logger, trace, trace_handler
-from smart_vault.restore.checks import run_instance_prechecks, run_prechecks
 from smart_vault.restore.jobs import (
     INSTANCE_MODE,
     PENDING,
@@ -41,8 +31,12 @@ from smart_vault.restore.jobs import (
     new_job,
     public_view,
 )
-from smart_vault.restore.recovery_points import list_recovery_points, validate_query
-from smart_vault.restore.request import AnyRestoreRequest, InstanceRestoreRequest, parse_restore_request
+
+if TYPE_CHECKING:
+    from smart_vault.restore.request import AnyRestoreRequest
+
+# Each route imports the modules only it needs (request parsing and pre-checks for POST /restore, recovery
+# points for GET /recovery-points): a cold start compiles only the API's core (bench figure 4).
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60
@@ -60,6 +54,11 @@ def _prechecked_job(
     request: AnyRestoreRequest, settings: RestoreApiSettings, restore_id: str, ec2: Any, now: datetime
 ) -> tuple[Job, dict[str, Any]]:
     """The PENDING job of a request that passed its pre-checks, and what to log about it."""
+    # Imported here: the pre-checks (and the backup metadata they read) are only for POST /restore, so the
+    # other routes, and every cold start, do not pay for their imports (bench figure 4).
+    from smart_vault.restore.checks import run_instance_prechecks, run_prechecks
+    from smart_vault.restore.request import InstanceRestoreRequest
+
     if isinstance(request, InstanceRestoreRequest):
         instance = run_instance_prechecks(request, settings, ec2=ec2)
         job = new_job(
@@ -121,6 +120,18 @@ def start_restore_once(
     lambda_context: Any = None,
 ) -> dict[str, Any]:
     """`start_restore`, at most once per Idempotency-Key and 24 h; the same key with another body is 409."""
+    # Imported here: only a POST /restore with an Idempotency-Key needs Powertools' idempotency utility (and
+    # the JMESPath it brings); the other routes and the cold start do without it (bench figure 4).
+    from aws_lambda_powertools.utilities.idempotency import (
+        DynamoDBPersistenceLayer,
+        IdempotencyConfig,
+        idempotent_function,
+    )
+    from aws_lambda_powertools.utilities.idempotency.exceptions import (
+        IdempotencyAlreadyInProgressError,
+        IdempotencyValidationError,
+    )
+
     config = IdempotencyConfig(
         event_key_jmespath="idempotency_key",
         payload_validation_jmespath="request",
@@ -219,6 +230,8 @@ def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = No
 @app.post("/restore")
 def post_restore() -> Response:
     settings = _settings()
+    from smart_vault.restore.request import parse_restore_request
+
     request = parse_restore_request(_raw_body(), settings)
     key = _idempotency_key()
     store = RestoreJobStore(settings.restore_jobs_table)
@@ -254,6 +267,8 @@ def get_drills_route() -> Response:
 @app.get("/recovery-points")
 def get_recovery_points_route() -> Response:
     settings = _settings()
+    from smart_vault.restore.recovery_points import list_recovery_points, validate_query
+
     instance_id, name, region = validate_query(app.current_event.query_string_parameters, settings)
     answer = list_recovery_points(
         aws.client("ec2", region), region, instance_id=instance_id, name=name, now=datetime.now(UTC)

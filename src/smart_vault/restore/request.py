@@ -15,14 +15,15 @@ import re
 from dataclasses import asdict, dataclass
 from functools import cache
 from importlib import resources
-from typing import Any
-
-import fastjsonschema
+from typing import TYPE_CHECKING, Any
 
 from smart_vault.config import RestoreApiSettings
 from smart_vault.errors import ValidationError
 
 # The body is a handful of short strings; anything near this size is a mistake or an attack.
+if TYPE_CHECKING:
+    import fastjsonschema
+
 MAX_BODY_BYTES = 8_192
 DEFAULT_INSTANCE_TYPE = "t3.micro"
 DEFAULT_DEVICE_NAME = "/dev/sdf"
@@ -92,6 +93,9 @@ def form_schema(form: int) -> dict[str, Any]:
 def _compiled_validator(form: int) -> Any:
     # Compiled once per process: fastjsonschema (what Powertools' validator runs) compiles to Python code,
     # which is fast to run but slow to build, and Powertools' `validate` would rebuild it on every call.
+    # Imported here, at the first POST /restore: the API's other routes and its cold start do without it.
+    import fastjsonschema
+
     return fastjsonschema.compile(form_schema(form))
 
 
@@ -204,6 +208,8 @@ def validate_against_schema(body: Any) -> dict[str, Any]:
     newline; a trailing newline must never reach an AWS call, so each pattern must match the full value.
     """
     form = form_of(body)
+    import fastjsonschema  # loaded by _compiled_validator already; named here for its exception type
+
     try:
         _compiled_validator(form)(body)
     except fastjsonschema.JsonSchemaValueException as exc:

@@ -1,0 +1,320 @@
+"""What the Terraform deploys around the functions, as data: alarms, EventBridge rules and their targets,
+log groups, roles and the health dashboard.
+
+`provision_monitoring` creates exactly this in the emulator; `tests/local/test_local_terraform_parity.py`
+parses the *.tf files and fails when the two drift apart (names, metrics, dimensions, thresholds, schedules,
+patterns, targets). Everything is derived from `DeploymentConfig`, whose defaults are the variables'.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from smart_vault.local.deployment import DeploymentConfig
+from smart_vault.local.rules import RuleSpec, rules
+
+BILLING_REGION = "us-east-1"
+SERVICE_DIMENSION = {"service": "smart-vault"}
+
+
+@dataclass(frozen=True)
+class AlarmSpec:
+    region: str
+    name: str
+    namespace: str
+    metric: str
+    dimensions: dict[str, str]
+    statistic: str
+    period: int
+    threshold: float
+    treat_missing_data: str
+    topic_region: str  # whose notification topic the actions name ("billing": the billing topic)
+    ok_actions: bool = False
+    insufficient_data_actions: bool = False
+    evaluation_periods: int = 1
+    datapoints_to_alarm: int | None = None
+    comparison: str = "GreaterThanThreshold"
+
+
+@dataclass(frozen=True)
+class RoleSpec:
+    name: str
+    service: str  # the service principal that assumes it
+    description: str
+
+
+@dataclass(frozen=True)
+class Monitoring:
+    alarms: list[AlarmSpec] = field(default_factory=list)
+    rules: list[RuleSpec] = field(default_factory=list)
+    log_groups: dict[str, list[str]] = field(default_factory=dict)  # region -> names
+    roles: list[RoleSpec] = field(default_factory=list)
+    dashboard_name: str = ""
+    dashboard_widgets: list[dict[str, Any]] = field(default_factory=list)
+
+
+def backup_alarms(config: DeploymentConfig) -> list[AlarmSpec]:
+    """alarms.tf."""
+    p, dr, prefix = config.primary_region, config.dr_region, config.name_prefix
+    function = {"FunctionName": config.backup_function_name}
+
+    def alarm(name: str, namespace: str, metric: str, dimensions: dict[str, str], **kw: Any) -> AlarmSpec:
+        kw.setdefault("statistic", "Sum")
+        kw.setdefault("period", 300)
+        kw.setdefault("threshold", 0)
+        kw.setdefault("treat_missing_data", "notBreaching")
+        kw.setdefault("topic_region", p)
+        return AlarmSpec(p, f"{prefix}-{name}", namespace, metric, dimensions, **kw)
+
+    alarms = [
+        alarm("backup-failures", "SmartVault", "BackupFailures", SERVICE_DIMENSION, ok_actions=True),
+        alarm(
+            "rpo-breach",
+            "SmartVault",
+            "RecoveryPointAgeSeconds",
+            {"Region": p},
+            statistic="Maximum",
+            period=3600,
+            threshold=config.rpo_threshold_hours * 3600,
+            treat_missing_data="ignore",
+            ok_actions=True,
+            insufficient_data_actions=True,
+            datapoints_to_alarm=1,
+        ),
+        alarm(
+            "dr-rpo-breach",
+            "SmartVault",
+            "RecoveryPointAgeSeconds",
+            {"Region": dr},
+            statistic="Maximum",
+            period=3600,
+            threshold=config.dr_rpo_threshold_hours * 3600,
+            treat_missing_data="missing",
+            ok_actions=True,
+            insufficient_data_actions=True,
+        ),
+        alarm(
+            "owed-copy-age",
+            "SmartVault",
+            "OldestOwedCopySeconds",
+            SERVICE_DIMENSION,
+            statistic="Maximum",
+            period=3600,
+            threshold=config.owed_copy_threshold_hours * 3600,
+            ok_actions=True,
+        ),
+        alarm("backup-errors", "AWS/Lambda", "Errors", function),
+        alarm("backup-throttles", "AWS/Lambda", "Throttles", function),
+        alarm(
+            "backup-dlq-messages",
+            "AWS/SQS",
+            "ApproximateNumberOfMessagesVisible",
+            {"QueueName": f"{prefix}-backup-dlq"},
+            statistic="Maximum",
+        ),
+    ]
+    if config.enable_billing_alarm:
+        alarms.append(billing_alarm(config))
+    return alarms
+
+
+def billing_alarm(config: DeploymentConfig) -> AlarmSpec:
+    """alarms.tf's `billing` (count = enable_billing_alarm): in us-east-1, to the billing topic."""
+    return AlarmSpec(
+        BILLING_REGION,
+        f"{config.name_prefix}-estimated-charges",
+        "AWS/Billing",
+        "EstimatedCharges",
+        {"Currency": "USD"},
+        "Maximum",
+        21600,
+        config.billing_alarm_threshold_usd,
+        "notBreaching",
+        "billing",
+    )
+
+
+def restore_alarms(config: DeploymentConfig) -> list[AlarmSpec]:
+    """modules/restore_stack/alarms.tf, once per restore stack."""
+    alarms = []
+    for stack in config.restore_stacks():
+        r, prefix = stack.region, stack.name_prefix
+        functions = {"restore-api": stack.api_function_name, "restore-worker": stack.worker_function_name}
+        for short, function in functions.items():
+            for metric in ("Errors", "Throttles"):
+                alarms.append(
+                    AlarmSpec(
+                        r,
+                        f"{prefix}-{short}-{metric.lower()}",
+                        "AWS/Lambda",
+                        metric,
+                        {"FunctionName": function},
+                        "Sum",
+                        300,
+                        0,
+                        "notBreaching",
+                        r,
+                    )
+                )
+        alarms.append(
+            AlarmSpec(
+                r,
+                f"{prefix}-restore-worker-dlq-messages",
+                "AWS/SQS",
+                "ApproximateNumberOfMessagesVisible",
+                {"QueueName": f"{prefix}-restore-worker-dlq"},
+                "Maximum",
+                300,
+                0,
+                "notBreaching",
+                r,
+            )
+        )
+        alarms.append(
+            AlarmSpec(
+                r,
+                f"{prefix}-restore-api-5xx",
+                "AWS/ApiGateway",
+                "5XXError",
+                {"ApiName": stack.api_name, "Stage": "v1"},
+                "Sum",
+                300,
+                0,
+                "notBreaching",
+                r,
+            )
+        )
+    return alarms
+
+
+def drill_alarms(config: DeploymentConfig) -> list[AlarmSpec]:
+    """modules/drill_stack/alarms.tf, once per drill stack."""
+    alarms = []
+    for stack in config.drill_stacks():
+        r, prefix, region = stack.region, stack.name_prefix, {"Region": stack.region}
+        alarms += [
+            AlarmSpec(
+                r,
+                f"{prefix}-drills-failed",
+                "SmartVault",
+                "DrillsFailed",
+                region,
+                "Sum",
+                3600,
+                0,
+                "notBreaching",
+                r,
+                ok_actions=True,
+            ),
+            AlarmSpec(
+                r,
+                f"{prefix}-drills-overdue",
+                "SmartVault",
+                "DrillOverdue",
+                region,
+                "Maximum",
+                3600,
+                0,
+                "ignore",
+                r,
+                ok_actions=True,
+            ),
+            AlarmSpec(
+                r,
+                f"{prefix}-drill-rto",
+                "SmartVault",
+                "DrillRtoSeconds",
+                region,
+                "Maximum",
+                3600,
+                config.drill_rto_threshold_seconds,
+                "notBreaching",
+                r,
+                ok_actions=True,
+            ),
+            AlarmSpec(
+                r,
+                f"{prefix}-drill-errors",
+                "AWS/Lambda",
+                "Errors",
+                {"FunctionName": stack.function_name},
+                "Sum",
+                300,
+                0,
+                "notBreaching",
+                r,
+            ),
+        ]
+    return alarms
+
+
+def log_groups(config: DeploymentConfig) -> dict[str, list[str]]:
+    groups: dict[str, list[str]] = {config.primary_region: [f"/aws/lambda/{config.backup_function_name}"]}
+    for stack in config.restore_stacks():
+        groups.setdefault(stack.region, []).extend(
+            [
+                f"/aws/lambda/{stack.api_function_name}",
+                f"/aws/lambda/{stack.worker_function_name}",
+                f"/aws/apigateway/{stack.name_prefix}-restore-access",
+            ]
+        )
+    for drill in config.drill_stacks():
+        groups.setdefault(drill.region, []).append(f"/aws/lambda/{drill.function_name}")
+    return groups
+
+
+def roles(config: DeploymentConfig) -> list[RoleSpec]:
+    prefix = config.name_prefix
+    found = [
+        RoleSpec(
+            f"{prefix}-backup",
+            "lambda.amazonaws.com",
+            "Smart Vault backup function: snapshot sets, DR copies, pruning of managed snapshots.",
+        ),
+        RoleSpec(
+            f"{prefix}-copy-event-forwarder",
+            "events.amazonaws.com",
+            "Smart Vault: forwards DR copySnapshot events to the primary region's default bus.",
+        ),
+        RoleSpec(
+            f"{prefix}-apigw-logs",
+            "apigateway.amazonaws.com",
+            "Lets API Gateway write the restore APIs' execution logs to CloudWatch Logs.",
+        ),
+    ]
+    for stack in config.restore_stacks():
+        found += [
+            RoleSpec(
+                stack.api_function_name,
+                "lambda.amazonaws.com",
+                f"Smart Vault restore API function ({stack.region}): pre-checks, job records, worker start.",
+            ),
+            RoleSpec(
+                stack.worker_function_name,
+                "lambda.amazonaws.com",
+                f"Smart Vault restore worker ({stack.region}): volumes and instances from managed snapshots.",
+            ),
+        ]
+    for drill in config.drill_stacks():
+        found.append(
+            RoleSpec(
+                drill.function_name,
+                "lambda.amazonaws.com",
+                f"Smart Vault restore drills ({drill.region}): temporary AMIs and instances from managed snapshots.",
+            )
+        )
+    return found
+
+
+def monitoring(config: DeploymentConfig) -> Monitoring:
+    from smart_vault.local.dashboard_body import dashboard_widgets
+
+    return Monitoring(
+        alarms=backup_alarms(config) + restore_alarms(config) + drill_alarms(config),
+        rules=rules(config),
+        log_groups=log_groups(config),
+        roles=roles(config),
+        dashboard_name=f"{config.name_prefix}-health",
+        dashboard_widgets=dashboard_widgets(config),
+    )
