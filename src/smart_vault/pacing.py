@@ -78,8 +78,10 @@ class Pacer:
         rates: Mapping[str, Rate] = EC2_RATES,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        service: str = "ec2",
     ) -> None:
         self.buckets = {op: TokenBucket(rate, clock, sleep) for op, rate in rates.items()}
+        self.service = service
 
     def on_call(self, model: Any, **_: Any) -> None:
         bucket = self.buckets.get(model.name)
@@ -90,19 +92,28 @@ class Pacer:
         # When the call is made, before anything can answer it early (a stub, a cache); once per call (the
         # retries of one call are slowed down by the adaptive retry mode instead).
         for operation in self.buckets:
-            client.meta.events.register_first(f"provide-client-params.ec2.{operation}", self.on_call)
+            client.meta.events.register_first(
+                f"provide-client-params.{self.service}.{operation}", self.on_call
+            )
         return client
 
 
-def pace(client: Any, rates: Mapping[str, Rate] = EC2_RATES) -> Pacer:
-    """Pace an EC2 client's mutating calls; a client is paced once (clients are cached per region, and so
-    is their pacer, which matches EC2's per-region buckets)."""
+def pace(client: Any, rates: Mapping[str, Rate] = EC2_RATES, service: str = "ec2") -> Pacer:
+    """Pace a client's calls (by default an EC2 client's mutating calls); a client is paced once (clients are
+    cached per region, and so is their pacer, which matches the per-region buckets of EC2 and SSM)."""
     pacer = getattr(client, "_smart_vault_pacer", None)
     if pacer is None:
-        pacer = Pacer(rates)
+        clock, sleep = _clock()
+        pacer = Pacer(rates, clock, sleep, service)
         pacer.attach(client)
         client._smart_vault_pacer = pacer
     return pacer
+
+
+def _clock() -> tuple[Callable[[], float], Callable[[float], None]]:
+    from smart_vault import aws  # the one clock seam (a simulation sets virtual time there)
+
+    return aws.clock()
 
 
 def scaled(rates: Mapping[str, Rate], factor: float) -> dict[str, Rate]:

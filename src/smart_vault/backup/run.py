@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from smart_vault.backup.app_consistent import APP_CONSISTENT_TAG, is_app_consistent_failure
+from smart_vault.backup.app_consistent_lane import AppConsistentLane, LaneOutcome
 from smart_vault.backup.ledger import CopyLedger, OwedCopy
 from smart_vault.backup.prune import PruneOutcome, delete_snapshots, plan_both_regions
 from smart_vault.backup.report import (
@@ -101,6 +103,7 @@ class Clients:
     ec2: Any
     dr_ec2: Any
     ledger: CopyLedger | None = None
+    ssm: Any = None  # (v3) Systems Manager, for the scripts of opted-in instances (None: built when needed)
 
 
 @dataclass(frozen=True)
@@ -218,23 +221,28 @@ def _back_up_instances(
     clients: Clients,
     settings: BackupSettings,
     deadline: Deadline,
-) -> tuple[list[InstanceResult], list[str], int]:
-    """Back up `instances` in id order until the deadline; returns the results, the created snapshot ids
-    and how many instances were handled.
+) -> tuple[list[InstanceResult], list[str], int, LaneOutcome]:
+    """Back up `instances` in id order until the deadline; returns the results, the created snapshot ids,
+    how many instances were handled and (v3) the outcome of the application-consistent lane.
 
     At most WORKERS instances are in flight, so the deadline is checked as the work progresses. Every
     started instance finishes, so what was handled is always a prefix of `instances` (the continuation
     cursor is the id of its last one), and each invocation handles at least one instance, so a run always
-    moves forward.
+    moves forward. Instances with scripts go to the application-consistent lane (batches of scripts that
+    plain instances never wait for); the run stops early when the lane's batches would not fit in time.
     """
     results: list[InstanceResult] = []
     created: list[str] = []
     slots = threading.BoundedSemaphore(WORKERS)
     handled = 0
+    lane = None if request.dry_run else AppConsistentLane(clients.ssm, clients.ec2, request.run_id, settings)
     with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="backup") as pool:
         futures = []
         for instance in instances:
             if handled and deadline.instances_must_stop():
+                break
+            scripted = lane is not None and instance.scripts_document and instance.instance_id not in covered
+            if scripted and handled and not lane.fits(instance, deadline.seconds_left(), deadline.reserve):
                 break
             handled += 1
             if instance.instance_id in covered:
@@ -242,16 +250,41 @@ def _back_up_instances(
                 set_id = backup_set_id(request.run_id, instance.instance_id)
                 results.append(instance_result(instance.instance_id, set_id, ids, SKIPPED))
                 continue
+            if scripted:
+                lane.add(instance)
+                continue
             slots.acquire()
             future = pool.submit(_back_up_one, request, instance, clients, settings)
             future.add_done_callback(lambda _: slots.release())
             futures.append(future)
+        if lane is not None:
+            lane.start_grouped()  # the scripts run while the plain instances finish
         for future in futures:
             result, ids = future.result()
             results.append(result)
             created += ids
+    outcome = lane.finish() if lane is not None else LaneOutcome()
+    results += outcome.results
+    created += outcome.created
     results.sort(key=lambda r: r["instance_id"])
-    return results, created, handled
+    return results, created, handled, outcome
+
+
+def app_consistent_figures(
+    results: Sequence[InstanceResult],
+    covered: dict[str, list[Snapshot]],
+    lane: LaneOutcome,
+    after: str | None,
+) -> dict[str, int]:
+    """Pure: AppConsistentSets (sets of this run tagged true) and AppConsistentFailures (instances whose pre-
+    or post-script failed, whether a crash-consistent set was taken or not), over this invocation (the lane's
+    outcome) and the earlier ones of the run (their sets' tags, and their failures carried in `results`)."""
+    earlier = {i: snaps for i, snaps in covered.items() if after is not None and i <= after}
+    flags = {i: {s.tags.get(APP_CONSISTENT_TAG) for s in snaps} for i, snaps in earlier.items()}
+    sets = {i for i, f in flags.items() if "true" in f} | lane.app_consistent
+    failed = {i for i, f in flags.items() if "false" in f} | lane.script_failures
+    failed |= {r["instance_id"] for r in results if is_app_consistent_failure(r["error"])}
+    return {"app_consistent_sets": len(sets), "app_consistent_failures": len(failed)}
 
 
 def _earlier_invocations(
@@ -293,7 +326,9 @@ def run_backup(
         for snap in run_snapshots(clients.ec2, settings.region, request.run_id):
             covered.setdefault(snap.source_instance, []).append(snap)
         pending = [i for i in selected if request.after is None or i.instance_id > request.after]
-        results, created, started = _back_up_instances(request, pending, covered, clients, settings, deadline)
+        results, created, started, lane = _back_up_instances(
+            request, pending, covered, clients, settings, deadline
+        )
     except AwsError as exc:
         failure = {"resource": "instance selection", "error": exc.readable()}
         return RunResult(report=build_report(request.run_id, request.dry_run, failures=[failure]))
@@ -341,6 +376,7 @@ def run_backup(
     selected_ids = [i.instance_id for i in selected]
     return RunResult(
         report=report,
+        extra=app_consistent_figures(results, covered, lane, request.after),
         instances_protected=len(protected),
         recovery_point_age=recovery_point_age(selected_ids, primaries, now),
         dr_recovery_point_age=recovery_point_age(selected_ids, dr_snapshots, now),
