@@ -37,8 +37,10 @@ MIN_DELIVERY_TIMEOUT = 30
 # are not.
 DONE = frozenset({"Success", "Failed", "TimedOut", "Cancelled"})
 SUCCESS = "Success"
-# Seconds between polls of one command: quick first (most scripts take a second or two), then every 5 s.
-POLL_DELAYS = (1.0, 1.0, 2.0, 3.0, 5.0)
+# Seconds between polls of one command: every second for the first 10 s (most scripts take a second or
+# two, and every second of polling lag is a second more that the batch's applications stay frozen), then
+# every 2 s, then every 5 s. One poll covers the whole batch of up to 50 instances.
+POLL_DELAYS = (1.0,) * 10 + (2.0,) * 5 + (5.0,)
 # Local pacing of the Systems Manager calls. GUESS: AWS publishes no per-action request rate for these
 # actions (docs/app-consistent.md says what was looked up); these stay far below what a small account is
 # allowed, and the client's retry mode absorbs a ThrottlingException caused by other tools.

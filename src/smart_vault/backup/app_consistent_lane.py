@@ -6,16 +6,18 @@ instances never wait for a script. The lane groups them by document into batches
 pre-script (`app_consistent.run_pre_scripts`), its sets' `CreateSnapshots` in parallel, the post-script sent
 as soon as the last of them answered, the per-volume tags, then the post-script's outcome.
 
-Time: a batch lasts at most about two script timeouts plus its EC2 calls (`batch_seconds`). The run asks
+Time: a batch holds its slot for at most the pre-script's timeout plus its EC2 calls (`batch_seconds`); the
+post-scripts' outcomes are collected at the end, within one more timeout. The run asks
 `fits()` before it hands over an instance, and stops starting instances when the batches the lane would
 have to finish do not fit in what is left of the invocation (the continuation takes the rest).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,21 +52,23 @@ from smart_vault.observability import logger
 BATCHES_IN_FLIGHT = 3
 SET_WORKERS = 8  # CreateSnapshots of one batch in parallel (paced to EC2's bucket all the same)
 CREATE_RATE = pacing.EC2_RATES["CreateSnapshots"].per_second
-MARGIN_SECONDS = 30.0
+MARGIN_SECONDS = 5.0
 
 
 def batch_seconds(timeout: int, batch_size: int = MAX_TARGETS) -> float:
-    """Pure: the longest a batch may take: both scripts' timeouts, its CreateSnapshots at EC2's rate, and a
-    margin for the describes, the polls and the tags."""
-    return 2.0 * timeout + batch_size / CREATE_RATE + MARGIN_SECONDS
+    """Pure: the longest a batch holds its slot: the pre-script's timeout, the CreateSnapshots of every
+    batch in flight at EC2's rate (one batch creates at a time, see `AppConsistentLane`), and a margin for
+    the describe, the polls and the post-script's SendCommand."""
+    return timeout + BATCHES_IN_FLIGHT * batch_size / CREATE_RATE + MARGIN_SECONDS
 
 
 def lane_fits(seconds_left: float | None, reserve: float, open_batches: int, timeout: int) -> bool:
-    """Pure: whether `open_batches` batches (running or waiting) finish before the invocation's reserve."""
+    """Pure: whether `open_batches` batches (running or waiting) finish before the invocation's reserve:
+    `BATCHES_IN_FLIGHT` at a time, then the last post-scripts' timeout."""
     if seconds_left is None:
         return True
     waves = math.ceil(open_batches / BATCHES_IN_FLIGHT)
-    return seconds_left - reserve >= waves * batch_seconds(timeout)
+    return seconds_left - reserve >= waves * batch_seconds(timeout) + timeout
 
 
 @dataclass
@@ -92,9 +96,10 @@ class AppConsistentLane:
         self._ec2, self._run_id, self._settings = ec2, run_id, settings
         self._clock = clock or Clock.default()
         self._groups: dict[str, list[Instance]] = {}
-        self._futures: list[Future[LaneOutcome]] = []
+        self._futures: list[Future[Callable[[], LaneOutcome]]] = []
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
+        self._pipeline = Pipeline()
 
     def open_batches(self, document: str | None = None) -> int:
         """Batches not finished yet (with the one `document`'s next instance would open)."""
@@ -102,6 +107,9 @@ class AppConsistentLane:
         grouped = len(self._groups)
         opens = 1 if document is not None and document not in self._groups else 0
         return running + grouped + opens
+
+    def yield_to_frozen(self) -> None:
+        self._pipeline.yield_to_frozen()
 
     def fits(self, instance: Instance, seconds_left: float | None, reserve: float) -> bool:
         return lane_fits(
@@ -127,7 +135,7 @@ class AppConsistentLane:
         self.start_grouped()
         merged = LaneOutcome()
         for future in self._futures:
-            outcome = future.result()
+            outcome = future.result()()
             merged.results += outcome.results
             merged.created += outcome.created
             merged.app_consistent |= outcome.app_consistent
@@ -147,9 +155,11 @@ class AppConsistentLane:
                 self._ssm = ssm_client(self._ssm_given, self._settings.region)
             return self._ssm
 
-    def _run_batch(self, batch: list[Instance]) -> LaneOutcome:
+    def _run_batch(self, batch: list[Instance]) -> Callable[[], LaneOutcome]:
         try:
-            return back_up_batch(self._client(), self._ec2, batch, self._run_id, self._settings, self._clock)
+            return back_up_batch(
+                self._client(), self._ec2, batch, self._run_id, self._settings, self._clock, self._pipeline
+            )
         except Exception as exc:  # noqa: BLE001 - an unforeseen error fails this batch only, never the run
             logger.exception("application-consistent batch failed unexpectedly")
             error = f"unexpected error: {type(exc).__name__}: {exc}"
@@ -159,7 +169,52 @@ class AppConsistentLane:
                 )
                 for i in batch
             ]
-            return LaneOutcome(results=results)
+            return lambda: LaneOutcome(results=results)
+
+
+class Pipeline:
+    """How the batches of a lane share EC2 while their instances are frozen.
+
+    One batch takes its sets at a time: its instances are frozen, so its CreateSnapshots go first instead of
+    sharing EC2's bucket with other frozen batches (which would stretch every freeze). And a batch sends its
+    pre-script only while no other batch is frozen and waiting for its turn: with scripts of a few seconds,
+    the next batch freezes about when the current one is done; with slow or timing-out scripts, batches
+    wait for their scripts side by side (up to BATCHES_IN_FLIGHT), so that a run's time stays bounded.
+    """
+
+    def __init__(self) -> None:
+        self._turn = threading.Lock()
+        self._changed = threading.Condition()
+        self._waiting = 0  # batches whose pre-script is over, waiting for their turn to take their sets
+        self._taking = 0  # batches taking their sets now
+
+    def yield_to_frozen(self, patience: float = 60.0) -> None:
+        """Plain instances call this before their CreateSnapshots: while frozen instances wait for theirs,
+        those go first (EC2's bucket is the account's; a plain instance waits seconds, never for a script)."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._waiting == 0 and self._taking == 0, timeout=patience)
+
+    @contextlib.contextmanager
+    def pre_script(self) -> Iterator[None]:
+        with self._changed:
+            self._changed.wait_for(lambda: self._waiting == 0)
+        yield
+        with self._changed:
+            self._waiting += 1
+
+    @contextlib.contextmanager
+    def taking_sets(self) -> Iterator[None]:
+        with self._turn:
+            with self._changed:
+                self._waiting -= 1
+                self._taking += 1
+                self._changed.notify_all()
+            try:
+                yield
+            finally:
+                with self._changed:
+                    self._taking -= 1
+                    self._changed.notify_all()
 
 
 def _in_parallel(work: Callable[[Instance], Any], instances: list[Instance]) -> dict[str, Any]:
@@ -170,13 +225,24 @@ def _in_parallel(work: Callable[[Instance], Any], instances: list[Instance]) -> 
 
 
 def back_up_batch(
-    ssm: Any, ec2: Any, batch: list[Instance], run_id: str, settings: BackupSettings, clock: Clock
-) -> LaneOutcome:
-    """Pre-script, sets, post-script of one batch (one document, at most 50 instances)."""
+    ssm: Any,
+    ec2: Any,
+    batch: list[Instance],
+    run_id: str,
+    settings: BackupSettings,
+    clock: Clock,
+    pipeline: Pipeline | None = None,
+) -> Callable[[], LaneOutcome]:
+    """Pre-script, sets and post-script of one batch (one document, at most 50 instances).
+
+    Returns once the post-script is sent and the sets tagged; the returned `finish()` waits for the
+    post-script's outcome, so that the batch's slot goes to the next batch meanwhile."""
     document = batch[0].scripts_document
     timeout = settings.app_consistent_timeout_seconds
     ids = [i.instance_id for i in batch]
-    pre = run_pre_scripts(ssm, document, ids, run_id, timeout, clock)
+    pipeline = pipeline or Pipeline()
+    with pipeline.pre_script():
+        pre = run_pre_scripts(ssm, document, ids, run_id, timeout, clock)
     decisions = {i: pre_outcome(pre[i], settings.app_consistent_on_failure) for i in ids}
     to_take = [i for i in batch if decisions[i.instance_id][0]]
 
@@ -184,7 +250,8 @@ def back_up_batch(
         flag = "true" if decisions[instance.instance_id][1] else "false"
         return start_snapshot_set(ec2, instance, run_id, settings, {APP_CONSISTENT_TAG: flag})
 
-    started = _in_parallel(start, to_take)
+    with pipeline.taking_sets():
+        started = _in_parallel(start, to_take)
     # Thaw at once: the snapshots are initiated, their completion is not waited for.
     frozen = [i for i in ids if pre[i].sent]
     post_command, post_error, post_started = None, "", clock.monotonic()
@@ -201,8 +268,12 @@ def back_up_batch(
         return result
 
     sets = _in_parallel(tag, to_take)
-    post = _post_results(ssm, post_command, post_error, frozen, document, timeout, clock, post_started)
-    return _outcome(batch, run_id, pre, decisions, sets, post)
+
+    def finish() -> LaneOutcome:
+        post = _post_results(ssm, post_command, post_error, frozen, document, timeout, clock, post_started)
+        return _outcome(batch, run_id, pre, decisions, sets, post)
+
+    return finish
 
 
 def _post_results(

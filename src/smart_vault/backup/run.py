@@ -193,11 +193,17 @@ def recovery_point_age(
 
 
 def _back_up_one(
-    request: RunRequest, instance: Instance, clients: Clients, settings: BackupSettings
+    request: RunRequest,
+    instance: Instance,
+    clients: Clients,
+    settings: BackupSettings,
+    lane: AppConsistentLane | None = None,
 ) -> tuple[InstanceResult, list[str]]:
     set_id = backup_set_id(request.run_id, instance.instance_id)
     if request.dry_run:
         return instance_result(instance.instance_id, set_id, [], PLANNED), []
+    if lane is not None:
+        lane.yield_to_frozen()  # frozen instances of the lane take their sets first
     try:
         outcome = create_snapshot_set(clients.ec2, instance, request.run_id, settings)
     except Exception as exc:  # noqa: BLE001 - an unforeseen error fails this instance only, never the run
@@ -254,7 +260,7 @@ def _back_up_instances(
                 lane.add(instance)
                 continue
             slots.acquire()
-            future = pool.submit(_back_up_one, request, instance, clients, settings)
+            future = pool.submit(_back_up_one, request, instance, clients, settings, lane)
             future.add_done_callback(lambda _: slots.release())
             futures.append(future)
         if lane is not None:
