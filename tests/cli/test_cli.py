@@ -410,6 +410,7 @@ def test_recovery_points_lists_the_api_answer_with_age_and_completeness(api):
                 "created_at": "2026-11-27T10:00:00Z",
                 "age_seconds": 7200,
                 "complete": False,
+                "app_consistent": True,
                 "instance": {"name": "web-1", "instance_type": "t3.small", "platform": "Linux/UNIX"},
                 "volumes": [{}, {}, {}],
             }
@@ -435,8 +436,9 @@ def test_recovery_points_lists_the_api_answer_with_age_and_completeness(api):
     assert api.requests[-1]["headers"]["x-api-key"] == "k"
     lines = out.strip().splitlines()
     row = lines[-1]
-    assert "COMPLETE" in lines[0]
+    assert "COMPLETE" in lines[0] and "APP-CONSISTENT" in lines[0]
     assert "bset-00000000000000000001" in row and " no " in f" {row} " and "t3.small" in row
+    assert row.split()[-4] == "yes"  # APP-CONSISTENT, before VOLUMES, TYPE and PLATFORM
     assert "2h" in row
 
 

@@ -226,6 +226,7 @@ def recovery_point_table(answer: dict[str, Any]) -> str:
             point["created_at"],
             format_age(point["age_seconds"]),
             "yes" if point["complete"] else "no",
+            {True: "yes", False: "no"}.get(point.get("app_consistent"), "-"),
             len(point["volumes"]),
             point["instance"].get("instance_type") or "-",
             point["instance"].get("platform") or "-",
@@ -234,7 +235,7 @@ def recovery_point_table(answer: dict[str, Any]) -> str:
     ]
     if not rows:
         return f"no recovery point in {answer.get('region')}"
-    headers = ("BACKUP SET", "CREATED", "AGE", "COMPLETE", "VOLUMES", "TYPE", "PLATFORM")
+    headers = ("BACKUP SET", "CREATED", "AGE", "COMPLETE", "APP-CONSISTENT", "VOLUMES", "TYPE", "PLATFORM")
     return format_table(headers, rows)
 
 
