@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
+import random
 import statistics
 from dataclasses import dataclass
 from typing import Any
@@ -44,6 +46,13 @@ def opt_in(world: SimWorld, share: float, profile: ScriptProfile | None = None) 
     # On the latest time of all threads, as the EC2 pacer: a batch thread that waited for a lock (real time)
     # must not send its post-script "in the past" of the CreateSnapshots its workers made.
     model = SsmModel(clock=lambda: world.clock, seed=world.p.seed, documents={DOCUMENT})
+    # Its own random source: opting a share in must not shift the world's draws (pending times, event
+    # drops), so that a scenario with and without scripts differs by the scripts only.
+    rng = random.Random(world.p.seed + 22)  # noqa: S311  # nosec B311 - seeded simulation, not security
+
+    def lognormal(median: float) -> float:
+        return median * math.exp(rng.gauss(0.0, world.p.sigma))
+
     opted = 0
     for index, instance in enumerate(world.instances):
         if share <= 0 or opted >= round(share * (index + 1)):
@@ -51,15 +60,14 @@ def opt_in(world: SimWorld, share: float, profile: ScriptProfile | None = None) 
         opted += 1
         instance["Tags"].append({"Key": SCRIPTS_TAG, "Value": DOCUMENT})
         instance.pop("_td", None)
-        rng = world.rng
         model.behaviour[instance["InstanceId"]] = ScriptBehaviour(
             online=rng.random() >= profile.offline_rate,
-            pre_seconds=world.lognormal(profile.pre_median_s),
-            post_seconds=world.lognormal(profile.post_median_s),
+            pre_seconds=lognormal(profile.pre_median_s),
+            post_seconds=lognormal(profile.post_median_s),
             pre_status="Failed" if rng.random() < profile.pre_failure_rate else "Success",
             post_status="Failed" if rng.random() < profile.post_failure_rate else "Success",
         )
-    return SimSSM(model, world.sleep, world.api_lock, world.rng)
+    return SimSSM(model, world.sleep, world.api_lock, rng)
 
 
 def one_run(

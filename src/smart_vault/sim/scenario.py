@@ -30,6 +30,7 @@ from smart_vault.backup import entry
 from smart_vault.backup.ledger import CopyLedger
 from smart_vault.backup.run import Clients
 from smart_vault.config import BackupSettings
+from smart_vault.sim.app_consistent_scenario import opt_in
 from smart_vault.sim.world import (
     ACCOUNT,
     InvocationKilled,
@@ -55,6 +56,8 @@ class Scenario:
     dr_rpo_alarm_hours: float = 36.0
     retention_days: int = 7
     params: SimParams | None = None
+    # (v3) Share of the fleet tagged Backup-Scripts (its scripts modelled by sim/ssm.py).
+    app_consistent_share: float = 0.0
 
 
 LAMBDA_TIMEOUT_S = 900.0
@@ -121,6 +124,7 @@ def run_scenario(scenario: Scenario) -> dict[str, Any]:
         ec2=SimEC2(world, PRIMARY),
         dr_ec2=SimEC2(world, DR),
         ledger=CopyLedger(SimDynamoDB(world), settings.copy_ledger_table),
+        ssm=opt_in(world, scenario.app_consistent_share) if scenario.app_consistent_share else None,
     )
     for client in (clients.ec2, clients.dr_ec2):
         # The handler's own pacing (`entry._clients`), on the virtual clock.
