@@ -98,22 +98,15 @@ class Pacer:
         return client
 
 
-def pace(client: Any, rates: Mapping[str, Rate] = EC2_RATES, service: str = "ec2") -> Pacer:
-    """Pace a client's calls (by default an EC2 client's mutating calls); a client is paced once (clients are
-    cached per region, and so is their pacer, which matches the per-region buckets of EC2 and SSM)."""
+def pace(client: Any, rates: Mapping[str, Rate] = EC2_RATES) -> Pacer:
+    """Pace an EC2 client's mutating calls; a client is paced once (clients are cached per region, and so
+    is their pacer, which matches EC2's per-region buckets)."""
     pacer = getattr(client, "_smart_vault_pacer", None)
     if pacer is None:
-        clock, sleep = _clock()
-        pacer = Pacer(rates, clock, sleep, service)
+        pacer = Pacer(rates)
         pacer.attach(client)
         client._smart_vault_pacer = pacer
     return pacer
-
-
-def _clock() -> tuple[Callable[[], float], Callable[[float], None]]:
-    from smart_vault import aws  # the one clock seam (a simulation sets virtual time there)
-
-    return aws.clock()
 
 
 def scaled(rates: Mapping[str, Rate], factor: float) -> dict[str, Rate]:

@@ -232,3 +232,28 @@ def test_plain_instances_are_not_slowed_and_a_plain_run_makes_no_ssm_call(fleet,
     fleet.ec2.create_tags(Resources=[db], Tags=[{"Key": "Backup-Scripts", "Value": ""}])
     run("run-2")
     assert world.operations == []
+
+
+def test_the_run_continues_when_more_scripts_would_not_fit_in_the_invocation(fleet, model):
+    from datetime import UTC, datetime
+
+    from smart_vault import aws
+    from smart_vault.backup.run import Clients, Deadline, RunRequest, run_backup
+    from smart_vault.config import BackupSettings
+    from support.backup_world import DR_REGION, PRIMARY_REGION
+
+    ids = sorted([scripted(fleet, "db-1"), scripted(fleet, "db-2")])
+    clients = Clients(ec2=aws.client("ec2", PRIMARY_REGION), dr_ec2=aws.client("ec2", DR_REGION))
+    # 200 s left: the first instance always goes (a run moves forward), a second batch wave would not fit.
+    deadline = Deadline(FakeContext(remaining_millis=200_000))
+
+    result = run_backup(
+        RunRequest("run-c", False), BackupSettings.from_env(), clients, datetime.now(UTC), None, deadline
+    )
+
+    assert result.continuation is not None and result.continuation.after == ids[0]
+    assert [i["instance_id"] for i in result.report["instances"]] == [ids[0]]
+    assert (
+        set_flags(fleet, ids[0]) == {"true"}
+        and fleet.snapshots(**{"smart-vault:source-instance": ids[1]}) == []
+    )

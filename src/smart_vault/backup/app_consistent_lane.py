@@ -79,11 +79,14 @@ class LaneOutcome:
     script_failures: set[str] = field(default_factory=set)  # instances whose pre- or post-script failed
 
 
-def ssm_client(ssm: Any, region: str) -> Any:
-    """The given SSM client, else the cached one of `region`, paced to `SSM_RATES` (built only when needed)."""
+def ssm_client(ssm: Any, region: str, clock: Clock) -> Any:
+    """The given SSM client, else the cached one of `region`, paced to `SSM_RATES` on the run's clock (built
+    only when an opted-in instance needs it; a client is paced once, like the EC2 ones)."""
     client = ssm if ssm is not None else aws.client("ssm", region)
     if getattr(client, "_smart_vault_pacer", None) is None and hasattr(client, "meta"):
-        pacing.pace(client, SSM_RATES, service="ssm")
+        pacer = pacing.Pacer(SSM_RATES, clock.monotonic, clock.sleep, service="ssm")
+        pacer.attach(client)
+        client._smart_vault_pacer = pacer
     return client
 
 
@@ -152,7 +155,7 @@ class AppConsistentLane:
     def _client(self) -> Any:
         with self._lock:
             if self._ssm is None:
-                self._ssm = ssm_client(self._ssm_given, self._settings.region)
+                self._ssm = ssm_client(self._ssm_given, self._settings.region, self._clock)
             return self._ssm
 
     def _run_batch(self, batch: list[Instance]) -> Callable[[], LaneOutcome]:
@@ -195,9 +198,11 @@ class Pipeline:
             self._changed.wait_for(lambda: self._waiting == 0 and self._taking == 0, timeout=patience)
 
     @contextlib.contextmanager
-    def pre_script(self) -> Iterator[None]:
+    def pre_script(self, patience: float = 600.0) -> Iterator[None]:
+        """Around a batch's pre-script. The batch is `waiting` from its end until `taking_sets` (the batch
+        goes there directly; `taking_sets` also settles a batch that never came, so nothing waits forever)."""
         with self._changed:
-            self._changed.wait_for(lambda: self._waiting == 0)
+            self._changed.wait_for(lambda: self._waiting <= 0, timeout=patience)
         yield
         with self._changed:
             self._waiting += 1
@@ -206,7 +211,7 @@ class Pipeline:
     def taking_sets(self) -> Iterator[None]:
         with self._turn:
             with self._changed:
-                self._waiting -= 1
+                self._waiting = max(self._waiting - 1, 0)
                 self._taking += 1
                 self._changed.notify_all()
             try:
@@ -244,12 +249,12 @@ def back_up_batch(
     with pipeline.pre_script():
         pre = run_pre_scripts(ssm, document, ids, run_id, timeout, clock)
     decisions = {i: pre_outcome(pre[i], settings.app_consistent_on_failure) for i in ids}
-    to_take = [i for i in batch if decisions[i.instance_id][0]]
 
     def start(instance: Instance) -> Any:
         flag = "true" if decisions[instance.instance_id][1] else "false"
         return start_snapshot_set(ec2, instance, run_id, settings, {APP_CONSISTENT_TAG: flag})
 
+    to_take = [i for i in batch if decisions[i.instance_id][0]]
     with pipeline.taking_sets():
         started = _in_parallel(start, to_take)
     # Thaw at once: the snapshots are initiated, their completion is not waited for.
