@@ -20,12 +20,12 @@ from smart_vault.backup.app_consistent_lane import (
     BATCHES_IN_FLIGHT,
     LaneOutcome,
     Pipeline,
+    app_consistent_figures,
     batch_seconds,
     lane_fits,
 )
 from smart_vault.backup.report import email_summary
 from smart_vault.backup.retention import Snapshot
-from smart_vault.backup.run import app_consistent_figures
 from smart_vault.config import BackupSettings
 from smart_vault.errors import ConfigError
 from smart_vault.sim.ssm import ScriptBehaviour, SsmModel

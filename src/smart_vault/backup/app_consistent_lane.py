@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import math
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +30,7 @@ from smart_vault.backup.app_consistent import (
     SSM_RATES,
     Clock,
     ScriptResult,
+    is_app_consistent_failure,
     post_failure,
     pre_outcome,
     run_pre_scripts,
@@ -38,6 +39,7 @@ from smart_vault.backup.app_consistent import (
     wait_for,
 )
 from smart_vault.backup.report import INSTANCE_FAILED, OK, InstanceResult, instance_result
+from smart_vault.backup.retention import Snapshot
 from smart_vault.backup.snapshots import (
     Instance,
     SetResult,
@@ -339,3 +341,20 @@ def _outcome(
                 "application-consistent backup failed", extra={"instance_id": iid, "error": errors}
             )
     return outcome
+
+
+def app_consistent_figures(
+    results: Sequence[InstanceResult],
+    covered: dict[str, list[Snapshot]],
+    lane: LaneOutcome,
+    after: str | None,
+) -> dict[str, int]:
+    """Pure: AppConsistentSets (sets of this run tagged true) and AppConsistentFailures (instances whose pre-
+    or post-script failed, whether a crash-consistent set was taken or not), over this invocation (the lane's
+    outcome) and the earlier ones of the run (their sets' tags, and their failures carried in `results`)."""
+    earlier = {i: snaps for i, snaps in covered.items() if after is not None and i <= after}
+    flags = {i: {s.tags.get(APP_CONSISTENT_TAG) for s in snaps} for i, snaps in earlier.items()}
+    sets = {i for i, f in flags.items() if "true" in f} | lane.app_consistent
+    failed = {i for i, f in flags.items() if "false" in f} | lane.script_failures
+    failed |= {r["instance_id"] for r in results if is_app_consistent_failure(r["error"])}
+    return {"app_consistent_sets": len(sets), "app_consistent_failures": len(failed)}

@@ -21,8 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from smart_vault.backup.app_consistent import APP_CONSISTENT_TAG, is_app_consistent_failure
-from smart_vault.backup.app_consistent_lane import AppConsistentLane, LaneOutcome
+from smart_vault.backup.app_consistent_lane import AppConsistentLane, LaneOutcome, app_consistent_figures
 from smart_vault.backup.ledger import CopyLedger, OwedCopy
 from smart_vault.backup.prune import PruneOutcome, delete_snapshots, plan_both_regions
 from smart_vault.backup.report import (
@@ -274,23 +273,6 @@ def _back_up_instances(
     created += outcome.created
     results.sort(key=lambda r: r["instance_id"])
     return results, created, handled, outcome
-
-
-def app_consistent_figures(
-    results: Sequence[InstanceResult],
-    covered: dict[str, list[Snapshot]],
-    lane: LaneOutcome,
-    after: str | None,
-) -> dict[str, int]:
-    """Pure: AppConsistentSets (sets of this run tagged true) and AppConsistentFailures (instances whose pre-
-    or post-script failed, whether a crash-consistent set was taken or not), over this invocation (the lane's
-    outcome) and the earlier ones of the run (their sets' tags, and their failures carried in `results`)."""
-    earlier = {i: snaps for i, snaps in covered.items() if after is not None and i <= after}
-    flags = {i: {s.tags.get(APP_CONSISTENT_TAG) for s in snaps} for i, snaps in earlier.items()}
-    sets = {i for i, f in flags.items() if "true" in f} | lane.app_consistent
-    failed = {i for i, f in flags.items() if "false" in f} | lane.script_failures
-    failed |= {r["instance_id"] for r in results if is_app_consistent_failure(r["error"])}
-    return {"app_consistent_sets": len(sets), "app_consistent_failures": len(failed)}
 
 
 def _earlier_invocations(
