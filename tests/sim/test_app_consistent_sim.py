@@ -41,3 +41,24 @@ def test_a_fifth_opted_in_keeps_freezes_short_beside_plain_instances():
     assert figures["continuations"] == 0 and figures["instances_ok"] == 500
     # Frozen instances take their sets before plain ones (EC2's bucket is shared): short freezes.
     assert figures["freeze_seconds_max"] < 30
+
+
+def test_the_copy_pipeline_is_unchanged_with_a_fifth_of_the_fleet_opted_in():
+    from smart_vault.sim.scenario import copy_pipeline, run_scenario
+
+    def week(share):
+        scenario = copy_pipeline(instances=30, days=3, seed=7)
+        scenario.params.copy_limit = 2  # a small fleet that still fills its copy slots
+        scenario.app_consistent_share = share
+        return run_scenario(scenario)
+
+    plain, opted = week(0.0), week(0.2)
+
+    for figures in (plain, opted):
+        assert (figures["duplicates"], figures["lost"], figures["unsafe_deletions"]) == (0, 0, 0)
+        assert figures["spurious_failures"] == 0 and figures["uncopied_at_end"] == 0
+        assert figures["run_continuations"] == 0
+    assert plain["ssm_requests"] == 0 and opted["ssm_requests"] > 0  # the scripts did run
+    assert opted["copies_started"] == plain["copies_started"]
+    assert abs(opted["slot_utilisation"] - plain["slot_utilisation"]) < 0.02
+    assert abs(opted["dr_complete_vs_bound"] - plain["dr_complete_vs_bound"]) < 0.05

@@ -239,6 +239,7 @@ def run_scenario(scenario: Scenario) -> dict[str, Any]:
                 aws._clients[key] = client
     wall = time.perf_counter() - wall
     figures["continuations"] = sim_lambda.continuations
+    figures["ssm_requests"] = sum(clients.ssm.model.requests.values()) if clients.ssm else 0
     return _figures(world, scenario, params, figures, wall)
 
 
@@ -309,6 +310,7 @@ def _figures(
         "invocations": figures["invocations"],
         "invocations_killed": figures["killed"],
         "run_continuations": figures["continuations"],
+        "ssm_requests": figures["ssm_requests"],  # (v3) scripts of the opted-in share
         "overlapping_invocations": world.overlaps,
         "requests_per_invocation": requests_per_invocation(figures["requests"]),
         "throttled_requests": sum(world.buckets.throttled.values()),
