@@ -297,8 +297,9 @@ def _post_results(
         return {i: ScriptResult(False, error, True) for i in frozen}
     try:
         statuses = wait_for(ssm, command_id, frozen, timeout, clock, started)
-    except AwsError as exc:
-        reason = f"{POST_SCRIPT} of {document}: its status could not be read: {exc.readable()}"
+    except Exception as exc:  # noqa: BLE001 - the sets exist: report the unknown thaw, never lose the batch
+        readable = exc.readable() if isinstance(exc, AwsError) else f"{type(exc).__name__}: {exc}"
+        reason = f"{POST_SCRIPT} of {document}: its status could not be read: {readable}"
         return {i: ScriptResult(False, reason, True) for i in frozen}
     return {i: script_result(POST_SCRIPT, statuses.get(i), timeout, document) for i in frozen}
 
