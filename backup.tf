@@ -42,6 +42,9 @@ resource "aws_lambda_function" "backup" {
       MAX_CONCURRENT_COPIES = tostring(var.max_concurrent_copies)
       DRY_RUN               = tostring(var.dry_run)
       COPY_LEDGER_TABLE     = aws_dynamodb_table.copy_ledger.name
+      # (v3) Application-consistent sets (instances tagged Backup-Scripts).
+      APP_CONSISTENT_TIMEOUT_SECONDS = tostring(var.app_consistent_timeout_seconds)
+      APP_CONSISTENT_ON_FAILURE      = var.app_consistent_on_failure
     }
   }
 

@@ -288,6 +288,9 @@ def copy_pipeline_scenario(argv: list[str]) -> int:
     parser.add_argument("--overlap-rate", type=float, default=0.0)
     parser.add_argument("--kill-rate", type=float, default=0.0)
     parser.add_argument("--api-rate-scale", type=float, default=1.0)
+    parser.add_argument(
+        "--app-consistent-share", type=float, default=0.0, help="share of the fleet with pre-/post-scripts"
+    )
     args = parser.parse_args(argv)
     build = sim.copy_pipeline if args.scenario == "copy-pipeline" else sim.overload
     scenario = build(instances=args.instances, seed=args.seed, **({"days": args.days} if args.days else {}))
@@ -296,6 +299,7 @@ def copy_pipeline_scenario(argv: list[str]) -> int:
     scenario.params.overlap_rate = args.overlap_rate
     scenario.params.kill_rate = args.kill_rate
     scenario.params.api_rate_scale = args.api_rate_scale
+    scenario.app_consistent_share = args.app_consistent_share
     figures = sim.run_scenario(scenario)
     print(json.dumps(figures, default=str, indent=None if args.json else 2))
     return 0

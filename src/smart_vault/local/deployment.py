@@ -218,6 +218,9 @@ def backup_environment(config: DeploymentConfig, topic_arn: str, dr_kms_key_arn:
         "MAX_CONCURRENT_COPIES": str(config.max_concurrent_copies),
         "DRY_RUN": "true" if config.dry_run else "false",
         "COPY_LEDGER_TABLE": config.copy_ledger_table,
+        # (v3) As Terraform sets them (variables.tf defaults).
+        "APP_CONSISTENT_TIMEOUT_SECONDS": "60",
+        "APP_CONSISTENT_ON_FAILURE": "crash-consistent",
     }
     return env
 

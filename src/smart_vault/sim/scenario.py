@@ -37,6 +37,7 @@ from smart_vault.backup import entry
 from smart_vault.backup.ledger import CopyLedger
 from smart_vault.backup.run import Clients
 from smart_vault.config import BackupSettings
+from smart_vault.sim.app_consistent_scenario import opt_in
 from smart_vault.sim.authz import SimFacts, authorized
 from smart_vault.sim.world import (
     ACCOUNT,
@@ -70,6 +71,8 @@ class Scenario:
     short_retention_share: float = 0.0
     short_retention_days: int = 1
     data_volume_sizes: tuple[int, ...] = ()
+    # (v3) Share of the fleet tagged Backup-Scripts (its scripts modelled by sim/ssm.py).
+    app_consistent_share: float = 0.0
 
 
 LAMBDA_TIMEOUT_S = 900.0
@@ -149,6 +152,7 @@ def run_scenario(scenario: Scenario) -> dict[str, Any]:
         ec2=checked(ec2, "ec2"),
         dr_ec2=checked(dr_ec2, "ec2", DR),
         ledger=CopyLedger(checked(SimDynamoDB(world), "dynamodb"), settings.copy_ledger_table),
+        ssm=opt_in(world, scenario.app_consistent_share) if scenario.app_consistent_share else None,
     )
     sns = SimSNS()
     figures: dict[str, Any] = {
@@ -268,6 +272,7 @@ def run_scenario(scenario: Scenario) -> dict[str, Any]:
                 aws._clients[key] = client
     wall = time.perf_counter() - wall
     figures["continuations"] = sim_lambda.continuations
+    figures["ssm_requests"] = sum(clients.ssm.model.requests.values()) if clients.ssm else 0
     return _figures(world, scenario, params, figures, wall)
 
 
@@ -366,6 +371,7 @@ def _figures(
         "invocations": figures["invocations"],
         "invocations_killed": figures["killed"],
         "run_continuations": figures["continuations"],
+        "ssm_requests": figures["ssm_requests"],  # (v3) scripts of the opted-in share
         "overlapping_invocations": world.overlaps,
         "requests_per_invocation": requests_per_invocation(figures["requests"]),
         "throttled_requests": sum(world.buckets.throttled.values()),
