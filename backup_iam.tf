@@ -300,8 +300,10 @@ data "aws_iam_policy_document" "backup_ledger" {
 # Systems Manager Run Command. SendCommand authorizes the document and each target instance (Service
 # Authorization Reference, AWS Systems Manager): the document only when it carries smart-vault:scripts=true
 # (aws:ResourceTag on the document, as AWS's managed policy for DLM's scripts does with DLMScriptsAccess), the
-# instance only when it carries the backup tag (ssm:resourceTag, the key Systems Manager evaluates on EC2
-# instances for Run Command). The polls and the agent check support no resource-level permissions.
+# instance only when it carries the backup tag (ssm:resourceTag, the key Systems Manager's guide uses for EC2
+# instances in Run Command; the reference lists aws:ResourceTag and ssm:resourceTag for SendCommand at the
+# action level, each read from the resource's own tags). The polls and the agent check support no
+# resource-level permissions.
 data "aws_iam_policy_document" "backup_scripts" {
   statement {
     sid       = "RunScriptsOnlyFromTaggedDocuments"

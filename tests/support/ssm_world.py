@@ -4,6 +4,8 @@ moto's SendCommand answers Success at once and runs nothing. Here a `before-send
 `smart_vault.aws.client` hands out answers SendCommand, ListCommandInvocations and DescribeInstanceInformation
 from the model, as JSON on the wire: botocore serialises the request, parses the answer and applies its retry
 mode, and the AWS call recorder sees every call (so tests/iam checks that the backup role is granted them).
+The authorization layer (tests/conftest.py) reads the documents' tags from the same model (`MotoFacts`'s
+`document_source`), the instances' tags from moto's EC2.
 The model's clock is a `ManualClock` the product also sleeps on (`aws.set_clock`), so a 60 s timeout takes no
 real time.
 """
@@ -18,6 +20,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 
 from smart_vault import aws
+from smart_vault.authz.facts import MotoFacts
 from smart_vault.sim.ssm import SsmModel
 from support.injection import _Raw
 
@@ -95,6 +98,10 @@ def install_ssm(monkeypatch: Any, model: SsmModel, clock: ManualClock) -> SsmWor
         return world.attach(made) if service == "ssm" else made
 
     monkeypatch.setattr(aws, "client", client)
+    # The authorization layer reads the documents' tags (ssm:SendCommand) from the same model that answers.
+    monkeypatch.setattr(
+        MotoFacts, "document_source", staticmethod(lambda region, document: model.tags_of_document(document))
+    )
     monkeypatch.setattr(aws, "_monotonic", clock.monotonic)
     monkeypatch.setattr(aws, "_sleep", clock.sleep)
     return world

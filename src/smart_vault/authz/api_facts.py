@@ -137,3 +137,13 @@ class ApiFacts:
             return None
         roles = found["InstanceProfile"].get("Roles", [])
         return str(roles[0]["Arn"]) if roles else None
+
+    def ssm_document(self, region: str, document: str) -> dict[str, str] | None:
+        ssm = self._client("ssm", region)
+        name = document.rsplit("/", 1)[-1]
+        try:
+            ssm.describe_document(Name=document)
+            found = ssm.list_tags_for_resource(ResourceType="Document", ResourceId=name)["TagList"]
+        except ClientError:
+            return None
+        return {t["Key"]: t["Value"] for t in found}

@@ -140,8 +140,12 @@ def run_scenario(scenario: Scenario) -> dict[str, Any]:
         # The handler's own pacing (`entry._clients`), on the virtual clock.
         pacing.Pacer(pacing.EC2_RATES, clock=lambda: world.clock, sleep=world.sleep).attach(client)
     # Every call goes through the authorization layer, the ledger encrypted with the primary key (backup.tf).
+    ssm = opt_in(world, scenario.app_consistent_share) if scenario.app_consistent_share else None
     facts = SimFacts(
-        world, ACCOUNT, {settings.copy_ledger_table: f"arn:aws:kms:{PRIMARY}:{ACCOUNT}:key/primary"}
+        world,
+        ACCOUNT,
+        {settings.copy_ledger_table: f"arn:aws:kms:{PRIMARY}:{ACCOUNT}:key/primary"},
+        ssm.model if ssm is not None else None,
     )
     enforcer = Enforcer(facts)
 
@@ -152,7 +156,7 @@ def run_scenario(scenario: Scenario) -> dict[str, Any]:
         ec2=checked(ec2, "ec2"),
         dr_ec2=checked(dr_ec2, "ec2", DR),
         ledger=CopyLedger(checked(SimDynamoDB(world), "dynamodb"), settings.copy_ledger_table),
-        ssm=opt_in(world, scenario.app_consistent_share) if scenario.app_consistent_share else None,
+        ssm=checked(ssm, "ssm") if ssm is not None else None,
     )
     sns = SimSNS()
     figures: dict[str, Any] = {

@@ -34,6 +34,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 ALLOWED_COMMANDS = ("pre-script", "post-script", "dry-run")
+# The tag an operator gives a document the backup function may run (backup_iam.tf, docs/app-consistent.md).
+SCRIPTS_DOCUMENT_TAG = ("smart-vault:scripts", "true")
 MAX_TARGETS = 50
 # GUESS (see the module docstring): bucket size, refill per second.
 SSM_BUCKETS = {
@@ -88,6 +90,9 @@ class SsmModel:
     seed: int = 1
     default: ScriptBehaviour = field(default_factory=ScriptBehaviour)
     documents: set[str] = field(default_factory=lambda: {"smart-vault-fsfreeze"})
+    # A document's tags (what the authorization layer reads for SendCommand); a document not listed here
+    # carries SCRIPTS_DOCUMENT_TAG, as the operator tags it (docs/app-consistent.md).
+    document_tags: dict[str, dict[str, str]] = field(default_factory=dict)
     behaviour: dict[str, ScriptBehaviour] = field(default_factory=dict)
     requests: dict[str, int] = field(default_factory=dict)
     throttled: dict[str, int] = field(default_factory=dict)
@@ -100,6 +105,13 @@ class SsmModel:
         self._buckets: dict[str, list[float]] = {}
         self._lock = threading.RLock()
         self.freezes: dict[str, list[Freeze]] = {}
+
+    def tags_of_document(self, name: str) -> dict[str, str] | None:
+        """The tags of a document named by name or ARN (None: no such document)."""
+        name = name.rsplit("/", 1)[-1]
+        if name not in self.documents:
+            return None
+        return dict(self.document_tags.get(name, dict([SCRIPTS_DOCUMENT_TAG])))
 
     def of(self, instance_id: str) -> ScriptBehaviour:
         return self.behaviour.get(instance_id, self.default)
