@@ -495,3 +495,22 @@ def test_the_same_requests_done_right_are_allowed():
         "restore_api", "lambda", "Invoke", start, PRIMARY, ENV["restore_api"]
     )
     assert [o.allowed_by for o in outcomes] == [("StartWorkerAsynchronously",)]
+
+
+def test_scripts_follow_the_configured_backup_tag():
+    """RunScriptsOnlyOnBackedUpInstances reads the deployment's backup tag (BACKUP_TAG_KEY / _VALUE, as
+    tests/backup/test_backup_run.py configures it): an instance tagged only with the default key is refused,
+    one with the configured key and an accepted value is not."""
+    facts = world()
+    facts.add(PRIMARY, Ec2Resource("i-daily", {"backup": "daily"}))
+    env = {**ENV["backup"], "BACKUP_TAG_KEY": "backup", "BACKUP_TAG_VALUE": "daily, weekly"}
+    refused, _, _ = Enforcer(facts).decide(
+        "backup", "ssm", "SendCommand", script("scripts-doc", "i-b"), PRIMARY, env
+    )
+    assert [o.request.resource for o in refused if not o.allowed] == [
+        f"arn:aws:ec2:{PRIMARY}:{ACCOUNT}:instance/i-b"
+    ]
+    allowed, _, _ = Enforcer(facts).decide(
+        "backup", "ssm", "SendCommand", script("scripts-doc", "i-daily"), PRIMARY, env
+    )
+    assert all(o.allowed for o in allowed)
