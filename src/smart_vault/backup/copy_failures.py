@@ -5,7 +5,8 @@ claimed and started again by every reconciliation, every 30 minutes, each leavin
 failure is recorded once in the copy ledger, one item per primary in its own partition:
 
     pk = "copy-failures", sk = "snap-1"
-    failures (N), last_copy (S: the failed copy counted last), failed_at (N, epoch s), expires_at (TTL)
+    failures (N), last_copy (S: the failed copy counted last), failed_at (N, epoch s), expires_at (TTL),
+    retry_at (N, epoch s: the retry claimed last under the back-off; 0 after each failure)
 
 A failure is seen by the copy-completion event (`failed`), by a reconciliation that finds the copy in `error`
 (the event may be lost), or as a refusal of `CopySnapshot` itself. `record_failure` counts a failed copy once
@@ -13,6 +14,13 @@ whoever sees it first (`last_copy`, with an optimistic write on what was read); 
 of a primary is offered, and a new copy starts only after the previous failure was recorded, so every
 failed copy is counted exactly once. The whole partition is one Query per invocation (a few items: only
 primaries that failed), and `blocked_primaries` says which may not be tried now.
+
+That read is a snapshot: invocations overlap (the daily run, the reconciliations, the completion events
+filling slots from the owed queue, which may hold an entry queued before the third failure), so deciding
+from it alone let two of them each start a copy of a primary backed off meanwhile. Hence `claim_retry`: a
+copy of a primary that has a failure record starts only after a conditional write on that record, which
+holds only while the back-off allows a try and no other invocation claimed the same retry; at most one
+invocation wins each 6-hour slot.
 
 A success needs no reset: a primary whose copy completed is marked `smart-vault:dr-copied` and never copied
 again. A lost item (TTL, deleted by hand) costs at most three more tries before the back-off holds again.
@@ -117,6 +125,7 @@ def record_failure(
                         "failures": {"N": str(record.failures)},
                         "failed_at": {"N": str(int(now))},
                         "last_copy": {"S": copy_id},
+                        "retry_at": {"N": "0"},
                         "expires_at": {"N": str(int(now + RECORD_TTL_SECONDS))},
                     },
                     **condition,
@@ -127,6 +136,56 @@ def record_failure(
             raise
         return record
     return None
+
+
+def claim_retry(dynamodb: Any, table: str, primary_id: str, now: float) -> bool:
+    """Claim the next try of a copy of `primary_id`, whose failure record the caller has seen: True when this
+    invocation may start the copy now. One conditional UpdateItem, which holds when the record has fewer
+    failures than the back-off threshold, or when both its last failure and the last retry claimed are at
+    least `BACKOFF_SECONDS` old (a record written before `retry_at` existed counts as never retried). A
+    record gone meanwhile (TTL, deleted by hand) means no back-off: True."""
+    cutoff = str(int(now - BACKOFF_SECONDS) + 1)  # failed_at <= now - BACKOFF_SECONDS, in whole seconds
+    try:
+        with aws.aws_errors("UpdateItem"):
+            dynamodb.update_item(
+                TableName=table,
+                Key=_key(primary_id),
+                UpdateExpression="SET retry_at = :now",
+                ConditionExpression=(
+                    "failures < :threshold"
+                    " OR failed_at < :cutoff AND retry_at < :cutoff"
+                    " OR failed_at < :cutoff AND attribute_not_exists(retry_at)"
+                ),
+                ExpressionAttributeValues={
+                    ":now": {"N": str(int(now))},
+                    ":threshold": {"N": str(BACKOFF_AFTER_FAILURES)},
+                    ":cutoff": {"N": cutoff},
+                },
+            )
+    except AwsError as exc:
+        if exc.code != "ConditionalCheckFailedException":
+            raise
+        # Refused: backed off, or the retry is another invocation's; or the record is gone (UpdateItem made
+        # no item: a failed condition writes nothing).
+        return read_record(dynamodb, table, primary_id) is None
+    return True
+
+
+def release_retry(dynamodb: Any, table: str, primary_id: str, now: float) -> None:
+    """Give back a retry claimed at `now` whose copy did not start (no free slot, throttled): the next
+    invocation may try. Only if the claim is still this one's (a failure recorded since resets it)."""
+    try:
+        with aws.aws_errors("UpdateItem"):
+            dynamodb.update_item(
+                TableName=table,
+                Key=_key(primary_id),
+                UpdateExpression="SET retry_at = :zero",
+                ConditionExpression="retry_at = :now",
+                ExpressionAttributeValues={":zero": {"N": "0"}, ":now": {"N": str(int(now))}},
+            )
+    except AwsError as exc:
+        if exc.code != "ConditionalCheckFailedException":
+            raise
 
 
 def failure_records(dynamodb: Any, table: str) -> dict[str, FailureRecord]:

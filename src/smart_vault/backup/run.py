@@ -597,9 +597,10 @@ def start_queued_copies(
     """(v2) Fill the free DR slots from the ledger's owed queue, oldest first.
 
     Reads the pending snapshots of the DR region (one short describe), the queue's oldest entries (as many
-    as there are free slots, plus a margin for entries claimed elsewhere) and the queue's size (a COUNT
-    Query); describes nothing else. Each copy is claimed first (`queued=True`: never over a live copy),
-    started, then taken off the queue. A primary gone since it was queued leaves the queue.
+    as there are free slots, plus a margin for entries claimed elsewhere), the queue's size (a COUNT
+    Query) and (v3) the failure records (one Query, when the queue has entries); describes nothing else.
+    Each copy is claimed first (`queued=True`: never over a live copy), started, then taken off the queue.
+    A primary gone since it was queued leaves the queue.
     """
     ledger = clients.ledger
     if ledger is None:  # no ledger, no queue: describe both regions instead
@@ -613,12 +614,25 @@ def start_queued_copies(
             settings.max_concurrent_copies - count_pending_copies(clients.dr_ec2, settings.dr_region), 0
         )
         queue = list(ledger.owed(limit=slots + QUEUE_READ_MARGIN)) if slots else []
+        # (v3) An entry may predate its primary's third failure (queued by a late or redelivered failure
+        # event, or by a reconciliation that read the records before): a primary with a failure record
+        # starts only after `claim_retry` (one Query of the few records, then one write per such primary).
+        records = copy_failures.failure_records(ledger.dynamodb, ledger.table) if queue else {}
         for index, owed in enumerate(queue):
             if slots <= 0:
                 remaining += queue[index:]
                 break
             if not ledger.claim(owed.snapshot_id, now.timestamp(), owner, queued=True):
                 remaining.append(owed)  # claimed elsewhere (or started and not yet off the queue)
+                continue
+            retry = owed.snapshot_id in records
+            if retry and not copy_failures.claim_retry(
+                ledger.dynamodb, ledger.table, owed.snapshot_id, now.timestamp()
+            ):
+                # Backed off (or this retry is another invocation's): off the queue; the reconciliation
+                # queues it again when it may be tried.
+                ledger.release(owed.snapshot_id, owner)
+                ledger.paid(owed.sort_key)
                 continue
             try:
                 copy_id = start_copy(
@@ -627,6 +641,10 @@ def start_queued_copies(
             except AwsError as exc:
                 if exc.code in COPY_LIMIT_CODES or exc.is_throttling:
                     ledger.release(owed.snapshot_id, owner)
+                    if retry:
+                        copy_failures.release_retry(
+                            ledger.dynamodb, ledger.table, owed.snapshot_id, now.timestamp()
+                        )
                     remaining += queue[index:]
                     break
                 if exc.code == "InvalidSnapshot.NotFound":

@@ -451,9 +451,11 @@ def reconcile_copies(
         outcome.deferred = min(len(todo), slots)
         return outcome
     started: set[str] = set()
+    backed_off: set[str] = set()  # refused by `claim_retry`: not owed now, the reconciliation re-derives it
     now_s = time.time() if now is None else now
+    records: dict[str, copy_failures.FailureRecord] = {}
     if ledger is not None:
-        outcome.failures, blocked = _record_copy_failures(ledger, dr_snapshots, now_s)
+        outcome.failures, blocked, records = _record_copy_failures(ledger, dr_snapshots, now_s)
         todo = [p for p in todo if p.snapshot_id not in blocked]
     for index, primary in enumerate(todo):
         if slots <= 0 and recount is not None and not (should_stop and should_stop()):
@@ -464,6 +466,17 @@ def reconcile_copies(
         if ledger is not None and not ledger.claim(primary.snapshot_id, now_s, owner):
             # Another invocation claimed it (or started it and the copy is not visible yet).
             continue
+        retry = primary.snapshot_id in records  # (records are read only with a ledger)
+        if (
+            ledger is not None
+            and retry
+            and not copy_failures.claim_retry(ledger.dynamodb, ledger.table, primary.snapshot_id, now_s)
+        ):
+            # (v3) Its copies failed and are backed off since the records were read, or another invocation
+            # claimed this retry: not now.
+            ledger.release(primary.snapshot_id, owner)
+            backed_off.add(primary.snapshot_id)
+            continue
         try:
             copy_id = start_copy(
                 dr_ec2, primary.region, primary.snapshot_id, copy_tags(primary, settings), settings
@@ -473,6 +486,8 @@ def reconcile_copies(
                 logger.info("copy limit reached; deferring the rest", extra={"code": exc.code})
                 if ledger is not None:
                     ledger.release(primary.snapshot_id, owner)
+                    if retry:
+                        copy_failures.release_retry(ledger.dynamodb, ledger.table, primary.snapshot_id, now_s)
                 outcome.deferred = len(todo) - index
                 break
             if ledger is not None:
@@ -494,16 +509,17 @@ def reconcile_copies(
                 "region": settings.dr_region,
             }
         )
-    outcome.owed = [p for p in todo if p.snapshot_id not in started]
+    outcome.owed = [p for p in todo if p.snapshot_id not in started | backed_off]
     return outcome
 
 
 def _record_copy_failures(
     ledger: CopyLedger, dr_snapshots: Sequence[Snapshot], now: float
-) -> tuple[list[dict[str, str]], set[str]]:
+) -> tuple[list[dict[str, str]], set[str], dict[str, copy_failures.FailureRecord]]:
     """(v3) Count the copies found in `error` (each once, whoever sees it first: a lost failure event is
-    counted here) and reopen their claims; returns the failures counted now, for the report, and the
-    primaries backed off at `now` (one Query of the failure records)."""
+    counted here) and reopen their claims; returns the failures counted now, for the report, the primaries
+    backed off at `now` (one Query of the failure records) and the records (a copy of a primary that has one
+    starts only after `claim_retry`)."""
     failures: list[dict[str, str]] = []
     for primary_id, copy_ids in failed_copies(dr_snapshots).items():
         ledger.failed(primary_id, copy_ids)
@@ -519,7 +535,7 @@ def _record_copy_failures(
             failures.append({"resource": primary_id, "error": f"DR copy {copy_id} ended in error"})
         if record is not None:
             records[primary_id] = record
-    return failures, copy_failures.blocked_primaries(records, now)
+    return failures, copy_failures.blocked_primaries(records, now), records
 
 
 def owed_copy(primary: Snapshot, settings: BackupSettings) -> OwedCopy:
