@@ -12,7 +12,9 @@ from freezegun import freeze_time
 from moto.ec2.models import ec2_backends
 from moto.ec2.models.elastic_block_store import EBSBackend
 
+from smart_vault.backup import copy_failures
 from smart_vault.backup import entry as backup
+from smart_vault.backup.ledger import CopyLedger, OwedCopy
 from smart_vault.backup.recovery_sets import is_complete
 from smart_vault.backup.retention import snapshot_from_api
 from smart_vault.restore.recovery_points import is_complete as restore_is_complete
@@ -256,3 +258,103 @@ def test_a_locked_snapshot_is_kept_not_failed_and_pruned_once_its_lock_expires(f
     gone = run_at(T0 + 11 * DAY + timedelta(seconds=1), "r11")
     assert gone["failures"] == []
     assert old not in fleet.managed(PRIMARY_REGION)
+
+
+# ------------------------------------------------------------------ a backed-off retry is claimed, once
+
+
+def copy_failed_event(copy_id):
+    arn = f"arn:aws:ec2::{DR_REGION}:snapshot/{copy_id}"
+    return {
+        "version": "0",
+        "id": f"copy-event-{copy_id}",
+        "detail-type": "EBS Snapshot Notification",
+        "source": "aws.ec2",
+        "account": ACCOUNT_ID,
+        "region": DR_REGION,
+        "resources": [arn],
+        "detail": {"event": "copySnapshot", "result": "failed", "cause": "key", "snapshot_id": arn},
+    }
+
+
+def backed_off_primary(fleet):
+    """A primary whose copies failed 3 times in a row (T0, +30 min, +60 min; counted by +90 min)."""
+    fleet.launch("web", {"Backup-Tier": "Gold"})
+    primary = run_at(T0, "r0")["snapshots_created"][0]
+    for step in (1, 2, 3):
+        reconcile_at(T0 + step * timedelta(minutes=30))
+    record = copy_failures.read_record(boto3.client("dynamodb", PRIMARY_REGION), COPY_LEDGER_TABLE, primary)
+    assert record is not None and record.failures == copy_failures.BACKOFF_AFTER_FAILURES
+    return primary
+
+
+def test_an_owed_queue_entry_older_than_the_back_off_never_starts_a_copy(fleet, failing_copies):
+    """The flaky simulated week's cause: an entry queued while the primary could still be tried (a late or
+    redelivered failure event of an earlier copy) was started by the next copy-completion event although the
+    primary's copies had failed a third time meanwhile."""
+    primary = backed_off_primary(fleet)
+    ledger = CopyLedger(boto3.client("dynamodb", PRIMARY_REGION), COPY_LEDGER_TABLE)
+    ledger.owe(
+        OwedCopy(
+            primary, PRIMARY_REGION, T0, {"ManagedBy": "smart-vault", "smart-vault:source-snapshot": primary}
+        ),
+        (T0 + timedelta(minutes=95)).timestamp(),
+    )
+    newest_error = max(
+        (s for s in fleet.managed(DR_REGION).values() if s["State"] == "error"), key=lambda s: s["StartTime"]
+    )
+    calls = CallCounter(fleet.dr)
+
+    with freeze_time(T0 + timedelta(minutes=100)):  # the failure event of the third copy, redelivered
+        report = backup.handler(copy_failed_event(newest_error["SnapshotId"]), FakeContext())
+
+    assert calls.calls["CopySnapshot"] == 0 and report["copies_started"] == []
+    assert list(ledger.owed()) == []  # off the queue: the reconciliation queues it when it may be tried
+
+
+def test_two_invocations_racing_for_a_backed_off_primary_start_one_copy(fleet, failing_copies, monkeypatch):
+    """Invocation A reads the failure records when the 6-hour back-off has passed; before it claims the copy,
+    invocation B starts one, and that copy's failure event (C) is handled. A must not start another."""
+    primary = backed_off_primary(fleet)
+    calls = CallCounter(fleet.dr)
+    read = copy_failures.failure_records
+    interleaved = []
+
+    def records_then_b_and_c(*args, **kwargs):
+        records = read(*args, **kwargs)
+        if not interleaved:
+            interleaved.append(True)
+            b = backup.handler(dict(RECONCILE), FakeContext())  # at the same instant as A
+            assert [c["source_snapshot_id"] for c in b["copies_started"]] == [primary]
+            backup.handler(copy_failed_event(b["copies_started"][0]["copy_snapshot_id"]), FakeContext())
+        return records
+
+    monkeypatch.setattr(copy_failures, "failure_records", records_then_b_and_c)
+    a = reconcile_at(T0 + timedelta(minutes=90) + timedelta(hours=6, minutes=30))
+
+    assert interleaved and a["copies_started"] == []
+    assert calls.calls["CopySnapshot"] == 1  # B's only
+
+
+def test_a_retry_slot_is_claimed_by_one_invocation_and_freed_by_a_failure_or_a_release(moto_aws, monkeypatch):
+    backup_env(monkeypatch)
+    make_fleet()
+    dynamodb, t = boto3.client("dynamodb", PRIMARY_REGION), T0.timestamp()
+    for n in range(copy_failures.BACKOFF_AFTER_FAILURES):
+        copy_failures.record_failure(dynamodb, COPY_LEDGER_TABLE, "snap-1", f"snap-copy-{n}", t)
+    later = t + copy_failures.BACKOFF_SECONDS
+    assert not copy_failures.claim_retry(dynamodb, COPY_LEDGER_TABLE, "snap-1", later - 1)  # backed off
+    assert copy_failures.claim_retry(dynamodb, COPY_LEDGER_TABLE, "snap-1", later)
+    assert not copy_failures.claim_retry(dynamodb, COPY_LEDGER_TABLE, "snap-1", later + 60)  # A's, not B's
+    copy_failures.release_retry(dynamodb, COPY_LEDGER_TABLE, "snap-1", later)  # A's copy did not start
+    assert copy_failures.claim_retry(dynamodb, COPY_LEDGER_TABLE, "snap-1", later + 60)
+    copy_failures.record_failure(dynamodb, COPY_LEDGER_TABLE, "snap-1", "snap-copy-9", later + 120)
+    assert not copy_failures.claim_retry(dynamodb, COPY_LEDGER_TABLE, "snap-1", later + 180)
+    assert copy_failures.claim_retry(
+        dynamodb, COPY_LEDGER_TABLE, "snap-1", later + 120 + copy_failures.BACKOFF_SECONDS
+    )
+    # Below the threshold, and without a record, nothing holds a copy back.
+    copy_failures.record_failure(dynamodb, COPY_LEDGER_TABLE, "snap-2", "snap-copy-a", t)
+    assert copy_failures.claim_retry(dynamodb, COPY_LEDGER_TABLE, "snap-2", t)
+    assert copy_failures.claim_retry(dynamodb, COPY_LEDGER_TABLE, "snap-2", t)
+    assert copy_failures.claim_retry(dynamodb, COPY_LEDGER_TABLE, "snap-3", t)
