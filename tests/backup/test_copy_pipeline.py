@@ -11,9 +11,9 @@ import pytest
 
 from smart_vault.backup import entry as backup
 from smart_vault.backup.ledger import CLAIMED, FAILED, STALE_CLAIM_SECONDS, STARTED, CopyLedger
-from smart_vault.backup.retention import Snapshot
 from smart_vault.backup.snapshots import reconcile_copies
 from smart_vault.config import BackupSettings
+from smart_vault.snapshot_model import Snapshot
 from support.backup_world import (
     COPY_LEDGER_TABLE,
     DR_REGION,

@@ -13,9 +13,9 @@ from moto.ec2.models import ec2_backends
 from moto.ec2.models.elastic_block_store import EBSBackend
 
 from smart_vault.backup import entry as backup
-from smart_vault.backup.recovery_sets import is_complete
-from smart_vault.backup.retention import snapshot_from_api
+from smart_vault.recovery_sets import is_complete
 from smart_vault.restore.recovery_points import is_complete as restore_is_complete
+from smart_vault.snapshot_model import snapshot_from_api
 from support.backup_world import (
     ACCOUNT_ID,
     COPY_LEDGER_TABLE,

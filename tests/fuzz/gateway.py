@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from smart_vault.restore import api as restore_api
+from smart_vault import restore_api
 
 API_KEY = "fuzz-api-key-0b8f2c61d4e94f7a9e3c5a7b1d2e4f60"
 STAGE = "v1"

@@ -11,7 +11,6 @@ from smart_vault import aws
 from smart_vault.backup.retention import (
     Decision,
     RetentionPolicy,
-    Snapshot,
     completed_copies,
     expired_snapshots,
     plan_pruning,
@@ -20,6 +19,7 @@ from smart_vault.backup.retention import (
 from smart_vault.config import BackupSettings
 from smart_vault.errors import AwsError
 from smart_vault.observability import logger
+from smart_vault.snapshot_model import Snapshot
 
 IN_USE = "InvalidSnapshot.InUse"
 NOT_FOUND = "InvalidSnapshot.NotFound"
