@@ -43,9 +43,12 @@ def test_every_layer_of_the_code_is_in_the_import_contract():
     code = {
         f"smart_vault.{p.stem if p.suffix else p.name}"
         for p in PACKAGE.iterdir()
-        if not p.name.startswith("__") and (p.suffix == ".py" or (p.is_dir() and (p / "__init__.py").exists()))
+        if not p.name.startswith("__")
+        and (p.suffix == ".py" or (p.is_dir() and (p / "__init__.py").exists()))
     }
-    assert code - layered == set(), f"modules in no layer of the import-linter contract: {sorted(code - layered)}"
+    assert code - layered == set(), (
+        f"modules in no layer of the import-linter contract: {sorted(code - layered)}"
+    )
 
 
 def test_the_page_lists_the_layers_import_linter_enforces():

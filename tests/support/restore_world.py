@@ -19,8 +19,7 @@ import boto3
 import botocore.session
 import pytest
 
-from smart_vault import aws
-from smart_vault import restore_api
+from smart_vault import aws, restore_api
 from smart_vault.restore import worker as restore_worker
 
 PRIMARY_REGION = "eu-west-1"  # as tests/conftest.py sets AWS_REGION
