@@ -22,7 +22,7 @@ from support.backup_world import (
     DR_REGION,
     PRIMARY_REGION,
     CallCounter,
-    FakeContext,
+    backup_context,
     backup_env,
     make_fleet,
     scheduled_event,
@@ -42,12 +42,12 @@ def fleet(monkeypatch, moto_aws):
 
 def run_at(when, event_id, event=None):
     with freeze_time(when):
-        return backup.handler(event or scheduled_event(event_id), FakeContext())
+        return backup.handler(event or scheduled_event(event_id), backup_context())
 
 
 def reconcile_at(when):
     with freeze_time(when):
-        return backup.handler(dict(RECONCILE), FakeContext())
+        return backup.handler(dict(RECONCILE), backup_context())
 
 
 def snapshots_of_run(fleet, region, run_id):

@@ -249,7 +249,7 @@ def drill_context(remaining_ms: int = 900_000) -> FakeLambdaContext:
     return FakeLambdaContext(
         function_name="smart-vault-dr-drill",
         invoked_function_arn=f"arn:aws:lambda:{REGION}:123456789012:function:smart-vault-dr-drill",
-        remaining_ms=remaining_ms,
+        remaining_millis=remaining_ms,
     )
 
 
