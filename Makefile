@@ -53,6 +53,8 @@ lint: $(STAMP)
 	@echo "==> ruff"
 	@$(BIN)/ruff check src tests bench
 	@$(BIN)/ruff format --check src tests bench
+	@echo "==> import-linter (layers: docs/architecture.md)"
+	@$(BIN)/lint-imports --no-cache
 
 security: $(STAMP)
 	@echo "==> bandit"

@@ -24,7 +24,7 @@ from support.backup_world import (
     DR_KEY_ARN,
     DR_REGION,
     PRIMARY_REGION,
-    FakeContext,
+    backup_context,
     backup_env,
     make_fleet,
     primary_key_arn,
@@ -91,7 +91,7 @@ def test_a_full_reconciliation_with_the_ledger_encrypted_as_in_terraform_succeed
     table = boto3.client("dynamodb", PRIMARY_REGION).describe_table(TableName=COPY_LEDGER_TABLE)["Table"]
     assert table["SSEDescription"]["KMSMasterKeyArn"] == primary_key_arn()
 
-    report = backup.handler({"reconcile_copies": True}, FakeContext())
+    report = backup.handler({"reconcile_copies": True}, backup_context())
 
     assert report["status"] == "SUCCEEDED", report
     assert len(fleet.snapshots(DR_REGION)) == 1

@@ -13,7 +13,7 @@ import pytest
 
 from smart_vault.backup import entry as backup
 from smart_vault.sim.ssm import ScriptBehaviour, SsmModel
-from support.backup_world import FakeContext, Inbox, backup_env, make_fleet, scheduled_event, tags_of
+from support.backup_world import Inbox, backup_context, backup_env, make_fleet, scheduled_event, tags_of
 from support.ssm_world import ManualClock, install_ssm
 
 DOC = "smart-vault-fsfreeze"
@@ -50,7 +50,7 @@ def plain(fleet, label):
 
 
 def run(run_id="run-1"):
-    return backup.handler(scheduled_event(run_id), FakeContext())
+    return backup.handler(scheduled_event(run_id), backup_context())
 
 
 def set_flags(fleet, instance_id):
@@ -245,7 +245,7 @@ def test_the_run_continues_when_more_scripts_would_not_fit_in_the_invocation(fle
     ids = sorted([scripted(fleet, "db-1"), scripted(fleet, "db-2")])
     clients = Clients(ec2=aws.client("ec2", PRIMARY_REGION), dr_ec2=aws.client("ec2", DR_REGION))
     # 200 s left: the first instance always goes (a run moves forward), a second batch wave would not fit.
-    deadline = Deadline(FakeContext(remaining_millis=200_000))
+    deadline = Deadline(backup_context(remaining_millis=200_000))
 
     result = run_backup(
         RunRequest("run-c", False), BackupSettings.from_env(), clients, datetime.now(UTC), None, deadline

@@ -25,10 +25,10 @@ from smart_vault.backup.app_consistent_lane import (
     lane_fits,
 )
 from smart_vault.backup.report import email_summary
-from smart_vault.backup.retention import Snapshot
 from smart_vault.config import BackupSettings
 from smart_vault.errors import ConfigError
 from smart_vault.sim.ssm import ScriptBehaviour, SsmModel
+from smart_vault.snapshot_model import Snapshot
 
 ENV = {
     "AWS_REGION": "eu-west-1",

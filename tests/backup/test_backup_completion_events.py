@@ -12,8 +12,8 @@ from support.backup_world import (
     DR_REGION,
     PRIMARY_REGION,
     CallCounter,
-    FakeContext,
     Inbox,
+    backup_context,
     backup_env,
     completion_event,
     make_fleet,
@@ -57,7 +57,7 @@ def test_multi_volume_completion_copies_the_set_to_dr_and_sends_nothing(fleet, i
     counter = CallCounter(fleet.ec2, fleet.dr)
     event = completion_event("ebs_create_snapshots_succeeded.json", snapshot_ids)
 
-    report = backup.handler(event, FakeContext())
+    report = backup.handler(event, backup_context())
     calls, describes = dict(counter.calls), list(counter.params["DescribeSnapshots"])
 
     assert report["run_id"] == event["id"]
@@ -83,7 +83,7 @@ def test_multi_volume_completion_copies_the_set_to_dr_and_sends_nothing(fleet, i
 def test_single_snapshot_completion_copies_it(fleet, inbox):
     snapshot_id = managed_set(fleet, volumes=1)[0]
     report = backup.handler(
-        completion_event("ebs_create_snapshot_succeeded.json", [snapshot_id]), FakeContext()
+        completion_event("ebs_create_snapshot_succeeded.json", [snapshot_id]), backup_context()
     )
     assert [c["source_snapshot_id"] for c in report["copies_started"]] == [snapshot_id]
     assert len(fleet.managed(DR_REGION)) == 1
@@ -92,8 +92,8 @@ def test_single_snapshot_completion_copies_it(fleet, inbox):
 def test_the_same_completion_event_twice_copies_once(fleet, inbox):
     snapshot_ids = managed_set(fleet)
     event = completion_event("ebs_create_snapshots_succeeded.json", snapshot_ids)
-    backup.handler(event, FakeContext())
-    again = backup.handler(event, FakeContext())
+    backup.handler(event, backup_context())
+    again = backup.handler(event, backup_context())
     assert again["copies_started"] == []
     assert len(fleet.managed(DR_REGION)) == 2
 
@@ -102,7 +102,7 @@ def test_completion_of_snapshots_the_vault_does_not_manage_copies_nothing(fleet,
     instance = fleet.launch("other")
     reply = fleet.ec2.create_snapshots(InstanceSpecification={"InstanceId": instance})
     ids = [s["SnapshotId"] for s in reply["Snapshots"]]
-    report = backup.handler(completion_event("ebs_create_snapshots_succeeded.json", ids), FakeContext())
+    report = backup.handler(completion_event("ebs_create_snapshots_succeeded.json", ids), backup_context())
     assert report["copies_started"] == [] and report["status"] == "SUCCEEDED"
     assert fleet.snapshots(DR_REGION) == []
     assert inbox.messages() == []
@@ -113,7 +113,7 @@ def test_failed_creation_is_a_failed_notification_and_a_failure_metric(fleet, in
     snapshot_ids = managed_set(fleet)[:1] if "snapshot_failed" in sample else managed_set(fleet)
     event = completion_event(sample, snapshot_ids)
 
-    report = backup.handler(event, FakeContext())
+    report = backup.handler(event, backup_context())
 
     assert report["status"] == "FAILED"
     assert {f["resource"] for f in report["failures"]} == set(snapshot_ids)
@@ -132,6 +132,6 @@ def test_failed_creation_is_a_failed_notification_and_a_failure_metric(fleet, in
 def test_other_ec2_snapshot_events_are_ignored(fleet, inbox):
     event = completion_event("ebs_create_snapshot_succeeded.json", ["snap-0123456789abcdef0"])
     event["detail"]["event"] = "copySnapshot"
-    report = backup.handler(event, FakeContext())
+    report = backup.handler(event, backup_context())
     assert report["status"] == "SUCCEEDED" and report["copies_started"] == []
     assert inbox.messages() == []

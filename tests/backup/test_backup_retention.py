@@ -11,7 +11,7 @@ from smart_vault.backup import entry as backup
 from support.backup_world import (
     DR_REGION,
     PRIMARY_REGION,
-    FakeContext,
+    backup_context,
     backup_env,
     make_fleet,
     scheduled_event,
@@ -35,7 +35,7 @@ def fleet(env, moto_aws):
 
 def run_at(when, event_id, event=None):
     with freeze_time(when):
-        return backup.handler(event or scheduled_event(event_id), FakeContext())
+        return backup.handler(event or scheduled_event(event_id), backup_context())
 
 
 def ids_by_run(fleet, region):

@@ -15,8 +15,8 @@ from support.backup_world import (
     DR_REGION,
     PRIMARY_REGION,
     CallCounter,
-    FakeContext,
     Inbox,
+    backup_context,
     backup_env,
     fail_operation,
     make_fleet,
@@ -55,7 +55,7 @@ RESTORE_METADATA_KEYS = {
 
 
 def run(event, context=None):
-    return backup.handler(event, context or FakeContext())
+    return backup.handler(event, context or backup_context())
 
 
 def test_scheduled_run_snapshots_tagged_instances_and_copies_them_encrypted_to_dr(fleet, inbox):
@@ -238,7 +238,7 @@ def test_manual_run_backs_up_exactly_the_instances_named(fleet, inbox):
     fleet.launch("gold", {"Backup-Tier": "Gold"})
     unknown = "i-0123456789abcdef0"
 
-    report = run({"instance_ids": [untagged, unknown]}, FakeContext(aws_request_id="req-1"))
+    report = run({"instance_ids": [untagged, unknown]}, backup_context(aws_request_id="req-1"))
 
     assert report["run_id"] == "manual-req-1"
     by_instance = {i["instance_id"]: i for i in report["instances"]}
@@ -252,8 +252,8 @@ def test_manual_run_backs_up_exactly_the_instances_named(fleet, inbox):
 
 def test_manual_run_retried_by_lambda_with_the_same_request_id_is_one_run(fleet, inbox):
     instance = fleet.launch("untagged")
-    run({"instance_ids": [instance]}, FakeContext(aws_request_id="req-2"))
-    again = run({"instance_ids": [instance]}, FakeContext(aws_request_id="req-2"))
+    run({"instance_ids": [instance]}, backup_context(aws_request_id="req-2"))
+    again = run({"instance_ids": [instance]}, backup_context(aws_request_id="req-2"))
     assert [i["status"] for i in again["instances"]] == ["skipped"]
     assert len(fleet.managed()) == 1
 

@@ -4,35 +4,25 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import dataclass
 
 import pytest
 
 from smart_vault import aws
 from smart_vault.backup import entry as backup
 from support.backup_world import (
+    BACKUP_REQUEST_ID,
     DR_REGION,
     PRIMARY_REGION,
     CallCounter,
-    FakeContext,
     Inbox,
+    backup_context,
     backup_env,
     fail_operation,
     make_fleet,
     scheduled_event,
     tags_of,
 )
-
-
-@dataclass
-class CountdownContext(FakeContext):
-    """A Lambda context whose remaining time drops by `step_ms` each time it is asked."""
-
-    step_ms: int = 10_000
-
-    def get_remaining_time_in_millis(self) -> int:
-        self.remaining_millis -= self.step_ms
-        return self.remaining_millis + self.step_ms
+from support.lambda_context import CountdownContext
 
 
 class SelfInvocations:
@@ -83,12 +73,16 @@ def test_a_run_continues_across_invocations_without_losing_or_repeating_an_insta
 
     # 70 s at the start, 10 s gone at every check: each invocation handles six instances.
     reports = run_chain(
-        scheduled_event("big-run"), invocations, lambda: CountdownContext(remaining_millis=70_000)
+        scheduled_event("big-run"),
+        invocations,
+        lambda: CountdownContext(
+            function_name="smart-vault-backup", aws_request_id=BACKUP_REQUEST_ID, remaining_millis=70_000
+        ),
     )
 
     assert len(invocations.calls) >= 3
     for call in invocations.calls:
-        assert call["FunctionName"] == FakeContext().invoked_function_arn
+        assert call["FunctionName"] == backup_context().invoked_function_arn
         assert call["InvocationType"] == "Event"
         assert call["Payload"]["continuation"]["run_id"] == "big-run"
     cursors = [c["Payload"]["continuation"]["after"] for c in invocations.calls]
@@ -126,7 +120,7 @@ def test_a_redelivered_continuation_creates_nothing_twice(fleet):
     run_chain(scheduled_event("dup-run"), invocations, lambda: CountdownContext(remaining_millis=60_000))
     assert invocations.calls
     before = set(fleet.managed(PRIMARY_REGION))
-    again = backup.handler(invocations.calls[0]["Payload"], FakeContext())
+    again = backup.handler(invocations.calls[0]["Payload"], backup_context())
     assert set(fleet.managed(PRIMARY_REGION)) == before
     after = invocations.calls[0]["Payload"]["continuation"]["after"]
     later = [i for i in again["instances"] if i["instance_id"] > after]
@@ -196,7 +190,7 @@ def test_call_counts_per_instance_stay_at_the_floor(fleet):
     for n in range(10):
         fleet.launch(f"i{n}", {"Backup-Tier": "Gold"}, volumes=3)
     counter = CallCounter(fleet.ec2, fleet.dr)
-    backup.handler(scheduled_event("floor"), FakeContext())
+    backup.handler(scheduled_event("floor"), backup_context())
     mutating = counter.calls["CreateSnapshots"] + counter.calls["CreateTags"] + counter.calls["CopySnapshot"]
     assert counter.calls["CreateSnapshots"] == 10
     assert counter.calls["CreateTags"] == 30
@@ -219,7 +213,7 @@ def test_an_unexpected_error_fails_that_instance_only(fleet, monkeypatch):
         return real(ec2, instance, run_id, settings)
 
     monkeypatch.setattr(backup_run, "create_snapshot_set", flaky)
-    report = backup.handler(scheduled_event("unexpected"), FakeContext())
+    report = backup.handler(scheduled_event("unexpected"), backup_context())
     statuses = {i["instance_id"]: i["status"] for i in report["instances"]}
     assert statuses == {ids[0]: "failed", ids[1]: "ok", ids[2]: "ok"}
     assert report["status"] == "PARTIAL"

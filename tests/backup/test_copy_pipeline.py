@@ -11,16 +11,16 @@ import pytest
 
 from smart_vault.backup import entry as backup
 from smart_vault.backup.ledger import CLAIMED, FAILED, STALE_CLAIM_SECONDS, STARTED, CopyLedger
-from smart_vault.backup.retention import Snapshot
 from smart_vault.backup.snapshots import reconcile_copies
 from smart_vault.config import BackupSettings
+from smart_vault.snapshot_model import Snapshot
 from support.backup_world import (
     COPY_LEDGER_TABLE,
     DR_REGION,
     PRIMARY_REGION,
     CallCounter,
-    FakeContext,
     Inbox,
+    backup_context,
     backup_env,
     ledger_claims,
     make_fleet,
@@ -125,8 +125,8 @@ def test_a_duplicated_completion_event_copies_once_and_claims_are_recorded(fleet
             "snapshot_id": f"arn:aws:ec2::{PRIMARY_REGION}:snapshot/{primary}",
         },
     }
-    first = backup.handler(event, FakeContext())
-    second = backup.handler(event, FakeContext())
+    first = backup.handler(event, backup_context())
+    second = backup.handler(event, backup_context())
     assert [c["source_snapshot_id"] for c in first["copies_started"]] == [primary]
     assert second["copies_started"] == []
     claim = ledger_claims()[primary]
@@ -139,7 +139,7 @@ def test_reconcile_copies_starts_owed_copies_and_does_nothing_else(fleet, monkey
     inbox = Inbox()
     primaries = [managed_primary(fleet, f"i{n}") for n in range(3)]
     counter = CallCounter(fleet.ec2, fleet.dr)
-    report = backup.handler({"reconcile_copies": True}, FakeContext())
+    report = backup.handler({"reconcile_copies": True}, backup_context())
     assert {c["source_snapshot_id"] for c in report["copies_started"]} <= set(primaries)
     assert len(report["copies_started"]) >= 2
     assert report["snapshots_created"] == [] and report["deleted"] == []
@@ -150,10 +150,10 @@ def test_reconcile_copies_starts_owed_copies_and_does_nothing_else(fleet, monkey
 def test_a_failed_dr_copy_is_reported_owed_again_and_counted(fleet, capsys):
     primary = managed_primary(fleet)
     inbox = Inbox()
-    started = backup.handler({"reconcile_copies": True}, FakeContext())["copies_started"]
+    started = backup.handler({"reconcile_copies": True}, backup_context())["copies_started"]
     copy_id = started[0]["copy_snapshot_id"]
     capsys.readouterr()
-    report = backup.handler(copy_event(copy_id, "failed"), FakeContext())
+    report = backup.handler(copy_event(copy_id, "failed"), backup_context())
     assert [f["resource"] for f in report["failures"]] == [primary]
     assert copy_id in report["failures"][0]["error"]
     assert ledger_claims()[primary]["state"] == FAILED
@@ -169,7 +169,7 @@ def test_copy_events_of_unmanaged_snapshots_or_other_regions_are_ignored(fleet):
     foreign = fleet.dr.create_snapshot(VolumeId=volume)["SnapshotId"]
     counter = CallCounter(fleet.ec2, fleet.dr)
     for event in (copy_event(foreign, "failed"), copy_event(foreign, region="us-east-1")):
-        report = backup.handler(event, FakeContext())
+        report = backup.handler(event, backup_context())
         assert report["failures"] == [] and report["copies_started"] == []
     assert counter.calls["CopySnapshot"] == 0
 
@@ -212,7 +212,7 @@ def test_a_snapshot_just_created_is_tagged_through_not_found(fleet, monkeypatch)
             "The snapshot does not exist.",
             when=lambda _params: next(answers, False),
         )
-        report = backup.handler(scheduled_event("tag-retry"), FakeContext())
+        report = backup.handler(scheduled_event("tag-retry"), backup_context())
     finally:
         aws.set_clock(None, None)
     assert report["failures"] == [] and report["instances"][0]["status"] == "ok"

@@ -15,7 +15,7 @@ from support.backup_world import (
     DR_REGION,
     PRIMARY_REGION,
     CallCounter,
-    FakeContext,
+    backup_context,
     backup_env,
     fail_operation,
     ledger_claims,
@@ -113,14 +113,14 @@ def test_a_copy_event_starts_the_oldest_queued_copy_from_two_describes(fleet, le
         "ResourceLimitExceeded",
         when=lambda params: calls.append(params) or (limit[0] and len(calls) > 1),
     )
-    first = backup.handler({"reconcile_copies": True}, FakeContext())
+    first = backup.handler({"reconcile_copies": True}, backup_context())
     limit[0] = False
     assert len(first["copies_started"]) == 1 and first["copies_deferred"] == 2
     queued = [o.snapshot_id for o in ledger.owed()]
     assert sorted(queued) == sorted(set(primaries) - {first["copies_started"][0]["source_snapshot_id"]})
 
     counter = CallCounter(fleet.ec2, fleet.dr)
-    report = backup.handler(copy_event(first["copies_started"][0]["copy_snapshot_id"]), FakeContext())
+    report = backup.handler(copy_event(first["copies_started"][0]["copy_snapshot_id"]), backup_context())
 
     assert [c["source_snapshot_id"] for c in report["copies_started"]] == queued[:1]
     assert report["copies_deferred"] == 1

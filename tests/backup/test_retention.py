@@ -19,15 +19,14 @@ from smart_vault.backup.retention import (
     KEEP_UNMANAGED,
     KEEP_YOUNG,
     RetentionPolicy,
-    Snapshot,
     completed_copies,
     expired_snapshots,
     is_expired,
     newest_completed_per_volume,
     plan_pruning,
     retention_days,
-    snapshot_from_api,
 )
+from smart_vault.snapshot_model import Snapshot, snapshot_from_api
 
 NOW = datetime(2026, 6, 1, 12, 0, 0, tzinfo=UTC)
 PRIMARY = RetentionPolicy(default_days=7, min_kept=1, is_primary=True, account_id="123456789012")

@@ -15,16 +15,16 @@ from moto.ec2.models.elastic_block_store import EBSBackend
 from smart_vault.backup import copy_failures
 from smart_vault.backup import entry as backup
 from smart_vault.backup.ledger import CopyLedger, OwedCopy
-from smart_vault.backup.recovery_sets import is_complete
-from smart_vault.backup.retention import snapshot_from_api
+from smart_vault.recovery_sets import is_complete
 from smart_vault.restore.recovery_points import is_complete as restore_is_complete
+from smart_vault.snapshot_model import snapshot_from_api
 from support.backup_world import (
     ACCOUNT_ID,
     COPY_LEDGER_TABLE,
     DR_REGION,
     PRIMARY_REGION,
     CallCounter,
-    FakeContext,
+    backup_context,
     backup_env,
     fail_operation,
     make_fleet,
@@ -45,12 +45,12 @@ def fleet(monkeypatch, moto_aws):
 
 def run_at(when, event_id, event=None):
     with freeze_time(when):
-        return backup.handler(event or scheduled_event(event_id), FakeContext())
+        return backup.handler(event or scheduled_event(event_id), backup_context())
 
 
 def reconcile_at(when):
     with freeze_time(when):
-        return backup.handler(dict(RECONCILE), FakeContext())
+        return backup.handler(dict(RECONCILE), backup_context())
 
 
 def snapshots_of_run(fleet, region, run_id):
@@ -307,7 +307,7 @@ def test_an_owed_queue_entry_older_than_the_back_off_never_starts_a_copy(fleet, 
     calls = CallCounter(fleet.dr)
 
     with freeze_time(T0 + timedelta(minutes=100)):  # the failure event of the third copy, redelivered
-        report = backup.handler(copy_failed_event(newest_error["SnapshotId"]), FakeContext())
+        report = backup.handler(copy_failed_event(newest_error["SnapshotId"]), backup_context())
 
     assert calls.calls["CopySnapshot"] == 0 and report["copies_started"] == []
     assert list(ledger.owed()) == []  # off the queue: the reconciliation queues it when it may be tried
@@ -325,9 +325,9 @@ def test_two_invocations_racing_for_a_backed_off_primary_start_one_copy(fleet, f
         records = read(*args, **kwargs)
         if not interleaved:
             interleaved.append(True)
-            b = backup.handler(dict(RECONCILE), FakeContext())  # at the same instant as A
+            b = backup.handler(dict(RECONCILE), backup_context())  # at the same instant as A
             assert [c["source_snapshot_id"] for c in b["copies_started"]] == [primary]
-            backup.handler(copy_failed_event(b["copies_started"][0]["copy_snapshot_id"]), FakeContext())
+            backup.handler(copy_failed_event(b["copies_started"][0]["copy_snapshot_id"]), backup_context())
         return records
 
     monkeypatch.setattr(copy_failures, "failure_records", records_then_b_and_c)

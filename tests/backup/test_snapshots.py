@@ -10,7 +10,6 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 from smart_vault.backup.prune import delete_snapshots, plan_both_regions
-from smart_vault.backup.retention import Snapshot
 from smart_vault.backup.snapshots import (
     Instance,
     copy_tags,
@@ -21,6 +20,7 @@ from smart_vault.backup.snapshots import (
     snapshots_needing_copy,
 )
 from smart_vault.config import BackupSettings
+from smart_vault.snapshot_model import Snapshot
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 DR_KEY = "arn:aws:kms:eu-central-1:123456789012:key/11111111-2222-3333-4444-555555555555"

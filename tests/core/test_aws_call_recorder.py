@@ -26,7 +26,7 @@ def in_module(module: str, source: str) -> dict:
         ("backup.snapshots", "backup"),
         ("backup.prune", "backup"),
         ("restore.checks", "restore_api"),
-        ("restore.steps", "restore_worker"),
+        ("restore.steps", None),
         ("restore.worker", "restore_worker"),
         ("restore.jobs", None),
         ("notify", None),
@@ -45,6 +45,18 @@ def test_shared_modules_let_their_caller_decide():
     )
     worker = in_module("smart_vault.restore_worker", "def run(save):\n    return save()\n")
     assert worker["run"](shared["save"]) == ("restore_worker", "smart_vault.restore_worker")
+
+
+def test_the_restore_engine_run_by_the_drill_calls_as_the_drill():
+    """drill.run -> restore.instance -> restore.steps: the steps are shared, the drill function calls."""
+    steps = in_module(
+        "smart_vault.restore.steps", "def tagged():\n    return recorder.calling_function(sys._getframe())\n"
+    )
+    engine = in_module("smart_vault.restore.instance", "def tear_down(steps):\n    return steps()\n")
+    drill = in_module("smart_vault.drill.run", "def drill_one(engine, steps):\n    return engine(steps)\n")
+    assert drill["drill_one"](engine["tear_down"], steps["tagged"]) == ("drill", "smart_vault.drill.run")
+    worker = in_module("smart_vault.restore.worker", "def run(steps):\n    return steps()\n")
+    assert worker["run"](steps["tagged"]) == ("restore_worker", "smart_vault.restore.worker")
 
 
 def test_calls_outside_lambda_code_belong_to_no_function():

@@ -18,8 +18,8 @@ from support.backup_world import (
     DR_KEY_ARN,
     DR_REGION,
     PRIMARY_REGION,
-    FakeContext,
     Inbox,
+    backup_context,
     backup_env,
     make_fleet,
     scheduled_event,
@@ -62,7 +62,7 @@ def copies_by_source() -> dict[str, str]:
 
 
 def run(event_id: str) -> dict:
-    report = backup.handler(scheduled_event(event_id), FakeContext())
+    report = backup.handler(scheduled_event(event_id), backup_context())
     json.dumps(report)  # the contract: a JSON-serialisable dict
     return report
 

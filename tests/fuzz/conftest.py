@@ -9,7 +9,7 @@ import pytest
 from gateway import ApiGateway
 from oracle import Facts, RecoveryPointFacts, RegionFacts
 
-from smart_vault.backup.metadata import LINUX_PLATFORM
+from smart_vault.tags import LINUX_PLATFORM
 
 ALLOWED_INSTANCE_TYPES = {"t3.micro", "t3.small", "t3.medium", "t3.large"}
 # Full-instance restores: web-1 has a complete and a newer incomplete set in both regions (DR copies in the

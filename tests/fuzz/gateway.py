@@ -17,7 +17,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from smart_vault.restore import api as restore_api
+from smart_vault import restore_api
+from support.lambda_context import FakeLambdaContext
 
 API_KEY = "fuzz-api-key-0b8f2c61d4e94f7a9e3c5a7b1d2e4f60"
 STAGE = "v1"
@@ -32,17 +33,6 @@ class Answer:
 
     def json(self) -> Any:
         return json.loads(self.text)
-
-
-@dataclass
-class LambdaContext:
-    aws_request_id: str
-    function_name: str = "smart-vault-restore-api"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:123456789012:function:smart-vault-restore-api"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 29_000
 
 
 def _resource(method: str, path: str) -> tuple[str, dict[str, str] | None] | None:
@@ -62,7 +52,7 @@ class ApiGateway:
     def __init__(self, handler: Callable[[dict, Any], dict] = restore_api.handler, on_request=None):
         self.handler = handler
         self.on_request = on_request or (lambda: None)
-        self.last_context: LambdaContext | None = None
+        self.last_context: FakeLambdaContext | None = None
 
     def request(
         self,
@@ -87,7 +77,7 @@ class ApiGateway:
             return Answer(403, {"Content-Type": "application/json"}, '{"message":"Forbidden"}')
         resource, path_parameters = route
         event = self._event(method, path, resource, path_parameters, header_pairs, single, body, query)
-        self.last_context = LambdaContext(aws_request_id=str(uuid.uuid4()))
+        self.last_context = FakeLambdaContext(aws_request_id=str(uuid.uuid4()), remaining_millis=29_000)
         response = self.handler(event, self.last_context)
         answer_headers = dict(response.get("headers") or {})
         for name, values in (response.get("multiValueHeaders") or {}).items():

@@ -16,7 +16,7 @@ from smart_vault.restore import instance as engine
 from smart_vault.restore.jobs import RestoreJobStore, new_job
 from smart_vault.restore.steps import Deadline
 from support.backup_world import (
-    FakeContext,
+    backup_context,
     backup_env,
     create_ledger_table,
     fail_operation,
@@ -97,7 +97,7 @@ def world(moto_aws, monkeypatch):
     create_ledger_table()
     boto3.client("sns", PRIMARY_REGION).create_topic(Name="smart-vault-backup")
     backup_env(monkeypatch)
-    report = backup_handler(scheduled_event(), FakeContext())
+    report = backup_handler(scheduled_event(), backup_context())
     assert report["status"] == "SUCCEEDED", report
     monkeypatch.setenv("SNS_TOPIC_ARN", built.topic_arn)
     built.set_id = report["instances"][0]["backup_set_id"]

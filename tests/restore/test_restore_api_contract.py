@@ -24,7 +24,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from smart_vault.restore import api as restore_api
+from smart_vault import restore_api
 from support.restore_world import FakeLambdaContext, api_event, setup_world
 
 OPENAPI_PATH = Path(__file__).resolve().parents[2] / "openapi.yaml"

@@ -8,12 +8,12 @@ import boto3
 import pytest
 
 from smart_vault import aws
-from smart_vault.backup.retention import MANAGED_BY_KEY, MANAGED_BY_VALUE
 from smart_vault.config import RestoreWorkerSettings
 from smart_vault.restore.jobs import RestoreJobStore, new_job
 from smart_vault.restore.worker import run_restore
 from smart_vault.sim.scenario import DR, PRIMARY, START
 from smart_vault.sim.world import ACCOUNT, SimEC2, SimParams, SimSNS, SimWorld
+from smart_vault.tags import MANAGED_BY_KEY, MANAGED_BY_VALUE
 
 JOBS_TABLE = "smart-vault-restore-jobs-sim"
 SETTINGS = RestoreWorkerSettings(

@@ -239,7 +239,7 @@ def test_the_restore_worker_leaks_nothing(transcript, world, faults, fault):
 )
 def test_the_backup_leaks_nothing(transcript, faults, fast_pacing, monkeypatch, fault):
     from smart_vault.backup import entry as backup
-    from support.backup_world import FakeContext, Inbox, backup_env, make_fleet, scheduled_event
+    from support.backup_world import Inbox, backup_context, backup_env, make_fleet, scheduled_event
 
     backup_env(monkeypatch)
     fleet = make_fleet()
@@ -249,7 +249,7 @@ def test_the_backup_leaks_nothing(transcript, faults, fast_pacing, monkeypatch, 
     if fault is not None:
         faults.add(fault)
 
-    report = backup.handler(scheduled_event("leak-check-run"), FakeContext())
+    report = backup.handler(scheduled_event("leak-check-run"), backup_context())
     transcript.answers.append(("the backup report", json.dumps(report)))
 
     assert fault is None or fault.injected >= 1

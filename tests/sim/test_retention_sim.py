@@ -4,9 +4,9 @@ simulation catches what it forbids (so that the zeros of `test_copy_pipeline_sim
 from __future__ import annotations
 
 from smart_vault.backup import prune
-from smart_vault.backup.snapshot_model import Snapshot
 from smart_vault.sim.invariants import newest_complete_set
 from smart_vault.sim.scenario import copy_pipeline, run_scenario
+from smart_vault.snapshot_model import Snapshot
 
 
 def small_week(instances: int, days: int):

@@ -14,6 +14,7 @@ import boto3
 import pytest
 
 from smart_vault import aws
+from support.lambda_context import FakeLambdaContext
 
 PRIMARY_REGION = "eu-west-1"
 DR_REGION = "eu-central-1"
@@ -49,19 +50,18 @@ def backup_env(monkeypatch: pytest.MonkeyPatch, **overrides: str) -> None:
         monkeypatch.setenv(key, value)
 
 
-@dataclass
-class FakeContext:
-    aws_request_id: str = "5e7b3a1c-0000-4000-8000-000000000001"
-    invoked_function_arn: str = FUNCTION_ARN
-    function_name: str = "smart-vault-backup"
-    memory_limit_in_mb: int = 512
-    function_version: str = "$LATEST"
-    log_group_name: str = "/aws/lambda/smart-vault-backup"
-    log_stream_name: str = "stream"
-    remaining_millis: int = 900_000
+BACKUP_REQUEST_ID = "5e7b3a1c-0000-4000-8000-000000000001"
 
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_millis
+
+def backup_context(**overrides: Any) -> FakeLambdaContext:
+    """The backup function's context: one fixed request id, so that a retried invocation is recognised."""
+    values: dict[str, Any] = {
+        "function_name": "smart-vault-backup",
+        "aws_request_id": BACKUP_REQUEST_ID,
+        "memory_limit_in_mb": 512,
+        "invoked_function_arn": FUNCTION_ARN,
+    }
+    return FakeLambdaContext(**(values | overrides))
 
 
 def load_event(name: str) -> dict[str, Any]:

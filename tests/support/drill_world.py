@@ -19,7 +19,8 @@ import boto3
 import pytest
 
 from smart_vault import aws
-from smart_vault.backup.metadata import SET_SIZE_TAG, instance_metadata, volume_metadata
+from smart_vault.backup.metadata import instance_metadata, volume_metadata
+from smart_vault.tags import SET_SIZE_TAG
 from support.restore_world import FakeLambdaContext, route_lambda_to, share_botocore_session
 
 REGION = "eu-west-1"  # tests/conftest.py's AWS_REGION: the drill function drills its own region
@@ -248,7 +249,7 @@ def drill_context(remaining_ms: int = 900_000) -> FakeLambdaContext:
     return FakeLambdaContext(
         function_name="smart-vault-dr-drill",
         invoked_function_arn=f"arn:aws:lambda:{REGION}:123456789012:function:smart-vault-dr-drill",
-        remaining_ms=remaining_ms,
+        remaining_millis=remaining_ms,
     )
 
 

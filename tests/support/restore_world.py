@@ -11,7 +11,7 @@ import base64
 import copy
 import json
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +19,9 @@ import boto3
 import botocore.session
 import pytest
 
-from smart_vault import aws
-from smart_vault.restore import api as restore_api
+from smart_vault import aws, restore_api
 from smart_vault.restore import worker as restore_worker
+from support.lambda_context import FakeLambdaContext
 
 PRIMARY_REGION = "eu-west-1"  # as tests/conftest.py sets AWS_REGION
 DR_REGION = "eu-central-1"
@@ -31,20 +31,6 @@ IDEMPOTENCY_TABLE = "smart-vault-idempotency"
 WORKER_FUNCTION = "smart-vault-restore-worker"
 TOPIC_NAME = "smart-vault-notifications"
 MANAGED = {"ManagedBy": "smart-vault"}
-
-
-@dataclass
-class FakeLambdaContext:
-    """What the Lambda runtime passes as `context` (the attributes Powertools and the handlers read)."""
-
-    function_name: str = "smart-vault-restore-api"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:123456789012:function:smart-vault-restore-api"
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    remaining_ms: int = 900_000
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
 
 
 class FakeLambdaClient:
@@ -289,7 +275,7 @@ def get_restore(restore_id: str) -> ApiAnswer:
 
 
 def run_worker(restore_id: str, remaining_ms: int = 900_000) -> dict[str, Any] | None:
-    context = FakeLambdaContext(function_name=WORKER_FUNCTION, remaining_ms=remaining_ms)
+    context = FakeLambdaContext(function_name=WORKER_FUNCTION, remaining_millis=remaining_ms)
     return restore_worker.handler({"restore_id": restore_id}, context)
 
 

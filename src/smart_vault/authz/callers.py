@@ -16,13 +16,11 @@ NOT_A_FUNCTION = ""
 _FUNCTION_OF_MODULE = {
     "backup": "backup",
     "restore_api": "restore_api",
-    "restore.api": "restore_api",
     "restore.request": "restore_api",
     "restore.checks": "restore_api",
     "restore.recovery_points": "restore_api",
     "restore_worker": "restore_worker",
     "restore.worker": "restore_worker",
-    "restore.steps": "restore_worker",
     "drill": "drill",
 }
 # Shared by several functions: the caller further out on the stack decides.
@@ -38,10 +36,16 @@ SHARED_MODULES = {
     "restore",
     "restore.jobs",
     "restore.shared",
+    "tags",
+    "snapshot_model",
+    "recovery_sets",
     # The full-instance engine runs in the worker and in the drill function; the GET /drills route and the
     # drill function both read the drill results.
     "restore.instance",
     "drill.results",
+    # The restore steps (create, wait, find by tag, roll back) serve the volume form in the worker and the
+    # full-instance engine, which the drill function runs too: the drill's calls are the drill's.
+    "restore.steps",
 }
 # Not Lambda code: calls made by the local stack, the CLI or the simulation themselves are not any function's.
 NOT_LAMBDA = {"local", "cli", "sim"}

@@ -27,7 +27,6 @@ from smart_vault import aws
 from smart_vault.errors import AwsError
 from smart_vault.pacing import Rate
 
-APP_CONSISTENT_TAG = "smart-vault:app-consistent"
 MAX_TARGETS = 50  # SendCommand: at most 50 InstanceIds per call
 PRE_SCRIPT, POST_SCRIPT = "pre-script", "post-script"
 CRASH_CONSISTENT, SKIP = "crash-consistent", "skip"

@@ -24,7 +24,6 @@ from typing import Any
 
 from smart_vault import aws, pacing
 from smart_vault.backup.app_consistent import (
-    APP_CONSISTENT_TAG,
     MAX_TARGETS,
     POST_SCRIPT,
     SSM_RATES,
@@ -39,7 +38,6 @@ from smart_vault.backup.app_consistent import (
     wait_for,
 )
 from smart_vault.backup.report import INSTANCE_FAILED, OK, InstanceResult, instance_result
-from smart_vault.backup.retention import Snapshot
 from smart_vault.backup.snapshots import (
     Instance,
     SetResult,
@@ -50,6 +48,8 @@ from smart_vault.backup.snapshots import (
 from smart_vault.config import BackupSettings
 from smart_vault.errors import AwsError
 from smart_vault.observability import logger
+from smart_vault.snapshot_model import Snapshot
+from smart_vault.tags import APP_CONSISTENT_TAG
 
 BATCHES_IN_FLIGHT = 3
 SET_WORKERS = 8  # CreateSnapshots of one batch in parallel (paced to EC2's bucket all the same)

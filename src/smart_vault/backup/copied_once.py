@@ -22,7 +22,8 @@ from typing import Any
 
 from smart_vault import aws
 from smart_vault.backup.retention import completed_copies
-from smart_vault.backup.snapshot_model import DR_COPIED_TAG, Snapshot
+from smart_vault.snapshot_model import Snapshot
+from smart_vault.tags import DR_COPIED_TAG
 
 # CreateTags takes many resources in one call; batches stay well within the request size.
 TAG_BATCH = 200

@@ -33,8 +33,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from smart_vault import aws
-from smart_vault.backup.snapshot_model import ERROR, Snapshot
 from smart_vault.errors import AwsError
+from smart_vault.snapshot_model import Snapshot
+from smart_vault.tags import ERROR
 
 FAILURES_PK = "copy-failures"
 # The contract's back-off: after this many failures in a row, at most one try every BACKOFF_SECONDS.

@@ -11,28 +11,29 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-SET_SIZE_TAG = "smart-vault:set-size"
-INSTANCE_TYPE_TAG = "smart-vault:instance-type"
-ARCHITECTURE_TAG = "smart-vault:architecture"
-PLATFORM_TAG = "smart-vault:platform"
-ROOT_DEVICE_TAG = "smart-vault:root-device"
-ENA_TAG = "smart-vault:ena"
-IMAGE_ID_TAG = "smart-vault:image-id"
-AVAILABILITY_ZONE_TAG = "smart-vault:availability-zone"
-SUBNET_ID_TAG = "smart-vault:subnet-id"
-SECURITY_GROUPS_TAG = "smart-vault:security-groups"
-BOOT_MODE_TAG = "smart-vault:boot-mode"
-KEY_NAME_TAG = "smart-vault:key-name"
-INSTANCE_PROFILE_TAG = "smart-vault:instance-profile"
-VOLUME_TYPE_TAG = "smart-vault:volume-type"
-DELETE_ON_TERMINATION_TAG = "smart-vault:delete-on-termination"
-IOPS_TAG = "smart-vault:iops"
-THROUGHPUT_TAG = "smart-vault:throughput"
+from smart_vault.tags import (
+    ARCHITECTURE_TAG,
+    AVAILABILITY_ZONE_TAG,
+    BOOT_MODE_TAG,
+    DELETE_ON_TERMINATION_TAG,
+    ENA_TAG,
+    IMAGE_ID_TAG,
+    INSTANCE_PROFILE_TAG,
+    INSTANCE_TYPE_TAG,
+    IOPS_TAG,
+    KEY_NAME_TAG,
+    LINUX_PLATFORM,
+    PLATFORM_TAG,
+    ROOT_DEVICE_TAG,
+    SECURITY_GROUPS_TAG,
+    SUBNET_ID_TAG,
+    THROUGHPUT_TAG,
+    VOLUME_TYPE_TAG,
+)
 
 MAX_TAG_VALUE = 256
 # The vault's own tags on one snapshot stay within this, leaving room for the owner's (AWS allows 50).
 MAX_VAULT_TAGS = 30
-LINUX_PLATFORM = "Linux/UNIX"
 
 
 def _bool(value: Any) -> str:

@@ -12,7 +12,6 @@ from smart_vault.backup import locks
 from smart_vault.backup.retention import (
     Decision,
     RetentionPolicy,
-    Snapshot,
     completed_copies,
     expired_snapshots,
     plan_pruning,
@@ -21,6 +20,7 @@ from smart_vault.backup.retention import (
 from smart_vault.config import BackupSettings
 from smart_vault.errors import AwsError
 from smart_vault.observability import logger
+from smart_vault.snapshot_model import Snapshot
 
 IN_USE = "InvalidSnapshot.InUse"
 NOT_FOUND = "InvalidSnapshot.NotFound"

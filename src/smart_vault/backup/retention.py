@@ -5,7 +5,7 @@ No AWS here. The caller describes the snapshots of one region (owner `self`) and
 agrees; any doubt (unreadable tag, unknown state, missing copy) keeps it.
 
 (v3) Made exact: every snapshot of an instance's newest complete recovery point in the region stays, whatever
-its age (`recovery_sets`); a duplicate (a second snapshot of one device in one set) gets none of the
+its age (`smart_vault.recovery_sets`); a duplicate (a second snapshot of one device in one set) gets none of the
 protections of its device's canonical snapshot; a snapshot under an unexpired EBS Snapshot Lock is kept, not
 tried; a DR copy in `error` is deleted at once (its failure is recorded before, see `copy_failures`); and a
 completed DR copy stays while its primary does not yet record that it was copied (`smart-vault:dr-copied`),
@@ -19,27 +19,9 @@ from collections.abc import Iterable, Set
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from smart_vault.backup.recovery_sets import duplicate_ids, protected_by_newest_point
-from smart_vault.backup.snapshot_model import (  # noqa: F401 - re-exported: the names retention always had
-    BACKUP_SET_TAG,
-    COMPLETED,
-    DEVICE_TAG,
-    DR_COPIED_TAG,
-    ERROR,
-    HOLD_TAG,
-    MANAGED_BY_KEY,
-    MANAGED_BY_VALUE,
-    PENDING,
-    RETENTION_DAYS_TAG,
-    RUN_ID_TAG,
-    SOURCE_INSTANCE_TAG,
-    SOURCE_REGION_TAG,
-    SOURCE_SNAPSHOT_TAG,
-    SOURCE_VOLUME_TAG,
-    TAG_PREFIX,
-    Snapshot,
-    snapshot_from_api,
-)
+from smart_vault.recovery_sets import duplicate_ids, protected_by_newest_point
+from smart_vault.snapshot_model import Snapshot
+from smart_vault.tags import COMPLETED, ERROR, RETENTION_DAYS_TAG
 
 # Reasons a snapshot stays (or goes); they appear in logs and dry-run reports.
 DELETE_EXPIRED = "expired"

@@ -37,7 +37,6 @@ from smart_vault.backup.report import (
     build_report,
     instance_result,
 )
-from smart_vault.backup.retention import COMPLETED, Snapshot
 from smart_vault.backup.snapshots import (
     COPY_LIMIT_CODES,
     CopyOutcome,
@@ -58,6 +57,8 @@ from smart_vault.backup.snapshots import (
 from smart_vault.config import BackupSettings
 from smart_vault.errors import AwsError
 from smart_vault.observability import logger, trace
+from smart_vault.snapshot_model import Snapshot
+from smart_vault.tags import COMPLETED
 
 # Instances in flight at once: EC2 answers in ~100 ms, so a few workers keep the paced buckets busy.
 WORKERS = 8

@@ -19,40 +19,40 @@ from smart_vault.backup import copy_failures
 from smart_vault.backup.ledger import CopyLedger, OwedCopy, owed_sort_key
 from smart_vault.backup.metadata import (
     MAX_VAULT_TAGS,
-    SET_SIZE_TAG,
     delete_on_termination,
     instance_metadata,
     volume_metadata,
 )
-from smart_vault.backup.recovery_sets import duplicate_ids
-from smart_vault.backup.retention import (
+from smart_vault.config import BackupSettings
+from smart_vault.errors import AwsError
+from smart_vault.observability import logger
+from smart_vault.recovery_sets import duplicate_ids
+from smart_vault.snapshot_model import Snapshot, snapshot_from_api
+from smart_vault.tags import (
     BACKUP_SET_TAG,
     COMPLETED,
     DEVICE_TAG,
     DR_COPIED_TAG,
+    INSTANCE_RETENTION_TAG,
     MANAGED_BY_KEY,
     MANAGED_BY_VALUE,
     PENDING,
     RETENTION_DAYS_TAG,
+    RETENTION_OVERRIDE_TAG,
     RUN_ID_TAG,
+    SCRIPTS_TAG,
+    SET_SIZE_TAG,
     SOURCE_INSTANCE_TAG,
     SOURCE_REGION_TAG,
     SOURCE_SNAPSHOT_TAG,
     SOURCE_VOLUME_TAG,
     TAG_PREFIX,
-    Snapshot,
-    snapshot_from_api,
 )
-from smart_vault.config import BackupSettings
-from smart_vault.errors import AwsError
-from smart_vault.observability import logger
 
 PAGE_SIZE = 1000
 # EC2 accepts at most 200 values in one filter.
 FILTER_VALUES_MAX = 200
 PROTECTED_STATES = ("running", "stopped")
-INSTANCE_RETENTION_TAG = "Backup-Retention-Days"
-SCRIPTS_TAG = "Backup-Scripts"  # (v3) application-consistent sets: the SSM document to run
 MAX_RETENTION_DAYS = 3650
 
 
@@ -167,7 +167,6 @@ def select_instances(
 
 # Set on snapshots whose retention came from the instance's Backup-Retention-Days tag: the override then
 # applies to the DR copy too, instead of DR_RETENTION_DAYS.
-RETENTION_OVERRIDE_TAG = "smart-vault:retention-override"
 COPY_LIMIT_CODES = frozenset({"ResourceLimitExceeded", "SnapshotCopyLimitExceeded"})
 MANAGED_FILTER = {"Name": f"tag:{MANAGED_BY_KEY}", "Values": [MANAGED_BY_VALUE]}
 

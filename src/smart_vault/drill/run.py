@@ -21,17 +21,21 @@ from datetime import UTC, datetime
 from typing import Any
 
 from smart_vault import aws
-from smart_vault.backup.metadata import INSTANCE_PROFILE_TAG
-from smart_vault.backup.retention import BACKUP_SET_TAG, MANAGED_BY_KEY, MANAGED_BY_VALUE
 from smart_vault.config import DrillSettings
 from smart_vault.drill.results import DrillResultStore
 from smart_vault.drill.selection import RecoveryPoint, count_overdue, select_drills
 from smart_vault.errors import AwsError
 from smart_vault.observability import logger
 from smart_vault.restore.recovery_points import group_recovery_points
+from smart_vault.tags import (
+    BACKUP_SET_TAG,
+    DRILL_ID_TAG,
+    INSTANCE_PROFILE_TAG,
+    MANAGED_BY_KEY,
+    MANAGED_BY_VALUE,
+)
 
 PASSED, FAILED, PARTIAL, NOTHING_TO_DRILL = "PASSED", "FAILED", "PARTIAL", "NOTHING_TO_DRILL"
-DRILL_ID_TAG = "smart-vault:drill-id"
 # Kept back from the Lambda's time for the teardown (terminate and wait, delete volumes, deregister, look for
 # leftovers). DRILL_TIMEOUT_SECONDS is at most 840: with Lambda's 900 s limit, exactly this much is left.
 TEARDOWN_RESERVE_SECONDS = 60.0

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-LINUX_PLATFORM = "Linux/UNIX"
+from smart_vault.tags import LINUX_PLATFORM
 
 
 @dataclass(frozen=True)

@@ -18,18 +18,6 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from smart_vault import aws
-from smart_vault.backup.metadata import (
-    ARCHITECTURE_TAG,
-    INSTANCE_PROFILE_TAG,
-    INSTANCE_TYPE_TAG,
-    LINUX_PLATFORM,
-    PLATFORM_TAG,
-    ROOT_DEVICE_TAG,
-    SECURITY_GROUPS_TAG,
-    SET_SIZE_TAG,
-    SUBNET_ID_TAG,
-)
-from smart_vault.backup.retention import BACKUP_SET_TAG, SOURCE_REGION_TAG
 from smart_vault.config import RestoreApiSettings, RestoreNetwork
 from smart_vault.errors import AwsError, Conflict, NotFound, ValidationError
 from smart_vault.observability import trace
@@ -41,9 +29,22 @@ from smart_vault.restore.recovery_points import (
     snapshots_by_set,
 )
 from smart_vault.restore.request import InstanceRestoreRequest, RestoreRequest
+from smart_vault.tags import (
+    ARCHITECTURE_TAG,
+    BACKUP_SET_TAG,
+    INSTANCE_PROFILE_TAG,
+    INSTANCE_TYPE_TAG,
+    LINUX_PLATFORM,
+    MANAGED_BY_KEY,
+    MANAGED_BY_VALUE,
+    PLATFORM_TAG,
+    ROOT_DEVICE_TAG,
+    SECURITY_GROUPS_TAG,
+    SET_SIZE_TAG,
+    SOURCE_REGION_TAG,
+    SUBNET_ID_TAG,
+)
 
-MANAGED_BY_KEY = "ManagedBy"
-MANAGED_BY_VALUE = "smart-vault"
 SNAPSHOT_NOT_FOUND = "SnapshotNotFound"
 _SNAPSHOT_MISSING_CODES = frozenset({"InvalidSnapshot.NotFound", "InvalidSnapshotID.Malformed"})
 _IMAGE_MISSING_CODES = frozenset(

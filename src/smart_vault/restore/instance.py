@@ -22,19 +22,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from smart_vault import aws
-from smart_vault.backup import metadata as md
-from smart_vault.backup import recovery_sets
-from smart_vault.backup.retention import (
-    BACKUP_SET_TAG,
-    DEVICE_TAG,
-    MANAGED_BY_KEY,
-    MANAGED_BY_VALUE,
-    SOURCE_INSTANCE_TAG,
-    SOURCE_REGION_TAG,
-    SOURCE_VOLUME_TAG,
-    snapshot_from_api,
-)
+from smart_vault import aws, recovery_sets
 from smart_vault.errors import AwsError, Conflict, NotFound
 from smart_vault.restore.recovery_points import (
     RECOVERY_POINT_NOT_FOUND,
@@ -43,8 +31,6 @@ from smart_vault.restore.recovery_points import (
     set_size_of,
 )
 from smart_vault.restore.steps import (
-    TAG_RESTORE_ID,
-    TAG_SOURCE_SNAPSHOT,
     Deadline,
     client_token,
     find_restored_instance,
@@ -52,10 +38,31 @@ from smart_vault.restore.steps import (
     tagged_instances,
     wait_volume_usable,
 )
+from smart_vault.snapshot_model import snapshot_from_api
+from smart_vault.tags import (
+    ARCHITECTURE_TAG,
+    BACKUP_SET_TAG,
+    BOOT_MODE_TAG,
+    DELETE_ON_TERMINATION_TAG,
+    DEVICE_TAG,
+    ENA_TAG,
+    IOPS_TAG,
+    KEY_NAME_TAG,
+    LIVE_INSTANCE_STATES,
+    MANAGED_BY_KEY,
+    MANAGED_BY_VALUE,
+    RESTORE_ID_TAG,
+    ROOT_DEVICE_TAG,
+    SOURCE_INSTANCE_TAG,
+    SOURCE_REGION_TAG,
+    SOURCE_SNAPSHOT_TAG,
+    SOURCE_VOLUME_TAG,
+    THROUGHPUT_TAG,
+    VOLUME_TYPE_TAG,
+)
 
 IMAGE_NAME_PREFIX = "smart-vault-restore-"
 # Instance states from which an instance can still become `running`, and those it may still be torn down from.
-LIVE_INSTANCE_STATES = ("pending", "running", "stopping", "stopped", "shutting-down")
 LEFTOVER_VOLUME_STATES = ("creating", "available", "in-use", "error", "deleting")
 POLL_SECONDS = {"image": 5.0, "instance": 5.0, "status": 10.0, "terminated": 5.0, "volume": 3.0}
 # Only these volume types take an IOPS figure, and only gp3 a throughput figure.
@@ -101,7 +108,7 @@ class RecoveryPoint:
 
     @property
     def root_device(self) -> str | None:
-        return self.tag(md.ROOT_DEVICE_TAG)
+        return self.tag(ROOT_DEVICE_TAG)
 
     @property
     def root_volume(self) -> SetVolume | None:
@@ -148,10 +155,10 @@ def recovery_point_from_snapshots(
                 size_gib=int(item.get("VolumeSize") or 0),
                 state=item.get("State", ""),
                 source_volume=tags.get(SOURCE_VOLUME_TAG, ""),
-                volume_type=tags.get(md.VOLUME_TYPE_TAG) or None,
-                iops=_int_tag(tags, md.IOPS_TAG),
-                throughput=_int_tag(tags, md.THROUGHPUT_TAG),
-                delete_on_termination=tags.get(md.DELETE_ON_TERMINATION_TAG, "true") == "true",
+                volume_type=tags.get(VOLUME_TYPE_TAG) or None,
+                iops=_int_tag(tags, IOPS_TAG),
+                throughput=_int_tag(tags, THROUGHPUT_TAG),
+                delete_on_termination=tags.get(DELETE_ON_TERMINATION_TAG, "true") == "true",
             )
         )
     # (v3) One volume per device: a duplicate snapshot of a device (a retried call) is left out.
@@ -237,7 +244,7 @@ class Recorder(Protocol):
 def resource_tags(plan: InstancePlan, point: RecoveryPoint) -> dict[str, str]:
     tags = {
         MANAGED_BY_KEY: MANAGED_BY_VALUE,
-        TAG_RESTORE_ID: plan.restore_id,
+        RESTORE_ID_TAG: plan.restore_id,
         SOURCE_INSTANCE_TAG: point.source_instance_id,
         BACKUP_SET_TAG: point.backup_set_id,
     }
@@ -279,17 +286,17 @@ def register_image_params(plan: InstancePlan, point: RecoveryPoint) -> dict[str,
         "Name": plan.image_name,
         "Description": f"Smart Vault restore {plan.restore_id} of {point.source_instance_id} "
         f"({point.backup_set_id}); temporary",
-        "Architecture": point.tag(md.ARCHITECTURE_TAG) or "x86_64",
+        "Architecture": point.tag(ARCHITECTURE_TAG) or "x86_64",
         "RootDeviceName": root.device,
         "VirtualizationType": "hvm",
-        "EnaSupport": point.tag(md.ENA_TAG) == "true",
+        "EnaSupport": point.tag(ENA_TAG) == "true",
         "BlockDeviceMappings": [{"DeviceName": v.device, "Ebs": _ebs_of(v)} for v in point.volumes],
         "TagSpecifications": [
             {"ResourceType": "image", "Tags": aws.dict_to_tags(resource_tags(plan, point))}
         ],
     }
-    if point.tag(md.BOOT_MODE_TAG):
-        params["BootMode"] = point.tag(md.BOOT_MODE_TAG)
+    if point.tag(BOOT_MODE_TAG):
+        params["BootMode"] = point.tag(BOOT_MODE_TAG)
     return params
 
 
@@ -382,7 +389,7 @@ def _tagged_volumes(ec2: Any, restore_id: str) -> list[dict[str, Any]]:
             "Volumes",
             page_size=500,
             Filters=[
-                {"Name": f"tag:{TAG_RESTORE_ID}", "Values": [restore_id]},
+                {"Name": f"tag:{RESTORE_ID_TAG}", "Values": [restore_id]},
                 {"Name": "status", "Values": list(LEFTOVER_VOLUME_STATES)},
             ],
         )
@@ -392,7 +399,7 @@ def _tagged_volumes(ec2: Any, restore_id: str) -> list[dict[str, Any]]:
 def _tagged_images(ec2: Any, restore_id: str) -> list[dict[str, Any]]:
     with aws.aws_errors("DescribeImages"):
         images = ec2.describe_images(
-            Owners=["self"], Filters=[{"Name": f"tag:{TAG_RESTORE_ID}", "Values": [restore_id]}]
+            Owners=["self"], Filters=[{"Name": f"tag:{RESTORE_ID_TAG}", "Values": [restore_id]}]
         )["Images"]
     return [i for i in images if i.get("State") not in ("deregistered",)]
 
@@ -697,7 +704,7 @@ class InstanceRestore:
         )
 
     def _key_name(self, point: RecoveryPoint) -> str | None:
-        key = point.tag(md.KEY_NAME_TAG)
+        key = point.tag(KEY_NAME_TAG)
         if not key:
             return None
         try:
@@ -789,7 +796,7 @@ class InstanceRestore:
         if found:
             volume_id = found["VolumeId"]
         else:
-            tags = {**resource_tags(self.plan, point), TAG_SOURCE_SNAPSHOT: volume.snapshot_id}
+            tags = {**resource_tags(self.plan, point), SOURCE_SNAPSHOT_TAG: volume.snapshot_id}
             volume_id = aws.retry_not_found(
                 lambda: self.ec2.create_volume(
                     SnapshotId=volume.snapshot_id,

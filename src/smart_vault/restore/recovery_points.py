@@ -12,21 +12,24 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from smart_vault import aws
-from smart_vault.backup import recovery_sets
-from smart_vault.backup.metadata import ARCHITECTURE_TAG, INSTANCE_TYPE_TAG, PLATFORM_TAG, SET_SIZE_TAG
-from smart_vault.backup.retention import (
-    BACKUP_SET_TAG,
-    DEVICE_TAG,
-    MANAGED_BY_KEY,
-    MANAGED_BY_VALUE,
-    RUN_ID_TAG,
-    SOURCE_INSTANCE_TAG,
-    SOURCE_VOLUME_TAG,
-    snapshot_from_api,
-)
+from smart_vault import aws, recovery_sets
 from smart_vault.config import RestoreApiSettings
 from smart_vault.errors import ValidationError
+from smart_vault.snapshot_model import snapshot_from_api
+from smart_vault.tags import (
+    APP_CONSISTENT_TAG,
+    ARCHITECTURE_TAG,
+    BACKUP_SET_TAG,
+    DEVICE_TAG,
+    INSTANCE_TYPE_TAG,
+    MANAGED_BY_KEY,
+    MANAGED_BY_VALUE,
+    PLATFORM_TAG,
+    RUN_ID_TAG,
+    SET_SIZE_TAG,
+    SOURCE_INSTANCE_TAG,
+    SOURCE_VOLUME_TAG,
+)
 
 RECOVERY_POINT_NOT_FOUND = "RecoveryPointNotFound"  # the 404 error of a recovery point that is not there
 INSTANCE_ID_RE = re.compile(r"^i-[0-9a-f]{8,17}$")
@@ -83,7 +86,7 @@ def is_complete(items: Iterable[Mapping[str, Any]]) -> bool:
     """Pure: whether one set's snapshots in one region make a complete recovery point.
 
     (v3) Each `smart-vault:device` counts once: two snapshots of one device (a retried call) make the set
-    neither complete twice nor incomplete (`backup.recovery_sets`, which retention uses too).
+    neither complete twice nor incomplete (`smart_vault.recovery_sets`, which retention uses too).
     """
     return recovery_sets.is_complete(snapshot_from_api(item, "") for item in items)
 
@@ -91,9 +94,6 @@ def is_complete(items: Iterable[Mapping[str, Any]]) -> bool:
 def set_created_at(items: Iterable[Mapping[str, Any]]) -> datetime:
     """A set's time: its earliest snapshot start time."""
     return min(i["StartTime"] for i in items)
-
-
-APP_CONSISTENT_TAG = "smart-vault:app-consistent"
 
 
 def app_consistent_of(tagged: Iterable[Mapping[str, str]]) -> bool | None:

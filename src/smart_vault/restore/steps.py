@@ -16,15 +16,17 @@ from typing import Any
 
 from smart_vault import aws
 from smart_vault.errors import AwsError
+from smart_vault.tags import (
+    LIVE_INSTANCE_STATES,
+    LIVE_VOLUME_STATES,
+    MANAGED_BY_KEY,
+    MANAGED_BY_VALUE,
+    RESTORE_ID_TAG,
+    SOURCE_SNAPSHOT_TAG,
+)
 
-MANAGED_BY_KEY = "ManagedBy"
-MANAGED_BY_VALUE = "smart-vault"
-TAG_RESTORE_ID = "smart-vault:restore-id"
-TAG_SOURCE_SNAPSHOT = "smart-vault:source-snapshot"
 # A fixed namespace makes the client tokens a pure function of the restore id.
 CLIENT_TOKEN_NAMESPACE = uuid.UUID("6a0b3c3e-5f7d-4b9a-9a1e-2f0d7c9b8e41")
-LIVE_VOLUME_STATES = ("creating", "available", "in-use", "error")
-LIVE_INSTANCE_STATES = ("pending", "running", "stopping", "stopped")
 # st1 and sc1 volumes cannot be smaller than 125 GiB; a restore may make the volume larger than the snapshot.
 MIN_SIZE_GIB = {"st1": 125, "sc1": 125}
 # io1/io2 need an explicit IOPS figure: 50 IOPS per GiB is the io1 maximum ratio, capped at 3000 (gp3's base).
@@ -43,8 +45,8 @@ def client_token(restore_id: str, purpose: str) -> str:
 def restore_tags(restore_id: str, snapshot_id: str) -> dict[str, str]:
     return {
         MANAGED_BY_KEY: MANAGED_BY_VALUE,
-        TAG_RESTORE_ID: restore_id,
-        TAG_SOURCE_SNAPSHOT: snapshot_id,
+        RESTORE_ID_TAG: restore_id,
+        SOURCE_SNAPSHOT_TAG: snapshot_id,
     }
 
 
@@ -132,7 +134,7 @@ def find_restored_volume(ec2: Any, restore_id: str, snapshot_id: str) -> dict[st
             "Volumes",
             page_size=500,
             Filters=[
-                {"Name": f"tag:{TAG_RESTORE_ID}", "Values": [restore_id]},
+                {"Name": f"tag:{RESTORE_ID_TAG}", "Values": [restore_id]},
                 {"Name": "snapshot-id", "Values": [snapshot_id]},
                 {"Name": "status", "Values": list(LIVE_VOLUME_STATES)},
             ],
@@ -181,7 +183,7 @@ def tagged_instances(ec2: Any, restore_id: str, states: tuple[str, ...]) -> list
             "Reservations",
             page_size=1000,
             Filters=[
-                {"Name": f"tag:{TAG_RESTORE_ID}", "Values": [restore_id]},
+                {"Name": f"tag:{RESTORE_ID_TAG}", "Values": [restore_id]},
                 {"Name": "instance-state-name", "Values": list(states)},
             ],
         )

@@ -21,10 +21,10 @@ from smart_vault import aws, pacing
 from smart_vault.backup import entry
 from smart_vault.backup.ledger import CopyLedger
 from smart_vault.backup.run import Clients
-from smart_vault.backup.snapshots import SCRIPTS_TAG
 from smart_vault.config import BackupSettings
 from smart_vault.sim.ssm import ScriptBehaviour, SimSSM, SsmModel
 from smart_vault.sim.world import ACCOUNT, SimDynamoDB, SimEC2, SimParams, SimSNS, SimWorld
+from smart_vault.tags import SCRIPTS_TAG
 
 DOCUMENT = "smart-vault-fsfreeze"
 

@@ -2,7 +2,7 @@
 
 - `broken_recovery_points`: at every deletion, in either region, whether the instance's newest complete
   recovery point there (before the deletion) is no longer complete after it. Completeness is computed here
-  independently of the product (`backup.recovery_sets`): distinct `smart-vault:device` values with a
+  independently of the product (`smart_vault.recovery_sets`): distinct `smart-vault:device` values with a
   `completed` snapshot, at least the set's `smart-vault:set-size`.
 - `copies_made_twice`: at every `CopySnapshot` that starts a copy, whether its primary had a copy that
   completed before (even one pruned since).
@@ -17,10 +17,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-INSTANCE_TAG = "smart-vault:source-instance"
-SET_TAG = "smart-vault:backup-set"
-DEVICE_TAG = "smart-vault:device"
-SIZE_TAG = "smart-vault:set-size"
+from smart_vault.tags import BACKUP_SET_TAG, DEVICE_TAG, SET_SIZE_TAG, SOURCE_INSTANCE_TAG
+
 DAY = 86400.0
 
 
@@ -32,14 +30,14 @@ def newest_complete_set(items: list[dict[str, Any]]) -> str | None:
     """The newest complete backup set among one instance's snapshot items of one region (None: none)."""
     sets: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for item in items:
-        set_id = _tags(item).get(SET_TAG)
+        set_id = _tags(item).get(BACKUP_SET_TAG)
         if set_id:
             sets[set_id].append(item)
     best: tuple[Any, str] | None = None
     for set_id, members in sets.items():
         tags = _tags(members[0])
         try:
-            size = int(tags.get(SIZE_TAG, ""))
+            size = int(tags.get(SET_SIZE_TAG, ""))
         except ValueError:
             continue
         done = {_tags(m).get(DEVICE_TAG) for m in members if m["State"] == "completed"}
@@ -63,18 +61,18 @@ class RetentionWatch:
         self.doomed_starts: dict[str, list[float]] = defaultdict(list)
 
     def _instance_items(self, region: str, instance_id: str) -> list[dict[str, Any]]:
-        ids = self.world.by_tag[region].get((INSTANCE_TAG, instance_id), set())
+        ids = self.world.by_tag[region].get((SOURCE_INSTANCE_TAG, instance_id), set())
         snaps = self.world.snapshots[region]
         return [snaps[i] for i in ids if i in snaps]
 
     def before_delete(self, region: str, item: dict[str, Any]) -> None:
         """A snapshot is about to be deleted: would its instance lose its newest complete recovery point?"""
         tags = _tags(item)
-        instance_id = tags.get(INSTANCE_TAG)
+        instance_id = tags.get(SOURCE_INSTANCE_TAG)
         if instance_id:
             items = self._instance_items(region, instance_id)
             newest = newest_complete_set(items)
-            if newest is not None and newest == tags.get(SET_TAG):
+            if newest is not None and newest == tags.get(BACKUP_SET_TAG):
                 after = [i for i in items if i["SnapshotId"] != item["SnapshotId"]]
                 if newest_complete_set(after) != newest:
                     self.broken_recovery_points += 1

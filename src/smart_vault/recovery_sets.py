@@ -17,8 +17,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from smart_vault.backup.metadata import SET_SIZE_TAG
-from smart_vault.backup.snapshot_model import BACKUP_SET_TAG, COMPLETED, DEVICE_TAG, ERROR, Snapshot
+from smart_vault.snapshot_model import Snapshot
+from smart_vault.tags import BACKUP_SET_TAG, COMPLETED, DEVICE_TAG, ERROR, SET_SIZE_TAG
 
 
 def set_key(snap: Snapshot) -> str:

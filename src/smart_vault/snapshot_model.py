@@ -1,5 +1,5 @@
-"""What retention, copying and reconciliation know of one snapshot in one region: the `Snapshot` value and the
-tags the vault writes. Pure (no AWS calls); `retention` re-exports these names.
+"""What backup, retention, copying, reconciliation and restore know of one snapshot in one region: the
+`Snapshot` value read from DescribeSnapshots. Pure (no AWS calls); the tag names are in `smart_vault.tags`.
 """
 
 from __future__ import annotations
@@ -10,25 +10,19 @@ from datetime import datetime
 from typing import Any
 
 from smart_vault.aws import tags_to_dict
+from smart_vault.tags import (
+    DR_COPIED_TAG,
+    HOLD_TAG,
+    MANAGED_BY_KEY,
+    MANAGED_BY_VALUE,
+    PENDING,
+    RUN_ID_TAG,
+    SOURCE_INSTANCE_TAG,
+    SOURCE_SNAPSHOT_TAG,
+    SOURCE_VOLUME_TAG,
+)
 
-MANAGED_BY_KEY = "ManagedBy"
-MANAGED_BY_VALUE = "smart-vault"
-TAG_PREFIX = "smart-vault:"
-SOURCE_INSTANCE_TAG = "smart-vault:source-instance"
-SOURCE_VOLUME_TAG = "smart-vault:source-volume"
-DEVICE_TAG = "smart-vault:device"
-BACKUP_SET_TAG = "smart-vault:backup-set"
-RUN_ID_TAG = "smart-vault:run-id"
-RETENTION_DAYS_TAG = "smart-vault:retention-days"
-SOURCE_SNAPSHOT_TAG = "smart-vault:source-snapshot"
-SOURCE_REGION_TAG = "smart-vault:source-region"
-HOLD_TAG = "smart-vault:hold"
 # (v3) On a primary snapshot: its DR copy completed once; it is owed no copy ever again.
-DR_COPIED_TAG = "smart-vault:dr-copied"
-
-COMPLETED = "completed"
-PENDING = "pending"
-ERROR = "error"
 
 
 @dataclass(frozen=True)
