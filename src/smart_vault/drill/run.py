@@ -368,7 +368,9 @@ def drill_one(candidate: Candidate, ctx: DrillContext) -> Record:
         if deadline.remaining() <= 1.0 or isinstance(exc, TimeoutError):
             error = f"time limit reached (DRILL_TIMEOUT_SECONDS={settings.timeout_seconds}): {error}"
         record["error"] = error[:2000]
-        logger.warning("drill failed", extra={**log, "error": record["error"]})
+        # An AWS answer or a failed check is the drill's finding; anything else is a defect: log its traceback.
+        expected = isinstance(exc, (AwsError, ValidationFailed, TimeoutError))
+        logger.warning("drill failed", extra={**log, "error": record["error"]}, exc_info=not expected)
     record["stages"] = {
         name: seconds for name, seconds in recorder.durations.items() if name not in AFTER_RECOVERY_STEPS
     }
