@@ -8,7 +8,6 @@ and emulators that ignore client tokens. Waits use botocore waiters, bounded by 
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from typing import Any
 
 from smart_vault import aws
 from smart_vault.errors import AwsError
+from smart_vault.runtime import monotonic_clock
 
 MANAGED_BY_KEY = "ManagedBy"
 MANAGED_BY_VALUE = "smart-vault"
@@ -62,7 +62,7 @@ class Deadline:
 
     seconds_left: float
     reserve_seconds: float
-    clock: Callable[[], float] = time.monotonic
+    clock: Callable[[], float] = field(default_factory=monotonic_clock)  # the one clock of durations
     started: float = field(init=False)
 
     def __post_init__(self) -> None:

@@ -1,0 +1,163 @@
+"""The runtime of one invocation: where clients, time, parallelism and randomness come from.
+
+A handler builds one `Runtime` per invocation (`Runtime.default()`: real clients, the real monotonic clock
+and sleep, a thread pool, an unseeded random source) and passes it down; the simulation builds one on its
+virtual clock with a `SeededExecutor`, which runs the submitted tasks on the calling thread in an order
+drawn from a seeded random source, so that a seed replays exactly.
+
+One clock: every duration the product measures (RTOs, deadlines, waits) is read from `monotonic_clock()`,
+the process's monotonic clock read through `time.clock_gettime(CLOCK_MONOTONIC)` where the platform has
+it. A clock patched by a test library (freezegun patches `time.monotonic` and answers the patched time on
+the main thread and the real one on worker threads) then never mixes two sources in one duration; a test
+that wants to move time builds a Runtime with its own clock instead.
+
+The module-global seams (`aws.client`, `aws.set_clock`) still work: `Runtime.default()` reads them when it
+is built, so code not yet handed a Runtime and tests that patch them see the same clients and clock.
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+def monotonic_clock() -> Callable[[], float]:
+    """The process's one monotonic clock (CLOCK_MONOTONIC where the platform has it: what `time.monotonic`
+    reads on Linux, but never replaced by a library patching `time.monotonic`)."""
+    clock_gettime = getattr(time, "clock_gettime", None)
+    clock_id = getattr(time, "CLOCK_MONOTONIC", None)
+    if clock_gettime is not None and clock_id is not None:
+        return functools.partial(clock_gettime, clock_id)
+    return time.monotonic  # pragma: no cover - platforms without clock_gettime (Windows)
+
+
+ExecutorFactory = Callable[[int, str], Executor]
+
+
+def thread_pool(max_workers: int, name: str) -> Executor:
+    """Production parallelism: a thread pool of `max_workers` named `name`."""
+    return ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=name)
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Clients factory, clock, sleep, executor factory and random source of one invocation."""
+
+    client: Callable[..., Any]  # client(service, region=None), as `aws.client`
+    monotonic: Callable[[], float]
+    sleep: Callable[[float], None]
+    executor: ExecutorFactory
+    random: random.Random
+
+    @classmethod
+    def default(cls) -> Runtime:
+        """The production runtime: `aws.client`, the clock and sleep of `aws.clock()` (the real ones unless
+        a simulation set its own), a thread pool, an unseeded random source."""
+        from smart_vault import aws
+
+        monotonic, sleep = aws.clock()
+        return cls(
+            client=aws.client,
+            monotonic=monotonic,
+            sleep=sleep,
+            executor=thread_pool,
+            random=random.Random(),  # noqa: S311  # nosec B311 - jitter, not security
+        )
+
+
+# ------------------------------------------------------------------------------------ the simulation
+
+
+class Timeline(Protocol):
+    """Virtual time per task (the simulation's world): a task starts at the time it was submitted, its
+    sleeps move its own time, and the world's clock is the latest of them (tasks in flight sleep in
+    parallel, as threads would)."""
+
+    def monotonic(self) -> float: ...
+
+    def task(self, start: float) -> AbstractContextManager[None]: ...
+
+
+class _SeededFuture(Future):
+    """A future whose `result()` runs the executor's pending tasks (in the seeded order) until it is done,
+    instead of blocking: nothing runs on another thread."""
+
+    def __init__(self, executor: SeededExecutor) -> None:
+        super().__init__()
+        self._executor = executor
+
+    def result(self, timeout: float | None = None) -> Any:
+        self._executor.run_until(self)
+        return super().result(timeout)
+
+    def exception(self, timeout: float | None = None) -> BaseException | None:
+        self._executor.run_until(self)
+        return super().exception(timeout)
+
+
+@dataclass
+class _Task:
+    future: _SeededFuture
+    call: Callable[[], Any]
+    start: float | None
+
+
+class SeededExecutor(Executor):
+    """Runs submitted tasks on the calling thread, each to completion, in an order drawn from `rng`.
+
+    At most `max_workers` tasks are pending: a submit that fills the executor runs one of its pending tasks
+    (drawn at random) before it returns, so a caller that bounds its tasks in flight (a semaphore released
+    when a task is done) never waits for a thread. `result()` of a pending task runs pending tasks until it
+    is done; `shutdown` runs them all. With a `timeline`, each task runs on its own virtual time from the
+    moment it was submitted (tasks in flight overlap in time as threads do)."""
+
+    def __init__(self, rng: random.Random, max_workers: int = 1, timeline: Timeline | None = None) -> None:
+        self._rng = rng
+        self._max_workers = max(max_workers, 1)
+        self._timeline = timeline
+        self._pending: list[_Task] = []
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        future = _SeededFuture(self)
+        start = self._timeline.monotonic() if self._timeline is not None else None
+        self._pending.append(_Task(future, functools.partial(fn, *args, **kwargs), start))
+        while len(self._pending) >= self._max_workers:
+            self._run_one()
+        return future
+
+    def run_until(self, future: Future) -> None:
+        while not future.done() and self._pending:
+            self._run_one()
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        while self._pending:
+            self._run_one()
+
+    def _run_one(self) -> None:
+        task = self._pending.pop(self._rng.randrange(len(self._pending)))
+        if not task.future.set_running_or_notify_cancel():
+            return
+        in_time = self._timeline.task(task.start) if self._timeline and task.start is not None else nullcontext()
+        try:
+            with in_time:
+                result = task.call()
+        except BaseException as exc:  # noqa: BLE001 - as a thread pool: the future carries it
+            task.future.set_exception(exc)
+        else:
+            task.future.set_result(result)
+
+
+def seeded_executors(rng: random.Random, timeline: Timeline | None = None) -> ExecutorFactory:
+    """An executor factory for a Runtime: every executor draws its order from `rng`."""
+
+    def factory(max_workers: int, name: str) -> Executor:
+        return SeededExecutor(rng, max_workers, timeline)
+
+    return factory
+
