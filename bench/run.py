@@ -300,8 +300,11 @@ def copy_pipeline_scenario(argv: list[str]) -> int:
     scenario.params.kill_rate = args.kill_rate
     scenario.params.api_rate_scale = args.api_rate_scale
     scenario.app_consistent_share = args.app_consistent_share
+    started = time.perf_counter()
     figures = sim.run_scenario(scenario)
     print(json.dumps(figures, default=str, indent=None if args.json else 2))
+    # The wall time is no figure of the run (the JSON is a function of the seed alone): stderr.
+    print(f"wall {time.perf_counter() - started:.1f} s", file=sys.stderr)
     return 0
 
 

@@ -143,7 +143,9 @@ class SeededExecutor(Executor):
         task = self._pending.pop(self._rng.randrange(len(self._pending)))
         if not task.future.set_running_or_notify_cancel():
             return
-        in_time = self._timeline.task(task.start) if self._timeline and task.start is not None else nullcontext()
+        in_time = (
+            self._timeline.task(task.start) if self._timeline and task.start is not None else nullcontext()
+        )
         try:
             with in_time:
                 result = task.call()
@@ -160,4 +162,3 @@ def seeded_executors(rng: random.Random, timeline: Timeline | None = None) -> Ex
         return SeededExecutor(rng, max_workers, timeline)
 
     return factory
-

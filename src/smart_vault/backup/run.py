@@ -16,12 +16,12 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from smart_vault.backup import copy_failures
+from smart_vault.backup.app_consistent import Clock
 from smart_vault.backup.app_consistent_lane import AppConsistentLane, LaneOutcome, app_consistent_figures
 from smart_vault.backup.copied_once import mark_completed_copies, mark_copied
 from smart_vault.backup.ledger import CopyLedger, OwedCopy
@@ -58,6 +58,7 @@ from smart_vault.backup.snapshots import (
 from smart_vault.config import BackupSettings
 from smart_vault.errors import AwsError
 from smart_vault.observability import logger, trace
+from smart_vault.runtime import Runtime
 
 # Instances in flight at once: EC2 answers in ~100 ms, so a few workers keep the paced buckets busy.
 WORKERS = 8
@@ -229,6 +230,7 @@ def _back_up_instances(
     clients: Clients,
     settings: BackupSettings,
     deadline: Deadline,
+    runtime: Runtime,
 ) -> tuple[list[InstanceResult], list[str], int, LaneOutcome]:
     """Back up `instances` in id order until the deadline; returns the results, the created snapshot ids,
     how many instances were handled and (v3) the outcome of the application-consistent lane.
@@ -243,8 +245,11 @@ def _back_up_instances(
     created: list[str] = []
     slots = threading.BoundedSemaphore(WORKERS)
     handled = 0
-    lane = None if request.dry_run else AppConsistentLane(clients.ssm, clients.ec2, request.run_id, settings)
-    with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="backup") as pool:
+    lane = None
+    if not request.dry_run:
+        clock = Clock(runtime.monotonic, runtime.sleep)
+        lane = AppConsistentLane(clients.ssm, clients.ec2, request.run_id, settings, clock, runtime.executor)
+    with runtime.executor(WORKERS, "backup") as pool:
         futures = []
         for instance in instances:
             if handled and deadline.instances_must_stop():
@@ -305,8 +310,10 @@ def run_backup(
     now: datetime,
     account_id: str | None = None,
     deadline: Deadline = NO_DEADLINE,
+    runtime: Runtime | None = None,
 ) -> RunResult:
-    """A full (scheduled or manual) run, or one continuation of it.
+    """A full (scheduled or manual) run, or one continuation of it. Parallelism and time come from `runtime`
+    (default: the production one, threads and the real clock).
 
     Per-instance and per-snapshot failures are recorded, not raised; an AWS error that stops a whole phase
     (a describe that keeps failing) is recorded as that phase's failure.
@@ -318,7 +325,7 @@ def run_backup(
             covered.setdefault(snap.source_instance, []).append(snap)
         pending = [i for i in selected if request.after is None or i.instance_id > request.after]
         results, created, started, lane = _back_up_instances(
-            request, pending, covered, clients, settings, deadline
+            request, pending, covered, clients, settings, deadline, runtime or Runtime.default()
         )
     except AwsError as exc:
         failure = {"resource": "instance selection", "error": exc.readable()}
