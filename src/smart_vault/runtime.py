@@ -22,7 +22,7 @@ import random
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -75,9 +75,9 @@ class Runtime:
 
 
 class Timeline(Protocol):
-    """Virtual time per task (the simulation's world): a task starts at the time it was submitted, its
-    sleeps move its own time, and the world's clock is the latest of them (tasks in flight sleep in
-    parallel, as threads would)."""
+    """Virtual time per task (the simulation's world): `task(start)` runs a task on its own time from `start`,
+    its sleeps move that time (read with `monotonic()` inside the task), and the world's clock is the latest
+    time of all (tasks in flight sleep in parallel, as threads would)."""
 
     def monotonic(self) -> float: ...
 
@@ -101,32 +101,30 @@ class _SeededFuture(Future):
         return super().exception(timeout)
 
 
-@dataclass
-class _Task:
-    future: _SeededFuture
-    call: Callable[[], Any]
-    start: float | None
-
-
 class SeededExecutor(Executor):
     """Runs submitted tasks on the calling thread, each to completion, in an order drawn from `rng`.
 
     At most `max_workers` tasks are pending: a submit that fills the executor runs one of its pending tasks
     (drawn at random) before it returns, so a caller that bounds its tasks in flight (a semaphore released
     when a task is done) never waits for a thread. `result()` of a pending task runs pending tasks until it
-    is done; `shutdown` runs them all. With a `timeline`, each task runs on its own virtual time from the
-    moment it was submitted (tasks in flight overlap in time as threads do)."""
+    is done; `shutdown` runs them all.
+
+    With a `timeline`, the executor has `max_workers` workers, each with its own virtual time (from the time
+    of the first submit): a task runs on the worker free first, from the time it is free, as a thread of a
+    pool would; so tasks in flight overlap in virtual time, and the world's clock is the latest of them."""
 
     def __init__(self, rng: random.Random, max_workers: int = 1, timeline: Timeline | None = None) -> None:
         self._rng = rng
         self._max_workers = max(max_workers, 1)
         self._timeline = timeline
-        self._pending: list[_Task] = []
+        self._pending: list[tuple[Future, Callable[[], Any]]] = []
+        self._workers: list[float] = []  # the time each worker is free (with a timeline)
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        if self._timeline is not None and not self._workers:
+            self._workers = [self._timeline.monotonic()] * self._max_workers
         future = _SeededFuture(self)
-        start = self._timeline.monotonic() if self._timeline is not None else None
-        self._pending.append(_Task(future, functools.partial(fn, *args, **kwargs), start))
+        self._pending.append((future, functools.partial(fn, *args, **kwargs)))
         while len(self._pending) >= self._max_workers:
             self._run_one()
         return future
@@ -140,19 +138,27 @@ class SeededExecutor(Executor):
             self._run_one()
 
     def _run_one(self) -> None:
-        task = self._pending.pop(self._rng.randrange(len(self._pending)))
-        if not task.future.set_running_or_notify_cancel():
+        future, call = self._pending.pop(self._rng.randrange(len(self._pending)))
+        if not future.set_running_or_notify_cancel():
             return
-        in_time = (
-            self._timeline.task(task.start) if self._timeline and task.start is not None else nullcontext()
-        )
+        if self._timeline is None:
+            self._settle(future, call)
+            return
+        worker = self._workers.index(min(self._workers))
+        with self._timeline.task(self._workers[worker]):
+            try:
+                self._settle(future, call)
+            finally:
+                self._workers[worker] = self._timeline.monotonic()
+
+    @staticmethod
+    def _settle(future: Future, call: Callable[[], Any]) -> None:
         try:
-            with in_time:
-                result = task.call()
+            result = call()
         except BaseException as exc:  # noqa: BLE001 - as a thread pool: the future carries it
-            task.future.set_exception(exc)
+            future.set_exception(exc)
         else:
-            task.future.set_result(result)
+            future.set_result(result)
 
 
 def seeded_executors(rng: random.Random, timeline: Timeline | None = None) -> ExecutorFactory:

@@ -571,8 +571,12 @@ def _copy_outcome(
     record = copy_failures.record_failure(
         ledger.dynamodb, ledger.table, copy.source_snapshot, copy.snapshot_id, now.timestamp()
     )
-    current = record or copy_failures.read_record(ledger.dynamodb, ledger.table, copy.source_snapshot)
-    _owe_again(copy, settings, clients, now, copy_failures.may_retry(current, now.timestamp()))
+    # Queued again only by the sight that counted the failure: a late or duplicate event of an older copy
+    # (its failure counted already) must not queue the primary while a newer copy runs, or the queue would
+    # start another try as soon as that one fails, past the back-off (found by the seeded simulation).
+    _owe_again(
+        copy, settings, clients, now, record is not None and copy_failures.may_retry(record, now.timestamp())
+    )
     return [failure] if record is not None else []
 
 
