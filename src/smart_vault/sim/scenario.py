@@ -7,7 +7,9 @@ Figures (see docs/scale.md):
   scheduler could do with that many slots.
 - `duplicates`: primaries copied while an earlier copy of theirs was pending or completed.
 - `lost`: completed primaries with no completed DR copy at the end that are neither pending nor counted in
-  the last reported backlog (`copies_deferred`): a copy the pipeline forgot.
+  the last reported backlog (`copies_deferred`), nor `unseen_at_end` (completed, or their copy failed, after
+  the last reconciliation with their event dropped: the next reconciliation would see them): a copy the
+  pipeline forgot.
 - `unsafe_deletions`: primaries deleted before a copy of theirs completed in DR.
 - `spurious_failures`: failures the handler reported although the world injected none.
 - (v3, `invariants.py`, checked at every deletion and copy) `broken_recovery_points` (an instance lost its
@@ -172,12 +174,15 @@ def run_scenario(scenario: Scenario) -> dict[str, Any]:
         "requests": {},
         "backlog_by_day": {},
         "failing_copy_failures_reported": 0,
+        "last_reconcile_at": 0.0,
         "unexpected_failures": [],
     }
 
     def invoke(event: dict[str, Any], attempt: int = 0) -> None:
         figures["invocations"] += 1
         kind = event_kind(event)
+        if kind == "reconcile":
+            figures["last_reconcile_at"] = world.clock
         before = dict(world.requests)
         if kind != "run" and params.kill_rate and world.rng.random() < params.kill_rate:
             world.kill_after = world.rng.randint(1, 12)
@@ -340,7 +345,20 @@ def _figures(
     )
     # Not lost: copies still pending, and the owed ones the last invocation counted in its backlog.
     pending = sum(1 for sid in world.completed_primaries if "pending" in world.copy_state(sid))
-    lost = max(uncopied - pending - figures["copy_backlog_last"], 0)
+    # Nor unseen (issue 19, found by the swarm with short drains): uncopied primaries that completed, or whose
+    # copy failed, after the last reconciliation, their event dropped; the next reconciliation would see them.
+    unseen = sum(
+        1
+        for sid in world.completed_primaries
+        if sid not in world.doomed
+        and not world.copy_state(sid) & {"completed", "pending"}
+        and max(
+            [world.completed_at.get(sid, 0.0)]
+            + [c.get("_ended_at", 0.0) for c in world.copies_of.get(sid, [])]
+        )
+        > figures["last_reconcile_at"]
+    )
+    lost = max(uncopied - pending - figures["copy_backlog_last"] - unseen, 0)
     span = (world.last_set_complete_at - world.first_owed_at) if world.first_owed_at else 0.0
     bound = world.copy_work / params.copy_limit if world.copy_work else 0.0
     return {
@@ -350,6 +368,7 @@ def _figures(
         "duplicates": duplicates,
         "lost": lost,
         "uncopied_at_end": uncopied,
+        "unseen_at_end": unseen,
         "unsafe_deletions": world.unsafe_deletions,
         "spurious_failures": figures["failures"] - figures["failing_copy_failures_reported"]
         if params.copy_failure_rate == 0

@@ -156,6 +156,7 @@ class SimWorld:
         self.on_change: Callable[[], None] = lambda: None
         # Owed copies (completed primaries without a live copy), kept incrementally, and the time integrals.
         self.completed_primaries: set[str] = set()
+        self.completed_at: dict[str, float] = {}  # primary -> when it completed
         self.live_copies: dict[str, int] = {}
         self.owed: set[str] = set()
         self.first_owed_at: float | None = None
@@ -448,6 +449,7 @@ class SimWorld:
         if region == self.primary:
             sid = item["SnapshotId"]
             self.completed_primaries.add(sid)
+            self.completed_at[sid] = self.clock
             if not self.live_copies.get(sid):
                 self.owed.add(sid)
                 if self.first_owed_at is None:
@@ -497,6 +499,7 @@ class SimWorld:
 
     def _copy_done(self, item: dict[str, Any]) -> None:
         self.pending_copies.discard(item["SnapshotId"])
+        item["_ended_at"] = self.clock
         failed = self.rng.random() < self.p.copy_failure_rate or item["_source"] in self.doomed
         self.set_state(self.dr, item, "error" if failed else "completed")
         if failed:
