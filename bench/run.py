@@ -23,6 +23,7 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -270,39 +271,125 @@ def figure_5_continuations(n: int = 10_000, budget_s: float = 3.0, latency_s: fl
     }
 
 
-def copy_pipeline_scenario(argv: list[str]) -> int:
-    """`--scenario copy-pipeline|overload [--json] [--instances N] [--days D] [--copy-limit L] [--seed S]
-    [--overlap-rate R] [--kill-rate R] [--api-rate-scale F]`: the real backup handler in the simulated AWS
-    with time (smart_vault.sim); prints one JSON object. The last three add faults beyond the issue's
-    scenario: copy invocations that overlap at the ledger, copy invocations cut off mid-way, and EC2 token
-    buckets shrunk to a share of the documented ones (other tools in the account)."""
-    from smart_vault.sim import scenario as sim
-
+def _scenario_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bench/run.py")
     parser.add_argument("--scenario", choices=["copy-pipeline", "overload"], required=True)
     parser.add_argument("--json", action="store_true", help="print only the JSON object")
-    parser.add_argument("--instances", type=int, default=500)
+    parser.add_argument("--instances", "--fleet", type=int, default=500)
     parser.add_argument("--days", type=int, default=None)
+    parser.add_argument("--drain-days", type=float, default=None, help="reconciliations after the last run")
     parser.add_argument("--copy-limit", type=int, default=20)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--overlap-rate", type=float, default=0.0)
     parser.add_argument("--kill-rate", type=float, default=0.0)
     parser.add_argument("--api-rate-scale", type=float, default=1.0)
+    parser.add_argument("--copy-failure-rate", type=float, default=0.0)
     parser.add_argument(
         "--app-consistent-share", type=float, default=0.0, help="share of the fleet with pre-/post-scripts"
     )
-    args = parser.parse_args(argv)
+    parser.add_argument(
+        "--check", action="store_true", help="exit 1 when the run broke an invariant (sim/invariants.py)"
+    )
+    return parser
+
+
+def _scenario(args: argparse.Namespace) -> Any:
+    from smart_vault.sim import scenario as sim
+
     build = sim.copy_pipeline if args.scenario == "copy-pipeline" else sim.overload
     scenario = build(instances=args.instances, seed=args.seed, **({"days": args.days} if args.days else {}))
     assert scenario.params is not None
+    if args.drain_days is not None:
+        scenario.drain_days = args.drain_days
     scenario.params.copy_limit = args.copy_limit
     scenario.params.overlap_rate = args.overlap_rate
     scenario.params.kill_rate = args.kill_rate
     scenario.params.api_rate_scale = args.api_rate_scale
+    scenario.params.copy_failure_rate = args.copy_failure_rate
     scenario.app_consistent_share = args.app_consistent_share
-    figures = sim.run_scenario(scenario)
+    return scenario
+
+
+def copy_pipeline_scenario(argv: list[str]) -> int:
+    """`--scenario copy-pipeline|overload [--json] [--instances|--fleet N] [--days D] [--drain-days D]
+    [--copy-limit L] [--seed S] [--overlap-rate R] [--kill-rate R] [--api-rate-scale F]
+    [--copy-failure-rate R] [--app-consistent-share R] [--check]`: the real backup handler in the simulated
+    AWS with time (smart_vault.sim); prints one JSON object, the same bytes for the same arguments in any
+    process (the wall time goes to stderr). The fault options add faults beyond the issue's scenario: copy
+    invocations that overlap at the ledger, copy invocations cut off mid-way, EC2 token buckets shrunk to a
+    share of the documented ones (other tools in the account), copies that fail. `--check`: exit 1 when the
+    run broke an invariant (`sim/invariants.violations`), naming it on stderr."""
+    from smart_vault.sim import scenario as sim
+    from smart_vault.sim.invariants import violations
+
+    args = _scenario_parser().parse_args(argv)
+    started = time.perf_counter()
+    figures = sim.run_scenario(_scenario(args))
     print(json.dumps(figures, default=str, indent=None if args.json else 2))
-    return 0
+    # The wall time is no figure of the run (the JSON is a function of the seed alone): stderr.
+    print(f"wall {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    broken = violations(figures) if args.check else []
+    for line in broken:
+        print(f"invariant broken: {line}", file=sys.stderr)
+    return 1 if broken else 0
+
+
+def draw_configuration(rng: Any) -> list[str]:
+    """Pure: one small random configuration of the swarm, as the arguments that replay it."""
+    config = {
+        "--scenario": rng.choice(["copy-pipeline", "overload"]),
+        "--seed": rng.randrange(1, 2**31),
+        "--fleet": rng.randint(1, 8),
+        "--days": rng.randint(1, 3),
+        "--drain-days": rng.choice([0.5, 1.0]),
+        "--copy-limit": rng.randint(1, 3),
+        "--overlap-rate": rng.choice([0.0, 0.0, 0.2, 0.5]),
+        "--kill-rate": rng.choice([0.0, 0.0, 0.1, 0.3]),
+        "--api-rate-scale": rng.choice([1.0, 1.0, 0.2]),
+        "--copy-failure-rate": rng.choice([0.0, 0.0, 0.1]),
+        "--app-consistent-share": rng.choice([0.0, 0.0, 0.5]),
+    }
+    return [part for key, value in config.items() for part in (key, str(value))]
+
+
+def swarm(argv: list[str]) -> int:
+    """`--swarm N [--swarm-seed S]`: N runs of random seeds and small random configurations (fleet size,
+    slots, days, fault rates; `draw_configuration`), each checked against the invariants
+    (`sim/invariants.violations`); a failing run prints the command that replays it, and the swarm exits 1.
+    The configurations themselves come from `--swarm-seed` (printed), so a whole swarm replays too."""
+    import random
+
+    from smart_vault.sim import scenario as sim
+    from smart_vault.sim.invariants import violations
+
+    parser = argparse.ArgumentParser(prog="bench/run.py --swarm")
+    parser.add_argument("--swarm", type=int, required=True)
+    parser.add_argument("--swarm-seed", type=int, default=None)
+    args = parser.parse_args(argv)
+    swarm_seed = args.swarm_seed if args.swarm_seed is not None else random.SystemRandom().randrange(2**31)
+    rng = random.Random(swarm_seed)  # nosec B311 - seeded simulation, not security
+    print(f"swarm of {args.swarm} runs, --swarm-seed {swarm_seed}", flush=True)
+    failed, seconds = 0, []
+    started = time.perf_counter()
+    for index in range(args.swarm):
+        configuration = draw_configuration(rng)
+        one = time.perf_counter()
+        try:
+            broken = violations(sim.run_scenario(_scenario(_scenario_parser().parse_args(configuration))))
+        except Exception as exc:  # a crash of the simulation is a failure to replay too
+            broken = [f"the run raised {type(exc).__name__}: {exc}"]
+        seconds.append(time.perf_counter() - one)
+        if broken:
+            failed += 1
+            print(f"run {index + 1}: {'; '.join(broken)}")
+            print(f"  reproduce with: python bench/run.py {' '.join(configuration)} --check", flush=True)
+    total = time.perf_counter() - started
+    median = sorted(seconds)[len(seconds) // 2] if seconds else 0.0
+    print(
+        f"swarm: {args.swarm} runs, {failed} failed, {total:.1f} s wall "
+        f"(median {median:.2f} s, max {max(seconds, default=0.0):.2f} s a run)"
+    )
+    return 1 if failed else 0
 
 
 def drill_scenario(argv: list[str]) -> int:
@@ -367,6 +454,8 @@ def main(argv: list[str] | None = None) -> int:
         return instance_restore_scenario(argv)
     if "drill" in argv or "--scenario=drill" in argv:
         return drill_scenario(argv)
+    if any(a.startswith("--swarm") for a in argv):
+        return swarm(argv)
     if any(a.startswith("--scenario") for a in argv):
         return copy_pipeline_scenario(argv)
     parser = argparse.ArgumentParser(

@@ -173,10 +173,13 @@ def set_clock(monotonic: Any, sleep: Any) -> None:
 
 
 def clock() -> tuple[Any, Any]:
-    """(monotonic, sleep) of the waits: the real ones unless a simulation set its own."""
+    """(monotonic, sleep) of the waits: the real ones unless a simulation set its own (the real clock is the
+    process's one monotonic clock, `clock.monotonic_clock()`, never a patched `time.monotonic`)."""
     import time
 
-    return _monotonic or time.monotonic, _sleep or time.sleep
+    from smart_vault.clock import monotonic_clock
+
+    return _monotonic or monotonic_clock(), _sleep or time.sleep
 
 
 def retry_not_found(

@@ -16,6 +16,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from smart_vault.clock import monotonic_clock
+
 
 @dataclass(frozen=True)
 class Rate:
@@ -40,9 +42,10 @@ class TokenBucket:
     def __init__(
         self,
         rate: Rate,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        clock = clock or monotonic_clock()  # the one clock of durations (smart_vault.runtime)
         if rate.per_second <= 0 or rate.burst < 1:
             raise ValueError("a rate needs per_second > 0 and burst >= 1")
         self.rate = rate
@@ -76,7 +79,7 @@ class Pacer:
     def __init__(
         self,
         rates: Mapping[str, Rate] = EC2_RATES,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         service: str = "ec2",
     ) -> None:

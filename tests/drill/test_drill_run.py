@@ -345,3 +345,18 @@ def test_importing_the_handler_loads_neither_boto3_nor_the_restore_engine():
     ).stdout
     assert out.strip() == "[]"
     assert entry.handler is handler
+
+
+def test_a_drill_run_under_a_ticking_frozen_clock_reports_a_sane_rto(world):
+    """freezegun patches `time.monotonic` and answers the frozen time on the main thread but the real one on
+    the drill's worker threads: durations must come from one clock (issue 19: "the drill took 1796604177 s")."""
+    from freezegun import freeze_time
+
+    with freeze_time(datetime.now(UTC), tick=True):
+        report = run()
+
+    assert report["status"] == "PASSED", [d["error"] for d in report["drills"]]
+    for drill in report["drills"]:
+        assert drill["status"] == "PASSED", drill["error"]
+        assert 0 < drill["rto_seconds"] < 60, drill
+        assert all(0 <= seconds < 60 for seconds in drill["stages"].values()), drill["stages"]

@@ -90,5 +90,4 @@ def test_failed_copies_are_owed_again_never_duplicated_or_lost():
 def test_the_same_seed_gives_the_same_run():
     first = run_scenario(scaled(overload(instances=5, days=2, seed=5)))
     second = run_scenario(scaled(overload(instances=5, days=2, seed=5)))
-    first.pop("wall_seconds"), second.pop("wall_seconds")
-    assert first == second
+    assert first == second  # every figure, none taken out (the wall time is no figure: issue 19)

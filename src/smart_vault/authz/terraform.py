@@ -16,6 +16,7 @@ Only the checkout has the Terraform: this module is part of the never-packaged a
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -70,8 +71,17 @@ def unquote(value: Any) -> Any:
     return value
 
 
-@cache
+_PARSING = threading.Lock()  # python-hcl2's parser is shared: one parse at a time (threads of a drill)
+
+
 def parse_dir(directory: Path) -> dict[str, list[Any]]:
+    """Every block of the `.tf` files of `directory` (parsed once, under a lock: threads may ask first)."""
+    with _PARSING:
+        return _parse_dir(directory)
+
+
+@cache
+def _parse_dir(directory: Path) -> dict[str, list[Any]]:
     """Every top-level block of every .tf file of one directory, by block kind."""
     blocks: dict[str, list[Any]] = {}
     for path in sorted(directory.glob("*.tf")):

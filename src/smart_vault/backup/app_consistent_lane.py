@@ -18,7 +18,7 @@ import contextlib
 import math
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +48,7 @@ from smart_vault.backup.snapshots import (
 from smart_vault.config import BackupSettings
 from smart_vault.errors import AwsError
 from smart_vault.observability import logger
+from smart_vault.runtime import ExecutorFactory, thread_pool
 from smart_vault.snapshot_model import Snapshot
 from smart_vault.tags import APP_CONSISTENT_TAG
 
@@ -94,7 +95,13 @@ def ssm_client(ssm: Any, region: str, clock: Clock) -> Any:
 
 class AppConsistentLane:
     def __init__(
-        self, ssm: Any, ec2: Any, run_id: str, settings: BackupSettings, clock: Clock | None = None
+        self,
+        ssm: Any,
+        ec2: Any,
+        run_id: str,
+        settings: BackupSettings,
+        clock: Clock | None = None,
+        executor: ExecutorFactory = thread_pool,
     ) -> None:
         self._ssm_given = ssm
         self._ssm: Any = None
@@ -102,7 +109,8 @@ class AppConsistentLane:
         self._clock = clock or Clock.default()
         self._groups: dict[str, list[Instance]] = {}
         self._futures: list[Future[Callable[[], LaneOutcome]]] = []
-        self._pool: ThreadPoolExecutor | None = None
+        self._executor = executor  # the run's (`Runtime.executor`): threads, or the simulation's seeded one
+        self._pool: Executor | None = None
         self._lock = threading.Lock()
         self._pipeline = Pipeline()
 
@@ -151,7 +159,7 @@ class AppConsistentLane:
 
     def _submit(self, batch: list[Instance]) -> None:
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=BATCHES_IN_FLIGHT, thread_name_prefix="scripts")
+            self._pool = self._executor(BATCHES_IN_FLIGHT, "scripts")
         self._futures.append(self._pool.submit(self._run_batch, batch))
 
     def _client(self) -> Any:
@@ -163,7 +171,14 @@ class AppConsistentLane:
     def _run_batch(self, batch: list[Instance]) -> Callable[[], LaneOutcome]:
         try:
             return back_up_batch(
-                self._client(), self._ec2, batch, self._run_id, self._settings, self._clock, self._pipeline
+                self._client(),
+                self._ec2,
+                batch,
+                self._run_id,
+                self._settings,
+                self._clock,
+                self._pipeline,
+                self._executor,
             )
         except Exception as exc:  # noqa: BLE001 - an unforeseen error fails this batch only, never the run
             logger.exception("application-consistent batch failed unexpectedly")
@@ -224,10 +239,12 @@ class Pipeline:
                     self._changed.notify_all()
 
 
-def _in_parallel(work: Callable[[Instance], Any], instances: list[Instance]) -> dict[str, Any]:
+def _in_parallel(
+    work: Callable[[Instance], Any], instances: list[Instance], executor: ExecutorFactory = thread_pool
+) -> dict[str, Any]:
     if not instances:
         return {}
-    with ThreadPoolExecutor(max_workers=min(SET_WORKERS, len(instances)), thread_name_prefix="sets") as pool:
+    with executor(min(SET_WORKERS, len(instances)), "sets") as pool:
         return dict(zip((i.instance_id for i in instances), pool.map(work, instances), strict=True))
 
 
@@ -239,6 +256,7 @@ def back_up_batch(
     settings: BackupSettings,
     clock: Clock,
     pipeline: Pipeline | None = None,
+    executor: ExecutorFactory = thread_pool,
 ) -> Callable[[], LaneOutcome]:
     """Pre-script, sets and post-script of one batch (one document, at most 50 instances).
 
@@ -258,7 +276,7 @@ def back_up_batch(
 
     to_take = [i for i in batch if decisions[i.instance_id][0]]
     with pipeline.taking_sets():
-        started = _in_parallel(start, to_take)
+        started = _in_parallel(start, to_take, executor)
     # Thaw at once: the snapshots are initiated, their completion is not waited for.
     frozen = [i for i in ids if pre[i].sent]
     post_command, post_error, post_started = None, "", clock.monotonic()
@@ -274,7 +292,7 @@ def back_up_batch(
             tag_snapshot_set(ec2, instance, result, initiated, settings)
         return result
 
-    sets = _in_parallel(tag, to_take)
+    sets = _in_parallel(tag, to_take, executor)
 
     def finish() -> LaneOutcome:
         post = _post_results(ssm, post_command, post_error, frozen, document, timeout, clock, post_started)

@@ -35,6 +35,7 @@ from smart_vault.backup.run import (
 from smart_vault.config import BackupSettings
 from smart_vault.errors import AwsError, ValidationError
 from smart_vault.observability import MetricUnit, logger, metrics, single_metric, trace_handler
+from smart_vault.runtime import Runtime
 
 EVENT_TYPE = "backup.completed"
 
@@ -135,7 +136,7 @@ def _failed_creation(request: SnapshotsCompleted) -> RunResult:
 
 
 def _full_run(
-    request: Any, context: Any, settings: BackupSettings, clients: Clients, now: datetime
+    request: Any, context: Any, settings: BackupSettings, clients: Clients, now: datetime, runtime: Runtime
 ) -> RunResult:
     if isinstance(request, ContinuedRun):
         run = RunRequest(
@@ -148,7 +149,7 @@ def _full_run(
         )
     else:
         run = RunRequest(request.run_id, request.dry_run, request.instance_ids)
-    result = run_backup(run, settings, clients, now, _account_id(context), Deadline(context))
+    result = run_backup(run, settings, clients, now, _account_id(context), Deadline(context), runtime)
     if result.continuation is None:
         return result
     error = start_continuation(result.continuation, context, settings)
@@ -170,9 +171,16 @@ def _full_run(
 
 
 def handle(
-    event: Any, context: Any, settings: BackupSettings, now: datetime, clients: Clients | None = None
+    event: Any,
+    context: Any,
+    settings: BackupSettings,
+    now: datetime,
+    clients: Clients | None = None,
+    runtime: Runtime | None = None,
 ) -> dict[str, Any]:
-    """Route one event to its service function; publish and emit; return the report."""
+    """Route one event to its service function; publish and emit; return the report. `runtime`: the
+    invocation's clock, sleep and executor (default: the production one, built here once)."""
+    runtime = runtime or Runtime.default()
     request = parse_event(event, getattr(context, "aws_request_id", None), settings.dry_run)
     logger.append_keys(run_id=request.run_id)
     if isinstance(request, Ignored):
@@ -211,7 +219,7 @@ def handle(
         if result.report["status"] != SUCCEEDED:
             send_notification(result, settings)
     else:
-        result = _full_run(request, context, settings, clients, now)
+        result = _full_run(request, context, settings, clients, now, runtime)
         if result.continuation is None:
             emit_metrics(result, settings, full_run=True)
             send_notification(result, settings)
@@ -267,7 +275,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         BackupSettings.from_env()
     )  # ConfigError: the invocation fails before any work, naming the variable
     try:
-        return handle(event, context, settings, datetime.now(UTC))
+        return handle(event, context, settings, datetime.now(UTC), runtime=Runtime.default())
     except ValidationError as exc:
         logger.warning("invalid event", extra={"error": exc.message, "field": exc.field})
         return {"error": "ValidationError", "message": exc.message, "field": exc.field, "status": FAILED}

@@ -16,12 +16,12 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from smart_vault.backup import copy_failures
+from smart_vault.backup.app_consistent import Clock
 from smart_vault.backup.app_consistent_lane import AppConsistentLane, LaneOutcome, app_consistent_figures
 from smart_vault.backup.copied_once import mark_completed_copies, mark_copied
 from smart_vault.backup.ledger import CopyLedger, OwedCopy
@@ -57,6 +57,7 @@ from smart_vault.backup.snapshots import (
 from smart_vault.config import BackupSettings
 from smart_vault.errors import AwsError
 from smart_vault.observability import logger, trace
+from smart_vault.runtime import Runtime
 from smart_vault.snapshot_model import Snapshot
 from smart_vault.tags import COMPLETED
 
@@ -230,6 +231,7 @@ def _back_up_instances(
     clients: Clients,
     settings: BackupSettings,
     deadline: Deadline,
+    runtime: Runtime,
 ) -> tuple[list[InstanceResult], list[str], int, LaneOutcome]:
     """Back up `instances` in id order until the deadline; returns the results, the created snapshot ids,
     how many instances were handled and (v3) the outcome of the application-consistent lane.
@@ -244,8 +246,11 @@ def _back_up_instances(
     created: list[str] = []
     slots = threading.BoundedSemaphore(WORKERS)
     handled = 0
-    lane = None if request.dry_run else AppConsistentLane(clients.ssm, clients.ec2, request.run_id, settings)
-    with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="backup") as pool:
+    lane = None
+    if not request.dry_run:
+        clock = Clock(runtime.monotonic, runtime.sleep)
+        lane = AppConsistentLane(clients.ssm, clients.ec2, request.run_id, settings, clock, runtime.executor)
+    with runtime.executor(WORKERS, "backup") as pool:
         futures = []
         for instance in instances:
             if handled and deadline.instances_must_stop():
@@ -306,8 +311,10 @@ def run_backup(
     now: datetime,
     account_id: str | None = None,
     deadline: Deadline = NO_DEADLINE,
+    runtime: Runtime | None = None,
 ) -> RunResult:
-    """A full (scheduled or manual) run, or one continuation of it.
+    """A full (scheduled or manual) run, or one continuation of it. Parallelism and time come from `runtime`
+    (default: the production one, threads and the real clock).
 
     Per-instance and per-snapshot failures are recorded, not raised; an AWS error that stops a whole phase
     (a describe that keeps failing) is recorded as that phase's failure.
@@ -319,7 +326,7 @@ def run_backup(
             covered.setdefault(snap.source_instance, []).append(snap)
         pending = [i for i in selected if request.after is None or i.instance_id > request.after]
         results, created, started, lane = _back_up_instances(
-            request, pending, covered, clients, settings, deadline
+            request, pending, covered, clients, settings, deadline, runtime or Runtime.default()
         )
     except AwsError as exc:
         failure = {"resource": "instance selection", "error": exc.readable()}
@@ -565,8 +572,12 @@ def _copy_outcome(
     record = copy_failures.record_failure(
         ledger.dynamodb, ledger.table, copy.source_snapshot, copy.snapshot_id, now.timestamp()
     )
-    current = record or copy_failures.read_record(ledger.dynamodb, ledger.table, copy.source_snapshot)
-    _owe_again(copy, settings, clients, now, copy_failures.may_retry(current, now.timestamp()))
+    # Queued again only by the sight that counted the failure: a late or duplicate event of an older copy
+    # (its failure counted already) must not queue the primary while a newer copy runs, or the queue would
+    # start another try as soon as that one fails, past the back-off (found by the seeded simulation).
+    _owe_again(
+        copy, settings, clients, now, record is not None and copy_failures.may_retry(record, now.timestamp())
+    )
     return [failure] if record is not None else []
 
 

@@ -14,7 +14,6 @@ import json
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,6 +26,7 @@ from smart_vault.drill.selection import RecoveryPoint, count_overdue, select_dri
 from smart_vault.errors import AwsError
 from smart_vault.observability import logger
 from smart_vault.restore.recovery_points import group_recovery_points
+from smart_vault.runtime import Runtime
 from smart_vault.tags import (
     BACKUP_SET_TAG,
     DRILL_ID_TAG,
@@ -449,9 +449,12 @@ def run_drills(
     engine: Any = None,
     clock: Clock = _utc_now,
     max_parallel: int | None = None,
+    runtime: Runtime | None = None,
 ) -> dict[str, Any]:
-    """One drill run: the report of the contract (publishing and metrics are the caller's)."""
-    monotonic = aws.clock()[0]
+    """One drill run: the report of the contract (publishing and metrics are the caller's). Durations and
+    parallelism come from `runtime` (default: the production one; its clock is the one of every reading)."""
+    runtime = runtime or Runtime.default()
+    monotonic = runtime.monotonic
     run_started = monotonic()
     now = clock()
     candidates = recovery_points_here(clients.ec2, now)
@@ -476,7 +479,7 @@ def run_drills(
             network_error=network_error,
         )
         workers = max_parallel or len(plan.planned)
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="drill") as pool:
+        with runtime.executor(workers, "drill") as pool:
             futures = [pool.submit(drill_one, by_set[p.backup_set_id], ctx) for p in plan.planned]
             records = [future.result() for future in futures]
         for record in records:

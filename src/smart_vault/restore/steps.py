@@ -8,13 +8,13 @@ and emulators that ignore client tokens. Waits use botocore waiters, bounded by 
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from smart_vault import aws
+from smart_vault.clock import monotonic_clock
 from smart_vault.errors import AwsError
 from smart_vault.tags import (
     LIVE_INSTANCE_STATES,
@@ -64,7 +64,7 @@ class Deadline:
 
     seconds_left: float
     reserve_seconds: float
-    clock: Callable[[], float] = time.monotonic
+    clock: Callable[[], float] = field(default_factory=monotonic_clock)  # the one clock of durations
     started: float = field(init=False)
 
     def __post_init__(self) -> None:

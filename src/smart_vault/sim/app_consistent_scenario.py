@@ -115,7 +115,9 @@ def one_run(
     event |= {"version": "0", "account": ACCOUNT, "region": PRIMARY, "detail": {}}
     try:
         with contextlib.redirect_stdout(io.StringIO()):
-            report = entry.handle(event, _Context("req-1", world), settings, world.now(), clients)
+            report = entry.handle(
+                event, _Context("req-1", world), settings, world.now(), clients, world.runtime()
+            )
     finally:
         entry.logger.setLevel(level)
         aws.set_clock(*saved[0])

@@ -126,3 +126,32 @@ class RetentionWatch:
             "failing_copy_retries_per_day_max": steady,
             "failing_copy_tries_first_day_max": first_day,
         }
+
+
+def violations(figures: dict[str, Any]) -> list[str]:
+    """Pure: what a copy-pipeline run's figures (`scenario.run_scenario`) say was broken, one line each
+    (empty: the run kept every invariant). The retention and copy invariants are counted by `RetentionWatch`
+    at every deletion and copy of the run; the others by the world as the run goes (`scenario._figures`)."""
+    found = []
+    for name in (
+        "broken_recovery_points",
+        "copies_made_twice",
+        "copies_wasted_on_pruned",
+        "duplicates",
+        "unsafe_deletions",
+    ):
+        if figures.get(name):
+            found.append(f"{name}: {figures[name]}")
+    if figures.get("lost"):  # (not counting the primaries unseen at the end: `unseen_at_end`)
+        found.append(f"lost: {figures['lost']}")
+    if figures.get("broken_recovery_point_samples"):
+        found.append(f"broken recovery points, first: {figures['broken_recovery_point_samples'][0]}")
+    if figures.get("spurious_failures"):  # None when the world injected copy failures
+        found.append(
+            f"spurious_failures: {figures['spurious_failures']} {figures['unexpected_failure_samples'][:1]}"
+        )
+    if figures.get("invocation_errors"):
+        found.append(f"invocation_errors: {figures['invocation_errors'][:1]}")
+    if figures.get("failing_copy_retries_per_day_max", 0) > 4:  # the back-off allows 4 tries a day
+        found.append(f"failing_copy_retries_per_day_max: {figures['failing_copy_retries_per_day_max']} > 4")
+    return found

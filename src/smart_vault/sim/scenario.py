@@ -7,7 +7,9 @@ Figures (see docs/scale.md):
   scheduler could do with that many slots.
 - `duplicates`: primaries copied while an earlier copy of theirs was pending or completed.
 - `lost`: completed primaries with no completed DR copy at the end that are neither pending nor counted in
-  the last reported backlog (`copies_deferred`): a copy the pipeline forgot.
+  the last reported backlog (`copies_deferred`), nor `unseen_at_end` (completed, or their copy failed, after
+  the last reconciliation with their event dropped: the next reconciliation would see them): a copy the
+  pipeline forgot.
 - `unsafe_deletions`: primaries deleted before a copy of theirs completed in DR.
 - `spurious_failures`: failures the handler reported although the world injected none.
 - (v3, `invariants.py`, checked at every deletion and copy) `broken_recovery_points` (an instance lost its
@@ -26,7 +28,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -159,6 +160,7 @@ def run_scenario(scenario: Scenario) -> dict[str, Any]:
         ssm=checked(ssm, "ssm") if ssm is not None else None,
     )
     sns = SimSNS()
+    runtime = world.runtime()  # virtual time, the seeded executor: the seed replays (issue 19)
     figures: dict[str, Any] = {
         "invocations": 0,
         "failures": 0,
@@ -172,12 +174,15 @@ def run_scenario(scenario: Scenario) -> dict[str, Any]:
         "requests": {},
         "backlog_by_day": {},
         "failing_copy_failures_reported": 0,
+        "last_reconcile_at": 0.0,
         "unexpected_failures": [],
     }
 
     def invoke(event: dict[str, Any], attempt: int = 0) -> None:
         figures["invocations"] += 1
         kind = event_kind(event)
+        if kind == "reconcile":
+            figures["last_reconcile_at"] = world.clock
         before = dict(world.requests)
         if kind != "run" and params.kill_rate and world.rng.random() < params.kill_rate:
             world.kill_after = world.rng.randint(1, 12)
@@ -187,7 +192,7 @@ def run_scenario(scenario: Scenario) -> dict[str, Any]:
             try:
                 context = _Context(world.new_id("req"), world)
                 enforcer.check_invocation("backup", environment)  # the log stream, the environment's key
-                report = entry.handle(event, context, settings, world.now(), clients)
+                report = entry.handle(event, context, settings, world.now(), clients, runtime)
             except InvocationKilled:
                 killed = True
                 report = {}
@@ -262,7 +267,6 @@ def run_scenario(scenario: Scenario) -> dict[str, Any]:
     aws._clients[("lambda", PRIMARY)] = checked(sim_lambda, "lambda")
     level = entry.logger.log_level
     entry.logger.setLevel("ERROR")  # tens of thousands of invocations: their INFO reports are not figures
-    wall = time.perf_counter()
     try:
         while world.step():
             pass
@@ -274,10 +278,9 @@ def run_scenario(scenario: Scenario) -> dict[str, Any]:
                 aws._clients.pop(key, None)
             else:
                 aws._clients[key] = client
-    wall = time.perf_counter() - wall
     figures["continuations"] = sim_lambda.continuations
     figures["ssm_requests"] = sum(clients.ssm.model.requests.values()) if clients.ssm else 0
-    return _figures(world, scenario, params, figures, wall)
+    return _figures(world, scenario, params, figures)
 
 
 ROOT_VOLUME_GIB = 8
@@ -323,8 +326,10 @@ def requests_per_invocation(totals: dict[str, dict[str, int]]) -> dict[str, dict
 
 
 def _figures(
-    world: SimWorld, scenario: Scenario, params: SimParams, figures: dict[str, Any], wall: float
+    world: SimWorld, scenario: Scenario, params: SimParams, figures: dict[str, Any]
 ) -> dict[str, Any]:
+    """The figures of a run: a function of the scenario and its seed alone (no wall time, no order of a set
+    or of an id), so that one seed gives byte-identical JSON in any process (issue 19)."""
     starts: dict[str, int] = {}
     duplicates = 0
     for source, copies in world.copies_of.items():
@@ -340,7 +345,20 @@ def _figures(
     )
     # Not lost: copies still pending, and the owed ones the last invocation counted in its backlog.
     pending = sum(1 for sid in world.completed_primaries if "pending" in world.copy_state(sid))
-    lost = max(uncopied - pending - figures["copy_backlog_last"], 0)
+    # Nor unseen (issue 19, found by the swarm with short drains): uncopied primaries that completed, or whose
+    # copy failed, after the last reconciliation, their event dropped; the next reconciliation would see them.
+    unseen = sum(
+        1
+        for sid in world.completed_primaries
+        if sid not in world.doomed
+        and not world.copy_state(sid) & {"completed", "pending"}
+        and max(
+            [world.completed_at.get(sid, 0.0)]
+            + [c.get("_ended_at", 0.0) for c in world.copies_of.get(sid, [])]
+        )
+        > figures["last_reconcile_at"]
+    )
+    lost = max(uncopied - pending - figures["copy_backlog_last"] - unseen, 0)
     span = (world.last_set_complete_at - world.first_owed_at) if world.first_owed_at else 0.0
     bound = world.copy_work / params.copy_limit if world.copy_work else 0.0
     return {
@@ -350,6 +368,7 @@ def _figures(
         "duplicates": duplicates,
         "lost": lost,
         "uncopied_at_end": uncopied,
+        "unseen_at_end": unseen,
         "unsafe_deletions": world.unsafe_deletions,
         "spurious_failures": figures["failures"] - figures["failing_copy_failures_reported"]
         if params.copy_failure_rate == 0
@@ -384,7 +403,6 @@ def _figures(
         "invocation_errors": figures["errors"][:5],
         "failure_samples": figures["failure_samples"],
         **world.watch.figures(START.timestamp()),
-        "wall_seconds": round(wall, 1),
     }
 
 

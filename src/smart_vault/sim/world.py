@@ -37,6 +37,7 @@ minutes: the figures count the requests the product would send to AWS, not the s
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
 import math
@@ -50,7 +51,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from smart_vault import aws
 from smart_vault.local.snapshot_lock import LockError, LockTable
+from smart_vault.runtime import Runtime, seeded_executors
 from smart_vault.sim.compute import Compute
 from smart_vault.sim.invariants import RetentionWatch
 from smart_vault.sim.locks import SnapshotLockCalls
@@ -130,6 +133,10 @@ class SimWorld:
         # latest of them, so eight threads sleeping 16 s move the clock 16 s, not 128 s.
         self._thread = threading.local()
         self._lock = threading.Lock()
+        # (issue 19) The tasks of the run's executor (`runtime.SeededExecutor`) run one at a time on the
+        # calling thread, each on its own time from its submission: the innermost running task's time.
+        self._task_times: list[float] = []
+        self.schedule_rng = random.Random(f"schedule:{params.seed}")  # noqa: S311  # nosec B311 - the order of tasks
         # Every simulated request runs under this lock: the run's worker threads never interleave inside
         # the world's state (the heap, the indexes). Reentrant: an overlapping invocation runs inside one.
         self.api_lock = threading.RLock()
@@ -149,6 +156,7 @@ class SimWorld:
         self.on_change: Callable[[], None] = lambda: None
         # Owed copies (completed primaries without a live copy), kept incrementally, and the time integrals.
         self.completed_primaries: set[str] = set()
+        self.completed_at: dict[str, float] = {}  # primary -> when it completed
         self.live_copies: dict[str, int] = {}
         self.owed: set[str] = set()
         self.first_owed_at: float | None = None
@@ -169,9 +177,31 @@ class SimWorld:
         return datetime.fromtimestamp(self.clock, UTC)
 
     def monotonic(self) -> float:
+        if self._task_times:
+            return self._task_times[-1]
         if threading.current_thread() is threading.main_thread():
             return self.clock
         return self._thread_time()
+
+    def runtime(self) -> Runtime:
+        """The runtime a handler runs on in this world: virtual time, and the seeded executor (its tasks on
+        one thread, in an order drawn from the seed), so that a seed replays exactly."""
+        return Runtime(
+            client=aws.client,
+            monotonic=self.monotonic,
+            sleep=self.sleep,
+            executor=seeded_executors(self.schedule_rng, self),
+            random=self.rng,
+        )
+
+    @contextlib.contextmanager
+    def task(self, start: float) -> Iterator[None]:
+        """Run a task of the seeded executor on its own time, from `start` (the time it was submitted)."""
+        self._task_times.append(start)
+        try:
+            yield
+        finally:
+            self._task_times.pop()
 
     def _thread_time(self) -> float:
         local = self._thread
@@ -180,6 +210,10 @@ class SimWorld:
         return local.time
 
     def sleep(self, seconds: float) -> None:
+        if self._task_times:
+            self._task_times[-1] += max(seconds, 0.0)
+            self._tick(self._task_times[-1])
+            return
         if threading.current_thread() is threading.main_thread():
             self.advance_to(self.clock + max(seconds, 0.0))
             return
@@ -415,6 +449,7 @@ class SimWorld:
         if region == self.primary:
             sid = item["SnapshotId"]
             self.completed_primaries.add(sid)
+            self.completed_at[sid] = self.clock
             if not self.live_copies.get(sid):
                 self.owed.add(sid)
                 if self.first_owed_at is None:
@@ -464,6 +499,7 @@ class SimWorld:
 
     def _copy_done(self, item: dict[str, Any]) -> None:
         self.pending_copies.discard(item["SnapshotId"])
+        item["_ended_at"] = self.clock
         failed = self.rng.random() < self.p.copy_failure_rate or item["_source"] in self.doomed
         self.set_state(self.dr, item, "error" if failed else "completed")
         if failed:
