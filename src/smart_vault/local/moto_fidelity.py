@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from smart_vault.local import moto_ebs
+
 _APPLIED = "_smart_vault_fidelity"
 
 
@@ -50,6 +52,7 @@ def apply() -> None:
     from moto.ec2.models.instances import InstanceBackend
     from moto.ec2.responses.amis import AmisResponse
 
+    moto_ebs.apply()  # (v3) the EBS direct APIs of EC2's snapshots
     if getattr(AmisResponse, _APPLIED, False):
         return
     register_image = AmisResponse.register_image
