@@ -91,7 +91,13 @@ class ChangeMeter:
     """Measures and judges the primaries of one invocation (clients of both regions, the ledger table)."""
 
     def __init__(
-        self, ebs: EbsDirect, ledger: ChangeLedger, ec2: Any, dr_ec2: Any, settings: BackupSettings, now: datetime
+        self,
+        ebs: EbsDirect,
+        ledger: ChangeLedger,
+        ec2: Any,
+        dr_ec2: Any,
+        settings: BackupSettings,
+        now: datetime,
     ) -> None:
         self.ebs, self.ledger, self.ec2, self.dr_ec2 = ebs, ledger, ec2, dr_ec2
         self.settings, self.now = settings, now
@@ -117,6 +123,12 @@ class ChangeMeter:
             tags[SUSPECT_TAG] = "true"
         if verdict is not None and verdict.anomalous:
             self._act(measurement, verdict, tags)
+        elif measurement.suspect and verdict is not None:  # inherited from its parent: mark, no new alarm
+            try:
+                mark_suspect(self.ec2, self.settings.region, tags.get(BACKUP_SET_TAG, ""))
+                mark_suspect(self.dr_ec2, self.settings.dr_region, tags.get(BACKUP_SET_TAG, ""))
+            except AwsError as exc:
+                logger.error("marking a suspect recovery point failed", extra={"error": exc.readable()})
         return tags
 
     def _measure(
@@ -127,7 +139,11 @@ class ChangeMeter:
         if known is not None:  # measured before (a redelivered event, a retried copy): never twice
             return known, None
         parent = lineage_parent(history, snapshot_id, start_time)
-        count = self.ebs.written(snapshot_id) if parent is None else self.ebs.changed(parent.snapshot_id, snapshot_id)
+        count = (
+            self.ebs.written(snapshot_id)
+            if parent is None
+            else self.ebs.changed(parent.snapshot_id, snapshot_id)
+        )
         size = int(count.volume_size_gib or 0)
         method = CHANGED
         if parent is None:
@@ -144,10 +160,21 @@ class ChangeMeter:
                 self.settings.change_anomaly_factor,
                 int(self.settings.change_anomaly_min_gib * GIB),
             )
+        # A volume whose parent is suspect stays suspect (an encrypted disk changes normally the day after)
+        # until an operator clears it (docs/anomalies.md); only the first one is an anomaly that notifies.
+        inherited = bool(parent and parent.suspect and method == CHANGED)
         measurement = Measurement(
-            snapshot_id, volume_id, start_time, changed, method, size, bool(verdict and verdict.anomalous)
+            snapshot_id,
+            volume_id,
+            start_time,
+            changed,
+            method,
+            size,
+            bool(verdict and verdict.anomalous) or inherited,
         )
-        self.ledger.record(measurement, tags.get(SOURCE_INSTANCE_TAG, ""), tags.get(BACKUP_SET_TAG, ""), self.now)
+        self.ledger.record(
+            measurement, tags.get(SOURCE_INSTANCE_TAG, ""), tags.get(BACKUP_SET_TAG, ""), self.now
+        )
         self.outcome.measured += 1
         self.outcome.changed_bytes += changed
         return measurement, verdict
@@ -170,7 +197,15 @@ class ChangeMeter:
         )
         if not already:
             self.outcome.anomalies.append(
-                Anomaly(instance_id, tags.get("Name", ""), measurement.volume_id, measurement.snapshot_id, set_id, verdict, held)
+                Anomaly(
+                    instance_id,
+                    tags.get("Name", ""),
+                    measurement.volume_id,
+                    measurement.snapshot_id,
+                    set_id,
+                    verdict,
+                    held,
+                )
             )
 
 
@@ -224,10 +259,13 @@ def hold_last_clean(ec2: Any, region: str, instance_id: str, exclude: str) -> st
     clean = [
         (min(i["StartTime"] for i in items), set_id, items)
         for set_id, items in sets.items()
-        if _complete(items) and not any(aws.tags_to_dict(i.get("Tags")).get(SUSPECT_TAG) == "true" for i in items)
+        if _complete(items)
+        and not any(aws.tags_to_dict(i.get("Tags")).get(SUSPECT_TAG) == "true" for i in items)
     ]
     if not clean:
-        logger.warning("no clean recovery point to hold", extra={"instance_id": instance_id, "region": region})
+        logger.warning(
+            "no clean recovery point to hold", extra={"instance_id": instance_id, "region": region}
+        )
         return None
     _, set_id, items = max(clean, key=lambda c: (c[0], c[1]))
     _tag(ec2, [i["SnapshotId"] for i in items], HOLD_TAG)
@@ -246,4 +284,6 @@ def meter_for(clients: Any, settings: BackupSettings, now: datetime) -> ChangeMe
     if ebs is None or ledger is None or settings.dry_run:
         return None
     direct = ebs if isinstance(ebs, EbsDirect) else EbsDirect(ebs)
-    return ChangeMeter(direct, ChangeLedger(ledger.dynamodb, ledger.table), clients.ec2, clients.dr_ec2, settings, now)
+    return ChangeMeter(
+        direct, ChangeLedger(ledger.dynamodb, ledger.table), clients.ec2, clients.dr_ec2, settings, now
+    )

@@ -66,8 +66,21 @@ def anomaly_text(anomaly: Anomaly, settings: BackupSettings) -> str:
 def publish_anomalies(outcome: ChangeOutcome | None, settings: BackupSettings) -> None:
     """One notification per anomalous instance; a publish failure is logged, never raised."""
     for anomaly in outcome.anomalies if outcome else []:
-        document: dict[str, Any] = {"event_type": EVENT_TYPE, "region": settings.region, **anomaly.as_document()}
+        document: dict[str, Any] = {
+            "event_type": EVENT_TYPE,
+            "region": settings.region,
+            **anomaly.as_document(),
+        }
         try:
-            notify.publish(settings.sns_topic_arn, subject(anomaly), anomaly_text(anomaly, settings), document, EVENT_TYPE)
+            notify.publish(
+                settings.sns_topic_arn,
+                subject(anomaly),
+                anomaly_text(anomaly, settings),
+                document,
+                EVENT_TYPE,
+            )
         except AwsError as exc:
-            logger.error("anomaly notification failed", extra={"instance_id": anomaly.instance_id, "error": exc.readable()})
+            logger.error(
+                "anomaly notification failed",
+                extra={"instance_id": anomaly.instance_id, "error": exc.readable()},
+            )

@@ -72,7 +72,9 @@ def judge(changed_bytes: int, history: Sequence[Measurement], factor: float, min
     return Verdict(True, changed_bytes, median, multiple, f"at least {factor:g} x the median")
 
 
-def lineage_parent(history: Iterable[Measurement], snapshot_id: str, start_time: datetime) -> Measurement | None:
+def lineage_parent(
+    history: Iterable[Measurement], snapshot_id: str, start_time: datetime
+) -> Measurement | None:
     """The volume's newest measured snapshot older than this one (its lineage parent), if any."""
     older = [m for m in history if m.snapshot_id != snapshot_id and m.start_time < start_time]
     return max(older, key=lambda m: (m.start_time, m.snapshot_id), default=None)

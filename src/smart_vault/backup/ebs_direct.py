@@ -28,7 +28,12 @@ from smart_vault.pacing import Rate, TokenBucket
 MAX_RESULTS = 10_000
 EBS_DIRECT_RATE = Rate(50.0, 10)
 THROTTLING_CODES = frozenset(
-    {"ThrottlingException", "RequestThrottledException", "TooManyRequestsException", "ConcurrentLimitExceededException"}
+    {
+        "ThrottlingException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "ConcurrentLimitExceededException",
+    }
 )
 MAX_ATTEMPTS = 8
 MAX_BACKOFF_SECONDS = 20.0
@@ -63,7 +68,7 @@ class EbsDirect:
         self.ebs = ebs
         self._sleep = sleep or default_sleep
         self.bucket = TokenBucket(rate, clock or monotonic, self._sleep)
-        self._rng = rng or random.Random(0)  # nosec B311 - backoff jitter, not security
+        self._rng = rng or random.Random(0)  # noqa: S311  # nosec B311 - backoff jitter, not security
         self.requests = 0
         self.throttled = 0
 
@@ -90,7 +95,9 @@ class EbsDirect:
         token: str | None = None
         while True:
             before = self.requests
-            page = self._page(operation, MaxResults=MAX_RESULTS, **params, **({"NextToken": token} if token else {}))
+            page = self._page(
+                operation, MaxResults=MAX_RESULTS, **params, **({"NextToken": token} if token else {})
+            )
             requests += self.requests - before
             blocks += len(page.get(result_key) or [])
             block_size = int(page.get("BlockSize") or block_size)
@@ -114,4 +121,6 @@ class EbsDirect:
 
 
 def _method(operation: str) -> str:
-    return {"ListChangedBlocks": "list_changed_blocks", "ListSnapshotBlocks": "list_snapshot_blocks"}[operation]
+    return {"ListChangedBlocks": "list_changed_blocks", "ListSnapshotBlocks": "list_snapshot_blocks"}[
+        operation
+    ]

@@ -79,7 +79,8 @@ class BlockModel:
             if after < at <= upto:
                 unchanged *= 1.0 - fraction
         if self.daily is not None and upto > after:
-            first, last = int((after - self.start) // DAY), int((upto - self.start) // DAY)
+            first = 0 if math.isinf(after) else int((after - self.start) // DAY)
+            last = int((upto - self.start) // DAY)
             for day in range(max(first, 0), last + 1):
                 lo, hi = self.start + day * DAY, self.start + (day + 1) * DAY
                 overlap = max(min(hi, upto) - max(lo, after), 0.0) / DAY
@@ -95,7 +96,9 @@ class BlockModel:
         return round(min(fraction, 1.0) * size_gib * BLOCKS_PER_GIB)
 
 
-def page(count: int, size_gib: int, max_results: int | None, token: str | None, changed: bool) -> dict[str, Any]:
+def page(
+    count: int, size_gib: int, max_results: int | None, token: str | None, changed: bool
+) -> dict[str, Any]:
     """One page of `count` blocks spread over a volume of `size_gib`, from `token` (a block index)."""
     size = max(size_gib * BLOCKS_PER_GIB, 1)
     limit = min(max(int(max_results or MAX_RESULTS), MIN_RESULTS), MAX_RESULTS)

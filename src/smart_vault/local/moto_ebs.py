@@ -29,7 +29,9 @@ def _snapshot(response: Any, snapshot_id: str) -> Any:
 
     snapshot = ec2_backends[response.current_account][response.region].snapshots.get(snapshot_id)
     if snapshot is None or snapshot.status != "completed":
-        raise JsonRESTError("ResourceNotFoundException", f"The snapshot '{snapshot_id}' does not exist.", status=404)
+        raise JsonRESTError(
+            "ResourceNotFoundException", f"The snapshot '{snapshot_id}' does not exist.", status=404
+        )
     return snapshot
 
 
@@ -42,7 +44,9 @@ def _list(response: Any, changed: bool) -> dict[str, Any]:
         first = _snapshot(response, response._get_param("FirstSnapshotId"))
         second = _snapshot(response, response._get_param("SecondSnapshotId"))
         if first.volume.id != second.volume.id:
-            raise JsonRESTError("ValidationException", "The snapshots are not of the same lineage.", status=400)
+            raise JsonRESTError(
+                "ValidationException", "The snapshots are not of the same lineage.", status=400
+            )
         count = MODEL.changed_blocks(
             second.volume.id, _epoch(first.start_time), _epoch(second.start_time), second.volume.size
         )

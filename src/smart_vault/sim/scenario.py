@@ -55,11 +55,15 @@ class Scenario:
     dr_rpo_alarm_hours: float = 36.0
     retention_days: int = 7
     params: SimParams | None = None
+    # (v3) Adds to the world and the clients before the run (`setup(world, clients) -> clients`) and to the
+    # figures after it (`finish(world, sns) -> dict`): the ransomware scenario (sim/ransomware.py).
+    extension: Any = None
 
 
 LAMBDA_TIMEOUT_S = 900.0
 LAMBDA_RETRIES = 2  # an asynchronous invocation that fails is retried twice, after about 1 and 2 minutes
 EC2_ACTIONS = ("Describe", "Create", "Copy", "Delete")
+EBS_DIRECT_ACTIONS = ("ListChangedBlocks", "ListSnapshotBlocks")
 
 
 class _Context:
@@ -125,6 +129,8 @@ def run_scenario(scenario: Scenario) -> dict[str, Any]:
     for client in (clients.ec2, clients.dr_ec2):
         # The handler's own pacing (`entry._clients`), on the virtual clock.
         pacing.Pacer(pacing.EC2_RATES, clock=lambda: world.clock, sleep=world.sleep).attach(client)
+    if scenario.extension is not None:
+        clients = scenario.extension.setup(world, clients)
     sns = SimSNS()
     figures: dict[str, Any] = {
         "invocations": 0,
@@ -235,14 +241,20 @@ def run_scenario(scenario: Scenario) -> dict[str, Any]:
                 aws._clients[key] = client
     wall = time.perf_counter() - wall
     figures["continuations"] = sim_lambda.continuations
-    return _figures(world, scenario, params, figures, wall)
+    result = _figures(world, scenario, params, figures, wall)
+    if scenario.extension is not None:
+        result["scenario"]["extension"] = type(scenario.extension).__name__
+        result.update(scenario.extension.finish(world, sns))
+    return result
 
 
 def _count_requests(
     totals: dict[str, dict[str, int]], kind: str, before: dict[str, int], after: dict[str, int]
 ) -> None:
     """Add one invocation's requests to its kind's totals: EC2 describe pages, other EC2 calls, DynamoDB."""
-    row = totals.setdefault(kind, {"invocations": 0, "ec2_describe": 0, "ec2_other": 0, "dynamodb": 0})
+    row = totals.setdefault(
+        kind, {"invocations": 0, "ec2_describe": 0, "ec2_other": 0, "dynamodb": 0, "ebs_direct": 0}
+    )
     row["invocations"] += 1
     for action, count in after.items():
         delta = count - before.get(action, 0)
@@ -250,6 +262,8 @@ def _count_requests(
             continue
         if action.startswith("Describe"):
             row["ec2_describe"] += delta
+        elif action in EBS_DIRECT_ACTIONS:
+            row["ebs_direct"] += delta
         elif action.startswith(EC2_ACTIONS):
             row["ec2_other"] += delta
         else:
