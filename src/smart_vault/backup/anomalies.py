@@ -102,6 +102,7 @@ class ChangeMeter:
         self.ebs, self.ledger, self.ec2, self.dr_ec2 = ebs, ledger, ec2, dr_ec2
         self.settings, self.now = settings, now
         self.outcome = ChangeOutcome()
+        self.suspect_sets: set[str] = set()
 
     def measure(self, snapshot_id: str, start_time: datetime, copy_tags: Mapping[str, str]) -> dict[str, str]:
         """The copy's tags with the measurement (and the suspect mark) added; unchanged when it fails."""
@@ -119,17 +120,37 @@ class ChangeMeter:
             )
             return tags
         tags[CHANGED_BYTES_TAG] = str(measurement.changed_bytes)
-        if measurement.suspect:
+        set_id = tags.get(BACKUP_SET_TAG, "")
+        if measurement.suspect or self._set_suspect(set_id):
             tags[SUSPECT_TAG] = "true"
         if verdict is not None and verdict.anomalous:
             self._act(measurement, verdict, tags)
         elif measurement.suspect and verdict is not None:  # inherited from its parent: mark, no new alarm
             try:
-                mark_suspect(self.ec2, self.settings.region, tags.get(BACKUP_SET_TAG, ""))
-                mark_suspect(self.dr_ec2, self.settings.dr_region, tags.get(BACKUP_SET_TAG, ""))
+                self._mark(set_id)
             except AwsError as exc:
                 logger.error("marking a suspect recovery point failed", extra={"error": exc.readable()})
         return tags
+
+    def _set_suspect(self, set_id: str) -> bool:
+        """Whether another volume of the set was found anomalous (this invocation, or one before)."""
+        if not set_id:
+            return False
+        if set_id not in self.suspect_sets:
+            try:
+                if self.ledger.is_set_suspect(set_id):
+                    self.suspect_sets.add(set_id)
+            except AwsError as exc:
+                logger.warning("reading a suspect mark failed", extra={"error": exc.readable()})
+        return set_id in self.suspect_sets
+
+    def _mark(self, set_id: str) -> bool:
+        """Mark the set suspect in the ledger and in both regions; True when it already was in EC2."""
+        self.suspect_sets.add(set_id)
+        self.ledger.mark_set_suspect(set_id, self.now)
+        already = mark_suspect(self.ec2, self.settings.region, set_id)
+        mark_suspect(self.dr_ec2, self.settings.dr_region, set_id)
+        return already
 
     def _measure(
         self, snapshot_id: str, volume_id: str, start_time: datetime, tags: Mapping[str, str]
@@ -183,8 +204,7 @@ class ChangeMeter:
         """Mark the set suspect in both regions, hold the last clean point, and queue one notification."""
         instance_id, set_id = tags.get(SOURCE_INSTANCE_TAG, ""), tags.get(BACKUP_SET_TAG, "")
         try:
-            already = mark_suspect(self.ec2, self.settings.region, set_id)
-            mark_suspect(self.dr_ec2, self.settings.dr_region, set_id)
+            already = self._mark(set_id)
             held = hold_last_clean(self.ec2, self.settings.region, instance_id, exclude=set_id)
             if held:
                 hold_set(self.dr_ec2, self.settings.dr_region, held)

@@ -23,6 +23,7 @@ from smart_vault import aws
 from smart_vault.backup.change_rate import CHANGED, HISTORY_MAX, Measurement
 
 CHANGE_PK_PREFIX = "change#"
+SUSPECT_PK_PREFIX = "suspect#"
 TTL_DAYS = 400  # the history outlives any retention worth judging against
 
 
@@ -90,3 +91,27 @@ class ChangeLedger:
         }
         with aws.aws_errors("PutItem"):
             self.dynamodb.put_item(TableName=self.table, Item=item)
+
+    # A suspect set, as one item (`pk = "suspect#<backup set id>"`, `sk = "set"`): the copies of its other
+    # volumes that start later, in this invocation or another, carry the mark from their creation.
+    def mark_set_suspect(self, backup_set_id: str, now: datetime) -> None:
+        with aws.aws_errors("PutItem"):
+            self.dynamodb.put_item(
+                TableName=self.table,
+                Item={
+                    "pk": {"S": SUSPECT_PK_PREFIX + backup_set_id},
+                    "sk": {"S": "set"},
+                    "marked_at": {"S": now.astimezone(UTC).isoformat()},
+                    "expires_at": {"N": str(int(now.timestamp()) + TTL_DAYS * 86400)},
+                },
+            )
+
+    def is_set_suspect(self, backup_set_id: str) -> bool:
+        with aws.aws_errors("Query"):
+            page = self.dynamodb.query(
+                TableName=self.table,
+                KeyConditionExpression="pk = :pk",
+                ExpressionAttributeValues={":pk": {"S": SUSPECT_PK_PREFIX + backup_set_id}},
+                Limit=1,
+            )
+        return bool(page.get("Items"))
