@@ -81,12 +81,16 @@ def _float(env: Mapping[str, str], name: str, default: float, low: float, high: 
     return value
 
 
+def _price(env: Mapping[str, str]) -> float:
+    return _float(env, "SNAPSHOT_PRICE_PER_GB_MONTH", 0.05, 0.0, 100.0)
+
+
 def _change_settings(env: Mapping[str, str]) -> dict[str, float]:
     """(v3) Change-rate anomalies: the backup function's three settings."""
     return {
         "change_anomaly_factor": _float(env, "CHANGE_ANOMALY_FACTOR", 5.0, 0.0, 1000.0),
         "change_anomaly_min_gib": _float(env, "CHANGE_ANOMALY_MIN_GIB", 1.0, 0.0, 65536.0),
-        "snapshot_price_per_gb_month": _float(env, "SNAPSHOT_PRICE_PER_GB_MONTH", 0.05, 0.0, 100.0),
+        "snapshot_price_per_gb_month": _price(env),
     }
 
 
@@ -287,7 +291,7 @@ class RestoreApiSettings:
             allowed_instance_profile_arns=_profile_arns(env, "ALLOWED_INSTANCE_PROFILE_ARNS"),
             drill_results_table=_optional_table_name(env, "DRILL_RESULTS_TABLE"),
             change_ledger_table=_optional_table_name(env, "COPY_LEDGER_TABLE"),
-            snapshot_price_per_gb_month=_change_settings(env)["snapshot_price_per_gb_month"],
+            snapshot_price_per_gb_month=_price(env),
         )
 
 

@@ -13,9 +13,9 @@ from smart_vault.backup import entry as backup
 from smart_vault.backup.change_ledger import ChangeLedger
 from smart_vault.backup.change_rate import GIB
 from smart_vault.local import moto_ebs
-from smart_vault.local.ebs_blocks import BlockModel
 from smart_vault.restore.checks import find_recovery_point
 from smart_vault.restore.recovery_points import list_recovery_points
+from smart_vault.sim.ebs_blocks import BlockModel
 from support.backup_world import (
     COPY_LEDGER_TABLE,
     DR_REGION,

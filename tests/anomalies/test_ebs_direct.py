@@ -7,8 +7,8 @@ from botocore.exceptions import ClientError
 
 from smart_vault.backup.ebs_direct import MAX_ATTEMPTS, EbsDirect
 from smart_vault.errors import AwsError
-from smart_vault.local.ebs_blocks import BLOCK_SIZE, BLOCKS_PER_GIB, SCAN_WINDOW_BLOCKS, BlockModel, page
 from smart_vault.pacing import Rate
+from smart_vault.sim.ebs_blocks import BLOCK_SIZE, BLOCKS_PER_GIB, SCAN_WINDOW_BLOCKS, BlockModel, page
 
 
 class Clock:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from smart_vault.local.ebs_blocks import BlockModel, page
+from smart_vault.sim.ebs_blocks import BlockModel, page
 
 MODEL = BlockModel()
 _APPLIED = "_smart_vault_ebs_blocks"

@@ -26,7 +26,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from smart_vault.local.ebs_blocks import BlockModel, page
+from smart_vault.sim.ebs_blocks import BlockModel, page
 
 RATE_PER_SECOND = 50.0
 BURST = 50.0

@@ -26,9 +26,9 @@ from smart_vault.backup.retention import BACKUP_SET_TAG, HOLD_TAG, SOURCE_INSTAN
 from smart_vault.backup.run import Clients
 from smart_vault.drill.run import recovery_points_here
 from smart_vault.drill.selection import select_drills
-from smart_vault.local.ebs_blocks import BlockModel
 from smart_vault.restore.checks import find_recovery_point
 from smart_vault.sim.blocks import FleetWrites, SimEBS, attack
+from smart_vault.sim.ebs_blocks import BlockModel
 from smart_vault.sim.scenario import DAY, Scenario
 from smart_vault.sim.world import SimEC2, SimParams
 

@@ -1,4 +1,4 @@
-"""The EBS direct APIs' view of volumes, for the emulator (moto) and the simulation: which blocks changed.
+"""The EBS direct APIs' view of volumes, for the simulation and the emulator (local/moto_ebs.py): which blocks changed.
 
 moto's `ebs` backend only knows snapshots written through `StartSnapshot`/`PutSnapshotBlock`; for snapshots
 EC2 takes of volumes it has no blocks at all (and raises KeyError). Here every volume has a write model:
