@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from smart_vault.cli.change_view import HEADERS as CHANGE_HEADERS
+from smart_vault.cli.change_view import change_columns, change_history
 from smart_vault.cli.client import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -229,13 +231,15 @@ def recovery_point_table(answer: dict[str, Any]) -> str:
             len(point["volumes"]),
             point["instance"].get("instance_type") or "-",
             point["instance"].get("platform") or "-",
+            *change_columns(point),
         )
         for point in answer.get("recovery_points", [])
     ]
     if not rows:
         return f"no recovery point in {answer.get('region')}"
-    headers = ("BACKUP SET", "CREATED", "AGE", "COMPLETE", "VOLUMES", "TYPE", "PLATFORM")
-    return format_table(headers, rows)
+    headers = ("BACKUP SET", "CREATED", "AGE", "COMPLETE", "VOLUMES", "TYPE", "PLATFORM", *CHANGE_HEADERS)
+    history = change_history(answer)
+    return format_table(headers, rows) + (f"\n{history}" if history else "")
 
 
 def cmd_recovery_points(args: argparse.Namespace, out: TextIO) -> int:
