@@ -276,6 +276,11 @@ def copy_pipeline_scenario(argv: list[str]) -> int:
     scenario.params.kill_rate = args.kill_rate
     scenario.params.api_rate_scale = args.api_rate_scale
     figures = sim.run_scenario(scenario)
+    if args.scenario == "ransomware":  # how the rule was chosen: its false alarms on these normal days
+        from smart_vault.sim.false_alarms import false_alarm_table
+
+        days = args.days or 28
+        figures["anomaly"]["rule_choice"] = false_alarm_table(args.instances * 3, days, args.seed)
     print(json.dumps(figures, default=str, indent=None if args.json else 2))
     return 0
 
