@@ -78,7 +78,10 @@ def ransomware_story(demo: Any, state: StackState, check: Any) -> None:
     )
     held = alarm["document"]["held_backup_set_id"]
     check(any(p["held"] and p["backup_set_id"] == held for p in points), "the last clean point is not held")
-    body = {"instance_id": victim["instance_id"], "region": state.primary_region}
+    body: dict[str, Any] = {"instance_id": victim["instance_id"], "region": state.primary_region}
+    network = state.fleet.networks.get(state.primary_region) if state.fleet else None
+    if network is not None and network.security_group_id:  # the demo fleet records no security group
+        body["security_group_ids"] = [network.security_group_id]
     demo.say(f"    POST /restore {json.dumps(body)}  (no backup_set_id: the newest clean recovery point)")
     accepted = api.start_restore(body, idempotency_key=str(uuid.uuid4()))
     job = follow_restore(api, accepted["restore_id"], demo.out, interval=0.5, timeout=180)
