@@ -78,6 +78,11 @@ def ransomware_story(demo: Any, state: StackState, check: Any) -> None:
     )
     held = alarm["document"]["held_backup_set_id"]
     check(any(p["held"] and p["backup_set_id"] == held for p in points), "the last clean point is not held")
+    _clean_restore(demo, state, api, victim, held, check)
+
+
+def _clean_restore(demo: Any, state: StackState, api: ApiClient, victim: dict, held: str, check: Any) -> None:
+    """A full-instance restore that names no recovery point: it must take the held clean one."""
     body: dict[str, Any] = {"instance_id": victim["instance_id"], "region": state.primary_region}
     network = state.fleet.networks.get(state.primary_region) if state.fleet else None
     if network is not None and network.security_group_id:  # the demo fleet records no security group
