@@ -180,3 +180,18 @@ def test_detection_off_measures_nothing(fleet, inbox, monkeypatch):
     run(0)
     copies = sets_of(fleet, instance, DR_REGION)
     assert copies and all("smart-vault:changed-bytes" not in tags_of(c) for v in copies.values() for c in v)
+
+
+def test_a_parent_deleted_since_makes_the_next_snapshot_a_first_measurement(fleet, inbox):
+    instance = fleet.launch("gone-1", {"Backup-Tier": "Gold"}, volumes=1)
+    (root,) = fleet.volumes_of(instance).values()
+    run(0)
+    for snap in fleet.snapshots(PRIMARY_REGION, **{"smart-vault:source-instance": instance}):
+        fleet.ec2.delete_snapshot(SnapshotId=snap["SnapshotId"])
+    write(root, 0.02)
+    report = run(1)
+    assert report["failures"] == []
+    history = ChangeLedger(boto3.client("dynamodb", PRIMARY_REGION), COPY_LEDGER_TABLE).history(root)
+    assert [m.method for m in history] == ["written", "written"]
+    copies = [c for v in sets_of(fleet, instance, DR_REGION).values() for c in v]
+    assert all("smart-vault:changed-bytes" in tags_of(c) for c in copies)

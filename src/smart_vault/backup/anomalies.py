@@ -38,7 +38,7 @@ from smart_vault.backup.change_rate import (
     judge,
     lineage_parent,
 )
-from smart_vault.backup.ebs_direct import EbsDirect
+from smart_vault.backup.ebs_direct import BlockCount, EbsDirect
 from smart_vault.backup.metadata import SET_SIZE_TAG
 from smart_vault.backup.retention import (
     BACKUP_SET_TAG,
@@ -50,6 +50,9 @@ from smart_vault.backup.retention import (
 from smart_vault.config import BackupSettings
 from smart_vault.errors import AwsError
 from smart_vault.observability import logger
+
+# ListChangedBlocks answers these when the parent snapshot is gone or of another lineage.
+LINEAGE_LOST = frozenset({"ResourceNotFoundException", "ValidationException"})
 
 
 @dataclass
@@ -152,6 +155,21 @@ class ChangeMeter:
         mark_suspect(self.dr_ec2, self.settings.dr_region, set_id)
         return already
 
+    def _count(self, parent: Measurement | None, snapshot_id: str) -> tuple[BlockCount, str]:
+        """Changed blocks against the parent; written blocks for a first snapshot, a smaller volume, or a
+        parent ListChangedBlocks cannot use (deleted since, or of another lineage)."""
+        if parent is not None:
+            try:
+                count = self.ebs.changed(parent.snapshot_id, snapshot_id)
+            except AwsError as exc:
+                if exc.code not in LINEAGE_LOST:
+                    raise
+                logger.info("lineage parent unusable", extra={"snapshot_id": snapshot_id, "code": exc.code})
+            else:
+                if not is_new_lineage(parent, int(count.volume_size_gib or 0)):
+                    return count, CHANGED
+        return self.ebs.written(snapshot_id), WRITTEN
+
     def _measure(
         self, snapshot_id: str, volume_id: str, start_time: datetime, tags: Mapping[str, str]
     ) -> tuple[Measurement, Verdict | None]:
@@ -160,17 +178,8 @@ class ChangeMeter:
         if known is not None:  # measured before (a redelivered event, a retried copy): never twice
             return known, None
         parent = lineage_parent(history, snapshot_id, start_time)
-        count = (
-            self.ebs.written(snapshot_id)
-            if parent is None
-            else self.ebs.changed(parent.snapshot_id, snapshot_id)
-        )
+        count, method = self._count(parent, snapshot_id)
         size = int(count.volume_size_gib or 0)
-        method = CHANGED
-        if parent is None:
-            method = WRITTEN
-        elif is_new_lineage(parent, size):
-            count, method = self.ebs.written(snapshot_id), WRITTEN
         self.outcome.requests += count.requests
         changed = min(count.bytes, size * GIB) if size else count.bytes
         verdict = None
