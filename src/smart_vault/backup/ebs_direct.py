@@ -5,10 +5,10 @@ most `MaxResults` (100..10,000) blocks; every page is read until `NextToken` is 
 a page may be empty while a `NextToken` is still returned (changed blocks are scarce in that range): an empty
 page is not the end. Bytes = blocks x `BlockSize` (512 KiB today, read from each answer).
 
-Pacing: the EBS direct APIs are throttled per account and region, apart from EC2's buckets (the Amazon EBS
-quotas page lists "ListChangedBlocks requests per account" and "ListSnapshotBlocks requests per account" as
-per-second rates; `EBS_DIRECT_RATE` takes 50 per second, and a burst of 10 so other tools in the account
-keep room). Every page takes a token first; a throttled page (`ThrottlingException`, per account, or
+Pacing: the EBS direct APIs are throttled per account and region, apart from EC2's buckets. Service Quotas
+lists "ListChangedBlocks requests per account" (L-DB2FBAA1) and "ListSnapshotBlocks requests per account"
+(L-18E976AB) at 50 per second each, not adjustable. `EBS_DIRECT_RATE` takes 50 a second for both together (one
+bucket: conservative) with a burst of 10, so other tools in the account keep room. Every page takes a token first; a throttled page (`ThrottlingException`, per account, or
 `RequestThrottledException`, per snapshot) is retried with capped, jittered backoff on the module's clock.
 The measurement never holds a copy slot: it runs before the copy is claimed, and a measurement that still
 fails is recorded as unknown (the copy starts anyway; see `anomalies.assess`).
