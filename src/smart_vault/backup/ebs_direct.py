@@ -8,10 +8,11 @@ page is not the end. Bytes = blocks x `BlockSize` (512 KiB today, read from each
 Pacing: the EBS direct APIs are throttled per account and region, apart from EC2's buckets. Service Quotas
 lists "ListChangedBlocks requests per account" (L-DB2FBAA1) and "ListSnapshotBlocks requests per account"
 (L-18E976AB) at 50 per second each, not adjustable. `EBS_DIRECT_RATE` takes 50 a second for both together (one
-bucket: conservative) with a burst of 10, so other tools in the account keep room. Every page takes a token first; a throttled page (`ThrottlingException`, per account, or
-`RequestThrottledException`, per snapshot) is retried with capped, jittered backoff on the module's clock.
-The measurement never holds a copy slot: it runs before the copy is claimed, and a measurement that still
-fails is recorded as unknown (the copy starts anyway; see `anomalies.assess`).
+bucket: conservative) with a burst of 10, so other tools in the account keep room. Every page takes a token
+first; a throttled page (`ThrottlingException`, per account, or `RequestThrottledException`, per snapshot) is
+retried with capped, jittered backoff on the module's clock. The measurement never holds a copy slot: it runs
+before the copy is claimed, and a measurement that still fails is logged and the copy starts without a
+figure (`anomalies.ChangeMeter.measure`).
 """
 
 from __future__ import annotations
