@@ -42,6 +42,8 @@ SHARED_MODULES = {
     # drill function both read the drill results.
     "restore.instance",
     "drill.results",
+    # (v3) The backup writes the change measurements; GET /recovery-points reads them.
+    "backup.change_ledger",
 }
 # Not Lambda code: calls made by the local stack, the CLI or the simulation themselves are not any function's.
 NOT_LAMBDA = {"local", "cli", "sim"}
