@@ -326,7 +326,7 @@ data "aws_iam_policy_document" "backup_change_rate" {
     for_each = length(var.source_volume_kms_key_arns) > 0 ? [1] : []
     content {
       sid       = "ReadEncryptedSnapshotBlocksThroughEbs"
-      actions   = ["kms:Decrypt", "kms:DescribeKey"]
+      actions   = ["kms:Decrypt"]
       resources = var.source_volume_kms_key_arns
       condition {
         test     = "StringEquals"

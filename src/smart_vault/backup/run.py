@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from smart_vault.backup.anomalies import ChangeMeter, ChangeOutcome, meter_for
 from smart_vault.backup import copy_failures
+from smart_vault.backup.anomalies import ChangeMeter, ChangeOutcome, meter_for
 from smart_vault.backup.copied_once import mark_completed_copies, mark_copied
 from smart_vault.backup.ledger import CopyLedger, OwedCopy
 from smart_vault.backup.locks import locked_snapshot_ids

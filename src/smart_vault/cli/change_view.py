@@ -7,6 +7,7 @@ from typing import Any
 
 from smart_vault.backup.change_rate import GIB, sparkline
 
+
 def change_size(value: int | None) -> str:
     if value is None:
         return "-"

@@ -13,8 +13,8 @@ import time
 import uuid
 from typing import Any
 
-from smart_vault.cli.change_view import HEADERS, change_columns, change_history
-from smart_vault.cli.client import ApiClient, follow_restore, format_table
+from smart_vault.cli.client import ApiClient, follow_restore
+from smart_vault.cli.recovery_points import COLUMNS, recovery_point_table
 from smart_vault.local import moto_ebs
 from smart_vault.local.client import invoke_backup, read_notifications, scheduled_event
 from smart_vault.local.stack import StackState
@@ -68,9 +68,8 @@ def ransomware_story(demo: Any, state: StackState, check: Any) -> None:
     )
     api = ApiClient(state.primary_api.url, state.primary_api.api_key)
     answer = api.recovery_points(name=VICTIM, region=state.primary_region)
-    rows = [(p["backup_set_id"], p["created_at"], *change_columns(p)) for p in answer["recovery_points"]]
-    demo.say(format_table(["recovery point", "taken", *HEADERS], rows))
-    demo.say(change_history(answer))
+    shown = ("BACKUP SET", "CREATED", "SUSPECT", "HELD", "CHANGED", "COST/MONTH")
+    demo.say(recovery_point_table(answer, tuple(c for c in COLUMNS if c.header in shown)))
     points = answer["recovery_points"]
     check(
         points[0]["suspect"] and points[0]["backup_set_id"] == alarm["document"]["suspect_backup_set_id"],
