@@ -311,7 +311,9 @@ def environment_bindings(function: str, environment: Mapping[str, str], deployme
         )
         if named and environment.get(name):
             region = environment.get("AWS_REGION", deployment.primary_region)
-            bound[named.group(1)] = f"arn:aws:dynamodb:{region}:{deployment.account}:table/{environment[name]}"
+            bound[named.group(1)] = (
+                f"arn:aws:dynamodb:{region}:{deployment.account}:table/{environment[name]}"
+            )
             continue
         match = re.fullmatch(r"\$\{((?:aws_[a-z0-9_]+|var)\.[A-Za-z0-9_]+(?:\.[a-z_]+)?)\}", str(raw))
         if not match or not environment.get(name):
