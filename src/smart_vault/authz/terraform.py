@@ -305,16 +305,6 @@ def environment_bindings(function: str, environment: Mapping[str, str], deployme
         if joined and name in environment:
             bound[joined.group(1)] = tuple(v for v in environment[name].split(",") if v)
             continue
-        # `var.t == null ? "" : element(split("/", var.t), 1)`: a table's name, the last part of its ARN.
-        named = re.fullmatch(
-            r'\$\{(var\.[A-Za-z0-9_]+) == null \? "" : element\(split\("/", \1\), 1\)\}', str(raw)
-        )
-        if named and environment.get(name):
-            region = environment.get("AWS_REGION", deployment.primary_region)
-            bound[named.group(1)] = (
-                f"arn:aws:dynamodb:{region}:{deployment.account}:table/{environment[name]}"
-            )
-            continue
         match = re.fullmatch(r"\$\{((?:aws_[a-z0-9_]+|var)\.[A-Za-z0-9_]+(?:\.[a-z_]+)?)\}", str(raw))
         if not match or not environment.get(name):
             continue
