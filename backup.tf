@@ -46,6 +46,9 @@ resource "aws_lambda_function" "backup" {
       CHANGE_ANOMALY_FACTOR       = tostring(var.change_anomaly_factor)
       CHANGE_ANOMALY_MIN_GIB      = tostring(var.change_anomaly_min_gib)
       SNAPSHOT_PRICE_PER_GB_MONTH = tostring(var.snapshot_price_per_gb_month)
+      # (v3) Application-consistent sets (instances tagged Backup-Scripts).
+      APP_CONSISTENT_TIMEOUT_SECONDS = tostring(var.app_consistent_timeout_seconds)
+      APP_CONSISTENT_ON_FAILURE      = var.app_consistent_on_failure
     }
   }
 

@@ -290,6 +290,9 @@ def copy_pipeline_scenario(argv: list[str]) -> int:
     parser.add_argument("--kill-rate", type=float, default=0.0)
     parser.add_argument("--api-rate-scale", type=float, default=1.0)
     parser.add_argument("--attacked", type=int, default=5, help="ransomware: instances attacked on day 20")
+    parser.add_argument(
+        "--app-consistent-share", type=float, default=0.0, help="share of the fleet with pre-/post-scripts"
+    )
     args = parser.parse_args(argv)
     build = {"copy-pipeline": sim.copy_pipeline, "overload": sim.overload}.get(args.scenario)
     if build is None:  # (v3) 4 weeks, an attack on day 20, a drill on day 21 (smart_vault/sim/ransomware.py)
@@ -302,6 +305,7 @@ def copy_pipeline_scenario(argv: list[str]) -> int:
     scenario.params.overlap_rate = args.overlap_rate
     scenario.params.kill_rate = args.kill_rate
     scenario.params.api_rate_scale = args.api_rate_scale
+    scenario.app_consistent_share = args.app_consistent_share
     figures = sim.run_scenario(scenario)
     if args.scenario == "ransomware":  # how the rule was chosen: its false alarms on these normal days
         from smart_vault.sim.false_alarms import false_alarm_table

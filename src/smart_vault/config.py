@@ -136,6 +136,16 @@ def _profile_arns(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     return arns
 
 
+APP_CONSISTENT_ON_FAILURE_VALUES = ("crash-consistent", "skip")
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:
+    value = (_get(env, name) or default).lower()
+    if value not in allowed:
+        raise ConfigError(name, f"must be one of {', '.join(allowed)}, got {value!r}")
+    return value
+
+
 def _csv(env: Mapping[str, str], name: str, default: str) -> tuple[str, ...]:
     raw = _get(env, name)
     raw = default if raw is None else raw
@@ -202,6 +212,10 @@ class BackupSettings:
     change_anomaly_factor: float = 5.0
     change_anomaly_min_gib: float = 1.0
     snapshot_price_per_gb_month: float = 0.05
+    # (v3) Application-consistent sets: how long a pre-script (and a post-script) may run, and what a failed
+    # pre-script means (APP_CONSISTENT_ON_FAILURE: take a crash-consistent set anyway, or fail the instance).
+    app_consistent_timeout_seconds: int = 60
+    app_consistent_on_failure: str = "crash-consistent"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> BackupSettings:
@@ -241,6 +255,10 @@ class BackupSettings:
             dry_run=_bool(env, "DRY_RUN", False),
             copy_ledger_table=_table_name(env, "COPY_LEDGER_TABLE"),
             **_change_settings(env),
+            app_consistent_timeout_seconds=_int(env, "APP_CONSISTENT_TIMEOUT_SECONDS", 60, 10, 300),
+            app_consistent_on_failure=_choice(
+                env, "APP_CONSISTENT_ON_FAILURE", "crash-consistent", APP_CONSISTENT_ON_FAILURE_VALUES
+            ),
         )
 
 

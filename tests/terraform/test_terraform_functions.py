@@ -36,6 +36,9 @@ CONTRACT_ENVIRONMENT = {
         "CHANGE_ANOMALY_FACTOR",
         "CHANGE_ANOMALY_MIN_GIB",
         "SNAPSHOT_PRICE_PER_GB_MONTH",
+        # (v3) Application-consistent sets
+        "APP_CONSISTENT_TIMEOUT_SECONDS",
+        "APP_CONSISTENT_ON_FAILURE",
     },
     "restore_api": {
         "DR_REGION",

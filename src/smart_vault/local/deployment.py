@@ -222,6 +222,9 @@ def backup_environment(config: DeploymentConfig, topic_arn: str, dr_kms_key_arn:
         "CHANGE_ANOMALY_FACTOR": "5",
         "CHANGE_ANOMALY_MIN_GIB": "1",
         "SNAPSHOT_PRICE_PER_GB_MONTH": "0.05",
+        # (v3) As Terraform sets them (variables.tf defaults).
+        "APP_CONSISTENT_TIMEOUT_SECONDS": "60",
+        "APP_CONSISTENT_ON_FAILURE": "crash-consistent",
     }
     return env
 

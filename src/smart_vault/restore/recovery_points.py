@@ -101,6 +101,18 @@ def set_created_at(items: Iterable[Mapping[str, Any]]) -> datetime:
     return min(i["StartTime"] for i in items)
 
 
+APP_CONSISTENT_TAG = "smart-vault:app-consistent"
+
+
+def app_consistent_of(tagged: Iterable[Mapping[str, str]]) -> bool | None:
+    """Pure: (v3) true when the set was taken between its pre- and post-script, false when the pre-script
+    failed and the set is crash-consistent, None for a set of an instance without scripts."""
+    flags = {tags.get(APP_CONSISTENT_TAG) for tags in tagged} - {None}
+    if not flags:
+        return None
+    return flags == {"true"}
+
+
 def _changed_bytes(
     item: Mapping[str, Any], tags: Mapping[str, str], measured: Mapping[str, int]
 ) -> int | None:
@@ -157,6 +169,7 @@ def group_recovery_points(
                 "complete": complete,
                 "suspect": _flagged(tagged, SUSPECT_TAG),
                 "held": _flagged(tagged, HOLD_TAG),
+                "app_consistent": app_consistent_of(tagged),
                 "instance": {
                     "name": first.get("Name"),
                     "instance_type": first.get(INSTANCE_TYPE_TAG),
