@@ -307,6 +307,23 @@ def environment_bindings(function: str, environment: Mapping[str, str], deployme
         if joined and name in environment:
             bound[joined.group(1)] = tuple(v for v in environment[name].split(",") if v)
             continue
+        # `var.t == null ? "" : element(split("/", var.t), 1)` (the restore API's DRILL_RESULTS_TABLE and
+        # COPY_LEDGER_TABLE): a table's name, the last part of its ARN, and "" exactly when the variable is
+        # null. A name binds the variable to that table's ARN; "" binds it to null, so that the statements
+        # Terraform only writes for a table (`for_each = var.t == null ? [] : [var.t]`) are not rendered.
+        # (Unbound, such a variable is a module output of the root and renders as any table of the account:
+        # then every table's Query statement allows every table, and none of them is the one that grants.)
+        named = re.fullmatch(
+            r'\$\{(var\.[A-Za-z0-9_]+) == null \? "" : element\(split\("/", \1\), 1\)\}', str(raw)
+        )
+        if named and name in environment:
+            region = environment.get("AWS_REGION") or environment.get("AWS_DEFAULT_REGION")
+            region = region or deployment.primary_region
+            table = environment[name]
+            bound[named.group(1)] = (
+                f"arn:aws:dynamodb:{region}:{deployment.account}:table/{table}" if table else None
+            )
+            continue
         match = re.fullmatch(r"\$\{((?:aws_[a-z0-9_]+|var)\.[A-Za-z0-9_]+(?:\.[a-z_]+)?)\}", str(raw))
         if not match or not environment.get(name):
             continue
