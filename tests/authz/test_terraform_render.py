@@ -117,3 +117,32 @@ def test_a_table_named_by_the_last_part_of_an_arn_variable_binds_that_variable()
     rendered = sids("restore_api", deployment=deployment)
     assert "ReadChangeMeasurements" not in rendered and "ReadDrillResults" not in rendered
     assert {"NoChangeLedgerOtherwise", "NoDrillTableOtherwise"} <= set(rendered)
+
+
+def test_rendering_from_many_threads_at_once_gives_each_the_same_statements():
+    """A drill's parallel threads evaluate their first calls at once: the shared evaluator of a module
+    instance bound one thread's `statement.value` in another's dynamic block (the local demo's drill failed
+    in register_image with "string indices must be integers, not 'str'"). Fresh deployments, so nothing is
+    cached yet; before the lock most rounds raised or rendered differently."""
+    import threading
+
+    failures: list[str] = []
+    for round_ in range(10):
+        deployment = terraform.Deployment(account=f"2{round_:011d}")
+        barrier = threading.Barrier(4)
+        rendered: list[tuple] = []
+
+        def render(deployment=deployment, barrier=barrier, rendered=rendered) -> None:
+            barrier.wait()
+            try:
+                rendered.append(terraform.role_statements("drill", "eu-central-1", deployment))
+            except Exception as error:  # collected, asserted below
+                failures.append(repr(error))
+
+        threads = [threading.Thread(target=render) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert len(set(rendered)) <= 1, round_
+    assert failures == []
