@@ -341,10 +341,10 @@ def environment_bindings(function: str, environment: Mapping[str, str], deployme
         named = re.fullmatch(
             r'\$\{(var\.[A-Za-z0-9_]+) == null \? "" : element\(split\("/", \1\), 1\)\}', str(raw)
         )
-        if named and name in environment:
+        if named:  # unset is "" to the function too (config._optional_table_name): no table, no statement
             region = environment.get("AWS_REGION") or environment.get("AWS_DEFAULT_REGION")
             region = region or deployment.primary_region
-            table = environment[name]
+            table = environment.get(name, "")
             bound[named.group(1)] = (
                 f"arn:aws:dynamodb:{region}:{deployment.account}:table/{table}" if table else None
             )
