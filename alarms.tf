@@ -142,3 +142,22 @@ resource "aws_cloudwatch_metric_alarm" "billing" {
   treat_missing_data  = "notBreaching"
   alarm_actions       = [aws_sns_topic.billing[0].arn]
 }
+
+# (v3) A change-rate anomaly: a volume changed at least CHANGE_ANOMALY_FACTOR times its median (ransomware
+# that encrypts a disk looks like this). Each anomaly also sends its own ANOMALY notification; the alarm is the
+# signal a pager or an incident tool follows.
+resource "aws_cloudwatch_metric_alarm" "change_anomaly" {
+  alarm_name          = "${var.name_prefix}-change-anomaly"
+  alarm_description   = "A backup measured an anomalous change rate on a volume: its recovery point is suspect, the last clean one is held (docs/anomalies.md)."
+  namespace           = "SmartVault"
+  metric_name         = "ChangeAnomalies"
+  dimensions          = local.metric_service_dimension
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.notifications.arn]
+  ok_actions          = [aws_sns_topic.notifications.arn]
+}

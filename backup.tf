@@ -42,6 +42,10 @@ resource "aws_lambda_function" "backup" {
       MAX_CONCURRENT_COPIES = tostring(var.max_concurrent_copies)
       DRY_RUN               = tostring(var.dry_run)
       COPY_LEDGER_TABLE     = aws_dynamodb_table.copy_ledger.name
+      # (v3) Change-rate anomalies (docs/anomalies.md).
+      CHANGE_ANOMALY_FACTOR       = tostring(var.change_anomaly_factor)
+      CHANGE_ANOMALY_MIN_GIB      = tostring(var.change_anomaly_min_gib)
+      SNAPSHOT_PRICE_PER_GB_MONTH = tostring(var.snapshot_price_per_gb_month)
       # (v3) Application-consistent sets (instances tagged Backup-Scripts).
       APP_CONSISTENT_TIMEOUT_SECONDS = tostring(var.app_consistent_timeout_seconds)
       APP_CONSISTENT_ON_FAILURE      = var.app_consistent_on_failure

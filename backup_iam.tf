@@ -287,6 +287,56 @@ data "aws_iam_policy_document" "backup_messaging" {
   }
 }
 
+# (v3) Change-rate anomalies. ListChangedBlocks / ListSnapshotBlocks authorize the snapshot resource
+# (arn:...:ec2:<region>::snapshot/<id>, both snapshots of a ListChangedBlocks), whose only condition key is
+# aws:ResourceTag/${TagKey} (Service Authorization Reference, Amazon Elastic Block Store): only the vault's own
+# primary snapshots may be measured. The lists return block indexes and tokens, not data, but the EBS direct
+# API decrypts an encrypted snapshot's metadata with its key through EBS: kms:Decrypt via ebs.<region>.
+data "aws_iam_policy_document" "backup_change_rate" {
+  statement {
+    sid       = "MeasureChangedBlocksOfManagedSnapshots"
+    actions   = ["ebs:ListChangedBlocks", "ebs:ListSnapshotBlocks"]
+    resources = [local.primary_snapshots]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/${local.managed_by_tag.key}"
+      values   = [local.managed_by_tag.value]
+    }
+  }
+
+  # A suspect recovery point is marked, and the last clean one held, in the DR region too: only those two
+  # tags, only on managed copies (the primary region's are covered by TagManagedSnapshotsPerVolume).
+  statement {
+    sid       = "MarkSuspectAndHeldDrCopies"
+    actions   = ["ec2:CreateTags"]
+    resources = [local.dr_snapshots]
+    condition {
+      test     = "StringEquals"
+      variable = "ec2:ResourceTag/${local.managed_by_tag.key}"
+      values   = [local.managed_by_tag.value]
+    }
+    condition {
+      test     = "ForAllValues:StringEquals"
+      variable = "aws:TagKeys"
+      values   = ["smart-vault:suspect", "smart-vault:hold"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(var.source_volume_kms_key_arns) > 0 ? [1] : []
+    content {
+      sid       = "ReadEncryptedSnapshotBlocksThroughEbs"
+      actions   = ["kms:Decrypt"]
+      resources = var.source_volume_kms_key_arns
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["ebs.${var.primary_region}.amazonaws.com"]
+      }
+    }
+  }
+}
+
 data "aws_iam_policy_document" "backup_ledger" {
   statement {
     sid = "ClaimCopiesInLedger"
@@ -346,6 +396,7 @@ locals {
     kms       = data.aws_iam_policy_document.backup_kms.json
     messaging = data.aws_iam_policy_document.backup_messaging.json
     locks     = data.aws_iam_policy_document.backup_snapshot_locks.json
+    changes   = data.aws_iam_policy_document.backup_change_rate.json
     scripts   = data.aws_iam_policy_document.backup_scripts.json
   }
 }

@@ -514,3 +514,36 @@ variable "drill_vpc_cidr" {
   description = "CIDR block of the drill VPC the module creates in each drill region without drill_subnet_ids."
   default     = "10.250.0.0/16"
 }
+
+variable "change_anomaly_factor" {
+  type        = number
+  description = "A volume's change is anomalous at this many times the median of its last measurements (at least 3, at most 14); 0 turns detection off (docs/anomalies.md)."
+  default     = 5
+
+  validation {
+    condition     = var.change_anomaly_factor == 0 || (var.change_anomaly_factor >= 1 && var.change_anomaly_factor <= 1000)
+    error_message = "change_anomaly_factor must be 0 (off) or between 1 and 1000."
+  }
+}
+
+variable "change_anomaly_min_gib" {
+  type        = number
+  description = "Changes below this many GiB are never anomalous."
+  default     = 1
+
+  validation {
+    condition     = var.change_anomaly_min_gib >= 0 && var.change_anomaly_min_gib <= 65536
+    error_message = "change_anomaly_min_gib must be between 0 and 65536."
+  }
+}
+
+variable "snapshot_price_per_gb_month" {
+  type        = number
+  description = "USD per GB-month of standard snapshot storage in the primary region, for the cost estimates of recovery points."
+  default     = 0.05
+
+  validation {
+    condition     = var.snapshot_price_per_gb_month >= 0 && var.snapshot_price_per_gb_month <= 100
+    error_message = "snapshot_price_per_gb_month must be between 0 and 100."
+  }
+}

@@ -143,8 +143,27 @@ data "aws_iam_policy_document" "restore_api_drills" {
   }
 }
 
+data "aws_iam_policy_document" "restore_api_changes" {
+  # (v3) GET /recovery-points: one Query per volume of the backup's ledger (its change partitions).
+  dynamic "statement" {
+    for_each = var.change_ledger_table_arn == null ? [] : [var.change_ledger_table_arn]
+    content {
+      sid       = "ReadChangeMeasurements"
+      actions   = ["dynamodb:Query"]
+      resources = [statement.value]
+    }
+  }
+  statement {
+    sid       = "NoChangeLedgerOtherwise"
+    effect    = "Deny"
+    actions   = ["dynamodb:Scan"]
+    resources = ["arn:${local.partition}:dynamodb:${var.region}:${local.account_id}:table/${var.name_prefix}-copy-ledger"]
+  }
+}
+
 locals {
   restore_api_policies = {
+    changes  = data.aws_iam_policy_document.restore_api_changes.json
     logs     = data.aws_iam_policy_document.restore_api_logs.json
     ec2-read = data.aws_iam_policy_document.restore_api_ec2_read.json
     tables   = data.aws_iam_policy_document.restore_api_tables.json

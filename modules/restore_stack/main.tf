@@ -108,6 +108,9 @@ resource "aws_lambda_function" "restore_api" {
       ALLOWED_INSTANCE_PROFILE_ARNS = join(",", var.allowed_instance_profile_arns)
       # The table name is the last part of its ARN; empty when no drill runs in this region.
       DRILL_RESULTS_TABLE = var.drill_results_table_arn == null ? "" : element(split("/", var.drill_results_table_arn), 1)
+      # (v3) The measured changes of the primary snapshots; empty in the DR region (its copies carry them).
+      COPY_LEDGER_TABLE           = var.change_ledger_table_arn == null ? "" : element(split("/", var.change_ledger_table_arn), 1)
+      SNAPSHOT_PRICE_PER_GB_MONTH = tostring(var.snapshot_price_per_gb_month)
     }
   }
 

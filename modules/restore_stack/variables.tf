@@ -153,3 +153,15 @@ variable "drill_results_table_arn" {
   description = "ARN of the drill results table in this region (GET /drills reads it); null when no drill runs here (GET /drills then answers 404 NotConfigured)."
   default     = null
 }
+
+variable "change_ledger_table_arn" {
+  type        = string
+  description = "ARN of the backup's copy ledger table when it is in this region (GET /recovery-points reads the primary snapshots' measured changes from it); null elsewhere."
+  default     = null
+}
+
+variable "snapshot_price_per_gb_month" {
+  type        = number
+  description = "USD per GB-month of standard snapshot storage, for the recovery points' cost estimates."
+  default     = 0.05
+}

@@ -68,6 +68,32 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise ConfigError(name, f"must be true or false, got {raw!r}")
 
 
+def _float(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+    raw = _get(env, name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(name, f"must be a number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(name, f"must be between {low:g} and {high:g}, got {value:g}")
+    return value
+
+
+def _price(env: Mapping[str, str]) -> float:
+    return _float(env, "SNAPSHOT_PRICE_PER_GB_MONTH", 0.05, 0.0, 100.0)
+
+
+def _change_settings(env: Mapping[str, str]) -> dict[str, float]:
+    """(v3) Change-rate anomalies: the backup function's three settings."""
+    return {
+        "change_anomaly_factor": _float(env, "CHANGE_ANOMALY_FACTOR", 5.0, 0.0, 1000.0),
+        "change_anomaly_min_gib": _float(env, "CHANGE_ANOMALY_MIN_GIB", 1.0, 0.0, 65536.0),
+        "snapshot_price_per_gb_month": _price(env),
+    }
+
+
 SG_RE = re.compile(r"^sg-[0-9a-f]{8,17}$")
 INSTANCE_PROFILE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:instance-profile/[\w+=,.@/-]+$")
 
@@ -182,6 +208,10 @@ class BackupSettings:
     max_concurrent_copies: int
     dry_run: bool
     copy_ledger_table: str = ""
+    # (v3) Change-rate anomalies: 0 turns detection off; changes under the minimum are never anomalous.
+    change_anomaly_factor: float = 5.0
+    change_anomaly_min_gib: float = 1.0
+    snapshot_price_per_gb_month: float = 0.05
     # (v3) Application-consistent sets: how long a pre-script (and a post-script) may run, and what a failed
     # pre-script means (APP_CONSISTENT_ON_FAILURE: take a crash-consistent set anyway, or fail the instance).
     app_consistent_timeout_seconds: int = 60
@@ -224,6 +254,7 @@ class BackupSettings:
             ),
             dry_run=_bool(env, "DRY_RUN", False),
             copy_ledger_table=_table_name(env, "COPY_LEDGER_TABLE"),
+            **_change_settings(env),
             app_consistent_timeout_seconds=_int(env, "APP_CONSISTENT_TIMEOUT_SECONDS", 60, 10, 300),
             app_consistent_on_failure=_choice(
                 env, "APP_CONSISTENT_ON_FAILURE", "crash-consistent", APP_CONSISTENT_ON_FAILURE_VALUES
@@ -243,6 +274,10 @@ class RestoreApiSettings:
     restore_networks: Mapping[str, RestoreNetwork] = field(default_factory=dict)
     allowed_instance_profile_arns: tuple[str, ...] = ()
     drill_results_table: str | None = None
+    # (v3) The change measurements of the primary region's snapshots (the backup's ledger table; None: not
+    # read, `changed_bytes` comes from the DR copies' tags only) and the price of the cost estimates.
+    change_ledger_table: str | None = None
+    snapshot_price_per_gb_month: float = 0.05
 
     @property
     def regions(self) -> tuple[str, str]:
@@ -273,6 +308,8 @@ class RestoreApiSettings:
             restore_networks=_networks(env, "RESTORE_NETWORKS"),
             allowed_instance_profile_arns=_profile_arns(env, "ALLOWED_INSTANCE_PROFILE_ARNS"),
             drill_results_table=_optional_table_name(env, "DRILL_RESULTS_TABLE"),
+            change_ledger_table=_optional_table_name(env, "COPY_LEDGER_TABLE"),
+            snapshot_price_per_gb_month=_price(env),
         )
 
 

@@ -19,6 +19,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 
 from smart_vault import aws
+from smart_vault.backup.change_ledger import ChangeLedger
 from smart_vault.config import RestoreApiSettings
 from smart_vault.errors import AwsError, Conflict, NotFound, ValidationError
 from smart_vault.observability import logger, trace, trace_handler
@@ -270,8 +271,17 @@ def get_recovery_points_route() -> Response:
     from smart_vault.restore.recovery_points import list_recovery_points, validate_query
 
     instance_id, name, region = validate_query(app.current_event.query_string_parameters, settings)
+    ledger = None
+    if region == settings.region and settings.change_ledger_table:  # (v3) the primary's measured changes
+        ledger = ChangeLedger(aws.client("dynamodb", region), settings.change_ledger_table)
     answer = list_recovery_points(
-        aws.client("ec2", region), region, instance_id=instance_id, name=name, now=datetime.now(UTC)
+        aws.client("ec2", region),
+        region,
+        instance_id=instance_id,
+        name=name,
+        now=datetime.now(UTC),
+        measurements=ledger,
+        price_per_gb_month=settings.snapshot_price_per_gb_month,
     )
     return _json(200, answer)
 

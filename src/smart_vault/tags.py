@@ -31,6 +31,9 @@ HOLD_TAG = "smart-vault:hold"
 DR_COPIED_TAG = "smart-vault:dr-copied"
 # (v3) The set was taken application-consistent (its pre/post scripts ran).
 APP_CONSISTENT_TAG = "smart-vault:app-consistent"
+# (v3) Change-rate anomalies: the set's measured change was anomalous; the bytes changed since the last one.
+SUSPECT_TAG = "smart-vault:suspect"
+CHANGED_BYTES_TAG = "smart-vault:changed-bytes"
 
 # --- Restore metadata: a backup set is self-describing in either region ----------------------------------
 SET_SIZE_TAG = "smart-vault:set-size"

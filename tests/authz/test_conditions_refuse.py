@@ -40,6 +40,7 @@ def world() -> FakeFacts:
     for region in (PRIMARY, DR):
         facts.add(region, Ec2Resource("snap-m", MANAGED, True, EBS_KEY, ACCOUNT))
         facts.add(region, Ec2Resource("snap-u", {}, False, None, ACCOUNT))
+        facts.add(region, Ec2Resource("snap-p", MANAGED, False, None, ACCOUNT))  # of an unencrypted volume
         facts.add(region, Ec2Resource("vol-m", MANAGED, False, instance_id="i-m"))
         facts.add(region, Ec2Resource("vol-u", {}, False))
         facts.add(region, Ec2Resource("i-m", MANAGED, volume_ids=("vol-m",), metadata_http_tokens="required"))
@@ -436,6 +437,44 @@ CASES = [
         PRIMARY,
         "ec2:DeregisterImage",
     ),
+    # (v3) Change-rate anomalies: only the vault's own snapshots are measured through the EBS direct APIs...
+    (
+        "backup-measures-blocks-of-an-unmanaged-snapshot",
+        "backup",
+        "ebs",
+        "ListSnapshotBlocks",
+        {"SnapshotId": "snap-u"},
+        PRIMARY,
+        "ebs:ListSnapshotBlocks",
+    ),
+    (
+        "backup-measures-changes-against-an-unmanaged-snapshot",
+        "backup",
+        "ebs",
+        "ListChangedBlocks",
+        {"FirstSnapshotId": "snap-u", "SecondSnapshotId": "snap-p"},
+        PRIMARY,
+        "ebs:ListChangedBlocks",
+    ),
+    # ...and only the suspect and hold marks are put on DR copies, only on managed ones.
+    (
+        "backup-marks-an-unmanaged-dr-snapshot-suspect",
+        "backup",
+        "ec2",
+        "CreateTags",
+        {"Resources": ["snap-u"], "Tags": [{"Key": "smart-vault:suspect", "Value": "1"}]},
+        DR,
+        "ec2:CreateTags",
+    ),
+    (
+        "backup-puts-another-tag-on-a-dr-copy",
+        "backup",
+        "ec2",
+        "CreateTags",
+        {"Resources": ["snap-m"], "Tags": [{"Key": "ManagedBy", "Value": "someone-else"}]},
+        DR,
+        "ec2:CreateTags",
+    ),
     ("drill-uses-ebs-keys-directly", "drill", "kms", "Decrypt", {"KeyId": EBS_KEY}, PRIMARY, "kms:Decrypt"),
     (
         "drill-grants-on-ebs-keys-directly",
@@ -481,6 +520,19 @@ def test_the_same_requests_done_right_are_allowed():
     for function, operation, params in managed:
         outcomes, _, _ = Enforcer(facts).decide(function, "ec2", operation, params, PRIMARY, ENV[function])
         assert [o.request.resource for o in outcomes if not o.allowed] == [], (function, operation)
+    # (v3) The backup measures its own snapshots and marks its own DR copies.
+    for service, operation, params, region in (
+        ("ebs", "ListSnapshotBlocks", {"SnapshotId": "snap-p"}, PRIMARY),
+        ("ebs", "ListChangedBlocks", {"FirstSnapshotId": "snap-p", "SecondSnapshotId": "snap-p"}, PRIMARY),
+        (
+            "ec2",
+            "CreateTags",
+            {"Resources": ["snap-m"], "Tags": [{"Key": "smart-vault:hold", "Value": "1"}]},
+            DR,
+        ),
+    ):
+        outcomes, _, _ = Enforcer(facts).decide("backup", service, operation, params, region, ENV["backup"])
+        assert [o.request.resource for o in outcomes if not o.allowed] == [], operation
     # The scripts of an application-consistent set: the tagged document on a backed-up instance.
     outcomes, _, _ = Enforcer(facts).decide(
         "backup", "ssm", "SendCommand", script("scripts-doc", "i-b"), PRIMARY, ENV["backup"]

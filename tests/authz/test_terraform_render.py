@@ -88,3 +88,61 @@ def test_the_key_policy_is_rendered_per_region():
     ec2 = next(s for s in policy if s.sid == "VaultFunctionsUseKeyThroughEc2")
     assert ec2.conditions[0].values == ("ec2.eu-central-1.amazonaws.com",)
     assert ec2.principals == (("AWS", ("arn:aws:iam::123456789012:root",)),)
+
+
+def test_a_table_named_by_the_last_part_of_an_arn_variable_binds_that_variable():
+    """(v3) The restore API's `COPY_LEDGER_TABLE` / `DRILL_RESULTS_TABLE` are
+    `var.t == null ? "" : element(split("/", var.t), 1)`: a name binds the variable's ARN, so each Query
+    statement names its own table; "" binds it to null, so the statement is not rendered (as Terraform
+    writes none). Before, each rendered as any table of the account and each allowed the other's reads."""
+    environment = {
+        "AWS_REGION": "eu-west-1",
+        "COPY_LEDGER_TABLE": "smart-vault-copy-ledger",
+        "DRILL_RESULTS_TABLE": "smart-vault-drill-results",
+    }
+    bound = terraform.environment_bindings("restore_api", environment, DEPLOYMENT)
+    deployment = terraform.Deployment(attributes=tuple(sorted(bound.items())))
+    assert statement("restore_api", "ReadChangeMeasurements", deployment=deployment).resources == (
+        "arn:aws:dynamodb:eu-west-1:123456789012:table/smart-vault-copy-ledger",
+    )
+    assert statement("restore_api", "ReadDrillResults", deployment=deployment).resources == (
+        "arn:aws:dynamodb:eu-west-1:123456789012:table/smart-vault-drill-results",
+    )
+    # The DR region's API: no ledger there, no drill in that region.
+    environment = {"AWS_REGION": "eu-central-1", "COPY_LEDGER_TABLE": "", "DRILL_RESULTS_TABLE": ""}
+    bound = terraform.environment_bindings("restore_api", environment, DEPLOYMENT)
+    assert bound["var.change_ledger_table_arn"] is None
+    assert bound["var.drill_results_table_arn"] is None
+    deployment = terraform.Deployment(attributes=tuple(sorted(bound.items())))
+    rendered = sids("restore_api", deployment=deployment)
+    assert "ReadChangeMeasurements" not in rendered and "ReadDrillResults" not in rendered
+    assert {"NoChangeLedgerOtherwise", "NoDrillTableOtherwise"} <= set(rendered)
+
+
+def test_rendering_from_many_threads_at_once_gives_each_the_same_statements():
+    """A drill's parallel threads evaluate their first calls at once: the shared evaluator of a module
+    instance bound one thread's `statement.value` in another's dynamic block (the local demo's drill failed
+    in register_image with "string indices must be integers, not 'str'"). Fresh deployments, so nothing is
+    cached yet; before the lock most rounds raised or rendered differently."""
+    import threading
+
+    failures: list[str] = []
+    for round_ in range(10):
+        deployment = terraform.Deployment(account=f"2{round_:011d}")
+        barrier = threading.Barrier(4)
+        rendered: list[tuple] = []
+
+        def render(deployment=deployment, barrier=barrier, rendered=rendered) -> None:
+            barrier.wait()
+            try:
+                rendered.append(terraform.role_statements("drill", "eu-central-1", deployment))
+            except Exception as error:  # collected, asserted below
+                failures.append(repr(error))
+
+        threads = [threading.Thread(target=render) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert len(set(rendered)) <= 1, round_
+    assert failures == []

@@ -131,6 +131,8 @@ def test_scheduled_run_snapshots_tagged_instances_and_copies_them_encrypted_to_d
         expected.update(
             {"smart-vault:source-snapshot": source["SnapshotId"], "smart-vault:source-region": PRIMARY_REGION}
         )
+        # (v3) The copy carries the primary's measured change from its creation (a first snapshot: written).
+        assert int(copy_tags.pop("smart-vault:changed-bytes")) > 0
         assert copy_tags == expected
     assert report["deleted"] == []
 

@@ -68,7 +68,14 @@ def test_points_are_grouped_by_set_newest_first_with_their_completeness():
         "source_volume": "vol-2",
         "size_gib": 8,
         "state": "completed",
+        "changed_bytes": None,  # (v3) not measured: no tag, no ledger figure
     }
+    assert (old["suspect"], old["held"], old["changed_bytes"], old["estimated_monthly_cost_usd"]) == (
+        False,
+        False,
+        None,
+        None,
+    )
 
 
 @pytest.fixture

@@ -102,8 +102,10 @@ def test_the_restore_api_of_each_drill_region_reads_its_drill_results():
     assert calls["restore_primary"]["drill_results_table_arn"] == (
         "${one(module.drill_primary[*].results_table_arn)}"
     )
-    [statement] = [s for s in tfmodel.role_statements("restore_api") if s.allows("dynamodb:Query")]
-    assert statement.resources == ("${statement.value}",)
+    queries = {s.sid: s for s in tfmodel.role_statements("restore_api") if s.allows("dynamodb:Query")}
+    # (v3) ReadChangeMeasurements: GET /recovery-points reads the backup's ledger in the primary region.
+    assert set(queries) == {"ReadDrillResults", "ReadChangeMeasurements"}
+    assert queries["ReadDrillResults"].resources == ("${statement.value}",)
 
 
 def emitted_drill_metrics(capsys, monkeypatch):
@@ -177,3 +179,21 @@ def test_the_dashboard_shows_the_vaults_health(metric):
     assert "".join(dashboard["dashboard_body"].split()) == "${jsonencode({widgets=local.dashboard_widgets})}"
     widgets = tfmodel.locals_of(ROOT)["dashboard_widgets"]
     assert f'"SmartVault", "{metric}"' in widgets
+
+
+def test_change_measurements_are_read_only_by_the_primary_restore_api_and_measured_only_on_managed_snapshots():
+    calls = tfmodel.module_calls()
+    assert calls["restore_primary"]["change_ledger_table_arn"] == "${aws_dynamodb_table.copy_ledger.arn}"
+    assert "change_ledger_table_arn" not in calls["restore_dr"]
+    measure = [s for s in tfmodel.role_statements("backup") if s.allows("ebs:ListChangedBlocks")]
+    assert [s.sid for s in measure] == ["MeasureChangedBlocksOfManagedSnapshots"]
+    assert measure[0].allows("ebs:ListSnapshotBlocks") and not measure[0].allows("ebs:GetSnapshotBlock")
+    assert measure[0].resources == ("arn:${local.partition}:ec2:${var.primary_region}::snapshot/*",)
+    assert any(c[1].startswith("aws:ResourceTag/") for c in measure[0].conditions)
+    [dr_tags] = [s for s in tfmodel.role_statements("backup") if s.sid == "MarkSuspectAndHeldDrCopies"]
+    assert set(dr_tags.actions) == {"ec2:CreateTags"}
+    assert (
+        "ForAllValues:StringEquals",
+        "aws:TagKeys",
+        ("smart-vault:suspect", "smart-vault:hold"),
+    ) in dr_tags.conditions

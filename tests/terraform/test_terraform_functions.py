@@ -33,6 +33,9 @@ CONTRACT_ENVIRONMENT = {
         "MAX_CONCURRENT_COPIES",
         "DRY_RUN",
         "COPY_LEDGER_TABLE",
+        "CHANGE_ANOMALY_FACTOR",
+        "CHANGE_ANOMALY_MIN_GIB",
+        "SNAPSHOT_PRICE_PER_GB_MONTH",
         # (v3) Application-consistent sets
         "APP_CONSISTENT_TIMEOUT_SECONDS",
         "APP_CONSISTENT_ON_FAILURE",
@@ -47,6 +50,8 @@ CONTRACT_ENVIRONMENT = {
         "RESTORE_NETWORKS",
         "ALLOWED_INSTANCE_PROFILE_ARNS",
         "DRILL_RESULTS_TABLE",
+        "COPY_LEDGER_TABLE",
+        "SNAPSHOT_PRICE_PER_GB_MONTH",
     },
     "restore_worker": {
         "SNS_TOPIC_ARN",

@@ -46,6 +46,8 @@ SHARED_MODULES = {
     # The restore steps (create, wait, find by tag, roll back) serve the volume form in the worker and the
     # full-instance engine, which the drill function runs too: the drill's calls are the drill's.
     "restore.steps",
+    # (v3) The backup writes the change measurements; GET /recovery-points reads them.
+    "backup.change_ledger",
 }
 # Not Lambda code: calls made by the local stack, the CLI or the simulation themselves are not any function's.
 NOT_LAMBDA = {"local", "cli", "sim"}

@@ -24,6 +24,11 @@ _QUEUE_REF = "${aws_sqs_queue."
 
 
 def _settings(function: str, region: str, deployment: terraform.Deployment) -> dict[str, Any]:
+    with terraform.RENDERING:  # the scope's evaluator is shared between threads (terraform.py)
+        return _settings_rendered(function, region, deployment)
+
+
+def _settings_rendered(function: str, region: str, deployment: terraform.Deployment) -> dict[str, Any]:
     directory, _, _, resource = terraform.FUNCTIONS[function]
     scope = terraform.scope_for(function, region, deployment)
     body = terraform.labelled(directory, "resource", "aws_lambda_function")[resource]

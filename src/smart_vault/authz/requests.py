@@ -10,6 +10,11 @@ KMS on the caller's behalf (KMS developer guide, "How AWS services use AWS KMS";
   needs `kms:Decrypt` on it (DynamoDB decrypts the table key with the caller's credentials, caching it for
   minutes; the model asks on every call, as a missing permission fails the first call after each expiry),
   with the encryption context `aws:dynamodb:tableName` and `aws:dynamodb:subscriberId`.
+- EBS direct APIs (`ebs.<region>`): ListChangedBlocks / ListSnapshotBlocks of an encrypted snapshot need
+  `kms:Decrypt` on the snapshot's key (the block list is read through the snapshot's data key). Modelled
+  from the EBS user guide's "Control access to EBS direct APIs" (its KMS section grants the key to the
+  caller); that the read APIs ask exactly `kms:Decrypt`, and with `kms:ViaService` `ebs.<region>`, is this
+  model's reading, not a documented sentence.
 - SNS (`sns.<region>`) Publish and SQS (`sqs.<region>`) SendMessage to an encrypted topic or queue need
   `kms:GenerateDataKey` and `kms:Decrypt`.
 Every KMS request carries `kms:CallerAccount` and `kms:ViaService`; the key policy is evaluated with it.
@@ -206,6 +211,8 @@ def service_authorizations(
         return [Authorization(action, (Request(action, function_arn, {}),))]
     if service == "kms":
         return _direct_kms(action, params, region, facts)
+    if service == "ebs" and operation in EBS_DIRECT_SNAPSHOT_PARAMS:
+        return _ebs_direct(action, operation, params, region, facts)
     if service == "lambda" and operation == "CreateFunction":
         function_arn = f"arn:aws:lambda:{region}:{account}:function:{params.get('FunctionName', '')}"
         passed = {"iam:PassedToService": "lambda.amazonaws.com"}
@@ -219,6 +226,41 @@ def service_authorizations(
     if any(t.required for t in ref.resource_types):
         raise ModelGap(f"{action}: resources of this action are not modelled yet (requests.py)")
     return [Authorization(action, (Request(action, "*", {}),))]
+
+
+# (v3) The EBS direct read APIs the backup measures changes with -> the request parameters naming snapshots.
+EBS_DIRECT_SNAPSHOT_PARAMS = {
+    "ListChangedBlocks": ("FirstSnapshotId", "SecondSnapshotId"),
+    "ListSnapshotBlocks": ("SnapshotId",),
+}
+
+
+def _ebs_direct(action: str, operation: str, params: dict[str, Any], region: str, facts: Facts) -> list:
+    """ebs:ListChangedBlocks / ebs:ListSnapshotBlocks (Service Authorization Reference, Amazon Elastic Block
+    Store): the `snapshot` resource, `arn:aws:ec2:<region>::snapshot/<id>`, for each snapshot the request
+    names (both of a ListChangedBlocks), with `aws:ResourceTag/<key>` from the snapshot's tags; and the
+    caller's `kms:Decrypt` on the key of each encrypted one (module docstring)."""
+    ref = reference.action("ebs", operation)
+    listed = ref.resource_type("snapshot")
+    keys = ref.condition_keys + (listed.condition_keys if listed else ())
+    requests, keys_read = [], []
+    for name in EBS_DIRECT_SNAPSHOT_PARAMS[operation]:
+        snapshot_id = params.get(name)
+        if not snapshot_id:
+            continue
+        snapshot = facts.ec2(region, snapshot_id)
+        if snapshot is None:
+            return []  # EBS answers that the snapshot does not exist before authorizing
+        context = _filtered(dict(ec2_context.tag_values("aws:ResourceTag", snapshot.tags)), keys)
+        requests.append(Request(action, f"arn:aws:ec2:{region}::snapshot/{snapshot_id}", context))
+        if snapshot.encrypted and snapshot.kms_key_id and (key := facts.key_arn(region, snapshot.kms_key_id)):
+            keys_read += [key] if key not in keys_read else []
+    if not requests:
+        raise ModelGap(f"{action}: no snapshot named in the request")
+    out = [Authorization(action, tuple(requests))]
+    for key in keys_read:
+        out += _kms(("kms:Decrypt",), key, "ebs", region, facts)
+    return out
 
 
 def _resource_tag_context(ref: reference.ActionReference, type_name: str, tags: dict[str, str]) -> dict:

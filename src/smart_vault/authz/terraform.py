@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, wraps
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import hcl2
 
@@ -32,6 +32,30 @@ REPO = Path(__file__).resolve().parents[3]
 RESTORE_DIR = REPO / "modules" / "restore_stack"
 DRILL_DIR = REPO / "modules" / "drill_stack"
 BOOKKEEPING = ("__is_block__", "__comments__", "__inline_comments__")
+
+# Rendering is not thread-safe: a module instance's evaluator is shared (cached) and `render_document` binds
+# `each` / `statement` in its names while it expands a dynamic block, and the HCL parser is not safe to share
+# either. A function's threads (a drill's parallel drills, the backup's copy pool) evaluate their first calls
+# at once, so every entry point that reads the Terraform or a scope holds this lock: without it, one
+# thread's `statement.value` was another document's, and a drill failed in register_image with "string
+# indices must be integers, not 'str'" (tests/authz/test_terraform_render.py renders from many threads).
+RENDERING = threading.RLock()
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _serialized(function: _F) -> _F:
+    """`functools.cache`, computed and read under RENDERING."""
+    cached = cache(function)
+
+    @wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with RENDERING:
+            return cached(*args, **kwargs)
+
+    return cast(_F, wrapper)
+
 
 # function -> (directory, locals map of its role's policy documents, module calls by region role, resource)
 FUNCTIONS = {
@@ -71,17 +95,8 @@ def unquote(value: Any) -> Any:
     return value
 
 
-_PARSING = threading.Lock()  # python-hcl2's parser is shared: one parse at a time (threads of a drill)
-
-
+@_serialized
 def parse_dir(directory: Path) -> dict[str, list[Any]]:
-    """Every block of the `.tf` files of `directory` (parsed once, under a lock: threads may ask first)."""
-    with _PARSING:
-        return _parse_dir(directory)
-
-
-@cache
-def _parse_dir(directory: Path) -> dict[str, list[Any]]:
     """Every top-level block of every .tf file of one directory, by block kind."""
     blocks: dict[str, list[Any]] = {}
     for path in sorted(directory.glob("*.tf")):
@@ -219,7 +234,7 @@ def _module_inputs(deployment: Deployment, call: str) -> dict[str, Any] | None:
     return inputs
 
 
-@cache
+@_serialized
 def scope_for(function: str, region: str, deployment: Deployment) -> ModuleScope:
     """The module instance that runs `function` in `region` (the root module for the backup function)."""
     directory, _, calls, _ = FUNCTIONS[function]
@@ -276,7 +291,7 @@ def render_document(scope: ModuleScope, name: str, each: Any = None) -> list[Sta
 _DOC_REF = re.compile(r"^\$\{data\.aws_iam_policy_document\.([A-Za-z0-9_-]+)(?:\[[^]]*\])?\.json\}$")
 
 
-@cache
+@_serialized
 def role_statements(function: str, region: str, deployment: Deployment) -> tuple[Statement, ...]:
     """Every statement of the inline policies Terraform attaches to the function's role."""
     directory, local_name, _, _ = FUNCTIONS[function]
@@ -291,14 +306,14 @@ def role_statements(function: str, region: str, deployment: Deployment) -> tuple
     return tuple(statements)
 
 
-@cache
+@_serialized
 def key_policy(region: str, deployment: Deployment) -> tuple[Statement, ...]:
     """The key policy Terraform gives the vault's key of `region` (kms.tf, one document per region)."""
     scope = ModuleScope(deployment, REPO, None)
     return tuple(render_document(scope, "kms_key", each=region))
 
 
-@cache
+@_serialized
 def environment_names(function: str) -> frozenset[str]:
     """The environment variables Terraform gives the function."""
     directory, _, _, resource = FUNCTIONS[function]
@@ -317,6 +332,23 @@ def environment_bindings(function: str, environment: Mapping[str, str], deployme
         if joined and name in environment:
             bound[joined.group(1)] = tuple(v for v in environment[name].split(",") if v)
             continue
+        # `var.t == null ? "" : element(split("/", var.t), 1)` (the restore API's DRILL_RESULTS_TABLE and
+        # COPY_LEDGER_TABLE): a table's name, the last part of its ARN, and "" exactly when the variable is
+        # null. A name binds the variable to that table's ARN; "" binds it to null, so that the statements
+        # Terraform only writes for a table (`for_each = var.t == null ? [] : [var.t]`) are not rendered.
+        # (Unbound, such a variable is a module output of the root and renders as any table of the account:
+        # then every table's Query statement allows every table, and none of them is the one that grants.)
+        named = re.fullmatch(
+            r'\$\{(var\.[A-Za-z0-9_]+) == null \? "" : element\(split\("/", \1\), 1\)\}', str(raw)
+        )
+        if named:  # unset is "" to the function too (config._optional_table_name): no table, no statement
+            region = environment.get("AWS_REGION") or environment.get("AWS_DEFAULT_REGION")
+            region = region or deployment.primary_region
+            table = environment.get(name, "")
+            bound[named.group(1)] = (
+                f"arn:aws:dynamodb:{region}:{deployment.account}:table/{table}" if table else None
+            )
+            continue
         match = re.fullmatch(r"\$\{((?:aws_[a-z0-9_]+|var)\.[A-Za-z0-9_]+(?:\.[a-z_]+)?)\}", str(raw))
         if not match or not environment.get(name):
             continue
@@ -330,7 +362,7 @@ def environment_bindings(function: str, environment: Mapping[str, str], deployme
     return bound
 
 
-@cache
+@_serialized
 def role_arn(function: str, region: str, deployment: Deployment) -> str:
     """The ARN of the function's role, its name rendered from the Terraform (`aws_iam_role.<function>`)."""
     directory, _, _, resource = FUNCTIONS[function]
@@ -339,7 +371,7 @@ def role_arn(function: str, region: str, deployment: Deployment) -> str:
     return f"arn:aws:iam::{deployment.account}:role/{scope.evaluator.value(body['name'])}"
 
 
-@cache
+@_serialized
 def function_name(function: str, region: str, deployment: Deployment) -> str:
     """The function's name as the module instance of `region` renders it."""
     directory, _, _, resource = FUNCTIONS[function]

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from smart_vault import aws, notify, pacing
+from smart_vault.backup.anomaly_report import emit_change_metrics, publish_anomalies
 from smart_vault.backup.events import (
     ContinuedRun,
     CopyCompleted,
@@ -52,7 +53,9 @@ def _clients(settings: BackupSettings) -> Clients:
     dr_ec2 = aws.client("ec2", settings.dr_region)
     pacing.pace(ec2)
     pacing.pace(dr_ec2)
-    return Clients(ec2=ec2, dr_ec2=dr_ec2, ledger=ledger_for(settings))
+    # (v3) The EBS direct API client of the primary region, paced by `ebs_direct` itself.
+    ebs = aws.client("ebs", settings.region) if settings.change_anomaly_factor > 0 else None
+    return Clients(ec2=ec2, dr_ec2=dr_ec2, ledger=ledger_for(settings), ebs=ebs)
 
 
 def start_continuation(continuation: Continuation, context: Any, settings: BackupSettings) -> str | None:
@@ -100,6 +103,7 @@ def emit_metrics(result: RunResult, settings: BackupSettings, full_run: bool) ->
     metrics.add_metric("CopyBacklog", MetricUnit.Count, report["copies_deferred"])
     if result.oldest_owed_copy_age is not None:
         metrics.add_metric("OldestOwedCopySeconds", MetricUnit.Seconds, result.oldest_owed_copy_age)
+    emit_change_metrics(result.changes, settings)
     for region, age in (
         (settings.region, result.recovery_point_age),
         (settings.dr_region, result.dr_recovery_point_age),
@@ -223,6 +227,7 @@ def handle(
         if result.continuation is None:
             emit_metrics(result, settings, full_run=True)
             send_notification(result, settings)
+    publish_anomalies(result.changes, settings)
     log_report(result.report)
     return dict(result.report)
 

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from smart_vault.backup import copy_failures
+from smart_vault.backup.anomalies import ChangeMeter, ChangeOutcome, meter_for
 from smart_vault.backup.app_consistent import Clock
 from smart_vault.backup.app_consistent_lane import AppConsistentLane, LaneOutcome, app_consistent_figures
 from smart_vault.backup.copied_once import mark_completed_copies, mark_copied
@@ -107,6 +108,7 @@ class Clients:
     ec2: Any
     dr_ec2: Any
     ledger: CopyLedger | None = None
+    ebs: Any = None  # (v3) the EBS direct API client of the primary region; None: no change measurement
     ssm: Any = None  # (v3) Systems Manager, for the scripts of opted-in instances (None: built when needed)
 
 
@@ -158,6 +160,8 @@ class RunResult:
     # (0 when none is owed; None when the copies were not looked at).
     dr_recovery_point_age: float | None = None
     oldest_owed_copy_age: float | None = None
+    # (v3) What the change meter measured and found in this invocation (None: no measurement).
+    changes: ChangeOutcome | None = None
 
 
 def claim_owner(run_id: str) -> str:
@@ -347,10 +351,11 @@ def run_backup(
             )
     copies, pruned, failures, primaries = CopyOutcome(), PruneOutcome(), list(carried), []
     dr_snapshots: list[Snapshot] = []
+    meter = None if request.dry_run else meter_for(clients, settings, now)
     try:
         # Described after the sets were taken, so snapshots that completed already are copied in this run.
         primaries, dr_snapshots, copies = start_owed_copies(
-            clients, settings, request.run_id, request.dry_run, deadline, now
+            clients, settings, request.run_id, request.dry_run, deadline, now, meter
         )
         locked = {
             settings.region: locked_snapshot_ids(clients.ec2, now),
@@ -386,6 +391,7 @@ def run_backup(
         oldest_owed_copy_age=oldest_owed_age(primaries, dr_snapshots, copies.started, now)
         if primaries
         else None,
+        changes=meter.outcome if meter else None,
     )
 
 
@@ -452,6 +458,7 @@ def copy_completed_snapshots(
         dr_snapshots = describe_copies_of(
             clients.dr_ec2, settings.dr_region, [p.snapshot_id for p in primaries]
         )
+        meter = meter_for(clients, settings, now or datetime.now(UTC))
         copies = reconcile_copies(
             clients.dr_ec2,
             primaries,
@@ -461,6 +468,7 @@ def copy_completed_snapshots(
             ledger=clients.ledger,
             owner=claim_owner(run_id),
             now=(now or datetime.now(UTC)).timestamp(),
+            measure=meter.measure if meter else None,
         )
         if clients.ledger is not None and not settings.dry_run:
             nowish = (now or datetime.now(UTC)).timestamp()
@@ -477,7 +485,7 @@ def copy_completed_snapshots(
         failures=copies.failures,
     )
     owed_age = oldest_owed_age(primaries, dr_snapshots, copies.started, now) if now else None
-    return RunResult(report=report, oldest_owed_copy_age=owed_age)
+    return RunResult(report=report, oldest_owed_copy_age=owed_age, changes=meter.outcome if meter else None)
 
 
 @trace
@@ -497,9 +505,10 @@ def reconcile_owed_copies(
     copies = CopyOutcome()
     primaries: list[Snapshot] = []
     dr_snapshots: list[Snapshot] = []
+    meter = meter_for(clients, settings, now)
     try:
         primaries, dr_snapshots, copies = start_owed_copies(
-            clients, settings, run_id, settings.dry_run, deadline, now
+            clients, settings, run_id, settings.dry_run, deadline, now, meter
         )
     except AwsError as exc:
         failures.append({"resource": "copy reconciliation", "error": exc.readable()})
@@ -515,6 +524,7 @@ def reconcile_owed_copies(
         report=report,
         dr_recovery_point_age=recovery_point_age(instance_ids, dr_snapshots, now) if dr_snapshots else None,
         oldest_owed_copy_age=oldest_owed_age(primaries, dr_snapshots, copies.started, now),
+        changes=meter.outcome if meter else None,
     )
 
 
@@ -621,6 +631,7 @@ def start_queued_copies(
     outcome = CopyOutcome()
     owner = claim_owner(run_id)
     remaining: list[OwedCopy] = []
+    meter = meter_for(clients, settings, now)
     try:
         slots = max(
             settings.max_concurrent_copies - count_pending_copies(clients.dr_ec2, settings.dr_region), 0
@@ -634,6 +645,7 @@ def start_queued_copies(
             if slots <= 0:
                 remaining += queue[index:]
                 break
+            tags = meter.measure(owed.snapshot_id, owed.start_time, owed.tags) if meter else owed.tags
             if not ledger.claim(owed.snapshot_id, now.timestamp(), owner, queued=True):
                 remaining.append(owed)  # claimed elsewhere (or started and not yet off the queue)
                 continue
@@ -647,9 +659,7 @@ def start_queued_copies(
                 ledger.paid(owed.sort_key)
                 continue
             try:
-                copy_id = start_copy(
-                    clients.dr_ec2, owed.source_region, owed.snapshot_id, owed.tags, settings
-                )
+                copy_id = start_copy(clients.dr_ec2, owed.source_region, owed.snapshot_id, tags, settings)
             except AwsError as exc:
                 if exc.code in COPY_LIMIT_CODES or exc.is_throttling:
                     ledger.release(owed.snapshot_id, owner)
@@ -705,11 +715,17 @@ def start_queued_copies(
     )
     oldest = min((o.start_time for o in remaining), default=None)
     age = max((now - oldest).total_seconds(), 0.0) if oldest is not None else 0.0
-    return RunResult(report=report, oldest_owed_copy_age=age)
+    return RunResult(report=report, oldest_owed_copy_age=age, changes=meter.outcome if meter else None)
 
 
 def start_owed_copies(
-    clients: Clients, settings: BackupSettings, run_id: str, dry_run: bool, deadline: Deadline, now: datetime
+    clients: Clients,
+    settings: BackupSettings,
+    run_id: str,
+    dry_run: bool,
+    deadline: Deadline,
+    now: datetime,
+    meter: ChangeMeter | None = None,
 ) -> tuple[list[Snapshot], list[Snapshot], CopyOutcome]:
     """Describe the managed snapshots of both regions and start owed copies into the free DR slots.
 
@@ -730,6 +746,7 @@ def start_owed_copies(
         ledger=clients.ledger,
         owner=claim_owner(run_id),
         now=now.timestamp(),
+        measure=meter.measure if meter else None,
     )
     if clients.ledger is not None and not dry_run:
         # Re-derived from EC2: the owed queue becomes exactly what is owed now.

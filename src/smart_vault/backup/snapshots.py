@@ -12,6 +12,7 @@ import hashlib
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 from smart_vault import aws
@@ -50,6 +51,8 @@ from smart_vault.tags import (
 )
 
 PAGE_SIZE = 1000
+# (v3) Measures a primary before its copy starts: (snapshot id, start time, copy tags) -> copy tags.
+Measure = Callable[[str, datetime, dict[str, str]], dict[str, str]]
 # EC2 accepts at most 200 values in one filter.
 FILTER_VALUES_MAX = 200
 PROTECTED_STATES = ("running", "stopped")
@@ -428,6 +431,7 @@ def reconcile_copies(
     ledger: CopyLedger | None = None,
     owner: str = "",
     now: float | None = None,
+    measure: Measure | None = None,
 ) -> CopyOutcome:
     """Start the DR copies that are missing, oldest first, within `MAX_CONCURRENT_COPIES` pending at once.
 
@@ -441,6 +445,9 @@ def reconcile_copies(
 
     With a `ledger`, each copy is claimed there (as `owner`, at `now` epoch seconds) before `CopySnapshot`:
     a copy another invocation claimed is left to it, so a snapshot is never copied twice.
+
+    (v3) `measure` (`anomalies.ChangeMeter.measure`) measures each primary before its copy is claimed and
+    returns the copy's tags with the figure: the measurement never holds a claim or a slot.
     """
     dr_snapshots = list(dr_snapshots)
     todo = snapshots_needing_copy(primaries, dr_snapshots)
@@ -462,6 +469,9 @@ def reconcile_copies(
         if slots <= 0 or (should_stop is not None and should_stop()):
             outcome.deferred = len(todo) - index
             break
+        tags = copy_tags(primary, settings)
+        if measure is not None:
+            tags = measure(primary.snapshot_id, primary.start_time, tags)
         if ledger is not None and not ledger.claim(primary.snapshot_id, now_s, owner):
             # Another invocation claimed it (or started it and the copy is not visible yet).
             continue
@@ -477,9 +487,7 @@ def reconcile_copies(
             backed_off.add(primary.snapshot_id)
             continue
         try:
-            copy_id = start_copy(
-                dr_ec2, primary.region, primary.snapshot_id, copy_tags(primary, settings), settings
-            )
+            copy_id = start_copy(dr_ec2, primary.region, primary.snapshot_id, tags, settings)
         except AwsError as exc:
             if exc.code in COPY_LIMIT_CODES or exc.is_throttling:
                 logger.info("copy limit reached; deferring the rest", extra={"code": exc.code})

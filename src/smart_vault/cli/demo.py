@@ -14,6 +14,7 @@ from botocore.exceptions import ClientError
 
 from smart_vault.cli.client import ApiClient, CliError, follow_restore, format_age, format_table
 from smart_vault.cli.dashboard import dashboard_data, write_dashboard
+from smart_vault.cli.demo_anomaly import ransomware_story
 from smart_vault.cli.drills import report_text
 from smart_vault.cli.views import backup_summary, notifications_table, restore_example
 from smart_vault.local.alarm_evaluation import evaluate_alarms
@@ -27,7 +28,7 @@ from smart_vault.local.client import (
 )
 from smart_vault.local.stack import LocalStack, StackState
 
-STEPS = 14
+STEPS = 15
 DR_STORY_INSTANCE = "web-2"
 
 
@@ -70,6 +71,7 @@ class Demo:
         self.verify_restore(state, job)
         stack.wait_idle(timeout=60)
         self.show_notifications(state)
+        ransomware_story(self, state, check)  # (v3) docs/anomalies.md
         self.region_outage(stack, state)
         point = self.dr_recovery_points(state)
         dr_job = self.dr_restore(state, point)

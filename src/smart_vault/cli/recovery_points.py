@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from smart_vault.cli.change_view import change_cost, change_history, change_size
 from smart_vault.cli.client import format_age, format_table
 
 
@@ -33,6 +34,12 @@ COLUMNS: tuple[Column, ...] = (
     Column("VOLUMES", lambda p: len(p.get("volumes") or [])),
     Column("TYPE", lambda p: (p.get("instance") or {}).get("instance_type")),
     Column("PLATFORM", lambda p: (p.get("instance") or {}).get("platform")),
+    # (v3) Change-rate anomalies (cli/change_view.py): flagged suspect, held, the bytes measured changed since
+    # the previous recovery point, the estimated monthly cost of those bytes.
+    Column("SUSPECT", lambda p: None if p.get("suspect") is None else ("SUSPECT" if p["suspect"] else "-")),
+    Column("HELD", lambda p: None if p.get("held") is None else ("held" if p["held"] else "-")),
+    Column("CHANGED", lambda p: change_size(p.get("changed_bytes"))),
+    Column("COST/MONTH", lambda p: change_cost(p.get("estimated_monthly_cost_usd"))),
 )
 
 
@@ -62,4 +69,6 @@ def recovery_point_table(answer: dict[str, Any], columns: tuple[Column, ...] = C
         if answer.get("instance_id")
         else ""
     )
-    return f"{heading}\n{format_table([c.header for c in columns], rows)}{restore_hint}"
+    history = change_history(answer)  # (v3) the per-volume sparkline, oldest recovery point first
+    history_lines = f"\n{history}" if history else ""
+    return f"{heading}\n{format_table([c.header for c in columns], rows)}{history_lines}{restore_hint}"

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from smart_vault import aws
+from smart_vault.change_rate import skipped_warning
 from smart_vault.config import DrillSettings
 from smart_vault.drill.results import DrillResultStore
 from smart_vault.drill.selection import RecoveryPoint, count_overdue, select_drills
@@ -143,6 +144,7 @@ def recovery_points_here(ec2: Any, now: datetime) -> list[Candidate]:
                     complete=point["complete"],
                     platform=point["instance"]["platform"],
                     name=point["instance"]["name"],
+                    suspect=point["suspect"],
                 ),
                 instance_type=point["instance"]["instance_type"],
                 instance_profile_arn=profiles.get(point["backup_set_id"]),
@@ -308,6 +310,13 @@ def drill_one(candidate: Candidate, ctx: DrillContext) -> Record:
             raise RuntimeError("the recovery point records no instance type; set DRILL_INSTANCE_TYPE")
         profile = candidate.instance_profile_arn
         warnings = []
+        if point.skipped_suspect:  # (v3) the drill restores the last clean recovery point
+            warnings.append(
+                skipped_warning(
+                    [{"backup_set_id": s, "created_at": "newer"} for s in point.skipped_suspect],
+                    point.backup_set_id,
+                )
+            )
         if profile and profile not in settings.allowed_instance_profile_arns:
             warnings.append(
                 f"the recorded instance profile {profile} is not in ALLOWED_INSTANCE_PROFILE_ARNS"
@@ -363,6 +372,8 @@ def drill_one(candidate: Candidate, ctx: DrillContext) -> Record:
         record["rto_seconds"] = round(rto, 3)
         if warnings:
             logger.warning("drill warnings", extra={**log, "warnings": warnings})
+        if point.skipped_suspect:  # (v3) the record says which suspect recovery points the drill skipped
+            record["warnings"] = warnings
     except Exception as exc:  # noqa: BLE001 - any failure fails this drill only; teardown still follows
         error = readable(exc)
         if deadline.remaining() <= 1.0 or isinstance(exc, TimeoutError):

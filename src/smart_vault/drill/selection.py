@@ -9,7 +9,7 @@ losing its licence, so such an instance is skipped with that reason, not failed.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from smart_vault.tags import LINUX_PLATFORM
@@ -23,6 +23,8 @@ class RecoveryPoint:
     complete: bool
     platform: str | None = None
     name: str | None = None
+    suspect: bool = False  # (v3) an anomalous change rate: a drill never picks it
+    skipped_suspect: tuple[str, ...] = ()  # (v3) newer suspect recovery points passed over for this one
 
 
 @dataclass(frozen=True)
@@ -32,14 +34,25 @@ class Plan:
 
 
 def newest_complete(points: Iterable[RecoveryPoint]) -> dict[str, RecoveryPoint]:
-    """The newest complete recovery point of every instance that has one."""
+    """The newest complete recovery point of every instance that is not suspect (v3: a drill restores the
+    last clean one), carrying the ids of the newer suspect ones it passed over."""
     newest: dict[str, RecoveryPoint] = {}
+    suspects: dict[str, list[RecoveryPoint]] = {}
     for point in points:
         if not point.complete:
+            continue
+        if point.suspect:
+            suspects.setdefault(point.instance_id, []).append(point)
             continue
         current = newest.get(point.instance_id)
         if current is None or point.created_at > current.created_at:
             newest[point.instance_id] = point
+    for instance_id, point in newest.items():
+        skipped = sorted(
+            p.backup_set_id for p in suspects.get(instance_id, []) if p.created_at > point.created_at
+        )
+        if skipped:
+            newest[instance_id] = replace(point, skipped_suspect=tuple(skipped))
     return newest
 
 

@@ -218,6 +218,10 @@ def backup_environment(config: DeploymentConfig, topic_arn: str, dr_kms_key_arn:
         "MAX_CONCURRENT_COPIES": str(config.max_concurrent_copies),
         "DRY_RUN": "true" if config.dry_run else "false",
         "COPY_LEDGER_TABLE": config.copy_ledger_table,
+        # (v3) Change-rate anomalies, at the Terraform defaults.
+        "CHANGE_ANOMALY_FACTOR": "5",
+        "CHANGE_ANOMALY_MIN_GIB": "1",
+        "SNAPSHOT_PRICE_PER_GB_MONTH": "0.05",
         # (v3) As Terraform sets them (variables.tf defaults).
         "APP_CONSISTENT_TIMEOUT_SECONDS": "60",
         "APP_CONSISTENT_ON_FAILURE": "crash-consistent",
@@ -238,6 +242,9 @@ def restore_api_environment(config: DeploymentConfig, stack: RestoreStack) -> di
         "DRILL_RESULTS_TABLE": next(
             (d.results_table for d in config.drill_stacks() if d.region == stack.region), ""
         ),
+        # (v3) The primary snapshots' measured changes: the backup's ledger, in the primary region only.
+        "COPY_LEDGER_TABLE": "" if stack.is_dr else config.copy_ledger_table,
+        "SNAPSHOT_PRICE_PER_GB_MONTH": "0.05",
     }
     return env
 

@@ -104,6 +104,8 @@ def backup_alarms(config: DeploymentConfig) -> list[AlarmSpec]:
             threshold=config.owed_copy_threshold_hours * 3600,
             ok_actions=True,
         ),
+        # (v3) An anomalous change rate on a volume (alarms.tf `change_anomaly`).
+        alarm("change-anomaly", "SmartVault", "ChangeAnomalies", SERVICE_DIMENSION, ok_actions=True),
         alarm("backup-errors", "AWS/Lambda", "Errors", function),
         alarm("backup-throttles", "AWS/Lambda", "Throttles", function),
         alarm(

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from smart_vault.local import moto_snapshot_lock
+from smart_vault.local import moto_ebs, moto_snapshot_lock
 
 _APPLIED = "_smart_vault_fidelity"
 
@@ -54,6 +54,7 @@ def apply() -> None:
     from moto.ec2.responses.amis import AmisResponse
 
     moto_snapshot_lock.apply()
+    moto_ebs.apply()  # (v3) the EBS direct APIs of EC2's snapshots
     if getattr(AmisResponse, _APPLIED, False):
         return
     register_image = AmisResponse.register_image

@@ -18,14 +18,15 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from smart_vault import aws
+from smart_vault.change_rate import suspect_warning
 from smart_vault.config import RestoreApiSettings, RestoreNetwork
 from smart_vault.errors import AwsError, Conflict, NotFound, ValidationError
 from smart_vault.observability import trace
+from smart_vault.restore.clean_points import clean_recovery_point
 from smart_vault.restore.recovery_points import (
     RECOVERY_POINT_NOT_FOUND,
     is_complete,
     managed_snapshots,
-    set_created_at,
     snapshots_by_set,
 )
 from smart_vault.restore.request import InstanceRestoreRequest, RestoreRequest
@@ -43,6 +44,7 @@ from smart_vault.tags import (
     SET_SIZE_TAG,
     SOURCE_REGION_TAG,
     SUBNET_ID_TAG,
+    SUSPECT_TAG,
 )
 
 SNAPSHOT_NOT_FOUND = "SnapshotNotFound"
@@ -188,8 +190,9 @@ class ResolvedInstanceRestore:
 
 def find_recovery_point(
     ec2: Any, instance_id: str, backup_set_id: str | None, region: str
-) -> list[dict[str, Any]]:
-    """The snapshots of the recovery point to restore: the named set, or the instance's newest complete one.
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """The snapshots of the recovery point to restore, and warnings: the named set (a suspect one with a
+    warning), or the instance's newest complete one that is not suspect (naming the newer suspect ones skipped).
 
     404 RecoveryPointNotFound when the instance has no such set in `region`; 409 Conflict when the named set
     is incomplete there, or (without a name) when every set of the instance there is.
@@ -209,14 +212,15 @@ def find_recovery_point(
                 f"recovery point {backup_set_id} of instance {instance_id} is not complete in {region}: "
                 f"{_completed_of(items)}; restore another one or retry when it has completed"
             )
-        return items
+        suspect = any(aws.tags_to_dict(i.get("Tags")).get(SUSPECT_TAG) == "true" for i in items)
+        return items, [suspect_warning(backup_set_id)] if suspect else []
     complete = [(set_id, items) for set_id, items in sets.items() if is_complete(items)]
     if not complete:
         raise Conflict(
             f"none of the {len(sets)} recovery point{'s' if len(sets) > 1 else ''} of instance {instance_id} "
             f"in {region} is complete yet; retry when a backup set has completed"
         )
-    return max(complete, key=lambda pair: (set_created_at(pair[1]), pair[0]))[1]
+    return clean_recovery_point(instance_id, region, sets)
 
 
 def _completed_of(items: Sequence[Mapping[str, Any]]) -> str:
@@ -353,7 +357,7 @@ def run_instance_prechecks(
     """
     region = request.region
     ec2 = ec2 or aws.client("ec2", region)
-    items = find_recovery_point(ec2, request.instance_id, request.backup_set_id, region)
+    items, point_warnings = find_recovery_point(ec2, request.instance_id, request.backup_set_id, region)
     recorded = aws.tags_to_dict(items[0].get("Tags"))
     backup_set_id = recorded[BACKUP_SET_TAG]
     _check_platform(request, recorded)
@@ -396,5 +400,5 @@ def run_instance_prechecks(
         ami_id=request.ami_id,
         keep_on_failure=request.keep_on_failure,
         instance_profile_arn=profile,
-        warnings=warnings,
+        warnings=(*point_warnings, *warnings),
     )

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from smart_vault import aws, recovery_sets
+from smart_vault.change_rate import monthly_cost_usd, parse_bytes, set_changed_bytes
 from smart_vault.config import RestoreApiSettings
 from smart_vault.errors import ValidationError
 from smart_vault.snapshot_model import snapshot_from_api
@@ -20,7 +21,9 @@ from smart_vault.tags import (
     APP_CONSISTENT_TAG,
     ARCHITECTURE_TAG,
     BACKUP_SET_TAG,
+    CHANGED_BYTES_TAG,
     DEVICE_TAG,
+    HOLD_TAG,
     INSTANCE_TYPE_TAG,
     MANAGED_BY_KEY,
     MANAGED_BY_VALUE,
@@ -29,6 +32,7 @@ from smart_vault.tags import (
     SET_SIZE_TAG,
     SOURCE_INSTANCE_TAG,
     SOURCE_VOLUME_TAG,
+    SUSPECT_TAG,
 )
 
 RECOVERY_POINT_NOT_FOUND = "RecoveryPointNotFound"  # the 404 error of a recovery point that is not there
@@ -105,8 +109,31 @@ def app_consistent_of(tagged: Iterable[Mapping[str, str]]) -> bool | None:
     return flags == {"true"}
 
 
-def group_recovery_points(snapshots: Iterable[Mapping[str, Any]], now: datetime) -> list[dict[str, Any]]:
-    """Pure: DescribeSnapshots items (managed, one region) as recovery points, newest first."""
+def _changed_bytes(
+    item: Mapping[str, Any], tags: Mapping[str, str], measured: Mapping[str, int]
+) -> int | None:
+    """A snapshot's measured change: from the ledger (`measured`, primary region) or its tag (a DR copy)."""
+    if item["SnapshotId"] in measured:
+        return measured[item["SnapshotId"]]
+    return parse_bytes(tags.get(CHANGED_BYTES_TAG))
+
+
+def _flagged(tagged: Iterable[Mapping[str, str]], key: str) -> bool:
+    return any(tags.get(key, "").strip().lower() == "true" for tags in tagged)
+
+
+def group_recovery_points(
+    snapshots: Iterable[Mapping[str, Any]],
+    now: datetime,
+    measured: Mapping[str, int] | None = None,
+    price_per_gb_month: float = 0.05,
+) -> list[dict[str, Any]]:
+    """Pure: DescribeSnapshots items (managed, one region) as recovery points, newest first.
+
+    (v3) With `suspect`, `held`, `changed_bytes` (per volume and summed; `measured` maps primary snapshot ids
+    to the ledger's figures) and `estimated_monthly_cost_usd` at `price_per_gb_month`.
+    """
+    measured = measured or {}
     points = []
     for set_id, items in snapshots_by_set(snapshots).items():
         tagged = [aws.tags_to_dict(i.get("Tags")) for i in items]
@@ -121,11 +148,13 @@ def group_recovery_points(snapshots: Iterable[Mapping[str, Any]], now: datetime)
                     "source_volume": tags.get(SOURCE_VOLUME_TAG, ""),
                     "size_gib": int(item.get("VolumeSize") or 0),
                     "state": item.get("State", ""),
+                    "changed_bytes": _changed_bytes(item, tags, measured),
                 }
                 for item, tags in zip(items, tagged, strict=True)
             ),
             key=lambda v: (v["device"], v["snapshot_id"]),
         )
+        changed = set_changed_bytes([v["changed_bytes"] for v in volumes])
         points.append(
             {
                 "backup_set_id": set_id,
@@ -134,6 +163,8 @@ def group_recovery_points(snapshots: Iterable[Mapping[str, Any]], now: datetime)
                 "created_at": _iso(created),
                 "age_seconds": max(int((now - created).total_seconds()), 0),
                 "complete": complete,
+                "suspect": _flagged(tagged, SUSPECT_TAG),
+                "held": _flagged(tagged, HOLD_TAG),
                 "app_consistent": app_consistent_of(tagged),
                 "instance": {
                     "name": first.get("Name"),
@@ -141,6 +172,8 @@ def group_recovery_points(snapshots: Iterable[Mapping[str, Any]], now: datetime)
                     "platform": first.get(PLATFORM_TAG),
                     "architecture": first.get(ARCHITECTURE_TAG),
                 },
+                "changed_bytes": changed,
+                "estimated_monthly_cost_usd": monthly_cost_usd(changed, price_per_gb_month),
                 "volumes": volumes,
                 "_created": created,
             }
@@ -174,13 +207,31 @@ def managed_snapshots(
 
 
 def list_recovery_points(
-    ec2: Any, region: str, *, instance_id: str | None, name: str | None, now: datetime
+    ec2: Any,
+    region: str,
+    *,
+    instance_id: str | None,
+    name: str | None,
+    now: datetime,
+    measurements: Any = None,
+    price_per_gb_month: float = 0.05,
 ) -> dict[str, Any]:
-    """The recovery points of one instance (by id or by its Name tag) in `region`, from that region only."""
+    """The recovery points of one instance (by id or by its Name tag) in `region`, from that region only.
+
+    `measurements` (a `change_ledger.ChangeLedger` of this region, primary region only) gives the primary
+    snapshots' changed bytes: one Query per source volume.
+    """
     items = managed_snapshots(ec2, instance_id=instance_id, name=name)
+    measured: dict[str, int] = {}
+    if measurements is not None:
+        volumes = {aws.tags_to_dict(i.get("Tags")).get(SOURCE_VOLUME_TAG) for i in items}
+        for volume_id in sorted(v for v in volumes if v):
+            measured.update(
+                (m.snapshot_id, m.changed_bytes) for m in measurements.history(volume_id, limit=None)
+            )
     return {
         "instance_id": instance_id,
         "name": name,
         "region": region,
-        "recovery_points": group_recovery_points(items, now),
+        "recovery_points": group_recovery_points(items, now, measured, price_per_gb_month),
     }

@@ -26,6 +26,7 @@ Figures (see docs/scale.md):
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import json
 from dataclasses import asdict, dataclass
@@ -72,6 +73,9 @@ class Scenario:
     short_retention_share: float = 0.0
     short_retention_days: int = 1
     data_volume_sizes: tuple[int, ...] = ()
+    # (v3) Adds to the world and the clients before the run (`setup(world, clients) -> clients`) and to the
+    # figures after it (`finish(world, sns) -> dict`): the ransomware scenario (sim/ransomware.py).
+    extension: Any = None
     # (v3) Share of the fleet tagged Backup-Scripts (its scripts modelled by sim/ssm.py).
     app_consistent_share: float = 0.0
 
@@ -79,6 +83,7 @@ class Scenario:
 LAMBDA_TIMEOUT_S = 900.0
 LAMBDA_RETRIES = 2  # an asynchronous invocation that fails is retried twice, after about 1 and 2 minutes
 EC2_ACTIONS = ("Describe", "Create", "Copy", "Delete")
+EBS_DIRECT_ACTIONS = ("ListChangedBlocks", "ListSnapshotBlocks")
 
 
 class _Context:
@@ -159,6 +164,10 @@ def run_scenario(scenario: Scenario) -> dict[str, Any]:
         ledger=CopyLedger(checked(SimDynamoDB(world), "dynamodb"), settings.copy_ledger_table),
         ssm=checked(ssm, "ssm") if ssm is not None else None,
     )
+    if scenario.extension is not None:
+        clients = scenario.extension.setup(world, clients)
+        if clients.ebs is not None:  # (v3) the EBS direct client the extension adds, authorized as the others
+            clients = dataclasses.replace(clients, ebs=checked(clients.ebs, "ebs"))
     sns = SimSNS()
     runtime = world.runtime()  # virtual time, the seeded executor: the seed replays (issue 19)
     figures: dict[str, Any] = {
@@ -280,7 +289,11 @@ def run_scenario(scenario: Scenario) -> dict[str, Any]:
                 aws._clients[key] = client
     figures["continuations"] = sim_lambda.continuations
     figures["ssm_requests"] = sum(clients.ssm.model.requests.values()) if clients.ssm else 0
-    return _figures(world, scenario, params, figures)
+    result = _figures(world, scenario, params, figures)
+    if scenario.extension is not None:
+        result["scenario"]["extension"] = type(scenario.extension).__name__
+        result.update(scenario.extension.finish(world, sns))
+    return result
 
 
 ROOT_VOLUME_GIB = 8
@@ -303,7 +316,9 @@ def _count_requests(
     totals: dict[str, dict[str, int]], kind: str, before: dict[str, int], after: dict[str, int]
 ) -> None:
     """Add one invocation's requests to its kind's totals: EC2 describe pages, other EC2 calls, DynamoDB."""
-    row = totals.setdefault(kind, {"invocations": 0, "ec2_describe": 0, "ec2_other": 0, "dynamodb": 0})
+    row = totals.setdefault(
+        kind, {"invocations": 0, "ec2_describe": 0, "ec2_other": 0, "dynamodb": 0, "ebs_direct": 0}
+    )
     row["invocations"] += 1
     for action, count in after.items():
         delta = count - before.get(action, 0)
@@ -311,6 +326,8 @@ def _count_requests(
             continue
         if action.startswith("Describe"):
             row["ec2_describe"] += delta
+        elif action in EBS_DIRECT_ACTIONS:
+            row["ebs_direct"] += delta
         elif action.startswith(EC2_ACTIONS):
             row["ec2_other"] += delta
         else:
