@@ -264,7 +264,13 @@ def test_dry_run_plans_and_reports_but_changes_nothing(fleet):
         run(scheduled_event("old-run"))
     with freeze_time(T0 + timedelta(days=1)):
         run(scheduled_event("newer-run"))
-    fleet.dr.delete_snapshot(SnapshotId=next(iter(fleet.managed(DR_REGION))))
+    # A copy gone before any run recorded it on its primary (v3: a recorded one is never made again).
+    newer = [
+        s
+        for s, snap in fleet.managed(DR_REGION).items()
+        if tags_of(snap)["smart-vault:run-id"] == "newer-run"
+    ]
+    fleet.dr.delete_snapshot(SnapshotId=newer[0])
     primaries_before, copies_before = fleet.managed(PRIMARY_REGION), fleet.managed(DR_REGION)
 
     with freeze_time(T0 + timedelta(days=30)):
@@ -275,9 +281,10 @@ def test_dry_run_plans_and_reports_but_changes_nothing(fleet):
     assert report["instances"][0]["status"] == "planned"
     assert report["snapshots_created"] == [] and report["copies_started"] == []
     assert report["copies_deferred"] == 1  # the copy that would start again
-    # The old primaries (whose copies are complete) and the old copies would go; nothing did.
+    # The old primaries (whose copies are complete) would go; nothing did. In DR the old set stays: with one
+    # copy of the newer set gone, it is the instance's newest complete recovery point there (v3).
     assert report["deleted"]
-    assert {d["region"] for d in report["deleted"]} == {PRIMARY_REGION, DR_REGION}
+    assert {d["region"] for d in report["deleted"]} == {PRIMARY_REGION}
     assert fleet.managed(PRIMARY_REGION).keys() == primaries_before.keys()
     assert fleet.managed(DR_REGION).keys() == copies_before.keys()
 

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from smart_vault import aws
 from smart_vault.backup import metadata as md
+from smart_vault.backup import recovery_sets
 from smart_vault.backup.retention import (
     BACKUP_SET_TAG,
     DEVICE_TAG,
@@ -32,6 +33,7 @@ from smart_vault.backup.retention import (
     SOURCE_INSTANCE_TAG,
     SOURCE_REGION_TAG,
     SOURCE_VOLUME_TAG,
+    snapshot_from_api,
 )
 from smart_vault.errors import AwsError, Conflict, NotFound
 from smart_vault.restore.recovery_points import (
@@ -152,6 +154,9 @@ def recovery_point_from_snapshots(
                 delete_on_termination=tags.get(md.DELETE_ON_TERMINATION_TAG, "true") == "true",
             )
         )
+    # (v3) One volume per device: a duplicate snapshot of a device (a retried call) is left out.
+    duplicates = recovery_sets.duplicate_ids(snapshot_from_api(m, region) for m in members)
+    volumes = [v for v in volumes if v.snapshot_id not in duplicates]
     volumes.sort(key=lambda v: (v.device, v.snapshot_id))
     return RecoveryPoint(
         backup_set_id=backup_set_id,

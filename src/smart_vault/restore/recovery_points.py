@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from smart_vault import aws
+from smart_vault.backup import recovery_sets
 from smart_vault.backup.metadata import ARCHITECTURE_TAG, INSTANCE_TYPE_TAG, PLATFORM_TAG, SET_SIZE_TAG
 from smart_vault.backup.retention import (
     BACKUP_SET_TAG,
@@ -22,6 +23,7 @@ from smart_vault.backup.retention import (
     RUN_ID_TAG,
     SOURCE_INSTANCE_TAG,
     SOURCE_VOLUME_TAG,
+    snapshot_from_api,
 )
 from smart_vault.config import RestoreApiSettings
 from smart_vault.errors import ValidationError
@@ -80,15 +82,10 @@ def snapshots_by_set(snapshots: Iterable[Mapping[str, Any]]) -> dict[str, list[M
 def is_complete(items: Iterable[Mapping[str, Any]]) -> bool:
     """Pure: whether one set's snapshots in one region make a complete recovery point.
 
-    A set whose snapshots carry no readable set size (taken before v2) is complete when every snapshot
-    found is `completed`: nothing else tells how many there should be.
+    (v3) Each `smart-vault:device` counts once: two snapshots of one device (a retried call) make the set
+    neither complete twice nor incomplete (`backup.recovery_sets`, which retention uses too).
     """
-    items = list(items)
-    if not items:
-        return False
-    completed = sum(1 for i in items if i.get("State") == "completed")
-    size = set_size_of(aws.tags_to_dict(items[0].get("Tags")))
-    return completed >= size if size is not None else completed == len(items)
+    return recovery_sets.is_complete(snapshot_from_api(item, "") for item in items)
 
 
 def set_created_at(items: Iterable[Mapping[str, Any]]) -> datetime:

@@ -1,0 +1,258 @@
+"""(v3) Retention and copies made exact, on moto with frozen clocks: one test per rule of the contract's
+"(v3) Retention and copies, made exact" (each fails on the code before it)."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import pytest
+from freezegun import freeze_time
+from moto.ec2.models import ec2_backends
+from moto.ec2.models.elastic_block_store import EBSBackend
+
+from smart_vault.backup import entry as backup
+from smart_vault.backup.recovery_sets import is_complete
+from smart_vault.backup.retention import snapshot_from_api
+from smart_vault.restore.recovery_points import is_complete as restore_is_complete
+from support.backup_world import (
+    ACCOUNT_ID,
+    COPY_LEDGER_TABLE,
+    DR_REGION,
+    PRIMARY_REGION,
+    CallCounter,
+    FakeContext,
+    backup_env,
+    make_fleet,
+    scheduled_event,
+    tags_of,
+)
+
+T0 = datetime(2026, 3, 1, 2, 0, 0, tzinfo=UTC)
+DAY = timedelta(days=1)
+RECONCILE = {"reconcile_copies": True}
+
+
+@pytest.fixture
+def fleet(monkeypatch, moto_aws):
+    backup_env(monkeypatch, RETENTION_DAYS="7", DR_RETENTION_DAYS="7")
+    return make_fleet()
+
+
+def run_at(when, event_id, event=None):
+    with freeze_time(when):
+        return backup.handler(event or scheduled_event(event_id), FakeContext())
+
+
+def reconcile_at(when):
+    with freeze_time(when):
+        return backup.handler(dict(RECONCILE), FakeContext())
+
+
+def snapshots_of_run(fleet, region, run_id):
+    return {
+        tags_of(s)["smart-vault:device"]: s
+        for s in fleet.managed(region).values()
+        if tags_of(s)["smart-vault:run-id"] == run_id and "smart-vault:device" in tags_of(s)
+    }
+
+
+def backend(region):
+    return ec2_backends[ACCOUNT_ID][region]
+
+
+@pytest.fixture
+def slow_volumes(monkeypatch):
+    """Volume ids whose new snapshots stay `pending` (a large volume: its snapshot takes hours)."""
+    slow: set[str] = set()
+    create = EBSBackend.create_snapshot
+
+    def create_pending(self, volume_id, *args, **kwargs):
+        snapshot = create(self, volume_id, *args, **kwargs)
+        if volume_id in slow:
+            snapshot.status = "pending"
+        return snapshot
+
+    monkeypatch.setattr(EBSBackend, "create_snapshot", create_pending)
+    return slow
+
+
+# ------------------------------------------------------------------ the newest complete recovery point
+
+
+def test_the_newest_complete_recovery_point_is_kept_whole_while_newer_sets_are_pending(fleet, slow_volumes):
+    """The issue's case: runs 10, 8 and 1 days ago and today; the data volume's snapshots of the last two are
+    still pending. The 8-day set is the newest complete one: both its snapshots stay, in both regions."""
+    instance = fleet.launch("db", {"Backup-Tier": "Gold"}, volumes=2)
+    data_volume = fleet.volumes_of(instance)["/dev/sdf"]
+    now = T0 + 10 * DAY
+    run_at(now - 10 * DAY, "r10")
+    run_at(now - 8 * DAY, "r8")
+    slow_volumes.add(data_volume)
+    run_at(now - 1 * DAY, "r1")
+
+    report = run_at(now, "r0")
+
+    assert report["failures"] == []
+    for region in (PRIMARY_REGION, DR_REGION):
+        r8 = snapshots_of_run(fleet, region, "r8")
+        assert set(r8) == {"/dev/xvda", "/dev/sdf"}, region
+    # The 10-day set is older than the newest complete one: it goes (its copies, expired, too).
+    assert snapshots_of_run(fleet, PRIMARY_REGION, "r10") == {}
+
+
+# ------------------------------------------------------------------ completeness by distinct device
+
+
+def _duplicate_of(fleet, snapshot):
+    """A second snapshot of the same device in the same set: what a retried CreateSnapshots leaves."""
+    tags = list(snapshot["Tags"])
+    return fleet.ec2.create_snapshot(
+        VolumeId=snapshot["VolumeId"], TagSpecifications=[{"ResourceType": "snapshot", "Tags": tags}]
+    )["SnapshotId"]
+
+
+def test_a_duplicate_never_makes_a_set_complete_is_never_copied_and_is_pruned_not_its_device(
+    fleet, slow_volumes
+):
+    instance = fleet.launch("db", {"Backup-Tier": "Gold"}, volumes=2)
+    slow_volumes.add(fleet.volumes_of(instance)["/dev/sdf"])
+    run_at(T0, "r0")
+    r0 = snapshots_of_run(fleet, PRIMARY_REGION, "r0")
+    with freeze_time(T0 + timedelta(minutes=1)):
+        duplicate = _duplicate_of(fleet, r0["/dev/xvda"])
+    members = [s for s in fleet.managed(PRIMARY_REGION).values() if tags_of(s)["smart-vault:run-id"] == "r0"]
+    # Two completed snapshots of one device and the other device pending: not complete (restore agrees).
+    assert not is_complete([snapshot_from_api(s, PRIMARY_REGION) for s in members])
+    assert not restore_is_complete(members)
+
+    reconcile_at(T0 + timedelta(minutes=30))
+    copied = {tags_of(s)["smart-vault:source-snapshot"] for s in fleet.managed(DR_REGION).values()}
+    assert r0["/dev/xvda"]["SnapshotId"] in copied and duplicate not in copied
+
+    # The data snapshot completes; r8's stays pending: r0 is the newest complete recovery point. Expired, the
+    # duplicate goes like any expired snapshot; the device's canonical snapshot stays with its set.
+    backend(PRIMARY_REGION).snapshots[r0["/dev/sdf"]["SnapshotId"]].status = "completed"
+    run_at(T0 + 8 * DAY, "r8")
+    primaries = fleet.managed(PRIMARY_REGION)
+    assert duplicate not in primaries
+    assert {r0["/dev/xvda"]["SnapshotId"], r0["/dev/sdf"]["SnapshotId"]} <= set(primaries)
+
+
+def test_a_duplicate_is_pruned_but_never_the_only_snapshot_of_its_device(fleet):
+    fleet.launch("web", {"Backup-Tier": "Gold"}, volumes=1)
+    run_at(T0, "r0")
+    r0 = snapshots_of_run(fleet, PRIMARY_REGION, "r0")
+    with freeze_time(T0 + timedelta(minutes=1)):
+        duplicate = _duplicate_of(fleet, r0["/dev/xvda"])
+    reconcile_at(T0 + timedelta(minutes=30))
+
+    # The newest complete recovery point is r0 (the instance is gone from the backup: no newer set).
+    fleet.ec2.delete_tags(Resources=[fleet.instances["web"]], Tags=[{"Key": "Backup-Tier"}])
+    run_at(T0 + 9 * DAY, "r9")
+
+    primaries = fleet.managed(PRIMARY_REGION)
+    assert duplicate not in primaries
+    assert r0["/dev/xvda"]["SnapshotId"] in primaries
+
+
+# ------------------------------------------------------------------ no copy made twice
+
+
+def test_a_primary_whose_copy_dr_retention_pruned_is_never_copied_again(monkeypatch, moto_aws):
+    backup_env(monkeypatch, RETENTION_DAYS="14", DR_RETENTION_DAYS="3")
+    fleet = make_fleet()
+    fleet.launch("web", {"Backup-Tier": "Gold"})
+    for day in range(6):
+        run_at(T0 + day * DAY, f"r{day}")
+    dr_runs = {tags_of(s)["smart-vault:run-id"] for s in fleet.managed(DR_REGION).values()}
+    assert "r0" not in dr_runs and "r1" not in dr_runs  # pruned by DR retention
+    # The ledger's items are lost too (TTL, a recreated table): the primaries still say they were copied.
+    dynamodb = boto3.client("dynamodb", PRIMARY_REGION)
+    for item in dynamodb.scan(TableName=COPY_LEDGER_TABLE)["Items"]:
+        dynamodb.delete_item(TableName=COPY_LEDGER_TABLE, Key={"pk": item["pk"], "sk": item["sk"]})
+
+    calls = CallCounter(fleet.dr)
+    reconciled = reconcile_at(T0 + 5 * DAY + timedelta(minutes=30))
+    full = run_at(T0 + 5 * DAY + timedelta(hours=1), "r5b")
+
+    assert reconciled["copies_started"] == []
+    assert {c["source_snapshot_id"] for c in full["copies_started"]} <= {
+        s for s, snap in fleet.managed(PRIMARY_REGION).items() if tags_of(snap)["smart-vault:run-id"] == "r5b"
+    }
+    assert calls.calls["CopySnapshot"] == 1  # the new set's only
+    for snap in fleet.managed(PRIMARY_REGION).values():
+        if tags_of(snap)["smart-vault:run-id"] != "r5b":
+            assert tags_of(snap)["smart-vault:dr-copied"] == "true"
+
+
+# ------------------------------------------------------------------ failing copies backed off
+
+
+@pytest.fixture
+def failing_copies(monkeypatch):
+    """Every DR copy ends in `error` (a key the DR region cannot use)."""
+    copy = EBSBackend.copy_snapshot
+
+    def copy_in_error(self, *args, **kwargs):
+        snapshot = copy(self, *args, **kwargs)
+        snapshot.status = "error"
+        return snapshot
+
+    monkeypatch.setattr(EBSBackend, "copy_snapshot", copy_in_error)
+
+
+def test_a_copy_that_fails_for_good_is_backed_off_counted_named_and_cleaned_up(fleet, failing_copies):
+    fleet.launch("web", {"Backup-Tier": "Gold"})
+    calls = CallCounter(fleet.dr)
+    first = run_at(T0, "r0")
+    primary = first["snapshots_created"][0]
+    reports = [first]
+    starts = [T0] if calls.calls["CopySnapshot"] else []
+    for step in range(1, 48):  # a day of reconciliations, every 30 minutes
+        before = calls.calls["CopySnapshot"]
+        when = T0 + step * timedelta(minutes=30)
+        reports.append(reconcile_at(when))
+        if calls.calls["CopySnapshot"] > before:
+            starts.append(when)
+
+    assert len(starts) <= 6  # 3 in a row, then at most one every 6 hours (not 48)
+    gaps = [b - a for a, b in itertools.pairwise(starts[2:])]
+    assert all(gap >= timedelta(hours=6) for gap in gaps)
+    named = [f for r in reports for f in r["failures"] if f["resource"] == primary]
+    assert len(named) == len(starts)  # every failure counted once, naming the primary snapshot
+    errors = [s for s in fleet.managed(DR_REGION).values() if s["State"] == "error"]
+    assert len(errors) == len(starts)
+
+    cleanup = run_at(T0 + DAY, "r1")
+    assert not [
+        s
+        for s in fleet.managed(DR_REGION).values()
+        if s["State"] == "error" and tags_of(s)["smart-vault:source-snapshot"] == primary
+    ]
+    assert {d["snapshot_id"] for d in cleanup["deleted"]} >= {e["SnapshotId"] for e in errors}
+
+
+# ------------------------------------------------------------------ locked snapshots
+
+
+def test_a_locked_snapshot_is_kept_not_failed_and_pruned_once_its_lock_expires(fleet):
+    fleet.launch("web", {"Backup-Tier": "Gold"})
+    run_at(T0, "r0")
+    run_at(T0 + DAY, "r1")
+    old = next(iter(snapshots_of_run(fleet, PRIMARY_REGION, "r0").values()))["SnapshotId"]
+    with freeze_time(T0 + DAY):
+        fleet.ec2.lock_snapshot(SnapshotId=old, LockMode="governance", LockDuration=10)
+    calls = CallCounter(fleet.ec2, fleet.dr)
+
+    kept = run_at(T0 + 8 * DAY, "r8")
+
+    assert kept["status"] == "SUCCEEDED" and kept["failures"] == []
+    assert old in fleet.managed(PRIMARY_REGION)
+    assert calls.calls["DescribeLockedSnapshots"] == 2  # one listing per region, not one call per snapshot
+    assert all(p["SnapshotId"] != old for p in calls.params.get("DeleteSnapshot", []))
+
+    gone = run_at(T0 + 11 * DAY + timedelta(seconds=1), "r11")
+    assert gone["failures"] == []
+    assert old not in fleet.managed(PRIMARY_REGION)
