@@ -273,6 +273,7 @@ locals {
     snapshots = data.aws_iam_policy_document.backup_snapshots.json
     kms       = data.aws_iam_policy_document.backup_kms.json
     messaging = data.aws_iam_policy_document.backup_messaging.json
+    vault     = data.aws_iam_policy_document.backup_vault.json # backup_vault_iam.tf
   }
 }
 

@@ -492,3 +492,55 @@ variable "drill_vpc_cidr" {
   description = "CIDR block of the drill VPC the module creates in each drill region without drill_subnet_ids."
   default     = "10.250.0.0/16"
 }
+
+# ------------------------------------------------------------------ (v3) Snapshot Lock and the vault account
+
+variable "lock_mode" {
+  type        = string
+  description = "EBS Snapshot Lock mode of every DR copy (LOCK_MODE): none, governance or compliance."
+  default     = "governance"
+
+  validation {
+    condition     = contains(["none", "governance", "compliance"], var.lock_mode)
+    error_message = "lock_mode must be none, governance or compliance."
+  }
+}
+
+variable "lock_cool_off_hours" {
+  type        = number
+  description = "Cooling-off period of compliance locks in hours (LOCK_COOL_OFF_HOURS), 0 to 72; 0 with other modes."
+  default     = 0
+
+  validation {
+    condition     = var.lock_cool_off_hours >= 0 && var.lock_cool_off_hours <= 72 && floor(var.lock_cool_off_hours) == var.lock_cool_off_hours
+    error_message = "lock_cool_off_hours must be a whole number from 0 to 72."
+  }
+}
+
+variable "lock_primary" {
+  type        = bool
+  description = "Lock primary snapshots too, in the same mode (LOCK_PRIMARY)."
+  default     = false
+}
+
+variable "vault_account_id" {
+  type        = string
+  description = "The 12-digit vault account that receives a copy of every DR recovery point (VAULT_ACCOUNT_ID); empty for none."
+  default     = ""
+
+  validation {
+    condition     = var.vault_account_id == "" || can(regex("^[0-9]{12}$", var.vault_account_id))
+    error_message = "vault_account_id must be empty or a 12-digit AWS account id."
+  }
+}
+
+variable "vault_event_bus_arn" {
+  type        = string
+  description = "The vault account's event bus in dr_region (VAULT_EVENT_BUS_ARN): the vault_account stack's output vault_event_bus_arn. Required with vault_account_id."
+  default     = ""
+
+  validation {
+    condition     = var.vault_event_bus_arn == "" || can(regex("^arn:aws[a-z-]*:events:[a-z0-9-]+:[0-9]{12}:event-bus/[A-Za-z0-9._/-]+$", var.vault_event_bus_arn))
+    error_message = "vault_event_bus_arn must be empty or an EventBridge event bus ARN."
+  }
+}

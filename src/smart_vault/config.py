@@ -172,7 +172,9 @@ def lock_settings(env: Mapping[str, str]) -> tuple[str, int]:
         raise ConfigError("LOCK_MODE", f"must be one of {', '.join(LOCK_MODES)}, got {mode!r}")
     cool_off = _int(env, "LOCK_COOL_OFF_HOURS", 0, 0, 72)
     if cool_off and mode != "compliance":
-        raise ConfigError("LOCK_COOL_OFF_HOURS", f"applies to LOCK_MODE=compliance only (LOCK_MODE is {mode})")
+        raise ConfigError(
+            "LOCK_COOL_OFF_HOURS", f"applies to LOCK_MODE=compliance only (LOCK_MODE is {mode})"
+        )
     return mode, cool_off
 
 

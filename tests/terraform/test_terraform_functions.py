@@ -65,6 +65,15 @@ CONTRACT_ENVIRONMENT = {
     },
 }
 
+# (v3) contract.md, "Snapshot Lock" and "The vault account": the workload side of both.
+CONTRACT_ENVIRONMENT["backup"] |= {
+    "LOCK_MODE",
+    "LOCK_COOL_OFF_HOURS",
+    "LOCK_PRIMARY",
+    "VAULT_ACCOUNT_ID",
+    "VAULT_EVENT_BUS_ARN",
+}
+
 SETTINGS_CLASS = {
     "backup": "BackupSettings",
     "restore_api": "RestoreApiSettings",
