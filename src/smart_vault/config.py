@@ -388,3 +388,53 @@ class DrillSettings:
             validation_function=validation,
             allowed_instance_profile_arns=_profile_arns(env, "ALLOWED_INSTANCE_PROFILE_ARNS"),
         )
+
+
+@dataclass(frozen=True)
+class VaultSettings:
+    """(v3) The vault function, in the vault account, in the workload's DR region."""
+
+    region: str
+    sns_topic_arn: str
+    source_account_ids: tuple[str, ...]
+    vault_kms_key_id: str
+    vault_ledger_table: str
+    retention_days: int = 35
+    min_snapshots_kept: int = 1
+    max_concurrent_copies: int = AWS_MAX_CONCURRENT_COPIES
+    lock_mode: str = "none"
+    lock_cool_off_hours: int = 0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> VaultSettings:
+        env = os.environ if env is None else env
+        region = _current_region(env)
+        sources = _csv(env, "SOURCE_ACCOUNT_IDS", "")
+        if not sources:
+            raise ConfigError("SOURCE_ACCOUNT_IDS", "is required but not set")
+        for item in sources:
+            if not ACCOUNT_ID_RE.match(item):
+                raise ConfigError("SOURCE_ACCOUNT_IDS", f"{item!r} is not a 12-digit AWS account id")
+        key = _required(env, "VAULT_KMS_KEY_ID")
+        arn = KMS_ARN_RE.match(key)
+        if arn and arn.group("region") != region:
+            raise ConfigError(
+                "VAULT_KMS_KEY_ID", f"key is in {arn.group('region')}, the vault runs in {region}"
+            )
+        if not arn and not KMS_ID_RE.match(key):
+            raise ConfigError("VAULT_KMS_KEY_ID", f"must be a KMS key ARN, key id or alias/..., got {key!r}")
+        lock_mode, cool_off = lock_settings(env)
+        return cls(
+            region=region,
+            sns_topic_arn=_topic_arn(env),
+            source_account_ids=sources,
+            vault_kms_key_id=key,
+            vault_ledger_table=_table_name(env, "VAULT_LEDGER_TABLE"),
+            retention_days=_int(env, "RETENTION_DAYS", 35, 1, 3650),
+            min_snapshots_kept=_int(env, "MIN_SNAPSHOTS_KEPT", 1, 1, 1000),
+            max_concurrent_copies=_int(
+                env, "MAX_CONCURRENT_COPIES", AWS_MAX_CONCURRENT_COPIES, 1, AWS_MAX_CONCURRENT_COPIES
+            ),
+            lock_mode=lock_mode,
+            lock_cool_off_hours=cool_off,
+        )
