@@ -46,7 +46,7 @@ resource "aws_lambda_function" "backup" {
       LOCK_COOL_OFF_HOURS   = tostring(var.lock_cool_off_hours)
       LOCK_PRIMARY          = tostring(var.lock_primary)
       VAULT_ACCOUNT_ID      = var.vault_account_id
-      VAULT_EVENT_BUS_ARN   = var.vault_event_bus_arn
+      VAULT_EVENT_BUS_ARN   = local.vault_event_bus_arn
     }
   }
 
