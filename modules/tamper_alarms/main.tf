@@ -46,13 +46,25 @@ locals {
       }
     }
     rules = {
-      description = "Deletion, disabling or target removal of the vault's rules"
+      description = "Deletion or disabling of the vault's rules"
       pattern = {
         source      = ["aws.events"]
         detail-type = [local.cloudtrail]
         detail = merge(local.not_trusted, {
-          eventName         = ["DeleteRule", "DisableRule", "RemoveTargets"]
+          eventName         = ["DeleteRule", "DisableRule"]
           requestParameters = { name = var.rule_names }
+        })
+      }
+    }
+    # RemoveTargets names its rule in requestParameters.rule, not .name.
+    targets = {
+      description = "Removal of the targets of the vault's rules"
+      pattern = {
+        source      = ["aws.events"]
+        detail-type = [local.cloudtrail]
+        detail = merge(local.not_trusted, {
+          eventName         = ["RemoveTargets"]
+          requestParameters = { rule = var.rule_names }
         })
       }
     }

@@ -38,13 +38,16 @@ _APPLIED = "_smart_vault_accounts"
 KEY_ACTIONS_FOR_COPY = ("kms:Decrypt", "kms:DescribeKey", "kms:CreateGrant", "kms:ReEncryptFrom")
 
 
-def credentials_for(account_id: str, region: str = "eu-central-1") -> dict[str, str]:
-    """Credentials of `account_id` in moto (an assumed role's keys, which moto maps to that account)."""
+def credentials_for(
+    account_id: str, region: str = "eu-central-1", role_name: str = "smart-vault-emulator"
+) -> dict[str, str]:
+    """Credentials of a role session in `account_id` on moto (the assumed role's keys, which moto maps to
+    that account; the request's principal is then that role)."""
     import boto3
 
     sts = boto3.client("sts", region_name=region)
     answer = sts.assume_role(
-        RoleArn=f"arn:aws:iam::{account_id}:role/smart-vault-emulator", RoleSessionName="emulator"
+        RoleArn=f"arn:aws:iam::{account_id}:role/{role_name}", RoleSessionName="emulator"
     )
     creds = answer["Credentials"]
     return {
