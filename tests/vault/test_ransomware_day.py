@@ -96,3 +96,13 @@ def test_web_1_comes_back_whole_in_the_vault_accounts_recovery_network(day):
     assert restore["volumes"] == ["/dev/sdf", "/dev/xvda"]
     assert restore["backup_set_id"] == day.vault_points["web-1"]["newest_complete"]
     assert restore["rto_seconds"] >= 0
+
+
+def test_the_demo_act_tells_the_story(day):
+    from smart_vault.cli.demo_attack import story
+
+    text = "\n".join(story(day))
+    assert "ScheduleKeyDeletion" in text and "REFUSED (AccessDeniedException)" in text
+    assert "REFUSED (SnapshotLocked)" in text and "Smart Vault TAMPER DeleteSnapshot" in text
+    assert "web-1: 3 recovery points" in text and "immutable: True" in text
+    assert f"{day.restore['instance_id']} running" in text and "RTO" in text
