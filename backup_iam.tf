@@ -55,6 +55,16 @@ data "aws_iam_policy_document" "backup_ec2_read" {
   }
 }
 
+# (v3) Pruning lists the snapshot locks of each region once per run: a locked snapshot is never a pruning
+# candidate. DescribeLockedSnapshots supports no resource-level permissions.
+data "aws_iam_policy_document" "backup_snapshot_locks" {
+  statement {
+    sid       = "ListSnapshotLocksForPruning"
+    actions   = ["ec2:DescribeLockedSnapshots"]
+    resources = ["*"]
+  }
+}
+
 data "aws_iam_policy_document" "backup_snapshots" {
   statement {
     sid       = "CreateSnapshotSetsOnlyTaggedManaged"
@@ -273,6 +283,7 @@ locals {
     snapshots = data.aws_iam_policy_document.backup_snapshots.json
     kms       = data.aws_iam_policy_document.backup_kms.json
     messaging = data.aws_iam_policy_document.backup_messaging.json
+    locks     = data.aws_iam_policy_document.backup_snapshot_locks.json
     vault     = data.aws_iam_policy_document.backup_vault.json # backup_vault_iam.tf
   }
 }

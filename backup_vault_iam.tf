@@ -33,12 +33,6 @@ data "aws_iam_policy_document" "backup_vault" {
   }
 
   statement {
-    sid       = "ListSnapshotLocks"
-    actions   = ["ec2:DescribeLockedSnapshots"] # supports no resource-level permission
-    resources = ["*"]
-  }
-
-  statement {
     sid       = "ShareManagedDrCopiesWithTheVaultAccountOnly"
     actions   = ["ec2:ModifySnapshotAttribute"]
     resources = [local.dr_snapshots]

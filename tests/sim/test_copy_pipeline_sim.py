@@ -31,14 +31,22 @@ def test_a_week_of_daily_runs_keeps_every_slot_busy_and_loses_nothing(week):
     assert week["events"]["duplicated"] > 0
     assert week["slot_utilisation"] >= 0.95
     assert week["dr_complete_vs_bound"] <= 1.10
-    assert (week["duplicates"], week["lost"], week["unsafe_deletions"], week["spurious_failures"]) == (
-        0,
-        0,
-        0,
-        0,
-    )
+    figures = (week["duplicates"], week["lost"], week["unsafe_deletions"], week["spurious_failures"])
+    assert figures == (0, 0, 0, 0), week["unexpected_failure_samples"]
     assert week["uncopied_at_end"] == 0
     assert week["invocation_errors"] == []
+
+
+def test_a_week_never_breaks_a_recovery_point_copies_once_and_backs_off_copies_that_fail_for_good(week):
+    """(v3) Mixed volume sizes, 1 % of primaries whose copies fail for good, retention shorter than the week:
+    the invariants held at every deletion and copy of the run."""
+    assert week["broken_recovery_points"] == 0, week["broken_recovery_point_samples"]
+    assert week["copies_made_twice"] == 0
+    assert week["copies_wasted_on_pruned"] == 0
+    assert week["failing_copy_primaries"] > 0  # the failures were exercised
+    assert week["failing_copy_retries_per_day_max"] <= 4
+    # Every failure counted once in BackupFailures, naming its primary snapshot.
+    assert week["failing_copy_failures_reported"] == week["failing_copy_failures"] > 0
 
 
 def test_overload_shows_a_growing_backlog_and_the_dr_age_alarm():

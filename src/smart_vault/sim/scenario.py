@@ -10,6 +10,11 @@ Figures (see docs/scale.md):
   the last reported backlog (`copies_deferred`): a copy the pipeline forgot.
 - `unsafe_deletions`: primaries deleted before a copy of theirs completed in DR.
 - `spurious_failures`: failures the handler reported although the world injected none.
+- (v3, `invariants.py`, checked at every deletion and copy) `broken_recovery_points` (an instance lost its
+  newest complete recovery point in a region), `copies_made_twice` (a primary copied again after a copy of
+  it completed, pruned or not), `copies_wasted_on_pruned` (a copy pending when it or its primary was
+  deleted), and, of the primaries whose every copy fails (`permanent_copy_failure_rate`), the most tries of
+  one in one day after its first (`failing_copy_retries_per_day_max`, the back-off allows 4) and in its first.
 - overload: `copy_backlog_max` (largest `copies_deferred` of an invocation), the last `CopyBacklog`, the
   largest `OldestOwedCopySeconds` and DR `RecoveryPointAgeSeconds` emitted, and whether the latter passed
   the DR RPO alarm threshold (`dr_age_alarm`).
@@ -55,6 +60,13 @@ class Scenario:
     dr_rpo_alarm_hours: float = 36.0
     retention_days: int = 7
     params: SimParams | None = None
+    # (v3) DR_RETENTION_DAYS (None: as RETENTION_DAYS); the share of instances tagged
+    # Backup-Retention-Days=`short_retention_days`; GiB of data volumes, each drawn from these (root: 8 GiB;
+    # empty: every volume the world's reference size).
+    dr_retention_days: int | None = None
+    short_retention_share: float = 0.0
+    short_retention_days: int = 1
+    data_volume_sizes: tuple[int, ...] = ()
 
 
 LAMBDA_TIMEOUT_S = 900.0
@@ -105,7 +117,7 @@ def run_scenario(scenario: Scenario) -> dict[str, Any]:
     params = scenario.params or SimParams()
     world = SimWorld(params, START, PRIMARY, DR)
     for _ in range(scenario.instances):
-        world.add_instance(scenario.volumes)
+        add_instance(world, scenario)
     settings = BackupSettings.from_env(
         {
             "AWS_REGION": PRIMARY,
@@ -114,6 +126,7 @@ def run_scenario(scenario: Scenario) -> dict[str, Any]:
             "DR_KMS_KEY_ID": f"arn:aws:kms:{DR}:{ACCOUNT}:key/11111111-2222-3333-4444-555555555555",
             "COPY_LEDGER_TABLE": "smart-vault-copy-ledger",
             "RETENTION_DAYS": str(scenario.retention_days),
+            **({"DR_RETENTION_DAYS": str(scenario.dr_retention_days)} if scenario.dr_retention_days else {}),
             "MAX_CONCURRENT_COPIES": str(params.copy_limit),
         }
     )
@@ -138,6 +151,8 @@ def run_scenario(scenario: Scenario) -> dict[str, Any]:
         "killed": 0,
         "requests": {},
         "backlog_by_day": {},
+        "failing_copy_failures_reported": 0,
+        "unexpected_failures": [],
     }
 
     def invoke(event: dict[str, Any], attempt: int = 0) -> None:
@@ -171,6 +186,11 @@ def run_scenario(scenario: Scenario) -> dict[str, Any]:
                 )
             return
         figures["failures"] += len(report.get("failures", []))
+        # (v3) Failures of copies that fail for good: expected, each counted once (compared at the end).
+        expected = [f for f in report.get("failures", []) if f.get("resource") in world.doomed]
+        figures["failing_copy_failures_reported"] += len(expected)
+        others = [f for f in report.get("failures", []) if f not in expected]
+        figures["unexpected_failures"] += others[: 5 - len(figures["unexpected_failures"])]
         figures["failure_samples"] += report.get("failures", [])[: 5 - len(figures["failure_samples"])]
         if "copies_deferred" in report and "copies_started" in report:
             figures["copy_backlog_max"] = max(figures["copy_backlog_max"], report["copies_deferred"])
@@ -238,6 +258,22 @@ def run_scenario(scenario: Scenario) -> dict[str, Any]:
     return _figures(world, scenario, params, figures, wall)
 
 
+ROOT_VOLUME_GIB = 8
+
+
+def add_instance(world: SimWorld, scenario: Scenario) -> str:
+    """One instance of the scenario's fleet: its volume sizes and its retention override, drawn from the
+    world's random source only when the scenario asks for them (older scenarios replay unchanged)."""
+    sizes: tuple[int, ...] = ()
+    if scenario.data_volume_sizes:
+        data = [world.rng.choice(scenario.data_volume_sizes) for _ in range(scenario.volumes - 1)]
+        sizes = (ROOT_VOLUME_GIB, *data)
+    tags = {}
+    if scenario.short_retention_share and world.rng.random() < scenario.short_retention_share:
+        tags["Backup-Retention-Days"] = str(scenario.short_retention_days)
+    return world.add_instance(scenario.volumes, sizes=sizes, tags=tags)
+
+
 def _count_requests(
     totals: dict[str, dict[str, int]], kind: str, before: dict[str, int], after: dict[str, int]
 ) -> None:
@@ -274,7 +310,12 @@ def _figures(
         starts[source] = len(copies)
         if len(live) > 1:
             duplicates += len(live) - 1
-    uncopied = sum(1 for sid in world.completed_primaries if "completed" not in world.copy_state(sid))
+    # Primaries whose every copy fails are not lost: they are reported, and backed off (`failing_copy_*`).
+    uncopied = sum(
+        1
+        for sid in world.completed_primaries
+        if "completed" not in world.copy_state(sid) and sid not in world.doomed
+    )
     # Not lost: copies still pending, and the owed ones the last invocation counted in its backlog.
     pending = sum(1 for sid in world.completed_primaries if "pending" in world.copy_state(sid))
     lost = max(uncopied - pending - figures["copy_backlog_last"], 0)
@@ -288,7 +329,14 @@ def _figures(
         "lost": lost,
         "uncopied_at_end": uncopied,
         "unsafe_deletions": world.unsafe_deletions,
-        "spurious_failures": figures["failures"] if params.copy_failure_rate == 0 else None,
+        "spurious_failures": figures["failures"] - figures["failing_copy_failures_reported"]
+        if params.copy_failure_rate == 0
+        else None,
+        "failing_copy_failures": sum(
+            1 for sid in world.doomed for c in world.copies_of.get(sid, []) if c["State"] == "error"
+        ),
+        "failing_copy_failures_reported": figures["failing_copy_failures_reported"],
+        "unexpected_failure_samples": figures["unexpected_failures"],
         "copies_started": len(world.copy_calls),
         "copy_work_hours": round(world.copy_work / 3600, 1),
         "dr_complete_hours": round(span / 3600, 1),
@@ -312,12 +360,24 @@ def _figures(
         "copy_backlog_max_by_day": [figures["backlog_by_day"].get(d, 0) for d in range(scenario.days)],
         "invocation_errors": figures["errors"][:5],
         "failure_samples": figures["failure_samples"],
+        **world.watch.figures(START.timestamp()),
         "wall_seconds": round(wall, 1),
     }
 
 
 def copy_pipeline(instances: int = 500, days: int = 7, seed: int = 1) -> Scenario:
-    return Scenario(instances=instances, days=days, params=SimParams(seed=seed))
+    """(v3) The week of the issue with what makes retention hard: data volumes of mixed sizes (their sets
+    complete hours apart), 1 % of primaries whose copies fail for good, retention shorter than the week
+    (3 days, DR 1 day, a fifth of the instances 1 day in both regions), so that pruning runs every day."""
+    return Scenario(
+        instances=instances,
+        days=days,
+        retention_days=3,
+        dr_retention_days=1,
+        short_retention_share=0.2,
+        data_volume_sizes=(50, 200, 1000, 4000),
+        params=SimParams(seed=seed, permanent_copy_failure_rate=0.01),
+    )
 
 
 def overload(instances: int = 500, days: int = 4, seed: int = 1) -> Scenario:

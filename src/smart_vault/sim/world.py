@@ -5,9 +5,18 @@ thousands of snapshots; 1,500 volumes over 7 days means tens of thousands of inv
 only what the backup function sends (same operations, parameters, error codes) and keeps time itself.
 
 Modelled (the numbers are guesses, marked GUESS, not AWS figures):
-- snapshots stay `pending` for a lognormal while (GUESS: first of a volume 30 min median, later 5 min);
+- snapshots stay `pending` for a lognormal while (GUESS: first of a volume 30 min median, later 5 min, for a
+  volume of `reference_size_gib`; (v3) scaled by each volume's size over it: AWS documents that a first
+  snapshot copies every written block and later ones the changed blocks, so larger volumes take longer;
+  linear in size is a GUESS), so the volumes of one set complete at different times;
 - copies stay `pending` for a lognormal while (first copy of a volume: `first_copy_median_s`, later ones:
-  `incremental_copy_median_s`, sigma 0.5 GUESS); `copy_failure_rate` of them end in `error`;
+  `incremental_copy_median_s`, sigma 0.5 GUESS; not scaled by size); `copy_failure_rate` of them end in
+  `error`; (v3) `permanent_copy_failure_rate` of the primaries fail every copy (a key the DR region cannot
+  use: GUESS that such a copy is accepted, stays pending as long as any, then ends in `error`);
+- (v3) EBS Snapshot Lock per region (`local.snapshot_lock`, as AWS documents it): LockSnapshot,
+  UnlockSnapshot, DescribeLockedSnapshots, and DeleteSnapshot's refusal of a locked snapshot;
+- (v3) `invariants.RetentionWatch` checks at every deletion and copy that no instance loses its newest
+  complete recovery point in a region and that no primary is copied twice;
 - at most `copy_limit` (20) copies pending per destination region: `ResourceLimitExceeded` beyond;
 - a created snapshot is invisible to describes (and answers `InvalidSnapshot.NotFound` to CreateTags) for
   a uniform 0..`invisible_max_s` seconds;
@@ -41,7 +50,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from smart_vault.local.snapshot_lock import LockError, LockTable
 from smart_vault.sim.compute import Compute
+from smart_vault.sim.invariants import RetentionWatch
+from smart_vault.sim.locks import SnapshotLockCalls
 from smart_vault.sim.throttle import RequestBuckets, RetryingCall, throttling_error
 from smart_vault.sim.volumes import SimVolumes, SimWaiter
 
@@ -71,6 +83,8 @@ class SimParams:
     incremental_copy_median_s: float = 600.0
     sigma: float = 0.5  # GUESS: lognormal spread of every duration
     copy_failure_rate: float = 0.0
+    permanent_copy_failure_rate: float = 0.0  # (v3) primaries whose every copy ends in error
+    reference_size_gib: float = 100.0  # (v3) the volume size the snapshot medians are for
     invisible_max_s: float = 5.0
     drop_rate: float = 0.05
     duplicate_rate: float = 0.05
@@ -145,6 +159,10 @@ class SimWorld:
         self.unsafe_deletions = 0
         self.copies_of: dict[str, list[dict[str, Any]]] = {}
         self.compute: dict[str, Compute] = {}  # region -> restored instances and images (sim/compute.py)
+        self.volume_size: dict[str, int] = {}  # (v3) GiB of each instance volume (default: the reference)
+        self.doomed: set[str] = set()  # (v3) primaries whose every copy fails
+        self.locks = {primary: LockTable(), dr: LockTable()}  # (v3) EBS Snapshot Lock
+        self.watch = RetentionWatch(self)  # (v3) invariants of retention and copying
 
     # ------------------------------------------------------------------ time
     def now(self) -> datetime:
@@ -264,20 +282,33 @@ class SimWorld:
         }
 
     # ------------------------------------------------------------------ EC2 behaviour
-    def add_instance(self, volumes: int, tag_key: str = "Backup-Tier", tag_value: str = "Gold") -> str:
+    def add_instance(
+        self,
+        volumes: int,
+        tag_key: str = "Backup-Tier",
+        tag_value: str = "Gold",
+        sizes: tuple[int, ...] = (),
+        tags: dict[str, str] | None = None,
+    ) -> str:
         instance_id = self.new_id("i")
         devices = ["/dev/xvda"] + [f"/dev/sd{chr(ord('f') + i)}" for i in range(volumes - 1)]
         self.instances.append(
             {
                 "InstanceId": instance_id,
                 "State": {"Name": "running"},
-                "Tags": [{"Key": tag_key, "Value": tag_value}, {"Key": "Name", "Value": instance_id}],
+                "Tags": [
+                    {"Key": tag_key, "Value": tag_value},
+                    {"Key": "Name", "Value": instance_id},
+                    *({"Key": k, "Value": v} for k, v in (tags or {}).items()),
+                ],
                 "BlockDeviceMappings": [
                     {"DeviceName": d, "Ebs": {"VolumeId": self.new_id("vol")}} for d in devices
                 ],
             }
         )
         self.instance_by_id[instance_id] = self.instances[-1]
+        for mapping, size in zip(self.instances[-1]["BlockDeviceMappings"], sizes, strict=False):
+            self.volume_size[mapping["Ebs"]["VolumeId"]] = size
         return instance_id
 
     # ------------------------------------------------------------------ the snapshot indexes
@@ -371,6 +402,7 @@ class SimWorld:
             first = volume not in self.snapshotted_volumes
             self.snapshotted_volumes.add(volume)
             median = self.p.first_snapshot_median_s if first else self.p.incremental_snapshot_median_s
+            median *= self.volume_size.get(volume, self.p.reference_size_gib) / self.p.reference_size_gib
             self.at(self.clock + self.lognormal(median), lambda s=item, r=region: self._snapshot_done(r, s))
             created.append(item)
         return created
@@ -379,6 +411,7 @@ class SimWorld:
         if item["SnapshotId"] not in self.snapshots[region]:
             return
         self.set_state(region, item, "completed")
+        self.locks[region].completed(item["SnapshotId"], self.now())
         if region == self.primary:
             sid = item["SnapshotId"]
             self.completed_primaries.add(sid)
@@ -398,6 +431,10 @@ class SimWorld:
             raise _error("ResourceLimitExceeded", "too many snapshot copies in progress", "CopySnapshot")
         volume = _tags(source).get("smart-vault:source-volume") or source["VolumeId"]
         item = self._new_snapshot(self.dr, "vol-ffffffff", tags, Encrypted=True, KmsKeyId=kms)
+        rate = self.p.permanent_copy_failure_rate
+        if rate and source_id not in self.copies_of and self.rng.random() < rate:
+            self.doomed.add(source_id)
+        self.watch.copy_started(source_id, source_id in self.doomed)
         self.pending_copies.add(item["SnapshotId"])
         self.copy_calls.append(source_id)
         item["_source"] = source_id
@@ -415,7 +452,11 @@ class SimWorld:
     def _copy_gone(self, item: dict[str, Any]) -> None:
         source = item["_source"]
         self.live_copies[source] = self.live_copies.get(source, 1) - 1
-        if not self.live_copies[source] and source in self.completed_primaries:
+        # (v3) Owed again only after a failed copy: a primary whose copy completed once is owed nothing after
+        # DR pruning, and one whose copies fail for good is backed off and reported, nothing the pipeline
+        # could do: neither counts as owed time in the utilisation figure.
+        owed_again = source not in self.doomed and source not in self.watch.copied_once
+        if not self.live_copies[source] and source in self.completed_primaries and owed_again:
             self.owed.add(source)
 
     def copy_state(self, source_id: str) -> set[str]:
@@ -423,11 +464,13 @@ class SimWorld:
 
     def _copy_done(self, item: dict[str, Any]) -> None:
         self.pending_copies.discard(item["SnapshotId"])
-        failed = self.rng.random() < self.p.copy_failure_rate
+        failed = self.rng.random() < self.p.copy_failure_rate or item["_source"] in self.doomed
         self.set_state(self.dr, item, "error" if failed else "completed")
         if failed:
             self._copy_gone(item)
         else:
+            self.watch.copy_completed(item["_source"])
+            self.locks[self.dr].completed(item["SnapshotId"], self.now())
             self.copy_work += self.clock - item["_started"]
             self.last_set_complete_at = self.clock
         self.on_change()
@@ -462,10 +505,13 @@ def _match(item: dict[str, Any], filters: list[dict[str, Any]]) -> bool:
     return True
 
 
-def _attached_volumes(instances: list[dict[str, Any]], filters: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _attached_volumes(
+    instances: list[dict[str, Any]], filters: list[dict[str, Any]], world_sizes: dict[str, int] | None = None
+) -> list[dict[str, Any]]:
     """DescribeVolumes with the one filter the backup sends (`attachment.instance-id`). GUESS: every simulated
     volume is a 100 GiB gp3 at its baseline (3000 IOPS, 125 MiB/s); the copy times do not depend on it."""
     wanted: set[str] | None = None
+    sizes = world_sizes or {}
     for f in filters:
         if f["Name"] != "attachment.instance-id":
             raise _error("InvalidParameterValue", f"the simulation has no filter {f['Name']}", "Describe")
@@ -473,7 +519,7 @@ def _attached_volumes(instances: list[dict[str, Any]], filters: list[dict[str, A
     return [
         {
             "VolumeId": mapping["Ebs"]["VolumeId"],
-            "Size": 100,
+            "Size": sizes.get(mapping["Ebs"]["VolumeId"], 100),
             "VolumeType": "gp3",
             "Iops": 3000,
             "Throughput": 125,
@@ -519,7 +565,7 @@ class _Paginator:
             key = "Reservations"
         elif self.operation == "describe_volumes":
             if any(f["Name"] == "attachment.instance-id" for f in filters):
-                found = _attached_volumes(world.instances, filters)
+                found = _attached_volumes(world.instances, filters, world.volume_size)
             else:
                 found = world.restored.describe(ec2.region, None, filters)
             key = "Volumes"
@@ -551,9 +597,11 @@ class _Events:
             handler(model=SimpleNamespace(name=action), params={})
 
 
-class SimEC2:
+class SimEC2(SnapshotLockCalls):
     """What the product calls on an EC2 client of one region; each call is throttled and retried as botocore
     would (`throttle.py`)."""
+
+    account = ACCOUNT
 
     def __init__(self, world: SimWorld, region: str) -> None:
         self.world, self.region = world, region
@@ -668,9 +716,17 @@ class SimEC2:
 
     def _delete_snapshot(self, snapshot_id: str) -> None:
         world = self.world
+        present = world.snapshots[self.region].get(snapshot_id)
+        if present is not None:
+            try:
+                world.locks[self.region].check_delete(snapshot_id, world.now())
+            except LockError as exc:
+                raise _error(exc.code, exc.message, "DeleteSnapshot") from None
+            world.watch.before_delete(self.region, present)
         item = world.remove(self.region, snapshot_id)
         if item is None:
             raise _error("InvalidSnapshot.NotFound", f"no snapshot {snapshot_id}", "DeleteSnapshot")
+        world.locks[self.region].deleted(snapshot_id)
         world.pending_copies.discard(snapshot_id)
         world.deleted.append((self.region, item))
         if self.region == world.primary:
@@ -769,6 +825,11 @@ class SimDynamoDB:
             "DeleteItem", key, ConditionExpression, ExpressionAttributeNames, ExpressionAttributeValues
         )
         self.world.table.get(key[0], {}).pop(key[1], None)
+
+    def get_item(self, TableName, Key, ConsistentRead=False, **_: Any):
+        self.world.request(None, "GetItem")
+        item = self._get(self._key(Key))
+        return {"Item": dict(item)} if item is not None else {}
 
     def query(
         self,
