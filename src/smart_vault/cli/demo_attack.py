@@ -20,7 +20,7 @@ from smart_vault.local.ransomware import RansomwareDay
 
 FAKE_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",  # nosec B105 - moto's fake credentials, no real secret
     "AWS_REGION": "eu-west-1",
     "AWS_DEFAULT_REGION": "eu-west-1",
     "MOTO_EC2_LOAD_DEFAULT_AMIS": "false",
