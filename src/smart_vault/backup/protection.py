@@ -75,6 +75,11 @@ def protect_copies(
     to the caller (pruning cannot run without it)."""
     outcome = Protection()
     act = not dry_run
+    if not full_run and not policy_of(settings).enabled:
+        # A reconciliation prunes nothing: without locking there is nothing to list or repair.
+        if act and settings.vault_account_id:
+            _share(clients, settings, dr_snapshots, now, outcome, reannounce=False)
+        return outcome
     _region_locks(
         clients.dr_ec2,
         dr_snapshots,
@@ -99,12 +104,24 @@ def protect_copies(
             region=settings.region,
         )
     if act and settings.vault_account_id:
-        shared = share_and_announce(
-            clients.dr_ec2, events_client(clients, settings), settings, dr_snapshots, now, reannounce=full_run
-        )
-        outcome.shared, outcome.announced = shared.shared, shared.announced
-        outcome.failures += shared.failures
+        _share(clients, settings, dr_snapshots, now, outcome, reannounce=full_run)
     return outcome
+
+
+def _share(
+    clients: Any,
+    settings: BackupSettings,
+    dr_snapshots: Sequence[Snapshot],
+    now: datetime,
+    outcome: Protection,
+    *,
+    reannounce: bool,
+) -> None:
+    shared = share_and_announce(
+        clients.dr_ec2, events_client(clients, settings), settings, dr_snapshots, now, reannounce=reannounce
+    )
+    outcome.shared, outcome.announced = shared.shared, shared.announced
+    outcome.failures += shared.failures
 
 
 def events_client(clients: Any, settings: BackupSettings) -> Any:

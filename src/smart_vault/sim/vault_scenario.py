@@ -7,9 +7,10 @@ copy-pipeline JSON's vault keys) are measured from the world, not taken from the
   completed and have no live vault copy at the end;
 - `vault_slot_utilisation`: time-weighted share of the vault's 20 slots busy while completed DR copies wait
   for their vault copy;
-- `vault_rpo_gap_max_s`: the largest (vault RPO - DR RPO), at each vault reconciliation once the first copies
-  are done (every instance has a complete recovery point in the vault and the vault owes nothing), both ages
-  measured from the world's snapshots, from when each set was taken.
+- `vault_rpo_gap_max_s`: once the first copies are done (every instance has a complete recovery point in the
+  vault and the vault owes nothing), the longest time from a set becoming an instance's newest complete
+  recovery point in DR to the same in the vault (seen at the vault's 30-minute reconciliations): the vault's
+  RPO exceeds the DR's by at most that.
 """
 
 from __future__ import annotations
@@ -64,6 +65,8 @@ class VaultSim:
         self.gap_max: float | None = None
         self.covered_at: float | None = None
         self.set_time: dict[str, float] = {}  # backup set -> when its primary snapshots were taken
+        self.dr_seen: dict[str, float] = {}  # backup set -> first reconciliation that saw it complete in DR
+        self.vault_seen: dict[str, float] = {}  # the same in the vault
         add_vault_store(world)
         self.bus_arn = f"arn:aws:events:{world.dr}:{VAULT_ACCOUNT}:event-bus/smart-vault-vault"
         self.settings = VaultSettings.from_env(
@@ -158,29 +161,34 @@ class VaultSim:
         if measure:
             self._measure()
 
-    def _ages(self, store: str) -> tuple[dict[str, float], int]:
-        """Per instance, the age of its newest complete recovery point in `store`, from when its set was
-        taken (both regions' copies start later than their set: their own StartTime would hide the lag)."""
+    def _newest_sets(self, store: str) -> tuple[set[str], int]:
+        """The backup sets that are some instance's newest complete recovery point in `store`."""
         snaps = [snapshot_from_api(_public(i), store) for i in self.world.snapshots[store].values()]
         points = newest_complete_points(snaps)
-        ages = {
-            k: self.world.clock - self.set_time.get(p.set_id, p.created_at.timestamp())
-            for k, p in points.items()
-        }
-        return ages, len(points)
+        return {p.set_id for p in points.values()}, len(points)
 
     def _measure(self) -> None:
+        """When each set became an instance's newest complete point in DR and in the vault: the vault's RPO
+        stays within X of the DR's exactly when every set reaches the vault within X of reaching DR."""
         world = self.world
+        vault_sets, covered = self._newest_sets(VAULT_STORE)
         if self.covered_at is None:
             # The first copies are done: every instance has a complete vault point and nothing is owed.
-            _, covered = self._ages(VAULT_STORE)
             if covered < len(world.instances) or self.owed() or self.figures.pending:
                 return
             self.covered_at = world.clock
-        vault_ages, _ = self._ages(VAULT_STORE)
-        dr_ages, _ = self._ages(world.dr)
-        gap = max(vault_ages.values()) - max(dr_ages.values() or [0.0])
-        self.gap_max = gap if self.gap_max is None else max(self.gap_max, gap)
+        dr_sets, _ = self._newest_sets(world.dr)
+        for set_id in dr_sets:
+            self.dr_seen.setdefault(set_id, world.clock)
+        for set_id in vault_sets:
+            self.vault_seen.setdefault(set_id, world.clock)
+        lags = [
+            self.vault_seen.get(set_id, world.clock) - seen
+            for set_id, seen in self.dr_seen.items()
+            if seen > self.covered_at
+        ]
+        if lags:
+            self.gap_max = max(self.gap_max or 0.0, max(lags))
 
     def results(self, start: float) -> dict[str, Any]:
         figures = vault_figures(self.world, self.figures, self.completed_dr)
