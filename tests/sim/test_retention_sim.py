@@ -3,7 +3,7 @@ simulation catches what it forbids (so that the zeros of `test_copy_pipeline_sim
 
 from __future__ import annotations
 
-from smart_vault.backup import prune, retention
+from smart_vault.backup import prune
 from smart_vault.backup.snapshot_model import Snapshot
 from smart_vault.sim.invariants import newest_complete_set
 from smart_vault.sim.scenario import copy_pipeline, run_scenario
@@ -13,12 +13,6 @@ def small_week(instances: int, days: int):
     scenario = copy_pipeline(instances=instances, days=days, seed=7)
     scenario.params.copy_limit = 2
     return run_scenario(scenario)
-
-
-def test_without_the_newest_point_rule_the_simulation_sees_a_recovery_point_broken(monkeypatch):
-    monkeypatch.setattr(retention, "protected_by_newest_point", lambda snapshots: set())
-    figures = small_week(instances=20, days=3)
-    assert figures["broken_recovery_points"] > 0
 
 
 def test_without_the_copied_once_record_the_simulation_sees_copies_made_twice(monkeypatch):

@@ -473,10 +473,18 @@ def _record_copy_failures(
     failures: list[dict[str, str]] = []
     for primary_id, copy_ids in failed_copies(dr_snapshots).items():
         ledger.failed(primary_id, copy_ids)
-    for primary_id, copy_id in copy_failures.newest_error_copies(dr_snapshots).items():
-        if copy_failures.record_failure(ledger.dynamodb, ledger.table, primary_id, copy_id, now):
-            failures.append({"resource": primary_id, "error": f"DR copy {copy_id} ended in error"})
     records = copy_failures.failure_records(ledger.dynamodb, ledger.table)
+    for primary_id, copy_id in copy_failures.newest_error_copies(dr_snapshots).items():
+        known = records.get(primary_id)
+        if known is not None and known.last_copy == copy_id:
+            continue  # counted already (by its failure event, or an earlier reconciliation)
+        record = copy_failures.record_failure(ledger.dynamodb, ledger.table, primary_id, copy_id, now)
+        if record is None:  # another invocation counted it meanwhile
+            record = copy_failures.read_record(ledger.dynamodb, ledger.table, primary_id)
+        else:
+            failures.append({"resource": primary_id, "error": f"DR copy {copy_id} ended in error"})
+        if record is not None:
+            records[primary_id] = record
     return failures, copy_failures.blocked_primaries(records, now)
 
 

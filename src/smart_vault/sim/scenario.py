@@ -14,7 +14,8 @@ Figures (see docs/scale.md):
   newest complete recovery point in a region), `copies_made_twice` (a primary copied again after a copy of
   it completed, pruned or not), `copies_wasted_on_pruned` (a copy pending when it or its primary was
   deleted), and, of the primaries whose every copy fails (`permanent_copy_failure_rate`), the most tries of
-  one in one day after its first (`failing_copy_retries_per_day_max`, the back-off allows 4) and in its first.
+  one in any 24 h from its third try on (`failing_copy_retries_per_day_max`, the back-off allows 4) and in
+  the 24 h from its first (`failing_copy_tries_first_day_max`, three in a row included).
 - overload: `copy_backlog_max` (largest `copies_deferred` of an invocation), the last `CopyBacklog`, the
   largest `OldestOwedCopySeconds` and DR `RecoveryPointAgeSeconds` emitted, and whether the latter passed
   the DR RPO alarm threshold (`dr_age_alarm`).
