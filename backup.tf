@@ -42,6 +42,11 @@ resource "aws_lambda_function" "backup" {
       MAX_CONCURRENT_COPIES = tostring(var.max_concurrent_copies)
       DRY_RUN               = tostring(var.dry_run)
       COPY_LEDGER_TABLE     = aws_dynamodb_table.copy_ledger.name
+      LOCK_MODE             = var.lock_mode
+      LOCK_COOL_OFF_HOURS   = tostring(var.lock_cool_off_hours)
+      LOCK_PRIMARY          = tostring(var.lock_primary)
+      VAULT_ACCOUNT_ID      = var.vault_account_id
+      VAULT_EVENT_BUS_ARN   = local.vault_event_bus_arn
     }
   }
 

@@ -305,6 +305,7 @@ locals {
     kms       = data.aws_iam_policy_document.backup_kms.json
     messaging = data.aws_iam_policy_document.backup_messaging.json
     locks     = data.aws_iam_policy_document.backup_snapshot_locks.json
+    vault     = data.aws_iam_policy_document.backup_vault.json # backup_vault_iam.tf
   }
 }
 

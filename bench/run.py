@@ -272,7 +272,7 @@ def figure_5_continuations(n: int = 10_000, budget_s: float = 3.0, latency_s: fl
 
 def copy_pipeline_scenario(argv: list[str]) -> int:
     """`--scenario copy-pipeline|overload [--json] [--instances N] [--days D] [--copy-limit L] [--seed S]
-    [--overlap-rate R] [--kill-rate R] [--api-rate-scale F]`: the real backup handler in the simulated AWS
+    [--overlap-rate R] [--kill-rate R] [--api-rate-scale F] [--vault]`: the real backup handler in the simulated AWS
     with time (smart_vault.sim); prints one JSON object. The last three add faults beyond the issue's
     scenario: copy invocations that overlap at the ledger, copy invocations cut off mid-way, and EC2 token
     buckets shrunk to a share of the documented ones (other tools in the account)."""
@@ -288,6 +288,9 @@ def copy_pipeline_scenario(argv: list[str]) -> int:
     parser.add_argument("--overlap-rate", type=float, default=0.0)
     parser.add_argument("--kill-rate", type=float, default=0.0)
     parser.add_argument("--api-rate-scale", type=float, default=1.0)
+    parser.add_argument(
+        "--vault", action="store_true", help="(v3) with the vault account: the JSON gains the vault_* keys"
+    )
     args = parser.parse_args(argv)
     build = sim.copy_pipeline if args.scenario == "copy-pipeline" else sim.overload
     scenario = build(instances=args.instances, seed=args.seed, **({"days": args.days} if args.days else {}))
@@ -296,6 +299,7 @@ def copy_pipeline_scenario(argv: list[str]) -> int:
     scenario.params.overlap_rate = args.overlap_rate
     scenario.params.kill_rate = args.kill_rate
     scenario.params.api_rate_scale = args.api_rate_scale
+    scenario.vault = args.vault
     figures = sim.run_scenario(scenario)
     print(json.dumps(figures, default=str, indent=None if args.json else 2))
     return 0

@@ -24,6 +24,7 @@ _FUNCTION_OF_MODULE = {
     "restore.worker": "restore_worker",
     "restore.steps": "restore_worker",
     "drill": "drill",
+    "vault": "vault",  # (v3) the vault account's function
 }
 # Shared by several functions: the caller further out on the stack decides.
 SHARED_MODULES = {
@@ -42,6 +43,11 @@ SHARED_MODULES = {
     # drill function both read the drill results.
     "restore.instance",
     "drill.results",
+    # (v3) Snapshot Lock, and the copy ledger, snapshot listing and pruning the vault function reuses.
+    "snapshot_locks",
+    "backup.ledger",
+    "backup.snapshots",
+    "backup.prune",
 }
 # Not Lambda code: calls made by the local stack, the CLI or the simulation themselves are not any function's.
 NOT_LAMBDA = {"local", "cli", "sim"}

@@ -218,6 +218,12 @@ def backup_environment(config: DeploymentConfig, topic_arn: str, dr_kms_key_arn:
         "MAX_CONCURRENT_COPIES": str(config.max_concurrent_copies),
         "DRY_RUN": "true" if config.dry_run else "false",
         "COPY_LEDGER_TABLE": config.copy_ledger_table,
+        # (v3) Terraform's defaults: governance locks on DR copies, no vault account in the local stack.
+        "LOCK_MODE": "governance",
+        "LOCK_COOL_OFF_HOURS": "0",
+        "LOCK_PRIMARY": "false",
+        "VAULT_ACCOUNT_ID": "",
+        "VAULT_EVENT_BUS_ARN": "",
     }
     return env
 

@@ -27,6 +27,7 @@ from smart_vault.backup.retention import (
 )
 from smart_vault.config import RestoreApiSettings
 from smart_vault.errors import ValidationError
+from smart_vault.restore.recovery_point_locks import locks_of, with_locks
 
 RECOVERY_POINT_NOT_FOUND = "RecoveryPointNotFound"  # the 404 error of a recovery point that is not there
 INSTANCE_ID_RE = re.compile(r"^i-[0-9a-f]{8,17}$")
@@ -165,9 +166,7 @@ def list_recovery_points(
 ) -> dict[str, Any]:
     """The recovery points of one instance (by id or by its Name tag) in `region`, from that region only."""
     items = managed_snapshots(ec2, instance_id=instance_id, name=name)
-    return {
-        "instance_id": instance_id,
-        "name": name,
-        "region": region,
-        "recovery_points": group_recovery_points(items, now),
-    }
+    points = group_recovery_points(items, now)
+    if items:  # (v3) Snapshot Lock: locked_until, lock_mode, immutable
+        with_locks(points, locks_of(ec2, [i["SnapshotId"] for i in items]), now)
+    return {"instance_id": instance_id, "name": name, "region": region, "recovery_points": points}

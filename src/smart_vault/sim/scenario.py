@@ -38,6 +38,7 @@ from smart_vault.backup.ledger import CopyLedger
 from smart_vault.backup.run import Clients
 from smart_vault.config import BackupSettings
 from smart_vault.sim.authz import SimFacts, authorized
+from smart_vault.sim.vault_scenario import VaultSim
 from smart_vault.sim.world import (
     ACCOUNT,
     InvocationKilled,
@@ -70,6 +71,8 @@ class Scenario:
     short_retention_share: float = 0.0
     short_retention_days: int = 1
     data_volume_sizes: tuple[int, ...] = ()
+    # (v3) A vault account in the DR region (sim/vault_scenario.py): sharing, announcements, its own slots.
+    vault: bool = False
 
 
 LAMBDA_TIMEOUT_S = 900.0
@@ -121,6 +124,7 @@ def run_scenario(scenario: Scenario) -> dict[str, Any]:
     world = SimWorld(params, START, PRIMARY, DR)
     for _ in range(scenario.instances):
         add_instance(world, scenario)
+    vault = VaultSim(world) if scenario.vault else None
     environment = {
         "AWS_REGION": PRIMARY,
         "SNS_TOPIC_ARN": f"arn:aws:sns:{PRIMARY}:{ACCOUNT}:smart-vault",
@@ -130,9 +134,10 @@ def run_scenario(scenario: Scenario) -> dict[str, Any]:
         "RETENTION_DAYS": str(scenario.retention_days),
         **({"DR_RETENTION_DAYS": str(scenario.dr_retention_days)} if scenario.dr_retention_days else {}),
         "MAX_CONCURRENT_COPIES": str(params.copy_limit),
+        **(vault.backup_env() if vault else {}),
     }
     settings = BackupSettings.from_env(environment)
-    ec2, dr_ec2 = SimEC2(world, PRIMARY), SimEC2(world, DR)
+    ec2, dr_ec2 = SimEC2(world, PRIMARY), (vault.dr_client() if vault else SimEC2(world, DR))
     for client in (ec2, dr_ec2):
         # The handler's own pacing (`entry._clients`), on the virtual clock.
         pacing.Pacer(pacing.EC2_RATES, clock=lambda: world.clock, sleep=world.sleep).attach(client)
@@ -149,6 +154,7 @@ def run_scenario(scenario: Scenario) -> dict[str, Any]:
         ec2=checked(ec2, "ec2"),
         dr_ec2=checked(dr_ec2, "ec2", DR),
         ledger=CopyLedger(checked(SimDynamoDB(world), "dynamodb"), settings.copy_ledger_table),
+        events=checked(vault.events, "events", DR) if vault else None,
     )
     sns = SimSNS()
     figures: dict[str, Any] = {
@@ -245,6 +251,8 @@ def run_scenario(scenario: Scenario) -> dict[str, Any]:
     while t < end:
         world.at(t, lambda: invoke({"reconcile_copies": True}))
         t += step
+    if vault:
+        vault.schedule(start, end)
     previous = (aws._monotonic, aws._sleep)
     replaced = {key: aws._clients.get(key) for key in (("sns", PRIMARY), ("lambda", PRIMARY))}
     aws.set_clock(world.monotonic, world.sleep)
@@ -268,7 +276,10 @@ def run_scenario(scenario: Scenario) -> dict[str, Any]:
                 aws._clients[key] = client
     wall = time.perf_counter() - wall
     figures["continuations"] = sim_lambda.continuations
-    return _figures(world, scenario, params, figures, wall)
+    result = _figures(world, scenario, params, figures, wall)
+    if vault:
+        result.update(vault.results(start))
+    return result
 
 
 ROOT_VOLUME_GIB = 8
