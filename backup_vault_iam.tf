@@ -5,7 +5,7 @@
 
 locals {
   # Without a vault account the announcement statement names a bus that does not exist: it grants nothing.
-  vault_bus_arn       = var.vault_event_bus_arn != "" ? var.vault_event_bus_arn : "arn:${local.partition}:events:${var.dr_region}:${local.account_id}:event-bus/${var.name_prefix}-no-vault"
+  vault_bus_arn       = local.vault_event_bus_arn != "" ? local.vault_event_bus_arn : "arn:${local.partition}:events:${var.dr_region}:${local.account_id}:event-bus/${var.name_prefix}-no-vault"
   vault_share_account = var.vault_account_id != "" ? var.vault_account_id : local.account_id
 }
 
@@ -27,7 +27,7 @@ data "aws_iam_policy_document" "backup_vault" {
     }
     condition {
       test     = "NumericLessThanEqualsIfExists"
-      variable = "ec2:CoolOffPeriod"
+      variable = "ec2:SnapshotCoolOffPeriod"
       values   = [tostring(var.lock_cool_off_hours)]
     }
   }

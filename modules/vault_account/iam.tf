@@ -85,7 +85,7 @@ data "aws_iam_policy_document" "vault_snapshots" {
     }
     condition {
       test     = "NumericLessThanEqualsIfExists"
-      variable = "ec2:CoolOffPeriod"
+      variable = "ec2:SnapshotCoolOffPeriod"
       values   = [tostring(var.lock_cool_off_hours)]
     }
   }

@@ -190,6 +190,20 @@ def service_authorizations(
         if key := facts.topic_key(topic):
             out += _kms(("kms:GenerateDataKey", "kms:Decrypt"), key, "sns", region, facts)
         return out
+    if service == "events" and operation == "PutEvents":
+        # One request per entry: its bus (a name is the caller's own bus in the region, none the default
+        # bus), with the entry's source and detail type as the action's condition keys (reference).
+        requests = []
+        for entry in params.get("Entries") or []:
+            bus = entry.get("EventBusName") or "default"
+            bus_arn = bus if bus.startswith("arn:") else f"arn:aws:events:{region}:{account}:event-bus/{bus}"
+            context: dict[str, ContextValue] = {}
+            if entry.get("Source"):
+                context["events:source"] = entry["Source"]
+            if entry.get("DetailType"):
+                context["events:detail-type"] = entry["DetailType"]
+            requests.append(Request(action, bus_arn, context))
+        return [Authorization(action, tuple(requests))] if requests else []
     if service == "sqs" and operation == "SendMessage":
         name = params.get("QueueUrl", "").rstrip("/").rsplit("/", 1)[-1]
         out = [Authorization(action, (Request(action, f"arn:aws:sqs:{region}:{account}:{name}", {}),))]

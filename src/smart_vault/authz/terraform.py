@@ -30,6 +30,7 @@ from smart_vault.authz.policy import Condition, Statement
 REPO = Path(__file__).resolve().parents[3]
 RESTORE_DIR = REPO / "modules" / "restore_stack"
 DRILL_DIR = REPO / "modules" / "drill_stack"
+VAULT_DIR = REPO / "modules" / "vault_account"
 _BOOKKEEPING = ("__is_block__", "__comments__", "__inline_comments__")
 
 # function -> (directory, locals map of its role's policy documents, module calls by region role, resource)
@@ -43,6 +44,9 @@ FUNCTIONS = {
         "restore_worker",
     ),
     "drill": (DRILL_DIR, "drill_policies", ("drill_primary", "drill_dr"), "drill"),
+    # (v3) The vault account's function: one module instance, in the DR region, applied with the vault
+    # account's provider (vault.tf); its deployment's account is the vault account.
+    "vault": (VAULT_DIR, "vault_policies", ("vault_account", "vault_account"), "vault"),
 }
 # The widest ARN of each resource type, for attributes the deployment does not bind.
 _WIDEST = {
@@ -135,7 +139,7 @@ class ModuleScope:
     def __init__(self, deployment: Deployment, directory: Path, inputs: Mapping[str, Any] | None) -> None:
         self.deployment = deployment
         self.directory = directory
-        raw_locals = _merged(directory, "locals")
+        raw_locals = self._raw_locals = _merged(directory, "locals")
         defaults = {n: b.get("default") for n, b in _merged(directory, "variable").items()}
         variables = deployment.root_variables() if inputs is None else {**defaults, **inputs}
         for path, value in deployment.attributes:  # variables the function's environment binds
@@ -144,11 +148,17 @@ class ModuleScope:
         self.evaluator = Evaluator({}, self.attribute)
         self.evaluator.names.update(
             {
-                "local": _Lazy(lambda name: self.evaluator.value(raw_locals[name])),
+                "local": _Lazy(self._local),
                 "var": _Lazy(lambda name: variables[name]),
                 "path": {"module": str(directory)},
             }
         )
+
+    def _local(self, name: str) -> Any:
+        """A local: its value as the function's environment gives it (root module only), else evaluated."""
+        if self.directory == REPO and (bound := self.deployment.bound(f"local.{name}")) is not None:
+            return bound
+        return self.evaluator.value(self._raw_locals[name])
 
     def _instance_profiles(self, path: str) -> dict[str, Any]:
         return _profiles_of(self, path)
@@ -305,7 +315,10 @@ def environment_bindings(function: str, environment: Mapping[str, str], deployme
         if joined and name in environment:
             bound[joined.group(1)] = tuple(v for v in environment[name].split(",") if v)
             continue
-        match = re.fullmatch(r"\$\{((?:aws_[a-z0-9_]+|var)\.[A-Za-z0-9_]+(?:\.[a-z_]+)?)\}", str(raw))
+        # `VAR = var.x`, `VAR = tostring(var.x)`, `VAR = local.x` (the environment tells what it evaluated to)
+        match = re.fullmatch(
+            r"\$\{(?:tostring\()?((?:aws_[a-z0-9_]+|var|local)\.[A-Za-z0-9_]+(?:\.[a-z_]+)?)\)?\}", str(raw)
+        )
         if not match or not environment.get(name):
             continue
         path, value = match.group(1), environment[name]

@@ -66,6 +66,24 @@ class _Context:
 
 
 @contextmanager
+def function_environment(environment: dict[str, str]) -> Iterator[None]:
+    """The function's environment variables in os.environ while its handler runs, as Lambda gives them (the
+    authorization layer renders the function's role from them)."""
+    import os
+
+    saved = {k: os.environ.get(k) for k in environment}
+    os.environ.update(environment)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@contextmanager
 def as_account(credentials: dict[str, str] | None) -> Iterator[None]:
     """Run the handlers with one account's credentials (None: the workload's, the default ones)."""
     names = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
@@ -99,12 +117,13 @@ def _night(setup: Setup, night: int) -> dict[str, int]:
         "detail-type": "Scheduled Event",
         "detail": {},
     }
-    run = backup_handle(scheduled, backup_ctx, settings, now)
-    backup_handle({"reconcile_copies": True}, backup_ctx, settings, now)
+    with function_environment(setup.backup_env):
+        run = backup_handle(scheduled, backup_ctx, settings, now)
+        backup_handle({"reconcile_copies": True}, backup_ctx, settings, now)
     vault_settings = VaultSettings.from_env(setup.vault_env)
     vault_ctx = _Context(f"arn:aws:lambda:{DR}:{VAULT}:function:smart-vault-vault")
     started = 0
-    with as_account(setup.vault_credentials):
+    with as_account(setup.vault_credentials), function_environment(setup.vault_env):
         for event in setup.announcements():
             started += len(vault_handle(event, vault_ctx, vault_settings, now)["copies_started"])
         vault_handle({"reconcile": True}, vault_ctx, vault_settings, now)
