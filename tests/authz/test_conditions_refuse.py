@@ -22,6 +22,11 @@ ENV = {
         "DR_REGION": DR,
         "DR_KMS_KEY_ID": DR_KEY,
         "COPY_LEDGER_TABLE": "smart-vault-copy-ledger",
+        # (v3) Snapshot Lock and the vault account
+        "LOCK_MODE": "compliance",
+        "LOCK_COOL_OFF_HOURS": "24",
+        "VAULT_ACCOUNT_ID": "210987654321",
+        "VAULT_EVENT_BUS_ARN": "arn:aws:events:eu-central-1:210987654321:event-bus/smart-vault-vault",
     },
     "restore_api": {"AWS_REGION": PRIMARY, "DR_REGION": DR},
     "restore_worker": {"AWS_REGION": PRIMARY, "DR_REGION": DR, "ALLOWED_INSTANCE_PROFILE_ARNS": PROFILE},
@@ -402,6 +407,121 @@ CASES = [
         PRIMARY,
         "kms:CreateGrant",
     ),
+    # (v3) Snapshot Lock of DR copies, sharing with the vault account, announcements on its bus.
+    (
+        "backup-locks-an-unmanaged-snapshot",
+        "backup",
+        "ec2",
+        "LockSnapshot",
+        {"SnapshotId": "snap-u", "LockMode": "governance", "LockDuration": 7},
+        DR,
+        "ec2:LockSnapshot",
+    ),
+    (
+        "backup-locks-beyond-the-longest-retention",
+        "backup",
+        "ec2",
+        "LockSnapshot",
+        {"SnapshotId": "snap-m", "LockMode": "governance", "LockDuration": 3651},
+        DR,
+        "ec2:LockSnapshot",
+    ),
+    (
+        "backup-locks-with-a-longer-cooling-off",
+        "backup",
+        "ec2",
+        "LockSnapshot",
+        {"SnapshotId": "snap-m", "LockMode": "compliance", "LockDuration": 7, "CoolOffPeriod": 72},
+        DR,
+        "ec2:LockSnapshot",
+    ),
+    (
+        "backup-shares-an-unmanaged-snapshot",
+        "backup",
+        "ec2",
+        "ModifySnapshotAttribute",
+        {
+            "SnapshotId": "snap-u",
+            "Attribute": "createVolumePermission",
+            "OperationType": "add",
+            "UserIds": ["210987654321"],
+        },
+        DR,
+        "ec2:ModifySnapshotAttribute",
+    ),
+    (
+        "backup-shares-with-another-account",
+        "backup",
+        "ec2",
+        "ModifySnapshotAttribute",
+        {
+            "SnapshotId": "snap-m",
+            "Attribute": "createVolumePermission",
+            "OperationType": "add",
+            "UserIds": ["999999999999"],
+        },
+        DR,
+        "ec2:ModifySnapshotAttribute",
+    ),
+    (
+        "backup-makes-a-snapshot-public",
+        "backup",
+        "ec2",
+        "ModifySnapshotAttribute",
+        {
+            "SnapshotId": "snap-m",
+            "Attribute": "createVolumePermission",
+            "OperationType": "add",
+            "GroupNames": ["all"],
+        },
+        DR,
+        "ec2:ModifySnapshotAttribute",
+    ),
+    (
+        "backup-changes-another-attribute",
+        "backup",
+        "ec2",
+        "ModifySnapshotAttribute",
+        {
+            "SnapshotId": "snap-m",
+            "Attribute": "productCodes",
+            "OperationType": "add",
+            "UserIds": ["210987654321"],
+        },
+        DR,
+        "ec2:ModifySnapshotAttribute",
+    ),
+    (
+        "backup-announces-as-another-source",
+        "backup",
+        "events",
+        "PutEvents",
+        {
+            "Entries": [
+                {
+                    "Source": "aws.ec2",
+                    "DetailType": "x",
+                    "Detail": "{}",
+                    "EventBusName": "arn:aws:events:eu-central-1:210987654321:event-bus/smart-vault-vault",
+                }
+            ]
+        },
+        DR,
+        "events:PutEvents",
+    ),
+    (
+        "backup-announces-on-another-bus",
+        "backup",
+        "events",
+        "PutEvents",
+        {
+            "Entries": [
+                {"Source": "smart-vault", "DetailType": "x", "Detail": "{}", "EventBusName": "default"}
+            ]
+        },
+        DR,
+        "events:PutEvents",
+    ),
 ]
 
 
@@ -431,12 +551,40 @@ def test_the_same_requests_done_right_are_allowed():
             },
         ),
         ("backup", "DeleteSnapshot", {"SnapshotId": "snap-m"}),
+        (
+            "backup",
+            "LockSnapshot",
+            {"SnapshotId": "snap-m", "LockMode": "compliance", "LockDuration": 7, "CoolOffPeriod": 24},
+        ),
+        (
+            "backup",
+            "ModifySnapshotAttribute",
+            {
+                "SnapshotId": "snap-m",
+                "Attribute": "createVolumePermission",
+                "OperationType": "add",
+                "UserIds": ["210987654321"],
+            },
+        ),
         ("backup", "CreateTags", {"Resources": ["snap-m"], "Tags": [{"Key": "smart-vault:x", "Value": "1"}]}),
     ]
     managed += [("drill", "DeleteVolume", {"VolumeId": "vol-m"})]  # a drill volume left after termination
     for function, operation, params in managed:
-        outcomes, _, _ = Enforcer(facts).decide(function, "ec2", operation, params, PRIMARY, ENV[function])
+        region = DR if operation in ("LockSnapshot", "ModifySnapshotAttribute") else PRIMARY
+        outcomes, _, _ = Enforcer(facts).decide(function, "ec2", operation, params, region, ENV[function])
         assert [o.request.resource for o in outcomes if not o.allowed] == [], (function, operation)
+    announce = {
+        "Entries": [
+            {
+                "Source": "smart-vault",
+                "DetailType": "x",
+                "Detail": "{}",
+                "EventBusName": ENV["backup"]["VAULT_EVENT_BUS_ARN"],
+            }
+        ]
+    }
+    outcomes, _, _ = Enforcer(facts).decide("backup", "events", "PutEvents", announce, DR, ENV["backup"])
+    assert [o.allowed_by for o in outcomes] == [("AnnounceOnTheVaultBus",)]
     # The API starts its worker (the functional tests replace that Invoke by a direct call of the worker).
     start = {"FunctionName": "smart-vault-restore-worker", "InvocationType": "Event"}
     outcomes, _, _ = Enforcer(facts).decide(

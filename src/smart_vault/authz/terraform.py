@@ -139,7 +139,7 @@ class ModuleScope:
     def __init__(self, deployment: Deployment, directory: Path, inputs: Mapping[str, Any] | None) -> None:
         self.deployment = deployment
         self.directory = directory
-        raw_locals = self._raw_locals = _merged(directory, "locals")
+        self._raw_locals = _merged(directory, "locals")
         defaults = {n: b.get("default") for n, b in _merged(directory, "variable").items()}
         variables = deployment.root_variables() if inputs is None else {**defaults, **inputs}
         for path, value in deployment.attributes:  # variables the function's environment binds
