@@ -47,6 +47,9 @@ resource "aws_lambda_function" "backup" {
       LOCK_PRIMARY          = tostring(var.lock_primary)
       VAULT_ACCOUNT_ID      = var.vault_account_id
       VAULT_EVENT_BUS_ARN   = local.vault_event_bus_arn
+      # (v3) Application-consistent sets (instances tagged Backup-Scripts).
+      APP_CONSISTENT_TIMEOUT_SECONDS = tostring(var.app_consistent_timeout_seconds)
+      APP_CONSISTENT_ON_FAILURE      = var.app_consistent_on_failure
     }
   }
 

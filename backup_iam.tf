@@ -296,7 +296,48 @@ data "aws_iam_policy_document" "backup_ledger" {
   }
 }
 
+# (v3) Application-consistent sets: the pre- and post-scripts of instances tagged Backup-Scripts run through
+# Systems Manager Run Command. SendCommand authorizes the document and each target instance (Service
+# Authorization Reference, AWS Systems Manager): the document only when it carries smart-vault:scripts=true
+# (aws:ResourceTag on the document, as AWS's managed policy for DLM's scripts does with DLMScriptsAccess), the
+# instance only when it carries the backup tag (ssm:resourceTag, the key Systems Manager's guide uses for EC2
+# instances in Run Command; the reference lists aws:ResourceTag and ssm:resourceTag for SendCommand at the
+# action level, each read from the resource's own tags). The polls and the agent check support no
+# resource-level permissions.
+data "aws_iam_policy_document" "backup_scripts" {
+  statement {
+    sid       = "RunScriptsOnlyFromTaggedDocuments"
+    actions   = ["ssm:SendCommand"]
+    resources = ["arn:${local.partition}:ssm:${var.primary_region}:${local.account_id}:document/*"]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/${local.scripts_document_tag.key}"
+      values   = [local.scripts_document_tag.value]
+    }
+  }
+
+  statement {
+    sid       = "RunScriptsOnlyOnBackedUpInstances"
+    actions   = ["ssm:SendCommand"]
+    resources = ["${local.ec2_arn_prefix[var.primary_region]}:instance/*"]
+    condition {
+      test     = "StringEquals"
+      variable = "ssm:resourceTag/${var.backup_tag_key}"
+      values   = var.backup_tag_values
+    }
+  }
+
+  statement {
+    sid       = "FollowScriptsAndCheckAgents"
+    actions   = ["ssm:ListCommandInvocations", "ssm:DescribeInstanceInformation"]
+    resources = ["*"]
+  }
+}
+
 locals {
+  # The tag an SSM document needs before the backup function may run it (docs/app-consistent.md).
+  scripts_document_tag = { key = "smart-vault:scripts", value = "true" }
+
   backup_policies = {
     ledger    = data.aws_iam_policy_document.backup_ledger.json
     logs      = data.aws_iam_policy_document.backup_logs.json
@@ -306,6 +347,7 @@ locals {
     messaging = data.aws_iam_policy_document.backup_messaging.json
     locks     = data.aws_iam_policy_document.backup_snapshot_locks.json
     vault     = data.aws_iam_policy_document.backup_vault.json # backup_vault_iam.tf
+    scripts   = data.aws_iam_policy_document.backup_scripts.json
   }
 }
 

@@ -120,6 +120,28 @@ variable "max_concurrent_copies" {
   }
 }
 
+variable "app_consistent_timeout_seconds" {
+  type        = number
+  description = "How long the pre-script (and the post-script) of an instance tagged Backup-Scripts may run (APP_CONSISTENT_TIMEOUT_SECONDS)."
+  default     = 60
+
+  validation {
+    condition     = var.app_consistent_timeout_seconds >= 10 && var.app_consistent_timeout_seconds <= 300 && floor(var.app_consistent_timeout_seconds) == var.app_consistent_timeout_seconds
+    error_message = "app_consistent_timeout_seconds must be a whole number from 10 to 300."
+  }
+}
+
+variable "app_consistent_on_failure" {
+  type        = string
+  description = "What a failed pre-script means: crash-consistent (take the set anyway, tagged smart-vault:app-consistent=false) or skip (fail the instance) (APP_CONSISTENT_ON_FAILURE)."
+  default     = "crash-consistent"
+
+  validation {
+    condition     = contains(["crash-consistent", "skip"], var.app_consistent_on_failure)
+    error_message = "app_consistent_on_failure must be crash-consistent or skip."
+  }
+}
+
 variable "dry_run" {
   type        = bool
   description = "When true, scheduled runs only plan and report: nothing is created, copied or deleted (DRY_RUN)."

@@ -291,6 +291,9 @@ def copy_pipeline_scenario(argv: list[str]) -> int:
     parser.add_argument(
         "--vault", action="store_true", help="(v3) with the vault account: the JSON gains the vault_* keys"
     )
+    parser.add_argument(
+        "--app-consistent-share", type=float, default=0.0, help="share of the fleet with pre-/post-scripts"
+    )
     args = parser.parse_args(argv)
     build = sim.copy_pipeline if args.scenario == "copy-pipeline" else sim.overload
     scenario = build(instances=args.instances, seed=args.seed, **({"days": args.days} if args.days else {}))
@@ -300,6 +303,7 @@ def copy_pipeline_scenario(argv: list[str]) -> int:
     scenario.params.kill_rate = args.kill_rate
     scenario.params.api_rate_scale = args.api_rate_scale
     scenario.vault = args.vault
+    scenario.app_consistent_share = args.app_consistent_share
     figures = sim.run_scenario(scenario)
     print(json.dumps(figures, default=str, indent=None if args.json else 2))
     return 0

@@ -110,6 +110,16 @@ def _profile_arns(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     return arns
 
 
+APP_CONSISTENT_ON_FAILURE_VALUES = ("crash-consistent", "skip")
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:
+    value = (_get(env, name) or default).lower()
+    if value not in allowed:
+        raise ConfigError(name, f"must be one of {', '.join(allowed)}, got {value!r}")
+    return value
+
+
 def _csv(env: Mapping[str, str], name: str, default: str) -> tuple[str, ...]:
     raw = _get(env, name)
     raw = default if raw is None else raw
@@ -222,6 +232,10 @@ class BackupSettings:
     lock_primary: bool = False
     vault_account_id: str | None = None
     vault_event_bus_arn: str | None = None
+    # (v3) Application-consistent sets: how long a pre-script (and a post-script) may run, and what a failed
+    # pre-script means (APP_CONSISTENT_ON_FAILURE: take a crash-consistent set anyway, or fail the instance).
+    app_consistent_timeout_seconds: int = 60
+    app_consistent_on_failure: str = "crash-consistent"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> BackupSettings:
@@ -267,6 +281,10 @@ class BackupSettings:
             lock_primary=_bool(env, "LOCK_PRIMARY", False),
             vault_account_id=vault_account,
             vault_event_bus_arn=vault_bus,
+            app_consistent_timeout_seconds=_int(env, "APP_CONSISTENT_TIMEOUT_SECONDS", 60, 10, 300),
+            app_consistent_on_failure=_choice(
+                env, "APP_CONSISTENT_ON_FAILURE", "crash-consistent", APP_CONSISTENT_ON_FAILURE_VALUES
+            ),
         )
 
 

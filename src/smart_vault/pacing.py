@@ -78,8 +78,10 @@ class Pacer:
         rates: Mapping[str, Rate] = EC2_RATES,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        service: str = "ec2",
     ) -> None:
         self.buckets = {op: TokenBucket(rate, clock, sleep) for op, rate in rates.items()}
+        self.service = service
 
     def on_call(self, model: Any, **_: Any) -> None:
         bucket = self.buckets.get(model.name)
@@ -90,7 +92,9 @@ class Pacer:
         # When the call is made, before anything can answer it early (a stub, a cache); once per call (the
         # retries of one call are slowed down by the adaptive retry mode instead).
         for operation in self.buckets:
-            client.meta.events.register_first(f"provide-client-params.ec2.{operation}", self.on_call)
+            client.meta.events.register_first(
+                f"provide-client-params.{self.service}.{operation}", self.on_call
+            )
         return client
 
 

@@ -19,6 +19,7 @@ class FakeFacts:
     subnet: str | None = "subnet-default"
     groups: tuple[str, ...] = ("sg-default",)
     profiles: dict[str, str] = field(default_factory=dict)
+    documents: dict[str, dict[str, str]] = field(default_factory=dict)  # SSM document name -> its tags
 
     def add(self, region: str, resource: Ec2Resource) -> Ec2Resource:
         self.resources[(region, resource.id)] = resource
@@ -53,3 +54,7 @@ class FakeFacts:
 
     def instance_profile_role(self, profile: str) -> str | None:
         return self.profiles.get(profile)
+
+    def ssm_document(self, region: str, document: str) -> dict[str, str] | None:
+        found = self.documents.get(document.rsplit("/", 1)[-1])
+        return dict(found) if found is not None else None

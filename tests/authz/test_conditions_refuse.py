@@ -16,6 +16,7 @@ EBS_KEY = f"arn:aws:kms:{PRIMARY}:{ACCOUNT}:key/ebs"
 PROFILE = f"arn:aws:iam::{ACCOUNT}:instance-profile/app"
 APP_ROLE = f"arn:aws:iam::{ACCOUNT}:role/app"
 MANAGED = {"ManagedBy": "smart-vault"}
+BACKED_UP = {"Backup-Tier": "Gold", "Backup-Scripts": "scripts-doc"}  # the Terraform's default backup tag
 ENV = {
     "backup": {
         "AWS_REGION": PRIMARY,
@@ -40,6 +41,7 @@ def tags(resource_type: str, **values: str) -> dict:
 
 def world() -> FakeFacts:
     facts = FakeFacts(profiles={PROFILE: APP_ROLE})
+    facts.documents = {"scripts-doc": {"smart-vault:scripts": "true"}, "other-doc": {"Owner": "app-team"}}
     for region in (PRIMARY, DR):
         facts.add(region, Ec2Resource("snap-m", MANAGED, True, EBS_KEY, ACCOUNT))
         facts.add(region, Ec2Resource("snap-u", {}, False, None, ACCOUNT))
@@ -47,6 +49,8 @@ def world() -> FakeFacts:
         facts.add(region, Ec2Resource("vol-u", {}, False))
         facts.add(region, Ec2Resource("i-m", MANAGED, volume_ids=("vol-m",), metadata_http_tokens="required"))
         facts.add(region, Ec2Resource("i-u", {}, metadata_http_tokens="required"))
+        facts.add(region, Ec2Resource("i-b", BACKED_UP, metadata_http_tokens="required"))
+        facts.add(region, Ec2Resource("i-s", {"Backup-Tier": "Silver"}, metadata_http_tokens="required"))
         facts.add(region, Ec2Resource("ami-m", MANAGED, owner=ACCOUNT, snapshot_ids=("snap-m",)))
         facts.add(region, Ec2Resource("ami-u", {}, owner=ACCOUNT, snapshot_ids=("snap-u",)))
         facts.add(region, Ec2Resource("subnet-1"))
@@ -64,8 +68,48 @@ MANAGED_LAUNCH = {
     **LAUNCH,
     "TagSpecifications": [tags("instance", ManagedBy="smart-vault"), tags("volume", ManagedBy="smart-vault")],
 }
+
+
+def script(document: str, *instances: str) -> dict:
+    return {
+        "DocumentName": document,
+        "InstanceIds": list(instances),
+        "Parameters": {"command": ["pre-script"]},
+    }
+
+
 CASES = [
     # (id, function, service, operation, params, region, the action that must be refused)
+    (
+        # RunScriptsOnlyFromTaggedDocuments: a document without smart-vault:scripts=true (any document in
+        # the account could run as root on the backed-up fleet)
+        "backup-runs-an-untagged-document",
+        "backup",
+        "ssm",
+        "SendCommand",
+        script("other-doc", "i-b"),
+        PRIMARY,
+        "ssm:SendCommand",
+    ),
+    (
+        # RunScriptsOnlyOnBackedUpInstances: an instance without the backup tag
+        "backup-runs-scripts-on-an-instance-not-backed-up",
+        "backup",
+        "ssm",
+        "SendCommand",
+        script("scripts-doc", "i-u"),
+        PRIMARY,
+        "ssm:SendCommand",
+    ),
+    (
+        "backup-runs-scripts-on-an-instance-of-another-tier",
+        "backup",
+        "ssm",
+        "SendCommand",
+        script("scripts-doc", "i-b", "i-s"),
+        PRIMARY,
+        "ssm:SendCommand",
+    ),
     (
         "backup-untagged-snapshot-set",
         "backup",
@@ -585,9 +629,37 @@ def test_the_same_requests_done_right_are_allowed():
     }
     outcomes, _, _ = Enforcer(facts).decide("backup", "events", "PutEvents", announce, DR, ENV["backup"])
     assert [o.allowed_by for o in outcomes] == [("AnnounceOnTheVaultBus",)]
+
+    # The scripts of an application-consistent set: the tagged document on a backed-up instance.
+    outcomes, _, _ = Enforcer(facts).decide(
+        "backup", "ssm", "SendCommand", script("scripts-doc", "i-b"), PRIMARY, ENV["backup"]
+    )
+    assert {(o.request.resource, o.allowed_by) for o in outcomes} == {
+        (f"arn:aws:ssm:{PRIMARY}:{ACCOUNT}:document/scripts-doc", ("RunScriptsOnlyFromTaggedDocuments",)),
+        (f"arn:aws:ec2:{PRIMARY}:{ACCOUNT}:instance/i-b", ("RunScriptsOnlyOnBackedUpInstances",)),
+    }
     # The API starts its worker (the functional tests replace that Invoke by a direct call of the worker).
     start = {"FunctionName": "smart-vault-restore-worker", "InvocationType": "Event"}
     outcomes, _, _ = Enforcer(facts).decide(
         "restore_api", "lambda", "Invoke", start, PRIMARY, ENV["restore_api"]
     )
     assert [o.allowed_by for o in outcomes] == [("StartWorkerAsynchronously",)]
+
+
+def test_scripts_follow_the_configured_backup_tag():
+    """RunScriptsOnlyOnBackedUpInstances reads the deployment's backup tag (BACKUP_TAG_KEY / _VALUE, as
+    tests/backup/test_backup_run.py configures it): an instance tagged only with the default key is refused,
+    one with the configured key and an accepted value is not."""
+    facts = world()
+    facts.add(PRIMARY, Ec2Resource("i-daily", {"backup": "daily"}))
+    env = {**ENV["backup"], "BACKUP_TAG_KEY": "backup", "BACKUP_TAG_VALUE": "daily, weekly"}
+    refused, _, _ = Enforcer(facts).decide(
+        "backup", "ssm", "SendCommand", script("scripts-doc", "i-b"), PRIMARY, env
+    )
+    assert [o.request.resource for o in refused if not o.allowed] == [
+        f"arn:aws:ec2:{PRIMARY}:{ACCOUNT}:instance/i-b"
+    ]
+    allowed, _, _ = Enforcer(facts).decide(
+        "backup", "ssm", "SendCommand", script("scripts-doc", "i-daily"), PRIMARY, env
+    )
+    assert all(o.allowed for o in allowed)

@@ -410,6 +410,7 @@ def test_recovery_points_lists_the_api_answer_with_age_and_completeness(api):
                 "created_at": "2026-11-27T10:00:00Z",
                 "age_seconds": 7200,
                 "complete": False,
+                "app_consistent": True,
                 "instance": {"name": "web-1", "instance_type": "t3.small", "platform": "Linux/UNIX"},
                 "volumes": [{}, {}, {}],
             }
@@ -439,6 +440,8 @@ def test_recovery_points_lists_the_api_answer_with_age_and_completeness(api):
     assert "COMPLETE" in lines[1] and "INSTANCE" in lines[1]
     assert "bset-00000000000000000001" in row and " no " in f" {row} " and "t3.small" in row
     assert "i-0123456789abcdef0" in row  # the id `restore --instance-id` needs
+    assert "APP-CONSISTENT" in lines[1]
+    assert row.split()[-4] == "yes"  # APP-CONSISTENT, before VOLUMES, TYPE and PLATFORM
     assert "2h" in row
     assert lines[-1] == "restore it with: smart-vault restore --instance-id i-0123456789abcdef0"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -234,13 +235,14 @@ class CallCounter:
 
 def fail_operation(client: Any, operation: str, code: str, message: str = "", when: Any = None) -> None:
     """Make `client` answer `operation` with an AWS error (for the calls `when(params)` selects)."""
-    pending: dict[str, Any] = {}
+    # Per thread: the backup calls from a pool of threads, and one call's parameters must not answer another's.
+    pending = threading.local()
 
     def remember(params: dict[str, Any], **_: Any) -> None:
-        pending["params"] = params
+        pending.params = params
 
     def answer(**_: Any) -> Any:
-        if when is not None and not when(pending.get("params", {})):
+        if when is not None and not when(getattr(pending, "params", {})):
             return None
         http = type("Http", (), {"status_code": 400, "headers": {}, "content": b""})()
         return http, {

@@ -34,6 +34,9 @@ CONTRACT_ENVIRONMENT = {
         "MAX_CONCURRENT_COPIES",
         "DRY_RUN",
         "COPY_LEDGER_TABLE",
+        # (v3) Application-consistent sets
+        "APP_CONSISTENT_TIMEOUT_SECONDS",
+        "APP_CONSISTENT_ON_FAILURE",
     },
     "restore_api": {
         "DR_REGION",

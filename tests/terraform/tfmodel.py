@@ -10,11 +10,10 @@ from __future__ import annotations
 import fnmatch
 import re
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-import hcl2
+from smart_vault.authz.terraform import parse_dir
 
 REPO = Path(__file__).resolve().parents[2]
 MODULE_DIR = REPO / "modules" / "restore_stack"
@@ -44,35 +43,9 @@ ROLE_POLICY_MAPS = {
     "vault": (VAULT_DIR, "vault_policies"),
 }
 
-BOOKKEEPING = ("__is_block__", "__comments__", "__inline_comments__")
 _REF = re.compile(r"^\$\{(local|var)\.([A-Za-z0-9_-]+)((?:\.[A-Za-z0-9_-]+)*)\}$")
 _EMBEDDED_REF = re.compile(r"\$\{(?:local|var)\.[A-Za-z0-9_.-]+\}")
 _DOC_REF = re.compile(r"^\$\{data\.aws_iam_policy_document\.([A-Za-z0-9_-]+)\.json\}$")
-
-
-def unquote(value: Any) -> Any:
-    """hcl2 keeps the quotes of string literals and block labels, and adds bookkeeping keys: drop both."""
-    if isinstance(value, str):
-        if len(value) >= 2 and value[0] == value[-1] == '"':
-            return value[1:-1].replace('\\"', '"')
-        return value
-    if isinstance(value, list):
-        return [unquote(v) for v in value]
-    if isinstance(value, dict):
-        return {unquote(k): unquote(v) for k, v in value.items() if k not in BOOKKEEPING}
-    return value
-
-
-@cache
-def parse_dir(directory: Path) -> dict[str, list[Any]]:
-    """Every top-level block of every .tf file of one directory, by block kind."""
-    blocks: dict[str, list[Any]] = {}
-    for path in sorted(directory.glob("*.tf")):
-        with path.open(encoding="utf-8") as handle:
-            parsed = hcl2.load(handle)
-        for kind, items in parsed.items():
-            blocks.setdefault(kind, []).extend(unquote(items))
-    return blocks
 
 
 def tf_files() -> list[Path]:

@@ -8,6 +8,7 @@ calls made during an evaluation, so they are neither authorized nor counted as t
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import boto3
@@ -24,12 +25,16 @@ class ApiFacts:
     def __init__(self, account: str = "123456789012") -> None:
         self.account = account
         self._clients: dict[tuple[str, str], Any] = {}
+        self._lock = threading.Lock()
 
     def _client(self, service: str, region: str) -> Any:
+        # boto3's default session is not thread-safe for creating clients (a drill's parallel threads raced
+        # here: "'str' object has no attribute 'items'" inside botocore); a client, once made, is.
         key = (service, region)
-        if key not in self._clients:
-            self._clients[key] = boto3.client(service, region_name=region)
-        return self._clients[key]
+        with self._lock:
+            if key not in self._clients:
+                self._clients[key] = boto3.Session().client(service, region_name=region)
+            return self._clients[key]
 
     def ec2(self, region: str, resource_id: str) -> Ec2Resource | None:
         ec2 = self._client("ec2", region)
@@ -137,3 +142,13 @@ class ApiFacts:
             return None
         roles = found["InstanceProfile"].get("Roles", [])
         return str(roles[0]["Arn"]) if roles else None
+
+    def ssm_document(self, region: str, document: str) -> dict[str, str] | None:
+        ssm = self._client("ssm", region)
+        name = document.rsplit("/", 1)[-1]
+        try:
+            ssm.describe_document(Name=document)
+            found = ssm.list_tags_for_resource(ResourceType="Document", ResourceId=name)["TagList"]
+        except ClientError:
+            return None
+        return {t["Key"]: t["Value"] for t in found}

@@ -56,6 +56,10 @@ class Facts(Protocol):
         """The role ARN inside an instance profile named by ARN or name."""
         ...
 
+    def ssm_document(self, region: str, document: str) -> dict[str, str] | None:
+        """The tags of a Systems Manager document named by name or ARN (None: no such document)."""
+        ...
+
 
 def _customer_managed(key_id: str | None) -> bool:
     return bool(key_id) and "alias/aws/" not in str(key_id)
@@ -156,6 +160,19 @@ class MotoFacts:
         queue = self._backend("sqs", region).queues.get(queue_name)
         key = getattr(queue, "kms_master_key_id", None) if queue is not None else None
         return self.key_arn(region, key) if _customer_managed(key) else None
+
+    # Where the tests answer Systems Manager with a model instead of moto (tests/support/ssm_world.py), the
+    # documents are the model's: `document_source(region, document)` answers for them.
+    document_source: Any = None
+
+    def ssm_document(self, region: str, document: str) -> dict[str, str] | None:
+        if self.document_source is not None:
+            return self.document_source(region, document)  # type: ignore[no-any-return]
+        backend = self._backend("ssm", region)
+        name = document.rsplit("/", 1)[-1]
+        if name not in backend._documents:
+            return None
+        return {t["Key"]: t["Value"] for t in backend._get_documents_tags(name)}
 
     def instance_profile_role(self, profile: str) -> str | None:
         backend = self._backend("iam", "global")

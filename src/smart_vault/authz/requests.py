@@ -227,10 +227,54 @@ def service_authorizations(
             Authorization(action, (Request(action, function_arn, {}),)),
             Authorization("iam:PassRole", (Request("iam:PassRole", params.get("Role", ""), passed),)),
         ]
+    if service == "ssm" and operation == "SendCommand":
+        return _send_command(params, region, facts)
     ref = reference.action(action.split(":")[0], action.split(":")[1])
     if any(t.required for t in ref.resource_types):
         raise ModelGap(f"{action}: resources of this action are not modelled yet (requests.py)")
     return [Authorization(action, (Request(action, "*", {}),))]
+
+
+def _resource_tag_context(ref: reference.ActionReference, type_name: str, tags: dict[str, str]) -> dict:
+    """`aws:ResourceTag/*` and `ssm:resourceTag/*` from a resource's own tags, as far as the reference lists
+    them for the action (at the action level, which applies to every resource, or for the resource type)."""
+    listed = ref.resource_type(type_name)
+    keys = ref.condition_keys + (listed.condition_keys if listed else ())
+    values: dict[str, ContextValue] = {}
+    for prefix in ("aws:ResourceTag", "ssm:resourceTag"):
+        values.update(ec2_context.tag_values(prefix, tags))
+    return _filtered(values, keys)
+
+
+def _send_command(params: dict[str, Any], region: str, facts: Facts) -> list[Authorization]:
+    """ssm:SendCommand (Service Authorization Reference, AWS Systems Manager): the document (required) and
+    each target instance, each with the action's keys `aws:ResourceTag/${TagKey}` and
+    `ssm:resourceTag/${TagKey}` read from that resource's tags. A document is named by name or ARN; one of
+    AWS's own (`AWS-...`) has no account in its ARN. Targets chosen by tag (`Targets`) are resolved by
+    Systems Manager, and an S3 output bucket is a resource of its own: neither is modelled."""
+    ref = reference.action("ssm", "SendCommand")
+    if params.get("Targets") or params.get("OutputS3BucketName"):
+        raise ModelGap("ssm:SendCommand: Targets and OutputS3BucketName are not modelled yet (requests.py)")
+    document = params.get("DocumentName", "")
+    tags = facts.ssm_document(region, document)
+    if tags is None:
+        return []  # Systems Manager answers InvalidDocument
+    if document.startswith("arn:"):
+        document_arn = document
+    else:
+        owner = "" if document.startswith("AWS-") else facts.account
+        document_arn = f"arn:aws:ssm:{region}:{owner}:document/{document}"
+    requests = [Request(ref.iam_action, document_arn, _resource_tag_context(ref, "document", tags))]
+    for instance_id in params.get("InstanceIds") or []:
+        if not instance_id.startswith("i-"):
+            raise ModelGap(f"ssm:SendCommand: managed node {instance_id} is not modelled yet (requests.py)")
+        instance = facts.ec2(region, instance_id)
+        if instance is None:
+            return []  # Systems Manager answers InvalidInstanceId
+        instance_arn = f"arn:aws:ec2:{region}:{facts.account}:instance/{instance_id}"
+        context = _resource_tag_context(ref, "instance", instance.tags)
+        requests.append(Request(ref.iam_action, instance_arn, context))
+    return [Authorization(ref.iam_action, tuple(requests))]
 
 
 def _direct_kms(action: str, params: dict[str, Any], region: str, facts: Facts) -> list[Authorization]:

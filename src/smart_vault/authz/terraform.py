@@ -31,7 +31,7 @@ REPO = Path(__file__).resolve().parents[3]
 RESTORE_DIR = REPO / "modules" / "restore_stack"
 DRILL_DIR = REPO / "modules" / "drill_stack"
 VAULT_DIR = REPO / "modules" / "vault_account"
-_BOOKKEEPING = ("__is_block__", "__comments__", "__inline_comments__")
+BOOKKEEPING = ("__is_block__", "__comments__", "__inline_comments__")
 
 # function -> (directory, locals map of its role's policy documents, module calls by region role, resource)
 FUNCTIONS = {
@@ -61,25 +61,27 @@ _WIDEST = {
 }
 
 
-def _unquote(value: Any) -> Any:
+def unquote(value: Any) -> Any:
+    """hcl2 keeps the quotes of string literals and block labels, and adds bookkeeping keys: drop both."""
     if isinstance(value, str):
         if len(value) >= 2 and value[0] == value[-1] == '"':
             return value[1:-1].replace('\\"', '"')
         return value
     if isinstance(value, list):
-        return [_unquote(v) for v in value]
+        return [unquote(v) for v in value]
     if isinstance(value, dict):
-        return {_unquote(k): _unquote(v) for k, v in value.items() if k not in _BOOKKEEPING}
+        return {unquote(k): unquote(v) for k, v in value.items() if k not in BOOKKEEPING}
     return value
 
 
 @cache
 def parse_dir(directory: Path) -> dict[str, list[Any]]:
+    """Every top-level block of every .tf file of one directory, by block kind."""
     blocks: dict[str, list[Any]] = {}
     for path in sorted(directory.glob("*.tf")):
         with path.open(encoding="utf-8") as handle:
             for kind, items in hcl2.load(handle).items():
-                blocks.setdefault(kind, []).extend(_unquote(items))
+                blocks.setdefault(kind, []).extend(unquote(items))
     return blocks
 
 

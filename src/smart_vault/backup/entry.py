@@ -87,6 +87,11 @@ def emit_metrics(result: RunResult, settings: BackupSettings, full_run: bool) ->
         metrics.add_metric("InstancesProtected", MetricUnit.Count, result.instances_protected)
         metrics.add_metric("SnapshotsCreated", MetricUnit.Count, len(report["snapshots_created"]))
         metrics.add_metric("SnapshotsDeleted", MetricUnit.Count, len(report["deleted"]))
+        # (v3) Application-consistent sets and the instances whose pre- or post-script failed.
+        metrics.add_metric("AppConsistentSets", MetricUnit.Count, result.extra.get("app_consistent_sets", 0))
+        metrics.add_metric(
+            "AppConsistentFailures", MetricUnit.Count, result.extra.get("app_consistent_failures", 0)
+        )
     metrics.add_metric("CopiesStarted", MetricUnit.Count, len(report["copies_started"]))
     metrics.add_metric("CopiesDeferred", MetricUnit.Count, report["copies_deferred"])
     metrics.add_metric("BackupFailures", MetricUnit.Count, len(report["failures"]))

@@ -129,6 +129,12 @@ def email_summary(report: Mapping[str, Any], region: str, dr_region: str) -> str
         f" {'would start' if report['dry_run'] else 'deferred to the next run'}",
         f"Snapshots {'to delete' if report['dry_run'] else 'deleted'}: {c['deleted']}",
     ]
+    frozen = [f["resource"] for f in report["failures"] if "post-script failed" in f["error"]]
+    if frozen:
+        lines += [
+            "",
+            f"WARNING: the post-script failed on {', '.join(frozen)}: the application may still be frozen.",
+        ]
     if report["failures"]:
         lines += ["", f"Failures ({c['failures']}):"]
         lines += [f"- {f['resource']}: {f['error']}" for f in report["failures"]]

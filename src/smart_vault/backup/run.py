@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from smart_vault.backup import copy_failures
+from smart_vault.backup.app_consistent_lane import AppConsistentLane, LaneOutcome, app_consistent_figures
 from smart_vault.backup.copied_once import mark_completed_copies, mark_copied
 from smart_vault.backup.ledger import CopyLedger, OwedCopy
 from smart_vault.backup.protection import Protection, protect_copies, share_finished_copy
@@ -105,6 +106,7 @@ class Clients:
     dr_ec2: Any
     ledger: CopyLedger | None = None
     events: Any = None  # (v3) EventBridge of the DR region (the vault's bus); None: built when needed
+    ssm: Any = None  # (v3) Systems Manager, for the scripts of opted-in instances (None: built when needed)
 
 
 @dataclass(frozen=True)
@@ -194,11 +196,17 @@ def recovery_point_age(
 
 
 def _back_up_one(
-    request: RunRequest, instance: Instance, clients: Clients, settings: BackupSettings
+    request: RunRequest,
+    instance: Instance,
+    clients: Clients,
+    settings: BackupSettings,
+    lane: AppConsistentLane | None = None,
 ) -> tuple[InstanceResult, list[str]]:
     set_id = backup_set_id(request.run_id, instance.instance_id)
     if request.dry_run:
         return instance_result(instance.instance_id, set_id, [], PLANNED), []
+    if lane is not None:
+        lane.yield_to_frozen()  # frozen instances of the lane take their sets first
     try:
         outcome = create_snapshot_set(clients.ec2, instance, request.run_id, settings)
     except Exception as exc:  # noqa: BLE001 - an unforeseen error fails this instance only, never the run
@@ -222,23 +230,28 @@ def _back_up_instances(
     clients: Clients,
     settings: BackupSettings,
     deadline: Deadline,
-) -> tuple[list[InstanceResult], list[str], int]:
-    """Back up `instances` in id order until the deadline; returns the results, the created snapshot ids
-    and how many instances were handled.
+) -> tuple[list[InstanceResult], list[str], int, LaneOutcome]:
+    """Back up `instances` in id order until the deadline; returns the results, the created snapshot ids,
+    how many instances were handled and (v3) the outcome of the application-consistent lane.
 
     At most WORKERS instances are in flight, so the deadline is checked as the work progresses. Every
     started instance finishes, so what was handled is always a prefix of `instances` (the continuation
     cursor is the id of its last one), and each invocation handles at least one instance, so a run always
-    moves forward.
+    moves forward. Instances with scripts go to the application-consistent lane (batches of scripts that
+    plain instances never wait for); the run stops early when the lane's batches would not fit in time.
     """
     results: list[InstanceResult] = []
     created: list[str] = []
     slots = threading.BoundedSemaphore(WORKERS)
     handled = 0
+    lane = None if request.dry_run else AppConsistentLane(clients.ssm, clients.ec2, request.run_id, settings)
     with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="backup") as pool:
         futures = []
         for instance in instances:
             if handled and deadline.instances_must_stop():
+                break
+            scripted = lane is not None and instance.scripts_document and instance.instance_id not in covered
+            if scripted and handled and not lane.fits(instance, deadline.seconds_left(), deadline.reserve):
                 break
             handled += 1
             if instance.instance_id in covered:
@@ -246,16 +259,24 @@ def _back_up_instances(
                 set_id = backup_set_id(request.run_id, instance.instance_id)
                 results.append(instance_result(instance.instance_id, set_id, ids, SKIPPED))
                 continue
+            if scripted:
+                lane.add(instance)
+                continue
             slots.acquire()
-            future = pool.submit(_back_up_one, request, instance, clients, settings)
+            future = pool.submit(_back_up_one, request, instance, clients, settings, lane)
             future.add_done_callback(lambda _: slots.release())
             futures.append(future)
+        if lane is not None:
+            lane.start_grouped()  # the scripts run while the plain instances finish
         for future in futures:
             result, ids = future.result()
             results.append(result)
             created += ids
+    outcome = lane.finish() if lane is not None else LaneOutcome()
+    results += outcome.results
+    created += outcome.created
     results.sort(key=lambda r: r["instance_id"])
-    return results, created, handled
+    return results, created, handled, outcome
 
 
 def _earlier_invocations(
@@ -297,7 +318,9 @@ def run_backup(
         for snap in run_snapshots(clients.ec2, settings.region, request.run_id):
             covered.setdefault(snap.source_instance, []).append(snap)
         pending = [i for i in selected if request.after is None or i.instance_id > request.after]
-        results, created, started = _back_up_instances(request, pending, covered, clients, settings, deadline)
+        results, created, started, lane = _back_up_instances(
+            request, pending, covered, clients, settings, deadline
+        )
     except AwsError as exc:
         failure = {"resource": "instance selection", "error": exc.readable()}
         return RunResult(report=build_report(request.run_id, request.dry_run, failures=[failure]))
@@ -350,13 +373,13 @@ def run_backup(
     selected_ids = [i.instance_id for i in selected]
     return RunResult(
         report=report,
+        extra={**app_consistent_figures(results, covered, lane, request.after), **protection_figures(guard)},
         instances_protected=len(protected),
         recovery_point_age=recovery_point_age(selected_ids, primaries, now),
         dr_recovery_point_age=recovery_point_age(selected_ids, dr_snapshots, now),
         oldest_owed_copy_age=oldest_owed_age(primaries, dr_snapshots, copies.started, now)
         if primaries
         else None,
-        extra=protection_figures(guard),
     )
 
 

@@ -54,6 +54,7 @@ PAGE_SIZE = 1000
 FILTER_VALUES_MAX = 200
 PROTECTED_STATES = ("running", "stopped")
 INSTANCE_RETENTION_TAG = "Backup-Retention-Days"
+SCRIPTS_TAG = "Backup-Scripts"  # (v3) application-consistent sets: the SSM document to run
 MAX_RETENTION_DAYS = 3650
 
 
@@ -67,6 +68,8 @@ class Instance:
     # (v2) Restore metadata: the set-wide tags, and (volume id, its per-volume tags) pairs.
     metadata: tuple[tuple[str, str], ...] = ()
     volume_tags: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
+    # (v3) The SSM document of its pre- and post-scripts (its Backup-Scripts tag); empty: a plain instance.
+    scripts_document: str = ""
 
 
 def retention_override(tags: dict[str, str], instance_id: str) -> int | None:
@@ -102,6 +105,7 @@ def instance_from_api(item: dict[str, Any]) -> Instance:
         retention_days=retention_override(tags, item["InstanceId"]),
         metadata=tuple(instance_metadata(item).items()),
         volume_tags=_volume_tags(item, {}),
+        scripts_document=tags.get(SCRIPTS_TAG, "").strip(),
     )
 
 
@@ -216,6 +220,14 @@ class SetResult:
         return [s.snapshot_id for s in self.snapshots]
 
 
+@dataclass(frozen=True)
+class InitiatedSet:
+    """What CreateSnapshots answered (its snapshot items) and the tags the whole set got at creation."""
+
+    snapshots: tuple[dict[str, Any], ...]
+    common_tags: dict[str, str]
+
+
 def set_tags(instance: Instance, run_id: str, set_id: str, settings: BackupSettings) -> dict[str, str]:
     """The tags every snapshot of one instance's set shares (set at creation)."""
     tags = {
@@ -234,14 +246,36 @@ def set_tags(instance: Instance, run_id: str, set_id: str, settings: BackupSetti
     return tags
 
 
-def create_snapshot_set(ec2: Any, instance: Instance, run_id: str, settings: BackupSettings) -> SetResult:
+def create_snapshot_set(
+    ec2: Any,
+    instance: Instance,
+    run_id: str,
+    settings: BackupSettings,
+    extra_tags: dict[str, str] | None = None,
+) -> SetResult:
     """One crash-consistent `CreateSnapshots` for the instance, then its per-volume tags.
 
     Errors are caught and recorded on the result: one instance's failure never stops the others.
     """
+    result, initiated = start_snapshot_set(ec2, instance, run_id, settings, extra_tags)
+    if initiated is not None:
+        tag_snapshot_set(ec2, instance, result, initiated, settings)
+    return result
+
+
+def start_snapshot_set(
+    ec2: Any,
+    instance: Instance,
+    run_id: str,
+    settings: BackupSettings,
+    extra_tags: dict[str, str] | None = None,
+) -> tuple[SetResult, InitiatedSet | None]:
+    """The `CreateSnapshots` call alone (the set's tags at creation, with `extra_tags`): the snapshots are
+    initiated when it answers. Returns the result and the answer (None, and the error on the result, when
+    the call failed). An application-consistent set thaws its application right after this."""
     set_id = backup_set_id(run_id, instance.instance_id)
     result = SetResult(instance.instance_id, set_id)
-    common = set_tags(instance, run_id, set_id, settings)
+    common = {**set_tags(instance, run_id, set_id, settings), **(extra_tags or {})}
     try:
         with aws.aws_errors("CreateSnapshots"):
             response = ec2.create_snapshots(
@@ -251,10 +285,18 @@ def create_snapshot_set(ec2: Any, instance: Instance, run_id: str, settings: Bac
             )
     except AwsError as exc:
         result.error = exc.readable()
-        return result
+        return result, None
+    return result, InitiatedSet(tuple(response.get("Snapshots", [])), common)
+
+
+def tag_snapshot_set(
+    ec2: Any, instance: Instance, result: SetResult, initiated: InitiatedSet, settings: BackupSettings
+) -> None:
+    """The per-volume tags of the snapshots `start_snapshot_set` initiated (one CreateTags each)."""
+    common = initiated.common_tags
     devices = {volume_id: device for device, volume_id in instance.volumes}
     per_volume_metadata = dict(instance.volume_tags)
-    for item in response.get("Snapshots", []):
+    for item in initiated.snapshots:
         volume_id = item.get("VolumeId", "")
         per_volume = {SOURCE_VOLUME_TAG: volume_id, DEVICE_TAG: devices.get(volume_id, "")}
         per_volume.update(per_volume_metadata.get(volume_id, ()))
@@ -284,7 +326,6 @@ def create_snapshot_set(ec2: Any, instance: Instance, run_id: str, settings: Bac
         except AwsError as exc:
             # The snapshot exists and is managed (retention falls back to its VolumeId); report the gap.
             result.error = f"tagging {item['SnapshotId']} failed: {exc.readable()}"
-    return result
 
 
 def copy_tags(primary: Snapshot, settings: BackupSettings) -> dict[str, str]:

@@ -29,6 +29,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("CREATED", lambda p: p.get("created_at")),
     Column("AGE", lambda p: format_age(p.get("age_seconds"))),
     Column("COMPLETE", lambda p: _yes_no(p.get("complete"))),
+    Column("APP-CONSISTENT", lambda p: _yes_no(p.get("app_consistent"))),
     Column("VOLUMES", lambda p: len(p.get("volumes") or [])),
     Column("TYPE", lambda p: (p.get("instance") or {}).get("instance_type")),
     Column("PLATFORM", lambda p: (p.get("instance") or {}).get("platform")),

@@ -224,6 +224,9 @@ def backup_environment(config: DeploymentConfig, topic_arn: str, dr_kms_key_arn:
         "LOCK_PRIMARY": "false",
         "VAULT_ACCOUNT_ID": "",
         "VAULT_EVENT_BUS_ARN": "",
+        # (v3) As Terraform sets them (variables.tf defaults).
+        "APP_CONSISTENT_TIMEOUT_SECONDS": "60",
+        "APP_CONSISTENT_ON_FAILURE": "crash-consistent",
     }
     return env
 

@@ -94,6 +94,18 @@ def set_created_at(items: Iterable[Mapping[str, Any]]) -> datetime:
     return min(i["StartTime"] for i in items)
 
 
+APP_CONSISTENT_TAG = "smart-vault:app-consistent"
+
+
+def app_consistent_of(tagged: Iterable[Mapping[str, str]]) -> bool | None:
+    """Pure: (v3) true when the set was taken between its pre- and post-script, false when the pre-script
+    failed and the set is crash-consistent, None for a set of an instance without scripts."""
+    flags = {tags.get(APP_CONSISTENT_TAG) for tags in tagged} - {None}
+    if not flags:
+        return None
+    return flags == {"true"}
+
+
 def group_recovery_points(snapshots: Iterable[Mapping[str, Any]], now: datetime) -> list[dict[str, Any]]:
     """Pure: DescribeSnapshots items (managed, one region) as recovery points, newest first."""
     points = []
@@ -123,6 +135,7 @@ def group_recovery_points(snapshots: Iterable[Mapping[str, Any]], now: datetime)
                 "created_at": _iso(created),
                 "age_seconds": max(int((now - created).total_seconds()), 0),
                 "complete": complete,
+                "app_consistent": app_consistent_of(tagged),
                 "instance": {
                     "name": first.get("Name"),
                     "instance_type": first.get(INSTANCE_TYPE_TAG),

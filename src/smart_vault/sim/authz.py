@@ -1,6 +1,6 @@
 """The simulation's request path through the authorization layer (smart_vault.authz).
 
-The simulated clients (`world.SimEC2`, `SimDynamoDB`, `SimSNS`, the scenario's Lambda) are not botocore
+The simulated clients (`world.SimEC2`, `SimDynamoDB`, `SimSNS`, `ssm.SimSSM`, the scenario's Lambda) are not botocore
 clients, so the botocore hook of `authz.enforce` never sees their calls: `authorized()` wraps one, and each
 operation the product calls on it is first evaluated against the calling function's Terraform policies,
 with the request context built from the simulated world (`SimFacts`), and refused as AWS refuses it.
@@ -31,10 +31,13 @@ def operation_name(method: str) -> str:
 class SimFacts:
     """Facts (smart_vault.authz.facts) read from the simulated world."""
 
-    def __init__(self, world: Any, account: str, table_keys: Mapping[str, str]) -> None:
+    def __init__(
+        self, world: Any, account: str, table_keys: Mapping[str, str], ssm_model: Any = None
+    ) -> None:
         self.world = world
         self.account = account
         self.table_keys = dict(table_keys)
+        self.ssm_model = ssm_model  # sim.ssm.SsmModel of the opted-in fleet (its documents), or None
 
     def ec2(self, region: str, resource_id: str) -> Ec2Resource | None:
         if resource_id.startswith("snap-"):
@@ -76,6 +79,9 @@ class SimFacts:
 
     def instance_profile_role(self, profile: str) -> str | None:
         return None
+
+    def ssm_document(self, region: str, document: str) -> dict[str, str] | None:
+        return self.ssm_model.tags_of_document(document) if self.ssm_model is not None else None
 
 
 class _Authorized:

@@ -37,6 +37,7 @@ from smart_vault.backup import entry
 from smart_vault.backup.ledger import CopyLedger
 from smart_vault.backup.run import Clients
 from smart_vault.config import BackupSettings
+from smart_vault.sim.app_consistent_scenario import opt_in
 from smart_vault.sim.authz import SimFacts, authorized
 from smart_vault.sim.vault_scenario import VaultSim
 from smart_vault.sim.world import (
@@ -73,6 +74,8 @@ class Scenario:
     data_volume_sizes: tuple[int, ...] = ()
     # (v3) A vault account in the DR region (sim/vault_scenario.py): sharing, announcements, its own slots.
     vault: bool = False
+    # (v3) Share of the fleet tagged Backup-Scripts (its scripts modelled by sim/ssm.py).
+    app_consistent_share: float = 0.0
 
 
 LAMBDA_TIMEOUT_S = 900.0
@@ -142,8 +145,12 @@ def run_scenario(scenario: Scenario) -> dict[str, Any]:
         # The handler's own pacing (`entry._clients`), on the virtual clock.
         pacing.Pacer(pacing.EC2_RATES, clock=lambda: world.clock, sleep=world.sleep).attach(client)
     # Every call goes through the authorization layer, the ledger encrypted with the primary key (backup.tf).
+    ssm = opt_in(world, scenario.app_consistent_share) if scenario.app_consistent_share else None
     facts = SimFacts(
-        world, ACCOUNT, {settings.copy_ledger_table: f"arn:aws:kms:{PRIMARY}:{ACCOUNT}:key/primary"}
+        world,
+        ACCOUNT,
+        {settings.copy_ledger_table: f"arn:aws:kms:{PRIMARY}:{ACCOUNT}:key/primary"},
+        ssm.model if ssm is not None else None,
     )
     enforcer = Enforcer(facts)
 
@@ -155,6 +162,7 @@ def run_scenario(scenario: Scenario) -> dict[str, Any]:
         dr_ec2=checked(dr_ec2, "ec2", DR),
         ledger=CopyLedger(checked(SimDynamoDB(world), "dynamodb"), settings.copy_ledger_table),
         events=checked(vault.events, "events", DR) if vault else None,
+        ssm=checked(ssm, "ssm") if ssm is not None else None,
     )
     sns = SimSNS()
     figures: dict[str, Any] = {
@@ -276,6 +284,7 @@ def run_scenario(scenario: Scenario) -> dict[str, Any]:
                 aws._clients[key] = client
     wall = time.perf_counter() - wall
     figures["continuations"] = sim_lambda.continuations
+    figures["ssm_requests"] = sum(clients.ssm.model.requests.values()) if clients.ssm else 0
     result = _figures(world, scenario, params, figures, wall)
     if vault:
         result.update(vault.results(start))
@@ -377,6 +386,7 @@ def _figures(
         "invocations": figures["invocations"],
         "invocations_killed": figures["killed"],
         "run_continuations": figures["continuations"],
+        "ssm_requests": figures["ssm_requests"],  # (v3) scripts of the opted-in share
         "overlapping_invocations": world.overlaps,
         "requests_per_invocation": requests_per_invocation(figures["requests"]),
         "throttled_requests": sum(world.buckets.throttled.values()),
