@@ -42,6 +42,21 @@ data "aws_iam_policy_document" "vault_ec2_read" {
 data "aws_iam_policy_document" "vault_snapshots" {
   # CopySnapshot authorizes the new snapshot (tagged ManagedBy in the request, encrypted) and its source
   # (a workload account's shared snapshot: snapshot ARNs carry no account, so the region bounds it).
+  # The source: a snapshot one of the source accounts owns and shared with the vault (request tags reach
+  # only the new snapshot, and the Service Authorization Reference lists no ec2:ResourceTag key for
+  # CopySnapshot's snapshot, so the source is bounded by its owner; its createVolumePermission is the
+  # owner's side of the cross-account request).
+  statement {
+    sid       = "CopyOnlySnapshotsOfTheSourceAccounts"
+    actions   = ["ec2:CopySnapshot"]
+    resources = [local.snapshots]
+    condition {
+      test     = "StringEquals"
+      variable = "ec2:Owner"
+      values   = var.source_account_ids
+    }
+  }
+
   statement {
     sid       = "CopyIntoTheVaultOnlyTaggedManagedAndEncrypted"
     actions   = ["ec2:CopySnapshot"]

@@ -46,6 +46,9 @@ class Authorization:
     requests: tuple[Request, ...]
     key_arn: str = ""  # set for KMS: the key policy is evaluated too
     via: str = ""  # the service that calls KMS on the caller's behalf ("dynamodb"), or ""
+    # (v3) Resources of another account the requests name: (resource ARN, owner account, the owner's
+    # createVolumePermission of a snapshot). AWS then also asks the owner's side (enforce.py).
+    foreign: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
 
 
 def iam_action(service: str, operation: str) -> str | None:
@@ -79,7 +82,16 @@ def ec2_authorizations(
         if unknown:
             return []  # a named resource does not exist: EC2 answers its NotFound before authorizing
         raise ModelGap(f"ec2:{operation}: no {missing} resource built from the request")
-    found_authorizations = [Authorization(ref.iam_action, tuple(requests))]
+    foreign = tuple(
+        (r.arn, r.facts.owner, r.facts.shared_with or ())
+        for r in resources
+        if operation in SHARED_SNAPSHOT_READS
+        and not r.created
+        and r.type == "snapshot"
+        and r.facts
+        and r.facts.owner not in (None, facts.account)
+    )
+    found_authorizations = [Authorization(ref.iam_action, tuple(requests), foreign=foreign)]
     found_authorizations += _tags_at_creation(operation, params, resources)
     found_authorizations += _ebs_kms(operation, params, region, resources, facts)
     found_authorizations += _pass_role(operation, params, facts)
@@ -117,6 +129,10 @@ def _kms(actions: tuple[str, ...], key_arn: str, via: str, region: str, facts: F
         out.append(Authorization(action, (Request(action, key_arn, context),), key_arn=key_arn, via=via))
     return out
 
+
+# What a snapshot's createVolumePermission lets another account do with it (EC2 user guide, "Share an
+# Amazon EBS snapshot"): copy it and create volumes from it.
+SHARED_SNAPSHOT_READS = ("CopySnapshot", "CreateVolume")
 
 # The actions for which EBS reads the data of an encrypted snapshot (and so asks KMS with the caller).
 EBS_READS_SNAPSHOT_DATA = ("CopySnapshot", "CreateVolume", "RunInstances")

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -226,7 +226,19 @@ def scope_for(function: str, region: str, deployment: Deployment) -> ModuleScope
     if calls is None:
         return ModuleScope(deployment, REPO, None)
     call = calls[0] if region == deployment.primary_region else calls[1]
-    return ModuleScope(deployment, directory, _module_inputs(deployment, call))
+    root = deployment
+    if function == "vault" and (sources := deployment.bound("var.source_account_ids")):
+        # The root module that applies the vault stack runs in the (first) source account: its inputs
+        # (the DR key's ARN) are that account's, while the vault function's own resources are the vault's.
+        # The vault function runs in the root's DR region (vault.tf: region = var.dr_region).
+        root = replace(
+            deployment,
+            account=str(sources[0]),
+            primary_region=deployment.dr_region,
+            dr_region=deployment.primary_region,
+            attributes=(),
+        )
+    return ModuleScope(deployment, directory, _module_inputs(root, call))
 
 
 def _as_tuple(value: Any) -> tuple[str, ...]:
@@ -296,6 +308,26 @@ def key_policy(region: str, deployment: Deployment) -> tuple[Statement, ...]:
     """The key policy Terraform gives the vault's key of `region` (kms.tf, one document per region)."""
     scope = ModuleScope(deployment, REPO, None)
     return tuple(render_document(scope, "kms_key", each=region))
+
+
+@cache
+def vault_bus_policy(bus_arn: str, source_account: str) -> tuple[Statement, ...]:
+    """(v3) The vault stack's event bus policy (modules/vault_account `vault_bus`) for the bus `bus_arn`,
+    applied in the bus's account and region with `source_account` among its source accounts."""
+    _, _, _, region, owner, _ = bus_arn.split(":", 5)
+    return _vault_bus_policy(bus_arn, region, owner, source_account)
+
+
+@cache
+def _vault_bus_policy(bus_arn: str, region: str, owner: str, source_account: str) -> tuple[Statement, ...]:
+    deployment = Deployment(
+        account=owner,
+        primary_region=region,
+        dr_region=region,
+        attributes=(("aws_cloudwatch_event_bus.vault.arn", bus_arn),),
+    )
+    scope = ModuleScope(deployment, VAULT_DIR, {"region": region, "source_account_ids": [source_account]})
+    return tuple(render_document(scope, "vault_bus"))
 
 
 @cache
