@@ -118,17 +118,9 @@ data "aws_iam_policy_document" "vault_snapshots" {
 }
 
 data "aws_iam_policy_document" "vault_kms" {
-  statement {
-    sid       = "EncryptCopiesWithTheVaultKey"
-    actions   = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKeyWithoutPlaintext", "kms:DescribeKey"]
-    resources = [aws_kms_key.vault.arn]
-    condition {
-      test     = "StringEquals"
-      variable = "kms:ViaService"
-      values   = ["ec2.${var.region}.amazonaws.com"]
-    }
-  }
-
+  # The vault key's own policy names this role for EBS, its ledger and its topic (main.tf `vault_key`):
+  # within the account that suffices, so no identity statement repeats it. The workload accounts' DR keys
+  # are another account's: their key policies grant the vault account, and these statements the role.
   # Reading a shared snapshot means using the workload's DR key through EBS (its key policy grants the
   # vault account the same actions).
   statement {
@@ -142,46 +134,17 @@ data "aws_iam_policy_document" "vault_kms" {
     }
   }
 
-  statement {
-    sid       = "GrantEbsTheVaultKey"
-    actions   = ["kms:CreateGrant"]
-    resources = [aws_kms_key.vault.arn]
-    condition {
-      test     = "Bool"
-      variable = "kms:GrantIsForAWSResource"
-      values   = ["true"]
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "kms:ViaService"
-      values   = ["ec2.${var.region}.amazonaws.com"]
-    }
-  }
-
+  # The grant EBS holds is limited by kms:ViaService, which already means "EBS, for a volume or
+  # snapshot": the DR key's policy keeps kms:GrantIsForAWSResource (kms.tf), which the role's statement
+  # would only repeat (as backup_iam.tf does for the DR key).
   statement {
     sid       = "GrantEbsTheSourceKeys"
     actions   = ["kms:CreateGrant"]
     resources = var.source_kms_key_arns
     condition {
-      test     = "Bool"
-      variable = "kms:GrantIsForAWSResource"
-      values   = ["true"]
-    }
-    condition {
       test     = "StringEquals"
       variable = "kms:ViaService"
       values   = ["ec2.${var.region}.amazonaws.com"]
-    }
-  }
-
-  statement {
-    sid       = "LedgerAndTopicThroughTheirServices"
-    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-    resources = [aws_kms_key.vault.arn]
-    condition {
-      test     = "StringEquals"
-      variable = "kms:ViaService"
-      values   = ["dynamodb.${var.region}.amazonaws.com", "sns.${var.region}.amazonaws.com"]
     }
   }
 }

@@ -61,6 +61,22 @@ data "aws_iam_policy_document" "vault_key" {
     }
   }
 
+  # The ledger and the topic are encrypted with this key: DynamoDB and SNS use it for the vault function.
+  statement {
+    sid       = "VaultFunctionUsesKeyThroughItsLedgerAndTopic"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = ["*"]
+    principals {
+      type        = "AWS"
+      identifiers = [aws_iam_role.vault.arn]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["dynamodb.${var.region}.amazonaws.com", "sns.${var.region}.amazonaws.com"]
+    }
+  }
+
   statement {
     sid       = "ServicesEncryptVaultData"
     actions   = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"]

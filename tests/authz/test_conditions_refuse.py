@@ -42,6 +42,20 @@ def tags(resource_type: str, **values: str) -> dict:
 def world() -> FakeFacts:
     facts = FakeFacts(profiles={PROFILE: APP_ROLE})
     facts.documents = {"scripts-doc": {"smart-vault:scripts": "true"}, "other-doc": {"Owner": "app-team"}}
+    # (v3) The vault's bus with the policy the emulator gives it (PutPermission for the workload account, no
+    # conditions): the role's own conditions decide (tests/authz/test_vault_refuse.py: Terraform's policy).
+    bus = ENV["backup"]["VAULT_EVENT_BUS_ARN"]
+    facts.buses[bus] = {
+        "Statement": [
+            {
+                "Sid": "workload",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+                "Action": "events:PutEvents",
+                "Resource": bus,
+            }
+        ]
+    }
     for region in (PRIMARY, DR):
         facts.add(region, Ec2Resource("snap-m", MANAGED, True, EBS_KEY, ACCOUNT))
         facts.add(region, Ec2Resource("snap-u", {}, False, None, ACCOUNT))
@@ -628,7 +642,9 @@ def test_the_same_requests_done_right_are_allowed():
         ]
     }
     outcomes, _, _ = Enforcer(facts).decide("backup", "events", "PutEvents", announce, DR, ENV["backup"])
-    assert [o.allowed_by for o in outcomes] == [("AnnounceOnTheVaultBus",)]
+    assert [(o.allowed, o.allowed_by, o.resource_policy) for o in outcomes] == [
+        (True, ("AnnounceOnTheVaultBus",), "allows")
+    ]
 
     # The scripts of an application-consistent set: the tagged document on a backed-up instance.
     outcomes, _, _ = Enforcer(facts).decide(

@@ -237,17 +237,22 @@ class Enforcer:
         return outcome
 
     def _bus_policy(self, bus_arn: str, deployment: terraform.Deployment, facts: Facts) -> tuple:
-        """The vault stack's bus policy as Terraform renders it (modules/vault_account, the caller's account
-        among its source accounts) when the bus is the one the function's environment binds; else the policy
-        the bus has (the facts), none when unknown."""
+        """The policy the bus has (the facts: the emulator's PutPermission); where the facts know none, the
+        vault stack's bus policy as Terraform renders it (modules/vault_account `vault_bus`, the caller's
+        account among its source accounts) when the bus is the one the function's environment binds; else
+        none (refused)."""
+        document = event_bus_policy(facts, bus_arn)
+        if document:
+            return statements_from_json(document, "event bus policy")
         if bus_arn in {value for path, value in deployment.attributes if path == "local.vault_event_bus_arn"}:
             return terraform.vault_bus_policy(bus_arn, facts.account)
-        document = event_bus_policy(facts, bus_arn)
-        return statements_from_json(document, "event bus policy") if document else ()
+        return ()
 
     def _key_policy(self, key_arn: str, deployment: terraform.Deployment) -> tuple:
-        bound = {value for path, value in deployment.attributes if path.startswith("aws_kms_key.")}
+        bound = {value: path for path, value in deployment.attributes if path.startswith("aws_kms_key.")}
         region = key_arn.split(":")[3]
+        if bound.get(key_arn) == "aws_kms_key.vault.arn":  # (v3) the vault module's own key
+            return terraform.vault_key_policy(deployment)
         if key_arn in bound:
             return terraform.key_policy(region, deployment)
         document = self.facts.key_policy(key_arn)

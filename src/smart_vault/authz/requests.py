@@ -133,6 +133,7 @@ def _kms(actions: tuple[str, ...], key_arn: str, via: str, region: str, facts: F
 # What a snapshot's createVolumePermission lets another account do with it (EC2 user guide, "Share an
 # Amazon EBS snapshot"): copy it and create volumes from it.
 SHARED_SNAPSHOT_READS = ("CopySnapshot", "CreateVolume")
+SHARED_SOURCE_KEY_ACTIONS = ("kms:Decrypt", "kms:DescribeKey", "kms:ReEncryptFrom", "kms:CreateGrant")
 
 # The actions for which EBS reads the data of an encrypted snapshot (and so asks KMS with the caller).
 EBS_READS_SNAPSHOT_DATA = ("CopySnapshot", "CreateVolume", "RunInstances")
@@ -148,6 +149,11 @@ def _ebs_kms(operation: str, params: dict[str, Any], region: str, resources: lis
     for source in sources:
         if source.kms_key_id and (key := facts.key_arn(region, source.kms_key_id)):
             actions = ("kms:Decrypt",) + (EBS_NEW_KEY_ACTIONS if operation == "RunInstances" else ())
+            if source.owner not in (None, facts.account):
+                # (v3) A snapshot another account shared: EBS uses its key with the caller's permissions in
+                # the owner's account (EC2 user guide, "Share a KMS key": kms:Decrypt, kms:DescribeKey,
+                # kms:CreateGrant, kms:ReEncrypt*; GUESS: ReEncryptFrom is the one a copy uses).
+                actions = SHARED_SOURCE_KEY_ACTIONS
             out += _kms(actions, key, "ec2", region, facts)
     creates_encrypted = operation in ("CopySnapshot", "CreateVolume") and any(
         r.created and r.values.get("ec2:Encrypted") == "true" for r in resources

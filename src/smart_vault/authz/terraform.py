@@ -311,6 +311,15 @@ def key_policy(region: str, deployment: Deployment) -> tuple[Statement, ...]:
 
 
 @cache
+def vault_key_policy(deployment: Deployment) -> tuple[Statement, ...]:
+    """(v3) The vault key's policy (modules/vault_account `vault_key`) in the vault function's deployment, its
+    role named by its rendered ARN (the key policy names the role itself)."""
+    region = deployment.primary_region
+    role = role_arn("vault", region, deployment)
+    bound = replace(deployment, attributes=(*deployment.attributes, ("aws_iam_role.vault.arn", role)))
+    return tuple(render_document(scope_for("vault", region, bound), "vault_key"))
+
+
 def vault_bus_policy(bus_arn: str, source_account: str) -> tuple[Statement, ...]:
     """(v3) The vault stack's event bus policy (modules/vault_account `vault_bus`) for the bus `bus_arn`,
     applied in the bus's account and region with `source_account` among its source accounts."""
