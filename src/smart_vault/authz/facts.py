@@ -81,8 +81,15 @@ class MotoFacts:
         self.account = account
 
     def for_account(self, account: str) -> MotoFacts:
-        """The same emulator seen by another account (the vault account's function)."""
-        return self if account == self.account else MotoFacts(account)
+        """The same emulator seen by another account (the vault account's function); one per account, so
+        that the enforcer's deployments cached per facts stay cached."""
+        if account == self.account:
+            return self
+        others = self.__dict__.setdefault("_others", {})
+        if account not in others:
+            others[account] = MotoFacts(account)
+            others[account].document_source = self.document_source
+        return others[account]
 
     @staticmethod
     def account_of_access_key(access_key: str) -> str | None:
