@@ -46,6 +46,11 @@ resource "aws_lambda_function" "backup" {
       CHANGE_ANOMALY_FACTOR       = tostring(var.change_anomaly_factor)
       CHANGE_ANOMALY_MIN_GIB      = tostring(var.change_anomaly_min_gib)
       SNAPSHOT_PRICE_PER_GB_MONTH = tostring(var.snapshot_price_per_gb_month)
+      LOCK_MODE                   = var.lock_mode
+      LOCK_COOL_OFF_HOURS         = tostring(var.lock_cool_off_hours)
+      LOCK_PRIMARY                = tostring(var.lock_primary)
+      VAULT_ACCOUNT_ID            = var.vault_account_id
+      VAULT_EVENT_BUS_ARN         = local.vault_event_bus_arn
       # (v3) Application-consistent sets (instances tagged Backup-Scripts).
       APP_CONSISTENT_TIMEOUT_SECONDS = tostring(var.app_consistent_timeout_seconds)
       APP_CONSISTENT_ON_FAILURE      = var.app_consistent_on_failure

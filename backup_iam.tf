@@ -397,6 +397,7 @@ locals {
     messaging = data.aws_iam_policy_document.backup_messaging.json
     locks     = data.aws_iam_policy_document.backup_snapshot_locks.json
     changes   = data.aws_iam_policy_document.backup_change_rate.json
+    vault     = data.aws_iam_policy_document.backup_vault.json # backup_vault_iam.tf
     scripts   = data.aws_iam_policy_document.backup_scripts.json
   }
 }

@@ -99,7 +99,62 @@ data "aws_iam_policy_document" "kms_key" {
       values = [
         "arn:${local.partition}:logs:${each.value}:${local.account_id}:log-group:/aws/lambda/${var.name_prefix}-*",
         "arn:${local.partition}:logs:${each.value}:${local.account_id}:log-group:/aws/apigateway/${var.name_prefix}-*",
+        "arn:${local.partition}:logs:${each.value}:${local.account_id}:log-group:/aws/events/${var.name_prefix}-*",
       ]
+    }
+  }
+
+  # (v3) The vault account copies shared DR copies: it may use the DR key for that through EBS
+  # (contract: kms:Decrypt, kms:DescribeKey, kms:CreateGrant for AWS resources, kms:ReEncrypt*).
+  dynamic "statement" {
+    for_each = each.key == "dr" && var.vault_account_id != "" ? ["read"] : []
+    content {
+      sid       = "VaultAccountReadsSharedCopies"
+      actions   = ["kms:Decrypt", "kms:DescribeKey", "kms:ReEncrypt*"]
+      resources = ["*"]
+      principals {
+        type        = "AWS"
+        identifiers = ["arn:${local.partition}:iam::${var.vault_account_id}:root"]
+      }
+    }
+  }
+
+  dynamic "statement" {
+    for_each = each.key == "dr" && var.vault_account_id != "" ? ["grant"] : []
+    content {
+      sid       = "VaultAccountGrantsEbs"
+      actions   = ["kms:CreateGrant"]
+      resources = ["*"]
+      principals {
+        type        = "AWS"
+        identifiers = ["arn:${local.partition}:iam::${var.vault_account_id}:root"]
+      }
+      condition {
+        test     = "Bool"
+        variable = "kms:GrantIsForAWSResource"
+        values   = ["true"]
+      }
+    }
+  }
+
+  # (v3) Only the named key administrators may schedule the DR key's deletion, disable it or change its
+  # policy (an explicit Deny: the account-root statement above cannot outweigh it).
+  dynamic "statement" {
+    for_each = each.key == "dr" && length(var.dr_key_administrator_arns) > 0 ? ["deny"] : []
+    content {
+      sid       = "OnlyKeyAdministratorsDeleteOrRepolicy"
+      effect    = "Deny"
+      actions   = ["kms:ScheduleKeyDeletion", "kms:DisableKey", "kms:PutKeyPolicy"]
+      resources = ["*"]
+      principals {
+        type        = "AWS"
+        identifiers = ["*"]
+      }
+      condition {
+        test     = "ArnNotLike"
+        variable = "aws:PrincipalArn"
+        values   = var.dr_key_administrator_arns
+      }
     }
   }
 

@@ -83,3 +83,8 @@ output "dashboard_name" {
   description = "CloudWatch dashboard of the vault's health (recovery-point age, copy backlog, drills, failures), in the primary region."
   value       = aws_cloudwatch_dashboard.health.dashboard_name
 }
+
+output "vault_event_bus_arn" {
+  description = "The vault account's event bus the backup function announces on (empty without a vault account)."
+  value       = local.vault_event_bus_arn
+}

@@ -26,3 +26,23 @@ provider "aws" {
     tags = local.tags
   }
 }
+
+# (v3) The vault account, in the DR region: its own credentials (a role of that account, assumed from the
+# credentials Terraform runs with, or a named profile). Unused when no vault stack is deployed.
+provider "aws" {
+  alias   = "vault"
+  region  = var.dr_region
+  profile = var.vault_profile
+
+  dynamic "assume_role" {
+    for_each = var.vault_role_arn == null ? [] : [var.vault_role_arn]
+    content {
+      role_arn     = assume_role.value
+      session_name = "${var.name_prefix}-vault-deploy"
+    }
+  }
+
+  default_tags {
+    tags = local.tags
+  }
+}

@@ -547,3 +547,144 @@ variable "snapshot_price_per_gb_month" {
     error_message = "snapshot_price_per_gb_month must be between 0 and 100."
   }
 }
+
+# ------------------------------------------------------------------ (v3) Snapshot Lock and the vault account
+
+variable "lock_mode" {
+  type        = string
+  description = "EBS Snapshot Lock mode of every DR copy (LOCK_MODE): none, governance or compliance."
+  default     = "governance"
+
+  validation {
+    condition     = contains(["none", "governance", "compliance"], var.lock_mode)
+    error_message = "lock_mode must be none, governance or compliance."
+  }
+}
+
+variable "lock_cool_off_hours" {
+  type        = number
+  description = "Cooling-off period of compliance locks in hours (LOCK_COOL_OFF_HOURS), 0 to 72; 0 with other modes."
+  default     = 0
+
+  validation {
+    condition     = var.lock_cool_off_hours >= 0 && var.lock_cool_off_hours <= 72 && floor(var.lock_cool_off_hours) == var.lock_cool_off_hours
+    error_message = "lock_cool_off_hours must be a whole number from 0 to 72."
+  }
+}
+
+variable "lock_primary" {
+  type        = bool
+  description = "Lock primary snapshots too, in the same mode (LOCK_PRIMARY)."
+  default     = false
+}
+
+variable "vault_account_id" {
+  type        = string
+  description = "The 12-digit vault account that receives a copy of every DR recovery point (VAULT_ACCOUNT_ID); empty for none."
+  default     = ""
+
+  validation {
+    condition     = var.vault_account_id == "" || can(regex("^[0-9]{12}$", var.vault_account_id))
+    error_message = "vault_account_id must be empty or a 12-digit AWS account id."
+  }
+}
+
+variable "vault_event_bus_arn" {
+  type        = string
+  description = "The vault account's event bus in dr_region (VAULT_EVENT_BUS_ARN): the vault_account stack's output vault_event_bus_arn. Required with vault_account_id."
+  default     = ""
+
+  validation {
+    condition     = var.vault_event_bus_arn == "" || can(regex("^arn:aws[a-z-]*:events:[a-z0-9-]+:[0-9]{12}:event-bus/[A-Za-z0-9._/-]+$", var.vault_event_bus_arn))
+    error_message = "vault_event_bus_arn must be empty or an EventBridge event bus ARN."
+  }
+}
+
+variable "deploy_vault_stack" {
+  type        = bool
+  description = "Deploy the vault account's stack (modules/vault_account) with the aws.vault provider; false when the vault account applies it separately (then set vault_event_bus_arn)."
+  default     = true
+}
+
+variable "vault_role_arn" {
+  type        = string
+  description = "A role of the vault account that Terraform assumes to apply the vault stack (the aws.vault provider); null to use vault_profile or the default credentials."
+  default     = null
+
+  validation {
+    condition     = var.vault_role_arn == null || can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$", var.vault_role_arn))
+    error_message = "vault_role_arn must be null or an IAM role ARN."
+  }
+}
+
+variable "vault_profile" {
+  type        = string
+  description = "Named AWS profile with the vault account's credentials for the aws.vault provider; null for none."
+  default     = null
+}
+
+variable "vault_key_administrator_arns" {
+  type        = list(string)
+  description = "Principals of the vault account that administer the vault key (only they may change its policy or schedule its deletion); include the role the vault stack is applied with."
+  default     = []
+
+  validation {
+    condition     = alltrue([for a in var.vault_key_administrator_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/.+$", a))])
+    error_message = "vault_key_administrator_arns must list IAM role or user ARNs."
+  }
+}
+
+variable "dr_key_administrator_arns" {
+  type        = list(string)
+  description = "The only principals that may schedule the DR key's deletion, disable it or change its policy (an explicit Deny for everyone else); empty: no such Deny. Include the role Terraform applies with."
+  default     = []
+
+  validation {
+    condition     = alltrue([for a in var.dr_key_administrator_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user|root).*$", a))])
+    error_message = "dr_key_administrator_arns must list IAM ARNs."
+  }
+}
+
+variable "vault_retention_days" {
+  type        = number
+  description = "Age in days after which vault copies may be pruned (the vault function's RETENTION_DAYS)."
+  default     = 35
+
+  validation {
+    condition     = var.vault_retention_days >= 1 && var.vault_retention_days <= 3650 && floor(var.vault_retention_days) == var.vault_retention_days
+    error_message = "vault_retention_days must be a whole number from 1 to 3650."
+  }
+}
+
+variable "vault_lock_mode" {
+  type        = string
+  description = "EBS Snapshot Lock mode of every vault copy: none, governance or compliance."
+  default     = "compliance"
+
+  validation {
+    condition     = contains(["none", "governance", "compliance"], var.vault_lock_mode)
+    error_message = "vault_lock_mode must be none, governance or compliance."
+  }
+}
+
+variable "vault_lock_cool_off_hours" {
+  type        = number
+  description = "Cooling-off period of the vault's compliance locks, 0 to 72 hours."
+  default     = 24
+
+  validation {
+    condition     = var.vault_lock_cool_off_hours >= 0 && var.vault_lock_cool_off_hours <= 72 && floor(var.vault_lock_cool_off_hours) == var.vault_lock_cool_off_hours
+    error_message = "vault_lock_cool_off_hours must be a whole number from 0 to 72."
+  }
+}
+
+variable "recycle_bin_retention_days" {
+  type        = number
+  description = "Days a deleted ManagedBy=smart-vault snapshot stays in the Recycle Bin, in both regions and the vault account (0: no Recycle Bin rule)."
+  default     = 7
+
+  validation {
+    condition     = var.recycle_bin_retention_days >= 0 && var.recycle_bin_retention_days <= 365 && floor(var.recycle_bin_retention_days) == var.recycle_bin_retention_days
+    error_message = "recycle_bin_retention_days must be a whole number from 0 to 365."
+  }
+}

@@ -287,6 +287,12 @@ def _scenario_parser() -> argparse.ArgumentParser:
     parser.add_argument("--copy-failure-rate", type=float, default=0.0)
     parser.add_argument("--attacked", type=int, default=5, help="ransomware: instances attacked on day 20")
     parser.add_argument(
+        "--vault", action="store_true", help="(v3) with the vault account: the JSON gains the vault_* keys"
+    )
+    parser.add_argument(
+        "--vault", action="store_true", help="(v3) with the vault account: the JSON gains the vault_* keys"
+    )
+    parser.add_argument(
         "--app-consistent-share", type=float, default=0.0, help="share of the fleet with pre-/post-scripts"
     )
     parser.add_argument(
@@ -312,6 +318,7 @@ def _scenario(args: argparse.Namespace) -> Any:
     scenario.params.kill_rate = args.kill_rate
     scenario.params.api_rate_scale = args.api_rate_scale
     scenario.params.copy_failure_rate = args.copy_failure_rate
+    scenario.vault = args.vault
     scenario.app_consistent_share = args.app_consistent_share
     return scenario
 
@@ -319,7 +326,7 @@ def _scenario(args: argparse.Namespace) -> Any:
 def copy_pipeline_scenario(argv: list[str]) -> int:
     """`--scenario copy-pipeline|overload|ransomware [--json] [--instances|--fleet N] [--days D] [--drain-days D]
     [--copy-limit L] [--seed S] [--overlap-rate R] [--kill-rate R] [--api-rate-scale F]
-    [--copy-failure-rate R] [--app-consistent-share R] [--attacked N] [--check]`: the real backup handler in the simulated
+    [--copy-failure-rate R] [--app-consistent-share R] [--attacked N] [--vault] [--check]`: the real backup handler in the simulated
     AWS with time (smart_vault.sim); prints one JSON object, the same bytes for the same arguments in any
     process (the wall time goes to stderr). The fault options add faults beyond the issue's scenario: copy
     invocations that overlap at the ledger, copy invocations cut off mid-way, EC2 token buckets shrunk to a

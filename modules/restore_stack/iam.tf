@@ -84,6 +84,7 @@ data "aws_iam_policy_document" "restore_api_ec2_read" {
       "ec2:DescribeSubnets",
       "ec2:DescribeSecurityGroups",
       "ec2:DescribeAvailabilityZones",
+      "ec2:DescribeLockedSnapshots", # (v3) GET /recovery-points: locked_until, lock_mode, immutable
     ]
     resources = ["*"]
   }

@@ -194,6 +194,50 @@ def _optional_table_name(env: Mapping[str, str], name: str) -> str | None:
     return None if _get(env, name) is None else _table_name(env, name)
 
 
+LOCK_MODES = ("none", "governance", "compliance")
+ACCOUNT_ID_RE = re.compile(r"^\d{12}$")
+EVENT_BUS_ARN_RE = re.compile(
+    r"^arn:aws[a-z-]*:events:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):event-bus/[A-Za-z0-9._/-]{1,256}$"
+)
+
+
+def lock_settings(env: Mapping[str, str]) -> tuple[str, int]:
+    """(v3) `LOCK_MODE` and `LOCK_COOL_OFF_HOURS` (compliance mode only), for the backup and vault functions."""
+    mode = (_get(env, "LOCK_MODE") or "none").lower()
+    if mode not in LOCK_MODES:
+        raise ConfigError("LOCK_MODE", f"must be one of {', '.join(LOCK_MODES)}, got {mode!r}")
+    cool_off = _int(env, "LOCK_COOL_OFF_HOURS", 0, 0, 72)
+    if cool_off and mode != "compliance":
+        raise ConfigError(
+            "LOCK_COOL_OFF_HOURS", f"applies to LOCK_MODE=compliance only (LOCK_MODE is {mode})"
+        )
+    return mode, cool_off
+
+
+def account_id(env: Mapping[str, str], name: str) -> str:
+    value = _required(env, name)
+    if not ACCOUNT_ID_RE.match(value):
+        raise ConfigError(name, f"must be a 12-digit AWS account id, got {value!r}")
+    return value
+
+
+def vault_target(env: Mapping[str, str], dr_region: str) -> tuple[str | None, str | None]:
+    """(v3) `VAULT_ACCOUNT_ID` (empty: no vault account) and `VAULT_EVENT_BUS_ARN` (required with it: a bus
+    of the vault account in `DR_REGION`)."""
+    if _get(env, "VAULT_ACCOUNT_ID") is None:
+        return None, None
+    vault = account_id(env, "VAULT_ACCOUNT_ID")
+    bus = _required(env, "VAULT_EVENT_BUS_ARN")
+    match = EVENT_BUS_ARN_RE.match(bus)
+    if not match:
+        raise ConfigError("VAULT_EVENT_BUS_ARN", f"is not an event bus ARN: {bus!r}")
+    if match.group("account") != vault or match.group("region") != dr_region:
+        raise ConfigError(
+            "VAULT_EVENT_BUS_ARN", f"must be a bus of account {vault} in {dr_region} (DR_REGION), got {bus!r}"
+        )
+    return vault, bus
+
+
 @dataclass(frozen=True)
 class BackupSettings:
     region: str
@@ -212,6 +256,12 @@ class BackupSettings:
     change_anomaly_factor: float = 5.0
     change_anomaly_min_gib: float = 1.0
     snapshot_price_per_gb_month: float = 0.05
+    # (v3) Snapshot Lock and the vault account
+    lock_mode: str = "none"
+    lock_cool_off_hours: int = 0
+    lock_primary: bool = False
+    vault_account_id: str | None = None
+    vault_event_bus_arn: str | None = None
     # (v3) Application-consistent sets: how long a pre-script (and a post-script) may run, and what a failed
     # pre-script means (APP_CONSISTENT_ON_FAILURE: take a crash-consistent set anyway, or fail the instance).
     app_consistent_timeout_seconds: int = 60
@@ -239,6 +289,8 @@ class BackupSettings:
         if not tag_values:
             raise ConfigError("BACKUP_TAG_VALUE", "must name at least one value")
         retention = _int(env, "RETENTION_DAYS", 7, 1, 3650)
+        lock_mode, cool_off = lock_settings(env)
+        vault_account, vault_bus = vault_target(env, dr_region)
         return cls(
             region=region,
             sns_topic_arn=_topic_arn(env),
@@ -255,6 +307,11 @@ class BackupSettings:
             dry_run=_bool(env, "DRY_RUN", False),
             copy_ledger_table=_table_name(env, "COPY_LEDGER_TABLE"),
             **_change_settings(env),
+            lock_mode=lock_mode,
+            lock_cool_off_hours=cool_off,
+            lock_primary=_bool(env, "LOCK_PRIMARY", False),
+            vault_account_id=vault_account,
+            vault_event_bus_arn=vault_bus,
             app_consistent_timeout_seconds=_int(env, "APP_CONSISTENT_TIMEOUT_SECONDS", 60, 10, 300),
             app_consistent_on_failure=_choice(
                 env, "APP_CONSISTENT_ON_FAILURE", "crash-consistent", APP_CONSISTENT_ON_FAILURE_VALUES
@@ -385,4 +442,54 @@ class DrillSettings:
             timeout_seconds=_int(env, "DRILL_TIMEOUT_SECONDS", 600, 60, 840),
             validation_function=validation,
             allowed_instance_profile_arns=_profile_arns(env, "ALLOWED_INSTANCE_PROFILE_ARNS"),
+        )
+
+
+@dataclass(frozen=True)
+class VaultSettings:
+    """(v3) The vault function, in the vault account, in the workload's DR region."""
+
+    region: str
+    sns_topic_arn: str
+    source_account_ids: tuple[str, ...]
+    vault_kms_key_id: str
+    vault_ledger_table: str
+    retention_days: int = 35
+    min_snapshots_kept: int = 1
+    max_concurrent_copies: int = AWS_MAX_CONCURRENT_COPIES
+    lock_mode: str = "none"
+    lock_cool_off_hours: int = 0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> VaultSettings:
+        env = os.environ if env is None else env
+        region = _current_region(env)
+        sources = _csv(env, "SOURCE_ACCOUNT_IDS", "")
+        if not sources:
+            raise ConfigError("SOURCE_ACCOUNT_IDS", "is required but not set")
+        for item in sources:
+            if not ACCOUNT_ID_RE.match(item):
+                raise ConfigError("SOURCE_ACCOUNT_IDS", f"{item!r} is not a 12-digit AWS account id")
+        key = _required(env, "VAULT_KMS_KEY_ID")
+        arn = KMS_ARN_RE.match(key)
+        if arn and arn.group("region") != region:
+            raise ConfigError(
+                "VAULT_KMS_KEY_ID", f"key is in {arn.group('region')}, the vault runs in {region}"
+            )
+        if not arn and not KMS_ID_RE.match(key):
+            raise ConfigError("VAULT_KMS_KEY_ID", f"must be a KMS key ARN, key id or alias/..., got {key!r}")
+        lock_mode, cool_off = lock_settings(env)
+        return cls(
+            region=region,
+            sns_topic_arn=_topic_arn(env),
+            source_account_ids=sources,
+            vault_kms_key_id=key,
+            vault_ledger_table=_table_name(env, "VAULT_LEDGER_TABLE"),
+            retention_days=_int(env, "RETENTION_DAYS", 35, 1, 3650),
+            min_snapshots_kept=_int(env, "MIN_SNAPSHOTS_KEPT", 1, 1, 1000),
+            max_concurrent_copies=_int(
+                env, "MAX_CONCURRENT_COPIES", AWS_MAX_CONCURRENT_COPIES, 1, AWS_MAX_CONCURRENT_COPIES
+            ),
+            lock_mode=lock_mode,
+            lock_cool_off_hours=cool_off,
         )

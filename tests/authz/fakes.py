@@ -20,6 +20,7 @@ class FakeFacts:
     groups: tuple[str, ...] = ("sg-default",)
     profiles: dict[str, str] = field(default_factory=dict)
     documents: dict[str, dict[str, str]] = field(default_factory=dict)  # SSM document name -> its tags
+    buses: dict[str, dict[str, Any]] = field(default_factory=dict)  # (v3) event bus ARN -> its policy
 
     def add(self, region: str, resource: Ec2Resource) -> Ec2Resource:
         self.resources[(region, resource.id)] = resource
@@ -58,3 +59,6 @@ class FakeFacts:
     def ssm_document(self, region: str, document: str) -> dict[str, str] | None:
         found = self.documents.get(document.rsplit("/", 1)[-1])
         return dict(found) if found is not None else None
+
+    def event_bus_policy(self, bus_arn: str) -> dict[str, Any] | None:
+        return self.buses.get(bus_arn)

@@ -23,6 +23,11 @@ ENV = {
         "DR_REGION": DR,
         "DR_KMS_KEY_ID": DR_KEY,
         "COPY_LEDGER_TABLE": "smart-vault-copy-ledger",
+        # (v3) Snapshot Lock and the vault account
+        "LOCK_MODE": "compliance",
+        "LOCK_COOL_OFF_HOURS": "24",
+        "VAULT_ACCOUNT_ID": "210987654321",
+        "VAULT_EVENT_BUS_ARN": "arn:aws:events:eu-central-1:210987654321:event-bus/smart-vault-vault",
     },
     "restore_api": {"AWS_REGION": PRIMARY, "DR_REGION": DR},
     "restore_worker": {"AWS_REGION": PRIMARY, "DR_REGION": DR, "ALLOWED_INSTANCE_PROFILE_ARNS": PROFILE},
@@ -37,6 +42,20 @@ def tags(resource_type: str, **values: str) -> dict:
 def world() -> FakeFacts:
     facts = FakeFacts(profiles={PROFILE: APP_ROLE})
     facts.documents = {"scripts-doc": {"smart-vault:scripts": "true"}, "other-doc": {"Owner": "app-team"}}
+    # (v3) The vault's bus with the policy the emulator gives it (PutPermission for the workload account, no
+    # conditions): the role's own conditions decide (tests/authz/test_vault_refuse.py: Terraform's policy).
+    bus = ENV["backup"]["VAULT_EVENT_BUS_ARN"]
+    facts.buses[bus] = {
+        "Statement": [
+            {
+                "Sid": "workload",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+                "Action": "events:PutEvents",
+                "Resource": bus,
+            }
+        ]
+    }
     for region in (PRIMARY, DR):
         facts.add(region, Ec2Resource("snap-m", MANAGED, True, EBS_KEY, ACCOUNT))
         facts.add(region, Ec2Resource("snap-u", {}, False, None, ACCOUNT))
@@ -485,6 +504,121 @@ CASES = [
         PRIMARY,
         "kms:CreateGrant",
     ),
+    # (v3) Snapshot Lock of DR copies, sharing with the vault account, announcements on its bus.
+    (
+        "backup-locks-an-unmanaged-snapshot",
+        "backup",
+        "ec2",
+        "LockSnapshot",
+        {"SnapshotId": "snap-u", "LockMode": "governance", "LockDuration": 7},
+        DR,
+        "ec2:LockSnapshot",
+    ),
+    (
+        "backup-locks-beyond-the-longest-retention",
+        "backup",
+        "ec2",
+        "LockSnapshot",
+        {"SnapshotId": "snap-m", "LockMode": "governance", "LockDuration": 3651},
+        DR,
+        "ec2:LockSnapshot",
+    ),
+    (
+        "backup-locks-with-a-longer-cooling-off",
+        "backup",
+        "ec2",
+        "LockSnapshot",
+        {"SnapshotId": "snap-m", "LockMode": "compliance", "LockDuration": 7, "CoolOffPeriod": 72},
+        DR,
+        "ec2:LockSnapshot",
+    ),
+    (
+        "backup-shares-an-unmanaged-snapshot",
+        "backup",
+        "ec2",
+        "ModifySnapshotAttribute",
+        {
+            "SnapshotId": "snap-u",
+            "Attribute": "createVolumePermission",
+            "OperationType": "add",
+            "UserIds": ["210987654321"],
+        },
+        DR,
+        "ec2:ModifySnapshotAttribute",
+    ),
+    (
+        "backup-shares-with-another-account",
+        "backup",
+        "ec2",
+        "ModifySnapshotAttribute",
+        {
+            "SnapshotId": "snap-m",
+            "Attribute": "createVolumePermission",
+            "OperationType": "add",
+            "UserIds": ["999999999999"],
+        },
+        DR,
+        "ec2:ModifySnapshotAttribute",
+    ),
+    (
+        "backup-makes-a-snapshot-public",
+        "backup",
+        "ec2",
+        "ModifySnapshotAttribute",
+        {
+            "SnapshotId": "snap-m",
+            "Attribute": "createVolumePermission",
+            "OperationType": "add",
+            "GroupNames": ["all"],
+        },
+        DR,
+        "ec2:ModifySnapshotAttribute",
+    ),
+    (
+        "backup-changes-another-attribute",
+        "backup",
+        "ec2",
+        "ModifySnapshotAttribute",
+        {
+            "SnapshotId": "snap-m",
+            "Attribute": "productCodes",
+            "OperationType": "add",
+            "UserIds": ["210987654321"],
+        },
+        DR,
+        "ec2:ModifySnapshotAttribute",
+    ),
+    (
+        "backup-announces-as-another-source",
+        "backup",
+        "events",
+        "PutEvents",
+        {
+            "Entries": [
+                {
+                    "Source": "aws.ec2",
+                    "DetailType": "x",
+                    "Detail": "{}",
+                    "EventBusName": "arn:aws:events:eu-central-1:210987654321:event-bus/smart-vault-vault",
+                }
+            ]
+        },
+        DR,
+        "events:PutEvents",
+    ),
+    (
+        "backup-announces-on-another-bus",
+        "backup",
+        "events",
+        "PutEvents",
+        {
+            "Entries": [
+                {"Source": "smart-vault", "DetailType": "x", "Detail": "{}", "EventBusName": "default"}
+            ]
+        },
+        DR,
+        "events:PutEvents",
+    ),
 ]
 
 
@@ -514,11 +648,27 @@ def test_the_same_requests_done_right_are_allowed():
             },
         ),
         ("backup", "DeleteSnapshot", {"SnapshotId": "snap-m"}),
+        (
+            "backup",
+            "LockSnapshot",
+            {"SnapshotId": "snap-m", "LockMode": "compliance", "LockDuration": 7, "CoolOffPeriod": 24},
+        ),
+        (
+            "backup",
+            "ModifySnapshotAttribute",
+            {
+                "SnapshotId": "snap-m",
+                "Attribute": "createVolumePermission",
+                "OperationType": "add",
+                "UserIds": ["210987654321"],
+            },
+        ),
         ("backup", "CreateTags", {"Resources": ["snap-m"], "Tags": [{"Key": "smart-vault:x", "Value": "1"}]}),
     ]
     managed += [("drill", "DeleteVolume", {"VolumeId": "vol-m"})]  # a drill volume left after termination
     for function, operation, params in managed:
-        outcomes, _, _ = Enforcer(facts).decide(function, "ec2", operation, params, PRIMARY, ENV[function])
+        region = DR if operation in ("LockSnapshot", "ModifySnapshotAttribute") else PRIMARY
+        outcomes, _, _ = Enforcer(facts).decide(function, "ec2", operation, params, region, ENV[function])
         assert [o.request.resource for o in outcomes if not o.allowed] == [], (function, operation)
     # (v3) The backup measures its own snapshots and marks its own DR copies.
     for service, operation, params, region in (
@@ -533,6 +683,21 @@ def test_the_same_requests_done_right_are_allowed():
     ):
         outcomes, _, _ = Enforcer(facts).decide("backup", service, operation, params, region, ENV["backup"])
         assert [o.request.resource for o in outcomes if not o.allowed] == [], operation
+    announce = {
+        "Entries": [
+            {
+                "Source": "smart-vault",
+                "DetailType": "x",
+                "Detail": "{}",
+                "EventBusName": ENV["backup"]["VAULT_EVENT_BUS_ARN"],
+            }
+        ]
+    }
+    outcomes, _, _ = Enforcer(facts).decide("backup", "events", "PutEvents", announce, DR, ENV["backup"])
+    assert [(o.allowed, o.allowed_by, o.resource_policy) for o in outcomes] == [
+        (True, ("AnnounceOnTheVaultBus",), "allows")
+    ]
+
     # The scripts of an application-consistent set: the tagged document on a backed-up instance.
     outcomes, _, _ = Enforcer(facts).decide(
         "backup", "ssm", "SendCommand", script("scripts-doc", "i-b"), PRIMARY, ENV["backup"]

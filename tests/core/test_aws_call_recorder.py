@@ -23,8 +23,10 @@ def in_module(module: str, source: str) -> dict:
     [
         ("backup", "backup"),
         ("backup.run", "backup"),
-        ("backup.snapshots", "backup"),
-        ("backup.prune", "backup"),
+        # (v3) shared with the vault function: the caller further out decides (backup.run, vault.reconcile)
+        ("backup.snapshots", None),
+        ("backup.prune", None),
+        ("vault.copies", "vault"),
         ("restore.checks", "restore_api"),
         ("restore.steps", None),
         ("restore.worker", "restore_worker"),

@@ -22,7 +22,7 @@ assert _spec and _spec.loader
 tfmodel = sys.modules.setdefault(_spec.name, importlib.util.module_from_spec(_spec))
 _spec.loader.exec_module(tfmodel)
 
-FUNCTIONS = ("backup", "restore_api", "restore_worker", "drill")
+FUNCTIONS = ("backup", "restore_api", "restore_worker", "drill", "vault")
 HOW_TO_RUN = (
     "run it with `make test`, which first runs the other tests with SMART_VAULT_AWS_CALLS=.build/aws-calls"
 )

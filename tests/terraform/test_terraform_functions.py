@@ -17,6 +17,7 @@ CONTRACT_HANDLERS = {
     "restore_api": "smart_vault.restore_api.handler",
     "restore_worker": "smart_vault.restore_worker.handler",
     "drill": "smart_vault.drill.handler",
+    "vault": "smart_vault.vault.handler",  # (v3)
 }
 
 # contract.md, "Configuration (environment variables)": the variables each function reads.
@@ -73,11 +74,33 @@ CONTRACT_ENVIRONMENT = {
     },
 }
 
+# (v3) contract.md, "The vault account": the vault function's variables.
+CONTRACT_ENVIRONMENT["vault"] = {
+    "SOURCE_ACCOUNT_IDS",
+    "VAULT_KMS_KEY_ID",
+    "VAULT_LEDGER_TABLE",
+    "RETENTION_DAYS",
+    "MIN_SNAPSHOTS_KEPT",
+    "MAX_CONCURRENT_COPIES",
+    "LOCK_MODE",
+    "LOCK_COOL_OFF_HOURS",
+    "SNS_TOPIC_ARN",
+}
+# (v3) contract.md, "Snapshot Lock" and "The vault account": the workload side of both.
+CONTRACT_ENVIRONMENT["backup"] |= {
+    "LOCK_MODE",
+    "LOCK_COOL_OFF_HOURS",
+    "LOCK_PRIMARY",
+    "VAULT_ACCOUNT_ID",
+    "VAULT_EVENT_BUS_ARN",
+}
+
 SETTINGS_CLASS = {
     "backup": "BackupSettings",
     "restore_api": "RestoreApiSettings",
     "restore_worker": "RestoreWorkerSettings",
     "drill": "DrillSettings",
+    "vault": "VaultSettings",
 }
 # Set by the Lambda runtime itself; Terraform must not set them.
 RUNTIME_VARIABLES = {"AWS_REGION", "AWS_DEFAULT_REGION"}

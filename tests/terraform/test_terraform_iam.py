@@ -76,10 +76,10 @@ def test_every_ec2_mutation_carries_the_managed_by_condition(statement):
         assert all(re.search(r":(instance|volume)/\*$", r) for r in statement.resources), statement
         return
     if statement.actions == ("ec2:CopySnapshot",) and statement.condition_values("ec2:Owner") is not None:
-        # The source snapshot: the reference lists no resource-tag key for it; its owner and region limit it.
-        assert statement.resources == ("arn:${local.partition}:ec2:${var.primary_region}::snapshot/*",), (
-            statement
-        )
+        # The source snapshot: the reference lists no resource-tag key for it; its owner and region limit it
+        # (the backup role's primary region; the vault module's one region, where the DR copies are shared).
+        region = "var.region" if statement.document.startswith("vault_") else "var.primary_region"
+        assert statement.resources == (f"arn:${{local.partition}}:ec2:${{{region}}}::snapshot/*",), statement
         return
     tag_values = [statement.condition_values(v) for v in TAG_CONDITIONS]
     create_action = statement.condition_values("ec2:CreateAction")
@@ -188,7 +188,8 @@ def test_function_roles_read_only_on_every_resource():
 
 def test_kms_only_on_the_projects_keys():
     allowed = re.compile(
-        r"^\$\{(aws_kms_key\.(primary|dr)\.arn|var\.(kms_key_arn|ebs_kms_key_arns|source_volume_kms_key_arns))\}$"
+        r"^\$\{(aws_kms_key\.(primary|dr|vault)\.arn"
+        r"|var\.(kms_key_arn|ebs_kms_key_arns|source_volume_kms_key_arns|source_kms_key_arns))\}$"
     )
     for function in FUNCTION_ROLES:
         for statement in tfmodel.role_statements(function):
@@ -400,8 +401,13 @@ def test_kms_keys_rotate():
 
 def test_key_policies_give_unconditional_use_only_to_the_account():
     key_policies = tfmodel.key_policy_documents()
-    assert key_policies == {"kms_key", "kms_billing"}
+    assert key_policies == {"kms_key", "kms_billing", "vault_key"}
     for statement in STATEMENTS:
+        if statement.document == "vault_key" and not statement.conditions:
+            # (v3) The vault key: only its named administrators, never an account root (the workload's least).
+            [(kind, identifiers)] = statement.principals
+            assert (kind, identifiers) == ("AWS", ("${var.key_administrator_arns}",)), statement.sid
+            continue
         if statement.document in key_policies and not statement.conditions:
             [(kind, identifiers)] = statement.principals
             assert (

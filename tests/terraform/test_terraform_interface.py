@@ -72,13 +72,13 @@ def test_api_key_outputs_are_sensitive():
 
 def test_tags_come_from_one_variable_on_every_provider():
     providers = tfmodel.parse_dir(tfmodel.REPO)["provider"]
-    assert len(providers) == 3
+    assert len(providers) == 4
     for provider in providers:
         (body,) = provider.values()
         assert body["default_tags"][0]["tags"] == "${local.tags}"
     assert tfmodel.locals_of(tfmodel.REPO)["tags"].startswith("${merge(var.tags")
     aliases = {body.get("alias") for p in providers for body in p.values()}
-    assert aliases == {None, "dr", "us_east_1"}
+    assert aliases == {None, "dr", "us_east_1", "vault"}  # (v3) vault: the vault account's credentials
 
 
 def test_state_backend_is_s3_without_a_hard_coded_bucket():

@@ -18,7 +18,12 @@ from smart_vault.authz.terraform import parse_dir
 REPO = Path(__file__).resolve().parents[2]
 MODULE_DIR = REPO / "modules" / "restore_stack"
 DRILL_DIR = REPO / "modules" / "drill_stack"
-MODULE_SOURCES = {MODULE_DIR: "./modules/restore_stack", DRILL_DIR: "./modules/drill_stack"}
+VAULT_DIR = REPO / "modules" / "vault_account"  # (v3) the vault account's stack
+MODULE_SOURCES = {
+    MODULE_DIR: "./modules/restore_stack",
+    DRILL_DIR: "./modules/drill_stack",
+    VAULT_DIR: "./modules/vault_account",
+}
 OPENAPI = REPO / "openapi.yaml"
 
 # The three Lambda functions: (directory, resource name) of their aws_lambda_function.
@@ -27,6 +32,7 @@ FUNCTIONS = {
     "restore_api": (MODULE_DIR, "restore_api"),
     "restore_worker": (MODULE_DIR, "restore_worker"),
     "drill": (DRILL_DIR, "drill"),
+    "vault": (VAULT_DIR, "vault"),
 }
 # The locals map whose values are the role's policy documents, per function.
 ROLE_POLICY_MAPS = {
@@ -34,6 +40,7 @@ ROLE_POLICY_MAPS = {
     "restore_api": (MODULE_DIR, "restore_api_policies"),
     "restore_worker": (MODULE_DIR, "restore_worker_policies"),
     "drill": (DRILL_DIR, "drill_policies"),
+    "vault": (VAULT_DIR, "vault_policies"),
 }
 
 _REF = re.compile(r"^\$\{(local|var)\.([A-Za-z0-9_-]+)((?:\.[A-Za-z0-9_-]+)*)\}$")
@@ -215,7 +222,11 @@ def policy_documents(directory: Path) -> dict[str, list[Statement]]:
 def key_policy_documents() -> set[str]:
     """Names of the policy documents used as KMS key policies (where Resource "*" means the key itself)."""
     names = set()
-    for key in labelled(REPO, "resource", "aws_kms_key").values():
+    keys = [
+        *labelled(REPO, "resource", "aws_kms_key").values(),
+        *labelled(VAULT_DIR, "resource", "aws_kms_key").values(),
+    ]
+    for key in keys:
         match = re.match(
             r"^\$\{data\.aws_iam_policy_document\.([A-Za-z0-9_-]+)(\[[^]]*\])?\.json\}$", key["policy"]
         )
@@ -227,7 +238,7 @@ def key_policy_documents() -> set[str]:
 def all_statements() -> list[Statement]:
     return [
         s
-        for directory in (REPO, MODULE_DIR, DRILL_DIR)
+        for directory in (REPO, MODULE_DIR, DRILL_DIR, VAULT_DIR)
         for stmts in policy_documents(directory).values()
         for s in stmts
     ]
@@ -252,6 +263,7 @@ def role_managed_policies(function: str) -> list[str]:
         "restore_api": "restore_api",
         "restore_worker": "restore_worker",
         "drill": "drill",
+        "vault": "vault",
     }[function]
     return [
         str(body.get("policy_arn"))

@@ -22,6 +22,7 @@ _FUNCTION_OF_MODULE = {
     "restore_worker": "restore_worker",
     "restore.worker": "restore_worker",
     "drill": "drill",
+    "vault": "vault",  # (v3) the vault account's function
 }
 # Shared by several functions: the caller further out on the stack decides.
 SHARED_MODULES = {
@@ -48,6 +49,11 @@ SHARED_MODULES = {
     "restore.steps",
     # (v3) The backup writes the change measurements; GET /recovery-points reads them.
     "backup.change_ledger",
+    # (v3) Snapshot Lock, and the copy ledger, snapshot listing and pruning the vault function reuses.
+    "snapshot_locks",
+    "backup.ledger",
+    "backup.snapshots",
+    "backup.prune",
 }
 # Not Lambda code: calls made by the local stack, the CLI or the simulation themselves are not any function's.
 NOT_LAMBDA = {"local", "cli", "sim"}

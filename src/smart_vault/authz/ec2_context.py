@@ -153,6 +153,35 @@ def existing_values(resource: Ec2Resource) -> dict[str, str | tuple[str, ...]]:
     return values
 
 
+def request_values(operation: str, params: dict[str, Any]) -> dict[str, str | tuple[str, ...]]:
+    """Condition keys an existing resource carries from the request's own parameters (the reference lists
+    them per resource type; `requests._filtered` drops the ones it does not list for the action).
+    GUESS (not documented): a LockSnapshot with `ExpirationDate` instead of `LockDuration` carries no
+    `ec2:SnapshotLockDuration` (so an `...IfExists` bound does not apply to it)."""
+    values: dict[str, str | tuple[str, ...]] = {}
+    if operation == "LockSnapshot":
+        if params.get("LockDuration") is not None:
+            values["ec2:SnapshotLockDuration"] = str(params["LockDuration"])
+        if params.get("CoolOffPeriod") is not None:
+            values["ec2:SnapshotCoolOffPeriod"] = str(params["CoolOffPeriod"])
+    if operation == "ModifySnapshotAttribute":
+        if params.get("Attribute"):
+            values["ec2:Attribute"] = params["Attribute"]
+        permission = params.get("CreateVolumePermission") or {}
+        kind = (params.get("OperationType") or "").lower()
+        for verb, name in (("add", "Add"), ("remove", "Remove")):
+            users = [p["UserId"] for p in permission.get(name) or [] if p.get("UserId")]
+            groups = [p["Group"] for p in permission.get(name) or [] if p.get("Group")]
+            if kind == verb:
+                users += list(params.get("UserIds") or [])
+                groups += list(params.get("GroupNames") or [])
+            if users:
+                values[f"ec2:{name}/userId"] = tuple(users)
+            if groups:
+                values[f"ec2:{name}/group"] = tuple(groups)
+    return values
+
+
 def created_values(
     resource_type: str,
     operation: str,
@@ -192,7 +221,7 @@ def request_resources(
         resource_type = type_of(resource_id)
         if resource_type is None or found is None:
             continue
-        values = existing_values(found)
+        values = {**existing_values(found), **request_values(operation, params)}
         if call_tags is not None:
             values.update(tag_values("aws:RequestTag", call_tags))
         resources.append(

@@ -31,8 +31,15 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from smart_vault.authz import callers, lambda_service, requests, terraform
-from smart_vault.authz.facts import Facts, MotoFacts
-from smart_vault.authz.policy import Decision, Request, evaluate, key_policy_allows, statements_from_json
+from smart_vault.authz.facts import Facts, MotoFacts, event_bus_policy
+from smart_vault.authz.policy import (
+    Decision,
+    Request,
+    evaluate,
+    key_policy_allows,
+    resource_policy_allows,
+    statements_from_json,
+)
 
 RECORD_ENV = "SMART_VAULT_AWS_CALLS"
 DISABLE_ENV = "SMART_VAULT_AUTHZ"  # "off" disables enforcement (never set by make test or make demo)
@@ -48,6 +55,10 @@ class Outcome:
         ""  # KMS only: "direct" (the key policy names the role), "account" (IAM decides), "denies"
     )
     key_policy_by: tuple[str, ...] = ()
+    # (v3) A resource of another account: what its owner's side said ("allows", "denies"; "" when the
+    # resource is the caller's own). AWS allows a cross-account request only when both sides allow it.
+    resource_policy: str = ""
+    resource_policy_by: tuple[str, ...] = ()
 
 
 _DEPLOYMENTS: dict[tuple, terraform.Deployment] = {}
@@ -134,14 +145,19 @@ class Enforcer:
         params: dict[str, Any],
         region: str,
         environment: Mapping[str, str],
+        account: str | None = None,
     ) -> tuple[list[Outcome], str, terraform.Deployment]:
-        deployment = deployment_for(function, environment, self.facts.account, self.facts)
+        """`account`: the caller's account when it is not the facts' (the vault account's function)."""
+        facts = self.facts
+        if account and account != facts.account and hasattr(facts, "for_account"):
+            facts = facts.for_account(account)
+        deployment = deployment_for(function, environment, facts.account, facts)
         home = function_region(environment)
         statements = terraform.role_statements(function, home, deployment)
         principal = terraform.role_arn(function, home, deployment)
         global_context = {
             "aws:PrincipalArn": principal,
-            "aws:PrincipalAccount": self.facts.account,
+            "aws:PrincipalAccount": facts.account,
             "aws:RequestedRegion": region,
         }
         outcomes = []
@@ -152,7 +168,7 @@ class Enforcer:
                 function, region, deployment, failed_async=operation == "InvokeFailed"
             )
         else:
-            found = requests.authorizations(service, operation, params, region, self.facts)
+            found = requests.authorizations(service, operation, params, region, facts)
         for authorization in found:
             for raw in authorization.requests:
                 request = Request(raw.action, raw.resource, {**global_context, **raw.context}, principal)
@@ -160,7 +176,8 @@ class Enforcer:
                 by = tuple(s.sid for s in decision.allowed_by)
                 outcome = Outcome(authorization, request, decision.allowed, by)
                 if authorization.key_arn:
-                    outcome = self._with_key_policy(outcome, decision, deployment)
+                    outcome = self._with_key_policy(outcome, decision, deployment, facts)
+                outcome = self._with_owner(outcome, decision, deployment, facts)
                 outcomes.append(outcome)
         self._write(function, service, operation, region, (home, deployment), outcomes)
         return outcomes, principal, deployment
@@ -175,18 +192,67 @@ class Enforcer:
         )
 
     def _with_key_policy(
-        self, outcome: Outcome, decision: Decision, deployment: terraform.Deployment
+        self, outcome: Outcome, decision: Decision, deployment: terraform.Deployment, facts: Facts
     ) -> Outcome:
         key_policy = self._key_policy(outcome.authorization.key_arn, deployment)
         request = outcome.request
-        allowed, key_by = key_policy_allows(decision, key_policy, request, self.facts.account)
+        allowed, key_by = key_policy_allows(decision, key_policy, request, facts.account)
         direct = any(request.principal in ids for s in key_by for kind, ids in s.principals if kind == "AWS")
         mode = "direct" if direct else "account" if key_by else "denies"
+        if _account_of(outcome.authorization.key_arn) not in ("", facts.account):
+            # A key of another account (the DR key the vault account copies with): its key policy must allow
+            # the caller's account or principal AND the caller's own identity policies must allow the use,
+            # also when the key policy names the principal (KMS developer guide, "Allowing users in other
+            # accounts to use a KMS key").
+            allowed = bool(key_by) and decision.allowed
+            mode = "direct" if direct and decision.allowed else mode
         return replace(outcome, allowed=allowed, key_policy=mode, key_policy_by=tuple(s.sid for s in key_by))
 
+    def _with_owner(
+        self, outcome: Outcome, decision: Decision, deployment: terraform.Deployment, facts: Facts
+    ) -> Outcome:
+        """(v3) A request on a resource of another account is allowed only when the caller's identity policies
+        allow it AND the owner's side does: a snapshot's createVolumePermission names the caller's account (or
+        `all`), an event bus's resource policy allows the caller (IAM user guide, "Cross-account policy
+        evaluation logic"). KMS keys are decided with their key policy (`_with_key_policy`)."""
+        request = outcome.request
+        for resource, owner, shared_with in outcome.authorization.foreign:
+            if resource == request.resource and owner != facts.account:
+                shared = facts.account in shared_with or "all" in shared_with
+                return replace(
+                    outcome,
+                    allowed=outcome.allowed and shared,
+                    resource_policy="allows" if shared else "denies",
+                    resource_policy_by=("createVolumePermission",) if shared else (),
+                )
+        if request.action == "events:PutEvents" and _account_of(request.resource) not in ("", facts.account):
+            policy = self._bus_policy(request.resource, deployment, facts)
+            allowed, by = resource_policy_allows(decision, policy, request, facts.account)
+            return replace(
+                outcome,
+                allowed=allowed,
+                resource_policy="allows" if by else "denies",
+                resource_policy_by=tuple(s.sid for s in by),
+            )
+        return outcome
+
+    def _bus_policy(self, bus_arn: str, deployment: terraform.Deployment, facts: Facts) -> tuple:
+        """The policy the bus has (the facts: the emulator's PutPermission); where the facts know none, the
+        vault stack's bus policy as Terraform renders it (modules/vault_account `vault_bus`, the caller's
+        account among its source accounts) when the bus is the one the function's environment binds; else
+        none (refused)."""
+        document = event_bus_policy(facts, bus_arn)
+        if document:
+            return statements_from_json(document, "event bus policy")
+        if bus_arn in {value for path, value in deployment.attributes if path == "local.vault_event_bus_arn"}:
+            return terraform.vault_bus_policy(bus_arn, facts.account)
+        return ()
+
     def _key_policy(self, key_arn: str, deployment: terraform.Deployment) -> tuple:
-        bound = {value for path, value in deployment.attributes if path.startswith("aws_kms_key.")}
+        bound = {value: path for path, value in deployment.attributes if path.startswith("aws_kms_key.")}
         region = key_arn.split(":")[3]
+        if bound.get(key_arn) == "aws_kms_key.vault.arn":  # (v3) the vault module's own key
+            return terraform.vault_key_policy(deployment)
         if key_arn in bound:
             return terraform.key_policy(region, deployment)
         document = self.facts.key_policy(key_arn)
@@ -204,8 +270,11 @@ class Enforcer:
         params: dict[str, Any],
         region: str,
         environment: Mapping[str, str],
+        account: str | None = None,
     ) -> list[Outcome]:
-        outcomes, principal, _ = self.decide(function, service, operation, params, region, environment)
+        outcomes, principal, _ = self.decide(
+            function, service, operation, params, region, environment, account
+        )
         for outcome in outcomes:
             if not outcome.allowed:
                 raise _denial(service, operation, outcome, principal)
@@ -246,6 +315,8 @@ class Enforcer:
                         "allowed_by": list(o.allowed_by),
                         "key_policy": o.key_policy,
                         "key_policy_by": list(o.key_policy_by),
+                        "resource_policy": o.resource_policy,
+                        "resource_policy_by": list(o.resource_policy_by),
                     }
                     for o in outcomes
                 ],
@@ -266,7 +337,19 @@ class Enforcer:
 _evaluating = threading.local()
 
 
-def check_call(enforcer: Enforcer, service: str, operation: str, params: dict[str, Any], region: str) -> None:
+def _account_of(arn: str) -> str:
+    parts = arn.split(":")
+    return parts[4] if len(parts) > 4 and arn.startswith("arn:") else ""
+
+
+def check_call(
+    enforcer: Enforcer,
+    service: str,
+    operation: str,
+    params: dict[str, Any],
+    region: str,
+    account: str | None = None,
+) -> None:
     """Evaluate one botocore call made from the current stack (no-op when no Lambda function makes it, and
     for the lookups an evaluation itself makes through the APIs, see `api_facts`)."""
     if os.environ.get(DISABLE_ENV, "").lower() == "off" or getattr(_evaluating, "active", False):
@@ -276,9 +359,18 @@ def check_call(enforcer: Enforcer, service: str, operation: str, params: dict[st
         return
     _evaluating.active = True
     try:
-        enforcer.check(function, service, operation, params, region, os.environ)
+        enforcer.check(function, service, operation, params, region, os.environ, account)
     finally:
         _evaluating.active = False
+
+
+def _caller_account(enforcer: Enforcer, client: Any) -> str | None:
+    """The account of the client's credentials, where the facts can tell it (moto's assumed-role keys)."""
+    account_of = getattr(enforcer.facts, "account_of_access_key", None)
+    credentials = getattr(getattr(client, "_request_signer", None), "_credentials", None)
+    if account_of is None or credentials is None:
+        return None
+    return account_of(getattr(credentials, "access_key", "") or "")
 
 
 def attach(enforcer: Enforcer, client: Any) -> Any:
@@ -290,7 +382,7 @@ def attach(enforcer: Enforcer, client: Any) -> Any:
     region = client.meta.region_name or ""
 
     def before_parameter_build(params: dict[str, Any], model: Any, **_: Any) -> None:
-        check_call(enforcer, service, model.name, params, region)
+        check_call(enforcer, service, model.name, params, region, _caller_account(enforcer, client))
 
     client.meta.events.register_first("before-parameter-build", before_parameter_build)
     return client

@@ -27,6 +27,9 @@ class Ec2Resource:
     snapshot_ids: tuple[str, ...] = ()  # an image's block-device snapshots
     instance_id: str | None = None  # a volume's attachment
     metadata_http_tokens: str | None = None
+    # (v3) A snapshot's createVolumePermission: the account ids (and group "all") it is shared with; its
+    # owner's resource-side grant to another account (None: not known, as for resources of the caller).
+    shared_with: tuple[str, ...] | None = None
 
 
 class Facts(Protocol):
@@ -61,6 +64,12 @@ class Facts(Protocol):
         ...
 
 
+def event_bus_policy(facts: Facts, bus_arn: str) -> dict[str, Any] | None:
+    """(v3) The resource policy of an event bus (of any account), where the facts can read it."""
+    reader = getattr(facts, "event_bus_policy", None)
+    return reader(bus_arn) if reader is not None else None
+
+
 def _customer_managed(key_id: str | None) -> bool:
     return bool(key_id) and "alias/aws/" not in str(key_id)
 
@@ -71,18 +80,62 @@ class MotoFacts:
     def __init__(self, account: str = "123456789012") -> None:
         self.account = account
 
-    def _backend(self, service: str, region: str) -> Any:
+    def for_account(self, account: str) -> MotoFacts:
+        """The same emulator seen by another account (the vault account's function); one per account, so
+        that the enforcer's deployments cached per facts stay cached."""
+        if account == self.account:
+            return self
+        others = self.__dict__.setdefault("_others", {})
+        if account not in others:
+            others[account] = MotoFacts(account)
+            others[account].document_source = self.document_source
+        return others[account]
+
+    @staticmethod
+    def account_of_access_key(access_key: str) -> str | None:
+        """The account moto gives a caller's access key (assumed-role keys of another account)."""
+        from moto.iam.models import get_account_id_from
+
+        return str(get_account_id_from(access_key)) if access_key else None
+
+    def _backend(self, service: str, region: str, account: str | None = None) -> Any:
         from moto.backends import get_backend
 
-        return get_backend(service)[self.account][region]  # type: ignore[index]
+        return get_backend(service)[account or self.account][region]  # type: ignore[index]
+
+    def _shared_snapshot(self, region: str, snapshot_id: str) -> tuple[Any, Any] | None:
+        """A snapshot of another account shared with this one (createVolumePermission), and its backend."""
+        from moto.ec2.models import ec2_backends
+
+        for other, regions in list(ec2_backends.items()):
+            if other == self.account or region not in regions:
+                continue
+            snap = regions[region].snapshots.get(snapshot_id)
+            if snap is not None and (
+                self.account in snap.create_volume_permission_userids
+                or "all" in snap.create_volume_permission_groups
+            ):
+                return snap, regions[region]
+        return None
 
     def ec2(self, region: str, resource_id: str) -> Ec2Resource | None:
         backend = self._backend("ec2", region)
         tags = dict(backend.tags.get(resource_id, {}))
         if resource_id.startswith("snap-"):
             snap = backend.snapshots.get(resource_id)
+            if snap is None and (shared := self._shared_snapshot(region, resource_id)) is not None:
+                snap, other = shared  # the owner's tags and key (what EC2 authorizes against)
+                tags = dict(other.tags.get(resource_id, {}))
+            elif snap is not None and str(snap.owner_id) != self.account:  # a foreign one this account sees
+                tags = dict(self._backend("ec2", region, str(snap.owner_id)).tags.get(resource_id, {}))
             return snap and Ec2Resource(
-                snap.id, tags, bool(snap.encrypted), snap.kms_key_id, str(snap.owner_id)
+                snap.id,
+                tags,
+                bool(snap.encrypted),
+                snap.kms_key_id,
+                str(snap.owner_id),
+                shared_with=tuple(sorted(snap.create_volume_permission_userids))
+                + tuple(sorted(snap.create_volume_permission_groups)),
             )
         if resource_id.startswith("vol-"):
             vol = backend.volumes.get(resource_id)
@@ -140,9 +193,18 @@ class MotoFacts:
     def key_policy(self, key_arn: str) -> dict[str, Any] | None:
         import json
 
-        region = key_arn.split(":")[3]
-        key = self._backend("kms", region).keys.get(key_arn.rsplit("/", 1)[-1])
+        region, owner = key_arn.split(":")[3], key_arn.split(":")[4]
+        key = self._backend("kms", region, owner or None).keys.get(key_arn.rsplit("/", 1)[-1])
         return json.loads(key.policy) if key is not None and key.policy else None
+
+    def event_bus_policy(self, bus_arn: str) -> dict[str, Any] | None:
+        """The bus's resource policy in its owner's account (moto keeps it per account and region)."""
+        import json
+
+        region, owner, name = bus_arn.split(":")[3], bus_arn.split(":")[4], bus_arn.rsplit("/", 1)[-1]
+        bus = self._backend("events", region, owner or None).event_buses.get(name)
+        policy = bus.policy if bus is not None else None
+        return (json.loads(policy) if isinstance(policy, str) else policy) if policy else None
 
     def table_key(self, region: str, table: str) -> str | None:
         found = self._backend("dynamodb", region).tables.get(table)

@@ -96,7 +96,9 @@ def conditions_exercised(records: list[dict[str, Any]]) -> dict[tuple[str, str, 
             (record, request_of(raw))
             for record in members
             for raw in record["requests"]
-            if not raw["allowed"] and raw.get("key_policy") != "denies"
+            if not raw["allowed"]
+            and raw.get("key_policy") != "denies"
+            and raw.get("resource_policy") != "denies"
         ]
         for position, statement in enumerate(statements):
             if statement.effect != "Allow":

@@ -290,3 +290,21 @@ def key_policy_allows(
     if direct_allows:
         return not identity.denied_by, tuple(direct_allows)
     return bool(account_allows) and identity.allowed, tuple(account_allows)
+
+
+def resource_policy_allows(
+    identity: Decision, resource_policy: Iterable[Statement], request: Request, account: str
+) -> tuple[bool, tuple[Statement, ...]]:
+    """A request on a resource of another account (IAM user guide, "Cross-account policy evaluation
+    logic"): the caller's identity policies must allow it AND the resource's policy must allow the caller
+    (its principal or its account); an explicit deny in either denies. Returns the decision and the
+    resource policy's allowing statements (also when the identity policies refuse)."""
+    allows, denies = [], []
+    for statement in resource_policy:
+        direct, via_account = principal_matches(statement, request.principal, account)
+        if not (direct or via_account) or not statement_matches(statement, request):
+            continue
+        (denies if statement.effect == "Deny" else allows).append(statement)
+    if denies:
+        return False, ()
+    return bool(allows) and identity.allowed, tuple(allows)

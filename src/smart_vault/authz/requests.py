@@ -51,6 +51,9 @@ class Authorization:
     requests: tuple[Request, ...]
     key_arn: str = ""  # set for KMS: the key policy is evaluated too
     via: str = ""  # the service that calls KMS on the caller's behalf ("dynamodb"), or ""
+    # (v3) Resources of another account the requests name: (resource ARN, owner account, the owner's
+    # createVolumePermission of a snapshot). AWS then also asks the owner's side (enforce.py).
+    foreign: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
 
 
 def iam_action(service: str, operation: str) -> str | None:
@@ -84,7 +87,16 @@ def ec2_authorizations(
         if unknown:
             return []  # a named resource does not exist: EC2 answers its NotFound before authorizing
         raise ModelGap(f"ec2:{operation}: no {missing} resource built from the request")
-    found_authorizations = [Authorization(ref.iam_action, tuple(requests))]
+    foreign = tuple(
+        (r.arn, r.facts.owner, r.facts.shared_with or ())
+        for r in resources
+        if operation in SHARED_SNAPSHOT_READS
+        and not r.created
+        and r.type == "snapshot"
+        and r.facts
+        and r.facts.owner not in (None, facts.account)
+    )
+    found_authorizations = [Authorization(ref.iam_action, tuple(requests), foreign=foreign)]
     found_authorizations += _tags_at_creation(operation, params, resources)
     found_authorizations += _ebs_kms(operation, params, region, resources, facts)
     found_authorizations += _pass_role(operation, params, facts)
@@ -123,6 +135,11 @@ def _kms(actions: tuple[str, ...], key_arn: str, via: str, region: str, facts: F
     return out
 
 
+# What a snapshot's createVolumePermission lets another account do with it (EC2 user guide, "Share an
+# Amazon EBS snapshot"): copy it and create volumes from it.
+SHARED_SNAPSHOT_READS = ("CopySnapshot", "CreateVolume")
+SHARED_SOURCE_KEY_ACTIONS = ("kms:Decrypt", "kms:DescribeKey", "kms:ReEncryptFrom", "kms:CreateGrant")
+
 # The actions for which EBS reads the data of an encrypted snapshot (and so asks KMS with the caller).
 EBS_READS_SNAPSHOT_DATA = ("CopySnapshot", "CreateVolume", "RunInstances")
 
@@ -137,6 +154,11 @@ def _ebs_kms(operation: str, params: dict[str, Any], region: str, resources: lis
     for source in sources:
         if source.kms_key_id and (key := facts.key_arn(region, source.kms_key_id)):
             actions = ("kms:Decrypt",) + (EBS_NEW_KEY_ACTIONS if operation == "RunInstances" else ())
+            if source.owner not in (None, facts.account):
+                # (v3) A snapshot another account shared: EBS uses its key with the caller's permissions in
+                # the owner's account (EC2 user guide, "Share a KMS key": kms:Decrypt, kms:DescribeKey,
+                # kms:CreateGrant, kms:ReEncrypt*; GUESS: ReEncryptFrom is the one a copy uses).
+                actions = SHARED_SOURCE_KEY_ACTIONS
             out += _kms(actions, key, "ec2", region, facts)
     creates_encrypted = operation in ("CopySnapshot", "CreateVolume") and any(
         r.created and r.values.get("ec2:Encrypted") == "true" for r in resources
@@ -195,6 +217,20 @@ def service_authorizations(
         if key := facts.topic_key(topic):
             out += _kms(("kms:GenerateDataKey", "kms:Decrypt"), key, "sns", region, facts)
         return out
+    if service == "events" and operation == "PutEvents":
+        # One request per entry: its bus (a name is the caller's own bus in the region, none the default
+        # bus), with the entry's source and detail type as the action's condition keys (reference).
+        requests = []
+        for entry in params.get("Entries") or []:
+            bus = entry.get("EventBusName") or "default"
+            bus_arn = bus if bus.startswith("arn:") else f"arn:aws:events:{region}:{account}:event-bus/{bus}"
+            context: dict[str, ContextValue] = {}
+            if entry.get("Source"):
+                context["events:source"] = entry["Source"]
+            if entry.get("DetailType"):
+                context["events:detail-type"] = entry["DetailType"]
+            requests.append(Request(action, bus_arn, context))
+        return [Authorization(action, tuple(requests))] if requests else []
     if service == "sqs" and operation == "SendMessage":
         name = params.get("QueueUrl", "").rstrip("/").rsplit("/", 1)[-1]
         out = [Authorization(action, (Request(action, f"arn:aws:sqs:{region}:{account}:{name}", {}),))]

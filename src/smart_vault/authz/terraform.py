@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache, wraps
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -31,6 +31,7 @@ from smart_vault.authz.policy import Condition, Statement
 REPO = Path(__file__).resolve().parents[3]
 RESTORE_DIR = REPO / "modules" / "restore_stack"
 DRILL_DIR = REPO / "modules" / "drill_stack"
+VAULT_DIR = REPO / "modules" / "vault_account"
 BOOKKEEPING = ("__is_block__", "__comments__", "__inline_comments__")
 
 # Rendering is not thread-safe: a module instance's evaluator is shared (cached) and `render_document` binds
@@ -68,6 +69,9 @@ FUNCTIONS = {
         "restore_worker",
     ),
     "drill": (DRILL_DIR, "drill_policies", ("drill_primary", "drill_dr"), "drill"),
+    # (v3) The vault account's function: one module instance, in the DR region, applied with the vault
+    # account's provider (vault.tf); its deployment's account is the vault account.
+    "vault": (VAULT_DIR, "vault_policies", ("vault_account", "vault_account"), "vault"),
 }
 # The widest ARN of each resource type, for attributes the deployment does not bind.
 _WIDEST = {
@@ -162,7 +166,7 @@ class ModuleScope:
     def __init__(self, deployment: Deployment, directory: Path, inputs: Mapping[str, Any] | None) -> None:
         self.deployment = deployment
         self.directory = directory
-        raw_locals = _merged(directory, "locals")
+        self._raw_locals = _merged(directory, "locals")
         defaults = {n: b.get("default") for n, b in _merged(directory, "variable").items()}
         variables = deployment.root_variables() if inputs is None else {**defaults, **inputs}
         for path, value in deployment.attributes:  # variables the function's environment binds
@@ -171,11 +175,17 @@ class ModuleScope:
         self.evaluator = Evaluator({}, self.attribute)
         self.evaluator.names.update(
             {
-                "local": _Lazy(lambda name: self.evaluator.value(raw_locals[name])),
+                "local": _Lazy(self._local),
                 "var": _Lazy(lambda name: variables[name]),
                 "path": {"module": str(directory)},
             }
         )
+
+    def _local(self, name: str) -> Any:
+        """A local: its value as the function's environment gives it (root module only), else evaluated."""
+        if self.directory == REPO and (bound := self.deployment.bound(f"local.{name}")) is not None:
+            return bound
+        return self.evaluator.value(self._raw_locals[name])
 
     def _instance_profiles(self, path: str) -> dict[str, Any]:
         return _profiles_of(self, path)
@@ -241,7 +251,19 @@ def scope_for(function: str, region: str, deployment: Deployment) -> ModuleScope
     if calls is None:
         return ModuleScope(deployment, REPO, None)
     call = calls[0] if region == deployment.primary_region else calls[1]
-    return ModuleScope(deployment, directory, _module_inputs(deployment, call))
+    root = deployment
+    if function == "vault" and (sources := deployment.bound("var.source_account_ids")):
+        # The root module that applies the vault stack runs in the (first) source account: its inputs
+        # (the DR key's ARN) are that account's, while the vault function's own resources are the vault's.
+        # The vault function runs in the root's DR region (vault.tf: region = var.dr_region).
+        root = replace(
+            deployment,
+            account=str(sources[0]),
+            primary_region=deployment.dr_region,
+            dr_region=deployment.primary_region,
+            attributes=(),
+        )
+    return ModuleScope(deployment, directory, _module_inputs(root, call))
 
 
 def _as_tuple(value: Any) -> tuple[str, ...]:
@@ -314,6 +336,35 @@ def key_policy(region: str, deployment: Deployment) -> tuple[Statement, ...]:
 
 
 @_serialized
+def vault_key_policy(deployment: Deployment) -> tuple[Statement, ...]:
+    """(v3) The vault key's policy (modules/vault_account `vault_key`) in the vault function's deployment, its
+    role named by its rendered ARN (the key policy names the role itself)."""
+    region = deployment.primary_region
+    role = role_arn("vault", region, deployment)
+    bound = replace(deployment, attributes=(*deployment.attributes, ("aws_iam_role.vault.arn", role)))
+    return tuple(render_document(scope_for("vault", region, bound), "vault_key"))
+
+
+def vault_bus_policy(bus_arn: str, source_account: str) -> tuple[Statement, ...]:
+    """(v3) The vault stack's event bus policy (modules/vault_account `vault_bus`) for the bus `bus_arn`,
+    applied in the bus's account and region with `source_account` among its source accounts."""
+    _, _, _, region, owner, _ = bus_arn.split(":", 5)
+    return _vault_bus_policy(bus_arn, region, owner, source_account)
+
+
+@_serialized
+def _vault_bus_policy(bus_arn: str, region: str, owner: str, source_account: str) -> tuple[Statement, ...]:
+    deployment = Deployment(
+        account=owner,
+        primary_region=region,
+        dr_region=region,
+        attributes=(("aws_cloudwatch_event_bus.vault.arn", bus_arn),),
+    )
+    scope = ModuleScope(deployment, VAULT_DIR, {"region": region, "source_account_ids": [source_account]})
+    return tuple(render_document(scope, "vault_bus"))
+
+
+@_serialized
 def environment_names(function: str) -> frozenset[str]:
     """The environment variables Terraform gives the function."""
     directory, _, _, resource = FUNCTIONS[function]
@@ -349,7 +400,10 @@ def environment_bindings(function: str, environment: Mapping[str, str], deployme
                 f"arn:aws:dynamodb:{region}:{deployment.account}:table/{table}" if table else None
             )
             continue
-        match = re.fullmatch(r"\$\{((?:aws_[a-z0-9_]+|var)\.[A-Za-z0-9_]+(?:\.[a-z_]+)?)\}", str(raw))
+        # `VAR = var.x`, `VAR = tostring(var.x)`, `VAR = local.x` (the environment tells what it evaluated to)
+        match = re.fullmatch(
+            r"\$\{(?:tostring\()?((?:aws_[a-z0-9_]+|var|local)\.[A-Za-z0-9_]+(?:\.[a-z_]+)?)\)?\}", str(raw)
+        )
         if not match or not environment.get(name):
             continue
         path, value = match.group(1), environment[name]

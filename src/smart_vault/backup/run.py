@@ -26,7 +26,7 @@ from smart_vault.backup.app_consistent import Clock
 from smart_vault.backup.app_consistent_lane import AppConsistentLane, LaneOutcome, app_consistent_figures
 from smart_vault.backup.copied_once import mark_completed_copies, mark_copied
 from smart_vault.backup.ledger import CopyLedger, OwedCopy
-from smart_vault.backup.locks import locked_snapshot_ids
+from smart_vault.backup.protection import Protection, protect_copies, share_finished_copy
 from smart_vault.backup.prune import PruneOutcome, delete_snapshots, plan_both_regions
 from smart_vault.backup.report import (
     INSTANCE_FAILED,
@@ -109,6 +109,7 @@ class Clients:
     dr_ec2: Any
     ledger: CopyLedger | None = None
     ebs: Any = None  # (v3) the EBS direct API client of the primary region; None: no change measurement
+    events: Any = None  # (v3) EventBridge of the DR region (the vault's bus); None: built when needed
     ssm: Any = None  # (v3) Systems Manager, for the scripts of opted-in instances (None: built when needed)
 
 
@@ -352,16 +353,17 @@ def run_backup(
     copies, pruned, failures, primaries = CopyOutcome(), PruneOutcome(), list(carried), []
     dr_snapshots: list[Snapshot] = []
     meter = None if request.dry_run else meter_for(clients, settings, now)
+    guard = Protection()
     try:
         # Described after the sets were taken, so snapshots that completed already are copied in this run.
         primaries, dr_snapshots, copies = start_owed_copies(
             clients, settings, request.run_id, request.dry_run, deadline, now, meter
         )
-        locked = {
-            settings.region: locked_snapshot_ids(clients.ec2, now),
-            settings.dr_region: locked_snapshot_ids(clients.dr_ec2, now),
-        }
-        decisions = plan_both_regions(primaries, dr_snapshots, settings, now, account_id, locked)
+        guard = protect_copies(
+            clients, settings, primaries, dr_snapshots, now, dry_run=request.dry_run, full_run=True
+        )
+        failures += guard.failures
+        decisions = plan_both_regions(primaries, dr_snapshots, settings, now, account_id, guard.locked)
         pruned = delete_snapshots(
             {settings.region: clients.ec2, settings.dr_region: clients.dr_ec2},
             decisions,
@@ -384,7 +386,7 @@ def run_backup(
     selected_ids = [i.instance_id for i in selected]
     return RunResult(
         report=report,
-        extra=app_consistent_figures(results, covered, lane, request.after),
+        extra={**app_consistent_figures(results, covered, lane, request.after), **protection_figures(guard)},
         instances_protected=len(protected),
         recovery_point_age=recovery_point_age(selected_ids, primaries, now),
         dr_recovery_point_age=recovery_point_age(selected_ids, dr_snapshots, now),
@@ -393,6 +395,15 @@ def run_backup(
         else None,
         changes=meter.outcome if meter else None,
     )
+
+
+def protection_figures(guard: Protection) -> dict[str, Any]:
+    """(v3) What a run did for locks and the vault account (logged with the report, not part of it)."""
+    return {
+        "locks_repaired": guard.locks_repaired,
+        "vault_shared": guard.shared,
+        "vault_announced": len(guard.announced),
+    }
 
 
 def _continue(
@@ -506,10 +517,15 @@ def reconcile_owed_copies(
     primaries: list[Snapshot] = []
     dr_snapshots: list[Snapshot] = []
     meter = meter_for(clients, settings, now)
+    guard = Protection()
     try:
         primaries, dr_snapshots, copies = start_owed_copies(
             clients, settings, run_id, settings.dry_run, deadline, now, meter
         )
+        guard = protect_copies(
+            clients, settings, primaries, dr_snapshots, now, dry_run=settings.dry_run, full_run=False
+        )
+        failures += guard.failures
     except AwsError as exc:
         failures.append({"resource": "copy reconciliation", "error": exc.readable()})
     report = build_report(
@@ -525,6 +541,7 @@ def reconcile_owed_copies(
         dr_recovery_point_age=recovery_point_age(instance_ids, dr_snapshots, now) if dr_snapshots else None,
         oldest_owed_copy_age=oldest_owed_age(primaries, dr_snapshots, copies.started, now),
         changes=meter.outcome if meter else None,
+        extra=protection_figures(guard),
     )
 
 
@@ -557,6 +574,8 @@ def copy_finished(
         failures = _copy_outcome(copy, succeeded, cause, settings, clients, now)
     except AwsError as exc:
         failures = [{"resource": "copy ledger", "error": exc.readable()}]
+    if succeeded:  # (v3) the completed copy goes to the vault account at once
+        failures += share_finished_copy(clients, settings, copy, now)
     if clients.ledger is None or settings.dry_run:
         return reconcile_owed_copies(run_id, settings, clients, now, failures)
     return start_queued_copies(run_id, settings, clients, now, failures)
@@ -659,7 +678,9 @@ def start_queued_copies(
                 ledger.paid(owed.sort_key)
                 continue
             try:
-                copy_id = start_copy(clients.dr_ec2, owed.source_region, owed.snapshot_id, tags, settings)
+                copy_id = start_copy(
+                    clients.dr_ec2, owed.source_region, owed.snapshot_id, tags, settings, now
+                )
             except AwsError as exc:
                 if exc.code in COPY_LIMIT_CODES or exc.is_throttling:
                     ledger.release(owed.snapshot_id, owner)

@@ -12,7 +12,7 @@ import hashlib
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from smart_vault import aws
@@ -28,6 +28,7 @@ from smart_vault.config import BackupSettings
 from smart_vault.errors import AwsError
 from smart_vault.observability import logger
 from smart_vault.recovery_sets import duplicate_ids
+from smart_vault.snapshot_locks import lock_new_copy, policy_of, retention_of
 from smart_vault.snapshot_model import Snapshot, snapshot_from_api
 from smart_vault.tags import (
     BACKUP_SET_TAG,
@@ -487,7 +488,14 @@ def reconcile_copies(
             backed_off.add(primary.snapshot_id)
             continue
         try:
-            copy_id = start_copy(dr_ec2, primary.region, primary.snapshot_id, tags, settings)
+            copy_id = start_copy(
+                dr_ec2,
+                primary.region,
+                primary.snapshot_id,
+                tags,
+                settings,
+                datetime.fromtimestamp(now_s, UTC),
+            )
         except AwsError as exc:
             if exc.code in COPY_LIMIT_CODES or exc.is_throttling:
                 logger.info("copy limit reached; deferring the rest", extra={"code": exc.code})
@@ -551,9 +559,17 @@ def owed_copy(primary: Snapshot, settings: BackupSettings) -> OwedCopy:
 
 
 def start_copy(
-    dr_ec2: Any, source_region: str, source_id: str, tags: dict[str, str], settings: BackupSettings
+    dr_ec2: Any,
+    source_region: str,
+    source_id: str,
+    tags: dict[str, str],
+    settings: BackupSettings,
+    now: datetime | None = None,
 ) -> str:
-    """One `CopySnapshot` from a client of the DR region; returns the copy's id (AwsError on failure)."""
+    """One `CopySnapshot` from a client of the DR region; returns the copy's id (AwsError on failure).
+
+    (v3) With `LOCK_MODE`, the copy is locked at once (`snapshot_locks.lock_new_copy`: a refusal is repaired
+    by the next reconciliation, never a failure of the copy)."""
     with aws.aws_errors("CopySnapshot"):
         response = dr_ec2.copy_snapshot(
             SourceRegion=source_region,
@@ -563,4 +579,7 @@ def start_copy(
             KmsKeyId=settings.dr_kms_key_id,
             TagSpecifications=[{"ResourceType": "snapshot", "Tags": aws.dict_to_tags(tags)}],
         )
-    return response["SnapshotId"]
+    copy_id = response["SnapshotId"]
+    retention = retention_of(tags, settings.dr_retention_days) or settings.dr_retention_days
+    lock_new_copy(dr_ec2, copy_id, now or datetime.now(UTC), retention, policy_of(settings))
+    return copy_id

@@ -379,5 +379,9 @@ def run_demo(out: TextIO, dashboard_path: Path | None = None) -> int:
         return 1
     finally:
         stack.stop()
+    from smart_vault.cli.demo_attack import ransomware_act  # (v3) the vault account's act
+
+    if ransomware_act(demo) != 0:
+        return 1
     demo.say(f"\nDemo succeeded in {time.monotonic() - demo.started:.1f}s; the local stack is stopped.")
     return 0

@@ -222,6 +222,12 @@ def backup_environment(config: DeploymentConfig, topic_arn: str, dr_kms_key_arn:
         "CHANGE_ANOMALY_FACTOR": "5",
         "CHANGE_ANOMALY_MIN_GIB": "1",
         "SNAPSHOT_PRICE_PER_GB_MONTH": "0.05",
+        # (v3) Terraform's defaults: governance locks on DR copies, no vault account in the local stack.
+        "LOCK_MODE": "governance",
+        "LOCK_COOL_OFF_HOURS": "0",
+        "LOCK_PRIMARY": "false",
+        "VAULT_ACCOUNT_ID": "",
+        "VAULT_EVENT_BUS_ARN": "",
         # (v3) As Terraform sets them (variables.tf defaults).
         "APP_CONSISTENT_TIMEOUT_SECONDS": "60",
         "APP_CONSISTENT_ON_FAILURE": "crash-consistent",

@@ -10,6 +10,9 @@
 - `RunInstances` ignores `ClientToken`: here a repeated token answers with the instances of the first call
   (EC2's idempotency), instead of launching more.
 - (v3) moto has no EBS Snapshot Lock: `moto_snapshot_lock` adds it (and DeleteSnapshot's refusal).
+- (v3) moto keeps accounts apart but shares nothing between them: `moto_accounts` adds snapshot sharing
+  (`createVolumePermission`), the cross-account copy of a shared snapshot and cross-account PutEvents;
+  moto evaluates no key policy: `moto_key_policy` applies their explicit Deny to the calls that destroy a key.
 
 `apply()` is idempotent; the local emulator and the tests call it before moto serves a request. Only the
 emulator uses this module: it is never packaged into the Lambda zip.
@@ -19,7 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from smart_vault.local import moto_ebs, moto_snapshot_lock
+from smart_vault.local import moto_accounts, moto_ebs, moto_key_policy, moto_snapshot_lock
 
 _APPLIED = "_smart_vault_fidelity"
 
@@ -55,6 +58,8 @@ def apply() -> None:
 
     moto_snapshot_lock.apply()
     moto_ebs.apply()  # (v3) the EBS direct APIs of EC2's snapshots
+    moto_accounts.apply()
+    moto_key_policy.apply()
     if getattr(AmisResponse, _APPLIED, False):
         return
     register_image = AmisResponse.register_image

@@ -16,6 +16,7 @@ from smart_vault import aws, recovery_sets
 from smart_vault.change_rate import monthly_cost_usd, parse_bytes, set_changed_bytes
 from smart_vault.config import RestoreApiSettings
 from smart_vault.errors import ValidationError
+from smart_vault.restore.recovery_point_locks import locks_of, with_locks
 from smart_vault.snapshot_model import snapshot_from_api
 from smart_vault.tags import (
     APP_CONSISTENT_TAG,
@@ -229,9 +230,7 @@ def list_recovery_points(
             measured.update(
                 (m.snapshot_id, m.changed_bytes) for m in measurements.history(volume_id, limit=None)
             )
-    return {
-        "instance_id": instance_id,
-        "name": name,
-        "region": region,
-        "recovery_points": group_recovery_points(items, now, measured, price_per_gb_month),
-    }
+    points = group_recovery_points(items, now, measured, price_per_gb_month)
+    if items:  # (v3) Snapshot Lock: locked_until, lock_mode, immutable
+        with_locks(points, locks_of(ec2, [i["SnapshotId"] for i in items]), now)
+    return {"instance_id": instance_id, "name": name, "region": region, "recovery_points": points}

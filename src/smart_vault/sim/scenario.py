@@ -41,6 +41,7 @@ from smart_vault.backup.run import Clients
 from smart_vault.config import BackupSettings
 from smart_vault.sim.app_consistent_scenario import opt_in
 from smart_vault.sim.authz import SimFacts, authorized
+from smart_vault.sim.vault_scenario import VaultSim
 from smart_vault.sim.world import (
     ACCOUNT,
     InvocationKilled,
@@ -76,6 +77,8 @@ class Scenario:
     # (v3) Adds to the world and the clients before the run (`setup(world, clients) -> clients`) and to the
     # figures after it (`finish(world, sns) -> dict`): the ransomware scenario (sim/ransomware.py).
     extension: Any = None
+    # (v3) A vault account in the DR region (sim/vault_scenario.py): sharing, announcements, its own slots.
+    vault: bool = False
     # (v3) Share of the fleet tagged Backup-Scripts (its scripts modelled by sim/ssm.py).
     app_consistent_share: float = 0.0
 
@@ -130,6 +133,7 @@ def run_scenario(scenario: Scenario) -> dict[str, Any]:
     world = SimWorld(params, START, PRIMARY, DR)
     for _ in range(scenario.instances):
         add_instance(world, scenario)
+    vault = VaultSim(world) if scenario.vault else None
     environment = {
         "AWS_REGION": PRIMARY,
         "SNS_TOPIC_ARN": f"arn:aws:sns:{PRIMARY}:{ACCOUNT}:smart-vault",
@@ -139,9 +143,10 @@ def run_scenario(scenario: Scenario) -> dict[str, Any]:
         "RETENTION_DAYS": str(scenario.retention_days),
         **({"DR_RETENTION_DAYS": str(scenario.dr_retention_days)} if scenario.dr_retention_days else {}),
         "MAX_CONCURRENT_COPIES": str(params.copy_limit),
+        **(vault.backup_env() if vault else {}),
     }
     settings = BackupSettings.from_env(environment)
-    ec2, dr_ec2 = SimEC2(world, PRIMARY), SimEC2(world, DR)
+    ec2, dr_ec2 = SimEC2(world, PRIMARY), (vault.dr_client() if vault else SimEC2(world, DR))
     for client in (ec2, dr_ec2):
         # The handler's own pacing (`entry._clients`), on the virtual clock.
         pacing.Pacer(pacing.EC2_RATES, clock=lambda: world.clock, sleep=world.sleep).attach(client)
@@ -162,6 +167,7 @@ def run_scenario(scenario: Scenario) -> dict[str, Any]:
         ec2=checked(ec2, "ec2"),
         dr_ec2=checked(dr_ec2, "ec2", DR),
         ledger=CopyLedger(checked(SimDynamoDB(world), "dynamodb"), settings.copy_ledger_table),
+        events=checked(vault.events, "events", DR) if vault else None,
         ssm=checked(ssm, "ssm") if ssm is not None else None,
     )
     if scenario.extension is not None:
@@ -267,6 +273,8 @@ def run_scenario(scenario: Scenario) -> dict[str, Any]:
     while t < end:
         world.at(t, lambda: invoke({"reconcile_copies": True}))
         t += step
+    if vault:
+        vault.schedule(start, end)
     previous = (aws._monotonic, aws._sleep)
     replaced = {key: aws._clients.get(key) for key in (("sns", PRIMARY), ("lambda", PRIMARY))}
     aws.set_clock(world.monotonic, world.sleep)
@@ -293,6 +301,8 @@ def run_scenario(scenario: Scenario) -> dict[str, Any]:
     if scenario.extension is not None:
         result["scenario"]["extension"] = type(scenario.extension).__name__
         result.update(scenario.extension.finish(world, sns))
+    if vault:
+        result.update(vault.results(start))
     return result
 
 

@@ -1,0 +1,415 @@
+# The vault account's stack, applied with a provider configured with the vault account's credentials (the
+# root's aws.vault). Nothing here trusts the workload account beyond two resource policies: its backup
+# function may put `Smart Vault Snapshot Shared` events on the vault's bus, and that is all. The vault's key
+# is administered by the named vault-account principals only; the workload account is not in its policy.
+
+data "aws_caller_identity" "current" {}
+
+data "aws_partition" "current" {}
+
+locals {
+  account_id    = data.aws_caller_identity.current.account_id
+  partition     = data.aws_partition.current.partition
+  function_name = "${var.name_prefix}-vault"
+  handler       = "smart_vault.vault.handler"
+  snapshots     = "arn:${local.partition}:ec2:${var.region}::snapshot/*"
+}
+
+# ------------------------------------------------------------------ the vault key
+
+data "aws_iam_policy_document" "vault_key" {
+  #checkov:skip=CKV_AWS_111:A key policy's Resource "*" means this key only; use is limited by principal and kms:ViaService.
+  #checkov:skip=CKV_AWS_356:A key policy's Resource "*" means this key only (it cannot name any other resource).
+  #checkov:skip=CKV_AWS_109:Key administration is limited to the named administrators; no account-root statement.
+  statement {
+    sid       = "NamedAdministratorsOnly"
+    actions   = ["kms:*"]
+    resources = ["*"]
+    principals {
+      type        = "AWS"
+      identifiers = var.key_administrator_arns
+    }
+  }
+
+  statement {
+    sid       = "VaultFunctionUsesKeyThroughEc2"
+    actions   = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"]
+    resources = ["*"]
+    principals {
+      type        = "AWS"
+      identifiers = [aws_iam_role.vault.arn]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["ec2.${var.region}.amazonaws.com"]
+    }
+  }
+
+  statement {
+    sid       = "VaultFunctionGrantsEbs"
+    actions   = ["kms:CreateGrant"]
+    resources = ["*"]
+    principals {
+      type        = "AWS"
+      identifiers = [aws_iam_role.vault.arn]
+    }
+    condition {
+      test     = "Bool"
+      variable = "kms:GrantIsForAWSResource"
+      values   = ["true"]
+    }
+  }
+
+  # The ledger and the topic are encrypted with this key: DynamoDB and SNS use it for the vault function.
+  statement {
+    sid       = "VaultFunctionUsesKeyThroughItsLedgerAndTopic"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = ["*"]
+    principals {
+      type        = "AWS"
+      identifiers = [aws_iam_role.vault.arn]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["dynamodb.${var.region}.amazonaws.com", "sns.${var.region}.amazonaws.com"]
+    }
+  }
+
+  statement {
+    sid       = "ServicesEncryptVaultData"
+    actions   = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"]
+    resources = ["*"]
+    principals {
+      type        = "Service"
+      identifiers = ["logs.${var.region}.amazonaws.com", "events.amazonaws.com", "cloudwatch.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+resource "aws_kms_key" "vault" {
+  description             = "Smart Vault (${var.name_prefix}) vault copies and the vault's own data in ${var.region}."
+  enable_key_rotation     = true
+  deletion_window_in_days = var.key_deletion_window_days
+  policy                  = data.aws_iam_policy_document.vault_key.json
+}
+
+resource "aws_kms_alias" "vault" {
+  name          = "alias/${var.name_prefix}-vault"
+  target_key_id = aws_kms_key.vault.key_id
+}
+
+# ------------------------------------------------------------------ topic, ledger, logs
+
+resource "aws_sns_topic" "vault" {
+  name              = "${var.name_prefix}-vault"
+  kms_master_key_id = aws_kms_key.vault.arn
+}
+
+resource "aws_sns_topic_subscription" "email" {
+  count     = var.notification_email == null ? 0 : 1
+  topic_arn = aws_sns_topic.vault.arn
+  protocol  = "email"
+  endpoint  = var.notification_email
+}
+
+data "aws_iam_policy_document" "vault_topic" {
+  statement {
+    sid       = "EventBridgeAndAlarmsPublish"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.vault.arn]
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com", "cloudwatch.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+resource "aws_sns_topic_policy" "vault" {
+  arn    = aws_sns_topic.vault.arn
+  policy = data.aws_iam_policy_document.vault_topic.json
+}
+
+resource "aws_dynamodb_table" "ledger" {
+  name         = "${var.name_prefix}-vault-ledger"
+  billing_mode = "PAY_PER_REQUEST"
+  hash_key     = "pk"
+  range_key    = "sk"
+
+  attribute {
+    name = "pk"
+    type = "S"
+  }
+
+  attribute {
+    name = "sk"
+    type = "S"
+  }
+
+  ttl {
+    attribute_name = "expires_at"
+    enabled        = true
+  }
+
+  point_in_time_recovery {
+    enabled = true
+  }
+
+  server_side_encryption {
+    enabled     = true
+    kms_key_arn = aws_kms_key.vault.arn
+  }
+}
+
+resource "aws_cloudwatch_log_group" "vault" {
+  name              = "/aws/lambda/${local.function_name}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = aws_kms_key.vault.arn
+}
+
+# ------------------------------------------------------------------ the function
+
+resource "aws_lambda_function" "vault" {
+  #checkov:skip=CKV_AWS_117:The function only calls regional AWS APIs (EC2, DynamoDB, SNS); a VPC would add endpoints and protect nothing.
+  #checkov:skip=CKV_AWS_272:The zip is built by archive_file at apply time from the reviewed repository; there is no signing pipeline.
+  #checkov:skip=CKV_AWS_115:Reserved concurrency is left to the account: on a new account with a quota of 10 any reservation fails.
+  #checkov:skip=CKV_AWS_116:Failed asynchronous invocations go to the on-failure destination (aws_lambda_function_event_invoke_config.vault).
+  function_name = local.function_name
+  description   = "Smart Vault vault: copies every announced DR copy once under the vault key, locks and prunes its copies."
+  role          = aws_iam_role.vault.arn
+  handler       = local.handler
+  runtime       = "python3.12"
+  architectures = ["x86_64"]
+  memory_size   = 512
+  timeout       = 300
+
+  filename         = var.lambda_zip_path
+  source_code_hash = var.lambda_zip_hash
+  layers           = [var.powertools_layer_arn]
+  kms_key_arn      = aws_kms_key.vault.arn
+
+  environment {
+    variables = {
+      SNS_TOPIC_ARN         = aws_sns_topic.vault.arn
+      SOURCE_ACCOUNT_IDS    = join(",", var.source_account_ids)
+      VAULT_KMS_KEY_ID      = aws_kms_key.vault.arn
+      VAULT_LEDGER_TABLE    = aws_dynamodb_table.ledger.name
+      RETENTION_DAYS        = tostring(var.retention_days)
+      MIN_SNAPSHOTS_KEPT    = tostring(var.min_snapshots_kept)
+      MAX_CONCURRENT_COPIES = tostring(var.max_concurrent_copies)
+      LOCK_MODE             = var.lock_mode
+      LOCK_COOL_OFF_HOURS   = tostring(var.lock_cool_off_hours)
+    }
+  }
+
+  tracing_config {
+    mode = "Active"
+  }
+
+  logging_config {
+    log_format = "Text"
+    log_group  = aws_cloudwatch_log_group.vault.name
+  }
+
+  depends_on = [aws_cloudwatch_log_group.vault, aws_iam_role_policy.vault]
+}
+
+resource "aws_sqs_queue" "vault_dlq" {
+  name                      = "${var.name_prefix}-vault-dlq"
+  message_retention_seconds = 1209600
+  kms_master_key_id         = aws_kms_key.vault.arn
+}
+
+resource "aws_lambda_function_event_invoke_config" "vault" {
+  function_name                = aws_lambda_function.vault.function_name
+  maximum_retry_attempts       = 2
+  maximum_event_age_in_seconds = 21600
+
+  destination_config {
+    on_failure {
+      destination = aws_sqs_queue.vault_dlq.arn
+    }
+  }
+}
+
+# ------------------------------------------------------------------ the bus and the events
+
+resource "aws_cloudwatch_event_bus" "vault" {
+  name = "${var.name_prefix}-vault"
+}
+
+data "aws_iam_policy_document" "vault_bus" {
+  statement {
+    sid       = "WorkloadAccountsAnnounceSharedSnapshots"
+    actions   = ["events:PutEvents"]
+    resources = [aws_cloudwatch_event_bus.vault.arn]
+    principals {
+      type        = "AWS"
+      identifiers = [for a in var.source_account_ids : "arn:${local.partition}:iam::${a}:root"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "events:source"
+      values   = ["smart-vault"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "events:detail-type"
+      values   = ["Smart Vault Snapshot Shared"]
+    }
+  }
+}
+
+resource "aws_cloudwatch_event_bus_policy" "vault" {
+  event_bus_name = aws_cloudwatch_event_bus.vault.name
+  policy         = data.aws_iam_policy_document.vault_bus.json
+}
+
+locals {
+  vault_rules = {
+    announcements = {
+      bus         = aws_cloudwatch_event_bus.vault.name
+      description = "Smart Vault Snapshot Shared announcements of the workload accounts."
+      pattern     = jsonencode({ source = ["smart-vault"], detail-type = ["Smart Vault Snapshot Shared"], account = var.source_account_ids })
+      schedule    = null
+    }
+    copy-completion = {
+      bus         = "default"
+      description = "The vault account's own copySnapshot results: a finished copy frees a slot."
+      pattern     = jsonencode({ source = ["aws.ec2"], detail-type = ["EBS Snapshot Notification"], detail = { event = ["copySnapshot"] } })
+      schedule    = null
+    }
+    reconcile = {
+      bus         = "default"
+      description = "The vault's reconciliation: owed copies, locks, pruning, RPO."
+      pattern     = null
+      schedule    = var.reconcile_schedule
+    }
+  }
+}
+
+resource "aws_cloudwatch_event_rule" "vault" {
+  for_each = local.vault_rules
+
+  name                = "${var.name_prefix}-vault-${each.key}"
+  description         = each.value.description
+  event_bus_name      = each.value.bus
+  event_pattern       = each.value.pattern
+  schedule_expression = each.value.schedule
+}
+
+resource "aws_cloudwatch_event_target" "vault" {
+  for_each = local.vault_rules
+
+  rule           = aws_cloudwatch_event_rule.vault[each.key].name
+  event_bus_name = each.value.bus
+  arn            = aws_lambda_function.vault.arn
+  input          = each.key == "reconcile" ? jsonencode({ reconcile = true }) : null
+
+  retry_policy {
+    maximum_retry_attempts       = 8
+    maximum_event_age_in_seconds = 21600
+  }
+
+  dead_letter_config {
+    arn = aws_sqs_queue.vault_dlq.arn
+  }
+}
+
+resource "aws_lambda_permission" "vault" {
+  for_each = local.vault_rules
+
+  statement_id  = "EventBridge-${each.key}"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.vault.function_name
+  principal     = "events.amazonaws.com"
+  source_arn    = aws_cloudwatch_event_rule.vault[each.key].arn
+}
+
+data "aws_iam_policy_document" "vault_dlq" {
+  statement {
+    sid       = "EventBridgeDeadLetters"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.vault_dlq.arn]
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = [for r in aws_cloudwatch_event_rule.vault : r.arn]
+    }
+  }
+}
+
+resource "aws_sqs_queue_policy" "vault_dlq" {
+  queue_url = aws_sqs_queue.vault_dlq.id
+  policy    = data.aws_iam_policy_document.vault_dlq.json
+}
+
+# ------------------------------------------------------------------ alarms
+
+locals {
+  vault_alarms = {
+    backlog  = { metric = "VaultBacklog", threshold = 100, description = "More than 100 vault copies owed: the vault falls behind." }
+    rejected = { metric = "VaultRejected", threshold = 0, description = "The vault rejected an announcement (a stranger, or a snapshot not shared)." }
+    rpo      = { metric = "RecoveryPointAgeSeconds", threshold = 36 * 3600, description = "The vault's newest complete recovery point of some instance is older than 36 h." }
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "vault" {
+  for_each = local.vault_alarms
+
+  alarm_name          = "${var.name_prefix}-vault-${each.key}"
+  alarm_description   = each.value.description
+  namespace           = "SmartVault"
+  metric_name         = each.value.metric
+  dimensions          = { Region = var.region, Account = "vault" }
+  statistic           = "Maximum"
+  period              = 3600
+  evaluation_periods  = 1
+  threshold           = each.value.threshold
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.vault.arn]
+  ok_actions          = [aws_sns_topic.vault.arn]
+}
+
+# ------------------------------------------------------------------ Recycle Bin
+
+resource "aws_rbin_rule" "vault_snapshots" {
+  count = var.recycle_bin_retention_days > 0 ? 1 : 0
+
+  description   = "Deleted Smart Vault snapshots stay ${var.recycle_bin_retention_days} days in the Recycle Bin."
+  resource_type = "EBS_SNAPSHOT"
+
+  resource_tags {
+    resource_tag_key   = "ManagedBy"
+    resource_tag_value = "smart-vault"
+  }
+
+  retention_period {
+    retention_period_value = var.recycle_bin_retention_days
+    retention_period_unit  = "DAYS"
+  }
+
+  # A locked rule cannot be deleted or shortened before its unlock delay has run after an UnlockRule.
+  lock_configuration {
+    unlock_delay {
+      unlock_delay_value = 7
+      unlock_delay_unit  = "DAYS"
+    }
+  }
+}

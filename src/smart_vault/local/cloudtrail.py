@@ -1,0 +1,138 @@
+"""(v3) CloudTrail management events for the emulator, and the tamper rules that watch them.
+
+moto records no CloudTrail and routes nothing to EventBridge from it. `Trail.watch(client)` records every call
+the client makes as the management event CloudTrail delivers to EventBridge (source `aws.<service>`,
+detail-type `AWS API Call via CloudTrail`, `detail.eventName`, `userIdentity.arn` (the caller's session),
+`requestParameters` with CloudTrail's lowerCamelCase names, `errorCode` when AWS refused the call). Lambda's
+event names carry their API version, as in CloudTrail (`DeleteFunction20150331`).
+
+`TamperRules` evaluates the rules of `smart_vault.tamper` (the patterns modules/tamper_alarms deploys) with
+moto's EventBridge pattern matcher and renders each match as the rule's input transformer does: the
+`Smart Vault TAMPER ...` notifications. Delivery is modelled as immediate and exactly once (AWS documents
+CloudTrail events on EventBridge as best effort, typically within a minute: GUESS for the timing).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from smart_vault import tamper
+
+LAMBDA_VERSIONED = {
+    "DeleteFunction": "DeleteFunction20150331",
+    "UpdateFunctionCode": "UpdateFunctionCode20150331v2",
+    "UpdateFunctionConfiguration": "UpdateFunctionConfiguration20150331v2",
+}
+
+
+def _camel(name: str) -> str:
+    return name[:1].lower() + name[1:]
+
+
+def request_parameters(params: dict[str, Any]) -> dict[str, Any]:
+    """Pure: botocore parameters as CloudTrail's requestParameters (lowerCamelCase keys, JSON values)."""
+    return {_camel(k): json.loads(json.dumps(v, default=str)) for k, v in params.items()}
+
+
+def management_event(
+    service: str,
+    operation: str,
+    params: dict[str, Any],
+    principal: str,
+    account: str,
+    region: str,
+    error: str,
+) -> dict[str, Any]:
+    """Pure: the EventBridge event of one recorded call."""
+    name = LAMBDA_VERSIONED.get(operation, operation) if service == "lambda" else operation
+    detail: dict[str, Any] = {
+        "eventName": name,
+        "eventSource": f"{service}.amazonaws.com",
+        "eventTime": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "userIdentity": {"type": "AssumedRole", "arn": principal},
+        "requestParameters": request_parameters(params),
+    }
+    if error:
+        detail["errorCode"] = error
+    return {
+        "version": "0",
+        "source": f"aws.{service}",
+        "detail-type": tamper.CLOUDTRAIL_DETAIL_TYPE,
+        "account": account,
+        "region": region,
+        "detail": detail,
+    }
+
+
+@dataclass
+class Trail:
+    """The management events of the watched clients, in order."""
+
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    def watch(self, client: Any, principal: str, account: str) -> Any:
+        service = client.meta.service_model.service_name
+        region = client.meta.region_name
+        pending: dict[str, Any] = {}
+
+        def remember(params: dict[str, Any], **_: Any) -> None:
+            pending["params"] = copy.deepcopy(params)
+
+        def record(http_response: Any, parsed: dict[str, Any], model: Any, **_: Any) -> None:
+            if model.name.startswith(("Describe", "List", "Get")):
+                return  # read-only calls are data events or not recorded by the tamper rules' trail
+            error = (parsed.get("Error") or {}).get("Code", "") if isinstance(parsed, dict) else ""
+            self.events.append(
+                management_event(
+                    service, model.name, pending.get("params", {}), principal, account, region, error
+                )
+            )
+
+        client.meta.events.register(f"provide-client-params.{service}", remember)
+        client.meta.events.register(f"after-call.{service}", record)
+        return client
+
+
+@dataclass(frozen=True)
+class TamperRules:
+    """The tamper rules of one account and region (`tamper.patterns`)."""
+
+    account: str
+    region: str
+    patterns: dict[str, dict[str, Any]]
+
+    @classmethod
+    def of(
+        cls,
+        account: str,
+        region: str,
+        trusted_arn_prefix: str,
+        key_ids: Sequence[str] = (),
+        function_names: Sequence[str] = (),
+        rule_names: Sequence[str] = (),
+    ) -> TamperRules:
+        return cls(
+            account,
+            region,
+            tamper.patterns(
+                trusted_arn_prefix, key_ids or ["none"], function_names or ["none"], rule_names or ["none"]
+            ),
+        )
+
+    def notifications(self, events: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The TAMPER notifications the rules send for `events` (those of this account and region)."""
+        from moto.events.models import EventPattern
+
+        matchers = [EventPattern.load(json.dumps(p)) for p in self.patterns.values()]
+        sent = []
+        for event in events:
+            if (event["account"], event["region"]) != (self.account, self.region):
+                continue
+            if any(m.matches_event(event) for m in matchers):
+                sent.append(tamper.notification(event))
+        return sent

@@ -1,0 +1,172 @@
+"""(v3) A workload account and a vault account on moto (the emulator's `moto_accounts`), wired as Terraform
+wires them: the DR key's policy lets the vault account copy, the vault's bus accepts the workload's
+announcements (a rule delivers them to a queue the test drains into the vault function), the vault has its
+own key, ledger and topic. The vault function runs with the vault account's credentials (`as_vault`)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+
+from smart_vault import aws
+from smart_vault.local.deployment import DeploymentConfig, ledger_table_definition
+from smart_vault.local.moto_accounts import credentials_for
+from support.backup_world import ACCOUNT_ID, DR_REGION, FakeContext
+
+VAULT_ACCOUNT = "210987654321"
+VAULT_LEDGER = "smart-vault-vault-ledger"
+VAULT_BUS = "smart-vault-vault"
+VAULT_FUNCTION_ARN = f"arn:aws:lambda:{DR_REGION}:{VAULT_ACCOUNT}:function:smart-vault-vault"
+CREDENTIAL_NAMES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
+
+
+def dr_key_policy(vault_account: str | None) -> str:
+    """The DR key's policy as kms.tf renders it: the account administers it; the vault account may copy."""
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "AccountAdministersKeyThroughIam",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT_ID}:root"},
+            "Action": "kms:*",
+            "Resource": "*",
+        }
+    ]
+    if vault_account:
+        statements.append(
+            {
+                "Sid": "VaultAccountCopiesSharedSnapshots",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{vault_account}:root"},
+                "Action": ["kms:Decrypt", "kms:DescribeKey", "kms:ReEncrypt*"],
+                "Resource": "*",
+            }
+        )
+        statements.append(
+            {
+                "Sid": "VaultAccountGrantsEbs",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{vault_account}:root"},
+                "Action": "kms:CreateGrant",
+                "Resource": "*",
+                "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
+            }
+        )
+    return json.dumps({"Version": "2012-10-17", "Statement": statements})
+
+
+@dataclass
+class VaultWorld:
+    credentials: dict[str, str]
+    key_arn: str
+    topic_arn: str
+    bus_arn: str
+    queue_url: str
+    dr_key_arn: str
+    env: dict[str, str] = field(default_factory=dict)
+
+    @contextlib.contextmanager
+    def as_vault(self) -> Iterator[None]:
+        """Run code with the vault account's credentials and the vault function's environment."""
+        saved = {k: os.environ.get(k) for k in (*CREDENTIAL_NAMES, *self.env)}
+        os.environ.update(self.credentials)
+        os.environ["AWS_SECURITY_TOKEN"] = self.credentials["AWS_SESSION_TOKEN"]
+        os.environ.update(self.env)
+        aws.reset_clients()
+        try:
+            yield
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+            aws.reset_clients()
+
+    def client(self, service: str) -> Any:
+        return boto3.client(
+            service,
+            region_name=DR_REGION,
+            aws_access_key_id=self.credentials["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=self.credentials["AWS_SECRET_ACCESS_KEY"],
+            aws_session_token=self.credentials["AWS_SESSION_TOKEN"],
+        )
+
+    def announcements(self) -> list[dict[str, Any]]:
+        """The events the vault's bus delivered since the last call (as EventBridge hands them to Lambda)."""
+        sqs, found = self.client("sqs"), []
+        while True:
+            batch = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get("Messages", [])
+            if not batch:
+                return found
+            for message in batch:
+                found.append(json.loads(message["Body"]))
+                sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+    def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
+        from smart_vault.vault import handler
+
+        with self.as_vault():
+            return handler(
+                event, FakeContext(invoked_function_arn=VAULT_FUNCTION_ARN, function_name="smart-vault-vault")
+            )
+
+    def deliver(self) -> list[dict[str, Any]]:
+        """Hand every delivered announcement to the vault function; its reports."""
+        return [self.invoke(event) for event in self.announcements()]
+
+    def copies(self) -> dict[str, dict[str, Any]]:
+        """The vault account's own snapshots, by id."""
+        items = self.client("ec2").describe_snapshots(OwnerIds=["self"])["Snapshots"]
+        return {s["SnapshotId"]: s for s in items}
+
+
+def make_vault_world(monkeypatch: Any, **vault_env: str) -> VaultWorld:
+    """Both accounts' resources; sets the workload backup function's VAULT_* and DR key variables."""
+    dr_kms = boto3.client("kms", DR_REGION)
+    dr_key = dr_kms.create_key(Policy=dr_key_policy(VAULT_ACCOUNT))["KeyMetadata"]["Arn"]
+    credentials = credentials_for(VAULT_ACCOUNT, DR_REGION)
+    world = VaultWorld(credentials, "", "", "", "", dr_key)
+    key = world.client("kms").create_key(Description="vault copies")["KeyMetadata"]["Arn"]
+    topic = world.client("sns").create_topic(Name="smart-vault-vault")["TopicArn"]
+    events = world.client("events")
+    bus = events.create_event_bus(Name=VAULT_BUS)["EventBusArn"]
+    events.put_permission(
+        EventBusName=VAULT_BUS, Action="events:PutEvents", Principal=ACCOUNT_ID, StatementId="workload"
+    )
+    sqs = world.client("sqs")
+    queue = sqs.create_queue(QueueName="vault-deliveries")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    events.put_rule(
+        Name="announcements", EventBusName=VAULT_BUS, EventPattern=json.dumps({"source": ["smart-vault"]})
+    )
+    events.put_targets(
+        Rule="announcements", EventBusName=VAULT_BUS, Targets=[{"Id": "vault", "Arn": queue_arn}]
+    )
+    definition = ledger_table_definition(DeploymentConfig())
+    definition["TableName"] = VAULT_LEDGER
+    world.client("dynamodb").create_table(**{k: v for k, v in definition.items() if k != "ttl_attribute"})
+    world.key_arn, world.topic_arn, world.bus_arn, world.queue_url = key, topic, bus, queue
+    world.env = {
+        "AWS_REGION": DR_REGION,
+        "AWS_DEFAULT_REGION": DR_REGION,
+        "SNS_TOPIC_ARN": topic,
+        "SOURCE_ACCOUNT_IDS": ACCOUNT_ID,
+        "VAULT_KMS_KEY_ID": key,
+        "VAULT_LEDGER_TABLE": VAULT_LEDGER,
+        "RETENTION_DAYS": "35",
+        "LOCK_MODE": "compliance",
+        "LOCK_COOL_OFF_HOURS": "24",
+        **vault_env,
+    }
+    monkeypatch.setenv("VAULT_ACCOUNT_ID", VAULT_ACCOUNT)
+    monkeypatch.setenv("VAULT_EVENT_BUS_ARN", bus)
+    monkeypatch.setenv("DR_KMS_KEY_ID", dr_key)
+    return world

@@ -1,0 +1,160 @@
+"""(v3) Snapshot Lock on DR copies, on moto with frozen clocks: locked at the copy, expiring with retention,
+repaired by the reconciliation, and never pruned or deleted while it holds."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from freezegun import freeze_time
+
+from smart_vault.backup import entry as backup
+from smart_vault.config import BackupSettings
+from smart_vault.errors import ConfigError
+from support.backup_world import (
+    DR_REGION,
+    FakeContext,
+    backup_env,
+    fail_operation,
+    make_fleet,
+    scheduled_event,
+)
+
+T0 = datetime(2026, 3, 1, 2, 0, 0, tzinfo=UTC)
+DAY = timedelta(days=1)
+
+
+@pytest.fixture
+def fleet(monkeypatch, moto_aws):
+    backup_env(monkeypatch, RETENTION_DAYS="7", DR_RETENTION_DAYS="7", LOCK_MODE="governance")
+    fleet = make_fleet()
+    fleet.launch("web-1", {"Backup-Tier": "Gold"}, volumes=2)
+    return fleet
+
+
+def run_at(when, event_id):
+    with freeze_time(when):
+        return backup.handler(scheduled_event(event_id), FakeContext())
+
+
+def reconcile_at(when):
+    with freeze_time(when):
+        return backup.handler({"reconcile_copies": True}, FakeContext())
+
+
+def locks(when):
+    with freeze_time(when):
+        items = boto3.client("ec2", DR_REGION).describe_locked_snapshots()["Snapshots"]
+    return {i["SnapshotId"]: i for i in items}
+
+
+def dr_copies(fleet):
+    return {s["SnapshotId"]: s for s in fleet.snapshots(DR_REGION, ManagedBy="smart-vault")}
+
+
+def test_every_dr_copy_is_locked_at_its_copy_until_its_start_plus_retention(fleet):
+    report = run_at(T0, "r0")
+
+    copies = {c["copy_snapshot_id"] for c in report["copies_started"]}
+    assert len(copies) == 2
+    found = locks(T0)
+    assert set(found) == copies
+    for item in found.values():
+        assert item["LockState"] == "governance"
+        assert item["LockExpiresOn"] == T0 + 7 * DAY
+
+
+def test_compliance_mode_with_cooling_off(fleet, monkeypatch):
+    monkeypatch.setenv("LOCK_MODE", "compliance")
+    monkeypatch.setenv("LOCK_COOL_OFF_HOURS", "24")
+    run_at(T0, "r0")
+    found = locks(T0 + timedelta(hours=1))
+    assert {i["LockState"] for i in found.values()} == {"compliance-cooloff"}
+    assert {i["CoolOffPeriod"] for i in found.values()} == {24}
+    assert {i["LockState"] for i in locks(T0 + 2 * DAY).values()} == {"compliance"}
+
+
+def test_a_lost_lock_is_repaired_by_the_next_reconciliation(fleet):
+    lost = {"on": True}
+    fail_operation(fleet.dr, "LockSnapshot", "InternalError", "lost", when=lambda _: lost["on"])
+    report = run_at(T0, "r0")
+    assert len(report["copies_started"]) == 2
+    assert locks(T0) == {}
+    lost["on"] = False
+
+    reconcile_at(T0 + timedelta(minutes=30))
+
+    found = locks(T0 + timedelta(minutes=30))
+    assert set(found) == {c["copy_snapshot_id"] for c in report["copies_started"]}
+    assert {i["LockExpiresOn"] for i in found.values()} == {T0 + 7 * DAY}  # start time + retention
+
+
+def test_a_locked_copy_survives_every_prune_and_every_delete(fleet):
+    run_at(T0, "r0")
+    target = next(iter(dr_copies(fleet)))
+    with freeze_time(T0 + DAY):  # a longer lock than retention: an operator's choice, honoured
+        fleet.dr.lock_snapshot(SnapshotId=target, LockMode="compliance", ExpirationDate=T0 + 60 * DAY)
+    for day in range(1, 20):
+        report = run_at(T0 + day * DAY, f"r{day}")
+        assert target not in {d["snapshot_id"] for d in report["deleted"]}
+        assert not [f for f in report["failures"] if target in f["resource"]]
+    assert target in dr_copies(fleet)
+    with freeze_time(T0 + 20 * DAY), pytest.raises(ClientError) as error:
+        boto3.client("ec2", DR_REGION).delete_snapshot(SnapshotId=target)
+    assert error.value.response["Error"]["Code"] == "SnapshotLocked"
+
+
+def test_a_lock_expires_with_retention_and_the_copy_is_then_pruned(fleet):
+    first = {c["copy_snapshot_id"] for c in run_at(T0, "r0")["copies_started"]}
+    run_at(T0 + DAY, "r1")
+    # An hour before start + retention the lock holds; a day after, it has expired and pruning takes the copy.
+    before = run_at(T0 + 7 * DAY - timedelta(hours=1), "r6")
+    assert not first & {d["snapshot_id"] for d in before["deleted"]}
+    after = run_at(T0 + 8 * DAY, "r8")
+    assert first <= {d["snapshot_id"] for d in after["deleted"]}
+    assert not first & set(dr_copies(fleet))
+
+
+def test_lock_settings_fail_fast_naming_the_variable(monkeypatch):
+    backup_env(monkeypatch, LOCK_MODE="immutable")
+    with pytest.raises(ConfigError, match="LOCK_MODE"):
+        BackupSettings.from_env()
+    backup_env(monkeypatch, LOCK_MODE="governance", LOCK_COOL_OFF_HOURS="24")
+    with pytest.raises(ConfigError, match="LOCK_COOL_OFF_HOURS"):
+        BackupSettings.from_env()
+    backup_env(monkeypatch, LOCK_MODE="compliance", LOCK_COOL_OFF_HOURS="73")
+    with pytest.raises(ConfigError, match="LOCK_COOL_OFF_HOURS"):
+        BackupSettings.from_env()
+    backup_env(monkeypatch, LOCK_MODE="compliance", LOCK_COOL_OFF_HOURS="72", LOCK_PRIMARY="true")
+    settings = BackupSettings.from_env()
+    assert (settings.lock_mode, settings.lock_cool_off_hours, settings.lock_primary) == (
+        "compliance",
+        72,
+        True,
+    )
+
+
+def test_recovery_points_show_the_locks_and_whether_they_are_immutable(fleet):
+    from smart_vault.restore.recovery_points import list_recovery_points
+
+    run_at(T0, "r0")
+    instance = fleet.instances["web-1"]
+
+    def points(region, when):
+        with freeze_time(when):
+            client = boto3.client("ec2", region)
+            return list_recovery_points(client, region, instance_id=instance, name=None, now=when)[
+                "recovery_points"
+            ]
+
+    dr = points(DR_REGION, T0 + timedelta(hours=1))[0]
+    assert dr["immutable"] is True
+    assert {(v["locked_until"], v["lock_mode"]) for v in dr["volumes"]} == {
+        ("2026-03-08T02:00:00Z", "governance")
+    }
+    assert points(DR_REGION, T0 + 6 * DAY + timedelta(hours=1))[0]["immutable"] is False  # under 24 h left
+    primary = points("eu-west-1", T0 + timedelta(hours=1))[0]
+    assert primary["immutable"] is False
+    assert {(v["locked_until"], v["lock_mode"]) for v in primary["volumes"]} == {(None, None)}

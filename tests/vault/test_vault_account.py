@@ -1,0 +1,233 @@
+"""(v3) The vault account on moto: the backup function shares and announces every completed DR copy; the
+vault function copies each once under its own key, locks it, owes what does not fit, rejects what it must,
+and prunes only its own copies."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from freezegun import freeze_time
+from moto.ec2.models.elastic_block_store import EBSBackend
+
+from smart_vault.backup import entry as backup
+from support.backup_world import (
+    ACCOUNT_ID,
+    DR_REGION,
+    FakeContext,
+    backup_env,
+    make_fleet,
+    scheduled_event,
+    tags_of,
+)
+from support.vault_world import VAULT_ACCOUNT, make_vault_world
+
+T0 = datetime(2026, 3, 1, 2, 0, 0, tzinfo=UTC)
+DAY = timedelta(days=1)
+
+
+@pytest.fixture
+def world(monkeypatch, moto_aws):
+    backup_env(monkeypatch, RETENTION_DAYS="7", DR_RETENTION_DAYS="7", LOCK_MODE="governance")
+    fleet = make_fleet()
+    fleet.launch("web-1", {"Backup-Tier": "Gold", "Name": "web-1"}, volumes=2)
+    fleet.launch("db-1", {"Backup-Tier": "Gold", "Name": "db-1"}, volumes=1)
+    return fleet, make_vault_world(monkeypatch)
+
+
+def backup_at(when, event):
+    with freeze_time(when):
+        return backup.handler(event, FakeContext())
+
+
+def vault_at(vault, when, event):
+    with freeze_time(when):
+        return vault.invoke(event)
+
+
+def deliver_at(vault, when):
+    with freeze_time(when):
+        return vault.deliver()
+
+
+def announcements_at(vault, when):
+    """Read inside the frozen clock: SQS drops messages older than its retention (4 days by default)."""
+    with freeze_time(when):
+        return vault.announcements()
+
+
+def shared_dr_copies(fleet):
+    return {
+        s["SnapshotId"]: s
+        for s in fleet.dr.describe_snapshots(OwnerIds=["self"], RestorableByUserIds=[VAULT_ACCOUNT])[
+            "Snapshots"
+        ]
+    }
+
+
+def test_each_completed_dr_copy_is_shared_announced_and_copied_once_under_the_vault_key(world):
+    fleet, vault = world
+    backup_at(T0, scheduled_event("r0"))
+    report = backup_at(T0 + timedelta(minutes=30), {"reconcile_copies": True})
+    assert report["failures"] == []
+    shared = shared_dr_copies(fleet)
+    assert len(shared) == 3
+
+    announcements = announcements_at(vault, T0 + timedelta(minutes=30))
+    assert {e["detail"]["snapshot_id"] for e in announcements} == set(shared)
+    first = announcements[0]
+    assert (first["source"], first["detail-type"], first["account"]) == (
+        "smart-vault",
+        "Smart Vault Snapshot Shared",
+        ACCOUNT_ID,
+    )
+    assert set(first["detail"]) == {"snapshot_id", "region", "account", "tags"}
+    assert first["detail"]["tags"] == {
+        k: v
+        for k, v in tags_of(shared[first["detail"]["snapshot_id"]]).items()
+        if k.startswith("smart-vault:") or k == "Name"
+    }
+
+    reports = [
+        vault_at(vault, T0 + timedelta(minutes=31), e) for e in announcements + announcements
+    ]  # redelivered
+    assert sum(len(r["copies_started"]) for r in reports) == 3
+    copies = vault.copies()
+    assert len(copies) == 3  # vault_duplicates 0
+    for copy in copies.values():
+        tags = tags_of(copy)
+        source = tags["smart-vault:vault-source-snapshot"]
+        assert copy["OwnerId"] == VAULT_ACCOUNT and copy["KmsKeyId"] == vault.key_arn
+        assert tags["ManagedBy"] == "smart-vault" and tags["smart-vault:retention-days"] == "35"
+        assert tags["smart-vault:source-account"] == ACCOUNT_ID
+        assert tags["smart-vault:backup-set"] == tags_of(shared[source])["smart-vault:backup-set"]
+    with freeze_time(T0 + timedelta(hours=1)):
+        locks = vault.client("ec2").describe_locked_snapshots()["Snapshots"]
+    assert {lock["SnapshotId"] for lock in locks} == set(copies)
+    assert {lock["LockState"] for lock in locks} == {"compliance-cooloff"}
+    assert {lock["LockExpiresOn"] for lock in locks} == {T0 + timedelta(minutes=31) + 35 * DAY}
+
+
+def test_a_copy_completion_event_shares_and_announces_that_copy(world):
+    fleet, vault = world
+    report = backup_at(T0, scheduled_event("r0"))
+    copy_id = report["copies_started"][0]["copy_snapshot_id"]
+    event = {
+        "id": "copy-done-1",
+        "source": "aws.ec2",
+        "detail-type": "EBS Snapshot Notification",
+        "region": DR_REGION,
+        "detail": {
+            "event": "copySnapshot",
+            "result": "succeeded",
+            "snapshot_id": f"arn:aws:ec2::{DR_REGION}:snapshot/{copy_id}",
+        },
+    }
+    backup_at(T0 + timedelta(minutes=5), event)
+    assert set(shared_dr_copies(fleet)) == {copy_id}
+    assert [e["detail"]["snapshot_id"] for e in announcements_at(vault, T0 + timedelta(minutes=5))] == [
+        copy_id
+    ]
+
+
+def test_every_full_run_announces_again_the_shared_copies_younger_than_48_hours(world):
+    _fleet, vault = world
+    backup_at(T0, scheduled_event("r0"))
+    backup_at(T0 + timedelta(minutes=30), {"reconcile_copies": True})
+    first = {e["detail"]["snapshot_id"] for e in announcements_at(vault, T0 + timedelta(minutes=30))}
+    backup_at(T0 + DAY, scheduled_event("r1"))
+    again = {e["detail"]["snapshot_id"] for e in announcements_at(vault, T0 + DAY)}
+    assert first <= again  # r0's copies again; r1's copies completed at once and are new
+    backup_at(T0 + 3 * DAY, scheduled_event("r3"))
+    later = {e["detail"]["snapshot_id"] for e in announcements_at(vault, T0 + 3 * DAY)}
+    assert not first & later  # older than 48 h: no more announcements
+
+
+def _announcement(snapshot_id, account=ACCOUNT_ID, sender=ACCOUNT_ID):
+    return {
+        "id": f"ann-{snapshot_id}",
+        "source": "smart-vault",
+        "detail-type": "Smart Vault Snapshot Shared",
+        "account": sender,
+        "region": DR_REGION,
+        "detail": {"snapshot_id": snapshot_id, "region": DR_REGION, "account": account, "tags": {}},
+    }
+
+
+def test_announcements_from_strangers_or_of_unshared_snapshots_are_rejected(world):
+    _fleet, vault = world
+    report = backup_at(T0, scheduled_event("r0"))
+    unshared = report["copies_started"][0]["copy_snapshot_id"]
+    cases = [
+        _announcement(unshared, account="999988887777", sender="999988887777"),  # not a source account
+        _announcement(unshared, account=ACCOUNT_ID, sender="999988887777"),  # forged detail
+        _announcement(unshared),  # a source account's, but never shared with the vault
+        _announcement("snap-0123456789abcdef0"),  # no such snapshot
+    ]
+    for event in cases:
+        answer = vault_at(vault, T0 + timedelta(minutes=1), event)
+        assert len(answer["rejected"]) == 1 and answer["copies_started"] == [], answer
+    assert vault.copies() == {}
+
+
+def test_copies_beyond_the_slots_are_owed_and_start_when_a_slot_frees(world, monkeypatch):
+    _fleet, vault = world
+    vault.env["MAX_CONCURRENT_COPIES"] = "1"
+    copy = EBSBackend.copy_snapshot
+
+    def vault_copies_stay_pending(self, *args, **kwargs):
+        snapshot = copy(self, *args, **kwargs)
+        if self.account_id == VAULT_ACCOUNT:
+            snapshot.status = "pending"
+        return snapshot
+
+    monkeypatch.setattr(EBSBackend, "copy_snapshot", vault_copies_stay_pending)
+    backup_at(T0, scheduled_event("r0"))
+    backup_at(T0 + timedelta(minutes=30), {"reconcile_copies": True})
+    reports = deliver_at(vault, T0 + timedelta(minutes=31))
+    assert sum(len(r["copies_started"]) for r in reports) == 1
+    assert reports[-1]["copies_deferred"] == 2  # VaultBacklog
+    from moto.ec2.models import ec2_backends
+
+    pending = next(
+        s for s in ec2_backends[VAULT_ACCOUNT][DR_REGION].snapshots.values() if s.status == "pending"
+    )
+    pending.status = "completed"
+    done = {
+        "id": "vault-copy-done",
+        "source": "aws.ec2",
+        "detail-type": "EBS Snapshot Notification",
+        "region": DR_REGION,
+        "detail": {
+            "event": "copySnapshot",
+            "result": "succeeded",
+            "snapshot_id": f"arn:aws:ec2::{DR_REGION}:snapshot/{pending.id}",
+        },
+    }
+    answer = vault_at(vault, T0 + timedelta(hours=1), done)
+    assert len(answer["copies_started"]) == 1 and answer["copies_deferred"] == 1
+
+
+def test_the_reconciliation_prunes_only_the_vaults_own_copies_once_their_locks_expired(world):
+    _fleet, vault = world
+    vault.env.update(RETENTION_DAYS="2", LOCK_MODE="governance", LOCK_COOL_OFF_HOURS="0")
+    backup_at(T0, scheduled_event("r0"))
+    backup_at(T0 + timedelta(minutes=30), {"reconcile_copies": True})
+    deliver_at(vault, T0 + timedelta(minutes=31))
+    first = set(vault.copies())
+    for day in (1, 2, 3, 4):
+        backup_at(T0 + day * DAY, scheduled_event(f"r{day}"))
+        backup_at(T0 + day * DAY + timedelta(minutes=30), {"reconcile_copies": True})
+        deliver_at(vault, T0 + day * DAY + timedelta(minutes=31))
+        report = vault_at(vault, T0 + day * DAY + timedelta(minutes=40), {"reconcile": True})
+        assert report["failures"] == [], report
+        if day == 1:
+            assert report["deleted"] == []  # locked and young
+    remaining = vault.copies()
+    assert not first & set(remaining)  # expired after 2 days, lock expired with them: pruned
+    # The shared DR copies the vault copied from are the workload's: the vault deleted none of them.
+    assert all(tags_of(s).get("ManagedBy") == "smart-vault" for s in remaining.values())
+    with freeze_time(T0 + 4 * DAY + timedelta(hours=1)):
+        complete = json.dumps(sorted(tags_of(s)["smart-vault:source-instance"] for s in remaining.values()))
+    assert "i-" in complete

@@ -1,0 +1,135 @@
+# (v3) The vault account: a second AWS account that keeps its own locked copy of every DR recovery point,
+# encrypted with its own key (modules/vault_account, applied with the aws.vault provider). The workload side
+# (sharing, announcing, the DR key's grant) is in backup_vault_iam.tf and kms.tf. docs/vault.md has the
+# set-up step by step.
+
+locals {
+  deploy_vault = var.vault_account_id != "" && var.deploy_vault_stack
+  # VAULT_EVENT_BUS_ARN: the deployed stack's bus, or the one given (a vault stack applied separately).
+  vault_event_bus_arn = local.deploy_vault ? module.vault_account[0].vault_event_bus_arn : var.vault_event_bus_arn
+}
+
+module "vault_account" {
+  source = "./modules/vault_account"
+  count  = local.deploy_vault ? 1 : 0
+
+  providers = {
+    aws = aws.vault
+  }
+
+  name_prefix                = var.name_prefix
+  region                     = var.dr_region
+  source_account_ids         = [local.account_id]
+  source_kms_key_arns        = [aws_kms_key.dr.arn]
+  key_administrator_arns     = var.vault_key_administrator_arns
+  lambda_zip_path            = data.archive_file.lambda.output_path
+  lambda_zip_hash            = data.archive_file.lambda.output_base64sha256
+  powertools_layer_arn       = replace(var.powertools_layer_arn, "{region}", var.dr_region)
+  retention_days             = var.vault_retention_days
+  lock_mode                  = var.vault_lock_mode
+  lock_cool_off_hours        = var.vault_lock_cool_off_hours
+  notification_email         = var.notification_email
+  log_retention_days         = var.log_retention_days
+  recycle_bin_retention_days = var.recycle_bin_retention_days
+}
+
+# ------------------------------------------------------------------ tamper alarms of the workload account
+
+data "aws_iam_policy_document" "tamper_topic" {
+  for_each = { primary = aws_sns_topic.notifications.arn, dr = aws_sns_topic.dr_notifications.arn }
+
+  statement {
+    sid       = "EventBridgeAndAlarmsPublish"
+    actions   = ["sns:Publish"]
+    resources = [each.value]
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com", "cloudwatch.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+resource "aws_sns_topic_policy" "notifications" {
+  arn    = aws_sns_topic.notifications.arn
+  policy = data.aws_iam_policy_document.tamper_topic["primary"].json
+}
+
+resource "aws_sns_topic_policy" "dr_notifications" {
+  provider = aws.dr
+  arn      = aws_sns_topic.dr_notifications.arn
+  policy   = data.aws_iam_policy_document.tamper_topic["dr"].json
+}
+
+# The primary region holds the backup function, its rules and the primary snapshots.
+module "tamper_primary" {
+  source = "./modules/tamper_alarms"
+
+  name_prefix        = var.name_prefix
+  topic_arn          = aws_sns_topic.notifications.arn
+  trusted_arn_prefix = "arn:${local.partition}:sts::${local.account_id}:assumed-role/${var.name_prefix}-"
+  key_ids            = [aws_kms_key.primary.key_id, aws_kms_key.primary.arn, aws_kms_alias.primary.name]
+  function_names     = [aws_lambda_function.backup.function_name, aws_lambda_function.backup.arn]
+  rule_names         = [aws_cloudwatch_event_rule.backup_schedule.name, aws_cloudwatch_event_rule.snapshot_completion.name]
+  log_retention_days = var.log_retention_days
+  kms_key_arn        = aws_kms_key.primary.arn
+}
+
+# The DR region holds the DR copies (shared with the vault), the DR key and the copy-completion rule.
+module "tamper_dr" {
+  source = "./modules/tamper_alarms"
+
+  providers = {
+    aws = aws.dr
+  }
+
+  name_prefix        = var.name_prefix
+  topic_arn          = aws_sns_topic.dr_notifications.arn
+  trusted_arn_prefix = "arn:${local.partition}:sts::${local.account_id}:assumed-role/${var.name_prefix}-"
+  key_ids            = [aws_kms_key.dr.key_id, aws_kms_key.dr.arn, aws_kms_alias.dr.name]
+  function_names     = [aws_lambda_function.backup.function_name, aws_lambda_function.backup.arn]
+  rule_names         = [aws_cloudwatch_event_rule.dr_copy_completion.name]
+  log_retention_days = var.log_retention_days
+  kms_key_arn        = aws_kms_key.dr.arn
+}
+
+# ------------------------------------------------------------------ Recycle Bin, both regions
+
+resource "aws_rbin_rule" "snapshots" {
+  count = var.recycle_bin_retention_days > 0 ? 1 : 0
+
+  description   = "Deleted Smart Vault snapshots stay ${var.recycle_bin_retention_days} days in the Recycle Bin."
+  resource_type = "EBS_SNAPSHOT"
+
+  resource_tags {
+    resource_tag_key   = local.managed_by_tag.key
+    resource_tag_value = local.managed_by_tag.value
+  }
+
+  retention_period {
+    retention_period_value = var.recycle_bin_retention_days
+    retention_period_unit  = "DAYS"
+  }
+}
+
+resource "aws_rbin_rule" "dr_snapshots" {
+  provider = aws.dr
+  count    = var.recycle_bin_retention_days > 0 ? 1 : 0
+
+  description   = "Deleted Smart Vault DR copies stay ${var.recycle_bin_retention_days} days in the Recycle Bin."
+  resource_type = "EBS_SNAPSHOT"
+
+  resource_tags {
+    resource_tag_key   = local.managed_by_tag.key
+    resource_tag_value = local.managed_by_tag.value
+  }
+
+  retention_period {
+    retention_period_value = var.recycle_bin_retention_days
+    retention_period_unit  = "DAYS"
+  }
+}
