@@ -55,6 +55,8 @@ lint: $(STAMP)
 	@$(BIN)/ruff format --check src tests bench
 	@echo "==> import-linter (layers: docs/architecture.md)"
 	@$(BIN)/lint-imports --no-cache
+	@echo "==> mypy (src/, with the boto3 type stubs)"
+	@$(BIN)/mypy
 
 security: $(STAMP)
 	@echo "==> bandit"
