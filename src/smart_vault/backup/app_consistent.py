@@ -121,7 +121,7 @@ def post_failure(instance_id: str, result: ScriptResult) -> str:
 
 def is_app_consistent_failure(error: str | None) -> bool:
     """Pure: whether an instance error came from a script (counted in AppConsistentFailures)."""
-    return bool(error) and ("pre-script failed" in error or "post-script failed" in error)
+    return error is not None and ("pre-script failed" in error or "post-script failed" in error)
 
 
 # ------------------------------------------------------------------------------------ Systems Manager
@@ -133,7 +133,7 @@ def online_agents(ssm: Any, instance_ids: Sequence[str]) -> set[str]:
     with aws.aws_errors("DescribeInstanceInformation"):
         token = None
         while True:
-            extra = {"NextToken": token} if token else {}
+            extra: dict[str, str] = {"NextToken": token} if token else {}
             page = ssm.describe_instance_information(
                 Filters=[{"Key": "InstanceIds", "Values": list(instance_ids)}], MaxResults=50, **extra
             )
@@ -168,7 +168,7 @@ def list_invocations(ssm: Any, command_id: str) -> dict[str, tuple[str, str]]:
     with aws.aws_errors("ListCommandInvocations"):
         token = None
         while True:
-            extra = {"NextToken": token} if token else {}
+            extra: dict[str, str] = {"NextToken": token} if token else {}
             page = ssm.list_command_invocations(CommandId=command_id, MaxResults=50, **extra)
             items += page.get("CommandInvocations", [])
             token = page.get("NextToken")

@@ -251,7 +251,12 @@ def _back_up_instances(
             if handled and deadline.instances_must_stop():
                 break
             scripted = lane is not None and instance.scripts_document and instance.instance_id not in covered
-            if scripted and handled and not lane.fits(instance, deadline.seconds_left(), deadline.reserve):
+            if (
+                scripted
+                and lane is not None
+                and handled
+                and not lane.fits(instance, deadline.seconds_left(), deadline.reserve)
+            ):
                 break
             handled += 1
             if instance.instance_id in covered:
@@ -259,7 +264,7 @@ def _back_up_instances(
                 set_id = backup_set_id(request.run_id, instance.instance_id)
                 results.append(instance_result(instance.instance_id, set_id, ids, SKIPPED))
                 continue
-            if scripted:
+            if scripted and lane is not None:
                 lane.add(instance)
                 continue
             slots.acquire()
@@ -338,6 +343,7 @@ def run_backup(
                     missing, "", [], INSTANCE_FAILED, "instance not found, or not running or stopped"
                 )
             )
+    primaries: list[Snapshot]
     copies, pruned, failures, primaries = CopyOutcome(), PruneOutcome(), list(carried), []
     dr_snapshots: list[Snapshot] = []
     try:

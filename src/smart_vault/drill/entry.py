@@ -72,7 +72,7 @@ def emit_metrics(report: dict[str, Any]) -> None:
     """DrillsPassed, DrillsFailed, DrillRtoSeconds (one value per passed drill), DrillLeftovers and DrillOverdue,
     each with the dimension Region only (the alarms name exactly that dimension)."""
     drills = report["drills"]
-    values: list[tuple[str, str, float]] = [("DrillOverdue", MetricUnit.Count, report["overdue"])]
+    values: list[tuple[str, MetricUnit, float]] = [("DrillOverdue", MetricUnit.Count, report["overdue"])]
     if not report["dry_run"]:
         values += [
             ("DrillsPassed", MetricUnit.Count, sum(1 for d in drills if d["status"] == PASSED)),

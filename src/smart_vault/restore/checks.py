@@ -188,7 +188,7 @@ class ResolvedInstanceRestore:
 
 def find_recovery_point(
     ec2: Any, instance_id: str, backup_set_id: str | None, region: str
-) -> list[dict[str, Any]]:
+) -> list[Mapping[str, Any]]:
     """The snapshots of the recovery point to restore: the named set, or the instance's newest complete one.
 
     404 RecoveryPointNotFound when the instance has no such set in `region`; 409 Conflict when the named set

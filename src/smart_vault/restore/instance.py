@@ -17,9 +17,10 @@ created. No call goes to any other region than the client's: a DR restore works 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Protocol
 
 from smart_vault import aws, recovery_sets
@@ -136,7 +137,7 @@ def _int_tag(tags: Mapping[str, str], key: str) -> int | None:
 
 
 def recovery_point_from_snapshots(
-    backup_set_id: str, region: str, snapshots: list[Mapping[str, Any]]
+    backup_set_id: str, region: str, snapshots: Sequence[Mapping[str, Any]]
 ) -> RecoveryPoint:
     """Pure: a RecoveryPoint from the DescribeSnapshots items of one set (managed ones only)."""
     volumes = []
@@ -465,14 +466,14 @@ def remove_restore(
             continue
         try:
             _ignore(
-                lambda iid=iid: ec2.terminate_instances(InstanceIds=[iid]),
+                partial(ec2.terminate_instances, InstanceIds=[iid]),
                 "TerminateInstances",
                 ("InvalidInstanceID.NotFound",),
                 fresh=iid in fresh_ids,
             )
             # Its volumes detach (and those marked so are deleted) only once it is terminated.
             poll(
-                lambda iid=iid: _describe_instance(ec2, iid, 1.0),
+                partial(_describe_instance, ec2, iid, 1.0),
                 lambda i: (i.get("State") or {}).get("Name") == "terminated",
                 lambda i: None,
                 budget_seconds=budget(),
@@ -528,7 +529,8 @@ def _delete_volume(ec2: Any, volume_id: str, budget: float, *, fresh: bool) -> N
         if attachment.get("State") in ("detaching", "detached"):
             continue
         _ignore(
-            lambda attachment=attachment: ec2.detach_volume(
+            partial(
+                ec2.detach_volume,
                 VolumeId=volume_id,
                 InstanceId=attachment["InstanceId"],
                 Device=attachment["Device"],
@@ -830,16 +832,17 @@ class InstanceRestore:
                     "AttachVolume",
                 )
         for _, volume_id in data:
-            poll(
-                lambda volume_id=volume_id: self.ec2.describe_volumes(VolumeIds=[volume_id])["Volumes"][0],
-                lambda v: (
-                    v.get("State") == "in-use"
-                    and all(a.get("State") == "attached" for a in v.get("Attachments", []))
-                ),
-                lambda v, volume_id=volume_id: (
-                    f"volume {volume_id} is {v.get('State')}" if v.get("State") == "error" else None
-                ),
-                budget_seconds=self.deadline.budget(),
-                delay=POLL_SECONDS["volume"],
-                what=f"volume {volume_id} attached",
-            )
+            self._wait_attached(volume_id)
+
+    def _wait_attached(self, volume_id: str) -> None:
+        poll(
+            lambda: self.ec2.describe_volumes(VolumeIds=[volume_id])["Volumes"][0],
+            lambda v: (
+                v.get("State") == "in-use"
+                and all(a.get("State") == "attached" for a in v.get("Attachments", []))
+            ),
+            lambda v: f"volume {volume_id} is {v.get('State')}" if v.get("State") == "error" else None,
+            budget_seconds=self.deadline.budget(),
+            delay=POLL_SECONDS["volume"],
+            what=f"volume {volume_id} attached",
+        )

@@ -170,6 +170,8 @@ class RestoreRun:
                 raise error
         if not self.request.get("launch_instance"):
             return
+        if self.volume_id is None or self.instance_id is None:  # both branches succeeded: both are set
+            raise RuntimeError("the restore branches ended without a volume or an instance")
         with self.log.step("attach_volume"):
             attach_volume(self.ec2, self.volume_id, self.instance_id, self.request["device_name"])
         with self.log.step("wait_volume_in_use"):
