@@ -11,7 +11,7 @@ NotFound answer, as AWS checks existence before authorization for named resource
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeGuard
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ class Facts(Protocol):
         ...
 
 
-def _customer_managed(key_id: str | None) -> bool:
+def _customer_managed(key_id: str | None) -> TypeGuard[str]:
     return bool(key_id) and "alias/aws/" not in str(key_id)
 
 
@@ -74,7 +74,8 @@ class MotoFacts:
     def _backend(self, service: str, region: str) -> Any:
         from moto.backends import get_backend
 
-        return get_backend(service)[self.account][region]  # type: ignore[index]
+        # moto types get_backend per literal service name; this one takes the name as a parameter.
+        return get_backend(service)[self.account][region]  # type: ignore[call-overload]
 
     def ec2(self, region: str, resource_id: str) -> Ec2Resource | None:
         backend = self._backend("ec2", region)
@@ -167,7 +168,7 @@ class MotoFacts:
 
     def ssm_document(self, region: str, document: str) -> dict[str, str] | None:
         if self.document_source is not None:
-            return self.document_source(region, document)  # type: ignore[no-any-return]
+            return self.document_source(region, document)
         backend = self._backend("ssm", region)
         name = document.rsplit("/", 1)[-1]
         if name not in backend._documents:

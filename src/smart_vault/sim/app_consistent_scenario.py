@@ -111,7 +111,11 @@ def one_run(
     level = entry.logger.log_level
     entry.logger.setLevel("ERROR")
     start = world.clock
-    event = {"id": "app-consistent-run", "source": "aws.events", "detail-type": "Scheduled Event"}
+    event: dict[str, Any] = {
+        "id": "app-consistent-run",
+        "source": "aws.events",
+        "detail-type": "Scheduled Event",
+    }
     event |= {"version": "0", "account": ACCOUNT, "region": PRIMARY, "detail": {}}
     try:
         with contextlib.redirect_stdout(io.StringIO()):
