@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from smart_vault import aws
 from smart_vault.backup import copy_failures
@@ -48,6 +48,9 @@ from smart_vault.tags import (
     SOURCE_VOLUME_TAG,
     TAG_PREFIX,
 )
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2 import EC2Client
 
 PAGE_SIZE = 1000
 # EC2 accepts at most 200 values in one filter.
@@ -117,7 +120,7 @@ def _volume_tags(
     )
 
 
-def with_volume_details(instances: list[Instance], items: dict[str, dict[str, Any]], ec2: Any) -> None:
+def with_volume_details(instances: list[Instance], items: dict[str, dict[str, Any]], ec2: EC2Client) -> None:
     """Fill in the per-volume metadata from DescribeVolumes pages shared by all `instances` (batches of
     200 instance ids, pages of 1000 volumes): a handful of calls per run, none per instance."""
     volumes: dict[str, dict[str, Any]] = {}
@@ -134,7 +137,7 @@ def with_volume_details(instances: list[Instance], items: dict[str, dict[str, An
         instances[index] = replace(instance, volume_tags=_volume_tags(items[instance.instance_id], volumes))
 
 
-def _describe(ec2: Any, filters: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+def _describe(ec2: EC2Client, filters: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
     for reservation in aws.paginate(
         ec2, "describe_instances", "Reservations", page_size=PAGE_SIZE, Filters=filters
     ):
@@ -142,7 +145,7 @@ def _describe(ec2: Any, filters: list[dict[str, Any]]) -> Iterator[dict[str, Any
 
 
 def select_instances(
-    ec2: Any, settings: BackupSettings, instance_ids: Sequence[str] | None = None
+    ec2: EC2Client, settings: BackupSettings, instance_ids: Sequence[str] | None = None
 ) -> list[Instance]:
     """Instances to protect, sorted by id (the continuation cursor relies on that order).
 
@@ -178,7 +181,7 @@ def backup_set_id(run_id: str, instance_id: str) -> str:
 
 
 def describe_managed_snapshots(
-    ec2: Any, region: str, extra_filters: Sequence[dict[str, Any]] = ()
+    ec2: EC2Client, region: str, extra_filters: Sequence[dict[str, Any]] = ()
 ) -> list[Snapshot]:
     """Every snapshot of this account in `region` tagged `ManagedBy=smart-vault` (and `extra_filters`)."""
     items = aws.paginate(
@@ -192,7 +195,7 @@ def describe_managed_snapshots(
     return [snapshot_from_api(item, region) for item in items]
 
 
-def describe_snapshots_by_id(ec2: Any, region: str, snapshot_ids: Iterable[str]) -> list[Snapshot]:
+def describe_snapshots_by_id(ec2: EC2Client, region: str, snapshot_ids: Iterable[str]) -> list[Snapshot]:
     """The managed snapshots among `snapshot_ids` (a filter, so that page sizes still apply)."""
     found: list[Snapshot] = []
     for batch in aws.chunks(sorted(set(snapshot_ids)), FILTER_VALUES_MAX):
@@ -200,7 +203,7 @@ def describe_snapshots_by_id(ec2: Any, region: str, snapshot_ids: Iterable[str])
     return found
 
 
-def run_snapshots(ec2: Any, region: str, run_id: str) -> list[Snapshot]:
+def run_snapshots(ec2: EC2Client, region: str, run_id: str) -> list[Snapshot]:
     """Snapshots an earlier delivery of the same run already created."""
     return describe_managed_snapshots(ec2, region, [{"Name": f"tag:{RUN_ID_TAG}", "Values": [run_id]}])
 
@@ -221,7 +224,7 @@ class SetResult:
 class InitiatedSet:
     """What CreateSnapshots answered (its snapshot items) and the tags the whole set got at creation."""
 
-    snapshots: tuple[dict[str, Any], ...]
+    snapshots: tuple[Mapping[str, Any], ...]
     common_tags: dict[str, str]
 
 
@@ -244,7 +247,7 @@ def set_tags(instance: Instance, run_id: str, set_id: str, settings: BackupSetti
 
 
 def create_snapshot_set(
-    ec2: Any,
+    ec2: EC2Client,
     instance: Instance,
     run_id: str,
     settings: BackupSettings,
@@ -261,7 +264,7 @@ def create_snapshot_set(
 
 
 def start_snapshot_set(
-    ec2: Any,
+    ec2: EC2Client,
     instance: Instance,
     run_id: str,
     settings: BackupSettings,
@@ -287,7 +290,7 @@ def start_snapshot_set(
 
 
 def tag_snapshot_set(
-    ec2: Any, instance: Instance, result: SetResult, initiated: InitiatedSet, settings: BackupSettings
+    ec2: EC2Client, instance: Instance, result: SetResult, initiated: InitiatedSet, settings: BackupSettings
 ) -> None:
     """The per-volume tags of the snapshots `start_snapshot_set` initiated (one CreateTags each)."""
     common = initiated.common_tags

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from smart_vault import aws
 from smart_vault.config import DrillSettings
@@ -34,6 +34,9 @@ from smart_vault.tags import (
     MANAGED_BY_KEY,
     MANAGED_BY_VALUE,
 )
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2 import EC2Client
 
 PASSED, FAILED, PARTIAL, NOTHING_TO_DRILL = "PASSED", "FAILED", "PARTIAL", "NOTHING_TO_DRILL"
 # Kept back from the Lambda's time for the teardown (terminate and wait, delete volumes, deregister, look for
@@ -103,13 +106,13 @@ class Candidate:
 
 @dataclass
 class DrillClients:
-    ec2: Any
+    ec2: EC2Client
     lambda_client: Any
     store: DrillResultStore
     sns: Any = None
 
 
-def _managed_snapshots(ec2: Any) -> Iterator[dict[str, Any]]:
+def _managed_snapshots(ec2: EC2Client) -> Iterator[dict[str, Any]]:
     return aws.paginate(
         ec2,
         "describe_snapshots",
@@ -120,7 +123,7 @@ def _managed_snapshots(ec2: Any) -> Iterator[dict[str, Any]]:
     )
 
 
-def recovery_points_here(ec2: Any, now: datetime) -> list[Candidate]:
+def recovery_points_here(ec2: EC2Client, now: datetime) -> list[Candidate]:
     """Every recovery point in the client's region, read from that region only (one paginated listing:
     the overdue count needs all of them, also in a manual run of a few instances)."""
     items = list(_managed_snapshots(ec2))
@@ -234,7 +237,7 @@ def validate(lambda_client: Any, function: str, payload: dict[str, Any]) -> dict
     return {"passed": answer["passed"], "detail": str(answer.get("detail", ""))[:1000]}
 
 
-def _private_ip(ec2: Any, instance_id: str) -> str | None:
+def _private_ip(ec2: EC2Client, instance_id: str) -> str | None:
     reservations = aws.retry_not_found(
         lambda: ec2.describe_instances(InstanceIds=[instance_id])["Reservations"], "DescribeInstances"
     )
@@ -427,7 +430,7 @@ def run_status(records: Sequence[Record]) -> str:
     return FAILED if passed == 0 else PARTIAL
 
 
-def _subnet_zone(ec2: Any, subnet_id: str) -> tuple[str | None, str | None]:
+def _subnet_zone(ec2: EC2Client, subnet_id: str) -> tuple[str | None, str | None]:
     try:
         with aws.aws_errors("DescribeSubnets"):
             subnets = ec2.describe_subnets(SubnetIds=[subnet_id])["Subnets"]

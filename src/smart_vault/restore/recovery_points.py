@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from smart_vault import aws, recovery_sets
 from smart_vault.config import RestoreApiSettings
@@ -30,6 +30,9 @@ from smart_vault.tags import (
     SOURCE_INSTANCE_TAG,
     SOURCE_VOLUME_TAG,
 )
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2 import EC2Client
 
 RECOVERY_POINT_NOT_FOUND = "RecoveryPointNotFound"  # the 404 error of a recovery point that is not there
 INSTANCE_ID_RE = re.compile(r"^i-[0-9a-f]{8,17}$")
@@ -152,7 +155,11 @@ def group_recovery_points(snapshots: Iterable[Mapping[str, Any]], now: datetime)
 
 
 def managed_snapshots(
-    ec2: Any, *, instance_id: str | None = None, name: str | None = None, backup_set_id: str | None = None
+    ec2: EC2Client,
+    *,
+    instance_id: str | None = None,
+    name: str | None = None,
+    backup_set_id: str | None = None,
 ) -> list[dict[str, Any]]:
     """The vault's snapshots in `ec2`'s region of one instance (by id or Name tag), optionally of one set.
 
@@ -174,7 +181,7 @@ def managed_snapshots(
 
 
 def list_recovery_points(
-    ec2: Any, region: str, *, instance_id: str | None, name: str | None, now: datetime
+    ec2: EC2Client, region: str, *, instance_id: str | None, name: str | None, now: datetime
 ) -> dict[str, Any]:
     """The recovery points of one instance (by id or by its Name tag) in `region`, from that region only."""
     items = managed_snapshots(ec2, instance_id=instance_id, name=name)

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from smart_vault import aws, notify
 from smart_vault.config import RestoreWorkerSettings
@@ -42,6 +42,9 @@ from smart_vault.restore.steps import (
     wait_for,
     wait_volume_usable,
 )
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2 import EC2Client
 
 EVENT_TYPE = "restore.completed"
 RESTORE_ID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -121,7 +124,7 @@ class StepLog:
 class RestoreRun:
     """One attempt at one restore job, holding its lease."""
 
-    def __init__(self, job: Job, ec2: Any, log: StepLog, deadline: Deadline):
+    def __init__(self, job: Job, ec2: EC2Client, log: StepLog, deadline: Deadline):
         self.job = job
         self.request = job["request"]
         self.ec2 = ec2
@@ -205,7 +208,7 @@ class RestoreRun:
 class InstanceRun:
     """One attempt at a full-instance restore job: the engine in `restore.instance`, recorded on the job."""
 
-    def __init__(self, job: Job, ec2: Any, log: StepLog, deadline: Deadline):
+    def __init__(self, job: Job, ec2: EC2Client, log: StepLog, deadline: Deadline):
         self.job = job
         self.engine = InstanceRestore(
             ec2, InstancePlan.from_request(job["restore_id"], job["request"]), log, deadline
@@ -299,7 +302,7 @@ def run_restore(
     *,
     store: RestoreJobStore,
     seconds_left: float,
-    ec2: Any = None,
+    ec2: EC2Client | None = None,
     sns_client: Any = None,
     clock: Clock = _utc_now,
 ) -> Job | None:
