@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from smart_vault.backup import copy_failures
 from smart_vault.backup.app_consistent_lane import AppConsistentLane, LaneOutcome, app_consistent_figures
@@ -59,6 +59,10 @@ from smart_vault.errors import AwsError
 from smart_vault.observability import logger, trace
 from smart_vault.snapshot_model import Snapshot
 from smart_vault.tags import COMPLETED
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_ssm import SSMClient
 
 # Instances in flight at once: EC2 answers in ~100 ms, so a few workers keep the paced buckets busy.
 WORKERS = 8
@@ -103,10 +107,12 @@ NO_DEADLINE = Deadline()
 class Clients:
     """EC2 clients of the primary and the DR region, and the copy ledger (None: copies are not claimed)."""
 
-    ec2: Any
-    dr_ec2: Any
+    ec2: EC2Client
+    dr_ec2: EC2Client
     ledger: CopyLedger | None = None
-    ssm: Any = None  # (v3) Systems Manager, for the scripts of opted-in instances (None: built when needed)
+    ssm: SSMClient | None = (
+        None  # (v3) Systems Manager, for the scripts of opted-in instances (None: built when needed)
+    )
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,11 @@ from smart_vault.tags import (
 )
 
 if TYPE_CHECKING:
+    from mypy_boto3_lambda import LambdaClient
+
+if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_sns import SNSClient
 
 PASSED, FAILED, PARTIAL, NOTHING_TO_DRILL = "PASSED", "FAILED", "PARTIAL", "NOTHING_TO_DRILL"
 # Kept back from the Lambda's time for the teardown (terminate and wait, delete volumes, deregister, look for
@@ -107,9 +111,9 @@ class Candidate:
 @dataclass
 class DrillClients:
     ec2: EC2Client
-    lambda_client: Any
+    lambda_client: LambdaClient
     store: DrillResultStore
-    sns: Any = None
+    sns: SNSClient | None = None
 
 
 def _managed_snapshots(ec2: EC2Client) -> Iterator[dict[str, Any]]:
@@ -203,7 +207,7 @@ class ValidationFailed(Exception):
     pass
 
 
-def validate(lambda_client: Any, function: str, payload: dict[str, Any]) -> dict[str, Any]:
+def validate(lambda_client: LambdaClient, function: str, payload: dict[str, Any]) -> dict[str, Any]:
     """Invoke the validation function synchronously; its answer `{"passed": bool, "detail": str}`.
 
     Raises ValidationFailed with a readable reason when the function fails or answers something else.
@@ -214,7 +218,7 @@ def validate(lambda_client: Any, function: str, payload: dict[str, Any]) -> dict
             InvocationType="RequestResponse",
             Payload=json.dumps(payload).encode("utf-8"),
         )
-    raw = response.get("Payload")
+    raw: Any = response.get("Payload")  # a StreamingBody from boto3; bytes from the simulation
     body = raw.read() if hasattr(raw, "read") else (raw or b"")
     try:
         answer = json.loads(body or b"null")

@@ -277,7 +277,7 @@ def run_scenario(scenario: Scenario) -> dict[str, Any]:
                 aws._clients[key] = saved
     wall = time.perf_counter() - wall
     figures["continuations"] = sim_lambda.continuations
-    figures["ssm_requests"] = sum(clients.ssm.model.requests.values()) if clients.ssm else 0
+    figures["ssm_requests"] = sum(ssm.model.requests.values()) if ssm else 0
     return _figures(world, scenario, params, figures, wall)
 
 
