@@ -36,10 +36,8 @@ from smart_vault.tags import (
 )
 
 if TYPE_CHECKING:
-    from mypy_boto3_lambda import LambdaClient
-
-if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_lambda import LambdaClient
     from mypy_boto3_sns import SNSClient
 
 PASSED, FAILED, PARTIAL, NOTHING_TO_DRILL = "PASSED", "FAILED", "PARTIAL", "NOTHING_TO_DRILL"

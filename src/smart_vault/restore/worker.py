@@ -45,6 +45,7 @@ from smart_vault.restore.steps import (
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_sns import SNSClient
 
 EVENT_TYPE = "restore.completed"
 RESTORE_ID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -277,7 +278,7 @@ def _emit_metrics(job: Job, finished_at: datetime) -> None:
     metrics.add_metric(name="RestoreDurationSeconds", unit=MetricUnit.Seconds, value=duration)
 
 
-def _notify(job: Job, settings: RestoreWorkerSettings, sns_client: Any) -> None:
+def _notify(job: Job, settings: RestoreWorkerSettings, sns_client: SNSClient | None) -> None:
     document = public_view(job)
     try:
         notify.publish(
@@ -303,7 +304,7 @@ def run_restore(
     store: RestoreJobStore,
     seconds_left: float,
     ec2: EC2Client | None = None,
-    sns_client: Any = None,
+    sns_client: SNSClient | None = None,
     clock: Clock = _utc_now,
 ) -> Job | None:
     """Run (or resume) one restore job. Returns the job as it stands afterwards, None if there is none."""
