@@ -390,7 +390,7 @@ def pending_copies(dr_snapshots: Iterable[Snapshot]) -> int:
     return sum(1 for s in dr_snapshots if s.managed and s.source_snapshot and s.state == PENDING)
 
 
-def describe_pending_snapshots(dr_ec2: Any, dr_region: str) -> list[Snapshot]:
+def describe_pending_snapshots(dr_ec2: EC2Client, dr_region: str) -> list[Snapshot]:
     """Snapshots pending in the DR region now. Filtered on the state only: pending snapshots are few, so
     this is one short page, and the managed copies among them are told apart by their tags."""
     items = aws.paginate(
@@ -404,12 +404,12 @@ def describe_pending_snapshots(dr_ec2: Any, dr_region: str) -> list[Snapshot]:
     return [snapshot_from_api(item, dr_region) for item in items]
 
 
-def count_pending_copies(dr_ec2: Any, dr_region: str) -> int:
+def count_pending_copies(dr_ec2: EC2Client, dr_region: str) -> int:
     """Managed copies pending in the DR region now."""
     return pending_copies(describe_pending_snapshots(dr_ec2, dr_region))
 
 
-def describe_copies_of(dr_ec2: Any, dr_region: str, primary_ids: Iterable[str]) -> list[Snapshot]:
+def describe_copies_of(dr_ec2: EC2Client, dr_region: str, primary_ids: Iterable[str]) -> list[Snapshot]:
     """The managed DR copies of `primary_ids`, plus every snapshot pending in the DR region: what copy
     reconciliation needs for a few primaries, without listing every copy of the fleet."""
     found = {s.snapshot_id: s for s in describe_pending_snapshots(dr_ec2, dr_region)}
@@ -420,7 +420,7 @@ def describe_copies_of(dr_ec2: Any, dr_region: str, primary_ids: Iterable[str]) 
 
 
 def reconcile_copies(
-    dr_ec2: Any,
+    dr_ec2: EC2Client,
     primaries: Iterable[Snapshot],
     dr_snapshots: Iterable[Snapshot],
     settings: BackupSettings,
@@ -530,7 +530,7 @@ def owed_copy(primary: Snapshot, settings: BackupSettings) -> OwedCopy:
 
 
 def start_copy(
-    dr_ec2: Any, source_region: str, source_id: str, tags: dict[str, str], settings: BackupSettings
+    dr_ec2: EC2Client, source_region: str, source_id: str, tags: dict[str, str], settings: BackupSettings
 ) -> str:
     """One `CopySnapshot` from a client of the DR region; returns the copy's id (AwsError on failure)."""
     with aws.aws_errors("CopySnapshot"):
