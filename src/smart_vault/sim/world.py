@@ -263,7 +263,7 @@ class SimWorld:
         self.events_duplicated += copies - 1
         for _ in range(copies):
             delay = self.rng.uniform(0.5, self.p.max_delay_s)
-            self.at(self.clock + delay, partial(self.deliver, event), delivery=True)
+            self.at(self.clock + delay, lambda: self.deliver(event), delivery=True)
 
     def _ebs_event(self, region: str, snapshot_id: str, kind: str, result: str) -> dict[str, Any]:
         return {
