@@ -55,6 +55,8 @@ lint: $(STAMP)
 	@$(BIN)/ruff format --check src tests bench
 	@echo "==> import-linter (layers: docs/architecture.md)"
 	@$(BIN)/lint-imports --no-cache
+	@echo "==> mypy (src/, with the boto3 type stubs)"
+	@$(BIN)/mypy
 
 security: $(STAMP)
 	@echo "==> bandit"
@@ -101,4 +103,4 @@ bench: $(STAMP)
 	@$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .ruff_cache .hypothesis build dist src/*.egg-info
+	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .ruff_cache .mypy_cache .hypothesis build dist src/*.egg-info

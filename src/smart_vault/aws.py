@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from itertools import islice
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 
 from smart_vault.errors import AwsError, ConfigError
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2.type_defs import TagTypeDef
 
 T = TypeVar("T")
 
@@ -140,12 +143,12 @@ def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
         yield batch
 
 
-def tags_to_dict(tags: Iterable[dict[str, str]] | None) -> dict[str, str]:
+def tags_to_dict(tags: Iterable[Mapping[str, Any]] | None) -> dict[str, str]:
     """AWS `[{"Key": k, "Value": v}]` tag lists as a plain dict."""
     return {t["Key"]: t.get("Value", "") for t in tags or []}
 
 
-def dict_to_tags(tags: dict[str, str]) -> list[dict[str, str]]:
+def dict_to_tags(tags: dict[str, str]) -> list[TagTypeDef]:
     """A plain dict as an AWS tag list, in key order (stable for tests and logs)."""
     return [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
 

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from smart_vault import aws
 from smart_vault.observability import logger
+
+if TYPE_CHECKING:
+    from mypy_boto3_sns import SNSClient
 
 SNS_MAX_MESSAGE_BYTES = 262_144
 SNS_MAX_SUBJECT = 100
@@ -91,7 +94,7 @@ def publish(
     event_type: str,
     *,
     shrink: Callable[[Document], Document] | None = None,
-    sns_client: Any = None,
+    sns_client: SNSClient | None = None,
 ) -> str:
     """Publish one notification and return its message id. Raises AwsError when SNS refuses it."""
     sns = sns_client or aws.client("sns", topic_arn.split(":")[3])

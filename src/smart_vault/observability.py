@@ -74,11 +74,11 @@ def trace_handler(handler: F) -> F:
     """Trace a Lambda handler (one segment per invocation, cold start annotated)."""
     if _tracer is None:
         return handler
-    return _tracer.capture_lambda_handler(handler, capture_response=False)  # type: ignore[no-any-return]
+    return _tracer.capture_lambda_handler(handler, capture_response=False)
 
 
 def trace(method: F) -> F:
     """Trace a service function as a subsegment. Responses are not captured: they can be large."""
     if _tracer is None:
         return method
-    return _tracer.capture_method(method, capture_response=False)  # type: ignore[no-any-return]
+    return _tracer.capture_method(method, capture_response=False)

@@ -34,6 +34,9 @@ from smart_vault.restore.jobs import (
 )
 
 if TYPE_CHECKING:
+    from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_lambda import LambdaClient
+
     from smart_vault.restore.request import AnyRestoreRequest
 
 # Each route imports the modules only it needs (request parsing and pre-checks for POST /restore, recovery
@@ -52,7 +55,11 @@ app = APIGatewayRestResolver()
 
 
 def _prechecked_job(
-    request: AnyRestoreRequest, settings: RestoreApiSettings, restore_id: str, ec2: Any, now: datetime
+    request: AnyRestoreRequest,
+    settings: RestoreApiSettings,
+    restore_id: str,
+    ec2: EC2Client | None,
+    now: datetime,
 ) -> tuple[Job, dict[str, Any]]:
     """The PENDING job of a request that passed its pre-checks, and what to log about it."""
     # Imported here: the pre-checks (and the backup metadata they read) are only for POST /restore, so the
@@ -83,8 +90,8 @@ def start_restore(
     settings: RestoreApiSettings,
     *,
     store: RestoreJobStore,
-    ec2: Any = None,
-    lambda_client: Any = None,
+    ec2: EC2Client | None = None,
+    lambda_client: LambdaClient | None = None,
     now: datetime | None = None,
 ) -> dict[str, Any]:
     """Pre-check the request in its target region, record a PENDING job and start the worker on it."""

@@ -33,7 +33,8 @@ class ApiFacts:
         key = (service, region)
         with self._lock:
             if key not in self._clients:
-                self._clients[key] = boto3.Session().client(service, region_name=region)
+                # The stubs type client() per literal service name; this one takes the name as a parameter.
+                self._clients[key] = boto3.Session().client(service, region_name=region)  # type: ignore[call-overload]
             return self._clients[key]
 
     def ec2(self, region: str, resource_id: str) -> Ec2Resource | None:

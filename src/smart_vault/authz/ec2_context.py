@@ -129,9 +129,9 @@ def _implied_ids(
         if not has_groups:
             yield from ((g, region) for g in groups)
     if operation == "DetachVolume" and not params.get("InstanceId"):
-        volume = named.get(params.get("VolumeId", ""))
-        if volume and volume.instance_id:
-            yield volume.instance_id, region
+        detached = named.get(params.get("VolumeId", ""))
+        if detached and detached.instance_id:
+            yield detached.instance_id, region
 
 
 def existing_values(resource: Ec2Resource) -> dict[str, str | tuple[str, ...]]:

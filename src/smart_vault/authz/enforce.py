@@ -100,7 +100,8 @@ def _deployment(
         base = mirrored
     bound = terraform.environment_bindings(function, environment, base)
     for profile in bound.get("var.allowed_instance_profile_arns", ()) if facts is not None else ():
-        if role := facts.instance_profile_role(profile):  # the role Terraform's data source would find
+        role = facts.instance_profile_role(profile) if facts is not None else None
+        if role:  # the role Terraform's data source would find
             bound[f"data.aws_iam_instance_profile.allowed[{profile.rsplit('/', 1)[-1]}].role_arn"] = role
     return replace(base, attributes=tuple(sorted(bound.items())))
 
@@ -125,7 +126,9 @@ def _denial(service: str, operation: str, outcome: Outcome, principal: str) -> C
             text = f"KMS key access denied error: {text}"
     status = 400 if service == "ec2" else 403
     return ClientError(
-        {"Error": {"Code": code, "Message": text}, "ResponseMetadata": {"HTTPStatusCode": status}}, operation
+        # botocore-stubs require every ResponseMetadata key; botocore reads only the ones given.
+        {"Error": {"Code": code, "Message": text}, "ResponseMetadata": {"HTTPStatusCode": status}},  # type: ignore[typeddict-item]
+        operation,
     )
 
 
@@ -401,11 +404,12 @@ def enforcing(facts: Facts | None = None, record_dir: str | None = None) -> Iter
     def create_client(self: Any, *args: Any, **kwargs: Any) -> Any:
         return attach(enforcer, original(self, *args, **kwargs))
 
-    botocore.session.Session.create_client = create_client
+    # Patching botocore is the point here: the checker cannot follow a replaced method.
+    botocore.session.Session.create_client = create_client  # type: ignore[method-assign]
     try:
         yield enforcer
     finally:
-        botocore.session.Session.create_client = original
+        botocore.session.Session.create_client = original  # type: ignore[method-assign]
 
 
 __all__ = ["Decision", "Enforcer", "attach", "check_call", "enforcing"]

@@ -11,7 +11,7 @@ NotFound answer, as AWS checks existence before authorization for named resource
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeGuard
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ def event_bus_policy(facts: Facts, bus_arn: str) -> dict[str, Any] | None:
     return reader(bus_arn) if reader is not None else None
 
 
-def _customer_managed(key_id: str | None) -> bool:
+def _customer_managed(key_id: str | None) -> TypeGuard[str]:
     return bool(key_id) and "alias/aws/" not in str(key_id)
 
 
@@ -101,7 +101,7 @@ class MotoFacts:
     def _backend(self, service: str, region: str, account: str | None = None) -> Any:
         from moto.backends import get_backend
 
-        return get_backend(service)[account or self.account][region]  # type: ignore[index]
+        return get_backend(service)[account or self.account][region]  # type: ignore[call-overload]  # moto types get_backend per literal service name
 
     def _shared_snapshot(self, region: str, snapshot_id: str) -> tuple[Any, Any] | None:
         """A snapshot of another account shared with this one (createVolumePermission), and its backend."""
@@ -229,7 +229,7 @@ class MotoFacts:
 
     def ssm_document(self, region: str, document: str) -> dict[str, str] | None:
         if self.document_source is not None:
-            return self.document_source(region, document)  # type: ignore[no-any-return]
+            return self.document_source(region, document)
         backend = self._backend("ssm", region)
         name = document.rsplit("/", 1)[-1]
         if name not in backend._documents:

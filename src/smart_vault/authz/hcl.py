@@ -15,6 +15,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 
@@ -258,7 +259,7 @@ class _Parser:
             if token[1] == "." and self.peek(1)[0] == "name":
                 self.take()
                 name = self.take()[1]
-                node = _attribute_node(node, lambda scope, n=name: n)
+                node = _attribute_node(node, _constant(name))
             elif token[1] == "[":
                 self.take()
                 key = self.ternary()
@@ -333,11 +334,7 @@ class _Parser:
                 self.pos -= 1
                 key_node = self.primary()
             else:
-                key_node = (
-                    (lambda scope, k=key: self.ev.template(k, scope))
-                    if kind == "str"
-                    else (lambda scope, k=key: k)
-                )
+                key_node = partial(self.ev.template, key) if kind == "str" else _constant(key)
             if self.peek()[1] not in ("=", ":"):
                 raise HclError(f"expected = after a map key in {self.text!r}")
             self.take()
@@ -391,6 +388,10 @@ def _first_that_works(ev: Evaluator, options: list[Node], scope: dict[str, Any])
         except (KeyError, IndexError, TypeError, HclError):
             continue
     raise HclError("try(): no argument evaluated")
+
+
+def _constant(value: Any) -> Node:
+    return lambda scope: value
 
 
 def _attribute_node(node: Node, key: Node, ev: Evaluator | None = None) -> Node:

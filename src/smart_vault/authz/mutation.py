@@ -28,7 +28,7 @@ SIM_OR_DEMO = "(simulation or local stack)"
 
 
 def load_records(directory: Path) -> list[dict[str, Any]]:
-    records = []
+    records: list[dict[str, Any]] = []
     for path in sorted(directory.glob("authz-*.jsonl")):
         records.extend(json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line)
     return records

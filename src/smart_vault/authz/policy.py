@@ -299,7 +299,8 @@ def resource_policy_allows(
     logic"): the caller's identity policies must allow it AND the resource's policy must allow the caller
     (its principal or its account); an explicit deny in either denies. Returns the decision and the
     resource policy's allowing statements (also when the identity policies refuse)."""
-    allows, denies = [], []
+    allows: list[Statement] = []
+    denies: list[Statement] = []
     for statement in resource_policy:
         direct, via_account = principal_matches(statement, request.principal, account)
         if not (direct or via_account) or not statement_matches(statement, request):

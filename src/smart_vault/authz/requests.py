@@ -224,12 +224,12 @@ def service_authorizations(
         for entry in params.get("Entries") or []:
             bus = entry.get("EventBusName") or "default"
             bus_arn = bus if bus.startswith("arn:") else f"arn:aws:events:{region}:{account}:event-bus/{bus}"
-            context: dict[str, ContextValue] = {}
+            keys: dict[str, ContextValue] = {}
             if entry.get("Source"):
-                context["events:source"] = entry["Source"]
+                keys["events:source"] = entry["Source"]
             if entry.get("DetailType"):
-                context["events:detail-type"] = entry["DetailType"]
-            requests.append(Request(action, bus_arn, context))
+                keys["events:detail-type"] = entry["DetailType"]
+            requests.append(Request(action, bus_arn, keys))
         return [Authorization(action, tuple(requests))] if requests else []
     if service == "sqs" and operation == "SendMessage":
         name = params.get("QueueUrl", "").rstrip("/").rsplit("/", 1)[-1]

@@ -21,11 +21,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from smart_vault import aws
 from smart_vault.errors import AwsError
 from smart_vault.pacing import Rate
+
+if TYPE_CHECKING:
+    from mypy_boto3_ssm import SSMClient
+    from mypy_boto3_ssm.type_defs import CommandInvocationTypeDef
 
 MAX_TARGETS = 50  # SendCommand: at most 50 InstanceIds per call
 PRE_SCRIPT, POST_SCRIPT = "pre-script", "post-script"
@@ -121,19 +125,19 @@ def post_failure(instance_id: str, result: ScriptResult) -> str:
 
 def is_app_consistent_failure(error: str | None) -> bool:
     """Pure: whether an instance error came from a script (counted in AppConsistentFailures)."""
-    return bool(error) and ("pre-script failed" in error or "post-script failed" in error)
+    return error is not None and ("pre-script failed" in error or "post-script failed" in error)
 
 
 # ------------------------------------------------------------------------------------ Systems Manager
 
 
-def online_agents(ssm: Any, instance_ids: Sequence[str]) -> set[str]:
+def online_agents(ssm: SSMClient, instance_ids: Sequence[str]) -> set[str]:
     """The instances among `instance_ids` (at most 50) whose SSM agent answers `Online`."""
     online: set[str] = set()
     with aws.aws_errors("DescribeInstanceInformation"):
         token = None
         while True:
-            extra = {"NextToken": token} if token else {}
+            extra: dict[str, Any] = {"NextToken": token} if token else {}
             page = ssm.describe_instance_information(
                 Filters=[{"Key": "InstanceIds", "Values": list(instance_ids)}], MaxResults=50, **extra
             )
@@ -146,7 +150,7 @@ def online_agents(ssm: Any, instance_ids: Sequence[str]) -> set[str]:
 
 
 def send_script(
-    ssm: Any, document: str, script: str, instance_ids: Sequence[str], run_id: str, timeout: int
+    ssm: SSMClient, document: str, script: str, instance_ids: Sequence[str], run_id: str, timeout: int
 ) -> str:
     """One SendCommand of `document` with `command=<script>` to at most 50 instances; returns the command id."""
     if not 0 < len(instance_ids) <= MAX_TARGETS:
@@ -162,13 +166,13 @@ def send_script(
     return answer["Command"]["CommandId"]
 
 
-def list_invocations(ssm: Any, command_id: str) -> dict[str, tuple[str, str]]:
+def list_invocations(ssm: SSMClient, command_id: str) -> dict[str, tuple[str, str]]:
     """Every invocation of one command (50 a page: one request per poll for a batch)."""
-    items: list[dict[str, Any]] = []
+    items: list[CommandInvocationTypeDef] = []
     with aws.aws_errors("ListCommandInvocations"):
         token = None
         while True:
-            extra = {"NextToken": token} if token else {}
+            extra: dict[str, Any] = {"NextToken": token} if token else {}
             page = ssm.list_command_invocations(CommandId=command_id, MaxResults=50, **extra)
             items += page.get("CommandInvocations", [])
             token = page.get("NextToken")
@@ -177,7 +181,7 @@ def list_invocations(ssm: Any, command_id: str) -> dict[str, tuple[str, str]]:
 
 
 def wait_for(
-    ssm: Any,
+    ssm: SSMClient,
     command_id: str,
     instance_ids: Sequence[str],
     timeout: int,
@@ -202,7 +206,7 @@ def wait_for(
 
 
 def run_script(
-    ssm: Any,
+    ssm: SSMClient,
     document: str,
     script: str,
     instance_ids: Sequence[str],
@@ -226,7 +230,7 @@ def run_script(
 
 
 def run_pre_scripts(
-    ssm: Any, document: str, instance_ids: Sequence[str], run_id: str, timeout: int, clock: Clock
+    ssm: SSMClient, document: str, instance_ids: Sequence[str], run_id: str, timeout: int, clock: Clock
 ) -> dict[str, ScriptResult]:
     """The pre-script of one batch: agents not online fail at once, the others run it."""
     try:

@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from smart_vault import aws, pacing
 from smart_vault.backup.app_consistent import (
@@ -52,6 +52,10 @@ from smart_vault.runtime import ExecutorFactory, thread_pool
 from smart_vault.snapshot_model import Snapshot
 from smart_vault.tags import APP_CONSISTENT_TAG
 
+if TYPE_CHECKING:
+    from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_ssm import SSMClient
+
 BATCHES_IN_FLIGHT = 3
 SET_WORKERS = 8  # CreateSnapshots of one batch in parallel (paced to EC2's bucket all the same)
 CREATE_RATE = pacing.EC2_RATES["CreateSnapshots"].per_second
@@ -82,10 +86,10 @@ class LaneOutcome:
     script_failures: set[str] = field(default_factory=set)  # instances whose pre- or post-script failed
 
 
-def ssm_client(ssm: Any, region: str, clock: Clock) -> Any:
+def ssm_client(ssm: SSMClient | None, region: str, clock: Clock) -> Any:
     """The given SSM client, else the cached one of `region`, paced to `SSM_RATES` on the run's clock (built
     only when an opted-in instance needs it; a client is paced once, like the EC2 ones)."""
-    client = ssm if ssm is not None else aws.client("ssm", region)
+    client: Any = ssm if ssm is not None else aws.client("ssm", region)  # it gets a pacer attribute
     if getattr(client, "_smart_vault_pacer", None) is None and hasattr(client, "meta"):
         pacer = pacing.Pacer(SSM_RATES, clock.monotonic, clock.sleep, service="ssm")
         pacer.attach(client)
@@ -96,8 +100,8 @@ def ssm_client(ssm: Any, region: str, clock: Clock) -> Any:
 class AppConsistentLane:
     def __init__(
         self,
-        ssm: Any,
-        ec2: Any,
+        ssm: SSMClient | None,
+        ec2: EC2Client,
         run_id: str,
         settings: BackupSettings,
         clock: Clock | None = None,
@@ -249,8 +253,8 @@ def _in_parallel(
 
 
 def back_up_batch(
-    ssm: Any,
-    ec2: Any,
+    ssm: SSMClient,
+    ec2: EC2Client,
     batch: list[Instance],
     run_id: str,
     settings: BackupSettings,
@@ -302,7 +306,7 @@ def back_up_batch(
 
 
 def _post_results(
-    ssm: Any,
+    ssm: SSMClient,
     command_id: str | None,
     error: str,
     frozen: list[str],

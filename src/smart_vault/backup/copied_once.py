@@ -18,12 +18,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING
 
 from smart_vault import aws
 from smart_vault.backup.retention import completed_copies
 from smart_vault.snapshot_model import Snapshot
 from smart_vault.tags import DR_COPIED_TAG
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2 import EC2Client
 
 # CreateTags takes many resources in one call; batches stay well within the request size.
 TAG_BATCH = 200
@@ -36,7 +39,7 @@ def primaries_to_mark(primaries: Iterable[Snapshot], dr_snapshots: Iterable[Snap
     return [p for p in primaries if p.managed and p.snapshot_id in done and not p.dr_copied]
 
 
-def mark_copied(ec2: Any, snapshot_ids: Sequence[str]) -> None:
+def mark_copied(ec2: EC2Client, snapshot_ids: Sequence[str]) -> None:
     """Tag `snapshot_ids` (primaries, in the client's region) `smart-vault:dr-copied=true`."""
     for batch in aws.chunks(sorted(set(snapshot_ids)), TAG_BATCH):
         with aws.aws_errors("CreateTags"):
@@ -44,7 +47,7 @@ def mark_copied(ec2: Any, snapshot_ids: Sequence[str]) -> None:
 
 
 def mark_completed_copies(
-    ec2: Any, primaries: Sequence[Snapshot], dr_snapshots: Sequence[Snapshot]
+    ec2: EC2Client, primaries: Sequence[Snapshot], dr_snapshots: Sequence[Snapshot]
 ) -> list[Snapshot]:
     """Mark every primary whose copy completed and return `primaries` with the tag as written (AwsError
     through: the caller reports it, and pruning keeps the unmarked copies meanwhile)."""

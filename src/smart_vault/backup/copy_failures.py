@@ -30,12 +30,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from smart_vault import aws
 from smart_vault.errors import AwsError
 from smart_vault.snapshot_model import Snapshot
 from smart_vault.tags import ERROR
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 FAILURES_PK = "copy-failures"
 # The contract's back-off: after this many failures in a row, at most one try every BACKOFF_SECONDS.
@@ -93,14 +96,14 @@ def _from_item(item: Mapping[str, Any]) -> FailureRecord:
     )
 
 
-def read_record(dynamodb: Any, table: str, primary_id: str) -> FailureRecord | None:
+def read_record(dynamodb: DynamoDBClient, table: str, primary_id: str) -> FailureRecord | None:
     with aws.aws_errors("GetItem"):
         item = dynamodb.get_item(TableName=table, Key=_key(primary_id), ConsistentRead=True).get("Item")
     return _from_item(item) if item else None
 
 
 def record_failure(
-    dynamodb: Any, table: str, primary_id: str, copy_id: str, now: float
+    dynamodb: DynamoDBClient, table: str, primary_id: str, copy_id: str, now: float
 ) -> FailureRecord | None:
     """Count the failure of `copy_id` (a copy of `primary_id`) once. Returns the new record, or None when that
     copy's failure was counted already (by another invocation, or an earlier sight of the same copy)."""
@@ -139,7 +142,7 @@ def record_failure(
     return None
 
 
-def claim_retry(dynamodb: Any, table: str, primary_id: str, now: float) -> bool:
+def claim_retry(dynamodb: DynamoDBClient, table: str, primary_id: str, now: float) -> bool:
     """Claim the next try of a copy of `primary_id`, whose failure record the caller has seen: True when this
     invocation may start the copy now. One conditional UpdateItem, which holds when the record has fewer
     failures than the back-off threshold, or when both its last failure and the last retry claimed are at
@@ -172,7 +175,7 @@ def claim_retry(dynamodb: Any, table: str, primary_id: str, now: float) -> bool:
     return True
 
 
-def release_retry(dynamodb: Any, table: str, primary_id: str, now: float) -> None:
+def release_retry(dynamodb: DynamoDBClient, table: str, primary_id: str, now: float) -> None:
     """Give back a retry claimed at `now` whose copy did not start (no free slot, throttled): the next
     invocation may try. Only if the claim is still this one's (a failure recorded since resets it)."""
     try:
@@ -189,10 +192,10 @@ def release_retry(dynamodb: Any, table: str, primary_id: str, now: float) -> Non
             raise
 
 
-def failure_records(dynamodb: Any, table: str) -> dict[str, FailureRecord]:
+def failure_records(dynamodb: DynamoDBClient, table: str) -> dict[str, FailureRecord]:
     """Every failure record (one Query of the partition, every page)."""
     records: dict[str, FailureRecord] = {}
-    start: dict[str, Any] | None = None
+    start: Any = None  # LastEvaluatedKey: spread into the next request's arguments
     while True:
         with aws.aws_errors("Query"):
             page = dynamodb.query(

@@ -81,7 +81,7 @@ class EbsDirect:
             self.requests += 1
             try:
                 with aws.aws_errors(operation):
-                    return getattr(self.ebs, _method(operation))(**params)  # type: ignore[no-any-return]
+                    return getattr(self.ebs, _method(operation))(**params)
             except AwsError as exc:
                 attempt += 1
                 if exc.code not in THROTTLING_CODES or attempt >= MAX_ATTEMPTS:

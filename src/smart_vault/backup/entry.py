@@ -7,6 +7,7 @@ calls one service function, then publishes one notification and the metrics, and
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -237,7 +238,7 @@ LOG_PART_BYTES = 64 * 1024
 _LISTS = ("instances", "snapshots_created", "copies_started", "deleted", "failures")
 
 
-def report_log_parts(report: dict[str, Any], limit: int = LOG_PART_BYTES) -> list[dict[str, Any]]:
+def report_log_parts(report: Mapping[str, Any], limit: int = LOG_PART_BYTES) -> list[dict[str, Any]]:
     """The report as log parts of at most `limit` bytes of JSON each: first the summary (every scalar field and
     the count of each list), then each list in pages. Together the parts hold every item of every list."""
     summary = {k: v for k, v in report.items() if k not in _LISTS}
@@ -258,7 +259,7 @@ def report_log_parts(report: dict[str, Any], limit: int = LOG_PART_BYTES) -> lis
     return parts
 
 
-def log_report(report: dict[str, Any]) -> None:
+def log_report(report: Mapping[str, Any]) -> None:
     """Log the whole report without passing CloudWatch Logs' event size: one line per part, each with the run id."""
     parts = report_log_parts(report)
     for index, part in enumerate(parts, start=1):

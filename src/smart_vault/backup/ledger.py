@@ -33,10 +33,14 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from smart_vault import aws
 from smart_vault.errors import AwsError
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import QueryOutputTypeDef
 
 CLAIMED = "claimed"
 STARTED = "started"
@@ -88,7 +92,7 @@ def _owed_from_item(item: dict[str, Any]) -> OwedCopy:
 class CopyLedger:
     """The ledger in one DynamoDB table, through a client of the function's region."""
 
-    dynamodb: Any
+    dynamodb: DynamoDBClient
     table: str
     ttl_days: int = 30
 
@@ -164,13 +168,14 @@ class CopyLedger:
             names["#c"] = "copy_snapshot_id"
             condition = " OR ".join(f"#c = :c{i}" for i in range(len(wanted)))
             values.update({f":c{i}": {"S": c} for i, c in enumerate(wanted)})
+        conditional: dict[str, Any] = {"ConditionExpression": condition} if condition else {}
         try:
             with aws.aws_errors("UpdateItem"):
                 self.dynamodb.update_item(
                     TableName=self.table,
                     Key=claim_key(primary_snapshot_id),
                     UpdateExpression="SET #s = :failed",
-                    **({"ConditionExpression": condition} if condition else {}),
+                    **conditional,
                     ExpressionAttributeNames=names,
                     ExpressionAttributeValues=values,
                 )
@@ -199,9 +204,9 @@ class CopyLedger:
         with aws.aws_errors("DeleteItem"):
             self.dynamodb.delete_item(TableName=self.table, Key=_owed_key(sort_key))
 
-    def _query(self, **extra: Any) -> Iterator[dict[str, Any]]:
+    def _query(self, **extra: Any) -> Iterator[QueryOutputTypeDef]:
         """The pages of a Query of the owed partition, in sort-key order (oldest first)."""
-        start: dict[str, Any] | None = None
+        start: Any = None  # LastEvaluatedKey: spread into the next request's arguments
         while True:
             with aws.aws_errors("Query"):
                 page = self.dynamodb.query(

@@ -13,9 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from smart_vault import aws
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2 import EC2Client
 
 LOCKING_STATES = ("governance", "compliance-cooloff", "compliance")
 PAGE_SIZE = 1000  # DescribeLockedSnapshots: MaxResults 5..1000
@@ -31,16 +34,17 @@ def unexpired_locks(items: Iterable[Mapping[str, Any]], now: datetime) -> set[st
     return locked
 
 
-def locked_snapshot_ids(ec2: Any, now: datetime) -> set[str]:
+def locked_snapshot_ids(ec2: EC2Client, now: datetime) -> set[str]:
     """Ids of this account's snapshots in the client's region under a lock that has not expired."""
     items: list[Mapping[str, Any]] = []
     token: str | None = None
     while True:
         with aws.aws_errors("DescribeLockedSnapshots"):
+            extra: dict[str, Any] = {"NextToken": token} if token else {}
             page = ec2.describe_locked_snapshots(
                 Filters=[{"Name": "lock-state", "Values": list(LOCKING_STATES)}],
                 MaxResults=PAGE_SIZE,
-                **({"NextToken": token} if token else {}),
+                **extra,
             )
         items += page.get("Snapshots", [])
         token = page.get("NextToken")

@@ -14,10 +14,10 @@ from datetime import datetime
 from typing import Any
 
 from smart_vault import aws
-from smart_vault.backup.retention import Snapshot
 from smart_vault.backup.vault_share import share_and_announce
 from smart_vault.config import BackupSettings
 from smart_vault.snapshot_locks import holding_locks, list_locks, policy_of, repair_locks
+from smart_vault.snapshot_model import Snapshot
 from smart_vault.tags import COMPLETED
 
 

@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from smart_vault.backup import copy_failures
 from smart_vault.backup.anomalies import ChangeMeter, ChangeOutcome, meter_for
@@ -61,6 +61,10 @@ from smart_vault.observability import logger, trace
 from smart_vault.runtime import Runtime
 from smart_vault.snapshot_model import Snapshot
 from smart_vault.tags import COMPLETED
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_ssm import SSMClient
 
 # Instances in flight at once: EC2 answers in ~100 ms, so a few workers keep the paced buckets busy.
 WORKERS = 8
@@ -105,12 +109,14 @@ NO_DEADLINE = Deadline()
 class Clients:
     """EC2 clients of the primary and the DR region, and the copy ledger (None: copies are not claimed)."""
 
-    ec2: Any
-    dr_ec2: Any
+    ec2: EC2Client
+    dr_ec2: EC2Client
     ledger: CopyLedger | None = None
     ebs: Any = None  # (v3) the EBS direct API client of the primary region; None: no change measurement
     events: Any = None  # (v3) EventBridge of the DR region (the vault's bus); None: built when needed
-    ssm: Any = None  # (v3) Systems Manager, for the scripts of opted-in instances (None: built when needed)
+    ssm: SSMClient | None = (
+        None  # (v3) Systems Manager, for the scripts of opted-in instances (None: built when needed)
+    )
 
 
 @dataclass(frozen=True)
@@ -261,7 +267,12 @@ def _back_up_instances(
             if handled and deadline.instances_must_stop():
                 break
             scripted = lane is not None and instance.scripts_document and instance.instance_id not in covered
-            if scripted and handled and not lane.fits(instance, deadline.seconds_left(), deadline.reserve):
+            if (
+                scripted
+                and lane is not None
+                and handled
+                and not lane.fits(instance, deadline.seconds_left(), deadline.reserve)
+            ):
                 break
             handled += 1
             if instance.instance_id in covered:
@@ -269,7 +280,7 @@ def _back_up_instances(
                 set_id = backup_set_id(request.run_id, instance.instance_id)
                 results.append(instance_result(instance.instance_id, set_id, ids, SKIPPED))
                 continue
-            if scripted:
+            if scripted and lane is not None:
                 lane.add(instance)
                 continue
             slots.acquire()
@@ -350,6 +361,7 @@ def run_backup(
                     missing, "", [], INSTANCE_FAILED, "instance not found, or not running or stopped"
                 )
             )
+    primaries: list[Snapshot]
     copies, pruned, failures, primaries = CopyOutcome(), PruneOutcome(), list(carried), []
     dr_snapshots: list[Snapshot] = []
     meter = None if request.dry_run else meter_for(clients, settings, now)

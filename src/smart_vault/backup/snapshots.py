@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from smart_vault import aws
 from smart_vault.backup import copy_failures
@@ -50,6 +50,9 @@ from smart_vault.tags import (
     SOURCE_VOLUME_TAG,
     TAG_PREFIX,
 )
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2 import EC2Client
 
 PAGE_SIZE = 1000
 # (v3) Measures a primary before its copy starts: (snapshot id, start time, copy tags) -> copy tags.
@@ -121,7 +124,7 @@ def _volume_tags(
     )
 
 
-def with_volume_details(instances: list[Instance], items: dict[str, dict[str, Any]], ec2: Any) -> None:
+def with_volume_details(instances: list[Instance], items: dict[str, dict[str, Any]], ec2: EC2Client) -> None:
     """Fill in the per-volume metadata from DescribeVolumes pages shared by all `instances` (batches of
     200 instance ids, pages of 1000 volumes): a handful of calls per run, none per instance."""
     volumes: dict[str, dict[str, Any]] = {}
@@ -138,7 +141,7 @@ def with_volume_details(instances: list[Instance], items: dict[str, dict[str, An
         instances[index] = replace(instance, volume_tags=_volume_tags(items[instance.instance_id], volumes))
 
 
-def _describe(ec2: Any, filters: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+def _describe(ec2: EC2Client, filters: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
     for reservation in aws.paginate(
         ec2, "describe_instances", "Reservations", page_size=PAGE_SIZE, Filters=filters
     ):
@@ -146,7 +149,7 @@ def _describe(ec2: Any, filters: list[dict[str, Any]]) -> Iterator[dict[str, Any
 
 
 def select_instances(
-    ec2: Any, settings: BackupSettings, instance_ids: Sequence[str] | None = None
+    ec2: EC2Client, settings: BackupSettings, instance_ids: Sequence[str] | None = None
 ) -> list[Instance]:
     """Instances to protect, sorted by id (the continuation cursor relies on that order).
 
@@ -182,7 +185,7 @@ def backup_set_id(run_id: str, instance_id: str) -> str:
 
 
 def describe_managed_snapshots(
-    ec2: Any, region: str, extra_filters: Sequence[dict[str, Any]] = ()
+    ec2: EC2Client, region: str, extra_filters: Sequence[dict[str, Any]] = ()
 ) -> list[Snapshot]:
     """Every snapshot of this account in `region` tagged `ManagedBy=smart-vault` (and `extra_filters`)."""
     items = aws.paginate(
@@ -196,7 +199,7 @@ def describe_managed_snapshots(
     return [snapshot_from_api(item, region) for item in items]
 
 
-def describe_snapshots_by_id(ec2: Any, region: str, snapshot_ids: Iterable[str]) -> list[Snapshot]:
+def describe_snapshots_by_id(ec2: EC2Client, region: str, snapshot_ids: Iterable[str]) -> list[Snapshot]:
     """The managed snapshots among `snapshot_ids` (a filter, so that page sizes still apply)."""
     found: list[Snapshot] = []
     for batch in aws.chunks(sorted(set(snapshot_ids)), FILTER_VALUES_MAX):
@@ -204,7 +207,7 @@ def describe_snapshots_by_id(ec2: Any, region: str, snapshot_ids: Iterable[str])
     return found
 
 
-def run_snapshots(ec2: Any, region: str, run_id: str) -> list[Snapshot]:
+def run_snapshots(ec2: EC2Client, region: str, run_id: str) -> list[Snapshot]:
     """Snapshots an earlier delivery of the same run already created."""
     return describe_managed_snapshots(ec2, region, [{"Name": f"tag:{RUN_ID_TAG}", "Values": [run_id]}])
 
@@ -225,7 +228,7 @@ class SetResult:
 class InitiatedSet:
     """What CreateSnapshots answered (its snapshot items) and the tags the whole set got at creation."""
 
-    snapshots: tuple[dict[str, Any], ...]
+    snapshots: tuple[Mapping[str, Any], ...]
     common_tags: dict[str, str]
 
 
@@ -248,7 +251,7 @@ def set_tags(instance: Instance, run_id: str, set_id: str, settings: BackupSetti
 
 
 def create_snapshot_set(
-    ec2: Any,
+    ec2: EC2Client,
     instance: Instance,
     run_id: str,
     settings: BackupSettings,
@@ -265,7 +268,7 @@ def create_snapshot_set(
 
 
 def start_snapshot_set(
-    ec2: Any,
+    ec2: EC2Client,
     instance: Instance,
     run_id: str,
     settings: BackupSettings,
@@ -291,7 +294,7 @@ def start_snapshot_set(
 
 
 def tag_snapshot_set(
-    ec2: Any, instance: Instance, result: SetResult, initiated: InitiatedSet, settings: BackupSettings
+    ec2: EC2Client, instance: Instance, result: SetResult, initiated: InitiatedSet, settings: BackupSettings
 ) -> None:
     """The per-volume tags of the snapshots `start_snapshot_set` initiated (one CreateTags each)."""
     common = initiated.common_tags
@@ -391,7 +394,7 @@ def pending_copies(dr_snapshots: Iterable[Snapshot]) -> int:
     return sum(1 for s in dr_snapshots if s.managed and s.source_snapshot and s.state == PENDING)
 
 
-def describe_pending_snapshots(dr_ec2: Any, dr_region: str) -> list[Snapshot]:
+def describe_pending_snapshots(dr_ec2: EC2Client, dr_region: str) -> list[Snapshot]:
     """Snapshots pending in the DR region now. Filtered on the state only: pending snapshots are few, so
     this is one short page, and the managed copies among them are told apart by their tags."""
     items = aws.paginate(
@@ -405,12 +408,12 @@ def describe_pending_snapshots(dr_ec2: Any, dr_region: str) -> list[Snapshot]:
     return [snapshot_from_api(item, dr_region) for item in items]
 
 
-def count_pending_copies(dr_ec2: Any, dr_region: str) -> int:
+def count_pending_copies(dr_ec2: EC2Client, dr_region: str) -> int:
     """Managed copies pending in the DR region now."""
     return pending_copies(describe_pending_snapshots(dr_ec2, dr_region))
 
 
-def describe_copies_of(dr_ec2: Any, dr_region: str, primary_ids: Iterable[str]) -> list[Snapshot]:
+def describe_copies_of(dr_ec2: EC2Client, dr_region: str, primary_ids: Iterable[str]) -> list[Snapshot]:
     """The managed DR copies of `primary_ids`, plus every snapshot pending in the DR region: what copy
     reconciliation needs for a few primaries, without listing every copy of the fleet."""
     found = {s.snapshot_id: s for s in describe_pending_snapshots(dr_ec2, dr_region)}
@@ -421,7 +424,7 @@ def describe_copies_of(dr_ec2: Any, dr_region: str, primary_ids: Iterable[str]) 
 
 
 def reconcile_copies(
-    dr_ec2: Any,
+    dr_ec2: EC2Client,
     primaries: Iterable[Snapshot],
     dr_snapshots: Iterable[Snapshot],
     settings: BackupSettings,
@@ -559,7 +562,7 @@ def owed_copy(primary: Snapshot, settings: BackupSettings) -> OwedCopy:
 
 
 def start_copy(
-    dr_ec2: Any,
+    dr_ec2: EC2Client,
     source_region: str,
     source_id: str,
     tags: dict[str, str],

@@ -20,9 +20,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from smart_vault import aws
-from smart_vault.backup.retention import Snapshot
 from smart_vault.errors import AwsError
 from smart_vault.observability import logger
+from smart_vault.snapshot_model import Snapshot
 from smart_vault.tags import COMPLETED, MANAGED_BY_KEY, MANAGED_BY_VALUE, TAG_PREFIX
 
 SOURCE = "smart-vault"

@@ -96,7 +96,8 @@ def read_series(
     cloudwatch: Any, spec: ChartSpec, region: str, start: datetime, end: datetime, period: int
 ) -> list[Series]:
     """One series per existing metric of the chart in `region`, with its datapoints."""
-    queries, labels = [], []
+    queries: list[dict[str, Any]] = []
+    labels: list[tuple[str, float]] = []
     for line in spec.lines:
         for metric in find_metrics(cloudwatch, line):
             queries.append(

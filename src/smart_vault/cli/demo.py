@@ -103,7 +103,7 @@ class Demo:
 
     def show_snapshots(self, state: StackState, report: dict[str, Any]) -> None:
         self.step("Snapshots in both regions (primary sets, KMS-encrypted DR copies)")
-        rows, per_region = [], Counter()
+        rows, per_region = [], Counter[str]()
         for region in (state.primary_region, state.dr_region):
             ec2 = boto_client(state, "ec2", region)
             snaps = ec2.describe_snapshots(
@@ -276,7 +276,8 @@ class Demo:
         for mapping in instance.get("BlockDeviceMappings", []):
             volume = ec2.describe_volumes(VolumeIds=[mapping["Ebs"]["VolumeId"]])["Volumes"][0]
             expected = wanted.get(mapping["DeviceName"])
-            check(expected is not None, f"unexpected device {mapping['DeviceName']}")
+            if expected is None:
+                raise DemoFailure(f"unexpected device {mapping['DeviceName']}")
             check(
                 volume.get("SnapshotId") == expected["snapshot_id"],
                 f"{mapping['DeviceName']}: wrong snapshot",

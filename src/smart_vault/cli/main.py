@@ -11,9 +11,9 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from smart_vault.cli.client import (
     EXIT_FAILED,
@@ -33,6 +33,9 @@ from smart_vault.cli.client import (
 from smart_vault.cli.options import add_global_options, subcommand_parents
 from smart_vault.cli.recovery_points import instance_ids_of, recovery_point_table
 
+if TYPE_CHECKING:
+    from mypy_boto3_ec2.type_defs import FilterTypeDef
+
 # Options of each restore form that the other does not take (the API would refuse them with a 400).
 VOLUME_ONLY_OPTIONS = {
     "launch": "--launch",
@@ -45,9 +48,9 @@ INSTANCE_ONLY_OPTIONS = {"backup_set_id": "--backup-set-id", "security_group_ids
 # -------------------------------------------------------------------------------------- recovery points
 
 
-def newest_completed(snapshots: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+def newest_completed(snapshots: Sequence[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
     """source instance id -> its newest completed managed snapshot."""
-    newest: dict[str, dict[str, Any]] = {}
+    newest: dict[str, Mapping[str, Any]] = {}
     for snap in snapshots:
         if snap.get("State") != "completed":
             continue
@@ -63,7 +66,7 @@ def newest_completed(snapshots: list[dict[str, Any]]) -> dict[str, dict[str, Any
 
 def recovery_point_rows(
     instances: dict[str, str],
-    snapshots: dict[str, list[dict[str, Any]]],
+    snapshots: Mapping[str, Sequence[Mapping[str, Any]]],
     regions: Sequence[str],
     now: datetime,
 ) -> list[dict[str, Any]]:
@@ -89,7 +92,7 @@ def collect_recovery_points(region: str, dr_region: str, tag_key: str, tag_value
         session = boto3.session.Session()
         ec2 = session.client("ec2", region_name=region)
         instances: dict[str, str] = {}
-        filters = [
+        filters: list[FilterTypeDef] = [
             {"Name": f"tag:{tag_key}", "Values": tag_values},
             {"Name": "instance-state-name", "Values": ["running", "stopped"]},
         ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from smart_vault import aws, notify
 from smart_vault.config import DrillSettings
@@ -25,6 +25,9 @@ from smart_vault.drill.run import (
 )
 from smart_vault.errors import AwsError, ValidationError
 from smart_vault.observability import MetricUnit, logger, metrics, single_metric, trace_handler
+
+if TYPE_CHECKING:
+    from mypy_boto3_sns import SNSClient
 
 EVENT_TYPE = "drill.completed"
 INSTANCE_ID_RE = re.compile(r"^i-[0-9a-f]{8,17}$")
@@ -72,7 +75,7 @@ def emit_metrics(report: dict[str, Any]) -> None:
     """DrillsPassed, DrillsFailed, DrillRtoSeconds (one value per passed drill), DrillLeftovers and DrillOverdue,
     each with the dimension Region only (the alarms name exactly that dimension)."""
     drills = report["drills"]
-    values: list[tuple[str, str, float]] = [("DrillOverdue", MetricUnit.Count, report["overdue"])]
+    values: list[tuple[str, MetricUnit, float]] = [("DrillOverdue", MetricUnit.Count, report["overdue"])]
     if not report["dry_run"]:
         values += [
             ("DrillsPassed", MetricUnit.Count, sum(1 for d in drills if d["status"] == PASSED)),
@@ -98,7 +101,9 @@ def subject(report: dict[str, Any]) -> str:
     return notify.subject_line("drill", detail, report["status"])
 
 
-def send_notification(report: dict[str, Any], settings: DrillSettings, sns_client: Any = None) -> None:
+def send_notification(
+    report: dict[str, Any], settings: DrillSettings, sns_client: SNSClient | None = None
+) -> None:
     """One SNS message per run. A publish failure is logged; the run still returns its report."""
     try:
         notify.publish(

@@ -16,10 +16,13 @@ import json
 import re
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from smart_vault import aws
 from smart_vault.errors import AwsError, ValidationError
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 INSTANCE_ID_RE = re.compile(r"^i-[0-9a-f]{8,17}$")
 LATEST_PK = "latest"
@@ -68,7 +71,7 @@ def _record(item: dict[str, Any]) -> Record:
 class DrillResultStore:
     """Reads and writes drill records. `dynamodb` is a low-level client (default: this region's)."""
 
-    def __init__(self, table_name: str, dynamodb: Any = None):
+    def __init__(self, table_name: str, dynamodb: DynamoDBClient | None = None):
         self.table_name = table_name
         self._dynamodb = dynamodb
 

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from smart_vault import aws
 from smart_vault.change_rate import skipped_warning
@@ -35,6 +35,11 @@ from smart_vault.tags import (
     MANAGED_BY_KEY,
     MANAGED_BY_VALUE,
 )
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_lambda import LambdaClient
+    from mypy_boto3_sns import SNSClient
 
 PASSED, FAILED, PARTIAL, NOTHING_TO_DRILL = "PASSED", "FAILED", "PARTIAL", "NOTHING_TO_DRILL"
 # Kept back from the Lambda's time for the teardown (terminate and wait, delete volumes, deregister, look for
@@ -104,13 +109,13 @@ class Candidate:
 
 @dataclass
 class DrillClients:
-    ec2: Any
-    lambda_client: Any
+    ec2: EC2Client
+    lambda_client: LambdaClient
     store: DrillResultStore
-    sns: Any = None
+    sns: SNSClient | None = None
 
 
-def _managed_snapshots(ec2: Any) -> Iterator[dict[str, Any]]:
+def _managed_snapshots(ec2: EC2Client) -> Iterator[dict[str, Any]]:
     return aws.paginate(
         ec2,
         "describe_snapshots",
@@ -121,7 +126,7 @@ def _managed_snapshots(ec2: Any) -> Iterator[dict[str, Any]]:
     )
 
 
-def recovery_points_here(ec2: Any, now: datetime) -> list[Candidate]:
+def recovery_points_here(ec2: EC2Client, now: datetime) -> list[Candidate]:
     """Every recovery point in the client's region, read from that region only (one paginated listing:
     the overdue count needs all of them, also in a manual run of a few instances)."""
     items = list(_managed_snapshots(ec2))
@@ -202,7 +207,7 @@ class ValidationFailed(Exception):
     pass
 
 
-def validate(lambda_client: Any, function: str, payload: dict[str, Any]) -> dict[str, Any]:
+def validate(lambda_client: LambdaClient, function: str, payload: dict[str, Any]) -> dict[str, Any]:
     """Invoke the validation function synchronously; its answer `{"passed": bool, "detail": str}`.
 
     Raises ValidationFailed with a readable reason when the function fails or answers something else.
@@ -213,7 +218,7 @@ def validate(lambda_client: Any, function: str, payload: dict[str, Any]) -> dict
             InvocationType="RequestResponse",
             Payload=json.dumps(payload).encode("utf-8"),
         )
-    raw = response.get("Payload")
+    raw: Any = response.get("Payload")  # a StreamingBody from boto3; bytes from the simulation
     body = raw.read() if hasattr(raw, "read") else (raw or b"")
     try:
         answer = json.loads(body or b"null")
@@ -236,7 +241,7 @@ def validate(lambda_client: Any, function: str, payload: dict[str, Any]) -> dict
     return {"passed": answer["passed"], "detail": str(answer.get("detail", ""))[:1000]}
 
 
-def _private_ip(ec2: Any, instance_id: str) -> str | None:
+def _private_ip(ec2: EC2Client, instance_id: str) -> str | None:
     reservations = aws.retry_not_found(
         lambda: ec2.describe_instances(InstanceIds=[instance_id])["Reservations"], "DescribeInstances"
     )
@@ -440,7 +445,7 @@ def run_status(records: Sequence[Record]) -> str:
     return FAILED if passed == 0 else PARTIAL
 
 
-def _subnet_zone(ec2: Any, subnet_id: str) -> tuple[str | None, str | None]:
+def _subnet_zone(ec2: EC2Client, subnet_id: str) -> tuple[str | None, str | None]:
     try:
         with aws.aws_errors("DescribeSubnets"):
             subnets = ec2.describe_subnets(SubnetIds=[subnet_id])["Subnets"]

@@ -38,7 +38,8 @@ def boto_client(state: StackState, service: str, region: str, **config: Any) -> 
     from botocore.config import Config
 
     endpoint = state.lambda_endpoint_url if service == "lambda" else state.aws_endpoint_url
-    return boto3.session.Session().client(
+    # The stubs type client() per literal service name; this one takes the name as a parameter.
+    return boto3.session.Session().client(  # type: ignore[call-overload]
         service,
         region_name=region,
         endpoint_url=endpoint,

@@ -19,7 +19,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from smart_vault import tamper
 
@@ -133,6 +133,6 @@ class TamperRules:
         for event in events:
             if (event["account"], event["region"]) != (self.account, self.region):
                 continue
-            if any(m.matches_event(event) for m in matchers):
+            if any(m.matches_event(cast(Any, event)) for m in matchers):
                 sent.append(tamper.notification(event))
         return sent

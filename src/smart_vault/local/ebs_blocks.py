@@ -42,7 +42,7 @@ class BlockRange(Sequence[dict[str, Any]]):
     simulation's pages hold thousands of blocks that the product only counts)."""
 
     def __init__(self, first: int, last: int, count: int, size: int, changed: bool) -> None:
-        self.first, self.last, self.count, self.size, self.changed = first, last, count, size, changed
+        self.first, self.last, self.total, self.size, self.changed = first, last, count, size, changed
 
     def __len__(self) -> int:
         return max(self.last - self.first, 0)
@@ -52,7 +52,7 @@ class BlockRange(Sequence[dict[str, Any]]):
             return [self[i] for i in range(*index.indices(len(self)))]
         if not 0 <= index < len(self):
             raise IndexError(index)
-        block = (self.first + index) * self.size // self.count
+        block = (self.first + index) * self.size // self.total
         if self.changed:
             return {"BlockIndex": block, "FirstBlockToken": f"t1-{block}", "SecondBlockToken": f"t2-{block}"}
         return {"BlockIndex": block, "BlockToken": f"t-{block}"}

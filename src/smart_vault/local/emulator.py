@@ -69,8 +69,11 @@ class Emulator:
 
         self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
         self._server.start()
-        self.outage = RegionOutage(self._server._server.app)
-        self._server._server.app = self.outage
+        server = self._server._server
+        if server is None:  # start() has made it
+            raise RuntimeError("the moto server did not start")
+        self.outage = RegionOutage(server.app)
+        server.app = self.outage
         host, port = self._server.get_host_and_port()
         self.url = f"http://{host}:{port}"
         # moto's state is per process: start from nothing even if an earlier stack ran in this process.

@@ -22,7 +22,7 @@ class ServerThread:
     @property
     def base_url(self) -> str:
         host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"  # an AF_INET server: the host is a str
 
     def stop(self) -> None:
         self.server.shutdown()

@@ -112,7 +112,7 @@ def not_found(what: str) -> ControlAnswer:
 def list_functions(specs: list[FunctionSpec], region: str, query: dict[str, list[str]]) -> ControlAnswer:
     """One page of the region's functions, by name; `NextMarker` is the name to start after."""
     try:
-        max_items = min(int((query.get("MaxItems") or [MAX_ITEMS])[0]), MAX_ITEMS)
+        max_items = min(int((query.get("MaxItems") or [str(MAX_ITEMS)])[0]), MAX_ITEMS)
     except ValueError:
         return ControlAnswer(
             400, {"Type": "User", "message": "MaxItems must be a number"}, "InvalidParameterValueException"

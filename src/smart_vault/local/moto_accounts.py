@@ -295,7 +295,7 @@ def apply() -> None:
         events_utils.EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE = template.replace(
             '"version": "0", ', '"version": "0", "account": "<account>", '
         )
-    EC2Response.describe_snapshots = describe_snapshots
-    EBSBackend.copy_snapshot = copy_snapshot
-    events_models.EventsBackend.put_events = put_events_across_accounts
+    EC2Response.describe_snapshots = describe_snapshots  # type: ignore[method-assign]  # patching moto on purpose
+    EBSBackend.copy_snapshot = copy_snapshot  # type: ignore[method-assign]  # patching moto on purpose
+    events_models.EventsBackend.put_events = put_events_across_accounts  # type: ignore[method-assign]  # patching moto on purpose
     setattr(EC2Response, _APPLIED, True)

@@ -73,6 +73,6 @@ def apply() -> None:
     def list_snapshot_blocks(self: Any) -> Any:
         return ActionResult(_list(self, changed=False))
 
-    EBSResponse.list_changed_blocks = list_changed_blocks
-    EBSResponse.list_snapshot_blocks = list_snapshot_blocks
+    EBSResponse.list_changed_blocks = list_changed_blocks  # type: ignore[method-assign]  # patching moto on purpose
+    EBSResponse.list_snapshot_blocks = list_snapshot_blocks  # type: ignore[method-assign]  # patching moto on purpose
     setattr(EBSResponse, _APPLIED, True)

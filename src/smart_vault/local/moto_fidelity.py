@@ -65,7 +65,7 @@ def apply() -> None:
     register_image = AmisResponse.register_image
     run_instances = InstanceBackend.run_instances
 
-    moto_mappings = Ami.block_device_mappings
+    moto_mappings = vars(Ami)["block_device_mappings"]  # the property itself, not its getter
 
     def register_image_with_mappings(self: Any) -> Any:
         mappings = _image_mappings(self)
@@ -134,7 +134,8 @@ def apply() -> None:
                 )
         return reservation
 
-    AmisResponse.register_image = register_image_with_mappings
-    Ami.block_device_mappings = property(mappings_of)
-    InstanceBackend.run_instances = run_instances_idempotent
+    # Patching moto's classes is the point here: the checker cannot follow replaced methods.
+    AmisResponse.register_image = register_image_with_mappings  # type: ignore[method-assign]
+    Ami.block_device_mappings = property(mappings_of)  # type: ignore[method-assign, assignment]
+    InstanceBackend.run_instances = run_instances_idempotent  # type: ignore[method-assign]
     setattr(AmisResponse, _APPLIED, True)

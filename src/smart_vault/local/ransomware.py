@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import boto3
@@ -153,13 +154,17 @@ def _destroy_snapshots(ec2: Any, region: str, calls: list[AttackCall]) -> None:
 
         if _try(calls, "DeleteSnapshot", sid, delete) or not calls[-1].why.startswith("SnapshotLocked"):
             continue  # deleted, or behind an AMI (the fleet's image): not worth the attacker's time
-        _try(calls, "UnlockSnapshot", sid, lambda s=sid: ec2.unlock_snapshot(SnapshotId=s))
+        _try(calls, "UnlockSnapshot", sid, partial(ec2.unlock_snapshot, SnapshotId=sid))
         _try(
             calls,
             "ModifySnapshotAttribute",
             f"{sid} (unshare from {VAULT})",
-            lambda s=sid: ec2.modify_snapshot_attribute(
-                SnapshotId=s, Attribute="createVolumePermission", OperationType="remove", UserIds=[VAULT]
+            partial(
+                ec2.modify_snapshot_attribute,
+                SnapshotId=sid,
+                Attribute="createVolumePermission",
+                OperationType="remove",
+                UserIds=[VAULT],
             ),
         )
         _try(calls, "DeleteSnapshot", sid, delete)
@@ -175,7 +180,7 @@ def attack(setup: Setup, trail: Trail) -> list[AttackCall]:
     principal = f"arn:aws:sts::{WORKLOAD}:assumed-role/{ATTACKER_ROLE}/emulator"
 
     def client(service: str, region: str) -> Any:
-        made = boto3.client(
+        made = boto3.client(  # type: ignore[call-overload]  # the stubs type client() per literal service name
             service,
             region_name=region,
             aws_access_key_id=creds["AWS_ACCESS_KEY_ID"],
@@ -204,8 +209,8 @@ def attack(setup: Setup, trail: Trail) -> list[AttackCall]:
         lambda: functions.delete_function(FunctionName=setup.backup_function),
     )
     for rule in setup.backup_rules:
-        _try(calls, "RemoveTargets", rule, lambda r=rule: events.remove_targets(Rule=r, Ids=["backup"]))
-        _try(calls, "DeleteRule", rule, lambda r=rule: events.delete_rule(Name=r))
+        _try(calls, "RemoveTargets", rule, partial(events.remove_targets, Rule=rule, Ids=["backup"]))
+        _try(calls, "DeleteRule", rule, partial(events.delete_rule, Name=rule))
     return calls
 
 

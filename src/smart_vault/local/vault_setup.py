@@ -41,7 +41,7 @@ class Setup:
 
     def client(self, service: str) -> Any:
         creds = self.vault_credentials
-        return boto3.client(
+        return boto3.client(  # type: ignore[call-overload]  # the stubs type client() per literal service name
             service,
             region_name=DR,
             aws_access_key_id=creds["AWS_ACCESS_KEY_ID"],
@@ -51,7 +51,8 @@ class Setup:
 
     def announcements(self) -> list[dict[str, Any]]:
         """The events the vault's bus delivered since the last call."""
-        sqs, found = self.client("sqs"), []
+        sqs = self.client("sqs")
+        found: list[dict[str, Any]] = []
         while True:
             batch = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get("Messages", [])
             if not batch:
@@ -108,7 +109,7 @@ def _fleet() -> dict[str, str]:
     )["ImageId"]
     instances = {}
     for name, devices in (("web-1", ["/dev/xvda", "/dev/sdf"]), ("db-1", ["/dev/xvda"])):
-        tags = [{"Key": "Backup-Tier", "Value": "Gold"}, {"Key": "Name", "Value": name}]
+        tags: list[Any] = [{"Key": "Backup-Tier", "Value": "Gold"}, {"Key": "Name", "Value": name}]
         reply = ec2.run_instances(
             ImageId=image,
             MinCount=1,
@@ -171,7 +172,7 @@ def _backup_function_and_rules() -> tuple[str, list[str]]:
 
 def _vault_account(creds: dict[str, str]) -> dict[str, str]:
     def client(service: str) -> Any:
-        return boto3.client(
+        return boto3.client(  # type: ignore[call-overload]  # the stubs type client() per literal service name
             service,
             region_name=DR,
             aws_access_key_id=creds["AWS_ACCESS_KEY_ID"],

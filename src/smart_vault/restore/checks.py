@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from smart_vault import aws
 from smart_vault.change_rate import suspect_warning
@@ -47,6 +47,9 @@ from smart_vault.tags import (
     SUSPECT_TAG,
 )
 
+if TYPE_CHECKING:
+    from mypy_boto3_ec2 import EC2Client
+
 SNAPSHOT_NOT_FOUND = "SnapshotNotFound"
 _SNAPSHOT_MISSING_CODES = frozenset({"InvalidSnapshot.NotFound", "InvalidSnapshotID.Malformed"})
 _IMAGE_MISSING_CODES = frozenset(
@@ -69,7 +72,7 @@ def _describe(
         raise
 
 
-def check_snapshot(ec2: Any, snapshot_id: str, region: str) -> dict[str, Any]:
+def check_snapshot(ec2: EC2Client, snapshot_id: str, region: str) -> dict[str, Any]:
     """The snapshot, when it is this account's, managed by the vault and completed."""
     not_found = NotFound(
         f"snapshot {snapshot_id} was not found in {region} among this account's Smart Vault snapshots",
@@ -95,7 +98,7 @@ def check_snapshot(ec2: Any, snapshot_id: str, region: str) -> dict[str, Any]:
     return snapshot
 
 
-def check_image(ec2: Any, ami_id: str, region: str) -> dict[str, Any]:
+def check_image(ec2: EC2Client, ami_id: str, region: str) -> dict[str, Any]:
     images = _describe(
         ec2.describe_images, "DescribeImages", "Images", _IMAGE_MISSING_CODES, ImageIds=[ami_id]
     )
@@ -107,7 +110,7 @@ def check_image(ec2: Any, ami_id: str, region: str) -> dict[str, Any]:
     return image
 
 
-def check_subnet(ec2: Any, subnet_id: str, region: str) -> dict[str, Any]:
+def check_subnet(ec2: EC2Client, subnet_id: str, region: str) -> dict[str, Any]:
     subnets = _describe(
         ec2.describe_subnets, "DescribeSubnets", "Subnets", _SUBNET_MISSING_CODES, SubnetIds=[subnet_id]
     )
@@ -117,7 +120,7 @@ def check_subnet(ec2: Any, subnet_id: str, region: str) -> dict[str, Any]:
     return subnet
 
 
-def check_availability_zone(ec2: Any, zone: str, region: str) -> None:
+def check_availability_zone(ec2: EC2Client, zone: str, region: str) -> None:
     zones = _describe(
         ec2.describe_availability_zones,
         "DescribeAvailabilityZones",
@@ -132,7 +135,7 @@ def check_availability_zone(ec2: Any, zone: str, region: str) -> None:
 
 
 @trace
-def run_prechecks(request: RestoreRequest, ec2: Any = None) -> RestoreRequest:
+def run_prechecks(request: RestoreRequest, ec2: EC2Client | None = None) -> RestoreRequest:
     """Check the request against its target region; return it with the availability zone resolved."""
     region = request.region
     ec2 = ec2 or aws.client("ec2", region)
@@ -189,8 +192,8 @@ class ResolvedInstanceRestore:
 
 
 def find_recovery_point(
-    ec2: Any, instance_id: str, backup_set_id: str | None, region: str
-) -> tuple[list[dict[str, Any]], list[str]]:
+    ec2: EC2Client, instance_id: str, backup_set_id: str | None, region: str
+) -> tuple[list[Mapping[str, Any]], list[str]]:
     """The snapshots of the recovery point to restore, and warnings: the named set (a suspect one with a
     warning), or the instance's newest complete one that is not suspect (naming the newer suspect ones skipped).
 
@@ -317,7 +320,7 @@ def _resolve_instance_profile(
     )
 
 
-def check_security_groups(ec2: Any, group_ids: Sequence[str], vpc_id: str, region: str) -> None:
+def check_security_groups(ec2: EC2Client, group_ids: Sequence[str], vpc_id: str, region: str) -> None:
     """Every group exists in `region` and belongs to `vpc_id`. A `group-id` filter (not GroupIds) answers
     with the groups that exist instead of failing the whole call, so the error can name the missing ones."""
     found = {
@@ -347,7 +350,7 @@ def check_security_groups(ec2: Any, group_ids: Sequence[str], vpc_id: str, regio
 
 @trace
 def run_instance_prechecks(
-    request: InstanceRestoreRequest, settings: RestoreApiSettings, ec2: Any = None
+    request: InstanceRestoreRequest, settings: RestoreApiSettings, ec2: EC2Client | None = None
 ) -> ResolvedInstanceRestore:
     """Check a full-instance request in its target region and resolve every default.
 

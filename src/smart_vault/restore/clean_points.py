@@ -18,8 +18,8 @@ from smart_vault.tags import SUSPECT_TAG
 
 
 def clean_recovery_point(
-    instance_id: str, region: str, sets: Mapping[str, list[dict[str, Any]]]
-) -> tuple[list[dict[str, Any]], list[str]]:
+    instance_id: str, region: str, sets: Mapping[str, list[Mapping[str, Any]]]
+) -> tuple[list[Mapping[str, Any]], list[str]]:
     """(v3) The newest complete set that is not suspect, with a warning naming the newer suspect ones."""
     points = [
         {

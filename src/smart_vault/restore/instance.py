@@ -17,10 +17,11 @@ created. No call goes to any other region than the client's: a DR restore works 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from functools import partial
+from typing import TYPE_CHECKING, Any, Protocol
 
 from smart_vault import aws, recovery_sets
 from smart_vault.errors import AwsError, Conflict, NotFound
@@ -60,6 +61,10 @@ from smart_vault.tags import (
     THROUGHPUT_TAG,
     VOLUME_TYPE_TAG,
 )
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_ec2.type_defs import DescribeInstanceStatusResultTypeDef, ImageTypeDef
 
 IMAGE_NAME_PREFIX = "smart-vault-restore-"
 # Instance states from which an instance can still become `running`, and those it may still be torn down from.
@@ -136,7 +141,7 @@ def _int_tag(tags: Mapping[str, str], key: str) -> int | None:
 
 
 def recovery_point_from_snapshots(
-    backup_set_id: str, region: str, snapshots: list[Mapping[str, Any]]
+    backup_set_id: str, region: str, snapshots: Sequence[Mapping[str, Any]]
 ) -> RecoveryPoint:
     """Pure: a RecoveryPoint from the DescribeSnapshots items of one set (managed ones only)."""
     volumes = []
@@ -175,7 +180,9 @@ def recovery_point_from_snapshots(
     )
 
 
-def load_recovery_point(ec2: Any, backup_set_id: str, *, require_complete: bool = True) -> RecoveryPoint:
+def load_recovery_point(
+    ec2: EC2Client, backup_set_id: str, *, require_complete: bool = True
+) -> RecoveryPoint:
     """The set's managed snapshots in the client's region. NotFound (RecoveryPointNotFound) when there are
     none; Conflict when it is not complete there (unless `require_complete` is false)."""
     region = getattr(getattr(ec2, "meta", None), "region_name", "") or "this region"
@@ -328,7 +335,7 @@ def poll(
         sleep(delay)
 
 
-def _describe_instance(ec2: Any, instance_id: str, budget: float) -> dict[str, Any]:
+def _describe_instance(ec2: EC2Client, instance_id: str, budget: float) -> dict[str, Any]:
     reservations = aws.retry_not_found(
         lambda: ec2.describe_instances(InstanceIds=[instance_id])["Reservations"],
         "DescribeInstances",
@@ -373,7 +380,7 @@ def _status_ok(answer: Mapping[str, Any]) -> bool:
 # ------------------------------------------------------------------------------------------ lookups
 
 
-def find_image(ec2: Any, name: str) -> dict[str, Any] | None:
+def find_image(ec2: EC2Client, name: str) -> ImageTypeDef | None:
     """The account's image with this name, if it exists (and is not deregistered)."""
     with aws.aws_errors("DescribeImages"):
         images = ec2.describe_images(Owners=["self"], Filters=[{"Name": "name", "Values": [name]}])["Images"]
@@ -381,7 +388,7 @@ def find_image(ec2: Any, name: str) -> dict[str, Any] | None:
     return live[0] if live else None
 
 
-def _tagged_volumes(ec2: Any, restore_id: str) -> list[dict[str, Any]]:
+def _tagged_volumes(ec2: EC2Client, restore_id: str) -> list[dict[str, Any]]:
     return list(
         aws.paginate(
             ec2,
@@ -396,7 +403,7 @@ def _tagged_volumes(ec2: Any, restore_id: str) -> list[dict[str, Any]]:
     )
 
 
-def _tagged_images(ec2: Any, restore_id: str) -> list[dict[str, Any]]:
+def _tagged_images(ec2: EC2Client, restore_id: str) -> list[ImageTypeDef]:
     with aws.aws_errors("DescribeImages"):
         images = ec2.describe_images(
             Owners=["self"], Filters=[{"Name": f"tag:{RESTORE_ID_TAG}", "Values": [restore_id]}]
@@ -404,7 +411,7 @@ def _tagged_images(ec2: Any, restore_id: str) -> list[dict[str, Any]]:
     return [i for i in images if i.get("State") not in ("deregistered",)]
 
 
-def find_leftovers(ec2: Any, restore_id: str) -> list[str]:
+def find_leftovers(ec2: EC2Client, restore_id: str) -> list[str]:
     """Ids of anything still there that carries this restore's tag: live instances, volumes, images."""
     leftovers = [i["InstanceId"] for i in tagged_instances(ec2, restore_id, LIVE_INSTANCE_STATES)]
     leftovers += [v["VolumeId"] for v in _tagged_volumes(ec2, restore_id) if v.get("State") != "deleting"]
@@ -433,7 +440,7 @@ def _ignore(call: Callable[[], Any], operation: str, gone: tuple[str, ...], *, f
 
 
 def remove_restore(
-    ec2: Any,
+    ec2: EC2Client,
     restore_id: str,
     *,
     instance_id: str | None,
@@ -465,14 +472,14 @@ def remove_restore(
             continue
         try:
             _ignore(
-                lambda iid=iid: ec2.terminate_instances(InstanceIds=[iid]),
+                partial(ec2.terminate_instances, InstanceIds=[iid]),
                 "TerminateInstances",
                 ("InvalidInstanceID.NotFound",),
                 fresh=iid in fresh_ids,
             )
             # Its volumes detach (and those marked so are deleted) only once it is terminated.
             poll(
-                lambda iid=iid: _describe_instance(ec2, iid, 1.0),
+                partial(_describe_instance, ec2, iid, 1.0),
                 lambda i: (i.get("State") or {}).get("Name") == "terminated",
                 lambda i: None,
                 budget_seconds=budget(),
@@ -505,7 +512,7 @@ def remove_restore(
     return problems
 
 
-def _delete_volume(ec2: Any, volume_id: str, budget: float, *, fresh: bool) -> None:
+def _delete_volume(ec2: EC2Client, volume_id: str, budget: float, *, fresh: bool) -> None:
     def describe() -> dict[str, Any] | None:
         try:
             if fresh:
@@ -528,7 +535,8 @@ def _delete_volume(ec2: Any, volume_id: str, budget: float, *, fresh: bool) -> N
         if attachment.get("State") in ("detaching", "detached"):
             continue
         _ignore(
-            lambda attachment=attachment: ec2.detach_volume(
+            partial(
+                ec2.detach_volume,
                 VolumeId=volume_id,
                 InstanceId=attachment["InstanceId"],
                 Device=attachment["Device"],
@@ -551,7 +559,7 @@ def _delete_volume(ec2: Any, volume_id: str, budget: float, *, fresh: bool) -> N
     _ignore(lambda: ec2.delete_volume(VolumeId=volume_id), "DeleteVolume", ("InvalidVolume.NotFound",))
 
 
-def deregister_image(ec2: Any, image_id: str, *, fresh: bool = False) -> None:
+def deregister_image(ec2: EC2Client, image_id: str, *, fresh: bool = False) -> None:
     """Deregister an AMI; its snapshots are the vault's and stay (DeleteAssociatedSnapshots is never set)."""
     _ignore(
         lambda: ec2.deregister_image(ImageId=image_id),
@@ -562,7 +570,7 @@ def deregister_image(ec2: Any, image_id: str, *, fresh: bool = False) -> None:
 
 
 def tear_down(
-    ec2: Any,
+    ec2: EC2Client,
     restore_id: str,
     instance_id: str | None,
     image_id: str | None,
@@ -587,7 +595,7 @@ def tear_down(
 class InstanceRestore:
     """One attempt at one full-instance restore. Each step is recorded through the recorder."""
 
-    def __init__(self, ec2: Any, plan: InstancePlan, recorder: Recorder, deadline: Deadline):
+    def __init__(self, ec2: EC2Client, plan: InstancePlan, recorder: Recorder, deadline: Deadline):
         self.ec2 = ec2
         self.plan = plan
         self.recorder = recorder
@@ -779,7 +787,7 @@ class InstanceRestore:
             what=f"instance {instance_id} status checks ok",
         )
 
-    def _instance_status(self, instance_id: str) -> dict[str, Any]:
+    def _instance_status(self, instance_id: str) -> DescribeInstanceStatusResultTypeDef:
         with aws.aws_errors("DescribeInstanceStatus"):
             return self.ec2.describe_instance_status(InstanceIds=[instance_id], IncludeAllInstances=True)
 
@@ -830,16 +838,17 @@ class InstanceRestore:
                     "AttachVolume",
                 )
         for _, volume_id in data:
-            poll(
-                lambda volume_id=volume_id: self.ec2.describe_volumes(VolumeIds=[volume_id])["Volumes"][0],
-                lambda v: (
-                    v.get("State") == "in-use"
-                    and all(a.get("State") == "attached" for a in v.get("Attachments", []))
-                ),
-                lambda v, volume_id=volume_id: (
-                    f"volume {volume_id} is {v.get('State')}" if v.get("State") == "error" else None
-                ),
-                budget_seconds=self.deadline.budget(),
-                delay=POLL_SECONDS["volume"],
-                what=f"volume {volume_id} attached",
-            )
+            self._wait_attached(volume_id)
+
+    def _wait_attached(self, volume_id: str) -> None:
+        poll(
+            lambda: self.ec2.describe_volumes(VolumeIds=[volume_id])["Volumes"][0],
+            lambda v: (
+                v.get("State") == "in-use"
+                and all(a.get("State") == "attached" for a in v.get("Attachments", []))
+            ),
+            lambda v: f"volume {volume_id} is {v.get('State')}" if v.get("State") == "error" else None,
+            budget_seconds=self.deadline.budget(),
+            delay=POLL_SECONDS["volume"],
+            what=f"volume {volume_id} attached",
+        )

@@ -12,12 +12,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from smart_vault import aws
 from smart_vault.errors import AwsError, SmartVaultError
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 PENDING, RUNNING, SUCCEEDED, FAILED = "PENDING", "RUNNING", "SUCCEEDED", "FAILED"
 FINISHED_STATES = frozenset({SUCCEEDED, FAILED})
@@ -133,7 +136,7 @@ def _plain(value: Any) -> Any:
 class RestoreJobStore:
     """Reads and conditionally writes restore jobs. Takes its DynamoDB client (default: `aws.client`)."""
 
-    def __init__(self, table_name: str, dynamodb_client: Any = None):
+    def __init__(self, table_name: str, dynamodb_client: DynamoDBClient | None = None):
         self.table_name = table_name
         self._dynamodb = dynamodb_client or aws.client("dynamodb")
 

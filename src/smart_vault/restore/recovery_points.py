@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from smart_vault import aws, recovery_sets
 from smart_vault.change_rate import monthly_cost_usd, parse_bytes, set_changed_bytes
@@ -35,6 +35,9 @@ from smart_vault.tags import (
     SOURCE_VOLUME_TAG,
     SUSPECT_TAG,
 )
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2 import EC2Client
 
 RECOVERY_POINT_NOT_FOUND = "RecoveryPointNotFound"  # the 404 error of a recovery point that is not there
 INSTANCE_ID_RE = re.compile(r"^i-[0-9a-f]{8,17}$")
@@ -186,7 +189,11 @@ def group_recovery_points(
 
 
 def managed_snapshots(
-    ec2: Any, *, instance_id: str | None = None, name: str | None = None, backup_set_id: str | None = None
+    ec2: EC2Client,
+    *,
+    instance_id: str | None = None,
+    name: str | None = None,
+    backup_set_id: str | None = None,
 ) -> list[dict[str, Any]]:
     """The vault's snapshots in `ec2`'s region of one instance (by id or Name tag), optionally of one set.
 
@@ -208,7 +215,7 @@ def managed_snapshots(
 
 
 def list_recovery_points(
-    ec2: Any,
+    ec2: EC2Client,
     region: str,
     *,
     instance_id: str | None,

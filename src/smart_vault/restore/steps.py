@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from smart_vault import aws
 from smart_vault.clock import monotonic_clock
@@ -24,6 +24,11 @@ from smart_vault.tags import (
     RESTORE_ID_TAG,
     SOURCE_SNAPSHOT_TAG,
 )
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_ec2.literals import WaiterName
+    from mypy_boto3_ec2.type_defs import VolumeTypeDef, WaiterConfigTypeDef
 
 # A fixed namespace makes the client tokens a pure function of the restore id.
 CLIENT_TOKEN_NAMESPACE = uuid.UUID("6a0b3c3e-5f7d-4b9a-9a1e-2f0d7c9b8e41")
@@ -78,19 +83,19 @@ class Deadline:
         return self.remaining() - self.reserve_seconds
 
 
-def waiter_config(budget_seconds: float, delay: int) -> dict[str, int]:
+def waiter_config(budget_seconds: float, delay: int) -> WaiterConfigTypeDef:
     """A WaiterConfig whose polling ends within `budget_seconds` (at least one attempt)."""
     return {"Delay": delay, "MaxAttempts": max(1, int(budget_seconds // delay))}
 
 
-def wait_for(ec2: Any, waiter_name: str, budget_seconds: float, **kwargs: Any) -> None:
+def wait_for(ec2: EC2Client, waiter_name: WaiterName, budget_seconds: float, **kwargs: Any) -> None:
     """Run a botocore waiter within the budget. Raises AwsError (code WaiterError) on timeout or failure."""
     delay = WAIT_DELAY_SECONDS.get(waiter_name, 5)
     with aws.aws_errors(f"wait {waiter_name}"):
         ec2.get_waiter(waiter_name).wait(**kwargs, WaiterConfig=waiter_config(budget_seconds, delay))
 
 
-def wait_volume_usable(ec2: Any, volume_id: str, budget_seconds: float) -> None:
+def wait_volume_usable(ec2: EC2Client, volume_id: str, budget_seconds: float) -> None:
     """Wait until the new volume is `available`; one an earlier attempt already attached (`in-use`) is ready.
 
     The `volume_available` waiter alone would poll an attached volume until the budget runs out.
@@ -125,7 +130,7 @@ def wait_volume_usable(ec2: Any, volume_id: str, budget_seconds: float) -> None:
         sleep(delay)
 
 
-def find_restored_volume(ec2: Any, restore_id: str, snapshot_id: str) -> dict[str, Any] | None:
+def find_restored_volume(ec2: EC2Client, restore_id: str, snapshot_id: str) -> dict[str, Any] | None:
     """The data volume an earlier attempt of this restore created, if any."""
     volumes = list(
         aws.paginate(
@@ -143,13 +148,13 @@ def find_restored_volume(ec2: Any, restore_id: str, snapshot_id: str) -> dict[st
     return min(volumes, key=lambda v: v["VolumeId"]) if volumes else None
 
 
-def snapshot_size_gib(ec2: Any, snapshot_id: str) -> int:
+def snapshot_size_gib(ec2: EC2Client, snapshot_id: str) -> int:
     with aws.aws_errors("DescribeSnapshots"):
         snapshots = ec2.describe_snapshots(SnapshotIds=[snapshot_id], OwnerIds=["self"])["Snapshots"]
     return int(snapshots[0]["VolumeSize"])
 
 
-def create_volume(ec2: Any, restore_id: str, request: dict[str, Any]) -> str:
+def create_volume(ec2: EC2Client, restore_id: str, request: dict[str, Any]) -> str:
     """Create the restored volume (or find the one created before) and return its id."""
     snapshot_id = request["snapshot_id"]
     existing = find_restored_volume(ec2, restore_id, snapshot_id)
@@ -173,7 +178,7 @@ def create_volume(ec2: Any, restore_id: str, request: dict[str, Any]) -> str:
     return aws.retry_not_found(lambda: ec2.create_volume(**params)["VolumeId"], "CreateVolume")
 
 
-def tagged_instances(ec2: Any, restore_id: str, states: tuple[str, ...]) -> list[dict[str, Any]]:
+def tagged_instances(ec2: EC2Client, restore_id: str, states: tuple[str, ...]) -> list[dict[str, Any]]:
     """The instances tagged with this restore id that are in one of `states`."""
     return [
         instance
@@ -192,14 +197,14 @@ def tagged_instances(ec2: Any, restore_id: str, states: tuple[str, ...]) -> list
 
 
 def find_restored_instance(
-    ec2: Any, restore_id: str, states: tuple[str, ...] = LIVE_INSTANCE_STATES
+    ec2: EC2Client, restore_id: str, states: tuple[str, ...] = LIVE_INSTANCE_STATES
 ) -> dict[str, Any] | None:
     """The instance an earlier attempt of this restore launched, if any (the lowest id of several)."""
     instances = tagged_instances(ec2, restore_id, states)
     return min(instances, key=lambda i: i["InstanceId"]) if instances else None
 
 
-def launch_instance(ec2: Any, restore_id: str, request: dict[str, Any]) -> str:
+def launch_instance(ec2: EC2Client, restore_id: str, request: dict[str, Any]) -> str:
     """Launch the restore's instance (or find the one launched before) and return its id."""
     existing = find_restored_instance(ec2, restore_id)
     if existing:
@@ -222,7 +227,7 @@ def launch_instance(ec2: Any, restore_id: str, request: dict[str, Any]) -> str:
     return response["Instances"][0]["InstanceId"]
 
 
-def describe_volume(ec2: Any, volume_id: str) -> dict[str, Any] | None:
+def describe_volume(ec2: EC2Client, volume_id: str) -> VolumeTypeDef | None:
     try:
         with aws.aws_errors("DescribeVolumes"):
             volumes = ec2.describe_volumes(VolumeIds=[volume_id])["Volumes"]
@@ -233,7 +238,7 @@ def describe_volume(ec2: Any, volume_id: str) -> dict[str, Any] | None:
     return volumes[0] if volumes else None
 
 
-def attach_volume(ec2: Any, volume_id: str, instance_id: str, device_name: str) -> None:
+def attach_volume(ec2: EC2Client, volume_id: str, instance_id: str, device_name: str) -> None:
     """Attach the volume at `device_name`, unless an earlier attempt already did."""
     volume = describe_volume(ec2, volume_id) or {}
     for attachment in volume.get("Attachments", []):

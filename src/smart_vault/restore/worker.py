@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from smart_vault import aws, notify
 from smart_vault.config import RestoreWorkerSettings
@@ -42,6 +42,10 @@ from smart_vault.restore.steps import (
     wait_for,
     wait_volume_usable,
 )
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_sns import SNSClient
 
 EVENT_TYPE = "restore.completed"
 RESTORE_ID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -121,7 +125,7 @@ class StepLog:
 class RestoreRun:
     """One attempt at one restore job, holding its lease."""
 
-    def __init__(self, job: Job, ec2: Any, log: StepLog, deadline: Deadline):
+    def __init__(self, job: Job, ec2: EC2Client, log: StepLog, deadline: Deadline):
         self.job = job
         self.request = job["request"]
         self.ec2 = ec2
@@ -170,6 +174,8 @@ class RestoreRun:
                 raise error
         if not self.request.get("launch_instance"):
             return
+        if self.volume_id is None or self.instance_id is None:  # both branches succeeded: both are set
+            raise RuntimeError("the restore branches ended without a volume or an instance")
         with self.log.step("attach_volume"):
             attach_volume(self.ec2, self.volume_id, self.instance_id, self.request["device_name"])
         with self.log.step("wait_volume_in_use"):
@@ -203,7 +209,7 @@ class RestoreRun:
 class InstanceRun:
     """One attempt at a full-instance restore job: the engine in `restore.instance`, recorded on the job."""
 
-    def __init__(self, job: Job, ec2: Any, log: StepLog, deadline: Deadline):
+    def __init__(self, job: Job, ec2: EC2Client, log: StepLog, deadline: Deadline):
         self.job = job
         self.engine = InstanceRestore(
             ec2, InstancePlan.from_request(job["restore_id"], job["request"]), log, deadline
@@ -272,7 +278,7 @@ def _emit_metrics(job: Job, finished_at: datetime) -> None:
     metrics.add_metric(name="RestoreDurationSeconds", unit=MetricUnit.Seconds, value=duration)
 
 
-def _notify(job: Job, settings: RestoreWorkerSettings, sns_client: Any) -> None:
+def _notify(job: Job, settings: RestoreWorkerSettings, sns_client: SNSClient | None) -> None:
     document = public_view(job)
     try:
         notify.publish(
@@ -297,8 +303,8 @@ def run_restore(
     *,
     store: RestoreJobStore,
     seconds_left: float,
-    ec2: Any = None,
-    sns_client: Any = None,
+    ec2: EC2Client | None = None,
+    sns_client: SNSClient | None = None,
     clock: Clock = _utc_now,
 ) -> Job | None:
     """Run (or resume) one restore job. Returns the job as it stands afterwards, None if there is none."""

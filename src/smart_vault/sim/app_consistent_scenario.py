@@ -15,7 +15,7 @@ import math
 import random
 import statistics
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from smart_vault import aws, pacing
 from smart_vault.backup import entry
@@ -25,6 +25,11 @@ from smart_vault.config import BackupSettings
 from smart_vault.sim.ssm import ScriptBehaviour, SimSSM, SsmModel
 from smart_vault.sim.world import ACCOUNT, SimDynamoDB, SimEC2, SimParams, SimSNS, SimWorld
 from smart_vault.tags import SCRIPTS_TAG
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_ssm import SSMClient
 
 DOCUMENT = "smart-vault-fsfreeze"
 
@@ -95,11 +100,11 @@ def one_run(
             **(env or {}),
         }
     )
-    clients = Clients(
-        ec2=SimEC2(world, PRIMARY),
-        dr_ec2=SimEC2(world, DR),
-        ledger=CopyLedger(SimDynamoDB(world), settings.copy_ledger_table),
-        ssm=ssm,
+    clients = Clients(  # the simulated services answer as the clients do
+        ec2=cast("EC2Client", SimEC2(world, PRIMARY)),
+        dr_ec2=cast("EC2Client", SimEC2(world, DR)),
+        ledger=CopyLedger(cast("DynamoDBClient", SimDynamoDB(world)), settings.copy_ledger_table),
+        ssm=cast("SSMClient", ssm),
     )
     for client in (clients.ec2, clients.dr_ec2):
         pacing.Pacer(pacing.EC2_RATES, clock=lambda: world.clock, sleep=world.sleep).attach(client)
@@ -111,7 +116,11 @@ def one_run(
     level = entry.logger.log_level
     entry.logger.setLevel("ERROR")
     start = world.clock
-    event = {"id": "app-consistent-run", "source": "aws.events", "detail-type": "Scheduled Event"}
+    event: dict[str, Any] = {
+        "id": "app-consistent-run",
+        "source": "aws.events",
+        "detail-type": "Scheduled Event",
+    }
     event |= {"version": "0", "account": ACCOUNT, "region": PRIMARY, "detail": {}}
     try:
         with contextlib.redirect_stdout(io.StringIO()):

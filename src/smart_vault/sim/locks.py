@@ -29,11 +29,8 @@ def _lock_call(ec2: Any, action: str, call: Callable[[LockTable], Any]) -> Any:
 def _completed_at(ec2: Any, snapshot_id: str) -> datetime | None:
     item = ec2.world.snapshots[ec2.region].get(snapshot_id)
     if item is None or item["_visible_at"] > ec2.world.monotonic():
-        error = {
-            "Code": "InvalidSnapshot.NotFound",
-            "Message": f"The snapshot '{snapshot_id}' does not exist.",
-        }
-        raise ClientError({"Error": error}, "LockSnapshot")
+        message = f"The snapshot '{snapshot_id}' does not exist."
+        raise ClientError({"Error": {"Code": "InvalidSnapshot.NotFound", "Message": message}}, "LockSnapshot")
     return ec2.world.now() if item["State"] == "completed" else None
 
 

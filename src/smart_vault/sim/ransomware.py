@@ -18,8 +18,9 @@ The real backup handler runs in the simulated world (`scenario.run_scenario`) wi
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from smart_vault.backup.run import Clients
 from smart_vault.drill.run import recovery_points_here
@@ -42,6 +43,7 @@ class Ransomware:
             drill_day,
             seed,
         )
+        self.days = 0  # the scenario's days of runs (`ransomware()` sets it)
         self.attacked: list[str] = []
         self.attack_at = 0.0
         self.drills: dict[str, dict[str, Any]] = {}
@@ -73,7 +75,7 @@ class Ransomware:
         return Clients(ec2=clients.ec2, dr_ec2=clients.dr_ec2, ledger=clients.ledger, ebs=self.ebs)
 
     def _drill(self, world: Any) -> None:
-        points = [c.point for c in recovery_points_here(SimEC2(world, world.primary), world.now())]
+        points = [c.point for c in recovery_points_here(cast(Any, SimEC2(world, world.primary)), world.now())]
         plan = select_drills(points, {}, len(self.attacked), instance_ids=self.attacked)
         for point in plan.planned:
             self.drills[point.instance_id] = {
@@ -86,7 +88,9 @@ class Ransomware:
             row: dict[str, Any] = {}
             for region in (world.primary, world.dr):
                 try:
-                    items, warnings = find_recovery_point(SimEC2(world, region), instance_id, None, region)
+                    items, warnings = find_recovery_point(
+                        cast(Any, SimEC2(world, region)), instance_id, None, region
+                    )
                 except Exception as exc:  # noqa: BLE001 - a figure: this instance cannot be restored here
                     row[region] = {"error": f"{type(exc).__name__}: {exc}", "held": False}
                     continue
@@ -189,7 +193,7 @@ class Ransomware:
         return normal, requests
 
 
-def _tag(item: dict[str, Any], key: str) -> str:
+def _tag(item: Mapping[str, Any], key: str) -> str:
     return next((t["Value"] for t in item.get("Tags", []) if t["Key"] == key), "")
 
 

@@ -12,13 +12,16 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from smart_vault import aws
 from smart_vault.restore.instance import InstancePlan, InstanceRestore, find_leftovers
 from smart_vault.restore.steps import Deadline
 from smart_vault.sim.drill_scenario import DR, PRIMARY, START, percentile, seed_recovery_points
 from smart_vault.sim.world import SimEC2, SimParams, SimWorld
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2 import EC2Client
 
 RECOVERED_AFTER = "wait_status_checks"  # the instance is back once its status checks pass
 
@@ -58,11 +61,13 @@ def restore_once(seed: int, volumes: int = 3) -> dict[str, Any]:
     aws.set_clock(world.monotonic, world.sleep)
     try:
         started = world.monotonic()
-        engine = InstanceRestore(dr, plan, recorder, Deadline(900.0, 180.0, clock=world.monotonic))
+        engine = InstanceRestore(
+            cast("EC2Client", dr), plan, recorder, Deadline(900.0, 180.0, clock=world.monotonic)
+        )
         engine.execute()
         ended = world.monotonic()
         calls = dict(dr.calls)
-        left_after_restore = find_leftovers(dr, plan.restore_id)
+        left_after_restore = find_leftovers(cast("EC2Client", dr), plan.restore_id)
     finally:
         aws.set_clock(None, None)
     recovered = next(end for name, _, end in recorder.steps if name == RECOVERED_AFTER)

@@ -31,6 +31,7 @@ import io
 import json
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from smart_vault import aws, pacing
@@ -266,7 +267,7 @@ def run_scenario(scenario: Scenario) -> dict[str, Any]:
             "region": PRIMARY,
             "detail": {},
         }
-        world.at(start + day * DAY + 3600, lambda e=event: invoke(e))
+        world.at(start + day * DAY + 3600, partial(invoke, event))
     end = start + (scenario.days + scenario.drain_days) * DAY
     step = scenario.reconcile_minutes * 60.0
     t = start + step
@@ -290,13 +291,13 @@ def run_scenario(scenario: Scenario) -> dict[str, Any]:
     finally:
         entry.logger.setLevel(level)
         aws.set_clock(*previous)
-        for key, client in replaced.items():
-            if client is None:
+        for key, saved in replaced.items():
+            if saved is None:
                 aws._clients.pop(key, None)
             else:
-                aws._clients[key] = client
+                aws._clients[key] = saved
     figures["continuations"] = sim_lambda.continuations
-    figures["ssm_requests"] = sum(clients.ssm.model.requests.values()) if clients.ssm else 0
+    figures["ssm_requests"] = sum(ssm.model.requests.values()) if ssm else 0
     result = _figures(world, scenario, params, figures)
     if scenario.extension is not None:
         result["scenario"]["extension"] = type(scenario.extension).__name__

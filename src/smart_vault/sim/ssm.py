@@ -47,7 +47,8 @@ SSM_BUCKETS = {
 
 def ssm_error(code: str, message: str, operation: str, status: int = 400) -> ClientError:
     return ClientError(
-        {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}},
+        # botocore-stubs require every ResponseMetadata key; botocore reads only the ones given.
+        {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}},  # type: ignore[typeddict-item]
         operation,
     )
 

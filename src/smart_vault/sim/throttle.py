@@ -90,7 +90,8 @@ def throttling_error(action: str) -> ClientError:
     return ClientError(
         {
             "Error": {"Code": "RequestLimitExceeded", "Message": "Request limit exceeded."},
-            "ResponseMetadata": {"HTTPStatusCode": 503},
+            # botocore-stubs require every ResponseMetadata key; botocore reads only the ones given.
+            "ResponseMetadata": {"HTTPStatusCode": 503},  # type: ignore[typeddict-item]
         },
         action,
     )
@@ -122,7 +123,9 @@ class RetryingCall:
                 ),
             ),
             retry_event_adapter=standard.RetryEventAdapter(),
-            retry_quota=self._quota,
+            # botocore itself passes a RetryQuotaChecker here (standard.register_retry_handler); the stubs
+            # say RetryQuota.
+            retry_quota=self._quota,  # type: ignore[arg-type]
             service_name="ec2",
             sleep=sleep,
         )
@@ -153,5 +156,6 @@ class RetryingCall:
                 self.waited += delay
                 self._sleep(delay)
                 continue
-            self._quota.release_retry_quota(context, SimpleNamespace(status_code=200))
+            # botocore passes the request's context dict, as here; the stubs say RetryContext.
+            self._quota.release_retry_quota(context, SimpleNamespace(status_code=200))  # type: ignore[arg-type]
             return result

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from smart_vault.sim.world import SimEC2, SimWorld, _error, _match, _public
@@ -123,7 +124,7 @@ class SimEvents:
             self.figures.delivered.add(event["detail"].get("snapshot_id", ""))
             for _ in range(2 if world.rng.random() < world.p.duplicate_rate else 1):
                 delay = world.rng.uniform(0.5, world.p.max_delay_s)
-                world.at(world.clock + delay, lambda e=event: self.deliver(e), delivery=True)
+                world.at(world.clock + delay, partial(self.deliver, event), delivery=True)
         return {"FailedEntryCount": 0, "Entries": answers}
 
 
@@ -190,7 +191,7 @@ class VaultSimEC2(SimEC2):
         figures.copies_of.setdefault(source_id, []).append(item["SnapshotId"])
         figures.pending.add(item["SnapshotId"])
         median = world.p.first_copy_median_s if first else world.p.incremental_copy_median_s
-        world.at(world.clock + world.lognormal(median), lambda s=item: self._done(s))
+        world.at(world.clock + world.lognormal(median), partial(self._done, item))
         return item["SnapshotId"]
 
     def _done(self, item: dict[str, Any]) -> None:

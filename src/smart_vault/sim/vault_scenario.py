@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import contextlib
 import io
-from typing import Any
+from typing import Any, cast
 
 from smart_vault import aws
 from smart_vault.backup.ledger import CopyLedger
-from smart_vault.backup.retention import snapshot_from_api
 from smart_vault.config import VaultSettings
 from smart_vault.recovery_sets import newest_complete_points
 from smart_vault.sim.vault import (
@@ -36,6 +35,7 @@ from smart_vault.sim.vault import (
     vault_figures,
 )
 from smart_vault.sim.world import ACCOUNT, SimDynamoDB, SimSNS, SimWorld, _public
+from smart_vault.snapshot_model import snapshot_from_api
 from smart_vault.vault import entry as vault_entry
 from smart_vault.vault.copies import VaultClients
 
@@ -82,7 +82,9 @@ class VaultSim:
         )
         self.ec2 = VaultSimEC2(world, self.figures, self.invoke)
         self.ledger_view = _OwnTable(world)
-        self.clients = VaultClients(self.ec2, CopyLedger(SimDynamoDB(self.ledger_view), VAULT_LEDGER, 35))
+        self.clients = VaultClients(
+            self.ec2, CopyLedger(cast(Any, SimDynamoDB(cast(Any, self.ledger_view))), VAULT_LEDGER, 35)
+        )
         self.events = SimEvents(world, self.figures, self.invoke, ACCOUNT)
         self._watch_copies()
 

@@ -46,6 +46,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from types import SimpleNamespace
 from typing import Any
 
@@ -249,7 +250,7 @@ class SimWorld:
         return True
 
     # ------------------------------------------------------------------ calls, overlaps, time limits
-    def request(self, region: str, action: str, filtered: bool = True) -> None:
+    def request(self, region: str | None, action: str, filtered: bool = True) -> None:
         """One request reaching EC2 (or DynamoDB, `region` None): counted, cut off, throttled."""
         if self.kill_after is not None:
             self.kill_after -= 1
@@ -296,7 +297,7 @@ class SimWorld:
         self.events_duplicated += copies - 1
         for _ in range(copies):
             delay = self.rng.uniform(0.5, self.p.max_delay_s)
-            self.at(self.clock + delay, lambda e=event: self.deliver(e), delivery=True)
+            self.at(self.clock + delay, lambda: self.deliver(event), delivery=True)
 
     def _ebs_event(self, region: str, snapshot_id: str, kind: str, result: str) -> dict[str, Any]:
         return {
@@ -437,7 +438,7 @@ class SimWorld:
             self.snapshotted_volumes.add(volume)
             median = self.p.first_snapshot_median_s if first else self.p.incremental_snapshot_median_s
             median *= self.volume_size.get(volume, self.p.reference_size_gib) / self.p.reference_size_gib
-            self.at(self.clock + self.lognormal(median), lambda s=item, r=region: self._snapshot_done(r, s))
+            self.at(self.clock + self.lognormal(median), partial(self._snapshot_done, region, item))
             created.append(item)
         return created
 
@@ -480,7 +481,7 @@ class SimWorld:
         first = volume not in self.copied_volumes
         self.copied_volumes.add(volume)
         median = self.p.first_copy_median_s if first else self.p.incremental_copy_median_s
-        self.at(self.clock + self.lognormal(median), lambda s=item: self._copy_done(s))
+        self.at(self.clock + self.lognormal(median), partial(self._copy_done, item))
         self.on_change()
         return item["SnapshotId"]
 

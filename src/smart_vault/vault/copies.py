@@ -20,12 +20,12 @@ from typing import Any
 
 from smart_vault import aws
 from smart_vault.backup.ledger import CopyLedger, OwedCopy
-from smart_vault.backup.retention import Snapshot
 from smart_vault.backup.snapshots import COPY_LIMIT_CODES, describe_managed_snapshots
 from smart_vault.config import VaultSettings
 from smart_vault.errors import AwsError
 from smart_vault.observability import logger
 from smart_vault.snapshot_locks import lock_new_copy, policy_of
+from smart_vault.snapshot_model import Snapshot
 from smart_vault.tags import COMPLETED, MANAGED_BY_KEY, MANAGED_BY_VALUE, RETENTION_DAYS_TAG
 from smart_vault.vault.events import Announcement
 

@@ -80,7 +80,7 @@ def email_summary(report: dict[str, Any], region: str) -> str:
 
 
 def emit_metrics(outcome: VaultOutcome, settings: VaultSettings) -> None:
-    figures = [
+    figures: list[tuple[str, MetricUnit, float]] = [
         ("VaultCopiesStarted", MetricUnit.Count, len(outcome.started)),
         ("VaultBacklog", MetricUnit.Count, outcome.backlog),
         ("VaultRejected", MetricUnit.Count, len(outcome.rejected)),

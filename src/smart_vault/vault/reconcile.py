@@ -13,12 +13,13 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from smart_vault.backup.prune import delete_snapshots
-from smart_vault.backup.retention import RetentionPolicy, Snapshot, plan_pruning
+from smart_vault.backup.retention import RetentionPolicy, plan_pruning
 from smart_vault.backup.snapshots import describe_managed_snapshots
 from smart_vault.config import VaultSettings
 from smart_vault.errors import AwsError
 from smart_vault.recovery_sets import newest_complete_points
 from smart_vault.snapshot_locks import holding_locks, list_locks, policy_of, repair_locks
+from smart_vault.snapshot_model import Snapshot
 from smart_vault.vault.copies import (
     VAULT_SOURCE_TAG,
     VaultClients,
