@@ -290,9 +290,6 @@ def _scenario_parser() -> argparse.ArgumentParser:
         "--vault", action="store_true", help="(v3) with the vault account: the JSON gains the vault_* keys"
     )
     parser.add_argument(
-        "--vault", action="store_true", help="(v3) with the vault account: the JSON gains the vault_* keys"
-    )
-    parser.add_argument(
         "--app-consistent-share", type=float, default=0.0, help="share of the fleet with pre-/post-scripts"
     )
     parser.add_argument(

@@ -20,8 +20,8 @@ from support.backup_world import (
     COPY_LEDGER_TABLE,
     DR_REGION,
     PRIMARY_REGION,
-    FakeContext,
     Inbox,
+    backup_context,
     backup_env,
     make_fleet,
     scheduled_event,
@@ -44,7 +44,7 @@ def inbox(fleet):
 def run(day: int) -> dict:
     # DescribeSnapshots gives StartTime to the second: each night's set starts in a second of its own.
     time.sleep(1.01 - time.time() % 1.0)
-    return backup.handler(scheduled_event(f"run-day-{day}"), FakeContext())
+    return backup.handler(scheduled_event(f"run-day-{day}"), backup_context())
 
 
 def write(volume_id: str, fraction: float) -> None:

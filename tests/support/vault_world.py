@@ -17,7 +17,7 @@ import boto3
 from smart_vault import aws
 from smart_vault.local.deployment import DeploymentConfig, ledger_table_definition
 from smart_vault.local.moto_accounts import credentials_for
-from support.backup_world import ACCOUNT_ID, DR_REGION, FakeContext
+from support.backup_world import ACCOUNT_ID, DR_REGION, backup_context
 
 VAULT_ACCOUNT = "210987654321"
 VAULT_LEDGER = "smart-vault-vault-ledger"
@@ -113,7 +113,8 @@ class VaultWorld:
 
         with self.as_vault():
             return handler(
-                event, FakeContext(invoked_function_arn=VAULT_FUNCTION_ARN, function_name="smart-vault-vault")
+                event,
+                backup_context(invoked_function_arn=VAULT_FUNCTION_ARN, function_name="smart-vault-vault"),
             )
 
     def deliver(self) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ from smart_vault.config import BackupSettings
 from smart_vault.errors import ConfigError
 from support.backup_world import (
     DR_REGION,
-    FakeContext,
+    backup_context,
     backup_env,
     fail_operation,
     make_fleet,
@@ -36,12 +36,12 @@ def fleet(monkeypatch, moto_aws):
 
 def run_at(when, event_id):
     with freeze_time(when):
-        return backup.handler(scheduled_event(event_id), FakeContext())
+        return backup.handler(scheduled_event(event_id), backup_context())
 
 
 def reconcile_at(when):
     with freeze_time(when):
-        return backup.handler({"reconcile_copies": True}, FakeContext())
+        return backup.handler({"reconcile_copies": True}, backup_context())
 
 
 def locks(when):

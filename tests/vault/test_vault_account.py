@@ -15,7 +15,7 @@ from smart_vault.backup import entry as backup
 from support.backup_world import (
     ACCOUNT_ID,
     DR_REGION,
-    FakeContext,
+    backup_context,
     backup_env,
     make_fleet,
     scheduled_event,
@@ -38,7 +38,7 @@ def world(monkeypatch, moto_aws):
 
 def backup_at(when, event):
     with freeze_time(when):
-        return backup.handler(event, FakeContext())
+        return backup.handler(event, backup_context())
 
 
 def vault_at(vault, when, event):
