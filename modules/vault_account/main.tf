@@ -62,6 +62,8 @@ data "aws_iam_policy_document" "vault_key" {
   }
 
   # The ledger and the topic are encrypted with this key: DynamoDB and SNS use it for the vault function.
+  # So is the function's environment (kms_key_arn): Lambda decrypts it with the function's role at every
+  # cold start, through lambda.<region> (without it every invocation fails with KMSAccessDeniedException).
   statement {
     sid       = "VaultFunctionUsesKeyThroughItsLedgerAndTopic"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
@@ -73,7 +75,11 @@ data "aws_iam_policy_document" "vault_key" {
     condition {
       test     = "StringEquals"
       variable = "kms:ViaService"
-      values   = ["dynamodb.${var.region}.amazonaws.com", "sns.${var.region}.amazonaws.com"]
+      values = [
+        "dynamodb.${var.region}.amazonaws.com",
+        "sns.${var.region}.amazonaws.com",
+        "lambda.${var.region}.amazonaws.com",
+      ]
     }
   }
 

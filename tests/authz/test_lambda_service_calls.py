@@ -13,6 +13,14 @@ FUNCTIONS = {
     "restore_api": {"AWS_REGION": "eu-west-1", "DR_REGION": "eu-central-1"},
     "restore_worker": {"AWS_REGION": "eu-central-1", "DR_REGION": "eu-west-1"},
     "drill": {"AWS_REGION": "eu-west-1"},
+    # (v3) In the vault account, in the DR region; its environment names its key (the vault key).
+    "vault": {
+        "AWS_REGION": "eu-central-1",
+        # The vault stack is applied in the workload's DR region (vault.tf `region = var.dr_region`): naming
+        # it as DR_REGION renders the vault module in the function's own region.
+        "DR_REGION": "eu-central-1",
+        "VAULT_KMS_KEY_ID": "arn:aws:kms:eu-central-1:123456789012:key/vault",
+    },
 }
 
 

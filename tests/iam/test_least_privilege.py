@@ -31,5 +31,5 @@ def test_every_statement_is_needed_and_every_condition_refuses_something(records
     assert problems == 0, text
 
 
-def test_the_recorded_requests_were_all_evaluated_against_all_four_roles(records):
-    assert {r["function"] for r in records} == {"backup", "restore_api", "restore_worker", "drill"}
+def test_the_recorded_requests_were_all_evaluated_against_all_five_roles(records):
+    assert {r["function"] for r in records} == {"backup", "restore_api", "restore_worker", "drill", "vault"}
