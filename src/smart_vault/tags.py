@@ -55,6 +55,10 @@ IOPS_TAG = "smart-vault:iops"
 THROUGHPUT_TAG = "smart-vault:throughput"
 LINUX_PLATFORM = "Linux/UNIX"
 
+# --- (v3) What the vault account's copies record ----------------------------------------------------------
+SOURCE_ACCOUNT_TAG = "smart-vault:source-account"
+VAULT_SOURCE_TAG = "smart-vault:vault-source-snapshot"
+
 # --- What restores and drills create ---------------------------------------------------------------------
 RESTORE_ID_TAG = "smart-vault:restore-id"
 DRILL_ID_TAG = "smart-vault:drill-id"

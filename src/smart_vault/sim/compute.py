@@ -26,7 +26,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-RESTORE_TAG = "tag:smart-vault:restore-id"
+from smart_vault.tags import RESTORE_ID_TAG
+
+RESTORE_TAG = f"tag:{RESTORE_ID_TAG}"
 IMAGE_PENDING_S = (3.0, 15.0)  # GUESS
 INSTANCE_PENDING_S = (30.0, 60.0)  # GUESS
 STATUS_INITIALIZING_S = (120.0, 240.0)  # GUESS

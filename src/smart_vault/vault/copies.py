@@ -26,11 +26,16 @@ from smart_vault.errors import AwsError
 from smart_vault.observability import logger
 from smart_vault.snapshot_locks import lock_new_copy, policy_of
 from smart_vault.snapshot_model import Snapshot
-from smart_vault.tags import COMPLETED, MANAGED_BY_KEY, MANAGED_BY_VALUE, RETENTION_DAYS_TAG
+from smart_vault.tags import (
+    COMPLETED,
+    MANAGED_BY_KEY,
+    MANAGED_BY_VALUE,
+    RETENTION_DAYS_TAG,
+    SOURCE_ACCOUNT_TAG,
+    VAULT_SOURCE_TAG,
+)
 from smart_vault.vault.events import Announcement
 
-SOURCE_ACCOUNT_TAG = "smart-vault:source-account"
-VAULT_SOURCE_TAG = "smart-vault:vault-source-snapshot"
 QUEUE_READ_MARGIN = 10
 MAX_TAGS = 50  # EC2's limit per resource
 

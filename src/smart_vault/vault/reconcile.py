@@ -20,8 +20,8 @@ from smart_vault.errors import AwsError
 from smart_vault.recovery_sets import newest_complete_points
 from smart_vault.snapshot_locks import holding_locks, list_locks, policy_of, repair_locks
 from smart_vault.snapshot_model import Snapshot
+from smart_vault.tags import VAULT_SOURCE_TAG
 from smart_vault.vault.copies import (
-    VAULT_SOURCE_TAG,
     VaultClients,
     VaultOutcome,
     owed_from_failures,
