@@ -26,6 +26,7 @@ from typing import Any
 from smart_vault import aws
 from smart_vault.errors import AwsError
 from smart_vault.observability import logger
+from smart_vault.tags import RETENTION_DAYS_TAG
 
 NONE, GOVERNANCE, COMPLIANCE = "none", "governance", "compliance"
 LOCK_MODES = (NONE, GOVERNANCE, COMPLIANCE)
@@ -127,7 +128,7 @@ def holding_locks(items: Iterable[Mapping[str, Any]], now: datetime) -> dict[str
 
 def retention_of(tags: Mapping[str, str], default_days: int) -> int | None:
     """Pure: a snapshot's retention days from its `smart-vault:retention-days` tag (else the default)."""
-    raw = tags.get("smart-vault:retention-days")
+    raw = tags.get(RETENTION_DAYS_TAG)
     if raw is None:
         return default_days
     try:

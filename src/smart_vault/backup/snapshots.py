@@ -35,6 +35,7 @@ from smart_vault.tags import (
     COMPLETED,
     DEVICE_TAG,
     DR_COPIED_TAG,
+    HOLD_TAG,
     INSTANCE_RETENTION_TAG,
     MANAGED_BY_KEY,
     MANAGED_BY_VALUE,
@@ -337,7 +338,7 @@ def copy_tags(primary: Snapshot, settings: BackupSettings) -> dict[str, str]:
     tags = {
         k: v for k, v in primary.tags.items() if k.startswith(TAG_PREFIX) or k in (MANAGED_BY_KEY, "Name")
     }
-    tags.pop("smart-vault:hold", None)  # a hold is set per snapshot by a person, not inherited
+    tags.pop(HOLD_TAG, None)  # a hold is set per snapshot by a person, not inherited
     tags.pop(DR_COPIED_TAG, None)  # says something of the primary only
     if primary.tags.get(RETENTION_OVERRIDE_TAG) != "true":
         tags[RETENTION_DAYS_TAG] = str(settings.dr_retention_days)

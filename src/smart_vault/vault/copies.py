@@ -28,6 +28,7 @@ from smart_vault.snapshot_locks import lock_new_copy, policy_of
 from smart_vault.snapshot_model import Snapshot
 from smart_vault.tags import (
     COMPLETED,
+    HOLD_TAG,
     MANAGED_BY_KEY,
     MANAGED_BY_VALUE,
     RETENTION_DAYS_TAG,
@@ -62,7 +63,7 @@ def vault_copy_tags(
     tags: Mapping[str, str], account: str, snapshot_id: str, settings: VaultSettings
 ) -> dict[str, str]:
     """Pure: the vault copy's tags: the announced ones, `ManagedBy`, the vault's retention and the source."""
-    copy = {k: v for k, v in tags.items() if k != "smart-vault:hold"}
+    copy = {k: v for k, v in tags.items() if k != HOLD_TAG}
     copy[MANAGED_BY_KEY] = MANAGED_BY_VALUE
     copy[RETENTION_DAYS_TAG] = str(settings.retention_days)
     copy[SOURCE_ACCOUNT_TAG] = account
