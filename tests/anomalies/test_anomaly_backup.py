@@ -8,9 +8,12 @@ import time
 
 import boto3
 import pytest
+from moto.core import DEFAULT_ACCOUNT_ID as ACCOUNT_ID
+from moto.ec2.models import ec2_backends
 
 from smart_vault.backup import entry as backup
 from smart_vault.backup.change_ledger import ChangeLedger
+from smart_vault.backup.ledger import CopyLedger
 from smart_vault.change_rate import GIB
 from smart_vault.local import moto_ebs
 from smart_vault.local.ebs_blocks import BlockModel
@@ -23,6 +26,7 @@ from support.backup_world import (
     Inbox,
     backup_context,
     backup_env,
+    completion_event,
     make_fleet,
     scheduled_event,
     tags_of,
@@ -195,3 +199,45 @@ def test_a_parent_deleted_since_makes_the_next_snapshot_a_first_measurement(flee
     assert [m.method for m in history] == ["written", "written"]
     copies = [c for v in sets_of(fleet, instance, DR_REGION).values() for c in v]
     assert all("smart-vault:changed-bytes" in tags_of(c) for c in copies)
+
+
+def test_a_set_waiting_for_a_copy_slot_is_judged_when_it_completes(fleet, inbox, monkeypatch):
+    """Issue 21: at fleet scale a night's copies wait hours for the 20 slots. A set is measured and judged when
+    its primaries complete, not when its copy starts: a drill or restore in between picks the clean point."""
+    monkeypatch.setenv("MAX_CONCURRENT_COPIES", "1")
+    instance = fleet.launch("web-1", {"Backup-Tier": "Gold", "Name": "web-1"}, volumes=2)
+    volumes = fleet.volumes_of(instance)
+    run(0)
+    normal_days(fleet, volumes.values(), 3)
+    clean = set(sets_of(fleet, instance))
+    last_clean = max(clean, key=lambda s: min(x["StartTime"] for x in sets_of(fleet, instance)[s]))
+    # Another copy holds the only slot (moto completes copies at once; in AWS a large one runs for hours).
+    busy = next(iter(sets_of(fleet, instance, DR_REGION)[last_clean]))
+    ec2_backends[ACCOUNT_ID][DR_REGION].snapshots[busy["SnapshotId"]].status = "pending"
+    write(volumes["/dev/sdf"], 0.8)  # the attacker encrypts the data volume before the night's backup
+    run(4)
+    suspect_set = next(iter(set(sets_of(fleet, instance)) - clean))
+    primaries = [s["SnapshotId"] for s in sets_of(fleet, instance)[suspect_set]]
+    assert suspect_set not in sets_of(fleet, instance, DR_REGION)  # no slot: its copies are owed
+
+    report = backup.handler(
+        completion_event("ebs_create_snapshots_succeeded.json", primaries), backup_context()
+    )
+
+    assert report["copies_started"] == [] and report["failures"] == []
+    assert suspect_set not in sets_of(fleet, instance, DR_REGION)  # still waiting for the slot
+    assert all(tags_of(s).get("smart-vault:suspect") == "true" for s in sets_of(fleet, instance)[suspect_set])
+    assert all(tags_of(s).get("smart-vault:hold") == "true" for s in sets_of(fleet, instance)[last_clean])
+    assert [json.loads(m["Message"])["suspect_backup_set_id"] for m in anomalies(inbox)] == [suspect_set]
+    items, warnings = find_recovery_point(fleet.ec2, instance, None, PRIMARY_REGION)
+    assert tags_of(items[0])["smart-vault:backup-set"] == last_clean and suspect_set in warnings[0]
+    # The queue keeps the figures: the copies, when a slot frees, carry them from their creation.
+    ledger = CopyLedger(boto3.client("dynamodb", PRIMARY_REGION), COPY_LEDGER_TABLE)
+    queued = {o.snapshot_id: o.tags for o in ledger.owed(limit=10)}
+    assert set(queued) == set(primaries)
+    assert all(int(t["smart-vault:changed-bytes"]) >= 0 for t in queued.values())
+    data_snapshot = next(
+        o for o, t in queued.items() if t["smart-vault:source-volume"] == volumes["/dev/sdf"]
+    )
+    assert queued[data_snapshot]["smart-vault:suspect"] == "true"
+    assert int(queued[data_snapshot]["smart-vault:changed-bytes"]) == round(0.8 * 8 * 2048) * 512 * 1024

@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -496,7 +496,7 @@ def copy_completed_snapshots(
         if clients.ledger is not None and not settings.dry_run:
             nowish = (now or datetime.now(UTC)).timestamp()
             for primary in copies.owed:  # no free slot: the next copy event starts them from the queue
-                clients.ledger.owe(owed_copy(primary, settings), nowish)
+                clients.ledger.owe(measured_owed_copy(primary, settings, meter), nowish)
     except AwsError as exc:
         failure = {"resource": "copy of " + ", ".join(snapshot_ids), "error": exc.readable()}
         return RunResult(report=build_report(run_id, settings.dry_run, failures=[failure]))
@@ -509,6 +509,17 @@ def copy_completed_snapshots(
     )
     owed_age = oldest_owed_age(primaries, dr_snapshots, copies.started, now) if now else None
     return RunResult(report=report, oldest_owed_copy_age=owed_age, changes=meter.outcome if meter else None)
+
+
+def measured_owed_copy(primary: Snapshot, settings: BackupSettings, meter: ChangeMeter | None) -> OwedCopy:
+    """(v3) The owed-queue entry of a completed primary that found no free copy slot, measured and judged
+    now: a set waiting for a slot is judged when it completes, not hours later when its copy starts (a drill
+    or restore in between would otherwise see a suspect set as clean). The queue keeps the figure in the
+    copy's tags; measuring again when the copy starts reads the ledger's figure (never twice)."""
+    owed = owed_copy(primary, settings)
+    if meter is None:
+        return owed
+    return replace(owed, tags=meter.measure(owed.snapshot_id, owed.start_time, owed.tags))
 
 
 @trace
