@@ -21,7 +21,7 @@ from support import aws_call_recorder
 
 # Counts the fuzz tests' requests and prints the total in the summary (the controller process of
 # pytest-xdist loads only this conftest, so the plugin is registered here).
-pytest_plugins = ["fuzz.request_count"]
+pytest_plugins = ["fuzz.request_count", "support.backup_world"]
 
 PRIMARY_REGION = "eu-west-1"
 DR_REGION = "eu-central-1"

@@ -23,26 +23,17 @@ from support.backup_world import (
     COPY_LEDGER_TABLE,
     DR_REGION,
     PRIMARY_REGION,
-    Inbox,
     backup_context,
-    backup_env,
     completion_event,
-    make_fleet,
     scheduled_event,
     tags_of,
 )
 
 
 @pytest.fixture
-def fleet(monkeypatch, moto_aws):
-    backup_env(monkeypatch)
+def fleet(fleet, monkeypatch):
     monkeypatch.setattr(moto_ebs, "MODEL", BlockModel())
-    return make_fleet()
-
-
-@pytest.fixture
-def inbox(fleet):
-    return Inbox()
+    return fleet
 
 
 def run(day: int) -> dict:

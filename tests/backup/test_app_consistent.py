@@ -13,7 +13,7 @@ import pytest
 
 from smart_vault.backup import entry as backup
 from smart_vault.sim.ssm import ScriptBehaviour, SsmModel
-from support.backup_world import Inbox, backup_context, backup_env, make_fleet, scheduled_event, tags_of
+from support.backup_world import Inbox, backup_context, make_fleet, scheduled_event, tags_of
 from support.ssm_world import ManualClock, install_ssm
 
 DOC = "smart-vault-fsfreeze"
@@ -31,9 +31,8 @@ def model(clock):
 
 
 @pytest.fixture
-def world(monkeypatch, moto_aws, model, clock):
-    backup_env(monkeypatch)
-    return install_ssm(monkeypatch, model, clock)
+def world(env, moto_aws, model, clock):
+    return install_ssm(env, model, clock)
 
 
 @pytest.fixture

@@ -12,24 +12,10 @@ from support.backup_world import (
     DR_REGION,
     PRIMARY_REGION,
     CallCounter,
-    Inbox,
     backup_context,
-    backup_env,
     completion_event,
-    make_fleet,
     tags_of,
 )
-
-
-@pytest.fixture
-def fleet(monkeypatch, moto_aws):
-    backup_env(monkeypatch)
-    return make_fleet()
-
-
-@pytest.fixture
-def inbox(fleet):
-    return Inbox()
 
 
 def managed_set(fleet, volumes=2):

@@ -12,25 +12,13 @@ from support.backup_world import (
     DR_REGION,
     PRIMARY_REGION,
     backup_context,
-    backup_env,
-    make_fleet,
     scheduled_event,
     tags_of,
 )
 
 T0 = datetime(2026, 3, 1, 2, 0, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
-
-
-@pytest.fixture
-def env(monkeypatch):
-    backup_env(monkeypatch, RETENTION_DAYS="7", DR_RETENTION_DAYS="10")
-    return monkeypatch
-
-
-@pytest.fixture
-def fleet(env, moto_aws):
-    return make_fleet()
+pytestmark = pytest.mark.backup_env(RETENTION_DAYS="7", DR_RETENTION_DAYS="10")
 
 
 def run_at(when, event_id, event=None):

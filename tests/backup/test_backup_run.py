@@ -15,11 +15,8 @@ from support.backup_world import (
     DR_REGION,
     PRIMARY_REGION,
     CallCounter,
-    Inbox,
     backup_context,
-    backup_env,
     fail_operation,
-    make_fleet,
     scheduled_event,
     tags_of,
 )
@@ -27,22 +24,6 @@ from support.backup_world import (
 T0 = datetime(2026, 3, 1, 2, 0, 0, tzinfo=UTC)
 # Tests that freeze time use no topic (the publish fails and is logged): moto's SNS signing state created
 # under a frozen clock breaks later deliveries.
-
-
-@pytest.fixture
-def env(monkeypatch):
-    backup_env(monkeypatch)
-    return monkeypatch
-
-
-@pytest.fixture
-def fleet(env, moto_aws):
-    return make_fleet()
-
-
-@pytest.fixture
-def inbox(fleet):
-    return Inbox()
 
 
 RESTORE_METADATA_KEYS = {

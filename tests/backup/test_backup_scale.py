@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 from collections import Counter
 
-import pytest
-
 from smart_vault import aws
 from smart_vault.backup import entry as backup
 from support.backup_world import (
@@ -16,9 +14,7 @@ from support.backup_world import (
     CallCounter,
     Inbox,
     backup_context,
-    backup_env,
     fail_operation,
-    make_fleet,
     scheduled_event,
     tags_of,
 )
@@ -46,12 +42,6 @@ class SelfInvocations:
     def _answer(self, **_):
         http = type("Http", (), {"status_code": 202, "headers": {}, "content": b""})()
         return http, {"StatusCode": 202, "ResponseMetadata": {"HTTPStatusCode": 202}}
-
-
-@pytest.fixture
-def fleet(monkeypatch, moto_aws):
-    backup_env(monkeypatch)
-    return make_fleet()
 
 
 def run_chain(first_event, invocations, context_factory):

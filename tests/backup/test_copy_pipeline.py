@@ -23,16 +23,9 @@ from support.backup_world import (
     backup_context,
     backup_env,
     ledger_claims,
-    make_fleet,
 )
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
-
-
-@pytest.fixture
-def fleet(monkeypatch, moto_aws):
-    backup_env(monkeypatch)
-    return make_fleet()
 
 
 @pytest.fixture

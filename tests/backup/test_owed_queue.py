@@ -16,19 +16,14 @@ from support.backup_world import (
     PRIMARY_REGION,
     CallCounter,
     backup_context,
-    backup_env,
     fail_operation,
     ledger_claims,
-    make_fleet,
 )
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 
 
-@pytest.fixture
-def fleet(monkeypatch, moto_aws):
-    backup_env(monkeypatch, MAX_CONCURRENT_COPIES="1")
-    return make_fleet()
+pytestmark = pytest.mark.backup_env(MAX_CONCURRENT_COPIES="1")
 
 
 @pytest.fixture

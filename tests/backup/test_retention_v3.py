@@ -37,10 +37,7 @@ DAY = timedelta(days=1)
 RECONCILE = {"reconcile_copies": True}
 
 
-@pytest.fixture
-def fleet(monkeypatch, moto_aws):
-    backup_env(monkeypatch, RETENTION_DAYS="7", DR_RETENTION_DAYS="7")
-    return make_fleet()
+pytestmark = pytest.mark.backup_env(RETENTION_DAYS="7", DR_RETENTION_DAYS="7")
 
 
 def run_at(when, event_id, event=None):

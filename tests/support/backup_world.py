@@ -252,3 +252,29 @@ def fail_operation(client: Any, operation: str, code: str, message: str = "", wh
 
     client.meta.events.register(f"provide-client-params.ec2.{operation}", remember)
     client.meta.events.register(f"before-call.ec2.{operation}", answer)
+
+
+# ---------------------------------------------------------------------------------------- the world's fixtures
+# Registered for every test by tests/conftest.py (`pytest_plugins`). A module sets the backup function's
+# variables with `pytestmark = pytest.mark.backup_env(NAME="value", ...)` (over `backup_env`'s defaults); a
+# module that needs more of its fleet (instances launched) overrides `fleet` and asks for this one by name.
+
+
+@pytest.fixture
+def env(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """The backup function's environment variables, set; the monkeypatch, for a test to change one more."""
+    marker = request.node.get_closest_marker("backup_env")
+    backup_env(monkeypatch, **(marker.kwargs if marker else {}))
+    return monkeypatch
+
+
+@pytest.fixture
+def fleet(env: pytest.MonkeyPatch, moto_aws: None) -> Fleet:
+    """An empty fleet in moto (both regions, the DR key, the topic, the copy ledger), the environment set."""
+    return make_fleet()
+
+
+@pytest.fixture
+def inbox(fleet: Fleet) -> Inbox:
+    """The notifications the topic receives from now on."""
+    return Inbox()

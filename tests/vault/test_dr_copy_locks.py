@@ -18,7 +18,6 @@ from support.backup_world import (
     backup_context,
     backup_env,
     fail_operation,
-    make_fleet,
     scheduled_event,
 )
 
@@ -26,10 +25,11 @@ T0 = datetime(2026, 3, 1, 2, 0, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
 
 
+pytestmark = pytest.mark.backup_env(RETENTION_DAYS="7", DR_RETENTION_DAYS="7", LOCK_MODE="governance")
+
+
 @pytest.fixture
-def fleet(monkeypatch, moto_aws):
-    backup_env(monkeypatch, RETENTION_DAYS="7", DR_RETENTION_DAYS="7", LOCK_MODE="governance")
-    fleet = make_fleet()
+def fleet(fleet):
     fleet.launch("web-1", {"Backup-Tier": "Gold"}, volumes=2)
     return fleet
 

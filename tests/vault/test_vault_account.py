@@ -16,8 +16,6 @@ from support.backup_world import (
     ACCOUNT_ID,
     DR_REGION,
     backup_context,
-    backup_env,
-    make_fleet,
     scheduled_event,
     tags_of,
 )
@@ -27,10 +25,11 @@ T0 = datetime(2026, 3, 1, 2, 0, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
 
 
+pytestmark = pytest.mark.backup_env(RETENTION_DAYS="7", DR_RETENTION_DAYS="7", LOCK_MODE="governance")
+
+
 @pytest.fixture
-def world(monkeypatch, moto_aws):
-    backup_env(monkeypatch, RETENTION_DAYS="7", DR_RETENTION_DAYS="7", LOCK_MODE="governance")
-    fleet = make_fleet()
+def world(fleet, monkeypatch):
     fleet.launch("web-1", {"Backup-Tier": "Gold", "Name": "web-1"}, volumes=2)
     fleet.launch("db-1", {"Backup-Tier": "Gold", "Name": "db-1"}, volumes=1)
     return fleet, make_vault_world(monkeypatch)
