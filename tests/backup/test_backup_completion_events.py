@@ -20,22 +20,8 @@ from support.backup_world import (
 
 def managed_set(fleet, volumes=2):
     """A snapshot set the vault made (tags as at creation), without running the full backup."""
-    instance = fleet.launch("gold", {"Backup-Tier": "Gold"}, volumes=volumes)
-    reply = fleet.ec2.create_snapshots(
-        InstanceSpecification={"InstanceId": instance},
-        TagSpecifications=[
-            {
-                "ResourceType": "snapshot",
-                "Tags": [
-                    {"Key": "ManagedBy", "Value": "smart-vault"},
-                    {"Key": "smart-vault:source-instance", "Value": instance},
-                    {"Key": "smart-vault:run-id", "Value": "earlier-run"},
-                    {"Key": "smart-vault:retention-days", "Value": "7"},
-                ],
-            }
-        ],
-    )
-    return [s["SnapshotId"] for s in reply["Snapshots"]]
+    tags = {"smart-vault:run-id": "earlier-run", "smart-vault:retention-days": "7"}
+    return fleet.managed_set("gold", volumes, tags)
 
 
 def test_multi_volume_completion_copies_the_set_to_dr_and_sends_nothing(fleet, inbox):

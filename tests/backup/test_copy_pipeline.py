@@ -22,6 +22,7 @@ from support.backup_world import (
     Inbox,
     backup_context,
     backup_env,
+    copy_event,
     ledger_claims,
 )
 
@@ -34,40 +35,7 @@ def ledger(fleet):
 
 
 def managed_primary(fleet, label="gold"):
-    instance = fleet.launch(label, {"Backup-Tier": "Gold"})
-    reply = fleet.ec2.create_snapshots(
-        InstanceSpecification={"InstanceId": instance},
-        TagSpecifications=[
-            {
-                "ResourceType": "snapshot",
-                "Tags": [
-                    {"Key": "ManagedBy", "Value": "smart-vault"},
-                    {"Key": "smart-vault:source-instance", "Value": instance},
-                    {"Key": "smart-vault:run-id", "Value": "earlier-run"},
-                ],
-            }
-        ],
-    )
-    return reply["Snapshots"][0]["SnapshotId"]
-
-
-def copy_event(copy_id: str, result: str = "succeeded", region: str = DR_REGION) -> dict:
-    return {
-        "version": "0",
-        "id": f"copy-event-{copy_id}-{result}",
-        "detail-type": "EBS Snapshot Notification",
-        "source": "aws.ec2",
-        "account": "123456789012",
-        "region": region,
-        "resources": [f"arn:aws:ec2::{region}:snapshot/{copy_id}"],
-        "detail": {
-            "event": "copySnapshot",
-            "result": result,
-            "cause": "" if result == "succeeded" else "Copy failed: internal error",
-            "snapshot_id": f"arn:aws:ec2::{region}:snapshot/{copy_id}",
-            "source": f"arn:aws:ec2::{PRIMARY_REGION}:snapshot/snap-0000000000000000",
-        },
-    }
+    return fleet.managed_set(label, tags={"smart-vault:run-id": "earlier-run"})[0]
 
 
 def test_a_claim_is_taken_once_until_it_fails_or_is_released(ledger):

@@ -12,10 +12,10 @@ from smart_vault.backup import entry as backup
 from smart_vault.backup.ledger import FAILED, STALE_CLAIM_SECONDS, STARTED, CopyLedger, OwedCopy
 from support.backup_world import (
     COPY_LEDGER_TABLE,
-    DR_REGION,
     PRIMARY_REGION,
     CallCounter,
     backup_context,
+    copy_event,
     fail_operation,
     ledger_claims,
 )
@@ -68,34 +68,7 @@ def test_a_failure_reopens_a_claim_only_for_its_own_copy(ledger):
 
 
 def managed_primary(fleet, label):
-    instance = fleet.launch(label, {"Backup-Tier": "Gold"})
-    reply = fleet.ec2.create_snapshots(
-        InstanceSpecification={"InstanceId": instance},
-        TagSpecifications=[
-            {
-                "ResourceType": "snapshot",
-                "Tags": [
-                    {"Key": "ManagedBy", "Value": "smart-vault"},
-                    {"Key": "smart-vault:source-instance", "Value": instance},
-                ],
-            }
-        ],
-    )
-    return reply["Snapshots"][0]["SnapshotId"]
-
-
-def copy_event(copy_id: str) -> dict:
-    arn = f"arn:aws:ec2::{DR_REGION}:snapshot/{copy_id}"
-    return {
-        "version": "0",
-        "id": f"copy-event-{copy_id}",
-        "detail-type": "EBS Snapshot Notification",
-        "source": "aws.ec2",
-        "account": "123456789012",
-        "region": DR_REGION,
-        "resources": [arn],
-        "detail": {"event": "copySnapshot", "result": "succeeded", "cause": "", "snapshot_id": arn},
-    }
+    return fleet.managed_set(label)[0]
 
 
 def test_a_copy_event_starts_the_oldest_queued_copy_from_two_describes(fleet, ledger):

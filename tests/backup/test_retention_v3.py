@@ -26,6 +26,7 @@ from support.backup_world import (
     CallCounter,
     backup_context,
     backup_env,
+    copy_event,
     fail_operation,
     make_fleet,
     scheduled_event,
@@ -262,17 +263,7 @@ def test_a_locked_snapshot_is_kept_not_failed_and_pruned_once_its_lock_expires(f
 
 
 def copy_failed_event(copy_id):
-    arn = f"arn:aws:ec2::{DR_REGION}:snapshot/{copy_id}"
-    return {
-        "version": "0",
-        "id": f"copy-event-{copy_id}",
-        "detail-type": "EBS Snapshot Notification",
-        "source": "aws.ec2",
-        "account": ACCOUNT_ID,
-        "region": DR_REGION,
-        "resources": [arn],
-        "detail": {"event": "copySnapshot", "result": "failed", "cause": "key", "snapshot_id": arn},
-    }
+    return copy_event(copy_id, "failed", event_id=f"copy-event-{copy_id}", cause="key")
 
 
 def backed_off_primary(fleet):

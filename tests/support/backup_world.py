@@ -93,6 +93,26 @@ def completion_event(name: str, snapshot_ids: list[str], event_id: str = "") -> 
     return event
 
 
+def copy_event(
+    copy_id: str,
+    result: str = "succeeded",
+    region: str = DR_REGION,
+    source_id: str = "snap-0000000000000000",
+    event_id: str = "",
+    cause: str | None = None,
+) -> dict[str, Any]:
+    """The guide's `copySnapshot` sample: `copy_id` in `region`, a copy of `source_id` of the primary region."""
+    event = load_event(f"ebs_copy_snapshot_{result}.json")
+    arn = f"arn:aws:ec2::{region}:snapshot/{copy_id}"
+    event["id"] = event_id or f"copy-event-{copy_id}-{result}"
+    event["region"] = region
+    event["resources"] = [arn]
+    event["detail"].update(snapshot_id=arn, source=f"arn:aws:ec2::{PRIMARY_REGION}:snapshot/{source_id}")
+    if cause is not None:
+        event["detail"]["cause"] = cause
+    return event
+
+
 @dataclass
 class Fleet:
     ec2: Any
@@ -120,6 +140,17 @@ class Fleet:
         instance_id = reply["Instances"][0]["InstanceId"]
         self.instances[label] = instance_id
         return instance_id
+
+    def managed_set(self, label: str, volumes: int = 1, tags: dict[str, str] | None = None) -> list[str]:
+        """The snapshot ids of a set the vault made (its tags at creation, and `tags`), of a newly launched
+        Gold instance, without running the backup."""
+        instance = self.launch(label, {"Backup-Tier": "Gold"}, volumes=volumes)
+        values = {"ManagedBy": "smart-vault", "smart-vault:source-instance": instance, **(tags or {})}
+        reply = self.ec2.create_snapshots(
+            InstanceSpecification={"InstanceId": instance},
+            TagSpecifications=[{"ResourceType": "snapshot", "Tags": aws.dict_to_tags(values)}],
+        )
+        return [s["SnapshotId"] for s in reply["Snapshots"]]
 
     def volumes_of(self, instance_id: str) -> dict[str, str]:
         reservations = self.ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
