@@ -88,6 +88,18 @@ def service(tmp_path):
     lambdas.shutdown()
 
 
+@pytest.fixture
+def client(service):
+    """boto3's Lambda client of the endpoint, as a user's code would make it."""
+    return boto3.client(
+        "lambda",
+        region_name="eu-west-1",
+        endpoint_url=service.url,
+        aws_access_key_id="t",
+        aws_secret_access_key="t",
+    )
+
+
 def raw_get(service, path):
     """The endpoint's answer as bytes on the wire (status, JSON body, error type header)."""
     request = urllib.request.Request(service.url + path)
@@ -127,14 +139,7 @@ def test_the_shape_check_finds_a_wrong_answer():
     ]
 
 
-def test_boto3_lists_gets_and_reads_the_policy_and_tags(service):
-    client = boto3.client(
-        "lambda",
-        region_name="eu-west-1",
-        endpoint_url=service.url,
-        aws_access_key_id="t",
-        aws_secret_access_key="t",
-    )
+def test_boto3_lists_gets_and_reads_the_policy_and_tags(client):
 
     listed = [
         f["FunctionName"]
@@ -157,14 +162,7 @@ def test_boto3_lists_gets_and_reads_the_policy_and_tags(service):
     assert policy["Statement"][0]["Principal"] == {"Service": "events.amazonaws.com"}
 
 
-def test_list_functions_pages_with_marker(service):
-    client = boto3.client(
-        "lambda",
-        region_name="eu-west-1",
-        endpoint_url=service.url,
-        aws_access_key_id="t",
-        aws_secret_access_key="t",
-    )
+def test_list_functions_pages_with_marker(client):
     first = client.list_functions(MaxItems=1)
     second = client.list_functions(MaxItems=1, Marker=first["NextMarker"])
 
@@ -172,14 +170,7 @@ def test_list_functions_pages_with_marker(service):
     assert [f["FunctionName"] for f in second["Functions"]] == ["fn-b"] and "NextMarker" not in second
 
 
-def test_unknown_function_and_missing_policy_are_resource_not_found(service):
-    client = boto3.client(
-        "lambda",
-        region_name="eu-west-1",
-        endpoint_url=service.url,
-        aws_access_key_id="t",
-        aws_secret_access_key="t",
-    )
+def test_unknown_function_and_missing_policy_are_resource_not_found(client):
     with pytest.raises(ClientError) as unknown:
         client.get_function(FunctionName="nope")
     with pytest.raises(ClientError) as no_policy:
