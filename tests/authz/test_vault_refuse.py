@@ -15,6 +15,7 @@ from smart_vault.authz import terraform
 from smart_vault.authz.enforce import Enforcer
 from smart_vault.authz.facts import Ec2Resource
 from smart_vault.authz.policy import Decision, Request, resource_policy_allows
+from support.vault_world import dr_key_statements
 
 VAULT = "210987654321"
 OTHER = "999999999999"
@@ -48,32 +49,7 @@ BACKUP_ENV = {
 
 def dr_key_policy(account: str, vault: str) -> dict:
     """kms.tf's DR key policy for a vault account (the statements the vault account's requests meet)."""
-    return {
-        "Statement": [
-            {
-                "Sid": "AccountAdministersKeyThroughIam",
-                "Effect": "Allow",
-                "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
-                "Action": "kms:*",
-                "Resource": "*",
-            },
-            {
-                "Sid": "VaultAccountReadsSharedCopies",
-                "Effect": "Allow",
-                "Principal": {"AWS": f"arn:aws:iam::{vault}:root"},
-                "Action": ["kms:Decrypt", "kms:DescribeKey", "kms:ReEncrypt*"],
-                "Resource": "*",
-            },
-            {
-                "Sid": "VaultAccountGrantsEbs",
-                "Effect": "Allow",
-                "Principal": {"AWS": f"arn:aws:iam::{vault}:root"},
-                "Action": "kms:CreateGrant",
-                "Resource": "*",
-                "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
-            },
-        ]
-    }
+    return {"Statement": dr_key_statements(account, vault)}
 
 
 def vault_world() -> FakeFacts:

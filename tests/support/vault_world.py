@@ -26,38 +26,42 @@ VAULT_FUNCTION_ARN = f"arn:aws:lambda:{DR_REGION}:{VAULT_ACCOUNT}:function:smart
 CREDENTIAL_NAMES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
 
 
-def dr_key_policy(vault_account: str | None) -> str:
-    """The DR key's policy as kms.tf renders it: the account administers it; the vault account may copy."""
+def dr_key_statements(account: str, vault_account: str | None) -> list[dict[str, Any]]:
+    """kms.tf's DR key policy statements: `account` administers the key; the vault account may copy."""
     statements: list[dict[str, Any]] = [
         {
             "Sid": "AccountAdministersKeyThroughIam",
             "Effect": "Allow",
-            "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT_ID}:root"},
+            "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
             "Action": "kms:*",
             "Resource": "*",
         }
     ]
     if vault_account:
-        statements.append(
+        vault = {"AWS": f"arn:aws:iam::{vault_account}:root"}
+        statements += [
             {
-                "Sid": "VaultAccountCopiesSharedSnapshots",
+                "Sid": "VaultAccountReadsSharedCopies",
                 "Effect": "Allow",
-                "Principal": {"AWS": f"arn:aws:iam::{vault_account}:root"},
+                "Principal": vault,
                 "Action": ["kms:Decrypt", "kms:DescribeKey", "kms:ReEncrypt*"],
                 "Resource": "*",
-            }
-        )
-        statements.append(
+            },
             {
                 "Sid": "VaultAccountGrantsEbs",
                 "Effect": "Allow",
-                "Principal": {"AWS": f"arn:aws:iam::{vault_account}:root"},
+                "Principal": vault,
                 "Action": "kms:CreateGrant",
                 "Resource": "*",
                 "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
-            }
-        )
-    return json.dumps({"Version": "2012-10-17", "Statement": statements})
+            },
+        ]
+    return statements
+
+
+def dr_key_policy(vault_account: str | None, account: str = ACCOUNT_ID) -> str:
+    """The DR key's policy document (`dr_key_statements`), as KMS takes it."""
+    return json.dumps({"Version": "2012-10-17", "Statement": dr_key_statements(account, vault_account)})
 
 
 @dataclass

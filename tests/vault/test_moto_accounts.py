@@ -9,6 +9,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from smart_vault.local.moto_accounts import credentials_for, policy_allows
+from support.vault_world import dr_key_policy
 
 REGION = "eu-central-1"
 WORKLOAD = "123456789012"
@@ -27,26 +28,7 @@ def _client(service, creds=None):
 
 
 def _key_policy(grant_vault: bool) -> str:
-    statements = [
-        {
-            "Sid": "Owner",
-            "Effect": "Allow",
-            "Principal": {"AWS": f"arn:aws:iam::{WORKLOAD}:root"},
-            "Action": "kms:*",
-            "Resource": "*",
-        }
-    ]
-    if grant_vault:
-        statements.append(
-            {
-                "Sid": "VaultCopies",
-                "Effect": "Allow",
-                "Principal": {"AWS": f"arn:aws:iam::{VAULT}:root"},
-                "Action": ["kms:Decrypt", "kms:DescribeKey", "kms:CreateGrant", "kms:ReEncrypt*"],
-                "Resource": "*",
-            }
-        )
-    return json.dumps({"Version": "2012-10-17", "Statement": statements})
+    return dr_key_policy(VAULT if grant_vault else None, WORKLOAD)
 
 
 @pytest.fixture
