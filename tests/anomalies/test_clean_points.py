@@ -82,6 +82,15 @@ def test_recovery_points_sum_their_volumes_and_need_every_volume_measured():
     assert point["suspect"] is False and point["held"] is False
 
 
+BACKUP_ENV = {
+    "AWS_REGION": "eu-west-1",
+    "DR_REGION": "eu-central-1",
+    "SNS_TOPIC_ARN": "arn:aws:sns:eu-west-1:123456789012:t",
+    "DR_KMS_KEY_ID": "alias/dr",
+    "COPY_LEDGER_TABLE": "ledger",
+}
+
+
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [
@@ -92,14 +101,7 @@ def test_recovery_points_sum_their_volumes_and_need_every_volume_measured():
     ],
 )
 def test_bad_settings_name_their_variable(name, value, message):
-    env = {
-        "AWS_REGION": "eu-west-1",
-        "DR_REGION": "eu-central-1",
-        "SNS_TOPIC_ARN": "arn:aws:sns:eu-west-1:123456789012:t",
-        "DR_KMS_KEY_ID": "alias/dr",
-        "COPY_LEDGER_TABLE": "ledger",
-        name: value,
-    }
+    env = {**BACKUP_ENV, name: value}
     with pytest.raises(ConfigError) as caught:
         BackupSettings.from_env(env)
     assert caught.value.variable == name
@@ -107,14 +109,7 @@ def test_bad_settings_name_their_variable(name, value, message):
 
 
 def test_settings_defaults_follow_the_contract():
-    env = {
-        "AWS_REGION": "eu-west-1",
-        "DR_REGION": "eu-central-1",
-        "SNS_TOPIC_ARN": "arn:aws:sns:eu-west-1:123456789012:t",
-        "DR_KMS_KEY_ID": "alias/dr",
-        "COPY_LEDGER_TABLE": "ledger",
-    }
-    settings = BackupSettings.from_env(env)
+    settings = BackupSettings.from_env(BACKUP_ENV)
     assert (settings.change_anomaly_factor, settings.change_anomaly_min_gib) == (5.0, 1.0)
     assert settings.snapshot_price_per_gb_month == 0.05
     api = RestoreApiSettings.from_env(

@@ -8,6 +8,22 @@ from typing import Any
 from smart_vault.authz.facts import Ec2Resource
 
 ACCOUNT = "123456789012"
+VAULT = "210987654321"
+PRIMARY, DR = "eu-west-1", "eu-central-1"
+DR_KEY = f"arn:aws:kms:{DR}:{ACCOUNT}:key/dr"
+MANAGED = {"ManagedBy": "smart-vault"}
+VAULT_BUS = f"arn:aws:events:{DR}:{VAULT}:event-bus/smart-vault-vault"
+# The backup function's variables as the Terraform sets them, with Snapshot Lock and a vault account.
+BACKUP_ENV = {
+    "AWS_REGION": PRIMARY,
+    "DR_REGION": DR,
+    "DR_KMS_KEY_ID": DR_KEY,
+    "COPY_LEDGER_TABLE": "smart-vault-copy-ledger",
+    "LOCK_MODE": "compliance",
+    "LOCK_COOL_OFF_HOURS": "24",
+    "VAULT_ACCOUNT_ID": VAULT,
+    "VAULT_EVENT_BUS_ARN": VAULT_BUS,
+}
 
 
 @dataclass

@@ -5,30 +5,17 @@ the roles must not be able to make. The authorization layer records each refusal
 from __future__ import annotations
 
 import pytest
-from fakes import ACCOUNT, FakeFacts
+from fakes import ACCOUNT, BACKUP_ENV, DR, DR_KEY, MANAGED, PRIMARY, FakeFacts
 
 from smart_vault.authz.enforce import Enforcer
 from smart_vault.authz.facts import Ec2Resource
 
-PRIMARY, DR = "eu-west-1", "eu-central-1"
-DR_KEY = f"arn:aws:kms:{DR}:{ACCOUNT}:key/dr"
 EBS_KEY = f"arn:aws:kms:{PRIMARY}:{ACCOUNT}:key/ebs"
 PROFILE = f"arn:aws:iam::{ACCOUNT}:instance-profile/app"
 APP_ROLE = f"arn:aws:iam::{ACCOUNT}:role/app"
-MANAGED = {"ManagedBy": "smart-vault"}
 BACKED_UP = {"Backup-Tier": "Gold", "Backup-Scripts": "scripts-doc"}  # the Terraform's default backup tag
 ENV = {
-    "backup": {
-        "AWS_REGION": PRIMARY,
-        "DR_REGION": DR,
-        "DR_KMS_KEY_ID": DR_KEY,
-        "COPY_LEDGER_TABLE": "smart-vault-copy-ledger",
-        # (v3) Snapshot Lock and the vault account
-        "LOCK_MODE": "compliance",
-        "LOCK_COOL_OFF_HOURS": "24",
-        "VAULT_ACCOUNT_ID": "210987654321",
-        "VAULT_EVENT_BUS_ARN": "arn:aws:events:eu-central-1:210987654321:event-bus/smart-vault-vault",
-    },
+    "backup": BACKUP_ENV,
     "restore_api": {"AWS_REGION": PRIMARY, "DR_REGION": DR},
     "restore_worker": {"AWS_REGION": PRIMARY, "DR_REGION": DR, "ALLOWED_INSTANCE_PROFILE_ARNS": PROFILE},
     "drill": {"AWS_REGION": PRIMARY},

@@ -9,7 +9,7 @@ narrowing condition of the vault role alone (the mutation check, `make iam-mutat
 from __future__ import annotations
 
 import pytest
-from fakes import ACCOUNT, FakeFacts
+from fakes import ACCOUNT, BACKUP_ENV, DR, DR_KEY, MANAGED, PRIMARY, VAULT, VAULT_BUS, FakeFacts
 
 from smart_vault.authz import terraform
 from smart_vault.authz.enforce import Enforcer
@@ -17,14 +17,10 @@ from smart_vault.authz.facts import Ec2Resource
 from smart_vault.authz.policy import Decision, Request, resource_policy_allows
 from support.vault_world import dr_key_statements
 
-VAULT = "210987654321"
 OTHER = "999999999999"
-PRIMARY, DR = "eu-west-1", "eu-central-1"
-DR_KEY = f"arn:aws:kms:{DR}:{ACCOUNT}:key/dr"
 OTHER_KEY = f"arn:aws:kms:{DR}:{OTHER}:key/other"
 VAULT_KEY = f"arn:aws:kms:{DR}:{VAULT}:key/vault"
-BUS = f"arn:aws:events:{DR}:{VAULT}:event-bus/smart-vault-vault"
-MANAGED = {"ManagedBy": "smart-vault"}
+BUS = VAULT_BUS
 VAULT_ENV = {
     "AWS_REGION": DR,
     "SNS_TOPIC_ARN": f"arn:aws:sns:{DR}:{VAULT}:smart-vault-vault",
@@ -34,16 +30,6 @@ VAULT_ENV = {
     "RETENTION_DAYS": "35",
     "LOCK_MODE": "compliance",
     "LOCK_COOL_OFF_HOURS": "24",
-}
-BACKUP_ENV = {
-    "AWS_REGION": PRIMARY,
-    "DR_REGION": DR,
-    "DR_KMS_KEY_ID": DR_KEY,
-    "COPY_LEDGER_TABLE": "smart-vault-copy-ledger",
-    "LOCK_MODE": "compliance",
-    "LOCK_COOL_OFF_HOURS": "24",
-    "VAULT_ACCOUNT_ID": VAULT,
-    "VAULT_EVENT_BUS_ARN": BUS,
 }
 
 

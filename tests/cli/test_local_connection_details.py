@@ -26,21 +26,23 @@ def _state() -> StackState:
     )
 
 
-def test_export_line_sets_the_dr_region_that_report_needs():
+def _exported() -> dict[str, str]:
+    """The variables of the connection details' `export` line."""
     out = io.StringIO()
     print_connection_details(_state(), None, out)
     [line] = [line for line in out.getvalue().splitlines() if line.strip().startswith("export ")]
-    exported = dict(word.split("=", 1) for word in shlex.split(line)[1:])
+    return dict(word.split("=", 1) for word in shlex.split(line)[1:])
+
+
+def test_export_line_sets_the_dr_region_that_report_needs():
+    exported = _exported()
     assert exported["SMART_VAULT_DR_REGION"] == "eu-central-1"
     assert exported["AWS_REGION"] == "eu-west-1"
     assert exported["SMART_VAULT_API_URL"] == "http://127.0.0.1:1/v1"
 
 
 def test_export_line_covers_the_dr_stack_too():
-    out = io.StringIO()
-    print_connection_details(_state(), None, out)
-    [line] = [line for line in out.getvalue().splitlines() if line.strip().startswith("export ")]
-    exported = dict(word.split("=", 1) for word in shlex.split(line)[1:])
+    exported = _exported()
     assert exported["SMART_VAULT_DR_API_URL"] == "http://127.0.0.1:2/v1"
     assert exported["SMART_VAULT_DR_API_KEY"] == "key-2"
     assert exported["AWS_ENDPOINT_URL_LAMBDA"] == "http://127.0.0.1:4"

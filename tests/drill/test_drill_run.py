@@ -23,6 +23,7 @@ from support.drill_world import (
     protect,
     scheduled_event,
 )
+from support.logs import emf_metrics
 
 STEPS = ["register_image", "launch_instance", "wait_instance_running", "wait_status_checks"]
 
@@ -266,18 +267,7 @@ def test_one_report_is_published_with_the_drill_document(world):
 
 
 def emitted_metrics(capsys) -> dict[str, list]:
-    found: dict[str, list] = {}
-    for line in capsys.readouterr().out.splitlines():
-        if not line.startswith("{") or '"_aws"' not in line:
-            continue
-        document = json.loads(line)
-        for directive in document["_aws"]["CloudWatchMetrics"]:
-            for metric in directive["Metrics"]:
-                dims = {d: document[d] for d in directive["Dimensions"][0]}
-                values = document[metric["Name"]]
-                for value in values if isinstance(values, list) else [values]:
-                    found.setdefault(metric["Name"], []).append((value, dims))
-    return found
+    return emf_metrics(capsys.readouterr().out)
 
 
 def test_the_metrics_carry_the_region(world, monkeypatch, capsys, faults):

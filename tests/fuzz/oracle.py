@@ -54,16 +54,7 @@ INSTANCE_PATTERNS = {
 }
 SECURITY_GROUP = r"sg-[0-9a-f]{8,17}"
 LINUX = "Linux/UNIX"
-STRINGS = (
-    "snapshot_id",
-    "region",
-    "ami_id",
-    "subnet_id",
-    "instance_type",
-    "availability_zone",
-    "device_name",
-    "volume_type",
-)
+STRINGS = tuple(sorted(FIELDS - set(BOOLEANS)))
 
 
 @dataclass(frozen=True)

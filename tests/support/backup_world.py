@@ -14,7 +14,7 @@ import boto3
 import pytest
 
 from smart_vault import aws
-from support.lambda_context import FakeLambdaContext
+from support.lambda_context import FakeLambdaContext, set_function_environment
 
 PRIMARY_REGION = "eu-west-1"
 DR_REGION = "eu-central-1"
@@ -37,17 +37,8 @@ def backup_env(monkeypatch: pytest.MonkeyPatch, **overrides: str) -> None:
         "MIN_SNAPSHOTS_KEPT": "1",
         "COPY_LEDGER_TABLE": COPY_LEDGER_TABLE,
     }
-    values.update(overrides)
-    for key in (
-        "BACKUP_TAG_KEY",
-        "BACKUP_TAG_VALUE",
-        "DR_RETENTION_DAYS",
-        "MAX_CONCURRENT_COPIES",
-        "DRY_RUN",
-    ):
-        monkeypatch.delenv(key, raising=False)
-    for key, value in values.items():
-        monkeypatch.setenv(key, value)
+    optional = ("BACKUP_TAG_KEY", "BACKUP_TAG_VALUE", "DR_RETENTION_DAYS", "MAX_CONCURRENT_COPIES", "DRY_RUN")
+    set_function_environment(monkeypatch, values | overrides, optional)
 
 
 BACKUP_REQUEST_ID = "5e7b3a1c-0000-4000-8000-000000000001"

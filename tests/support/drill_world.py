@@ -21,6 +21,7 @@ import pytest
 from smart_vault import aws
 from smart_vault.backup.metadata import instance_metadata, volume_metadata
 from smart_vault.tags import SET_SIZE_TAG
+from support.lambda_context import set_function_environment
 from support.restore_world import FakeLambdaContext, route_lambda_to, share_botocore_session
 
 REGION = "eu-west-1"  # tests/conftest.py's AWS_REGION: the drill function drills its own region
@@ -223,18 +224,15 @@ def set_drill_env(monkeypatch: pytest.MonkeyPatch, world: DrillWorld, **override
         "DRILL_SUBNET_ID": world.subnet_id,
         "DRILL_SECURITY_GROUP_IDS": world.security_group_id,
     }
-    values.update(overrides)
-    for name in (
+    optional = (
         "DRILL_MAX_INSTANCES",
         "DRILL_ROTATION_DAYS",
         "DRILL_INSTANCE_TYPE",
         "DRILL_TIMEOUT_SECONDS",
         "DRILL_VALIDATION_FUNCTION",
         "ALLOWED_INSTANCE_PROFILE_ARNS",
-    ):
-        monkeypatch.delenv(name, raising=False)
-    for name, value in values.items():
-        monkeypatch.setenv(name, value)
+    )
+    set_function_environment(monkeypatch, values | overrides, optional)
 
 
 def setup_world(monkeypatch: pytest.MonkeyPatch, count: int = 3) -> DrillWorld:

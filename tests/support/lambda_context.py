@@ -6,7 +6,10 @@ left; `CountdownContext` makes it drop each time it is asked, as a long invocati
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+
+import pytest
 
 ACCOUNT_ID = "123456789012"
 
@@ -43,3 +46,14 @@ class CountdownContext(FakeLambdaContext):
     def get_remaining_time_in_millis(self) -> int:
         self.remaining_millis -= self.step_ms
         return self.remaining_millis + self.step_ms
+
+
+def set_function_environment(
+    monkeypatch: pytest.MonkeyPatch, values: Mapping[str, str], unset: Iterable[str] = ()
+) -> None:
+    """A function's environment as Lambda gives it: `values` set, the optional variables in `unset` absent
+    (whatever the machine running the tests has), all restored after the test."""
+    for name in unset:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)

@@ -26,3 +26,20 @@ class CapturedLogs:
 
     def at(self, level: str) -> list[dict[str, Any]]:
         return [r for r in self.records() if r.get("level") == level]
+
+
+def emf_metrics(output: str) -> dict[str, list[tuple[Any, dict[str, Any]]]]:
+    """The metrics of the CloudWatch embedded-metric-format documents among `output`'s lines (others are
+    passed over): per metric name, each value with its dimensions, in the order CloudWatch would read them."""
+    found: dict[str, list[tuple[Any, dict[str, Any]]]] = {}
+    for line in output.splitlines():
+        if not line.startswith("{") or '"_aws"' not in line:
+            continue
+        document = json.loads(line)
+        for directive in document["_aws"]["CloudWatchMetrics"]:
+            for metric in directive["Metrics"]:
+                dims = {d: document[d] for d in directive["Dimensions"][0]}
+                values = document[metric["Name"]]
+                for value in values if isinstance(values, list) else [values]:
+                    found.setdefault(metric["Name"], []).append((value, dims))
+    return found

@@ -3,10 +3,10 @@ alarms (on the dimensions the handler emits) and the health dashboard."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import tfmodel
+
+from support.logs import emf_metrics
 
 DRILL = tfmodel.DRILL_DIR
 ROOT = tfmodel.REPO
@@ -124,16 +124,7 @@ def emitted_drill_metrics(capsys, monkeypatch):
             ],
         }
     )
-    emitted: dict[str, list] = {}
-    for line in capsys.readouterr().out.splitlines():
-        document = json.loads(line)
-        for directive in document["_aws"]["CloudWatchMetrics"]:
-            for metric in directive["Metrics"]:
-                dims = {d: document[d] for d in directive["Dimensions"][0]}
-                values = document[metric["Name"]]
-                for value in values if isinstance(values, list) else [values]:
-                    emitted.setdefault(metric["Name"], []).append((value, dims))
-    return emitted
+    return emf_metrics(capsys.readouterr().out)
 
 
 def test_drill_alarms_watch_what_the_handler_emits(capsys, monkeypatch):

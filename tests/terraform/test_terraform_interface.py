@@ -10,6 +10,8 @@ import pytest
 import tfmodel
 import yaml
 
+from support.logs import emf_metrics
+
 DIRECTORIES = {"root": tfmodel.REPO, "restore_stack": tfmodel.MODULE_DIR}
 ALL_VARIABLES = [
     (where, name, body) for where, d in DIRECTORIES.items() for name, body in tfmodel.variables(d).items()
@@ -108,7 +110,6 @@ def test_backup_alarms_cover_failures_rpo_errors_throttles_and_dlq():
 
 def test_alarm_dimensions_match_what_the_backup_handler_emits(capsys, monkeypatch):
     # An alarm whose dimensions differ from the emitted ones watches a metric that never gets any data.
-    import json
 
     from smart_vault.backup import entry as backup
     from smart_vault.backup.run import RunResult
@@ -145,13 +146,9 @@ def test_alarm_dimensions_match_what_the_backup_handler_emits(capsys, monkeypatc
         True,
     )
     backup.metrics.flush_metrics()
-    emitted = {}
-    for line in capsys.readouterr().out.splitlines():
-        document = json.loads(line)
-        for directive in document["_aws"]["CloudWatchMetrics"]:
-            for metric in directive["Metrics"]:
-                dims = {d: document[d] for d in directive["Dimensions"][0]}
-                emitted.setdefault(metric["Name"], []).append(dims)
+    emitted = {
+        name: [dims for _, dims in found] for name, found in emf_metrics(capsys.readouterr().out).items()
+    }
 
     alarms = tfmodel.labelled(tfmodel.REPO, "resource", "aws_cloudwatch_metric_alarm")
     failures = tfmodel.resolve(alarms["backup_failures"]["dimensions"], tfmodel.REPO)

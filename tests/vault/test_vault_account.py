@@ -16,6 +16,7 @@ from support.backup_world import (
     ACCOUNT_ID,
     DR_REGION,
     backup_context,
+    copy_event,
     scheduled_event,
     tags_of,
 )
@@ -112,17 +113,7 @@ def test_a_copy_completion_event_shares_and_announces_that_copy(world):
     fleet, vault = world
     report = backup_at(T0, scheduled_event("r0"))
     copy_id = report["copies_started"][0]["copy_snapshot_id"]
-    event = {
-        "id": "copy-done-1",
-        "source": "aws.ec2",
-        "detail-type": "EBS Snapshot Notification",
-        "region": DR_REGION,
-        "detail": {
-            "event": "copySnapshot",
-            "result": "succeeded",
-            "snapshot_id": f"arn:aws:ec2::{DR_REGION}:snapshot/{copy_id}",
-        },
-    }
+    event = copy_event(copy_id, event_id="copy-done-1")
     backup_at(T0 + timedelta(minutes=5), event)
     assert set(shared_dr_copies(fleet)) == {copy_id}
     assert [e["detail"]["snapshot_id"] for e in announcements_at(vault, T0 + timedelta(minutes=5))] == [
@@ -193,17 +184,7 @@ def test_copies_beyond_the_slots_are_owed_and_start_when_a_slot_frees(world, mon
         s for s in ec2_backends[VAULT_ACCOUNT][DR_REGION].snapshots.values() if s.status == "pending"
     )
     pending.status = "completed"
-    done = {
-        "id": "vault-copy-done",
-        "source": "aws.ec2",
-        "detail-type": "EBS Snapshot Notification",
-        "region": DR_REGION,
-        "detail": {
-            "event": "copySnapshot",
-            "result": "succeeded",
-            "snapshot_id": f"arn:aws:ec2::{DR_REGION}:snapshot/{pending.id}",
-        },
-    }
+    done = copy_event(pending.id, event_id="vault-copy-done")
     answer = vault_at(vault, T0 + timedelta(hours=1), done)
     assert len(answer["copies_started"]) == 1 and answer["copies_deferred"] == 1
 
