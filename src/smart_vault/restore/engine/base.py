@@ -9,6 +9,7 @@ is the same removal for both forms.
 from __future__ import annotations
 
 import dataclasses
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
@@ -52,7 +53,7 @@ class Recorder(Protocol):
     def save(self, **fields: Any) -> None: ...
 
 
-class RestoreAttempt:
+class RestoreAttempt(ABC):
     """One attempt at one restore: the resources it holds so far, and how to remove them again."""
 
     def __init__(self, ec2: EC2Client, restore_id: str, recorder: Recorder, deadline: Deadline):
@@ -68,12 +69,13 @@ class RestoreAttempt:
         self.fresh: set[str] = set()
         self.temporary_image: str | None = None
 
+    @abstractmethod
     def execute(self) -> None:
-        raise NotImplementedError
+        """Run the steps, each recorded; raises the recorder's step failure on the first that fails."""
 
+    @abstractmethod
     def result_fields(self) -> dict[str, Any]:
         """What the job records of the outcome."""
-        raise NotImplementedError
 
     def needs_rollback(self) -> bool:
         """Whether a failed attempt has anything to remove (the instance form always looks, by tag)."""
