@@ -127,14 +127,8 @@ def start_attempt(job: Job, ec2: EC2Client, log: StepLog, deadline: Deadline) ->
     restore_id, request = job["restore_id"], job["request"]
     if job.get("mode") == "instance":
         return InstanceRestore(ec2, InstancePlan.from_request(restore_id, request), log, deadline)
-    return VolumeRestore(
-        ec2,
-        VolumePlan.from_request(restore_id, request),
-        log,
-        deadline,
-        volume_id=job.get("volume_id"),
-        instance_id=job.get("instance_id"),
-    )
+    attempt = VolumeRestore(ec2, VolumePlan.from_request(restore_id, request), log, deadline)
+    return attempt.resume(job.get("volume_id"), job.get("instance_id"))
 
 
 def roll_back(attempt: RestoreAttempt, log: StepLog) -> str | None:

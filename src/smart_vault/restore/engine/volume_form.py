@@ -73,23 +73,18 @@ class VolumePlan:
 
 
 class VolumeRestore(RestoreAttempt):
-    """One attempt at one volume-form restore, resuming from what the job recorded (`volume_id`,
-    `instance_id`). Each step is recorded through the recorder."""
+    """One attempt at one volume-form restore (`resume` it from what the job recorded). Each step is
+    recorded through the recorder."""
 
-    def __init__(
-        self,
-        ec2: EC2Client,
-        plan: VolumePlan,
-        recorder: Recorder,
-        deadline: Deadline,
-        *,
-        volume_id: str | None = None,
-        instance_id: str | None = None,
-    ):
+    def __init__(self, ec2: EC2Client, plan: VolumePlan, recorder: Recorder, deadline: Deadline):
         super().__init__(ec2, plan.restore_id, recorder, deadline)
         self.plan = plan
+
+    def resume(self, volume_id: str | None, instance_id: str | None) -> VolumeRestore:
+        """Start from what an earlier attempt recorded on the job (its volume and instance, if any)."""
         self.volume_ids = [volume_id] if volume_id else []
         self.instance_id = instance_id
+        return self
 
     @property
     def volume_id(self) -> str | None:
