@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
@@ -88,15 +88,15 @@ class RestoreAttempt(ABC):
 
     # -- the create calls, each safe to run again
 
-    def create_volume(self, snapshot_id: str, purpose: str, params: dict[str, Any]) -> str:
-        """The volume of `snapshot_id` an earlier attempt created, or a new one (`params` of CreateVolume,
-        with the ClientToken of `purpose`)."""
+    def create_volume(self, snapshot_id: str, purpose: str, params: Callable[[], dict[str, Any]]) -> str:
+        """The volume of `snapshot_id` an earlier attempt created, or a new one (CreateVolume with `params()`,
+        asked only then, and the ClientToken of `purpose`)."""
         found = find_restored_volume(self.ec2, self.restore_id, snapshot_id)
         if found:
             volume_id: str = found["VolumeId"]
         else:
             call: dict[str, Any] = {
-                **params,
+                **params(),
                 "SnapshotId": snapshot_id,
                 "ClientToken": client_token(self.restore_id, purpose),
             }

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from smart_vault import aws
@@ -312,16 +313,22 @@ class InstanceRestore(RestoreAttempt):
         self.volume_ids = launched + [v for v in self.volume_ids if v not in launched]
         self._save()
 
+    def _volume_params(self, point: RecoveryPoint, volume: SetVolume) -> dict[str, Any]:
+        tags = {**resource_tags(self.plan, point), SOURCE_SNAPSHOT_TAG: volume.snapshot_id}
+        return {
+            "AvailabilityZone": self.plan.availability_zone,
+            "TagSpecifications": [{"ResourceType": "volume", "Tags": aws.dict_to_tags(tags)}],
+            **volume_shape(volume),
+        }
+
     def _create_volumes(self, point: RecoveryPoint) -> list[tuple[SetVolume, str]]:
         created = []
         for volume in point.data_volumes:
-            tags = {**resource_tags(self.plan, point), SOURCE_SNAPSHOT_TAG: volume.snapshot_id}
-            params = {
-                "AvailabilityZone": self.plan.availability_zone,
-                "TagSpecifications": [{"ResourceType": "volume", "Tags": aws.dict_to_tags(tags)}],
-                **volume_shape(volume),
-            }
-            volume_id = self.create_volume(volume.snapshot_id, f"volume/{volume.snapshot_id}", params)
+            volume_id = self.create_volume(
+                volume.snapshot_id,
+                f"volume/{volume.snapshot_id}",
+                partial(self._volume_params, point, volume),
+            )
             self._save()
             created.append((volume, volume_id))
         for _, volume_id in created:

@@ -123,7 +123,7 @@ class VolumeRestore(RestoreAttempt):
     def _volume_branch(self) -> None:
         with self.recorder.step("create_volume"):
             recorded = self.volume_id
-            volume_id = self.create_volume(self.plan.snapshot_id, "volume", self._volume_params())
+            volume_id = self.create_volume(self.plan.snapshot_id, "volume", self._volume_params)
             self.volume_ids = [volume_id]
             if volume_id != recorded:
                 self.fresh.add(volume_id)
