@@ -31,6 +31,7 @@ from smart_vault.runtime import Runtime
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
 
+# What the handler (entry) and the simulations import from here; the statuses and clients live in `records`.
 __all__ = [
     "FAILED",
     "PASSED",
@@ -41,9 +42,6 @@ __all__ = [
     "shrink",
     "summary_text",
 ]
-
-
-# ------------------------------------------------------------------------------------------ the run
 
 
 def run_status(records: Sequence[Record]) -> str:
