@@ -68,7 +68,34 @@ COMPLETED = "completed"
 PENDING = "pending"
 ERROR = "error"
 
-# --- Live resource states: what a restore's clean-up must still find and remove --------------------------
-LIVE_VOLUME_STATES = ("creating", "available", "in-use", "error")
+# --- Resource states a restore acts on (EC2 `State` / `State.Name`): the one vocabulary of the restore engine --
+# Volumes. A new volume is usable once `available`; one an earlier attempt already attached (`in-use`) is too.
+VOLUME_AVAILABLE = "available"
+VOLUME_IN_USE = "in-use"
+USABLE_VOLUME_STATES = (VOLUME_AVAILABLE, VOLUME_IN_USE)
+GONE_VOLUME_STATES = ("deleting", "deleted")
+# A volume in one of these will never become usable: a restore fails at once with a readable reason.
+FAILED_VOLUME_STATES = ("error", *GONE_VOLUME_STATES)
+# What a restore's clean-up must still find and remove ...
+LIVE_VOLUME_STATES = ("creating", VOLUME_AVAILABLE, VOLUME_IN_USE, "error")
+# ... and what it lists to find them (a volume `deleting` is on its way, not a leftover).
+LISTED_VOLUME_STATES = (*LIVE_VOLUME_STATES, "deleting")
+# Volume attachments (`Attachments[].State`).
+ATTACHED = "attached"
+ATTACHING_STATES = ("attaching", ATTACHED)
+DETACHING_STATES = ("detaching", "detached")
+# Instances. From these an instance can still become `running`: a restore resumes the one it launched before.
+INSTANCE_RUNNING = "running"
+INSTANCE_TERMINATED = "terminated"
+STARTING_INSTANCE_STATES = ("pending", INSTANCE_RUNNING)
+# An instance in one of these will not become `running`: a restore fails at once with EC2's reason.
+FAILED_INSTANCE_STATES = ("shutting-down", INSTANCE_TERMINATED, "stopping", "stopped")
 # An instance `shutting-down` still holds its volumes and counts against quotas: it is live until terminated.
-LIVE_INSTANCE_STATES = ("pending", "running", "stopping", "stopped", "shutting-down")
+LIVE_INSTANCE_STATES = (*STARTING_INSTANCE_STATES, "stopping", "stopped", "shutting-down")
+# Images (DescribeImages `State`).
+IMAGE_AVAILABLE = "available"
+IMAGE_DEREGISTERED = "deregistered"
+FAILED_IMAGE_STATES = ("failed", "invalid", "error", IMAGE_DEREGISTERED)
+# Status checks (DescribeInstanceStatus `InstanceStatus.Status` / `SystemStatus.Status`).
+STATUS_OK = "ok"
+STATUS_IMPAIRED = "impaired"

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from smart_vault.config import BackupSettings, RestoreApiSettings
-from smart_vault.drill.selection import RecoveryPoint, select_drills
+from smart_vault.drill.selection import PointSummary, select_drills
 from smart_vault.errors import ConfigError, Conflict
 from smart_vault.restore.clean_points import clean_recovery_point
 from smart_vault.restore.recovery_points import group_recovery_points
@@ -57,9 +57,9 @@ def test_no_warning_when_nothing_was_skipped_and_a_409_when_every_point_is_suspe
 
 def test_a_drill_takes_the_last_clean_point_and_knows_what_it_skipped():
     points = [
-        RecoveryPoint("i-1", "clean", T0, True),
-        RecoveryPoint("i-1", "attacked", T0 + timedelta(days=1), True, suspect=True),
-        RecoveryPoint("i-1", "after", T0 + timedelta(days=2), True, suspect=True),
+        PointSummary("i-1", "clean", T0, True),
+        PointSummary("i-1", "attacked", T0 + timedelta(days=1), True, suspect=True),
+        PointSummary("i-1", "after", T0 + timedelta(days=2), True, suspect=True),
     ]
     plan = select_drills(points, {}, 5)
     assert [(p.backup_set_id, p.skipped_suspect) for p in plan.planned] == [("clean", ("after", "attacked"))]

@@ -28,7 +28,7 @@ def in_module(module: str, source: str) -> dict:
         ("backup.prune", None),
         ("vault.copies", "vault"),
         ("restore.checks", "restore_api"),
-        ("restore.steps", None),
+        ("restore.engine.lookups", None),
         ("restore.worker", "restore_worker"),
         ("restore.jobs", None),
         ("notify", None),
@@ -50,13 +50,15 @@ def test_shared_modules_let_their_caller_decide():
 
 
 def test_the_restore_engine_run_by_the_drill_calls_as_the_drill():
-    """drill.run -> restore.instance -> restore.steps: the steps are shared, the drill function calls."""
+    """drill.one -> restore.engine.teardown -> restore.engine.lookups: the engine is shared, the drill
+    function calls."""
     steps = in_module(
-        "smart_vault.restore.steps", "def tagged():\n    return recorder.calling_function(sys._getframe())\n"
+        "smart_vault.restore.engine.lookups",
+        "def tagged():\n    return recorder.calling_function(sys._getframe())\n",
     )
-    engine = in_module("smart_vault.restore.instance", "def tear_down(steps):\n    return steps()\n")
-    drill = in_module("smart_vault.drill.run", "def drill_one(engine, steps):\n    return engine(steps)\n")
-    assert drill["drill_one"](engine["tear_down"], steps["tagged"]) == ("drill", "smart_vault.drill.run")
+    engine = in_module("smart_vault.restore.engine.teardown", "def tear_down(steps):\n    return steps()\n")
+    drill = in_module("smart_vault.drill.one", "def drill_one(engine, steps):\n    return engine(steps)\n")
+    assert drill["drill_one"](engine["tear_down"], steps["tagged"]) == ("drill", "smart_vault.drill.one")
     worker = in_module("smart_vault.restore.worker", "def run(steps):\n    return steps()\n")
     assert worker["run"](steps["tagged"]) == ("restore_worker", "smart_vault.restore.worker")
 

@@ -1,5 +1,5 @@
 """Drill tests: a moto world of protected instances (tests/support/drill_world.py), drilled with the real
-full-instance restore engine (`smart_vault.restore.instance`)."""
+full-instance restore engine (`smart_vault.restore.engine`)."""
 
 from __future__ import annotations
 

@@ -323,7 +323,7 @@ def test_importing_the_handler_loads_neither_boto3_nor_the_restore_engine():
 
     code = (
         "import sys, smart_vault.drill; "
-        "print(sorted(m for m in ('boto3', 'smart_vault.restore.instance', 'aws_xray_sdk') if m in sys.modules))"
+        "print(sorted(m for m in ('boto3', 'smart_vault.restore.engine', 'aws_xray_sdk') if m in sys.modules))"
     )
     src = Path(__file__).resolve().parents[2] / "src"
     out = subprocess.run(  # nosec B603 - our own interpreter and a fixed command

@@ -1,12 +1,12 @@
 from datetime import UTC, datetime, timedelta
 
-from smart_vault.drill.selection import RecoveryPoint, count_overdue, newest_complete, select_drills
+from smart_vault.drill.selection import PointSummary, count_overdue, newest_complete, select_drills
 
 NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
 
 
 def point(instance_id, days_ago=1, complete=True, platform="Linux/UNIX", set_id=None):
-    return RecoveryPoint(
+    return PointSummary(
         instance_id=instance_id,
         backup_set_id=set_id or f"bset-{instance_id}-{days_ago}",
         created_at=NOW - timedelta(days=days_ago),

@@ -11,10 +11,9 @@ import pytest
 
 from smart_vault import aws
 from smart_vault.backup import handler as backup_handler
-from smart_vault.errors import Conflict
-from smart_vault.restore import instance as engine
+from smart_vault.errors import Conflict, NotFound
+from smart_vault.restore import engine
 from smart_vault.restore.jobs import RestoreJobStore, new_job
-from smart_vault.restore.steps import Deadline
 from support.backup_world import (
     backup_context,
     backup_env,
@@ -114,10 +113,10 @@ def world(moto_aws, monkeypatch):
     return built
 
 
-def start_job(world, region=PRIMARY_REGION, **overrides) -> str:
-    """An instance-form job as the API writes it after its pre-checks (the request fully resolved)."""
+def resolved_request(world, region: str) -> dict:
+    """The instance-form request as the API resolves it after its pre-checks, landing in `region`."""
     subnet, zone, group = world.net[region]
-    request = {
+    return {
         "instance_id": world.source_instance,
         "backup_set_id": world.set_id,
         "region": region,
@@ -128,8 +127,12 @@ def start_job(world, region=PRIMARY_REGION, **overrides) -> str:
         "ami_id": None,
         "keep_on_failure": False,
         "instance_profile_arn": None,
-        **overrides,
     }
+
+
+def start_job(world, region=PRIMARY_REGION, **overrides) -> str:
+    """An instance-form job as the API writes it after its pre-checks (the request fully resolved)."""
+    request = {**resolved_request(world, region), **overrides}
     restore_id = f"0f5e7a1c-0000-4000-8000-{len(world.__dict__.setdefault('jobs', [])) + 1:012d}"
     world.jobs.append(restore_id)
     job = new_job(restore_id, region, request, datetime.now(UTC)) | {
@@ -215,19 +218,7 @@ def test_the_whole_instance_comes_back_in_the_dr_region_while_every_primary_call
         BillingMode="PAY_PER_REQUEST",
     )
     boto3.client("sns", DR_REGION).create_topic(Name="dr-topic")
-    subnet, zone, group = world.net[DR_REGION]
-    request = {
-        "instance_id": world.source_instance,
-        "backup_set_id": world.set_id,
-        "region": DR_REGION,
-        "subnet_id": subnet,
-        "availability_zone": zone,
-        "security_group_ids": [group],
-        "instance_type": "t3.small",
-        "ami_id": None,
-        "keep_on_failure": False,
-        "instance_profile_arn": None,
-    }
+    request = resolved_request(world, DR_REGION)
     restore_id = "0f5e7a1c-0000-4000-8000-00000000d0d0"
     job = new_job(restore_id, DR_REGION, request, datetime.now(UTC)) | {
         "mode": "instance",
@@ -468,7 +459,7 @@ def test_an_incomplete_recovery_point_is_refused_and_a_missing_one_is_not_found(
     point = engine.recovery_point_from_snapshots(world.set_id, PRIMARY_REGION, items)
     assert point.set_size == 3 and not point.complete
     assert engine.recovery_point_from_snapshots(world.set_id, PRIMARY_REGION, items[1:]).complete is False
-    with pytest.raises(engine.NotFound) as missing:
+    with pytest.raises(NotFound) as missing:
         engine.load_recovery_point(ec2, "bset-00000000000000000000")
     assert missing.value.error == "RecoveryPointNotFound"
     one = world.snapshots[PRIMARY_REGION]["/dev/sdg"]["SnapshotId"]
@@ -494,7 +485,7 @@ def test_tear_down_removes_a_finished_restore_and_reports_nothing_left(world):
     ec2 = aws.client("ec2", PRIMARY_REGION)
     assert engine.find_leftovers(ec2, restore_id)
     left = engine.tear_down(
-        ec2, restore_id, job["instance_id"], job["image_id"], job["volume_ids"], Deadline(300, 0)
+        ec2, restore_id, job["instance_id"], job["image_id"], job["volume_ids"], engine.Deadline(300, 0)
     )
     assert left == []
     assert [i["InstanceId"] for i in live_instances(PRIMARY_REGION)] == [world.source_instance]

@@ -1,4 +1,4 @@
-"""Pure parts of the restore steps: client tokens, sizes, waiter budgets, deadlines."""
+"""Pure parts of the restore engine: client tokens, sizes, poll budgets, deadlines; the volume wait."""
 
 from __future__ import annotations
 
@@ -6,13 +6,15 @@ import uuid
 
 import pytest
 
-from smart_vault.restore.steps import (
+from smart_vault.errors import AwsError
+from smart_vault.restore.engine import (
     Deadline,
     client_token,
+    poll,
     restore_tags,
     volume_size_and_iops,
-    waiter_config,
 )
+from smart_vault.restore.engine.polling import wait_volume_usable
 
 
 def test_client_tokens_are_a_pure_function_of_restore_id_and_purpose():
@@ -48,10 +50,15 @@ def test_volume_size_and_iops_meet_each_volume_types_minimums(volume_type, snaps
     assert volume_size_and_iops(volume_type, snapshot_gib) == expected
 
 
-def test_waiter_config_polls_within_the_budget_and_at_least_once():
-    assert waiter_config(60, 5) == {"Delay": 5, "MaxAttempts": 12}
-    assert waiter_config(7, 5) == {"Delay": 5, "MaxAttempts": 1}
-    assert waiter_config(-30, 5) == {"Delay": 5, "MaxAttempts": 1}
+@pytest.mark.parametrize(("budget", "calls", "waited"), [(60, 13, 60), (7, 2, 5), (-30, 1, 0)])
+def test_a_poll_ends_within_its_budget_and_describes_at_least_once(virtual_time, budget, calls, waited):
+    made = []
+    with pytest.raises(AwsError) as raised:
+        poll(
+            lambda: made.append(1), lambda _: False, lambda _: None, budget_seconds=budget, delay=5, what="x"
+        )
+    assert raised.value.code == "WaiterError"
+    assert (len(made), virtual_time[0]) == (calls, waited)
 
 
 def test_deadline_counts_down_and_keeps_its_reserve():
@@ -94,7 +101,6 @@ def virtual_time():
 
 
 def test_a_volume_just_created_is_waited_for_through_not_found(virtual_time):
-    from smart_vault.restore.steps import wait_volume_usable
 
     ec2 = _Volumes(not_found=4, states=["creating", "available"])
     wait_volume_usable(ec2, "vol-0123456789abcdef0", 600)
@@ -102,8 +108,6 @@ def test_a_volume_just_created_is_waited_for_through_not_found(virtual_time):
 
 
 def test_a_volume_in_error_fails_at_once_with_a_readable_reason(virtual_time):
-    from smart_vault.errors import AwsError
-    from smart_vault.restore.steps import wait_volume_usable
 
     ec2 = _Volumes(not_found=0, states=["creating", "error"])
     with pytest.raises(AwsError) as raised:
@@ -112,8 +116,6 @@ def test_a_volume_in_error_fails_at_once_with_a_readable_reason(virtual_time):
 
 
 def test_not_found_is_retried_for_at_least_a_minute_then_reported(virtual_time):
-    from smart_vault.errors import AwsError
-    from smart_vault.restore.steps import wait_volume_usable
 
     ec2 = _Volumes(not_found=10_000, states=["available"])
     with pytest.raises(AwsError) as raised:

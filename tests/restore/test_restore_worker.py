@@ -12,6 +12,7 @@ from smart_vault import aws
 from smart_vault.config import RestoreWorkerSettings
 from smart_vault.errors import AwsError, ValidationError
 from smart_vault.restore import worker as restore_worker
+from smart_vault.restore.engine import volume_form
 from smart_vault.restore.jobs import RestoreJobStore
 from support.restore_world import (
     DR_REGION,
@@ -40,6 +41,18 @@ STEPS_WITH_INSTANCE = {
 
 class Crash(BaseException):
     """Stands for the Lambda process dying mid-way (timeout, out of memory): nothing in the worker catches it."""
+
+
+def run_worker_after_the_lease(restore_id: str) -> dict:
+    """The worker as Lambda's retry runs it, after the crashed invocation's lease (and deadline) ended."""
+    later = datetime.now(UTC) + timedelta(minutes=16)
+    return restore_worker.run_restore(
+        restore_id,
+        worker_settings(),
+        store=RestoreJobStore(worker_settings().restore_jobs_table),
+        seconds_left=900,
+        clock=lambda: later,
+    )
 
 
 @pytest.fixture
@@ -285,14 +298,7 @@ def test_a_worker_retried_after_a_crash_mid_way_ends_with_one_volume_and_one_ins
     assert get_restore(restore_id).body["status"] == "RUNNING"
 
     # Lambda retries after the crashed invocation's deadline: the lease it held has ended by then.
-    later = datetime.now(UTC) + timedelta(minutes=16)
-    job = restore_worker.run_restore(
-        restore_id,
-        worker_settings(),
-        store=RestoreJobStore(worker_settings().restore_jobs_table),
-        seconds_left=900,
-        clock=lambda: later,
-    )
+    job = run_worker_after_the_lease(restore_id)
 
     assert job["status"] == "SUCCEEDED", job["error"]
     assert len(restored_volumes(PRIMARY_REGION, restore_id)) == 1
@@ -345,14 +351,7 @@ def test_a_crash_right_after_create_volume_is_recovered_without_a_second_volume(
     assert get_restore(restore_id).body["volume_id"] is None
     assert len(restored_volumes(PRIMARY_REGION, restore_id)) == 1
 
-    later = datetime.now(UTC) + timedelta(minutes=16)
-    job = restore_worker.run_restore(
-        restore_id,
-        worker_settings(),
-        store=RestoreJobStore(worker_settings().restore_jobs_table),
-        seconds_left=900,
-        clock=lambda: later,
-    )
+    job = run_worker_after_the_lease(restore_id)
     [volume] = restored_volumes(PRIMARY_REGION, restore_id)
     assert job["status"] == "SUCCEEDED" and job["volume_id"] == volume["VolumeId"]
 
@@ -387,7 +386,7 @@ def test_every_create_call_carries_a_client_token_derived_from_the_restore_id(wo
         lambda params: tokens.setdefault("instance", params.get("ClientToken")),
     )
     run_worker(restore_id)
-    from smart_vault.restore.steps import client_token
+    from smart_vault.restore.engine import client_token
 
     assert tokens == {
         "volume": client_token(restore_id, "volume"),
@@ -421,16 +420,13 @@ def test_a_failure_at_attach_leaves_nothing_behind_and_a_failed_job(world):
 
 def test_a_failure_after_attach_detaches_and_removes_everything(world, monkeypatch):
     restore_id = start(world, launch_body(world))
-    real_wait_for = restore_worker.wait_for
 
-    def in_use_never_reached(ec2, waiter_name, budget_seconds, **kwargs):
-        if waiter_name == "volume_in_use":
-            raise AwsError(
-                "WaiterError", "Waiter VolumeInUse failed: Max attempts exceeded", "wait volume_in_use"
-            )
-        return real_wait_for(ec2, waiter_name, budget_seconds, **kwargs)
+    def in_use_never_reached(ec2, volume_id, budget_seconds):
+        raise AwsError(
+            "WaiterError", "Waiter VolumeInUse failed: Max attempts exceeded", "wait volume_in_use"
+        )
 
-    monkeypatch.setattr(restore_worker, "wait_for", in_use_never_reached)
+    monkeypatch.setattr(volume_form, "wait_volume_attached", in_use_never_reached)
     run_invoked_workers(world.lambda_client)
 
     job = get_restore(restore_id).body

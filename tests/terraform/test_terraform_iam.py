@@ -8,7 +8,7 @@ import re
 import pytest
 import tfmodel
 
-from smart_vault.restore import instance, steps
+from smart_vault.restore.engine import InstanceRestore, VolumeRestore, base
 
 STATEMENTS = tfmodel.all_statements()
 FUNCTION_ROLES = sorted(tfmodel.ROLE_POLICY_MAPS)
@@ -308,9 +308,11 @@ def test_instances_are_launched_tagged_and_with_imdsv2_required(function):
     ]
     assert ("StringEquals", "aws:RequestTag/ManagedBy", MANAGED) in statement.conditions
     assert ("StringEquals", "ec2:MetadataHttpTokens", ("required",)) in statement.conditions
-    # ... which is what both launches (full instance, and the volume restore's instance) ask for.
-    for module in (instance, steps):
-        assert '"HttpTokens": "required"' in inspect.getsource(module), module.__name__
+    # ... which is what both launches (full instance, and the volume restore's instance) ask for: both
+    # forms launch through the engine's one RunInstances call.
+    assert '"HttpTokens": "required"' in inspect.getsource(base)
+    for form in (InstanceRestore, VolumeRestore):
+        assert form.launch is base.RestoreAttempt.launch, form.__name__
 
 
 @pytest.mark.parametrize("function", ["restore_worker", "drill"])

@@ -2,8 +2,10 @@
 
 `smart_vault.drill.handler` is the Lambda entry point (`entry.handler`). Modules:
 - `entry`: the handler: parses the event, loads settings, runs, publishes the report and the metrics;
-- `selection`: which recovery points a run drills (pure); `run`: the drills themselves, in parallel, each a
-  full-instance restore (`smart_vault.restore.instance`) into the drill network, validated, timed, torn down;
+- `selection`: which recovery points a run drills (pure); `candidates`: the recovery points of the region;
+- `run`: the drills side by side and the report; `one`: one drill, a full-instance restore by the restore
+  engine (`smart_vault.restore.engine`) into the drill network, validated (`validation`), timed, torn down;
+  `records`: statuses, request, clients and times of the records;
 - `results`: the drill results table (latest per instance, history per instance).
 """
 

@@ -16,7 +16,10 @@ from smart_vault.tags import LINUX_PLATFORM
 
 
 @dataclass(frozen=True)
-class RecoveryPoint:
+class PointSummary:
+    """A recovery point as the selection sees it (one backup set of one instance; what rebuilding it needs is
+    the restore engine's `RecoveryPoint`, read when the drill starts)."""
+
     instance_id: str
     backup_set_id: str
     created_at: datetime
@@ -29,15 +32,15 @@ class RecoveryPoint:
 
 @dataclass(frozen=True)
 class Plan:
-    planned: tuple[RecoveryPoint, ...]
+    planned: tuple[PointSummary, ...]
     skipped: tuple[tuple[str, str], ...]  # (instance_id, reason)
 
 
-def newest_complete(points: Iterable[RecoveryPoint]) -> dict[str, RecoveryPoint]:
+def newest_complete(points: Iterable[PointSummary]) -> dict[str, PointSummary]:
     """The newest complete recovery point of every instance that is not suspect (v3: a drill restores the
     last clean one), carrying the ids of the newer suspect ones it passed over."""
-    newest: dict[str, RecoveryPoint] = {}
-    suspects: dict[str, list[RecoveryPoint]] = {}
+    newest: dict[str, PointSummary] = {}
+    suspects: dict[str, list[PointSummary]] = {}
     for point in points:
         if not point.complete:
             continue
@@ -57,7 +60,7 @@ def newest_complete(points: Iterable[RecoveryPoint]) -> dict[str, RecoveryPoint]
 
 
 def select_drills(
-    points: Iterable[RecoveryPoint],
+    points: Iterable[PointSummary],
     last_drilled: Mapping[str, datetime],
     max_instances: int,
     instance_ids: Sequence[str] | None = None,
@@ -70,7 +73,7 @@ def select_drills(
     newest = newest_complete(points)
     skipped: list[tuple[str, str]] = []
     if instance_ids is not None:
-        candidates: list[RecoveryPoint] = []
+        candidates: list[PointSummary] = []
         for instance_id in dict.fromkeys(instance_ids):
             point = newest.get(instance_id)
             if point is None:
@@ -86,7 +89,7 @@ def select_drills(
                 p.instance_id,
             ),
         )
-    planned: list[RecoveryPoint] = []
+    planned: list[PointSummary] = []
     for point in candidates:
         if point.platform is not None and point.platform != LINUX_PLATFORM:
             skipped.append(
@@ -103,7 +106,7 @@ def select_drills(
 
 
 def count_overdue(
-    points: Iterable[RecoveryPoint], last_drilled: Mapping[str, datetime], now: datetime, rotation_days: int
+    points: Iterable[PointSummary], last_drilled: Mapping[str, datetime], now: datetime, rotation_days: int
 ) -> int:
     """Instances with a complete recovery point not drilled within `rotation_days` of `now`.
 

@@ -30,9 +30,8 @@ from smart_vault.config import BackupSettings, VaultSettings
 from smart_vault.local.cloudtrail import TamperRules, Trail
 from smart_vault.local.moto_accounts import credentials_for
 from smart_vault.local.vault_setup import VAULT, WORKLOAD, Setup, set_up
-from smart_vault.restore.instance import InstancePlan, InstanceRestore, load_recovery_point
+from smart_vault.restore.engine import Deadline, InstancePlan, InstanceRestore, load_recovery_point
 from smart_vault.restore.recovery_points import list_recovery_points
-from smart_vault.restore.steps import Deadline
 from smart_vault.vault.entry import handle as vault_handle
 
 PRIMARY, DR = "eu-west-1", "eu-central-1"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from functools import cache
 from importlib import resources
@@ -164,23 +165,21 @@ def _schema_error(body: Any, form: int, exc: fastjsonschema.JsonSchemaValueExcep
         return ValidationError(f"missing required field: {missing[0]}{suffix}", field=missing[0])
     if field is None:
         return ValidationError("the request body must be a JSON object", field=None)
-    rule_definition = exc.rule_definition
-    if exc.rule == "type":
-        message = f"{field} must be {_type_name(rule_definition)}, got {_json_type(exc.value)}"
-    elif exc.rule == "pattern":
-        message = f"{field} must match {rule_definition}, got {exc.value!r}"
-    elif exc.rule == "enum":
-        message = f"{field} must be one of {', '.join(map(str, rule_definition))}, got {exc.value!r}"
-    elif exc.rule == "minItems":
-        message = f"{field} must list at least {rule_definition} item{'s' if rule_definition > 1 else ''}"
-    elif exc.rule == "maxItems":
-        message = f"{field} must list at most {rule_definition} items"
-    elif exc.rule == "uniqueItems":
-        message = f"{field} must not list an item twice"
-    else:
-        message = f"{field} is invalid: {exc.message}"
+    build = _RULE_MESSAGES.get(exc.rule or "")
+    message = build(field, exc.rule_definition, exc.value) if build else f"{field} is invalid: {exc.message}"
     # An array item's path ends in its index (`security_group_ids.0`); the field is the array.
     return ValidationError(message, field=field.split(".", 1)[0])
+
+
+# The message of each JSON-schema rule a request breaks, from (field, the rule's definition, the value).
+_RULE_MESSAGES: dict[str, Callable[[str, Any, Any], str]] = {
+    "type": lambda field, rule, value: f"{field} must be {_type_name(rule)}, got {_json_type(value)}",
+    "pattern": lambda field, rule, value: f"{field} must match {rule}, got {value!r}",
+    "enum": lambda field, rule, value: f"{field} must be one of {', '.join(map(str, rule))}, got {value!r}",
+    "minItems": lambda field, rule, _: f"{field} must list at least {rule} item{'s' if rule > 1 else ''}",
+    "maxItems": lambda field, rule, _: f"{field} must list at most {rule} items",
+    "uniqueItems": lambda field, _, __: f"{field} must not list an item twice",
+}
 
 
 def _type_name(rule_definition: Any) -> str:

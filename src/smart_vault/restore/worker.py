@@ -1,9 +1,10 @@
-"""The restore worker: turns a PENDING restore job into a volume (and an instance with it attached).
+"""The restore worker: turns a PENDING restore job into a volume (and an instance with it attached), or into
+a whole instance.
 
-Invoked asynchronously by the API with `{"restore_id": ...}`. It claims the job with a lease, creates the
-volume and launches the instance at the same time, waits for both, attaches, waits for `in-use`, records
-every step on the job, rolls back on failure unless `keep_on_failure`, then finishes the job and publishes
-one notification. Finished jobs and jobs held by a live worker are left alone, so Lambda's retries and
+Invoked asynchronously by the API with `{"restore_id": ...}`. It claims the job with a lease, runs the
+restore engine's attempt for the job's form (`restore.engine`: `VolumeRestore` or `InstanceRestore`),
+records every step on the job, rolls back on failure unless `keep_on_failure`, then finishes the job and
+publishes one notification. Finished jobs and jobs held by a live worker are left alone, so Lambda's retries and
 duplicate invocations are harmless.
 """
 
@@ -13,7 +14,6 @@ import re
 import threading
 import uuid
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -22,7 +22,14 @@ from smart_vault import aws, notify
 from smart_vault.config import RestoreWorkerSettings
 from smart_vault.errors import AwsError, ValidationError
 from smart_vault.observability import MetricUnit, logger, metrics, trace, trace_handler
-from smart_vault.restore.instance import InstancePlan, InstanceRestore, remove_restore
+from smart_vault.restore.engine import (
+    Deadline,
+    InstancePlan,
+    InstanceRestore,
+    RestoreAttempt,
+    VolumePlan,
+    VolumeRestore,
+)
 from smart_vault.restore.jobs import (
     FAILED,
     FINISHED_STATES,
@@ -33,14 +40,6 @@ from smart_vault.restore.jobs import (
     RestoreJobStore,
     iso_time,
     public_view,
-)
-from smart_vault.restore.steps import (
-    Deadline,
-    attach_volume,
-    create_volume,
-    launch_instance,
-    wait_for,
-    wait_volume_usable,
 )
 
 if TYPE_CHECKING:
@@ -122,131 +121,38 @@ class StepLog:
         self.save()
 
 
-class RestoreRun:
-    """One attempt at one restore job, holding its lease."""
+def start_attempt(job: Job, ec2: EC2Client, log: StepLog, deadline: Deadline) -> RestoreAttempt:
+    """The engine's attempt at this job: a full-instance restore, or the volume form resuming from what the
+    job recorded."""
+    restore_id, request = job["restore_id"], job["request"]
+    if job.get("mode") == "instance":
+        return InstanceRestore(ec2, InstancePlan.from_request(restore_id, request), log, deadline)
+    attempt = VolumeRestore(ec2, VolumePlan.from_request(restore_id, request), log, deadline)
+    return attempt.resume(job.get("volume_id"), job.get("instance_id"))
 
-    def __init__(self, job: Job, ec2: EC2Client, log: StepLog, deadline: Deadline):
-        self.job = job
-        self.request = job["request"]
-        self.ec2 = ec2
-        self.log = log
-        self.deadline = deadline
-        self.volume_id: str | None = job.get("volume_id")
-        self.instance_id: str | None = job.get("instance_id")
-        # What this attempt created: EC2 may not show it yet, so a rollback must not take NotFound as gone.
-        self.fresh: set[str] = set()
 
-    def _volume_branch(self) -> None:
-        with self.log.step("create_volume"):
-            recorded = self.volume_id
-            self.volume_id = create_volume(self.ec2, self.job["restore_id"], self.request)
-            if self.volume_id != recorded:
-                self.fresh.add(self.volume_id)
-            self.log.save(volume_id=self.volume_id)
-        with self.log.step("wait_volume_available"):
-            wait_volume_usable(self.ec2, self.volume_id, self.deadline.budget())
-
-    def _instance_branch(self) -> None:
-        with self.log.step("launch_instance"):
-            recorded = self.instance_id
-            self.instance_id = launch_instance(self.ec2, self.job["restore_id"], self.request)
-            if self.instance_id != recorded:
-                self.fresh.add(self.instance_id)
-            self.log.save(instance_id=self.instance_id)
-        with self.log.step("wait_instance_running"):
-            wait_for(self.ec2, "instance_running", self.deadline.budget(), InstanceIds=[self.instance_id])
-
-    @trace
-    def execute(self) -> None:
-        """Run the steps; raises StepFailed (or LeaseLost) on the first failure, after both branches end."""
-        branches = [self._volume_branch]
-        if self.request.get("launch_instance"):
-            branches.append(self._instance_branch)
-        # Creating a volume and booting an instance each take tens of seconds: do them side by side.
-        with ThreadPoolExecutor(max_workers=len(branches), thread_name_prefix="restore") as pool:
-            futures = [pool.submit(branch) for branch in branches]
-            errors = [future.exception() for future in futures]
-        for error in errors:
-            if isinstance(error, LeaseLost):
-                raise error
-        for error in errors:
-            if error is not None:
-                raise error
-        if not self.request.get("launch_instance"):
-            return
-        if self.volume_id is None or self.instance_id is None:  # both branches succeeded: both are set
-            raise RuntimeError("the restore branches ended without a volume or an instance")
-        with self.log.step("attach_volume"):
-            attach_volume(self.ec2, self.volume_id, self.instance_id, self.request["device_name"])
-        with self.log.step("wait_volume_in_use"):
-            wait_for(self.ec2, "volume_in_use", self.deadline.budget(), VolumeIds=[self.volume_id])
-
-    def roll_back(self) -> str | None:
-        """Remove what this restore created; a readable note of what was left behind, or None."""
-        if not (self.volume_id or self.instance_id):
-            return None
-        problems: list[str] = []
-        try:
-            with self.log.step("rollback"):
-                # The same removal as a full-instance restore's: by id and by the restore's tag, with
-                # NotFound retried for what this attempt just created.
-                problems = remove_restore(
-                    self.ec2,
-                    self.job["restore_id"],
-                    instance_id=self.instance_id,
-                    image_id=None,
-                    volume_ids=[self.volume_id] if self.volume_id else [],
-                    deadline=self.deadline,
-                    fresh_ids=frozenset(self.fresh),
-                )
-                if problems:
-                    raise RuntimeError("; ".join(problems))
-        except StepFailed as exc:
-            return "rollback incomplete: " + ("; ".join(problems) or str(exc))
+def roll_back(attempt: RestoreAttempt, log: StepLog) -> str | None:
+    """Remove what the attempt created, as a `rollback` step; a readable note of what was left, or None."""
+    if not attempt.needs_rollback():
         return None
+    problems: list[str] = []
+    try:
+        with log.step("rollback"):
+            problems = attempt.roll_back()
+            if problems:
+                raise RuntimeError("; ".join(problems))
+    except StepFailed as exc:
+        return "rollback incomplete: " + ("; ".join(problems) or str(exc))
+    return None
 
 
-class InstanceRun:
-    """One attempt at a full-instance restore job: the engine in `restore.instance`, recorded on the job."""
-
-    def __init__(self, job: Job, ec2: EC2Client, log: StepLog, deadline: Deadline):
-        self.job = job
-        self.engine = InstanceRestore(
-            ec2, InstancePlan.from_request(job["restore_id"], job["request"]), log, deadline
-        )
-        self.log = log
-
-    @property
-    def volume_id(self) -> str | None:
-        return self.engine.volume_ids[0] if self.engine.volume_ids else None
-
-    @property
-    def instance_id(self) -> str | None:
-        return self.engine.instance_id
-
-    def execute(self) -> None:
-        self.engine.execute()
-
-    def result_fields(self) -> dict[str, Any]:
-        warnings = [*(self.job.get("warnings") or []), *self.engine.warnings]
-        return {
-            "instance_id": self.engine.instance_id,
-            "image_id": self.engine.image_id,
-            "volume_ids": list(self.engine.volume_ids),
-            "volume_id": self.volume_id,
-            "warnings": list(dict.fromkeys(warnings)),
-        }
-
-    def roll_back(self) -> str | None:
-        problems: list[str] = []
-        try:
-            with self.log.step("rollback"):
-                problems = self.engine.roll_back()
-                if problems:
-                    raise RuntimeError("; ".join(problems))
-        except StepFailed as exc:
-            return "rollback incomplete: " + ("; ".join(problems) or str(exc))
-        return None
+def result_fields(job: Job, attempt: RestoreAttempt) -> dict[str, Any]:
+    """What the finished job records of the attempt (the instance form's warnings join the job's)."""
+    fields = attempt.result_fields()
+    if job.get("mode") == "instance":
+        warnings = [*(job.get("warnings") or []), *attempt.warnings]
+        fields["warnings"] = list(dict.fromkeys(warnings))
+    return fields
 
 
 def _summary(job: Job) -> str:
@@ -296,6 +202,29 @@ def _notify(job: Job, settings: RestoreWorkerSettings, sns_client: SNSClient | N
         )
 
 
+def _execute(
+    claimed: Job, owner: str, store: RestoreJobStore, ec2: EC2Client, deadline: Deadline, clock: Clock
+) -> tuple[Job, datetime]:
+    """Run the claimed job's attempt, roll back a failure unless `keep_on_failure`, finish the job: the job
+    as finished, and when. LeaseLost (another worker took over) and defects propagate."""
+    restore_id = claimed["restore_id"]
+    log = StepLog(store, claimed, owner, clock)
+    attempt = start_attempt(claimed, ec2, log, deadline)
+    status, error = SUCCEEDED, None
+    try:
+        attempt.execute()
+    except StepFailed as exc:
+        status, error = FAILED, str(exc)
+        logger.warning("restore step failed", extra={"restore_id": restore_id, "error": error})
+        if not claimed["request"].get("keep_on_failure"):
+            left_behind = roll_back(attempt, log)
+            if left_behind:
+                error = f"{error}; {left_behind}"
+    finished_at = clock()
+    fields = {**log.fields, **result_fields(claimed, attempt), "error": error}
+    return store.finish(restore_id, owner, status, fields, finished_at), finished_at
+
+
 @trace
 def run_restore(
     restore_id: str,
@@ -324,33 +253,10 @@ def run_restore(
         )
         return public_view(store.get(restore_id) or job)
     most = MAX_INSTANCE_RESERVE_SECONDS if claimed.get("mode") == "instance" else MAX_RESERVE_SECONDS
-    reserve = min(most, seconds_left / 4)
-    deadline = Deadline(seconds_left=seconds_left, reserve_seconds=reserve)
+    deadline = Deadline(seconds_left=seconds_left, reserve_seconds=min(most, seconds_left / 4))
     ec2 = ec2 or aws.client("ec2", claimed["region"])
     try:
-        log = StepLog(store, claimed, owner, clock)
-        run: RestoreRun | InstanceRun
-        if claimed.get("mode") == "instance":
-            run = InstanceRun(claimed, ec2, log, deadline)
-        else:
-            run = RestoreRun(claimed, ec2, log, deadline)
-        status, error = SUCCEEDED, None
-        try:
-            run.execute()
-        except StepFailed as exc:
-            status, error = FAILED, str(exc)
-            logger.warning("restore step failed", extra={"restore_id": restore_id, "error": error})
-            if not claimed["request"].get("keep_on_failure"):
-                left_behind = run.roll_back()
-                if left_behind:
-                    error = f"{error}; {left_behind}"
-        finished_at = clock()
-        if isinstance(run, InstanceRun):
-            result = run.result_fields()
-        else:
-            result = {"volume_id": run.volume_id, "instance_id": run.instance_id}
-            result["volume_ids"] = [run.volume_id] if run.volume_id else []
-        job = store.finish(restore_id, owner, status, {**log.fields, **result, "error": error}, finished_at)
+        job, finished_at = _execute(claimed, owner, store, ec2, deadline, clock)
     except LeaseLost:
         logger.warning("restore taken over by another worker; stopping", extra={"restore_id": restore_id})
         return public_view(store.get(restore_id) or claimed)
@@ -362,7 +268,7 @@ def run_restore(
         )
         store.release(restore_id, owner, clock())
         raise
-    logger.info("restore finished", extra={"restore_id": restore_id, "status": status})
+    logger.info("restore finished", extra={"restore_id": restore_id, "status": job["status"]})
     _emit_metrics(job, finished_at)
     _notify(job, settings, sns_client)
     return public_view(job)

@@ -1,4 +1,4 @@
-"""One full-instance restore on the simulation: the real engine (`smart_vault.restore.instance`) against the
+"""One full-instance restore on the simulation: the real engine (`smart_vault.restore.engine`) against the
 simulated EC2 of sim/compute.py, in virtual time, in the DR region while the primary is not called at all.
 
 The figures: the recovery time (the restore's start until the instance passes its status checks), the time of
@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
 from smart_vault import aws
-from smart_vault.restore.instance import InstancePlan, InstanceRestore, find_leftovers
-from smart_vault.restore.steps import Deadline
+from smart_vault.restore.engine import Deadline, InstancePlan, InstanceRestore, find_leftovers
 from smart_vault.sim.drill_scenario import DR, PRIMARY, START, percentile, seed_recovery_points
 from smart_vault.sim.world import SimEC2, SimParams, SimWorld
 

@@ -1,27 +1,22 @@
-"""Pre-checks of a restore request against AWS, in the target region, before anything is created.
+"""The pre-checks of a full-instance restore: its recovery point, every default, the network it lands in.
 
-Each check answers with the project's errors, which the API maps to HTTP: a snapshot that does not exist, is
-not this account's or is not managed by the vault is `NotFound` (404 SnapshotNotFound: the API never tells a
-caller about snapshots it may not restore); one that is not `completed` yet is `Conflict` (409); a missing
-AMI or subnet, or an availability zone that does not match, is `ValidationError` (400).
-
-A full-instance restore (`run_instance_prechecks`) finds its recovery point (404 RecoveryPointNotFound, 409
-when it is incomplete), resolves every default from the set's recorded metadata or `RESTORE_NETWORKS`, and
-checks the subnet, security groups and AMI. Only the target region is read: a DR restore works while the
-primary region is down.
+The recovery point must exist (404 RecoveryPointNotFound) and be complete (409) in the target region; every
+default comes from the set's recorded metadata or `RESTORE_NETWORKS`; the subnet, security groups and AMI are
+checked. Only the target region is read: a DR restore works while the primary region is down.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from smart_vault import aws
 from smart_vault.change_rate import suspect_warning
 from smart_vault.config import RestoreApiSettings, RestoreNetwork
-from smart_vault.errors import AwsError, Conflict, NotFound, ValidationError
+from smart_vault.errors import Conflict, NotFound, ValidationError
 from smart_vault.observability import trace
+from smart_vault.restore.checks.resources import check_image, check_security_groups, check_subnet
 from smart_vault.restore.clean_points import clean_recovery_point
 from smart_vault.restore.recovery_points import (
     RECOVERY_POINT_NOT_FOUND,
@@ -29,15 +24,13 @@ from smart_vault.restore.recovery_points import (
     managed_snapshots,
     snapshots_by_set,
 )
-from smart_vault.restore.request import InstanceRestoreRequest, RestoreRequest
+from smart_vault.restore.request import InstanceRestoreRequest
 from smart_vault.tags import (
     ARCHITECTURE_TAG,
     BACKUP_SET_TAG,
     INSTANCE_PROFILE_TAG,
     INSTANCE_TYPE_TAG,
     LINUX_PLATFORM,
-    MANAGED_BY_KEY,
-    MANAGED_BY_VALUE,
     PLATFORM_TAG,
     ROOT_DEVICE_TAG,
     SECURITY_GROUPS_TAG,
@@ -49,114 +42,6 @@ from smart_vault.tags import (
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
-
-SNAPSHOT_NOT_FOUND = "SnapshotNotFound"
-_SNAPSHOT_MISSING_CODES = frozenset({"InvalidSnapshot.NotFound", "InvalidSnapshotID.Malformed"})
-_IMAGE_MISSING_CODES = frozenset(
-    {"InvalidAMIID.NotFound", "InvalidAMIID.Malformed", "InvalidAMIID.Unavailable"}
-)
-_SUBNET_MISSING_CODES = frozenset({"InvalidSubnetID.NotFound", "InvalidSubnetID.Malformed"})
-_ZONE_MISSING_CODES = frozenset({"InvalidParameterValue", "InvalidAvailabilityZone"})
-
-
-def _describe(
-    call: Any, operation: str, result_key: str, missing_codes: frozenset[str], **kwargs: Any
-) -> list:
-    """Items of a Describe call; [] when AWS answers that the named resource does not exist."""
-    try:
-        with aws.aws_errors(operation):
-            return list(call(**kwargs).get(result_key, []))
-    except AwsError as exc:
-        if exc.code in missing_codes:
-            return []
-        raise
-
-
-def check_snapshot(ec2: EC2Client, snapshot_id: str, region: str) -> dict[str, Any]:
-    """The snapshot, when it is this account's, managed by the vault and completed."""
-    not_found = NotFound(
-        f"snapshot {snapshot_id} was not found in {region} among this account's Smart Vault snapshots",
-        error=SNAPSHOT_NOT_FOUND,
-    )
-    # OwnerIds=['self'] makes AWS hide snapshots of other accounts (public or shared ones included).
-    snapshots = _describe(
-        ec2.describe_snapshots,
-        "DescribeSnapshots",
-        "Snapshots",
-        _SNAPSHOT_MISSING_CODES,
-        SnapshotIds=[snapshot_id],
-        OwnerIds=["self"],
-    )
-    snapshot = next((s for s in snapshots if s.get("SnapshotId") == snapshot_id), None)
-    if snapshot is None:
-        raise not_found
-    if aws.tags_to_dict(snapshot.get("Tags")).get(MANAGED_BY_KEY) != MANAGED_BY_VALUE:
-        raise not_found
-    state = snapshot.get("State")
-    if state != "completed":
-        raise Conflict(f"snapshot {snapshot_id} is {state}, not completed; retry when it has completed")
-    return snapshot
-
-
-def check_image(ec2: EC2Client, ami_id: str, region: str) -> dict[str, Any]:
-    images = _describe(
-        ec2.describe_images, "DescribeImages", "Images", _IMAGE_MISSING_CODES, ImageIds=[ami_id]
-    )
-    image = next((i for i in images if i.get("ImageId") == ami_id), None)
-    if image is None:
-        raise ValidationError(f"AMI {ami_id} was not found in {region}", field="ami_id")
-    if image.get("State", "available") != "available":
-        raise ValidationError(f"AMI {ami_id} is {image.get('State')}, not available", field="ami_id")
-    return image
-
-
-def check_subnet(ec2: EC2Client, subnet_id: str, region: str) -> dict[str, Any]:
-    subnets = _describe(
-        ec2.describe_subnets, "DescribeSubnets", "Subnets", _SUBNET_MISSING_CODES, SubnetIds=[subnet_id]
-    )
-    subnet = next((s for s in subnets if s.get("SubnetId") == subnet_id), None)
-    if subnet is None:
-        raise ValidationError(f"subnet {subnet_id} was not found in {region}", field="subnet_id")
-    return subnet
-
-
-def check_availability_zone(ec2: EC2Client, zone: str, region: str) -> None:
-    zones = _describe(
-        ec2.describe_availability_zones,
-        "DescribeAvailabilityZones",
-        "AvailabilityZones",
-        _ZONE_MISSING_CODES,
-        ZoneNames=[zone],
-    )
-    if not any(z.get("ZoneName") == zone for z in zones):
-        raise ValidationError(
-            f"availability zone {zone} does not exist in {region}", field="availability_zone"
-        )
-
-
-@trace
-def run_prechecks(request: RestoreRequest, ec2: EC2Client | None = None) -> RestoreRequest:
-    """Check the request against its target region; return it with the availability zone resolved."""
-    region = request.region
-    ec2 = ec2 or aws.client("ec2", region)
-    check_snapshot(ec2, request.snapshot_id, region)
-    if request.ami_id:
-        check_image(ec2, request.ami_id, region)
-    zone = request.availability_zone
-    if request.subnet_id:
-        subnet_zone = check_subnet(ec2, request.subnet_id, region)["AvailabilityZone"]
-        if zone is not None and zone != subnet_zone:
-            raise ValidationError(
-                f"availability_zone {zone} does not match subnet {request.subnet_id}, which is in {subnet_zone}",
-                field="availability_zone",
-            )
-        zone = subnet_zone
-    else:
-        check_availability_zone(ec2, zone or "", region)
-    return replace(request, availability_zone=zone)
-
-
-# --------------------------------------------------------------------------- full-instance restores
 
 
 @dataclass(frozen=True)
@@ -318,34 +203,6 @@ def _resolve_instance_profile(
         f"the recorded instance profile {profile} is not in ALLOWED_INSTANCE_PROFILE_ARNS; "
         "the instance was launched without one",
     )
-
-
-def check_security_groups(ec2: EC2Client, group_ids: Sequence[str], vpc_id: str, region: str) -> None:
-    """Every group exists in `region` and belongs to `vpc_id`. A `group-id` filter (not GroupIds) answers
-    with the groups that exist instead of failing the whole call, so the error can name the missing ones."""
-    found = {
-        g["GroupId"]: g.get("VpcId")
-        for g in _describe(
-            ec2.describe_security_groups,
-            "DescribeSecurityGroups",
-            "SecurityGroups",
-            frozenset(),
-            Filters=[{"Name": "group-id", "Values": list(group_ids)}],
-        )
-    }
-    missing = [g for g in group_ids if g not in found]
-    if missing:
-        raise ValidationError(
-            f"security group{'s' if len(missing) > 1 else ''} {', '.join(missing)} not found in {region}",
-            field="security_group_ids",
-        )
-    elsewhere = [g for g in group_ids if found[g] != vpc_id]
-    if elsewhere:
-        raise ValidationError(
-            f"security group{'s' if len(elsewhere) > 1 else ''} {', '.join(elsewhere)} "
-            f"{'are' if len(elsewhere) > 1 else 'is'} not in the subnet's VPC {vpc_id}",
-            field="security_group_ids",
-        )
 
 
 @trace
