@@ -7,7 +7,7 @@ the attributes of the resources it names. A resource attribute the deployment do
 `aws_kms_key.primary.arn` when a test names no primary key) renders as the widest ARN of its type in the
 account (`arn:aws:kms:*:<account>:key/*`): the policy is then judged by its other elements (actions,
 conditions), never by a guess of a name. A function's environment binds what its Terraform `environment`
-block derives from resources (`COPY_LEDGER_TABLE = aws_dynamodb_table.copy_ledger.name` binds the ledger
+block derives from resources (`deployment.environment_bindings`: `COPY_LEDGER_TABLE = aws_dynamodb_table.copy_ledger.name` binds the ledger
 table), so a test world that sets those variables gets exact ARNs.
 
 Only the checkout has the Terraform: this module is part of the never-packaged authorization layer.
@@ -46,7 +46,7 @@ RENDERING = threading.RLock()
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
-def _serialized(function: _F) -> _F:
+def serialized(function: _F) -> _F:
     """`functools.cache`, computed and read under RENDERING."""
     cached = cache(function)
 
@@ -99,7 +99,7 @@ def unquote(value: Any) -> Any:
     return value
 
 
-@_serialized
+@serialized
 def parse_dir(directory: Path) -> dict[str, list[Any]]:
     """Every top-level block of every .tf file of one directory, by block kind."""
     blocks: dict[str, list[Any]] = {}
@@ -244,7 +244,7 @@ def _module_inputs(deployment: Deployment, call: str) -> dict[str, Any] | None:
     return inputs
 
 
-@_serialized
+@serialized
 def scope_for(function: str, region: str, deployment: Deployment) -> ModuleScope:
     """The module instance that runs `function` in `region` (the root module for the backup function)."""
     directory, _, calls, _ = FUNCTIONS[function]
@@ -313,7 +313,7 @@ def render_document(scope: ModuleScope, name: str, each: Any = None) -> list[Sta
 _DOC_REF = re.compile(r"^\$\{data\.aws_iam_policy_document\.([A-Za-z0-9_-]+)(?:\[[^]]*\])?\.json\}$")
 
 
-@_serialized
+@serialized
 def role_statements(function: str, region: str, deployment: Deployment) -> tuple[Statement, ...]:
     """Every statement of the inline policies Terraform attaches to the function's role."""
     directory, local_name, _, _ = FUNCTIONS[function]
@@ -328,14 +328,14 @@ def role_statements(function: str, region: str, deployment: Deployment) -> tuple
     return tuple(statements)
 
 
-@_serialized
+@serialized
 def key_policy(region: str, deployment: Deployment) -> tuple[Statement, ...]:
     """The key policy Terraform gives the vault's key of `region` (kms.tf, one document per region)."""
     scope = ModuleScope(deployment, REPO, None)
     return tuple(render_document(scope, "kms_key", each=region))
 
 
-@_serialized
+@serialized
 def vault_key_policy(deployment: Deployment) -> tuple[Statement, ...]:
     """(v3) The vault key's policy (modules/vault_account `vault_key`) in the vault function's deployment, its
     role named by its rendered ARN (the key policy names the role itself)."""
@@ -352,7 +352,7 @@ def vault_bus_policy(bus_arn: str, source_account: str) -> tuple[Statement, ...]
     return _vault_bus_policy(bus_arn, region, owner, source_account)
 
 
-@_serialized
+@serialized
 def _vault_bus_policy(bus_arn: str, region: str, owner: str, source_account: str) -> tuple[Statement, ...]:
     deployment = Deployment(
         account=owner,
@@ -364,59 +364,7 @@ def _vault_bus_policy(bus_arn: str, region: str, owner: str, source_account: str
     return tuple(render_document(scope, "vault_bus"))
 
 
-@_serialized
-def environment_names(function: str) -> frozenset[str]:
-    """The environment variables Terraform gives the function."""
-    directory, _, _, resource = FUNCTIONS[function]
-    body = labelled(directory, "resource", "aws_lambda_function")[resource]
-    return frozenset(body.get("environment", [{}])[0].get("variables", {}))
-
-
-def environment_bindings(function: str, environment: Mapping[str, str], deployment: Deployment) -> dict:
-    """Resource attributes bound by the function's environment (`VAR = aws_x.y.name` in its Terraform)."""
-    directory, _, _, resource = FUNCTIONS[function]
-    body = labelled(directory, "resource", "aws_lambda_function")[resource]
-    variables = body.get("environment", [{}])[0].get("variables", {})
-    bound: dict[str, Any] = {}
-    for name, raw in variables.items():
-        joined = re.fullmatch(r'\$\{join\(",", (var\.[A-Za-z0-9_]+)\)\}', str(raw))
-        if joined and name in environment:
-            bound[joined.group(1)] = tuple(v for v in environment[name].split(",") if v)
-            continue
-        # `var.t == null ? "" : element(split("/", var.t), 1)` (the restore API's DRILL_RESULTS_TABLE and
-        # COPY_LEDGER_TABLE): a table's name, the last part of its ARN, and "" exactly when the variable is
-        # null. A name binds the variable to that table's ARN; "" binds it to null, so that the statements
-        # Terraform only writes for a table (`for_each = var.t == null ? [] : [var.t]`) are not rendered.
-        # (Unbound, such a variable is a module output of the root and renders as any table of the account:
-        # then every table's Query statement allows every table, and none of them is the one that grants.)
-        named = re.fullmatch(
-            r'\$\{(var\.[A-Za-z0-9_]+) == null \? "" : element\(split\("/", \1\), 1\)\}', str(raw)
-        )
-        if named:  # unset is "" to the function too (config._optional_table_name): no table, no statement
-            region = environment.get("AWS_REGION") or environment.get("AWS_DEFAULT_REGION")
-            region = region or deployment.primary_region
-            table = environment.get(name, "")
-            bound[named.group(1)] = (
-                f"arn:aws:dynamodb:{region}:{deployment.account}:table/{table}" if table else None
-            )
-            continue
-        # `VAR = var.x`, `VAR = tostring(var.x)`, `VAR = local.x` (the environment tells what it evaluated to)
-        match = re.fullmatch(
-            r"\$\{(?:tostring\()?((?:aws_[a-z0-9_]+|var|local)\.[A-Za-z0-9_]+(?:\.[a-z_]+)?)\)?\}", str(raw)
-        )
-        if not match or not environment.get(name):
-            continue
-        path, value = match.group(1), environment[name]
-        bound[path] = value
-        if path.startswith("aws_dynamodb_table.") and path.endswith(".name"):
-            region = environment.get("AWS_REGION", deployment.primary_region)
-            bound[path.removesuffix(".name") + ".arn"] = (
-                f"arn:aws:dynamodb:{region}:{deployment.account}:table/{value}"
-            )
-    return bound
-
-
-@_serialized
+@serialized
 def role_arn(function: str, region: str, deployment: Deployment) -> str:
     """The ARN of the function's role, its name rendered from the Terraform (`aws_iam_role.<function>`)."""
     directory, _, _, resource = FUNCTIONS[function]
@@ -425,7 +373,7 @@ def role_arn(function: str, region: str, deployment: Deployment) -> str:
     return f"arn:aws:iam::{deployment.account}:role/{scope.evaluator.value(body['name'])}"
 
 
-@_serialized
+@serialized
 def function_name(function: str, region: str, deployment: Deployment) -> str:
     """The function's name as the module instance of `region` renders it."""
     directory, _, _, resource = FUNCTIONS[function]

@@ -13,6 +13,7 @@ from typing import Any
 
 from smart_vault import aws, notify, pacing
 from smart_vault.backup.anomaly_report import emit_change_metrics, publish_anomalies
+from smart_vault.backup.copy_finished import copy_finished
 from smart_vault.backup.events import (
     ContinuedRun,
     CopyCompleted,
@@ -21,19 +22,11 @@ from smart_vault.backup.events import (
     SnapshotsCompleted,
     parse_event,
 )
+from smart_vault.backup.invocation import Clients, Continuation, Deadline, RunRequest, RunResult
 from smart_vault.backup.ledger import ledger_for
+from smart_vault.backup.owed_copies import copy_completed_snapshots, reconcile_owed_copies
 from smart_vault.backup.report import FAILED, SUCCEEDED, build_report, email_summary, shrink
-from smart_vault.backup.run import (
-    Clients,
-    Continuation,
-    Deadline,
-    RunRequest,
-    RunResult,
-    copy_completed_snapshots,
-    copy_finished,
-    reconcile_owed_copies,
-    run_backup,
-)
+from smart_vault.backup.run import run_backup
 from smart_vault.config import BackupSettings
 from smart_vault.errors import AwsError, ValidationError
 from smart_vault.observability import MetricUnit, logger, metrics, single_metric, trace_handler

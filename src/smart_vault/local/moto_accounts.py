@@ -233,61 +233,14 @@ class _SentFrom:
 
 
 def apply() -> None:
-    from moto.core.responses import ActionResult
-    from moto.ec2.models.elastic_block_store import EBSBackend, Snapshot
+    from moto.ec2.models.elastic_block_store import EBSBackend
     from moto.ec2.responses import EC2Response
-    from moto.ec2.utils import random_snapshot_id
     from moto.events import models as events_models
     from moto.events import utils as events_utils
 
     if getattr(EC2Response, _APPLIED, False):
         return
-
-    def describe_snapshots(self: Any) -> Any:
-        snapshots = visible_snapshots(
-            self.ec2_backend,
-            self._get_param("SnapshotIds", []) or [],
-            self._filters_from_querystring(),
-            self._get_param("OwnerIds", []) or [],
-            self._get_param("RestorableByUserIds", []) or [],
-        )
-        return ActionResult({"Snapshots": snapshots})
-
-    def copy_snapshot(
-        self: Any, source_snapshot_id: str, source_region: str, description: str, kms_key_id: str | None
-    ) -> Any:
-        source = _source_snapshot(self, source_snapshot_id, source_region)
-        if source.owner_id != self.account_id:
-            check_key_use(source, self.account_id, source_region)
-        snapshot_id = random_snapshot_id()
-        snapshot = Snapshot(
-            self,
-            snapshot_id,
-            volume=source.volume,
-            description=description,
-            encrypted=source.encrypted or kms_key_id is not None,
-            kms_key_id=kms_key_id,
-        )
-        self.snapshots[snapshot_id] = snapshot
-        return snapshot
-
-    put_events = events_models.EventsBackend.put_events
-
-    def put_events_across_accounts(self: Any, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        local, answers = [], {}
-        for index, entry in enumerate(events):
-            arn = entry.get("EventBusName") or ""
-            if arn.startswith("arn:") and arn.split(":")[4] != self.account_id:
-                sent = _deliver(
-                    events_models.events_backends, put_events, self.account_id, copying.deepcopy(entry)
-                )
-                answers[index] = sent
-            else:
-                local.append((index, entry))
-        own = put_events(self, [e for _, e in local]) if local else []
-        for (index, _), answer in zip(local, own, strict=True):
-            answers[index] = answer
-        return [answers[i] for i in range(len(events))]
+    _ORIGINAL["put_events"] = events_models.EventsBackend.put_events
 
     # moto's default target input leaves out the event's `account`; EventBridge delivers the whole event.
     template = events_utils.EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE
@@ -295,7 +248,66 @@ def apply() -> None:
         events_utils.EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE = template.replace(
             '"version": "0", ', '"version": "0", "account": "<account>", '
         )
-    EC2Response.describe_snapshots = describe_snapshots  # type: ignore[method-assign]  # patching moto on purpose
-    EBSBackend.copy_snapshot = copy_snapshot  # type: ignore[method-assign]  # patching moto on purpose
-    events_models.EventsBackend.put_events = put_events_across_accounts  # type: ignore[method-assign]  # patching moto on purpose
+    EC2Response.describe_snapshots = _describe_snapshots  # type: ignore[method-assign]  # patching moto on purpose
+    EBSBackend.copy_snapshot = _copy_snapshot  # type: ignore[method-assign]  # patching moto on purpose
+    events_models.EventsBackend.put_events = _put_events_across_accounts  # type: ignore[method-assign]  # patching moto on purpose
     setattr(EC2Response, _APPLIED, True)
+
+
+# moto's own methods, kept when `apply` replaces them.
+_ORIGINAL: dict[str, Any] = {}
+
+
+def _describe_snapshots(self: Any) -> Any:
+    from moto.core.responses import ActionResult
+
+    snapshots = visible_snapshots(
+        self.ec2_backend,
+        self._get_param("SnapshotIds", []) or [],
+        self._filters_from_querystring(),
+        self._get_param("OwnerIds", []) or [],
+        self._get_param("RestorableByUserIds", []) or [],
+    )
+    return ActionResult({"Snapshots": snapshots})
+
+
+def _copy_snapshot(
+    self: Any, source_snapshot_id: str, source_region: str, description: str, kms_key_id: str | None
+) -> Any:
+    from moto.ec2.models.elastic_block_store import Snapshot
+    from moto.ec2.utils import random_snapshot_id
+
+    source = _source_snapshot(self, source_snapshot_id, source_region)
+    if source.owner_id != self.account_id:
+        check_key_use(source, self.account_id, source_region)
+    snapshot_id = random_snapshot_id()
+    snapshot = Snapshot(
+        self,
+        snapshot_id,
+        volume=source.volume,
+        description=description,
+        encrypted=source.encrypted or kms_key_id is not None,
+        kms_key_id=kms_key_id,
+    )
+    self.snapshots[snapshot_id] = snapshot
+    return snapshot
+
+
+def _put_events_across_accounts(self: Any, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    from moto.events import models as events_models
+
+    put_events = _ORIGINAL["put_events"]
+    local, answers = [], {}
+    for index, entry in enumerate(events):
+        arn = entry.get("EventBusName") or ""
+        if arn.startswith("arn:") and arn.split(":")[4] != self.account_id:
+            sent = _deliver(
+                events_models.events_backends, put_events, self.account_id, copying.deepcopy(entry)
+            )
+            answers[index] = sent
+        else:
+            local.append((index, entry))
+    own = put_events(self, [e for _, e in local]) if local else []
+    for (index, _), answer in zip(local, own, strict=True):
+        answers[index] = answer
+    return [answers[i] for i in range(len(events))]

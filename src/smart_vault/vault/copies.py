@@ -19,8 +19,9 @@ from datetime import datetime
 from typing import Any
 
 from smart_vault import aws
+from smart_vault.backup.dr_copies import COPY_LIMIT_CODES
 from smart_vault.backup.ledger import CopyLedger, OwedCopy
-from smart_vault.backup.snapshots import COPY_LIMIT_CODES, describe_managed_snapshots
+from smart_vault.backup.snapshots import describe_managed_snapshots
 from smart_vault.config import VaultSettings
 from smart_vault.errors import AwsError
 from smart_vault.observability import logger
