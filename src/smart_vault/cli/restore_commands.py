@@ -46,22 +46,30 @@ def _given(args: argparse.Namespace, options: dict[str, str]) -> list[str]:
     return [flag for name, flag in options.items() if getattr(args, name) not in (None, False)]
 
 
+# The options each form's body carries when they are set (the body keys are the options' names).
+INSTANCE_BODY_OPTIONS = (
+    "backup_set_id",
+    "region",
+    "subnet_id",
+    "security_group_ids",
+    "instance_type",
+    "ami_id",
+)
+VOLUME_BODY_OPTIONS = (
+    "region",
+    "ami_id",
+    "subnet_id",
+    "instance_type",
+    "availability_zone",
+    "device_name",
+    "volume_type",
+)
+
+
 def instance_restore_body(args: argparse.Namespace) -> dict[str, Any]:
     """The full-instance POST /restore body: unset options are left out, so the API applies the recorded
     values (or RESTORE_NETWORKS in the DR region)."""
-    body: dict[str, Any] = {"instance_id": args.instance_id}
-    options = {
-        "backup_set_id": args.backup_set_id,
-        "region": args.region,
-        "subnet_id": args.subnet_id,
-        "security_group_ids": args.security_group_ids,
-        "instance_type": args.instance_type,
-        "ami_id": args.ami_id,
-    }
-    body.update({k: v for k, v in options.items() if v is not None})
-    if args.keep_on_failure:
-        body["keep_on_failure"] = True
-    return body
+    return _with_options({"instance_id": args.instance_id}, args, INSTANCE_BODY_OPTIONS)
 
 
 def restore_request_body(args: argparse.Namespace) -> dict[str, Any]:
@@ -71,16 +79,11 @@ def restore_request_body(args: argparse.Namespace) -> dict[str, Any]:
     body: dict[str, Any] = {"snapshot_id": args.snapshot_id}
     if args.launch:
         body["launch_instance"] = True
-    options = {
-        "region": args.region,
-        "ami_id": args.ami_id,
-        "subnet_id": args.subnet_id,
-        "instance_type": args.instance_type,
-        "availability_zone": args.availability_zone,
-        "device_name": args.device_name,
-        "volume_type": args.volume_type,
-    }
-    body.update({k: v for k, v in options.items() if v is not None})
+    return _with_options(body, args, VOLUME_BODY_OPTIONS)
+
+
+def _with_options(body: dict[str, Any], args: argparse.Namespace, names: tuple[str, ...]) -> dict[str, Any]:
+    body.update({name: getattr(args, name) for name in names if getattr(args, name) is not None})
     if args.keep_on_failure:
         body["keep_on_failure"] = True
     return body

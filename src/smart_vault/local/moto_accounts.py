@@ -32,7 +32,12 @@ from __future__ import annotations
 import copy as copying
 import fnmatch
 import json
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
+
+from smart_vault import aws
 
 _APPLIED = "_smart_vault_accounts"
 KEY_ACTIONS_FOR_COPY = ("kms:Decrypt", "kms:DescribeKey", "kms:CreateGrant", "kms:ReEncryptFrom")
@@ -55,6 +60,60 @@ def credentials_for(
         "AWS_SECRET_ACCESS_KEY": creds["SecretAccessKey"],
         "AWS_SESSION_TOKEN": creds["SessionToken"],
     }
+
+
+CREDENTIAL_NAMES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
+
+
+def account_client(credentials: Mapping[str, str], service: str, region: str) -> Any:
+    """A boto3 client of `service` in `region` with one account's credentials (from `credentials_for`)."""
+    import boto3
+
+    return boto3.client(  # type: ignore[call-overload]  # the stubs type client() per literal service name
+        service,
+        region_name=region,
+        aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=credentials["AWS_SESSION_TOKEN"],
+    )
+
+
+@contextmanager
+def environ_kept(names: Iterable[str]) -> Iterator[None]:
+    """Every variable of `names` put back in os.environ as it was (or unset) when the block ends."""
+    saved = {k: os.environ.get(k) for k in names}
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@contextmanager
+def function_environment(environment: Mapping[str, str]) -> Iterator[None]:
+    """The function's environment variables in os.environ while its handler runs, as Lambda gives them (the
+    authorization layer renders the function's role from them)."""
+    with environ_kept(environment):
+        os.environ.update(environment)
+        yield
+
+
+@contextmanager
+def as_account(credentials: Mapping[str, str] | None) -> Iterator[None]:
+    """Run the handlers with one account's credentials (None: the default ones); smart_vault.aws builds its
+    clients again on the way in and out."""
+    try:
+        with environ_kept(CREDENTIAL_NAMES):
+            if credentials:
+                os.environ.update(credentials)
+                os.environ["AWS_SECURITY_TOKEN"] = credentials["AWS_SESSION_TOKEN"]
+            aws.reset_clients()
+            yield
+    finally:
+        aws.reset_clients()
 
 
 def _principals(statement: dict[str, Any]) -> list[str]:
