@@ -14,7 +14,11 @@ from typing import TYPE_CHECKING
 from smart_vault import aws
 from smart_vault.backup import copy_failures
 from smart_vault.backup.ledger import CopyLedger, OwedCopy, owed_sort_key
-from smart_vault.backup.snapshots import FILTER_VALUES_MAX, PAGE_SIZE, describe_managed_snapshots
+from smart_vault.backup.snapshots import (
+    FILTER_VALUES_MAX,
+    describe_managed_snapshots,
+    own_snapshots,
+)
 from smart_vault.config import BackupSettings
 from smart_vault.errors import AwsError
 from smart_vault.observability import logger
@@ -112,14 +116,7 @@ def pending_copies(dr_snapshots: Iterable[Snapshot]) -> int:
 def describe_pending_snapshots(dr_ec2: EC2Client, dr_region: str) -> list[Snapshot]:
     """Snapshots pending in the DR region now. Filtered on the state only: pending snapshots are few, so
     this is one short page, and the managed copies among them are told apart by their tags."""
-    items = aws.paginate(
-        dr_ec2,
-        "describe_snapshots",
-        "Snapshots",
-        page_size=PAGE_SIZE,
-        OwnerIds=["self"],
-        Filters=[{"Name": "status", "Values": [PENDING]}],
-    )
+    items = own_snapshots(dr_ec2, [{"Name": "status", "Values": [PENDING]}])
     return [snapshot_from_api(item, dr_region) for item in items]
 
 
