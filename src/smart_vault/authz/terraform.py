@@ -7,8 +7,8 @@ the attributes of the resources it names. A resource attribute the deployment do
 `aws_kms_key.primary.arn` when a test names no primary key) renders as the widest ARN of its type in the
 account (`arn:aws:kms:*:<account>:key/*`): the policy is then judged by its other elements (actions,
 conditions), never by a guess of a name. A function's environment binds what its Terraform `environment`
-block derives from resources (`deployment.environment_bindings`: `COPY_LEDGER_TABLE = aws_dynamodb_table.copy_ledger.name` binds the ledger
-table), so a test world that sets those variables gets exact ARNs.
+block derives from resources (`COPY_LEDGER_TABLE = aws_dynamodb_table.copy_ledger.name` binds the ledger
+table), so a test world that sets those variables gets exact ARNs (`deployment.environment_bindings`).
 
 Only the checkout has the Terraform: this module is part of the never-packaged authorization layer.
 """
@@ -46,7 +46,7 @@ RENDERING = threading.RLock()
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
-def serialized(function: _F) -> _F:
+def _serialized(function: _F) -> _F:
     """`functools.cache`, computed and read under RENDERING."""
     cached = cache(function)
 
@@ -56,6 +56,9 @@ def serialized(function: _F) -> _F:
             return cached(*args, **kwargs)
 
     return cast(_F, wrapper)
+
+
+serialized = _serialized  # for the modules of this layer that cache as this one does (deployment.py)
 
 
 # function -> (directory, locals map of its role's policy documents, module calls by region role, resource)
@@ -99,7 +102,7 @@ def unquote(value: Any) -> Any:
     return value
 
 
-@serialized
+@_serialized
 def parse_dir(directory: Path) -> dict[str, list[Any]]:
     """Every top-level block of every .tf file of one directory, by block kind."""
     blocks: dict[str, list[Any]] = {}
@@ -244,7 +247,7 @@ def _module_inputs(deployment: Deployment, call: str) -> dict[str, Any] | None:
     return inputs
 
 
-@serialized
+@_serialized
 def scope_for(function: str, region: str, deployment: Deployment) -> ModuleScope:
     """The module instance that runs `function` in `region` (the root module for the backup function)."""
     directory, _, calls, _ = FUNCTIONS[function]
@@ -313,7 +316,7 @@ def render_document(scope: ModuleScope, name: str, each: Any = None) -> list[Sta
 _DOC_REF = re.compile(r"^\$\{data\.aws_iam_policy_document\.([A-Za-z0-9_-]+)(?:\[[^]]*\])?\.json\}$")
 
 
-@serialized
+@_serialized
 def role_statements(function: str, region: str, deployment: Deployment) -> tuple[Statement, ...]:
     """Every statement of the inline policies Terraform attaches to the function's role."""
     directory, local_name, _, _ = FUNCTIONS[function]
@@ -328,14 +331,14 @@ def role_statements(function: str, region: str, deployment: Deployment) -> tuple
     return tuple(statements)
 
 
-@serialized
+@_serialized
 def key_policy(region: str, deployment: Deployment) -> tuple[Statement, ...]:
     """The key policy Terraform gives the vault's key of `region` (kms.tf, one document per region)."""
     scope = ModuleScope(deployment, REPO, None)
     return tuple(render_document(scope, "kms_key", each=region))
 
 
-@serialized
+@_serialized
 def vault_key_policy(deployment: Deployment) -> tuple[Statement, ...]:
     """(v3) The vault key's policy (modules/vault_account `vault_key`) in the vault function's deployment, its
     role named by its rendered ARN (the key policy names the role itself)."""
@@ -352,7 +355,7 @@ def vault_bus_policy(bus_arn: str, source_account: str) -> tuple[Statement, ...]
     return _vault_bus_policy(bus_arn, region, owner, source_account)
 
 
-@serialized
+@_serialized
 def _vault_bus_policy(bus_arn: str, region: str, owner: str, source_account: str) -> tuple[Statement, ...]:
     deployment = Deployment(
         account=owner,
@@ -364,7 +367,7 @@ def _vault_bus_policy(bus_arn: str, region: str, owner: str, source_account: str
     return tuple(render_document(scope, "vault_bus"))
 
 
-@serialized
+@_serialized
 def role_arn(function: str, region: str, deployment: Deployment) -> str:
     """The ARN of the function's role, its name rendered from the Terraform (`aws_iam_role.<function>`)."""
     directory, _, _, resource = FUNCTIONS[function]
@@ -373,7 +376,7 @@ def role_arn(function: str, region: str, deployment: Deployment) -> str:
     return f"arn:aws:iam::{deployment.account}:role/{scope.evaluator.value(body['name'])}"
 
 
-@serialized
+@_serialized
 def function_name(function: str, region: str, deployment: Deployment) -> str:
     """The function's name as the module instance of `region` renders it."""
     directory, _, _, resource = FUNCTIONS[function]
