@@ -58,9 +58,6 @@ def _serialized(function: _F) -> _F:
     return cast(_F, wrapper)
 
 
-serialized = _serialized  # for the modules of this layer that cache as this one does (deployment.py)
-
-
 # function -> (directory, locals map of its role's policy documents, module calls by region role, resource)
 FUNCTIONS = {
     "backup": (REPO, "backup_policies", None, "backup"),
@@ -382,3 +379,7 @@ def function_name(function: str, region: str, deployment: Deployment) -> str:
     directory, _, _, resource = FUNCTIONS[function]
     body = labelled(directory, "resource", "aws_lambda_function")[resource]
     return str(scope_for(function, region, deployment).evaluator.value(body["function_name"]))
+
+
+# For the modules of this layer that cache as this one does (deployment.py).
+serialized = _serialized
