@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Mapping
@@ -10,19 +9,23 @@ from dataclasses import dataclass, field
 
 from smart_vault.env_vars import (
     ACCOUNT_ID_RE,
+    SG_RE,
+    SNS_TOPIC_ARN_RE,
+    SUBNET_RE,
+    RestoreNetwork,
     account_id,
     env_bool,
     env_choice,
     env_csv,
-    env_current_region,
-    env_dr_region,
     env_float,
     env_get,
     env_int,
+    env_networks,
     env_optional_table_name,
+    env_profile_arns,
+    env_region,
     env_required,
     env_table_name,
-    env_topic_arn,
 )
 from smart_vault.errors import ConfigError
 
@@ -31,7 +34,6 @@ KMS_ID_RE = re.compile(
     r"^(alias/[A-Za-z0-9/_-]{1,256}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$"
 )
 INSTANCE_TYPE_RE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
-SUBNET_RE = re.compile(r"^subnet-[0-9a-f]{8,17}$")
 # A function name, name:alias or (partial) ARN, as Lambda Invoke accepts it.
 FUNCTION_NAME_RE = re.compile(
     r"^(arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:)?[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9_$-]{1,128})?$"
@@ -53,48 +55,6 @@ def _change_settings(env: Mapping[str, str]) -> dict[str, float]:
         "change_anomaly_min_gib": env_float(env, "CHANGE_ANOMALY_MIN_GIB", 1.0, 0.0, 65536.0),
         "snapshot_price_per_gb_month": _price(env),
     }
-
-
-SG_RE = re.compile(r"^sg-[0-9a-f]{8,17}$")
-INSTANCE_PROFILE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:instance-profile/[\w+=,.@/-]+$")
-
-
-@dataclass(frozen=True)
-class RestoreNetwork:
-    """Where full-instance restores of sets taken in another region land by default, in one region."""
-
-    subnet_id: str | None = None
-    security_group_ids: tuple[str, ...] = ()
-
-
-def _networks(env: Mapping[str, str], name: str) -> dict[str, RestoreNetwork]:
-    """A JSON object region -> {"subnet_id": ..., "security_group_ids": [...]} (either key may be absent)."""
-    try:
-        document = json.loads(env.get(name, "").strip() or "{}")
-    except ValueError:
-        raise ConfigError(name, "is not valid JSON") from None
-    if not isinstance(document, dict):
-        raise ConfigError(name, "must be a JSON object of region -> network")
-    networks = {}
-    for region, value in document.items():
-        if not isinstance(value, dict) or set(value) - {"subnet_id", "security_group_ids"}:
-            raise ConfigError(name, f"{region}: only subnet_id and security_group_ids may be given")
-        subnet = value.get("subnet_id")
-        groups = value.get("security_group_ids") or []  # Terraform encodes an unset one as null
-        if subnet is not None and not (isinstance(subnet, str) and SUBNET_RE.match(subnet)):
-            raise ConfigError(name, f"{region}: {subnet!r} is not a subnet id")
-        if not isinstance(groups, list) or not all(isinstance(g, str) and SG_RE.match(g) for g in groups):
-            raise ConfigError(name, f"{region}: security_group_ids must be a list of security group ids")
-        networks[region] = RestoreNetwork(subnet, tuple(groups))
-    return networks
-
-
-def _profile_arns(env: Mapping[str, str], name: str) -> tuple[str, ...]:
-    arns = env_csv(env, name, "")
-    for arn in arns:
-        if not INSTANCE_PROFILE_ARN_RE.match(arn):
-            raise ConfigError(name, f"{arn!r} is not an instance profile ARN")
-    return arns
 
 
 APP_CONSISTENT_ON_FAILURE_VALUES = ("crash-consistent", "skip")
@@ -136,6 +96,26 @@ def vault_target(env: Mapping[str, str], dr_region: str) -> tuple[str | None, st
     return vault, bus
 
 
+def _current_region(env: Mapping[str, str]) -> str:
+    if env_get(env, "AWS_REGION") is None and env_get(env, "AWS_DEFAULT_REGION") is not None:
+        return env_region(env, "AWS_DEFAULT_REGION")
+    return env_region(env, "AWS_REGION")
+
+
+def _dr_region(env: Mapping[str, str], region: str) -> str:
+    dr_region = env_region(env, "DR_REGION")
+    if dr_region == region:
+        raise ConfigError("DR_REGION", f"must differ from AWS_REGION ({region})")
+    return dr_region
+
+
+def _topic_arn(env: Mapping[str, str]) -> str:
+    value = env_required(env, "SNS_TOPIC_ARN")
+    if not SNS_TOPIC_ARN_RE.match(value):
+        raise ConfigError("SNS_TOPIC_ARN", f"is not an SNS topic ARN: {value!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class BackupSettings:
     region: str
@@ -168,8 +148,8 @@ class BackupSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> BackupSettings:
         env = os.environ if env is None else env
-        region = env_current_region(env)
-        dr_region = env_dr_region(env, region)
+        region = _current_region(env)
+        dr_region = _dr_region(env, region)
         kms_key = env_required(env, "DR_KMS_KEY_ID")
         arn = KMS_ARN_RE.match(kms_key)
         if arn:
@@ -191,7 +171,7 @@ class BackupSettings:
         vault_account, vault_bus = vault_target(env, dr_region)
         return cls(
             region=region,
-            sns_topic_arn=env_topic_arn(env),
+            sns_topic_arn=_topic_arn(env),
             tag_key=tag_key,
             tag_values=tag_values,
             retention_days=retention,
@@ -241,7 +221,7 @@ class RestoreApiSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> RestoreApiSettings:
         env = os.environ if env is None else env
-        region = env_current_region(env)
+        region = _current_region(env)
         types = env_csv(env, "ALLOWED_INSTANCE_TYPES", DEFAULT_ALLOWED_INSTANCE_TYPES)
         if not types:
             raise ConfigError("ALLOWED_INSTANCE_TYPES", "must name at least one instance type")
@@ -254,14 +234,14 @@ class RestoreApiSettings:
                 raise ConfigError("ALLOWED_SUBNET_IDS", f"{item!r} is not a subnet id")
         return cls(
             region=region,
-            dr_region=env_dr_region(env, region),
+            dr_region=_dr_region(env, region),
             restore_worker_function=env_required(env, "RESTORE_WORKER_FUNCTION"),
             restore_jobs_table=env_table_name(env, "RESTORE_JOBS_TABLE"),
             idempotency_table=env_table_name(env, "IDEMPOTENCY_TABLE"),
             allowed_instance_types=types,
             allowed_subnet_ids=subnets,
-            restore_networks=_networks(env, "RESTORE_NETWORKS"),
-            allowed_instance_profile_arns=_profile_arns(env, "ALLOWED_INSTANCE_PROFILE_ARNS"),
+            restore_networks=env_networks(env, "RESTORE_NETWORKS"),
+            allowed_instance_profile_arns=env_profile_arns(env, "ALLOWED_INSTANCE_PROFILE_ARNS"),
             drill_results_table=env_optional_table_name(env, "DRILL_RESULTS_TABLE"),
             change_ledger_table=env_optional_table_name(env, "COPY_LEDGER_TABLE"),
             snapshot_price_per_gb_month=_price(env),
@@ -280,11 +260,11 @@ class RestoreWorkerSettings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> RestoreWorkerSettings:
         env = os.environ if env is None else env
         return cls(
-            region=env_current_region(env),
-            sns_topic_arn=env_topic_arn(env),
+            region=_current_region(env),
+            sns_topic_arn=_topic_arn(env),
             restore_jobs_table=env_table_name(env, "RESTORE_JOBS_TABLE"),
-            restore_networks=_networks(env, "RESTORE_NETWORKS"),
-            allowed_instance_profile_arns=_profile_arns(env, "ALLOWED_INSTANCE_PROFILE_ARNS"),
+            restore_networks=env_networks(env, "RESTORE_NETWORKS"),
+            allowed_instance_profile_arns=env_profile_arns(env, "ALLOWED_INSTANCE_PROFILE_ARNS"),
         )
 
 
@@ -329,8 +309,8 @@ class DrillSettings:
                 "DRILL_VALIDATION_FUNCTION", f"is not a Lambda function name or ARN: {validation!r}"
             )
         return cls(
-            region=env_current_region(env),
-            sns_topic_arn=env_topic_arn(env),
+            region=_current_region(env),
+            sns_topic_arn=_topic_arn(env),
             results_table=env_table_name(env, "DRILL_RESULTS_TABLE"),
             subnet_id=subnet,
             security_group_ids=groups,
@@ -339,7 +319,7 @@ class DrillSettings:
             instance_type=instance_type,
             timeout_seconds=env_int(env, "DRILL_TIMEOUT_SECONDS", 600, 60, 840),
             validation_function=validation,
-            allowed_instance_profile_arns=_profile_arns(env, "ALLOWED_INSTANCE_PROFILE_ARNS"),
+            allowed_instance_profile_arns=env_profile_arns(env, "ALLOWED_INSTANCE_PROFILE_ARNS"),
         )
 
 
@@ -361,7 +341,7 @@ class VaultSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> VaultSettings:
         env = os.environ if env is None else env
-        region = env_current_region(env)
+        region = _current_region(env)
         sources = env_csv(env, "SOURCE_ACCOUNT_IDS", "")
         if not sources:
             raise ConfigError("SOURCE_ACCOUNT_IDS", "is required but not set")
@@ -379,7 +359,7 @@ class VaultSettings:
         lock_mode, cool_off = lock_settings(env)
         return cls(
             region=region,
-            sns_topic_arn=env_topic_arn(env),
+            sns_topic_arn=_topic_arn(env),
             source_account_ids=sources,
             vault_kms_key_id=key,
             vault_ledger_table=env_table_name(env, "VAULT_LEDGER_TABLE"),

@@ -1,11 +1,15 @@
-"""Reading one environment variable: its type, range or format, and an error that names the variable when
-it is wrong (`ConfigError`). The settings of each function (`config`) are built from these.
+"""Reading one environment variable: its type, range or format (numbers, booleans, lists, regions, table
+names, account ids, the JSON of RESTORE_NETWORKS), and an error that names the variable when it is wrong
+(`ConfigError`). The caller names the variable: every name a function reads is written in `config`, which
+builds each function's settings from these (tests/terraform compares those names with the Terraform).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import TypeVar
 
 from smart_vault.errors import ConfigError
@@ -89,26 +93,6 @@ def env_region(env: Mapping[str, str], name: str) -> str:
     return value
 
 
-def env_current_region(env: Mapping[str, str]) -> str:
-    if env_get(env, "AWS_REGION") is None and env_get(env, "AWS_DEFAULT_REGION") is not None:
-        return env_region(env, "AWS_DEFAULT_REGION")
-    return env_region(env, "AWS_REGION")
-
-
-def env_dr_region(env: Mapping[str, str], region: str) -> str:
-    dr_region = env_region(env, "DR_REGION")
-    if dr_region == region:
-        raise ConfigError("DR_REGION", f"must differ from AWS_REGION ({region})")
-    return dr_region
-
-
-def env_topic_arn(env: Mapping[str, str]) -> str:
-    value = env_required(env, "SNS_TOPIC_ARN")
-    if not SNS_TOPIC_ARN_RE.match(value):
-        raise ConfigError("SNS_TOPIC_ARN", f"is not an SNS topic ARN: {value!r}")
-    return value
-
-
 def env_table_name(env: Mapping[str, str], name: str) -> str:
     value = env_required(env, name)
     if not re.match(
@@ -129,3 +113,46 @@ def account_id(env: Mapping[str, str], name: str) -> str:
     if not ACCOUNT_ID_RE.match(value):
         raise ConfigError(name, f"must be a 12-digit AWS account id, got {value!r}")
     return value
+
+
+SUBNET_RE = re.compile(r"^subnet-[0-9a-f]{8,17}$")
+SG_RE = re.compile(r"^sg-[0-9a-f]{8,17}$")
+INSTANCE_PROFILE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:instance-profile/[\w+=,.@/-]+$")
+
+
+@dataclass(frozen=True)
+class RestoreNetwork:
+    """Where full-instance restores of sets taken in another region land by default, in one region."""
+
+    subnet_id: str | None = None
+    security_group_ids: tuple[str, ...] = ()
+
+
+def env_networks(env: Mapping[str, str], name: str) -> dict[str, RestoreNetwork]:
+    """A JSON object region -> {"subnet_id": ..., "security_group_ids": [...]} (either key may be absent)."""
+    try:
+        document = json.loads(env.get(name, "").strip() or "{}")
+    except ValueError:
+        raise ConfigError(name, "is not valid JSON") from None
+    if not isinstance(document, dict):
+        raise ConfigError(name, "must be a JSON object of region -> network")
+    networks = {}
+    for region, value in document.items():
+        if not isinstance(value, dict) or set(value) - {"subnet_id", "security_group_ids"}:
+            raise ConfigError(name, f"{region}: only subnet_id and security_group_ids may be given")
+        subnet = value.get("subnet_id")
+        groups = value.get("security_group_ids") or []  # Terraform encodes an unset one as null
+        if subnet is not None and not (isinstance(subnet, str) and SUBNET_RE.match(subnet)):
+            raise ConfigError(name, f"{region}: {subnet!r} is not a subnet id")
+        if not isinstance(groups, list) or not all(isinstance(g, str) and SG_RE.match(g) for g in groups):
+            raise ConfigError(name, f"{region}: security_group_ids must be a list of security group ids")
+        networks[region] = RestoreNetwork(subnet, tuple(groups))
+    return networks
+
+
+def env_profile_arns(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    arns = env_csv(env, name, "")
+    for arn in arns:
+        if not INSTANCE_PROFILE_ARN_RE.match(arn):
+            raise ConfigError(name, f"{arn!r} is not an instance profile ARN")
+    return arns
