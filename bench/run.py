@@ -39,7 +39,7 @@ from smart_vault import aws, pacing  # noqa: E402
 from smart_vault.backup import entry as backup  # noqa: E402
 
 harness.speed_up_moto_tag_lookups()
-from smart_vault.backup.run import Clients  # noqa: E402
+from smart_vault.backup.invocation import Clients  # noqa: E402
 from smart_vault.config import BackupSettings  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results.json"

@@ -13,7 +13,7 @@ import pytest
 from moto import mock_aws
 
 from smart_vault import aws
-from smart_vault.authz import enforce
+from smart_vault.authz import hook
 from smart_vault.local import moto_fidelity
 
 # tests/support/aws_call_recorder.py: which AWS calls each Lambda makes (tests/iam)
@@ -73,5 +73,5 @@ def record_aws_calls():
 def authorize_aws_calls():
     """Every AWS call a Lambda function makes is evaluated against its Terraform IAM policies, as AWS would
     (smart_vault.authz): a call the role does not allow fails the test with AWS's own error."""
-    with enforce.enforcing():
+    with hook.enforcing():
         yield

@@ -2,22 +2,38 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from smart_vault.env_vars import (
+    ACCOUNT_ID_RE,
+    SG_RE,
+    SNS_TOPIC_ARN_RE,
+    SUBNET_RE,
+    RestoreNetwork,
+    account_id,
+    env_bool,
+    env_choice,
+    env_csv,
+    env_float,
+    env_get,
+    env_int,
+    env_networks,
+    env_optional_table_name,
+    env_profile_arns,
+    env_region,
+    env_required,
+    env_table_name,
+)
 from smart_vault.errors import ConfigError
 
-REGION_RE = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$")
-SNS_TOPIC_ARN_RE = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$")
 KMS_ARN_RE = re.compile(r"^arn:aws[a-z-]*:kms:(?P<region>[a-z0-9-]+):\d{12}:(key|alias)/.+$")
 KMS_ID_RE = re.compile(
     r"^(alias/[A-Za-z0-9/_-]{1,256}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$"
 )
 INSTANCE_TYPE_RE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
-SUBNET_RE = re.compile(r"^subnet-[0-9a-f]{8,17}$")
 # A function name, name:alias or (partial) ARN, as Lambda Invoke accepts it.
 FUNCTION_NAME_RE = re.compile(
     r"^(arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:)?[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9_$-]{1,128})?$"
@@ -28,174 +44,23 @@ DEFAULT_ALLOWED_INSTANCE_TYPES = "t3.micro,t3.small,t3.medium,t3.large"
 AWS_MAX_CONCURRENT_COPIES = 20
 
 
-def _get(env: Mapping[str, str], name: str) -> str | None:
-    value = env.get(name)
-    if value is None:
-        return None
-    value = value.strip()
-    return value or None
-
-
-def _required(env: Mapping[str, str], name: str) -> str:
-    value = _get(env, name)
-    if value is None:
-        raise ConfigError(name, "is required but not set")
-    return value
-
-
-def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
-    raw = _get(env, name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(name, f"must be an integer, got {raw!r}") from None
-    if not low <= value <= high:
-        raise ConfigError(name, f"must be between {low} and {high}, got {value}")
-    return value
-
-
-def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = _get(env, name)
-    if raw is None:
-        return default
-    lowered = raw.lower()
-    if lowered in ("true", "1", "yes"):
-        return True
-    if lowered in ("false", "0", "no"):
-        return False
-    raise ConfigError(name, f"must be true or false, got {raw!r}")
-
-
-def _float(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
-    raw = _get(env, name)
-    if raw is None:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(name, f"must be a number, got {raw!r}") from None
-    if not low <= value <= high:
-        raise ConfigError(name, f"must be between {low:g} and {high:g}, got {value:g}")
-    return value
-
-
 def _price(env: Mapping[str, str]) -> float:
-    return _float(env, "SNAPSHOT_PRICE_PER_GB_MONTH", 0.05, 0.0, 100.0)
+    return env_float(env, "SNAPSHOT_PRICE_PER_GB_MONTH", 0.05, 0.0, 100.0)
 
 
 def _change_settings(env: Mapping[str, str]) -> dict[str, float]:
     """(v3) Change-rate anomalies: the backup function's three settings."""
     return {
-        "change_anomaly_factor": _float(env, "CHANGE_ANOMALY_FACTOR", 5.0, 0.0, 1000.0),
-        "change_anomaly_min_gib": _float(env, "CHANGE_ANOMALY_MIN_GIB", 1.0, 0.0, 65536.0),
+        "change_anomaly_factor": env_float(env, "CHANGE_ANOMALY_FACTOR", 5.0, 0.0, 1000.0),
+        "change_anomaly_min_gib": env_float(env, "CHANGE_ANOMALY_MIN_GIB", 1.0, 0.0, 65536.0),
         "snapshot_price_per_gb_month": _price(env),
     }
-
-
-SG_RE = re.compile(r"^sg-[0-9a-f]{8,17}$")
-INSTANCE_PROFILE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:instance-profile/[\w+=,.@/-]+$")
-
-
-@dataclass(frozen=True)
-class RestoreNetwork:
-    """Where full-instance restores of sets taken in another region land by default, in one region."""
-
-    subnet_id: str | None = None
-    security_group_ids: tuple[str, ...] = ()
-
-
-def _networks(env: Mapping[str, str], name: str) -> dict[str, RestoreNetwork]:
-    """A JSON object region -> {"subnet_id": ..., "security_group_ids": [...]} (either key may be absent)."""
-    try:
-        document = json.loads(env.get(name, "").strip() or "{}")
-    except ValueError:
-        raise ConfigError(name, "is not valid JSON") from None
-    if not isinstance(document, dict):
-        raise ConfigError(name, "must be a JSON object of region -> network")
-    networks = {}
-    for region, value in document.items():
-        if not isinstance(value, dict) or set(value) - {"subnet_id", "security_group_ids"}:
-            raise ConfigError(name, f"{region}: only subnet_id and security_group_ids may be given")
-        subnet = value.get("subnet_id")
-        groups = value.get("security_group_ids") or []  # Terraform encodes an unset one as null
-        if subnet is not None and not (isinstance(subnet, str) and SUBNET_RE.match(subnet)):
-            raise ConfigError(name, f"{region}: {subnet!r} is not a subnet id")
-        if not isinstance(groups, list) or not all(isinstance(g, str) and SG_RE.match(g) for g in groups):
-            raise ConfigError(name, f"{region}: security_group_ids must be a list of security group ids")
-        networks[region] = RestoreNetwork(subnet, tuple(groups))
-    return networks
-
-
-def _profile_arns(env: Mapping[str, str], name: str) -> tuple[str, ...]:
-    arns = _csv(env, name, "")
-    for arn in arns:
-        if not INSTANCE_PROFILE_ARN_RE.match(arn):
-            raise ConfigError(name, f"{arn!r} is not an instance profile ARN")
-    return arns
 
 
 APP_CONSISTENT_ON_FAILURE_VALUES = ("crash-consistent", "skip")
 
 
-def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:
-    value = (_get(env, name) or default).lower()
-    if value not in allowed:
-        raise ConfigError(name, f"must be one of {', '.join(allowed)}, got {value!r}")
-    return value
-
-
-def _csv(env: Mapping[str, str], name: str, default: str) -> tuple[str, ...]:
-    raw = _get(env, name)
-    raw = default if raw is None else raw
-    return tuple(item.strip() for item in raw.split(",") if item.strip())
-
-
-def _region(env: Mapping[str, str], name: str) -> str:
-    value = _required(env, name)
-    if not REGION_RE.match(value):
-        raise ConfigError(name, f"is not an AWS region name: {value!r}")
-    return value
-
-
-def _current_region(env: Mapping[str, str]) -> str:
-    if _get(env, "AWS_REGION") is None and _get(env, "AWS_DEFAULT_REGION") is not None:
-        return _region(env, "AWS_DEFAULT_REGION")
-    return _region(env, "AWS_REGION")
-
-
-def _dr_region(env: Mapping[str, str], region: str) -> str:
-    dr_region = _region(env, "DR_REGION")
-    if dr_region == region:
-        raise ConfigError("DR_REGION", f"must differ from AWS_REGION ({region})")
-    return dr_region
-
-
-def _topic_arn(env: Mapping[str, str]) -> str:
-    value = _required(env, "SNS_TOPIC_ARN")
-    if not SNS_TOPIC_ARN_RE.match(value):
-        raise ConfigError("SNS_TOPIC_ARN", f"is not an SNS topic ARN: {value!r}")
-    return value
-
-
-def _table_name(env: Mapping[str, str], name: str) -> str:
-    value = _required(env, name)
-    if not re.match(
-        r"^([A-Za-z0-9_.-]{3,255}|arn:aws[a-z-]*:dynamodb:[a-z0-9-]+:\d{12}:table/[A-Za-z0-9_.-]{3,255})$",
-        value,
-    ):
-        raise ConfigError(name, f"is not a DynamoDB table name: {value!r}")
-    return value
-
-
-def _optional_table_name(env: Mapping[str, str], name: str) -> str | None:
-    """A table name that may be left unset (or empty, as Terraform sets an absent one)."""
-    return None if _get(env, name) is None else _table_name(env, name)
-
-
 LOCK_MODES = ("none", "governance", "compliance")
-ACCOUNT_ID_RE = re.compile(r"^\d{12}$")
 EVENT_BUS_ARN_RE = re.compile(
     r"^arn:aws[a-z-]*:events:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):event-bus/[A-Za-z0-9._/-]{1,256}$"
 )
@@ -203,10 +68,10 @@ EVENT_BUS_ARN_RE = re.compile(
 
 def lock_settings(env: Mapping[str, str]) -> tuple[str, int]:
     """(v3) `LOCK_MODE` and `LOCK_COOL_OFF_HOURS` (compliance mode only), for the backup and vault functions."""
-    mode = (_get(env, "LOCK_MODE") or "none").lower()
+    mode = (env_get(env, "LOCK_MODE") or "none").lower()
     if mode not in LOCK_MODES:
         raise ConfigError("LOCK_MODE", f"must be one of {', '.join(LOCK_MODES)}, got {mode!r}")
-    cool_off = _int(env, "LOCK_COOL_OFF_HOURS", 0, 0, 72)
+    cool_off = env_int(env, "LOCK_COOL_OFF_HOURS", 0, 0, 72)
     if cool_off and mode != "compliance":
         raise ConfigError(
             "LOCK_COOL_OFF_HOURS", f"applies to LOCK_MODE=compliance only (LOCK_MODE is {mode})"
@@ -214,20 +79,13 @@ def lock_settings(env: Mapping[str, str]) -> tuple[str, int]:
     return mode, cool_off
 
 
-def account_id(env: Mapping[str, str], name: str) -> str:
-    value = _required(env, name)
-    if not ACCOUNT_ID_RE.match(value):
-        raise ConfigError(name, f"must be a 12-digit AWS account id, got {value!r}")
-    return value
-
-
 def vault_target(env: Mapping[str, str], dr_region: str) -> tuple[str | None, str | None]:
     """(v3) `VAULT_ACCOUNT_ID` (empty: no vault account) and `VAULT_EVENT_BUS_ARN` (required with it: a bus
     of the vault account in `DR_REGION`)."""
-    if _get(env, "VAULT_ACCOUNT_ID") is None:
+    if env_get(env, "VAULT_ACCOUNT_ID") is None:
         return None, None
     vault = account_id(env, "VAULT_ACCOUNT_ID")
-    bus = _required(env, "VAULT_EVENT_BUS_ARN")
+    bus = env_required(env, "VAULT_EVENT_BUS_ARN")
     match = EVENT_BUS_ARN_RE.match(bus)
     if not match:
         raise ConfigError("VAULT_EVENT_BUS_ARN", f"is not an event bus ARN: {bus!r}")
@@ -236,6 +94,26 @@ def vault_target(env: Mapping[str, str], dr_region: str) -> tuple[str | None, st
             "VAULT_EVENT_BUS_ARN", f"must be a bus of account {vault} in {dr_region} (DR_REGION), got {bus!r}"
         )
     return vault, bus
+
+
+def _current_region(env: Mapping[str, str]) -> str:
+    if env_get(env, "AWS_REGION") is None and env_get(env, "AWS_DEFAULT_REGION") is not None:
+        return env_region(env, "AWS_DEFAULT_REGION")
+    return env_region(env, "AWS_REGION")
+
+
+def _dr_region(env: Mapping[str, str], region: str) -> str:
+    dr_region = env_region(env, "DR_REGION")
+    if dr_region == region:
+        raise ConfigError("DR_REGION", f"must differ from AWS_REGION ({region})")
+    return dr_region
+
+
+def _topic_arn(env: Mapping[str, str]) -> str:
+    value = env_required(env, "SNS_TOPIC_ARN")
+    if not SNS_TOPIC_ARN_RE.match(value):
+        raise ConfigError("SNS_TOPIC_ARN", f"is not an SNS topic ARN: {value!r}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -272,7 +150,7 @@ class BackupSettings:
         env = os.environ if env is None else env
         region = _current_region(env)
         dr_region = _dr_region(env, region)
-        kms_key = _required(env, "DR_KMS_KEY_ID")
+        kms_key = env_required(env, "DR_KMS_KEY_ID")
         arn = KMS_ARN_RE.match(kms_key)
         if arn:
             if arn.group("region") != dr_region:
@@ -282,13 +160,13 @@ class BackupSettings:
                 )
         elif not KMS_ID_RE.match(kms_key):
             raise ConfigError("DR_KMS_KEY_ID", f"must be a KMS key ARN, key id or alias/..., got {kms_key!r}")
-        tag_key = _get(env, "BACKUP_TAG_KEY") or "Backup-Tier"
+        tag_key = env_get(env, "BACKUP_TAG_KEY") or "Backup-Tier"
         if len(tag_key) > 128:
             raise ConfigError("BACKUP_TAG_KEY", "must be at most 128 characters")
-        tag_values = _csv(env, "BACKUP_TAG_VALUE", "Gold")
+        tag_values = env_csv(env, "BACKUP_TAG_VALUE", "Gold")
         if not tag_values:
             raise ConfigError("BACKUP_TAG_VALUE", "must name at least one value")
-        retention = _int(env, "RETENTION_DAYS", 7, 1, 3650)
+        retention = env_int(env, "RETENTION_DAYS", 7, 1, 3650)
         lock_mode, cool_off = lock_settings(env)
         vault_account, vault_bus = vault_target(env, dr_region)
         return cls(
@@ -297,23 +175,23 @@ class BackupSettings:
             tag_key=tag_key,
             tag_values=tag_values,
             retention_days=retention,
-            dr_retention_days=_int(env, "DR_RETENTION_DAYS", retention, 1, 3650),
-            min_snapshots_kept=_int(env, "MIN_SNAPSHOTS_KEPT", 1, 1, 1000),
+            dr_retention_days=env_int(env, "DR_RETENTION_DAYS", retention, 1, 3650),
+            min_snapshots_kept=env_int(env, "MIN_SNAPSHOTS_KEPT", 1, 1, 1000),
             dr_region=dr_region,
             dr_kms_key_id=kms_key,
-            max_concurrent_copies=_int(
+            max_concurrent_copies=env_int(
                 env, "MAX_CONCURRENT_COPIES", AWS_MAX_CONCURRENT_COPIES, 1, AWS_MAX_CONCURRENT_COPIES
             ),
-            dry_run=_bool(env, "DRY_RUN", False),
-            copy_ledger_table=_table_name(env, "COPY_LEDGER_TABLE"),
+            dry_run=env_bool(env, "DRY_RUN", False),
+            copy_ledger_table=env_table_name(env, "COPY_LEDGER_TABLE"),
             **_change_settings(env),
             lock_mode=lock_mode,
             lock_cool_off_hours=cool_off,
-            lock_primary=_bool(env, "LOCK_PRIMARY", False),
+            lock_primary=env_bool(env, "LOCK_PRIMARY", False),
             vault_account_id=vault_account,
             vault_event_bus_arn=vault_bus,
-            app_consistent_timeout_seconds=_int(env, "APP_CONSISTENT_TIMEOUT_SECONDS", 60, 10, 300),
-            app_consistent_on_failure=_choice(
+            app_consistent_timeout_seconds=env_int(env, "APP_CONSISTENT_TIMEOUT_SECONDS", 60, 10, 300),
+            app_consistent_on_failure=env_choice(
                 env, "APP_CONSISTENT_ON_FAILURE", "crash-consistent", APP_CONSISTENT_ON_FAILURE_VALUES
             ),
         )
@@ -344,28 +222,28 @@ class RestoreApiSettings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> RestoreApiSettings:
         env = os.environ if env is None else env
         region = _current_region(env)
-        types = _csv(env, "ALLOWED_INSTANCE_TYPES", DEFAULT_ALLOWED_INSTANCE_TYPES)
+        types = env_csv(env, "ALLOWED_INSTANCE_TYPES", DEFAULT_ALLOWED_INSTANCE_TYPES)
         if not types:
             raise ConfigError("ALLOWED_INSTANCE_TYPES", "must name at least one instance type")
         for item in types:
             if not INSTANCE_TYPE_RE.match(item):
                 raise ConfigError("ALLOWED_INSTANCE_TYPES", f"{item!r} is not an instance type")
-        subnets = _csv(env, "ALLOWED_SUBNET_IDS", "")
+        subnets = env_csv(env, "ALLOWED_SUBNET_IDS", "")
         for item in subnets:
             if not SUBNET_RE.match(item):
                 raise ConfigError("ALLOWED_SUBNET_IDS", f"{item!r} is not a subnet id")
         return cls(
             region=region,
             dr_region=_dr_region(env, region),
-            restore_worker_function=_required(env, "RESTORE_WORKER_FUNCTION"),
-            restore_jobs_table=_table_name(env, "RESTORE_JOBS_TABLE"),
-            idempotency_table=_table_name(env, "IDEMPOTENCY_TABLE"),
+            restore_worker_function=env_required(env, "RESTORE_WORKER_FUNCTION"),
+            restore_jobs_table=env_table_name(env, "RESTORE_JOBS_TABLE"),
+            idempotency_table=env_table_name(env, "IDEMPOTENCY_TABLE"),
             allowed_instance_types=types,
             allowed_subnet_ids=subnets,
-            restore_networks=_networks(env, "RESTORE_NETWORKS"),
-            allowed_instance_profile_arns=_profile_arns(env, "ALLOWED_INSTANCE_PROFILE_ARNS"),
-            drill_results_table=_optional_table_name(env, "DRILL_RESULTS_TABLE"),
-            change_ledger_table=_optional_table_name(env, "COPY_LEDGER_TABLE"),
+            restore_networks=env_networks(env, "RESTORE_NETWORKS"),
+            allowed_instance_profile_arns=env_profile_arns(env, "ALLOWED_INSTANCE_PROFILE_ARNS"),
+            drill_results_table=env_optional_table_name(env, "DRILL_RESULTS_TABLE"),
+            change_ledger_table=env_optional_table_name(env, "COPY_LEDGER_TABLE"),
             snapshot_price_per_gb_month=_price(env),
         )
 
@@ -384,9 +262,9 @@ class RestoreWorkerSettings:
         return cls(
             region=_current_region(env),
             sns_topic_arn=_topic_arn(env),
-            restore_jobs_table=_table_name(env, "RESTORE_JOBS_TABLE"),
-            restore_networks=_networks(env, "RESTORE_NETWORKS"),
-            allowed_instance_profile_arns=_profile_arns(env, "ALLOWED_INSTANCE_PROFILE_ARNS"),
+            restore_jobs_table=env_table_name(env, "RESTORE_JOBS_TABLE"),
+            restore_networks=env_networks(env, "RESTORE_NETWORKS"),
+            allowed_instance_profile_arns=env_profile_arns(env, "ALLOWED_INSTANCE_PROFILE_ARNS"),
         )
 
 
@@ -409,10 +287,10 @@ class DrillSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> DrillSettings:
         env = os.environ if env is None else env
-        subnet = _required(env, "DRILL_SUBNET_ID")
+        subnet = env_required(env, "DRILL_SUBNET_ID")
         if not SUBNET_RE.match(subnet):
             raise ConfigError("DRILL_SUBNET_ID", f"is not a subnet id: {subnet!r}")
-        groups = _csv(env, "DRILL_SECURITY_GROUP_IDS", "")
+        groups = env_csv(env, "DRILL_SECURITY_GROUP_IDS", "")
         if not groups:
             raise ConfigError("DRILL_SECURITY_GROUP_IDS", "is required but not set")
         if len(groups) > 5:
@@ -422,10 +300,10 @@ class DrillSettings:
         for group in groups:
             if not SG_RE.match(group):
                 raise ConfigError("DRILL_SECURITY_GROUP_IDS", f"{group!r} is not a security group id")
-        instance_type = _get(env, "DRILL_INSTANCE_TYPE")
+        instance_type = env_get(env, "DRILL_INSTANCE_TYPE")
         if instance_type is not None and not INSTANCE_TYPE_RE.match(instance_type):
             raise ConfigError("DRILL_INSTANCE_TYPE", f"is not an instance type: {instance_type!r}")
-        validation = _get(env, "DRILL_VALIDATION_FUNCTION")
+        validation = env_get(env, "DRILL_VALIDATION_FUNCTION")
         if validation is not None and not FUNCTION_NAME_RE.match(validation):
             raise ConfigError(
                 "DRILL_VALIDATION_FUNCTION", f"is not a Lambda function name or ARN: {validation!r}"
@@ -433,15 +311,15 @@ class DrillSettings:
         return cls(
             region=_current_region(env),
             sns_topic_arn=_topic_arn(env),
-            results_table=_table_name(env, "DRILL_RESULTS_TABLE"),
+            results_table=env_table_name(env, "DRILL_RESULTS_TABLE"),
             subnet_id=subnet,
             security_group_ids=groups,
-            max_instances=_int(env, "DRILL_MAX_INSTANCES", 5, 1, 50),
-            rotation_days=_int(env, "DRILL_ROTATION_DAYS", 7, 1, 365),
+            max_instances=env_int(env, "DRILL_MAX_INSTANCES", 5, 1, 50),
+            rotation_days=env_int(env, "DRILL_ROTATION_DAYS", 7, 1, 365),
             instance_type=instance_type,
-            timeout_seconds=_int(env, "DRILL_TIMEOUT_SECONDS", 600, 60, 840),
+            timeout_seconds=env_int(env, "DRILL_TIMEOUT_SECONDS", 600, 60, 840),
             validation_function=validation,
-            allowed_instance_profile_arns=_profile_arns(env, "ALLOWED_INSTANCE_PROFILE_ARNS"),
+            allowed_instance_profile_arns=env_profile_arns(env, "ALLOWED_INSTANCE_PROFILE_ARNS"),
         )
 
 
@@ -464,13 +342,13 @@ class VaultSettings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> VaultSettings:
         env = os.environ if env is None else env
         region = _current_region(env)
-        sources = _csv(env, "SOURCE_ACCOUNT_IDS", "")
+        sources = env_csv(env, "SOURCE_ACCOUNT_IDS", "")
         if not sources:
             raise ConfigError("SOURCE_ACCOUNT_IDS", "is required but not set")
         for item in sources:
             if not ACCOUNT_ID_RE.match(item):
                 raise ConfigError("SOURCE_ACCOUNT_IDS", f"{item!r} is not a 12-digit AWS account id")
-        key = _required(env, "VAULT_KMS_KEY_ID")
+        key = env_required(env, "VAULT_KMS_KEY_ID")
         arn = KMS_ARN_RE.match(key)
         if arn and arn.group("region") != region:
             raise ConfigError(
@@ -484,10 +362,10 @@ class VaultSettings:
             sns_topic_arn=_topic_arn(env),
             source_account_ids=sources,
             vault_kms_key_id=key,
-            vault_ledger_table=_table_name(env, "VAULT_LEDGER_TABLE"),
-            retention_days=_int(env, "RETENTION_DAYS", 35, 1, 3650),
-            min_snapshots_kept=_int(env, "MIN_SNAPSHOTS_KEPT", 1, 1, 1000),
-            max_concurrent_copies=_int(
+            vault_ledger_table=env_table_name(env, "VAULT_LEDGER_TABLE"),
+            retention_days=env_int(env, "RETENTION_DAYS", 35, 1, 3650),
+            min_snapshots_kept=env_int(env, "MIN_SNAPSHOTS_KEPT", 1, 1, 1000),
+            max_concurrent_copies=env_int(
                 env, "MAX_CONCURRENT_COPIES", AWS_MAX_CONCURRENT_COPIES, 1, AWS_MAX_CONCURRENT_COPIES
             ),
             lock_mode=lock_mode,

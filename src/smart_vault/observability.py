@@ -20,6 +20,8 @@ from typing import Any, TypeVar
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
+from smart_vault.errors import ValidationError
+
 SERVICE = "smart-vault"
 METRICS_NAMESPACE = "SmartVault"
 
@@ -82,3 +84,10 @@ def trace(method: F) -> F:
     if _tracer is None:
         return method
     return _tracer.capture_method(method, capture_response=False)
+
+
+def invalid_event(exc: ValidationError) -> dict[str, Any]:
+    """A handler's answer to an event it cannot read: a warning in the log and a FAILED answer, not an error
+    (Lambda would retry the same event, which would fail the same way)."""
+    logger.warning("invalid event", extra={"error": exc.message, "field": exc.field})
+    return {"error": "ValidationError", "message": exc.message, "field": exc.field, "status": "FAILED"}

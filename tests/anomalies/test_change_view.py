@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from smart_vault.change_rate import GIB
-from smart_vault.cli.main import recovery_point_table
+from smart_vault.cli.recovery_points import recovery_point_table
 
 
 def point(set_id, day, changed, suspect=False, held=False):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from smart_vault.authz import terraform
+from smart_vault.authz.deployment import environment_bindings
 from smart_vault.authz.hcl import Evaluator, HclError
 
 DEPLOYMENT = terraform.Deployment()
@@ -70,7 +71,7 @@ def test_the_environment_binds_the_resources_it_names():
         "DR_KMS_KEY_ID": "arn:aws:kms:eu-central-1:1:key/dr",
         "AWS_REGION": "eu-west-1",
     }
-    bound = terraform.environment_bindings("backup", env, DEPLOYMENT)
+    bound = environment_bindings("backup", env, DEPLOYMENT)
     assert (
         bound["aws_dynamodb_table.copy_ledger.arn"] == "arn:aws:dynamodb:eu-west-1:123456789012:table/ledger"
     )
@@ -100,7 +101,7 @@ def test_a_table_named_by_the_last_part_of_an_arn_variable_binds_that_variable()
         "COPY_LEDGER_TABLE": "smart-vault-copy-ledger",
         "DRILL_RESULTS_TABLE": "smart-vault-drill-results",
     }
-    bound = terraform.environment_bindings("restore_api", environment, DEPLOYMENT)
+    bound = environment_bindings("restore_api", environment, DEPLOYMENT)
     deployment = terraform.Deployment(attributes=tuple(sorted(bound.items())))
     assert statement("restore_api", "ReadChangeMeasurements", deployment=deployment).resources == (
         "arn:aws:dynamodb:eu-west-1:123456789012:table/smart-vault-copy-ledger",
@@ -110,7 +111,7 @@ def test_a_table_named_by_the_last_part_of_an_arn_variable_binds_that_variable()
     )
     # The DR region's API: no ledger there, no drill in that region.
     environment = {"AWS_REGION": "eu-central-1", "COPY_LEDGER_TABLE": "", "DRILL_RESULTS_TABLE": ""}
-    bound = terraform.environment_bindings("restore_api", environment, DEPLOYMENT)
+    bound = environment_bindings("restore_api", environment, DEPLOYMENT)
     assert bound["var.change_ledger_table_arn"] is None
     assert bound["var.drill_results_table_arn"] is None
     deployment = terraform.Deployment(attributes=tuple(sorted(bound.items())))

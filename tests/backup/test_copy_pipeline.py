@@ -10,8 +10,8 @@ import boto3
 import pytest
 
 from smart_vault.backup import entry as backup
+from smart_vault.backup.dr_copies import reconcile_copies
 from smart_vault.backup.ledger import CLAIMED, FAILED, STALE_CLAIM_SECONDS, STARTED, CopyLedger
-from smart_vault.backup.snapshots import reconcile_copies
 from smart_vault.config import BackupSettings
 from smart_vault.snapshot_model import Snapshot
 from support.backup_world import (

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from smart_vault.backup.instances import Instance
 from smart_vault.backup.metadata import instance_metadata, volume_metadata
-from smart_vault.backup.snapshots import Instance, set_tags
+from smart_vault.backup.snapshots import set_tags
 from smart_vault.config import BackupSettings
 
 ENV = {

@@ -9,16 +9,10 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
+from smart_vault.backup.dr_copies import copy_tags, reconcile_copies, snapshots_needing_copy
+from smart_vault.backup.instances import Instance, select_instances
 from smart_vault.backup.prune import delete_snapshots, plan_both_regions
-from smart_vault.backup.snapshots import (
-    Instance,
-    copy_tags,
-    create_snapshot_set,
-    describe_managed_snapshots,
-    reconcile_copies,
-    select_instances,
-    snapshots_needing_copy,
-)
+from smart_vault.backup.snapshots import create_snapshot_set, describe_managed_snapshots
 from smart_vault.config import BackupSettings
 from smart_vault.snapshot_model import Snapshot
 

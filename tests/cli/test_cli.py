@@ -28,7 +28,8 @@ from smart_vault.cli.client import (
     measured_rto_seconds,
     step_lines,
 )
-from smart_vault.cli.main import main, recovery_point_rows
+from smart_vault.cli.main import main
+from smart_vault.cli.report import recovery_point_rows
 
 RESTORE_ID = "3f1c2a9e-8d4b-4c7e-9a51-2b6f0e7d4c11"
 

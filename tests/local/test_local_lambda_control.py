@@ -16,10 +16,10 @@ import botocore.session
 import pytest
 from botocore.exceptions import ClientError
 
+from smart_vault.local.lambda_endpoint import LambdaEndpoint
 from smart_vault.local.lambda_service import (
     SRC_DIR,
     FunctionSpec,
-    LambdaEndpoint,
     LambdaPermission,
     LambdaService,
 )

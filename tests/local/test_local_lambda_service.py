@@ -12,7 +12,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from smart_vault.local.lambda_service import SRC_DIR, FunctionSpec, LambdaEndpoint, LambdaService
+from smart_vault.local.lambda_endpoint import LambdaEndpoint
+from smart_vault.local.lambda_service import SRC_DIR, FunctionSpec, LambdaService
 
 FIXTURES_DIR = str(Path(__file__).parent)
 

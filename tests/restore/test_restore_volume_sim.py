@@ -11,8 +11,10 @@ from smart_vault import aws
 from smart_vault.config import RestoreWorkerSettings
 from smart_vault.restore.jobs import RestoreJobStore, new_job
 from smart_vault.restore.worker import run_restore
+from smart_vault.sim.dynamodb import SimSNS
+from smart_vault.sim.ec2 import SimEC2
 from smart_vault.sim.scenario import DR, PRIMARY, START
-from smart_vault.sim.world import ACCOUNT, SimEC2, SimParams, SimSNS, SimWorld
+from smart_vault.sim.world import ACCOUNT, SimParams, SimWorld
 from smart_vault.tags import MANAGED_BY_KEY, MANAGED_BY_VALUE
 
 JOBS_TABLE = "smart-vault-restore-jobs-sim"

@@ -10,7 +10,9 @@ from botocore.exceptions import ClientError
 from smart_vault.authz import callers
 from smart_vault.authz.enforce import Enforcer
 from smart_vault.sim.authz import SimFacts, authorized, operation_name
-from smart_vault.sim.world import ACCOUNT, SimDynamoDB, SimEC2, SimParams, SimWorld
+from smart_vault.sim.dynamodb import SimDynamoDB
+from smart_vault.sim.ec2 import SimEC2
+from smart_vault.sim.world import ACCOUNT, SimParams, SimWorld
 
 PRIMARY, DR = "eu-west-1", "eu-central-1"
 ENV = {

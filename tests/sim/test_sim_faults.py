@@ -7,9 +7,10 @@ import pytest
 
 from smart_vault.backup.snapshots import describe_managed_snapshots
 from smart_vault.errors import AwsError
+from smart_vault.sim.ec2 import SimEC2
 from smart_vault.sim.scenario import DR, PRIMARY, START, copy_pipeline, run_scenario
 from smart_vault.sim.throttle import MUTATING, NON_MUTATING, UNFILTERED, bucket_shape
-from smart_vault.sim.world import SimEC2, SimParams, SimWorld
+from smart_vault.sim.world import SimParams, SimWorld
 
 
 def test_bucket_categories_follow_the_ec2_guide():

@@ -7,23 +7,21 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
 
-from smart_vault import aws
 from smart_vault.local.deployment import DeploymentConfig, ledger_table_definition
-from smart_vault.local.moto_accounts import credentials_for
+from smart_vault.local.moto_accounts import account_client, as_account, credentials_for, function_environment
+from smart_vault.local.vault_setup import drain_queue
 from support.backup_world import ACCOUNT_ID, DR_REGION, backup_context
 
 VAULT_ACCOUNT = "210987654321"
 VAULT_LEDGER = "smart-vault-vault-ledger"
 VAULT_BUS = "smart-vault-vault"
 VAULT_FUNCTION_ARN = f"arn:aws:lambda:{DR_REGION}:{VAULT_ACCOUNT}:function:smart-vault-vault"
-CREDENTIAL_NAMES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
 
 
 def dr_key_statements(account: str, vault_account: str | None) -> list[dict[str, Any]]:
@@ -77,40 +75,15 @@ class VaultWorld:
     @contextlib.contextmanager
     def as_vault(self) -> Iterator[None]:
         """Run code with the vault account's credentials and the vault function's environment."""
-        saved = {k: os.environ.get(k) for k in (*CREDENTIAL_NAMES, *self.env)}
-        os.environ.update(self.credentials)
-        os.environ["AWS_SECURITY_TOKEN"] = self.credentials["AWS_SESSION_TOKEN"]
-        os.environ.update(self.env)
-        aws.reset_clients()
-        try:
+        with as_account(self.credentials), function_environment(self.env):
             yield
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
-            aws.reset_clients()
 
     def client(self, service: str) -> Any:
-        return boto3.client(
-            service,
-            region_name=DR_REGION,
-            aws_access_key_id=self.credentials["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=self.credentials["AWS_SECRET_ACCESS_KEY"],
-            aws_session_token=self.credentials["AWS_SESSION_TOKEN"],
-        )
+        return account_client(self.credentials, service, DR_REGION)
 
     def announcements(self) -> list[dict[str, Any]]:
         """The events the vault's bus delivered since the last call (as EventBridge hands them to Lambda)."""
-        sqs, found = self.client("sqs"), []
-        while True:
-            batch = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get("Messages", [])
-            if not batch:
-                return found
-            for message in batch:
-                found.append(json.loads(message["Body"]))
-                sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return drain_queue(self.client("sqs"), self.queue_url)
 
     def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
         from smart_vault.vault import handler

@@ -2,7 +2,7 @@
 
 Each local function runs in its own process (`smart_vault.local.runtime`), away from moto's backends, so
 its facts come from describe calls on the local endpoint, as AWS's own records would answer them. These
-lookups are made while the function's call is being authorized: `enforce.check_call` does not evaluate
+lookups are made while the function's call is being authorized: `hook.check_call` does not evaluate
 calls made during an evaluation, so they are neither authorized nor counted as the function's.
 """
 

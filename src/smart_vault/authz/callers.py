@@ -2,7 +2,7 @@
 belongs to one function (shared modules such as `aws`, `notify` or `restore.jobs` are skipped, so that their
 caller decides; the local stack, the CLI and the simulation are no function at all).
 
-Used by the authorization layer (`enforce.py`) and by the tests' AWS call recorder.
+Used by the authorization layer (`hook.py`) and by the tests' AWS call recorder.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 function's IAM policies (rendered from the Terraform) before it reaches the emulated AWS, and refused as
 AWS refuses it.
 
-`install()` hooks botocore (every client created afterwards, boto3's and smart_vault.aws's alike); the
-simulation calls `Enforcer.check` from its own request path. The calling function is found on the stack
+`hook.enforcing()` hooks botocore (every client created inside it, boto3's and smart_vault.aws's alike);
+the simulation calls `Enforcer.check` from its own request path. The calling function is found on the stack
 (`callers.py`); calls no function makes (test set-up, the local stack, the CLI) are not evaluated.
 
 Errors, as the services answer them: EC2 `UnauthorizedOperation` (also when EBS may not use a KMS key for
@@ -20,18 +20,17 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sys
 import threading
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from smart_vault.authz import callers, lambda_service, requests, terraform
-from smart_vault.authz.facts import Facts, MotoFacts, event_bus_policy
+from smart_vault.authz import lambda_service, requests, terraform
+from smart_vault.authz.deployment import deployment_for, function_region
+from smart_vault.authz.facts import Facts, event_bus_policy
 from smart_vault.authz.policy import (
     Decision,
     Request,
@@ -59,51 +58,6 @@ class Outcome:
     # resource is the caller's own). AWS allows a cross-account request only when both sides allow it.
     resource_policy: str = ""
     resource_policy_by: tuple[str, ...] = ()
-
-
-_DEPLOYMENTS: dict[tuple, terraform.Deployment] = {}
-
-
-def function_region(environment: Mapping[str, str]) -> str:
-    return environment.get("AWS_REGION") or environment.get("AWS_DEFAULT_REGION") or "eu-west-1"
-
-
-def deployment_for(
-    function: str, environment: Mapping[str, str], account: str, facts: Facts | None = None
-) -> terraform.Deployment:
-    """The deployment the function's environment describes (cached on the variables that matter)."""
-    names = terraform.environment_names(function) | {"AWS_REGION", "AWS_DEFAULT_REGION", "DR_REGION"}
-    key = (function, account, id(facts), tuple(sorted((n, environment.get(n)) for n in names)))
-    if key not in _DEPLOYMENTS:
-        _DEPLOYMENTS[key] = _deployment(function, environment, account, facts)
-    return _DEPLOYMENTS[key]
-
-
-def _deployment(
-    function: str, environment: Mapping[str, str], account: str, facts: Facts | None
-) -> terraform.Deployment:
-    region = environment.get("AWS_REGION") or environment.get("AWS_DEFAULT_REGION") or "eu-west-1"
-    default = terraform.Deployment()
-    # Without DR_REGION (a test that passes settings directly), the Terraform's other default region.
-    other = default.dr_region if region == default.primary_region else default.primary_region
-    peer = environment.get("DR_REGION") or other
-    base = terraform.Deployment(account=account, primary_region=region, dr_region=peer)
-    # A restore or drill stack of the DR region (restore_dr, drill_dr): known by the function's name.
-    name = environment.get("AWS_LAMBDA_FUNCTION_NAME")
-    mirrored = terraform.Deployment(account=account, primary_region=peer, dr_region=region)
-    if (
-        name
-        and peer != region
-        and terraform.function_name(function, region, base) != name
-        and terraform.function_name(function, region, mirrored) == name
-    ):
-        base = mirrored
-    bound = terraform.environment_bindings(function, environment, base)
-    for profile in bound.get("var.allowed_instance_profile_arns", ()) if facts is not None else ():
-        role = facts.instance_profile_role(profile) if facts is not None else None
-        if role:  # the role Terraform's data source would find
-            bound[f"data.aws_iam_instance_profile.allowed[{profile.rsplit('/', 1)[-1]}].role_arn"] = role
-    return replace(base, attributes=tuple(sorted(bound.items())))
 
 
 def _denial(service: str, operation: str, outcome: Outcome, principal: str) -> ClientError:
@@ -337,79 +291,9 @@ class Enforcer:
                 handle.write(line + "\n")
 
 
-_evaluating = threading.local()
-
-
 def _account_of(arn: str) -> str:
     parts = arn.split(":")
     return parts[4] if len(parts) > 4 and arn.startswith("arn:") else ""
 
 
-def check_call(
-    enforcer: Enforcer,
-    service: str,
-    operation: str,
-    params: dict[str, Any],
-    region: str,
-    account: str | None = None,
-) -> None:
-    """Evaluate one botocore call made from the current stack (no-op when no Lambda function makes it, and
-    for the lookups an evaluation itself makes through the APIs, see `api_facts`)."""
-    if os.environ.get(DISABLE_ENV, "").lower() == "off" or getattr(_evaluating, "active", False):
-        return
-    function, _ = callers.calling_function(sys._getframe(2))
-    if function is None or function == callers.UNMAPPED:
-        return
-    _evaluating.active = True
-    try:
-        enforcer.check(function, service, operation, params, region, os.environ, account)
-    finally:
-        _evaluating.active = False
-
-
-def _caller_account(enforcer: Enforcer, client: Any) -> str | None:
-    """The account of the client's credentials, where the facts can tell it (moto's assumed-role keys)."""
-    account_of = getattr(enforcer.facts, "account_of_access_key", None)
-    credentials = getattr(getattr(client, "_request_signer", None), "_credentials", None)
-    if account_of is None or credentials is None:
-        return None
-    return account_of(getattr(credentials, "access_key", "") or "")
-
-
-def attach(enforcer: Enforcer, client: Any) -> Any:
-    marks = client.__dict__.setdefault("_smart_vault_authz", set())
-    if id(enforcer) in marks:
-        return client
-    marks.add(id(enforcer))
-    service = client.meta.service_model.service_name
-    region = client.meta.region_name or ""
-
-    def before_parameter_build(params: dict[str, Any], model: Any, **_: Any) -> None:
-        check_call(enforcer, service, model.name, params, region, _caller_account(enforcer, client))
-
-    client.meta.events.register_first("before-parameter-build", before_parameter_build)
-    return client
-
-
-@contextmanager
-def enforcing(facts: Facts | None = None, record_dir: str | None = None) -> Iterator[Enforcer]:
-    """Attach the authorization layer to every botocore client created inside the block."""
-    import botocore.session
-
-    enforcer = Enforcer(
-        facts or MotoFacts(), record_dir if record_dir is not None else os.environ.get(RECORD_ENV)
-    )
-    original = botocore.session.Session.create_client
-
-    def create_client(self: Any, *args: Any, **kwargs: Any) -> Any:
-        return attach(enforcer, original(self, *args, **kwargs))
-
-    # Patching botocore is the point here: the checker cannot follow a replaced method.
-    botocore.session.Session.create_client = create_client  # type: ignore[method-assign]
-    try:
-        yield enforcer
-    finally:
-        botocore.session.Session.create_client = original  # type: ignore[method-assign]
-
-
-__all__ = ["Decision", "Enforcer", "attach", "check_call", "enforcing"]
+__all__ = ["Decision", "Enforcer"]

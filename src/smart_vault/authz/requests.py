@@ -200,17 +200,7 @@ def service_authorizations(
         return []
     account = facts.account
     if service == "dynamodb":
-        out = []
-        for table in _tables(params):
-            table_arn = f"arn:aws:dynamodb:{region}:{account}:table/{table}"
-            out.append(Authorization(action, (Request(action, table_arn, {}),)))
-            if key := facts.table_key(region, table):
-                context = {
-                    "kms:EncryptionContext:aws:dynamodb:tableName": table,
-                    "kms:EncryptionContext:aws:dynamodb:subscriberId": account,
-                }
-                out += _kms(("kms:Decrypt",), key, "dynamodb", region, facts, context)
-        return out
+        return _dynamodb(action, params, region, facts)
     if service == "sns" and operation == "Publish":
         topic = params.get("TopicArn") or params.get("TargetArn") or ""
         out = [Authorization(action, (Request(action, topic, {}),))]
@@ -218,19 +208,7 @@ def service_authorizations(
             out += _kms(("kms:GenerateDataKey", "kms:Decrypt"), key, "sns", region, facts)
         return out
     if service == "events" and operation == "PutEvents":
-        # One request per entry: its bus (a name is the caller's own bus in the region, none the default
-        # bus), with the entry's source and detail type as the action's condition keys (reference).
-        requests = []
-        for entry in params.get("Entries") or []:
-            bus = entry.get("EventBusName") or "default"
-            bus_arn = bus if bus.startswith("arn:") else f"arn:aws:events:{region}:{account}:event-bus/{bus}"
-            keys: dict[str, ContextValue] = {}
-            if entry.get("Source"):
-                keys["events:source"] = entry["Source"]
-            if entry.get("DetailType"):
-                keys["events:detail-type"] = entry["DetailType"]
-            requests.append(Request(action, bus_arn, keys))
-        return [Authorization(action, tuple(requests))] if requests else []
+        return _put_events(action, params, region, account)
     if service == "sqs" and operation == "SendMessage":
         name = params.get("QueueUrl", "").rstrip("/").rsplit("/", 1)[-1]
         out = [Authorization(action, (Request(action, f"arn:aws:sqs:{region}:{account}:{name}", {}),))]
@@ -262,6 +240,38 @@ def service_authorizations(
     if any(t.required for t in ref.resource_types):
         raise ModelGap(f"{action}: resources of this action are not modelled yet (requests.py)")
     return [Authorization(action, (Request(action, "*", {}),))]
+
+
+def _dynamodb(action: str, params: dict[str, Any], region: str, facts: Facts) -> list[Authorization]:
+    """Each table of the call, and the KMS calls DynamoDB makes with the caller for a table's own key."""
+    account = facts.account
+    out = []
+    for table in _tables(params):
+        table_arn = f"arn:aws:dynamodb:{region}:{account}:table/{table}"
+        out.append(Authorization(action, (Request(action, table_arn, {}),)))
+        if key := facts.table_key(region, table):
+            context = {
+                "kms:EncryptionContext:aws:dynamodb:tableName": table,
+                "kms:EncryptionContext:aws:dynamodb:subscriberId": account,
+            }
+            out += _kms(("kms:Decrypt",), key, "dynamodb", region, facts, context)
+    return out
+
+
+def _put_events(action: str, params: dict[str, Any], region: str, account: str) -> list[Authorization]:
+    """One request per entry: its bus (a name is the caller's own bus in the region, none the default bus),
+    with the entry's source and detail type as the action's condition keys (reference)."""
+    requests = []
+    for entry in params.get("Entries") or []:
+        bus = entry.get("EventBusName") or "default"
+        bus_arn = bus if bus.startswith("arn:") else f"arn:aws:events:{region}:{account}:event-bus/{bus}"
+        keys: dict[str, ContextValue] = {}
+        if entry.get("Source"):
+            keys["events:source"] = entry["Source"]
+        if entry.get("DetailType"):
+            keys["events:detail-type"] = entry["DetailType"]
+        requests.append(Request(action, bus_arn, keys))
+    return [Authorization(action, tuple(requests))] if requests else []
 
 
 # (v3) The EBS direct read APIs the backup measures changes with -> the request parameters naming snapshots.

@@ -8,7 +8,7 @@ the attributes of the resources it names. A resource attribute the deployment do
 account (`arn:aws:kms:*:<account>:key/*`): the policy is then judged by its other elements (actions,
 conditions), never by a guess of a name. A function's environment binds what its Terraform `environment`
 block derives from resources (`COPY_LEDGER_TABLE = aws_dynamodb_table.copy_ledger.name` binds the ledger
-table), so a test world that sets those variables gets exact ARNs.
+table), so a test world that sets those variables gets exact ARNs (`deployment.environment_bindings`).
 
 Only the checkout has the Terraform: this module is part of the never-packaged authorization layer.
 """
@@ -365,58 +365,6 @@ def _vault_bus_policy(bus_arn: str, region: str, owner: str, source_account: str
 
 
 @_serialized
-def environment_names(function: str) -> frozenset[str]:
-    """The environment variables Terraform gives the function."""
-    directory, _, _, resource = FUNCTIONS[function]
-    body = labelled(directory, "resource", "aws_lambda_function")[resource]
-    return frozenset(body.get("environment", [{}])[0].get("variables", {}))
-
-
-def environment_bindings(function: str, environment: Mapping[str, str], deployment: Deployment) -> dict:
-    """Resource attributes bound by the function's environment (`VAR = aws_x.y.name` in its Terraform)."""
-    directory, _, _, resource = FUNCTIONS[function]
-    body = labelled(directory, "resource", "aws_lambda_function")[resource]
-    variables = body.get("environment", [{}])[0].get("variables", {})
-    bound: dict[str, Any] = {}
-    for name, raw in variables.items():
-        joined = re.fullmatch(r'\$\{join\(",", (var\.[A-Za-z0-9_]+)\)\}', str(raw))
-        if joined and name in environment:
-            bound[joined.group(1)] = tuple(v for v in environment[name].split(",") if v)
-            continue
-        # `var.t == null ? "" : element(split("/", var.t), 1)` (the restore API's DRILL_RESULTS_TABLE and
-        # COPY_LEDGER_TABLE): a table's name, the last part of its ARN, and "" exactly when the variable is
-        # null. A name binds the variable to that table's ARN; "" binds it to null, so that the statements
-        # Terraform only writes for a table (`for_each = var.t == null ? [] : [var.t]`) are not rendered.
-        # (Unbound, such a variable is a module output of the root and renders as any table of the account:
-        # then every table's Query statement allows every table, and none of them is the one that grants.)
-        named = re.fullmatch(
-            r'\$\{(var\.[A-Za-z0-9_]+) == null \? "" : element\(split\("/", \1\), 1\)\}', str(raw)
-        )
-        if named:  # unset is "" to the function too (config._optional_table_name): no table, no statement
-            region = environment.get("AWS_REGION") or environment.get("AWS_DEFAULT_REGION")
-            region = region or deployment.primary_region
-            table = environment.get(name, "")
-            bound[named.group(1)] = (
-                f"arn:aws:dynamodb:{region}:{deployment.account}:table/{table}" if table else None
-            )
-            continue
-        # `VAR = var.x`, `VAR = tostring(var.x)`, `VAR = local.x` (the environment tells what it evaluated to)
-        match = re.fullmatch(
-            r"\$\{(?:tostring\()?((?:aws_[a-z0-9_]+|var|local)\.[A-Za-z0-9_]+(?:\.[a-z_]+)?)\)?\}", str(raw)
-        )
-        if not match or not environment.get(name):
-            continue
-        path, value = match.group(1), environment[name]
-        bound[path] = value
-        if path.startswith("aws_dynamodb_table.") and path.endswith(".name"):
-            region = environment.get("AWS_REGION", deployment.primary_region)
-            bound[path.removesuffix(".name") + ".arn"] = (
-                f"arn:aws:dynamodb:{region}:{deployment.account}:table/{value}"
-            )
-    return bound
-
-
-@_serialized
 def role_arn(function: str, region: str, deployment: Deployment) -> str:
     """The ARN of the function's role, its name rendered from the Terraform (`aws_iam_role.<function>`)."""
     directory, _, _, resource = FUNCTIONS[function]
@@ -431,3 +379,7 @@ def function_name(function: str, region: str, deployment: Deployment) -> str:
     directory, _, _, resource = FUNCTIONS[function]
     body = labelled(directory, "resource", "aws_lambda_function")[resource]
     return str(scope_for(function, region, deployment).evaluator.value(body["function_name"]))
+
+
+# For the modules of this layer that cache as this one does (deployment.py).
+serialized = _serialized

@@ -27,6 +27,7 @@ from typing import Any
 from smart_vault import aws
 from smart_vault.backup.change_ledger import ChangeLedger
 from smart_vault.backup.ebs_direct import BlockCount, EbsDirect
+from smart_vault.backup.snapshots import MANAGED_FILTER, own_snapshots
 from smart_vault.change_rate import (
     CHANGED,
     GIB,
@@ -244,16 +245,7 @@ def _set_filter(set_id: str) -> list[dict[str, Any]]:
 
 
 def _describe(ec2: Any, filters: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return list(
-        aws.paginate(
-            ec2,
-            "describe_snapshots",
-            "Snapshots",
-            page_size=1000,
-            OwnerIds=["self"],
-            Filters=[{"Name": "tag:ManagedBy", "Values": ["smart-vault"]}, *filters],
-        )
-    )
+    return list(own_snapshots(ec2, [MANAGED_FILTER, *filters]))
 
 
 def _tag(ec2: Any, snapshot_ids: list[str], key: str) -> None:

@@ -37,14 +37,9 @@ from smart_vault.backup.app_consistent import (
     send_script,
     wait_for,
 )
+from smart_vault.backup.instances import Instance
 from smart_vault.backup.report import INSTANCE_FAILED, OK, InstanceResult, instance_result
-from smart_vault.backup.snapshots import (
-    Instance,
-    SetResult,
-    backup_set_id,
-    start_snapshot_set,
-    tag_snapshot_set,
-)
+from smart_vault.backup.snapshots import SetResult, backup_set_id, start_snapshot_set, tag_snapshot_set
 from smart_vault.config import BackupSettings
 from smart_vault.errors import AwsError
 from smart_vault.observability import logger

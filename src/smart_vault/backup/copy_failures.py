@@ -149,47 +149,61 @@ def claim_retry(dynamodb: DynamoDBClient, table: str, primary_id: str, now: floa
     least `BACKOFF_SECONDS` old (a record written before `retry_at` existed counts as never retried). A
     record gone meanwhile (TTL, deleted by hand) means no back-off: True."""
     cutoff = str(int(now - BACKOFF_SECONDS) + 1)  # failed_at <= now - BACKOFF_SECONDS, in whole seconds
-    try:
-        with aws.aws_errors("UpdateItem"):
-            dynamodb.update_item(
-                TableName=table,
-                Key=_key(primary_id),
-                UpdateExpression="SET retry_at = :now",
-                ConditionExpression=(
-                    "failures < :threshold"
-                    " OR failed_at < :cutoff AND retry_at < :cutoff"
-                    " OR failed_at < :cutoff AND attribute_not_exists(retry_at)"
-                ),
-                ExpressionAttributeValues={
-                    ":now": {"N": str(int(now))},
-                    ":threshold": {"N": str(BACKOFF_AFTER_FAILURES)},
-                    ":cutoff": {"N": cutoff},
-                },
-            )
-    except AwsError as exc:
-        if exc.code != "ConditionalCheckFailedException":
-            raise
-        # Refused: backed off, or the retry is another invocation's; or the record is gone (UpdateItem made
-        # no item: a failed condition writes nothing).
-        return read_record(dynamodb, table, primary_id) is None
-    return True
+    claimed = _update_if(
+        dynamodb,
+        table,
+        primary_id,
+        "SET retry_at = :now",
+        "failures < :threshold"
+        " OR failed_at < :cutoff AND retry_at < :cutoff"
+        " OR failed_at < :cutoff AND attribute_not_exists(retry_at)",
+        {
+            ":now": {"N": str(int(now))},
+            ":threshold": {"N": str(BACKOFF_AFTER_FAILURES)},
+            ":cutoff": {"N": cutoff},
+        },
+    )
+    # Refused: backed off, or the retry is another invocation's; or the record is gone (UpdateItem made no
+    # item: a failed condition writes nothing).
+    return claimed or read_record(dynamodb, table, primary_id) is None
 
 
 def release_retry(dynamodb: DynamoDBClient, table: str, primary_id: str, now: float) -> None:
     """Give back a retry claimed at `now` whose copy did not start (no free slot, throttled): the next
     invocation may try. Only if the claim is still this one's (a failure recorded since resets it)."""
+    _update_if(
+        dynamodb,
+        table,
+        primary_id,
+        "SET retry_at = :zero",
+        "retry_at = :now",
+        {":zero": {"N": "0"}, ":now": {"N": str(int(now))}},
+    )
+
+
+def _update_if(
+    dynamodb: DynamoDBClient,
+    table: str,
+    primary_id: str,
+    update: str,
+    condition: str,
+    values: dict[str, Any],
+) -> bool:
+    """One conditional UpdateItem of the record of `primary_id`; False when its condition does not hold."""
     try:
         with aws.aws_errors("UpdateItem"):
             dynamodb.update_item(
                 TableName=table,
                 Key=_key(primary_id),
-                UpdateExpression="SET retry_at = :zero",
-                ConditionExpression="retry_at = :now",
-                ExpressionAttributeValues={":zero": {"N": "0"}, ":now": {"N": str(int(now))}},
+                UpdateExpression=update,
+                ConditionExpression=condition,
+                ExpressionAttributeValues=values,
             )
     except AwsError as exc:
         if exc.code != "ConditionalCheckFailedException":
             raise
+        return False
+    return True
 
 
 def failure_records(dynamodb: DynamoDBClient, table: str) -> dict[str, FailureRecord]:

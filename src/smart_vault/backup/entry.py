@@ -13,6 +13,7 @@ from typing import Any
 
 from smart_vault import aws, notify, pacing
 from smart_vault.backup.anomaly_report import emit_change_metrics, publish_anomalies
+from smart_vault.backup.copy_finished import copy_finished
 from smart_vault.backup.events import (
     ContinuedRun,
     CopyCompleted,
@@ -21,22 +22,14 @@ from smart_vault.backup.events import (
     SnapshotsCompleted,
     parse_event,
 )
+from smart_vault.backup.invocation import Clients, Continuation, Deadline, RunRequest, RunResult
 from smart_vault.backup.ledger import ledger_for
-from smart_vault.backup.report import FAILED, SUCCEEDED, build_report, email_summary, shrink
-from smart_vault.backup.run import (
-    Clients,
-    Continuation,
-    Deadline,
-    RunRequest,
-    RunResult,
-    copy_completed_snapshots,
-    copy_finished,
-    reconcile_owed_copies,
-    run_backup,
-)
+from smart_vault.backup.owed_copies import copy_completed_snapshots, reconcile_owed_copies
+from smart_vault.backup.report import SUCCEEDED, build_report, email_summary, shrink
+from smart_vault.backup.run import run_backup
 from smart_vault.config import BackupSettings
 from smart_vault.errors import AwsError, ValidationError
-from smart_vault.observability import MetricUnit, logger, metrics, single_metric, trace_handler
+from smart_vault.observability import MetricUnit, invalid_event, logger, metrics, single_metric, trace_handler
 from smart_vault.runtime import Runtime
 
 EVENT_TYPE = "backup.completed"
@@ -283,5 +276,4 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     try:
         return handle(event, context, settings, datetime.now(UTC), runtime=Runtime.default())
     except ValidationError as exc:
-        logger.warning("invalid event", extra={"error": exc.message, "field": exc.field})
-        return {"error": "ValidationError", "message": exc.message, "field": exc.field, "status": FAILED}
+        return invalid_event(exc)

@@ -100,20 +100,26 @@ def _event_run_id(event: Mapping[str, Any]) -> str:
     return event_id.strip()
 
 
+def copy_completed(event: Mapping[str, Any], detail: Mapping[str, Any], run_id: str) -> CopyCompleted:
+    """A copySnapshot event (the backup's DR copies, and the vault's own copies): which copy, where, and
+    whether it succeeded (with the cause when it did not)."""
+    succeeded = detail.get("result") == "succeeded"
+    return CopyCompleted(
+        run_id,
+        snapshot_id_from_arn(str(detail.get("snapshot_id", ""))),
+        str(event.get("region") or ""),
+        succeeded,
+        "" if succeeded else str(detail.get("cause") or f"result {detail.get('result')!r}"),
+    )
+
+
 def _completion(event: Mapping[str, Any]) -> SnapshotsCompleted | CopyCompleted | Ignored:
     run_id = _event_run_id(event)
     detail = event.get("detail")
     if not isinstance(detail, Mapping):
         raise ValidationError("the EC2 event has no `detail` object", field="detail")
     if detail.get("event") == COPY_EVENT and event.get("detail-type") == SNAPSHOT_DETAIL_TYPE:
-        succeeded = detail.get("result") == "succeeded"
-        return CopyCompleted(
-            run_id,
-            snapshot_id_from_arn(str(detail.get("snapshot_id", ""))),
-            str(event.get("region") or ""),
-            succeeded,
-            "" if succeeded else str(detail.get("cause") or f"result {detail.get('result')!r}"),
-        )
+        return copy_completed(event, detail, run_id)
     if detail.get("event") not in COMPLETION_EVENTS:
         return Ignored(run_id, f"EC2 event {detail.get('event')!r} needs no action")
     if event.get("detail-type") == MULTI_VOLUME_DETAIL_TYPE:

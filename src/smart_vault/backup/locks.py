@@ -15,13 +15,10 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from smart_vault import aws
+from smart_vault.snapshot_locks import LOCKING_STATES, list_locks
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
-
-LOCKING_STATES = ("governance", "compliance-cooloff", "compliance")
-PAGE_SIZE = 1000  # DescribeLockedSnapshots: MaxResults 5..1000
 
 
 def unexpired_locks(items: Iterable[Mapping[str, Any]], now: datetime) -> set[str]:
@@ -36,17 +33,4 @@ def unexpired_locks(items: Iterable[Mapping[str, Any]], now: datetime) -> set[st
 
 def locked_snapshot_ids(ec2: EC2Client, now: datetime) -> set[str]:
     """Ids of this account's snapshots in the client's region under a lock that has not expired."""
-    items: list[Mapping[str, Any]] = []
-    token: str | None = None
-    while True:
-        with aws.aws_errors("DescribeLockedSnapshots"):
-            extra: dict[str, Any] = {"NextToken": token} if token else {}
-            page = ec2.describe_locked_snapshots(
-                Filters=[{"Name": "lock-state", "Values": list(LOCKING_STATES)}],
-                MaxResults=PAGE_SIZE,
-                **extra,
-            )
-        items += page.get("Snapshots", [])
-        token = page.get("NextToken")
-        if not token:
-            return unexpired_locks(items, now)
+    return unexpired_locks(list_locks(ec2), now)

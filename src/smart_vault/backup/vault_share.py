@@ -20,16 +20,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from smart_vault import aws
+from smart_vault.backup.snapshots import MANAGED_FILTER, own_snapshots
 from smart_vault.errors import AwsError
 from smart_vault.observability import logger
 from smart_vault.snapshot_model import Snapshot
-from smart_vault.tags import COMPLETED, MANAGED_BY_KEY, MANAGED_BY_VALUE, TAG_PREFIX
+from smart_vault.tags import COMPLETED, TAG_PREFIX
 
 SOURCE = "smart-vault"
 DETAIL_TYPE = "Smart Vault Snapshot Shared"
 REANNOUNCE_WITHIN = timedelta(hours=48)
 PUT_EVENTS_MAX_ENTRIES = 10  # PutEvents takes at most 10 entries a call
-PAGE_SIZE = 1000
 
 
 @dataclass
@@ -82,15 +82,7 @@ def plan_sharing(
 
 def shared_copy_ids(dr_ec2: Any, vault_account_id: str) -> set[str]:
     """Ids of this account's managed snapshots in the client's region the vault account may restore."""
-    items = aws.paginate(
-        dr_ec2,
-        "describe_snapshots",
-        "Snapshots",
-        page_size=PAGE_SIZE,
-        OwnerIds=["self"],
-        RestorableByUserIds=[vault_account_id],
-        Filters=[{"Name": f"tag:{MANAGED_BY_KEY}", "Values": [MANAGED_BY_VALUE]}],
-    )
+    items = own_snapshots(dr_ec2, [MANAGED_FILTER], RestorableByUserIds=[vault_account_id])
     return {item["SnapshotId"] for item in items}
 
 

@@ -173,19 +173,7 @@ class DrillStack:
 
     def table_definition(self) -> dict[str, Any]:
         """CreateTable arguments (plus the TTL attribute) of the drill results table."""
-        return {
-            "TableName": self.results_table,
-            "KeySchema": [
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-            "AttributeDefinitions": [
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            "BillingMode": "PAY_PER_REQUEST",
-            "ttl_attribute": "expires_at",
-        }
+        return table_definition(self.results_table, "expires_at", "pk", "sk")
 
 
 def drill_environment(
@@ -275,36 +263,26 @@ def restore_worker_environment(
 
 def ledger_table_definition(config: DeploymentConfig) -> dict[str, Any]:
     """CreateTable arguments (plus the TTL attribute) of the backup's copy ledger (primary region)."""
-    return {
-        "TableName": config.copy_ledger_table,
-        "KeySchema": [
-            {"AttributeName": "pk", "KeyType": "HASH"},
-            {"AttributeName": "sk", "KeyType": "RANGE"},
-        ],
-        "AttributeDefinitions": [
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        "BillingMode": "PAY_PER_REQUEST",
-        "ttl_attribute": "expires_at",
-    }
+    return table_definition(config.copy_ledger_table, "expires_at", "pk", "sk")
 
 
 def table_definitions(stack: RestoreStack) -> list[dict[str, Any]]:
     """CreateTable arguments (plus the TTL attribute) of the two tables of a restore stack."""
     return [
-        {
-            "TableName": stack.jobs_table,
-            "KeySchema": [{"AttributeName": "restore_id", "KeyType": "HASH"}],
-            "AttributeDefinitions": [{"AttributeName": "restore_id", "AttributeType": "S"}],
-            "BillingMode": "PAY_PER_REQUEST",
-            "ttl_attribute": "expires_at",
-        },
-        {
-            "TableName": stack.idempotency_table,
-            "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
-            "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}],
-            "BillingMode": "PAY_PER_REQUEST",
-            "ttl_attribute": "expiration",
-        },
+        table_definition(stack.jobs_table, "expires_at", "restore_id"),
+        table_definition(stack.idempotency_table, "expiration", "id"),
     ]
+
+
+def table_definition(
+    name: str, ttl_attribute: str, hash_key: str, range_key: str | None = None
+) -> dict[str, Any]:
+    """CreateTable arguments (plus the TTL attribute) of an on-demand table with string keys."""
+    keys = [(hash_key, "HASH")] + ([(range_key, "RANGE")] if range_key else [])
+    return {
+        "TableName": name,
+        "KeySchema": [{"AttributeName": key, "KeyType": kind} for key, kind in keys],
+        "AttributeDefinitions": [{"AttributeName": key, "AttributeType": "S"} for key, _ in keys],
+        "BillingMode": "PAY_PER_REQUEST",
+        "ttl_attribute": ttl_attribute,
+    }

@@ -134,17 +134,12 @@ def build_proxy_event(
     now: float,
 ) -> dict[str, Any]:
     """The API Gateway REST (v1) Lambda proxy event for one request."""
-    single: dict[str, str] = {}
-    multi: dict[str, list[str]] = {}
-    for name, value in headers:
-        single[name] = value
-        multi.setdefault(name, []).append(value)
+    single, multi = _header_maps(headers)
     query_multi = parse_qs(query, keep_blank_values=True) if query else {}
     try:
         text, is_base64 = body.decode("utf-8"), False
     except UnicodeDecodeError:
         text, is_base64 = base64.b64encode(body).decode(), True
-    user_agent = next((v for k, v in headers if k.lower() == "user-agent"), None)
     host = next((v for k, v in headers if k.lower() == "host"), "127.0.0.1")
     return {
         "resource": route.resource_path,
@@ -169,21 +164,38 @@ def build_proxy_event(
             "domainPrefix": host.split(".")[0],
             "requestTimeEpoch": int(now * 1000),
             "requestId": request_id,
-            "identity": {
-                "sourceIp": source_ip,
-                "userAgent": user_agent,
-                "apiKey": api_key,
-                "apiKeyId": api_key_id,
-                "accountId": None,
-                "caller": None,
-                "user": None,
-                "userArn": None,
-            },
+            "identity": _identity(source_ip, headers, api_key_id, api_key),
             "domainName": host,
             "apiId": api_id,
         },
         "body": text if body else None,
         "isBase64Encoded": is_base64,
+    }
+
+
+def _header_maps(headers: list[tuple[str, str]]) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """The event's `headers` (the last value of each name) and `multiValueHeaders`."""
+    single: dict[str, str] = {}
+    multi: dict[str, list[str]] = {}
+    for name, value in headers:
+        single[name] = value
+        multi.setdefault(name, []).append(value)
+    return single, multi
+
+
+def _identity(
+    source_ip: str, headers: list[tuple[str, str]], api_key_id: str | None, api_key: str | None
+) -> dict[str, Any]:
+    """The request context's `identity` of an unauthenticated caller with an API key."""
+    return {
+        "sourceIp": source_ip,
+        "userAgent": next((v for k, v in headers if k.lower() == "user-agent"), None),
+        "apiKey": api_key,
+        "apiKeyId": api_key_id,
+        "accountId": None,
+        "caller": None,
+        "user": None,
+        "userArn": None,
     }
 
 

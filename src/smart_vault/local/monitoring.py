@@ -56,69 +56,83 @@ class Monitoring:
 
 def backup_alarms(config: DeploymentConfig) -> list[AlarmSpec]:
     """alarms.tf."""
-    p, dr, prefix = config.primary_region, config.dr_region, config.name_prefix
     function = {"FunctionName": config.backup_function_name}
-
-    def alarm(name: str, namespace: str, metric: str, dimensions: dict[str, str], **kw: Any) -> AlarmSpec:
-        kw.setdefault("statistic", "Sum")
-        kw.setdefault("period", 300)
-        kw.setdefault("threshold", 0)
-        kw.setdefault("treat_missing_data", "notBreaching")
-        kw.setdefault("topic_region", p)
-        return AlarmSpec(p, f"{prefix}-{name}", namespace, metric, dimensions, **kw)
-
     alarms = [
-        alarm("backup-failures", "SmartVault", "BackupFailures", SERVICE_DIMENSION, ok_actions=True),
-        alarm(
-            "rpo-breach",
-            "SmartVault",
-            "RecoveryPointAgeSeconds",
-            {"Region": p},
-            statistic="Maximum",
-            period=3600,
-            threshold=config.rpo_threshold_hours * 3600,
-            treat_missing_data="ignore",
-            ok_actions=True,
-            insufficient_data_actions=True,
-            datapoints_to_alarm=1,
+        _backup_alarm(
+            config, "backup-failures", "SmartVault", "BackupFailures", SERVICE_DIMENSION, ok_actions=True
         ),
-        alarm(
-            "dr-rpo-breach",
-            "SmartVault",
-            "RecoveryPointAgeSeconds",
-            {"Region": dr},
-            statistic="Maximum",
-            period=3600,
-            threshold=config.dr_rpo_threshold_hours * 3600,
-            treat_missing_data="missing",
-            ok_actions=True,
-            insufficient_data_actions=True,
-        ),
-        alarm(
-            "owed-copy-age",
-            "SmartVault",
-            "OldestOwedCopySeconds",
-            SERVICE_DIMENSION,
-            statistic="Maximum",
-            period=3600,
-            threshold=config.owed_copy_threshold_hours * 3600,
-            ok_actions=True,
-        ),
+        *_age_alarms(config),
         # (v3) An anomalous change rate on a volume (alarms.tf `change_anomaly`).
-        alarm("change-anomaly", "SmartVault", "ChangeAnomalies", SERVICE_DIMENSION, ok_actions=True),
-        alarm("backup-errors", "AWS/Lambda", "Errors", function),
-        alarm("backup-throttles", "AWS/Lambda", "Throttles", function),
-        alarm(
+        _backup_alarm(
+            config, "change-anomaly", "SmartVault", "ChangeAnomalies", SERVICE_DIMENSION, ok_actions=True
+        ),
+        _backup_alarm(config, "backup-errors", "AWS/Lambda", "Errors", function),
+        _backup_alarm(config, "backup-throttles", "AWS/Lambda", "Throttles", function),
+        _backup_alarm(
+            config,
             "backup-dlq-messages",
             "AWS/SQS",
             "ApproximateNumberOfMessagesVisible",
-            {"QueueName": f"{prefix}-backup-dlq"},
+            {"QueueName": f"{config.name_prefix}-backup-dlq"},
             statistic="Maximum",
         ),
     ]
     if config.enable_billing_alarm:
         alarms.append(billing_alarm(config))
     return alarms
+
+
+def _backup_alarm(
+    config: DeploymentConfig, name: str, namespace: str, metric: str, dimensions: dict[str, str], **kw: Any
+) -> AlarmSpec:
+    """One alarm of alarms.tf in the primary region: a 5-minute sum over 0 unless `kw` says otherwise."""
+    kw.setdefault("statistic", "Sum")
+    kw.setdefault("period", 300)
+    kw.setdefault("threshold", 0)
+    kw.setdefault("treat_missing_data", "notBreaching")
+    kw.setdefault("topic_region", config.primary_region)
+    return AlarmSpec(
+        config.primary_region, f"{config.name_prefix}-{name}", namespace, metric, dimensions, **kw
+    )
+
+
+def _age_alarms(config: DeploymentConfig) -> list[AlarmSpec]:
+    """The recovery point age of each region and the oldest owed copy: hourly maxima over a number of hours."""
+
+    def age(name: str, metric: str, dimensions: dict[str, str], hours: float, **kw: Any) -> AlarmSpec:
+        return _backup_alarm(
+            config,
+            name,
+            "SmartVault",
+            metric,
+            dimensions,
+            statistic="Maximum",
+            period=3600,
+            threshold=hours * 3600,
+            ok_actions=True,
+            **kw,
+        )
+
+    return [
+        age(
+            "rpo-breach",
+            "RecoveryPointAgeSeconds",
+            {"Region": config.primary_region},
+            config.rpo_threshold_hours,
+            treat_missing_data="ignore",
+            insufficient_data_actions=True,
+            datapoints_to_alarm=1,
+        ),
+        age(
+            "dr-rpo-breach",
+            "RecoveryPointAgeSeconds",
+            {"Region": config.dr_region},
+            config.dr_rpo_threshold_hours,
+            treat_missing_data="missing",
+            insufficient_data_actions=True,
+        ),
+        age("owed-copy-age", "OldestOwedCopySeconds", SERVICE_DIMENSION, config.owed_copy_threshold_hours),
+    ]
 
 
 def billing_alarm(config: DeploymentConfig) -> AlarmSpec:

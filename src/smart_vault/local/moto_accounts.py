@@ -32,7 +32,12 @@ from __future__ import annotations
 import copy as copying
 import fnmatch
 import json
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
+
+from smart_vault import aws
 
 _APPLIED = "_smart_vault_accounts"
 KEY_ACTIONS_FOR_COPY = ("kms:Decrypt", "kms:DescribeKey", "kms:CreateGrant", "kms:ReEncryptFrom")
@@ -55,6 +60,60 @@ def credentials_for(
         "AWS_SECRET_ACCESS_KEY": creds["SecretAccessKey"],
         "AWS_SESSION_TOKEN": creds["SessionToken"],
     }
+
+
+CREDENTIAL_NAMES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
+
+
+def account_client(credentials: Mapping[str, str], service: str, region: str) -> Any:
+    """A boto3 client of `service` in `region` with one account's credentials (from `credentials_for`)."""
+    import boto3
+
+    return boto3.client(  # type: ignore[call-overload]  # the stubs type client() per literal service name
+        service,
+        region_name=region,
+        aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=credentials["AWS_SESSION_TOKEN"],
+    )
+
+
+@contextmanager
+def environ_kept(names: Iterable[str]) -> Iterator[None]:
+    """Every variable of `names` put back in os.environ as it was (or unset) when the block ends."""
+    saved = {k: os.environ.get(k) for k in names}
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@contextmanager
+def function_environment(environment: Mapping[str, str]) -> Iterator[None]:
+    """The function's environment variables in os.environ while its handler runs, as Lambda gives them (the
+    authorization layer renders the function's role from them)."""
+    with environ_kept(environment):
+        os.environ.update(environment)
+        yield
+
+
+@contextmanager
+def as_account(credentials: Mapping[str, str] | None) -> Iterator[None]:
+    """Run the handlers with one account's credentials (None: the default ones); smart_vault.aws builds its
+    clients again on the way in and out."""
+    try:
+        with environ_kept(CREDENTIAL_NAMES):
+            if credentials:
+                os.environ.update(credentials)
+                os.environ["AWS_SECURITY_TOKEN"] = credentials["AWS_SESSION_TOKEN"]
+            aws.reset_clients()
+            yield
+    finally:
+        aws.reset_clients()
 
 
 def _principals(statement: dict[str, Any]) -> list[str]:
@@ -233,61 +292,14 @@ class _SentFrom:
 
 
 def apply() -> None:
-    from moto.core.responses import ActionResult
-    from moto.ec2.models.elastic_block_store import EBSBackend, Snapshot
+    from moto.ec2.models.elastic_block_store import EBSBackend
     from moto.ec2.responses import EC2Response
-    from moto.ec2.utils import random_snapshot_id
     from moto.events import models as events_models
     from moto.events import utils as events_utils
 
     if getattr(EC2Response, _APPLIED, False):
         return
-
-    def describe_snapshots(self: Any) -> Any:
-        snapshots = visible_snapshots(
-            self.ec2_backend,
-            self._get_param("SnapshotIds", []) or [],
-            self._filters_from_querystring(),
-            self._get_param("OwnerIds", []) or [],
-            self._get_param("RestorableByUserIds", []) or [],
-        )
-        return ActionResult({"Snapshots": snapshots})
-
-    def copy_snapshot(
-        self: Any, source_snapshot_id: str, source_region: str, description: str, kms_key_id: str | None
-    ) -> Any:
-        source = _source_snapshot(self, source_snapshot_id, source_region)
-        if source.owner_id != self.account_id:
-            check_key_use(source, self.account_id, source_region)
-        snapshot_id = random_snapshot_id()
-        snapshot = Snapshot(
-            self,
-            snapshot_id,
-            volume=source.volume,
-            description=description,
-            encrypted=source.encrypted or kms_key_id is not None,
-            kms_key_id=kms_key_id,
-        )
-        self.snapshots[snapshot_id] = snapshot
-        return snapshot
-
-    put_events = events_models.EventsBackend.put_events
-
-    def put_events_across_accounts(self: Any, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        local, answers = [], {}
-        for index, entry in enumerate(events):
-            arn = entry.get("EventBusName") or ""
-            if arn.startswith("arn:") and arn.split(":")[4] != self.account_id:
-                sent = _deliver(
-                    events_models.events_backends, put_events, self.account_id, copying.deepcopy(entry)
-                )
-                answers[index] = sent
-            else:
-                local.append((index, entry))
-        own = put_events(self, [e for _, e in local]) if local else []
-        for (index, _), answer in zip(local, own, strict=True):
-            answers[index] = answer
-        return [answers[i] for i in range(len(events))]
+    _ORIGINAL["put_events"] = events_models.EventsBackend.put_events
 
     # moto's default target input leaves out the event's `account`; EventBridge delivers the whole event.
     template = events_utils.EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE
@@ -295,7 +307,66 @@ def apply() -> None:
         events_utils.EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE = template.replace(
             '"version": "0", ', '"version": "0", "account": "<account>", '
         )
-    EC2Response.describe_snapshots = describe_snapshots  # type: ignore[method-assign]  # patching moto on purpose
-    EBSBackend.copy_snapshot = copy_snapshot  # type: ignore[method-assign]  # patching moto on purpose
-    events_models.EventsBackend.put_events = put_events_across_accounts  # type: ignore[method-assign]  # patching moto on purpose
+    EC2Response.describe_snapshots = _describe_snapshots  # type: ignore[method-assign]  # patching moto on purpose
+    EBSBackend.copy_snapshot = _copy_snapshot  # type: ignore[method-assign]  # patching moto on purpose
+    events_models.EventsBackend.put_events = _put_events_across_accounts  # type: ignore[method-assign]  # patching moto on purpose
     setattr(EC2Response, _APPLIED, True)
+
+
+# moto's own methods, kept when `apply` replaces them.
+_ORIGINAL: dict[str, Any] = {}
+
+
+def _describe_snapshots(self: Any) -> Any:
+    from moto.core.responses import ActionResult
+
+    snapshots = visible_snapshots(
+        self.ec2_backend,
+        self._get_param("SnapshotIds", []) or [],
+        self._filters_from_querystring(),
+        self._get_param("OwnerIds", []) or [],
+        self._get_param("RestorableByUserIds", []) or [],
+    )
+    return ActionResult({"Snapshots": snapshots})
+
+
+def _copy_snapshot(
+    self: Any, source_snapshot_id: str, source_region: str, description: str, kms_key_id: str | None
+) -> Any:
+    from moto.ec2.models.elastic_block_store import Snapshot
+    from moto.ec2.utils import random_snapshot_id
+
+    source = _source_snapshot(self, source_snapshot_id, source_region)
+    if source.owner_id != self.account_id:
+        check_key_use(source, self.account_id, source_region)
+    snapshot_id = random_snapshot_id()
+    snapshot = Snapshot(
+        self,
+        snapshot_id,
+        volume=source.volume,
+        description=description,
+        encrypted=source.encrypted or kms_key_id is not None,
+        kms_key_id=kms_key_id,
+    )
+    self.snapshots[snapshot_id] = snapshot
+    return snapshot
+
+
+def _put_events_across_accounts(self: Any, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    from moto.events import models as events_models
+
+    put_events = _ORIGINAL["put_events"]
+    local, answers = [], {}
+    for index, entry in enumerate(events):
+        arn = entry.get("EventBusName") or ""
+        if arn.startswith("arn:") and arn.split(":")[4] != self.account_id:
+            sent = _deliver(
+                events_models.events_backends, put_events, self.account_id, copying.deepcopy(entry)
+            )
+            answers[index] = sent
+        else:
+            local.append((index, entry))
+    own = put_events(self, [e for _, e in local]) if local else []
+    for (index, _), answer in zip(local, own, strict=True):
+        answers[index] = answer
+    return [answers[i] for i in range(len(events))]

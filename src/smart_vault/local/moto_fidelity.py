@@ -51,7 +51,6 @@ def _tag_specifications(response: Any, resource_type: str) -> dict[str, str]:
 
 
 def apply() -> None:
-    from moto.ec2.exceptions import EC2ClientError
     from moto.ec2.models.amis import Ami
     from moto.ec2.models.instances import InstanceBackend
     from moto.ec2.responses.amis import AmisResponse
@@ -62,80 +61,88 @@ def apply() -> None:
     moto_key_policy.apply()
     if getattr(AmisResponse, _APPLIED, False):
         return
-    register_image = AmisResponse.register_image
-    run_instances = InstanceBackend.run_instances
-
-    moto_mappings = vars(Ami)["block_device_mappings"]  # the property itself, not its getter
-
-    def register_image_with_mappings(self: Any) -> Any:
-        mappings = _image_mappings(self)
-        root = self._get_param("RootDeviceName")
-        architecture = self._get_param("Architecture")
-        name = self._get_param("Name")
-        owner = self.ec2_backend.account_id
-        if name and any(a.name == name and a.owner_id == owner for a in self.ec2_backend.amis.values()):
-            raise EC2ClientError(
-                "InvalidAMIName.Duplicate", f"AMI name {name} is already in use by AMI in this account"
-            )
-        result = register_image(self)
-        image = list(self.ec2_backend.amis.values())[-1]  # the one just registered (dicts keep order)
-        image.smart_vault_mappings = mappings
-        tags = _tag_specifications(self, "image")
-        if tags:
-            self.ec2_backend.create_tags([image.id], tags)
-        if root:
-            image.root_device_name = root
-        if architecture:
-            image.architecture = architecture
-        image.root_device_type = "ebs"
-        return result
-
-    def mappings_of(image: Any) -> Any:
-        mappings = getattr(image, "smart_vault_mappings", None)
-        return mappings if mappings else moto_mappings.fget(image)
-
-    def run_instances_idempotent(self: Any, image_id: str, *args: Any, **kwargs: Any) -> Any:
-        token = kwargs.get("client_token")
-        seen = self.__dict__.setdefault("_smart_vault_client_tokens", {})
-        if token and token in seen:
-            return seen[token]
-        reservation = run_instances_from_mappings(self, image_id, *args, **kwargs)
-        if token:
-            seen[token] = reservation
-        return reservation
-
-    def run_instances_from_mappings(self: Any, image_id: str, *args: Any, **kwargs: Any) -> Any:
-        image = getattr(self, "amis", {}).get(image_id)
-        mappings = getattr(image, "smart_vault_mappings", None)
-        if not mappings or "block_device_mappings" in kwargs:
-            return run_instances(self, image_id, *args, **kwargs)
-        volume_tags = (kwargs.get("tags") or {}).get("volume", {})
-        # An empty mapping list stops moto's default root volume; the volumes are made here, because moto's
-        # own mapping path cannot pass IOPS or throughput (io1/io2 would fail).
-        reservation = run_instances(self, image_id, *args, **{**kwargs, "block_device_mappings": []})
-        for instance in reservation.instances:
-            for mapping in mappings:
-                ebs = mapping["Ebs"]
-                snapshot = self.get_snapshot(ebs["SnapshotId"])
-                volume = self.create_volume(
-                    size=int(ebs.get("VolumeSize") or snapshot.volume_size),
-                    zone_name=instance._placement.zone,
-                    snapshot_id=ebs["SnapshotId"],
-                    encrypted=bool(ebs.get("KmsKeyId")),
-                    kms_key_id=ebs.get("KmsKeyId"),
-                    volume_type=ebs.get("VolumeType") or "gp2",
-                    iops=int(ebs["Iops"]) if ebs.get("Iops") else None,
-                    throughput=int(ebs["Throughput"]) if ebs.get("Throughput") else None,
-                )
-                if volume_tags:
-                    volume.add_tags(volume_tags)
-                self.attach_volume(
-                    volume.id, instance.id, mapping["DeviceName"], bool(ebs.get("DeleteOnTermination"))
-                )
-        return reservation
-
+    _ORIGINAL["register_image"] = AmisResponse.register_image
+    _ORIGINAL["run_instances"] = InstanceBackend.run_instances
+    _ORIGINAL["block_device_mappings"] = vars(Ami)["block_device_mappings"]  # the property, not its getter
     # Patching moto's classes is the point here: the checker cannot follow replaced methods.
-    AmisResponse.register_image = register_image_with_mappings  # type: ignore[method-assign]
-    Ami.block_device_mappings = property(mappings_of)  # type: ignore[method-assign, assignment]
-    InstanceBackend.run_instances = run_instances_idempotent  # type: ignore[method-assign]
+    AmisResponse.register_image = _register_image_with_mappings  # type: ignore[method-assign]
+    Ami.block_device_mappings = property(_mappings_of)  # type: ignore[method-assign, assignment]
+    InstanceBackend.run_instances = _run_instances_idempotent  # type: ignore[method-assign]
     setattr(AmisResponse, _APPLIED, True)
+
+
+# moto's own methods, kept when `apply` replaces them.
+_ORIGINAL: dict[str, Any] = {}
+
+
+def _register_image_with_mappings(self: Any) -> Any:
+    from moto.ec2.exceptions import EC2ClientError
+
+    mappings = _image_mappings(self)
+    root = self._get_param("RootDeviceName")
+    architecture = self._get_param("Architecture")
+    name = self._get_param("Name")
+    owner = self.ec2_backend.account_id
+    if name and any(a.name == name and a.owner_id == owner for a in self.ec2_backend.amis.values()):
+        raise EC2ClientError(
+            "InvalidAMIName.Duplicate", f"AMI name {name} is already in use by AMI in this account"
+        )
+    result = _ORIGINAL["register_image"](self)
+    image = list(self.ec2_backend.amis.values())[-1]  # the one just registered (dicts keep order)
+    image.smart_vault_mappings = mappings
+    tags = _tag_specifications(self, "image")
+    if tags:
+        self.ec2_backend.create_tags([image.id], tags)
+    if root:
+        image.root_device_name = root
+    if architecture:
+        image.architecture = architecture
+    image.root_device_type = "ebs"
+    return result
+
+
+def _mappings_of(image: Any) -> Any:
+    mappings = getattr(image, "smart_vault_mappings", None)
+    return mappings if mappings else _ORIGINAL["block_device_mappings"].fget(image)
+
+
+def _run_instances_idempotent(self: Any, image_id: str, *args: Any, **kwargs: Any) -> Any:
+    token = kwargs.get("client_token")
+    seen = self.__dict__.setdefault("_smart_vault_client_tokens", {})
+    if token and token in seen:
+        return seen[token]
+    reservation = _run_instances_from_mappings(self, image_id, *args, **kwargs)
+    if token:
+        seen[token] = reservation
+    return reservation
+
+
+def _run_instances_from_mappings(self: Any, image_id: str, *args: Any, **kwargs: Any) -> Any:
+    image = getattr(self, "amis", {}).get(image_id)
+    mappings = getattr(image, "smart_vault_mappings", None)
+    if not mappings or "block_device_mappings" in kwargs:
+        return _ORIGINAL["run_instances"](self, image_id, *args, **kwargs)
+    volume_tags = (kwargs.get("tags") or {}).get("volume", {})
+    # An empty mapping list stops moto's default root volume; the volumes are made here, because moto's
+    # own mapping path cannot pass IOPS or throughput (io1/io2 would fail).
+    reservation = _ORIGINAL["run_instances"](self, image_id, *args, **{**kwargs, "block_device_mappings": []})
+    for instance in reservation.instances:
+        for mapping in mappings:
+            ebs = mapping["Ebs"]
+            snapshot = self.get_snapshot(ebs["SnapshotId"])
+            volume = self.create_volume(
+                size=int(ebs.get("VolumeSize") or snapshot.volume_size),
+                zone_name=instance._placement.zone,
+                snapshot_id=ebs["SnapshotId"],
+                encrypted=bool(ebs.get("KmsKeyId")),
+                kms_key_id=ebs.get("KmsKeyId"),
+                volume_type=ebs.get("VolumeType") or "gp2",
+                iops=int(ebs["Iops"]) if ebs.get("Iops") else None,
+                throughput=int(ebs["Throughput"]) if ebs.get("Throughput") else None,
+            )
+            if volume_tags:
+                volume.add_tags(volume_tags)
+            self.attach_volume(
+                volume.id, instance.id, mapping["DeviceName"], bool(ebs.get("DeleteOnTermination"))
+            )
+    return reservation

@@ -267,57 +267,78 @@ def provision(
     lambdas.register(backup)
     done.functions.append(backup.arn)
     for drill_stack in config.drill_stacks():
-        done.tables.extend(create_tables_in(client_for, drill_stack.region, [drill_stack.table_definition()]))
-        subnet_id, groups = create_drill_network(client_for, drill_stack, config.drill_vpc_cidr)
-        drill = FunctionSpec(
-            name=drill_stack.function_name,
-            region=drill_stack.region,
-            handler=LAMBDA_HANDLERS["drill"],
-            environment=drill_environment(
-                config, drill_stack, done.topics[drill_stack.region], subnet_id, groups
-            ),
-            timeout_seconds=drill_stack.timeout_seconds,
-            memory_mb=drill_stack.memory_mb,
-            **deployed_attributes(config, drill_stack.region, drill_stack.function_name),
-        )
-        lambdas.register(drill)
-        done.functions.append(drill.arn)
-        done.drill_functions[drill_stack.region] = drill.name
+        _provision_drill(client_for, config, lambdas, done, drill_stack)
     for stack in config.restore_stacks():
-        done.tables.extend(create_tables(client_for, stack))
-        worker = FunctionSpec(
-            name=stack.worker_function_name,
-            region=stack.region,
-            handler=LAMBDA_HANDLERS["restore_worker"],
-            environment=restore_worker_environment(stack, done.topics[stack.region], config),
-            timeout_seconds=stack.worker_timeout_seconds,
-            memory_mb=stack.memory_mb,
-            **deployed_attributes(config, stack.region, stack.worker_function_name),
-        )
-        api = FunctionSpec(
-            name=stack.api_function_name,
-            region=stack.region,
-            handler=LAMBDA_HANDLERS["restore_api"],
-            environment=restore_api_environment(config, stack),
-            timeout_seconds=stack.api_timeout_seconds,
-            memory_mb=stack.memory_mb,
-            **deployed_attributes(config, stack.region, stack.api_function_name),
-        )
-        for spec in (worker, api):
-            lambdas.register(spec)
-            done.functions.append(spec.arn)
-        apigw = client_for("apigateway", stack.region)
-        document = api_document(openapi_template, stack.region, api.arn)
-        api_id = import_rest_api(apigw, document, stack.api_name)
-        key_value, key_id, plan_id = deploy_with_key(apigw, api_id, stack.api_name)
-        # restore_stack/api.tf's aws_lambda_permission: the API's stage may invoke the function.
-        source = f"arn:aws:execute-api:{stack.region}:{ACCOUNT_ID}:{api_id}/{API_STAGE}/*/*"
-        permission = LambdaPermission("AllowRestoreApiV1", "apigateway.amazonaws.com", source)
-        lambdas.register(replace(api, permissions=(permission,)))
-        done.apis.append(
-            ProvisionedApi(stack.region, api_id, API_STAGE, key_value, key_id, plan_id, api.name)
-        )
+        _provision_restore_stack(client_for, config, lambdas, done, stack, openapi_template)
     return done
+
+
+def _provision_drill(
+    client_for: ClientFactory,
+    config: DeploymentConfig,
+    lambdas: LambdaService,
+    done: Provisioned,
+    drill_stack: DrillStack,
+) -> None:
+    """One region's drill stack: its results table, its isolated network and the drill function."""
+    done.tables.extend(create_tables_in(client_for, drill_stack.region, [drill_stack.table_definition()]))
+    subnet_id, groups = create_drill_network(client_for, drill_stack, config.drill_vpc_cidr)
+    drill = FunctionSpec(
+        name=drill_stack.function_name,
+        region=drill_stack.region,
+        handler=LAMBDA_HANDLERS["drill"],
+        environment=drill_environment(
+            config, drill_stack, done.topics[drill_stack.region], subnet_id, groups
+        ),
+        timeout_seconds=drill_stack.timeout_seconds,
+        memory_mb=drill_stack.memory_mb,
+        **deployed_attributes(config, drill_stack.region, drill_stack.function_name),
+    )
+    lambdas.register(drill)
+    done.functions.append(drill.arn)
+    done.drill_functions[drill_stack.region] = drill.name
+
+
+def _provision_restore_stack(
+    client_for: ClientFactory,
+    config: DeploymentConfig,
+    lambdas: LambdaService,
+    done: Provisioned,
+    stack: RestoreStack,
+    openapi_template: str,
+) -> None:
+    """One region's restore stack: its tables, the worker and API functions, and the API with its key."""
+    done.tables.extend(create_tables(client_for, stack))
+    worker = FunctionSpec(
+        name=stack.worker_function_name,
+        region=stack.region,
+        handler=LAMBDA_HANDLERS["restore_worker"],
+        environment=restore_worker_environment(stack, done.topics[stack.region], config),
+        timeout_seconds=stack.worker_timeout_seconds,
+        memory_mb=stack.memory_mb,
+        **deployed_attributes(config, stack.region, stack.worker_function_name),
+    )
+    api = FunctionSpec(
+        name=stack.api_function_name,
+        region=stack.region,
+        handler=LAMBDA_HANDLERS["restore_api"],
+        environment=restore_api_environment(config, stack),
+        timeout_seconds=stack.api_timeout_seconds,
+        memory_mb=stack.memory_mb,
+        **deployed_attributes(config, stack.region, stack.api_function_name),
+    )
+    for spec in (worker, api):
+        lambdas.register(spec)
+        done.functions.append(spec.arn)
+    apigw = client_for("apigateway", stack.region)
+    document = api_document(openapi_template, stack.region, api.arn)
+    api_id = import_rest_api(apigw, document, stack.api_name)
+    key_value, key_id, plan_id = deploy_with_key(apigw, api_id, stack.api_name)
+    # restore_stack/api.tf's aws_lambda_permission: the API's stage may invoke the function.
+    source = f"arn:aws:execute-api:{stack.region}:{ACCOUNT_ID}:{api_id}/{API_STAGE}/*/*"
+    permission = LambdaPermission("AllowRestoreApiV1", "apigateway.amazonaws.com", source)
+    lambdas.register(replace(api, permissions=(permission,)))
+    done.apis.append(ProvisionedApi(stack.region, api_id, API_STAGE, key_value, key_id, plan_id, api.name))
 
 
 def read_openapi_template(path: Path) -> str:

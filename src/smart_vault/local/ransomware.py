@@ -28,7 +28,7 @@ from smart_vault import aws
 from smart_vault.backup.entry import handle as backup_handle
 from smart_vault.config import BackupSettings, VaultSettings
 from smart_vault.local.cloudtrail import TamperRules, Trail
-from smart_vault.local.moto_accounts import credentials_for
+from smart_vault.local.moto_accounts import as_account, credentials_for, function_environment
 from smart_vault.local.vault_setup import VAULT, WORKLOAD, Setup, set_up
 from smart_vault.restore.engine import Deadline, InstancePlan, InstanceRestore, load_recovery_point
 from smart_vault.restore.recovery_points import list_recovery_points
@@ -63,46 +63,6 @@ class _Context:
     invoked_function_arn: str
     aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     function_name: str = "smart-vault"
-
-
-@contextmanager
-def function_environment(environment: dict[str, str]) -> Iterator[None]:
-    """The function's environment variables in os.environ while its handler runs, as Lambda gives them (the
-    authorization layer renders the function's role from them)."""
-    import os
-
-    saved = {k: os.environ.get(k) for k in environment}
-    os.environ.update(environment)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
-@contextmanager
-def as_account(credentials: dict[str, str] | None) -> Iterator[None]:
-    """Run the handlers with one account's credentials (None: the workload's, the default ones)."""
-    names = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
-    import os
-
-    saved = {k: os.environ.get(k) for k in names}
-    if credentials:
-        os.environ.update(credentials)
-        os.environ["AWS_SECURITY_TOKEN"] = credentials["AWS_SESSION_TOKEN"]
-    aws.reset_clients()
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        aws.reset_clients()
 
 
 def _night(setup: Setup, night: int) -> dict[str, int]:

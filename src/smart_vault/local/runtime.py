@@ -20,7 +20,7 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
-from smart_vault.authz import enforce
+from smart_vault.authz import hook
 from smart_vault.authz.api_facts import ApiFacts
 
 
@@ -117,7 +117,7 @@ def main() -> int:
     # reported by each invocation (which tries again), as Lambda reports Runtime.ImportModuleError.
     # Every AWS call of the function is evaluated against its Terraform IAM policies (smart_vault.authz),
     # with the facts read from the local endpoint.
-    with enforce.enforcing(facts=ApiFacts()):
+    with hook.enforcing(facts=ApiFacts()):
         try:
             load_handler(sys.argv[1])
         except Exception:  # noqa: BLE001 - reported by the invocations

@@ -15,7 +15,8 @@ from smart_vault.local.edge import edge_rules
 from smart_vault.local.emulator import FAKE_CREDENTIALS, Emulator
 from smart_vault.local.fleet import Fleet, create_networks, seed_demo_fleet
 from smart_vault.local.gateway import Gateway, GatewayEndpoint
-from smart_vault.local.lambda_service import InvokeResult, LambdaEndpoint, LambdaService
+from smart_vault.local.lambda_endpoint import LambdaEndpoint
+from smart_vault.local.lambda_service import InvokeResult, LambdaService
 from smart_vault.local.provision import Provisioned, api_document, provision, read_openapi_template
 from smart_vault.local.provision_monitoring import provision_monitoring
 from smart_vault.local.telemetry import CloudWatchShipper
@@ -123,23 +124,7 @@ class LocalStack:
     def _start(self, seed_fleet: bool) -> StackState:
         template = read_openapi_template(self.openapi_path)  # fail before starting anything
         aws_url = self.emulator.start()
-        self.lambdas = LambdaService(
-            base_environment={
-                **FAKE_CREDENTIALS,
-                "AWS_ENDPOINT_URL": aws_url,
-                "POWERTOOLS_TRACE_DISABLED": "true",
-            },
-            log_dir=self.log_dir,
-            default_region=self.config.primary_region,
-        )
-        self.lambdas.telemetry = CloudWatchShipper(self.emulator.client)
-        self._lambda_endpoint = LambdaEndpoint(self.lambdas)
-        lambda_url = self._lambda_endpoint.start()
-        # Functions call other functions (the API invokes the worker) through this endpoint, as in AWS.
-        self.lambdas.base_environment = {
-            **self.lambdas.base_environment,
-            "AWS_ENDPOINT_URL_LAMBDA": lambda_url,
-        }
+        lambda_url = self._start_lambdas(aws_url)
         networks = None
         if seed_fleet:
             # As an operator would: the DR network exists before the deployment, which names it
@@ -158,19 +143,7 @@ class LocalStack:
         self.monitoring = provision_monitoring(self.emulator.client, self.config, provisioned)
         # The primary region's functions import their code while the gateways start and the fleet is seeded.
         self.lambdas.prewarm(self.config.primary_region)
-        for api in provisioned.apis:
-            function = self.lambdas.resolve(api.function_name, api.region)
-            rules = edge_rules(api_document(template, api.region, function.arn))
-            gateway = Gateway(
-                self.emulator.client("apigateway", api.region),
-                api.api_id,
-                api.stage,
-                self._invoke,
-                edge=rules,
-            )
-            endpoint = GatewayEndpoint(gateway)
-            api.url = endpoint.start()
-            self.gateways.append(endpoint)
+        self._start_gateways(template, provisioned)
         fleet = None
         if seed_fleet:
             fleet = seed_demo_fleet(
@@ -192,6 +165,43 @@ class LocalStack:
             fleet=fleet,
         )
         return self.state
+
+    def _start_lambdas(self, aws_url: str) -> str:
+        """The Lambda service and its endpoint (returns its URL), the functions' calls sent to `aws_url`."""
+        self.lambdas = LambdaService(
+            base_environment={
+                **FAKE_CREDENTIALS,
+                "AWS_ENDPOINT_URL": aws_url,
+                "POWERTOOLS_TRACE_DISABLED": "true",
+            },
+            log_dir=self.log_dir,
+            default_region=self.config.primary_region,
+        )
+        self.lambdas.telemetry = CloudWatchShipper(self.emulator.client)
+        self._lambda_endpoint = LambdaEndpoint(self.lambdas)
+        lambda_url = self._lambda_endpoint.start()
+        # Functions call other functions (the API invokes the worker) through this endpoint, as in AWS.
+        self.lambdas.base_environment = {
+            **self.lambdas.base_environment,
+            "AWS_ENDPOINT_URL_LAMBDA": lambda_url,
+        }
+        return lambda_url
+
+    def _start_gateways(self, template: str, provisioned: Provisioned) -> None:
+        """An API gateway endpoint for each restore API, with the edge rules of its OpenAPI document."""
+        for api in provisioned.apis:
+            function = self.lambdas.resolve(api.function_name, api.region)
+            rules = edge_rules(api_document(template, api.region, function.arn))
+            gateway = Gateway(
+                self.emulator.client("apigateway", api.region),
+                api.api_id,
+                api.stage,
+                self._invoke,
+                edge=rules,
+            )
+            endpoint = GatewayEndpoint(gateway)
+            api.url = endpoint.start()
+            self.gateways.append(endpoint)
 
     def _invoke(self, function_arn: str, payload: bytes) -> InvokeResult:
         return self.lambdas.invoke(self.lambdas.resolve(function_arn), payload)

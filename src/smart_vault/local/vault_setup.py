@@ -16,7 +16,7 @@ from typing import Any
 import boto3
 
 from smart_vault.local.deployment import DeploymentConfig, ledger_table_definition
-from smart_vault.local.moto_accounts import credentials_for
+from smart_vault.local.moto_accounts import account_client, credentials_for
 
 WORKLOAD, VAULT = "123456789012", "210987654321"
 PRIMARY, DR = "eu-west-1", "eu-central-1"
@@ -40,26 +40,23 @@ class Setup:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def client(self, service: str) -> Any:
-        creds = self.vault_credentials
-        return boto3.client(  # type: ignore[call-overload]  # the stubs type client() per literal service name
-            service,
-            region_name=DR,
-            aws_access_key_id=creds["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=creds["AWS_SECRET_ACCESS_KEY"],
-            aws_session_token=creds["AWS_SESSION_TOKEN"],
-        )
+        return account_client(self.vault_credentials, service, DR)
 
     def announcements(self) -> list[dict[str, Any]]:
         """The events the vault's bus delivered since the last call."""
-        sqs = self.client("sqs")
-        found: list[dict[str, Any]] = []
-        while True:
-            batch = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get("Messages", [])
-            if not batch:
-                return found
-            for message in batch:
-                found.append(json.loads(message["Body"]))
-                sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return drain_queue(self.client("sqs"), self.queue_url)
+
+
+def drain_queue(sqs: Any, queue_url: str) -> list[dict[str, Any]]:
+    """Every message of the queue, as JSON, deleted from it (the events a rule delivered there)."""
+    found: list[dict[str, Any]] = []
+    while True:
+        batch = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+        if not batch:
+            return found
+        for message in batch:
+            found.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
 
 
 def dr_key_policy() -> str:
@@ -172,13 +169,7 @@ def _backup_function_and_rules() -> tuple[str, list[str]]:
 
 def _vault_account(creds: dict[str, str]) -> dict[str, str]:
     def client(service: str) -> Any:
-        return boto3.client(  # type: ignore[call-overload]  # the stubs type client() per literal service name
-            service,
-            region_name=DR,
-            aws_access_key_id=creds["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=creds["AWS_SECRET_ACCESS_KEY"],
-            aws_session_token=creds["AWS_SESSION_TOKEN"],
-        )
+        return account_client(creds, service, DR)
 
     key = client("kms").create_key(Description="Smart Vault vault copies")["KeyMetadata"]["Arn"]
     topic = client("sns").create_topic(Name="smart-vault-vault")["TopicArn"]

@@ -19,11 +19,13 @@ from typing import TYPE_CHECKING, Any, cast
 
 from smart_vault import aws, pacing
 from smart_vault.backup import entry
+from smart_vault.backup.invocation import Clients
 from smart_vault.backup.ledger import CopyLedger
-from smart_vault.backup.run import Clients
 from smart_vault.config import BackupSettings
+from smart_vault.sim.dynamodb import SimDynamoDB, SimSNS
+from smart_vault.sim.ec2 import SimEC2
 from smart_vault.sim.ssm import ScriptBehaviour, SimSSM, SsmModel
-from smart_vault.sim.world import ACCOUNT, SimDynamoDB, SimEC2, SimParams, SimSNS, SimWorld
+from smart_vault.sim.world import ACCOUNT, SimParams, SimWorld
 from smart_vault.tags import SCRIPTS_TAG
 
 if TYPE_CHECKING:
@@ -84,7 +86,8 @@ def one_run(
     env: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """One scheduled run of `instances` (a `share` of them opted in) in one simulated invocation."""
-    from smart_vault.sim.scenario import DR, PRIMARY, START, _Context, _SimLambda
+    from smart_vault.sim.backup_function import SimContext, SimLambda
+    from smart_vault.sim.scenario import DR, PRIMARY, START
 
     world = SimWorld(SimParams(seed=seed), START, PRIMARY, DR)
     for _ in range(instances):
@@ -108,7 +111,7 @@ def one_run(
     )
     for client in (clients.ec2, clients.dr_ec2):
         pacing.Pacer(pacing.EC2_RATES, clock=lambda: world.clock, sleep=world.sleep).attach(client)
-    lam = _SimLambda(world, lambda payload: None)
+    lam = SimLambda(world, lambda payload: None)
     saved = (aws._monotonic, aws._sleep), dict(aws._clients)
     aws.set_clock(world.monotonic, world.sleep)
     aws._clients[("sns", PRIMARY)] = SimSNS()
@@ -125,7 +128,7 @@ def one_run(
     try:
         with contextlib.redirect_stdout(io.StringIO()):
             report = entry.handle(
-                event, _Context("req-1", world), settings, world.now(), clients, world.runtime()
+                event, SimContext("req-1", world), settings, world.now(), clients, world.runtime()
             )
     finally:
         entry.logger.setLevel(level)

@@ -20,7 +20,9 @@ from typing import Any
 from smart_vault import aws
 from smart_vault.config import DrillSettings
 from smart_vault.drill.run import PASSED, DrillClients, DrillRequest, run_drills
-from smart_vault.sim.world import SimEC2, SimParams, SimSNS, SimWorld
+from smart_vault.sim.dynamodb import SimSNS
+from smart_vault.sim.ec2 import SimEC2
+from smart_vault.sim.world import SimParams, SimWorld
 
 PRIMARY, DR = "eu-west-1", "eu-central-1"
 START = datetime(2026, 12, 6, 3, 0, tzinfo=UTC)

@@ -22,14 +22,15 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from smart_vault.backup.run import Clients
+from smart_vault.backup.invocation import Clients
 from smart_vault.drill.run import recovery_points_here
 from smart_vault.drill.selection import select_drills
 from smart_vault.local.ebs_blocks import BlockModel
 from smart_vault.restore.checks import find_recovery_point
 from smart_vault.sim.blocks import FleetWrites, SimEBS, attack
+from smart_vault.sim.ec2 import SimEC2
 from smart_vault.sim.scenario import DAY, Scenario
-from smart_vault.sim.world import SimEC2, SimParams
+from smart_vault.sim.world import SimParams
 from smart_vault.tags import BACKUP_SET_TAG, HOLD_TAG, SOURCE_INSTANCE_TAG, SUSPECT_TAG
 
 ATTACK_HOUR = 12 * 3600.0

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any, cast
 from smart_vault import aws
 from smart_vault.restore.engine import Deadline, InstancePlan, InstanceRestore, find_leftovers
 from smart_vault.sim.drill_scenario import DR, PRIMARY, START, percentile, seed_recovery_points
-from smart_vault.sim.world import SimEC2, SimParams, SimWorld
+from smart_vault.sim.ec2 import SimEC2
+from smart_vault.sim.world import SimParams, SimWorld
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client

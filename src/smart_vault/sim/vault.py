@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from smart_vault.sim.world import SimEC2, SimWorld, _error, _match, _public
+from smart_vault.sim.ec2 import SimEC2
+from smart_vault.sim.world import SimWorld, _error, _match, _public
 
 VAULT_ACCOUNT = "210987654321"
 VAULT_STORE = "vault"  # the vault account's snapshots, in the world's maps

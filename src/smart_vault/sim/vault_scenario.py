@@ -23,6 +23,7 @@ from smart_vault import aws
 from smart_vault.backup.ledger import CopyLedger
 from smart_vault.config import VaultSettings
 from smart_vault.recovery_sets import newest_complete_points
+from smart_vault.sim.dynamodb import SimDynamoDB, SimSNS
 from smart_vault.sim.vault import (
     VAULT_ACCOUNT,
     VAULT_STORE,
@@ -34,7 +35,7 @@ from smart_vault.sim.vault import (
     tick,
     vault_figures,
 )
-from smart_vault.sim.world import ACCOUNT, SimDynamoDB, SimSNS, SimWorld, _public
+from smart_vault.sim.world import ACCOUNT, SimWorld, _public
 from smart_vault.snapshot_model import snapshot_from_api
 from smart_vault.vault import entry as vault_entry
 from smart_vault.vault.copies import VaultClients

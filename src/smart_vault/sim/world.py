@@ -33,6 +33,12 @@ Modelled (the numbers are guesses, marked GUESS, not AWS figures):
   raise `InvocationKilled` (a BaseException, as the runtime's end is no error the code can catch).
 Describes are served from indexes (by state, by tag, by id), so a simulated week of 1,500 volumes runs in
 minutes: the figures count the requests the product would send to AWS, not the simulation's own work.
+
+The clients that answer from this world are `ec2.SimEC2` and `dynamodb.SimDynamoDB` / `SimSNS`. This module
+stays over 400 lines for one reason: `SimWorld` is the one model the services share (the clock and its event
+queue, the request path every call takes, and the snapshots with their indexes, which CreateSnapshots,
+CopySnapshot, DeleteSnapshot and the describes all update together); cutting it would split one state
+across modules that would then have to reach into each other.
 """
 
 from __future__ import annotations
@@ -47,19 +53,17 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
-from types import SimpleNamespace
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from smart_vault import aws
-from smart_vault.local.snapshot_lock import LockError, LockTable
+from smart_vault.local.snapshot_lock import LockTable
 from smart_vault.runtime import Runtime, seeded_executors
 from smart_vault.sim.compute import Compute
 from smart_vault.sim.invariants import RetentionWatch
-from smart_vault.sim.locks import SnapshotLockCalls
-from smart_vault.sim.throttle import RequestBuckets, RetryingCall, throttling_error
-from smart_vault.sim.volumes import SimVolumes, SimWaiter
+from smart_vault.sim.throttle import RequestBuckets, throttling_error
+from smart_vault.sim.volumes import SimVolumes
 
 ACCOUNT = "123456789012"
 MAX_RESULTS = 1000  # DescribeSnapshots, DescribeInstances and DescribeVolumes return at most 1000 a page
@@ -542,35 +546,6 @@ def _match(item: dict[str, Any], filters: list[dict[str, Any]]) -> bool:
     return True
 
 
-def _attached_volumes(
-    instances: list[dict[str, Any]], filters: list[dict[str, Any]], world_sizes: dict[str, int] | None = None
-) -> list[dict[str, Any]]:
-    """DescribeVolumes with the one filter the backup sends (`attachment.instance-id`). GUESS: every simulated
-    volume is a 100 GiB gp3 at its baseline (3000 IOPS, 125 MiB/s); the copy times do not depend on it."""
-    wanted: set[str] | None = None
-    sizes = world_sizes or {}
-    for f in filters:
-        if f["Name"] != "attachment.instance-id":
-            raise _error("InvalidParameterValue", f"the simulation has no filter {f['Name']}", "Describe")
-        wanted = set(f["Values"]) if wanted is None else wanted & set(f["Values"])
-    return [
-        {
-            "VolumeId": mapping["Ebs"]["VolumeId"],
-            "Size": sizes.get(mapping["Ebs"]["VolumeId"], 100),
-            "VolumeType": "gp3",
-            "Iops": 3000,
-            "Throughput": 125,
-            "State": "in-use",
-            "Attachments": [
-                {"InstanceId": instance["InstanceId"], "Device": mapping["DeviceName"], "State": "attached"}
-            ],
-        }
-        for instance in instances
-        if wanted is None or instance["InstanceId"] in wanted
-        for mapping in instance["BlockDeviceMappings"]
-    ]
-
-
 def _public(item: dict[str, Any]) -> dict[str, Any]:
     """The API view of an item, cached until the item changes (`_changed`)."""
     view = item.get("_pub")
@@ -582,329 +557,3 @@ def _public(item: dict[str, Any]) -> dict[str, Any]:
 def _changed(item: dict[str, Any]) -> None:
     item.pop("_pub", None)
     item.pop("_td", None)
-
-
-class _Paginator:
-    def __init__(self, ec2: SimEC2, operation: str) -> None:
-        self.ec2, self.operation = ec2, operation
-
-    def paginate(self, PaginationConfig: dict[str, Any] | None = None, **kwargs: Any) -> Iterator[dict]:
-        """Pages of `PageSize` (MaxResults, at most 1000) items; each page is one throttled request."""
-        filters = kwargs.get("Filters", [])
-        world, ec2 = self.ec2.world, self.ec2
-        size = min(int((PaginationConfig or {}).get("PageSize") or MAX_RESULTS), MAX_RESULTS)
-        action = "".join(part.title() for part in self.operation.split("_"))
-        filtered = bool(filters) or PaginationConfig is not None
-        # The answer is read at the first page (a describe's pages are one listing).
-        ec2.send(action, lambda: None, filtered)
-        if self.operation == "describe_instances":
-            found = [i for i in world.instances if _match(i, filters)]
-            key = "Reservations"
-        elif self.operation == "describe_volumes":
-            if any(f["Name"] == "attachment.instance-id" for f in filters):
-                found = _attached_volumes(world.instances, filters, world.volume_size)
-            else:
-                found = world.restored.describe(ec2.region, None, filters)
-            key = "Volumes"
-        else:
-            found = world.find_snapshots(ec2.region, filters)
-            key = "Snapshots"
-        for index in range(0, max(len(found), 1), size):
-            if index:
-                ec2.send(action, lambda: None, filtered, first=False)
-            page = found[index : index + size]
-            yield {key: [{"Instances": page}]} if key == "Reservations" else {key: page}
-
-
-class _Events:
-    """The part of botocore's event system the product hooks: `provide-client-params.ec2.<Operation>`
-    handlers run once per call, before its first attempt (where `smart_vault.pacing` takes its token)."""
-
-    def __init__(self) -> None:
-        self.handlers: dict[str, list[Callable[..., Any]]] = {}
-
-    def register(self, event: str, handler: Callable[..., Any], **_: Any) -> None:
-        self.handlers.setdefault(event, []).append(handler)
-
-    def register_first(self, event: str, handler: Callable[..., Any], **_: Any) -> None:
-        self.handlers.setdefault(event, []).insert(0, handler)
-
-    def call_started(self, action: str) -> None:
-        for handler in self.handlers.get(f"provide-client-params.ec2.{action}", ()):
-            handler(model=SimpleNamespace(name=action), params={})
-
-
-class SimEC2(SnapshotLockCalls):
-    """What the product calls on an EC2 client of one region; each call is throttled and retried as botocore
-    would (`throttle.py`)."""
-
-    account = ACCOUNT
-
-    def __init__(self, world: SimWorld, region: str) -> None:
-        self.world, self.region = world, region
-        self.meta = SimpleNamespace(region_name=region, events=_Events())
-        self.calls: dict[str, int] = {}
-        self.compute = world.compute.setdefault(region, Compute(world, region))  # instances and images
-        self.retry = RetryingCall(world.sleep, world.rng.random)
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_") or name in ("compute", "retry"):
-            raise AttributeError(name)
-        return self.compute.operation(name, self._count)  # the operations of sim/compute.py
-
-    def send(self, action: str, call: Callable[[], Any], filtered: bool = True, first: bool = True) -> Any:
-        if first:
-            self.meta.events.call_started(action)
-
-        def attempt() -> Any:
-            with self.world.api_lock:
-                self.world.request(self.region, action, filtered)
-                return call()
-
-        return self.retry(action, attempt)
-
-    def _count(self, name: str) -> None:
-        self.calls[name] = self.calls.get(name, 0) + 1
-
-    def get_paginator(self, operation: str) -> Any:
-        self._count(operation)
-        return self.compute.paginator(operation, _Paginator(self, operation))
-
-    def get_waiter(self, name: str) -> SimWaiter:
-        return SimWaiter(self, name)
-
-    def create_volume(self, **params: Any) -> dict[str, Any]:
-        self._count("create_volume")
-        return self.send("CreateVolume", lambda: self.world.restored.create(self.region, **params))
-
-    def describe_volumes(self, VolumeIds=None, Filters=(), **_: Any) -> dict[str, Any]:
-        self._count("describe_volumes")
-        ids = list(VolumeIds or [])
-        # Volumes of simulated instances (sim/compute.py) and volumes created by CreateVolume (sim/volumes.py).
-        try:
-            launched = list(self.compute.describe_volumes(Filters=list(Filters))["Volumes"])
-        except ClientError:
-            launched = []  # a filter only restored volumes have (sim/compute.py knows tags and state)
-        if ids:
-            launched = [v for v in launched if v["VolumeId"] in ids]
-            ids = [i for i in ids if i not in {v["VolumeId"] for v in launched}]
-            if not ids:
-                return {"Volumes": launched}
-        found = self.send(
-            "DescribeVolumes", lambda: self.world.restored.describe(self.region, ids or None, list(Filters))
-        )
-        return {"Volumes": launched + found}
-
-    def delete_volume(self, VolumeId: str) -> None:
-        self._count("delete_volume")
-        if self.compute.has_volume(VolumeId):
-            self.compute.delete_volume(VolumeId=VolumeId)
-            return
-        self.send("DeleteVolume", lambda: self.world.restored.delete(self.region, VolumeId))
-
-    def describe_snapshots(self, SnapshotIds=(), Filters=(), **_: Any) -> dict[str, Any]:
-        self._count("describe_snapshots")
-        filters = [*Filters, *([{"Name": "snapshot-id", "Values": list(SnapshotIds)}] if SnapshotIds else [])]
-        found = self.send("DescribeSnapshots", lambda: self.world.find_snapshots(self.region, filters))
-        if SnapshotIds and len(found) < len(set(SnapshotIds)):
-            raise _error("InvalidSnapshot.NotFound", "a snapshot does not exist", "DescribeSnapshots")
-        return {"Snapshots": found}
-
-    def create_snapshots(self, InstanceSpecification, TagSpecifications=(), **_: Any):
-        self._count("create_snapshots")
-        tags = [t for spec in TagSpecifications for t in spec["Tags"]]
-        created = self.send(
-            "CreateSnapshots",
-            lambda: self.world.create_snapshots(self.region, InstanceSpecification["InstanceId"], tags),
-        )
-        return {
-            "Snapshots": [
-                {k: s[k] for k in ("SnapshotId", "VolumeId", "State", "StartTime", "OwnerId")}
-                for s in created
-            ]
-        }
-
-    def create_tags(self, Resources, Tags):
-        self._count("create_tags")
-        self.send("CreateTags", lambda: self._create_tags(Resources, Tags))
-
-    def _create_tags(self, resources: list[str], tags: list[dict[str, str]]) -> None:
-        for resource in resources:
-            item = self.world.snapshots[self.region].get(resource)
-            if item is None or item["_visible_at"] > self.world.monotonic():
-                raise _error(
-                    "InvalidSnapshot.NotFound", f"The snapshot '{resource}' does not exist.", "CreateTags"
-                )
-            current = _tags(item)
-            current.update({t["Key"]: t["Value"] for t in tags})
-            self.world.set_tags(self.region, item, current)
-
-    def copy_snapshot(self, SourceRegion, SourceSnapshotId, KmsKeyId, TagSpecifications=(), **_: Any):
-        self._count("copy_snapshot")
-        tags = [t for spec in TagSpecifications for t in spec["Tags"]]
-        copy_id = self.send(
-            "CopySnapshot", lambda: self.world.copy_snapshot(SourceRegion, SourceSnapshotId, tags, KmsKeyId)
-        )
-        return {"SnapshotId": copy_id}
-
-    def delete_snapshot(self, SnapshotId):
-        self._count("delete_snapshot")
-        self.send("DeleteSnapshot", lambda: self._delete_snapshot(SnapshotId))
-
-    def _delete_snapshot(self, snapshot_id: str) -> None:
-        world = self.world
-        present = world.snapshots[self.region].get(snapshot_id)
-        if present is not None:
-            try:
-                world.locks[self.region].check_delete(snapshot_id, world.now())
-            except LockError as exc:
-                raise _error(exc.code, exc.message, "DeleteSnapshot") from None
-            world.watch.before_delete(self.region, present)
-        item = world.remove(self.region, snapshot_id)
-        if item is None:
-            raise _error("InvalidSnapshot.NotFound", f"no snapshot {snapshot_id}", "DeleteSnapshot")
-        world.locks[self.region].deleted(snapshot_id)
-        world.pending_copies.discard(snapshot_id)
-        world.deleted.append((self.region, item))
-        if self.region == world.primary:
-            world.completed_primaries.discard(snapshot_id)
-            world.owed.discard(snapshot_id)
-            if "completed" not in world.copy_state(snapshot_id):
-                world.unsafe_deletions += 1  # a primary must outlive the completion of its DR copy
-        elif item["State"] != "error":
-            world._copy_gone(item)
-        world.on_change()
-
-
-class SimDynamoDB:
-    """PutItem / UpdateItem / DeleteItem / Query with the expressions the copy ledger uses. Every write is a
-    point where an overlapping invocation may run (`SimWorld.preempt`)."""
-
-    def __init__(self, world: SimWorld) -> None:
-        self.world = world
-
-    @staticmethod
-    def _key(key: dict[str, Any]) -> tuple[str, str]:
-        return key["pk"]["S"], key["sk"]["S"]
-
-    @staticmethod
-    def _value(raw: dict[str, str]) -> Any:
-        return float(raw["N"]) if "N" in raw else raw["S"]
-
-    def _get(self, key: tuple[str, str]) -> dict[str, Any] | None:
-        return self.world.table.get(key[0], {}).get(key[1])
-
-    def _holds(self, item: dict | None, expression: str | None, names: dict, values: dict) -> bool:
-        if not expression:
-            return True
-        for alternative in expression.split(" OR "):
-            if all(self._atom(item, atom.strip(" ()"), names, values) for atom in alternative.split(" AND ")):
-                return True
-        return False
-
-    def _atom(self, item: dict | None, atom: str, names: dict, values: dict) -> bool:
-        if atom.startswith("attribute_not_exists"):
-            return item is None
-        left, op, right = atom.split()
-        if item is None:
-            return False
-        attr = names.get(left, left)
-        if attr not in item:
-            return False
-        have, want = self._value(item[attr]), self._value(values[right])
-        return {"=": have == want, "<": have < want}[op]
-
-    def _write(self, operation: str, key: tuple[str, str], condition: str | None, names, values) -> None:
-        self.world.preempt()
-        self.world.request(None, operation)
-        if not self._holds(self._get(key), condition, names or {}, values or {}):
-            raise _error("ConditionalCheckFailedException", "The conditional request failed", operation)
-
-    def put_item(
-        self,
-        TableName,
-        Item,
-        ConditionExpression=None,
-        ExpressionAttributeNames=None,
-        ExpressionAttributeValues=None,
-    ):
-        key = self._key(Item)
-        self._write("PutItem", key, ConditionExpression, ExpressionAttributeNames, ExpressionAttributeValues)
-        self.world.table.setdefault(key[0], {})[key[1]] = dict(Item)
-
-    def update_item(
-        self,
-        TableName,
-        Key,
-        UpdateExpression,
-        ConditionExpression=None,
-        ExpressionAttributeNames=None,
-        ExpressionAttributeValues=None,
-    ):
-        names, values = ExpressionAttributeNames or {}, ExpressionAttributeValues or {}
-        key = self._key(Key)
-        self._write("UpdateItem", key, ConditionExpression, names, values)
-        item = self.world.table.setdefault(key[0], {}).setdefault(key[1], dict(Key))
-        for assignment in UpdateExpression.removeprefix("SET ").split(","):
-            left, right = (part.strip() for part in assignment.split("="))
-            item[names.get(left, left)] = values[right]
-
-    def delete_item(
-        self,
-        TableName,
-        Key,
-        ConditionExpression=None,
-        ExpressionAttributeNames=None,
-        ExpressionAttributeValues=None,
-    ):
-        key = self._key(Key)
-        self._write(
-            "DeleteItem", key, ConditionExpression, ExpressionAttributeNames, ExpressionAttributeValues
-        )
-        self.world.table.get(key[0], {}).pop(key[1], None)
-
-    def get_item(self, TableName, Key, ConsistentRead=False, **_: Any):
-        self.world.request(None, "GetItem")
-        item = self._get(self._key(Key))
-        return {"Item": dict(item)} if item is not None else {}
-
-    def query(
-        self,
-        TableName,
-        KeyConditionExpression,
-        ExpressionAttributeValues,
-        ExpressionAttributeNames=None,
-        ScanIndexForward=True,
-        Limit=None,
-        ExclusiveStartKey=None,
-        ConsistentRead=False,
-        Select=None,
-    ):
-        """`pk = :pk` queries in sort-key order. GUESS: 1000 items a page (DynamoDB's limit is 1 MB)."""
-        self.world.request(None, "Query")
-        names = ExpressionAttributeNames or {}
-        left, op, right = KeyConditionExpression.split()
-        if names.get(left, left) != "pk" or op != "=":
-            raise _error("ValidationException", "the simulation queries on pk = :value only", "Query")
-        partition = self.world.table.get(ExpressionAttributeValues[right]["S"], {})
-        keys = sorted(partition, reverse=not ScanIndexForward)
-        if ExclusiveStartKey is not None:
-            after = ExclusiveStartKey["sk"]["S"]
-            keys = [k for k in keys if (k > after if ScanIndexForward else k < after)]
-        limit = min(Limit or 1000, 1000)
-        page = keys[:limit]
-        answer: dict[str, Any] = {"Count": len(page)}
-        if Select != "COUNT":
-            answer["Items"] = [dict(partition[k]) for k in page]
-        if len(keys) > limit:
-            answer["LastEvaluatedKey"] = {"pk": partition[page[-1]]["pk"], "sk": {"S": page[-1]}}
-        return answer
-
-
-class SimSNS:
-    def __init__(self) -> None:
-        self.messages: list[dict[str, Any]] = []
-
-    def publish(self, **kwargs: Any) -> dict[str, str]:
-        self.messages.append(kwargs)
-        return {"MessageId": f"m-{len(self.messages)}"}

@@ -22,7 +22,7 @@ from smart_vault import aws, notify
 from smart_vault.backup.ledger import CopyLedger
 from smart_vault.config import VaultSettings
 from smart_vault.errors import AwsError, ValidationError
-from smart_vault.observability import MetricUnit, logger, metrics, single_metric, trace_handler
+from smart_vault.observability import MetricUnit, invalid_event, logger, metrics, single_metric, trace_handler
 from smart_vault.vault.copies import VaultClients, VaultOutcome, accept, copy_finished, start_owed
 from smart_vault.vault.events import (
     Announcement,
@@ -157,5 +157,4 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     try:
         return handle(event, context, settings, datetime.now(UTC))
     except ValidationError as exc:
-        logger.warning("invalid event", extra={"error": exc.message, "field": exc.field})
-        return {"error": "ValidationError", "message": exc.message, "field": exc.field, "status": FAILED}
+        return invalid_event(exc)

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from smart_vault.backup.events import COPY_EVENT, SNAPSHOT_DETAIL_TYPE, snapshot_id_from_arn
+from smart_vault.backup.events import COPY_EVENT, SNAPSHOT_DETAIL_TYPE, CopyCompleted, Ignored, copy_completed
 from smart_vault.backup.vault_share import DETAIL_TYPE, SOURCE
 from smart_vault.errors import ValidationError
 
@@ -34,13 +34,8 @@ class Announcement:
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class VaultCopyFinished:
-    run_id: str
-    copy_snapshot_id: str
-    region: str
-    succeeded: bool
-    cause: str = ""
+# A copy of the vault finished: the same event the backup reads for its DR copies, read the same way.
+VaultCopyFinished = CopyCompleted
 
 
 @dataclass(frozen=True)
@@ -54,12 +49,6 @@ class Rejected:
 
     run_id: str
     snapshot_id: str
-    reason: str
-
-
-@dataclass(frozen=True)
-class Ignored:
-    run_id: str
     reason: str
 
 
@@ -115,14 +104,7 @@ def parse_event(event: Any, request_id: str | None = None) -> VaultRequest:
         detail = event.get("detail")
         if not isinstance(detail, Mapping) or detail.get("event") != COPY_EVENT:
             return Ignored(run_id, "an EC2 event other than copySnapshot")
-        succeeded = detail.get("result") == "succeeded"
-        return VaultCopyFinished(
-            run_id,
-            snapshot_id_from_arn(str(detail.get("snapshot_id", ""))),
-            str(event.get("region") or ""),
-            succeeded,
-            "" if succeeded else str(detail.get("cause") or f"result {detail.get('result')!r}"),
-        )
+        return copy_completed(event, detail, run_id)
     if source == "aws.events" and detail_type == "Scheduled Event":
         return Reconcile(f"reconcile-{run_id}")
     raise ValidationError(
