@@ -80,50 +80,7 @@ resource "aws_cloudwatch_metric_alarm" "owed_copy_age" {
   ok_actions          = [aws_sns_topic.notifications.arn]
 }
 
-resource "aws_cloudwatch_metric_alarm" "backup_errors" {
-  alarm_name          = "${var.name_prefix}-backup-errors"
-  alarm_description   = "The backup function raised an error (a run that did not return a report)."
-  namespace           = "AWS/Lambda"
-  metric_name         = "Errors"
-  dimensions          = { FunctionName = aws_lambda_function.backup.function_name }
-  statistic           = "Sum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = 0
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.notifications.arn]
-}
-
-resource "aws_cloudwatch_metric_alarm" "backup_throttles" {
-  alarm_name          = "${var.name_prefix}-backup-throttles"
-  alarm_description   = "The backup function was throttled: its reserved concurrency is too small for the events it gets."
-  namespace           = "AWS/Lambda"
-  metric_name         = "Throttles"
-  dimensions          = { FunctionName = aws_lambda_function.backup.function_name }
-  statistic           = "Sum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = 0
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.notifications.arn]
-}
-
-resource "aws_cloudwatch_metric_alarm" "backup_dlq" {
-  alarm_name          = "${var.name_prefix}-backup-dlq-messages"
-  alarm_description   = "Backup events that failed for good wait in the dead-letter queue."
-  namespace           = "AWS/SQS"
-  metric_name         = "ApproximateNumberOfMessagesVisible"
-  dimensions          = { QueueName = aws_sqs_queue.backup_dlq.name }
-  statistic           = "Maximum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = 0
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.notifications.arn]
-}
+# The backup function's Errors, Throttles and dead-letter alarms are the function module's (backup.tf).
 
 resource "aws_cloudwatch_metric_alarm" "billing" {
   provider = aws.us_east_1

@@ -54,17 +54,4 @@ resource "aws_cloudwatch_metric_alarm" "drill_rto" {
   ok_actions          = [var.sns_topic_arn]
 }
 
-resource "aws_cloudwatch_metric_alarm" "drill_errors" {
-  alarm_name          = "${var.name_prefix}-drill-errors"
-  alarm_description   = "The drill function in ${var.region} raised an error (a run that did not return a report)."
-  namespace           = "AWS/Lambda"
-  metric_name         = "Errors"
-  dimensions          = { FunctionName = aws_lambda_function.drill.function_name }
-  statistic           = "Sum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = 0
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [var.sns_topic_arn]
-}
+# The drill function's Errors alarm is the function module's (main.tf).

@@ -1,0 +1,37 @@
+# Addresses that changed when the drill function became an instance of modules/function: an existing deployment
+# upgrades in place (no function, role, queue or log group is destroyed and created again).
+
+moved {
+  from = aws_lambda_function.drill
+  to   = module.drill.aws_lambda_function.this
+}
+
+moved {
+  from = aws_iam_role.drill
+  to   = module.drill.aws_iam_role.this
+}
+
+moved {
+  from = aws_iam_role_policy.drill
+  to   = module.drill.aws_iam_role_policy.this
+}
+
+moved {
+  from = aws_iam_role_policy_attachment.drill_xray
+  to   = module.drill.aws_iam_role_policy_attachment.xray
+}
+
+moved {
+  from = aws_cloudwatch_log_group.drill
+  to   = module.drill.aws_cloudwatch_log_group.this
+}
+
+moved {
+  from = aws_lambda_function_event_invoke_config.drill
+  to   = module.drill.aws_lambda_function_event_invoke_config.this[0]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.drill_errors
+  to   = module.drill.aws_cloudwatch_metric_alarm.this["Errors"]
+}

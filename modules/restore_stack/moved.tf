@@ -1,0 +1,87 @@
+# Addresses that changed when the functions became instances of modules/function: an existing deployment
+# upgrades in place (no function, role, queue or log group is destroyed and created again).
+
+moved {
+  from = aws_lambda_function.restore_api
+  to   = module.restore_api.aws_lambda_function.this
+}
+
+moved {
+  from = aws_iam_role.restore_api
+  to   = module.restore_api.aws_iam_role.this
+}
+
+moved {
+  from = aws_iam_role_policy.restore_api
+  to   = module.restore_api.aws_iam_role_policy.this
+}
+
+moved {
+  from = aws_iam_role_policy_attachment.restore_api_xray
+  to   = module.restore_api.aws_iam_role_policy_attachment.xray
+}
+
+moved {
+  from = aws_cloudwatch_log_group.api_function
+  to   = module.restore_api.aws_cloudwatch_log_group.this
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.function["restore-api-errors"]
+  to   = module.restore_api.aws_cloudwatch_metric_alarm.this["Errors"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.function["restore-api-throttles"]
+  to   = module.restore_api.aws_cloudwatch_metric_alarm.this["Throttles"]
+}
+
+moved {
+  from = aws_lambda_function.restore_worker
+  to   = module.restore_worker.aws_lambda_function.this
+}
+
+moved {
+  from = aws_iam_role.restore_worker
+  to   = module.restore_worker.aws_iam_role.this
+}
+
+moved {
+  from = aws_iam_role_policy.restore_worker
+  to   = module.restore_worker.aws_iam_role_policy.this
+}
+
+moved {
+  from = aws_iam_role_policy_attachment.restore_worker_xray
+  to   = module.restore_worker.aws_iam_role_policy_attachment.xray
+}
+
+moved {
+  from = aws_cloudwatch_log_group.worker_function
+  to   = module.restore_worker.aws_cloudwatch_log_group.this
+}
+
+moved {
+  from = aws_sqs_queue.worker_dlq
+  to   = module.restore_worker.aws_sqs_queue.dlq[0]
+}
+
+moved {
+  from = aws_lambda_function_event_invoke_config.restore_worker
+  to   = module.restore_worker.aws_lambda_function_event_invoke_config.this[0]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.function["restore-worker-errors"]
+  to   = module.restore_worker.aws_cloudwatch_metric_alarm.this["Errors"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.function["restore-worker-throttles"]
+  to   = module.restore_worker.aws_cloudwatch_metric_alarm.this["Throttles"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.worker_dlq
+  to   = module.restore_worker.aws_cloudwatch_metric_alarm.dlq[0]
+}

@@ -1,0 +1,37 @@
+# Addresses that changed when the vault function became an instance of modules/function: an existing deployment
+# upgrades in place (no function, role, queue or log group is destroyed and created again).
+
+moved {
+  from = aws_lambda_function.vault
+  to   = module.vault.aws_lambda_function.this
+}
+
+moved {
+  from = aws_iam_role.vault
+  to   = module.vault.aws_iam_role.this
+}
+
+moved {
+  from = aws_iam_role_policy.vault
+  to   = module.vault.aws_iam_role_policy.this
+}
+
+moved {
+  from = aws_iam_role_policy_attachment.vault_xray
+  to   = module.vault.aws_iam_role_policy_attachment.xray
+}
+
+moved {
+  from = aws_cloudwatch_log_group.vault
+  to   = module.vault.aws_cloudwatch_log_group.this
+}
+
+moved {
+  from = aws_sqs_queue.vault_dlq
+  to   = module.vault.aws_sqs_queue.dlq[0]
+}
+
+moved {
+  from = aws_lambda_function_event_invoke_config.vault
+  to   = module.vault.aws_lambda_function_event_invoke_config.this[0]
+}
