@@ -31,7 +31,7 @@ module "backup" {
     DR_KMS_KEY_ID         = aws_kms_key.dr.arn
     MAX_CONCURRENT_COPIES = tostring(var.max_concurrent_copies)
     DRY_RUN               = tostring(var.dry_run)
-    COPY_LEDGER_TABLE     = aws_dynamodb_table.copy_ledger.name
+    COPY_LEDGER_TABLE     = module.copy_ledger.name
     # (v3) Change-rate anomalies (docs/anomalies.md).
     CHANGE_ANOMALY_FACTOR       = tostring(var.change_anomaly_factor)
     CHANGE_ANOMALY_MIN_GIB      = tostring(var.change_anomaly_min_gib)
@@ -133,35 +133,14 @@ resource "aws_cloudwatch_event_rule" "snapshot_completion" {
 }
 
 # (v2) The copy ledger: one item per DR copy claimed, started or failed (pk/sk, no index).
-resource "aws_dynamodb_table" "copy_ledger" {
-  name         = "${var.name_prefix}-copy-ledger"
-  billing_mode = "PAY_PER_REQUEST"
-  hash_key     = "pk"
-  range_key    = "sk"
+module "copy_ledger" {
+  source = "./modules/table"
 
-  attribute {
-    name = "pk"
-    type = "S"
-  }
-
-  attribute {
-    name = "sk"
-    type = "S"
-  }
-
-  ttl {
-    attribute_name = "expires_at"
-    enabled        = true
-  }
-
-  point_in_time_recovery {
-    enabled = true
-  }
-
-  server_side_encryption {
-    enabled     = true
-    kms_key_arn = aws_kms_key.primary.arn
-  }
+  name          = "${var.name_prefix}-copy-ledger"
+  hash_key      = "pk"
+  range_key     = "sk"
+  ttl_attribute = "expires_at"
+  kms_key_arn   = aws_kms_key.primary.arn
 }
 
 # (v2) Copy-completion events happen in the DR region: its default bus forwards them to the primary's.

@@ -214,7 +214,7 @@ data "aws_iam_policy_document" "backup_kms" {
     condition {
       test     = "StringEquals"
       variable = "kms:EncryptionContext:aws:dynamodb:tableName"
-      values   = [aws_dynamodb_table.copy_ledger.name]
+      values   = [module.copy_ledger.name]
     }
   }
 
@@ -312,7 +312,7 @@ data "aws_iam_policy_document" "backup_ledger" {
     sid = "ClaimCopiesInLedger"
     # Query: the owed-copy queue (one partition of the table; the table has no index to grant).
     actions   = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:Query"]
-    resources = [aws_dynamodb_table.copy_ledger.arn]
+    resources = [module.copy_ledger.arn]
   }
 }
 

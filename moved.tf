@@ -1,4 +1,5 @@
-# Addresses that changed when the backup function became an instance of modules/function: an existing
+# Addresses that changed when the backup function and the copy ledger became instances of modules/function and
+# modules/table: an existing
 # deployment upgrades in place (no function, role, queue or log group is destroyed and created again).
 
 moved {
@@ -49,4 +50,9 @@ moved {
 moved {
   from = aws_cloudwatch_metric_alarm.backup_dlq
   to   = module.backup.aws_cloudwatch_metric_alarm.dlq[0]
+}
+
+moved {
+  from = aws_dynamodb_table.copy_ledger
+  to   = module.copy_ledger.aws_dynamodb_table.this
 }

@@ -76,7 +76,7 @@ data "aws_iam_policy_document" "drill_data" {
   statement {
     sid       = "RecordDrillResults"
     actions   = ["dynamodb:PutItem", "dynamodb:Query"]
-    resources = [aws_dynamodb_table.results.arn]
+    resources = [module.results.arn]
   }
 
   statement {

@@ -15,35 +15,14 @@ data "aws_partition" "current" {}
 
 # Drill results: pk/sk, no secondary index (smart_vault.drill.results): an instance's history and a `latest`
 # item per instance. Kept 400 days through the TTL attribute the code sets.
-resource "aws_dynamodb_table" "results" {
-  name         = "${var.name_prefix}-drill-results"
-  billing_mode = "PAY_PER_REQUEST"
-  hash_key     = "pk"
-  range_key    = "sk"
+module "results" {
+  source = "../table"
 
-  attribute {
-    name = "pk"
-    type = "S"
-  }
-
-  attribute {
-    name = "sk"
-    type = "S"
-  }
-
-  ttl {
-    attribute_name = "expires_at"
-    enabled        = true
-  }
-
-  point_in_time_recovery {
-    enabled = true
-  }
-
-  server_side_encryption {
-    enabled     = true
-    kms_key_arn = var.kms_key_arn
-  }
+  name          = "${var.name_prefix}-drill-results"
+  hash_key      = "pk"
+  range_key     = "sk"
+  ttl_attribute = "expires_at"
+  kms_key_arn   = var.kms_key_arn
 }
 
 module "drill" {
@@ -66,7 +45,7 @@ module "drill" {
 
   environment = {
     SNS_TOPIC_ARN             = var.sns_topic_arn
-    DRILL_RESULTS_TABLE       = aws_dynamodb_table.results.name
+    DRILL_RESULTS_TABLE       = module.results.name
     DRILL_SUBNET_ID           = local.subnet_id
     DRILL_SECURITY_GROUP_IDS  = join(",", local.security_group_ids)
     DRILL_MAX_INSTANCES       = tostring(var.max_instances)

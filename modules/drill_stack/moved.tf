@@ -1,4 +1,5 @@
-# Addresses that changed when the drill function became an instance of modules/function: an existing deployment
+# Addresses that changed when the drill function and its table became instances of modules/function
+# and modules/table: an existing deployment
 # upgrades in place (no function, role, queue or log group is destroyed and created again).
 
 moved {
@@ -34,4 +35,9 @@ moved {
 moved {
   from = aws_cloudwatch_metric_alarm.drill_errors
   to   = module.drill.aws_cloudwatch_metric_alarm.this["Errors"]
+}
+
+moved {
+  from = aws_dynamodb_table.results
+  to   = module.results.aws_dynamodb_table.this
 }

@@ -5,12 +5,12 @@ output "function_name" {
 
 output "results_table_name" {
   description = "Name of the drill results table (DRILL_RESULTS_TABLE of this region's restore API)."
-  value       = aws_dynamodb_table.results.name
+  value       = module.results.name
 }
 
 output "results_table_arn" {
   description = "ARN of the drill results table."
-  value       = aws_dynamodb_table.results.arn
+  value       = module.results.arn
 }
 
 output "subnet_id" {

@@ -62,13 +62,13 @@ data "aws_iam_policy_document" "restore_api_tables" {
   statement {
     sid       = "RecordRestoreJobs"
     actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
-    resources = [aws_dynamodb_table.restore_jobs.arn]
+    resources = [module.restore_jobs.arn]
   }
 
   statement {
     sid       = "IdempotencyRecords"
     actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
-    resources = [aws_dynamodb_table.idempotency.arn]
+    resources = [module.idempotency.arn]
   }
 }
 
@@ -240,7 +240,7 @@ data "aws_iam_policy_document" "restore_worker_data" {
   statement {
     sid       = "ReadAndUpdateRestoreJobs"
     actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
-    resources = [aws_dynamodb_table.restore_jobs.arn]
+    resources = [module.restore_jobs.arn]
   }
 
   statement {

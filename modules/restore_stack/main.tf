@@ -11,55 +11,23 @@ data "aws_caller_identity" "current" {}
 
 data "aws_partition" "current" {}
 
-resource "aws_dynamodb_table" "restore_jobs" {
-  name         = "${var.name_prefix}-restore-jobs"
-  billing_mode = "PAY_PER_REQUEST"
-  hash_key     = "restore_id"
+module "restore_jobs" {
+  source = "../table"
 
-  attribute {
-    name = "restore_id"
-    type = "S"
-  }
-
-  ttl {
-    attribute_name = "expires_at"
-    enabled        = true
-  }
-
-  point_in_time_recovery {
-    enabled = true
-  }
-
-  server_side_encryption {
-    enabled     = true
-    kms_key_arn = var.kms_key_arn
-  }
+  name          = "${var.name_prefix}-restore-jobs"
+  hash_key      = "restore_id"
+  ttl_attribute = "expires_at"
+  kms_key_arn   = var.kms_key_arn
 }
 
 # Powertools Idempotency's default schema: partition key `id`, TTL attribute `expiration`.
-resource "aws_dynamodb_table" "idempotency" {
-  name         = "${var.name_prefix}-idempotency"
-  billing_mode = "PAY_PER_REQUEST"
-  hash_key     = "id"
+module "idempotency" {
+  source = "../table"
 
-  attribute {
-    name = "id"
-    type = "S"
-  }
-
-  ttl {
-    attribute_name = "expiration"
-    enabled        = true
-  }
-
-  point_in_time_recovery {
-    enabled = true
-  }
-
-  server_side_encryption {
-    enabled     = true
-    kms_key_arn = var.kms_key_arn
-  }
+  name          = "${var.name_prefix}-idempotency"
+  hash_key      = "id"
+  ttl_attribute = "expiration"
+  kms_key_arn   = var.kms_key_arn
 }
 
 module "restore_api" {
@@ -84,8 +52,8 @@ module "restore_api" {
   environment = {
     DR_REGION                     = var.peer_region
     RESTORE_WORKER_FUNCTION       = local.worker_function_name
-    RESTORE_JOBS_TABLE            = aws_dynamodb_table.restore_jobs.name
-    IDEMPOTENCY_TABLE             = aws_dynamodb_table.idempotency.name
+    RESTORE_JOBS_TABLE            = module.restore_jobs.name
+    IDEMPOTENCY_TABLE             = module.idempotency.name
     ALLOWED_INSTANCE_TYPES        = join(",", var.allowed_instance_types)
     ALLOWED_SUBNET_IDS            = join(",", var.allowed_subnet_ids)
     RESTORE_NETWORKS              = jsonencode(var.restore_networks)
@@ -125,7 +93,7 @@ module "restore_worker" {
 
   environment = {
     SNS_TOPIC_ARN                 = var.sns_topic_arn
-    RESTORE_JOBS_TABLE            = aws_dynamodb_table.restore_jobs.name
+    RESTORE_JOBS_TABLE            = module.restore_jobs.name
     RESTORE_NETWORKS              = jsonencode(var.restore_networks)
     ALLOWED_INSTANCE_PROFILE_ARNS = join(",", var.allowed_instance_profile_arns)
   }

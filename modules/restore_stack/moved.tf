@@ -1,4 +1,5 @@
-# Addresses that changed when the functions became instances of modules/function: an existing deployment
+# Addresses that changed when the functions and tables became instances of modules/function and
+# modules/table: an existing deployment
 # upgrades in place (no function, role, queue or log group is destroyed and created again).
 
 moved {
@@ -84,4 +85,14 @@ moved {
 moved {
   from = aws_cloudwatch_metric_alarm.worker_dlq
   to   = module.restore_worker.aws_cloudwatch_metric_alarm.dlq[0]
+}
+
+moved {
+  from = aws_dynamodb_table.restore_jobs
+  to   = module.restore_jobs.aws_dynamodb_table.this
+}
+
+moved {
+  from = aws_dynamodb_table.idempotency
+  to   = module.idempotency.aws_dynamodb_table.this
 }

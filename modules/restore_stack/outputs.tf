@@ -21,12 +21,12 @@ output "restore_worker_function_name" {
 
 output "restore_jobs_table" {
   description = "DynamoDB table of restore jobs."
-  value       = aws_dynamodb_table.restore_jobs.name
+  value       = module.restore_jobs.name
 }
 
 output "idempotency_table" {
   description = "DynamoDB table of the API's idempotency records."
-  value       = aws_dynamodb_table.idempotency.name
+  value       = module.idempotency.name
 }
 
 output "worker_dlq_url" {

@@ -123,7 +123,7 @@ data "aws_iam_policy_document" "vault_ledger" {
   statement {
     sid       = "OwnLedgerOnly"
     actions   = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"]
-    resources = [aws_dynamodb_table.ledger.arn]
+    resources = [module.ledger.arn]
   }
 }
 

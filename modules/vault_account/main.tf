@@ -147,35 +147,14 @@ resource "aws_sns_topic_policy" "vault" {
   policy = data.aws_iam_policy_document.vault_topic.json
 }
 
-resource "aws_dynamodb_table" "ledger" {
-  name         = "${var.name_prefix}-vault-ledger"
-  billing_mode = "PAY_PER_REQUEST"
-  hash_key     = "pk"
-  range_key    = "sk"
+module "ledger" {
+  source = "../table"
 
-  attribute {
-    name = "pk"
-    type = "S"
-  }
-
-  attribute {
-    name = "sk"
-    type = "S"
-  }
-
-  ttl {
-    attribute_name = "expires_at"
-    enabled        = true
-  }
-
-  point_in_time_recovery {
-    enabled = true
-  }
-
-  server_side_encryption {
-    enabled     = true
-    kms_key_arn = aws_kms_key.vault.arn
-  }
+  name          = "${var.name_prefix}-vault-ledger"
+  hash_key      = "pk"
+  range_key     = "sk"
+  ttl_attribute = "expires_at"
+  kms_key_arn   = aws_kms_key.vault.arn
 }
 
 # ------------------------------------------------------------------ the function
@@ -201,7 +180,7 @@ module "vault" {
     SNS_TOPIC_ARN         = aws_sns_topic.vault.arn
     SOURCE_ACCOUNT_IDS    = join(",", var.source_account_ids)
     VAULT_KMS_KEY_ID      = aws_kms_key.vault.arn
-    VAULT_LEDGER_TABLE    = aws_dynamodb_table.ledger.name
+    VAULT_LEDGER_TABLE    = module.ledger.name
     RETENTION_DAYS        = tostring(var.retention_days)
     MIN_SNAPSHOTS_KEPT    = tostring(var.min_snapshots_kept)
     MAX_CONCURRENT_COPIES = tostring(var.max_concurrent_copies)

@@ -1,4 +1,5 @@
-# Addresses that changed when the vault function became an instance of modules/function: an existing deployment
+# Addresses that changed when the vault function and its ledger became instances of modules/function
+# and modules/table: an existing deployment
 # upgrades in place (no function, role, queue or log group is destroyed and created again).
 
 moved {
@@ -34,4 +35,9 @@ moved {
 moved {
   from = aws_lambda_function_event_invoke_config.vault
   to   = module.vault.aws_lambda_function_event_invoke_config.this[0]
+}
+
+moved {
+  from = aws_dynamodb_table.ledger
+  to   = module.ledger.aws_dynamodb_table.this
 }

@@ -33,7 +33,7 @@ from typing import Any
 from smart_vault.authz.hcl import Evaluator, HclError, template_parts
 
 # modules/<name> whose calls are inlined into their callers.
-INLINED = ("function", "instance_restore_iam")
+INLINED = ("function", "instance_restore_iam", "table")
 _KEEP = {("aws_caller_identity", "current"), ("aws_partition", "current")}
 _SIMPLE = re.compile(r"^[A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*|\[[^][]*\])*$")
 _REF = re.compile(
@@ -42,6 +42,7 @@ _REF = re.compile(
 )
 
 Blocks = dict[str, list[Any]]
+_NOT_ONE = object()  # a template that is not one reference to a known value
 
 
 def expression(value: Any) -> str:
@@ -81,7 +82,7 @@ def _substitute(
     """A template with its references replaced; `whole` gives the value of a template that is one reference
     (so that a list or a map passed in stays one)."""
     parts = template_parts(text)
-    if len(parts) == 1 and parts[0][0] and (value := whole(parts[0][1].strip())) is not None:
+    if len(parts) == 1 and parts[0][0] and (value := whole(parts[0][1].strip())) is not _NOT_ONE:
         return value
     out = []
     for is_expr, part in parts:
@@ -150,12 +151,15 @@ class _Call:
     def _whole(self, reference: str) -> Any:
         match = re.fullmatch(r"var\.([A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*)*)", reference)
         if not match:
-            return None
+            return _NOT_ONE
         value, rest = self.argument(match.group(1))
-        return None if rest else value
+        return _NOT_ONE if rest else value
 
     def rewrite(self, value: Any) -> Any:
-        return _map_strings(value, lambda text: _substitute(text, _REF, self._replace, self._whole))
+        rewritten = _map_strings(value, lambda text: _substitute(text, _REF, self._replace, self._whole))
+        if isinstance(rewritten, dict):  # an argument set to null is an argument not set
+            return {k: v for k, v in rewritten.items() if v is not None}
+        return rewritten
 
 
 class _Unknown(Exception):
@@ -200,7 +204,8 @@ def _with_each(each: dict[str, Any], text: str) -> Any:
         return expression(each[match.group(1)])
 
     def whole(reference: str) -> Any:
-        return each.get(reference.removeprefix("each.")) if reference.startswith("each.") else None
+        key = reference.removeprefix("each.")
+        return each[key] if reference.startswith("each.") and key in each else _NOT_ONE
 
     return _folded(_substitute(text, _EACH, replace, whole))
 
@@ -234,23 +239,52 @@ def _replaced(old: str, new: str, text: str) -> str:
 
 
 def _expand_dynamic(body: dict[str, Any], dropped: set[tuple[str, str]]) -> None:
-    """A `dynamic` block over a splat of one of the module's own counted resources (`for_each =
-    aws_sqs_queue.dlq[*].arn`) written out as this call makes it: no block where the call does not create
-    that resource, else one block naming its single instance (`aws_sqs_queue.backup_dlq[0].arn`)."""
+    """A `dynamic` block written out as this call makes it, where its for_each is known from the call alone:
+    a splat of one of the module's own counted resources (`aws_sqs_queue.dlq[*].arn`: no block where the
+    call does not create that resource, else one naming its single instance, `aws_sqs_queue.backup_dlq[0]`),
+    or a list of the call's values (a table's key attributes)."""
     remaining = []
     for dynamic in body.pop("dynamic", []):
         ((block, spec),) = dynamic.items()
+        value = f"{block}.value"
         match = _SPLAT.match(str(spec.get("for_each")))
-        if not match:
+        if match:
+            type_name, label, attribute = match.groups()
+            if (type_name, label) in dropped:
+                continue
+            instance = f"{type_name}.{label}[0].{attribute}"
+            body.setdefault(block, []).extend(
+                _map_strings(spec["content"], partial(_replaced, value, instance))
+            )
+            continue
+        items = _known(spec.get("for_each"))
+        if not isinstance(items, list):
             remaining.append(dynamic)
             continue
-        type_name, label, attribute = match.groups()
-        if (type_name, label) in dropped:
-            continue
-        value, instance = f"{block}.value", f"{type_name}.{label}[0].{attribute}"
-        body.setdefault(block, []).extend(_map_strings(spec["content"], partial(_replaced, value, instance)))
+        for item in items:
+            each = partial(_with_value, value, item)
+            body.setdefault(block, []).extend(_map_strings(spec["content"], each))
     if remaining:
         body["dynamic"] = remaining
+
+
+def _known(expression_text: Any) -> Any:
+    """The value of an expression that names nothing of the caller, else None."""
+
+    def unknown(path: str) -> Any:
+        raise _Unknown(path)
+
+    try:
+        return Evaluator({}, unknown).value(expression_text)
+    except (_Unknown, HclError, KeyError, TypeError):
+        return None
+
+
+def _with_value(reference: str, item: Any, text: str) -> Any:
+    """`${<block>.value}` of a dynamic block's content as one item of its for_each."""
+    if text == "${" + reference + "}":
+        return item
+    return text.replace("${" + reference + "}", str(item))
 
 
 def _module_directory(directory: Path, source: Any) -> Path | None:
@@ -313,7 +347,9 @@ def inline_calls(directory: Path, blocks: Blocks, parse: Callable[[Path], Blocks
 
     def whole(text: str) -> Any:
         match = reference.fullmatch(text)
-        return outputs[match.group(1)].get(match.group(2)) if match else None
+        if not match or match.group(2) not in outputs[match.group(1)]:
+            return _NOT_ONE
+        return outputs[match.group(1)][match.group(2)]
 
     def rewrite(text: str) -> Any:
         return _substitute(text, reference, output_of, whole)
