@@ -1,6 +1,6 @@
-# Addresses that changed when the backup function and the copy ledger became instances of modules/function and
-# modules/table: an existing
-# deployment upgrades in place (no function, role, queue or log group is destroyed and created again).
+# Addresses that changed when the backup function, the copy ledger and the alarms became instances of
+# modules/function, modules/table and modules/alarm: an existing deployment upgrades in place (no function,
+# role, table, queue, log group or alarm is destroyed and created again).
 
 moved {
   from = aws_lambda_function.backup
@@ -39,20 +39,50 @@ moved {
 
 moved {
   from = aws_cloudwatch_metric_alarm.backup_errors
-  to   = module.backup.aws_cloudwatch_metric_alarm.this["Errors"]
+  to   = module.backup.module.errors[0].aws_cloudwatch_metric_alarm.this
 }
 
 moved {
   from = aws_cloudwatch_metric_alarm.backup_throttles
-  to   = module.backup.aws_cloudwatch_metric_alarm.this["Throttles"]
+  to   = module.backup.module.throttles[0].aws_cloudwatch_metric_alarm.this
 }
 
 moved {
   from = aws_cloudwatch_metric_alarm.backup_dlq
-  to   = module.backup.aws_cloudwatch_metric_alarm.dlq[0]
+  to   = module.backup.module.dlq[0].aws_cloudwatch_metric_alarm.this
 }
 
 moved {
   from = aws_dynamodb_table.copy_ledger
   to   = module.copy_ledger.aws_dynamodb_table.this
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.backup_failures
+  to   = module.backup_failures.aws_cloudwatch_metric_alarm.this
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.rpo_breach
+  to   = module.rpo_breach.aws_cloudwatch_metric_alarm.this
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.dr_rpo_breach
+  to   = module.dr_rpo_breach.aws_cloudwatch_metric_alarm.this
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.owed_copy_age
+  to   = module.owed_copy_age.aws_cloudwatch_metric_alarm.this
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.change_anomaly
+  to   = module.change_anomaly.aws_cloudwatch_metric_alarm.this
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.billing[0]
+  to   = module.billing[0].aws_cloudwatch_metric_alarm.this
 }

@@ -58,7 +58,7 @@ data "aws_iam_policy_document" "drill_ec2_write" {
     resources = concat(local.subnet_arns, local.ec2_arns["key-pair"], local.ec2_arns["security-group"])
   }
 
-  # DetachVolume authorizes the volume and the instance; DeleteVolume only the volume.
+  # DetachVolume authorizes the volume and the instance (DeleteVolume, only the volume, is the engine's).
   statement {
     sid       = "DetachOnlyManagedVolumesFromManagedInstances"
     actions   = ["ec2:DetachVolume"]
@@ -69,7 +69,6 @@ data "aws_iam_policy_document" "drill_ec2_write" {
       values   = [local.managed_by_value]
     }
   }
-
 }
 
 data "aws_iam_policy_document" "drill_data" {

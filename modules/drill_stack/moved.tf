@@ -1,6 +1,6 @@
-# Addresses that changed when the drill function and its table became instances of modules/function
-# and modules/table: an existing deployment
-# upgrades in place (no function, role, queue or log group is destroyed and created again).
+# Addresses that changed when the drill function, its table and its alarms became instances of
+# modules/function, modules/table and modules/alarm: an existing deployment upgrades in place (no function,
+# role, table, log group or alarm is destroyed and created again).
 
 moved {
   from = aws_lambda_function.drill
@@ -34,10 +34,25 @@ moved {
 
 moved {
   from = aws_cloudwatch_metric_alarm.drill_errors
-  to   = module.drill.aws_cloudwatch_metric_alarm.this["Errors"]
+  to   = module.drill.module.errors[0].aws_cloudwatch_metric_alarm.this
 }
 
 moved {
   from = aws_dynamodb_table.results
   to   = module.results.aws_dynamodb_table.this
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.drills_failed
+  to   = module.drills_failed.aws_cloudwatch_metric_alarm.this
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.drills_overdue
+  to   = module.drills_overdue.aws_cloudwatch_metric_alarm.this
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.drill_rto
+  to   = module.drill_rto.aws_cloudwatch_metric_alarm.this
 }

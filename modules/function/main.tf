@@ -119,37 +119,52 @@ resource "aws_lambda_function_event_invoke_config" "this" {
   }
 }
 
-# The standard alarms: a Lambda metric (Errors, Throttles) above zero, and messages in the dead-letter queue.
-resource "aws_cloudwatch_metric_alarm" "this" {
-  for_each = var.alarms
+# The standard alarms: a Lambda metric (Errors, Throttles) above zero in 5 minutes, and messages waiting in
+# the dead-letter queue.
+module "errors" {
+  source = "../alarm"
+  count  = lookup(var.alarms, "Errors", null) == null ? 0 : 1
 
-  alarm_name          = "${var.function_name}-${lower(each.key)}"
-  alarm_description   = each.value
-  namespace           = "AWS/Lambda"
-  metric_name         = each.key
-  dimensions          = { FunctionName = aws_lambda_function.this.function_name }
-  statistic           = "Sum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = 0
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [var.alarm_topic_arn]
+  name               = "${var.function_name}-errors"
+  description        = lookup(var.alarms, "Errors", "")
+  namespace          = "AWS/Lambda"
+  metric             = "Errors"
+  dimensions         = { FunctionName = aws_lambda_function.this.function_name }
+  statistic          = "Sum"
+  period             = 300
+  threshold          = 0
+  treat_missing_data = "notBreaching"
+  topic_arn          = var.alarm_topic_arn
 }
 
-resource "aws_cloudwatch_metric_alarm" "dlq" {
-  count = try(var.async_invocation.dead_letter_alarm_description, null) == null ? 0 : length(aws_sqs_queue.dlq)
+module "throttles" {
+  source = "../alarm"
+  count  = lookup(var.alarms, "Throttles", null) == null ? 0 : 1
 
-  alarm_name          = "${var.function_name}-dlq-messages"
-  alarm_description   = var.async_invocation.dead_letter_alarm_description
-  namespace           = "AWS/SQS"
-  metric_name         = "ApproximateNumberOfMessagesVisible"
-  dimensions          = { QueueName = aws_sqs_queue.dlq[0].name }
-  statistic           = "Maximum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = 0
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [var.alarm_topic_arn]
+  name               = "${var.function_name}-throttles"
+  description        = lookup(var.alarms, "Throttles", "")
+  namespace          = "AWS/Lambda"
+  metric             = "Throttles"
+  dimensions         = { FunctionName = aws_lambda_function.this.function_name }
+  statistic          = "Sum"
+  period             = 300
+  threshold          = 0
+  treat_missing_data = "notBreaching"
+  topic_arn          = var.alarm_topic_arn
+}
+
+module "dlq" {
+  source = "../alarm"
+  count  = try(var.async_invocation.dead_letter_queue_name, null) == null || try(var.async_invocation.dead_letter_alarm_description, null) == null ? 0 : 1
+
+  name               = "${var.function_name}-dlq-messages"
+  description        = var.async_invocation.dead_letter_alarm_description
+  namespace          = "AWS/SQS"
+  metric             = "ApproximateNumberOfMessagesVisible"
+  dimensions         = { QueueName = aws_sqs_queue.dlq[0].name }
+  statistic          = "Maximum"
+  period             = 300
+  threshold          = 0
+  treat_missing_data = "notBreaching"
+  topic_arn          = var.alarm_topic_arn
 }

@@ -1,7 +1,8 @@
 # Roles of the restore API and the worker: one policy document per concern, one statement per purpose.
 # Restores may target this stack's region or the peer region. Everything the worker creates is tagged
 # ManagedBy=smart-vault at creation, and it may attach, detach, delete, deregister or terminate only what
-# carries it. Full-instance restores register a temporary AMI from managed snapshots only.
+# carries it. Full-instance restores register a temporary AMI from managed snapshots only (the engine's
+# statements, shared with the drill role, are modules/instance_restore_iam's).
 
 locals {
   partition  = data.aws_partition.current.partition
@@ -233,7 +234,6 @@ data "aws_iam_policy_document" "restore_worker_ec2_write" {
       values   = [local.managed_by_value]
     }
   }
-
 }
 
 data "aws_iam_policy_document" "restore_worker_data" {

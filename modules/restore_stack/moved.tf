@@ -1,6 +1,6 @@
-# Addresses that changed when the functions and tables became instances of modules/function and
-# modules/table: an existing deployment
-# upgrades in place (no function, role, queue or log group is destroyed and created again).
+# Addresses that changed when the functions, the tables and the alarms became instances of modules/function,
+# modules/table and modules/alarm: an existing deployment upgrades in place (no function, role, table,
+# queue, log group or alarm is destroyed and created again).
 
 moved {
   from = aws_lambda_function.restore_api
@@ -29,12 +29,12 @@ moved {
 
 moved {
   from = aws_cloudwatch_metric_alarm.function["restore-api-errors"]
-  to   = module.restore_api.aws_cloudwatch_metric_alarm.this["Errors"]
+  to   = module.restore_api.module.errors[0].aws_cloudwatch_metric_alarm.this
 }
 
 moved {
   from = aws_cloudwatch_metric_alarm.function["restore-api-throttles"]
-  to   = module.restore_api.aws_cloudwatch_metric_alarm.this["Throttles"]
+  to   = module.restore_api.module.throttles[0].aws_cloudwatch_metric_alarm.this
 }
 
 moved {
@@ -74,17 +74,17 @@ moved {
 
 moved {
   from = aws_cloudwatch_metric_alarm.function["restore-worker-errors"]
-  to   = module.restore_worker.aws_cloudwatch_metric_alarm.this["Errors"]
+  to   = module.restore_worker.module.errors[0].aws_cloudwatch_metric_alarm.this
 }
 
 moved {
   from = aws_cloudwatch_metric_alarm.function["restore-worker-throttles"]
-  to   = module.restore_worker.aws_cloudwatch_metric_alarm.this["Throttles"]
+  to   = module.restore_worker.module.throttles[0].aws_cloudwatch_metric_alarm.this
 }
 
 moved {
   from = aws_cloudwatch_metric_alarm.worker_dlq
-  to   = module.restore_worker.aws_cloudwatch_metric_alarm.dlq[0]
+  to   = module.restore_worker.module.dlq[0].aws_cloudwatch_metric_alarm.this
 }
 
 moved {
@@ -95,4 +95,9 @@ moved {
 moved {
   from = aws_dynamodb_table.idempotency
   to   = module.idempotency.aws_dynamodb_table.this
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.api_5xx
+  to   = module.api_5xx.aws_cloudwatch_metric_alarm.this
 }

@@ -316,30 +316,52 @@ resource "aws_sqs_queue_policy" "vault_dlq" {
 
 # ------------------------------------------------------------------ alarms
 
-locals {
-  vault_alarms = {
-    backlog  = { metric = "VaultBacklog", threshold = 100, description = "More than 100 vault copies owed: the vault falls behind." }
-    rejected = { metric = "VaultRejected", threshold = 0, description = "The vault rejected an announcement (a stranger, or a snapshot not shared)." }
-    rpo      = { metric = "RecoveryPointAgeSeconds", threshold = 36 * 3600, description = "The vault's newest complete recovery point of some instance is older than 36 h." }
-  }
+module "vault_backlog" {
+  source = "../alarm"
+
+  name               = "${var.name_prefix}-vault-backlog"
+  description        = "More than 100 vault copies owed: the vault falls behind."
+  namespace          = "SmartVault"
+  metric             = "VaultBacklog"
+  dimensions         = { Region = var.region, Account = "vault" }
+  statistic          = "Maximum"
+  period             = 3600
+  threshold          = 100
+  treat_missing_data = "notBreaching"
+  topic_arn          = aws_sns_topic.vault.arn
+  notify_ok          = true
 }
 
-resource "aws_cloudwatch_metric_alarm" "vault" {
-  for_each = local.vault_alarms
+module "vault_rejected" {
+  source = "../alarm"
 
-  alarm_name          = "${var.name_prefix}-vault-${each.key}"
-  alarm_description   = each.value.description
-  namespace           = "SmartVault"
-  metric_name         = each.value.metric
-  dimensions          = { Region = var.region, Account = "vault" }
-  statistic           = "Maximum"
-  period              = 3600
-  evaluation_periods  = 1
-  threshold           = each.value.threshold
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.vault.arn]
-  ok_actions          = [aws_sns_topic.vault.arn]
+  name               = "${var.name_prefix}-vault-rejected"
+  description        = "The vault rejected an announcement (a stranger, or a snapshot not shared)."
+  namespace          = "SmartVault"
+  metric             = "VaultRejected"
+  dimensions         = { Region = var.region, Account = "vault" }
+  statistic          = "Maximum"
+  period             = 3600
+  threshold          = 0
+  treat_missing_data = "notBreaching"
+  topic_arn          = aws_sns_topic.vault.arn
+  notify_ok          = true
+}
+
+module "vault_rpo" {
+  source = "../alarm"
+
+  name               = "${var.name_prefix}-vault-rpo"
+  description        = "The vault's newest complete recovery point of some instance is older than 36 h."
+  namespace          = "SmartVault"
+  metric             = "RecoveryPointAgeSeconds"
+  dimensions         = { Region = var.region, Account = "vault" }
+  statistic          = "Maximum"
+  period             = 3600
+  threshold          = 36 * 3600
+  treat_missing_data = "notBreaching"
+  topic_arn          = aws_sns_topic.vault.arn
+  notify_ok          = true
 }
 
 # ------------------------------------------------------------------ Recycle Bin

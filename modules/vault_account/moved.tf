@@ -1,6 +1,6 @@
-# Addresses that changed when the vault function and its ledger became instances of modules/function
-# and modules/table: an existing deployment
-# upgrades in place (no function, role, queue or log group is destroyed and created again).
+# Addresses that changed when the vault function, its ledger and its alarms became instances of
+# modules/function, modules/table and modules/alarm: an existing deployment upgrades in place (no function,
+# role, table, queue, log group or alarm is destroyed and created again).
 
 moved {
   from = aws_lambda_function.vault
@@ -40,4 +40,19 @@ moved {
 moved {
   from = aws_dynamodb_table.ledger
   to   = module.ledger.aws_dynamodb_table.this
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.vault["backlog"]
+  to   = module.vault_backlog.aws_cloudwatch_metric_alarm.this
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.vault["rejected"]
+  to   = module.vault_rejected.aws_cloudwatch_metric_alarm.this
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.vault["rpo"]
+  to   = module.vault_rpo.aws_cloudwatch_metric_alarm.this
 }

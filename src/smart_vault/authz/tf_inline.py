@@ -30,10 +30,10 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from smart_vault.authz.hcl import Evaluator, HclError, template_parts
+from smart_vault.authz.hcl import Evaluator, HclError, string_end, template_parts
 
 # modules/<name> whose calls are inlined into their callers.
-INLINED = ("function", "instance_restore_iam", "table")
+INLINED = ("function", "instance_restore_iam", "table", "alarm")
 _KEEP = {("aws_caller_identity", "current"), ("aws_partition", "current")}
 _SIMPLE = re.compile(r"^[A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*|\[[^][]*\])*$")
 _REF = re.compile(
@@ -102,8 +102,6 @@ class _Call:
 
     def __init__(self, name: str, arguments: dict[str, Any], module: Blocks) -> None:
         self.name = name
-        if module.get("module"):
-            raise HclError(f"module call {name}: nested calls are not inlined")
         self.locals: dict[str, Any] = {}
         for item in module.get("locals", []):
             self.locals.update(item)
@@ -156,10 +154,44 @@ class _Call:
         return _NOT_ONE if rest else value
 
     def rewrite(self, value: Any) -> Any:
-        rewritten = _map_strings(value, lambda text: _substitute(text, _REF, self._replace, self._whole))
+        rewritten = _map_strings(
+            value, lambda text: _chosen(_folded(_substitute(text, _REF, self._replace, self._whole)))
+        )
         if isinstance(rewritten, dict):  # an argument set to null is an argument not set
             return {k: v for k, v in rewritten.items() if v is not None}
         return rewritten
+
+
+def _chosen(value: Any) -> Any:
+    """`${true ? a : b}` (a condition the call's arguments decide, `notify_ok ? [topic] : null`) as the branch
+    it takes: `${a}`, or None for `null`."""
+    if not isinstance(value, str):
+        return value
+    parts = template_parts(value)
+    if len(parts) != 1 or not parts[0][0]:
+        return value
+    text = parts[0][1]
+    match = re.match(r"\s*(true|false)\s*\?", text)
+    if not match:
+        return value
+    depth, pending, i = 0, 0, match.end()
+    while i < len(text):
+        c = text[i]
+        if c == '"':
+            i = string_end(text, i)
+            continue
+        depth += {"(": 1, "[": 1, "{": 1, ")": -1, "]": -1, "}": -1}.get(c, 0)
+        if depth == 0 and c == "?":
+            pending += 1
+        elif depth == 0 and c == ":":
+            if not pending:
+                break
+            pending -= 1
+        i += 1
+    else:
+        return value
+    branch = (text[match.end() : i] if match.group(1) == "true" else text[i + 1 :]).strip()
+    return None if branch == "null" else "${" + branch + "}"
 
 
 class _Unknown(Exception):
@@ -172,14 +204,33 @@ def _absent(body: dict[str, Any]) -> bool:
         return True
     if not isinstance(body.get("count"), str):
         return body.get("count") == 0
+    return _independent(body["count"]) == 0
 
-    def unknown(path: str) -> Any:
-        raise _Unknown(path)  # not an error `try()` would pass over
 
-    try:
-        return bool(Evaluator({}, unknown).value(body["count"]) == 0)
-    except (_Unknown, HclError, KeyError, TypeError):
-        return False  # depends on the caller's values: the block stays
+def _uncounted(body: dict[str, Any]) -> dict[str, Any]:
+    """A block whose `count` is 1 whatever the caller's values, as the one block it is."""
+    if isinstance(body.get("count"), str) and _independent(body["count"]) == 1:
+        return {k: v for k, v in body.items() if k != "count"}
+    return body
+
+
+def _stand_in(value: Any, path: str) -> Any:
+    return value
+
+
+def _independent(text: str) -> Any:
+    """The value of an expression whatever the caller's values it names (`lookup(var.alarms, "Errors", null)
+    == null` is false for any description of Errors), else None: evaluated with the caller's references
+    standing for two different strings and for null; a stand-in the expression cannot take (null in a string
+    template, an error in Terraform too) tells nothing, and every other one must give the same value."""
+    values = []
+    for stand_in in ("\x00first", "\x00second", None):
+        try:
+            values.append(Evaluator({}, partial(_stand_in, stand_in)).value(text))
+        except (HclError, KeyError, TypeError, ValueError, AttributeError, IndexError):
+            if stand_in is not None:
+                return None
+    return values[0] if all(v == values[0] for v in values) else None
 
 
 _EACH = re.compile(r"(?<![\w.])each\.(key|value)\b")
@@ -287,6 +338,14 @@ def _with_value(reference: str, item: Any, text: str) -> Any:
     return text.replace("${" + reference + "}", str(item))
 
 
+def _with_meta(meta: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+    if meta.keys() & body.keys():
+        raise HclError(
+            f"a counted module call creates a block that has its own {sorted(meta.keys() & body.keys())}"
+        )
+    return {**meta, **body}
+
+
 def _module_directory(directory: Path, source: Any) -> Path | None:
     if not isinstance(source, str) or not source.startswith("."):
         return None
@@ -304,25 +363,35 @@ def inline_calls(directory: Path, blocks: Blocks, parse: Callable[[Path], Blocks
             if target is None:
                 continue
             module = parse(target)
+            for nested in (n for item in module.get("module", []) for n in item.values()):
+                if _module_directory(target, nested.get("source")) is None:
+                    raise HclError(f"module call {name}: {target.name} calls a module that is not inlined")
+            count = arguments.get("count")
+            if count is not None and _absent({"count": count}):
+                continue
+            # The call's meta-arguments apply to each block it creates.
+            meta = {} if count is None or _known(count) == 1 else {"count": count}
+            if "aws" in (arguments.get("providers") or {}):
+                meta["provider"] = arguments["providers"]["aws"]
             call = _Call(name, arguments, module)
             if call.locals:
                 added["locals"].append(call.renamed_locals())
-            kept: set[tuple[str, str]] = set()
             dropped: set[tuple[str, str]] = set()
             first = len(added["resource"])
             for kind in ("resource", "data"):
                 for entry in module.get(kind, []):
                     for type_name, labelled in entry.items():
                         rewritten = {
-                            instance: expanded
+                            instance: _with_meta(meta, expanded)
                             for label, body in labelled.items()
                             if (type_name, label) not in _KEEP
                             for instance, expanded in _instances(
                                 call.label(type_name, label), call.rewrite(body)
                             ).items()
                         }
-                        renamed = {label: body for label, body in rewritten.items() if not _absent(body)}
-                        kept.update((type_name, label) for label in renamed)
+                        renamed = {
+                            label: _uncounted(body) for label, body in rewritten.items() if not _absent(body)
+                        }
                         dropped.update((type_name, label) for label in rewritten if label not in renamed)
                         if renamed:
                             added[kind].append({type_name: renamed})
