@@ -1,10 +1,10 @@
-"""Calls of the shared child modules (`modules/function`), inlined into their caller as Terraform would expand them.
+"""Calls of the shared child modules, inlined into their caller as Terraform would expand them.
 
-Every Lambda function is an instance of `modules/function` (its function, role, role policies, log group,
-dead-letter queue, invoke config and alarms), called from the root module and from the restore, drill and
-vault stacks. The evaluator (`terraform.py`) and the tests read each directory's blocks by type and name
-(`aws_lambda_function.backup`, `aws_iam_role_policy.restore_worker`), so a call is expanded into its
-caller's blocks:
+Every Lambda function is an instance of `modules/function` (function, role, role policies, log group,
+dead-letter queue, invoke config, standard alarms), every table of `modules/table`, every metric alarm of
+`modules/alarm`, and the restore worker and the drill share `modules/instance_restore_iam`. The evaluator
+(`terraform.py`) and the tests read each directory's blocks by type and name (`aws_lambda_function.backup`,
+`aws_iam_role_policy.restore_worker`), so a call of one of these (INLINED) is expanded into its caller:
 
 - the module's resources and data sources join the caller's, renamed after the call: a block labelled
   `this` takes the call's name (`module "backup"`'s `aws_iam_role.this` is `aws_iam_role.backup`), any
@@ -12,14 +12,18 @@ caller's blocks:
   `data.aws_iam_policy_document.logs` is `backup_logs`); `data.aws_caller_identity.current` and
   `data.aws_partition.current` mean the same in the caller and keep their names;
 - the module's locals join the caller's as `<call>_<name>` (`local.instance_restore_iam_image_arns`);
-- inside them, `var.<name>` is the call's argument (or the variable's default), and references to the
-  module's own blocks and locals follow the renaming;
+- inside them, `var.<name>` is the call's argument (or the variable's default; an argument set to null is
+  not set), and references to the module's own blocks and locals follow the renaming;
+- what the call's arguments alone decide is decided: a `count` that is 0 (the block is not there) or 1, a
+  conditional on a literal, a `dynamic` block over the call's values or over a counted resource of the
+  module; the call's own `count` and `providers` go onto each block it creates;
+- a module that calls another inlined module (`function` calls `alarm`) is expanded first;
 - in the caller, `module.<call>.<output>` is the output's expression.
 
 The expansion is textual on python-hcl2's output (every string a template, `${...}` an expression), so the
 evaluator then renders the inlined policies, names and environments exactly as it renders the caller's own:
-the same statements as when the caller wrote the resources itself. A module that uses a construct the
-expansion does not model (a nested call) raises instead of rendering something else.
+the same statements as when the caller wrote the resources itself. A module that calls a module this does
+not inline raises instead of rendering something else.
 """
 
 from __future__ import annotations
@@ -233,34 +237,6 @@ def _independent(text: str) -> Any:
     return values[0] if all(v == values[0] for v in values) else None
 
 
-_EACH = re.compile(r"(?<![\w.])each\.(key|value)\b")
-
-
-def _instances(label: str, body: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """A block whose for_each is a map the call writes out (the standard alarms: metric => description)
-    as its instances, `<label>["<key>"]`, each with `each.key` and `each.value` in place; any other block as
-    it is."""
-    for_each = body.get("for_each")
-    if not isinstance(for_each, dict) or not for_each:
-        return {label: body}
-    rest = {name: v for name, v in body.items() if name != "for_each"}
-    return {
-        f'{label}["{key}"]': _map_strings(rest, partial(_with_each, {"key": key, "value": value}))
-        for key, value in for_each.items()
-    }
-
-
-def _with_each(each: dict[str, Any], text: str) -> Any:
-    def replace(match: re.Match[str]) -> str:
-        return expression(each[match.group(1)])
-
-    def whole(reference: str) -> Any:
-        key = reference.removeprefix("each.")
-        return each[key] if reference.startswith("each.") and key in each else _NOT_ONE
-
-    return _folded(_substitute(text, _EACH, replace, whole))
-
-
 def _folded(value: Any) -> Any:
     """A template's interpolations that name nothing (`${lower("Errors")}`) replaced by their text."""
     if not isinstance(value, str):
@@ -308,7 +284,7 @@ def _expand_dynamic(body: dict[str, Any], dropped: set[tuple[str, str]]) -> None
                 _map_strings(spec["content"], partial(_replaced, value, instance))
             )
             continue
-        items = _known(spec.get("for_each"))
+        items = _independent(str(spec.get("for_each")))
         if not isinstance(items, list):
             remaining.append(dynamic)
             continue
@@ -317,18 +293,6 @@ def _expand_dynamic(body: dict[str, Any], dropped: set[tuple[str, str]]) -> None
             body.setdefault(block, []).extend(_map_strings(spec["content"], each))
     if remaining:
         body["dynamic"] = remaining
-
-
-def _known(expression_text: Any) -> Any:
-    """The value of an expression that names nothing of the caller, else None."""
-
-    def unknown(path: str) -> Any:
-        raise _Unknown(path)
-
-    try:
-        return Evaluator({}, unknown).value(expression_text)
-    except (_Unknown, HclError, KeyError, TypeError):
-        return None
 
 
 def _with_value(reference: str, item: Any, text: str) -> Any:
@@ -370,7 +334,7 @@ def inline_calls(directory: Path, blocks: Blocks, parse: Callable[[Path], Blocks
             if count is not None and _absent({"count": count}):
                 continue
             # The call's meta-arguments apply to each block it creates.
-            meta = {} if count is None or _known(count) == 1 else {"count": count}
+            meta = {} if count is None or _independent(count) == 1 else {"count": count}
             if "aws" in (arguments.get("providers") or {}):
                 meta["provider"] = arguments["providers"]["aws"]
             call = _Call(name, arguments, module)
@@ -382,12 +346,9 @@ def inline_calls(directory: Path, blocks: Blocks, parse: Callable[[Path], Blocks
                 for entry in module.get(kind, []):
                     for type_name, labelled in entry.items():
                         rewritten = {
-                            instance: _with_meta(meta, expanded)
+                            call.label(type_name, label): _with_meta(meta, call.rewrite(body))
                             for label, body in labelled.items()
                             if (type_name, label) not in _KEEP
-                            for instance, expanded in _instances(
-                                call.label(type_name, label), call.rewrite(body)
-                            ).items()
                         }
                         renamed = {
                             label: _uncounted(body) for label, body in rewritten.items() if not _absent(body)
