@@ -158,7 +158,7 @@ module "dlq" {
   count  = try(var.async_invocation.dead_letter_queue_name, null) == null || try(var.async_invocation.dead_letter_alarm_description, null) == null ? 0 : 1
 
   name               = "${var.function_name}-dlq-messages"
-  description        = var.async_invocation.dead_letter_alarm_description
+  description        = try(var.async_invocation.dead_letter_alarm_description, "")
   namespace          = "AWS/SQS"
   metric             = "ApproximateNumberOfMessagesVisible"
   dimensions         = { QueueName = aws_sqs_queue.dlq[0].name }
