@@ -7,157 +7,114 @@ locals {
   metric_service_dimension = { service = "smart-vault" }
 }
 
-resource "aws_cloudwatch_metric_alarm" "backup_failures" {
-  alarm_name          = "${var.name_prefix}-backup-failures"
-  alarm_description   = "A backup run or snapshot-completion event reported failures (instances, copies or deletions)."
-  namespace           = "SmartVault"
-  metric_name         = "BackupFailures"
-  dimensions          = local.metric_service_dimension
-  statistic           = "Sum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = 0
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.notifications.arn]
-  ok_actions          = [aws_sns_topic.notifications.arn]
+module "backup_failures" {
+  source = "./modules/alarm"
+
+  name               = "${var.name_prefix}-backup-failures"
+  description        = "A backup run or snapshot-completion event reported failures (instances, copies or deletions)."
+  namespace          = "SmartVault"
+  metric             = "BackupFailures"
+  dimensions         = local.metric_service_dimension
+  statistic          = "Sum"
+  period             = 300
+  threshold          = 0
+  treat_missing_data = "notBreaching"
+  topic_arn          = aws_sns_topic.notifications.arn
+  notify_ok          = true
 }
 
 # RPO breach: the newest completed snapshot of some protected instance is older than the objective. Only the
 # latest hourly datapoint counts, so the alarm clears with the first run that reports an age back under the
 # threshold (a 1-of-N window kept it in ALARM for up to N hours after one breach). Hours without a run are
 # ignored: the state of the last reported run holds until the next one reports.
-resource "aws_cloudwatch_metric_alarm" "rpo_breach" {
-  alarm_name                = "${var.name_prefix}-rpo-breach"
-  alarm_description         = "RecoveryPointAgeSeconds above ${var.rpo_threshold_hours} h in the latest backup run's report."
-  namespace                 = "SmartVault"
-  metric_name               = "RecoveryPointAgeSeconds"
-  dimensions                = { Region = var.primary_region }
-  statistic                 = "Maximum"
-  period                    = 3600
-  evaluation_periods        = 1
-  datapoints_to_alarm       = 1
-  threshold                 = var.rpo_threshold_hours * 3600
-  comparison_operator       = "GreaterThanThreshold"
-  treat_missing_data        = "ignore"
-  alarm_actions             = [aws_sns_topic.notifications.arn]
-  insufficient_data_actions = [aws_sns_topic.notifications.arn]
-  ok_actions                = [aws_sns_topic.notifications.arn]
+module "rpo_breach" {
+  source = "./modules/alarm"
+
+  name                     = "${var.name_prefix}-rpo-breach"
+  description              = "RecoveryPointAgeSeconds above ${var.rpo_threshold_hours} h in the latest backup run's report."
+  namespace                = "SmartVault"
+  metric                   = "RecoveryPointAgeSeconds"
+  dimensions               = { Region = var.primary_region }
+  statistic                = "Maximum"
+  period                   = 3600
+  datapoints_to_alarm      = 1
+  threshold                = var.rpo_threshold_hours * 3600
+  treat_missing_data       = "ignore"
+  topic_arn                = aws_sns_topic.notifications.arn
+  notify_ok                = true
+  notify_insufficient_data = true
 }
 
 # (v2) DR RPO: the newest DR copy of some protected instance is older than the DR objective.
-resource "aws_cloudwatch_metric_alarm" "dr_rpo_breach" {
-  alarm_name                = "${var.name_prefix}-dr-rpo-breach"
-  alarm_description         = "RecoveryPointAgeSeconds in ${var.dr_region} above ${var.dr_rpo_threshold_hours} h: DR copies fall behind."
-  namespace                 = "SmartVault"
-  metric_name               = "RecoveryPointAgeSeconds"
-  dimensions                = { Region = var.dr_region }
-  statistic                 = "Maximum"
-  period                    = 3600
-  evaluation_periods        = 1
-  threshold                 = var.dr_rpo_threshold_hours * 3600
-  comparison_operator       = "GreaterThanThreshold"
-  treat_missing_data        = "missing"
-  alarm_actions             = [aws_sns_topic.notifications.arn]
-  insufficient_data_actions = [aws_sns_topic.notifications.arn]
-  ok_actions                = [aws_sns_topic.notifications.arn]
+module "dr_rpo_breach" {
+  source = "./modules/alarm"
+
+  name                     = "${var.name_prefix}-dr-rpo-breach"
+  description              = "RecoveryPointAgeSeconds in ${var.dr_region} above ${var.dr_rpo_threshold_hours} h: DR copies fall behind."
+  namespace                = "SmartVault"
+  metric                   = "RecoveryPointAgeSeconds"
+  dimensions               = { Region = var.dr_region }
+  statistic                = "Maximum"
+  period                   = 3600
+  threshold                = var.dr_rpo_threshold_hours * 3600
+  treat_missing_data       = "missing"
+  topic_arn                = aws_sns_topic.notifications.arn
+  notify_ok                = true
+  notify_insufficient_data = true
 }
 
 # (v2) A copy owed for too long: more copy work than the 20 DR slots carry.
-resource "aws_cloudwatch_metric_alarm" "owed_copy_age" {
-  alarm_name          = "${var.name_prefix}-owed-copy-age"
-  alarm_description   = "OldestOwedCopySeconds above ${var.owed_copy_threshold_hours} h: the copy backlog is not draining."
-  namespace           = "SmartVault"
-  metric_name         = "OldestOwedCopySeconds"
-  dimensions          = local.metric_service_dimension
-  statistic           = "Maximum"
-  period              = 3600
-  evaluation_periods  = 1
-  threshold           = var.owed_copy_threshold_hours * 3600
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.notifications.arn]
-  ok_actions          = [aws_sns_topic.notifications.arn]
+module "owed_copy_age" {
+  source = "./modules/alarm"
+
+  name               = "${var.name_prefix}-owed-copy-age"
+  description        = "OldestOwedCopySeconds above ${var.owed_copy_threshold_hours} h: the copy backlog is not draining."
+  namespace          = "SmartVault"
+  metric             = "OldestOwedCopySeconds"
+  dimensions         = local.metric_service_dimension
+  statistic          = "Maximum"
+  period             = 3600
+  threshold          = var.owed_copy_threshold_hours * 3600
+  treat_missing_data = "notBreaching"
+  topic_arn          = aws_sns_topic.notifications.arn
+  notify_ok          = true
 }
 
-resource "aws_cloudwatch_metric_alarm" "backup_errors" {
-  alarm_name          = "${var.name_prefix}-backup-errors"
-  alarm_description   = "The backup function raised an error (a run that did not return a report)."
-  namespace           = "AWS/Lambda"
-  metric_name         = "Errors"
-  dimensions          = { FunctionName = aws_lambda_function.backup.function_name }
-  statistic           = "Sum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = 0
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.notifications.arn]
-}
+# The backup function's Errors, Throttles and dead-letter alarms are the function module's (backup.tf).
 
-resource "aws_cloudwatch_metric_alarm" "backup_throttles" {
-  alarm_name          = "${var.name_prefix}-backup-throttles"
-  alarm_description   = "The backup function was throttled: its reserved concurrency is too small for the events it gets."
-  namespace           = "AWS/Lambda"
-  metric_name         = "Throttles"
-  dimensions          = { FunctionName = aws_lambda_function.backup.function_name }
-  statistic           = "Sum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = 0
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.notifications.arn]
-}
+module "billing" {
+  source    = "./modules/alarm"
+  providers = { aws = aws.us_east_1 }
+  count     = var.enable_billing_alarm ? 1 : 0
 
-resource "aws_cloudwatch_metric_alarm" "backup_dlq" {
-  alarm_name          = "${var.name_prefix}-backup-dlq-messages"
-  alarm_description   = "Backup events that failed for good wait in the dead-letter queue."
-  namespace           = "AWS/SQS"
-  metric_name         = "ApproximateNumberOfMessagesVisible"
-  dimensions          = { QueueName = aws_sqs_queue.backup_dlq.name }
-  statistic           = "Maximum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = 0
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.notifications.arn]
-}
-
-resource "aws_cloudwatch_metric_alarm" "billing" {
-  provider = aws.us_east_1
-  count    = var.enable_billing_alarm ? 1 : 0
-
-  alarm_name          = "${var.name_prefix}-estimated-charges"
-  alarm_description   = "The account's estimated charges this month exceed ${var.billing_alarm_threshold_usd} USD."
-  namespace           = "AWS/Billing"
-  metric_name         = "EstimatedCharges"
-  dimensions          = { Currency = "USD" }
-  statistic           = "Maximum"
-  period              = 21600
-  evaluation_periods  = 1
-  threshold           = var.billing_alarm_threshold_usd
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.billing[0].arn]
+  name               = "${var.name_prefix}-estimated-charges"
+  description        = "The account's estimated charges this month exceed ${var.billing_alarm_threshold_usd} USD."
+  namespace          = "AWS/Billing"
+  metric             = "EstimatedCharges"
+  dimensions         = { Currency = "USD" }
+  statistic          = "Maximum"
+  period             = 21600
+  threshold          = var.billing_alarm_threshold_usd
+  treat_missing_data = "notBreaching"
+  topic_arn          = aws_sns_topic.billing[0].arn
 }
 
 # (v3) A change-rate anomaly: a volume changed at least CHANGE_ANOMALY_FACTOR times its median (ransomware
 # that encrypts a disk looks like this). Each anomaly also sends its own ANOMALY notification; the alarm is the
 # signal a pager or an incident tool follows.
-resource "aws_cloudwatch_metric_alarm" "change_anomaly" {
-  alarm_name          = "${var.name_prefix}-change-anomaly"
-  alarm_description   = "A backup measured an anomalous change rate on a volume: its recovery point is suspect, the last clean one is held (docs/anomalies.md)."
-  namespace           = "SmartVault"
-  metric_name         = "ChangeAnomalies"
-  dimensions          = local.metric_service_dimension
-  statistic           = "Sum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = 0
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.notifications.arn]
-  ok_actions          = [aws_sns_topic.notifications.arn]
+module "change_anomaly" {
+  source = "./modules/alarm"
+
+  name               = "${var.name_prefix}-change-anomaly"
+  description        = "A backup measured an anomalous change rate on a volume: its recovery point is suspect, the last clean one is held (docs/anomalies.md)."
+  namespace          = "SmartVault"
+  metric             = "ChangeAnomalies"
+  dimensions         = local.metric_service_dimension
+  statistic          = "Sum"
+  period             = 300
+  threshold          = 0
+  treat_missing_data = "notBreaching"
+  topic_arn          = aws_sns_topic.notifications.arn
+  notify_ok          = true
 }
+

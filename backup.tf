@@ -1,86 +1,73 @@
 # The backup function: the daily scheduled run, the EC2 snapshot-completion events that start DR copies at
 # once, and its own continuation when a large run needs a second invocation.
 
-resource "aws_cloudwatch_log_group" "backup" {
-  name              = "/aws/lambda/${local.backup_function_name}"
-  retention_in_days = var.log_retention_days
-  kms_key_id        = aws_kms_key.primary.arn
-}
+module "backup" {
+  source = "./modules/function"
 
-resource "aws_lambda_function" "backup" {
-  #checkov:skip=CKV_AWS_117:The function only calls regional AWS APIs (EC2, SNS, Lambda); a VPC would add NAT or five interface endpoints and protect nothing.
-  #checkov:skip=CKV_AWS_272:The zip is built by archive_file at apply time from the reviewed repository; there is no signing pipeline to attach a Signer profile to.
-  #checkov:skip=CKV_AWS_115:Reserved concurrency is opt-in (variable, default null): on a new account with the usual quota of 10, any reservation makes PutFunctionConcurrency fail.
-  #checkov:skip=CKV_AWS_116:Failed asynchronous invocations go to the on-failure destination (aws_lambda_function_event_invoke_config.backup), which keeps the request and the error; a DLQ would receive the same events twice.
-  function_name = local.backup_function_name
-  description   = "Smart Vault: crash-consistent snapshot sets, DR copies and pruning."
-  role          = aws_iam_role.backup.arn
-  handler       = local.handlers.backup
-  runtime       = local.lambda_runtime
-  architectures = ["x86_64"]
-  memory_size   = 512
-  timeout       = var.backup_timeout_seconds
-
-  filename         = data.archive_file.lambda.output_path
-  source_code_hash = data.archive_file.lambda.output_base64sha256
+  function_name    = local.backup_function_name
+  description      = "Smart Vault: crash-consistent snapshot sets, DR copies and pruning."
+  role_description = "Smart Vault backup function: snapshot sets, DR copies, pruning of managed snapshots."
+  handler          = local.handlers.backup
+  runtime          = local.lambda_runtime
+  memory_size      = 512
+  timeout          = var.backup_timeout_seconds
+  lambda_zip_path  = data.archive_file.lambda.output_path
+  lambda_zip_hash  = data.archive_file.lambda.output_base64sha256
   layers           = [replace(var.powertools_layer_arn, "{region}", var.primary_region)]
-
   # One scheduled run and its continuation plus completion events; never enough to flood the EC2 API.
-  reserved_concurrent_executions = var.backup_reserved_concurrency
-  kms_key_arn                    = aws_kms_key.primary.arn
+  reserved_concurrency = var.backup_reserved_concurrency
+  kms_key_arn          = aws_kms_key.primary.arn
+  log_retention_days   = var.log_retention_days
+  policies             = local.backup_policies # backup_iam.tf
 
-  environment {
-    variables = {
-      SNS_TOPIC_ARN         = aws_sns_topic.notifications.arn
-      BACKUP_TAG_KEY        = var.backup_tag_key
-      BACKUP_TAG_VALUE      = join(",", var.backup_tag_values)
-      RETENTION_DAYS        = tostring(var.retention_days)
-      DR_RETENTION_DAYS     = tostring(local.dr_retention_days)
-      MIN_SNAPSHOTS_KEPT    = tostring(var.min_snapshots_kept)
-      DR_REGION             = var.dr_region
-      DR_KMS_KEY_ID         = aws_kms_key.dr.arn
-      MAX_CONCURRENT_COPIES = tostring(var.max_concurrent_copies)
-      DRY_RUN               = tostring(var.dry_run)
-      COPY_LEDGER_TABLE     = aws_dynamodb_table.copy_ledger.name
-      # (v3) Change-rate anomalies (docs/anomalies.md).
-      CHANGE_ANOMALY_FACTOR       = tostring(var.change_anomaly_factor)
-      CHANGE_ANOMALY_MIN_GIB      = tostring(var.change_anomaly_min_gib)
-      SNAPSHOT_PRICE_PER_GB_MONTH = tostring(var.snapshot_price_per_gb_month)
-      LOCK_MODE                   = var.lock_mode
-      LOCK_COOL_OFF_HOURS         = tostring(var.lock_cool_off_hours)
-      LOCK_PRIMARY                = tostring(var.lock_primary)
-      VAULT_ACCOUNT_ID            = var.vault_account_id
-      VAULT_EVENT_BUS_ARN         = local.vault_event_bus_arn
-      # (v3) Application-consistent sets (instances tagged Backup-Scripts).
-      APP_CONSISTENT_TIMEOUT_SECONDS = tostring(var.app_consistent_timeout_seconds)
-      APP_CONSISTENT_ON_FAILURE      = var.app_consistent_on_failure
-    }
+  environment = {
+    SNS_TOPIC_ARN         = aws_sns_topic.notifications.arn
+    BACKUP_TAG_KEY        = var.backup_tag_key
+    BACKUP_TAG_VALUE      = join(",", var.backup_tag_values)
+    RETENTION_DAYS        = tostring(var.retention_days)
+    DR_RETENTION_DAYS     = tostring(local.dr_retention_days)
+    MIN_SNAPSHOTS_KEPT    = tostring(var.min_snapshots_kept)
+    DR_REGION             = var.dr_region
+    DR_KMS_KEY_ID         = aws_kms_key.dr.arn
+    MAX_CONCURRENT_COPIES = tostring(var.max_concurrent_copies)
+    DRY_RUN               = tostring(var.dry_run)
+    COPY_LEDGER_TABLE     = module.copy_ledger.name
+    # (v3) Change-rate anomalies (docs/anomalies.md).
+    CHANGE_ANOMALY_FACTOR       = tostring(var.change_anomaly_factor)
+    CHANGE_ANOMALY_MIN_GIB      = tostring(var.change_anomaly_min_gib)
+    SNAPSHOT_PRICE_PER_GB_MONTH = tostring(var.snapshot_price_per_gb_month)
+    LOCK_MODE                   = var.lock_mode
+    LOCK_COOL_OFF_HOURS         = tostring(var.lock_cool_off_hours)
+    LOCK_PRIMARY                = tostring(var.lock_primary)
+    VAULT_ACCOUNT_ID            = var.vault_account_id
+    VAULT_EVENT_BUS_ARN         = local.vault_event_bus_arn
+    # (v3) Application-consistent sets (instances tagged Backup-Scripts).
+    APP_CONSISTENT_TIMEOUT_SECONDS = tostring(var.app_consistent_timeout_seconds)
+    APP_CONSISTENT_ON_FAILURE      = var.app_consistent_on_failure
   }
 
-  tracing_config {
-    mode = "Active"
+  # A redelivered event is safe (the run id comes from the event id, so no second snapshot set is taken),
+  # so one retry covers a transient failure; an event older than two hours is left to the next run. Failed
+  # asynchronous invocations (schedule, completion events, continuations) land in the dead-letter queue.
+  async_invocation = {
+    maximum_retry_attempts        = 1
+    maximum_event_age_in_seconds  = 7200
+    dead_letter_queue_name        = "${var.name_prefix}-backup-dlq"
+    dead_letter_alarm_description = "Backup events that failed for good wait in the dead-letter queue."
   }
 
-  logging_config {
-    log_format = "Text"
-    log_group  = aws_cloudwatch_log_group.backup.name
+  alarms = {
+    Errors    = "The backup function raised an error (a run that did not return a report)."
+    Throttles = "The backup function was throttled: its reserved concurrency is too small for the events it gets."
   }
-
-  depends_on = [aws_cloudwatch_log_group.backup, aws_iam_role_policy.backup]
-}
-
-# Failed asynchronous invocations (schedule, completion events, continuations) land here, encrypted.
-resource "aws_sqs_queue" "backup_dlq" {
-  name                      = "${var.name_prefix}-backup-dlq"
-  message_retention_seconds = 1209600
-  kms_master_key_id         = aws_kms_key.primary.arn
+  alarm_topic_arn = aws_sns_topic.notifications.arn
 }
 
 data "aws_iam_policy_document" "backup_dlq" {
   statement {
     sid       = "EventBridgeDeadLetters"
     actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.backup_dlq.arn]
+    resources = [module.backup.dead_letter_queue_arn]
     principals {
       type        = "Service"
       identifiers = ["events.amazonaws.com"]
@@ -94,12 +81,12 @@ data "aws_iam_policy_document" "backup_dlq" {
 }
 
 resource "aws_sqs_queue_policy" "backup_dlq" {
-  queue_url = aws_sqs_queue.backup_dlq.id
+  queue_url = module.backup.dead_letter_queue_url
   policy    = data.aws_iam_policy_document.backup_dlq.json
 }
 
 resource "aws_lambda_function_event_invoke_config" "backup" {
-  function_name = aws_lambda_function.backup.function_name
+  function_name = module.backup.function_name
 
   # A redelivered event is safe (the run id comes from the event id, so no second snapshot set is taken),
   # so one retry covers a transient failure; an event older than two hours is left to the next run.
@@ -108,7 +95,7 @@ resource "aws_lambda_function_event_invoke_config" "backup" {
 
   destination_config {
     on_failure {
-      destination = aws_sqs_queue.backup_dlq.arn
+      destination = module.backup.dead_letter_queue_arn
     }
   }
 }
@@ -121,7 +108,7 @@ resource "aws_cloudwatch_event_rule" "backup_schedule" {
 
 resource "aws_cloudwatch_event_target" "backup_schedule" {
   rule = aws_cloudwatch_event_rule.backup_schedule.name
-  arn  = aws_lambda_function.backup.arn
+  arn  = module.backup.arn
 
   retry_policy {
     maximum_retry_attempts       = 2
@@ -129,7 +116,7 @@ resource "aws_cloudwatch_event_target" "backup_schedule" {
   }
 
   dead_letter_config {
-    arn = aws_sqs_queue.backup_dlq.arn
+    arn = module.backup.dead_letter_queue_arn
   }
 }
 
@@ -146,35 +133,14 @@ resource "aws_cloudwatch_event_rule" "snapshot_completion" {
 }
 
 # (v2) The copy ledger: one item per DR copy claimed, started or failed (pk/sk, no index).
-resource "aws_dynamodb_table" "copy_ledger" {
-  name         = "${var.name_prefix}-copy-ledger"
-  billing_mode = "PAY_PER_REQUEST"
-  hash_key     = "pk"
-  range_key    = "sk"
+module "copy_ledger" {
+  source = "./modules/table"
 
-  attribute {
-    name = "pk"
-    type = "S"
-  }
-
-  attribute {
-    name = "sk"
-    type = "S"
-  }
-
-  ttl {
-    attribute_name = "expires_at"
-    enabled        = true
-  }
-
-  point_in_time_recovery {
-    enabled = true
-  }
-
-  server_side_encryption {
-    enabled     = true
-    kms_key_arn = aws_kms_key.primary.arn
-  }
+  name          = "${var.name_prefix}-copy-ledger"
+  hash_key      = "pk"
+  range_key     = "sk"
+  ttl_attribute = "expires_at"
+  kms_key_arn   = aws_kms_key.primary.arn
 }
 
 # (v2) Copy-completion events happen in the DR region: its default bus forwards them to the primary's.
@@ -250,7 +216,7 @@ resource "aws_cloudwatch_event_rule" "copy_completion" {
 
 resource "aws_cloudwatch_event_target" "copy_completion" {
   rule = aws_cloudwatch_event_rule.copy_completion.name
-  arn  = aws_lambda_function.backup.arn
+  arn  = module.backup.arn
 
   retry_policy {
     maximum_retry_attempts       = 2
@@ -258,14 +224,14 @@ resource "aws_cloudwatch_event_target" "copy_completion" {
   }
 
   dead_letter_config {
-    arn = aws_sqs_queue.backup_dlq.arn
+    arn = module.backup.dead_letter_queue_arn
   }
 }
 
 resource "aws_lambda_permission" "copy_completion" {
   statement_id  = "AllowCopyCompletionRule"
   action        = "lambda:InvokeFunction"
-  function_name = aws_lambda_function.backup.function_name
+  function_name = module.backup.function_name
   principal     = "events.amazonaws.com"
   source_arn    = aws_cloudwatch_event_rule.copy_completion.arn
 }
@@ -279,7 +245,7 @@ resource "aws_cloudwatch_event_rule" "copy_reconciliation" {
 
 resource "aws_cloudwatch_event_target" "copy_reconciliation" {
   rule  = aws_cloudwatch_event_rule.copy_reconciliation.name
-  arn   = aws_lambda_function.backup.arn
+  arn   = module.backup.arn
   input = jsonencode({ reconcile_copies = true })
 
   retry_policy {
@@ -288,21 +254,21 @@ resource "aws_cloudwatch_event_target" "copy_reconciliation" {
   }
 
   dead_letter_config {
-    arn = aws_sqs_queue.backup_dlq.arn
+    arn = module.backup.dead_letter_queue_arn
   }
 }
 
 resource "aws_lambda_permission" "copy_reconciliation" {
   statement_id  = "AllowCopyReconciliationRule"
   action        = "lambda:InvokeFunction"
-  function_name = aws_lambda_function.backup.function_name
+  function_name = module.backup.function_name
   principal     = "events.amazonaws.com"
   source_arn    = aws_cloudwatch_event_rule.copy_reconciliation.arn
 }
 
 resource "aws_cloudwatch_event_target" "snapshot_completion" {
   rule = aws_cloudwatch_event_rule.snapshot_completion.name
-  arn  = aws_lambda_function.backup.arn
+  arn  = module.backup.arn
 
   retry_policy {
     maximum_retry_attempts       = 2
@@ -310,14 +276,14 @@ resource "aws_cloudwatch_event_target" "snapshot_completion" {
   }
 
   dead_letter_config {
-    arn = aws_sqs_queue.backup_dlq.arn
+    arn = module.backup.dead_letter_queue_arn
   }
 }
 
 resource "aws_lambda_permission" "backup_schedule" {
   statement_id  = "AllowScheduleRule"
   action        = "lambda:InvokeFunction"
-  function_name = aws_lambda_function.backup.function_name
+  function_name = module.backup.function_name
   principal     = "events.amazonaws.com"
   source_arn    = aws_cloudwatch_event_rule.backup_schedule.arn
 }
@@ -325,7 +291,7 @@ resource "aws_lambda_permission" "backup_schedule" {
 resource "aws_lambda_permission" "snapshot_completion" {
   statement_id  = "AllowSnapshotCompletionRule"
   action        = "lambda:InvokeFunction"
-  function_name = aws_lambda_function.backup.function_name
+  function_name = module.backup.function_name
   principal     = "events.amazonaws.com"
   source_arn    = aws_cloudwatch_event_rule.snapshot_completion.arn
 }

@@ -11,36 +11,6 @@ locals {
   backup_function_arn = "arn:${local.partition}:lambda:${var.primary_region}:${local.account_id}:function:${local.backup_function_name}"
 }
 
-data "aws_iam_policy_document" "lambda_assume" {
-  statement {
-    sid     = "LambdaAssumesRole"
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["lambda.amazonaws.com"]
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account_id]
-    }
-  }
-}
-
-resource "aws_iam_role" "backup" {
-  name               = "${var.name_prefix}-backup"
-  description        = "Smart Vault backup function: snapshot sets, DR copies, pruning of managed snapshots."
-  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
-}
-
-data "aws_iam_policy_document" "backup_logs" {
-  statement {
-    sid       = "WriteOwnLogGroup"
-    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${aws_cloudwatch_log_group.backup.arn}:*"]
-  }
-}
-
 data "aws_iam_policy_document" "backup_ec2_read" {
   statement {
     sid = "DescribeInstancesVolumesSnapshots"
@@ -244,7 +214,7 @@ data "aws_iam_policy_document" "backup_kms" {
     condition {
       test     = "StringEquals"
       variable = "kms:EncryptionContext:aws:dynamodb:tableName"
-      values   = [aws_dynamodb_table.copy_ledger.name]
+      values   = [module.copy_ledger.name]
     }
   }
 
@@ -275,7 +245,7 @@ data "aws_iam_policy_document" "backup_messaging" {
   statement {
     sid       = "SendFailedEventsToDlq"
     actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.backup_dlq.arn]
+    resources = [module.backup.dead_letter_queue_arn]
   }
 
   # A run that would outlast the timeout hands the rest to a new asynchronous invocation of itself, through
@@ -342,7 +312,7 @@ data "aws_iam_policy_document" "backup_ledger" {
     sid = "ClaimCopiesInLedger"
     # Query: the owed-copy queue (one partition of the table; the table has no index to grant).
     actions   = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:Query"]
-    resources = [aws_dynamodb_table.copy_ledger.arn]
+    resources = [module.copy_ledger.arn]
   }
 }
 
@@ -390,7 +360,6 @@ locals {
 
   backup_policies = {
     ledger    = data.aws_iam_policy_document.backup_ledger.json
-    logs      = data.aws_iam_policy_document.backup_logs.json
     ec2-read  = data.aws_iam_policy_document.backup_ec2_read.json
     snapshots = data.aws_iam_policy_document.backup_snapshots.json
     kms       = data.aws_iam_policy_document.backup_kms.json
@@ -400,17 +369,4 @@ locals {
     vault     = data.aws_iam_policy_document.backup_vault.json # backup_vault_iam.tf
     scripts   = data.aws_iam_policy_document.backup_scripts.json
   }
-}
-
-resource "aws_iam_role_policy" "backup" {
-  for_each = local.backup_policies
-
-  name   = each.key
-  role   = aws_iam_role.backup.id
-  policy = each.value
-}
-
-resource "aws_iam_role_policy_attachment" "backup_xray" {
-  role       = aws_iam_role.backup.name
-  policy_arn = "arn:${local.partition}:iam::aws:policy/AWSXRayDaemonWriteAccess"
 }

@@ -87,7 +87,7 @@ module "restore_primary" {
   allowed_instance_profile_arns = var.allowed_instance_profile_arns
   drill_results_table_arn       = one(module.drill_primary[*].results_table_arn)
   snapshot_price_per_gb_month   = var.snapshot_price_per_gb_month
-  change_ledger_table_arn       = aws_dynamodb_table.copy_ledger.arn
+  change_ledger_table_arn       = module.copy_ledger.arn
   api_throttle_rate_limit       = var.api_throttle_rate_limit
   api_throttle_burst            = var.api_throttle_burst_limit
   api_quota_per_day             = var.api_quota_per_day

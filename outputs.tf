@@ -22,7 +22,7 @@ output "dr_restore_api_key" {
 
 output "backup_function_name" {
   description = "Name of the backup Lambda function (invoke it with {\"dry_run\": true} to preview a run)."
-  value       = aws_lambda_function.backup.function_name
+  value       = module.backup.function_name
 }
 
 output "notification_topic_arn" {
@@ -47,13 +47,13 @@ output "dr_kms_key_arn" {
 
 output "backup_dlq_url" {
   description = "URL of the backup function's dead-letter queue."
-  value       = aws_sqs_queue.backup_dlq.url
+  value       = module.backup.dead_letter_queue_url
 }
 
 output "role_arns" {
   description = "IAM role ARNs of every function, by stack."
   value = {
-    backup  = aws_iam_role.backup.arn
+    backup  = module.backup.role_arn
     primary = module.restore_primary.role_arns
     dr      = one(module.restore_dr[*].role_arns)
     drill = merge(

@@ -73,7 +73,7 @@ module "tamper_primary" {
   topic_arn          = aws_sns_topic.notifications.arn
   trusted_arn_prefix = "arn:${local.partition}:sts::${local.account_id}:assumed-role/${var.name_prefix}-"
   key_ids            = [aws_kms_key.primary.key_id, aws_kms_key.primary.arn, aws_kms_alias.primary.name]
-  function_names     = [aws_lambda_function.backup.function_name, aws_lambda_function.backup.arn]
+  function_names     = [module.backup.function_name, module.backup.arn]
   rule_names         = [aws_cloudwatch_event_rule.backup_schedule.name, aws_cloudwatch_event_rule.snapshot_completion.name]
   log_retention_days = var.log_retention_days
   kms_key_arn        = aws_kms_key.primary.arn
@@ -91,7 +91,7 @@ module "tamper_dr" {
   topic_arn          = aws_sns_topic.dr_notifications.arn
   trusted_arn_prefix = "arn:${local.partition}:sts::${local.account_id}:assumed-role/${var.name_prefix}-"
   key_ids            = [aws_kms_key.dr.key_id, aws_kms_key.dr.arn, aws_kms_alias.dr.name]
-  function_names     = [aws_lambda_function.backup.function_name, aws_lambda_function.backup.arn]
+  function_names     = [module.backup.function_name, module.backup.arn]
   rule_names         = [aws_cloudwatch_event_rule.dr_copy_completion.name]
   log_retention_days = var.log_retention_days
   kms_key_arn        = aws_kms_key.dr.arn

@@ -5,66 +5,53 @@ locals {
   drill_dimensions = { Region = var.region }
 }
 
-resource "aws_cloudwatch_metric_alarm" "drills_failed" {
-  alarm_name          = "${var.name_prefix}-drills-failed"
-  alarm_description   = "A restore drill in ${var.region} failed: a recovery point did not restore, pass its checks or tear down cleanly."
-  namespace           = "SmartVault"
-  metric_name         = "DrillsFailed"
-  dimensions          = local.drill_dimensions
-  statistic           = "Sum"
-  period              = 3600
-  evaluation_periods  = 1
-  threshold           = 0
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [var.sns_topic_arn]
-  ok_actions          = [var.sns_topic_arn]
+module "drills_failed" {
+  source = "../alarm"
+
+  name               = "${var.name_prefix}-drills-failed"
+  description        = "A restore drill in ${var.region} failed: a recovery point did not restore, pass its checks or tear down cleanly."
+  namespace          = "SmartVault"
+  metric             = "DrillsFailed"
+  dimensions         = local.drill_dimensions
+  statistic          = "Sum"
+  period             = 3600
+  threshold          = 0
+  treat_missing_data = "notBreaching"
+  topic_arn          = var.sns_topic_arn
+  notify_ok          = true
 }
 
 # Overdue: the latest run's count holds until the next run reports (runs are weekly; missing data is ignored).
-resource "aws_cloudwatch_metric_alarm" "drills_overdue" {
-  alarm_name          = "${var.name_prefix}-drills-overdue"
-  alarm_description   = "Instances in ${var.region} with a complete recovery point were not drilled within the rotation."
-  namespace           = "SmartVault"
-  metric_name         = "DrillOverdue"
-  dimensions          = local.drill_dimensions
-  statistic           = "Maximum"
-  period              = 3600
-  evaluation_periods  = 1
-  threshold           = 0
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "ignore"
-  alarm_actions       = [var.sns_topic_arn]
-  ok_actions          = [var.sns_topic_arn]
+module "drills_overdue" {
+  source = "../alarm"
+
+  name               = "${var.name_prefix}-drills-overdue"
+  description        = "Instances in ${var.region} with a complete recovery point were not drilled within the rotation."
+  namespace          = "SmartVault"
+  metric             = "DrillOverdue"
+  dimensions         = local.drill_dimensions
+  statistic          = "Maximum"
+  period             = 3600
+  threshold          = 0
+  treat_missing_data = "ignore"
+  topic_arn          = var.sns_topic_arn
+  notify_ok          = true
 }
 
-resource "aws_cloudwatch_metric_alarm" "drill_rto" {
-  alarm_name          = "${var.name_prefix}-drill-rto"
-  alarm_description   = "A passed drill in ${var.region} took more than ${var.rto_threshold_seconds} s to recover: recovery is getting slower."
-  namespace           = "SmartVault"
-  metric_name         = "DrillRtoSeconds"
-  dimensions          = local.drill_dimensions
-  statistic           = "Maximum"
-  period              = 3600
-  evaluation_periods  = 1
-  threshold           = var.rto_threshold_seconds
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [var.sns_topic_arn]
-  ok_actions          = [var.sns_topic_arn]
+module "drill_rto" {
+  source = "../alarm"
+
+  name               = "${var.name_prefix}-drill-rto"
+  description        = "A passed drill in ${var.region} took more than ${var.rto_threshold_seconds} s to recover: recovery is getting slower."
+  namespace          = "SmartVault"
+  metric             = "DrillRtoSeconds"
+  dimensions         = local.drill_dimensions
+  statistic          = "Maximum"
+  period             = 3600
+  threshold          = var.rto_threshold_seconds
+  treat_missing_data = "notBreaching"
+  topic_arn          = var.sns_topic_arn
+  notify_ok          = true
 }
 
-resource "aws_cloudwatch_metric_alarm" "drill_errors" {
-  alarm_name          = "${var.name_prefix}-drill-errors"
-  alarm_description   = "The drill function in ${var.region} raised an error (a run that did not return a report)."
-  namespace           = "AWS/Lambda"
-  metric_name         = "Errors"
-  dimensions          = { FunctionName = aws_lambda_function.drill.function_name }
-  statistic           = "Sum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = 0
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [var.sns_topic_arn]
-}
+# The drill function's Errors alarm is the function module's (main.tf).

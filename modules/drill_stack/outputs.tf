@@ -1,16 +1,16 @@
 output "function_name" {
   description = "Name of the drill function (invoke it with {\"instance_ids\": [...]} or {\"dry_run\": true})."
-  value       = aws_lambda_function.drill.function_name
+  value       = module.drill.function_name
 }
 
 output "results_table_name" {
   description = "Name of the drill results table (DRILL_RESULTS_TABLE of this region's restore API)."
-  value       = aws_dynamodb_table.results.name
+  value       = module.results.name
 }
 
 output "results_table_arn" {
   description = "ARN of the drill results table."
-  value       = aws_dynamodb_table.results.arn
+  value       = module.results.arn
 }
 
 output "subnet_id" {
@@ -25,5 +25,5 @@ output "security_group_ids" {
 
 output "role_arn" {
   description = "ARN of the drill function's role."
-  value       = aws_iam_role.drill.arn
+  value       = module.drill.role_arn
 }

@@ -6,7 +6,7 @@ locals {
   # openapi.yaml is the single description of the API, edge behaviour included: request validators,
   # the API key source and the gateway responses in the contract's error shape (tests/terraform checks them).
   openapi_body = jsonencode(yamldecode(templatefile(var.openapi_template_path, {
-    restore_api_invoke_arn = aws_lambda_function.restore_api.invoke_arn
+    restore_api_invoke_arn = module.restore_api.invoke_arn
   })))
 }
 
@@ -138,7 +138,7 @@ resource "aws_api_gateway_usage_plan_key" "restore" {
 resource "aws_lambda_permission" "api_gateway" {
   statement_id  = "AllowRestoreApiV1"
   action        = "lambda:InvokeFunction"
-  function_name = aws_lambda_function.restore_api.function_name
+  function_name = module.restore_api.function_name
   principal     = "apigateway.amazonaws.com"
   source_arn    = "${aws_api_gateway_rest_api.restore.execution_arn}/${aws_api_gateway_stage.v1.stage_name}/*/*"
 }

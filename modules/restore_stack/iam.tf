@@ -1,7 +1,8 @@
 # Roles of the restore API and the worker: one policy document per concern, one statement per purpose.
 # Restores may target this stack's region or the peer region. Everything the worker creates is tagged
 # ManagedBy=smart-vault at creation, and it may attach, detach, delete, deregister or terminate only what
-# carries it. Full-instance restores register a temporary AMI from managed snapshots only.
+# carries it. Full-instance restores register a temporary AMI from managed snapshots only (the engine's
+# statements, shared with the drill role, are modules/instance_restore_iam's).
 
 locals {
   partition  = data.aws_partition.current.partition
@@ -9,7 +10,7 @@ locals {
   regions    = [var.region, var.peer_region]
 
   ec2_arns = {
-    for kind in ["instance", "volume", "network-interface", "security-group", "key-pair"] :
+    for kind in ["instance", "volume", "security-group", "key-pair"] :
     kind => [for r in local.regions : "arn:${local.partition}:ec2:${r}:${local.account_id}:${kind}/*"]
   }
   snapshot_arns = [for r in local.regions : "arn:${local.partition}:ec2:${r}::snapshot/*"]
@@ -23,8 +24,6 @@ locals {
 
   managed_by_key   = "ManagedBy"
   managed_by_value = "smart-vault"
-
-  ec2_via_service = [for r in local.regions : "ec2.${r}.amazonaws.com"]
 
   # iam:PassRole is evaluated on the role, while ALLOWED_INSTANCE_PROFILE_ARNS lists instance profiles: the
   # role of each allowed profile is looked up (its name is the ARN's last segment, after any path), so the
@@ -41,37 +40,7 @@ data "aws_iam_instance_profile" "allowed" {
   name = each.value
 }
 
-data "aws_iam_policy_document" "lambda_assume" {
-  statement {
-    sid     = "LambdaAssumesRole"
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["lambda.amazonaws.com"]
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account_id]
-    }
-  }
-}
-
 # ---------------------------------------------------------------- restore API
-
-resource "aws_iam_role" "restore_api" {
-  name               = "${var.name_prefix}-restore-api"
-  description        = "Smart Vault restore API function (${var.region}): pre-checks, job records, worker start."
-  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
-}
-
-data "aws_iam_policy_document" "restore_api_logs" {
-  statement {
-    sid       = "WriteOwnLogGroup"
-    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${aws_cloudwatch_log_group.api_function.arn}:*"]
-  }
-}
 
 data "aws_iam_policy_document" "restore_api_ec2_read" {
   statement {
@@ -94,13 +63,13 @@ data "aws_iam_policy_document" "restore_api_tables" {
   statement {
     sid       = "RecordRestoreJobs"
     actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
-    resources = [aws_dynamodb_table.restore_jobs.arn]
+    resources = [module.restore_jobs.arn]
   }
 
   statement {
     sid       = "IdempotencyRecords"
     actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
-    resources = [aws_dynamodb_table.idempotency.arn]
+    resources = [module.idempotency.arn]
   }
 }
 
@@ -165,7 +134,6 @@ data "aws_iam_policy_document" "restore_api_changes" {
 locals {
   restore_api_policies = {
     changes  = data.aws_iam_policy_document.restore_api_changes.json
-    logs     = data.aws_iam_policy_document.restore_api_logs.json
     ec2-read = data.aws_iam_policy_document.restore_api_ec2_read.json
     tables   = data.aws_iam_policy_document.restore_api_tables.json
     invoke   = data.aws_iam_policy_document.restore_api_invoke.json
@@ -174,50 +142,17 @@ locals {
   }
 }
 
-resource "aws_iam_role_policy" "restore_api" {
-  for_each = local.restore_api_policies
-
-  name   = each.key
-  role   = aws_iam_role.restore_api.id
-  policy = each.value
-}
-
-resource "aws_iam_role_policy_attachment" "restore_api_xray" {
-  role       = aws_iam_role.restore_api.name
-  policy_arn = "arn:${local.partition}:iam::aws:policy/AWSXRayDaemonWriteAccess"
-}
-
 # ---------------------------------------------------------------- restore worker
 
-resource "aws_iam_role" "restore_worker" {
-  name               = "${var.name_prefix}-restore-worker"
-  description        = "Smart Vault restore worker (${var.region}): volumes and instances from managed snapshots."
-  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
-}
+# The instance-restore engine's statements, shared with the drill role (modules/instance_restore_iam): find
+# recovery points, register the temporary AMI, launch, tear down, read encrypted snapshots through EBS. The
+# worker adds its volume restores, the subnets, groups and key pairs it may launch with, and instance profiles.
+module "instance_restore_iam" {
+  source = "../instance_restore_iam"
 
-data "aws_iam_policy_document" "restore_worker_logs" {
-  statement {
-    sid       = "WriteOwnLogGroup"
-    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${aws_cloudwatch_log_group.worker_function.arn}:*"]
-  }
-}
-
-data "aws_iam_policy_document" "restore_worker_ec2_read" {
-  statement {
-    sid = "WatchVolumesInstancesSnapshots"
-    # Describe calls support no resource-level permissions.
-    actions = [
-      "ec2:DescribeVolumes",
-      "ec2:DescribeInstances",
-      "ec2:DescribeInstanceStatus",
-      "ec2:DescribeSnapshots",
-      "ec2:DescribeImages",
-      "ec2:DescribeKeyPairs",
-      "ec2:DescribeSubnets",
-    ]
-    resources = ["*"]
-  }
+  regions          = local.regions
+  ebs_kms_key_arns = var.ebs_kms_key_arns
+  managed_by_tag   = { key = local.managed_by_key, value = local.managed_by_value }
 }
 
 data "aws_iam_policy_document" "restore_worker_ec2_write" {
@@ -243,37 +178,6 @@ data "aws_iam_policy_document" "restore_worker_ec2_write" {
     }
   }
 
-  # The instance resource of RunInstances takes both the request tags and the metadata options: the worker
-  # launches only tagged instances, and only with IMDSv2 required (as the code always asks).
-  statement {
-    sid       = "LaunchInstancesOnlyTaggedManaged"
-    actions   = ["ec2:RunInstances"]
-    resources = local.ec2_arns["instance"]
-    condition {
-      test     = "StringEquals"
-      variable = "aws:RequestTag/${local.managed_by_key}"
-      values   = [local.managed_by_value]
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "ec2:MetadataHttpTokens"
-      values   = ["required"]
-    }
-  }
-
-  # The root volume and network interface RunInstances creates belong to the (managed) instance and go
-  # with it; when the request tags them too, the tag must be ManagedBy=smart-vault.
-  statement {
-    sid       = "LaunchWithInstanceVolumesAndInterfaces"
-    actions   = ["ec2:RunInstances"]
-    resources = concat(local.ec2_arns["volume"], local.ec2_arns["network-interface"])
-    condition {
-      test     = "StringEqualsIfExists"
-      variable = "aws:RequestTag/${local.managed_by_key}"
-      values   = [local.managed_by_value]
-    }
-  }
-
   # RunInstances also authorizes the resources it only reads. They cannot carry request tags, so these
   # are limited by ARN instead: the allowed subnets (when listed), the image and its snapshots, the
   # security groups and the key pair (a full-instance restore launches with the recorded one).
@@ -286,55 +190,16 @@ data "aws_iam_policy_document" "restore_worker_ec2_write" {
     )
   }
 
-  # A full-instance restore without ami_id registers a temporary AMI from the recovery point: the AMI is
-  # tagged managed at creation (the image resource of RegisterImage evaluates aws:RequestTag; the tags
-  # themselves are authorized by TagRestoredResourcesAtCreation), and its block devices may only be the
-  # vault's snapshots (the snapshot resource evaluates ec2:ResourceTag).
+  # The volumes CreateVolume creates are tagged at creation too, only with ManagedBy=smart-vault among the
+  # tags (the AMI, the instance and its volumes: TagRestoredResourcesAtCreation of the engine's policy).
   statement {
-    sid       = "RegisterImagesOnlyTaggedManaged"
-    actions   = ["ec2:RegisterImage"]
-    resources = local.image_arns
-    condition {
-      test     = "StringEquals"
-      variable = "aws:RequestTag/${local.managed_by_key}"
-      values   = [local.managed_by_value]
-    }
-  }
-
-  statement {
-    sid       = "RegisterImagesOnlyFromManagedSnapshots"
-    actions   = ["ec2:RegisterImage"]
-    resources = local.snapshot_arns
-    condition {
-      test     = "StringEquals"
-      variable = "ec2:ResourceTag/${local.managed_by_key}"
-      values   = [local.managed_by_value]
-    }
-  }
-
-  # Deregistering leaves the snapshots behind it alone (they are the vault's recovery point).
-  statement {
-    sid       = "DeregisterOnlyManagedImages"
-    actions   = ["ec2:DeregisterImage"]
-    resources = local.image_arns
-    condition {
-      test     = "StringEquals"
-      variable = "ec2:ResourceTag/${local.managed_by_key}"
-      values   = [local.managed_by_value]
-    }
-  }
-
-  # Tags only at creation, only what the worker creates tagged (volumes of CreateVolume and RunInstances,
-  # the instance, the temporary AMI; never a network interface, which it does not tag), and only with
-  # ManagedBy=smart-vault among them: an untagged-managed resource is one the worker could not clean up.
-  statement {
-    sid       = "TagRestoredResourcesAtCreation"
+    sid       = "TagCreatedVolumesAtCreation"
     actions   = ["ec2:CreateTags"]
-    resources = concat(local.ec2_arns["volume"], local.ec2_arns["instance"], local.image_arns)
+    resources = local.ec2_arns["volume"]
     condition {
       test     = "StringEquals"
       variable = "ec2:CreateAction"
-      values   = ["CreateVolume", "RunInstances", "RegisterImage"]
+      values   = ["CreateVolume"]
     }
     condition {
       test     = "StringEquals"
@@ -369,35 +234,13 @@ data "aws_iam_policy_document" "restore_worker_ec2_write" {
       values   = [local.managed_by_value]
     }
   }
-
-  statement {
-    sid       = "CleanUpOnlyManagedVolumes"
-    actions   = ["ec2:DeleteVolume"]
-    resources = local.ec2_arns["volume"]
-    condition {
-      test     = "StringEquals"
-      variable = "ec2:ResourceTag/${local.managed_by_key}"
-      values   = [local.managed_by_value]
-    }
-  }
-
-  statement {
-    sid       = "CleanUpOnlyManagedInstances"
-    actions   = ["ec2:TerminateInstances"]
-    resources = local.ec2_arns["instance"]
-    condition {
-      test     = "StringEquals"
-      variable = "ec2:ResourceTag/${local.managed_by_key}"
-      values   = [local.managed_by_value]
-    }
-  }
 }
 
 data "aws_iam_policy_document" "restore_worker_data" {
   statement {
     sid       = "ReadAndUpdateRestoreJobs"
     actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
-    resources = [aws_dynamodb_table.restore_jobs.arn]
+    resources = [module.restore_jobs.arn]
   }
 
   statement {
@@ -409,39 +252,11 @@ data "aws_iam_policy_document" "restore_worker_data" {
   statement {
     sid       = "SendFailedRestoresToDlq"
     actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.worker_dlq.arn]
+    resources = [module.restore_worker.dead_letter_queue_arn]
   }
 }
 
 data "aws_iam_policy_document" "restore_worker_kms" {
-  # EBS decrypts the snapshot and encrypts the new volume with the snapshot's key on the worker's behalf.
-  statement {
-    sid = "ReadEncryptedSnapshotsThroughEbs"
-    actions = [
-      "kms:Decrypt",
-      "kms:ReEncrypt*",
-      "kms:GenerateDataKeyWithoutPlaintext",
-      "kms:DescribeKey",
-    ]
-    resources = var.ebs_kms_key_arns
-    condition {
-      test     = "StringEquals"
-      variable = "kms:ViaService"
-      values   = local.ec2_via_service
-    }
-  }
-
-  statement {
-    sid       = "LetEbsHoldGrantForRestoredVolumes"
-    actions   = ["kms:CreateGrant"]
-    resources = var.ebs_kms_key_arns
-    condition {
-      test     = "StringEquals"
-      variable = "kms:ViaService"
-      values   = local.ec2_via_service
-    }
-  }
-
   statement {
     sid       = "UseStackKeyForTableTopicQueueAndEnvironment"
     actions   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:DescribeKey"]
@@ -461,23 +276,10 @@ data "aws_iam_policy_document" "restore_worker_kms" {
 
 locals {
   restore_worker_policies = {
-    logs      = data.aws_iam_policy_document.restore_worker_logs.json
-    ec2-read  = data.aws_iam_policy_document.restore_worker_ec2_read.json
-    ec2-write = data.aws_iam_policy_document.restore_worker_ec2_write.json
-    data      = data.aws_iam_policy_document.restore_worker_data.json
-    kms       = data.aws_iam_policy_document.restore_worker_kms.json
+    instance-restore = module.instance_restore_iam.json
+    ec2-write        = data.aws_iam_policy_document.restore_worker_ec2_write.json
+    data             = data.aws_iam_policy_document.restore_worker_data.json
+    kms              = data.aws_iam_policy_document.restore_worker_kms.json
   }
 }
 
-resource "aws_iam_role_policy" "restore_worker" {
-  for_each = local.restore_worker_policies
-
-  name   = each.key
-  role   = aws_iam_role.restore_worker.id
-  policy = each.value
-}
-
-resource "aws_iam_role_policy_attachment" "restore_worker_xray" {
-  role       = aws_iam_role.restore_worker.name
-  policy_arn = "arn:${local.partition}:iam::aws:policy/AWSXRayDaemonWriteAccess"
-}

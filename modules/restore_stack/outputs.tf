@@ -11,33 +11,33 @@ output "api_key" {
 
 output "restore_api_function_name" {
   description = "Name of the restore API Lambda function."
-  value       = aws_lambda_function.restore_api.function_name
+  value       = module.restore_api.function_name
 }
 
 output "restore_worker_function_name" {
   description = "Name of the restore worker Lambda function."
-  value       = aws_lambda_function.restore_worker.function_name
+  value       = module.restore_worker.function_name
 }
 
 output "restore_jobs_table" {
   description = "DynamoDB table of restore jobs."
-  value       = aws_dynamodb_table.restore_jobs.name
+  value       = module.restore_jobs.name
 }
 
 output "idempotency_table" {
   description = "DynamoDB table of the API's idempotency records."
-  value       = aws_dynamodb_table.idempotency.name
+  value       = module.idempotency.name
 }
 
 output "worker_dlq_url" {
   description = "URL of the worker's dead-letter queue (failed asynchronous restores)."
-  value       = aws_sqs_queue.worker_dlq.url
+  value       = module.restore_worker.dead_letter_queue_url
 }
 
 output "role_arns" {
   description = "IAM role ARNs of the two functions."
   value = {
-    restore_api    = aws_iam_role.restore_api.arn
-    restore_worker = aws_iam_role.restore_worker.arn
+    restore_api    = module.restore_api.role_arn
+    restore_worker = module.restore_worker.role_arn
   }
 }

@@ -1,10 +1,5 @@
 terraform {
-  required_version = ">= 1.10.0"
-
   required_providers {
-    aws = {
-      source  = "hashicorp/aws"
-      version = ">= 5.80.0, < 7.0.0"
-    }
+    aws = { source = "hashicorp/aws", version = ">= 5.80.0, < 7.0.0" }
   }
 }

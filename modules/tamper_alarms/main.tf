@@ -144,17 +144,19 @@ resource "aws_cloudwatch_log_metric_filter" "tamper" {
   }
 }
 
-resource "aws_cloudwatch_metric_alarm" "tamper" {
-  alarm_name          = "${var.name_prefix}-tamper"
-  alarm_description   = "Smart Vault TAMPER: a call on the vault's snapshots, keys, functions or rules by a principal other than the vault's roles."
-  namespace           = "SmartVault"
-  metric_name         = "TamperEvents"
-  dimensions          = { Region = data.aws_region.current.name }
-  statistic           = "Sum"
-  period              = 60
-  evaluation_periods  = 1
-  threshold           = 1
-  comparison_operator = "GreaterThanOrEqualToThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [var.topic_arn]
+module "alarm" {
+  source = "../alarm"
+
+  name               = "${var.name_prefix}-tamper"
+  description        = "Smart Vault TAMPER: a call on the vault's snapshots, keys, functions or rules by a principal other than the vault's roles."
+  namespace          = "SmartVault"
+  metric             = "TamperEvents"
+  dimensions         = { Region = data.aws_region.current.name }
+  statistic          = "Sum"
+  period             = 60
+  threshold          = 1
+  comparison         = "GreaterThanOrEqualToThreshold"
+  treat_missing_data = "notBreaching"
+  topic_arn          = var.topic_arn
 }
+

@@ -5,5 +5,5 @@ output "rule_names" {
 
 output "alarm_name" {
   description = "The alarm that fires on the first TamperEvents datapoint."
-  value       = aws_cloudwatch_metric_alarm.tamper.alarm_name
+  value       = module.alarm.name
 }

@@ -1,36 +1,6 @@
 # The vault function's role: copy shared snapshots into the vault under the vault key (tagged at creation),
 # lock and prune its own copies, keep its ledger, publish its reports. One document per concern.
 
-data "aws_iam_policy_document" "lambda_assume" {
-  statement {
-    sid     = "LambdaAssumesRole"
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["lambda.amazonaws.com"]
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account_id]
-    }
-  }
-}
-
-resource "aws_iam_role" "vault" {
-  name               = "${var.name_prefix}-vault"
-  description        = "Smart Vault vault function: copies shared DR copies into the vault, locks and prunes them."
-  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
-}
-
-data "aws_iam_policy_document" "vault_logs" {
-  statement {
-    sid       = "WriteOwnLogGroup"
-    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${aws_cloudwatch_log_group.vault.arn}:*"]
-  }
-}
-
 data "aws_iam_policy_document" "vault_ec2_read" {
   statement {
     sid       = "DescribeSnapshotsAndLocks"
@@ -153,7 +123,7 @@ data "aws_iam_policy_document" "vault_ledger" {
   statement {
     sid       = "OwnLedgerOnly"
     actions   = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"]
-    resources = [aws_dynamodb_table.ledger.arn]
+    resources = [module.ledger.arn]
   }
 }
 
@@ -167,24 +137,10 @@ data "aws_iam_policy_document" "vault_messaging" {
 
 locals {
   vault_policies = {
-    logs      = data.aws_iam_policy_document.vault_logs.json
     ec2-read  = data.aws_iam_policy_document.vault_ec2_read.json
     snapshots = data.aws_iam_policy_document.vault_snapshots.json
     kms       = data.aws_iam_policy_document.vault_kms.json
     ledger    = data.aws_iam_policy_document.vault_ledger.json
     messaging = data.aws_iam_policy_document.vault_messaging.json
   }
-}
-
-resource "aws_iam_role_policy" "vault" {
-  for_each = local.vault_policies
-
-  name   = each.key
-  role   = aws_iam_role.vault.id
-  policy = each.value
-}
-
-resource "aws_iam_role_policy_attachment" "vault_xray" {
-  role       = aws_iam_role.vault.name
-  policy_arn = "arn:${local.partition}:iam::aws:policy/AWSXRayDaemonWriteAccess"
 }

@@ -37,7 +37,7 @@ data "aws_iam_policy_document" "vault_key" {
     resources = ["*"]
     principals {
       type        = "AWS"
-      identifiers = [aws_iam_role.vault.arn]
+      identifiers = [module.vault.role_arn]
     }
     condition {
       test     = "StringEquals"
@@ -52,7 +52,7 @@ data "aws_iam_policy_document" "vault_key" {
     resources = ["*"]
     principals {
       type        = "AWS"
-      identifiers = [aws_iam_role.vault.arn]
+      identifiers = [module.vault.role_arn]
     }
     condition {
       test     = "Bool"
@@ -70,7 +70,7 @@ data "aws_iam_policy_document" "vault_key" {
     resources = ["*"]
     principals {
       type        = "AWS"
-      identifiers = [aws_iam_role.vault.arn]
+      identifiers = [module.vault.role_arn]
     }
     condition {
       test     = "StringEquals"
@@ -147,106 +147,55 @@ resource "aws_sns_topic_policy" "vault" {
   policy = data.aws_iam_policy_document.vault_topic.json
 }
 
-resource "aws_dynamodb_table" "ledger" {
-  name         = "${var.name_prefix}-vault-ledger"
-  billing_mode = "PAY_PER_REQUEST"
-  hash_key     = "pk"
-  range_key    = "sk"
+module "ledger" {
+  source = "../table"
 
-  attribute {
-    name = "pk"
-    type = "S"
-  }
-
-  attribute {
-    name = "sk"
-    type = "S"
-  }
-
-  ttl {
-    attribute_name = "expires_at"
-    enabled        = true
-  }
-
-  point_in_time_recovery {
-    enabled = true
-  }
-
-  server_side_encryption {
-    enabled     = true
-    kms_key_arn = aws_kms_key.vault.arn
-  }
-}
-
-resource "aws_cloudwatch_log_group" "vault" {
-  name              = "/aws/lambda/${local.function_name}"
-  retention_in_days = var.log_retention_days
-  kms_key_id        = aws_kms_key.vault.arn
+  name          = "${var.name_prefix}-vault-ledger"
+  hash_key      = "pk"
+  range_key     = "sk"
+  ttl_attribute = "expires_at"
+  kms_key_arn   = aws_kms_key.vault.arn
 }
 
 # ------------------------------------------------------------------ the function
 
-resource "aws_lambda_function" "vault" {
-  #checkov:skip=CKV_AWS_117:The function only calls regional AWS APIs (EC2, DynamoDB, SNS); a VPC would add endpoints and protect nothing.
-  #checkov:skip=CKV_AWS_272:The zip is built by archive_file at apply time from the reviewed repository; there is no signing pipeline.
-  #checkov:skip=CKV_AWS_115:Reserved concurrency is left to the account: on a new account with a quota of 10 any reservation fails.
-  #checkov:skip=CKV_AWS_116:Failed asynchronous invocations go to the on-failure destination (aws_lambda_function_event_invoke_config.vault).
-  function_name = local.function_name
-  description   = "Smart Vault vault: copies every announced DR copy once under the vault key, locks and prunes its copies."
-  role          = aws_iam_role.vault.arn
-  handler       = local.handler
-  runtime       = "python3.12"
-  architectures = ["x86_64"]
-  memory_size   = 512
-  timeout       = 300
+module "vault" {
+  source = "../function"
 
-  filename         = var.lambda_zip_path
-  source_code_hash = var.lambda_zip_hash
-  layers           = [var.powertools_layer_arn]
-  kms_key_arn      = aws_kms_key.vault.arn
+  function_name      = local.function_name
+  description        = "Smart Vault vault: copies every announced DR copy once under the vault key, locks and prunes its copies."
+  role_description   = "Smart Vault vault function: copies shared DR copies into the vault, locks and prunes them."
+  handler            = local.handler
+  runtime            = "python3.12"
+  memory_size        = 512
+  timeout            = 300
+  lambda_zip_path    = var.lambda_zip_path
+  lambda_zip_hash    = var.lambda_zip_hash
+  layers             = [var.powertools_layer_arn]
+  kms_key_arn        = aws_kms_key.vault.arn
+  log_retention_days = var.log_retention_days
+  policies           = local.vault_policies # iam.tf
 
-  environment {
-    variables = {
-      SNS_TOPIC_ARN         = aws_sns_topic.vault.arn
-      SOURCE_ACCOUNT_IDS    = join(",", var.source_account_ids)
-      VAULT_KMS_KEY_ID      = aws_kms_key.vault.arn
-      VAULT_LEDGER_TABLE    = aws_dynamodb_table.ledger.name
-      RETENTION_DAYS        = tostring(var.retention_days)
-      MIN_SNAPSHOTS_KEPT    = tostring(var.min_snapshots_kept)
-      MAX_CONCURRENT_COPIES = tostring(var.max_concurrent_copies)
-      LOCK_MODE             = var.lock_mode
-      LOCK_COOL_OFF_HOURS   = tostring(var.lock_cool_off_hours)
-    }
+  environment = {
+    SNS_TOPIC_ARN         = aws_sns_topic.vault.arn
+    SOURCE_ACCOUNT_IDS    = join(",", var.source_account_ids)
+    VAULT_KMS_KEY_ID      = aws_kms_key.vault.arn
+    VAULT_LEDGER_TABLE    = module.ledger.name
+    RETENTION_DAYS        = tostring(var.retention_days)
+    MIN_SNAPSHOTS_KEPT    = tostring(var.min_snapshots_kept)
+    MAX_CONCURRENT_COPIES = tostring(var.max_concurrent_copies)
+    LOCK_MODE             = var.lock_mode
+    LOCK_COOL_OFF_HOURS   = tostring(var.lock_cool_off_hours)
   }
 
-  tracing_config {
-    mode = "Active"
+  async_invocation = {
+    maximum_retry_attempts       = 2
+    maximum_event_age_in_seconds = 21600
+    dead_letter_queue_name       = "${var.name_prefix}-vault-dlq"
   }
 
-  logging_config {
-    log_format = "Text"
-    log_group  = aws_cloudwatch_log_group.vault.name
-  }
-
-  depends_on = [aws_cloudwatch_log_group.vault, aws_iam_role_policy.vault]
-}
-
-resource "aws_sqs_queue" "vault_dlq" {
-  name                      = "${var.name_prefix}-vault-dlq"
-  message_retention_seconds = 1209600
-  kms_master_key_id         = aws_kms_key.vault.arn
-}
-
-resource "aws_lambda_function_event_invoke_config" "vault" {
-  function_name                = aws_lambda_function.vault.function_name
-  maximum_retry_attempts       = 2
-  maximum_event_age_in_seconds = 21600
-
-  destination_config {
-    on_failure {
-      destination = aws_sqs_queue.vault_dlq.arn
-    }
-  }
+  # The vault's alarms are its own metrics' (below): no standard function alarm.
+  alarm_topic_arn = aws_sns_topic.vault.arn
 }
 
 # ------------------------------------------------------------------ the bus and the events
@@ -320,7 +269,7 @@ resource "aws_cloudwatch_event_target" "vault" {
 
   rule           = aws_cloudwatch_event_rule.vault[each.key].name
   event_bus_name = each.value.bus
-  arn            = aws_lambda_function.vault.arn
+  arn            = module.vault.arn
   input          = each.key == "reconcile" ? jsonencode({ reconcile = true }) : null
 
   retry_policy {
@@ -329,7 +278,7 @@ resource "aws_cloudwatch_event_target" "vault" {
   }
 
   dead_letter_config {
-    arn = aws_sqs_queue.vault_dlq.arn
+    arn = module.vault.dead_letter_queue_arn
   }
 }
 
@@ -338,7 +287,7 @@ resource "aws_lambda_permission" "vault" {
 
   statement_id  = "EventBridge-${each.key}"
   action        = "lambda:InvokeFunction"
-  function_name = aws_lambda_function.vault.function_name
+  function_name = module.vault.function_name
   principal     = "events.amazonaws.com"
   source_arn    = aws_cloudwatch_event_rule.vault[each.key].arn
 }
@@ -347,7 +296,7 @@ data "aws_iam_policy_document" "vault_dlq" {
   statement {
     sid       = "EventBridgeDeadLetters"
     actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.vault_dlq.arn]
+    resources = [module.vault.dead_letter_queue_arn]
     principals {
       type        = "Service"
       identifiers = ["events.amazonaws.com"]
@@ -361,36 +310,58 @@ data "aws_iam_policy_document" "vault_dlq" {
 }
 
 resource "aws_sqs_queue_policy" "vault_dlq" {
-  queue_url = aws_sqs_queue.vault_dlq.id
+  queue_url = module.vault.dead_letter_queue_url
   policy    = data.aws_iam_policy_document.vault_dlq.json
 }
 
 # ------------------------------------------------------------------ alarms
 
-locals {
-  vault_alarms = {
-    backlog  = { metric = "VaultBacklog", threshold = 100, description = "More than 100 vault copies owed: the vault falls behind." }
-    rejected = { metric = "VaultRejected", threshold = 0, description = "The vault rejected an announcement (a stranger, or a snapshot not shared)." }
-    rpo      = { metric = "RecoveryPointAgeSeconds", threshold = 36 * 3600, description = "The vault's newest complete recovery point of some instance is older than 36 h." }
-  }
+module "vault_backlog" {
+  source = "../alarm"
+
+  name               = "${var.name_prefix}-vault-backlog"
+  description        = "More than 100 vault copies owed: the vault falls behind."
+  namespace          = "SmartVault"
+  metric             = "VaultBacklog"
+  dimensions         = { Region = var.region, Account = "vault" }
+  statistic          = "Maximum"
+  period             = 3600
+  threshold          = 100
+  treat_missing_data = "notBreaching"
+  topic_arn          = aws_sns_topic.vault.arn
+  notify_ok          = true
 }
 
-resource "aws_cloudwatch_metric_alarm" "vault" {
-  for_each = local.vault_alarms
+module "vault_rejected" {
+  source = "../alarm"
 
-  alarm_name          = "${var.name_prefix}-vault-${each.key}"
-  alarm_description   = each.value.description
-  namespace           = "SmartVault"
-  metric_name         = each.value.metric
-  dimensions          = { Region = var.region, Account = "vault" }
-  statistic           = "Maximum"
-  period              = 3600
-  evaluation_periods  = 1
-  threshold           = each.value.threshold
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.vault.arn]
-  ok_actions          = [aws_sns_topic.vault.arn]
+  name               = "${var.name_prefix}-vault-rejected"
+  description        = "The vault rejected an announcement (a stranger, or a snapshot not shared)."
+  namespace          = "SmartVault"
+  metric             = "VaultRejected"
+  dimensions         = { Region = var.region, Account = "vault" }
+  statistic          = "Maximum"
+  period             = 3600
+  threshold          = 0
+  treat_missing_data = "notBreaching"
+  topic_arn          = aws_sns_topic.vault.arn
+  notify_ok          = true
+}
+
+module "vault_rpo" {
+  source = "../alarm"
+
+  name               = "${var.name_prefix}-vault-rpo"
+  description        = "The vault's newest complete recovery point of some instance is older than 36 h."
+  namespace          = "SmartVault"
+  metric             = "RecoveryPointAgeSeconds"
+  dimensions         = { Region = var.region, Account = "vault" }
+  statistic          = "Maximum"
+  period             = 3600
+  threshold          = 36 * 3600
+  treat_missing_data = "notBreaching"
+  topic_arn          = aws_sns_topic.vault.arn
+  notify_ok          = true
 }
 
 # ------------------------------------------------------------------ Recycle Bin

@@ -5,12 +5,12 @@ output "vault_event_bus_arn" {
 
 output "vault_function_name" {
   description = "Name of the vault function."
-  value       = aws_lambda_function.vault.function_name
+  value       = module.vault.function_name
 }
 
 output "vault_role_arn" {
   description = "The vault function's role (the one principal the tamper rules do not report)."
-  value       = aws_iam_role.vault.arn
+  value       = module.vault.role_arn
 }
 
 output "vault_kms_key_arn" {

@@ -8,9 +8,9 @@ from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
-import hcl2
 import pytest
 
+from smart_vault.authz.terraform import parse_dir
 from smart_vault.local.dashboard_body import dashboard_widgets
 from smart_vault.local.deployment import (
     API_STAGE,
@@ -43,32 +43,22 @@ ROOT_PREFIX = "${var.name_prefix}"
 MODULE_STACK = RestoreStack(ROOT_PREFIX, "${var.region}", "${var.peer_region}", is_dr=False)
 
 
-def unquote(value: Any) -> Any:
-    if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == '"':
-        return value[1:-1]
-    if isinstance(value, list):
-        return [unquote(v) for v in value]
-    if isinstance(value, dict):
-        return {unquote(k): unquote(v) for k, v in value.items() if k != "__is_block__"}
-    return value
-
-
 def load(directory: Path) -> dict[str, Any]:
-    """Resources by (type, name), locals, variables and modules of every *.tf file in `directory`."""
+    """Resources by (type, name), locals, variables and modules of every *.tf file in `directory`, the calls
+    of modules/function expanded (smart_vault.authz.tf_inline: `module "backup"`'s function is
+    `aws_lambda_function.backup`)."""
     model: dict[str, Any] = {"resource": {}, "locals": {}, "variable": {}, "module": {}}
-    for path in sorted(directory.glob("*.tf")):
-        with path.open() as handle:
-            document = unquote(hcl2.load(handle))
-        for block in document.get("resource", []):
-            for kind, named in block.items():
-                for name, body in named.items():
-                    model["resource"][(kind, name)] = body
-        for block in document.get("locals", []):
-            model["locals"].update(block)
-        for block in document.get("variable", []):
-            model["variable"].update(block)
-        for block in document.get("module", []):
-            model["module"].update(block)
+    document = parse_dir(directory)
+    for block in document.get("resource", []):
+        for kind, named in block.items():
+            for name, body in named.items():
+                model["resource"][(kind, name)] = body
+    for block in document.get("locals", []):
+        model["locals"].update(block)
+    for block in document.get("variable", []):
+        model["variable"].update(block)
+    for block in document.get("module", []):
+        model["module"].update(block)
     return model
 
 
@@ -242,7 +232,7 @@ def tf_alarm(body: dict[str, Any], variables: dict[str, Any], locals_: dict[str,
     known = {"${aws_api_gateway_stage.v1.stage_name}": API_STAGE}  # resolved: the stage is checked above
     dimensions = {k: known.get(v, v) for k, v in dimensions.items()}
     return {
-        "name": body["alarm_name"],
+        "name": named(body["alarm_name"]),
         "namespace": body["namespace"],
         "metric": body["metric_name"],
         "statistic": body["statistic"],
@@ -257,6 +247,22 @@ def tf_alarm(body: dict[str, Any], variables: dict[str, Any], locals_: dict[str,
         "ok_actions": bool(body.get("ok_actions")),
         "insufficient_data_actions": bool(body.get("insufficient_data_actions")),
     }
+
+
+# The functions' names as the Terraform's locals write them: the function module names a function's role,
+# log group and alarms after it.
+FUNCTION_NAME_LOCALS = {
+    "${local.backup_function_name}": DeploymentConfig(name_prefix=ROOT_PREFIX).backup_function_name,
+    "${local.api_function_name}": MODULE_STACK.api_function_name,
+    "${local.worker_function_name}": MODULE_STACK.worker_function_name,
+    "${local.function_name}": "${var.name_prefix}-drill",
+}
+
+
+def named(text: str) -> str:
+    for reference, name in FUNCTION_NAME_LOCALS.items():
+        text = text.replace(reference, name)
+    return text
 
 
 def local_alarm(alarm: AlarmSpec) -> dict[str, Any]:
@@ -278,32 +284,11 @@ def local_alarm(alarm: AlarmSpec) -> dict[str, Any]:
     }
 
 
-def expand_for_each(name: str, body: dict[str, Any], locals_: dict[str, Any]) -> list[dict[str, Any]]:
-    """The restore stack's `function` alarms: for_each over setproduct(functions, metrics)."""
-    if "for_each" not in body:
-        return [body]
-    products = re.search(r"setproduct\((\[[^]]*\]), (\[[^]]*\])\)", str(locals_["function_alarms"]))
-    assert products, name
-    expanded = []
-    for function in json.loads(products.group(1)):
-        for metric in json.loads(products.group(2)):
-            key = f"{function}-{metric.lower()}"
-            alarm = {
-                **body,
-                "alarm_name": body["alarm_name"].replace("${each.key}", key),
-                "metric_name": metric,
-            }
-            alarm["dimensions"] = {"FunctionName": "${each.value.function}"}
-            expanded.append(alarm)
-    return expanded
-
-
 def tf_alarms(model: dict[str, Any], variables: dict[str, Any]) -> list[dict[str, Any]]:
     found = []
     for (kind, name), body in model["resource"].items():
-        if kind == "aws_cloudwatch_metric_alarm":
-            for alarm in expand_for_each(name, body, model["locals"]):
-                found.append(tf_alarm(alarm, variables, model["locals"]))
+        if kind == "aws_cloudwatch_metric_alarm":  # the function module's for_each is written out per metric
+            found.append(tf_alarm(body, variables, model["locals"]))
     return sorted(found, key=lambda a: a["name"])
 
 
@@ -379,28 +364,23 @@ def names_of(model: dict[str, Any], kind: str) -> set[str]:
 
 
 def test_log_groups_and_roles_are_the_terraforms(root, module, drill_module):
-    config = DeploymentConfig(name_prefix=ROOT_PREFIX, restore_in_dr_region=False, drill_regions=())
     module_config = DeploymentConfig(
         name_prefix=ROOT_PREFIX, restore_in_dr_region=False, drill_regions=("p",), primary_region="p"
     )
     module_groups = {
-        n.replace("${local.api_function_name}", MODULE_STACK.api_function_name)
-        .replace("${local.worker_function_name}", MODULE_STACK.worker_function_name)
-        .replace("${local.function_name}", "${var.name_prefix}-drill")
+        named(n)
         for n in names_of(module, "aws_cloudwatch_log_group")
         | names_of(drill_module, "aws_cloudwatch_log_group")
     }
-    root_groups = {
-        n.replace("${local.backup_function_name}", config.backup_function_name)
-        for n in names_of(root, "aws_cloudwatch_log_group")
-    }
+    root_groups = {named(n) for n in names_of(root, "aws_cloudwatch_log_group")}
 
     assert root_groups | module_groups == {g for groups in log_groups(module_config).values() for g in groups}
-    tf_roles = (
-        names_of(root, "aws_iam_role")
+    tf_roles = {
+        named(n)
+        for n in names_of(root, "aws_iam_role")
         | names_of(module, "aws_iam_role")
         | names_of(drill_module, "aws_iam_role")
-    )
+    }
     assert tf_roles == {r.name for r in roles(module_config)}
 
 

@@ -265,11 +265,12 @@ def test_dr_copy_events_reach_the_backup_function_and_reconciliation_is_schedule
 def test_asynchronous_failures_go_to_an_encrypted_queue():
     for directory, name, queue in (
         (REPO, "backup", "backup_dlq"),
-        (tfmodel.MODULE_DIR, "restore_worker", "worker_dlq"),
+        (tfmodel.MODULE_DIR, "restore_worker", "restore_worker_dlq"),
     ):
+        # The function module's queue and invoke config (count = 1 where the function has a queue).
         config = tfmodel.labelled(directory, "resource", "aws_lambda_function_event_invoke_config")[name]
         destination = config["destination_config"][0]["on_failure"][0]["destination"]
-        assert destination == f"${{aws_sqs_queue.{queue}.arn}}"
+        assert destination == f"${{aws_sqs_queue.{queue}[0].arn}}"
         assert config["maximum_retry_attempts"] <= 2
         assert tfmodel.labelled(directory, "resource", "aws_sqs_queue")[queue]["kms_master_key_id"]
 

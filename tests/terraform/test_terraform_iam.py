@@ -255,7 +255,10 @@ RESOURCE_CONDITION_KEYS = {
     "ec2:TerminateInstances": {"instance": RESOURCE_TAG},
     "ec2:DeregisterImage": {"image": RESOURCE_TAG},
 }
-_KIND = re.compile(r"local\.(image|snapshot|subnet)_arns|ec2_arns\[\"([a-z-]+)\"\]|::(image|snapshot)/")
+# `local.image_arns`, or a shared module's local as its caller sees it (`local.instance_restore_iam_image_arns`).
+_KIND = re.compile(
+    r"local\.(?:[a-z_]+_)?(image|snapshot|subnet)_arns|ec2_arns\[\"([a-z-]+)\"\]|::(image|snapshot)/"
+)
 
 
 def resource_kinds(statement: tfmodel.Statement) -> set[str]:

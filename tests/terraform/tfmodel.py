@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from smart_vault.authz.terraform import parse_dir
+from smart_vault.authz.terraform import parse_dir, role_documents
 
 REPO = Path(__file__).resolve().parents[2]
 MODULE_DIR = REPO / "modules" / "restore_stack"
@@ -248,12 +248,14 @@ def role_statements(function: str) -> list[Statement]:
     """Every statement of the inline policies attached to the function's role."""
     directory, local_name = ROLE_POLICY_MAPS[function]
     documents = policy_documents(directory)
-    statements = []
     for reference in locals_of(directory)[local_name].values():
-        match = _DOC_REF.match(reference)
-        assert match, f"{local_name} holds {reference!r}, not an aws_iam_policy_document"
-        statements.extend(documents[match.group(1)])
-    return statements
+        assert _DOC_REF.match(reference), f"{local_name} holds {reference!r}, not an aws_iam_policy_document"
+    # The role's policies: the function module's own (its log group's) and the caller's map merged in.
+    names = role_documents(directory, FUNCTIONS[function][1])
+    assert f"local.{local_name}" in str(
+        labelled(directory, "resource", "aws_iam_role_policy")[FUNCTIONS[function][1]]["for_each"]
+    )
+    return [s for name in names for s in documents[name]]
 
 
 def role_managed_policies(function: str) -> list[str]:

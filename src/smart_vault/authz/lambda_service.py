@@ -14,6 +14,7 @@ in the function's region, which every statement naming `aws_kms_key.*` matches a
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from smart_vault.authz import terraform
@@ -29,7 +30,7 @@ def _settings(function: str, region: str, deployment: terraform.Deployment) -> d
 
 
 def _settings_rendered(function: str, region: str, deployment: terraform.Deployment) -> dict[str, Any]:
-    directory, _, _, resource = terraform.FUNCTIONS[function]
+    directory, _, resource = terraform.FUNCTIONS[function]
     scope = terraform.scope_for(function, region, deployment)
     body = terraform.labelled(directory, "resource", "aws_lambda_function")[resource]
     name = scope.evaluator.value(body["function_name"])
@@ -45,7 +46,7 @@ def _settings_rendered(function: str, region: str, deployment: terraform.Deploym
         if not destination.startswith(_QUEUE_REF):
             continue
         queue = terraform.labelled(directory, "resource", "aws_sqs_queue")[
-            destination[len(_QUEUE_REF) :].split(".")[0]
+            re.split(r"[.\[]", destination[len(_QUEUE_REF) :])[0]
         ]
         queue_name = scope.evaluator.value(queue["name"])
         queue_key = scope.evaluator.value(queue.get("kms_master_key_id"))

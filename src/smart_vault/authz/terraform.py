@@ -27,6 +27,7 @@ import hcl2
 
 from smart_vault.authz.hcl import Evaluator
 from smart_vault.authz.policy import Condition, Statement
+from smart_vault.authz.tf_inline import inline_calls
 
 REPO = Path(__file__).resolve().parents[3]
 RESTORE_DIR = REPO / "modules" / "restore_stack"
@@ -58,20 +59,15 @@ def _serialized(function: _F) -> _F:
     return cast(_F, wrapper)
 
 
-# function -> (directory, locals map of its role's policy documents, module calls by region role, resource)
+# function -> (directory, module calls by region role, resource name of its function and role)
 FUNCTIONS = {
-    "backup": (REPO, "backup_policies", None, "backup"),
-    "restore_api": (RESTORE_DIR, "restore_api_policies", ("restore_primary", "restore_dr"), "restore_api"),
-    "restore_worker": (
-        RESTORE_DIR,
-        "restore_worker_policies",
-        ("restore_primary", "restore_dr"),
-        "restore_worker",
-    ),
-    "drill": (DRILL_DIR, "drill_policies", ("drill_primary", "drill_dr"), "drill"),
+    "backup": (REPO, None, "backup"),
+    "restore_api": (RESTORE_DIR, ("restore_primary", "restore_dr"), "restore_api"),
+    "restore_worker": (RESTORE_DIR, ("restore_primary", "restore_dr"), "restore_worker"),
+    "drill": (DRILL_DIR, ("drill_primary", "drill_dr"), "drill"),
     # (v3) The vault account's function: one module instance, in the DR region, applied with the vault
     # account's provider (vault.tf); its deployment's account is the vault account.
-    "vault": (VAULT_DIR, "vault_policies", ("vault_account", "vault_account"), "vault"),
+    "vault": (VAULT_DIR, ("vault_account", "vault_account"), "vault"),
 }
 # The widest ARN of each resource type, for attributes the deployment does not bind.
 _WIDEST = {
@@ -101,13 +97,14 @@ def unquote(value: Any) -> Any:
 
 @_serialized
 def parse_dir(directory: Path) -> dict[str, list[Any]]:
-    """Every top-level block of every .tf file of one directory, by block kind."""
+    """Every top-level block of every .tf file of one directory, by block kind, with the calls of the shared
+    function module expanded into them (`tf_inline`)."""
     blocks: dict[str, list[Any]] = {}
     for path in sorted(directory.glob("*.tf")):
         with path.open(encoding="utf-8") as handle:
             for kind, items in hcl2.load(handle).items():
                 blocks.setdefault(kind, []).extend(unquote(items))
-    return blocks
+    return inline_calls(directory, blocks, parse_dir)
 
 
 def labelled(directory: Path, kind: str, type_name: str) -> dict[str, dict[str, Any]]:
@@ -247,7 +244,7 @@ def _module_inputs(deployment: Deployment, call: str) -> dict[str, Any] | None:
 @_serialized
 def scope_for(function: str, region: str, deployment: Deployment) -> ModuleScope:
     """The module instance that runs `function` in `region` (the root module for the backup function)."""
-    directory, _, calls, _ = FUNCTIONS[function]
+    directory, calls, _ = FUNCTIONS[function]
     if calls is None:
         return ModuleScope(deployment, REPO, None)
     call = calls[0] if region == deployment.primary_region else calls[1]
@@ -313,19 +310,27 @@ def render_document(scope: ModuleScope, name: str, each: Any = None) -> list[Sta
 _DOC_REF = re.compile(r"^\$\{data\.aws_iam_policy_document\.([A-Za-z0-9_-]+)(?:\[[^]]*\])?\.json\}$")
 
 
+def role_documents(directory: Path, resource: str) -> list[str]:
+    """The aws_iam_policy_document names of the inline policies `aws_iam_role_policy.<resource>` attaches:
+    the documents its for_each names (the function module's own `logs`), then those of the locals maps it
+    merges in (the caller's `<function>_policies`)."""
+    for_each = str(labelled(directory, "resource", "aws_iam_role_policy")[resource]["for_each"])
+    names = re.findall(r"data\.aws_iam_policy_document\.([A-Za-z0-9_-]+)\.json", for_each)
+    for local_name in re.findall(r"local\.([A-Za-z0-9_-]+)", for_each):
+        for reference in _merged(directory, "locals")[local_name].values():
+            match = _DOC_REF.match(reference)
+            if not match:
+                raise ValueError(f"{local_name} holds {reference!r}, not an aws_iam_policy_document")
+            names.append(match.group(1))
+    return names
+
+
 @_serialized
 def role_statements(function: str, region: str, deployment: Deployment) -> tuple[Statement, ...]:
     """Every statement of the inline policies Terraform attaches to the function's role."""
-    directory, local_name, _, _ = FUNCTIONS[function]
+    directory, _, resource = FUNCTIONS[function]
     scope = scope_for(function, region, deployment)
-    documents = _merged(directory, "locals")[local_name]
-    statements: list[Statement] = []
-    for reference in documents.values():
-        match = _DOC_REF.match(reference)
-        if not match:
-            raise ValueError(f"{local_name} holds {reference!r}, not an aws_iam_policy_document")
-        statements.extend(render_document(scope, match.group(1)))
-    return tuple(statements)
+    return tuple(s for name in role_documents(directory, resource) for s in render_document(scope, name))
 
 
 @_serialized
@@ -367,7 +372,7 @@ def _vault_bus_policy(bus_arn: str, region: str, owner: str, source_account: str
 @_serialized
 def role_arn(function: str, region: str, deployment: Deployment) -> str:
     """The ARN of the function's role, its name rendered from the Terraform (`aws_iam_role.<function>`)."""
-    directory, _, _, resource = FUNCTIONS[function]
+    directory, _, resource = FUNCTIONS[function]
     scope = scope_for(function, region, deployment)
     body = labelled(directory, "resource", "aws_iam_role")[resource]
     return f"arn:aws:iam::{deployment.account}:role/{scope.evaluator.value(body['name'])}"
@@ -376,7 +381,7 @@ def role_arn(function: str, region: str, deployment: Deployment) -> str:
 @_serialized
 def function_name(function: str, region: str, deployment: Deployment) -> str:
     """The function's name as the module instance of `region` renders it."""
-    directory, _, _, resource = FUNCTIONS[function]
+    directory, _, resource = FUNCTIONS[function]
     body = labelled(directory, "resource", "aws_lambda_function")[resource]
     return str(scope_for(function, region, deployment).evaluator.value(body["function_name"]))
 

@@ -1,0 +1,170 @@
+# One Lambda function of the vault: the function, its role with the policy documents it is given, its log
+# group (retention, KMS key), its asynchronous invocation settings and dead-letter queue where it has them,
+# and the standard alarms. Every function of the project is an instance of this module.
+
+data "aws_caller_identity" "current" {}
+
+data "aws_partition" "current" {}
+
+data "aws_iam_policy_document" "assume" {
+  statement {
+    sid     = "LambdaAssumesRole"
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "this" {
+  name               = var.function_name
+  description        = var.role_description
+  assume_role_policy = data.aws_iam_policy_document.assume.json
+}
+
+# Every function writes its own log group, and nothing else of CloudWatch Logs.
+data "aws_iam_policy_document" "logs" {
+  statement {
+    sid       = "WriteOwnLogGroup"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.this.arn}:*"]
+  }
+}
+
+resource "aws_iam_role_policy" "this" {
+  for_each = merge({ logs = data.aws_iam_policy_document.logs.json }, var.policies)
+
+  name   = each.key
+  role   = aws_iam_role.this.id
+  policy = each.value
+}
+
+resource "aws_iam_role_policy_attachment" "xray" {
+  role       = aws_iam_role.this.name
+  policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/AWSXRayDaemonWriteAccess"
+}
+
+resource "aws_cloudwatch_log_group" "this" {
+  name              = "/aws/lambda/${var.function_name}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
+}
+
+resource "aws_lambda_function" "this" {
+  #checkov:skip=CKV_AWS_117:The functions only call regional AWS APIs (EC2, DynamoDB, SNS, Lambda); a VPC would add NAT or interface endpoints and protect nothing (the drill's instances are in their own isolated VPC).
+  #checkov:skip=CKV_AWS_272:The zip is built by archive_file at apply time from the reviewed repository; there is no signing pipeline to attach a Signer profile to.
+  #checkov:skip=CKV_AWS_115:Reserved concurrency is opt-in (variable, default null): on a new account with the usual quota of 10, any reservation makes PutFunctionConcurrency fail.
+  #checkov:skip=CKV_AWS_116:Failed asynchronous invocations go to the on-failure destination (aws_lambda_function_event_invoke_config.this) where a function has one, which keeps the request and the error; the restore API is invoked synchronously, and a failed drill is not retried but alarmed.
+  function_name = var.function_name
+  description   = var.description
+  role          = aws_iam_role.this.arn
+  handler       = var.handler
+  runtime       = var.runtime
+  architectures = ["x86_64"]
+  memory_size   = var.memory_size
+  timeout       = var.timeout
+
+  filename         = var.lambda_zip_path
+  source_code_hash = var.lambda_zip_hash
+  layers           = var.layers
+
+  reserved_concurrent_executions = var.reserved_concurrency
+  kms_key_arn                    = var.kms_key_arn
+
+  environment {
+    variables = var.environment
+  }
+
+  tracing_config {
+    mode = "Active"
+  }
+
+  logging_config {
+    log_format = "Text"
+    log_group  = aws_cloudwatch_log_group.this.name
+  }
+
+  depends_on = [aws_cloudwatch_log_group.this, aws_iam_role_policy.this]
+}
+
+# Failed asynchronous invocations land here, encrypted (functions with a dead-letter queue only).
+resource "aws_sqs_queue" "dlq" {
+  count = try(var.async_invocation.dead_letter_queue_name, null) == null ? 0 : 1
+
+  name                      = var.async_invocation.dead_letter_queue_name
+  message_retention_seconds = 1209600
+  kms_master_key_id         = var.kms_key_arn
+}
+
+resource "aws_lambda_function_event_invoke_config" "this" {
+  count = var.async_invocation == null ? 0 : 1
+
+  function_name                = aws_lambda_function.this.function_name
+  maximum_retry_attempts       = var.async_invocation.maximum_retry_attempts
+  maximum_event_age_in_seconds = var.async_invocation.maximum_event_age_in_seconds
+
+  dynamic "destination_config" {
+    for_each = aws_sqs_queue.dlq[*].arn
+    content {
+      on_failure {
+        destination = destination_config.value
+      }
+    }
+  }
+}
+
+# The standard alarms: a Lambda metric (Errors, Throttles) above zero in 5 minutes, and messages waiting in
+# the dead-letter queue.
+module "errors" {
+  source = "../alarm"
+  count  = lookup(var.alarms, "Errors", null) == null ? 0 : 1
+
+  name               = "${var.function_name}-errors"
+  description        = lookup(var.alarms, "Errors", "")
+  namespace          = "AWS/Lambda"
+  metric             = "Errors"
+  dimensions         = { FunctionName = aws_lambda_function.this.function_name }
+  statistic          = "Sum"
+  period             = 300
+  threshold          = 0
+  treat_missing_data = "notBreaching"
+  topic_arn          = var.alarm_topic_arn
+}
+
+module "throttles" {
+  source = "../alarm"
+  count  = lookup(var.alarms, "Throttles", null) == null ? 0 : 1
+
+  name               = "${var.function_name}-throttles"
+  description        = lookup(var.alarms, "Throttles", "")
+  namespace          = "AWS/Lambda"
+  metric             = "Throttles"
+  dimensions         = { FunctionName = aws_lambda_function.this.function_name }
+  statistic          = "Sum"
+  period             = 300
+  threshold          = 0
+  treat_missing_data = "notBreaching"
+  topic_arn          = var.alarm_topic_arn
+}
+
+module "dlq" {
+  source = "../alarm"
+  count  = try(var.async_invocation.dead_letter_queue_name, null) == null || try(var.async_invocation.dead_letter_alarm_description, null) == null ? 0 : 1
+
+  name               = "${var.function_name}-dlq-messages"
+  description        = try(var.async_invocation.dead_letter_alarm_description, "")
+  namespace          = "AWS/SQS"
+  metric             = "ApproximateNumberOfMessagesVisible"
+  dimensions         = { QueueName = aws_sqs_queue.dlq[0].name }
+  statistic          = "Maximum"
+  period             = 300
+  threshold          = 0
+  treat_missing_data = "notBreaching"
+  topic_arn          = var.alarm_topic_arn
+}

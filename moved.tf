@@ -1,0 +1,88 @@
+# Addresses that changed when the backup function, the copy ledger and the alarms became instances of
+# modules/function, modules/table and modules/alarm: an existing deployment upgrades in place (no function,
+# role, table, queue, log group or alarm is destroyed and created again).
+
+moved {
+  from = aws_lambda_function.backup
+  to   = module.backup.aws_lambda_function.this
+}
+
+moved {
+  from = aws_iam_role.backup
+  to   = module.backup.aws_iam_role.this
+}
+
+moved {
+  from = aws_iam_role_policy.backup
+  to   = module.backup.aws_iam_role_policy.this
+}
+
+moved {
+  from = aws_iam_role_policy_attachment.backup_xray
+  to   = module.backup.aws_iam_role_policy_attachment.xray
+}
+
+moved {
+  from = aws_cloudwatch_log_group.backup
+  to   = module.backup.aws_cloudwatch_log_group.this
+}
+
+moved {
+  from = aws_sqs_queue.backup_dlq
+  to   = module.backup.aws_sqs_queue.dlq[0]
+}
+
+moved {
+  from = aws_lambda_function_event_invoke_config.backup
+  to   = module.backup.aws_lambda_function_event_invoke_config.this[0]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.backup_errors
+  to   = module.backup.module.errors[0].aws_cloudwatch_metric_alarm.this
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.backup_throttles
+  to   = module.backup.module.throttles[0].aws_cloudwatch_metric_alarm.this
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.backup_dlq
+  to   = module.backup.module.dlq[0].aws_cloudwatch_metric_alarm.this
+}
+
+moved {
+  from = aws_dynamodb_table.copy_ledger
+  to   = module.copy_ledger.aws_dynamodb_table.this
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.backup_failures
+  to   = module.backup_failures.aws_cloudwatch_metric_alarm.this
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.rpo_breach
+  to   = module.rpo_breach.aws_cloudwatch_metric_alarm.this
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.dr_rpo_breach
+  to   = module.dr_rpo_breach.aws_cloudwatch_metric_alarm.this
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.owed_copy_age
+  to   = module.owed_copy_age.aws_cloudwatch_metric_alarm.this
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.change_anomaly
+  to   = module.change_anomaly.aws_cloudwatch_metric_alarm.this
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.billing[0]
+  to   = module.billing[0].aws_cloudwatch_metric_alarm.this
+}
