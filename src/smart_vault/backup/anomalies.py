@@ -2,7 +2,8 @@
 
 `ChangeMeter.measure` is called with the DR copy's tags just before a copy is claimed (`reconcile_copies`,
 `start_queued_copies`), and when a completed primary finds no free copy slot and is queued
-(`run.measured_owed_copy`: a set is judged when it completes, not hours later when a slot frees): it measures the primary with the EBS direct APIs (`ebs_direct`), records the figure
+(`owed_copies.measured_owed_copy`: a set is judged when it completes, not hours later when a slot frees): it
+measures the primary with the EBS direct APIs (`ebs_direct`), records the figure
 in the ledger (`change_ledger`), adds `smart-vault:changed-bytes` to the copy's tags (so the copy carries it
 from its creation) and judges it (`change_rate.judge`). An anomalous volume makes its set suspect:
 
