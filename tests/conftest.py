@@ -9,6 +9,8 @@ os.environ["MOTO_EC2_LOAD_DEFAULT_AMIS"] = "false"
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 os.environ.setdefault("POWERTOOLS_DEV", "false")
 
+import botocore.loaders
+import botocore.session
 import pytest
 from moto import mock_aws
 
@@ -26,6 +28,40 @@ pytest_plugins = ["fuzz.request_count", "support.backup_world"]
 PRIMARY_REGION = "eu-west-1"
 DR_REGION = "eu-central-1"
 ACCOUNT_ID = "123456789012"  # moto's default account
+
+
+class _PathsOnce(list):
+    """A loader's search paths, where adding a path it already has is a no-op (each boto3 Session appends
+    boto3's own data directory to its loader's paths; a shared loader would otherwise grow without end)."""
+
+    def append(self, path):
+        if path not in self:
+            super().append(path)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_model_loader():
+    """One botocore data loader per search path for the whole run, shared by every Session.
+
+    Tests still get a fresh Session and fresh clients (`aws_environment`), but a fresh Session no longer
+    re-reads and re-parses botocore's JSON service models: an EC2 client from a fresh Session costs ~10x one
+    whose Session has loaded them. The loader holds only the parsed files of botocore's data directories,
+    which no test changes; credentials, configuration, event handlers and clients stay per Session.
+    """
+    loaders: dict[str | None, botocore.loaders.Loader] = {}
+    original = botocore.session.create_loader
+
+    def create_loader(search_path_string=None):
+        loader = loaders.get(search_path_string)
+        if loader is None:
+            loader = original(search_path_string)
+            loader._search_paths = _PathsOnce(loader.search_paths)
+            loaders[search_path_string] = loader
+        return loader
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(botocore.session, "create_loader", create_loader)
+        yield
 
 
 @pytest.fixture(autouse=True)

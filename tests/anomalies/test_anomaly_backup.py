@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime
 
 import boto3
 import pytest
 from moto.core import DEFAULT_ACCOUNT_ID as ACCOUNT_ID
-from moto.ec2.models import ec2_backends
+from moto.ec2.models import ec2_backends, elastic_block_store
 
 from smart_vault.backup import entry as backup
 from smart_vault.backup.change_ledger import ChangeLedger
@@ -30,22 +31,49 @@ from support.backup_world import (
 )
 
 
+class SnapshotClock:
+    """The time moto stamps EBS snapshots (and volumes) with, and the time of the writes: virtual, so that each
+    night's run starts in a second of its own without sleeping to it. It starts an hour before the real now,
+    on a whole second; every reading moves it 1 ms forward, as time passes between real calls."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def start(self) -> None:
+        self.now = float(int(time.time()) - 3600)
+
+    def read(self) -> float:
+        self.now += 0.001
+        return self.now
+
+    def utcnow(self) -> datetime:
+        return datetime.fromtimestamp(self.read(), UTC).replace(tzinfo=None)  # naive, as moto's utcnow()
+
+    def next_second(self) -> None:
+        self.now = int(self.now) + 1.01
+
+
+CLOCK = SnapshotClock()
+
+
 @pytest.fixture
 def fleet(fleet, monkeypatch):
     monkeypatch.setattr(moto_ebs, "MODEL", BlockModel())
+    CLOCK.start()
+    monkeypatch.setattr(elastic_block_store, "utcnow", CLOCK.utcnow)
     return fleet
 
 
 def run(day: int) -> dict:
     # DescribeSnapshots gives StartTime to the second: each night's set starts in a second of its own.
-    time.sleep(1.01 - time.time() % 1.0)
+    CLOCK.next_second()
     return backup.handler(scheduled_event(f"run-day-{day}"), backup_context())
 
 
 def write(volume_id: str, fraction: float) -> None:
-    time.sleep(0.01)  # moto's snapshot times are real: the write falls between two snapshots
-    moto_ebs.MODEL.write(volume_id, fraction, time.time())
-    time.sleep(0.01)
+    CLOCK.now += 0.01  # the write falls between two snapshots
+    moto_ebs.MODEL.write(volume_id, fraction, CLOCK.read())
+    CLOCK.now += 0.01
 
 
 def sets_of(fleet, instance_id, region=PRIMARY_REGION):

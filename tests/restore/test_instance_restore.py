@@ -3,7 +3,7 @@ of a 3-volume Linux instance, then the whole instance back from its recovery poi
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import botocore.client
@@ -13,6 +13,7 @@ from smart_vault import aws
 from smart_vault.backup import handler as backup_handler
 from smart_vault.errors import Conflict, NotFound
 from smart_vault.restore import engine
+from smart_vault.restore import worker as restore_worker
 from smart_vault.restore.jobs import RestoreJobStore, new_job
 from support.backup_world import (
     backup_context,
@@ -322,8 +323,18 @@ def test_a_worker_invoked_twice_launches_one_instance(world):
     assert job_of(restore_id)["status"] == "SUCCEEDED"
 
 
+class SevenSecondsLater(datetime):
+    """The worker's `datetime`, seven seconds on: its clock as it would read after `time.sleep(7)`."""
+
+    @classmethod
+    def now(cls, tz=None):
+        return datetime.now(tz) + timedelta(seconds=7)
+
+
 @pytest.mark.parametrize("crash_after", ["RunInstances", "RegisterImage", "DescribeInstanceStatus"])
-def test_a_worker_that_died_mid_way_is_taken_over_without_a_second_instance_or_image(world, crash_after):
+def test_a_worker_that_died_mid_way_is_taken_over_without_a_second_instance_or_image(
+    world, crash_after, monkeypatch
+):
     restore_id = start_job(world)
     ec2 = aws.client("ec2", PRIMARY_REGION)
 
@@ -334,9 +345,9 @@ def test_a_worker_that_died_mid_way_is_taken_over_without_a_second_instance_or_i
     with pytest.raises(Crash):
         run_worker(restore_id, remaining_ms=1_000)  # its lease ends almost at once
     ec2.meta.events.unregister(f"after-call.ec2.{crash_after}", crash)
-    import time
-
-    time.sleep(7)  # the crashed worker's lease (its time left + 5 s of slack) runs out
+    # The crashed worker's lease (its time left + 5 s of slack) runs out: the next worker's clock (all its
+    # readings go through restore.worker's `datetime.now`) reads 7 s later, as it would after sleeping 7 s.
+    monkeypatch.setattr(restore_worker, "datetime", SevenSecondsLater)
     run_worker(restore_id)
     job = job_of(restore_id)
     assert job["status"] == "SUCCEEDED", job["error"]
