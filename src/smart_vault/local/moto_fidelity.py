@@ -9,6 +9,9 @@
   EC2 does for an EBS-backed AMI, tagged with the request's `volume` TagSpecifications.
 - `RunInstances` ignores `ClientToken`: here a repeated token answers with the instances of the first call
   (EC2's idempotency), instead of launching more.
+- moto's EC2 tag store is not thread-safe: `DescribeTags` iterates a resource's tags while a concurrent
+  `CreateTags` adds to them ("dictionary changed size during iteration", seen under the backup's worker
+  threads). EC2 answers concurrent tag calls; here the tag store's four methods take one lock.
 - (v3) moto has no EBS Snapshot Lock: `moto_snapshot_lock` adds it (and DeleteSnapshot's refusal).
 - (v3) moto keeps accounts apart but shares nothing between them: `moto_accounts` adds snapshot sharing
   (`createVolumePermission`), the cross-account copy of a shared snapshot and cross-account PutEvents;
@@ -20,6 +23,9 @@ emulator uses this module: it is never packaged into the Lambda zip.
 
 from __future__ import annotations
 
+import functools
+import threading
+from collections.abc import Callable
 from typing import Any
 
 from smart_vault.local import moto_accounts, moto_ebs, moto_key_policy, moto_snapshot_lock
@@ -59,6 +65,7 @@ def apply() -> None:
     moto_ebs.apply()  # (v3) the EBS direct APIs of EC2's snapshots
     moto_accounts.apply()
     moto_key_policy.apply()
+    _serialize_tag_store()
     if getattr(AmisResponse, _APPLIED, False):
         return
     _ORIGINAL["register_image"] = AmisResponse.register_image
@@ -73,6 +80,28 @@ def apply() -> None:
 
 # moto's own methods, kept when `apply` replaces them.
 _ORIGINAL: dict[str, Any] = {}
+_TAG_LOCK = threading.RLock()  # reentrant: moto's create_tags may be reached from another locked call
+_TAG_METHODS = ("create_tags", "delete_tags", "delete_tag_keys", "describe_tags")
+
+
+def _locked(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def locked(*args: Any, **kwargs: Any) -> Any:
+        with _TAG_LOCK:
+            return method(*args, **kwargs)
+
+    locked._smart_vault_locked = True  # type: ignore[attr-defined]
+    return locked
+
+
+def _serialize_tag_store() -> None:
+    """One lock around moto's EC2 tag store (idempotent: a method already wrapped is left alone)."""
+    from moto.ec2.models.tags import TagBackend
+
+    for name in _TAG_METHODS:
+        method = getattr(TagBackend, name)
+        if not getattr(method, "_smart_vault_locked", False):
+            setattr(TagBackend, name, _locked(method))
 
 
 def _register_image_with_mappings(self: Any) -> Any:
