@@ -463,6 +463,52 @@ def instance_restore_scenario(argv: list[str]) -> int:
     return 0 if summary["primary_region_calls"] == 0 and summary["images_left"] == 0 else 1
 
 
+def print_figure_1(f1: dict) -> None:
+    print(
+        f"1. AWS calls per protected instance (N={f1['instances']}, {f1['volumes_per_instance']} volumes): "
+        f"{f1['calls_per_instance']} (floor {f1['floor_per_instance']}), ratio {f1['ratio_to_floor']}"
+    )
+
+
+def all_figures() -> int:
+    """Every scale figure, printed as it comes and written to bench/results.json, then the summary."""
+    results: dict = {
+        "generated_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+    }
+    steps = [
+        ("1_calls_per_instance", figure_1_calls_per_instance),
+        ("2_wall_time_http", figure_2_wall_time_over_http),
+        ("3_token_bucket", figure_3_rate_under_token_bucket),
+        ("4_cold_start", figure_4_cold_start),
+        ("5_continuations", figure_5_continuations),
+    ]
+    for name, step in steps:
+        started = time.perf_counter()
+        results[name] = step()
+        print(f"{name} ({time.perf_counter() - started:.0f} s): {json.dumps(results[name])}", flush=True)
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    f1, f2, f3, f4, f5 = (results[name] for name, _ in steps)
+    print("\nSmart Vault backup: scale figures")
+    print_figure_1(f1)
+    print(
+        f"2. full run, N={f2['instances']} x {f2['volumes_per_instance']} volumes, moto_server over HTTP: "
+        f"median {f2['median_seconds']} s of {f2['runs_seconds']}"
+    )
+    print(
+        f"3. CreateSnapshots under a {f3['bucket_refill_per_s']}/s bucket: {f3['achieved_create_snapshots_per_s']}/s "
+        f"= {f3['fraction_of_refill_rate']} of refill, {f3['failed_instances']} failed instances"
+    )
+    print_figure_4(f4)
+    print(
+        f"5. N={f5['instances']}, {f5['budget_seconds_per_invocation']} s per invocation: "
+        f"{f5['continuations']} continuations, {f5['instances_unprotected']} unprotected"
+    )
+    print(f"\nwritten to {RESULTS.relative_to(harness.ROOT)}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if "instance-restore" in argv or "--scenario=instance-restore" in argv:
@@ -486,54 +532,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.figure == "calls":
         f1 = figure_1_calls_per_instance(n=args.instances)
         print(json.dumps(f1))
-        print(
-            f"1. AWS calls per protected instance (N={f1['instances']}, {f1['volumes_per_instance']} volumes): "
-            f"{f1['calls_per_instance']} (floor {f1['floor_per_instance']}), ratio {f1['ratio_to_floor']}"
-        )
+        print_figure_1(f1)
         return 0
     if args.figure == "cold-start":
         f4 = figure_4_cold_start()
         print(json.dumps(f4))
         print_figure_4(f4)
         return 0
-    results: dict = {
-        "generated_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "python": platform.python_version(),
-        "machine": platform.machine(),
-    }
-    steps = [
-        ("1_calls_per_instance", figure_1_calls_per_instance),
-        ("2_wall_time_http", figure_2_wall_time_over_http),
-        ("3_token_bucket", figure_3_rate_under_token_bucket),
-        ("4_cold_start", figure_4_cold_start),
-        ("5_continuations", figure_5_continuations),
-    ]
-    for name, step in steps:
-        started = time.perf_counter()
-        results[name] = step()
-        print(f"{name} ({time.perf_counter() - started:.0f} s): {json.dumps(results[name])}", flush=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
-    f1, f2, f3, f4, f5 = (results[name] for name, _ in steps)
-    print("\nSmart Vault backup: scale figures")
-    print(
-        f"1. AWS calls per protected instance (N={f1['instances']}, {f1['volumes_per_instance']} volumes): "
-        f"{f1['calls_per_instance']} (floor {f1['floor_per_instance']}), ratio {f1['ratio_to_floor']}"
-    )
-    print(
-        f"2. full run, N={f2['instances']} x {f2['volumes_per_instance']} volumes, moto_server over HTTP: "
-        f"median {f2['median_seconds']} s of {f2['runs_seconds']}"
-    )
-    print(
-        f"3. CreateSnapshots under a {f3['bucket_refill_per_s']}/s bucket: {f3['achieved_create_snapshots_per_s']}/s "
-        f"= {f3['fraction_of_refill_rate']} of refill, {f3['failed_instances']} failed instances"
-    )
-    print_figure_4(f4)
-    print(
-        f"5. N={f5['instances']}, {f5['budget_seconds_per_invocation']} s per invocation: "
-        f"{f5['continuations']} continuations, {f5['instances_unprotected']} unprotected"
-    )
-    print(f"\nwritten to {RESULTS.relative_to(harness.ROOT)}")
-    return 0
+    return all_figures()
 
 
 if __name__ == "__main__":

@@ -478,6 +478,22 @@ CASES += [
     for role, prefix in (("restore_worker", "worker"), ("drill", "drill"))
     for name, *rest in ENGINE_CASES
 ]
+# Only the worker creates volumes (the volume form): tagged at creation, and only as the vault's.
+CASES.append(
+    (
+        "worker-volume-created-for-someone-else",
+        "restore_worker",
+        "ec2",
+        "CreateVolume",
+        {
+            "SnapshotId": "snap-m",
+            "AvailabilityZone": "eu-west-1a",
+            "TagSpecifications": [tags("volume", ManagedBy="other")],
+        },
+        PRIMARY,
+        "ec2:CreateTags",
+    )
+)
 # Only the drill: a full-instance restore may launch from the AMI its request names (`ami_id`).
 CASES.append(
     (

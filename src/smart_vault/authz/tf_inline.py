@@ -318,56 +318,68 @@ def _module_directory(directory: Path, source: Any) -> Path | None:
     return target if target.name in INLINED else None
 
 
+def _inline_call(
+    directory: Path, name: str, arguments: dict[str, Any], parse: Callable[[Path], Blocks], added: Blocks
+) -> dict[str, Any] | None:
+    """Expand one module call into `added` (its resources, data sources and locals, renamed); its outputs'
+    expressions, or None when the call is not of an INLINED module or creates nothing (`count = 0`)."""
+    target = _module_directory(directory, arguments.get("source"))
+    if target is None:
+        return None
+    module = parse(target)
+    for nested in (n for item in module.get("module", []) for n in item.values()):
+        if _module_directory(target, nested.get("source")) is None:
+            raise HclError(f"module call {name}: {target.name} calls a module that is not inlined")
+    count = arguments.get("count")
+    if count is not None and _absent({"count": count}):
+        return None
+    # The call's meta-arguments apply to each block it creates.
+    meta = {} if count is None or _independent(count) == 1 else {"count": count}
+    if "aws" in (arguments.get("providers") or {}):
+        meta["provider"] = arguments["providers"]["aws"]
+    call = _Call(name, arguments, module)
+    if call.locals:
+        added["locals"].append(call.renamed_locals())
+    dropped: set[tuple[str, str]] = set()
+    first = len(added["resource"])
+    for kind in ("resource", "data"):
+        for entry in module.get(kind, []):
+            for type_name, labelled in entry.items():
+                rewritten = {
+                    call.label(type_name, label): _with_meta(meta, call.rewrite(body))
+                    for label, body in labelled.items()
+                    if (type_name, label) not in _KEEP
+                }
+                renamed = {label: _uncounted(body) for label, body in rewritten.items() if not _absent(body)}
+                dropped.update((type_name, label) for label in rewritten if label not in renamed)
+                if renamed:
+                    added[kind].append({type_name: renamed})
+    for entry in added["resource"][first:]:
+        for body in (b for labelled in entry.values() for b in labelled.values()):
+            _expand_dynamic(body, dropped)
+    return {
+        output: call.rewrite(body["value"])
+        for entry in module.get("output", [])
+        for output, body in entry.items()
+    }
+
+
 def inline_calls(directory: Path, blocks: Blocks, parse: Callable[[Path], Blocks]) -> Blocks:
     """`blocks` (one directory's, unquoted) with every call of an INLINED module expanded into them."""
     outputs: dict[str, dict[str, Any]] = {}
     added: Blocks = {"resource": [], "data": [], "locals": []}
     for item in blocks.get("module", []):
         for name, arguments in item.items():
-            target = _module_directory(directory, arguments.get("source"))
-            if target is None:
-                continue
-            module = parse(target)
-            for nested in (n for item in module.get("module", []) for n in item.values()):
-                if _module_directory(target, nested.get("source")) is None:
-                    raise HclError(f"module call {name}: {target.name} calls a module that is not inlined")
-            count = arguments.get("count")
-            if count is not None and _absent({"count": count}):
-                continue
-            # The call's meta-arguments apply to each block it creates.
-            meta = {} if count is None or _independent(count) == 1 else {"count": count}
-            if "aws" in (arguments.get("providers") or {}):
-                meta["provider"] = arguments["providers"]["aws"]
-            call = _Call(name, arguments, module)
-            if call.locals:
-                added["locals"].append(call.renamed_locals())
-            dropped: set[tuple[str, str]] = set()
-            first = len(added["resource"])
-            for kind in ("resource", "data"):
-                for entry in module.get(kind, []):
-                    for type_name, labelled in entry.items():
-                        rewritten = {
-                            call.label(type_name, label): _with_meta(meta, call.rewrite(body))
-                            for label, body in labelled.items()
-                            if (type_name, label) not in _KEEP
-                        }
-                        renamed = {
-                            label: _uncounted(body) for label, body in rewritten.items() if not _absent(body)
-                        }
-                        dropped.update((type_name, label) for label in rewritten if label not in renamed)
-                        if renamed:
-                            added[kind].append({type_name: renamed})
-            for entry in added["resource"][first:]:
-                for body in (b for labelled in entry.values() for b in labelled.values()):
-                    _expand_dynamic(body, dropped)
-            outputs[name] = {
-                output: call.rewrite(body["value"])
-                for entry in module.get("output", [])
-                for output, body in entry.items()
-            }
+            found = _inline_call(directory, name, arguments, parse, added)
+            if found is not None:
+                outputs[name] = found
     if not outputs:
         return blocks
+    return _with_outputs(blocks, added, outputs)
 
+
+def _with_outputs(blocks: Blocks, added: Blocks, outputs: dict[str, dict[str, Any]]) -> Blocks:
+    """`blocks` and `added` merged, every `module.<call>.<output>` replaced by the output's expression."""
     reference = re.compile(
         r"(?<![\w.])module\.(" + "|".join(map(re.escape, outputs)) + r")\.([A-Za-z_][\w-]*)"
     )

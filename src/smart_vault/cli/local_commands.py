@@ -52,6 +52,9 @@ def up(args: argparse.Namespace, out: TextIO) -> int:
         )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    # Ctrl-C (SIGINT) stops it too, also when a script started it in the background, where the shell has
+    # set SIGINT to be ignored and Python then never raises KeyboardInterrupt.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     print("starting the local stack (emulated AWS, Lambda, API Gateway)...", file=out, flush=True)
     stack = LocalStack(log_dir=path.with_suffix(".logs"))
     try:
