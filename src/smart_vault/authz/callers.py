@@ -40,13 +40,11 @@ SHARED_MODULES = {
     "tags",
     "snapshot_model",
     "recovery_sets",
-    # The full-instance engine runs in the worker and in the drill function; the GET /drills route and the
-    # drill function both read the drill results.
-    "restore.instance",
+    # The restore engine (both forms: create, wait, find by tag, roll back) runs in the worker and in the
+    # drill function: the drill's calls are the drill's. The GET /drills route and the drill function both
+    # read the drill results.
+    "restore.engine",
     "drill.results",
-    # The restore steps (create, wait, find by tag, roll back) serve the volume form in the worker and the
-    # full-instance engine, which the drill function runs too: the drill's calls are the drill's.
-    "restore.steps",
     # (v3) The backup writes the change measurements; GET /recovery-points reads them.
     "backup.change_ledger",
     # (v3) Snapshot Lock, and the copy ledger, snapshot listing and pruning the vault function reuses.
