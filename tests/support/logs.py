@@ -6,6 +6,7 @@ import io
 import json
 from typing import Any
 
+from smart_vault.local.telemetry import emf_metric_data
 from smart_vault.observability import logger
 
 
@@ -29,17 +30,12 @@ class CapturedLogs:
 
 
 def emf_metrics(output: str) -> dict[str, list[tuple[Any, dict[str, Any]]]]:
-    """The metrics of the CloudWatch embedded-metric-format documents among `output`'s lines (others are
-    passed over): per metric name, each value with its dimensions, in the order CloudWatch would read them."""
+    """The metrics of the embedded-metric-format lines among `output`'s (others are passed over), read as the
+    local stack's CloudWatch reads them (`local.telemetry.emf_metric_data`): per metric name, each value with
+    its dimensions, in order."""
     found: dict[str, list[tuple[Any, dict[str, Any]]]] = {}
     for line in output.splitlines():
-        if not line.startswith("{") or '"_aws"' not in line:
-            continue
-        document = json.loads(line)
-        for directive in document["_aws"]["CloudWatchMetrics"]:
-            for metric in directive["Metrics"]:
-                dims = {d: document[d] for d in directive["Dimensions"][0]}
-                values = document[metric["Name"]]
-                for value in values if isinstance(values, list) else [values]:
-                    found.setdefault(metric["Name"], []).append((value, dims))
+        for _, datum in emf_metric_data(line):
+            dimensions = {d["Name"]: d["Value"] for d in datum["Dimensions"]}
+            found.setdefault(datum["MetricName"], []).append((datum["Value"], dimensions))
     return found

@@ -21,7 +21,7 @@ import pytest
 
 from smart_vault import aws, restore_api
 from smart_vault.restore import worker as restore_worker
-from support.lambda_context import FakeLambdaContext
+from support.lambda_context import FakeLambdaContext, set_function_environment
 
 PRIMARY_REGION = "eu-west-1"  # as tests/conftest.py sets AWS_REGION
 DR_REGION = "eu-central-1"
@@ -166,13 +166,14 @@ def build_world() -> World:
 
 def set_restore_env(monkeypatch: pytest.MonkeyPatch, topic_arn: str) -> None:
     """The environment of both functions, as the Terraform sets it (AWS_REGION comes from conftest)."""
-    monkeypatch.setenv("DR_REGION", DR_REGION)
-    monkeypatch.setenv("RESTORE_WORKER_FUNCTION", WORKER_FUNCTION)
-    monkeypatch.setenv("RESTORE_JOBS_TABLE", JOBS_TABLE)
-    monkeypatch.setenv("IDEMPOTENCY_TABLE", IDEMPOTENCY_TABLE)
-    monkeypatch.setenv("SNS_TOPIC_ARN", topic_arn)
-    monkeypatch.delenv("ALLOWED_SUBNET_IDS", raising=False)
-    monkeypatch.delenv("ALLOWED_INSTANCE_TYPES", raising=False)
+    values = {
+        "DR_REGION": DR_REGION,
+        "RESTORE_WORKER_FUNCTION": WORKER_FUNCTION,
+        "RESTORE_JOBS_TABLE": JOBS_TABLE,
+        "IDEMPOTENCY_TABLE": IDEMPOTENCY_TABLE,
+        "SNS_TOPIC_ARN": topic_arn,
+    }
+    set_function_environment(monkeypatch, values, ("ALLOWED_SUBNET_IDS", "ALLOWED_INSTANCE_TYPES"))
 
 
 def route_lambda_to(monkeypatch: pytest.MonkeyPatch, fake: Any) -> None:
