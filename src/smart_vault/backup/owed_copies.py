@@ -71,7 +71,8 @@ def copy_completed_snapshots(
         dr_snapshots = describe_copies_of(
             clients.dr_ec2, settings.dr_region, [p.snapshot_id for p in primaries]
         )
-        meter = meter_for(clients, settings, now or datetime.now(UTC))
+        at = now or datetime.now(UTC)  # one time for the claims, the queue and the measurements
+        meter = meter_for(clients, settings, at)
         copies = reconcile_copies(
             clients.dr_ec2,
             primaries,
@@ -80,13 +81,12 @@ def copy_completed_snapshots(
             dry_run=settings.dry_run,
             ledger=clients.ledger,
             owner=claim_owner(run_id),
-            now=(now or datetime.now(UTC)).timestamp(),
+            now=at.timestamp(),
             measure=meter.measure if meter else None,
         )
         if clients.ledger is not None and not settings.dry_run:
-            nowish = (now or datetime.now(UTC)).timestamp()
             for primary in copies.owed:  # no free slot: the next copy event starts them from the queue
-                clients.ledger.owe(measured_owed_copy(primary, settings, meter), nowish)
+                clients.ledger.owe(measured_owed_copy(primary, settings, meter), at.timestamp())
     except AwsError as exc:
         failure = {"resource": "copy of " + ", ".join(snapshot_ids), "error": exc.readable()}
         return RunResult(report=build_report(run_id, settings.dry_run, failures=[failure]))
