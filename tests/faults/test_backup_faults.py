@@ -130,7 +130,8 @@ def test_throttling_on_30_percent_of_ec2_calls_still_backs_up_all_200_instances(
     # (moto completes copies at once, so none stays pending and MAX_CONCURRENT_COPIES never binds here.)
     assert len(copies) > 0
     assert len(copies) + report["copies_deferred"] == len(primary)
-    assert {managed_snapshots(DR_REGION)[c]["_kms"] for c in copies.values()} == {DR_KEY_ARN}
+    dr_snapshots = managed_snapshots(DR_REGION)
+    assert {dr_snapshots[c]["_kms"] for c in copies.values()} == {DR_KEY_ARN}
     envelope, document = the_notification(inbox)
     assert envelope["Subject"].endswith(": SUCCEEDED")
     # A 200-instance report may pass SNS's 256 KB: then the document keeps its counts and failures.
@@ -171,7 +172,8 @@ def test_copy_limit_defers_copies_and_the_next_run_completes_them(fleet, inbox, 
     assert second["failures"] == []
     copies = copies_by_source()
     assert first_snapshots <= set(copies)  # every deferred copy was completed by the next run
-    assert {managed_snapshots(DR_REGION)[copies[s]]["_kms"] for s in first_snapshots} == {DR_KEY_ARN}
+    dr_snapshots = managed_snapshots(DR_REGION)
+    assert {dr_snapshots[copies[s]]["_kms"] for s in first_snapshots} == {DR_KEY_ARN}
     assert snapshots_per_instance() == Counter(dict.fromkeys(instance_ids, 2))
     subjects = [m["Subject"] for m in inbox.messages()]
     assert len(subjects) == 2 and all(s.endswith(": SUCCEEDED") for s in subjects)

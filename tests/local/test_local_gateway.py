@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from smart_vault.cli.main import build_parser
 from smart_vault.local.edge import EdgeRule, check_request, edge_rules
 from smart_vault.local.emulator import Emulator
 from smart_vault.local.gateway import (
@@ -23,6 +24,7 @@ from smart_vault.local.gateway import (
 from smart_vault.local.lambda_service import SRC_DIR, FunctionSpec, LambdaService
 from smart_vault.local.provision import (
     api_key_operations,
+    api_key_value,
     deploy_with_key,
     import_rest_api,
     invoke_arn,
@@ -92,6 +94,15 @@ def test_gateway_error_uses_the_apis_gateway_response_template():
     assert bare.status == 403 and json.loads(bare.body) == {"message": "Forbidden"}
     failure = render_gateway_error(("INTEGRATION_FAILURE", 502, "x"), responses, "r2")
     assert failure.status == 502 and json.loads(failure.body) == {"request_id": "r2"}
+
+
+def test_generated_api_keys_are_40_letters_and_digits_as_api_gateway_makes_them():
+    # A key beginning with "-" was taken for an option by `smart-vault drills --api-key KEY`.
+    keys = [api_key_value() for _ in range(500)]
+    assert all(len(key) == 40 and key.isascii() and key.isalnum() for key in keys)
+    assert len(set(keys)) == 500
+    parsed = build_parser().parse_args(["drills", "--api-key", keys[0]])
+    assert parsed.api_key == keys[0]
 
 
 def test_api_key_operations_follow_the_openapi_security():

@@ -60,3 +60,43 @@ def test_other_launches_keep_moto_behaviour(moto_aws):
         Filters=[{"Name": "attachment.instance-id", "Values": [instance["InstanceId"]]}]
     )["Volumes"]
     assert len(volumes) == 1
+
+
+def test_a_resource_reads_its_own_tags_as_moto_would_without_scanning_the_tag_store(moto_aws, monkeypatch):
+    from moto.ec2.models import ec2_backends
+    from moto.ec2.models.tags import TagBackend
+
+    ec2 = boto3.client("ec2", REGION)
+    volumes = [
+        ec2.create_volume(
+            AvailabilityZone=f"{REGION}a",
+            Size=1,
+            TagSpecifications=[{"ResourceType": "volume", "Tags": [{"Key": "n", "Value": str(n)}]}],
+        )["VolumeId"]
+        for n in range(12)
+    ]
+    snapshots = [ec2.create_snapshot(VolumeId=v)["SnapshotId"] for v in volumes]
+    ec2.create_tags(
+        Resources=snapshots, Tags=[{"Key": "ManagedBy", "Value": "smart-vault"}, {"Key": "b", "Value": ""}]
+    )
+    backend = ec2_backends["123456789012"][REGION]
+    # The same answer, in the same order, as moto's scan of the whole store, for every tagged resource.
+    for resource_id in list(backend.tags):
+        resource = backend.get_volume(resource_id) if resource_id.startswith("vol-") else None
+        resource = resource or backend.snapshots.get(resource_id)
+        if resource is not None:
+            assert resource.get_tags() == backend.describe_tags(filters={"resource-id": [resource_id]})
+    untagged = ec2.create_snapshot(VolumeId=volumes[0])["SnapshotId"]
+    assert backend.snapshots[untagged].get_tags() == []
+    assert untagged not in backend.tags  # reading did not add an entry to the defaultdict
+    # A describe reads each snapshot's tags by its id: not one scan of the store.
+    scans = []
+    original = TagBackend.describe_tags
+    monkeypatch.setattr(
+        TagBackend, "describe_tags", lambda self, *a, **k: scans.append(a) or original(self, *a, **k)
+    )
+    found = ec2.describe_snapshots(
+        OwnerIds=["self"], Filters=[{"Name": "tag:ManagedBy", "Values": ["smart-vault"]}]
+    )
+    assert sorted(s["SnapshotId"] for s in found["Snapshots"]) == sorted(snapshots)
+    assert scans == []

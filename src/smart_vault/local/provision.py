@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import secrets
+import string
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -141,10 +142,19 @@ def import_rest_api(apigw: Any, document: dict[str, Any], name: str) -> str:
     return api_id
 
 
+API_KEY_ALPHABET = string.ascii_letters + string.digits
+
+
+def api_key_value() -> str:
+    """A key as API Gateway generates one: 40 letters and digits. (`token_urlsafe` could begin with `-`, which
+    the CLI's `--api-key KEY` then took for an option: the local end-to-end test failed on such a key.)"""
+    return "".join(secrets.choice(API_KEY_ALPHABET) for _ in range(40))
+
+
 def deploy_with_key(apigw: Any, api_id: str, name: str) -> tuple[str, str, str]:
     """Stage `v1`, one API key and a usage plan binding them, as the restore_stack module creates."""
     apigw.create_deployment(restApiId=api_id, stageName=API_STAGE)
-    key_value = secrets.token_urlsafe(30)
+    key_value = api_key_value()
     key = apigw.create_api_key(name=name, enabled=True, value=key_value)
     plan = apigw.create_usage_plan(
         name=name,
