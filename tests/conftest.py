@@ -9,6 +9,7 @@ os.environ["MOTO_EC2_LOAD_DEFAULT_AMIS"] = "false"
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 os.environ.setdefault("POWERTOOLS_DEV", "false")
 
+import botocore.client
 import botocore.loaders
 import botocore.session
 import pytest
@@ -61,6 +62,28 @@ def shared_model_loader():
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(botocore.session, "create_loader", create_loader)
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_client_classes():
+    """One botocore client class per service and API version for the whole run.
+
+    botocore builds a client's class (a method per operation, ~2,000 for EC2) for every client of every
+    Session; the class depends on the service model and on boto3's `creating-client-class` handlers, the
+    same for every Session here (no test registers one). Clients themselves stay per Session and per test.
+    """
+    classes: dict[tuple[str, str], type] = {}
+    original = botocore.client.ClientCreator._create_client_class
+
+    def create_client_class(self, service_name, service_model):
+        key = (service_name, service_model.api_version)
+        if key not in classes:
+            classes[key] = original(self, service_name, service_model)
+        return classes[key]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(botocore.client.ClientCreator, "_create_client_class", create_client_class)
         yield
 
 

@@ -56,12 +56,18 @@ class Crash(BaseException):
     """Stands for the Lambda process dying mid-way: nothing in the worker catches it."""
 
 
+OPS_PUBLIC_KEY = (
+    b"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPl4MlgH7lj2HvbJ5mUX2IM8IAZF9v6aY+UCzmvMxpXq ops-key (test)"
+)
+
+
 def _network(region: str) -> tuple[str, str, str]:
     ec2 = boto3.client("ec2", region)
     vpc = ec2.create_vpc(CidrBlock="10.40.0.0/16")["Vpc"]["VpcId"]
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.40.1.0/24", AvailabilityZone=f"{region}c")["Subnet"]
     group = ec2.create_security_group(GroupName="app", Description="app", VpcId=vpc)["GroupId"]
-    ec2.create_key_pair(KeyName="ops-key")
+    # Imported, not created: moto makes a 2048-bit RSA key for CreateKeyPair (~0.2 s of CPU a test).
+    ec2.import_key_pair(KeyName="ops-key", PublicKeyMaterial=OPS_PUBLIC_KEY)
     return subnet["SubnetId"], subnet["AvailabilityZone"], group
 
 

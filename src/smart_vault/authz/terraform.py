@@ -23,9 +23,8 @@ from functools import cache, wraps
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-import hcl2
-
 from smart_vault.authz.hcl import Evaluator
+from smart_vault.authz.hcl_cache import parsed as _parsed
 from smart_vault.authz.policy import Condition, Statement
 from smart_vault.authz.tf_inline import inline_calls
 
@@ -101,9 +100,8 @@ def parse_dir(directory: Path) -> dict[str, list[Any]]:
     function module expanded into them (`tf_inline`)."""
     blocks: dict[str, list[Any]] = {}
     for path in sorted(directory.glob("*.tf")):
-        with path.open(encoding="utf-8") as handle:
-            for kind, items in hcl2.load(handle).items():
-                blocks.setdefault(kind, []).extend(unquote(items))
+        for kind, items in _parsed(path.read_text(encoding="utf-8")).items():
+            blocks.setdefault(kind, []).extend(unquote(items))
     return inline_calls(directory, blocks, parse_dir)
 
 

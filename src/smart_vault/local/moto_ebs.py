@@ -4,12 +4,15 @@
 and region) answer as AWS documents: pages of at most `MaxResults` blocks, empty pages with a `NextToken`
 where changes are scarce, `BlockSize` and `VolumeSize`; an unknown snapshot answers
 `ResourceNotFoundException`, and two snapshots of different volumes `ValidationException` (the lineage
-must be one). `MODEL` is the writes of the emulated volumes: tests, the demo and the local stack write to
+must be one). The pages are written as the REST-JSON body directly: moto's generic serializer walks each
+block's members by reflection, the most of a backup test's time at a few thousand blocks a snapshot.
+`MODEL` is the writes of the emulated volumes: tests, the demo and the local stack write to
 it (`MODEL.write(volume_id, fraction, at)`). `apply()` is idempotent.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -60,18 +63,22 @@ def _list(response: Any, changed: bool) -> dict[str, Any]:
     return answer
 
 
+def _body(answer: dict[str, Any]) -> tuple[int, dict[str, str], str]:
+    """The answer as the EBS REST-JSON protocol writes it (its members are strings, numbers and lists)."""
+    return 200, {"Content-Type": "application/json"}, json.dumps(answer)
+
+
 def apply() -> None:
-    from moto.core.responses import ActionResult
     from moto.ebs.responses import EBSResponse
 
     if getattr(EBSResponse, _APPLIED, False):
         return
 
     def list_changed_blocks(self: Any) -> Any:
-        return ActionResult(_list(self, changed=True))
+        return _body(_list(self, changed=True))
 
     def list_snapshot_blocks(self: Any) -> Any:
-        return ActionResult(_list(self, changed=False))
+        return _body(_list(self, changed=False))
 
     EBSResponse.list_changed_blocks = list_changed_blocks  # type: ignore[method-assign]  # patching moto on purpose
     EBSResponse.list_snapshot_blocks = list_snapshot_blocks  # type: ignore[method-assign]  # patching moto on purpose

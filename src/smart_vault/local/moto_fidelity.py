@@ -16,6 +16,10 @@
   (`TaggedEC2Resource.get_tags` through `describe_tags`): a describe of N snapshots costs N x all tags, and
   the 200-instance throttling test spent 90% of its time there. Here a resource reads its own tags: the
   same answer, in the same order, in time that does not grow with the fleet.
+- moto signs SNS deliveries with a 2048-bit RSA key it makes for each subscription (~0.2 s of CPU, in every
+  test with an inbox); SNS signs with one certificate per region. Here one key per process signs them all.
+- moto lists a response class's methods with `inspect.getmembers` on every request it serves (a sorted
+  walk of some hundred attributes); here the list is kept per class until the class gains or loses one.
 - (v3) moto has no EBS Snapshot Lock: `moto_snapshot_lock` adds it (and DeleteSnapshot's refusal).
 - (v3) moto keeps accounts apart but shares nothing between them: `moto_accounts` adds snapshot sharing
   (`createVolumePermission`), the cross-account copy of a shared snapshot and cross-account PutEvents;
@@ -70,6 +74,8 @@ def apply() -> None:
     moto_accounts.apply()
     moto_key_policy.apply()
     _serialize_tag_store()
+    _one_sns_signing_key()
+    _method_names_once()
     if getattr(AmisResponse, _APPLIED, False):
         return
     _ORIGINAL["register_image"] = AmisResponse.register_image
@@ -109,6 +115,41 @@ def _serialize_tag_store() -> None:
         if not getattr(method, "_smart_vault_locked", False):
             setattr(TagBackend, name, _locked(method))
     TaggedEC2Resource.get_tags = _own_tags  # type: ignore[method-assign]
+
+
+def _method_names_once() -> None:
+    from moto.core import responses
+
+    original = responses.method_names_from_class
+    if getattr(original, "_smart_vault_cached", False):
+        return
+    names: dict[tuple[Any, ...], list[str]] = {}
+
+    def method_names_from_class(clazz: Any) -> list[str]:
+        key = (clazz, *(len(vars(k)) for k in clazz.__mro__))
+        if key not in names:
+            names[key] = original(clazz)
+        return names[key]
+
+    method_names_from_class._smart_vault_cached = True  # type: ignore[attr-defined]
+    responses.method_names_from_class = method_names_from_class
+
+
+def _one_sns_signing_key() -> None:
+    from moto.sns.models import Subscription
+
+    Subscription.private_key = _signing_key  # type: ignore[method-assign, assignment]
+
+
+@functools.cache
+def _key() -> Any:
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def _signing_key(self: Any) -> Any:
+    return _key()
 
 
 def _own_tags(self: Any) -> list[dict[str, str]]:
