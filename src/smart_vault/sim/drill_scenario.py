@@ -99,19 +99,14 @@ def seed_recovery_points(world: SimWorld, instances: int, volumes: int = 2) -> l
 
 
 def leftovers(world: SimWorld) -> list[str]:
+    """What a drill left in the DR region, read from the world's state (not through the API, so that the
+    check is no request of the run): live drill instances, volumes, images."""
     compute = world.compute.get(DR)
     if compute is None:
         return []
-    ec2 = SimEC2(world, DR)
-    left = [
-        i["InstanceId"]
-        for r in ec2.describe_instances(Filters=[{"Name": "tag-key", "Values": ["smart-vault:drill-id"]}])[
-            "Reservations"
-        ]
-        for i in r["Instances"]
-        if i["State"]["Name"] != "terminated"
-    ]
-    left += [v["VolumeId"] for v in compute.describe_volumes()["Volumes"]]
+    drills = [{"Name": "tag-key", "Values": ["smart-vault:drill-id"]}]
+    left = [i["InstanceId"] for i in compute.listing(drills) if i["State"]["Name"] != "terminated"]
+    left += world.volumes.live(DR)
     left += list(compute.images)
     return left
 
