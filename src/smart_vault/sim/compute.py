@@ -28,7 +28,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from smart_vault.sim.filters import matches
+from smart_vault.sim.filters import select
 
 IMAGE_PENDING_S = (3.0, 15.0)  # GUESS
 INSTANCE_PENDING_S = (30.0, 60.0)  # GUESS
@@ -122,11 +122,7 @@ class Compute:
                     "InvalidAMIID.NotFound", f"The image id '[{missing[0]}]' does not exist", "DescribeImages"
                 )
             return {"Images": [self._image_view(self.images[i]) for i in ImageIds]}
-        found = [
-            self._image_view(i)
-            for i in self.images.values()
-            if matches(self._image_view(i), Filters, "image")
-        ]
+        found = select((self._image_view(i) for i in self.images.values()), Filters, "image")
         return {"Images": found}
 
     def deregister_image(self, ImageId: str, **_: Any):
@@ -211,7 +207,7 @@ class Compute:
     def describe_instances(self, InstanceIds=None, Filters=(), **_: Any):
         if InstanceIds:
             views = [self._instance_view(i) for i in self._visible(list(InstanceIds), "DescribeInstances")]
-            views = [v for v in views if matches(v, Filters, "instance")]
+            views = select(views, Filters, "instance")
         else:
             views = self.listing(list(Filters))
         return {"Reservations": [{"Instances": views}] if views else []}
@@ -258,17 +254,19 @@ class Compute:
 
     def listing(self, filters: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The visible instances matching `filters`, as DescribeInstances lists them (one reservation each)."""
-        return [
-            view
-            for i in self.instances.values()
-            if self.world.clock >= i.visible_at
-            for view in (self._instance_view(i),)
-            if matches(view, filters, "instance")
-        ]
+        visible = (
+            self._instance_view(i) for i in self.instances.values() if self.world.clock >= i.visible_at
+        )
+        return select(visible, filters, "instance")
 
     def zone_of(self, instance_id: str, operation: str) -> str:
-        """The zone of a visible instance (every subnet is in zone `a`)."""
-        self._visible([instance_id], operation)
+        """The zone of a visible instance a volume may be attached to (every subnet is in zone `a`): EC2
+        attaches to a `running` or `stopped` instance only (GUESS: the error code `IncorrectInstanceState`)."""
+        (instance,) = self._visible([instance_id], operation)
+        state = self._state(instance)
+        if state not in ("running", "stopped"):
+            message = f"The instance '{instance_id}' is not in a valid state for this operation ({state})."
+            raise _error("IncorrectInstanceState", message, operation)
         return f"{self.region}a"
 
     def mapping_changed(self, instance_id: str, device: str, volume_id: str | None) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from smart_vault.local.snapshot_lock import LockError
 from smart_vault.sim.compute import Compute
-from smart_vault.sim.filters import matches, tag_dict
+from smart_vault.sim.filters import select, tag_dict
 from smart_vault.sim.locks import SnapshotLockCalls
 from smart_vault.sim.throttle import RetryingCall
 from smart_vault.sim.waiters import SimWaiter
@@ -57,7 +57,7 @@ class _Paginator:
         world, region = self.ec2.world, self.ec2.region
         if self.operation == "describe_instances":
             # Two stores of instances remain: the world's fleet and the instances RunInstances launched.
-            fleet = [i for i in world.instances if matches(i, filters, "instance")]
+            fleet = select(world.instances, filters, "instance")
             return fleet + self.ec2.compute.listing(filters)
         if self.operation == "describe_volumes":
             return world.volumes.describe(region, None, filters)

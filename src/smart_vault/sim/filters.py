@@ -12,11 +12,12 @@ filter values.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError
 
 Field = Callable[[Mapping[str, Any]], Iterable[Any]]
+Item = TypeVar("Item", bound=Mapping[str, Any])
 
 
 def _one(key: str) -> Field:
@@ -92,3 +93,19 @@ def matches(
         if not ok:
             return False
     return True
+
+
+def select(
+    items: Iterable[Item],
+    filters: Iterable[Mapping[str, Any]],
+    resource: str,
+    tags: Callable[[Item], Mapping[str, str]] | None = None,
+) -> list[Item]:
+    """The items matching every filter, in their order. An unknown filter name is refused before any item
+    is read, as EC2 refuses the request whatever the account holds."""
+    filters = list(filters)
+    for f in filters:
+        name = f["Name"]
+        if not (name.startswith("tag:") or name == "tag-key" or name in FIELDS[resource]):
+            raise invalid_filter(name, resource)
+    return [i for i in items if matches(i, filters, resource, tags(i) if tags is not None else None)]

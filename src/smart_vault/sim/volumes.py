@@ -32,7 +32,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from smart_vault.sim.filters import matches
+from smart_vault.sim.filters import select
 
 VOLUME_CREATE_MEDIAN_S = 10.0  # GUESS
 FLEET_IOPS, FLEET_THROUGHPUT = 3000, 125  # GUESS: gp3's baseline
@@ -209,8 +209,7 @@ class VolumeStore:
         else:
             now = self.world.monotonic()
             found = [v for v in self._current(region) if v.visible_at <= now]
-        views = [v.view() for v in found]
-        return [v for v in views if matches(v, filters, "volume")]
+        return select((v.view() for v in found), filters, "volume")
 
     def delete(self, region: str, volume_id: str) -> None:
         volume = self._visible(region, volume_id, "DeleteVolume")

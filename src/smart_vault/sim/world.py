@@ -61,7 +61,7 @@ from smart_vault import aws
 from smart_vault.local.snapshot_lock import LockTable
 from smart_vault.runtime import Runtime, seeded_executors
 from smart_vault.sim.compute import Compute
-from smart_vault.sim.filters import matches, tag_dict
+from smart_vault.sim.filters import select, tag_dict
 from smart_vault.sim.invariants import RetentionWatch
 from smart_vault.sim.throttle import RequestBuckets, throttling_error
 from smart_vault.sim.volumes import FLEET_IOPS, FLEET_THROUGHPUT, VolumeStore
@@ -409,12 +409,8 @@ class SimWorld:
                 best = found
         ids = snaps.keys() if best is None or len(best) > len(snaps) // 2 else sorted(best)
         now = self.monotonic()
-        out = []
-        for sid in ids:
-            item = snaps[sid]
-            if item["_visible_at"] <= now and matches(item, filters, "snapshot", _cached_tags(item)):
-                out.append(_public(item))
-        return out
+        visible = (snaps[sid] for sid in ids if snaps[sid]["_visible_at"] <= now)
+        return [_public(item) for item in select(visible, filters, "snapshot", _cached_tags)]
 
     def _new_snapshot(
         self, region: str, volume_id: str, tags: list[dict[str, str]], **extra: Any
