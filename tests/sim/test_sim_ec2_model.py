@@ -157,6 +157,9 @@ def test_the_fleet_volumes_are_found_by_id_and_by_attachment_with_one_view():
     ]
     pages = list(ec2.get_paginator("describe_volumes").paginate(Filters=by_instance))
     assert [v for page in pages for v in page["Volumes"]] == listed
+    (instance,) = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"]
+    assert instance["State"] == {"Name": "running"}  # one store of instances: the fleet's too
+    assert [m["Ebs"]["VolumeId"] for m in instance["BlockDeviceMappings"]] == ids
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,5 @@
-"""Instances, images and their volumes in the simulated EC2: what a full-instance restore (and so a drill) calls.
+"""Instances and images in the simulated EC2: the fleet's instances (`adopt`, running from the start) and what
+a full-instance restore (and so a drill) launches and calls. One store of instances per region.
 
 `SimEC2` (ec2.py) hands every operation it does not have itself to `Compute` of its region, through its one
 request path (`SimEC2.send`: counted, throttled, cut off like every call), and its instance listings ask
@@ -56,13 +57,20 @@ class _Instance:
 
 @dataclass
 class Compute:
-    """The restored instances and images of one region of the simulated world."""
+    """The instances (the fleet's and those restores launch) and the images of one region of the world."""
 
     world: Any
     region: str
     images: dict[str, dict[str, Any]] = field(default_factory=dict)  # image id -> item (with _available_at)
     instances: dict[str, _Instance] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)  # ClientToken -> instance id
+
+    def adopt(self, item: dict[str, Any]) -> None:
+        """A fleet instance of the scenario (`SimWorld.add_instance`): running, its checks ok, from the start."""
+        never = float("-inf")
+        self.instances[item["InstanceId"]] = _Instance(
+            item, visible_at=never, running_at=never, status_ok_at=never
+        )
 
     # ------------------------------------------------------------------ state from the clock
     def _uniform(self, bounds: tuple[float, float]) -> float:
@@ -270,7 +278,7 @@ class Compute:
         return f"{self.region}a"
 
     def mapping_changed(self, instance_id: str, device: str, volume_id: str | None) -> None:
-        """AttachVolume (a volume id) or DetachVolume (None) of one of these instances: its block devices."""
+        """AttachVolume (a volume id) or DetachVolume (None) on one of these instances: its block devices."""
         instance = self.instances.get(instance_id)
         if instance is None:
             return

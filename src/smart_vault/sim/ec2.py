@@ -11,7 +11,7 @@ from typing import Any
 
 from smart_vault.local.snapshot_lock import LockError
 from smart_vault.sim.compute import Compute
-from smart_vault.sim.filters import select, tag_dict
+from smart_vault.sim.filters import tag_dict
 from smart_vault.sim.locks import SnapshotLockCalls
 from smart_vault.sim.throttle import RetryingCall
 from smart_vault.sim.waiters import SimWaiter
@@ -56,9 +56,7 @@ class _Paginator:
     def listing(self, filters: list[dict[str, Any]]) -> list[dict[str, Any]]:
         world, region = self.ec2.world, self.ec2.region
         if self.operation == "describe_instances":
-            # Two stores of instances remain: the world's fleet and the instances RunInstances launched.
-            fleet = select(world.instances, filters, "instance")
-            return fleet + self.ec2.compute.listing(filters)
+            return self.ec2.compute.listing(filters)
         if self.operation == "describe_volumes":
             return world.volumes.describe(region, None, filters)
         return world.find_snapshots(region, filters)
@@ -147,12 +145,9 @@ class SimEC2(SnapshotLockCalls):
         self._count("attach_volume")
 
         def attach() -> dict[str, Any]:
-            if self.region == self.world.primary and InstanceId in self.world.instance_by_id:
-                zone = f"{self.region}a"  # the fleet's zone (volumes.py)
-            else:
-                zone = self.compute.zone_of(InstanceId, "AttachVolume")
+            zone = self.compute.zone_of(InstanceId, "AttachVolume")
             answer = self.world.volumes.attach(self.region, VolumeId, InstanceId, Device, zone)
-            self._mapping_changed(InstanceId, Device, VolumeId)
+            self.compute.mapping_changed(InstanceId, Device, VolumeId)
             return answer
 
         return self.send("AttachVolume", attach)
@@ -162,21 +157,10 @@ class SimEC2(SnapshotLockCalls):
 
         def detach() -> dict[str, Any]:
             answer = self.world.volumes.detach(self.region, VolumeId)
-            self._mapping_changed(answer["InstanceId"], answer["Device"], None)
+            self.compute.mapping_changed(answer["InstanceId"], answer["Device"], None)
             return answer
 
         return self.send("DetachVolume", detach)
-
-    def _mapping_changed(self, instance_id: str, device: str, volume_id: str | None) -> None:
-        """An instance's block devices after AttachVolume (`volume_id`) or DetachVolume (None)."""
-        fleet = self.world.instance_by_id.get(instance_id)
-        if fleet is None:
-            self.compute.mapping_changed(instance_id, device, volume_id)
-            return
-        mappings = [m for m in fleet["BlockDeviceMappings"] if m["DeviceName"] != device]
-        if volume_id is not None:
-            mappings.append({"DeviceName": device, "Ebs": {"VolumeId": volume_id}})
-        fleet["BlockDeviceMappings"] = mappings
 
     def describe_snapshots(self, SnapshotIds=(), Filters=(), **_: Any) -> dict[str, Any]:
         self._count("describe_snapshots")

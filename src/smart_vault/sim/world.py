@@ -34,7 +34,9 @@ Modelled (the numbers are guesses, marked GUESS, not AWS figures):
 Describes are served from indexes (by state, by tag, by id), so a simulated week of 1,500 volumes runs in
 minutes: the figures count the requests the product would send to AWS, not the simulation's own work.
 
-The clients that answer from this world are `ec2.SimEC2` and `dynamodb.SimDynamoDB` / `SimSNS`. This module
+The clients that answer from this world are `ec2.SimEC2` (every call one request through `SimEC2.send`) and
+`dynamodb.SimDynamoDB` / `SimSNS`. Every EBS volume is in one store (`world.volumes`, `volumes.py`), the
+instances and images restores launch in `compute.py`, and every Describe* filters with `filters.py`. This module
 stays over 400 lines for one reason: `SimWorld` is the one model the services share (the clock and its event
 queue, the request path every call takes, and the snapshots with their indexes, which CreateSnapshots,
 CopySnapshot, DeleteSnapshot and the describes all update together); cutting it would split one state
@@ -168,7 +170,7 @@ class SimWorld:
         self.last_set_complete_at = 0.0
         self.unsafe_deletions = 0
         self.copies_of: dict[str, list[dict[str, Any]]] = {}
-        self.compute: dict[str, Compute] = {}  # region -> restored instances and images (sim/compute.py)
+        self.compute: dict[str, Compute] = {}  # region -> its instances and images (sim/compute.py)
         self.doomed: set[str] = set()  # (v3) primaries whose every copy fails
         self.locks = {primary: LockTable(), dr: LockTable()}  # (v3) EBS Snapshot Lock
         self.watch = RetentionWatch(self)  # (v3) invariants of retention and copying
@@ -343,6 +345,7 @@ class SimWorld:
             }
         )
         self.instance_by_id[instance_id] = self.instances[-1]
+        self.compute.setdefault(self.primary, Compute(self, self.primary)).adopt(self.instances[-1])
         sizes = (*sizes, *[round(self.p.reference_size_gib)] * (len(mappings) - len(sizes)))
         for mapping, size in zip(mappings, sizes, strict=False):
             self.volumes.attached(
