@@ -12,7 +12,7 @@ way. The results table is kept in memory (the simulation models EC2's timing, no
 
 from __future__ import annotations
 
-import secrets
+import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -58,7 +58,9 @@ def seed_recovery_points(world: SimWorld, instances: int, volumes: int = 2) -> l
     instance_ids = []
     for n in range(instances):
         instance_id = world.new_id("i")
-        set_id = f"bset-{secrets.token_hex(10)}"
+        # From the seed, not from `secrets` (a seed replays its drill reports too) nor the world's random
+        # source (the draws of the run stay where they were).
+        set_id = "bset-" + hashlib.sha256(f"{world.p.seed}:{n}".encode()).hexdigest()[:20]
         devices = ["/dev/xvda"] + [f"/dev/sd{chr(ord('f') + i)}" for i in range(volumes - 1)]
         for device in devices:
             snapshot_id = world.new_id("snap")
