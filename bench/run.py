@@ -408,8 +408,9 @@ def swarm(argv: list[str]) -> int:
 
 
 def drill_scenario(argv: list[str]) -> int:
-    """`--scenario drill [--json] [--instances N] [--runs R] [--seed S]`: weekly drill runs on the simulation;
-    RTO p50/p95 and the EC2 API calls per drill (smart_vault/sim/drill_scenario.py)."""
+    """`--scenario drill [--json] [--instances N] [--runs R] [--seed S] [--api-rate-scale X]`: weekly drill runs
+    on the simulation; RTO p50/p95, the EC2 API calls per drill and the requests (and throttled ones) EC2 saw
+    (smart_vault/sim/drill_scenario.py)."""
     from smart_vault.observability import logger
     from smart_vault.sim.drill_scenario import run_drill_scenario
 
@@ -419,9 +420,11 @@ def drill_scenario(argv: list[str]) -> int:
     parser.add_argument("--instances", type=int, default=5)
     parser.add_argument("--runs", type=int, default=4, help="weekly drill runs")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--api-rate-scale", type=float, default=1.0, help="shrinks EC2's token buckets")
     args = parser.parse_args(argv)
     logger.setLevel("WARNING")  # the drills' own progress lines would bury the figure
-    summary = run_drill_scenario(instances=args.instances, runs=args.runs, seed=args.seed).summary()
+    figures = run_drill_scenario(args.instances, args.runs, args.seed, args.api_rate_scale)
+    summary = figures.summary()
     if args.json:
         print(json.dumps(summary))
     else:

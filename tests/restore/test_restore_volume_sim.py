@@ -95,9 +95,9 @@ def test_restores_whose_volume_is_invisible_after_create_volume_succeed(store, v
     sim = virtual_clock(seed=3)
     jobs = [sim.restore(store) for _ in range(20)]
     assert [j["status"] for j in jobs] == ["SUCCEEDED"] * 20, [j["error"] for j in jobs]
-    assert sim.world.restored.not_found_answers > 0  # the invisibility was met, and waited out
-    assert len(sim.world.restored.live(PRIMARY)) == 20
-    assert {j["volume_id"] for j in jobs} == set(sim.world.restored.live(PRIMARY))
+    assert sim.world.volumes.not_found_answers > 0  # the invisibility was met, and waited out
+    assert len(sim.world.volumes.live(PRIMARY, sim.snapshot_id)) == 20
+    assert {j["volume_id"] for j in jobs} == set(sim.world.volumes.live(PRIMARY, sim.snapshot_id))
 
 
 def test_a_volume_ending_in_error_fails_at_once_with_a_reason_and_is_deleted(store, virtual_clock):
@@ -106,7 +106,7 @@ def test_a_volume_ending_in_error_fails_at_once_with_a_reason_and_is_deleted(sto
     jobs = [sim.restore(store) for _ in range(10)]
     assert [j["status"] for j in jobs] == ["FAILED"] * 10
     assert all("state error" in j["error"] and "rollback incomplete" not in j["error"] for j in jobs)
-    assert sim.world.restored.live(PRIMARY) == []  # nothing leaked, invisible or not
+    assert sim.world.volumes.live(PRIMARY, sim.snapshot_id) == []  # nothing leaked, invisible or not
     assert sim.world.clock - started < 10 * 120  # failed at once, not polled until the budget ran out
 
 
@@ -132,4 +132,4 @@ def test_a_restore_failing_while_its_volume_is_still_invisible_leaks_nothing(sto
     assert job["status"] == "FAILED" and "UnauthorizedOperation" in job["error"]
     assert "rollback incomplete" not in job["error"]
     assert failures == [job["volume_id"]]
-    assert sim.world.restored.live(PRIMARY) == []
+    assert sim.world.volumes.live(PRIMARY, sim.snapshot_id) == []

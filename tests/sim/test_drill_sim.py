@@ -37,3 +37,25 @@ def test_the_same_seed_gives_the_same_figures():
     a = run_drill_scenario(instances=3, runs=1, seed=3).summary()
     b = run_drill_scenario(instances=3, runs=1, seed=3).summary()
     assert a == b
+
+
+def test_drills_on_shrunk_ec2_buckets_are_throttled_on_the_compute_calls_too_and_still_pass():
+    # 2 % of EC2's documented buckets: DescribeInstances and DescribeImages hold 2 tokens, 0.4 a second.
+    figures = run_drill_scenario(instances=3, runs=2, seed=3, api_rate_scale=0.02)
+    summary = figures.summary()
+    assert summary["drills"] == summary["passed"] == 6 and summary["leftovers"] == 0
+    throttled = summary["ec2_throttled_by_action"]
+    assert throttled["DescribeInstances"] > 0 and throttled["DescribeImages"] > 0  # compute.py's, via send()
+    requests, calls = summary["ec2_requests_by_action"], summary["ec2_calls_by_operation"]
+    # EC2 saw every call the product made and every retry of a throttled one.
+    assert requests["RunInstances"] == calls["run_instances"] + throttled.get("RunInstances", 0)
+    assert requests["DescribeImages"] == calls["describe_images"] + throttled["DescribeImages"]
+
+
+def test_with_ec2s_own_buckets_every_drill_call_is_one_request():
+    summary = run_drill_scenario(instances=3, runs=1, seed=3).summary()
+    assert summary["ec2_throttled_by_action"] == {}
+    calls = {
+        "".join(p.title() for p in k.split("_")): n for k, n in summary["ec2_calls_by_operation"].items()
+    }
+    assert summary["ec2_requests_by_action"] == calls

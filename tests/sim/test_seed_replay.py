@@ -43,6 +43,18 @@ def test_the_same_seed_gives_byte_identical_json_in_two_fresh_processes():
     assert b'"overlapping_invocations": 0' not in first.stdout
 
 
+def test_drills_throttled_on_their_instance_and_image_calls_replay_in_two_fresh_processes():
+    # The compute calls go through the request path (its buckets and botocore's jittered back-off, drawn
+    # from the world's random source): the figures are still a function of the seed.
+    drill = ["--scenario", "drill", "--instances", "3", "--runs", "2", "--seed", "3"]
+    args = [*drill, "--api-rate-scale", "0.02", "--json"]
+    first, second = bench(args, "1"), bench(args, "2")
+
+    assert first.returncode == second.returncode == 0, first.stderr.decode()[-2000:]
+    assert first.stdout == second.stdout
+    assert b'"DescribeInstances": ' in first.stdout.split(b'"ec2_throttled_by_action"')[1]  # throttled
+
+
 def test_a_seeded_executor_runs_every_task_in_an_order_drawn_from_its_seed():
     def order(seed: int) -> list[int]:
         ran: list[int] = []

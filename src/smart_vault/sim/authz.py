@@ -49,14 +49,21 @@ class SimFacts:
                 resource_id, tags, bool(item.get("Encrypted")), item.get("KmsKeyId"), item.get("OwnerId")
             )
         if resource_id.startswith("i-"):
-            instance = self.world.instance_by_id.get(resource_id)
-            if instance is None:
+            compute = self.world.compute.get(region)  # the region's one store of instances (sim/compute.py)
+            found = compute.instances.get(resource_id) if compute is not None else None
+            if found is None:
                 return None
+            instance = found.item
             tags = {t["Key"]: t["Value"] for t in instance.get("Tags", [])}
             volumes = tuple(m["Ebs"]["VolumeId"] for m in instance.get("BlockDeviceMappings", []))
             return Ec2Resource(resource_id, tags, volume_ids=volumes)
         if resource_id.startswith("vol-"):
-            return Ec2Resource(resource_id, {}, encrypted=False)
+            volume = self.world.volumes.get(region, resource_id)  # the one store of volumes (sim/volumes.py)
+            if volume is None:
+                return None
+            tags = {t["Key"]: t["Value"] for t in volume.tags}
+            attached = volume.attachment.instance_id if volume.attachment is not None else None
+            return Ec2Resource(resource_id, tags, encrypted=volume.encrypted, instance_id=attached)
         return None
 
     def default_network(self, region: str) -> tuple[str | None, tuple[str, ...]]:

@@ -1,8 +1,10 @@
-"""Instances, images and their volumes in the simulated EC2: what a full-instance restore (and so a drill) calls.
+"""Instances and images in the simulated EC2: the fleet's instances (`adopt`, running from the start) and what
+a full-instance restore (and so a drill) launches and calls. One store of instances per region.
 
-`SimEC2` (world.py) hands every operation it does not have itself to `Compute` of its region, and its
-paginators of restored resources (filtered by `smart-vault:restore-id`) too. States are computed from the
-virtual clock when read, so a poll that sleeps sees them change exactly as time passes.
+`SimEC2` (ec2.py) hands every operation it does not have itself to `Compute` of its region, through its one
+request path (`SimEC2.send`: counted, throttled, cut off like every call), and its instance listings ask
+`listing()` here. States are computed from the virtual clock when read, so a poll that sleeps sees them change
+exactly as time passes. The instances' volumes live in the world's one volume store (`volumes.py`).
 
 Modelled (the figures are guesses from AWS's documentation and common experience, marked GUESS; AWS publishes
 no launch-time figures):
@@ -11,24 +13,24 @@ no launch-time figures):
   the contract describes), `pending` for 30..60 s, then `running` (GUESS); its status checks are
   `initializing` for a further 2..4 min, then `ok` (GUESS; EC2 documents that checks start once running);
 - TerminateInstances: `shutting-down` for 20..40 s, then `terminated`; volumes with DeleteOnTermination go
-  with it, the others become `available` (GUESS for the time);
-- DeleteVolume and DeregisterImage take effect at once (GUESS: their `deleting` phase is not modelled);
+  with it, the others become `available` (GUESS for the time; `volumes.py`);
+- DeregisterImage takes effect at once (GUESS);
 - every subnet id exists, in the region's zone `a` (the simulation has no VPCs).
 Not modelled: capacity errors (`InsufficientInstanceCapacity`, see tests/faults), instance type quotas,
-throttling of the run-instances bucket.
+the resource-token buckets of RunInstances and TerminateInstances (their request-token buckets are:
+`throttle.py`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from smart_vault.tags import RESTORE_ID_TAG
+from smart_vault.sim.filters import select
 
-RESTORE_TAG = f"tag:{RESTORE_ID_TAG}"
 IMAGE_PENDING_S = (3.0, 15.0)  # GUESS
 INSTANCE_PENDING_S = (30.0, 60.0)  # GUESS
 STATUS_INITIALIZING_S = (120.0, 240.0)  # GUESS
@@ -43,25 +45,6 @@ def _tag_list(specs: Any, resource_type: str) -> list[dict[str, str]]:
     return [dict(t) for s in specs or () if s.get("ResourceType") == resource_type for t in s.get("Tags", [])]
 
 
-def _matches(item: dict[str, Any], filters: list[dict[str, Any]], state: str) -> bool:
-    tags = {t["Key"]: t["Value"] for t in item.get("Tags", [])}
-    for f in filters:
-        name, values = f["Name"], f["Values"]
-        if name.startswith("tag:"):
-            ok = tags.get(name[4:]) in values
-        elif name == "tag-key":
-            ok = any(v in tags for v in values)
-        elif name in ("instance-state-name", "status", "state"):
-            ok = state in values
-        elif name == "name":
-            ok = item.get("Name") in values
-        else:
-            raise _error("InvalidParameterValue", f"the simulation has no filter {name}", "Describe")
-        if not ok:
-            return False
-    return True
-
-
 @dataclass
 class _Instance:
     item: dict[str, Any]
@@ -74,14 +57,20 @@ class _Instance:
 
 @dataclass
 class Compute:
-    """The restored instances, images and volumes of one region of the simulated world."""
+    """The instances (the fleet's and those restores launch) and the images of one region of the world."""
 
     world: Any
     region: str
     images: dict[str, dict[str, Any]] = field(default_factory=dict)  # image id -> item (with _available_at)
     instances: dict[str, _Instance] = field(default_factory=dict)
-    volumes: dict[str, dict[str, Any]] = field(default_factory=dict)  # volume id -> item (with _instance)
     tokens: dict[str, str] = field(default_factory=dict)  # ClientToken -> instance id
+
+    def adopt(self, item: dict[str, Any]) -> None:
+        """A fleet instance of the scenario (`SimWorld.add_instance`): running, its checks ok, from the start."""
+        never = float("-inf")
+        self.instances[item["InstanceId"]] = _Instance(
+            item, visible_at=never, running_at=never, status_ok_at=never
+        )
 
     # ------------------------------------------------------------------ state from the clock
     def _uniform(self, bounds: tuple[float, float]) -> float:
@@ -102,29 +91,6 @@ class Compute:
         if state == "terminated":
             view["BlockDeviceMappings"] = []
         return view
-
-    def _volume_state(self, volume: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
-        """(state, attachments) of a volume launched with an instance."""
-        owner = self.instances.get(volume.get("_instance", ""))
-        if owner is not None and self._state(owner) != "terminated":
-            attachments = [
-                {"InstanceId": owner.item["InstanceId"], "Device": volume["_device"], "State": "attached"}
-            ]
-            return "in-use", attachments
-        return "available", []
-
-    def _live_volumes(self) -> Iterator[dict[str, Any]]:
-        for volume_id, volume in list(self.volumes.items()):
-            owner = self.instances.get(volume.get("_instance", ""))
-            if owner is not None and self._state(owner) == "terminated" and volume["_delete_on_termination"]:
-                del self.volumes[volume_id]
-                continue
-            yield volume
-
-    def _volume_view(self, volume: dict[str, Any]) -> dict[str, Any]:
-        state, attachments = self._volume_state(volume)
-        view = {k: v for k, v in volume.items() if not k.startswith("_")}
-        return {**view, "State": state, "Attachments": attachments}
 
     def _image_view(self, image: dict[str, Any]) -> dict[str, Any]:
         view = {k: v for k, v in image.items() if not k.startswith("_")}
@@ -164,11 +130,7 @@ class Compute:
                     "InvalidAMIID.NotFound", f"The image id '[{missing[0]}]' does not exist", "DescribeImages"
                 )
             return {"Images": [self._image_view(self.images[i]) for i in ImageIds]}
-        found = [
-            self._image_view(i)
-            for i in self.images.values()
-            if _matches(i, list(Filters), self._image_view(i)["State"])
-        ]
+        found = select((self._image_view(i) for i in self.images.values()), Filters, "image")
         return {"Images": found}
 
     def deregister_image(self, ImageId: str, **_: Any):
@@ -201,20 +163,23 @@ class Compute:
         instance_id = self.world.new_id("i")
         volume_tags = _tag_list(TagSpecifications, "volume")
         mappings = []
+        snapshots = self.world.snapshots[self.region]
         for mapping in image["BlockDeviceMappings"]:
             volume_id = self.world.new_id("vol")
             ebs = mapping["Ebs"]
-            self.volumes[volume_id] = {
-                "VolumeId": volume_id,
-                "SnapshotId": ebs["SnapshotId"],
-                "Size": ebs.get("VolumeSize", 8),
-                "VolumeType": ebs.get("VolumeType", "gp3"),
-                "AvailabilityZone": f"{self.region}a",
-                "Tags": [dict(t) for t in volume_tags],
-                "_instance": instance_id,
-                "_device": mapping["DeviceName"],
-                "_delete_on_termination": bool(ebs.get("DeleteOnTermination", True)),
-            }
+            self.world.volumes.attached(
+                self.region,
+                volume_id,
+                instance_id,
+                mapping["DeviceName"],
+                availability_zone=f"{self.region}a",
+                size=ebs.get("VolumeSize", 8),
+                volume_type=ebs.get("VolumeType", "gp3"),
+                snapshot_id=ebs["SnapshotId"],
+                tags=[dict(t) for t in volume_tags],
+                encrypted=bool(snapshots.get(ebs["SnapshotId"], {}).get("Encrypted")),
+                delete_on_termination=bool(ebs.get("DeleteOnTermination", True)),
+            )
             mappings.append({"DeviceName": mapping["DeviceName"], "Ebs": {"VolumeId": volume_id}})
         running_at = now + self._uniform(INSTANCE_PENDING_S)
         instance = _Instance(
@@ -249,14 +214,11 @@ class Compute:
 
     def describe_instances(self, InstanceIds=None, Filters=(), **_: Any):
         if InstanceIds:
-            chosen = self._visible(list(InstanceIds), "DescribeInstances")
+            views = [self._instance_view(i) for i in self._visible(list(InstanceIds), "DescribeInstances")]
+            views = select(views, Filters, "instance")
         else:
-            chosen = [
-                i
-                for i in self.instances.values()
-                if self.world.clock >= i.visible_at and _matches(i.item, list(Filters), self._state(i))
-            ]
-        return {"Reservations": [{"Instances": [self._instance_view(i) for i in chosen]}] if chosen else []}
+            views = self.listing(list(Filters))
+        return {"Reservations": [{"Instances": views}] if views else []}
 
     def describe_instance_status(self, InstanceIds, IncludeAllInstances=False, **_: Any):
         statuses = []
@@ -286,6 +248,9 @@ class Compute:
             if instance.terminate_at is None:
                 instance.terminate_at = self.world.clock
                 instance.terminated_at = self.world.clock + self._uniform(SHUTTING_DOWN_S)
+                self.world.volumes.instance_terminated(
+                    self.region, instance.item["InstanceId"], instance.terminated_at
+                )
             changes.append(
                 {
                     "InstanceId": instance.item["InstanceId"],
@@ -295,37 +260,34 @@ class Compute:
             )
         return {"TerminatingInstances": changes}
 
-    # ------------------------------------------------------------------ volumes, subnets, key pairs
-    def has_volume(self, volume_id: str) -> bool:
-        return volume_id in self.volumes
+    def listing(self, filters: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The visible instances matching `filters`, as DescribeInstances lists them (one reservation each)."""
+        visible = (
+            self._instance_view(i) for i in self.instances.values() if self.world.clock >= i.visible_at
+        )
+        return select(visible, filters, "instance")
 
-    def describe_volumes(self, VolumeIds=None, Filters=(), **_: Any):
-        live = {v["VolumeId"]: v for v in self._live_volumes()}
-        if VolumeIds:
-            missing = [v for v in VolumeIds if v not in live]
-            if missing:
-                raise _error(
-                    "InvalidVolume.NotFound", f"The volume '{missing[0]}' does not exist.", "DescribeVolumes"
-                )
-            return {"Volumes": [self._volume_view(live[v]) for v in VolumeIds]}
-        return {
-            "Volumes": [
-                self._volume_view(v)
-                for v in live.values()
-                if _matches(v, list(Filters), self._volume_state(v)[0])
-            ]
-        }
+    def zone_of(self, instance_id: str, operation: str) -> str:
+        """The zone of a visible instance a volume may be attached to (every subnet is in zone `a`): EC2
+        attaches to a `running` or `stopped` instance only (GUESS: the error code `IncorrectInstanceState`)."""
+        (instance,) = self._visible([instance_id], operation)
+        state = self._state(instance)
+        if state not in ("running", "stopped"):
+            message = f"The instance '{instance_id}' is not in a valid state for this operation ({state})."
+            raise _error("IncorrectInstanceState", message, operation)
+        return f"{self.region}a"
 
-    def delete_volume(self, VolumeId: str):
-        live = {v["VolumeId"]: v for v in self._live_volumes()}
-        volume = live.get(VolumeId)
-        if volume is None:
-            raise _error("InvalidVolume.NotFound", f"The volume '{VolumeId}' does not exist.", "DeleteVolume")
-        if self._volume_state(volume)[0] != "available":
-            raise _error("VolumeInUse", f"Volume {VolumeId} is currently attached", "DeleteVolume")
-        del self.volumes[VolumeId]
-        return {}
+    def mapping_changed(self, instance_id: str, device: str, volume_id: str | None) -> None:
+        """AttachVolume (a volume id) or DetachVolume (None) on one of these instances: its block devices."""
+        instance = self.instances.get(instance_id)
+        if instance is None:
+            return
+        mappings = [m for m in instance.item["BlockDeviceMappings"] if m["DeviceName"] != device]
+        if volume_id is not None:
+            mappings.append({"DeviceName": device, "Ebs": {"VolumeId": volume_id}})
+        instance.item["BlockDeviceMappings"] = mappings
 
+    # ------------------------------------------------------------------ subnets, key pairs
     def describe_subnets(self, SubnetIds, **_: Any):
         return {"Subnets": [{"SubnetId": s, "AvailabilityZone": f"{self.region}a"} for s in SubnetIds]}
 
@@ -334,7 +296,7 @@ class Compute:
             "InvalidKeyPair.NotFound", f"The key pair '{KeyNames[0]}' does not exist", "DescribeKeyPairs"
         )
 
-    # ------------------------------------------------------------------ the hooks SimEC2 uses
+    # ------------------------------------------------------------------ the hook SimEC2 uses
     OPERATIONS = (
         "register_image",
         "describe_images",
@@ -343,39 +305,12 @@ class Compute:
         "describe_instances",
         "describe_instance_status",
         "terminate_instances",
-        "describe_volumes",
-        "delete_volume",
         "describe_subnets",
         "describe_key_pairs",
     )
 
-    def operation(self, name: str, count: Callable[[str], None]) -> Callable[..., Any]:
+    def operation(self, name: str) -> Callable[..., Any]:
+        """The method answering the EC2 operation `name` (SimEC2 sends it as one request)."""
         if name not in self.OPERATIONS:
             raise AttributeError(f"the simulated EC2 has no operation {name}")
-        method = getattr(self, name)
-
-        def call(**kwargs: Any) -> Any:
-            count(name)
-            return method(**kwargs)
-
-        return call
-
-    def paginator(self, operation: str, fallback: Any) -> Any:
-        """Restored resources (filtered by their restore id) are this module's; the rest is world.py's."""
-        return _Paginator(self, operation, fallback)
-
-
-@dataclass
-class _Paginator:
-    compute: Compute
-    operation: str
-    fallback: Any
-
-    def paginate(self, PaginationConfig: dict[str, Any] | None = None, **kwargs: Any) -> Iterator[dict]:
-        filters = kwargs.get("Filters", [])
-        if self.operation in ("describe_instances", "describe_volumes") and any(
-            f["Name"] == RESTORE_TAG for f in filters
-        ):
-            yield getattr(self.compute, self.operation)(Filters=filters)
-            return
-        yield from self.fallback.paginate(PaginationConfig=PaginationConfig, **kwargs)
+        return getattr(self, name)

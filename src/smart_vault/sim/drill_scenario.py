@@ -2,7 +2,8 @@
 engine against the simulated EC2 of sim/compute.py, in virtual time.
 
 Each scheduled run drills every protected instance (one complete recovery point each in the DR region); the
-figures are the recovery time per drill (p50, p95) and the EC2 API calls a drill costs. After every run the
+figures are the recovery time per drill (p50, p95), the EC2 API calls a drill costs, and the requests EC2 saw
+(every call and every retry of a throttled one, through `SimEC2.send`; `api_rate_scale` shrinks the buckets). After every run the
 invariant is checked: nothing tagged with a drill's restore id is left (instance, volume or image).
 
 The simulation's clock is single-threaded, so a run's drills go one after another here (in AWS they run in
@@ -12,7 +13,7 @@ way. The results table is kept in memory (the simulation models EC2's timing, no
 
 from __future__ import annotations
 
-import secrets
+import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -58,7 +59,9 @@ def seed_recovery_points(world: SimWorld, instances: int, volumes: int = 2) -> l
     instance_ids = []
     for n in range(instances):
         instance_id = world.new_id("i")
-        set_id = f"bset-{secrets.token_hex(10)}"
+        # From the seed, not from `secrets` (a seed replays its drill reports too) nor the world's random
+        # source (the draws of the run stay where they were).
+        set_id = "bset-" + hashlib.sha256(f"{world.p.seed}:{n}".encode()).hexdigest()[:20]
         devices = ["/dev/xvda"] + [f"/dev/sd{chr(ord('f') + i)}" for i in range(volumes - 1)]
         for device in devices:
             snapshot_id = world.new_id("snap")
@@ -99,19 +102,14 @@ def seed_recovery_points(world: SimWorld, instances: int, volumes: int = 2) -> l
 
 
 def leftovers(world: SimWorld) -> list[str]:
+    """What a drill left in the DR region, read from the world's state (not through the API, so that the
+    check is no request of the run): live drill instances, volumes, images."""
     compute = world.compute.get(DR)
     if compute is None:
         return []
-    ec2 = SimEC2(world, DR)
-    left = [
-        i["InstanceId"]
-        for r in ec2.describe_instances(Filters=[{"Name": "tag-key", "Values": ["smart-vault:drill-id"]}])[
-            "Reservations"
-        ]
-        for i in r["Instances"]
-        if i["State"]["Name"] != "terminated"
-    ]
-    left += [v["VolumeId"] for v in compute.describe_volumes()["Volumes"]]
+    drills = [{"Name": "tag-key", "Values": ["smart-vault:drill-id"]}]
+    left = [i["InstanceId"] for i in compute.listing(drills) if i["State"]["Name"] != "terminated"]
+    left += world.volumes.live(DR)
     left += list(compute.images)
     return left
 
@@ -135,6 +133,8 @@ class DrillFigures:
     ec2_calls: dict[str, int] = field(default_factory=dict)
     leftovers_after_runs: list[list[str]] = field(default_factory=list)
     reports: list[dict[str, Any]] = field(default_factory=list)
+    requests: dict[str, int] = field(default_factory=dict)  # what reached EC2, retries included
+    throttled: dict[str, int] = field(default_factory=dict)  # RequestLimitExceeded answers
 
     def summary(self) -> dict[str, Any]:
         calls = sum(self.ec2_calls.values())
@@ -147,13 +147,17 @@ class DrillFigures:
             "stage_p50_s": {k: round(percentile(v, 0.5), 1) for k, v in sorted(self.stages.items())},
             "ec2_calls_per_drill": round(calls / self.drills, 1) if self.drills else 0.0,
             "ec2_calls_by_operation": dict(sorted(self.ec2_calls.items())),
+            "ec2_requests_by_action": dict(sorted(self.requests.items())),
+            "ec2_throttled_by_action": dict(sorted(self.throttled.items())),
             "leftovers": sum(len(x) for x in self.leftovers_after_runs),
         }
 
 
-def run_drill_scenario(instances: int = 5, runs: int = 4, seed: int = 1) -> DrillFigures:
+def run_drill_scenario(
+    instances: int = 5, runs: int = 4, seed: int = 1, api_rate_scale: float = 1.0
+) -> DrillFigures:
     """`runs` weekly drill runs of `instances` protected instances; the figures and the invariant's record."""
-    world = SimWorld(SimParams(seed=seed), START, PRIMARY, DR)
+    world = SimWorld(SimParams(seed=seed, api_rate_scale=api_rate_scale), START, PRIMARY, DR)
     seed_recovery_points(world, instances)
     ec2 = SimEC2(world, DR)
     clients = DrillClients(ec2=ec2, lambda_client=None, store=MemoryDrillResults(), sns=SimSNS())  # type: ignore[arg-type]
@@ -190,4 +194,5 @@ def run_drill_scenario(instances: int = 5, runs: int = 4, seed: int = 1) -> Dril
     finally:
         aws.set_clock(None, None)
     figures.ec2_calls = dict(ec2.calls)
+    figures.requests, figures.throttled = dict(world.requests), dict(world.buckets.throttled)
     return figures

@@ -9,43 +9,26 @@ from collections.abc import Callable, Iterator
 from types import SimpleNamespace
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from smart_vault.local.snapshot_lock import LockError
 from smart_vault.sim.compute import Compute
+from smart_vault.sim.filters import tag_dict
 from smart_vault.sim.locks import SnapshotLockCalls
 from smart_vault.sim.throttle import RetryingCall
-from smart_vault.sim.volumes import SimWaiter
-from smart_vault.sim.world import ACCOUNT, MAX_RESULTS, SimWorld, _error, _match, _tags
+from smart_vault.sim.waiters import SimWaiter
+from smart_vault.sim.world import ACCOUNT, MAX_RESULTS, SimWorld, _error
 
 
-def _attached_volumes(
-    instances: list[dict[str, Any]], filters: list[dict[str, Any]], world_sizes: dict[str, int] | None = None
-) -> list[dict[str, Any]]:
-    """DescribeVolumes with the one filter the backup sends (`attachment.instance-id`). GUESS: every simulated
-    volume is a 100 GiB gp3 at its baseline (3000 IOPS, 125 MiB/s); the copy times do not depend on it."""
-    wanted: set[str] | None = None
-    sizes = world_sizes or {}
-    for f in filters:
-        if f["Name"] != "attachment.instance-id":
-            raise _error("InvalidParameterValue", f"the simulation has no filter {f['Name']}", "Describe")
-        wanted = set(f["Values"]) if wanted is None else wanted & set(f["Values"])
-    return [
-        {
-            "VolumeId": mapping["Ebs"]["VolumeId"],
-            "Size": sizes.get(mapping["Ebs"]["VolumeId"], 100),
-            "VolumeType": "gp3",
-            "Iops": 3000,
-            "Throughput": 125,
-            "State": "in-use",
-            "Attachments": [
-                {"InstanceId": instance["InstanceId"], "Device": mapping["DeviceName"], "State": "attached"}
-            ],
-        }
-        for instance in instances
-        if wanted is None or instance["InstanceId"] in wanted
-        for mapping in instance["BlockDeviceMappings"]
-    ]
+def _action(method: str) -> str:
+    """boto3's method name -> the API action: `run_instances` -> `RunInstances`."""
+    return "".join(part.title() for part in method.split("_"))
+
+
+def _filtered(params: dict[str, Any]) -> bool:
+    """Whether a request names filters, ids or a page size: EC2 takes the tokens of a describe that names
+    none from the smaller bucket of unfiltered and unpaginated actions (`throttle.py`)."""
+    return any(
+        params.get(k) for k in params if k == "Filters" or k == "MaxResults" or k.endswith(("Ids", "Names"))
+    )
 
 
 class _Paginator:
@@ -54,30 +37,29 @@ class _Paginator:
 
     def paginate(self, PaginationConfig: dict[str, Any] | None = None, **kwargs: Any) -> Iterator[dict]:
         """Pages of `PageSize` (MaxResults, at most 1000) items; each page is one throttled request."""
-        filters = kwargs.get("Filters", [])
-        world, ec2 = self.ec2.world, self.ec2
+        filters = list(kwargs.get("Filters", []))
+        ec2 = self.ec2
         size = min(int((PaginationConfig or {}).get("PageSize") or MAX_RESULTS), MAX_RESULTS)
-        action = "".join(part.title() for part in self.operation.split("_"))
+        action = _action(self.operation)
         filtered = bool(filters) or PaginationConfig is not None
         # The answer is read at the first page (a describe's pages are one listing).
-        ec2.send(action, lambda: None, filtered)
-        if self.operation == "describe_instances":
-            found = [i for i in world.instances if _match(i, filters)]
-            key = "Reservations"
-        elif self.operation == "describe_volumes":
-            if any(f["Name"] == "attachment.instance-id" for f in filters):
-                found = _attached_volumes(world.instances, filters, world.volume_size)
-            else:
-                found = world.restored.describe(ec2.region, None, filters)
-            key = "Volumes"
-        else:
-            found = world.find_snapshots(ec2.region, filters)
-            key = "Snapshots"
+        found = ec2.send(action, lambda: self.listing(filters), filtered)
+        key = {"describe_instances": "Reservations", "describe_volumes": "Volumes"}.get(
+            self.operation, "Snapshots"
+        )
         for index in range(0, max(len(found), 1), size):
             if index:
                 ec2.send(action, lambda: None, filtered, first=False)
             page = found[index : index + size]
             yield {key: [{"Instances": page}]} if key == "Reservations" else {key: page}
+
+    def listing(self, filters: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        world, region = self.ec2.world, self.ec2.region
+        if self.operation == "describe_instances":
+            return self.ec2.compute.listing(filters)
+        if self.operation == "describe_volumes":
+            return world.volumes.describe(region, None, filters)
+        return world.find_snapshots(region, filters)
 
 
 class _Events:
@@ -114,7 +96,13 @@ class SimEC2(SnapshotLockCalls):
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_") or name in ("compute", "retry"):
             raise AttributeError(name)
-        return self.compute.operation(name, self._count)  # the operations of sim/compute.py
+        method = self.compute.operation(name)  # the operations of sim/compute.py, each one request
+
+        def call(**params: Any) -> Any:
+            self._count(name)
+            return self.send(_action(name), lambda: method(**params), _filtered(params))
+
+        return call
 
     def send(self, action: str, call: Callable[[], Any], filtered: bool = True, first: bool = True) -> Any:
         if first:
@@ -132,39 +120,47 @@ class SimEC2(SnapshotLockCalls):
 
     def get_paginator(self, operation: str) -> Any:
         self._count(operation)
-        return self.compute.paginator(operation, _Paginator(self, operation))
+        return _Paginator(self, operation)
 
     def get_waiter(self, name: str) -> SimWaiter:
         return SimWaiter(self, name)
 
     def create_volume(self, **params: Any) -> dict[str, Any]:
         self._count("create_volume")
-        return self.send("CreateVolume", lambda: self.world.restored.create(self.region, **params))
+        return self.send("CreateVolume", lambda: self.world.volumes.create(self.region, **params))
 
     def describe_volumes(self, VolumeIds=None, Filters=(), **_: Any) -> dict[str, Any]:
         self._count("describe_volumes")
-        ids = list(VolumeIds or [])
-        # Volumes of simulated instances (sim/compute.py) and volumes created by CreateVolume (sim/volumes.py).
-        try:
-            launched = list(self.compute.describe_volumes(Filters=list(Filters))["Volumes"])
-        except ClientError:
-            launched = []  # a filter only restored volumes have (sim/compute.py knows tags and state)
-        if ids:
-            launched = [v for v in launched if v["VolumeId"] in ids]
-            ids = [i for i in ids if i not in {v["VolumeId"] for v in launched}]
-            if not ids:
-                return {"Volumes": launched}
         found = self.send(
-            "DescribeVolumes", lambda: self.world.restored.describe(self.region, ids or None, list(Filters))
+            "DescribeVolumes", lambda: self.world.volumes.describe(self.region, VolumeIds, list(Filters))
         )
-        return {"Volumes": launched + found}
+        return {"Volumes": found}
 
-    def delete_volume(self, VolumeId: str) -> None:
+    def delete_volume(self, VolumeId: str, **_: Any) -> dict[str, Any]:
         self._count("delete_volume")
-        if self.compute.has_volume(VolumeId):
-            self.compute.delete_volume(VolumeId=VolumeId)
-            return
-        self.send("DeleteVolume", lambda: self.world.restored.delete(self.region, VolumeId))
+        self.send("DeleteVolume", lambda: self.world.volumes.delete(self.region, VolumeId))
+        return {}
+
+    def attach_volume(self, VolumeId: str, InstanceId: str, Device: str, **_: Any) -> dict[str, Any]:
+        self._count("attach_volume")
+
+        def attach() -> dict[str, Any]:
+            zone = self.compute.zone_of(InstanceId, "AttachVolume")
+            answer = self.world.volumes.attach(self.region, VolumeId, InstanceId, Device, zone)
+            self.compute.mapping_changed(InstanceId, Device, VolumeId)
+            return answer
+
+        return self.send("AttachVolume", attach)
+
+    def detach_volume(self, VolumeId: str, **_: Any) -> dict[str, Any]:
+        self._count("detach_volume")
+
+        def detach() -> dict[str, Any]:
+            answer = self.world.volumes.detach(self.region, VolumeId)
+            self.compute.mapping_changed(answer["InstanceId"], answer["Device"], None)
+            return answer
+
+        return self.send("DetachVolume", detach)
 
     def describe_snapshots(self, SnapshotIds=(), Filters=(), **_: Any) -> dict[str, Any]:
         self._count("describe_snapshots")
@@ -199,7 +195,7 @@ class SimEC2(SnapshotLockCalls):
                 raise _error(
                     "InvalidSnapshot.NotFound", f"The snapshot '{resource}' does not exist.", "CreateTags"
                 )
-            current = _tags(item)
+            current = tag_dict(item)
             current.update({t["Key"]: t["Value"] for t in tags})
             self.world.set_tags(self.region, item, current)
 

@@ -66,7 +66,7 @@ def restore_once(seed: int, volumes: int = 3) -> dict[str, Any]:
         )
         engine.execute()
         ended = world.monotonic()
-        calls = dict(dr.calls)
+        calls, requests = dict(dr.calls), dict(world.requests)
         left_after_restore = find_leftovers(cast("EC2Client", dr), plan.restore_id)
     finally:
         aws.set_clock(None, None)
@@ -77,6 +77,7 @@ def restore_once(seed: int, volumes: int = 3) -> dict[str, Any]:
         "steps_s": {name: round(end - begin, 1) for name, begin, end in recorder.steps},
         "ec2_calls": sum(calls.values()),
         "ec2_calls_by_operation": dict(sorted(calls.items())),
+        "ec2_requests_by_action": dict(sorted(requests.items())),  # what EC2 saw (SimEC2.send)
         "primary_region_calls": sum(primary.calls.values()),
         "volumes": len(engine.volume_ids),
         # What a finished restore leaves: the instance and its volumes, and no image.

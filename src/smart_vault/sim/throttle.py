@@ -10,8 +10,9 @@ and region has its own request-token bucket, by category; a request takes one to
 | non-mutating actions (Describe* with a filter or a page size) | 100 | 20 |
 | unfiltered and unpaginated non-mutating actions | 50 | 10 |
 
-Resource-token buckets exist for RunInstances, StartInstances, StopInstances and TerminateInstances (the
-instance actions, modelled by the drill's compute layer, not here). An account's real limits may be raised
+Every simulated EC2 call takes its request token here (`SimEC2.send`), the instance and image actions of
+`compute.py` too. Resource-token buckets, which EC2 keeps besides for RunInstances, StartInstances,
+StopInstances and TerminateInstances (tokens per instance), are not modelled. An account's real limits may be raised
 by AWS Support, and other tools in the account share them: `SimParams.api_rate_scale` shrinks every bucket
 and refill, so that a test can make throttling bite.
 
@@ -49,7 +50,21 @@ class BucketShape:
 MUTATING = BucketShape(200, 10)
 NON_MUTATING = BucketShape(100, 20)
 UNFILTERED = BucketShape(50, 10)
-MUTATING_PREFIXES = ("Create", "Copy", "Delete", "Attach", "Detach", "Modify", "Register", "Run")
+MUTATING_PREFIXES = (
+    "Create",
+    "Copy",
+    "Delete",
+    "Attach",
+    "Detach",
+    "Modify",
+    "Register",
+    "Deregister",
+    "Run",
+    "Terminate",
+    "Start",
+    "Stop",
+    "Reboot",
+)
 
 
 def bucket_shape(action: str, filtered: bool = True) -> BucketShape:

@@ -25,7 +25,8 @@ from functools import partial
 from typing import Any
 
 from smart_vault.sim.ec2 import SimEC2
-from smart_vault.sim.world import SimWorld, _error, _match, _public
+from smart_vault.sim.filters import matches
+from smart_vault.sim.world import SimWorld, _error, _public
 
 VAULT_ACCOUNT = "210987654321"
 VAULT_STORE = "vault"  # the vault account's snapshots, in the world's maps
@@ -148,7 +149,7 @@ class VaultSimEC2(SimEC2):
             for sid in SnapshotIds:
                 own = self.world.snapshots[VAULT_STORE].get(sid)
                 shared = self.world.snapshots[self.world.dr].get(sid)
-                if own is not None and _match(own, list(Filters)):
+                if own is not None and matches(own, Filters, "snapshot"):
                     found.append(_public(own))
                 elif shared is not None and VAULT_ACCOUNT in shared.get("_shared", set()):
                     found.append(_view_without_tags(shared))

@@ -34,7 +34,9 @@ Modelled (the numbers are guesses, marked GUESS, not AWS figures):
 Describes are served from indexes (by state, by tag, by id), so a simulated week of 1,500 volumes runs in
 minutes: the figures count the requests the product would send to AWS, not the simulation's own work.
 
-The clients that answer from this world are `ec2.SimEC2` and `dynamodb.SimDynamoDB` / `SimSNS`. This module
+The clients that answer from this world are `ec2.SimEC2` (every call one request through `SimEC2.send`) and
+`dynamodb.SimDynamoDB` / `SimSNS`. Every EBS volume is in one store (`world.volumes`, `volumes.py`), the
+instances and images restores launch in `compute.py`, and every Describe* filters with `filters.py`. This module
 stays over 400 lines for one reason: `SimWorld` is the one model the services share (the clock and its event
 queue, the request path every call takes, and the snapshots with their indexes, which CreateSnapshots,
 CopySnapshot, DeleteSnapshot and the describes all update together); cutting it would split one state
@@ -61,9 +63,10 @@ from smart_vault import aws
 from smart_vault.local.snapshot_lock import LockTable
 from smart_vault.runtime import Runtime, seeded_executors
 from smart_vault.sim.compute import Compute
+from smart_vault.sim.filters import select, tag_dict
 from smart_vault.sim.invariants import RetentionWatch
 from smart_vault.sim.throttle import RequestBuckets, throttling_error
-from smart_vault.sim.volumes import SimVolumes
+from smart_vault.sim.volumes import FLEET_IOPS, FLEET_THROUGHPUT, VolumeStore
 
 ACCOUNT = "123456789012"
 MAX_RESULTS = 1000  # DescribeSnapshots, DescribeInstances and DescribeVolumes return at most 1000 a page
@@ -75,10 +78,6 @@ class InvocationKilled(BaseException):
 
 def _error(code: str, message: str, operation: str) -> ClientError:
     return ClientError({"Error": {"Code": code, "Message": message}}, operation)
-
-
-def _tags(item: dict[str, Any]) -> dict[str, str]:
-    return {t["Key"]: t["Value"] for t in item.get("Tags", [])}
 
 
 @dataclass
@@ -102,7 +101,7 @@ class SimParams:
     overlap_window_s: float = 120.0
     # Share of copy invocations cut off mid-way (at a random call among their first 12).
     kill_rate: float = 0.0
-    volume_error_rate: float = 0.0  # restored volumes that end in `error` (volumes.py)
+    volume_error_rate: float = 0.0  # volumes of CreateVolume that end in `error` (volumes.py)
 
 
 @dataclass(order=True)
@@ -128,7 +127,7 @@ class SimWorld:
         self.by_tag: dict[str, dict[tuple[str, str], set[str]]] = {primary: {}, dr: {}}
         self.instances: list[dict[str, Any]] = []
         self.instance_by_id: dict[str, dict[str, Any]] = {}
-        self.restored = SimVolumes(self, params.volume_error_rate)
+        self.volumes = VolumeStore(self, params.volume_error_rate)  # every EBS volume (sim/volumes.py)
         # On the latest time of all threads, as the product's pacer (EC2 refills in real time, not per thread).
         self.buckets = RequestBuckets(lambda: self.clock, params.api_rate_scale)
         self.requests: dict[str, int] = {}  # every simulated request (a describe page is one), by action
@@ -171,8 +170,7 @@ class SimWorld:
         self.last_set_complete_at = 0.0
         self.unsafe_deletions = 0
         self.copies_of: dict[str, list[dict[str, Any]]] = {}
-        self.compute: dict[str, Compute] = {}  # region -> restored instances and images (sim/compute.py)
-        self.volume_size: dict[str, int] = {}  # (v3) GiB of each instance volume (default: the reference)
+        self.compute: dict[str, Compute] = {}  # region -> its instances and images (sim/compute.py)
         self.doomed: set[str] = set()  # (v3) primaries whose every copy fails
         self.locks = {primary: LockTable(), dr: LockTable()}  # (v3) EBS Snapshot Lock
         self.watch = RetentionWatch(self)  # (v3) invariants of retention and copying
@@ -331,6 +329,9 @@ class SimWorld:
     ) -> str:
         instance_id = self.new_id("i")
         devices = ["/dev/xvda"] + [f"/dev/sd{chr(ord('f') + i)}" for i in range(volumes - 1)]
+        mappings: list[dict[str, Any]] = [
+            {"DeviceName": d, "Ebs": {"VolumeId": self.new_id("vol")}} for d in devices
+        ]
         self.instances.append(
             {
                 "InstanceId": instance_id,
@@ -340,14 +341,23 @@ class SimWorld:
                     {"Key": "Name", "Value": instance_id},
                     *({"Key": k, "Value": v} for k, v in (tags or {}).items()),
                 ],
-                "BlockDeviceMappings": [
-                    {"DeviceName": d, "Ebs": {"VolumeId": self.new_id("vol")}} for d in devices
-                ],
+                "BlockDeviceMappings": mappings,
             }
         )
         self.instance_by_id[instance_id] = self.instances[-1]
-        for mapping, size in zip(self.instances[-1]["BlockDeviceMappings"], sizes, strict=False):
-            self.volume_size[mapping["Ebs"]["VolumeId"]] = size
+        self.compute.setdefault(self.primary, Compute(self, self.primary)).adopt(self.instances[-1])
+        sizes = (*sizes, *[round(self.p.reference_size_gib)] * (len(mappings) - len(sizes)))
+        for mapping, size in zip(mappings, sizes, strict=False):
+            self.volumes.attached(
+                self.primary,
+                mapping["Ebs"]["VolumeId"],
+                instance_id,
+                mapping["DeviceName"],
+                availability_zone=f"{self.primary}a",
+                size=size,
+                iops=FLEET_IOPS,
+                throughput=FLEET_THROUGHPUT,
+            )
         return instance_id
 
     # ------------------------------------------------------------------ the snapshot indexes
@@ -402,12 +412,8 @@ class SimWorld:
                 best = found
         ids = snaps.keys() if best is None or len(best) > len(snaps) // 2 else sorted(best)
         now = self.monotonic()
-        out = []
-        for sid in ids:
-            item = snaps[sid]
-            if item["_visible_at"] <= now and _match(item, filters):
-                out.append(_public(item))
-        return out
+        visible = (snaps[sid] for sid in ids if snaps[sid]["_visible_at"] <= now)
+        return [_public(item) for item in select(visible, filters, "snapshot", _cached_tags)]
 
     def _new_snapshot(
         self, region: str, volume_id: str, tags: list[dict[str, str]], **extra: Any
@@ -441,10 +447,14 @@ class SimWorld:
             first = volume not in self.snapshotted_volumes
             self.snapshotted_volumes.add(volume)
             median = self.p.first_snapshot_median_s if first else self.p.incremental_snapshot_median_s
-            median *= self.volume_size.get(volume, self.p.reference_size_gib) / self.p.reference_size_gib
+            median *= self._volume_gib(region, volume) / self.p.reference_size_gib
             self.at(self.clock + self.lognormal(median), partial(self._snapshot_done, region, item))
             created.append(item)
         return created
+
+    def _volume_gib(self, region: str, volume_id: str) -> float:
+        volume = self.volumes.get(region, volume_id)
+        return float(volume.size) if volume is not None else self.p.reference_size_gib
 
     def _snapshot_done(self, region: str, item: dict[str, Any]) -> None:
         if item["SnapshotId"] not in self.snapshots[region]:
@@ -469,7 +479,7 @@ class SimWorld:
             raise _error("InvalidSnapshot.NotFound", f"no completed snapshot {source_id}", "CopySnapshot")
         if len(self.pending_copies) >= self.p.copy_limit:
             raise _error("ResourceLimitExceeded", "too many snapshot copies in progress", "CopySnapshot")
-        volume = _tags(source).get("smart-vault:source-volume") or source["VolumeId"]
+        volume = tag_dict(source).get("smart-vault:source-volume") or source["VolumeId"]
         item = self._new_snapshot(self.dr, "vol-ffffffff", tags, Encrypted=True, KmsKeyId=kms)
         rate = self.p.permanent_copy_failure_rate
         if rate and source_id not in self.copies_of and self.rng.random() < rate:
@@ -520,30 +530,12 @@ class SimWorld:
         )
 
 
-def _match(item: dict[str, Any], filters: list[dict[str, Any]]) -> bool:
-    for f in filters:
-        name, values = f["Name"], f["Values"]
-        if name.startswith("tag:"):
-            tags = item.get("_td")
-            if tags is None:
-                tags = item["_td"] = _tags(item)
-            if tags.get(name[4:]) not in values:
-                return False
-        elif name == "snapshot-id":
-            if item["SnapshotId"] not in values:
-                return False
-        elif name == "status":
-            if item["State"] not in values:
-                return False
-        elif name == "instance-state-name":
-            if item["State"]["Name"] not in values:
-                return False
-        elif name == "instance-id":
-            if item["InstanceId"] not in values:
-                return False
-        else:
-            raise _error("InvalidParameterValue", f"the simulation has no filter {name}", "Describe")
-    return True
+def _cached_tags(item: dict[str, Any]) -> dict[str, str]:
+    """A snapshot's tags as a dict, kept on the item until it changes (`_changed`)."""
+    tags = item.get("_td")
+    if tags is None:
+        tags = item["_td"] = tag_dict(item)
+    return tags
 
 
 def _public(item: dict[str, Any]) -> dict[str, Any]:
