@@ -8,12 +8,9 @@ module "backup" {
   description      = "Smart Vault: crash-consistent snapshot sets, DR copies and pruning."
   role_description = "Smart Vault backup function: snapshot sets, DR copies, pruning of managed snapshots."
   handler          = local.handlers.backup
-  runtime          = local.lambda_runtime
+  code             = local.function_code[var.primary_region]
   memory_size      = 512
   timeout          = var.backup_timeout_seconds
-  lambda_zip_path  = data.archive_file.lambda.output_path
-  lambda_zip_hash  = data.archive_file.lambda.output_base64sha256
-  layers           = [replace(var.powertools_layer_arn, "{region}", var.primary_region)]
   # One scheduled run and its continuation plus completion events; never enough to flood the EC2 API.
   reserved_concurrency = var.backup_reserved_concurrency
   kms_key_arn          = aws_kms_key.primary.arn

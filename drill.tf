@@ -16,17 +16,14 @@ module "drill_dr" {
     aws = aws.dr
   }
 
-  name_prefix          = "${var.name_prefix}-dr"
-  region               = var.dr_region
-  kms_key_arn          = aws_kms_key.dr.arn
-  ebs_kms_key_arns     = concat([aws_kms_key.dr.arn], var.source_volume_kms_key_arns)
-  sns_topic_arn        = aws_sns_topic.dr_notifications.arn
-  lambda_zip_path      = data.archive_file.lambda.output_path
-  lambda_zip_hash      = data.archive_file.lambda.output_base64sha256
-  lambda_runtime       = local.lambda_runtime
-  powertools_layer_arn = replace(var.powertools_layer_arn, "{region}", var.dr_region)
-  drill_handler        = local.handlers.drill
-  schedule_expression  = var.drill_schedule
+  name_prefix         = "${var.name_prefix}-dr"
+  region              = var.dr_region
+  kms_key_arn         = aws_kms_key.dr.arn
+  ebs_kms_key_arns    = concat([aws_kms_key.dr.arn], var.source_volume_kms_key_arns)
+  sns_topic_arn       = aws_sns_topic.dr_notifications.arn
+  function_code       = local.function_code[var.dr_region]
+  drill_handler       = local.handlers.drill
+  schedule_expression = var.drill_schedule
 
   subnet_id               = lookup(var.drill_subnet_ids, var.dr_region, null)
   security_group_ids      = lookup(var.drill_security_group_ids, var.dr_region, [])
@@ -44,17 +41,14 @@ module "drill_primary" {
   source = "./modules/drill_stack"
   count  = local.drill_in_prime ? 1 : 0
 
-  name_prefix          = var.name_prefix
-  region               = var.primary_region
-  kms_key_arn          = aws_kms_key.primary.arn
-  ebs_kms_key_arns     = concat([aws_kms_key.primary.arn], var.source_volume_kms_key_arns)
-  sns_topic_arn        = aws_sns_topic.notifications.arn
-  lambda_zip_path      = data.archive_file.lambda.output_path
-  lambda_zip_hash      = data.archive_file.lambda.output_base64sha256
-  lambda_runtime       = local.lambda_runtime
-  powertools_layer_arn = replace(var.powertools_layer_arn, "{region}", var.primary_region)
-  drill_handler        = local.handlers.drill
-  schedule_expression  = var.drill_schedule
+  name_prefix         = var.name_prefix
+  region              = var.primary_region
+  kms_key_arn         = aws_kms_key.primary.arn
+  ebs_kms_key_arns    = concat([aws_kms_key.primary.arn], var.source_volume_kms_key_arns)
+  sns_topic_arn       = aws_sns_topic.notifications.arn
+  function_code       = local.function_code[var.primary_region]
+  drill_handler       = local.handlers.drill
+  schedule_expression = var.drill_schedule
 
   subnet_id               = lookup(var.drill_subnet_ids, var.primary_region, null)
   security_group_ids      = lookup(var.drill_security_group_ids, var.primary_region, [])

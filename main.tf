@@ -21,6 +21,16 @@ locals {
   backup_function_name = "${var.name_prefix}-backup"
 
   lambda_runtime = "python3.12"
+  # What every function of a region runs (modules/function's `code`): the one zip below, the runtime and the
+  # Powertools layer of that region.
+  function_code = {
+    for region in local.regions : region => {
+      zip_path = data.archive_file.lambda.output_path
+      zip_hash = data.archive_file.lambda.output_base64sha256
+      runtime  = local.lambda_runtime
+      layers   = [replace(var.powertools_layer_arn, "{region}", region)]
+    }
+  }
   handlers = {
     backup         = "smart_vault.backup.handler"
     restore_api    = "smart_vault.restore_api.handler"
@@ -74,10 +84,7 @@ module "restore_primary" {
   ebs_kms_key_arns = concat([aws_kms_key.dr.arn], var.source_volume_kms_key_arns)
   sns_topic_arn    = aws_sns_topic.notifications.arn
 
-  lambda_zip_path               = data.archive_file.lambda.output_path
-  lambda_zip_hash               = data.archive_file.lambda.output_base64sha256
-  lambda_runtime                = local.lambda_runtime
-  powertools_layer_arn          = replace(var.powertools_layer_arn, "{region}", var.primary_region)
+  function_code                 = local.function_code[var.primary_region]
   api_handler                   = local.handlers.restore_api
   worker_handler                = local.handlers.restore_worker
   openapi_template_path         = "${path.module}/openapi.yaml"
@@ -114,10 +121,7 @@ module "restore_dr" {
   ebs_kms_key_arns = concat([aws_kms_key.dr.arn], var.source_volume_kms_key_arns)
   sns_topic_arn    = aws_sns_topic.dr_notifications.arn
 
-  lambda_zip_path               = data.archive_file.lambda.output_path
-  lambda_zip_hash               = data.archive_file.lambda.output_base64sha256
-  lambda_runtime                = local.lambda_runtime
-  powertools_layer_arn          = replace(var.powertools_layer_arn, "{region}", var.dr_region)
+  function_code                 = local.function_code[var.dr_region]
   api_handler                   = local.handlers.restore_api
   worker_handler                = local.handlers.restore_worker
   openapi_template_path         = "${path.module}/openapi.yaml"

@@ -32,13 +32,10 @@ module "drill" {
   description      = "Smart Vault restore drills: restores recovery points into an isolated network, measures the RTO, tears down."
   role_description = "Smart Vault restore drills (${var.region}): temporary AMIs and instances from managed snapshots."
   handler          = var.drill_handler
-  runtime          = var.lambda_runtime
+  code             = var.function_code
   memory_size      = 256
   # Lambda's limit: DRILL_TIMEOUT_SECONDS (at most 840) plus the 60 s the run keeps for the teardown.
   timeout            = 900
-  lambda_zip_path    = var.lambda_zip_path
-  lambda_zip_hash    = var.lambda_zip_hash
-  layers             = [var.powertools_layer_arn]
   kms_key_arn        = var.kms_key_arn
   log_retention_days = var.log_retention_days
   policies           = local.drill_policies # iam.tf

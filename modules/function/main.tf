@@ -65,14 +65,14 @@ resource "aws_lambda_function" "this" {
   description   = var.description
   role          = aws_iam_role.this.arn
   handler       = var.handler
-  runtime       = var.runtime
+  runtime       = var.code.runtime
   architectures = ["x86_64"]
   memory_size   = var.memory_size
   timeout       = var.timeout
 
-  filename         = var.lambda_zip_path
-  source_code_hash = var.lambda_zip_hash
-  layers           = var.layers
+  filename         = var.code.zip_path
+  source_code_hash = var.code.zip_hash
+  layers           = var.code.layers
 
   reserved_concurrent_executions = var.reserved_concurrency
   kms_key_arn                    = var.kms_key_arn

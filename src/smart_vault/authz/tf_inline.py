@@ -143,7 +143,9 @@ class _Call:
     def _replace(self, match: re.Match[str]) -> str:
         if match.group(1):
             value, rest = self.argument(match.group(1))
-            return expression(value) + rest if not rest else f"({expression(value)}){rest}"
+            text = expression(value)
+            # `var.code.zip_path` with code = var.function_code: `var.function_code.zip_path`.
+            return text + rest if not rest or _SIMPLE.match(text) else f"({text}){rest}"
         if match.group(2):
             return f"local.{self.name}_{match.group(2)}"
         data, type_name, label = match.group(3) or "", match.group(4), match.group(5)
