@@ -220,7 +220,7 @@ def evaluate(value: Any, variables: dict[str, Any]) -> Any:
     """A number, or `${var.x}` / `${var.x * n}` with the variables' defaults."""
     if isinstance(value, (int, float)):
         return value
-    match = re.fullmatch(r"\$\{var\.(\w+)(?: \* (\d+))?\}", value)
+    match = re.fullmatch(r"\$\{var\.([\w.]+)(?: \* (\d+))?\}", value)
     assert match, f"unexpected expression {value}"
     return variables[match.group(1)]["default"] * int(match.group(2) or 1)
 
@@ -295,8 +295,12 @@ def tf_alarms(model: dict[str, Any], variables: dict[str, Any]) -> list[dict[str
 def test_alarms_are_the_terraforms(root, module, drill_module):
     variables = root["variable"]
     # The modules' thresholds are the root variables they are given.
-    assert root["module"]["drill_dr"]["rto_threshold_seconds"] == "${var.drill_rto_threshold_seconds}"
-    module_variables = {**variables, "rto_threshold_seconds": variables["drill_rto_threshold_seconds"]}
+    assert root["module"]["drill_dr"]["settings"] == "${local.drill_settings}"
+    assert root["locals"]["drill_settings"]["rto_threshold_seconds"] == "${var.drill_rto_threshold_seconds}"
+    module_variables = {
+        **variables,
+        "settings.rto_threshold_seconds": variables["drill_rto_threshold_seconds"],
+    }
     drill_config = replace(TF_CONFIG, drill_regions=(TF_CONFIG.primary_region,))
 
     assert tf_alarms(root, variables) == sorted(
@@ -355,7 +359,8 @@ def test_rules_targets_and_permissions_are_the_terraforms(root, drill_module):
     drill = drill_module["resource"]
     assert drill[("aws_cloudwatch_event_rule", "schedule")]["name"] == "${var.name_prefix}-drill-schedule"
     assert drill[("aws_lambda_permission", "schedule")]["statement_id"] == drill_rule.statement_id
-    assert root["module"]["drill_dr"]["schedule_expression"] == "${var.drill_schedule}"
+    assert root["module"]["drill_dr"]["settings"] == "${local.drill_settings}"
+    assert root["locals"]["drill_settings"]["schedule_expression"] == "${var.drill_schedule}"
     assert drill_rule.schedule == DeploymentConfig().drill_schedule
 
 
