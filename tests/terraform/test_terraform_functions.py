@@ -377,3 +377,24 @@ def test_the_zipped_code_imports_only_what_lambda_and_the_layer_provide():
                 if left_out or top not in sys.stdlib_module_names | LAMBDA_PROVIDED | {"smart_vault"}:
                     outside.setdefault(path.name, []).append(name)
     assert outside == {}, f"the Lambda zip would import what it does not carry: {outside}"
+
+
+def test_the_standard_alarms_are_one_per_metric_the_caller_names():
+    # modules/function's `lambda_metric` runs over var.alarms (metric => description); authz.tf_inline writes
+    # out each instance, `each.key` and `each.value` in place.
+    def standard(directory, function):
+        alarms = terraform.labelled(directory, "resource", "aws_cloudwatch_metric_alarm")
+        prefix = f"{function}_lambda_metric["
+        return {
+            label.removeprefix(prefix): body for label, body in alarms.items() if label.startswith(prefix)
+        }
+
+    backup = standard(REPO, "backup")
+    assert set(backup) == {'"Errors"]', '"Throttles"]'}
+    errors = backup['"Errors"]']
+    assert errors["alarm_name"] == "${local.backup_function_name}-errors"
+    assert errors["metric_name"] == "Errors"
+    assert errors["alarm_description"].startswith("The backup function raised an error")
+    assert errors["dimensions"] == {"FunctionName": "${aws_lambda_function.backup.function_name}"}
+    assert set(standard(tfmodel.DRILL_DIR, "drill")) == {'"Errors"]'}
+    assert standard(tfmodel.VAULT_DIR, "vault") == {}  # the vault's alarms are its own metrics'
