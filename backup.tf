@@ -82,21 +82,6 @@ resource "aws_sqs_queue_policy" "backup_dlq" {
   policy    = data.aws_iam_policy_document.backup_dlq.json
 }
 
-resource "aws_lambda_function_event_invoke_config" "backup" {
-  function_name = module.backup.function_name
-
-  # A redelivered event is safe (the run id comes from the event id, so no second snapshot set is taken),
-  # so one retry covers a transient failure; an event older than two hours is left to the next run.
-  maximum_retry_attempts       = 1
-  maximum_event_age_in_seconds = 7200
-
-  destination_config {
-    on_failure {
-      destination = module.backup.dead_letter_queue_arn
-    }
-  }
-}
-
 resource "aws_cloudwatch_event_rule" "backup_schedule" {
   name                = "${var.name_prefix}-backup-schedule"
   description         = "Smart Vault daily backup run (EventBridge cron is UTC)."
