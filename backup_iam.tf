@@ -239,7 +239,7 @@ data "aws_iam_policy_document" "backup_messaging" {
   statement {
     sid       = "PublishRunReports"
     actions   = ["sns:Publish"]
-    resources = [aws_sns_topic.notifications.arn]
+    resources = [module.notifications.arn]
   }
 
   statement {

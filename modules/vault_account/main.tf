@@ -113,38 +113,12 @@ resource "aws_kms_alias" "vault" {
 
 # ------------------------------------------------------------------ topic, ledger, logs
 
-resource "aws_sns_topic" "vault" {
-  name              = "${var.name_prefix}-vault"
-  kms_master_key_id = aws_kms_key.vault.arn
-}
+module "topic" {
+  source = "../topic"
 
-resource "aws_sns_topic_subscription" "email" {
-  count     = var.notification_email == null ? 0 : 1
-  topic_arn = aws_sns_topic.vault.arn
-  protocol  = "email"
-  endpoint  = var.notification_email
-}
-
-data "aws_iam_policy_document" "vault_topic" {
-  statement {
-    sid       = "EventBridgeAndAlarmsPublish"
-    actions   = ["sns:Publish"]
-    resources = [aws_sns_topic.vault.arn]
-    principals {
-      type        = "Service"
-      identifiers = ["events.amazonaws.com", "cloudwatch.amazonaws.com"]
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account_id]
-    }
-  }
-}
-
-resource "aws_sns_topic_policy" "vault" {
-  arn    = aws_sns_topic.vault.arn
-  policy = data.aws_iam_policy_document.vault_topic.json
+  name        = "${var.name_prefix}-vault"
+  kms_key_arn = aws_kms_key.vault.arn
+  email       = var.notification_email
 }
 
 module "ledger" {
@@ -174,7 +148,7 @@ module "vault" {
   policies           = local.vault_policies # iam.tf
 
   environment = {
-    SNS_TOPIC_ARN         = aws_sns_topic.vault.arn
+    SNS_TOPIC_ARN         = module.topic.arn
     SOURCE_ACCOUNT_IDS    = join(",", var.source_account_ids)
     VAULT_KMS_KEY_ID      = aws_kms_key.vault.arn
     VAULT_LEDGER_TABLE    = module.ledger.name
@@ -192,7 +166,7 @@ module "vault" {
   }
 
   # The vault's alarms are its own metrics' (below): no standard function alarm.
-  alarm_topic_arn = aws_sns_topic.vault.arn
+  alarm_topic_arn = module.topic.arn
 }
 
 # ------------------------------------------------------------------ the bus and the events
@@ -325,7 +299,7 @@ module "vault_backlog" {
   period             = 3600
   threshold          = 100
   treat_missing_data = "notBreaching"
-  topic_arn          = aws_sns_topic.vault.arn
+  topic_arn          = module.topic.arn
   notify_ok          = true
 }
 
@@ -341,7 +315,7 @@ module "vault_rejected" {
   period             = 3600
   threshold          = 0
   treat_missing_data = "notBreaching"
-  topic_arn          = aws_sns_topic.vault.arn
+  topic_arn          = module.topic.arn
   notify_ok          = true
 }
 
@@ -357,7 +331,7 @@ module "vault_rpo" {
   period             = 3600
   threshold          = 36 * 3600
   treat_missing_data = "notBreaching"
-  topic_arn          = aws_sns_topic.vault.arn
+  topic_arn          = module.topic.arn
   notify_ok          = true
 }
 
