@@ -19,7 +19,7 @@ module "backup_failures" {
   period             = 300
   threshold          = 0
   treat_missing_data = "notBreaching"
-  topic_arn          = module.notifications.arn
+  topic_arn          = aws_sns_topic.notifications.arn
   notify_ok          = true
 }
 
@@ -40,7 +40,7 @@ module "rpo_breach" {
   datapoints_to_alarm      = 1
   threshold                = var.rpo_threshold_hours * 3600
   treat_missing_data       = "ignore"
-  topic_arn                = module.notifications.arn
+  topic_arn                = aws_sns_topic.notifications.arn
   notify_ok                = true
   notify_insufficient_data = true
 }
@@ -58,7 +58,7 @@ module "dr_rpo_breach" {
   period                   = 3600
   threshold                = var.dr_rpo_threshold_hours * 3600
   treat_missing_data       = "missing"
-  topic_arn                = module.notifications.arn
+  topic_arn                = aws_sns_topic.notifications.arn
   notify_ok                = true
   notify_insufficient_data = true
 }
@@ -76,7 +76,7 @@ module "owed_copy_age" {
   period             = 3600
   threshold          = var.owed_copy_threshold_hours * 3600
   treat_missing_data = "notBreaching"
-  topic_arn          = module.notifications.arn
+  topic_arn          = aws_sns_topic.notifications.arn
   notify_ok          = true
 }
 
@@ -114,7 +114,7 @@ module "change_anomaly" {
   period             = 300
   threshold          = 0
   treat_missing_data = "notBreaching"
-  topic_arn          = module.notifications.arn
+  topic_arn          = aws_sns_topic.notifications.arn
   notify_ok          = true
 }
 

@@ -18,7 +18,7 @@ module "backup" {
   policies             = local.backup_policies # backup_iam.tf
 
   environment = {
-    SNS_TOPIC_ARN         = module.notifications.arn
+    SNS_TOPIC_ARN         = aws_sns_topic.notifications.arn
     BACKUP_TAG_KEY        = var.backup_tag_key
     BACKUP_TAG_VALUE      = join(",", var.backup_tag_values)
     RETENTION_DAYS        = tostring(var.retention_days)
@@ -57,7 +57,7 @@ module "backup" {
     Errors    = "The backup function raised an error (a run that did not return a report)."
     Throttles = "The backup function was throttled: its reserved concurrency is too small for the events it gets."
   }
-  alarm_topic_arn = module.notifications.arn
+  alarm_topic_arn = aws_sns_topic.notifications.arn
 }
 
 data "aws_iam_policy_document" "backup_dlq" {

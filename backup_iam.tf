@@ -239,7 +239,7 @@ data "aws_iam_policy_document" "backup_messaging" {
   statement {
     sid       = "PublishRunReports"
     actions   = ["sns:Publish"]
-    resources = [module.notifications.arn]
+    resources = [aws_sns_topic.notifications.arn]
   }
 
   statement {

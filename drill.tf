@@ -31,7 +31,7 @@ module "drill_dr" {
   region           = var.dr_region
   kms_key_arn      = aws_kms_key.dr.arn
   ebs_kms_key_arns = concat([aws_kms_key.dr.arn], var.source_volume_kms_key_arns)
-  sns_topic_arn    = module.dr_notifications.arn
+  sns_topic_arn    = aws_sns_topic.dr_notifications.arn
   function_code    = local.function_code[var.dr_region]
   drill_handler    = local.handlers.drill
   settings         = local.drill_settings
@@ -50,7 +50,7 @@ module "drill_primary" {
   region           = var.primary_region
   kms_key_arn      = aws_kms_key.primary.arn
   ebs_kms_key_arns = concat([aws_kms_key.primary.arn], var.source_volume_kms_key_arns)
-  sns_topic_arn    = module.notifications.arn
+  sns_topic_arn    = aws_sns_topic.notifications.arn
   function_code    = local.function_code[var.primary_region]
   drill_handler    = local.handlers.drill
   settings         = local.drill_settings

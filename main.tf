@@ -82,7 +82,7 @@ module "restore_primary" {
   peer_region      = var.dr_region
   kms_key_arn      = aws_kms_key.primary.arn
   ebs_kms_key_arns = concat([aws_kms_key.dr.arn], var.source_volume_kms_key_arns)
-  sns_topic_arn    = module.notifications.arn
+  sns_topic_arn    = aws_sns_topic.notifications.arn
 
   function_code                 = local.function_code[var.primary_region]
   api_handler                   = local.handlers.restore_api
@@ -119,7 +119,7 @@ module "restore_dr" {
   peer_region      = var.primary_region
   kms_key_arn      = aws_kms_key.dr.arn
   ebs_kms_key_arns = concat([aws_kms_key.dr.arn], var.source_volume_kms_key_arns)
-  sns_topic_arn    = module.dr_notifications.arn
+  sns_topic_arn    = aws_sns_topic.dr_notifications.arn
 
   function_code                 = local.function_code[var.dr_region]
   api_handler                   = local.handlers.restore_api

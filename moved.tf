@@ -86,34 +86,3 @@ moved {
   from = aws_cloudwatch_metric_alarm.billing[0]
   to   = module.billing[0].aws_cloudwatch_metric_alarm.this
 }
-
-# The two regional topics became instances of modules/topic (topic, email subscription, publish policy).
-moved {
-  from = aws_sns_topic.notifications
-  to   = module.notifications.aws_sns_topic.this
-}
-
-moved {
-  from = aws_sns_topic_subscription.email
-  to   = module.notifications.aws_sns_topic_subscription.email
-}
-
-moved {
-  from = aws_sns_topic_policy.notifications
-  to   = module.notifications.aws_sns_topic_policy.this
-}
-
-moved {
-  from = aws_sns_topic.dr_notifications
-  to   = module.dr_notifications.aws_sns_topic.this
-}
-
-moved {
-  from = aws_sns_topic_subscription.dr_email
-  to   = module.dr_notifications.aws_sns_topic_subscription.email
-}
-
-moved {
-  from = aws_sns_topic_policy.dr_notifications
-  to   = module.dr_notifications.aws_sns_topic_policy.this
-}

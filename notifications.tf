@@ -2,26 +2,35 @@
 # region can notify while the primary region is down. CloudWatch alarm actions must target a topic in the
 # alarm's own region, hence the third topic (and key) in us-east-1 for the billing alarm.
 
-module "notifications" {
-  source = "./modules/topic"
-
-  name         = "${var.name_prefix}-notifications"
-  display_name = "Smart Vault"
-  kms_key_arn  = aws_kms_key.primary.arn
-  email        = var.notification_email
+resource "aws_sns_topic" "notifications" {
+  name              = "${var.name_prefix}-notifications"
+  display_name      = "Smart Vault"
+  kms_master_key_id = aws_kms_key.primary.arn
 }
 
-module "dr_notifications" {
-  source = "./modules/topic"
+resource "aws_sns_topic_subscription" "email" {
+  count = var.notification_email == null ? 0 : 1
 
-  providers = {
-    aws = aws.dr
-  }
+  topic_arn = aws_sns_topic.notifications.arn
+  protocol  = "email"
+  endpoint  = var.notification_email
+}
 
-  name         = "${var.name_prefix}-dr-notifications"
-  display_name = "Smart Vault DR"
-  kms_key_arn  = aws_kms_key.dr.arn
-  email        = var.notification_email
+resource "aws_sns_topic" "dr_notifications" {
+  provider = aws.dr
+
+  name              = "${var.name_prefix}-dr-notifications"
+  display_name      = "Smart Vault DR"
+  kms_master_key_id = aws_kms_key.dr.arn
+}
+
+resource "aws_sns_topic_subscription" "dr_email" {
+  provider = aws.dr
+  count    = var.notification_email == null ? 0 : 1
+
+  topic_arn = aws_sns_topic.dr_notifications.arn
+  protocol  = "email"
+  endpoint  = var.notification_email
 }
 
 data "aws_iam_policy_document" "kms_billing" {

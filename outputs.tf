@@ -27,12 +27,12 @@ output "backup_function_name" {
 
 output "notification_topic_arn" {
   description = "SNS topic of backup reports, restore results and alarms in the primary region."
-  value       = module.notifications.arn
+  value       = aws_sns_topic.notifications.arn
 }
 
 output "dr_notification_topic_arn" {
   description = "SNS topic of the DR region's restore stack."
-  value       = module.dr_notifications.arn
+  value       = aws_sns_topic.dr_notifications.arn
 }
 
 output "primary_kms_key_arn" {

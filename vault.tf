@@ -33,12 +33,42 @@ module "vault_account" {
 
 # ------------------------------------------------------------------ tamper alarms of the workload account
 
+data "aws_iam_policy_document" "tamper_topic" {
+  for_each = { primary = aws_sns_topic.notifications.arn, dr = aws_sns_topic.dr_notifications.arn }
+
+  statement {
+    sid       = "EventBridgeAndAlarmsPublish"
+    actions   = ["sns:Publish"]
+    resources = [each.value]
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com", "cloudwatch.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+resource "aws_sns_topic_policy" "notifications" {
+  arn    = aws_sns_topic.notifications.arn
+  policy = data.aws_iam_policy_document.tamper_topic["primary"].json
+}
+
+resource "aws_sns_topic_policy" "dr_notifications" {
+  provider = aws.dr
+  arn      = aws_sns_topic.dr_notifications.arn
+  policy   = data.aws_iam_policy_document.tamper_topic["dr"].json
+}
+
 # The primary region holds the backup function, its rules and the primary snapshots.
 module "tamper_primary" {
   source = "./modules/tamper_alarms"
 
   name_prefix        = var.name_prefix
-  topic_arn          = module.notifications.arn
+  topic_arn          = aws_sns_topic.notifications.arn
   trusted_arn_prefix = "arn:${local.partition}:sts::${local.account_id}:assumed-role/${var.name_prefix}-"
   key_ids            = [aws_kms_key.primary.key_id, aws_kms_key.primary.arn, aws_kms_alias.primary.name]
   function_names     = [module.backup.function_name, module.backup.arn]
@@ -56,7 +86,7 @@ module "tamper_dr" {
   }
 
   name_prefix        = var.name_prefix
-  topic_arn          = module.dr_notifications.arn
+  topic_arn          = aws_sns_topic.dr_notifications.arn
   trusted_arn_prefix = "arn:${local.partition}:sts::${local.account_id}:assumed-role/${var.name_prefix}-"
   key_ids            = [aws_kms_key.dr.key_id, aws_kms_key.dr.arn, aws_kms_alias.dr.name]
   function_names     = [module.backup.function_name, module.backup.arn]

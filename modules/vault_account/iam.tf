@@ -131,7 +131,7 @@ data "aws_iam_policy_document" "vault_messaging" {
   statement {
     sid       = "PublishReports"
     actions   = ["sns:Publish"]
-    resources = [module.topic.arn]
+    resources = [aws_sns_topic.vault.arn]
   }
 }
 

@@ -113,12 +113,38 @@ resource "aws_kms_alias" "vault" {
 
 # ------------------------------------------------------------------ topic, ledger, logs
 
-module "topic" {
-  source = "../topic"
+resource "aws_sns_topic" "vault" {
+  name              = "${var.name_prefix}-vault"
+  kms_master_key_id = aws_kms_key.vault.arn
+}
 
-  name        = "${var.name_prefix}-vault"
-  kms_key_arn = aws_kms_key.vault.arn
-  email       = var.notification_email
+resource "aws_sns_topic_subscription" "email" {
+  count     = var.notification_email == null ? 0 : 1
+  topic_arn = aws_sns_topic.vault.arn
+  protocol  = "email"
+  endpoint  = var.notification_email
+}
+
+data "aws_iam_policy_document" "vault_topic" {
+  statement {
+    sid       = "EventBridgeAndAlarmsPublish"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.vault.arn]
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com", "cloudwatch.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+resource "aws_sns_topic_policy" "vault" {
+  arn    = aws_sns_topic.vault.arn
+  policy = data.aws_iam_policy_document.vault_topic.json
 }
 
 module "ledger" {
@@ -148,7 +174,7 @@ module "vault" {
   policies           = local.vault_policies # iam.tf
 
   environment = {
-    SNS_TOPIC_ARN         = module.topic.arn
+    SNS_TOPIC_ARN         = aws_sns_topic.vault.arn
     SOURCE_ACCOUNT_IDS    = join(",", var.source_account_ids)
     VAULT_KMS_KEY_ID      = aws_kms_key.vault.arn
     VAULT_LEDGER_TABLE    = module.ledger.name
@@ -166,7 +192,7 @@ module "vault" {
   }
 
   # The vault's alarms are its own metrics' (below): no standard function alarm.
-  alarm_topic_arn = module.topic.arn
+  alarm_topic_arn = aws_sns_topic.vault.arn
 }
 
 # ------------------------------------------------------------------ the bus and the events
@@ -299,7 +325,7 @@ module "vault_backlog" {
   period             = 3600
   threshold          = 100
   treat_missing_data = "notBreaching"
-  topic_arn          = module.topic.arn
+  topic_arn          = aws_sns_topic.vault.arn
   notify_ok          = true
 }
 
@@ -315,7 +341,7 @@ module "vault_rejected" {
   period             = 3600
   threshold          = 0
   treat_missing_data = "notBreaching"
-  topic_arn          = module.topic.arn
+  topic_arn          = aws_sns_topic.vault.arn
   notify_ok          = true
 }
 
@@ -331,7 +357,7 @@ module "vault_rpo" {
   period             = 3600
   threshold          = 36 * 3600
   treat_missing_data = "notBreaching"
-  topic_arn          = module.topic.arn
+  topic_arn          = aws_sns_topic.vault.arn
   notify_ok          = true
 }
 

@@ -56,19 +56,3 @@ moved {
   from = aws_cloudwatch_metric_alarm.vault["rpo"]
   to   = module.vault_rpo.aws_cloudwatch_metric_alarm.this
 }
-
-# The vault's topic became an instance of modules/topic (topic, email subscription, publish policy).
-moved {
-  from = aws_sns_topic.vault
-  to   = module.topic.aws_sns_topic.this
-}
-
-moved {
-  from = aws_sns_topic_subscription.email
-  to   = module.topic.aws_sns_topic_subscription.email
-}
-
-moved {
-  from = aws_sns_topic_policy.vault
-  to   = module.topic.aws_sns_topic_policy.this
-}

@@ -20,5 +20,5 @@ output "vault_kms_key_arn" {
 
 output "vault_topic_arn" {
   description = "The vault's notification topic (reports, alarms, TAMPER notifications)."
-  value       = module.topic.arn
+  value       = aws_sns_topic.vault.arn
 }

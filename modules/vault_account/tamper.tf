@@ -5,7 +5,7 @@ module "tamper" {
   source = "../tamper_alarms"
 
   name_prefix        = "${var.name_prefix}-vault"
-  topic_arn          = module.topic.arn
+  topic_arn          = aws_sns_topic.vault.arn
   trusted_arn_prefix = "arn:${local.partition}:sts::${local.account_id}:assumed-role/${module.vault.role_name}/"
   key_ids            = [aws_kms_key.vault.key_id, aws_kms_key.vault.arn, aws_kms_alias.vault.name]
   function_names     = [local.function_name, module.vault.arn]

@@ -2,8 +2,7 @@
 
 Every Lambda function is an instance of `modules/function` (function, role, role policies, log group,
 dead-letter queue, invoke config, standard alarms), every table of `modules/table`, every metric alarm of
-`modules/alarm`, every notification topic but the billing one of `modules/topic`, and the restore worker and
-the drill share `modules/instance_restore_iam`. The evaluator
+`modules/alarm`, and the restore worker and the drill share `modules/instance_restore_iam`. The evaluator
 (`terraform.py`) and the tests read each directory's blocks by type and name (`aws_lambda_function.backup`,
 `aws_iam_role_policy.restore_worker`), so a call of one of these (INLINED) is expanded into its caller:
 
@@ -41,7 +40,7 @@ from smart_vault.authz.hcl import Evaluator
 from smart_vault.authz.hcl_lexer import HclError, string_end, template_parts
 
 # modules/<name> whose calls are inlined into their callers.
-INLINED = ("function", "instance_restore_iam", "table", "alarm", "topic")
+INLINED = ("function", "instance_restore_iam", "table", "alarm")
 _KEEP = {("aws_caller_identity", "current"), ("aws_partition", "current")}
 _SIMPLE = re.compile(r"^[A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*|\[[^][]*\])*$")
 _REF = re.compile(
