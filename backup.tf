@@ -139,26 +139,10 @@ resource "aws_cloudwatch_event_rule" "dr_copy_completion" {
   })
 }
 
-data "aws_iam_policy_document" "events_assume" {
-  statement {
-    sid     = "EventBridgeAssumesRole"
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["events.amazonaws.com"]
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account_id]
-    }
-  }
-}
-
 resource "aws_iam_role" "copy_event_forwarder" {
   name               = "${var.name_prefix}-copy-event-forwarder"
   description        = "Smart Vault: forwards DR copySnapshot events to the primary region's default bus."
-  assume_role_policy = data.aws_iam_policy_document.events_assume.json
+  assume_role_policy = data.aws_iam_policy_document.service_assume["EventBridge"].json
 }
 
 data "aws_iam_policy_document" "copy_event_forwarder" {

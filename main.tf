@@ -141,15 +141,21 @@ module "restore_dr" {
   api_gateway_logs_role_policy_attachment = aws_iam_role_policy_attachment.api_gateway_logs.id
 }
 
-# API Gateway writes execution logs to CloudWatch through one role per account (set per region by the
-# restore stacks through aws_api_gateway_account).
-data "aws_iam_policy_document" "api_gateway_assume" {
+# The trust policies of the roles AWS services assume for the vault (the functions' roles are
+# modules/function's): the service, on behalf of this account only. EventBridge forwards the DR region's copy
+# events (backup.tf); API Gateway writes the restore APIs' execution logs.
+data "aws_iam_policy_document" "service_assume" {
+  for_each = {
+    EventBridge = "events.amazonaws.com"
+    ApiGateway  = "apigateway.amazonaws.com"
+  }
+
   statement {
-    sid     = "ApiGatewayAssumesRole"
+    sid     = "ServiceAssumesRole"
     actions = ["sts:AssumeRole"]
     principals {
       type        = "Service"
-      identifiers = ["apigateway.amazonaws.com"]
+      identifiers = [each.value]
     }
     condition {
       test     = "StringEquals"
@@ -159,10 +165,12 @@ data "aws_iam_policy_document" "api_gateway_assume" {
   }
 }
 
+# API Gateway writes execution logs to CloudWatch through one role per account (set per region by the
+# restore stacks through aws_api_gateway_account).
 resource "aws_iam_role" "api_gateway_logs" {
   name               = "${var.name_prefix}-apigw-logs"
   description        = "Lets API Gateway write the restore APIs' execution logs to CloudWatch Logs."
-  assume_role_policy = data.aws_iam_policy_document.api_gateway_assume.json
+  assume_role_policy = data.aws_iam_policy_document.service_assume["ApiGateway"].json
 }
 
 resource "aws_iam_role_policy_attachment" "api_gateway_logs" {
