@@ -88,20 +88,6 @@ resource "aws_cloudwatch_event_rule" "backup_schedule" {
   schedule_expression = var.backup_schedule
 }
 
-resource "aws_cloudwatch_event_target" "backup_schedule" {
-  rule = aws_cloudwatch_event_rule.backup_schedule.name
-  arn  = module.backup.arn
-
-  retry_policy {
-    maximum_retry_attempts       = 2
-    maximum_event_age_in_seconds = 3600
-  }
-
-  dead_letter_config {
-    arn = module.backup.dead_letter_queue_arn
-  }
-}
-
 resource "aws_cloudwatch_event_rule" "snapshot_completion" {
   name        = "${var.name_prefix}-snapshot-completion"
   description = "EBS snapshot completion events: start the DR copies of managed snapshots at once."
@@ -180,28 +166,6 @@ resource "aws_cloudwatch_event_rule" "copy_completion" {
   })
 }
 
-resource "aws_cloudwatch_event_target" "copy_completion" {
-  rule = aws_cloudwatch_event_rule.copy_completion.name
-  arn  = module.backup.arn
-
-  retry_policy {
-    maximum_retry_attempts       = 2
-    maximum_event_age_in_seconds = 3600
-  }
-
-  dead_letter_config {
-    arn = module.backup.dead_letter_queue_arn
-  }
-}
-
-resource "aws_lambda_permission" "copy_completion" {
-  statement_id  = "AllowCopyCompletionRule"
-  action        = "lambda:InvokeFunction"
-  function_name = module.backup.function_name
-  principal     = "events.amazonaws.com"
-  source_arn    = aws_cloudwatch_event_rule.copy_completion.arn
-}
-
 # (v2) The periodic reconciliation: owed copies start even when a completion event was lost.
 resource "aws_cloudwatch_event_rule" "copy_reconciliation" {
   name                = "${var.name_prefix}-copy-reconciliation"
@@ -209,14 +173,52 @@ resource "aws_cloudwatch_event_rule" "copy_reconciliation" {
   schedule_expression = "rate(${var.copy_reconcile_minutes} minutes)"
 }
 
-resource "aws_cloudwatch_event_target" "copy_reconciliation" {
-  rule  = aws_cloudwatch_event_rule.copy_reconciliation.name
+# The four rules that invoke the backup function, each through its own permission. A failed delivery is
+# retried (the reconciliation's is not: the next one comes within minutes, and an old one is stale) and then
+# left in the function's dead-letter queue.
+locals {
+  backup_triggers = {
+    backup_schedule = {
+      rule            = aws_cloudwatch_event_rule.backup_schedule
+      statement_id    = "AllowScheduleRule"
+      input           = null
+      retries         = 2
+      max_age_seconds = 3600
+    }
+    snapshot_completion = {
+      rule            = aws_cloudwatch_event_rule.snapshot_completion
+      statement_id    = "AllowSnapshotCompletionRule"
+      input           = null
+      retries         = 2
+      max_age_seconds = 3600
+    }
+    copy_completion = {
+      rule            = aws_cloudwatch_event_rule.copy_completion
+      statement_id    = "AllowCopyCompletionRule"
+      input           = null
+      retries         = 2
+      max_age_seconds = 3600
+    }
+    copy_reconciliation = {
+      rule            = aws_cloudwatch_event_rule.copy_reconciliation
+      statement_id    = "AllowCopyReconciliationRule"
+      input           = jsonencode({ reconcile_copies = true })
+      retries         = 0
+      max_age_seconds = 600
+    }
+  }
+}
+
+resource "aws_cloudwatch_event_target" "backup" {
+  for_each = local.backup_triggers
+
+  rule  = each.value.rule.name
   arn   = module.backup.arn
-  input = jsonencode({ reconcile_copies = true })
+  input = each.value.input
 
   retry_policy {
-    maximum_retry_attempts       = 0
-    maximum_event_age_in_seconds = 600
+    maximum_retry_attempts       = each.value.retries
+    maximum_event_age_in_seconds = each.value.max_age_seconds
   }
 
   dead_letter_config {
@@ -224,40 +226,12 @@ resource "aws_cloudwatch_event_target" "copy_reconciliation" {
   }
 }
 
-resource "aws_lambda_permission" "copy_reconciliation" {
-  statement_id  = "AllowCopyReconciliationRule"
+resource "aws_lambda_permission" "backup" {
+  for_each = local.backup_triggers
+
+  statement_id  = each.value.statement_id
   action        = "lambda:InvokeFunction"
   function_name = module.backup.function_name
   principal     = "events.amazonaws.com"
-  source_arn    = aws_cloudwatch_event_rule.copy_reconciliation.arn
-}
-
-resource "aws_cloudwatch_event_target" "snapshot_completion" {
-  rule = aws_cloudwatch_event_rule.snapshot_completion.name
-  arn  = module.backup.arn
-
-  retry_policy {
-    maximum_retry_attempts       = 2
-    maximum_event_age_in_seconds = 3600
-  }
-
-  dead_letter_config {
-    arn = module.backup.dead_letter_queue_arn
-  }
-}
-
-resource "aws_lambda_permission" "backup_schedule" {
-  statement_id  = "AllowScheduleRule"
-  action        = "lambda:InvokeFunction"
-  function_name = module.backup.function_name
-  principal     = "events.amazonaws.com"
-  source_arn    = aws_cloudwatch_event_rule.backup_schedule.arn
-}
-
-resource "aws_lambda_permission" "snapshot_completion" {
-  statement_id  = "AllowSnapshotCompletionRule"
-  action        = "lambda:InvokeFunction"
-  function_name = module.backup.function_name
-  principal     = "events.amazonaws.com"
-  source_arn    = aws_cloudwatch_event_rule.snapshot_completion.arn
+  source_arn    = each.value.rule.arn
 }

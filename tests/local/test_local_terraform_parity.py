@@ -338,7 +338,7 @@ def test_rules_targets_and_permissions_are_the_terraforms(root, drill_module):
             assert rendered == rule.schedule, name
         else:
             assert hcl_object_to_json(body["event_pattern"]) == rule.pattern, name
-    targets = {b["rule"]: b for (k, _), b in resources.items() if k == "aws_cloudwatch_event_target"}
+    targets = {b["rule"]: b for b in instances(root, "aws_cloudwatch_event_target")}
     for key, target in targets.items():
         rule_resource = key.removeprefix("${aws_cloudwatch_event_rule.").removesuffix(".name}")
         rule = local_rules[resources[("aws_cloudwatch_event_rule", rule_resource)]["name"]]
@@ -349,8 +349,7 @@ def test_rules_targets_and_permissions_are_the_terraforms(root, drill_module):
         assert (hcl_object_to_json(target["input"]) if "input" in target else None) == rule.target_input
     permissions = {
         b["source_arn"].removeprefix("${aws_cloudwatch_event_rule.").removesuffix(".arn}"): b["statement_id"]
-        for (k, _), b in resources.items()
-        if k == "aws_lambda_permission"
+        for b in instances(root, "aws_lambda_permission")
     }
     for resource, statement in permissions.items():
         assert (
@@ -362,6 +361,39 @@ def test_rules_targets_and_permissions_are_the_terraforms(root, drill_module):
     assert root["module"]["drill_dr"]["settings"] == "${local.drill_settings}"
     assert root["locals"]["drill_settings"]["schedule_expression"] == "${var.drill_schedule}"
     assert drill_rule.schedule == DeploymentConfig().drill_schedule
+
+
+_EACH_VALUE = re.compile(r"\$\{each\.value\.(\w+)((?:\.\w+)*)\}")
+
+
+def instances(model: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    """The blocks of `kind`, one written out per entry where it has `for_each = local.<map>` (the backup
+    function's triggers): `${each.value.<a>}` as the entry's value (an attribute set to null is not set),
+    `${each.value.<a>.<b>}` as attribute `<b>` of the resource the entry names."""
+
+    def written(body: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any]:
+        out = {}
+        for name, value in body.items():
+            match = _EACH_VALUE.fullmatch(value) if isinstance(value, str) else None
+            if match:
+                value = entry[match.group(1)]
+                if match.group(2):
+                    value = value.removesuffix("}") + match.group(2) + "}"
+            if value is not None:
+                out[name] = value
+        return out
+
+    found = []
+    for (k, _), body in model["resource"].items():
+        if k != kind:
+            continue
+        if "for_each" not in body:
+            found.append(body)
+            continue
+        entries = model["locals"][body["for_each"].removeprefix("${local.").removesuffix("}")]
+        rest = {name: value for name, value in body.items() if name != "for_each"}
+        found.extend(written(rest, entry) for entry in entries.values())
+    return found
 
 
 def names_of(model: dict[str, Any], kind: str) -> set[str]:

@@ -244,9 +244,23 @@ def test_backup_is_scheduled_and_hears_snapshot_completion_events():
     for needle in ("aws.ec2", "EBS Multi-Volume Snapshots Completion Status", "EBS Snapshot Notification"):
         assert needle in pattern
     assert "createSnapshots" in pattern and "createSnapshot" in pattern
-    targets = tfmodel.labelled(REPO, "resource", "aws_cloudwatch_event_target")
-    for name in ("backup_schedule", "snapshot_completion", "copy_completion", "copy_reconciliation"):
-        assert targets[name]["arn"] == "${aws_lambda_function.backup.arn}"
+    # One target and one permission per rule that invokes the function (for_each over backup_triggers).
+    triggers = tfmodel.locals_of(REPO)["backup_triggers"]
+    assert set(triggers) == {
+        "backup_schedule",
+        "snapshot_completion",
+        "copy_completion",
+        "copy_reconciliation",
+    }
+    for name, trigger in triggers.items():
+        assert trigger["rule"] == f"${{aws_cloudwatch_event_rule.{name}}}"
+    target = tfmodel.labelled(REPO, "resource", "aws_cloudwatch_event_target")["backup"]
+    assert target["for_each"] == "${local.backup_triggers}"
+    assert target["rule"] == "${each.value.rule.name}"
+    assert target["arn"] == "${aws_lambda_function.backup.arn}"
+    permission = tfmodel.labelled(REPO, "resource", "aws_lambda_permission")["backup"]
+    assert permission["for_each"] == "${local.backup_triggers}"
+    assert permission["source_arn"] == "${each.value.rule.arn}"
 
 
 def test_dr_copy_events_reach_the_backup_function_and_reconciliation_is_scheduled():
@@ -265,7 +279,10 @@ def test_dr_copy_events_reach_the_backup_function_and_reconciliation_is_schedule
     assert (
         rules["copy_reconciliation"]["schedule_expression"] == "rate(${var.copy_reconcile_minutes} minutes)"
     )
-    assert "reconcile_copies = true" in targets["copy_reconciliation"]["input"]
+    assert (
+        "reconcile_copies = true"
+        in tfmodel.locals_of(REPO)["backup_triggers"]["copy_reconciliation"]["input"]
+    )
     ledger = tfmodel.labelled(REPO, "resource", "aws_dynamodb_table")["copy_ledger"]
     assert (ledger["hash_key"], ledger["range_key"]) == ("pk", "sk")
     assert "expires_at" in str(ledger["ttl"])
