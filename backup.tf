@@ -8,12 +8,9 @@ module "backup" {
   description      = "Smart Vault: crash-consistent snapshot sets, DR copies and pruning."
   role_description = "Smart Vault backup function: snapshot sets, DR copies, pruning of managed snapshots."
   handler          = local.handlers.backup
-  runtime          = local.lambda_runtime
+  code             = local.function_code[var.primary_region]
   memory_size      = 512
   timeout          = var.backup_timeout_seconds
-  lambda_zip_path  = data.archive_file.lambda.output_path
-  lambda_zip_hash  = data.archive_file.lambda.output_base64sha256
-  layers           = [replace(var.powertools_layer_arn, "{region}", var.primary_region)]
   # One scheduled run and its continuation plus completion events; never enough to flood the EC2 API.
   reserved_concurrency = var.backup_reserved_concurrency
   kms_key_arn          = aws_kms_key.primary.arn
@@ -85,39 +82,10 @@ resource "aws_sqs_queue_policy" "backup_dlq" {
   policy    = data.aws_iam_policy_document.backup_dlq.json
 }
 
-resource "aws_lambda_function_event_invoke_config" "backup" {
-  function_name = module.backup.function_name
-
-  # A redelivered event is safe (the run id comes from the event id, so no second snapshot set is taken),
-  # so one retry covers a transient failure; an event older than two hours is left to the next run.
-  maximum_retry_attempts       = 1
-  maximum_event_age_in_seconds = 7200
-
-  destination_config {
-    on_failure {
-      destination = module.backup.dead_letter_queue_arn
-    }
-  }
-}
-
 resource "aws_cloudwatch_event_rule" "backup_schedule" {
   name                = "${var.name_prefix}-backup-schedule"
   description         = "Smart Vault daily backup run (EventBridge cron is UTC)."
   schedule_expression = var.backup_schedule
-}
-
-resource "aws_cloudwatch_event_target" "backup_schedule" {
-  rule = aws_cloudwatch_event_rule.backup_schedule.name
-  arn  = module.backup.arn
-
-  retry_policy {
-    maximum_retry_attempts       = 2
-    maximum_event_age_in_seconds = 3600
-  }
-
-  dead_letter_config {
-    arn = module.backup.dead_letter_queue_arn
-  }
 }
 
 resource "aws_cloudwatch_event_rule" "snapshot_completion" {
@@ -157,26 +125,10 @@ resource "aws_cloudwatch_event_rule" "dr_copy_completion" {
   })
 }
 
-data "aws_iam_policy_document" "events_assume" {
-  statement {
-    sid     = "EventBridgeAssumesRole"
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["events.amazonaws.com"]
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account_id]
-    }
-  }
-}
-
 resource "aws_iam_role" "copy_event_forwarder" {
   name               = "${var.name_prefix}-copy-event-forwarder"
   description        = "Smart Vault: forwards DR copySnapshot events to the primary region's default bus."
-  assume_role_policy = data.aws_iam_policy_document.events_assume.json
+  assume_role_policy = data.aws_iam_policy_document.service_assume["EventBridge"].json
 }
 
 data "aws_iam_policy_document" "copy_event_forwarder" {
@@ -214,28 +166,6 @@ resource "aws_cloudwatch_event_rule" "copy_completion" {
   })
 }
 
-resource "aws_cloudwatch_event_target" "copy_completion" {
-  rule = aws_cloudwatch_event_rule.copy_completion.name
-  arn  = module.backup.arn
-
-  retry_policy {
-    maximum_retry_attempts       = 2
-    maximum_event_age_in_seconds = 3600
-  }
-
-  dead_letter_config {
-    arn = module.backup.dead_letter_queue_arn
-  }
-}
-
-resource "aws_lambda_permission" "copy_completion" {
-  statement_id  = "AllowCopyCompletionRule"
-  action        = "lambda:InvokeFunction"
-  function_name = module.backup.function_name
-  principal     = "events.amazonaws.com"
-  source_arn    = aws_cloudwatch_event_rule.copy_completion.arn
-}
-
 # (v2) The periodic reconciliation: owed copies start even when a completion event was lost.
 resource "aws_cloudwatch_event_rule" "copy_reconciliation" {
   name                = "${var.name_prefix}-copy-reconciliation"
@@ -243,14 +173,52 @@ resource "aws_cloudwatch_event_rule" "copy_reconciliation" {
   schedule_expression = "rate(${var.copy_reconcile_minutes} minutes)"
 }
 
-resource "aws_cloudwatch_event_target" "copy_reconciliation" {
-  rule  = aws_cloudwatch_event_rule.copy_reconciliation.name
+# The four rules that invoke the backup function, each through its own permission. A failed delivery is
+# retried (the reconciliation's is not: the next one comes within minutes, and an old one is stale) and then
+# left in the function's dead-letter queue.
+locals {
+  backup_triggers = {
+    backup_schedule = {
+      rule            = aws_cloudwatch_event_rule.backup_schedule
+      statement_id    = "AllowScheduleRule"
+      input           = null
+      retries         = 2
+      max_age_seconds = 3600
+    }
+    snapshot_completion = {
+      rule            = aws_cloudwatch_event_rule.snapshot_completion
+      statement_id    = "AllowSnapshotCompletionRule"
+      input           = null
+      retries         = 2
+      max_age_seconds = 3600
+    }
+    copy_completion = {
+      rule            = aws_cloudwatch_event_rule.copy_completion
+      statement_id    = "AllowCopyCompletionRule"
+      input           = null
+      retries         = 2
+      max_age_seconds = 3600
+    }
+    copy_reconciliation = {
+      rule            = aws_cloudwatch_event_rule.copy_reconciliation
+      statement_id    = "AllowCopyReconciliationRule"
+      input           = jsonencode({ reconcile_copies = true })
+      retries         = 0
+      max_age_seconds = 600
+    }
+  }
+}
+
+resource "aws_cloudwatch_event_target" "backup" {
+  for_each = local.backup_triggers
+
+  rule  = each.value.rule.name
   arn   = module.backup.arn
-  input = jsonencode({ reconcile_copies = true })
+  input = each.value.input
 
   retry_policy {
-    maximum_retry_attempts       = 0
-    maximum_event_age_in_seconds = 600
+    maximum_retry_attempts       = each.value.retries
+    maximum_event_age_in_seconds = each.value.max_age_seconds
   }
 
   dead_letter_config {
@@ -258,40 +226,12 @@ resource "aws_cloudwatch_event_target" "copy_reconciliation" {
   }
 }
 
-resource "aws_lambda_permission" "copy_reconciliation" {
-  statement_id  = "AllowCopyReconciliationRule"
+resource "aws_lambda_permission" "backup" {
+  for_each = local.backup_triggers
+
+  statement_id  = each.value.statement_id
   action        = "lambda:InvokeFunction"
   function_name = module.backup.function_name
   principal     = "events.amazonaws.com"
-  source_arn    = aws_cloudwatch_event_rule.copy_reconciliation.arn
-}
-
-resource "aws_cloudwatch_event_target" "snapshot_completion" {
-  rule = aws_cloudwatch_event_rule.snapshot_completion.name
-  arn  = module.backup.arn
-
-  retry_policy {
-    maximum_retry_attempts       = 2
-    maximum_event_age_in_seconds = 3600
-  }
-
-  dead_letter_config {
-    arn = module.backup.dead_letter_queue_arn
-  }
-}
-
-resource "aws_lambda_permission" "backup_schedule" {
-  statement_id  = "AllowScheduleRule"
-  action        = "lambda:InvokeFunction"
-  function_name = module.backup.function_name
-  principal     = "events.amazonaws.com"
-  source_arn    = aws_cloudwatch_event_rule.backup_schedule.arn
-}
-
-resource "aws_lambda_permission" "snapshot_completion" {
-  statement_id  = "AllowSnapshotCompletionRule"
-  action        = "lambda:InvokeFunction"
-  function_name = module.backup.function_name
-  principal     = "events.amazonaws.com"
-  source_arn    = aws_cloudwatch_event_rule.snapshot_completion.arn
+  source_arn    = each.value.rule.arn
 }

@@ -6,6 +6,17 @@ locals {
   drill_regions  = var.drill_regions == null ? [var.dr_region] : var.drill_regions
   drill_in_dr    = contains(local.drill_regions, var.dr_region)
   drill_in_prime = contains(local.drill_regions, var.primary_region)
+
+  # The drill_* variables, the same in every drill region (modules/drill_stack's `settings`).
+  drill_settings = {
+    schedule_expression   = var.drill_schedule
+    vpc_cidr              = var.drill_vpc_cidr
+    max_instances         = var.drill_max_instances
+    rotation_days         = var.drill_rotation_days
+    instance_type         = var.drill_instance_type
+    timeout_seconds       = var.drill_timeout_seconds
+    rto_threshold_seconds = var.drill_rto_threshold_seconds
+  }
 }
 
 module "drill_dr" {
@@ -16,27 +27,18 @@ module "drill_dr" {
     aws = aws.dr
   }
 
-  name_prefix          = "${var.name_prefix}-dr"
-  region               = var.dr_region
-  kms_key_arn          = aws_kms_key.dr.arn
-  ebs_kms_key_arns     = concat([aws_kms_key.dr.arn], var.source_volume_kms_key_arns)
-  sns_topic_arn        = aws_sns_topic.dr_notifications.arn
-  lambda_zip_path      = data.archive_file.lambda.output_path
-  lambda_zip_hash      = data.archive_file.lambda.output_base64sha256
-  lambda_runtime       = local.lambda_runtime
-  powertools_layer_arn = replace(var.powertools_layer_arn, "{region}", var.dr_region)
-  drill_handler        = local.handlers.drill
-  schedule_expression  = var.drill_schedule
+  name_prefix      = "${var.name_prefix}-dr"
+  region           = var.dr_region
+  kms_key_arn      = aws_kms_key.dr.arn
+  ebs_kms_key_arns = concat([aws_kms_key.dr.arn], var.source_volume_kms_key_arns)
+  sns_topic_arn    = aws_sns_topic.dr_notifications.arn
+  function_code    = local.function_code[var.dr_region]
+  drill_handler    = local.handlers.drill
+  settings         = local.drill_settings
 
   subnet_id               = lookup(var.drill_subnet_ids, var.dr_region, null)
   security_group_ids      = lookup(var.drill_security_group_ids, var.dr_region, [])
-  vpc_cidr                = var.drill_vpc_cidr
-  max_instances           = var.drill_max_instances
-  rotation_days           = var.drill_rotation_days
-  instance_type           = var.drill_instance_type
-  timeout_seconds         = var.drill_timeout_seconds
   validation_function_arn = lookup(var.drill_validation_function_arns, var.dr_region, null)
-  rto_threshold_seconds   = var.drill_rto_threshold_seconds
   log_retention_days      = var.log_retention_days
 }
 
@@ -44,27 +46,18 @@ module "drill_primary" {
   source = "./modules/drill_stack"
   count  = local.drill_in_prime ? 1 : 0
 
-  name_prefix          = var.name_prefix
-  region               = var.primary_region
-  kms_key_arn          = aws_kms_key.primary.arn
-  ebs_kms_key_arns     = concat([aws_kms_key.primary.arn], var.source_volume_kms_key_arns)
-  sns_topic_arn        = aws_sns_topic.notifications.arn
-  lambda_zip_path      = data.archive_file.lambda.output_path
-  lambda_zip_hash      = data.archive_file.lambda.output_base64sha256
-  lambda_runtime       = local.lambda_runtime
-  powertools_layer_arn = replace(var.powertools_layer_arn, "{region}", var.primary_region)
-  drill_handler        = local.handlers.drill
-  schedule_expression  = var.drill_schedule
+  name_prefix      = var.name_prefix
+  region           = var.primary_region
+  kms_key_arn      = aws_kms_key.primary.arn
+  ebs_kms_key_arns = concat([aws_kms_key.primary.arn], var.source_volume_kms_key_arns)
+  sns_topic_arn    = aws_sns_topic.notifications.arn
+  function_code    = local.function_code[var.primary_region]
+  drill_handler    = local.handlers.drill
+  settings         = local.drill_settings
 
   subnet_id               = lookup(var.drill_subnet_ids, var.primary_region, null)
   security_group_ids      = lookup(var.drill_security_group_ids, var.primary_region, [])
-  vpc_cidr                = var.drill_vpc_cidr
-  max_instances           = var.drill_max_instances
-  rotation_days           = var.drill_rotation_days
-  instance_type           = var.drill_instance_type
-  timeout_seconds         = var.drill_timeout_seconds
   validation_function_arn = lookup(var.drill_validation_function_arns, var.primary_region, null)
-  rto_threshold_seconds   = var.drill_rto_threshold_seconds
   log_retention_days      = var.log_retention_days
 }
 

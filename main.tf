@@ -21,6 +21,16 @@ locals {
   backup_function_name = "${var.name_prefix}-backup"
 
   lambda_runtime = "python3.12"
+  # What every function of a region runs (modules/function's `code`): the one zip below, the runtime and the
+  # Powertools layer of that region.
+  function_code = {
+    for region in local.regions : region => {
+      zip_path = data.archive_file.lambda.output_path
+      zip_hash = data.archive_file.lambda.output_base64sha256
+      runtime  = local.lambda_runtime
+      layers   = [replace(var.powertools_layer_arn, "{region}", region)]
+    }
+  }
   handlers = {
     backup         = "smart_vault.backup.handler"
     restore_api    = "smart_vault.restore_api.handler"
@@ -74,10 +84,7 @@ module "restore_primary" {
   ebs_kms_key_arns = concat([aws_kms_key.dr.arn], var.source_volume_kms_key_arns)
   sns_topic_arn    = aws_sns_topic.notifications.arn
 
-  lambda_zip_path               = data.archive_file.lambda.output_path
-  lambda_zip_hash               = data.archive_file.lambda.output_base64sha256
-  lambda_runtime                = local.lambda_runtime
-  powertools_layer_arn          = replace(var.powertools_layer_arn, "{region}", var.primary_region)
+  function_code                 = local.function_code[var.primary_region]
   api_handler                   = local.handlers.restore_api
   worker_handler                = local.handlers.restore_worker
   openapi_template_path         = "${path.module}/openapi.yaml"
@@ -114,10 +121,7 @@ module "restore_dr" {
   ebs_kms_key_arns = concat([aws_kms_key.dr.arn], var.source_volume_kms_key_arns)
   sns_topic_arn    = aws_sns_topic.dr_notifications.arn
 
-  lambda_zip_path               = data.archive_file.lambda.output_path
-  lambda_zip_hash               = data.archive_file.lambda.output_base64sha256
-  lambda_runtime                = local.lambda_runtime
-  powertools_layer_arn          = replace(var.powertools_layer_arn, "{region}", var.dr_region)
+  function_code                 = local.function_code[var.dr_region]
   api_handler                   = local.handlers.restore_api
   worker_handler                = local.handlers.restore_worker
   openapi_template_path         = "${path.module}/openapi.yaml"
@@ -137,15 +141,21 @@ module "restore_dr" {
   api_gateway_logs_role_policy_attachment = aws_iam_role_policy_attachment.api_gateway_logs.id
 }
 
-# API Gateway writes execution logs to CloudWatch through one role per account (set per region by the
-# restore stacks through aws_api_gateway_account).
-data "aws_iam_policy_document" "api_gateway_assume" {
+# The trust policies of the roles AWS services assume for the vault (the functions' roles are
+# modules/function's): the service, on behalf of this account only. EventBridge forwards the DR region's copy
+# events (backup.tf); API Gateway writes the restore APIs' execution logs.
+data "aws_iam_policy_document" "service_assume" {
+  for_each = {
+    EventBridge = "events.amazonaws.com"
+    ApiGateway  = "apigateway.amazonaws.com"
+  }
+
   statement {
-    sid     = "ApiGatewayAssumesRole"
+    sid     = "ServiceAssumesRole"
     actions = ["sts:AssumeRole"]
     principals {
       type        = "Service"
-      identifiers = ["apigateway.amazonaws.com"]
+      identifiers = [each.value]
     }
     condition {
       test     = "StringEquals"
@@ -155,10 +165,12 @@ data "aws_iam_policy_document" "api_gateway_assume" {
   }
 }
 
+# API Gateway writes execution logs to CloudWatch through one role per account (set per region by the
+# restore stacks through aws_api_gateway_account).
 resource "aws_iam_role" "api_gateway_logs" {
   name               = "${var.name_prefix}-apigw-logs"
   description        = "Lets API Gateway write the restore APIs' execution logs to CloudWatch Logs."
-  assume_role_policy = data.aws_iam_policy_document.api_gateway_assume.json
+  assume_role_policy = data.aws_iam_policy_document.service_assume["ApiGateway"].json
 }
 
 resource "aws_iam_role_policy_attachment" "api_gateway_logs" {

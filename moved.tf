@@ -86,3 +86,45 @@ moved {
   from = aws_cloudwatch_metric_alarm.billing[0]
   to   = module.billing[0].aws_cloudwatch_metric_alarm.this
 }
+
+# The backup function's four event targets and permissions became one resource each over local.backup_triggers.
+
+moved {
+  from = aws_cloudwatch_event_target.backup_schedule
+  to   = aws_cloudwatch_event_target.backup["backup_schedule"]
+}
+
+moved {
+  from = aws_lambda_permission.backup_schedule
+  to   = aws_lambda_permission.backup["backup_schedule"]
+}
+
+moved {
+  from = aws_cloudwatch_event_target.snapshot_completion
+  to   = aws_cloudwatch_event_target.backup["snapshot_completion"]
+}
+
+moved {
+  from = aws_lambda_permission.snapshot_completion
+  to   = aws_lambda_permission.backup["snapshot_completion"]
+}
+
+moved {
+  from = aws_cloudwatch_event_target.copy_completion
+  to   = aws_cloudwatch_event_target.backup["copy_completion"]
+}
+
+moved {
+  from = aws_lambda_permission.copy_completion
+  to   = aws_lambda_permission.backup["copy_completion"]
+}
+
+moved {
+  from = aws_cloudwatch_event_target.copy_reconciliation
+  to   = aws_cloudwatch_event_target.backup["copy_reconciliation"]
+}
+
+moved {
+  from = aws_lambda_permission.copy_reconciliation
+  to   = aws_lambda_permission.backup["copy_reconciliation"]
+}

@@ -511,8 +511,13 @@ variable "drill_security_group_ids" {
 
 variable "drill_vpc_cidr" {
   type        = string
-  description = "CIDR block of the drill VPC the module creates in each drill region without drill_subnet_ids."
+  description = "CIDR block of the drill VPC the module creates in each drill region without drill_subnet_ids; its one subnet takes the first /24."
   default     = "10.250.0.0/16"
+
+  validation {
+    condition     = can(cidrsubnet(var.drill_vpc_cidr, 8, 0))
+    error_message = "drill_vpc_cidr must be an IPv4 CIDR block of /16 to /20."
+  }
 }
 
 variable "change_anomaly_factor" {

@@ -22,9 +22,7 @@ module "vault_account" {
   source_account_ids         = [local.account_id]
   source_kms_key_arns        = [aws_kms_key.dr.arn]
   key_administrator_arns     = var.vault_key_administrator_arns
-  lambda_zip_path            = data.archive_file.lambda.output_path
-  lambda_zip_hash            = data.archive_file.lambda.output_base64sha256
-  powertools_layer_arn       = replace(var.powertools_layer_arn, "{region}", var.dr_region)
+  function_code              = local.function_code[var.dr_region]
   retention_days             = var.vault_retention_days
   lock_mode                  = var.vault_lock_mode
   lock_cool_off_hours        = var.vault_lock_cool_off_hours

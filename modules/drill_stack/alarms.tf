@@ -42,13 +42,13 @@ module "drill_rto" {
   source = "../alarm"
 
   name               = "${var.name_prefix}-drill-rto"
-  description        = "A passed drill in ${var.region} took more than ${var.rto_threshold_seconds} s to recover: recovery is getting slower."
+  description        = "A passed drill in ${var.region} took more than ${var.settings.rto_threshold_seconds} s to recover: recovery is getting slower."
   namespace          = "SmartVault"
   metric             = "DrillRtoSeconds"
   dimensions         = local.drill_dimensions
   statistic          = "Maximum"
   period             = 3600
-  threshold          = var.rto_threshold_seconds
+  threshold          = var.settings.rto_threshold_seconds
   treat_missing_data = "notBreaching"
   topic_arn          = var.sns_topic_arn
   notify_ok          = true

@@ -32,13 +32,10 @@ module "drill" {
   description      = "Smart Vault restore drills: restores recovery points into an isolated network, measures the RTO, tears down."
   role_description = "Smart Vault restore drills (${var.region}): temporary AMIs and instances from managed snapshots."
   handler          = var.drill_handler
-  runtime          = var.lambda_runtime
+  code             = var.function_code
   memory_size      = 256
   # Lambda's limit: DRILL_TIMEOUT_SECONDS (at most 840) plus the 60 s the run keeps for the teardown.
   timeout            = 900
-  lambda_zip_path    = var.lambda_zip_path
-  lambda_zip_hash    = var.lambda_zip_hash
-  layers             = [var.powertools_layer_arn]
   kms_key_arn        = var.kms_key_arn
   log_retention_days = var.log_retention_days
   policies           = local.drill_policies # iam.tf
@@ -48,10 +45,10 @@ module "drill" {
     DRILL_RESULTS_TABLE       = module.results.name
     DRILL_SUBNET_ID           = local.subnet_id
     DRILL_SECURITY_GROUP_IDS  = join(",", local.security_group_ids)
-    DRILL_MAX_INSTANCES       = tostring(var.max_instances)
-    DRILL_ROTATION_DAYS       = tostring(var.rotation_days)
-    DRILL_INSTANCE_TYPE       = coalesce(var.instance_type, "")
-    DRILL_TIMEOUT_SECONDS     = tostring(var.timeout_seconds)
+    DRILL_MAX_INSTANCES       = tostring(var.settings.max_instances)
+    DRILL_ROTATION_DAYS       = tostring(var.settings.rotation_days)
+    DRILL_INSTANCE_TYPE       = coalesce(var.settings.instance_type, "")
+    DRILL_TIMEOUT_SECONDS     = tostring(var.settings.timeout_seconds)
     DRILL_VALIDATION_FUNCTION = coalesce(var.validation_function_arn, "")
     # Drill instances get no instance profile: the isolated network reaches no AWS endpoint, and the role
     # would need iam:PassRole on every profile's role.
@@ -74,7 +71,7 @@ module "drill" {
 resource "aws_cloudwatch_event_rule" "schedule" {
   name                = "${var.name_prefix}-drill-schedule"
   description         = "Smart Vault restore drills in ${var.region} (EventBridge cron is UTC)."
-  schedule_expression = var.schedule_expression
+  schedule_expression = var.settings.schedule_expression
 }
 
 resource "aws_cloudwatch_event_target" "schedule" {

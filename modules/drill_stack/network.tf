@@ -12,7 +12,7 @@ resource "aws_vpc" "drill" {
   #checkov:skip=CKV2_AWS_11:Nothing can enter or leave this VPC (no gateway, no peering, no rule in its only group); flow logs would record the absence of traffic at a cost per drill.
   count = var.subnet_id == null ? 1 : 0
 
-  cidr_block           = var.vpc_cidr
+  cidr_block           = var.settings.vpc_cidr
   enable_dns_support   = true
   enable_dns_hostnames = false
 
@@ -31,7 +31,7 @@ resource "aws_subnet" "drill" {
   count = var.subnet_id == null ? 1 : 0
 
   vpc_id                  = aws_vpc.drill[0].id
-  cidr_block              = cidrsubnet(var.vpc_cidr, 8, 0)
+  cidr_block              = cidrsubnet(var.settings.vpc_cidr, 8, 0)
   availability_zone       = data.aws_availability_zones.available[0].names[0]
   map_public_ip_on_launch = false
 

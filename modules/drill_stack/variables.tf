@@ -36,25 +36,9 @@ variable "sns_topic_arn" {
   description = "Topic in this region for drill reports and this stack's alarms."
 }
 
-variable "lambda_zip_path" {
-  type        = string
-  description = "Path of the Lambda deployment zip (built by the root module's archive_file)."
-}
-
-variable "lambda_zip_hash" {
-  type        = string
-  description = "Base64 SHA-256 of the Lambda zip, so a code change redeploys the function."
-}
-
-variable "lambda_runtime" {
-  type        = string
-  description = "Lambda runtime of the drill function."
-  default     = "python3.12"
-}
-
-variable "powertools_layer_arn" {
-  type        = string
-  description = "Powertools for AWS Lambda (Python) layer version ARN in this region."
+variable "function_code" {
+  type        = any
+  description = "What the stack's functions run, passed unchanged to modules/function's `code` (which types and validates it): the package zip and its hash, the runtime and the Powertools layer of this region."
 }
 
 variable "drill_handler" {
@@ -63,15 +47,17 @@ variable "drill_handler" {
   default     = "smart_vault.drill.handler"
 }
 
-variable "schedule_expression" {
-  type        = string
-  description = "EventBridge schedule of the drill runs (UTC)."
-  default     = "cron(0 3 ? * SUN *)"
-
-  validation {
-    condition     = can(regex("^(cron|rate)\\(.+\\)$", var.schedule_expression))
-    error_message = "schedule_expression must be an EventBridge cron(...) or rate(...) expression."
-  }
+variable "settings" {
+  type = object({
+    schedule_expression   = string
+    vpc_cidr              = string
+    max_instances         = number
+    rotation_days         = number
+    instance_type         = optional(string)
+    timeout_seconds       = number
+    rto_threshold_seconds = number
+  })
+  description = "The drills' settings, the same in every drill region (the root's drill_* variables, which document and validate each): the EventBridge schedule of the runs (UTC); the CIDR block of the drill VPC, when the module creates it (its one subnet takes the first /24); DRILL_MAX_INSTANCES, DRILL_ROTATION_DAYS, DRILL_INSTANCE_TYPE (null: the recorded type), DRILL_TIMEOUT_SECONDS; the DrillRtoSeconds alarm threshold."
 }
 
 variable "subnet_id" {
@@ -96,56 +82,6 @@ variable "security_group_ids" {
   }
 }
 
-variable "vpc_cidr" {
-  type        = string
-  description = "CIDR block of the drill VPC, when the module creates it; its one subnet takes the first /24."
-  default     = "10.250.0.0/16"
-
-  validation {
-    condition     = can(cidrsubnet(var.vpc_cidr, 8, 0))
-    error_message = "vpc_cidr must be an IPv4 CIDR block of /16 to /20."
-  }
-}
-
-variable "max_instances" {
-  type        = number
-  description = "DRILL_MAX_INSTANCES: instances drilled per run, in parallel."
-  default     = 5
-
-  validation {
-    condition     = var.max_instances >= 1 && var.max_instances <= 50 && floor(var.max_instances) == var.max_instances
-    error_message = "max_instances must be a whole number from 1 to 50."
-  }
-}
-
-variable "rotation_days" {
-  type        = number
-  description = "DRILL_ROTATION_DAYS: an instance not drilled for this long counts as overdue."
-  default     = 7
-
-  validation {
-    condition     = var.rotation_days >= 1 && var.rotation_days <= 365 && floor(var.rotation_days) == var.rotation_days
-    error_message = "rotation_days must be a whole number from 1 to 365."
-  }
-}
-
-variable "instance_type" {
-  type        = string
-  description = "DRILL_INSTANCE_TYPE: instance type of drill instances; null launches the recorded type."
-  default     = null
-}
-
-variable "timeout_seconds" {
-  type        = number
-  description = "DRILL_TIMEOUT_SECONDS: a drill not passed by then fails (teardown always follows)."
-  default     = 600
-
-  validation {
-    condition     = var.timeout_seconds >= 60 && var.timeout_seconds <= 840
-    error_message = "timeout_seconds must be from 60 to 840 (Lambda's 900 s limit keeps 60 s for the teardown)."
-  }
-}
-
 variable "validation_function_arn" {
   type        = string
   description = "DRILL_VALIDATION_FUNCTION: ARN of a Lambda in this region that checks a drill instance; null runs none."
@@ -155,12 +91,6 @@ variable "validation_function_arn" {
     condition     = var.validation_function_arn == null || can(regex("^arn:aws[a-z-]*:lambda:[a-z0-9-]+:[0-9]{12}:function:[A-Za-z0-9_-]+$", var.validation_function_arn))
     error_message = "validation_function_arn must be an unqualified Lambda function ARN."
   }
-}
-
-variable "rto_threshold_seconds" {
-  type        = number
-  description = "Alarm when a passed drill's DrillRtoSeconds is above this."
-  default     = 480
 }
 
 variable "log_retention_days" {

@@ -65,14 +65,14 @@ resource "aws_lambda_function" "this" {
   description   = var.description
   role          = aws_iam_role.this.arn
   handler       = var.handler
-  runtime       = var.runtime
+  runtime       = var.code.runtime
   architectures = ["x86_64"]
   memory_size   = var.memory_size
   timeout       = var.timeout
 
-  filename         = var.lambda_zip_path
-  source_code_hash = var.lambda_zip_hash
-  layers           = var.layers
+  filename         = var.code.zip_path
+  source_code_hash = var.code.zip_hash
+  layers           = var.code.layers
 
   reserved_concurrent_executions = var.reserved_concurrency
   kms_key_arn                    = var.kms_key_arn
@@ -121,30 +121,14 @@ resource "aws_lambda_function_event_invoke_config" "this" {
 
 # The standard alarms: a Lambda metric (Errors, Throttles) above zero in 5 minutes, and messages waiting in
 # the dead-letter queue.
-module "errors" {
-  source = "../alarm"
-  count  = lookup(var.alarms, "Errors", null) == null ? 0 : 1
+module "lambda_metric" {
+  source   = "../alarm"
+  for_each = var.alarms
 
-  name               = "${var.function_name}-errors"
-  description        = lookup(var.alarms, "Errors", "")
+  name               = "${var.function_name}-${lower(each.key)}"
+  description        = each.value
   namespace          = "AWS/Lambda"
-  metric             = "Errors"
-  dimensions         = { FunctionName = aws_lambda_function.this.function_name }
-  statistic          = "Sum"
-  period             = 300
-  threshold          = 0
-  treat_missing_data = "notBreaching"
-  topic_arn          = var.alarm_topic_arn
-}
-
-module "throttles" {
-  source = "../alarm"
-  count  = lookup(var.alarms, "Throttles", null) == null ? 0 : 1
-
-  name               = "${var.function_name}-throttles"
-  description        = lookup(var.alarms, "Throttles", "")
-  namespace          = "AWS/Lambda"
-  metric             = "Throttles"
+  metric             = each.key
   dimensions         = { FunctionName = aws_lambda_function.this.function_name }
   statistic          = "Sum"
   period             = 300

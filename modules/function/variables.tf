@@ -28,14 +28,18 @@ variable "handler" {
   }
 }
 
-variable "runtime" {
-  type        = string
-  description = "The Lambda runtime."
-  default     = "python3.12"
+variable "code" {
+  type = object({
+    zip_path = string
+    zip_hash = string
+    runtime  = string
+    layers   = list(string)
+  })
+  description = "What the function runs, the same for every function of a region: the Lambda deployment zip (the root module's archive_file), its base64 SHA-256 (a code change redeploys the function), the Python runtime and the layer version ARNs (the Powertools layer of the region)."
 
   validation {
-    condition     = can(regex("^python3\\.[0-9]+$", var.runtime))
-    error_message = "runtime must be a Python 3 Lambda runtime."
+    condition     = can(regex("^python3\\.[0-9]+$", var.code.runtime))
+    error_message = "code.runtime must be a Python 3 Lambda runtime."
   }
 }
 
@@ -57,22 +61,6 @@ variable "timeout" {
     condition     = var.timeout >= 1 && var.timeout <= 900
     error_message = "timeout must be 1 to 900 seconds (Lambda's limit)."
   }
-}
-
-variable "lambda_zip_path" {
-  type        = string
-  description = "Path of the Lambda deployment zip (built by the root module's archive_file)."
-}
-
-variable "lambda_zip_hash" {
-  type        = string
-  description = "Base64 SHA-256 of the Lambda zip, so a code change redeploys the function."
-}
-
-variable "layers" {
-  type        = list(string)
-  description = "Layer version ARNs of the function (the Powertools layer of its region)."
-  default     = []
 }
 
 variable "reserved_concurrency" {

@@ -37,13 +37,10 @@ module "restore_api" {
   description      = "Smart Vault restore API: validates a restore request and hands it to the worker."
   role_description = "Smart Vault restore API function (${var.region}): pre-checks, job records, worker start."
   handler          = var.api_handler
-  runtime          = var.lambda_runtime
+  code             = var.function_code
   memory_size      = 256
   # API Gateway waits at most 29 seconds for an integration.
   timeout              = 29
-  lambda_zip_path      = var.lambda_zip_path
-  lambda_zip_hash      = var.lambda_zip_hash
-  layers               = [var.powertools_layer_arn]
   reserved_concurrency = var.reserved_concurrency
   kms_key_arn          = var.kms_key_arn
   log_retention_days   = var.log_retention_days
@@ -80,12 +77,9 @@ module "restore_worker" {
   description          = "Smart Vault restore worker: creates the volume (and instance), attaches, records, notifies."
   role_description     = "Smart Vault restore worker (${var.region}): volumes and instances from managed snapshots."
   handler              = var.worker_handler
-  runtime              = var.lambda_runtime
+  code                 = var.function_code
   memory_size          = 256
   timeout              = 900
-  lambda_zip_path      = var.lambda_zip_path
-  lambda_zip_hash      = var.lambda_zip_hash
-  layers               = [var.powertools_layer_arn]
   reserved_concurrency = var.reserved_concurrency
   kms_key_arn          = var.kms_key_arn
   log_retention_days   = var.log_retention_days

@@ -50,25 +50,9 @@ variable "sns_topic_arn" {
   description = "Topic in this region for restore results and this stack's alarms."
 }
 
-variable "lambda_zip_path" {
-  type        = string
-  description = "Path of the Lambda deployment zip (built by the root module's archive_file)."
-}
-
-variable "lambda_zip_hash" {
-  type        = string
-  description = "Base64 SHA-256 of the Lambda zip, so a code change redeploys the functions."
-}
-
-variable "lambda_runtime" {
-  type        = string
-  description = "Lambda runtime of both functions."
-  default     = "python3.12"
-}
-
-variable "powertools_layer_arn" {
-  type        = string
-  description = "Powertools for AWS Lambda (Python) layer version ARN in this region."
+variable "function_code" {
+  type        = any
+  description = "What the stack's functions run, passed unchanged to modules/function's `code` (which types and validates it): the package zip and its hash, the runtime and the Powertools layer of this region."
 }
 
 variable "api_handler" {

@@ -166,12 +166,9 @@ module "vault" {
   description        = "Smart Vault vault: copies every announced DR copy once under the vault key, locks and prunes its copies."
   role_description   = "Smart Vault vault function: copies shared DR copies into the vault, locks and prunes them."
   handler            = local.handler
-  runtime            = "python3.12"
+  code               = var.function_code
   memory_size        = 512
   timeout            = 300
-  lambda_zip_path    = var.lambda_zip_path
-  lambda_zip_hash    = var.lambda_zip_hash
-  layers             = [var.powertools_layer_arn]
   kms_key_arn        = aws_kms_key.vault.arn
   log_retention_days = var.log_retention_days
   policies           = local.vault_policies # iam.tf

@@ -48,19 +48,9 @@ variable "key_administrator_arns" {
   }
 }
 
-variable "lambda_zip_path" {
-  type        = string
-  description = "Path of the package zip (the root module builds it)."
-}
-
-variable "lambda_zip_hash" {
-  type        = string
-  description = "Base64 SHA-256 of the package zip."
-}
-
-variable "powertools_layer_arn" {
-  type        = string
-  description = "ARN of the Powertools for AWS Lambda (Python) v3 layer in this region."
+variable "function_code" {
+  type        = any
+  description = "What the stack's functions run, passed unchanged to modules/function's `code` (which types and validates it): the package zip and its hash, the runtime and the Powertools layer of this region."
 }
 
 variable "retention_days" {

@@ -220,7 +220,7 @@ def evaluate(value: Any, variables: dict[str, Any]) -> Any:
     """A number, or `${var.x}` / `${var.x * n}` with the variables' defaults."""
     if isinstance(value, (int, float)):
         return value
-    match = re.fullmatch(r"\$\{var\.(\w+)(?: \* (\d+))?\}", value)
+    match = re.fullmatch(r"\$\{var\.([\w.]+)(?: \* (\d+))?\}", value)
     assert match, f"unexpected expression {value}"
     return variables[match.group(1)]["default"] * int(match.group(2) or 1)
 
@@ -295,8 +295,12 @@ def tf_alarms(model: dict[str, Any], variables: dict[str, Any]) -> list[dict[str
 def test_alarms_are_the_terraforms(root, module, drill_module):
     variables = root["variable"]
     # The modules' thresholds are the root variables they are given.
-    assert root["module"]["drill_dr"]["rto_threshold_seconds"] == "${var.drill_rto_threshold_seconds}"
-    module_variables = {**variables, "rto_threshold_seconds": variables["drill_rto_threshold_seconds"]}
+    assert root["module"]["drill_dr"]["settings"] == "${local.drill_settings}"
+    assert root["locals"]["drill_settings"]["rto_threshold_seconds"] == "${var.drill_rto_threshold_seconds}"
+    module_variables = {
+        **variables,
+        "settings.rto_threshold_seconds": variables["drill_rto_threshold_seconds"],
+    }
     drill_config = replace(TF_CONFIG, drill_regions=(TF_CONFIG.primary_region,))
 
     assert tf_alarms(root, variables) == sorted(
@@ -334,7 +338,7 @@ def test_rules_targets_and_permissions_are_the_terraforms(root, drill_module):
             assert rendered == rule.schedule, name
         else:
             assert hcl_object_to_json(body["event_pattern"]) == rule.pattern, name
-    targets = {b["rule"]: b for (k, _), b in resources.items() if k == "aws_cloudwatch_event_target"}
+    targets = {b["rule"]: b for b in instances(root, "aws_cloudwatch_event_target")}
     for key, target in targets.items():
         rule_resource = key.removeprefix("${aws_cloudwatch_event_rule.").removesuffix(".name}")
         rule = local_rules[resources[("aws_cloudwatch_event_rule", rule_resource)]["name"]]
@@ -345,8 +349,7 @@ def test_rules_targets_and_permissions_are_the_terraforms(root, drill_module):
         assert (hcl_object_to_json(target["input"]) if "input" in target else None) == rule.target_input
     permissions = {
         b["source_arn"].removeprefix("${aws_cloudwatch_event_rule.").removesuffix(".arn}"): b["statement_id"]
-        for (k, _), b in resources.items()
-        if k == "aws_lambda_permission"
+        for b in instances(root, "aws_lambda_permission")
     }
     for resource, statement in permissions.items():
         assert (
@@ -355,8 +358,42 @@ def test_rules_targets_and_permissions_are_the_terraforms(root, drill_module):
     drill = drill_module["resource"]
     assert drill[("aws_cloudwatch_event_rule", "schedule")]["name"] == "${var.name_prefix}-drill-schedule"
     assert drill[("aws_lambda_permission", "schedule")]["statement_id"] == drill_rule.statement_id
-    assert root["module"]["drill_dr"]["schedule_expression"] == "${var.drill_schedule}"
+    assert root["module"]["drill_dr"]["settings"] == "${local.drill_settings}"
+    assert root["locals"]["drill_settings"]["schedule_expression"] == "${var.drill_schedule}"
     assert drill_rule.schedule == DeploymentConfig().drill_schedule
+
+
+_EACH_VALUE = re.compile(r"\$\{each\.value\.(\w+)((?:\.\w+)*)\}")
+
+
+def instances(model: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    """The blocks of `kind`, one written out per entry where it has `for_each = local.<map>` (the backup
+    function's triggers): `${each.value.<a>}` as the entry's value (an attribute set to null is not set),
+    `${each.value.<a>.<b>}` as attribute `<b>` of the resource the entry names."""
+
+    def written(body: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any]:
+        out = {}
+        for name, value in body.items():
+            match = _EACH_VALUE.fullmatch(value) if isinstance(value, str) else None
+            if match:
+                value = entry[match.group(1)]
+                if match.group(2):
+                    value = value.removesuffix("}") + match.group(2) + "}"
+            if value is not None:
+                out[name] = value
+        return out
+
+    found = []
+    for (k, _), body in model["resource"].items():
+        if k != kind:
+            continue
+        if "for_each" not in body:
+            found.append(body)
+            continue
+        entries = model["locals"][body["for_each"].removeprefix("${local.").removesuffix("}")]
+        rest = {name: value for name, value in body.items() if name != "for_each"}
+        found.extend(written(rest, entry) for entry in entries.values())
+    return found
 
 
 def names_of(model: dict[str, Any], kind: str) -> set[str]:

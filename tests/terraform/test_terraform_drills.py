@@ -35,7 +35,10 @@ def test_the_drill_runs_in_the_dr_region_and_drill_regions_adds_the_primary():
 def test_the_schedule_is_weekly_by_default():
     assert tfmodel.variables(ROOT)["drill_schedule"]["default"] == "cron(0 3 ? * SUN *)"
     rule = resources(DRILL, "aws_cloudwatch_event_rule")["schedule"]
-    assert rule["schedule_expression"] == "${var.schedule_expression}"
+    assert rule["schedule_expression"] == "${var.settings.schedule_expression}"
+    # Every drill region gets the root's drill settings.
+    assert {call["settings"] for call in tfmodel.module_calls(DRILL).values()} == {"${local.drill_settings}"}
+    assert tfmodel.locals_of(ROOT)["drill_settings"]["schedule_expression"] == "${var.drill_schedule}"
     assert (
         resources(DRILL, "aws_cloudwatch_event_target")["schedule"]["arn"]
         == "${aws_lambda_function.drill.arn}"
@@ -93,7 +96,9 @@ def test_the_drill_function_environment():
     assert env["DRILL_SECURITY_GROUP_IDS"] == '${join(",", local.security_group_ids)}'
     assert env["DRILL_VALIDATION_FUNCTION"] == '${coalesce(var.validation_function_arn, "")}'
     assert function["timeout"] == 900
-    assert tfmodel.variables(DRILL)["timeout_seconds"]["default"] == 600
+    assert env["DRILL_TIMEOUT_SECONDS"] == "${tostring(var.settings.timeout_seconds)}"
+    assert tfmodel.locals_of(ROOT)["drill_settings"]["timeout_seconds"] == "${var.drill_timeout_seconds}"
+    assert tfmodel.variables(ROOT)["drill_timeout_seconds"]["default"] == 600
 
 
 def test_the_restore_api_of_each_drill_region_reads_its_drill_results():
@@ -146,9 +151,10 @@ def test_drill_alarms_watch_what_the_handler_emits(capsys, monkeypatch):
         assert alarm["alarm_actions"] == ["${var.sns_topic_arn}"]
     assert by_metric["DrillsFailed"]["threshold"] == 0
     assert by_metric["DrillOverdue"]["threshold"] == 0
-    assert by_metric["DrillRtoSeconds"]["threshold"] == "${var.rto_threshold_seconds}"
+    assert by_metric["DrillRtoSeconds"]["threshold"] == "${var.settings.rto_threshold_seconds}"
+    assert tfmodel.module_calls(DRILL)["drill_dr"]["settings"] == "${local.drill_settings}"
     assert (
-        tfmodel.module_calls(DRILL)["drill_dr"]["rto_threshold_seconds"]
+        tfmodel.locals_of(ROOT)["drill_settings"]["rto_threshold_seconds"]
         == "${var.drill_rto_threshold_seconds}"
     )
 

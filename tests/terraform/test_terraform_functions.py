@@ -9,6 +9,8 @@ import sys
 import pytest
 import tfmodel
 
+from smart_vault.authz import terraform
+
 REPO = tfmodel.REPO
 CONFIG = REPO / "src" / "smart_vault" / "config.py"
 
@@ -182,8 +184,7 @@ def test_handler_is_the_contract_entry_point(definition):
 
 
 @pytest.mark.parametrize("definition", DEFINITIONS, ids=IDS)
-def test_runtime_and_tracing(definition):
-    assert definition.runtime == "python3.12"
+def test_tracing(definition):
     assert definition.tracing_mode == "Active"
 
 
@@ -199,18 +200,28 @@ def test_code_reads_exactly_the_variables_terraform_sets(function):
     assert read == CONTRACT_ENVIRONMENT[function]
 
 
-def test_functions_use_the_powertools_layer_and_the_package_zip():
-    for name, (directory, resource) in tfmodel.FUNCTIONS.items():
-        body = tfmodel.labelled(directory, "resource", "aws_lambda_function")[resource]
-        for inputs in [None] if directory == REPO else tfmodel.module_calls(directory).values():
-            filename = tfmodel.resolve(body["filename"], directory, inputs)
-            code_hash = tfmodel.resolve(body["source_code_hash"], directory, inputs)
-            assert filename == "${data.archive_file.lambda.output_path}", name
-            assert code_hash == "${data.archive_file.lambda.output_base64sha256}", name
-            assert len(body["layers"]) == 1, name
+@pytest.mark.parametrize("function", sorted(terraform.FUNCTIONS))
+def test_functions_run_the_package_zip_on_python_with_their_regions_powertools_layer(function):
+    # modules/function's `code`, as the root gives it to each stack: evaluated, with the zip's attributes bound.
+    deployment = terraform.Deployment(
+        attributes=(
+            ("data.archive_file.lambda.output_path", "<zip>"),
+            ("data.archive_file.lambda.output_base64sha256", "<hash>"),
+        )
+    )
     layer = tfmodel.variables(REPO)["powertools_layer_arn"]["default"]
     assert "AWSLambdaPowertoolsPythonV3-python312-x86_64" in layer
     assert "{region}" in layer
+    directory, _, resource = terraform.FUNCTIONS[function]
+    body = terraform.labelled(directory, "resource", "aws_lambda_function")[resource]
+    for region in (deployment.primary_region, deployment.dr_region):
+        # The backup function runs in the primary region, the vault's in the DR region.
+        runs_in = {"backup": deployment.primary_region, "vault": deployment.dr_region}.get(function, region)
+        value = terraform.scope_for(function, region, deployment).evaluator.value
+        assert value(body["filename"]) == "<zip>"
+        assert value(body["source_code_hash"]) == "<hash>"
+        assert value(body["runtime"]) == "python3.12"
+        assert value(body["layers"]) == [layer.replace("{region}", runs_in)]
 
 
 def test_the_zip_leaves_out_the_local_stack_and_the_cli():
@@ -233,9 +244,23 @@ def test_backup_is_scheduled_and_hears_snapshot_completion_events():
     for needle in ("aws.ec2", "EBS Multi-Volume Snapshots Completion Status", "EBS Snapshot Notification"):
         assert needle in pattern
     assert "createSnapshots" in pattern and "createSnapshot" in pattern
-    targets = tfmodel.labelled(REPO, "resource", "aws_cloudwatch_event_target")
-    for name in ("backup_schedule", "snapshot_completion", "copy_completion", "copy_reconciliation"):
-        assert targets[name]["arn"] == "${aws_lambda_function.backup.arn}"
+    # One target and one permission per rule that invokes the function (for_each over backup_triggers).
+    triggers = tfmodel.locals_of(REPO)["backup_triggers"]
+    assert set(triggers) == {
+        "backup_schedule",
+        "snapshot_completion",
+        "copy_completion",
+        "copy_reconciliation",
+    }
+    for name, trigger in triggers.items():
+        assert trigger["rule"] == f"${{aws_cloudwatch_event_rule.{name}}}"
+    target = tfmodel.labelled(REPO, "resource", "aws_cloudwatch_event_target")["backup"]
+    assert target["for_each"] == "${local.backup_triggers}"
+    assert target["rule"] == "${each.value.rule.name}"
+    assert target["arn"] == "${aws_lambda_function.backup.arn}"
+    permission = tfmodel.labelled(REPO, "resource", "aws_lambda_permission")["backup"]
+    assert permission["for_each"] == "${local.backup_triggers}"
+    assert permission["source_arn"] == "${each.value.rule.arn}"
 
 
 def test_dr_copy_events_reach_the_backup_function_and_reconciliation_is_scheduled():
@@ -254,7 +279,10 @@ def test_dr_copy_events_reach_the_backup_function_and_reconciliation_is_schedule
     assert (
         rules["copy_reconciliation"]["schedule_expression"] == "rate(${var.copy_reconcile_minutes} minutes)"
     )
-    assert "reconcile_copies = true" in targets["copy_reconciliation"]["input"]
+    assert (
+        "reconcile_copies = true"
+        in tfmodel.locals_of(REPO)["backup_triggers"]["copy_reconciliation"]["input"]
+    )
     ledger = tfmodel.labelled(REPO, "resource", "aws_dynamodb_table")["copy_ledger"]
     assert (ledger["hash_key"], ledger["range_key"]) == ("pk", "sk")
     assert "expires_at" in str(ledger["ttl"])
@@ -366,3 +394,24 @@ def test_the_zipped_code_imports_only_what_lambda_and_the_layer_provide():
                 if left_out or top not in sys.stdlib_module_names | LAMBDA_PROVIDED | {"smart_vault"}:
                     outside.setdefault(path.name, []).append(name)
     assert outside == {}, f"the Lambda zip would import what it does not carry: {outside}"
+
+
+def test_the_standard_alarms_are_one_per_metric_the_caller_names():
+    # modules/function's `lambda_metric` runs over var.alarms (metric => description); authz.tf_inline writes
+    # out each instance, `each.key` and `each.value` in place.
+    def standard(directory, function):
+        alarms = terraform.labelled(directory, "resource", "aws_cloudwatch_metric_alarm")
+        prefix = f"{function}_lambda_metric["
+        return {
+            label.removeprefix(prefix): body for label, body in alarms.items() if label.startswith(prefix)
+        }
+
+    backup = standard(REPO, "backup")
+    assert set(backup) == {'"Errors"]', '"Throttles"]'}
+    errors = backup['"Errors"]']
+    assert errors["alarm_name"] == "${local.backup_function_name}-errors"
+    assert errors["metric_name"] == "Errors"
+    assert errors["alarm_description"].startswith("The backup function raised an error")
+    assert errors["dimensions"] == {"FunctionName": "${aws_lambda_function.backup.function_name}"}
+    assert set(standard(tfmodel.DRILL_DIR, "drill")) == {'"Errors"]'}
+    assert standard(tfmodel.VAULT_DIR, "vault") == {}  # the vault's alarms are its own metrics'

@@ -127,7 +127,6 @@ def render(value: str, directory: Path) -> str:
 class FunctionDef:
     name: str
     handler: Any
-    runtime: Any
     environment: dict[str, Any]
     tracing_mode: Any
     body: dict[str, Any] = field(repr=False)
@@ -146,7 +145,6 @@ def function_definitions(name: str) -> list[FunctionDef]:
             FunctionDef(
                 name=name,
                 handler=resolve(body.get("handler"), directory, inputs),
-                runtime=resolve(body.get("runtime"), directory, inputs),
                 environment=environment,
                 tracing_mode=resolve(tracing, directory, inputs),
                 body=body,

@@ -16,7 +16,9 @@ dead-letter queue, invoke config, standard alarms), every table of `modules/tabl
   not set), and references to the module's own blocks and locals follow the renaming;
 - what the call's arguments alone decide is decided: a `count` that is 0 (the block is not there) or 1, a
   conditional on a literal, a `dynamic` block over the call's values or over a counted resource of the
-  module; the call's own `count` and `providers` go onto each block it creates;
+  module; the call's own `count`, `for_each` and `providers` go onto each block it creates;
+- a block whose `for_each` is a map the call writes out (`function`'s standard alarms over `var.alarms`:
+  metric => description) is its instances, `<label>["<key>"]`, with `each.key` and `each.value` in place;
 - a module that calls another inlined module (`function` calls `alarm`) is expanded first;
 - in the caller, `module.<call>.<output>` is the output's expression.
 
@@ -143,7 +145,9 @@ class _Call:
     def _replace(self, match: re.Match[str]) -> str:
         if match.group(1):
             value, rest = self.argument(match.group(1))
-            return expression(value) + rest if not rest else f"({expression(value)}){rest}"
+            text = expression(value)
+            # `var.code.zip_path` with code = var.function_code: `var.function_code.zip_path`.
+            return text + rest if not rest or _SIMPLE.match(text) else f"({text}){rest}"
         if match.group(2):
             return f"local.{self.name}_{match.group(2)}"
         data, type_name, label = match.group(3) or "", match.group(4), match.group(5)
@@ -236,6 +240,33 @@ def _independent(text: str) -> Any:
             if stand_in is not None:
                 return None
     return values[0] if all(v == values[0] for v in values) else None
+
+
+_EACH = re.compile(r"(?<![\w.])each\.(key|value)\b")
+
+
+def _instances(label: str, body: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """A block whose for_each is a map written out as its instances, `<label>["<key>"]`, each with `each.key`
+    and `each.value` in place; any other block as it is."""
+    for_each = body.get("for_each")
+    if not isinstance(for_each, dict) or not for_each:
+        return {label: body}
+    rest = {name: v for name, v in body.items() if name != "for_each"}
+    return {
+        f'{label}["{key}"]': _map_strings(rest, partial(_with_each, {"key": key, "value": value}))
+        for key, value in for_each.items()
+    }
+
+
+def _with_each(each: dict[str, Any], text: str) -> Any:
+    def replace(match: re.Match[str]) -> str:
+        return expression(each[match.group(1)])
+
+    def whole(reference: str) -> Any:
+        key = reference.removeprefix("each.")
+        return each[key] if reference.startswith("each.") and key in each else _NOT_ONE
+
+    return _folded(_substitute(text, _EACH, replace, whole))
 
 
 def _folded(value: Any) -> Any:
@@ -335,6 +366,8 @@ def _inline_call(
         return None
     # The call's meta-arguments apply to each block it creates.
     meta = {} if count is None or _independent(count) == 1 else {"count": count}
+    if arguments.get("for_each") is not None:
+        meta["for_each"] = arguments["for_each"]
     if "aws" in (arguments.get("providers") or {}):
         meta["provider"] = arguments["providers"]["aws"]
     call = _Call(name, arguments, module)
@@ -346,9 +379,12 @@ def _inline_call(
         for entry in module.get(kind, []):
             for type_name, labelled in entry.items():
                 rewritten = {
-                    call.label(type_name, label): _with_meta(meta, call.rewrite(body))
+                    instance: expanded
                     for label, body in labelled.items()
                     if (type_name, label) not in _KEEP
+                    for instance, expanded in _instances(
+                        call.label(type_name, label), _with_meta(meta, call.rewrite(body))
+                    ).items()
                 }
                 renamed = {label: _uncounted(body) for label, body in rewritten.items() if not _absent(body)}
                 dropped.update((type_name, label) for label in rewritten if label not in renamed)
