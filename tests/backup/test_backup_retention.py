@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from freezegun import freeze_time
 
 from smart_vault.backup import entry as backup
 from support.backup_world import (
+    DAY,
     DR_REGION,
     PRIMARY_REGION,
+    T0,
     backup_context,
     scheduled_event,
     tags_of,
 )
 
-T0 = datetime(2026, 3, 1, 2, 0, 0, tzinfo=UTC)
-DAY = timedelta(days=1)
 pytestmark = pytest.mark.backup_env(RETENTION_DAYS="7", DR_RETENTION_DAYS="10")
 
 

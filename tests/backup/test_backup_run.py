@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from freezegun import freeze_time
@@ -14,6 +14,7 @@ from support.backup_world import (
     DR_KEY_ARN,
     DR_REGION,
     PRIMARY_REGION,
+    T0,
     CallCounter,
     backup_context,
     fail_operation,
@@ -21,7 +22,6 @@ from support.backup_world import (
     tags_of,
 )
 
-T0 = datetime(2026, 3, 1, 2, 0, 0, tzinfo=UTC)
 # Tests that freeze time use no topic (the publish fails and is logged): moto's SNS signing state created
 # under a frozen clock breaks later deliveries.
 

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import boto3
 import pytest
@@ -21,8 +21,10 @@ from smart_vault.snapshot_model import snapshot_from_api
 from support.backup_world import (
     ACCOUNT_ID,
     COPY_LEDGER_TABLE,
+    DAY,
     DR_REGION,
     PRIMARY_REGION,
+    T0,
     CallCounter,
     backup_context,
     backup_env,
@@ -33,8 +35,6 @@ from support.backup_world import (
     tags_of,
 )
 
-T0 = datetime(2026, 3, 1, 2, 0, 0, tzinfo=UTC)
-DAY = timedelta(days=1)
 RECONCILE = {"reconcile_copies": True}
 
 

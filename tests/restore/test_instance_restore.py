@@ -26,6 +26,7 @@ from support.restore_world import (
     DR_REGION,
     JOBS_TABLE,
     PRIMARY_REGION,
+    create_jobs_table,
     live_instances,
     run_worker,
     setup_world,
@@ -217,13 +218,7 @@ def test_the_whole_instance_comes_back_in_the_primary_region(world):
 
 def test_the_whole_instance_comes_back_in_the_dr_region_while_every_primary_call_fails(world, monkeypatch):
     # The DR stack's own table: the primary region is down, so the jobs table there is unreachable too.
-    dynamodb = boto3.client("dynamodb", DR_REGION)
-    dynamodb.create_table(
-        TableName=JOBS_TABLE,
-        KeySchema=[{"AttributeName": "restore_id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "restore_id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    dynamodb = create_jobs_table(DR_REGION)
     boto3.client("sns", DR_REGION).create_topic(Name="dr-topic")
     request = resolved_request(world, DR_REGION)
     restore_id = "0f5e7a1c-0000-4000-8000-00000000d0d0"

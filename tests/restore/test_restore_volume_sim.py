@@ -4,7 +4,6 @@ DynamoDB; EC2 and the clock are the simulation's, so every wait runs in virtual 
 
 from __future__ import annotations
 
-import boto3
 import pytest
 
 from smart_vault import aws
@@ -16,6 +15,7 @@ from smart_vault.sim.ec2 import SimEC2
 from smart_vault.sim.scenario import DR, PRIMARY, START
 from smart_vault.sim.world import ACCOUNT, SimParams, SimWorld
 from smart_vault.tags import MANAGED_BY_KEY, MANAGED_BY_VALUE
+from support.restore_world import create_jobs_table
 
 JOBS_TABLE = "smart-vault-restore-jobs-sim"
 SETTINGS = RestoreWorkerSettings(
@@ -27,14 +27,7 @@ SETTINGS = RestoreWorkerSettings(
 
 @pytest.fixture
 def store(moto_aws):
-    dynamodb = boto3.client("dynamodb", PRIMARY)
-    dynamodb.create_table(
-        TableName=JOBS_TABLE,
-        KeySchema=[{"AttributeName": "restore_id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "restore_id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    return RestoreJobStore(JOBS_TABLE, dynamodb)
+    return RestoreJobStore(JOBS_TABLE, create_jobs_table(PRIMARY, JOBS_TABLE))
 
 
 class Sim:

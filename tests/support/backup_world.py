@@ -7,6 +7,7 @@ import json
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,8 @@ FUNCTION_ARN = f"arn:aws:lambda:{PRIMARY_REGION}:{ACCOUNT_ID}:function:smart-vau
 EVENTS_DIR = Path(__file__).resolve().parents[1] / "events"
 COPY_LEDGER_TABLE = "smart-vault-copy-ledger"
 PRIMARY_KEY_ALIAS = "alias/smart-vault"
+T0 = datetime(2026, 3, 1, 2, 0, 0, tzinfo=UTC)  # a nightly run's time, for the worlds that set the clock
+DAY = timedelta(days=1)
 
 
 def backup_env(monkeypatch: pytest.MonkeyPatch, **overrides: str) -> None:

@@ -104,15 +104,21 @@ def make_snapshot(region: str, tags: dict[str, str], size: int = 8) -> str:
     return snapshot_id
 
 
-def build_world() -> World:
-    """Tables, topic with an SQS subscriber, a VPC and AMI per region, a managed snapshot and its DR copy."""
-    dynamodb = boto3.client("dynamodb", PRIMARY_REGION)
+def create_jobs_table(region: str, name: str = JOBS_TABLE) -> Any:
+    """The restore jobs table as modules/table creates it (key `restore_id`); its DynamoDB client."""
+    dynamodb = boto3.client("dynamodb", region)
     dynamodb.create_table(
-        TableName=JOBS_TABLE,
+        TableName=name,
         KeySchema=[{"AttributeName": "restore_id", "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": "restore_id", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
+    return dynamodb
+
+
+def build_world() -> World:
+    """Tables, topic with an SQS subscriber, a VPC and AMI per region, a managed snapshot and its DR copy."""
+    dynamodb = create_jobs_table(PRIMARY_REGION)
     dynamodb.update_time_to_live(
         TableName=JOBS_TABLE, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
     )

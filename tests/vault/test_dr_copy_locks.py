@@ -3,7 +3,7 @@ repaired by the reconciliation, and never pruned or deleted while it holds."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import boto3
 import pytest
@@ -14,16 +14,14 @@ from smart_vault.backup import entry as backup
 from smart_vault.config import BackupSettings
 from smart_vault.errors import ConfigError
 from support.backup_world import (
+    DAY,
     DR_REGION,
+    T0,
     backup_context,
     backup_env,
     fail_operation,
     scheduled_event,
 )
-
-T0 = datetime(2026, 3, 1, 2, 0, 0, tzinfo=UTC)
-DAY = timedelta(days=1)
-
 
 pytestmark = pytest.mark.backup_env(RETENTION_DAYS="7", DR_RETENTION_DAYS="7", LOCK_MODE="governance")
 

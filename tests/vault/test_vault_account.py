@@ -5,7 +5,7 @@ and prunes only its own copies."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from freezegun import freeze_time
@@ -14,17 +14,15 @@ from moto.ec2.models.elastic_block_store import EBSBackend
 from smart_vault.backup import entry as backup
 from support.backup_world import (
     ACCOUNT_ID,
+    DAY,
     DR_REGION,
+    T0,
     backup_context,
     copy_event,
     scheduled_event,
     tags_of,
 )
 from support.vault_world import VAULT_ACCOUNT, make_vault_world
-
-T0 = datetime(2026, 3, 1, 2, 0, 0, tzinfo=UTC)
-DAY = timedelta(days=1)
-
 
 pytestmark = pytest.mark.backup_env(RETENTION_DAYS="7", DR_RETENTION_DAYS="7", LOCK_MODE="governance")
 
