@@ -11,6 +11,7 @@ os.environ.setdefault("POWERTOOLS_DEV", "false")
 
 import botocore.client
 import botocore.loaders
+import botocore.model
 import botocore.session
 import pytest
 from moto import mock_aws
@@ -67,22 +68,32 @@ def shared_model_loader():
 
 @pytest.fixture(scope="session", autouse=True)
 def shared_client_classes():
-    """One botocore client class per service and API version for the whole run.
+    """One botocore service model and one client class per service and API version for the whole run.
 
-    botocore builds a client's class (a method per operation, ~2,000 for EC2) for every client of every
-    Session; the class depends on the service model and on boto3's `creating-client-class` handlers, the
-    same for every Session here (no test registers one). Clients themselves stay per Session and per test.
+    botocore builds both for every client of every Session: the class (a method per operation, ~700 for EC2)
+    and the model, whose operation models it builds again to look for endpoint discovery. Both depend only on
+    botocore's data files (one loader, `shared_model_loader`) and on boto3's `creating-client-class`
+    handlers, the same for every Session here (no test registers one). Clients stay per Session and per test.
     """
+    models: dict[tuple[str, str | None], botocore.model.ServiceModel] = {}
     classes: dict[tuple[str, str], type] = {}
-    original = botocore.client.ClientCreator._create_client_class
+    load_model = botocore.client.ClientCreator._load_service_model
+    create_class = botocore.client.ClientCreator._create_client_class
+
+    def load_service_model(self, service_name, api_version=None):
+        key = (service_name, api_version)
+        if key not in models:
+            models[key] = load_model(self, service_name, api_version)
+        return models[key]
 
     def create_client_class(self, service_name, service_model):
         key = (service_name, service_model.api_version)
         if key not in classes:
-            classes[key] = original(self, service_name, service_model)
+            classes[key] = create_class(self, service_name, service_model)
         return classes[key]
 
     with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(botocore.client.ClientCreator, "_load_service_model", load_service_model)
         patch.setattr(botocore.client.ClientCreator, "_create_client_class", create_client_class)
         yield
 

@@ -54,7 +54,12 @@ def test_the_api_conforms_to_its_openapi_document(case, fuzz_world, gateway):
     world, facts = fuzz_world
     before = len(world.lambda_client.invocations)
 
-    response = case.call(app=gateway.as_wsgi(), headers={"x-api-key": API_KEY})
+    # The spec's x-api-key header is any string to schemathesis: where the case sends one, it is the world's
+    # key; a negative case that leaves the header out goes without (the gateway refuses it, as API Gateway
+    # does). Adding the key to such a case made it a valid request that schemathesis still counted as
+    # invalid: "Schema-violating request accepted" for GET /recovery-points.
+    sends_key = any(name.lower() == "x-api-key" for name in (case.headers or {}))
+    response = case.call(app=gateway.as_wsgi(), headers={"x-api-key": API_KEY} if sends_key else None)
 
     case.validate_response(response, excluded_checks=EXCLUDED)
     assert response.status_code < 500, response.text
