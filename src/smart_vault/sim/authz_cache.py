@@ -49,7 +49,7 @@ class CachingEnforcer(Enforcer):
 
     def __init__(self, facts: Any, record_dir: str | None = None) -> None:
         self._recording = _RecordingFacts(facts)
-        super().__init__(self._recording, record_dir)  # type: ignore[arg-type]
+        super().__init__(self._recording, record_dir)
         self._decisions: dict[tuple[Any, ...], tuple[list[_Question], tuple[Any, ...], tuple[Any, ...]]] = {}
         self._written: tuple[Any, ...] = ()
 
