@@ -82,7 +82,7 @@ def snapshot_from_api(item: Mapping[str, Any], region: str) -> Snapshot:
 
     Reconciliation reads every managed snapshot of a region on each run, so this is called once per snapshot
     per run: the value is built without the frozen dataclass's `__init__` (one `object.__setattr__` per field,
-    most of the cost), straight into its `__dict__`. The result is the same value (`==`, `hash`, `repr`)."""
+    most of the cost), straight into its `__dict__`. The result is the same value (`==`, `repr`)."""
     snapshot = object.__new__(Snapshot)
     snapshot.__dict__.update(
         snapshot_id=item["SnapshotId"],
