@@ -68,6 +68,7 @@ class VaultSim:
         self.set_time: dict[str, float] = {}  # backup set -> when its primary snapshots were taken
         self.dr_seen: dict[str, float] = {}  # backup set -> first reconciliation that saw it complete in DR
         self.vault_seen: dict[str, float] = {}  # the same in the vault
+        self._newest: dict[str, tuple[tuple[int, ...], tuple[set[str], int]]] = {}  # store -> (views, answer)
         self._snapshots: dict[tuple[str, str], tuple[dict[str, Any], Snapshot]] = {}  # by (store, id)
         add_vault_store(world)
         self.bus_arn = f"arn:aws:events:{world.dr}:{VAULT_ACCOUNT}:event-bus/smart-vault-vault"
@@ -167,9 +168,15 @@ class VaultSim:
 
     def _newest_sets(self, store: str) -> tuple[set[str], int]:
         """The backup sets that are some instance's newest complete recovery point in `store`."""
-        snaps = [self._as_snapshot(_public(i), store) for i in self.world.snapshots[store].values()]
-        points = newest_complete_points(snaps)
-        return {p.set_id for p in points.values()}, len(points)
+        views = [_public(i) for i in self.world.snapshots[store].values()]
+        seen = tuple(map(id, views))  # the same view objects (kept alive in _snapshots): the same answer
+        last = self._newest.get(store)
+        if last is not None and last[0] == seen:
+            return last[1]
+        points = newest_complete_points([self._as_snapshot(view, store) for view in views])
+        answer = {p.set_id for p in points.values()}, len(points)
+        self._newest[store] = (seen, answer)
+        return answer
 
     def _as_snapshot(self, view: dict[str, Any], store: str) -> Snapshot:
         """`snapshot_from_api(view, store)`, built once per API view: the world makes a new view whenever an
