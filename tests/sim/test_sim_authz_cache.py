@@ -43,3 +43,25 @@ def test_a_cached_decision_follows_the_world_and_matches_the_enforcer(monkeypatc
     changed = _delete(cached, snapshot["SnapshotId"])
     assert changed == _delete(fresh, snapshot["SnapshotId"]) and not all(changed)
     assert len(decided) == 4  # decided again: the snapshot's tags answered differently
+
+
+def test_dynamodb_calls_are_keyed_on_their_tables_only(monkeypatch):
+    world = SimWorld(SimParams(seed=3), datetime(2026, 1, 1, tzinfo=UTC), PRIMARY, DR)
+    facts = SimFacts(
+        world, ACCOUNT, {"smart-vault-copy-ledger": f"arn:aws:kms:{PRIMARY}:{ACCOUNT}:key/primary"}
+    )
+    cached, fresh = CachingEnforcer(facts), Enforcer(facts)
+    decided = []
+    decide = Enforcer.decide
+    monkeypatch.setattr(
+        Enforcer, "decide", lambda self, *a, **k: decided.append(a[3]) or decide(self, *a, **k)
+    )
+
+    def put(enforcer: Enforcer, table: str, pk: str) -> list[tuple[str, bool]]:
+        params = {"TableName": table, "Item": {"pk": {"S": pk}}}
+        outcomes, _, _ = enforcer.decide("backup", "dynamodb", "PutItem", params, PRIMARY, ENV)
+        return [(o.request.resource, o.allowed) for o in outcomes]
+
+    assert put(cached, "smart-vault-copy-ledger", "a") == put(cached, "smart-vault-copy-ledger", "b")
+    assert put(cached, "other", "a") == put(fresh, "other", "a") != put(fresh, "smart-vault-copy-ledger", "a")
+    assert [p["Item"]["pk"]["S"] for p in decided] == ["a", "a", "a", "a"]  # "b" reused the decision of "a"
