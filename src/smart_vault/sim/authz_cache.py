@@ -75,8 +75,8 @@ class CachingEnforcer(Enforcer):
         environment: Any,
         account: str | None = None,
     ) -> tuple[list[Outcome], str, terraform.Deployment]:
-        key = (function, service, operation, _params_key(service, operation, params), region)
-        key += (tuple(environment.items()), account)
+        read = _params_key(service, operation, params)
+        key = (function, service, operation, read, region, tuple(environment.items()), account)
         known = self._decisions.get(key)
         if known is not None and self._recording.same_answers(known[0]):
             questions, written, (outcomes, principal, deployment) = known
