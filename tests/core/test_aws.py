@@ -97,6 +97,7 @@ def test_chunks_and_tag_conversion():
 
 
 def test_snapshot_from_api_gives_the_value_the_dataclass_would():
+    from dataclasses import fields
     from datetime import UTC, datetime
 
     from smart_vault.snapshot_model import Snapshot, snapshot_from_api
@@ -112,3 +113,5 @@ def test_snapshot_from_api_gives_the_value_the_dataclass_would():
     built = snapshot_from_api(item, "eu-west-1")
     expected = Snapshot("snap-1", "eu-west-1", "pending", started, "vol-1", "", True, "", {"k": "v"})
     assert built == expected and repr(built) == repr(expected)
+    # A field added to Snapshot must be set there too (it bypasses __init__).
+    assert set(vars(built)) == {f.name for f in fields(Snapshot)}
