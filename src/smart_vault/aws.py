@@ -144,8 +144,15 @@ def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
 
 
 def tags_to_dict(tags: Iterable[Mapping[str, Any]] | None) -> dict[str, str]:
-    """AWS `[{"Key": k, "Value": v}]` tag lists as a plain dict."""
-    return {t["Key"]: t.get("Value", "") for t in tags or []}
+    """AWS `[{"Key": k, "Value": v}]` tag lists as a plain dict (a missing Value reads as "")."""
+    if not tags:
+        return {}
+    if not isinstance(tags, list | tuple):
+        tags = list(tags)  # read twice below when a tag has no Value
+    try:  # every tag has its Value in EC2's answers: the common case without a `.get` per tag
+        return {t["Key"]: t["Value"] for t in tags}
+    except KeyError:
+        return {t["Key"]: t.get("Value", "") for t in tags}
 
 
 def dict_to_tags(tags: dict[str, str]) -> list[TagTypeDef]:

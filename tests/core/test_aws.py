@@ -92,3 +92,26 @@ def test_chunks_and_tag_conversion():
     assert tags == [{"Key": "a", "Value": "1"}, {"Key": "b", "Value": "2"}]
     assert aws.tags_to_dict(tags) == {"a": "1", "b": "2"}
     assert aws.tags_to_dict(None) == {}
+    # A tag without a Value reads as "" (its fast path falls back), also from a one-shot iterator.
+    assert aws.tags_to_dict(iter([{"Key": "a", "Value": "1"}, {"Key": "b"}])) == {"a": "1", "b": ""}
+
+
+def test_snapshot_from_api_gives_the_value_the_dataclass_would():
+    from dataclasses import fields
+    from datetime import UTC, datetime
+
+    from smart_vault.snapshot_model import Snapshot, snapshot_from_api
+
+    started = datetime(2026, 1, 1, tzinfo=UTC)
+    item = {
+        "SnapshotId": "snap-1",
+        "StartTime": started,
+        "VolumeId": "vol-1",
+        "Encrypted": 1,
+        "Tags": [{"Key": "k", "Value": "v"}],
+    }
+    built = snapshot_from_api(item, "eu-west-1")
+    expected = Snapshot("snap-1", "eu-west-1", "pending", started, "vol-1", "", True, "", {"k": "v"})
+    assert built == expected and repr(built) == repr(expected)
+    # A field added to Snapshot must be set there too (it bypasses __init__).
+    assert set(vars(built)) == {f.name for f in fields(Snapshot)}

@@ -33,12 +33,12 @@ from functools import partial
 from typing import Any
 
 from smart_vault import pacing
-from smart_vault.authz.enforce import Enforcer
 from smart_vault.backup.invocation import Clients
 from smart_vault.backup.ledger import CopyLedger
 from smart_vault.config import BackupSettings
 from smart_vault.sim.app_consistent_scenario import opt_in
 from smart_vault.sim.authz import SimFacts, authorized
+from smart_vault.sim.authz_cache import CachingEnforcer
 from smart_vault.sim.backup_function import (
     DAY,
     BackupInvocations,
@@ -106,7 +106,7 @@ def run_scenario(scenario: Scenario) -> dict[str, Any]:
         {settings.copy_ledger_table: f"arn:aws:kms:{PRIMARY}:{ACCOUNT}:key/primary"},
         ssm.model if ssm is not None else None,
     )
-    enforcer = Enforcer(facts)
+    enforcer = CachingEnforcer(facts)  # each distinct request decided once (sim/authz_cache.py)
 
     def checked(client: Any, service: str, region: str = PRIMARY) -> Any:
         return authorized(client, service, region, enforcer, environment)

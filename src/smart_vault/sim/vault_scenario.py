@@ -36,7 +36,7 @@ from smart_vault.sim.vault import (
     vault_figures,
 )
 from smart_vault.sim.world import ACCOUNT, SimWorld, _public
-from smart_vault.snapshot_model import snapshot_from_api
+from smart_vault.snapshot_model import Snapshot, snapshot_from_api
 from smart_vault.vault import entry as vault_entry
 from smart_vault.vault.copies import VaultClients
 
@@ -68,6 +68,8 @@ class VaultSim:
         self.set_time: dict[str, float] = {}  # backup set -> when its primary snapshots were taken
         self.dr_seen: dict[str, float] = {}  # backup set -> first reconciliation that saw it complete in DR
         self.vault_seen: dict[str, float] = {}  # the same in the vault
+        self._newest: dict[str, tuple[tuple[int, ...], tuple[set[str], int]]] = {}  # store -> (views, answer)
+        self._snapshots: dict[tuple[str, str], tuple[dict[str, Any], Snapshot]] = {}  # by (store, id)
         add_vault_store(world)
         self.bus_arn = f"arn:aws:events:{world.dr}:{VAULT_ACCOUNT}:event-bus/smart-vault-vault"
         self.settings = VaultSettings.from_env(
@@ -166,9 +168,26 @@ class VaultSim:
 
     def _newest_sets(self, store: str) -> tuple[set[str], int]:
         """The backup sets that are some instance's newest complete recovery point in `store`."""
-        snaps = [snapshot_from_api(_public(i), store) for i in self.world.snapshots[store].values()]
-        points = newest_complete_points(snaps)
-        return {p.set_id for p in points.values()}, len(points)
+        views = [_public(i) for i in self.world.snapshots[store].values()]
+        seen = tuple(map(id, views))  # the same view objects (kept alive in _snapshots): the same answer
+        last = self._newest.get(store)
+        if last is not None and last[0] == seen:
+            return last[1]
+        points = newest_complete_points([self._as_snapshot(view, store) for view in views])
+        answer = {p.set_id for p in points.values()}, len(points)
+        self._newest[store] = (seen, answer)
+        return answer
+
+    def _as_snapshot(self, view: dict[str, Any], store: str) -> Snapshot:
+        """`snapshot_from_api(view, store)`, built once per API view: the world makes a new view whenever an
+        item changes (`world._changed`), so the same view object always reads as the same `Snapshot`."""
+        key = (store, view["SnapshotId"])
+        known = self._snapshots.get(key)
+        if known is not None and known[0] is view:
+            return known[1]
+        snapshot = snapshot_from_api(view, store)
+        self._snapshots[key] = (view, snapshot)
+        return snapshot
 
     def _measure(self) -> None:
         """When each set became an instance's newest complete point in DR and in the vault: the vault's RPO

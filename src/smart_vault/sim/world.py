@@ -395,25 +395,34 @@ class SimWorld:
         return item
 
     def find_snapshots(self, region: str, filters: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The visible snapshots of `region` matching `filters` (all of them), in creation order."""
+        """The visible snapshots of `region` matching `filters` (all of them), in creation order.
+
+        The filters the indexes answer (snapshot-id, status, tag:) are decided by membership of their sets
+        (each set is exactly the items that filter matches: an item's state and tags change only through
+        `set_state` and `set_tags`, which keep the indexes, and EC2 allows a tag key once per resource);
+        only the others go through the filter engine, which still refuses an unknown name first."""
         snaps = self.snapshots[region]
-        best: set[str] | None = None
+        indexed: list[set[str]] = []
+        rest: list[dict[str, Any]] = []
         for f in filters:
             name, values = f["Name"], f["Values"]
             if name == "snapshot-id":
-                found = {v for v in values if v in snaps}
+                indexed.append({v for v in values if v in snaps})
             elif name == "status":
-                found = set().union(*(self.by_state[region].get(v, set()) for v in values))
+                indexed.append(set().union(*(self.by_state[region].get(v, set()) for v in values)))
             elif name.startswith("tag:"):
-                found = set().union(*(self.by_tag[region].get((name[4:], v), set()) for v in values))
+                indexed.append(set().union(*(self.by_tag[region].get((name[4:], v), set()) for v in values)))
             else:
-                continue
-            if best is None or len(found) < len(best):
-                best = found
+                rest.append(f)
+        best = min(indexed, key=len) if indexed else None  # the first of the smallest, as before
         ids = snaps.keys() if best is None or len(best) > len(snaps) // 2 else sorted(best)
         now = self.monotonic()
-        visible = (snaps[sid] for sid in ids if snaps[sid]["_visible_at"] <= now)
-        return [_public(item) for item in select(visible, filters, "snapshot", _cached_tags)]
+        visible = (
+            snaps[sid]
+            for sid in ids
+            if snaps[sid]["_visible_at"] <= now and all(sid in found for found in indexed)
+        )
+        return [_public(item) for item in select(visible, rest, "snapshot", _cached_tags)]
 
     def _new_snapshot(
         self, region: str, volume_id: str, tags: list[dict[str, str]], **extra: Any
