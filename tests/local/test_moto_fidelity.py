@@ -100,3 +100,21 @@ def test_a_resource_reads_its_own_tags_as_moto_would_without_scanning_the_tag_st
     )
     assert sorted(s["SnapshotId"] for s in found["Snapshots"]) == sorted(snapshots)
     assert scans == []
+
+
+def test_symmetric_kms_keys_share_the_key_pair_they_never_use_and_still_encrypt(moto_aws):
+    from moto.kms.models import kms_backends
+
+    kms = boto3.client("kms", REGION)
+    first, second = (kms.create_key()["KeyMetadata"]["KeyId"] for _ in range(2))
+    signing = kms.create_key(KeySpec="RSA_2048", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+    keys = kms_backends["123456789012"][REGION].keys
+    assert keys[first].private_key is keys[second].private_key
+    assert keys[signing].private_key is not keys[first].private_key
+    blob = kms.encrypt(KeyId=second, Plaintext=b"data")["CiphertextBlob"]
+    assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"data"
+    assert kms.decrypt(CiphertextBlob=blob)["KeyId"].endswith(second)
+    signature = kms.sign(KeyId=signing, Message=b"m", SigningAlgorithm="RSASSA_PSS_SHA_256")["Signature"]
+    assert kms.verify(
+        KeyId=signing, Message=b"m", Signature=signature, SigningAlgorithm="RSASSA_PSS_SHA_256"
+    )["SignatureValid"]

@@ -18,6 +18,8 @@
   same answer, in the same order, in time that does not grow with the fleet.
 - moto signs SNS deliveries with a 2048-bit RSA key it makes for each subscription (~0.2 s of CPU, in every
   test with an inbox); SNS signs with one certificate per region. Here one key per process signs them all.
+- moto makes an RSA-2048 key pair for every KMS key, a symmetric one too (~0.1 s of CPU each). A symmetric
+  KMS key has no key pair (Sign and GetPublicKey refuse it); here the symmetric keys share one such object.
 - moto lists a response class's methods with `inspect.getmembers` on every request it serves (a sorted
   walk of some hundred attributes); here the list is kept per class until the class gains or loses one.
 - (v3) moto has no EBS Snapshot Lock: `moto_snapshot_lock` adds it (and DeleteSnapshot's refusal).
@@ -76,6 +78,7 @@ def apply() -> None:
     _serialize_tag_store()
     _one_sns_signing_key()
     _method_names_once()
+    _one_unused_key_pair()
     if getattr(AmisResponse, _APPLIED, False):
         return
     _ORIGINAL["register_image"] = AmisResponse.register_image
@@ -133,6 +136,25 @@ def _method_names_once() -> None:
 
     method_names_from_class._smart_vault_cached = True  # type: ignore[attr-defined]
     responses.method_names_from_class = method_names_from_class
+
+
+def _one_unused_key_pair() -> None:
+    from moto.kms import models
+
+    original = models.generate_private_key
+    if getattr(original, "_smart_vault_shared", False):
+        return
+    shared: list[Any] = []
+
+    def generate_private_key(key_spec: str) -> Any:
+        if key_spec != "SYMMETRIC_DEFAULT":
+            return original(key_spec)
+        if not shared:
+            shared.append(original(key_spec))
+        return shared[0]
+
+    generate_private_key._smart_vault_shared = True  # type: ignore[attr-defined]
+    models.generate_private_key = generate_private_key
 
 
 def _one_sns_signing_key() -> None:
