@@ -11,7 +11,6 @@ os.environ.setdefault("POWERTOOLS_DEV", "false")
 
 import botocore.client
 import botocore.loaders
-import botocore.model
 import botocore.session
 import pytest
 from moto import mock_aws
@@ -41,6 +40,19 @@ class _PathsOnce(list):
             super().append(path)
 
 
+def _once_per(key_of, build):
+    """`build`, called once per `key_of(*args)`: a later call with the same key answers the first one's result."""
+    built = {}
+
+    def once(*args, **kwargs):
+        key = key_of(*args, **kwargs)
+        if key not in built:
+            built[key] = build(*args, **kwargs)
+        return built[key]
+
+    return once
+
+
 @pytest.fixture(scope="session", autouse=True)
 def shared_model_loader():
     """One botocore data loader per search path for the whole run, shared by every Session.
@@ -50,19 +62,15 @@ def shared_model_loader():
     whose Session has loaded them. The loader holds only the parsed files of botocore's data directories,
     which no test changes; credentials, configuration, event handlers and clients stay per Session.
     """
-    loaders: dict[str | None, botocore.loaders.Loader] = {}
     original = botocore.session.create_loader
 
-    def create_loader(search_path_string=None):
-        loader = loaders.get(search_path_string)
-        if loader is None:
-            loader = original(search_path_string)
-            loader._search_paths = _PathsOnce(loader.search_paths)
-            loaders[search_path_string] = loader
+    def new_loader(search_path_string=None):
+        loader = original(search_path_string)
+        loader._search_paths = _PathsOnce(loader.search_paths)
         return loader
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(botocore.session, "create_loader", create_loader)
+        patch.setattr(botocore.session, "create_loader", _once_per(lambda paths=None: paths, new_loader))
         yield
 
 
@@ -75,26 +83,17 @@ def shared_client_classes():
     botocore's data files (one loader, `shared_model_loader`) and on boto3's `creating-client-class`
     handlers, the same for every Session here (no test registers one). Clients stay per Session and per test.
     """
-    models: dict[tuple[str, str | None], botocore.model.ServiceModel] = {}
-    classes: dict[tuple[str, str], type] = {}
-    load_model = botocore.client.ClientCreator._load_service_model
-    create_class = botocore.client.ClientCreator._create_client_class
-
-    def load_service_model(self, service_name, api_version=None):
-        key = (service_name, api_version)
-        if key not in models:
-            models[key] = load_model(self, service_name, api_version)
-        return models[key]
-
-    def create_client_class(self, service_name, service_model):
-        key = (service_name, service_model.api_version)
-        if key not in classes:
-            classes[key] = create_class(self, service_name, service_model)
-        return classes[key]
-
+    creator = botocore.client.ClientCreator
+    load_service_model = _once_per(
+        lambda self, service_name, api_version=None: (service_name, api_version), creator._load_service_model
+    )
+    create_client_class = _once_per(
+        lambda self, service_name, service_model: (service_name, service_model.api_version),
+        creator._create_client_class,
+    )
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(botocore.client.ClientCreator, "_load_service_model", load_service_model)
-        patch.setattr(botocore.client.ClientCreator, "_create_client_class", create_client_class)
+        patch.setattr(creator, "_load_service_model", load_service_model)
+        patch.setattr(creator, "_create_client_class", create_client_class)
         yield
 
 
