@@ -144,14 +144,10 @@ def _one_unused_key_pair() -> None:
     original = models.generate_private_key
     if getattr(original, "_smart_vault_shared", False):
         return
-    shared: list[Any] = []
+    symmetric_pair = functools.cache(lambda: original("SYMMETRIC_DEFAULT"))
 
     def generate_private_key(key_spec: str) -> Any:
-        if key_spec != "SYMMETRIC_DEFAULT":
-            return original(key_spec)
-        if not shared:
-            shared.append(original(key_spec))
-        return shared[0]
+        return symmetric_pair() if key_spec == "SYMMETRIC_DEFAULT" else original(key_spec)
 
     generate_private_key._smart_vault_shared = True  # type: ignore[attr-defined]
     models.generate_private_key = generate_private_key
