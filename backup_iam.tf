@@ -140,14 +140,8 @@ data "aws_iam_policy_document" "backup_kms" {
   # holds are limited by kms:ViaService, which already means "EBS, for a volume or snapshot": the key
   # policy keeps kms:GrantIsForAWSResource (kms.tf), which the role's statements would only repeat.
   statement {
-    sid = "EncryptDrCopiesWithDrKey"
-    actions = [
-      "kms:Encrypt",
-      "kms:Decrypt",
-      "kms:ReEncrypt*",
-      "kms:GenerateDataKey*",
-      "kms:DescribeKey",
-    ]
+    sid       = "EncryptDrCopiesWithDrKey"
+    actions   = local.key_use_actions # kms.tf
     resources = [aws_kms_key.dr.arn]
     condition {
       test     = "StringEquals"

@@ -9,6 +9,16 @@ locals {
     primary = var.primary_region
     dr      = var.dr_region
   }
+
+  # The actions that use a key for data (KMS's default "Allow use of the key" set): what EBS does with the
+  # keys for encrypted snapshot copies and volumes, in the key policies here and in the backup role's.
+  key_use_actions = [
+    "kms:Encrypt",
+    "kms:Decrypt",
+    "kms:ReEncrypt*",
+    "kms:GenerateDataKey*",
+    "kms:DescribeKey",
+  ]
 }
 
 data "aws_iam_policy_document" "kms_key" {
@@ -29,14 +39,8 @@ data "aws_iam_policy_document" "kms_key" {
 
   # EBS uses the key for the snapshot copies and restored volumes on behalf of the vault's roles only.
   statement {
-    sid = "VaultFunctionsUseKeyThroughEc2"
-    actions = [
-      "kms:Encrypt",
-      "kms:Decrypt",
-      "kms:ReEncrypt*",
-      "kms:GenerateDataKey*",
-      "kms:DescribeKey",
-    ]
+    sid       = "VaultFunctionsUseKeyThroughEc2"
+    actions   = local.key_use_actions
     resources = ["*"]
     principals {
       type        = "AWS"
