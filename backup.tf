@@ -51,6 +51,7 @@ module "backup" {
     maximum_event_age_in_seconds  = 7200
     dead_letter_queue_name        = "${var.name_prefix}-backup-dlq"
     dead_letter_alarm_description = "Backup events that failed for good wait in the dead-letter queue."
+    dead_letter_event_rule_arns   = [aws_cloudwatch_event_rule.backup_schedule.arn, aws_cloudwatch_event_rule.snapshot_completion.arn]
   }
 
   alarms = {
@@ -58,28 +59,6 @@ module "backup" {
     Throttles = "The backup function was throttled: its reserved concurrency is too small for the events it gets."
   }
   alarm_topic_arn = aws_sns_topic.notifications.arn
-}
-
-data "aws_iam_policy_document" "backup_dlq" {
-  statement {
-    sid       = "EventBridgeDeadLetters"
-    actions   = ["sqs:SendMessage"]
-    resources = [module.backup.dead_letter_queue_arn]
-    principals {
-      type        = "Service"
-      identifiers = ["events.amazonaws.com"]
-    }
-    condition {
-      test     = "ArnEquals"
-      variable = "aws:SourceArn"
-      values   = [aws_cloudwatch_event_rule.backup_schedule.arn, aws_cloudwatch_event_rule.snapshot_completion.arn]
-    }
-  }
-}
-
-resource "aws_sqs_queue_policy" "backup_dlq" {
-  queue_url = module.backup.dead_letter_queue_url
-  policy    = data.aws_iam_policy_document.backup_dlq.json
 }
 
 resource "aws_cloudwatch_event_rule" "backup_schedule" {

@@ -128,3 +128,9 @@ moved {
   from = aws_lambda_permission.copy_reconciliation
   to   = aws_lambda_permission.backup["copy_reconciliation"]
 }
+
+# The dead-letter queue's policy (EventBridge sends the rules' undeliverable events) became modules/function's.
+moved {
+  from = aws_sqs_queue_policy.backup_dlq
+  to   = module.backup.aws_sqs_queue_policy.dlq[0]
+}

@@ -102,6 +102,34 @@ resource "aws_sqs_queue" "dlq" {
   kms_master_key_id         = var.kms_key_arn
 }
 
+# EventBridge rules that invoke the function leave their undeliverable events in the same queue (their
+# targets' dead_letter_config): the queue's policy lets EventBridge send them, for those rules only.
+data "aws_iam_policy_document" "dlq" {
+  count = var.async_invocation == null ? 0 : var.async_invocation.dead_letter_queue_name == null || var.async_invocation.dead_letter_event_rule_arns == null ? 0 : 1
+
+  statement {
+    sid       = "EventBridgeDeadLetters"
+    actions   = ["sqs:SendMessage"]
+    resources = [one(aws_sqs_queue.dlq[*].arn)]
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = var.async_invocation.dead_letter_event_rule_arns
+    }
+  }
+}
+
+resource "aws_sqs_queue_policy" "dlq" {
+  count = var.async_invocation == null ? 0 : var.async_invocation.dead_letter_queue_name == null || var.async_invocation.dead_letter_event_rule_arns == null ? 0 : 1
+
+  queue_url = aws_sqs_queue.dlq[0].url
+  policy    = data.aws_iam_policy_document.dlq[0].json
+}
+
 resource "aws_lambda_function_event_invoke_config" "this" {
   count = var.async_invocation == null ? 0 : 1
 

@@ -110,8 +110,9 @@ variable "async_invocation" {
     maximum_event_age_in_seconds  = number
     dead_letter_queue_name        = optional(string)
     dead_letter_alarm_description = optional(string)
+    dead_letter_event_rule_arns   = optional(list(string))
   })
-  description = "Asynchronous invocation settings; with dead_letter_queue_name, failed invocations go to that encrypted queue (and with dead_letter_alarm_description, an alarm watches it). null for a function only invoked synchronously."
+  description = "Asynchronous invocation settings; with dead_letter_queue_name, failed invocations go to that encrypted queue (and with dead_letter_alarm_description, an alarm watches it; with dead_letter_event_rule_arns, the queue's policy lets EventBridge send those rules' undeliverable events there). null for a function only invoked synchronously."
   default     = null
 
   validation {

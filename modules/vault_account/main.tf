@@ -189,6 +189,7 @@ module "vault" {
     maximum_retry_attempts       = 2
     maximum_event_age_in_seconds = 21600
     dead_letter_queue_name       = "${var.name_prefix}-vault-dlq"
+    dead_letter_event_rule_arns  = [for r in aws_cloudwatch_event_rule.vault : r.arn]
   }
 
   # The vault's alarms are its own metrics' (below): no standard function alarm.
@@ -287,28 +288,6 @@ resource "aws_lambda_permission" "vault" {
   function_name = module.vault.function_name
   principal     = "events.amazonaws.com"
   source_arn    = aws_cloudwatch_event_rule.vault[each.key].arn
-}
-
-data "aws_iam_policy_document" "vault_dlq" {
-  statement {
-    sid       = "EventBridgeDeadLetters"
-    actions   = ["sqs:SendMessage"]
-    resources = [module.vault.dead_letter_queue_arn]
-    principals {
-      type        = "Service"
-      identifiers = ["events.amazonaws.com"]
-    }
-    condition {
-      test     = "ArnEquals"
-      variable = "aws:SourceArn"
-      values   = [for r in aws_cloudwatch_event_rule.vault : r.arn]
-    }
-  }
-}
-
-resource "aws_sqs_queue_policy" "vault_dlq" {
-  queue_url = module.vault.dead_letter_queue_url
-  policy    = data.aws_iam_policy_document.vault_dlq.json
 }
 
 # ------------------------------------------------------------------ alarms

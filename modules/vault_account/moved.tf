@@ -56,3 +56,9 @@ moved {
   from = aws_cloudwatch_metric_alarm.vault["rpo"]
   to   = module.vault_rpo.aws_cloudwatch_metric_alarm.this
 }
+
+# The dead-letter queue's policy (EventBridge sends the rules' undeliverable events) became modules/function's.
+moved {
+  from = aws_sqs_queue_policy.vault_dlq
+  to   = module.vault.aws_sqs_queue_policy.dlq[0]
+}
