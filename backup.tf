@@ -51,7 +51,13 @@ module "backup" {
     maximum_event_age_in_seconds  = 7200
     dead_letter_queue_name        = "${var.name_prefix}-backup-dlq"
     dead_letter_alarm_description = "Backup events that failed for good wait in the dead-letter queue."
-    dead_letter_event_rule_arns   = [aws_cloudwatch_event_rule.backup_schedule.arn, aws_cloudwatch_event_rule.snapshot_completion.arn]
+    # Every rule whose target sends its failed deliveries here (aws_cloudwatch_event_target.backup below).
+    dead_letter_event_rule_arns = [
+      aws_cloudwatch_event_rule.backup_schedule.arn,
+      aws_cloudwatch_event_rule.snapshot_completion.arn,
+      aws_cloudwatch_event_rule.copy_completion.arn,
+      aws_cloudwatch_event_rule.copy_reconciliation.arn,
+    ]
   }
 
   alarms = {

@@ -415,3 +415,32 @@ def test_the_standard_alarms_are_one_per_metric_the_caller_names():
     assert errors["dimensions"] == {"FunctionName": "${aws_lambda_function.backup.function_name}"}
     assert set(standard(tfmodel.DRILL_DIR, "drill")) == {'"Errors"]'}
     assert standard(tfmodel.VAULT_DIR, "vault") == {}  # the vault's alarms are its own metrics'
+
+
+def _module_call(directory, name):
+    (call,) = [block[name] for block in terraform.parse_dir(directory)["module"] if name in block]
+    return call
+
+
+def test_every_rule_that_dead_letters_to_the_backup_queue_may_send_to_it():
+    """EventBridge sends a target's failed deliveries to its dead-letter queue only if the queue's policy lets
+    that rule (aws:SourceArn) send; a rule left out of the policy loses its failed events without a trace."""
+    target = tfmodel.labelled(REPO, "resource", "aws_cloudwatch_event_target")["backup"]
+    assert target["for_each"] == "${local.backup_triggers}" and target["dead_letter_config"]
+    triggers = tfmodel.locals_of(REPO)["backup_triggers"]
+    sending = {
+        re.fullmatch(r"\$\{(aws_cloudwatch_event_rule\.\w+)\}", t["rule"])[1] for t in triggers.values()
+    }
+    allowed = _module_call(REPO, "backup")["async_invocation"]["dead_letter_event_rule_arns"]
+    assert {f"${{{rule}.arn}}" for rule in sending} == set(allowed)
+    assert len(sending) == 4
+
+
+def test_every_vault_rule_may_send_to_the_vault_queue():
+    vault = REPO / "modules" / "vault_account"
+    rules = tfmodel.labelled(vault, "resource", "aws_cloudwatch_event_rule")["vault"]
+    target = tfmodel.labelled(vault, "resource", "aws_cloudwatch_event_target")["vault"]
+    # The targets and the rules are one for_each over the same map, and the policy names every rule of it.
+    assert rules["for_each"] == target["for_each"] == "${local.vault_rules}" and target["dead_letter_config"]
+    allowed = _module_call(vault, "vault")["async_invocation"]["dead_letter_event_rule_arns"]
+    assert allowed == "${[for r in aws_cloudwatch_event_rule.vault : r.arn]}"
