@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import re
 import uuid
@@ -118,6 +119,18 @@ def start_restore(
     return {"restore_id": restore_id, "status": PENDING, "status_url": f"/restore/{restore_id}"}
 
 
+@functools.lru_cache(maxsize=4)
+def _persistence_layer(table: str, dynamodb: Any) -> Any:
+    """The idempotency store of `table` through the cached `dynamodb` client, built once per process.
+
+    Powertools' DynamoDBPersistenceLayer registers a User-Agent handler (a new function each time) on the
+    client it is given, and configures itself once from the first config (ours is the same on every request).
+    One layer per request added a handler to the process's client on every request, without end."""
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+    return DynamoDBPersistenceLayer(table_name=table, boto3_client=dynamodb)
+
+
 def start_restore_once(
     request: AnyRestoreRequest,
     settings: RestoreApiSettings,
@@ -130,11 +143,7 @@ def start_restore_once(
     """`start_restore`, at most once per Idempotency-Key and 24 h; the same key with another body is 409."""
     # Imported here: only a POST /restore with an Idempotency-Key needs Powertools' idempotency utility (and
     # the JMESPath it brings); the other routes and the cold start do without it (bench figure 4).
-    from aws_lambda_powertools.utilities.idempotency import (
-        DynamoDBPersistenceLayer,
-        IdempotencyConfig,
-        idempotent_function,
-    )
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
     from aws_lambda_powertools.utilities.idempotency.exceptions import (
         IdempotencyAlreadyInProgressError,
         IdempotencyValidationError,
@@ -149,9 +158,7 @@ def start_restore_once(
     if lambda_context is not None:
         # Lets Powertools expire an in-progress record when this invocation dies before it finishes.
         config.register_lambda_context(lambda_context)
-    persistence = persistence or DynamoDBPersistenceLayer(
-        table_name=settings.idempotency_table, boto3_client=aws.client("dynamodb")
-    )
+    persistence = persistence or _persistence_layer(settings.idempotency_table, aws.client("dynamodb"))
 
     @idempotent_function(
         data_keyword_argument="attempt",

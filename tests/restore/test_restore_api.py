@@ -336,6 +336,23 @@ def test_the_same_idempotency_key_with_another_body_answers_409(world):
     assert len(world.lambda_client.invocations) == 1
 
 
+def test_requests_with_idempotency_keys_leave_the_cached_dynamodb_client_as_they_found_it(world):
+    """The idempotency layer is built once per process. Powertools' DynamoDBPersistenceLayer registers a
+    User-Agent handler (a new function each time) on the client it is given, and that client is cached for the
+    life of the Lambda environment: one layer per request made every later call of the client run one more
+    handler, without end."""
+
+    def handlers():
+        events = aws.client("dynamodb").meta.events
+        return len(list(events._emitter._handlers.prefix_search("request-created.dynamodb.PutItem")))
+
+    post_restore(volume_only(world), headers={"Idempotency-Key": "warm-up"})
+    before = handlers()
+    for n in range(5):
+        assert post_restore(volume_only(world), headers={"Idempotency-Key": f"key-{n}"}).status == 202
+    assert handlers() == before
+
+
 def test_a_request_refused_with_an_idempotency_key_can_be_retried_with_it(world):
     headers = {"Idempotency-Key": "retry-after-fix"}
     backend = get_backend("ec2")[aws_account()][PRIMARY_REGION]
