@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from itertools import islice
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -132,6 +132,24 @@ def paginate(
     with aws_errors(operation):
         for page in paginator.paginate(**kwargs, PaginationConfig=pagination_config):
             yield from page.get(result_key, [])
+
+
+# DescribeSnapshots: MaxResults 5..1000.
+SNAPSHOT_PAGE_SIZE = 1000
+
+
+def own_snapshots(ec2: Any, filters: Sequence[Mapping[str, Any]], **params: Any) -> Iterator[dict[str, Any]]:
+    """This account's snapshots in the client's region that match `filters` (never another account's:
+    `OwnerIds=["self"]`), read in pages of 1000; `params` adds other DescribeSnapshots parameters."""
+    return paginate(
+        ec2,
+        "describe_snapshots",
+        "Snapshots",
+        page_size=SNAPSHOT_PAGE_SIZE,
+        OwnerIds=["self"],
+        Filters=filters,
+        **params,
+    )
 
 
 def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:

@@ -17,7 +17,6 @@ from smart_vault.backup.ledger import CopyLedger, OwedCopy, owed_sort_key
 from smart_vault.backup.snapshots import (
     FILTER_VALUES_MAX,
     describe_managed_snapshots,
-    own_snapshots,
 )
 from smart_vault.config import BackupSettings
 from smart_vault.errors import AwsError
@@ -116,7 +115,7 @@ def pending_copies(dr_snapshots: Iterable[Snapshot]) -> int:
 def describe_pending_snapshots(dr_ec2: EC2Client, dr_region: str) -> list[Snapshot]:
     """Snapshots pending in the DR region now. Filtered on the state only: pending snapshots are few, so
     this is one short page, and the managed copies among them are told apart by their tags."""
-    items = own_snapshots(dr_ec2, [{"Name": "status", "Values": [PENDING]}])
+    items = aws.own_snapshots(dr_ec2, [{"Name": "status", "Values": [PENDING]}])
     return [snapshot_from_api(item, dr_region) for item in items]
 
 

@@ -21,7 +21,7 @@ from typing import Any
 from smart_vault import aws
 from smart_vault.backup.dr_copies import COPY_LIMIT_CODES
 from smart_vault.backup.ledger import CopyLedger, OwedCopy
-from smart_vault.backup.snapshots import describe_managed_snapshots, own_snapshots
+from smart_vault.backup.snapshots import describe_managed_snapshots
 from smart_vault.config import VaultSettings
 from smart_vault.errors import AwsError
 from smart_vault.observability import logger
@@ -141,7 +141,7 @@ def accept(
 
 
 def count_pending(ec2: Any, region: str) -> int:
-    items = own_snapshots(ec2, [{"Name": "status", "Values": ["pending"]}])
+    items = aws.own_snapshots(ec2, [{"Name": "status", "Values": ["pending"]}])
     return sum(1 for i in items if aws.tags_to_dict(i.get("Tags")).get(VAULT_SOURCE_TAG))
 
 
