@@ -47,6 +47,12 @@ def current_region() -> str:
     return region
 
 
+def invoked_account(context: Any) -> str | None:
+    """The account the function runs in, from its Lambda context's `invoked_function_arn` (None without one)."""
+    parts = (getattr(context, "invoked_function_arn", "") or "").split(":")
+    return parts[4] if len(parts) > 4 and parts[4] else None
+
+
 def client(service: str, region: str | None = None) -> Any:
     """A cached boto3 client for `service` in `region` (default: the current region).
 
