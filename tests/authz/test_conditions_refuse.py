@@ -26,6 +26,11 @@ def tags(resource_type: str, **values: str) -> dict:
     return {"ResourceType": resource_type, "Tags": [{"Key": k, "Value": v} for k, v in values.items()]}
 
 
+def share(snapshot_id: str, attribute: str = "createVolumePermission", **grantees: list[str]) -> dict:
+    """ModifySnapshotAttribute's parameters that add `grantees` (UserIds, GroupNames) to `attribute`."""
+    return {"SnapshotId": snapshot_id, "Attribute": attribute, "OperationType": "add", **grantees}
+
+
 def world() -> FakeFacts:
     facts = FakeFacts(profiles={PROFILE: APP_ROLE})
     facts.documents = {"scripts-doc": {"smart-vault:scripts": "true"}, "other-doc": {"Owner": "app-team"}}
@@ -256,12 +261,7 @@ CASES = [
         "backup",
         "ec2",
         "ModifySnapshotAttribute",
-        {
-            "SnapshotId": "snap-u",
-            "Attribute": "createVolumePermission",
-            "OperationType": "add",
-            "UserIds": ["210987654321"],
-        },
+        share("snap-u", UserIds=["210987654321"]),
         DR,
         "ec2:ModifySnapshotAttribute",
     ),
@@ -270,12 +270,7 @@ CASES = [
         "backup",
         "ec2",
         "ModifySnapshotAttribute",
-        {
-            "SnapshotId": "snap-m",
-            "Attribute": "createVolumePermission",
-            "OperationType": "add",
-            "UserIds": ["999999999999"],
-        },
+        share("snap-m", UserIds=["999999999999"]),
         DR,
         "ec2:ModifySnapshotAttribute",
     ),
@@ -284,12 +279,7 @@ CASES = [
         "backup",
         "ec2",
         "ModifySnapshotAttribute",
-        {
-            "SnapshotId": "snap-m",
-            "Attribute": "createVolumePermission",
-            "OperationType": "add",
-            "GroupNames": ["all"],
-        },
+        share("snap-m", GroupNames=["all"]),
         DR,
         "ec2:ModifySnapshotAttribute",
     ),
@@ -298,12 +288,7 @@ CASES = [
         "backup",
         "ec2",
         "ModifySnapshotAttribute",
-        {
-            "SnapshotId": "snap-m",
-            "Attribute": "productCodes",
-            "OperationType": "add",
-            "UserIds": ["210987654321"],
-        },
+        share("snap-m", attribute="productCodes", UserIds=["210987654321"]),
         DR,
         "ec2:ModifySnapshotAttribute",
     ),
@@ -542,12 +527,7 @@ def test_the_same_requests_done_right_are_allowed():
         (
             "backup",
             "ModifySnapshotAttribute",
-            {
-                "SnapshotId": "snap-m",
-                "Attribute": "createVolumePermission",
-                "OperationType": "add",
-                "UserIds": ["210987654321"],
-            },
+            share("snap-m", UserIds=["210987654321"]),
         ),
         ("backup", "CreateTags", {"Resources": ["snap-m"], "Tags": [{"Key": "smart-vault:x", "Value": "1"}]}),
     ]
