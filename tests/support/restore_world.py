@@ -273,6 +273,18 @@ def call_api(event: dict[str, Any], context: FakeLambdaContext | None = None) ->
     return ApiAnswer(response["statusCode"], headers, json.loads(response["body"]))
 
 
+def launch_body(world: World, **extra: Any) -> dict[str, Any]:
+    """A POST /restore body that restores the world's snapshot and launches an instance from it in the primary
+    region; `extra` adds or replaces fields."""
+    return {
+        "snapshot_id": world.snapshot_id,
+        "launch_instance": True,
+        "ami_id": world.primary.ami_id,
+        "subnet_id": world.primary.subnet_id,
+        **extra,
+    }
+
+
 def post_restore(body: Any, **kwargs: Any) -> ApiAnswer:
     return call_api(api_event("POST", "/restore", body, **kwargs))
 
