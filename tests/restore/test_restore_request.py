@@ -21,6 +21,7 @@ from smart_vault.restore.request import (
     request_schema,
     validate_against_schema,
 )
+from support.restore_world import volume_request
 
 SNAP = "snap-0123456789abcdef0"
 AMI = "ami-0123456789abcdef0"
@@ -50,18 +51,7 @@ def rejected(body, settings=SETTINGS) -> ValidationError:
 
 def test_volume_only_request_gets_its_defaults():
     request = parse({"snapshot_id": SNAP, "availability_zone": "eu-west-1a"})
-    assert request.to_dict() == {
-        "snapshot_id": SNAP,
-        "region": "eu-west-1",
-        "launch_instance": False,
-        "ami_id": None,
-        "subnet_id": None,
-        "instance_type": None,
-        "availability_zone": "eu-west-1a",
-        "device_name": "/dev/sdf",
-        "volume_type": "gp3",
-        "keep_on_failure": False,
-    }
+    assert request.to_dict() == volume_request(SNAP)
 
 
 def test_launch_request_defaults_the_instance_type_and_leaves_the_zone_to_the_subnet():
