@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from smart_vault import aws
 from smart_vault.backup import copy_failures
-from smart_vault.backup.ledger import CopyLedger, OwedCopy, owed_sort_key
+from smart_vault.backup.ledger import CopyLedger, OwedCopy
 from smart_vault.backup.snapshots import (
     FILTER_VALUES_MAX,
     describe_managed_snapshots,
@@ -253,8 +253,7 @@ def _copy_one(
         outcome.failures.append({"resource": primary.snapshot_id, "error": exc.readable()})
         return _REFUSED
     if ledger is not None:
-        ledger.started(primary.snapshot_id, copy_id)
-        ledger.paid(owed_sort_key(primary.start_time, primary.snapshot_id))
+        ledger.copy_started(primary.snapshot_id, primary.start_time, copy_id)
     outcome.started.append(
         {"source_snapshot_id": primary.snapshot_id, "copy_snapshot_id": copy_id, "region": settings.dr_region}
     )
