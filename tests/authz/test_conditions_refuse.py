@@ -5,7 +5,7 @@ the roles must not be able to make. The authorization layer records each refusal
 from __future__ import annotations
 
 import pytest
-from fakes import ACCOUNT, BACKUP_ENV, DR, DR_KEY, MANAGED, PRIMARY, FakeFacts
+from fakes import ACCOUNT, BACKUP_ENV, DR, DR_KEY, MANAGED, PRIMARY, FakeFacts, put_events_policy
 
 from smart_vault.authz.enforce import Enforcer
 from smart_vault.authz.facts import Ec2Resource
@@ -37,17 +37,7 @@ def world() -> FakeFacts:
     # (v3) The vault's bus with the policy the emulator gives it (PutPermission for the workload account, no
     # conditions): the role's own conditions decide (tests/authz/test_vault_refuse.py: Terraform's policy).
     bus = ENV["backup"]["VAULT_EVENT_BUS_ARN"]
-    facts.buses[bus] = {
-        "Statement": [
-            {
-                "Sid": "workload",
-                "Effect": "Allow",
-                "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
-                "Action": "events:PutEvents",
-                "Resource": bus,
-            }
-        ]
-    }
+    facts.buses[bus] = put_events_policy(bus, ACCOUNT, "workload")
     for region in (PRIMARY, DR):
         facts.add(region, Ec2Resource("snap-m", MANAGED, True, EBS_KEY, ACCOUNT))
         facts.add(region, Ec2Resource("snap-u", {}, False, None, ACCOUNT))
