@@ -120,16 +120,11 @@ def seed_fleet(ec2: Any, count: int, volumes: int) -> list[str]:
 
 def create_topic_and_ledger(sns: Any, dynamodb: Any) -> None:
     """The backup's notification topic and its copy ledger (COPY_LEDGER_TABLE), as Terraform creates them."""
+    from smart_vault.local.deployment import DeploymentConfig, create_table_arguments, ledger_table_definition
+
     sns.create_topic(Name=TOPIC_NAME)
-    dynamodb.create_table(
-        TableName=LEDGER_TABLE,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    definition = ledger_table_definition(DeploymentConfig())
+    dynamodb.create_table(**create_table_arguments(definition | {"TableName": LEDGER_TABLE}))
 
 
 class CallCounter:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from itertools import islice
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -45,6 +45,12 @@ def current_region() -> str:
     if not region:
         raise ConfigError("AWS_REGION", "is not set")
     return region
+
+
+def invoked_account(context: Any) -> str | None:
+    """The account the function runs in, from its Lambda context's `invoked_function_arn` (None without one)."""
+    parts = (getattr(context, "invoked_function_arn", "") or "").split(":")
+    return parts[4] if len(parts) > 4 and parts[4] else None
 
 
 def client(service: str, region: str | None = None) -> Any:
@@ -132,6 +138,24 @@ def paginate(
     with aws_errors(operation):
         for page in paginator.paginate(**kwargs, PaginationConfig=pagination_config):
             yield from page.get(result_key, [])
+
+
+# DescribeSnapshots: MaxResults 5..1000.
+SNAPSHOT_PAGE_SIZE = 1000
+
+
+def own_snapshots(ec2: Any, filters: Sequence[Mapping[str, Any]], **params: Any) -> Iterator[dict[str, Any]]:
+    """This account's snapshots in the client's region that match `filters` (never another account's:
+    `OwnerIds=["self"]`), read in pages of 1000; `params` adds other DescribeSnapshots parameters."""
+    return paginate(
+        ec2,
+        "describe_snapshots",
+        "Snapshots",
+        page_size=SNAPSHOT_PAGE_SIZE,
+        OwnerIds=["self"],
+        Filters=filters,
+        **params,
+    )
 
 
 def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:

@@ -12,10 +12,11 @@ function unchanged and the X-Ray SDK is never imported. With tracing on, behavio
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
@@ -37,6 +38,7 @@ metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE)
 __all__ = [
     "METRICS_NAMESPACE",
     "MetricUnit",
+    "fails_softly",
     "logger",
     "metrics",
     "single_metric",
@@ -86,8 +88,21 @@ def trace(method: F) -> F:
     return _tracer.capture_method(method, capture_response=False)
 
 
-def invalid_event(exc: ValidationError) -> dict[str, Any]:
-    """A handler's answer to an event it cannot read: a warning in the log and a FAILED answer, not an error
-    (Lambda would retry the same event, which would fail the same way)."""
-    logger.warning("invalid event", extra={"error": exc.message, "field": exc.field})
-    return {"error": "ValidationError", "message": exc.message, "field": exc.field, "status": "FAILED"}
+def fails_softly(handler: F) -> F:
+    """A Lambda handler that answers an event it cannot read (a `ValidationError`) with a warning in the log and
+    a FAILED answer, not an error: Lambda would retry the same event, which would fail the same way."""
+
+    @functools.wraps(handler)
+    def answering(event: Any, context: Any) -> Any:
+        try:
+            return handler(event, context)
+        except ValidationError as exc:
+            logger.warning("invalid event", extra={"error": exc.message, "field": exc.field})
+            return {
+                "error": "ValidationError",
+                "message": exc.message,
+                "field": exc.field,
+                "status": "FAILED",
+            }
+
+    return cast(F, answering)

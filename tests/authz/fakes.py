@@ -26,6 +26,21 @@ BACKUP_ENV = {
 }
 
 
+def put_events_policy(bus: str, account: str, sid: str) -> dict[str, Any]:
+    """A bus policy as the emulator's PutPermission leaves it: `account` may PutEvents on `bus`, no conditions."""
+    return {
+        "Statement": [
+            {
+                "Sid": sid,
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+                "Action": "events:PutEvents",
+                "Resource": bus,
+            }
+        ]
+    }
+
+
 @dataclass
 class FakeFacts:
     account: str = ACCOUNT

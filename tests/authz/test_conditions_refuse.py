@@ -5,7 +5,7 @@ the roles must not be able to make. The authorization layer records each refusal
 from __future__ import annotations
 
 import pytest
-from fakes import ACCOUNT, BACKUP_ENV, DR, DR_KEY, MANAGED, PRIMARY, FakeFacts
+from fakes import ACCOUNT, BACKUP_ENV, DR, DR_KEY, MANAGED, PRIMARY, FakeFacts, put_events_policy
 
 from smart_vault.authz.enforce import Enforcer
 from smart_vault.authz.facts import Ec2Resource
@@ -26,23 +26,18 @@ def tags(resource_type: str, **values: str) -> dict:
     return {"ResourceType": resource_type, "Tags": [{"Key": k, "Value": v} for k, v in values.items()]}
 
 
+def share(snapshot_id: str, attribute: str = "createVolumePermission", **grantees: list[str]) -> dict:
+    """ModifySnapshotAttribute's parameters that add `grantees` (UserIds, GroupNames) to `attribute`."""
+    return {"SnapshotId": snapshot_id, "Attribute": attribute, "OperationType": "add", **grantees}
+
+
 def world() -> FakeFacts:
     facts = FakeFacts(profiles={PROFILE: APP_ROLE})
     facts.documents = {"scripts-doc": {"smart-vault:scripts": "true"}, "other-doc": {"Owner": "app-team"}}
     # (v3) The vault's bus with the policy the emulator gives it (PutPermission for the workload account, no
     # conditions): the role's own conditions decide (tests/authz/test_vault_refuse.py: Terraform's policy).
     bus = ENV["backup"]["VAULT_EVENT_BUS_ARN"]
-    facts.buses[bus] = {
-        "Statement": [
-            {
-                "Sid": "workload",
-                "Effect": "Allow",
-                "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
-                "Action": "events:PutEvents",
-                "Resource": bus,
-            }
-        ]
-    }
+    facts.buses[bus] = put_events_policy(bus, ACCOUNT, "workload")
     for region in (PRIMARY, DR):
         facts.add(region, Ec2Resource("snap-m", MANAGED, True, EBS_KEY, ACCOUNT))
         facts.add(region, Ec2Resource("snap-u", {}, False, None, ACCOUNT))
@@ -256,12 +251,7 @@ CASES = [
         "backup",
         "ec2",
         "ModifySnapshotAttribute",
-        {
-            "SnapshotId": "snap-u",
-            "Attribute": "createVolumePermission",
-            "OperationType": "add",
-            "UserIds": ["210987654321"],
-        },
+        share("snap-u", UserIds=["210987654321"]),
         DR,
         "ec2:ModifySnapshotAttribute",
     ),
@@ -270,12 +260,7 @@ CASES = [
         "backup",
         "ec2",
         "ModifySnapshotAttribute",
-        {
-            "SnapshotId": "snap-m",
-            "Attribute": "createVolumePermission",
-            "OperationType": "add",
-            "UserIds": ["999999999999"],
-        },
+        share("snap-m", UserIds=["999999999999"]),
         DR,
         "ec2:ModifySnapshotAttribute",
     ),
@@ -284,12 +269,7 @@ CASES = [
         "backup",
         "ec2",
         "ModifySnapshotAttribute",
-        {
-            "SnapshotId": "snap-m",
-            "Attribute": "createVolumePermission",
-            "OperationType": "add",
-            "GroupNames": ["all"],
-        },
+        share("snap-m", GroupNames=["all"]),
         DR,
         "ec2:ModifySnapshotAttribute",
     ),
@@ -298,12 +278,7 @@ CASES = [
         "backup",
         "ec2",
         "ModifySnapshotAttribute",
-        {
-            "SnapshotId": "snap-m",
-            "Attribute": "productCodes",
-            "OperationType": "add",
-            "UserIds": ["210987654321"],
-        },
+        share("snap-m", attribute="productCodes", UserIds=["210987654321"]),
         DR,
         "ec2:ModifySnapshotAttribute",
     ),
@@ -542,12 +517,7 @@ def test_the_same_requests_done_right_are_allowed():
         (
             "backup",
             "ModifySnapshotAttribute",
-            {
-                "SnapshotId": "snap-m",
-                "Attribute": "createVolumePermission",
-                "OperationType": "add",
-                "UserIds": ["210987654321"],
-            },
+            share("snap-m", UserIds=["210987654321"]),
         ),
         ("backup", "CreateTags", {"Resources": ["snap-m"], "Tags": [{"Key": "smart-vault:x", "Value": "1"}]}),
     ]

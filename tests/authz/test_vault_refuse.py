@@ -9,7 +9,18 @@ narrowing condition of the vault role alone (the mutation check, `make iam-mutat
 from __future__ import annotations
 
 import pytest
-from fakes import ACCOUNT, BACKUP_ENV, DR, DR_KEY, MANAGED, PRIMARY, VAULT, VAULT_BUS, FakeFacts
+from fakes import (
+    ACCOUNT,
+    BACKUP_ENV,
+    DR,
+    DR_KEY,
+    MANAGED,
+    PRIMARY,
+    VAULT,
+    VAULT_BUS,
+    FakeFacts,
+    put_events_policy,
+)
 
 from smart_vault.authz import terraform
 from smart_vault.authz.enforce import Enforcer
@@ -240,17 +251,7 @@ def test_the_vault_bus_policy_admits_only_the_workload_accounts_announcements():
 def test_a_bus_policy_the_bus_has_decides_when_known():
     """The facts know the bus's policy (the emulator's PutPermission): that policy decides the owner's side."""
     facts = FakeFacts()
-    facts.buses[BUS] = {
-        "Statement": [
-            {
-                "Sid": "someone-else",
-                "Effect": "Allow",
-                "Principal": {"AWS": f"arn:aws:iam::{OTHER}:root"},
-                "Action": "events:PutEvents",
-                "Resource": BUS,
-            }
-        ]
-    }
+    facts.buses[BUS] = put_events_policy(BUS, OTHER, "someone-else")
     (refused_by_bus,) = backup_announces(SHARED, facts)
     assert (refused_by_bus.allowed, refused_by_bus.allowed_by, refused_by_bus.resource_policy) == (
         False,

@@ -25,6 +25,7 @@ from support.restore_world import (
     api_event,
     call_api,
     get_restore,
+    launch_body,
     live_instances,
     post_restore,
     restored_volumes,
@@ -35,17 +36,6 @@ from support.restore_world import (
 REGIONS = (PRIMARY_REGION, DR_REGION)
 ALL_ATTEMPTS = MAX_ATTEMPTS + 1  # botocore's max_attempts counts retries after the first attempt
 RAW_AWS_TEXT = ("An error occurred (", INJECTED_REQUEST_ID_PREFIX, "Traceback")
-
-
-def launch_body(world, **extra):
-    return {
-        "snapshot_id": world.snapshot_id,
-        "launch_instance": True,
-        "ami_id": world.primary.ami_id,
-        "subnet_id": world.primary.subnet_id,
-        "device_name": "/dev/sdg",
-        **extra,
-    }
 
 
 def accepted_restore(world, body) -> str:
@@ -112,7 +102,7 @@ def test_dynamodb_failing_in_the_api_answers_500_with_a_request_id_and_starts_no
     faults.add(Fault(code, service="dynamodb", status=status))
     context = FakeLambdaContext()
     headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
-    event = api_event("POST", "/restore", launch_body(world), headers=headers)
+    event = api_event("POST", "/restore", launch_body(world, device_name="/dev/sdg"), headers=headers)
 
     answer = call_api(event, context)
 
@@ -132,7 +122,7 @@ def test_dynamodb_failing_in_the_api_answers_500_with_a_request_id_and_starts_no
 
 
 def test_dynamodb_failing_on_get_answers_500_with_a_request_id(world, faults):
-    restore_id = accepted_restore(world, launch_body(world))
+    restore_id = accepted_restore(world, launch_body(world, device_name="/dev/sdg"))
     faults.add(Fault("InternalServerError", service="dynamodb", status=500))
     context = FakeLambdaContext()
 
@@ -180,7 +170,7 @@ STEP_FAULTS = {
 
 @pytest.mark.parametrize("step", list(STEP_FAULTS))
 def test_the_worker_failing_at_each_step_leaves_nothing_and_fails_the_job(world, faults, step):
-    restore_id = accepted_restore(world, launch_body(world))
+    restore_id = accepted_restore(world, launch_body(world, device_name="/dev/sdg"))
     fault = faults.add(STEP_FAULTS[step]())
 
     result = run_worker(restore_id)
@@ -215,7 +205,7 @@ def test_a_worker_killed_mid_way_and_invoked_again_ends_with_one_volume_and_one_
     world, faults, operation, after
 ):
     with freeze_time(datetime.now(UTC), tick=True) as clock:
-        restore_id = accepted_restore(world, launch_body(world))
+        restore_id = accepted_restore(world, launch_body(world, device_name="/dev/sdg"))
         faults.interrupt("ec2", operation, after=after)
 
         with pytest.raises(WorkerKilled):
@@ -251,7 +241,7 @@ def test_two_workers_running_the_same_restore_at_once_create_one_volume_and_at_m
 ):
     atomic_moto(monkeypatch)
     body = (
-        launch_body(world)
+        launch_body(world, device_name="/dev/sdg")
         if launch
         else {"snapshot_id": world.snapshot_id, "subnet_id": world.primary.subnet_id}
     )

@@ -9,24 +9,13 @@ from botocore.stub import Stubber
 from smart_vault.errors import AwsError, Conflict, NotFound, ValidationError
 from smart_vault.restore.checks import check_snapshot, run_prechecks
 from smart_vault.restore.request import RestoreRequest
+from support.restore_world import volume_request
 
 SNAP = "snap-0123456789abcdef0"
 
 
 def request(**overrides) -> RestoreRequest:
-    values = {
-        "snapshot_id": SNAP,
-        "region": "eu-west-1",
-        "launch_instance": False,
-        "ami_id": None,
-        "subnet_id": None,
-        "instance_type": None,
-        "availability_zone": "eu-west-1a",
-        "device_name": "/dev/sdf",
-        "volume_type": "gp3",
-        "keep_on_failure": False,
-    }
-    return RestoreRequest(**(values | overrides))
+    return RestoreRequest(**volume_request(SNAP, **overrides))
 
 
 @pytest.fixture

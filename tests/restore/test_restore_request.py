@@ -21,6 +21,7 @@ from smart_vault.restore.request import (
     request_schema,
     validate_against_schema,
 )
+from support.restore_world import volume_request
 
 SNAP = "snap-0123456789abcdef0"
 AMI = "ami-0123456789abcdef0"
@@ -34,6 +35,7 @@ SETTINGS = RestoreApiSettings.from_env(
         "IDEMPOTENCY_TABLE": "idempotency",
     }
 )
+VOLUME = {"snapshot_id": SNAP, "availability_zone": "eu-west-1a"}
 LAUNCH = {"snapshot_id": SNAP, "launch_instance": True, "ami_id": AMI, "subnet_id": SUBNET}
 
 
@@ -49,19 +51,8 @@ def rejected(body, settings=SETTINGS) -> ValidationError:
 
 
 def test_volume_only_request_gets_its_defaults():
-    request = parse({"snapshot_id": SNAP, "availability_zone": "eu-west-1a"})
-    assert request.to_dict() == {
-        "snapshot_id": SNAP,
-        "region": "eu-west-1",
-        "launch_instance": False,
-        "ami_id": None,
-        "subnet_id": None,
-        "instance_type": None,
-        "availability_zone": "eu-west-1a",
-        "device_name": "/dev/sdf",
-        "volume_type": "gp3",
-        "keep_on_failure": False,
-    }
+    request = parse(VOLUME)
+    assert request.to_dict() == volume_request(SNAP)
 
 
 def test_launch_request_defaults_the_instance_type_and_leaves_the_zone_to_the_subnet():
@@ -87,54 +78,22 @@ def test_every_field_is_taken_as_given():
 @pytest.mark.parametrize(
     ("body", "field", "fragment"),
     [
-        (
-            {"snapshot_id": SNAP, "availability_zone": "eu-west-1a", "launch_instance": "true"},
-            "launch_instance",
-            "boolean",
-        ),
-        (
-            {"snapshot_id": SNAP, "availability_zone": "eu-west-1a", "keep_on_failure": "false"},
-            "keep_on_failure",
-            "boolean",
-        ),
-        (
-            {"snapshot_id": SNAP, "availability_zone": "eu-west-1a", "keep_on_failure": 1},
-            "keep_on_failure",
-            "boolean",
-        ),
-        (
-            {"snapshot_id": SNAP, "availability_zone": "eu-west-1a", "shoe_size": 43},
-            "shoe_size",
-            "unknown field",
-        ),
+        ({**VOLUME, "launch_instance": "true"}, "launch_instance", "boolean"),
+        ({**VOLUME, "keep_on_failure": "false"}, "keep_on_failure", "boolean"),
+        ({**VOLUME, "keep_on_failure": 1}, "keep_on_failure", "boolean"),
+        ({**VOLUME, "shoe_size": 43}, "shoe_size", "unknown field"),
         ({"availability_zone": "eu-west-1a"}, "snapshot_id", "missing"),
         ({"snapshot_id": "snap-XYZ", "availability_zone": "eu-west-1a"}, "snapshot_id", "must match"),
         ({"snapshot_id": SNAP + "\n", "availability_zone": "eu-west-1a"}, "snapshot_id", "must match"),
         ({"snapshot_id": 12345678, "availability_zone": "eu-west-1a"}, "snapshot_id", "string"),
-        (
-            {"snapshot_id": SNAP, "availability_zone": "eu-west-1a", "volume_type": "gp9"},
-            "volume_type",
-            "one of",
-        ),
-        (
-            {"snapshot_id": SNAP, "availability_zone": "eu-west-1a", "device_name": "/dev/sda"},
-            "device_name",
-            "must match",
-        ),
-        (
-            {"snapshot_id": SNAP, "availability_zone": "eu-west-1a", "region": "us-east-1"},
-            "region",
-            "eu-west-1 or eu-central-1",
-        ),
+        ({**VOLUME, "volume_type": "gp9"}, "volume_type", "one of"),
+        ({**VOLUME, "device_name": "/dev/sda"}, "device_name", "must match"),
+        ({**VOLUME, "region": "us-east-1"}, "region", "eu-west-1 or eu-central-1"),
         ({"snapshot_id": SNAP, "availability_zone": "eu-central-1a"}, "availability_zone", "not in region"),
         ({"snapshot_id": SNAP}, "availability_zone", "required"),
         ({"snapshot_id": SNAP, "launch_instance": True, "subnet_id": SUBNET}, "ami_id", "required"),
         ({"snapshot_id": SNAP, "launch_instance": True, "ami_id": AMI}, "subnet_id", "required"),
-        (
-            {"snapshot_id": SNAP, "availability_zone": "eu-west-1a", "ami_id": AMI},
-            "ami_id",
-            "launch_instance",
-        ),
+        ({**VOLUME, "ami_id": AMI}, "ami_id", "launch_instance"),
         ({**LAUNCH, "instance_type": "p5.48xlarge"}, "instance_type", "not allowed"),
         ({**LAUNCH, "instance_type": "T3.MICRO"}, "instance_type", "must match"),
     ],
@@ -178,7 +137,7 @@ def test_non_utf8_bytes_are_rejected():
 
 
 def test_oversized_bodies_are_rejected_before_parsing():
-    body = json.dumps({"snapshot_id": SNAP, "availability_zone": "eu-west-1a", "pad": "x" * MAX_BODY_BYTES})
+    body = json.dumps({**VOLUME, "pad": "x" * MAX_BODY_BYTES})
     error = rejected(body)
     assert error.field is None and str(MAX_BODY_BYTES) in error.message
 
@@ -280,7 +239,7 @@ def test_every_field_of_the_full_instance_form_is_kept():
     request = parse(body)
     assert request.security_group_ids == (SG, "sg-0123456789abcdef1")
     assert request.to_dict() == body
-    assert isinstance(parse({"snapshot_id": SNAP, "availability_zone": "eu-west-1a"}), RestoreRequest)
+    assert isinstance(parse(VOLUME), RestoreRequest)
 
 
 @pytest.mark.parametrize(

@@ -19,6 +19,7 @@ from support.restore_world import (
     PRIMARY_REGION,
     all_volumes,
     get_restore,
+    launch_body,
     live_instances,
     post_restore,
     restored_volumes,
@@ -64,16 +65,6 @@ def start(world, body) -> str:
     answer = post_restore(body)
     assert answer.status == 202, answer.body
     return answer.body["restore_id"]
-
-
-def launch_body(world, **extra):
-    return {
-        "snapshot_id": world.snapshot_id,
-        "launch_instance": True,
-        "ami_id": world.primary.ami_id,
-        "subnet_id": world.primary.subnet_id,
-        **extra,
-    }
 
 
 def on_call(region: str, operation: str, action) -> None:

@@ -18,7 +18,7 @@ from leaks import find_leaks
 from smart_vault import aws
 from support.injection import INJECTED_REQUEST_ID_PREFIX, Fault
 from support.logs import CapturedLogs
-from support.restore_world import FakeLambdaContext, api_event, call_api, run_worker
+from support.restore_world import FakeLambdaContext, api_event, call_api, launch_body, run_worker
 
 CANARIES = {
     "the AWS secret access key": "canarySecretKey/Do+Not+Log/4f1e9b2c7d",
@@ -91,15 +91,6 @@ def transcript(canary_credentials, monkeypatch, capsys, caplog) -> Transcript:
 
 def volume_body(world, **extra):
     return {"snapshot_id": world.snapshot_id, "availability_zone": world.primary.zone, **extra}
-
-
-def launch_body(world):
-    return {
-        "snapshot_id": world.snapshot_id,
-        "launch_instance": True,
-        "ami_id": world.primary.ami_id,
-        "subnet_id": world.primary.subnet_id,
-    }
 
 
 def accepted(transcript, world, label: str, body) -> str:

@@ -176,7 +176,7 @@ def make_fleet() -> Fleet:
 
 def create_ledger_table() -> None:
     """The copy ledger as Terraform makes it (pk/sk, TTL `expires_at`), in the primary region."""
-    from smart_vault.local.deployment import DeploymentConfig, ledger_table_definition
+    from smart_vault.local.deployment import DeploymentConfig, create_table_arguments, ledger_table_definition
 
     definition = ledger_table_definition(DeploymentConfig())
     dynamodb = boto3.client("dynamodb", PRIMARY_REGION)
@@ -185,8 +185,7 @@ def create_ledger_table() -> None:
     # Encrypted with the primary customer managed key, as backup.tf does: every ledger read and write then
     # needs kms:Decrypt through DynamoDB (smart_vault.authz evaluates it).
     encryption = {"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": primary_key_arn()}
-    table = {k: v for k, v in definition.items() if k != "ttl_attribute"}
-    dynamodb.create_table(**table, SSESpecification=encryption)
+    dynamodb.create_table(**create_table_arguments(definition), SSESpecification=encryption)
 
 
 def primary_key_arn() -> str:

@@ -165,17 +165,10 @@ SAMPLE_RECORD = {
 def create_results_table(with_sample: bool = True) -> None:
     """The drill results table (as Terraform defines it), in REGION, optionally with one drill in it."""
     from smart_vault.drill.results import DrillResultStore
+    from smart_vault.local.deployment import create_table_arguments, table_definition
 
     dynamodb = boto3.client("dynamodb", REGION)
-    dynamodb.create_table(
-        TableName=RESULTS_TABLE,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    dynamodb.create_table(**create_table_arguments(table_definition(RESULTS_TABLE, "expires_at", "pk", "sk")))
     if with_sample:
         DrillResultStore(RESULTS_TABLE, dynamodb).put(SAMPLE_RECORD)
 

@@ -273,6 +273,36 @@ def call_api(event: dict[str, Any], context: FakeLambdaContext | None = None) ->
     return ApiAnswer(response["statusCode"], headers, json.loads(response["body"]))
 
 
+def volume_request(snapshot_id: str, **overrides: Any) -> dict[str, Any]:
+    """The fields of the `RestoreRequest` that the volume-only body `{"snapshot_id", "availability_zone":
+    "eu-west-1a"}` becomes in eu-west-1, every default applied; `overrides` replaces fields."""
+    return {
+        "snapshot_id": snapshot_id,
+        "region": "eu-west-1",
+        "launch_instance": False,
+        "ami_id": None,
+        "subnet_id": None,
+        "instance_type": None,
+        "availability_zone": "eu-west-1a",
+        "device_name": "/dev/sdf",
+        "volume_type": "gp3",
+        "keep_on_failure": False,
+        **overrides,
+    }
+
+
+def launch_body(world: World, **extra: Any) -> dict[str, Any]:
+    """A POST /restore body that restores the world's snapshot and launches an instance from it in the primary
+    region; `extra` adds or replaces fields."""
+    return {
+        "snapshot_id": world.snapshot_id,
+        "launch_instance": True,
+        "ami_id": world.primary.ami_id,
+        "subnet_id": world.primary.subnet_id,
+        **extra,
+    }
+
+
 def post_restore(body: Any, **kwargs: Any) -> ApiAnswer:
     return call_api(api_event("POST", "/restore", body, **kwargs))
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import boto3
 
-from smart_vault.local.deployment import DeploymentConfig, ledger_table_definition
+from smart_vault.local.deployment import DeploymentConfig, create_table_arguments, ledger_table_definition
 from smart_vault.local.moto_accounts import account_client, as_account, credentials_for, function_environment
 from smart_vault.local.vault_setup import drain_queue
 from support.backup_world import ACCOUNT_ID, DR_REGION, backup_context
@@ -129,8 +129,7 @@ def make_vault_world(monkeypatch: Any, **vault_env: str) -> VaultWorld:
         Rule="announcements", EventBusName=VAULT_BUS, Targets=[{"Id": "vault", "Arn": queue_arn}]
     )
     definition = ledger_table_definition(DeploymentConfig())
-    definition["TableName"] = VAULT_LEDGER
-    world.client("dynamodb").create_table(**{k: v for k, v in definition.items() if k != "ttl_attribute"})
+    world.client("dynamodb").create_table(**create_table_arguments(definition | {"TableName": VAULT_LEDGER}))
     world.key_arn, world.topic_arn, world.bus_arn, world.queue_url = key, topic, bus, queue
     world.env = {
         "AWS_REGION": DR_REGION,

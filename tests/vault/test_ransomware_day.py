@@ -7,31 +7,15 @@ from __future__ import annotations
 
 import pytest
 
+from smart_vault.cli.demo_attack import emulated_accounts
 from smart_vault.local.ransomware import run_ransomware_day
 from smart_vault.local.vault_setup import VAULT
 
 
 @pytest.fixture(scope="module")
 def day():
-    import os
-
-    from moto import mock_aws
-
-    from smart_vault import aws
-    from smart_vault.local import moto_fidelity
-
-    saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION")}
-    os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_REGION="eu-west-1")
-    moto_fidelity.apply()
-    aws.reset_clients()
-    with mock_aws():
+    with emulated_accounts():  # as the demo's last act runs it
         yield run_ransomware_day(nights=3)
-    aws.reset_clients()
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
 
 
 def outcomes(day, call):

@@ -28,7 +28,7 @@ from typing import Any
 from smart_vault import aws
 from smart_vault.backup.change_ledger import ChangeLedger
 from smart_vault.backup.ebs_direct import BlockCount, EbsDirect
-from smart_vault.backup.snapshots import MANAGED_FILTER, own_snapshots
+from smart_vault.backup.snapshots import MANAGED_FILTER
 from smart_vault.change_rate import (
     CHANGED,
     GIB,
@@ -246,7 +246,7 @@ def _set_filter(set_id: str) -> list[dict[str, Any]]:
 
 
 def _describe(ec2: Any, filters: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return list(own_snapshots(ec2, [MANAGED_FILTER, *filters]))
+    return list(aws.own_snapshots(ec2, [MANAGED_FILTER, *filters]))
 
 
 def _tag(ec2: Any, snapshot_ids: list[str], key: str) -> None:

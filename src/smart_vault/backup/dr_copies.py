@@ -13,11 +13,10 @@ from typing import TYPE_CHECKING
 
 from smart_vault import aws
 from smart_vault.backup import copy_failures
-from smart_vault.backup.ledger import CopyLedger, OwedCopy, owed_sort_key
+from smart_vault.backup.ledger import CopyLedger, OwedCopy
 from smart_vault.backup.snapshots import (
     FILTER_VALUES_MAX,
     describe_managed_snapshots,
-    own_snapshots,
 )
 from smart_vault.config import BackupSettings
 from smart_vault.errors import AwsError
@@ -116,7 +115,7 @@ def pending_copies(dr_snapshots: Iterable[Snapshot]) -> int:
 def describe_pending_snapshots(dr_ec2: EC2Client, dr_region: str) -> list[Snapshot]:
     """Snapshots pending in the DR region now. Filtered on the state only: pending snapshots are few, so
     this is one short page, and the managed copies among them are told apart by their tags."""
-    items = own_snapshots(dr_ec2, [{"Name": "status", "Values": [PENDING]}])
+    items = aws.own_snapshots(dr_ec2, [{"Name": "status", "Values": [PENDING]}])
     return [snapshot_from_api(item, dr_region) for item in items]
 
 
@@ -254,8 +253,7 @@ def _copy_one(
         outcome.failures.append({"resource": primary.snapshot_id, "error": exc.readable()})
         return _REFUSED
     if ledger is not None:
-        ledger.started(primary.snapshot_id, copy_id)
-        ledger.paid(owed_sort_key(primary.start_time, primary.snapshot_id))
+        ledger.copy_started(primary.snapshot_id, primary.start_time, copy_id)
     outcome.started.append(
         {"source_snapshot_id": primary.snapshot_id, "copy_snapshot_id": copy_id, "region": settings.dr_region}
     )

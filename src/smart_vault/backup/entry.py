@@ -28,17 +28,11 @@ from smart_vault.backup.owed_copies import copy_completed_snapshots, reconcile_o
 from smart_vault.backup.report import SUCCEEDED, build_report, email_summary, shrink
 from smart_vault.backup.run import run_backup
 from smart_vault.config import BackupSettings
-from smart_vault.errors import AwsError, ValidationError
-from smart_vault.observability import MetricUnit, invalid_event, logger, metrics, single_metric, trace_handler
+from smart_vault.errors import AwsError
+from smart_vault.observability import MetricUnit, fails_softly, logger, metrics, single_metric, trace_handler
 from smart_vault.runtime import Runtime
 
 EVENT_TYPE = "backup.completed"
-
-
-def _account_id(context: Any) -> str | None:
-    arn = getattr(context, "invoked_function_arn", "") or ""
-    parts = arn.split(":")
-    return parts[4] if len(parts) > 4 and parts[4] else None
 
 
 def _clients(settings: BackupSettings) -> Clients:
@@ -147,7 +141,7 @@ def _full_run(
         )
     else:
         run = RunRequest(request.run_id, request.dry_run, request.instance_ids)
-    result = run_backup(run, settings, clients, now, _account_id(context), Deadline(context), runtime)
+    result = run_backup(run, settings, clients, now, aws.invoked_account(context), Deadline(context), runtime)
     if result.continuation is None:
         return result
     error = start_continuation(result.continuation, context, settings)
@@ -269,11 +263,8 @@ def log_report(report: Mapping[str, Any]) -> None:
 
 @trace_handler
 @metrics.log_metrics
+@fails_softly
 def handler(event: Any, context: Any) -> dict[str, Any]:
-    settings = (
-        BackupSettings.from_env()
-    )  # ConfigError: the invocation fails before any work, naming the variable
-    try:
-        return handle(event, context, settings, datetime.now(UTC), runtime=Runtime.default())
-    except ValidationError as exc:
-        return invalid_event(exc)
+    # ConfigError: the invocation fails before any work, naming the variable
+    settings = BackupSettings.from_env()
+    return handle(event, context, settings, datetime.now(UTC), runtime=Runtime.default())

@@ -199,6 +199,11 @@ class CopyLedger:
                 },
             )
 
+    def copy_started(self, snapshot_id: str, start_time: datetime, copy_snapshot_id: str) -> None:
+        """The copy of an owed snapshot started: its claim records the copy, then it leaves the owed queue."""
+        self.started(snapshot_id, copy_snapshot_id)
+        self.paid(owed_sort_key(start_time, snapshot_id))
+
     def paid(self, sort_key: str) -> None:
         """Take a copy out of the owed queue (it started, or is no longer owed)."""
         with aws.aws_errors("DeleteItem"):

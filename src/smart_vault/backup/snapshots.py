@@ -9,7 +9,7 @@ by every instance of a run.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -51,25 +51,13 @@ def backup_set_id(run_id: str, instance_id: str) -> str:
     return f"bset-{digest}"
 
 
-def own_snapshots(ec2: Any, filters: Sequence[Mapping[str, Any]], **params: Any) -> Iterator[dict[str, Any]]:
-    """This account's snapshots in the client's region that match `filters` (never another account's:
-    `OwnerIds=["self"]`), read in pages of 1000; `params` adds other DescribeSnapshots parameters."""
-    return aws.paginate(
-        ec2,
-        "describe_snapshots",
-        "Snapshots",
-        page_size=PAGE_SIZE,
-        OwnerIds=["self"],
-        Filters=filters,
-        **params,
-    )
-
-
 def describe_managed_snapshots(
     ec2: EC2Client, region: str, extra_filters: Sequence[dict[str, Any]] = ()
 ) -> list[Snapshot]:
     """Every snapshot of this account in `region` tagged `ManagedBy=smart-vault` (and `extra_filters`)."""
-    return [snapshot_from_api(item, region) for item in own_snapshots(ec2, [MANAGED_FILTER, *extra_filters])]
+    return [
+        snapshot_from_api(item, region) for item in aws.own_snapshots(ec2, [MANAGED_FILTER, *extra_filters])
+    ]
 
 
 def describe_snapshots_by_id(ec2: EC2Client, region: str, snapshot_ids: Iterable[str]) -> list[Snapshot]:

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from smart_vault import aws
-from smart_vault.backup.snapshots import MANAGED_FILTER, own_snapshots
+from smart_vault.backup.snapshots import MANAGED_FILTER
 from smart_vault.errors import AwsError
 from smart_vault.observability import logger
 from smart_vault.snapshot_model import Snapshot
@@ -82,7 +82,7 @@ def plan_sharing(
 
 def shared_copy_ids(dr_ec2: Any, vault_account_id: str) -> set[str]:
     """Ids of this account's managed snapshots in the client's region the vault account may restore."""
-    items = own_snapshots(dr_ec2, [MANAGED_FILTER], RestorableByUserIds=[vault_account_id])
+    items = aws.own_snapshots(dr_ec2, [MANAGED_FILTER], RestorableByUserIds=[vault_account_id])
     return {item["SnapshotId"] for item in items}
 
 

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from smart_vault.local.moto_accounts import environ_kept
 from smart_vault.local.ransomware import RansomwareDay
 
 FAKE_ENV = {
@@ -36,26 +37,19 @@ def emulated_accounts() -> Iterator[None]:
     from smart_vault import aws
     from smart_vault.local import moto_fidelity
 
-    cleared = {k: v for k, v in os.environ.items() if k.startswith("AWS_ENDPOINT_URL") or k == "AWS_PROFILE"}
-    saved = {k: os.environ.get(k) for k in (*FAKE_ENV, "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")}
-    for key in cleared:
-        del os.environ[key]
-    for key in ("AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
-        os.environ.pop(key, None)
-    os.environ.update(FAKE_ENV)
-    moto_fidelity.apply()
-    aws.reset_clients()
-    try:
-        with mock_aws():
-            yield
-    finally:
+    cleared = [k for k in os.environ if k.startswith("AWS_ENDPOINT_URL") or k == "AWS_PROFILE"]
+    tokens = ("AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
+    with environ_kept((*cleared, *tokens, *FAKE_ENV)):
+        for key in (*cleared, *tokens):
+            os.environ.pop(key, None)
+        os.environ.update(FAKE_ENV)
+        moto_fidelity.apply()
         aws.reset_clients()
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        os.environ.update(cleared)
+        try:
+            with mock_aws():
+                yield
+        finally:
+            aws.reset_clients()
 
 
 def _refusals(day: RansomwareDay) -> list[str]:

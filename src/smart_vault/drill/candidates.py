@@ -15,8 +15,6 @@ from smart_vault.tags import BACKUP_SET_TAG, INSTANCE_PROFILE_TAG, MANAGED_BY_KE
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
 
-PAGE_SIZE = 1000
-
 
 @dataclass(frozen=True)
 class Candidate:
@@ -28,14 +26,7 @@ class Candidate:
 
 
 def _managed_snapshots(ec2: EC2Client) -> Iterator[dict[str, Any]]:
-    return aws.paginate(
-        ec2,
-        "describe_snapshots",
-        "Snapshots",
-        page_size=PAGE_SIZE,
-        OwnerIds=["self"],
-        Filters=[{"Name": f"tag:{MANAGED_BY_KEY}", "Values": [MANAGED_BY_VALUE]}],
-    )
+    return aws.own_snapshots(ec2, [{"Name": f"tag:{MANAGED_BY_KEY}", "Values": [MANAGED_BY_VALUE]}])
 
 
 def recovery_points_here(ec2: EC2Client, now: datetime) -> list[Candidate]:

@@ -24,7 +24,7 @@ from smart_vault.drill.run import (
     summary_text,
 )
 from smart_vault.errors import AwsError, ValidationError
-from smart_vault.observability import MetricUnit, logger, metrics, single_metric, trace_handler
+from smart_vault.observability import MetricUnit, fails_softly, logger, metrics, single_metric, trace_handler
 
 if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
@@ -147,10 +147,7 @@ def handle(
 
 # No @metrics.log_metrics: every drill metric is a single metric (dimension Region only), flushed as emitted.
 @trace_handler
+@fails_softly
 def handler(event: Any, context: Any) -> dict[str, Any]:
     settings = DrillSettings.from_env()  # ConfigError: fails before any work, naming the variable
-    try:
-        return handle(event, context, settings)
-    except ValidationError as exc:
-        logger.warning("invalid event", extra={"error": exc.message, "field": exc.field})
-        return {"error": "ValidationError", "message": exc.message, "field": exc.field, "status": FAILED}
+    return handle(event, context, settings)

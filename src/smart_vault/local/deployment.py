@@ -7,6 +7,7 @@ and fails when the two drift apart. Defaults are the Terraform variables' defaul
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -272,6 +273,11 @@ def table_definitions(stack: RestoreStack) -> list[dict[str, Any]]:
         table_definition(stack.jobs_table, "expires_at", "restore_id"),
         table_definition(stack.idempotency_table, "expiration", "id"),
     ]
+
+
+def create_table_arguments(definition: Mapping[str, Any]) -> dict[str, Any]:
+    """A table definition's CreateTable arguments: all but its TTL attribute (UpdateTimeToLive's)."""
+    return {k: v for k, v in definition.items() if k != "ttl_attribute"}
 
 
 def table_definition(

@@ -17,12 +17,12 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from smart_vault.local.edge import EdgeRule, check_request
-from smart_vault.local.http_thread import ServerThread
+from smart_vault.local.http_thread import BackendServer, ServerThread
 from smart_vault.local.lambda_service import ACCOUNT_ID, InvokeResult
 
 INTEGRATION_FUNCTION = re.compile(r"/functions/(?P<arn>arn:[^/]+)/invocations$")
@@ -328,7 +328,7 @@ class Gateway:
 
 
 class _GatewayHandler(BaseHTTPRequestHandler):
-    server: _GatewayHTTPServer
+    server: BackendServer[Gateway]
     protocol_version = "HTTP/1.1"
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -336,7 +336,7 @@ class _GatewayHandler(BaseHTTPRequestHandler):
 
     def _serve(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        answer = self.server.gateway.handle(
+        answer = self.server.backend.handle(
             self.command, self.path, list(self.headers.items()), body, self.client_address[0]
         )
         self.send_response(answer.status)
@@ -350,14 +350,6 @@ class _GatewayHandler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _serve
 
 
-class _GatewayHTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, gateway: Gateway, host: str, port: int) -> None:
-        self.gateway = gateway
-        super().__init__((host, port), _GatewayHandler)
-
-
 @dataclass
 class GatewayEndpoint:
     gateway: Gateway
@@ -366,7 +358,8 @@ class GatewayEndpoint:
 
     def start(self) -> str:
         self.gateway.load()
-        self._running = ServerThread(_GatewayHTTPServer(self.gateway, self.host, self.port), "api-gateway")
+        server = BackendServer(self.gateway, self.host, self.port, _GatewayHandler)
+        self._running = ServerThread(server, "api-gateway")
         return self.url
 
     @property

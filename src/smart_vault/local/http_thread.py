@@ -3,10 +3,23 @@
 from __future__ import annotations
 
 import threading
-from http.server import ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Generic, TypeVar
 
 # How often serve_forever checks for shutdown: short, so that stopping the stack is quick.
 _POLL_SECONDS = 0.05
+
+B = TypeVar("B")
+
+
+class BackendServer(ThreadingHTTPServer, Generic[B]):
+    """A threading HTTP server whose request handlers reach what they serve as `self.server.backend`."""
+
+    daemon_threads = True
+
+    def __init__(self, backend: B, host: str, port: int, handler: type[BaseHTTPRequestHandler]) -> None:
+        self.backend = backend
+        super().__init__((host, port), handler)
 
 
 class ServerThread:

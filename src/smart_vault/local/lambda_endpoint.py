@@ -10,11 +10,11 @@ import re
 import uuid
 from dataclasses import dataclass
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from smart_vault.local.http_thread import ServerThread
+from smart_vault.local.http_thread import BackendServer, ServerThread
 from smart_vault.local.lambda_service import (
     CREDENTIAL_REGION,
     FunctionNotFound,
@@ -27,7 +27,7 @@ INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$")
 
 
 class _InvokeHandler(BaseHTTPRequestHandler):
-    server: _LambdaHTTPServer
+    server: BackendServer[LambdaService]
     protocol_version = "HTTP/1.1"
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -37,8 +37,8 @@ class _InvokeHandler(BaseHTTPRequestHandler):
         from smart_vault.local.lambda_control import answer_get, not_found
 
         region_match = CREDENTIAL_REGION.search(self.headers.get("Authorization", ""))
-        region = region_match.group("region") if region_match else self.server.service.default_region
-        answer = answer_get(self.server.service, self.path, region) or not_found(urlsplit(self.path).path)
+        region = region_match.group("region") if region_match else self.server.backend.default_region
+        answer = answer_get(self.server.backend, self.path, region) or not_found(urlsplit(self.path).path)
         payload = json.dumps(answer.body).encode()
         self.send_response(answer.status)
         self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
@@ -50,7 +50,7 @@ class _InvokeHandler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
 
     def do_POST(self) -> None:
-        service = self.server.service
+        service = self.server.backend
         parts = urlsplit(self.path)
         match = INVOKE_PATH.match(parts.path)
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -104,14 +104,6 @@ class _InvokeHandler(BaseHTTPRequestHandler):
         self.wfile.write(result.payload)
 
 
-class _LambdaHTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, service: LambdaService, host: str, port: int) -> None:
-        self.service = service
-        super().__init__((host, port), _InvokeHandler)
-
-
 @dataclass
 class LambdaEndpoint:
     """The Invoke API of a `LambdaService` on 127.0.0.1, in a background thread."""
@@ -121,7 +113,8 @@ class LambdaEndpoint:
     port: int = 0
 
     def start(self) -> str:
-        self._running = ServerThread(_LambdaHTTPServer(self.service, self.host, self.port), "lambda-endpoint")
+        server = BackendServer(self.service, self.host, self.port, _InvokeHandler)
+        self._running = ServerThread(server, "lambda-endpoint")
         return self.url
 
     @property

@@ -20,6 +20,7 @@ from smart_vault.local.deployment import (
     DrillStack,
     RestoreStack,
     backup_environment,
+    create_table_arguments,
     drill_environment,
     ledger_table_definition,
     restore_api_environment,
@@ -200,8 +201,7 @@ def create_tables_in(client_for: ClientFactory, region: str, definitions: list[d
     dynamodb = client_for("dynamodb", region)
     names = []
     for definition in definitions:
-        arguments = {k: v for k, v in definition.items() if k != "ttl_attribute"}
-        dynamodb.create_table(**arguments)
+        dynamodb.create_table(**create_table_arguments(definition))
         dynamodb.update_time_to_live(
             TableName=definition["TableName"],
             TimeToLiveSpecification={"Enabled": True, "AttributeName": definition["ttl_attribute"]},

@@ -15,7 +15,7 @@ from typing import Any
 
 import boto3
 
-from smart_vault.local.deployment import DeploymentConfig, ledger_table_definition
+from smart_vault.local.deployment import DeploymentConfig, create_table_arguments, ledger_table_definition
 from smart_vault.local.moto_accounts import account_client, credentials_for
 
 WORKLOAD, VAULT = "123456789012", "210987654321"
@@ -121,8 +121,7 @@ def _fleet() -> dict[str, str]:
 
 def _ledger(dynamodb: Any, name: str) -> None:
     definition = ledger_table_definition(DeploymentConfig())
-    definition["TableName"] = name
-    dynamodb.create_table(**{k: v for k, v in definition.items() if k != "ttl_attribute"})
+    dynamodb.create_table(**create_table_arguments(definition | {"TableName": name}))
 
 
 def _backup_function_and_rules() -> tuple[str, list[str]]:

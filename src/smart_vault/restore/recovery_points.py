@@ -42,7 +42,6 @@ if TYPE_CHECKING:
 RECOVERY_POINT_NOT_FOUND = "RecoveryPointNotFound"  # the 404 error of a recovery point that is not there
 INSTANCE_ID_RE = re.compile(r"^i-[0-9a-f]{8,17}$")
 MAX_NAME_LENGTH = 256
-PAGE_SIZE = 1000
 
 
 def _iso(value: datetime) -> str:
@@ -207,11 +206,7 @@ def managed_snapshots(
         filters.append({"Name": "tag:Name", "Values": [name]})
     if backup_set_id is not None:
         filters.append({"Name": f"tag:{BACKUP_SET_TAG}", "Values": [backup_set_id]})
-    return list(
-        aws.paginate(
-            ec2, "describe_snapshots", "Snapshots", page_size=PAGE_SIZE, OwnerIds=["self"], Filters=filters
-        )
-    )
+    return list(aws.own_snapshots(ec2, filters))
 
 
 def list_recovery_points(

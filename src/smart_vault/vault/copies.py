@@ -21,7 +21,7 @@ from typing import Any
 from smart_vault import aws
 from smart_vault.backup.dr_copies import COPY_LIMIT_CODES
 from smart_vault.backup.ledger import CopyLedger, OwedCopy
-from smart_vault.backup.snapshots import describe_managed_snapshots, own_snapshots
+from smart_vault.backup.snapshots import describe_managed_snapshots
 from smart_vault.config import VaultSettings
 from smart_vault.errors import AwsError
 from smart_vault.observability import logger
@@ -141,7 +141,7 @@ def accept(
 
 
 def count_pending(ec2: Any, region: str) -> int:
-    items = own_snapshots(ec2, [{"Name": "status", "Values": ["pending"]}])
+    items = aws.own_snapshots(ec2, [{"Name": "status", "Values": ["pending"]}])
     return sum(1 for i in items if aws.tags_to_dict(i.get("Tags")).get(VAULT_SOURCE_TAG))
 
 
@@ -190,8 +190,7 @@ def _start_one(
         ledger.failed(owed.snapshot_id)
         outcome.failures.append({"resource": owed.snapshot_id, "error": f"vault copy: {exc.readable()}"})
         return False
-    ledger.started(owed.snapshot_id, copy_id)
-    ledger.paid(owed.sort_key)
+    ledger.copy_started(owed.snapshot_id, owed.start_time, copy_id)
     outcome.started.append(
         {"source_snapshot_id": owed.snapshot_id, "copy_snapshot_id": copy_id, "region": settings.region}
     )

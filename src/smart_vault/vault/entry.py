@@ -21,8 +21,8 @@ from typing import Any
 from smart_vault import aws, notify
 from smart_vault.backup.ledger import CopyLedger
 from smart_vault.config import VaultSettings
-from smart_vault.errors import AwsError, ValidationError
-from smart_vault.observability import MetricUnit, invalid_event, logger, metrics, single_metric, trace_handler
+from smart_vault.errors import AwsError
+from smart_vault.observability import MetricUnit, fails_softly, logger, metrics, single_metric, trace_handler
 from smart_vault.vault.copies import VaultClients, VaultOutcome, accept, copy_finished, start_owed
 from smart_vault.vault.events import (
     Announcement,
@@ -36,11 +36,6 @@ from smart_vault.vault.reconcile import reconcile
 
 EVENT_TYPE = "vault.completed"
 SUCCEEDED, PARTIAL, FAILED = "SUCCEEDED", "PARTIAL", "FAILED"
-
-
-def _account_id(context: Any) -> str | None:
-    parts = (getattr(context, "invoked_function_arn", "") or "").split(":")
-    return parts[4] if len(parts) > 4 and parts[4] else None
 
 
 def clients_for(settings: VaultSettings) -> VaultClients:
@@ -120,7 +115,7 @@ def handle(
     else:
         clients = clients or clients_for(settings)
         if isinstance(request, Reconcile):
-            outcome = reconcile(settings, clients, now, owner, _account_id(context))
+            outcome = reconcile(settings, clients, now, owner, aws.invoked_account(context))
         else:
             try:
                 if isinstance(request, Announcement):
@@ -150,11 +145,8 @@ def handle(
 
 @trace_handler
 @metrics.log_metrics
+@fails_softly
 def handler(event: Any, context: Any) -> dict[str, Any]:
-    settings = (
-        VaultSettings.from_env()
-    )  # ConfigError: the invocation fails before any work, naming the variable
-    try:
-        return handle(event, context, settings, datetime.now(UTC))
-    except ValidationError as exc:
-        return invalid_event(exc)
+    # ConfigError: the invocation fails before any work, naming the variable
+    settings = VaultSettings.from_env()
+    return handle(event, context, settings, datetime.now(UTC))
