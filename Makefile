@@ -13,6 +13,12 @@ CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 PIP_FLAGS := --quiet --disable-pip-version-check
 
+# Python caches compiled modules (__pycache__, ignored by git) unless PYTHONDONTWRITEBYTECODE is set, as it is
+# on some machines and CI images. Here one `make test` starts many Python processes on the same sources
+# (pytest's workers, the local stack's function runtimes, the CLI): without the cache each compiles every
+# module again, which cost ~10% of the suite's time.
+unexport PYTHONDONTWRITEBYTECODE
+
 .PHONY: help venv demo test test-fast lint security pytest terraform-check checkov workflow-check bench clean iam-mutation iam-docs
 
 help:
