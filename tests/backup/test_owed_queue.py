@@ -42,6 +42,7 @@ def test_the_queue_is_oldest_first_idempotent_and_synced_to_exactly_what_is_owed
     for item in (owed("snap-b", 5), owed("snap-a", 10), owed("snap-c", 1), owed("snap-b", 5)):
         ledger.owe(item, t)
     assert [o.snapshot_id for o in ledger.owed()] == ["snap-c", "snap-b", "snap-a"]
+    assert list(ledger.owed_keys()) == [o.sort_key for o in ledger.owed()]  # the keys alone, in order
     assert next(iter(ledger.owed())).tags == {"ManagedBy": "smart-vault"}
     ledger.sync_owed([owed("snap-a", 10), owed("snap-d", 20)], t)
     assert [o.snapshot_id for o in ledger.owed()] == ["snap-a", "snap-d"]

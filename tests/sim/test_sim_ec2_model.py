@@ -176,3 +176,21 @@ def test_every_describe_answers_an_unknown_filter_as_ec2_does(operation, params)
     with pytest.raises(ClientError) as refused:
         getattr(ec2, operation)(Filters=[{"Name": "no-such-filter", "Values": ["x"]}], **params)
     assert refused.value.response["Error"]["Code"] == "InvalidParameterValue"
+
+
+def test_the_ledger_queries_its_owed_keys_alone_from_the_simulated_table():
+    """The simulated Query projects as DynamoDB does: `ProjectionExpression="sk"` returns each item's key only."""
+    from datetime import timedelta
+
+    from smart_vault.backup.ledger import CopyLedger, OwedCopy
+    from smart_vault.sim.dynamodb import SimDynamoDB
+
+    world = SimWorld(SimParams(seed=3), START, PRIMARY, DR)
+    ledger = CopyLedger(SimDynamoDB(world), "ledger")  # type: ignore[arg-type]
+    for minutes, snapshot_id in ((5, "snap-b"), (1, "snap-c"), (9, "snap-a")):
+        start = START + timedelta(minutes=minutes)
+        ledger.owe(OwedCopy(snapshot_id, PRIMARY, start, {"ManagedBy": "smart-vault"}), START.timestamp())
+    assert list(ledger.owed_keys()) == [o.sort_key for o in ledger.owed()]
+    assert [key.split("#")[1] for key in ledger.owed_keys()] == ["snap-c", "snap-b", "snap-a"]
+    (page,) = ledger._query(ProjectionExpression="sk")
+    assert all(set(item) == {"sk"} for item in page["Items"])

@@ -112,8 +112,10 @@ class SimDynamoDB:
         ExclusiveStartKey=None,
         ConsistentRead=False,
         Select=None,
+        ProjectionExpression=None,
     ):
-        """`pk = :pk` queries in sort-key order. GUESS: 1000 items a page (DynamoDB's limit is 1 MB)."""
+        """`pk = :pk` queries in sort-key order, all attributes or the projected ones. GUESS: 1000 items a page
+        (DynamoDB's limit is 1 MB of items read, before the projection)."""
         self.world.request(None, "Query")
         names = ExpressionAttributeNames or {}
         left, op, right = KeyConditionExpression.split()
@@ -127,7 +129,10 @@ class SimDynamoDB:
         limit = min(Limit or 1000, 1000)
         page = keys[:limit]
         answer: dict[str, Any] = {"Count": len(page)}
-        if Select != "COUNT":
+        if Select != "COUNT" and ProjectionExpression:
+            wanted = [names.get(n.strip(), n.strip()) for n in ProjectionExpression.split(",")]
+            answer["Items"] = [{a: partition[k][a] for a in wanted if a in partition[k]} for k in page]
+        elif Select != "COUNT":
             answer["Items"] = [dict(partition[k]) for k in page]
         if len(keys) > limit:
             answer["LastEvaluatedKey"] = {"pk": partition[page[-1]]["pk"], "sk": {"S": page[-1]}}
