@@ -19,7 +19,7 @@ PIP_FLAGS := --quiet --disable-pip-version-check
 # module again, which cost ~10% of the suite's time.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: help venv demo test test-fast lint security pytest terraform-check checkov workflow-check bench clean iam-mutation iam-docs
+.PHONY: help venv demo test static-checks test-fast lint security pytest terraform-check checkov workflow-check bench clean iam-mutation iam-docs
 
 help:
 	@echo "make demo   run the whole product locally (emulated AWS): backup, DR copy, restore through the API"
@@ -53,7 +53,21 @@ demo: $(STAMP)
 	@$(BIN)/smart-vault local demo
 	@$(PATH_HINT)
 
-test: lint security pytest terraform-check workflow-check
+# pytest runs in the foreground; the static checks (lint, security, terraform-check, workflow-check: ~40 s of
+# one core) run beside it, their output held in .build/static-checks.log and shown once pytest is done. Either
+# failing fails `make test`. Each check still runs alone as its own target.
+test: $(STAMP) $(CHECKOV_STAMP)
+	@mkdir -p .build
+	@echo "==> static checks, beside pytest (their output follows pytest's)"
+	@$(MAKE) --no-print-directory static-checks > .build/static-checks.log 2>&1 & checks=$$!; \
+	 $(MAKE) --no-print-directory pytest; tests=$$?; \
+	 wait $$checks; static=$$?; \
+	 cat .build/static-checks.log; \
+	 if [ $$tests -ne 0 ]; then echo "==> make test: pytest FAILED (above)"; fi; \
+	 if [ $$static -ne 0 ]; then echo "==> make test: a static check FAILED (above)"; fi; \
+	 [ $$tests -eq 0 ] && [ $$static -eq 0 ]
+
+static-checks: lint security terraform-check workflow-check
 
 lint: $(STAMP)
 	@echo "==> ruff"
