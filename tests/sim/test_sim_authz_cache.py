@@ -65,3 +65,36 @@ def test_dynamodb_calls_are_keyed_on_their_tables_only(monkeypatch):
     assert put(cached, "smart-vault-copy-ledger", "a") == put(cached, "smart-vault-copy-ledger", "b")
     assert put(cached, "other", "a") == put(fresh, "other", "a") != put(fresh, "smart-vault-copy-ledger", "a")
     assert [p["Item"]["pk"]["S"] for p in decided] == ["a", "a", "a", "a"]  # "b" reused the decision of "a"
+
+
+class _TwoAccountFacts(SimFacts):
+    """Facts that answer for another account through `for_account`, as the local stack's MotoFacts do."""
+
+    def __init__(self, world, account, keys, others=None):
+        super().__init__(world, account, keys)
+        self.others = others or {}
+
+    def for_account(self, account):
+        return self.others[account]
+
+
+def test_a_decision_read_through_another_accounts_facts_is_never_reused(monkeypatch):
+    world = SimWorld(SimParams(seed=3), datetime(2026, 1, 1, tzinfo=UTC), PRIMARY, DR)
+    instance = world.add_instance(1)
+    snapshot = world.create_snapshots(PRIMARY, instance, [{"Key": "ManagedBy", "Value": "smart-vault"}])[0]
+    vault = "210987654321"
+    facts = _TwoAccountFacts(world, ACCOUNT, {}, {vault: SimFacts(world, vault, {})})
+    cached = CachingEnforcer(facts)
+    decided = []
+    decide = Enforcer.decide
+    monkeypatch.setattr(
+        Enforcer, "decide", lambda self, *a, **k: decided.append(a[2]) or decide(self, *a, **k)
+    )
+    for _ in range(2):
+        cached.decide(
+            "backup", "ec2", "DeleteSnapshot", {"SnapshotId": snapshot["SnapshotId"]}, PRIMARY, ENV, vault
+        )
+    assert decided == ["DeleteSnapshot", "DeleteSnapshot"]
+    for _ in range(2):  # the workload account's own facts: recorded, so reused
+        cached.decide("backup", "ec2", "DeleteSnapshot", {"SnapshotId": snapshot["SnapshotId"]}, PRIMARY, ENV)
+    assert len(decided) == 3
