@@ -115,3 +115,5 @@ def test_snapshot_from_api_gives_the_value_the_dataclass_would():
     assert built == expected and repr(built) == repr(expected)
     # A field added to Snapshot must be set there too (it bypasses __init__).
     assert set(vars(built)) == {f.name for f in fields(Snapshot)}
+    # ... and a __post_init__ (or __slots__) would be skipped there: snapshot_from_api must change with it.
+    assert not hasattr(Snapshot, "__post_init__") and not hasattr(Snapshot, "__slots__")
