@@ -25,6 +25,7 @@ class ApiFacts:
     def __init__(self, account: str = "123456789012") -> None:
         self.account = account
         self._clients: dict[tuple[str, str], Any] = {}
+        self._session: Any = None  # one Session: each service's model is loaded once, for both regions
         self._lock = threading.Lock()
 
     def _client(self, service: str, region: str) -> Any:
@@ -33,8 +34,9 @@ class ApiFacts:
         key = (service, region)
         with self._lock:
             if key not in self._clients:
+                self._session = self._session or boto3.Session()
                 # The stubs type client() per literal service name; this one takes the name as a parameter.
-                self._clients[key] = boto3.Session().client(service, region_name=region)  # type: ignore[call-overload]
+                self._clients[key] = self._session.client(service, region_name=region)
             return self._clients[key]
 
     def ec2(self, region: str, resource_id: str) -> Ec2Resource | None:

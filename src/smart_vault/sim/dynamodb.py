@@ -113,7 +113,7 @@ class SimDynamoDB:
         ConsistentRead=False,
         Select=None,
         ProjectionExpression=None,
-    ):
+    ) -> dict[str, Any]:
         """`pk = :pk` queries in sort-key order, all attributes or the projected ones. GUESS: 1000 items a page
         (DynamoDB's limit is 1 MB of items read, before the projection)."""
         self.world.request(None, "Query")
