@@ -72,7 +72,13 @@ module "tamper_primary" {
   trusted_arn_prefix = "arn:${local.partition}:sts::${local.account_id}:assumed-role/${var.name_prefix}-"
   key_ids            = [aws_kms_key.primary.key_id, aws_kms_key.primary.arn, aws_kms_alias.primary.name]
   function_names     = [module.backup.function_name, module.backup.arn]
-  rule_names         = [aws_cloudwatch_event_rule.backup_schedule.name, aws_cloudwatch_event_rule.snapshot_completion.name]
+  # Every rule that invokes the backup function (local.backup_triggers): disabling any one stops backups or copies.
+  rule_names = [
+    aws_cloudwatch_event_rule.backup_schedule.name,
+    aws_cloudwatch_event_rule.snapshot_completion.name,
+    aws_cloudwatch_event_rule.copy_completion.name,
+    aws_cloudwatch_event_rule.copy_reconciliation.name,
+  ]
   log_retention_days = var.log_retention_days
   kms_key_arn        = aws_kms_key.primary.arn
 }

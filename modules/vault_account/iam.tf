@@ -133,6 +133,14 @@ data "aws_iam_policy_document" "vault_messaging" {
     actions   = ["sns:Publish"]
     resources = [aws_sns_topic.vault.arn]
   }
+
+  # Lambda delivers a failed asynchronous invocation's record to the on-failure destination with the
+  # function's role (the key policy lets the role encrypt it through sqs.<region>).
+  statement {
+    sid       = "SendFailedInvocationsToOwnDeadLetterQueue"
+    actions   = ["sqs:SendMessage"]
+    resources = [module.vault.dead_letter_queue_arn]
+  }
 }
 
 locals {

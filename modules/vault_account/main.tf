@@ -64,6 +64,9 @@ data "aws_iam_policy_document" "vault_key" {
   # The ledger and the topic are encrypted with this key: DynamoDB and SNS use it for the vault function.
   # So is the function's environment (kms_key_arn): Lambda decrypts it with the function's role at every
   # cold start, through lambda.<region> (without it every invocation fails with KMSAccessDeniedException).
+  # So is its dead-letter queue: Lambda sends a failed invocation's record there with the function's role,
+  # which SQS encrypts through sqs.<region>. This key has no account statement, so no IAM policy could
+  # grant any of these: the key policy names the role.
   statement {
     sid       = "VaultFunctionUsesKeyThroughItsLedgerAndTopic"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
@@ -79,22 +82,44 @@ data "aws_iam_policy_document" "vault_key" {
         "dynamodb.${var.region}.amazonaws.com",
         "sns.${var.region}.amazonaws.com",
         "lambda.${var.region}.amazonaws.com",
+        "sqs.${var.region}.amazonaws.com",
       ]
     }
   }
 
+  # EventBridge (the tamper rules' topic, the dead-letter queue) and CloudWatch alarms (the topic).
   statement {
     sid       = "ServicesEncryptVaultData"
     actions   = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"]
     resources = ["*"]
     principals {
       type        = "Service"
-      identifiers = ["logs.${var.region}.amazonaws.com", "events.amazonaws.com", "cloudwatch.amazonaws.com"]
+      identifiers = ["events.amazonaws.com", "cloudwatch.amazonaws.com"]
     }
     condition {
       test     = "StringEquals"
       variable = "aws:SourceAccount"
       values   = [local.account_id]
+    }
+  }
+
+  # CloudWatch Logs, for the vault's own log groups: the function's and the tamper rules'. Logs names the log
+  # group in the encryption context (kms:EncryptionContext:aws:logs:arn), the condition its guide documents.
+  statement {
+    sid       = "CloudWatchLogsEncryptsVaultLogGroups"
+    actions   = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
+    resources = ["*"]
+    principals {
+      type        = "Service"
+      identifiers = ["logs.${var.region}.amazonaws.com"]
+    }
+    condition {
+      test     = "ArnLike"
+      variable = "kms:EncryptionContext:aws:logs:arn"
+      values = [
+        "arn:${local.partition}:logs:${var.region}:${local.account_id}:log-group:/aws/lambda/${var.name_prefix}-*",
+        "arn:${local.partition}:logs:${var.region}:${local.account_id}:log-group:/aws/events/${var.name_prefix}-*",
+      ]
     }
   }
 }

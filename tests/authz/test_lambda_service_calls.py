@@ -41,7 +41,12 @@ def test_each_invocation_writes_logs_and_decrypts_the_environment_with_the_role(
 
 @pytest.mark.parametrize(
     ("function", "queue"),
-    [("backup", "smart-vault-backup-dlq"), ("restore_worker", "smart-vault-restore-worker-dlq")],
+    [
+        ("backup", "smart-vault-backup-dlq"),
+        ("restore_worker", "smart-vault-restore-worker-dlq"),
+        # (v3) The vault key has no account statement: its key policy must name the role for SQS.
+        ("vault", "smart-vault-vault-dlq"),
+    ],
 )
 def test_a_failed_asynchronous_invocation_reaches_its_encrypted_destination(function, queue):
     outcomes = Enforcer(FakeFacts()).check_invocation(function, FUNCTIONS[function], failed_async=True)

@@ -436,6 +436,14 @@ def test_every_rule_that_dead_letters_to_the_backup_queue_may_send_to_it():
     assert len(sending) == 4
 
 
+def test_the_tamper_alarms_watch_every_rule_that_invokes_the_backup_function():
+    """Deleting or disabling any of them, or removing its target, stops backups or DR copies: each is watched."""
+    triggers = tfmodel.locals_of(REPO)["backup_triggers"]
+    rules = {re.fullmatch(r"\$\{(aws_cloudwatch_event_rule\.\w+)\}", t["rule"])[1] for t in triggers.values()}
+    watched = _module_call(REPO, "tamper_primary")["rule_names"]
+    assert {f"${{{rule}.name}}" for rule in rules} == set(watched)
+
+
 def test_every_vault_rule_may_send_to_the_vault_queue():
     vault = REPO / "modules" / "vault_account"
     rules = tfmodel.labelled(vault, "resource", "aws_cloudwatch_event_rule")["vault"]

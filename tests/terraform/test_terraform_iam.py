@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import fnmatch
 import inspect
 import re
 
 import pytest
 import tfmodel
 
+from smart_vault.authz import terraform
 from smart_vault.restore.engine import InstanceRestore, VolumeRestore, base
 
 STATEMENTS = tfmodel.all_statements()
@@ -418,3 +420,67 @@ def test_key_policies_give_unconditional_use_only_to_the_account():
             assert (
                 kind == "AWS" and len(identifiers) == 1 and re.match(r"^arn:.*:iam::.*:root$", identifiers[0])
             )
+
+
+def _allows(statements, action, principal=None, via=None):
+    """Whether an Allow statement grants `action` (to `principal`, through `via` when a ViaService applies)."""
+    for s in statements:
+        if s.effect != "Allow" or not any(fnmatch.fnmatchcase(action, a) for a in s.actions):
+            continue
+        if principal is not None and not any(principal in ids for _, ids in s.principals):
+            continue
+        services = [c.values for c in s.conditions if c.key == "kms:ViaService"]
+        if via is None or not services or via in services[0]:
+            return True
+    return False
+
+
+@pytest.mark.parametrize(
+    "function, region, key",
+    [
+        ("backup", "eu-west-1", "kms_key"),
+        ("restore_worker", "eu-west-1", "kms_key"),
+        ("restore_worker", "eu-central-1", "kms_key"),
+        ("vault", "eu-central-1", "vault_key"),  # the vault account's stack, in the DR region
+    ],
+)
+def test_a_function_may_put_its_failed_invocations_in_its_encrypted_dead_letter_queue(function, region, key):
+    """Lambda sends a failed asynchronous invocation's record to the on-failure destination (an SQS queue
+    encrypted with the stack's key) as the function's role: the role needs sqs:SendMessage, and the key must
+    let the role use it through SQS (a role statement where the key policy lets IAM grant it, else the key
+    policy itself). Nothing the tests run sends these records: only this check sees the permission."""
+    deployment = (
+        terraform.Deployment(primary_region=region) if function == "vault" else terraform.Deployment()
+    )
+    role = terraform.role_arn(function, region, deployment)
+    statements = terraform.role_statements(function, region, deployment)
+    assert _allows(statements, "sqs:SendMessage")
+    via = f"sqs.{region}.amazonaws.com"
+    if key == "vault_key":  # no account statement: only the key policy can grant it
+        policy = terraform.vault_key_policy(deployment)
+        assert not _allows(policy, "kms:GenerateDataKey", principal=f"arn:aws:iam::{deployment.account}:root")
+        assert _allows(policy, "kms:GenerateDataKey", principal=role, via=via)
+        assert _allows(policy, "kms:Decrypt", principal=role, via=via)
+    else:
+        policy = terraform.key_policy(region, deployment)
+        assert _allows(policy, "kms:*", principal=f"arn:aws:iam::{deployment.account}:root")
+        assert _allows(statements, "kms:GenerateDataKey", via=via)
+
+
+@pytest.mark.parametrize(
+    "log_group", ["/aws/lambda/smart-vault-vault", "/aws/events/smart-vault-vault-tamper"]
+)
+def test_the_vault_key_lets_cloudwatch_logs_encrypt_the_vaults_log_groups_by_their_arn(log_group):
+    """CloudWatch Logs uses a log group's key in the log group's name (kms:EncryptionContext:aws:logs:arn),
+    the condition its guide documents for a key policy; a condition it does not send fails CreateLogGroup."""
+    deployment = terraform.Deployment()
+    arn = f"arn:aws:logs:{deployment.dr_region}:{deployment.account}:log-group:{log_group}"
+    (statement,) = [
+        s
+        for s in terraform.vault_key_policy(deployment)
+        if ("Service", (f"logs.{deployment.dr_region}.amazonaws.com",)) in s.principals
+    ]
+    (condition,) = statement.conditions
+    assert (condition.operator, condition.key) == ("ArnLike", "kms:EncryptionContext:aws:logs:arn")
+    assert any(fnmatch.fnmatchcase(arn, pattern) for pattern in condition.values)
+    assert {"kms:GenerateDataKey*", "kms:Decrypt*"} <= set(statement.actions)
