@@ -72,6 +72,20 @@ locals {
       security_group_ids = length(var.dr_security_group_ids) > 0 ? var.dr_security_group_ids : null
     }
   }
+
+  # The restore settings, the same on both stacks (modules/restore_stack's `settings`).
+  restore_settings = {
+    allowed_instance_types        = var.allowed_instance_types
+    allowed_subnet_ids            = var.allowed_subnet_ids
+    restore_networks              = local.restore_networks
+    allowed_instance_profile_arns = var.allowed_instance_profile_arns
+    snapshot_price_per_gb_month   = var.snapshot_price_per_gb_month
+    api_throttle_rate_limit       = var.api_throttle_rate_limit
+    api_throttle_burst            = var.api_throttle_burst_limit
+    api_quota_per_day             = var.api_quota_per_day
+    log_retention_days            = var.log_retention_days
+    reserved_concurrency          = var.restore_reserved_concurrency
+  }
 }
 
 module "restore_primary" {
@@ -84,23 +98,14 @@ module "restore_primary" {
   ebs_kms_key_arns = concat([aws_kms_key.dr.arn], var.source_volume_kms_key_arns)
   sns_topic_arn    = aws_sns_topic.notifications.arn
 
-  function_code                 = local.function_code[var.primary_region]
-  api_handler                   = local.handlers.restore_api
-  worker_handler                = local.handlers.restore_worker
-  openapi_template_path         = "${path.module}/openapi.yaml"
-  allowed_instance_types        = var.allowed_instance_types
-  allowed_subnet_ids            = var.allowed_subnet_ids
-  restore_networks              = local.restore_networks
-  allowed_instance_profile_arns = var.allowed_instance_profile_arns
-  drill_results_table_arn       = one(module.drill_primary[*].results_table_arn)
-  snapshot_price_per_gb_month   = var.snapshot_price_per_gb_month
-  change_ledger_table_arn       = module.copy_ledger.arn
-  api_throttle_rate_limit       = var.api_throttle_rate_limit
-  api_throttle_burst            = var.api_throttle_burst_limit
-  api_quota_per_day             = var.api_quota_per_day
-  log_retention_days            = var.log_retention_days
-  reserved_concurrency          = var.restore_reserved_concurrency
-  api_gateway_logs_role         = var.manage_api_gateway_account ? aws_iam_role.api_gateway_logs.arn : null
+  function_code           = local.function_code[var.primary_region]
+  api_handler             = local.handlers.restore_api
+  worker_handler          = local.handlers.restore_worker
+  openapi_template_path   = "${path.module}/openapi.yaml"
+  settings                = local.restore_settings
+  drill_results_table_arn = one(module.drill_primary[*].results_table_arn)
+  change_ledger_table_arn = module.copy_ledger.arn
+  api_gateway_logs_role   = var.manage_api_gateway_account ? aws_iam_role.api_gateway_logs.arn : null
   # The account setting is made only once the role can write logs (first-apply race).
   api_gateway_logs_role_policy_attachment = aws_iam_role_policy_attachment.api_gateway_logs.id
 }
@@ -121,22 +126,13 @@ module "restore_dr" {
   ebs_kms_key_arns = concat([aws_kms_key.dr.arn], var.source_volume_kms_key_arns)
   sns_topic_arn    = aws_sns_topic.dr_notifications.arn
 
-  function_code                 = local.function_code[var.dr_region]
-  api_handler                   = local.handlers.restore_api
-  worker_handler                = local.handlers.restore_worker
-  openapi_template_path         = "${path.module}/openapi.yaml"
-  allowed_instance_types        = var.allowed_instance_types
-  allowed_subnet_ids            = var.allowed_subnet_ids
-  restore_networks              = local.restore_networks
-  allowed_instance_profile_arns = var.allowed_instance_profile_arns
-  drill_results_table_arn       = one(module.drill_dr[*].results_table_arn)
-  snapshot_price_per_gb_month   = var.snapshot_price_per_gb_month
-  api_throttle_rate_limit       = var.api_throttle_rate_limit
-  api_throttle_burst            = var.api_throttle_burst_limit
-  api_quota_per_day             = var.api_quota_per_day
-  log_retention_days            = var.log_retention_days
-  reserved_concurrency          = var.restore_reserved_concurrency
-  api_gateway_logs_role         = var.manage_api_gateway_account ? aws_iam_role.api_gateway_logs.arn : null
+  function_code           = local.function_code[var.dr_region]
+  api_handler             = local.handlers.restore_api
+  worker_handler          = local.handlers.restore_worker
+  openapi_template_path   = "${path.module}/openapi.yaml"
+  settings                = local.restore_settings
+  drill_results_table_arn = one(module.drill_dr[*].results_table_arn)
+  api_gateway_logs_role   = var.manage_api_gateway_account ? aws_iam_role.api_gateway_logs.arn : null
   # The account setting is made only once the role can write logs (first-apply race).
   api_gateway_logs_role_policy_attachment = aws_iam_role_policy_attachment.api_gateway_logs.id
 }

@@ -40,7 +40,7 @@ resource "aws_api_gateway_deployment" "restore" {
 
 resource "aws_cloudwatch_log_group" "api_access" {
   name              = "/aws/apigateway/${var.name_prefix}-restore-access"
-  retention_in_days = var.log_retention_days
+  retention_in_days = var.settings.log_retention_days
   kms_key_id        = var.kms_key_arn
 }
 
@@ -96,8 +96,8 @@ resource "aws_api_gateway_method_settings" "all" {
     # ERROR, not INFO: execution logs at INFO would include request bodies.
     logging_level          = "ERROR"
     data_trace_enabled     = false
-    throttling_rate_limit  = var.api_throttle_rate_limit * 4
-    throttling_burst_limit = var.api_throttle_burst * 4
+    throttling_rate_limit  = var.settings.api_throttle_rate_limit * 4
+    throttling_burst_limit = var.settings.api_throttle_burst * 4
     caching_enabled        = false
     cache_data_encrypted   = true
   }
@@ -119,12 +119,12 @@ resource "aws_api_gateway_usage_plan" "restore" {
   }
 
   throttle_settings {
-    rate_limit  = var.api_throttle_rate_limit
-    burst_limit = var.api_throttle_burst
+    rate_limit  = var.settings.api_throttle_rate_limit
+    burst_limit = var.settings.api_throttle_burst
   }
 
   quota_settings {
-    limit  = var.api_quota_per_day
+    limit  = var.settings.api_quota_per_day
     period = "DAY"
   }
 }

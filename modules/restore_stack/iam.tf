@@ -16,10 +16,10 @@ locals {
   snapshot_arns = [for r in local.regions : "arn:${local.partition}:ec2:${r}::snapshot/*"]
   image_arns    = [for r in local.regions : "arn:${local.partition}:ec2:${r}::image/*"]
   # With an allowlist, RunInstances may use only those subnets (whichever region they are in).
-  subnet_arns = length(var.allowed_subnet_ids) == 0 ? [
+  subnet_arns = length(var.settings.allowed_subnet_ids) == 0 ? [
     for r in local.regions : "arn:${local.partition}:ec2:${r}:${local.account_id}:subnet/*"
     ] : flatten([
-      for r in local.regions : [for s in var.allowed_subnet_ids : "arn:${local.partition}:ec2:${r}:${local.account_id}:subnet/${s}"]
+      for r in local.regions : [for s in var.settings.allowed_subnet_ids : "arn:${local.partition}:ec2:${r}:${local.account_id}:subnet/${s}"]
   ])
 
   managed_by_key   = "ManagedBy"
@@ -29,7 +29,7 @@ locals {
   # role of each allowed profile is looked up (its name is the ARN's last segment, after any path), so the
   # two lists cannot disagree. Re-apply after changing the role inside an allowed profile.
   allowed_instance_profile_names = toset([
-    for arn in var.allowed_instance_profile_arns : element(split("/", arn), length(split("/", arn)) - 1)
+    for arn in var.settings.allowed_instance_profile_arns : element(split("/", arn), length(split("/", arn)) - 1)
   ])
   passable_role_arns = sort(distinct([for p in data.aws_iam_instance_profile.allowed : p.role_arn]))
 }

@@ -41,9 +41,9 @@ module "restore_api" {
   memory_size      = 256
   # API Gateway waits at most 29 seconds for an integration.
   timeout              = 29
-  reserved_concurrency = var.reserved_concurrency
+  reserved_concurrency = var.settings.reserved_concurrency
   kms_key_arn          = var.kms_key_arn
-  log_retention_days   = var.log_retention_days
+  log_retention_days   = var.settings.log_retention_days
   policies             = local.restore_api_policies # iam.tf
 
   environment = {
@@ -51,15 +51,15 @@ module "restore_api" {
     RESTORE_WORKER_FUNCTION       = local.worker_function_name
     RESTORE_JOBS_TABLE            = module.restore_jobs.name
     IDEMPOTENCY_TABLE             = module.idempotency.name
-    ALLOWED_INSTANCE_TYPES        = join(",", var.allowed_instance_types)
-    ALLOWED_SUBNET_IDS            = join(",", var.allowed_subnet_ids)
-    RESTORE_NETWORKS              = jsonencode(var.restore_networks)
-    ALLOWED_INSTANCE_PROFILE_ARNS = join(",", var.allowed_instance_profile_arns)
+    ALLOWED_INSTANCE_TYPES        = join(",", var.settings.allowed_instance_types)
+    ALLOWED_SUBNET_IDS            = join(",", var.settings.allowed_subnet_ids)
+    RESTORE_NETWORKS              = jsonencode(var.settings.restore_networks)
+    ALLOWED_INSTANCE_PROFILE_ARNS = join(",", var.settings.allowed_instance_profile_arns)
     # The table name is the last part of its ARN; empty when no drill runs in this region.
     DRILL_RESULTS_TABLE = var.drill_results_table_arn == null ? "" : element(split("/", var.drill_results_table_arn), 1)
     # (v3) The measured changes of the primary snapshots; empty in the DR region (its copies carry them).
     COPY_LEDGER_TABLE           = var.change_ledger_table_arn == null ? "" : element(split("/", var.change_ledger_table_arn), 1)
-    SNAPSHOT_PRICE_PER_GB_MONTH = tostring(var.snapshot_price_per_gb_month)
+    SNAPSHOT_PRICE_PER_GB_MONTH = tostring(var.settings.snapshot_price_per_gb_month)
   }
 
   # API Gateway invokes it synchronously: no asynchronous invocations, nothing to dead-letter.
@@ -80,16 +80,16 @@ module "restore_worker" {
   code                 = var.function_code
   memory_size          = 256
   timeout              = 900
-  reserved_concurrency = var.reserved_concurrency
+  reserved_concurrency = var.settings.reserved_concurrency
   kms_key_arn          = var.kms_key_arn
-  log_retention_days   = var.log_retention_days
+  log_retention_days   = var.settings.log_retention_days
   policies             = local.restore_worker_policies # iam.tf
 
   environment = {
     SNS_TOPIC_ARN                 = var.sns_topic_arn
     RESTORE_JOBS_TABLE            = module.restore_jobs.name
-    RESTORE_NETWORKS              = jsonencode(var.restore_networks)
-    ALLOWED_INSTANCE_PROFILE_ARNS = join(",", var.allowed_instance_profile_arns)
+    RESTORE_NETWORKS              = jsonencode(var.settings.restore_networks)
+    ALLOWED_INSTANCE_PROFILE_ARNS = join(",", var.settings.allowed_instance_profile_arns)
   }
 
   # Every create call carries a ClientToken derived from the restore id and a finished job is a no-op, so

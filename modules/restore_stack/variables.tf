@@ -72,46 +72,20 @@ variable "openapi_template_path" {
   description = "Path of openapi.yaml; its integrations use $${restore_api_invoke_arn} for the API function."
 }
 
-variable "allowed_instance_types" {
-  type        = list(string)
-  description = "Instance types a restore may launch (ALLOWED_INSTANCE_TYPES)."
-}
-
-variable "allowed_subnet_ids" {
-  type        = list(string)
-  description = "Subnets a restore may use (ALLOWED_SUBNET_IDS); empty allows any."
-}
-
-variable "restore_networks" {
-  type        = map(object({ subnet_id = optional(string), security_group_ids = optional(list(string)) }))
-  description = "RESTORE_NETWORKS: per region, where full-instance restores of sets taken in another region land by default."
-  default     = {}
-}
-
-variable "allowed_instance_profile_arns" {
-  type        = list(string)
-  description = "Instance profiles a restored instance may get (ALLOWED_INSTANCE_PROFILE_ARNS)."
-  default     = []
-}
-
-variable "api_throttle_rate_limit" {
-  type        = number
-  description = "Steady-state requests per second per API key."
-}
-
-variable "api_throttle_burst" {
-  type        = number
-  description = "Request burst per API key."
-}
-
-variable "api_quota_per_day" {
-  type        = number
-  description = "Requests per day per API key."
-}
-
-variable "log_retention_days" {
-  type        = number
-  description = "Retention of the functions' and the API's log groups, in days."
+variable "settings" {
+  type = object({
+    allowed_instance_types        = list(string)
+    allowed_subnet_ids            = list(string)
+    restore_networks              = map(object({ subnet_id = optional(string), security_group_ids = optional(list(string)) }))
+    allowed_instance_profile_arns = list(string)
+    snapshot_price_per_gb_month   = number
+    api_throttle_rate_limit       = number
+    api_throttle_burst            = number
+    api_quota_per_day             = number
+    log_retention_days            = number
+    reserved_concurrency          = optional(number)
+  })
+  description = "The restore settings, the same on both stacks (the root's variables, which document and validate each): ALLOWED_INSTANCE_TYPES; ALLOWED_SUBNET_IDS (empty allows any); RESTORE_NETWORKS (per region, where full-instance restores of sets taken in another region land by default); ALLOWED_INSTANCE_PROFILE_ARNS (the instance profiles a restored instance may get); the USD per GB-month of standard snapshot storage, for the recovery points' cost estimates; the API key's steady-state requests per second, burst and requests per day; the retention of the functions' and the API's log groups, in days; the reserved concurrency of each of the two functions (null reserves none, the root's default, see restore_reserved_concurrency)."
 }
 
 variable "api_gateway_logs_role" {
@@ -126,12 +100,6 @@ variable "api_gateway_logs_role_policy_attachment" {
   default     = null
 }
 
-variable "reserved_concurrency" {
-  type        = number
-  description = "Reserved concurrency of each of the two functions; null reserves none (the root module's default, see restore_reserved_concurrency)."
-  default     = null
-}
-
 variable "drill_results_table_arn" {
   type        = string
   description = "ARN of the drill results table in this region (GET /drills reads it); null when no drill runs here (GET /drills then answers 404 NotConfigured)."
@@ -142,10 +110,4 @@ variable "change_ledger_table_arn" {
   type        = string
   description = "ARN of the backup's copy ledger table when it is in this region (GET /recovery-points reads the primary snapshots' measured changes from it); null elsewhere."
   default     = null
-}
-
-variable "snapshot_price_per_gb_month" {
-  type        = number
-  description = "USD per GB-month of standard snapshot storage, for the recovery points' cost estimates."
-  default     = 0.05
 }

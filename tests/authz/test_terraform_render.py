@@ -120,6 +120,28 @@ def test_a_table_named_by_the_last_part_of_an_arn_variable_binds_that_variable()
     assert {"NoChangeLedgerOtherwise", "NoDrillTableOtherwise"} <= set(rendered)
 
 
+def test_the_environment_binds_an_attribute_of_an_object_input():
+    """The restore stacks' shared settings are one object (`var.settings`): the worker's
+    `ALLOWED_INSTANCE_PROFILE_ARNS = join(",", var.settings.allowed_instance_profile_arns)` binds that
+    attribute, so the PassRole statement Terraform writes for the allowed profiles is rendered, and the rest
+    of the object keeps the values the root module gives it."""
+    profile = "arn:aws:iam::123456789012:instance-profile/app"
+    environment = {"AWS_REGION": "eu-west-1", "ALLOWED_INSTANCE_PROFILE_ARNS": profile}
+    bound = environment_bindings("restore_worker", environment, DEPLOYMENT)
+    assert bound == {"var.settings.allowed_instance_profile_arns": (profile,)}
+    deployment = terraform.Deployment(attributes=tuple(sorted(bound.items())))
+    pass_role = statement("restore_worker", "PassOnlyAllowedInstanceProfileRolesToEc2", deployment=deployment)
+    assert pass_role.actions == ("iam:PassRole",)
+
+    def settings(deployment):
+        return terraform.scope_for("restore_worker", "eu-west-1", deployment).evaluator.value(
+            "${var.settings}"
+        )
+
+    assert settings(deployment) == {**settings(DEPLOYMENT), "allowed_instance_profile_arns": [profile]}
+    assert settings(DEPLOYMENT)["allowed_instance_profile_arns"] == []
+
+
 def test_rendering_from_many_threads_at_once_gives_each_the_same_statements():
     """A drill's parallel threads evaluate their first calls at once: the shared evaluator of a module
     instance bound one thread's `statement.value` in another's dynamic block (the local demo's drill failed

@@ -32,7 +32,12 @@ def test_no_reserved_concurrency_by_default_so_a_new_account_with_a_quota_of_10_
     # Lambda refuses a reservation that leaves fewer than 10 unreserved executions in the region; a new
     # account's quota is often 10, so any default reservation fails PutFunctionConcurrency there.
     root = tfmodel.variables(tfmodel.REPO)
-    module = tfmodel.variables(tfmodel.MODULE_DIR)
     assert root["backup_reserved_concurrency"]["default"] is None
     assert root["restore_reserved_concurrency"]["default"] is None
-    assert module["reserved_concurrency"]["default"] is None
+    # Both restore stacks get the root's (modules/restore_stack's `settings`), null when left out.
+    calls = tfmodel.module_calls()
+    assert {call["settings"] for call in calls.values()} == {"${local.restore_settings}"}
+    settings = tfmodel.locals_of(tfmodel.REPO)["restore_settings"]
+    assert settings["reserved_concurrency"] == "${var.restore_reserved_concurrency}"
+    module = tfmodel.variables(tfmodel.MODULE_DIR)
+    assert "reserved_concurrency = optional(number)" in module["settings"]["type"]

@@ -306,7 +306,10 @@ def test_asynchronous_failures_go_to_an_encrypted_queue():
 def test_every_function_log_group_has_retention_and_encryption():
     for directory in (REPO, tfmodel.MODULE_DIR):
         for name, group in tfmodel.labelled(directory, "resource", "aws_cloudwatch_log_group").items():
-            assert group["retention_in_days"] == "${var.log_retention_days}", name
+            retention = (
+                "${var.log_retention_days}" if directory == REPO else "${var.settings.log_retention_days}"
+            )
+            assert group["retention_in_days"] == retention, name
             assert group["kms_key_id"], name
 
 

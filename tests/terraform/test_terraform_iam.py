@@ -356,7 +356,7 @@ def test_only_the_worker_passes_roles_and_only_the_allowed_profiles_roles_to_ec2
         )
         assert statement.condition_values("iam:PassedToService") == ("ec2.amazonaws.com",)
     local_values = tfmodel.locals_of(tfmodel.MODULE_DIR)
-    assert "var.allowed_instance_profile_arns" in local_values["allowed_instance_profile_names"]
+    assert "var.settings.allowed_instance_profile_arns" in local_values["allowed_instance_profile_names"]
     lookup = tfmodel.labelled(tfmodel.MODULE_DIR, "data", "aws_iam_instance_profile")["allowed"]
     assert lookup["for_each"] == "${local.allowed_instance_profile_names}"
 

@@ -226,7 +226,9 @@ def test_stage_usage_plan_and_key():
     assert api["body"] == "${local.openapi_body}"
     assert "templatefile(var.openapi_template_path" in tfmodel.locals_of(module)["openapi_body"]
     plan = tfmodel.labelled(module, "resource", "aws_api_gateway_usage_plan")["restore"]
-    assert plan["throttle_settings"][0]["rate_limit"] == "${var.api_throttle_rate_limit}"
+    assert plan["throttle_settings"][0]["rate_limit"] == "${var.settings.api_throttle_rate_limit}"
+    settings = tfmodel.locals_of(tfmodel.REPO)["restore_settings"]
+    assert settings["api_throttle_rate_limit"] == "${var.api_throttle_rate_limit}"
     assert plan["quota_settings"][0]["period"] == "DAY"
     assert plan["api_stages"][0]["stage"] == "${aws_api_gateway_stage.v1.stage_name}"
     key = tfmodel.labelled(module, "resource", "aws_api_gateway_usage_plan_key")["restore"]

@@ -14,6 +14,8 @@ from smart_vault.authz import terraform
 from smart_vault.authz.facts import Facts
 
 _DEPLOYMENTS: dict[tuple, terraform.Deployment] = {}
+# A module input, or an attribute of an object input (`var.settings.allowed_subnet_ids`).
+_VARIABLE = r"var\.[A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*"
 
 
 def function_region(environment: Mapping[str, str]) -> str:
@@ -51,7 +53,9 @@ def _deployment(
     ):
         base = mirrored
     bound = environment_bindings(function, environment, base)
-    for profile in bound.get("var.allowed_instance_profile_arns", ()) if facts is not None else ():
+    # ALLOWED_INSTANCE_PROFILE_ARNS: the restore stack's `var.settings.allowed_instance_profile_arns`.
+    profiles = next((v for k, v in bound.items() if k.endswith(".allowed_instance_profile_arns")), ())
+    for profile in profiles if facts is not None else ():
         role = facts.instance_profile_role(profile) if facts is not None else None
         if role:  # the role Terraform's data source would find
             bound[f"data.aws_iam_instance_profile.allowed[{profile.rsplit('/', 1)[-1]}].role_arn"] = role
@@ -75,7 +79,7 @@ def environment_bindings(
     variables = body.get("environment", [{}])[0].get("variables", {})
     bound: dict[str, Any] = {}
     for name, raw in variables.items():
-        joined = re.fullmatch(r'\$\{join\(",", (var\.[A-Za-z0-9_]+)\)\}', str(raw))
+        joined = re.fullmatch(r'\$\{join\(",", (' + _VARIABLE + r")\)\}", str(raw))
         if joined and name in environment:
             bound[joined.group(1)] = tuple(v for v in environment[name].split(",") if v)
             continue
@@ -86,7 +90,7 @@ def environment_bindings(
         # (Unbound, such a variable is a module output of the root and renders as any table of the account:
         # then every table's Query statement allows every table, and none of them is the one that grants.)
         named = re.fullmatch(
-            r'\$\{(var\.[A-Za-z0-9_]+) == null \? "" : element\(split\("/", \1\), 1\)\}', str(raw)
+            r"\$\{(" + _VARIABLE + r') == null \? "" : element\(split\("/", \1\), 1\)\}', str(raw)
         )
         if named:  # unset is "" to the function too (config._optional_table_name): no table, no statement
             region = environment.get("AWS_REGION") or environment.get("AWS_DEFAULT_REGION")

@@ -139,6 +139,20 @@ class Deployment:
         return values
 
 
+def _bind(variables: dict[str, Any], path: list[str], value: Any) -> None:
+    """`variables` with `var.<path>` set to `value`: a variable, or an attribute of an object variable
+    (`var.settings.allowed_subnet_ids`), the object copied, not changed. An attribute of a variable that is
+    not an object (unset, or an input this evaluator could not compute) binds nothing."""
+    name, *attributes = path
+    if not attributes:
+        variables[name] = value
+        return
+    target = variables.get(name)
+    if isinstance(target, dict):
+        variables[name] = copied = dict(target)
+        _bind(copied, attributes, value)
+
+
 class _Lazy(dict):
     """`local` / `var` / `module` as the evaluator sees them: each name evaluated on first use."""
 
@@ -166,7 +180,7 @@ class ModuleScope:
         variables = deployment.root_variables() if inputs is None else {**defaults, **inputs}
         for path, value in deployment.attributes:  # variables the function's environment binds
             if path.startswith("var."):
-                variables[path[4:]] = list(value) if isinstance(value, tuple) else value
+                _bind(variables, path[4:].split("."), list(value) if isinstance(value, tuple) else value)
         self.evaluator = Evaluator({}, self.attribute)
         self.evaluator.names.update(
             {
