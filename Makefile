@@ -55,11 +55,11 @@ demo: $(STAMP)
 
 # pytest runs in the foreground; the static checks (lint, security, terraform-check, workflow-check: ~40 s of
 # one core) run beside it, their output held in .build/static-checks.log and shown once pytest is done. Either
-# failing fails `make test`. Each check still runs alone as its own target.
+# failing fails `make test` (every check runs, even after one fails). Each check still runs alone as its own target.
 test: $(STAMP) $(CHECKOV_STAMP)
 	@mkdir -p .build
 	@echo "==> static checks, beside pytest (their output follows pytest's)"
-	@$(MAKE) --no-print-directory static-checks > .build/static-checks.log 2>&1 & checks=$$!; \
+	@$(MAKE) --no-print-directory --keep-going static-checks > .build/static-checks.log 2>&1 & checks=$$!; \
 	 $(MAKE) --no-print-directory pytest; tests=$$?; \
 	 wait $$checks; static=$$?; \
 	 cat .build/static-checks.log; \
