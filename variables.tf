@@ -172,7 +172,7 @@ variable "backup_timeout_seconds" {
 
 variable "backup_reserved_concurrency" {
   type        = number
-  description = "Reserved concurrency of the backup function; null (the default) reserves none. Lambda refuses a reservation that leaves the account fewer than 10 unreserved executions in the region, so on a new account (often a quota of 10) any reservation fails: set this only once the quota is raised. The copy ledger keeps overlapping invocations safe without it."
+  description = "Reserved concurrency of the backup function; null (the default) reserves none. Lambda keeps 100 executions of the region unreserved: all reservations together may take at most the account quota minus 100, so on a new account (often a quota of 10) any reservation fails. Set this only once the quota leaves room for every reservation (this one, two restore functions per region, your own). The copy ledger keeps overlapping invocations safe without it."
   default     = null
 
   validation {
@@ -183,7 +183,7 @@ variable "backup_reserved_concurrency" {
 
 variable "restore_reserved_concurrency" {
   type        = number
-  description = "Reserved concurrency of each restore function (API and worker, per region); null (the default) reserves none. Reservations must leave the account at least 10 unreserved executions per region, which a new account's quota of 10 cannot: set this only once the quota is raised."
+  description = "Reserved concurrency of each restore function (API and worker, per region); null (the default) reserves none. Lambda keeps 100 executions of the region unreserved (all reservations together: at most the quota minus 100), which a new account's quota of 10 cannot: set this only once the quota is raised."
   default     = null
 
   validation {

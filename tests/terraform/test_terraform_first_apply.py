@@ -29,8 +29,8 @@ def test_rpo_alarm_clears_once_the_latest_run_reports_an_age_under_the_threshold
 
 
 def test_no_reserved_concurrency_by_default_so_a_new_account_with_a_quota_of_10_can_apply():
-    # Lambda refuses a reservation that leaves fewer than 10 unreserved executions in the region; a new
-    # account's quota is often 10, so any default reservation fails PutFunctionConcurrency there.
+    # Lambda keeps 100 executions of the region unreserved (reservations: at most the quota minus 100); a
+    # new account's quota is often 10, so any default reservation fails PutFunctionConcurrency there.
     root = tfmodel.variables(tfmodel.REPO)
     assert root["backup_reserved_concurrency"]["default"] is None
     assert root["restore_reserved_concurrency"]["default"] is None
