@@ -85,13 +85,15 @@ class VaultWorld:
         """The events the vault's bus delivered since the last call (as EventBridge hands them to Lambda)."""
         return drain_queue(self.client("sqs"), self.queue_url)
 
-    def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
+    def invoke(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+        """The vault function's answer to `event`, with its own Lambda context unless `context` is given."""
         from smart_vault.vault import handler
 
         with self.as_vault():
             return handler(
                 event,
-                backup_context(invoked_function_arn=VAULT_FUNCTION_ARN, function_name="smart-vault-vault"),
+                context
+                or backup_context(invoked_function_arn=VAULT_FUNCTION_ARN, function_name="smart-vault-vault"),
             )
 
     def deliver(self) -> list[dict[str, Any]]:

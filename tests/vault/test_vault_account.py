@@ -22,7 +22,8 @@ from support.backup_world import (
     scheduled_event,
     tags_of,
 )
-from support.vault_world import VAULT_ACCOUNT, make_vault_world
+from support.lambda_context import FakeLambdaContext
+from support.vault_world import VAULT_ACCOUNT, VAULT_FUNCTION_ARN, make_vault_world
 
 pytestmark = pytest.mark.backup_env(RETENTION_DAYS="7", DR_RETENTION_DAYS="7", LOCK_MODE="governance")
 
@@ -185,6 +186,38 @@ def test_copies_beyond_the_slots_are_owed_and_start_when_a_slot_frees(world, mon
     done = copy_event(pending.id, event_id="vault-copy-done")
     answer = vault_at(vault, T0 + timedelta(hours=1), done)
     assert len(answer["copies_started"]) == 1 and answer["copies_deferred"] == 1
+
+
+class _RunningOutContext(FakeLambdaContext):
+    """The vault's context at the start of a reconciliation (300 s left), then with one second left."""
+
+    asked = 0
+
+    def get_remaining_time_in_millis(self) -> int:
+        self.asked += 1
+        return 300_000 if self.asked == 1 else 1_000
+
+
+def test_a_reconciliation_short_of_time_leaves_its_deletions_to_the_next_one(world):
+    """A backlog of expired copies must not run the vault function into its timeout (the run would end with
+    no report and be retried): with its time nearly gone it stops deleting, and the next run finishes."""
+    _fleet, vault = world
+    vault.env.update(RETENTION_DAYS="2", LOCK_MODE="governance", LOCK_COOL_OFF_HOURS="0")
+    for day in (0, 1, 2, 3, 4):
+        backup_at(T0 + day * DAY, scheduled_event(f"r{day}"))
+        backup_at(T0 + day * DAY + timedelta(minutes=30), {"reconcile_copies": True})
+        deliver_at(vault, T0 + day * DAY + timedelta(minutes=31))
+    before = set(vault.copies())
+    short = _RunningOutContext(
+        function_name="smart-vault-vault", invoked_function_arn=VAULT_FUNCTION_ARN, aws_request_id="r-short"
+    )
+    with freeze_time(T0 + 4 * DAY + timedelta(minutes=40)):
+        report = vault.invoke({"reconcile": True}, short)
+    assert report["failures"] == [] and report["deleted"] == []
+    assert set(vault.copies()) == before and short.asked >= 2
+    report = vault_at(vault, T0 + 4 * DAY + timedelta(minutes=45), {"reconcile": True})
+    assert report["failures"] == [] and report["deleted"]
+    assert set(vault.copies()) == before - {d["snapshot_id"] for d in report["deleted"]}
 
 
 def test_the_reconciliation_prunes_only_the_vaults_own_copies_once_their_locks_expired(world):

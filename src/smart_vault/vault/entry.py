@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from smart_vault import aws, notify
+from smart_vault.backup.invocation import Deadline
 from smart_vault.backup.ledger import CopyLedger
 from smart_vault.config import VaultSettings
 from smart_vault.errors import AwsError
@@ -115,7 +116,9 @@ def handle(
     else:
         clients = clients or clients_for(settings)
         if isinstance(request, Reconcile):
-            outcome = reconcile(settings, clients, now, owner, aws.invoked_account(context))
+            deadline = Deadline(context)  # the deletions stop with a quarter of the reserve left
+            account = aws.invoked_account(context)
+            outcome = reconcile(settings, clients, now, owner, account, should_stop=deadline.tail_must_stop)
         else:
             try:
                 if isinstance(request, Announcement):

@@ -9,7 +9,7 @@ copy needs no further copy, so it is judged as a DR copy whose primary is record
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from smart_vault.backup.prune import delete_snapshots
@@ -49,8 +49,16 @@ def recovery_point_age(copies: Sequence[Snapshot], now: datetime) -> float | Non
 
 
 def reconcile(
-    settings: VaultSettings, clients: VaultClients, now: datetime, owner: str, account_id: str | None
+    settings: VaultSettings,
+    clients: VaultClients,
+    now: datetime,
+    owner: str,
+    account_id: str | None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> VaultOutcome:
+    """Owed copies, locks and pruning of the vault's own copies. `should_stop` (the invocation's deadline)
+    leaves the rest of the deletions to the next reconciliation, so that a long backlog of expired copies
+    ends in a report and a recovery-point figure, not in a timeout."""
     outcome = VaultOutcome()
     try:
         copies = own_copies(describe_managed_snapshots(clients.ec2, settings.region), account_id)
@@ -78,7 +86,7 @@ def reconcile(
             settings.retention_days, settings.min_snapshots_kept, is_primary=False, account_id=account_id
         )
         decisions = plan_pruning(copies, policy, now, locked=locked)
-        pruned = delete_snapshots({settings.region: clients.ec2}, decisions)
+        pruned = delete_snapshots({settings.region: clients.ec2}, decisions, should_stop=should_stop)
         outcome.deleted, outcome.failures = pruned.deleted, outcome.failures + pruned.failures
     except AwsError as exc:
         outcome.failures.append({"resource": "vault locks and pruning", "error": exc.readable()})
