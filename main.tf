@@ -139,11 +139,14 @@ module "restore_dr" {
 
 # The trust policies of the roles AWS services assume for the vault (the functions' roles are
 # modules/function's): the service, on behalf of this account only. EventBridge forwards the DR region's copy
-# events (backup.tf); API Gateway writes the restore APIs' execution logs.
+# events (backup.tf) and sends aws:SourceAccount when it assumes a role. API Gateway writes the restore APIs'
+# execution logs; its guide's trust policy for that role has no condition and no AWS page says it sends
+# aws:SourceAccount, so its condition holds where the key is absent (IfExists) and binds where it is present:
+# were the key absent, a plain StringEquals would make UpdateAccount refuse the role on a real apply.
 data "aws_iam_policy_document" "service_assume" {
   for_each = {
-    EventBridge = "events.amazonaws.com"
-    ApiGateway  = "apigateway.amazonaws.com"
+    EventBridge = { service = "events.amazonaws.com", test = "StringEquals" }
+    ApiGateway  = { service = "apigateway.amazonaws.com", test = "StringEqualsIfExists" }
   }
 
   statement {
@@ -151,10 +154,10 @@ data "aws_iam_policy_document" "service_assume" {
     actions = ["sts:AssumeRole"]
     principals {
       type        = "Service"
-      identifiers = [each.value]
+      identifiers = [each.value.service]
     }
     condition {
-      test     = "StringEquals"
+      test     = each.value.test
       variable = "aws:SourceAccount"
       values   = [local.account_id]
     }

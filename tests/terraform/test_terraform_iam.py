@@ -484,3 +484,24 @@ def test_the_vault_key_lets_cloudwatch_logs_encrypt_the_vaults_log_groups_by_the
     assert (condition.operator, condition.key) == ("ArnLike", "kms:EncryptionContext:aws:logs:arn")
     assert any(fnmatch.fnmatchcase(arn, pattern) for pattern in condition.values)
     assert {"kms:GenerateDataKey*", "kms:Decrypt*"} <= set(statement.actions)
+
+
+@pytest.mark.parametrize(
+    "trusted, service, operator",
+    [
+        ("EventBridge", "events.amazonaws.com", "StringEquals"),
+        # API Gateway's own example trust policy has no condition, and no AWS page says it sends the key.
+        ("ApiGateway", "apigateway.amazonaws.com", "StringEqualsIfExists"),
+    ],
+)
+def test_services_assume_the_vaults_roles_on_behalf_of_this_account_only(trusted, service, operator):
+    deployment = terraform.Deployment()
+    scope = terraform.ModuleScope(deployment, tfmodel.REPO, None)
+    (statement,) = terraform.render_document(scope, "service_assume", each=trusted)
+    assert statement.principals == (("Service", (service,)),) and statement.actions == ("sts:AssumeRole",)
+    (condition,) = statement.conditions
+    assert (condition.operator, condition.key, condition.values) == (
+        operator,
+        "aws:SourceAccount",
+        (deployment.account,),
+    )

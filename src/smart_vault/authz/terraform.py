@@ -284,7 +284,7 @@ def _as_tuple(value: Any) -> tuple[str, ...]:
 
 def _statement(document: str, raw: dict[str, Any], ev: Evaluator) -> Statement:
     conditions = tuple(
-        Condition(str(c["test"]), str(ev.value(c["variable"])), _as_tuple(ev.value(c["values"])))
+        Condition(str(ev.value(c["test"])), str(ev.value(c["variable"])), _as_tuple(ev.value(c["values"])))
         for c in raw.get("condition", [])
     )
     principals = tuple(
@@ -308,6 +308,10 @@ def render_document(scope: ModuleScope, name: str, each: Any = None) -> list[Sta
     body = labelled(scope.directory, "data", "aws_iam_policy_document")[name]
     ev = scope.evaluator
     ev.names["each"] = {"value": each, "key": each}
+    if each is not None and "for_each" in body:  # a map's instance: `each` names its key
+        instances = ev.value(body["for_each"])
+        if isinstance(instances, dict) and each in instances:
+            ev.names["each"] = {"value": instances[each], "key": each}
     statements = [_statement(name, raw, ev) for raw in body.get("statement", [])]
     for dynamic in body.get("dynamic", []):
         block = dynamic["statement"]
