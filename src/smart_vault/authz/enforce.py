@@ -24,7 +24,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from botocore.exceptions import ClientError
 
@@ -94,6 +94,10 @@ class Enforcer:
         self._seen: set[str] = set()
         self._lock = threading.Lock()
 
+    def _another_account(self, account: str | None) -> bool:
+        """Whether `account`'s calls are answered by another account's facts (`for_account`), not these."""
+        return bool(account) and account != self.facts.account and hasattr(self.facts, "for_account")
+
     def decide(
         self,
         function: str,
@@ -106,8 +110,8 @@ class Enforcer:
     ) -> tuple[list[Outcome], str, terraform.Deployment]:
         """`account`: the caller's account when it is not the facts' (the vault account's function)."""
         facts = self.facts
-        if account and account != facts.account and hasattr(facts, "for_account"):
-            facts = facts.for_account(account)
+        if self._another_account(account):  # facts that have `for_account` (MotoFacts)
+            facts = cast(Any, facts).for_account(account)
         deployment = deployment_for(function, environment, facts.account, facts)
         home = function_region(environment)
         statements = terraform.role_statements(function, home, deployment)

@@ -75,9 +75,9 @@ class CachingEnforcer(Enforcer):
         environment: Any,
         account: str | None = None,
     ) -> tuple[list[Outcome], str, terraform.Deployment]:
-        if account and account != self._recording.account and hasattr(self._recording, "for_account"):
-            # Answered by another account's facts (`Enforcer.decide` asks `for_account`), whose questions
-            # this recording cannot see: decided every time, never reused.
+        if self._another_account(account):
+            # Answered by another account's facts, whose questions this recording cannot see: decided every
+            # time, never reused.
             return super().decide(function, service, operation, params, region, environment, account)
         read = _params_key(service, operation, params)
         key = (function, service, operation, read, region, tuple(environment.items()), account)
