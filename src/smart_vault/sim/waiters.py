@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from botocore import xform_name
 from botocore.exceptions import ClientError, WaiterError
 
 
@@ -32,7 +33,9 @@ class SimWaiter:
         config = WaiterConfig or {}
         delay = config.get("Delay", self.config.delay)
         max_attempts = config.get("MaxAttempts", self.config.max_attempts)
-        operation = "".join("_" + c.lower() if c.isupper() else c for c in self.config.operation).lstrip("_")
+        operation = xform_name(
+            self.config.operation
+        )  # DescribeVolumes -> describe_volumes, as boto3 names it
         for attempt in range(1, max_attempts + 1):
             try:
                 response = getattr(self.client, operation)(**kwargs)
