@@ -425,15 +425,18 @@ def _module_call(directory, name):
     return call
 
 
+def _backup_trigger_rules():
+    """The rules of `local.backup_triggers`, each as its entry names it (`aws_cloudwatch_event_rule.<label>`)."""
+    triggers = tfmodel.locals_of(REPO)["backup_triggers"]
+    return {re.fullmatch(r"\$\{(aws_cloudwatch_event_rule\.\w+)\}", t["rule"])[1] for t in triggers.values()}
+
+
 def test_every_rule_that_dead_letters_to_the_backup_queue_may_send_to_it():
     """EventBridge sends a target's failed deliveries to its dead-letter queue only if the queue's policy lets
     that rule (aws:SourceArn) send; a rule left out of the policy loses its failed events without a trace."""
     target = tfmodel.labelled(REPO, "resource", "aws_cloudwatch_event_target")["backup"]
     assert target["for_each"] == "${local.backup_triggers}" and target["dead_letter_config"]
-    triggers = tfmodel.locals_of(REPO)["backup_triggers"]
-    sending = {
-        re.fullmatch(r"\$\{(aws_cloudwatch_event_rule\.\w+)\}", t["rule"])[1] for t in triggers.values()
-    }
+    sending = _backup_trigger_rules()
     allowed = _module_call(REPO, "backup")["async_invocation"]["dead_letter_event_rule_arns"]
     assert {f"${{{rule}.arn}}" for rule in sending} == set(allowed)
     assert len(sending) == 4
@@ -441,14 +444,13 @@ def test_every_rule_that_dead_letters_to_the_backup_queue_may_send_to_it():
 
 def test_the_tamper_alarms_watch_every_rule_that_invokes_the_backup_function():
     """Deleting or disabling any of them, or removing its target, stops backups or DR copies: each is watched."""
-    triggers = tfmodel.locals_of(REPO)["backup_triggers"]
-    rules = {re.fullmatch(r"\$\{(aws_cloudwatch_event_rule\.\w+)\}", t["rule"])[1] for t in triggers.values()}
+    rules = _backup_trigger_rules()
     watched = _module_call(REPO, "tamper_primary")["rule_names"]
     assert {f"${{{rule}.name}}" for rule in rules} == set(watched)
 
 
 def test_every_vault_rule_may_send_to_the_vault_queue():
-    vault = REPO / "modules" / "vault_account"
+    vault = tfmodel.VAULT_DIR
     rules = tfmodel.labelled(vault, "resource", "aws_cloudwatch_event_rule")["vault"]
     target = tfmodel.labelled(vault, "resource", "aws_cloudwatch_event_target")["vault"]
     # The targets and the rules are one for_each over the same map, and the policy names every rule of it.
