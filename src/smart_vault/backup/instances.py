@@ -10,13 +10,15 @@ from typing import TYPE_CHECKING, Any
 
 from smart_vault import aws
 from smart_vault.backup.metadata import delete_on_termination, instance_metadata, volume_metadata
-from smart_vault.backup.snapshots import FILTER_VALUES_MAX, PAGE_SIZE
+from smart_vault.backup.snapshots import FILTER_VALUES_MAX
 from smart_vault.config import BackupSettings
 from smart_vault.observability import logger
 from smart_vault.tags import INSTANCE_RETENTION_TAG, SCRIPTS_TAG
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
+
+PAGE_SIZE = 1000  # DescribeInstances: MaxResults 5..1000
 
 
 PROTECTED_STATES = ("running", "stopped")

@@ -37,7 +37,6 @@ if TYPE_CHECKING:
 
     from smart_vault.backup.instances import Instance
 
-PAGE_SIZE = 1000
 # EC2 accepts at most 200 values in one filter.
 FILTER_VALUES_MAX = 200
 
