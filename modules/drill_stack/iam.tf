@@ -94,28 +94,10 @@ data "aws_iam_policy_document" "drill_data" {
   }
 }
 
-data "aws_iam_policy_document" "drill_kms" {
-  statement {
-    sid       = "UseStackKeyForTableTopicAndEnvironment"
-    actions   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:DescribeKey"]
-    resources = [var.kms_key_arn]
-    condition {
-      test     = "StringEquals"
-      variable = "kms:ViaService"
-      values = [
-        "dynamodb.${var.region}.amazonaws.com",
-        "sns.${var.region}.amazonaws.com",
-        "lambda.${var.region}.amazonaws.com",
-      ]
-    }
-  }
-}
-
 locals {
   drill_policies = {
     instance-restore = module.instance_restore_iam.json
     ec2-write        = data.aws_iam_policy_document.drill_ec2_write.json
     data             = data.aws_iam_policy_document.drill_data.json
-    kms              = data.aws_iam_policy_document.drill_kms.json
   }
 }

@@ -37,6 +37,7 @@ module "drill" {
   # Lambda's limit: DRILL_TIMEOUT_SECONDS (at most 840) plus the 60 s the run keeps for the teardown.
   timeout            = 900
   kms_key_arn        = var.kms_key_arn
+  key_services       = ["dynamodb", "sns"] # the results table, the topic
   log_retention_days = var.log_retention_days
   policies           = local.drill_policies # iam.tf
 
