@@ -85,7 +85,7 @@ data "aws_iam_policy_document" "drill_data" {
   }
 
   dynamic "statement" {
-    for_each = var.validation_function_arn == null ? [] : [var.validation_function_arn]
+    for_each = local.validation_function_arn == null ? [] : [local.validation_function_arn]
     content {
       sid       = "InvokeOnlyTheValidationFunction"
       actions   = ["lambda:InvokeFunction"]
