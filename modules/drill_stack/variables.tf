@@ -1,24 +1,15 @@
 # Inputs of one drill stack (function, schedule, results table, isolated network, alarms) in the region of
-# the `aws` provider it gets: the region it drills.
+# the `aws` provider it gets: the region it drills. The root module derives them from its own variables, which
+# validate each value once (name_prefix, the regions, the drill_* settings); this module checks their types.
 
 variable "name_prefix" {
   type        = string
   description = "Prefix of this stack's resource names (e.g. smart-vault-dr for the DR region's drills)."
-
-  validation {
-    condition     = can(regex("^[a-z][a-z0-9-]{2,27}$", var.name_prefix))
-    error_message = "name_prefix must be 3 to 28 characters: lowercase letters, digits and hyphens."
-  }
 }
 
 variable "region" {
   type        = string
   description = "Region of this stack and of the drills; must be the region of the aws provider passed to the module."
-
-  validation {
-    condition     = can(regex("^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}$", var.region))
-    error_message = "region must be an AWS region name."
-  }
 }
 
 variable "kms_key_arn" {
