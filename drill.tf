@@ -9,13 +9,17 @@ locals {
 
   # The drill_* variables, the same in every drill region (modules/drill_stack's `settings`).
   drill_settings = {
-    schedule_expression   = var.drill_schedule
-    vpc_cidr              = var.drill_vpc_cidr
-    max_instances         = var.drill_max_instances
-    rotation_days         = var.drill_rotation_days
-    instance_type         = var.drill_instance_type
-    timeout_seconds       = var.drill_timeout_seconds
-    rto_threshold_seconds = var.drill_rto_threshold_seconds
+    schedule_expression      = var.drill_schedule
+    vpc_cidr                 = var.drill_vpc_cidr
+    max_instances            = var.drill_max_instances
+    rotation_days            = var.drill_rotation_days
+    instance_type            = var.drill_instance_type
+    timeout_seconds          = var.drill_timeout_seconds
+    rto_threshold_seconds    = var.drill_rto_threshold_seconds
+    subnet_ids               = var.drill_subnet_ids
+    security_group_ids       = var.drill_security_group_ids
+    validation_function_arns = var.drill_validation_function_arns
+    log_retention_days       = var.log_retention_days
   }
 }
 
@@ -35,11 +39,6 @@ module "drill_dr" {
   function_code    = local.function_code[var.dr_region]
   drill_handler    = local.handlers.drill
   settings         = local.drill_settings
-
-  subnet_id               = lookup(var.drill_subnet_ids, var.dr_region, null)
-  security_group_ids      = lookup(var.drill_security_group_ids, var.dr_region, [])
-  validation_function_arn = lookup(var.drill_validation_function_arns, var.dr_region, null)
-  log_retention_days      = var.log_retention_days
 }
 
 module "drill_primary" {
@@ -54,11 +53,6 @@ module "drill_primary" {
   function_code    = local.function_code[var.primary_region]
   drill_handler    = local.handlers.drill
   settings         = local.drill_settings
-
-  subnet_id               = lookup(var.drill_subnet_ids, var.primary_region, null)
-  security_group_ids      = lookup(var.drill_security_group_ids, var.primary_region, [])
-  validation_function_arn = lookup(var.drill_validation_function_arns, var.primary_region, null)
-  log_retention_days      = var.log_retention_days
 }
 
 # The vault's health on one page, in the primary region (each widget names the region of its metrics).

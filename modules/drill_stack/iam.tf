@@ -85,28 +85,11 @@ data "aws_iam_policy_document" "drill_data" {
   }
 
   dynamic "statement" {
-    for_each = var.validation_function_arn == null ? [] : [var.validation_function_arn]
+    for_each = local.validation_function_arn == null ? [] : [local.validation_function_arn]
     content {
       sid       = "InvokeOnlyTheValidationFunction"
       actions   = ["lambda:InvokeFunction"]
       resources = [statement.value]
-    }
-  }
-}
-
-data "aws_iam_policy_document" "drill_kms" {
-  statement {
-    sid       = "UseStackKeyForTableTopicAndEnvironment"
-    actions   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:DescribeKey"]
-    resources = [var.kms_key_arn]
-    condition {
-      test     = "StringEquals"
-      variable = "kms:ViaService"
-      values = [
-        "dynamodb.${var.region}.amazonaws.com",
-        "sns.${var.region}.amazonaws.com",
-        "lambda.${var.region}.amazonaws.com",
-      ]
     }
   }
 }
@@ -116,6 +99,5 @@ locals {
     instance-restore = module.instance_restore_iam.json
     ec2-write        = data.aws_iam_policy_document.drill_ec2_write.json
     data             = data.aws_iam_policy_document.drill_data.json
-    kms              = data.aws_iam_policy_document.drill_kms.json
   }
 }

@@ -3,8 +3,14 @@
 
 locals {
   function_name = "${var.name_prefix}-drill"
-  subnet_id     = coalesce(var.subnet_id, try(aws_subnet.drill[0].id, null))
-  security_group_ids = length(var.security_group_ids) > 0 ? var.security_group_ids : [
+
+  # This region's entries of the settings' per-region maps: null or [] when the root names none here.
+  given_subnet_id          = lookup(var.settings.subnet_ids, var.region, null)
+  given_security_group_ids = lookup(var.settings.security_group_ids, var.region, [])
+  validation_function_arn  = lookup(var.settings.validation_function_arns, var.region, null)
+
+  subnet_id = coalesce(local.given_subnet_id, try(aws_subnet.drill[0].id, null))
+  security_group_ids = length(local.given_security_group_ids) > 0 ? local.given_security_group_ids : [
     aws_security_group.drill[0].id
   ]
 }
@@ -37,7 +43,8 @@ module "drill" {
   # Lambda's limit: DRILL_TIMEOUT_SECONDS (at most 840) plus the 60 s the run keeps for the teardown.
   timeout            = 900
   kms_key_arn        = var.kms_key_arn
-  log_retention_days = var.log_retention_days
+  key_services       = ["dynamodb", "sns"] # the results table, the topic
+  log_retention_days = var.settings.log_retention_days
   policies           = local.drill_policies # iam.tf
 
   environment = {
@@ -49,7 +56,7 @@ module "drill" {
     DRILL_ROTATION_DAYS       = tostring(var.settings.rotation_days)
     DRILL_INSTANCE_TYPE       = coalesce(var.settings.instance_type, "")
     DRILL_TIMEOUT_SECONDS     = tostring(var.settings.timeout_seconds)
-    DRILL_VALIDATION_FUNCTION = coalesce(var.validation_function_arn, "")
+    DRILL_VALIDATION_FUNCTION = coalesce(local.validation_function_arn, "")
     # Drill instances get no instance profile: the isolated network reaches no AWS endpoint, and the role
     # would need iam:PassRole on every profile's role.
     ALLOWED_INSTANCE_PROFILE_ARNS = ""

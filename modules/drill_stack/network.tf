@@ -4,13 +4,13 @@
 # A drill instance boots from a copy of production: it must not reach production, nor anything else.
 
 data "aws_availability_zones" "available" {
-  count = var.subnet_id == null ? 1 : 0
+  count = local.given_subnet_id == null ? 1 : 0
   state = "available"
 }
 
 resource "aws_vpc" "drill" {
   #checkov:skip=CKV2_AWS_11:Nothing can enter or leave this VPC (no gateway, no peering, no rule in its only group); flow logs would record the absence of traffic at a cost per drill.
-  count = var.subnet_id == null ? 1 : 0
+  count = local.given_subnet_id == null ? 1 : 0
 
   cidr_block           = var.settings.vpc_cidr
   enable_dns_support   = true
@@ -21,14 +21,14 @@ resource "aws_vpc" "drill" {
 
 # The VPC's default group gets no rule either (a drill never uses it, and nothing else should).
 resource "aws_default_security_group" "drill" {
-  count  = var.subnet_id == null ? 1 : 0
+  count  = local.given_subnet_id == null ? 1 : 0
   vpc_id = aws_vpc.drill[0].id
 
   tags = { Name = "${var.name_prefix}-drill-default-unused" }
 }
 
 resource "aws_subnet" "drill" {
-  count = var.subnet_id == null ? 1 : 0
+  count = local.given_subnet_id == null ? 1 : 0
 
   vpc_id                  = aws_vpc.drill[0].id
   cidr_block              = cidrsubnet(var.settings.vpc_cidr, 8, 0)
@@ -40,16 +40,16 @@ resource "aws_subnet" "drill" {
 
 resource "aws_security_group" "drill" {
   #checkov:skip=CKV2_AWS_5:Attached at run time, to each drill instance, by the drill function's RunInstances.
-  count = length(var.security_group_ids) == 0 ? 1 : 0
+  count = length(local.given_security_group_ids) == 0 ? 1 : 0
 
   name        = "${var.name_prefix}-drill-instances"
   description = "Smart Vault drill instances: no inbound and no outbound rule."
-  vpc_id      = var.subnet_id == null ? aws_vpc.drill[0].id : data.aws_subnet.given[0].vpc_id
+  vpc_id      = local.given_subnet_id == null ? aws_vpc.drill[0].id : data.aws_subnet.given[0].vpc_id
 
   tags = { Name = "${var.name_prefix}-drill-instances" }
 }
 
 data "aws_subnet" "given" {
-  count = var.subnet_id != null && length(var.security_group_ids) == 0 ? 1 : 0
-  id    = var.subnet_id
+  count = local.given_subnet_id != null && length(local.given_security_group_ids) == 0 ? 1 : 0
+  id    = local.given_subnet_id
 }

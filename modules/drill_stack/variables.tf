@@ -1,24 +1,15 @@
 # Inputs of one drill stack (function, schedule, results table, isolated network, alarms) in the region of
-# the `aws` provider it gets: the region it drills.
+# the `aws` provider it gets: the region it drills. The root module derives them from its own variables, which
+# validate each value once (name_prefix, the regions, the drill_* settings); this module checks their types.
 
 variable "name_prefix" {
   type        = string
   description = "Prefix of this stack's resource names (e.g. smart-vault-dr for the DR region's drills)."
-
-  validation {
-    condition     = can(regex("^[a-z][a-z0-9-]{2,27}$", var.name_prefix))
-    error_message = "name_prefix must be 3 to 28 characters: lowercase letters, digits and hyphens."
-  }
 }
 
 variable "region" {
   type        = string
   description = "Region of this stack and of the drills; must be the region of the aws provider passed to the module."
-
-  validation {
-    condition     = can(regex("^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}$", var.region))
-    error_message = "region must be an AWS region name."
-  }
 }
 
 variable "kms_key_arn" {
@@ -49,51 +40,17 @@ variable "drill_handler" {
 
 variable "settings" {
   type = object({
-    schedule_expression   = string
-    vpc_cidr              = string
-    max_instances         = number
-    rotation_days         = number
-    instance_type         = optional(string)
-    timeout_seconds       = number
-    rto_threshold_seconds = number
+    schedule_expression      = string
+    vpc_cidr                 = string
+    max_instances            = number
+    rotation_days            = number
+    instance_type            = optional(string)
+    timeout_seconds          = number
+    rto_threshold_seconds    = number
+    subnet_ids               = map(string)
+    security_group_ids       = map(list(string))
+    validation_function_arns = map(string)
+    log_retention_days       = number
   })
-  description = "The drills' settings, the same in every drill region (the root's drill_* variables, which document and validate each): the EventBridge schedule of the runs (UTC); the CIDR block of the drill VPC, when the module creates it (its one subnet takes the first /24); DRILL_MAX_INSTANCES, DRILL_ROTATION_DAYS, DRILL_INSTANCE_TYPE (null: the recorded type), DRILL_TIMEOUT_SECONDS; the DrillRtoSeconds alarm threshold."
-}
-
-variable "subnet_id" {
-  type        = string
-  description = "Existing isolated subnet for the drill instances; null creates the drill network (a VPC with one private subnet, no internet gateway)."
-  default     = null
-
-  validation {
-    condition     = var.subnet_id == null || can(regex("^subnet-[0-9a-f]{8,17}$", var.subnet_id))
-    error_message = "subnet_id must be a subnet id."
-  }
-}
-
-variable "security_group_ids" {
-  type        = list(string)
-  description = "Existing security groups of the drill instances (with subnet_id); empty creates one without any rule."
-  default     = []
-
-  validation {
-    condition     = length(var.security_group_ids) <= 5 && alltrue([for g in var.security_group_ids : can(regex("^sg-[0-9a-f]{8,17}$", g))])
-    error_message = "security_group_ids must be at most 5 security group ids."
-  }
-}
-
-variable "validation_function_arn" {
-  type        = string
-  description = "DRILL_VALIDATION_FUNCTION: ARN of a Lambda in this region that checks a drill instance; null runs none."
-  default     = null
-
-  validation {
-    condition     = var.validation_function_arn == null || can(regex("^arn:aws[a-z-]*:lambda:[a-z0-9-]+:[0-9]{12}:function:[A-Za-z0-9_-]+$", var.validation_function_arn))
-    error_message = "validation_function_arn must be an unqualified Lambda function ARN."
-  }
-}
-
-variable "log_retention_days" {
-  type        = number
-  description = "Retention of the function's log group, in days."
+  description = "The drills' settings, the same in every drill region (the root's drill_* variables, which document and validate each): the EventBridge schedule of the runs (UTC); the CIDR block of the drill VPC, when the module creates it (its one subnet takes the first /24); DRILL_MAX_INSTANCES, DRILL_ROTATION_DAYS, DRILL_INSTANCE_TYPE (null: the recorded type), DRILL_TIMEOUT_SECONDS; the DrillRtoSeconds alarm threshold; per region (the stack reads its own), an existing isolated subnet instead of the drill VPC, existing security groups instead of the rule-less group, and the DRILL_VALIDATION_FUNCTION Lambda ARN; the retention of the function's log group, in days."
 }

@@ -6,6 +6,8 @@ data "aws_caller_identity" "current" {}
 
 data "aws_partition" "current" {}
 
+data "aws_region" "current" {}
+
 data "aws_iam_policy_document" "assume" {
   statement {
     sid     = "LambdaAssumesRole"
@@ -37,8 +39,35 @@ data "aws_iam_policy_document" "logs" {
   }
 }
 
+# The function's data is encrypted with its key (kms_key_arn) by the services that hold it: Lambda (the
+# environment, decrypted at every cold start), SQS (the dead-letter queue, where there is one) and those the
+# caller names (its tables, its topic). The role may use the key through these services only. Written where
+# the caller names key_services: the backup role's use of its key is kms.tf's, the vault key's policy names
+# the vault role itself.
+data "aws_iam_policy_document" "kms" {
+  count = var.key_services == null ? 0 : 1
+
+  statement {
+    sid       = "UseOwnKeyThroughItsServices"
+    actions   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:DescribeKey"]
+    resources = [var.kms_key_arn]
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values = [
+        for service in concat(var.key_services, try(var.async_invocation.dead_letter_queue_name, null) == null ? [] : ["sqs"], ["lambda"]) :
+        "${service}.${data.aws_region.current.name}.amazonaws.com"
+      ]
+    }
+  }
+}
+
 resource "aws_iam_role_policy" "this" {
-  for_each = merge({ logs = data.aws_iam_policy_document.logs.json }, var.policies)
+  for_each = merge(
+    { logs = data.aws_iam_policy_document.logs.json },
+    var.key_services == null ? {} : { kms = data.aws_iam_policy_document.kms[0].json },
+    var.policies,
+  )
 
   name   = each.key
   role   = aws_iam_role.this.id

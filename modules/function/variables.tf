@@ -79,6 +79,17 @@ variable "kms_key_arn" {
   description = "KMS key of the function's region: encrypts its environment, its log group and its dead-letter queue."
 }
 
+variable "key_services" {
+  type        = list(string)
+  description = "The services besides Lambda (the environment) and SQS (the dead-letter queue) that encrypt the function's data with kms_key_arn, e.g. [\"dynamodb\", \"sns\"] for the caller's tables and topic: the role gets the `kms` policy, which lets it use the key through these services only. null: no such policy (the caller grants the key's use: the backup role's own `kms` policy, the vault key's policy)."
+  default     = null
+
+  validation {
+    condition     = var.key_services == null || try(alltrue([for s in var.key_services : contains(["dynamodb", "sns"], s)]), false)
+    error_message = "key_services may name dynamodb and sns (the module adds lambda, and sqs with a dead-letter queue)."
+  }
+}
+
 variable "environment" {
   type        = map(string)
   description = "The function's environment variables."
@@ -96,11 +107,11 @@ variable "log_retention_days" {
 
 variable "policies" {
   type        = map(string)
-  description = "The inline policies of the function's role besides its log group's (`logs`): name => policy document JSON, one document per concern."
+  description = "The inline policies of the function's role besides its log group's (`logs`) and its key's (`kms`, with key_services): name => policy document JSON, one document per concern."
 
   validation {
-    condition     = !contains(keys(var.policies), "logs")
-    error_message = "policies must not name `logs`: the module writes the log group's policy itself."
+    condition     = !contains(keys(var.policies), "logs") && (var.key_services == null || !contains(keys(var.policies), "kms"))
+    error_message = "policies must not name `logs`, nor `kms` with key_services: the module writes those policies itself."
   }
 }
 

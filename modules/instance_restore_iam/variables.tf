@@ -1,11 +1,6 @@
 variable "regions" {
   type        = list(string)
-  description = "The regions the role restores into: the restore stack's own and its peer, the drill stack's own."
-
-  validation {
-    condition     = length(var.regions) > 0 && alltrue([for r in var.regions : can(regex("^[a-z]{2}(-[a-z]+)+-[0-9]$", r))])
-    error_message = "regions must be one or more AWS region names."
-  }
+  description = "The regions the role restores into: the restore stack's own and its peer, the drill stack's own (the root's regions, validated there)."
 }
 
 variable "ebs_kms_key_arns" {

@@ -81,19 +81,6 @@ data "aws_iam_policy_document" "restore_api_invoke" {
   }
 }
 
-data "aws_iam_policy_document" "restore_api_kms" {
-  statement {
-    sid       = "UseStackKeyForTablesAndEnvironment"
-    actions   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:DescribeKey"]
-    resources = [var.kms_key_arn]
-    condition {
-      test     = "StringEquals"
-      variable = "kms:ViaService"
-      values   = ["dynamodb.${var.region}.amazonaws.com", "lambda.${var.region}.amazonaws.com"]
-    }
-  }
-}
-
 data "aws_iam_policy_document" "restore_api_drills" {
   # GET /drills: Query on this region's drill results table, when there is one.
   dynamic "statement" {
@@ -137,7 +124,6 @@ locals {
     ec2-read = data.aws_iam_policy_document.restore_api_ec2_read.json
     tables   = data.aws_iam_policy_document.restore_api_tables.json
     invoke   = data.aws_iam_policy_document.restore_api_invoke.json
-    kms      = data.aws_iam_policy_document.restore_api_kms.json
     drills   = data.aws_iam_policy_document.restore_api_drills.json
   }
 }
@@ -256,30 +242,11 @@ data "aws_iam_policy_document" "restore_worker_data" {
   }
 }
 
-data "aws_iam_policy_document" "restore_worker_kms" {
-  statement {
-    sid       = "UseStackKeyForTableTopicQueueAndEnvironment"
-    actions   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:DescribeKey"]
-    resources = [var.kms_key_arn]
-    condition {
-      test     = "StringEquals"
-      variable = "kms:ViaService"
-      values = [
-        "dynamodb.${var.region}.amazonaws.com",
-        "sns.${var.region}.amazonaws.com",
-        "sqs.${var.region}.amazonaws.com",
-        "lambda.${var.region}.amazonaws.com",
-      ]
-    }
-  }
-}
-
 locals {
   restore_worker_policies = {
     instance-restore = module.instance_restore_iam.json
     ec2-write        = data.aws_iam_policy_document.restore_worker_ec2_write.json
     data             = data.aws_iam_policy_document.restore_worker_data.json
-    kms              = data.aws_iam_policy_document.restore_worker_kms.json
   }
 }
 

@@ -43,6 +43,7 @@ module "restore_api" {
   timeout              = 29
   reserved_concurrency = var.settings.reserved_concurrency
   kms_key_arn          = var.kms_key_arn
+  key_services         = ["dynamodb"] # the tables
   log_retention_days   = var.settings.log_retention_days
   policies             = local.restore_api_policies # iam.tf
 
@@ -82,6 +83,7 @@ module "restore_worker" {
   timeout              = 900
   reserved_concurrency = var.settings.reserved_concurrency
   kms_key_arn          = var.kms_key_arn
+  key_services         = ["dynamodb", "sns"] # the jobs table, the topic
   log_retention_days   = var.settings.log_retention_days
   policies             = local.restore_worker_policies # iam.tf
 

@@ -1,33 +1,20 @@
-# Inputs of one restore stack (API, handler, worker, tables) in the region of the `aws` provider it gets.
+# Inputs of one restore stack (API, handler, worker, tables) in the region of the `aws` provider it gets. The
+# root module derives them from its own variables, which validate each value once (name_prefix, the two
+# regions, the settings); this module checks their types and that the two regions differ.
 
 variable "name_prefix" {
   type        = string
   description = "Prefix of this stack's resource names; the DR stack gets its own (e.g. smart-vault-dr)."
-
-  validation {
-    condition     = can(regex("^[a-z][a-z0-9-]{2,27}$", var.name_prefix))
-    error_message = "name_prefix must be 3 to 28 characters: lowercase letters, digits and hyphens."
-  }
 }
 
 variable "region" {
   type        = string
   description = "Region of this stack; must be the region of the aws provider passed to the module."
-
-  validation {
-    condition     = can(regex("^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}$", var.region))
-    error_message = "region must be an AWS region name."
-  }
 }
 
 variable "peer_region" {
   type        = string
   description = "The other region a restore may target (DR_REGION of the restore API); must differ from region."
-
-  validation {
-    condition     = can(regex("^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}$", var.peer_region))
-    error_message = "peer_region must be an AWS region name."
-  }
 
   validation {
     condition     = var.peer_region != var.region

@@ -56,13 +56,47 @@ def test_dynamic_statements_follow_their_for_each():
 
 
 def test_module_instances_follow_the_functions_region():
-    primary = statement("restore_worker", "UseStackKeyForTableTopicQueueAndEnvironment")
-    dr = statement("restore_worker", "UseStackKeyForTableTopicQueueAndEnvironment", region="eu-central-1")
+    primary = statement("restore_worker", "UseOwnKeyThroughItsServices")
+    dr = statement("restore_worker", "UseOwnKeyThroughItsServices", region="eu-central-1")
     assert "dynamodb.eu-west-1.amazonaws.com" in primary.conditions[0].values
     assert "dynamodb.eu-central-1.amazonaws.com" in dr.conditions[0].values
     assert terraform.role_arn("restore_api", "eu-central-1", DEPLOYMENT).endswith(
         ":role/smart-vault-dr-restore-api"
     )
+
+
+@pytest.mark.parametrize(
+    ("function", "services"),
+    [
+        ("restore_api", ("dynamodb", "lambda")),
+        ("restore_worker", ("dynamodb", "sns", "sqs", "lambda")),  # its dead-letter queue adds sqs
+        ("drill", ("dynamodb", "sns", "lambda")),
+    ],
+)
+def test_the_function_module_lets_the_role_use_its_key_through_the_services_its_call_names(
+    function, services
+):
+    """modules/function's `kms` document: the call's key_services, sqs with a dead-letter queue, and lambda,
+    each in the region of the module instance (`data.aws_region.current`), on the function's own key only."""
+    for region in ("eu-west-1", "eu-central-1"):
+        key = f"arn:aws:kms:{region}:123456789012:key/stack"
+        attribute = "aws_kms_key.primary.arn" if region == "eu-west-1" else "aws_kms_key.dr.arn"
+        deployment = terraform.Deployment(attributes=((attribute, key),))
+        granted = [
+            s for s in terraform.role_statements(function, region, deployment) if s.document.endswith("_kms")
+        ]
+        assert [(s.sid, s.resources) for s in granted] == [("UseOwnKeyThroughItsServices", (key,))]
+        assert [(c.operator, c.key, c.values) for c in granted[0].conditions] == [
+            ("StringEquals", "kms:ViaService", tuple(f"{s}.{region}.amazonaws.com" for s in services))
+        ]
+
+
+def test_a_function_whose_call_names_no_key_services_gets_no_key_policy_from_the_module():
+    """The backup role's key use is its own `kms` document (kms.tf's keys); the vault key's policy names the
+    vault role. Neither gets the module's statement, and the backup role keeps its own document."""
+    assert "UseOwnKeyThroughItsServices" not in sids("backup")
+    assert "UseOwnKeyThroughItsServices" not in sids("vault", region="eu-central-1")
+    assert terraform.role_documents(terraform.REPO, "backup").count("backup_kms") == 1
 
 
 def test_the_environment_binds_the_resources_it_names():

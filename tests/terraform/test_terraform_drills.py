@@ -64,7 +64,7 @@ def test_the_results_table_keeps_400_days_with_pitr_and_kms():
 
 def test_the_default_drill_network_is_isolated():
     vpc = resources(DRILL, "aws_vpc")["drill"]
-    assert vpc["count"] == "${var.subnet_id == null ? 1 : 0}"
+    assert vpc["count"] == "${local.given_subnet_id == null ? 1 : 0}"
     subnet = resources(DRILL, "aws_subnet")["drill"]
     assert subnet["map_public_ip_on_launch"] is False
     for kind in (
@@ -83,9 +83,12 @@ def test_the_default_drill_network_is_isolated():
     default = resources(DRILL, "aws_default_security_group")["drill"]
     assert "ingress" not in default and "egress" not in default
     local = tfmodel.locals_of(DRILL)
-    assert local["subnet_id"] == "${coalesce(var.subnet_id, try(aws_subnet.drill[0].id, null))}"
+    assert local["subnet_id"] == "${coalesce(local.given_subnet_id, try(aws_subnet.drill[0].id, null))}"
+    assert local["given_subnet_id"] == "${lookup(var.settings.subnet_ids, var.region, null)}"
+    assert local["given_security_group_ids"] == "${lookup(var.settings.security_group_ids, var.region, [])}"
     for name in ("drill_subnet_ids", "drill_security_group_ids"):
         assert tfmodel.variables(ROOT)[name]["default"] == {}
+        assert tfmodel.locals_of(ROOT)["drill_settings"][name.removeprefix("drill_")] == f"${{var.{name}}}"
 
 
 def test_the_drill_function_environment():
@@ -94,7 +97,10 @@ def test_the_drill_function_environment():
     assert env["DRILL_RESULTS_TABLE"] == "${aws_dynamodb_table.results.name}"
     assert env["DRILL_SUBNET_ID"] == "${local.subnet_id}"
     assert env["DRILL_SECURITY_GROUP_IDS"] == '${join(",", local.security_group_ids)}'
-    assert env["DRILL_VALIDATION_FUNCTION"] == '${coalesce(var.validation_function_arn, "")}'
+    assert env["DRILL_VALIDATION_FUNCTION"] == '${coalesce(local.validation_function_arn, "")}'
+    assert tfmodel.locals_of(DRILL)["validation_function_arn"] == (
+        "${lookup(var.settings.validation_function_arns, var.region, null)}"
+    )
     assert function["timeout"] == 900
     assert env["DRILL_TIMEOUT_SECONDS"] == "${tostring(var.settings.timeout_seconds)}"
     assert tfmodel.locals_of(ROOT)["drill_settings"]["timeout_seconds"] == "${var.drill_timeout_seconds}"

@@ -381,7 +381,7 @@ def test_lambda_invocations_are_scoped_to_one_function():
                 "dynamic"
             ]
             assert dynamic["statement"]["for_each"] == (
-                "${var.validation_function_arn == null ? [] : [var.validation_function_arn]}"
+                "${local.validation_function_arn == null ? [] : [local.validation_function_arn]}"
             )
         elif function in expected:
             assert len(granting) == 1, function

@@ -172,9 +172,17 @@ class _Lazy(dict):
 class ModuleScope:
     """One module instance: its locals, its variables (inputs or defaults), its resource attributes."""
 
-    def __init__(self, deployment: Deployment, directory: Path, inputs: Mapping[str, Any] | None) -> None:
+    def __init__(
+        self,
+        deployment: Deployment,
+        directory: Path,
+        inputs: Mapping[str, Any] | None,
+        region: str | None = None,
+    ) -> None:
         self.deployment = deployment
         self.directory = directory
+        # The region of the module instance's `aws` provider (the root's default provider: the primary region).
+        self.region = region or deployment.primary_region
         self._raw_locals = _merged(directory, "locals")
         defaults = {n: b.get("default") for n, b in _merged(directory, "variable").items()}
         variables = deployment.root_variables() if inputs is None else {**defaults, **inputs}
@@ -205,6 +213,7 @@ class ModuleScope:
         fixed = {
             "data.aws_caller_identity.current.account_id": account,
             "data.aws_partition.current.partition": "aws",
+            "data.aws_region.current.name": self.region,
         }
         if path in fixed:
             return fixed[path]
@@ -272,7 +281,7 @@ def scope_for(function: str, region: str, deployment: Deployment) -> ModuleScope
             dr_region=deployment.primary_region,
             attributes=(),
         )
-    return ModuleScope(deployment, directory, _module_inputs(root, call))
+    return ModuleScope(deployment, directory, _module_inputs(root, call), region)
 
 
 def _as_tuple(value: Any) -> tuple[str, ...]:
@@ -323,22 +332,26 @@ def render_document(scope: ModuleScope, name: str, each: Any = None) -> list[Sta
     return statements
 
 
-_DOC_REF = re.compile(r"^\$\{data\.aws_iam_policy_document\.([A-Za-z0-9_-]+)(?:\[[^]]*\])?\.json\}$")
+_DOC_PATH = re.compile(r"^data\.aws_iam_policy_document\.([A-Za-z0-9_-]+)(?:\[[^]]*\])?\.json$")
+
+
+def _document_name(path: str) -> str:
+    match = _DOC_PATH.match(path)
+    if not match:
+        raise ValueError(f"a role policy is {path!r}, not an aws_iam_policy_document's json")
+    return match.group(1)
 
 
 def role_documents(directory: Path, resource: str) -> list[str]:
-    """The aws_iam_policy_document names of the inline policies `aws_iam_role_policy.<resource>` attaches:
-    the documents its for_each names (the function module's own `logs`), then those of the locals maps it
-    merges in (the caller's `<function>_policies`)."""
-    for_each = str(labelled(directory, "resource", "aws_iam_role_policy")[resource]["for_each"])
-    names = re.findall(r"data\.aws_iam_policy_document\.([A-Za-z0-9_-]+)\.json", for_each)
-    for local_name in re.findall(r"local\.([A-Za-z0-9_-]+)", for_each):
-        for reference in _merged(directory, "locals")[local_name].values():
-            match = _DOC_REF.match(reference)
-            if not match:
-                raise ValueError(f"{local_name} holds {reference!r}, not an aws_iam_policy_document")
-            names.append(match.group(1))
-    return names
+    """The aws_iam_policy_document names of the inline policies `aws_iam_role_policy.<resource>` attaches, in
+    the order of its for_each evaluated as Terraform would: the function module's own documents (`logs`, and
+    `kms` where the call names key_services), then the caller's map (`local.<function>_policies`). Each value
+    must be one document's json."""
+    for_each = labelled(directory, "resource", "aws_iam_role_policy")[resource]["for_each"]
+    raw_locals = _merged(directory, "locals")
+    evaluator = Evaluator({}, _document_name)
+    evaluator.names["local"] = _Lazy(lambda name: evaluator.value(raw_locals[name]))
+    return list(evaluator.value(for_each).values())
 
 
 @_serialized
@@ -381,7 +394,9 @@ def _vault_bus_policy(bus_arn: str, region: str, owner: str, source_account: str
         dr_region=region,
         attributes=(("aws_cloudwatch_event_bus.vault.arn", bus_arn),),
     )
-    scope = ModuleScope(deployment, VAULT_DIR, {"region": region, "source_account_ids": [source_account]})
+    scope = ModuleScope(
+        deployment, VAULT_DIR, {"region": region, "source_account_ids": [source_account]}, region
+    )
     return tuple(render_document(scope, "vault_bus"))
 
 

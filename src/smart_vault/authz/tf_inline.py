@@ -9,8 +9,9 @@ dead-letter queue, invoke config, standard alarms), every table of `modules/tabl
 - the module's resources and data sources join the caller's, renamed after the call: a block labelled
   `this` takes the call's name (`module "backup"`'s `aws_iam_role.this` is `aws_iam_role.backup`), any
   other label `<call>_<label>` (`aws_sqs_queue.dlq` is `aws_sqs_queue.backup_dlq`,
-  `data.aws_iam_policy_document.logs` is `backup_logs`); `data.aws_caller_identity.current` and
-  `data.aws_partition.current` mean the same in the caller and keep their names;
+  `data.aws_iam_policy_document.logs` is `backup_logs`); `data.aws_caller_identity.current`,
+  `data.aws_partition.current` and `data.aws_region.current` mean the same in the caller (the region of the
+  provider the caller gives the call, which is the module instance's own) and keep their names;
 - the module's locals join the caller's as `<call>_<name>` (`local.instance_restore_iam_image_arns`);
 - inside them, `var.<name>` is the call's argument (or the variable's default; an argument set to null is
   not set), and references to the module's own blocks and locals follow the renaming;
@@ -54,7 +55,7 @@ from smart_vault.authz.tf_values import (
 
 # modules/<name> whose calls are inlined into their callers.
 INLINED = ("function", "instance_restore_iam", "table", "alarm")
-_KEEP = {("aws_caller_identity", "current"), ("aws_partition", "current")}
+_KEEP = {("aws_caller_identity", "current"), ("aws_partition", "current"), ("aws_region", "current")}
 _REF = re.compile(
     r"(?<![\w.])(?:var\.([A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*)*)|local\.([A-Za-z_][\w-]*)"
     r"|(data\.)?(aws_[a-z0-9_]+)\.([A-Za-z_][\w-]*))"
