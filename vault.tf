@@ -83,7 +83,17 @@ module "tamper_primary" {
   kms_key_arn        = aws_kms_key.primary.arn
 }
 
-# The DR region holds the DR copies (shared with the vault), the DR key and the copy-completion rule.
+# The DR region holds the DR copies (shared with the vault), the DR key, the copy-completion rule and the
+# functions of the stacks applied there: the DR restore API and worker, and the DR drill (each where it is
+# deployed). The backup function lives in the primary region only.
+locals {
+  dr_function_names = concat(
+    module.restore_dr[*].restore_api_function_name,
+    module.restore_dr[*].restore_worker_function_name,
+    module.drill_dr[*].function_name,
+  )
+}
+
 module "tamper_dr" {
   source = "./modules/tamper_alarms"
 
@@ -95,7 +105,12 @@ module "tamper_dr" {
   topic_arn          = aws_sns_topic.dr_notifications.arn
   trusted_arn_prefix = "arn:${local.partition}:sts::${local.account_id}:assumed-role/${var.name_prefix}-"
   key_ids            = [aws_kms_key.dr.key_id, aws_kms_key.dr.arn, aws_kms_alias.dr.name]
-  function_names     = [module.backup.function_name, module.backup.arn]
+  # By name and by ARN, as CloudTrail may name them; an event pattern needs a value, so with no function in
+  # the DR region the rule watches a name no function has.
+  function_names = coalescelist(
+    flatten([for name in local.dr_function_names : [name, "arn:${local.partition}:lambda:${var.dr_region}:${local.account_id}:function:${name}"]]),
+    ["${var.name_prefix}-dr-no-function"],
+  )
   rule_names         = [aws_cloudwatch_event_rule.dr_copy_completion.name]
   log_retention_days = var.log_retention_days
   kms_key_arn        = aws_kms_key.dr.arn
