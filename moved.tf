@@ -134,3 +134,14 @@ moved {
   from = aws_sqs_queue_policy.backup_dlq
   to   = module.backup.aws_sqs_queue_policy.dlq[0]
 }
+
+# The Recycle Bin rules became instances of modules/recycle_bin (one definition for both regions and the vault).
+moved {
+  from = aws_rbin_rule.snapshots
+  to   = module.recycle_bin.aws_rbin_rule.this
+}
+
+moved {
+  from = aws_rbin_rule.dr_snapshots
+  to   = module.dr_recycle_bin.aws_rbin_rule.this
+}

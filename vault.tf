@@ -118,37 +118,17 @@ module "tamper_dr" {
 
 # ------------------------------------------------------------------ Recycle Bin, both regions
 
-resource "aws_rbin_rule" "snapshots" {
-  count = var.recycle_bin_retention_days > 0 ? 1 : 0
+module "recycle_bin" {
+  source = "./modules/recycle_bin"
 
-  description   = "Deleted Smart Vault snapshots stay ${var.recycle_bin_retention_days} days in the Recycle Bin."
-  resource_type = "EBS_SNAPSHOT"
-
-  resource_tags {
-    resource_tag_key   = local.managed_by_tag.key
-    resource_tag_value = local.managed_by_tag.value
-  }
-
-  retention_period {
-    retention_period_value = var.recycle_bin_retention_days
-    retention_period_unit  = "DAYS"
-  }
+  description    = "Deleted Smart Vault snapshots stay ${var.recycle_bin_retention_days} days in the Recycle Bin."
+  retention_days = var.recycle_bin_retention_days
 }
 
-resource "aws_rbin_rule" "dr_snapshots" {
-  provider = aws.dr
-  count    = var.recycle_bin_retention_days > 0 ? 1 : 0
+module "dr_recycle_bin" {
+  source    = "./modules/recycle_bin"
+  providers = { aws = aws.dr }
 
-  description   = "Deleted Smart Vault DR copies stay ${var.recycle_bin_retention_days} days in the Recycle Bin."
-  resource_type = "EBS_SNAPSHOT"
-
-  resource_tags {
-    resource_tag_key   = local.managed_by_tag.key
-    resource_tag_value = local.managed_by_tag.value
-  }
-
-  retention_period {
-    retention_period_value = var.recycle_bin_retention_days
-    retention_period_unit  = "DAYS"
-  }
+  description    = "Deleted Smart Vault DR copies stay ${var.recycle_bin_retention_days} days in the Recycle Bin."
+  retention_days = var.recycle_bin_retention_days
 }

@@ -95,6 +95,31 @@ def test_billing_alarm_reads_us_east_1():
     assert (alarm["namespace"], alarm["metric_name"]) == ("AWS/Billing", "EstimatedCharges")
 
 
+def test_deleted_managed_snapshots_stay_in_the_recycle_bin_of_each_region_and_of_the_vault():
+    """One rule per region and one in the vault account (locked there), each an instance of
+    modules/recycle_bin: the managed snapshots, for `recycle_bin_retention_days`, none when it is 0."""
+    rules = tfmodel.labelled(tfmodel.REPO, "resource", "aws_rbin_rule")
+    (vault,) = tfmodel.labelled(tfmodel.VAULT_DIR, "resource", "aws_rbin_rule").values()
+    assert set(rules) == {"recycle_bin", "dr_recycle_bin"}
+    assert "provider" not in rules["recycle_bin"] and rules["dr_recycle_bin"]["provider"] == "${aws.dr}"
+    for rule in (*rules.values(), vault):
+        assert rule["count"] == "${var.recycle_bin_retention_days > 0 ? 1 : 0}"
+        assert (rule["resource_type"], rule["resource_tags"]) == (
+            "EBS_SNAPSHOT",
+            [{"resource_tag_key": "ManagedBy", "resource_tag_value": "smart-vault"}],
+        )
+        assert rule["retention_period"] == [
+            {"retention_period_value": "${var.recycle_bin_retention_days}", "retention_period_unit": "DAYS"}
+        ]
+    assert (
+        "lock_configuration" not in rules["recycle_bin"]
+        and "lock_configuration" not in rules["dr_recycle_bin"]
+    )
+    assert vault["lock_configuration"] == [
+        {"unlock_delay": [{"unlock_delay_value": 7, "unlock_delay_unit": "DAYS"}]}
+    ]
+
+
 def test_backup_alarms_cover_failures_rpo_errors_throttles_and_dlq():
     alarms = tfmodel.labelled(tfmodel.REPO, "resource", "aws_cloudwatch_metric_alarm")
     metrics = {(a["namespace"], a["metric_name"]) for a in alarms.values()}
