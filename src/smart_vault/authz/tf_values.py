@@ -146,7 +146,7 @@ def _independent(text: str) -> Any:
     return values[0] if all(v == values[0] for v in values) else None
 
 
-_EACH = re.compile(r"(?<![\w.])each\.(key|value)((?:\.[A-Za-z_][\w-]*)*)")
+_EACH = re.compile(r"(?<![\w.])each\.(key|value)((?:\.[A-Za-z_][\w-]*)*)(?![\w-])")
 
 
 def _instances(label: str, body: dict[str, Any]) -> dict[str, dict[str, Any]]:
