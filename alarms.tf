@@ -7,13 +7,27 @@ locals {
   metric_service_dimension = { service = "smart-vault" }
 }
 
-module "backup_failures" {
+# What went wrong in a backup, counted: the first one in five minutes raises the alarm, and it clears once a
+# five-minute period passes without one. A change-rate anomaly (v3): a volume changed at least
+# CHANGE_ANOMALY_FACTOR times its median (ransomware that encrypts a disk looks like this); each anomaly also
+# sends its own ANOMALY notification, the alarm is the signal a pager or an incident tool follows.
+module "backup_counts" {
   source = "./modules/alarm"
+  for_each = {
+    backup-failures = {
+      metric      = "BackupFailures"
+      description = "A backup run or snapshot-completion event reported failures (instances, copies or deletions)."
+    }
+    change-anomaly = {
+      metric      = "ChangeAnomalies"
+      description = "A backup measured an anomalous change rate on a volume: its recovery point is suspect, the last clean one is held (docs/anomalies.md)."
+    }
+  }
 
-  name               = "${var.name_prefix}-backup-failures"
-  description        = "A backup run or snapshot-completion event reported failures (instances, copies or deletions)."
+  name               = "${var.name_prefix}-${each.key}"
+  description        = each.value.description
   namespace          = "SmartVault"
-  metric             = "BackupFailures"
+  metric             = each.value.metric
   dimensions         = local.metric_service_dimension
   statistic          = "Sum"
   period             = 300
@@ -23,41 +37,40 @@ module "backup_failures" {
   notify_ok          = true
 }
 
-# RPO breach: the newest completed snapshot of some protected instance is older than the objective. Only the
-# latest hourly datapoint counts, so the alarm clears with the first run that reports an age back under the
-# threshold (a 1-of-N window kept it in ALARM for up to N hours after one breach). Hours without a run are
-# ignored: the state of the last reported run holds until the next one reports.
-module "rpo_breach" {
+# RPO breach, per region: the newest recovery point of some protected instance (a snapshot in the primary
+# region, (v2) a DR copy in the DR region) is older than that region's objective. In the primary region only
+# the latest hourly datapoint counts, so the alarm clears with the first run that reports an age back under
+# the threshold (a 1-of-N window kept it in ALARM for up to N hours after one breach), and hours without a run
+# are ignored: the state of the last reported run holds until the next one reports.
+module "rpo_breaches" {
   source = "./modules/alarm"
+  for_each = {
+    rpo-breach = {
+      region              = var.primary_region
+      hours               = var.rpo_threshold_hours
+      description         = "RecoveryPointAgeSeconds above ${var.rpo_threshold_hours} h in the latest backup run's report."
+      datapoints_to_alarm = 1
+      treat_missing_data  = "ignore"
+    }
+    dr-rpo-breach = {
+      region              = var.dr_region
+      hours               = var.dr_rpo_threshold_hours
+      description         = "RecoveryPointAgeSeconds in ${var.dr_region} above ${var.dr_rpo_threshold_hours} h: DR copies fall behind."
+      datapoints_to_alarm = null
+      treat_missing_data  = "missing"
+    }
+  }
 
-  name                     = "${var.name_prefix}-rpo-breach"
-  description              = "RecoveryPointAgeSeconds above ${var.rpo_threshold_hours} h in the latest backup run's report."
+  name                     = "${var.name_prefix}-${each.key}"
+  description              = each.value.description
   namespace                = "SmartVault"
   metric                   = "RecoveryPointAgeSeconds"
-  dimensions               = { Region = var.primary_region }
+  dimensions               = { Region = each.value.region }
   statistic                = "Maximum"
   period                   = 3600
-  datapoints_to_alarm      = 1
-  threshold                = var.rpo_threshold_hours * 3600
-  treat_missing_data       = "ignore"
-  topic_arn                = aws_sns_topic.notifications.arn
-  notify_ok                = true
-  notify_insufficient_data = true
-}
-
-# (v2) DR RPO: the newest DR copy of some protected instance is older than the DR objective.
-module "dr_rpo_breach" {
-  source = "./modules/alarm"
-
-  name                     = "${var.name_prefix}-dr-rpo-breach"
-  description              = "RecoveryPointAgeSeconds in ${var.dr_region} above ${var.dr_rpo_threshold_hours} h: DR copies fall behind."
-  namespace                = "SmartVault"
-  metric                   = "RecoveryPointAgeSeconds"
-  dimensions               = { Region = var.dr_region }
-  statistic                = "Maximum"
-  period                   = 3600
-  threshold                = var.dr_rpo_threshold_hours * 3600
-  treat_missing_data       = "missing"
+  datapoints_to_alarm      = each.value.datapoints_to_alarm
+  threshold                = each.value.hours * 3600
+  treat_missing_data       = each.value.treat_missing_data
   topic_arn                = aws_sns_topic.notifications.arn
   notify_ok                = true
   notify_insufficient_data = true
@@ -98,23 +111,3 @@ module "billing" {
   treat_missing_data = "notBreaching"
   topic_arn          = aws_sns_topic.billing[0].arn
 }
-
-# (v3) A change-rate anomaly: a volume changed at least CHANGE_ANOMALY_FACTOR times its median (ransomware
-# that encrypts a disk looks like this). Each anomaly also sends its own ANOMALY notification; the alarm is the
-# signal a pager or an incident tool follows.
-module "change_anomaly" {
-  source = "./modules/alarm"
-
-  name               = "${var.name_prefix}-change-anomaly"
-  description        = "A backup measured an anomalous change rate on a volume: its recovery point is suspect, the last clean one is held (docs/anomalies.md)."
-  namespace          = "SmartVault"
-  metric             = "ChangeAnomalies"
-  dimensions         = local.metric_service_dimension
-  statistic          = "Sum"
-  period             = 300
-  threshold          = 0
-  treat_missing_data = "notBreaching"
-  topic_arn          = aws_sns_topic.notifications.arn
-  notify_ok          = true
-}
-

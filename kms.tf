@@ -21,12 +21,12 @@ locals {
   ]
 }
 
-data "aws_iam_policy_document" "kms_key" {
-  #checkov:skip=CKV_AWS_111:A key policy's Resource "*" means this key only; write use is limited by principal, kms:ViaService and source conditions.
+# KMS's default key policy statement, the first of every key policy of this account (these and the billing
+# key's, notifications.tf): the account's IAM policies may grant use of the key.
+data "aws_iam_policy_document" "account_administers_key" {
+  #checkov:skip=CKV_AWS_111:A key policy's Resource "*" means this key only.
   #checkov:skip=CKV_AWS_356:A key policy's Resource "*" means this key only (it cannot name any other resource).
   #checkov:skip=CKV_AWS_109:The account-root statement is KMS's default key policy: without it IAM policies could not grant use of the key and the key could become unmanageable.
-  for_each = local.key_regions
-
   statement {
     sid       = "AccountAdministersKeyThroughIam"
     actions   = ["kms:*"]
@@ -36,6 +36,14 @@ data "aws_iam_policy_document" "kms_key" {
       identifiers = ["arn:${local.partition}:iam::${local.account_id}:root"]
     }
   }
+}
+
+data "aws_iam_policy_document" "kms_key" {
+  #checkov:skip=CKV_AWS_111:A key policy's Resource "*" means this key only; write use is limited by principal, kms:ViaService and source conditions.
+  #checkov:skip=CKV_AWS_356:A key policy's Resource "*" means this key only (it cannot name any other resource).
+  for_each = local.key_regions
+
+  source_policy_documents = [data.aws_iam_policy_document.account_administers_key.json]
 
   # EBS uses the key for the snapshot copies and restored volumes on behalf of the vault's roles only.
   statement {

@@ -59,17 +59,17 @@ moved {
 
 moved {
   from = aws_cloudwatch_metric_alarm.backup_failures
-  to   = module.backup_failures.aws_cloudwatch_metric_alarm.this
+  to   = module.backup_counts["backup-failures"].aws_cloudwatch_metric_alarm.this
 }
 
 moved {
   from = aws_cloudwatch_metric_alarm.rpo_breach
-  to   = module.rpo_breach.aws_cloudwatch_metric_alarm.this
+  to   = module.rpo_breaches["rpo-breach"].aws_cloudwatch_metric_alarm.this
 }
 
 moved {
   from = aws_cloudwatch_metric_alarm.dr_rpo_breach
-  to   = module.dr_rpo_breach.aws_cloudwatch_metric_alarm.this
+  to   = module.rpo_breaches["dr-rpo-breach"].aws_cloudwatch_metric_alarm.this
 }
 
 moved {
@@ -79,7 +79,7 @@ moved {
 
 moved {
   from = aws_cloudwatch_metric_alarm.change_anomaly
-  to   = module.change_anomaly.aws_cloudwatch_metric_alarm.this
+  to   = module.backup_counts["change-anomaly"].aws_cloudwatch_metric_alarm.this
 }
 
 moved {
@@ -133,4 +133,36 @@ moved {
 moved {
   from = aws_sqs_queue_policy.backup_dlq
   to   = module.backup.aws_sqs_queue_policy.dlq[0]
+}
+
+# The Recycle Bin rules became instances of modules/recycle_bin (one definition for both regions and the vault).
+moved {
+  from = aws_rbin_rule.snapshots
+  to   = module.recycle_bin.aws_rbin_rule.this
+}
+
+moved {
+  from = aws_rbin_rule.dr_snapshots
+  to   = module.dr_recycle_bin.aws_rbin_rule.this
+}
+
+# The two count alarms and the two regions' RPO alarms became one for_each call each (alarms.tf).
+moved {
+  from = module.backup_failures
+  to   = module.backup_counts["backup-failures"]
+}
+
+moved {
+  from = module.change_anomaly
+  to   = module.backup_counts["change-anomaly"]
+}
+
+moved {
+  from = module.rpo_breach
+  to   = module.rpo_breaches["rpo-breach"]
+}
+
+moved {
+  from = module.dr_rpo_breach
+  to   = module.rpo_breaches["dr-rpo-breach"]
 }

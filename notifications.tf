@@ -36,18 +36,9 @@ resource "aws_sns_topic_subscription" "dr_email" {
 data "aws_iam_policy_document" "kms_billing" {
   #checkov:skip=CKV_AWS_111:A key policy's Resource "*" means this key only; write use is limited by principal, kms:ViaService and source conditions.
   #checkov:skip=CKV_AWS_356:A key policy's Resource "*" means this key only (it cannot name any other resource).
-  #checkov:skip=CKV_AWS_109:The account-root statement is KMS's default key policy: without it IAM policies could not grant use of the key and the key could become unmanageable.
   count = var.enable_billing_alarm ? 1 : 0
 
-  statement {
-    sid       = "AccountAdministersKeyThroughIam"
-    actions   = ["kms:*"]
-    resources = ["*"] # in a key policy, "*" means this key
-    principals {
-      type        = "AWS"
-      identifiers = ["arn:${local.partition}:iam::${local.account_id}:root"]
-    }
-  }
+  source_policy_documents = [data.aws_iam_policy_document.account_administers_key.json] # kms.tf
 
   statement {
     sid       = "BillingAlarmPublishesToEncryptedTopic"

@@ -83,7 +83,17 @@ module "tamper_primary" {
   kms_key_arn        = aws_kms_key.primary.arn
 }
 
-# The DR region holds the DR copies (shared with the vault), the DR key and the copy-completion rule.
+# The DR region holds the DR copies (shared with the vault), the DR key, the copy-completion rule and the
+# functions of the stacks applied there: the DR restore API and worker, and the DR drill (each where it is
+# deployed). The backup function lives in the primary region only.
+locals {
+  dr_function_names = concat(
+    module.restore_dr[*].restore_api_function_name,
+    module.restore_dr[*].restore_worker_function_name,
+    module.drill_dr[*].function_name,
+  )
+}
+
 module "tamper_dr" {
   source = "./modules/tamper_alarms"
 
@@ -95,7 +105,12 @@ module "tamper_dr" {
   topic_arn          = aws_sns_topic.dr_notifications.arn
   trusted_arn_prefix = "arn:${local.partition}:sts::${local.account_id}:assumed-role/${var.name_prefix}-"
   key_ids            = [aws_kms_key.dr.key_id, aws_kms_key.dr.arn, aws_kms_alias.dr.name]
-  function_names     = [module.backup.function_name, module.backup.arn]
+  # By name and by ARN, as CloudTrail may name them; an event pattern needs a value, so with no function in
+  # the DR region the rule watches a name no function has.
+  function_names = coalescelist(
+    flatten([for name in local.dr_function_names : [name, "arn:${local.partition}:lambda:${var.dr_region}:${local.account_id}:function:${name}"]]),
+    ["${var.name_prefix}-dr-no-function"],
+  )
   rule_names         = [aws_cloudwatch_event_rule.dr_copy_completion.name]
   log_retention_days = var.log_retention_days
   kms_key_arn        = aws_kms_key.dr.arn
@@ -103,37 +118,17 @@ module "tamper_dr" {
 
 # ------------------------------------------------------------------ Recycle Bin, both regions
 
-resource "aws_rbin_rule" "snapshots" {
-  count = var.recycle_bin_retention_days > 0 ? 1 : 0
+module "recycle_bin" {
+  source = "./modules/recycle_bin"
 
-  description   = "Deleted Smart Vault snapshots stay ${var.recycle_bin_retention_days} days in the Recycle Bin."
-  resource_type = "EBS_SNAPSHOT"
-
-  resource_tags {
-    resource_tag_key   = local.managed_by_tag.key
-    resource_tag_value = local.managed_by_tag.value
-  }
-
-  retention_period {
-    retention_period_value = var.recycle_bin_retention_days
-    retention_period_unit  = "DAYS"
-  }
+  description    = "Deleted Smart Vault snapshots stay ${var.recycle_bin_retention_days} days in the Recycle Bin."
+  retention_days = var.recycle_bin_retention_days
 }
 
-resource "aws_rbin_rule" "dr_snapshots" {
-  provider = aws.dr
-  count    = var.recycle_bin_retention_days > 0 ? 1 : 0
+module "dr_recycle_bin" {
+  source    = "./modules/recycle_bin"
+  providers = { aws = aws.dr }
 
-  description   = "Deleted Smart Vault DR copies stay ${var.recycle_bin_retention_days} days in the Recycle Bin."
-  resource_type = "EBS_SNAPSHOT"
-
-  resource_tags {
-    resource_tag_key   = local.managed_by_tag.key
-    resource_tag_value = local.managed_by_tag.value
-  }
-
-  retention_period {
-    retention_period_value = var.recycle_bin_retention_days
-    retention_period_unit  = "DAYS"
-  }
+  description    = "Deleted Smart Vault DR copies stay ${var.recycle_bin_retention_days} days in the Recycle Bin."
+  retention_days = var.recycle_bin_retention_days
 }

@@ -11,62 +11,57 @@ locals {
   not_trusted = {
     userIdentity = { arn = [{ "anything-but" = { prefix = var.trusted_arn_prefix } }] }
   }
+  # Each rule: the service whose CloudTrail events it reads, and what of `detail` it matches besides the
+  # principal (the calls, and which of the vault's resources they name). `tamper_patterns` frames them alike.
   tamper_rules = {
     snapshots = {
       description = "Deletes, locks, unlocks, unshares and untags of snapshots"
-      pattern = {
-        source      = ["aws.ec2"]
-        detail-type = [local.cloudtrail]
-        detail = merge(local.not_trusted, {
-          eventName = ["DeleteSnapshot", "UnlockSnapshot", "LockSnapshot", "ModifySnapshotAttribute", "DeleteTags"]
-        })
+      source      = "aws.ec2"
+      detail = {
+        eventName = ["DeleteSnapshot", "UnlockSnapshot", "LockSnapshot", "ModifySnapshotAttribute", "DeleteTags"]
       }
     }
     keys = {
       description = "Deletion, disabling, policy and grant changes of the vault's keys"
-      pattern = {
-        source      = ["aws.kms"]
-        detail-type = [local.cloudtrail]
-        detail = merge(local.not_trusted, {
-          eventName         = ["ScheduleKeyDeletion", "DisableKey", "PutKeyPolicy", "CreateGrant", "RevokeGrant"]
-          requestParameters = { keyId = var.key_ids }
-        })
+      source      = "aws.kms"
+      detail = {
+        eventName         = ["ScheduleKeyDeletion", "DisableKey", "PutKeyPolicy", "CreateGrant", "RevokeGrant"]
+        requestParameters = { keyId = var.key_ids }
       }
     }
     functions = {
       description = "Deletion or changes of the vault's functions"
-      pattern = {
-        source      = ["aws.lambda"]
-        detail-type = [local.cloudtrail]
-        detail = merge(local.not_trusted, {
-          # CloudTrail names Lambda calls with their API version (DeleteFunction20150331, ...).
-          eventName         = [{ prefix = "DeleteFunction" }, { prefix = "UpdateFunctionCode" }, { prefix = "UpdateFunctionConfiguration" }]
-          requestParameters = { functionName = var.function_names }
-        })
+      source      = "aws.lambda"
+      detail = {
+        # CloudTrail names Lambda calls with their API version (DeleteFunction20150331, ...).
+        eventName         = [{ prefix = "DeleteFunction" }, { prefix = "UpdateFunctionCode" }, { prefix = "UpdateFunctionConfiguration" }]
+        requestParameters = { functionName = var.function_names }
       }
     }
     rules = {
       description = "Deletion or disabling of the vault's rules"
-      pattern = {
-        source      = ["aws.events"]
-        detail-type = [local.cloudtrail]
-        detail = merge(local.not_trusted, {
-          eventName         = ["DeleteRule", "DisableRule"]
-          requestParameters = { name = var.rule_names }
-        })
+      source      = "aws.events"
+      detail = {
+        eventName         = ["DeleteRule", "DisableRule"]
+        requestParameters = { name = var.rule_names }
       }
     }
     # RemoveTargets names its rule in requestParameters.rule, not .name.
     targets = {
       description = "Removal of the targets of the vault's rules"
-      pattern = {
-        source      = ["aws.events"]
-        detail-type = [local.cloudtrail]
-        detail = merge(local.not_trusted, {
-          eventName         = ["RemoveTargets"]
-          requestParameters = { rule = var.rule_names }
-        })
+      source      = "aws.events"
+      detail = {
+        eventName         = ["RemoveTargets"]
+        requestParameters = { rule = var.rule_names }
       }
+    }
+  }
+
+  tamper_patterns = {
+    for name, rule in local.tamper_rules : name => {
+      source      = [rule.source]
+      detail-type = [local.cloudtrail]
+      detail      = merge(local.not_trusted, rule.detail)
     }
   }
 }
@@ -76,7 +71,7 @@ resource "aws_cloudwatch_event_rule" "tamper" {
 
   name          = "${var.name_prefix}-tamper-${each.key}"
   description   = "Smart Vault TAMPER: ${each.value.description}."
-  event_pattern = jsonencode(each.value.pattern)
+  event_pattern = jsonencode(local.tamper_patterns[each.key])
 }
 
 resource "aws_cloudwatch_event_target" "tamper_notification" {

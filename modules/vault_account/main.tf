@@ -367,27 +367,11 @@ module "vault_rpo" {
 
 # ------------------------------------------------------------------ Recycle Bin
 
-resource "aws_rbin_rule" "vault_snapshots" {
-  count = var.recycle_bin_retention_days > 0 ? 1 : 0
+# A locked rule: it cannot be deleted or shortened before its unlock delay has run after an UnlockRule.
+module "recycle_bin" {
+  source = "../recycle_bin"
 
-  description   = "Deleted Smart Vault snapshots stay ${var.recycle_bin_retention_days} days in the Recycle Bin."
-  resource_type = "EBS_SNAPSHOT"
-
-  resource_tags {
-    resource_tag_key   = "ManagedBy"
-    resource_tag_value = "smart-vault"
-  }
-
-  retention_period {
-    retention_period_value = var.recycle_bin_retention_days
-    retention_period_unit  = "DAYS"
-  }
-
-  # A locked rule cannot be deleted or shortened before its unlock delay has run after an UnlockRule.
-  lock_configuration {
-    unlock_delay {
-      unlock_delay_value = 7
-      unlock_delay_unit  = "DAYS"
-    }
-  }
+  description       = "Deleted Smart Vault snapshots stay ${var.recycle_bin_retention_days} days in the Recycle Bin."
+  retention_days    = var.recycle_bin_retention_days
+  unlock_delay_days = 7
 }

@@ -62,3 +62,9 @@ moved {
   from = aws_sqs_queue_policy.vault_dlq
   to   = module.vault.aws_sqs_queue_policy.dlq[0]
 }
+
+# The Recycle Bin rule became an instance of modules/recycle_bin (one definition for the vault and the workload).
+moved {
+  from = aws_rbin_rule.vault_snapshots
+  to   = module.recycle_bin.aws_rbin_rule.this
+}

@@ -21,7 +21,9 @@ def test_api_gateway_account_waits_for_its_logging_role_policy_attachment():
 
 def test_rpo_alarm_clears_once_the_latest_run_reports_an_age_under_the_threshold():
     # With M of N hourly datapoints and M=1, one breach kept the alarm in ALARM for N hours.
-    alarm = tfmodel.labelled(tfmodel.REPO, "resource", "aws_cloudwatch_metric_alarm")["rpo_breach"]
+    alarm = tfmodel.labelled(tfmodel.REPO, "resource", "aws_cloudwatch_metric_alarm")[
+        'rpo_breaches["rpo-breach"]'
+    ]
     assert alarm["period"] == 3600
     assert alarm["evaluation_periods"] == 1
     assert alarm.get("datapoints_to_alarm", 1) == 1

@@ -457,3 +457,29 @@ def test_every_vault_rule_may_send_to_the_vault_queue():
     assert rules["for_each"] == target["for_each"] == "${local.vault_rules}" and target["dead_letter_config"]
     allowed = _module_call(vault, "vault")["async_invocation"]["dead_letter_event_rule_arns"]
     assert allowed == "${[for r in aws_cloudwatch_event_rule.vault : r.arn]}"
+
+
+def test_the_dr_tamper_alarms_watch_the_functions_that_live_in_the_dr_region():
+    """The backup function lives in the primary region only (tamper_primary watches it): the DR region's
+    'functions' rule watches the functions of the stacks applied in the DR region, the restore API and worker
+    and the drill, by name and by ARN, each where it is deployed."""
+    dr_stacks = {
+        name: call
+        for item in terraform.parse_dir(REPO)["module"]
+        for name, call in item.items()
+        if (call.get("providers") or {}).get("aws") == "${aws.dr}"
+        and call["source"] in {"./modules/restore_stack", "./modules/drill_stack"}
+    }
+    assert set(dr_stacks) == {"restore_dr", "drill_dr"}
+    expected = {
+        f"module.{name}[*].{output}"
+        for name, call in dr_stacks.items()
+        for output in tfmodel.outputs(REPO / call["source"].removeprefix("./"))
+        if output.endswith("function_name")
+    }
+    assert len(expected) == 3
+    watched = _module_call(REPO, "tamper_dr")["function_names"]
+    dr_functions = tfmodel.locals_of(REPO).get("dr_function_names", "")
+    assert "local.dr_function_names" in watched and "lambda:${var.dr_region}" in watched  # names and ARNs
+    assert {ref for ref in expected if ref in dr_functions} == expected
+    assert "backup" not in watched + dr_functions

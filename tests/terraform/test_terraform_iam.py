@@ -5,6 +5,7 @@ from __future__ import annotations
 import fnmatch
 import inspect
 import re
+from dataclasses import replace
 
 import pytest
 import tfmodel
@@ -505,3 +506,29 @@ def test_services_assume_the_vaults_roles_on_behalf_of_this_account_only(trusted
         "aws:SourceAccount",
         (deployment.account,),
     )
+
+
+def test_key_policies_take_the_account_statement_from_its_one_document():
+    """`source_policy_documents`: Terraform merges a source's statements into the document, before its own.
+    The evaluator (`render_document`) and the static model (`tfmodel`) read both key policies of the root
+    module that way: KMS's default account statement first, written once."""
+    scope = terraform.ModuleScope(terraform.Deployment(), tfmodel.REPO, None)
+    billing = terraform.render_document(scope, "kms_billing")
+    assert [(s.sid, s.document) for s in billing] == [
+        ("AccountAdministersKeyThroughIam", "kms_billing"),
+        ("BillingAlarmPublishesToEncryptedTopic", "kms_billing"),
+    ]
+    account = billing[0]
+    assert account.actions == ("kms:*",) and account.principals == (
+        ("AWS", ("arn:aws:iam::123456789012:root",)),
+    )
+    for region in ("primary", "dr"):
+        assert terraform.render_document(scope, "kms_key", each=region)[0] == replace(
+            account, document="kms_key"
+        )
+    documents = tfmodel.policy_documents(tfmodel.REPO)
+    assert "account_administers_key" not in documents  # a part of the key policies, checked in them
+    for name in ("kms_key", "kms_billing"):
+        assert [(s.sid, s.document, s.actions) for s in documents[name][:1]] == [
+            ("AccountAdministersKeyThroughIam", name, ("kms:*",))
+        ]

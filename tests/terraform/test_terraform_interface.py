@@ -95,6 +95,31 @@ def test_billing_alarm_reads_us_east_1():
     assert (alarm["namespace"], alarm["metric_name"]) == ("AWS/Billing", "EstimatedCharges")
 
 
+def test_deleted_managed_snapshots_stay_in_the_recycle_bin_of_each_region_and_of_the_vault():
+    """One rule per region and one in the vault account (locked there), each an instance of
+    modules/recycle_bin: the managed snapshots, for `recycle_bin_retention_days`, none when it is 0."""
+    rules = tfmodel.labelled(tfmodel.REPO, "resource", "aws_rbin_rule")
+    (vault,) = tfmodel.labelled(tfmodel.VAULT_DIR, "resource", "aws_rbin_rule").values()
+    assert set(rules) == {"recycle_bin", "dr_recycle_bin"}
+    assert "provider" not in rules["recycle_bin"] and rules["dr_recycle_bin"]["provider"] == "${aws.dr}"
+    for rule in (*rules.values(), vault):
+        assert rule["count"] == "${var.recycle_bin_retention_days > 0 ? 1 : 0}"
+        assert (rule["resource_type"], rule["resource_tags"]) == (
+            "EBS_SNAPSHOT",
+            [{"resource_tag_key": "ManagedBy", "resource_tag_value": "smart-vault"}],
+        )
+        assert rule["retention_period"] == [
+            {"retention_period_value": "${var.recycle_bin_retention_days}", "retention_period_unit": "DAYS"}
+        ]
+    assert (
+        "lock_configuration" not in rules["recycle_bin"]
+        and "lock_configuration" not in rules["dr_recycle_bin"]
+    )
+    assert vault["lock_configuration"] == [
+        {"unlock_delay": [{"unlock_delay_value": 7, "unlock_delay_unit": "DAYS"}]}
+    ]
+
+
 def test_backup_alarms_cover_failures_rpo_errors_throttles_and_dlq():
     alarms = tfmodel.labelled(tfmodel.REPO, "resource", "aws_cloudwatch_metric_alarm")
     metrics = {(a["namespace"], a["metric_name"]) for a in alarms.values()}
@@ -105,7 +130,31 @@ def test_backup_alarms_cover_failures_rpo_errors_throttles_and_dlq():
         ("AWS/Lambda", "Throttles"),
         ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
     } <= metrics
-    assert alarms["rpo_breach"]["threshold"] == "${var.rpo_threshold_hours * 3600}"
+    assert alarms['rpo_breaches["rpo-breach"]']["threshold"] == "${var.rpo_threshold_hours * 3600}"
+
+
+def test_each_region_has_its_rpo_alarm_on_its_own_objective():
+    """One for_each call of modules/alarm over the two regions: each instance gets its region's objective;
+    the primary's clears with the latest run (1 of 1 datapoint, hours without a run ignored), the DR's treats
+    an hour without data as missing."""
+    alarms = tfmodel.labelled(tfmodel.REPO, "resource", "aws_cloudwatch_metric_alarm")
+    primary, dr = alarms['rpo_breaches["rpo-breach"]'], alarms['rpo_breaches["dr-rpo-breach"]']
+    assert (primary["alarm_name"], dr["alarm_name"]) == (
+        "${var.name_prefix}-rpo-breach",
+        "${var.name_prefix}-dr-rpo-breach",
+    )
+    assert (primary["threshold"], dr["threshold"]) == (
+        "${var.rpo_threshold_hours * 3600}",
+        "${var.dr_rpo_threshold_hours * 3600}",
+    )
+    assert (primary["datapoints_to_alarm"], primary["treat_missing_data"]) == (1, "ignore")
+    assert ("datapoints_to_alarm" not in dr, dr["treat_missing_data"]) == (True, "missing")
+    for alarm in (primary, dr):
+        assert (alarm["metric_name"], alarm["statistic"], alarm["period"]) == (
+            "RecoveryPointAgeSeconds",
+            "Maximum",
+            3600,
+        )
 
 
 def test_alarm_dimensions_match_what_the_backup_handler_emits(capsys, monkeypatch):
@@ -151,11 +200,11 @@ def test_alarm_dimensions_match_what_the_backup_handler_emits(capsys, monkeypatc
     }
 
     alarms = tfmodel.labelled(tfmodel.REPO, "resource", "aws_cloudwatch_metric_alarm")
-    failures = tfmodel.resolve(alarms["backup_failures"]["dimensions"], tfmodel.REPO)
+    failures = tfmodel.resolve(alarms['backup_counts["backup-failures"]']["dimensions"], tfmodel.REPO)
     assert emitted["BackupFailures"] == [failures] == [{"service": "smart-vault"}]
     assert emitted["RecoveryPointAgeSeconds"] == [{"Region": "eu-west-1"}, {"Region": "eu-central-1"}]
-    assert alarms["rpo_breach"]["dimensions"] == {"Region": "${var.primary_region}"}
-    assert alarms["dr_rpo_breach"]["dimensions"] == {"Region": "${var.dr_region}"}
+    assert alarms['rpo_breaches["rpo-breach"]']["dimensions"] == {"Region": "${var.primary_region}"}
+    assert alarms['rpo_breaches["dr-rpo-breach"]']["dimensions"] == {"Region": "${var.dr_region}"}
     owed = tfmodel.resolve(alarms["owed_copy_age"]["dimensions"], tfmodel.REPO)
     assert emitted["OldestOwedCopySeconds"] == [owed]
 

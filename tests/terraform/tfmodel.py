@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from smart_vault.authz.terraform import parse_dir, role_documents
+from smart_vault.authz.terraform import parse_dir, role_documents, source_documents
 
 REPO = Path(__file__).resolve().parents[2]
 MODULE_DIR = REPO / "modules" / "restore_stack"
@@ -175,8 +175,17 @@ class Statement:
         return None
 
 
-def _statements_of(document_name: str, body: dict[str, Any], directory: Path) -> list[Statement]:
-    statements = [_statement(document_name, raw, directory) for raw in body.get("statement", [])]
+def _statements_of(
+    document_name: str, body: dict[str, Any], directory: Path, documents: dict[str, dict[str, Any]]
+) -> list[Statement]:
+    """A document's statements: its `source_policy_documents`' first, under its name (Terraform merges them
+    into it), then its own."""
+    statements = [
+        replace(s, document=document_name)
+        for source in source_documents(body, document_name)
+        for s in _statements_of(source, documents[source], directory, documents)
+    ]
+    statements += [_statement(document_name, raw, directory) for raw in body.get("statement", [])]
     for dynamic in body.get("dynamic", []):
         for block in dynamic.get("statement", {}).get("content", []):
             statements.append(_statement(document_name, block, directory))
@@ -211,9 +220,14 @@ def _statement(document_name: str, raw: dict[str, Any], directory: Path) -> Stat
 
 
 def policy_documents(directory: Path) -> dict[str, list[Statement]]:
+    """The policy documents of a directory. A document that is another's source is a part of that one, where
+    its statements are checked, not a policy of its own."""
+    documents = labelled(directory, "data", "aws_iam_policy_document")
+    sources = {source for name, body in documents.items() for source in source_documents(body, name)}
     return {
-        name: _statements_of(name, body, directory)
-        for name, body in labelled(directory, "data", "aws_iam_policy_document").items()
+        name: _statements_of(name, body, directory, documents)
+        for name, body in documents.items()
+        if name not in sources
     }
 
 

@@ -312,16 +312,37 @@ def _statement(document: str, raw: dict[str, Any], ev: Evaluator) -> Statement:
     )
 
 
+_DOC_REF = re.compile(r"^\$\{data\.aws_iam_policy_document\.([A-Za-z0-9_-]+)(?:\[[^]]*\])?\.json\}$")
+
+
+def source_documents(body: Mapping[str, Any], name: str) -> list[str]:
+    """The aws_iam_policy_document names a document's `source_policy_documents` lists (each
+    `data.aws_iam_policy_document.<name>.json`)."""
+    names = []
+    for reference in body.get("source_policy_documents") or []:
+        match = _DOC_REF.match(str(reference))
+        if not match:
+            raise ValueError(f"{name}: source {reference!r} is not an aws_iam_policy_document")
+        names.append(match.group(1))
+    return names
+
+
 def render_document(scope: ModuleScope, name: str, each: Any = None) -> list[Statement]:
-    """The statements of one aws_iam_policy_document, dynamic blocks expanded by their for_each."""
+    """The statements of one aws_iam_policy_document: those of its `source_policy_documents` first, under its
+    own name (Terraform merges them into it), then its own, dynamic blocks expanded by their for_each."""
     body = labelled(scope.directory, "data", "aws_iam_policy_document")[name]
+    statements = [
+        replace(s, document=name)
+        for source in source_documents(body, name)
+        for s in render_document(scope, source)
+    ]
     ev = scope.evaluator
     ev.names["each"] = {"value": each, "key": each}
     if each is not None and "for_each" in body:  # a map's instance: `each` names its key
         instances = ev.value(body["for_each"])
         if isinstance(instances, dict) and each in instances:
             ev.names["each"] = {"value": instances[each], "key": each}
-    statements = [_statement(name, raw, ev) for raw in body.get("statement", [])]
+    statements += [_statement(name, raw, ev) for raw in body.get("statement", [])]
     for dynamic in body.get("dynamic", []):
         block = dynamic["statement"]
         for_each = ev.value(block["for_each"])

@@ -2,9 +2,10 @@
 
 Every Lambda function is an instance of `modules/function` (function, role, role policies, log group,
 dead-letter queue, invoke config, standard alarms), every table of `modules/table`, every metric alarm of
-`modules/alarm`, and the restore worker and the drill share `modules/instance_restore_iam`. The evaluator
-(`terraform.py`) and the tests read each directory's blocks by type and name (`aws_lambda_function.backup`,
-`aws_iam_role_policy.restore_worker`), so a call of one of these (INLINED) is expanded into its caller:
+`modules/alarm`, every Recycle Bin rule of `modules/recycle_bin`, and the restore worker and the drill share
+`modules/instance_restore_iam`. The evaluator (`terraform.py`) and the tests read each directory's blocks by
+type and name (`aws_lambda_function.backup`, `aws_iam_role_policy.restore_worker`), so a call of one of these
+(INLINED) is expanded into its caller:
 
 - the module's resources and data sources join the caller's, renamed after the call: a block labelled
   `this` takes the call's name (`module "backup"`'s `aws_iam_role.this` is `aws_iam_role.backup`), any
@@ -54,7 +55,7 @@ from smart_vault.authz.tf_values import (
 )
 
 # modules/<name> whose calls are inlined into their callers.
-INLINED = ("function", "instance_restore_iam", "table", "alarm")
+INLINED = ("function", "instance_restore_iam", "table", "alarm", "recycle_bin")
 _KEEP = {("aws_caller_identity", "current"), ("aws_partition", "current"), ("aws_region", "current")}
 _REF = re.compile(
     r"(?<![\w.])(?:var\.([A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*)*)|local\.([A-Za-z_][\w-]*)"

@@ -146,29 +146,46 @@ def _independent(text: str) -> Any:
     return values[0] if all(v == values[0] for v in values) else None
 
 
-_EACH = re.compile(r"(?<![\w.])each\.(key|value)\b")
+_EACH = re.compile(r"(?<![\w.])each\.(key|value)((?:\.[A-Za-z_][\w-]*)*)(?![\w-])")
 
 
 def _instances(label: str, body: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """A block whose for_each is a map written out as its instances, `<label>["<key>"]`, each with `each.key`
-    and `each.value` in place; any other block as it is."""
+    and `each.value` in place (an attribute that becomes null is one not set); any other block as it is."""
     for_each = body.get("for_each")
     if not isinstance(for_each, dict) or not for_each:
         return {label: body}
     rest = {name: v for name, v in body.items() if name != "for_each"}
-    return {
-        f'{label}["{key}"]': _map_strings(rest, partial(_with_each, {"key": key, "value": value}))
+    instances = {
+        key: _map_strings(rest, partial(_with_each, {"key": key, "value": value}))
         for key, value in for_each.items()
     }
+    return {
+        f'{label}["{key}"]': {name: v for name, v in instance.items() if v is not None}
+        for key, instance in instances.items()
+    }
+
+
+def _each_value(each: dict[str, Any], match: re.Match[str]) -> tuple[Any, str]:
+    """What `each.key` / `each.value` and the attributes after it name (`each.value.hours` of an object
+    entry is that entry's `hours`), and the rest of the reference it could not follow."""
+    value, attributes = each[match.group(1)], match.group(2).split(".")[1:]
+    while attributes and isinstance(value, dict) and attributes[0] in value:
+        value = value[attributes.pop(0)]
+    return value, "".join(f".{a}" for a in attributes)
 
 
 def _with_each(each: dict[str, Any], text: str) -> Any:
     def replace(match: re.Match[str]) -> str:
-        return expression(each[match.group(1)])
+        value, rest = _each_value(each, match)
+        return expression(value) + rest
 
     def whole(reference: str) -> Any:
-        key = reference.removeprefix("each.")
-        return each[key] if reference.startswith("each.") and key in each else _NOT_ONE
+        match = _EACH.fullmatch(reference)
+        if match is None:
+            return _NOT_ONE
+        value, rest = _each_value(each, match)
+        return _NOT_ONE if rest else value
 
     return _folded(_substitute(text, _EACH, replace, whole))
 
