@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from smart_vault.authz import callers
-from smart_vault.authz.enforce import DISABLE_ENV, RECORD_ENV, Enforcer
+from smart_vault.authz.enforce import DISABLE_ENV, RECORD_ENV, Call, Enforcer
 from smart_vault.authz.facts import Facts, MotoFacts
 
 _evaluating = threading.local()
@@ -36,7 +36,7 @@ def check_call(
         return
     _evaluating.active = True
     try:
-        enforcer.check(function, service, operation, params, region, os.environ, account)
+        enforcer.check(Call(function, service, operation, params, region, os.environ, account))
     finally:
         _evaluating.active = False
 
