@@ -184,15 +184,7 @@ def handle(
     clients = clients or _clients(settings)
     if isinstance(request, (CopyCompleted, ReconcileCopies)):
         if isinstance(request, CopyCompleted):
-            copied = copy_finished(
-                request.run_id,
-                request.copy_snapshot_id,
-                request.succeeded,
-                request.cause,
-                settings,
-                clients,
-                now,
-            )
+            copied = copy_finished(request, settings, clients, now)
             if copied is None:
                 logger.info("copy event of an unmanaged snapshot ignored")
                 return dict(build_report(request.run_id, settings.dry_run))
