@@ -21,6 +21,7 @@ import pytest
 from smart_vault import aws
 from smart_vault.backup.metadata import instance_metadata, volume_metadata
 from smart_vault.tags import SET_SIZE_TAG
+from support.contract_env import CONTRACT_ENVIRONMENT
 from support.lambda_context import set_function_environment
 from support.restore_world import (
     FakeLambdaContext,
@@ -224,14 +225,7 @@ def set_drill_env(monkeypatch: pytest.MonkeyPatch, world: DrillWorld, **override
         "DRILL_SUBNET_ID": world.subnet_id,
         "DRILL_SECURITY_GROUP_IDS": world.security_group_id,
     }
-    optional = (
-        "DRILL_MAX_INSTANCES",
-        "DRILL_ROTATION_DAYS",
-        "DRILL_INSTANCE_TYPE",
-        "DRILL_TIMEOUT_SECONDS",
-        "DRILL_VALIDATION_FUNCTION",
-        "ALLOWED_INSTANCE_PROFILE_ARNS",
-    )
+    optional = CONTRACT_ENVIRONMENT["drill"] - values.keys()  # the drill's other variables: left unset
     set_function_environment(monkeypatch, values | overrides, optional)
 
 
