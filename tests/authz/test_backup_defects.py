@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 from fakes import ACCOUNT, FakeFacts
 
 from smart_vault import backup
-from smart_vault.authz.enforce import Enforcer
+from smart_vault.authz.enforce import Call, Enforcer
 from smart_vault.authz.facts import Ec2Resource, MotoFacts
 from support.backup_world import (
     COPY_LEDGER_TABLE,
@@ -51,7 +51,7 @@ def env(monkeypatch):
 
 
 def decide(facts, operation, params, region, env, service="ec2"):
-    outcomes, _, _ = Enforcer(facts).decide("backup", service, operation, params, region, env)
+    outcomes, _, _ = Enforcer(facts).decide(Call("backup", service, operation, params, region, env))
     return outcomes
 
 
@@ -111,7 +111,7 @@ def test_a_refused_table_key_answers_as_dynamodb_does(env):
     facts = FakeFacts(tables={COPY_LEDGER_TABLE: LEDGER_KEY}, policies={LEDGER_KEY: {"Statement": [deny]}})
     with pytest.raises(ClientError) as raised:
         Enforcer(facts).check(
-            "backup", "dynamodb", "GetItem", {"TableName": COPY_LEDGER_TABLE}, PRIMARY_REGION, env
+            Call("backup", "dynamodb", "GetItem", {"TableName": COPY_LEDGER_TABLE}, PRIMARY_REGION, env)
         )
     assert raised.value.response["Error"]["Code"] == "AccessDeniedException"
     assert raised.value.response["Error"]["Message"].startswith("KMS key access denied")
@@ -159,7 +159,7 @@ def test_copy_snapshot_refuses_an_unencrypted_or_untagged_copy(env):
 def test_a_refused_copy_answers_as_ec2_does(env):
     with pytest.raises(ClientError) as raised:
         Enforcer(copy_world(owner="210987654321")).check(
-            "backup", "ec2", "CopySnapshot", COPY_PARAMS, DR_REGION, env
+            Call("backup", "ec2", "CopySnapshot", COPY_PARAMS, DR_REGION, env)
         )
     assert raised.value.response["Error"]["Code"] == "UnauthorizedOperation"
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from fakes import ACCOUNT, BACKUP_ENV, DR, DR_KEY, MANAGED, PRIMARY, FakeFacts, put_events_policy
 
-from smart_vault.authz.enforce import Enforcer
+from smart_vault.authz.enforce import Call, Enforcer
 from smart_vault.authz.facts import Ec2Resource
 
 EBS_KEY = f"arn:aws:kms:{PRIMARY}:{ACCOUNT}:key/ebs"
@@ -489,7 +489,9 @@ CASES.append(
     ids=[c[0] for c in CASES],
 )
 def test_the_role_refuses(function, service, operation, params, region, action):
-    outcomes, _, _ = Enforcer(world()).decide(function, service, operation, params, region, ENV[function])
+    outcomes, _, _ = Enforcer(world()).decide(
+        Call(function, service, operation, params, region, ENV[function])
+    )
     assert action in {o.request.action for o in outcomes if not o.allowed}
 
 
@@ -524,7 +526,9 @@ def test_the_same_requests_done_right_are_allowed():
     managed += [("drill", "DeleteVolume", {"VolumeId": "vol-m"})]  # a drill volume left after termination
     for function, operation, params in managed:
         region = DR if operation in ("LockSnapshot", "ModifySnapshotAttribute") else PRIMARY
-        outcomes, _, _ = Enforcer(facts).decide(function, "ec2", operation, params, region, ENV[function])
+        outcomes, _, _ = Enforcer(facts).decide(
+            Call(function, "ec2", operation, params, region, ENV[function])
+        )
         assert [o.request.resource for o in outcomes if not o.allowed] == [], (function, operation)
     # (v3) The backup measures its own snapshots and marks its own DR copies.
     for service, operation, params, region in (
@@ -537,7 +541,9 @@ def test_the_same_requests_done_right_are_allowed():
             DR,
         ),
     ):
-        outcomes, _, _ = Enforcer(facts).decide("backup", service, operation, params, region, ENV["backup"])
+        outcomes, _, _ = Enforcer(facts).decide(
+            Call("backup", service, operation, params, region, ENV["backup"])
+        )
         assert [o.request.resource for o in outcomes if not o.allowed] == [], operation
     announce = {
         "Entries": [
@@ -549,14 +555,16 @@ def test_the_same_requests_done_right_are_allowed():
             }
         ]
     }
-    outcomes, _, _ = Enforcer(facts).decide("backup", "events", "PutEvents", announce, DR, ENV["backup"])
+    outcomes, _, _ = Enforcer(facts).decide(
+        Call("backup", "events", "PutEvents", announce, DR, ENV["backup"])
+    )
     assert [(o.allowed, o.allowed_by, o.resource_policy) for o in outcomes] == [
         (True, ("AnnounceOnTheVaultBus",), "allows")
     ]
 
     # The scripts of an application-consistent set: the tagged document on a backed-up instance.
     outcomes, _, _ = Enforcer(facts).decide(
-        "backup", "ssm", "SendCommand", script("scripts-doc", "i-b"), PRIMARY, ENV["backup"]
+        Call("backup", "ssm", "SendCommand", script("scripts-doc", "i-b"), PRIMARY, ENV["backup"])
     )
     assert {(o.request.resource, o.allowed_by) for o in outcomes} == {
         (f"arn:aws:ssm:{PRIMARY}:{ACCOUNT}:document/scripts-doc", ("RunScriptsOnlyFromTaggedDocuments",)),
@@ -565,7 +573,7 @@ def test_the_same_requests_done_right_are_allowed():
     # The API starts its worker (the functional tests replace that Invoke by a direct call of the worker).
     start = {"FunctionName": "smart-vault-restore-worker", "InvocationType": "Event"}
     outcomes, _, _ = Enforcer(facts).decide(
-        "restore_api", "lambda", "Invoke", start, PRIMARY, ENV["restore_api"]
+        Call("restore_api", "lambda", "Invoke", start, PRIMARY, ENV["restore_api"])
     )
     assert [o.allowed_by for o in outcomes] == [("StartWorkerAsynchronously",)]
 
@@ -578,12 +586,12 @@ def test_scripts_follow_the_configured_backup_tag():
     facts.add(PRIMARY, Ec2Resource("i-daily", {"backup": "daily"}))
     env = {**ENV["backup"], "BACKUP_TAG_KEY": "backup", "BACKUP_TAG_VALUE": "daily, weekly"}
     refused, _, _ = Enforcer(facts).decide(
-        "backup", "ssm", "SendCommand", script("scripts-doc", "i-b"), PRIMARY, env
+        Call("backup", "ssm", "SendCommand", script("scripts-doc", "i-b"), PRIMARY, env)
     )
     assert [o.request.resource for o in refused if not o.allowed] == [
         f"arn:aws:ec2:{PRIMARY}:{ACCOUNT}:instance/i-b"
     ]
     allowed, _, _ = Enforcer(facts).decide(
-        "backup", "ssm", "SendCommand", script("scripts-doc", "i-daily"), PRIMARY, env
+        Call("backup", "ssm", "SendCommand", script("scripts-doc", "i-daily"), PRIMARY, env)
     )
     assert all(o.allowed for o in allowed)

@@ -23,7 +23,7 @@ from fakes import (
 )
 
 from smart_vault.authz import terraform
-from smart_vault.authz.enforce import Enforcer
+from smart_vault.authz.enforce import Call, Enforcer
 from smart_vault.authz.facts import Ec2Resource
 from smart_vault.authz.policy import Decision, Request, resource_policy_allows
 from support.vault_world import dr_key_statements
@@ -76,7 +76,7 @@ def copy(source: str, *, tagged: bool = True, encrypted: bool = True) -> dict:
 
 def decide(operation: str, params: dict, service: str = "ec2", region: str = DR, facts=None):
     outcomes, _, _ = Enforcer(facts or vault_world()).decide(
-        "vault", service, operation, params, region, VAULT_ENV
+        Call("vault", service, operation, params, region, VAULT_ENV)
     )
     return outcomes
 
@@ -202,7 +202,7 @@ def test_the_vault_key_is_used_only_as_its_policy_says():
 
 def backup_announces(entry: dict, facts: FakeFacts) -> list:
     params = {"Entries": [{"Detail": "{}", "EventBusName": BUS, **entry}]}
-    outcomes, _, _ = Enforcer(facts).decide("backup", "events", "PutEvents", params, DR, BACKUP_ENV)
+    outcomes, _, _ = Enforcer(facts).decide(Call("backup", "events", "PutEvents", params, DR, BACKUP_ENV))
     return outcomes
 
 

@@ -250,7 +250,7 @@ def test_the_run_continues_when_more_scripts_would_not_fit_in_the_invocation(fle
         RunRequest("run-c", False), BackupSettings.from_env(), clients, datetime.now(UTC), None, deadline
     )
 
-    assert result.continuation is not None and result.continuation.after == ids[0]
+    assert result.continuation is not None and result.continuation.next_run.after == ids[0]
     assert [i["instance_id"] for i in result.report["instances"]] == [ids[0]]
     assert (
         set_flags(fleet, ids[0]) == {"true"}

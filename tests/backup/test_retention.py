@@ -175,23 +175,17 @@ def test_old_pending_snapshot_is_not_deleted_but_old_error_snapshot_is():
 
 
 def test_dr_copies_group_by_source_volume_tag_not_their_placeholder_volume():
+    # Two copies of two volumes, both with the placeholder volume id CopySnapshot gives a copy.
     copies = [
         Snapshot(
-            "snap-a",
+            f"snap-{volume}",
             "dr",
             "completed",
             NOW - timedelta(days=50),
             "vol-ffffffff",
-            tags={"ManagedBy": "smart-vault", "smart-vault:source-volume": "vol-a"},
-        ),
-        Snapshot(
-            "snap-b",
-            "dr",
-            "completed",
-            NOW - timedelta(days=50),
-            "vol-ffffffff",
-            tags={"ManagedBy": "smart-vault", "smart-vault:source-volume": "vol-b"},
-        ),
+            tags={"ManagedBy": "smart-vault", "smart-vault:source-volume": f"vol-{volume}"},
+        )
+        for volume in ("a", "b")
     ]
     assert set(verdicts(copies, DR).values()) == {KEEP_NEWEST}
 

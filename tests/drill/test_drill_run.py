@@ -21,6 +21,7 @@ from support.drill_world import (
     every_volume_and_image,
     notifications,
     protect,
+    register_image,
     scheduled_event,
 )
 from support.logs import emf_metrics
@@ -127,12 +128,7 @@ def test_a_manual_run_drills_exactly_the_named_instances(world):
 
 def test_incomplete_sets_and_other_platforms_are_not_drilled(world):
     ec2 = world.ec2()
-    image = ec2.register_image(
-        Name="win",
-        RootDeviceName="/dev/sda1",
-        Architecture="x86_64",
-        BlockDeviceMappings=[{"DeviceName": "/dev/sda1", "Ebs": {}}],
-    )["ImageId"]
+    image = register_image(ec2, "win", root_device="/dev/sda1")
     windows = protect(
         ec2, world.source_subnet_id, image, "win-1", platform="Windows", root_device="/dev/sda1"
     )

@@ -26,11 +26,10 @@ from support.backup_world import (
     make_fleet,
     scheduled_event,
 )
-from support.injection import INJECTED_REQUEST_ID_PREFIX, Fault
+from support.injection import RAW_AWS_TEXT, Fault, assert_readable
 from support.logs import CapturedLogs
 
 GOLD = {"Backup-Tier": "Gold"}
-RAW_AWS_TEXT = ("An error occurred (", INJECTED_REQUEST_ID_PREFIX, "Traceback")
 
 
 @pytest.fixture
@@ -74,12 +73,6 @@ def the_notification(inbox) -> tuple[dict, dict]:
     assert envelope["Subject"].startswith("Smart Vault backup")
     assert envelope["MessageAttributes"]["event_type"]["Value"] == "backup.completed"
     return envelope, json.loads(envelope["Message"])
-
-
-def assert_readable(text: str | None) -> None:
-    assert text
-    for raw in RAW_AWS_TEXT:
-        assert raw not in text
 
 
 def launch(fleet, count: int) -> list[str]:

@@ -15,7 +15,7 @@ from freezegun import freeze_time
 
 from smart_vault import aws
 from smart_vault.aws import MAX_ATTEMPTS
-from support.injection import INJECTED_REQUEST_ID_PREFIX, Fault, WorkerKilled, atomic_moto
+from support.injection import Fault, WorkerKilled, assert_readable, atomic_moto
 from support.restore_world import (
     DR_REGION,
     IDEMPOTENCY_TABLE,
@@ -35,7 +35,6 @@ from support.restore_world import (
 
 REGIONS = (PRIMARY_REGION, DR_REGION)
 ALL_ATTEMPTS = MAX_ATTEMPTS + 1  # botocore's max_attempts counts retries after the first attempt
-RAW_AWS_TEXT = ("An error occurred (", INJECTED_REQUEST_ID_PREFIX, "Traceback")
 
 
 def accepted_restore(world, body) -> str:
@@ -76,12 +75,6 @@ def the_notification(world) -> tuple[dict, dict]:
     assert envelope["Subject"].startswith("Smart Vault restore")
     assert envelope["MessageAttributes"]["event_type"]["Value"] == "restore.completed"
     return envelope, json.loads(envelope["Message"])
-
-
-def assert_readable(text: str | None) -> None:
-    assert text
-    for raw in RAW_AWS_TEXT:
-        assert raw not in text
 
 
 # ------------------------------------------------------------------------------- DynamoDB failing in the API

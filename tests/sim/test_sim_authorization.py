@@ -8,7 +8,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from smart_vault.authz import callers
-from smart_vault.authz.enforce import Enforcer
+from smart_vault.authz.enforce import Call, Enforcer
 from smart_vault.sim.authz import SimFacts, authorized, operation_name
 from smart_vault.sim.dynamodb import SimDynamoDB
 from smart_vault.sim.ec2 import SimEC2
@@ -58,7 +58,7 @@ def test_the_ledger_table_key_is_evaluated_through_dynamodb(world, as_backup):
     facts = SimFacts(world, ACCOUNT, {"smart-vault-copy-ledger": LEDGER_KEY})
     enforcer = Enforcer(facts)
     outcomes, _, _ = enforcer.decide(
-        "backup", "dynamodb", "PutItem", {"TableName": "smart-vault-copy-ledger"}, PRIMARY, ENV
+        Call("backup", "dynamodb", "PutItem", {"TableName": "smart-vault-copy-ledger"}, PRIMARY, ENV)
     )
     assert [(o.request.action, o.allowed) for o in outcomes] == [
         ("dynamodb:PutItem", True),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from smart_vault.authz.enforce import Enforcer
+from smart_vault.authz.enforce import Call, Enforcer
 from smart_vault.sim.authz import SimFacts
 from smart_vault.sim.authz_cache import CachingEnforcer
 from smart_vault.sim.world import ACCOUNT, SimParams, SimWorld
@@ -16,7 +16,7 @@ ENV = {"AWS_REGION": PRIMARY, "DR_REGION": DR, "COPY_LEDGER_TABLE": "smart-vault
 
 def _delete(enforcer: Enforcer, snapshot_id: str) -> list[bool]:
     outcomes, _, _ = enforcer.decide(
-        "backup", "ec2", "DeleteSnapshot", {"SnapshotId": snapshot_id}, PRIMARY, ENV
+        Call("backup", "ec2", "DeleteSnapshot", {"SnapshotId": snapshot_id}, PRIMARY, ENV)
     )
     return [o.allowed for o in outcomes]
 
@@ -31,7 +31,7 @@ def test_a_cached_decision_follows_the_world_and_matches_the_enforcer(monkeypatc
     decided = []
     decide = Enforcer.decide
     monkeypatch.setattr(
-        Enforcer, "decide", lambda self, *a, **k: decided.append(a[2]) or decide(self, *a, **k)
+        Enforcer, "decide", lambda self, call: decided.append(call.operation) or decide(self, call)
     )
 
     first = _delete(cached, snapshot["SnapshotId"])
@@ -54,12 +54,12 @@ def test_dynamodb_calls_are_keyed_on_their_tables_only(monkeypatch):
     decided = []
     decide = Enforcer.decide
     monkeypatch.setattr(
-        Enforcer, "decide", lambda self, *a, **k: decided.append(a[3]) or decide(self, *a, **k)
+        Enforcer, "decide", lambda self, call: decided.append(call.params) or decide(self, call)
     )
 
     def put(enforcer: Enforcer, table: str, pk: str) -> list[tuple[str, bool]]:
         params = {"TableName": table, "Item": {"pk": {"S": pk}}}
-        outcomes, _, _ = enforcer.decide("backup", "dynamodb", "PutItem", params, PRIMARY, ENV)
+        outcomes, _, _ = enforcer.decide(Call("backup", "dynamodb", "PutItem", params, PRIMARY, ENV))
         return [(o.request.resource, o.allowed) for o in outcomes]
 
     assert put(cached, "smart-vault-copy-ledger", "a") == put(cached, "smart-vault-copy-ledger", "b")
@@ -88,13 +88,17 @@ def test_a_decision_read_through_another_accounts_facts_is_never_reused(monkeypa
     decided = []
     decide = Enforcer.decide
     monkeypatch.setattr(
-        Enforcer, "decide", lambda self, *a, **k: decided.append(a[2]) or decide(self, *a, **k)
+        Enforcer, "decide", lambda self, call: decided.append(call.operation) or decide(self, call)
     )
     for _ in range(2):
         cached.decide(
-            "backup", "ec2", "DeleteSnapshot", {"SnapshotId": snapshot["SnapshotId"]}, PRIMARY, ENV, vault
+            Call(
+                "backup", "ec2", "DeleteSnapshot", {"SnapshotId": snapshot["SnapshotId"]}, PRIMARY, ENV, vault
+            )
         )
     assert decided == ["DeleteSnapshot", "DeleteSnapshot"]
     for _ in range(2):  # the workload account's own facts: recorded, so reused
-        cached.decide("backup", "ec2", "DeleteSnapshot", {"SnapshotId": snapshot["SnapshotId"]}, PRIMARY, ENV)
+        cached.decide(
+            Call("backup", "ec2", "DeleteSnapshot", {"SnapshotId": snapshot["SnapshotId"]}, PRIMARY, ENV)
+        )
     assert len(decided) == 3

@@ -30,6 +30,7 @@ from smart_vault.authz.callers import (  # noqa: F401 - re-exported for the test
     calling_function,
     function_of_module,
 )
+from smart_vault.authz.hook import every_client, hook_client
 
 ENV = "SMART_VAULT_AWS_CALLS"
 
@@ -56,33 +57,15 @@ class Recorder:
                 handle.write(json.dumps(line) + "\n")
 
     def attach(self, client: Any) -> Any:
-        attached = client.__dict__.setdefault("_smart_vault_recorders", set())
-        if id(self) in attached:
-            return client
-        attached.add(id(self))
-        service = client.meta.service_model.service_name
-        region = client.meta.region_name or ""
+        return hook_client(client, self, "before-call", self._before_call)
 
-        def before_call(model: Any, **_: Any) -> None:
-            self.record(service, model.name, region)
-
-        client.meta.events.register_first("before-call", before_call)
-        return client
+    def _before_call(self, service: str, region: str, model: Any, **_: Any) -> None:
+        self.record(service, model.name, region)
 
 
 @contextmanager
 def recording(directory: str) -> Iterator[Recorder]:
     """Attach the recorder to every botocore client created inside the block (boto3's and smart_vault.aws's)."""
-    import botocore.session
-
     recorder = Recorder(Path(directory))
-    original = botocore.session.Session.create_client
-
-    def create_client(self: Any, *args: Any, **kwargs: Any) -> Any:
-        return recorder.attach(original(self, *args, **kwargs))
-
-    botocore.session.Session.create_client = create_client
-    try:
+    with every_client(recorder.attach):
         yield recorder
-    finally:
-        botocore.session.Session.create_client = original

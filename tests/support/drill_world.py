@@ -21,8 +21,14 @@ import pytest
 from smart_vault import aws
 from smart_vault.backup.metadata import instance_metadata, volume_metadata
 from smart_vault.tags import SET_SIZE_TAG
+from support.contract_env import CONTRACT_ENVIRONMENT
 from support.lambda_context import set_function_environment
-from support.restore_world import FakeLambdaContext, route_lambda_to, share_botocore_session
+from support.restore_world import (
+    FakeLambdaContext,
+    RecordedInvocations,
+    route_lambda_to,
+    share_botocore_session,
+)
 
 REGION = "eu-west-1"  # tests/conftest.py's AWS_REGION: the drill function drills its own region
 RESULTS_TABLE = "smart-vault-drill-results"
@@ -31,7 +37,7 @@ VALIDATION_FUNCTION = "smart-vault-drill-check"
 
 
 @dataclass
-class FakeValidation:
+class FakeValidation(RecordedInvocations):
     """The validation Lambda: answers every synchronous Invoke with `answer` (or a function error)."""
 
     answer: Any = field(default_factory=lambda: {"passed": True, "detail": "HTTP 200 from /health"})
@@ -45,9 +51,6 @@ class FakeValidation:
         if self.function_error:
             response["FunctionError"] = self.function_error
         return response
-
-    def payloads(self) -> list[dict[str, Any]]:
-        return [json.loads(call["Payload"]) for call in self.invocations]
 
 
 @dataclass
@@ -74,6 +77,16 @@ class DrillWorld:
 
 def backup_set_id() -> str:
     return f"bset-{secrets.token_hex(10)}"
+
+
+def register_image(ec2: Any, name: str, root_device: str = "/dev/xvda") -> str:
+    """An x86_64 image booting from `root_device`, the one volume it maps."""
+    return ec2.register_image(
+        Name=name,
+        RootDeviceName=root_device,
+        Architecture="x86_64",
+        BlockDeviceMappings=[{"DeviceName": root_device, "Ebs": {}}],
+    )["ImageId"]
 
 
 def protect(
@@ -191,12 +204,7 @@ def build_world(count: int = 3) -> DrillWorld:
     drill_vpc = ec2.create_vpc(CidrBlock="10.99.0.0/16")["Vpc"]["VpcId"]
     drill_subnet = ec2.create_subnet(VpcId=drill_vpc, CidrBlock="10.99.1.0/24", AvailabilityZone=f"{REGION}b")
     group = ec2.create_security_group(GroupName="drill", Description="drill, no inbound", VpcId=drill_vpc)
-    image_id = ec2.register_image(
-        Name="base",
-        RootDeviceName="/dev/xvda",
-        Architecture="x86_64",
-        BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {}}],
-    )["ImageId"]
+    image_id = register_image(ec2, "base")
     source_subnet_id = source_subnet["Subnet"]["SubnetId"]
     protected = [protect(ec2, source_subnet_id, image_id, f"web-{n}") for n in range(1, count + 1)]
     return DrillWorld(
@@ -217,14 +225,7 @@ def set_drill_env(monkeypatch: pytest.MonkeyPatch, world: DrillWorld, **override
         "DRILL_SUBNET_ID": world.subnet_id,
         "DRILL_SECURITY_GROUP_IDS": world.security_group_id,
     }
-    optional = (
-        "DRILL_MAX_INSTANCES",
-        "DRILL_ROTATION_DAYS",
-        "DRILL_INSTANCE_TYPE",
-        "DRILL_TIMEOUT_SECONDS",
-        "DRILL_VALIDATION_FUNCTION",
-        "ALLOWED_INSTANCE_PROFILE_ARNS",
-    )
+    optional = CONTRACT_ENVIRONMENT["drill"] - values.keys()  # the drill's other variables: left unset
     set_function_environment(monkeypatch, values | overrides, optional)
 
 

@@ -34,6 +34,9 @@ from botocore.awsrequest import AWSResponse
 
 # Every injected error carries a request id with this prefix, so leak checks can look for it verbatim.
 INJECTED_REQUEST_ID_PREFIX = "f4017ed0"
+# What an injected fault's raw text looks like: a report or notification that shows it has not been made
+# readable (botocore's message, the injected request id, a stack trace).
+RAW_AWS_TEXT = ("An error occurred (", INJECTED_REQUEST_ID_PREFIX, "Traceback")
 # Requests that a fault answered are pointed here so that moto's own before-send handler, which runs after
 # ours, does not recognise them as AWS calls and leaves its backend untouched.
 _DIVERTED_URL = "https://fault-injected.invalid/"
@@ -267,6 +270,14 @@ class FaultInjector:
             return  # the call failed: an interrupt after it would not test anything new
         if self._interrupt_for(event_name, after=True):
             raise WorkerKilled(f"killed after {event_name}")
+
+
+def assert_readable(text: str | None) -> None:
+    """An error a report or notification shows: present, and with none of an injected fault's raw text.
+    (The messages are explicit: pytest rewrites the asserts of test modules only.)"""
+    assert text, f"no error text: {text!r}"
+    for raw in RAW_AWS_TEXT:
+        assert raw not in text, f"{raw!r} in {text!r}"
 
 
 @dataclass

@@ -33,7 +33,16 @@ TOPIC_NAME = "smart-vault-notifications"
 MANAGED = {"ManagedBy": "smart-vault"}
 
 
-class FakeLambdaClient:
+class RecordedInvocations:
+    """The `Invoke` calls a fake Lambda client was given, and their JSON payloads."""
+
+    invocations: list[dict[str, Any]]
+
+    def payloads(self) -> list[dict[str, Any]]:
+        return [json.loads(call["Payload"]) for call in self.invocations]
+
+
+class FakeLambdaClient(RecordedInvocations):
     """Records `Invoke` calls of the API (moto cannot execute Lambda code)."""
 
     def __init__(self, fail_with: Exception | None = None):
@@ -45,9 +54,6 @@ class FakeLambdaClient:
             raise self.fail_with
         self.invocations.append(kwargs)
         return {"StatusCode": 202}
-
-    def payloads(self) -> list[dict[str, Any]]:
-        return [json.loads(call["Payload"]) for call in self.invocations]
 
 
 @dataclass

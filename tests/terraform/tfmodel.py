@@ -26,7 +26,7 @@ MODULE_SOURCES = {
 }
 OPENAPI = REPO / "openapi.yaml"
 
-# The three Lambda functions: (directory, resource name) of their aws_lambda_function.
+# The Lambda functions: (directory, resource name) of their aws_lambda_function.
 FUNCTIONS = {
     "backup": (REPO, "backup"),
     "restore_api": (MODULE_DIR, "restore_api"),
@@ -34,13 +34,9 @@ FUNCTIONS = {
     "drill": (DRILL_DIR, "drill"),
     "vault": (VAULT_DIR, "vault"),
 }
-# The locals map whose values are the role's policy documents, per function.
+# The locals map whose values are the role's policy documents, per function: `<resource>_policies`, beside it.
 ROLE_POLICY_MAPS = {
-    "backup": (REPO, "backup_policies"),
-    "restore_api": (MODULE_DIR, "restore_api_policies"),
-    "restore_worker": (MODULE_DIR, "restore_worker_policies"),
-    "drill": (DRILL_DIR, "drill_policies"),
-    "vault": (VAULT_DIR, "vault_policies"),
+    name: (directory, f"{resource}_policies") for name, (directory, resource) in FUNCTIONS.items()
 }
 
 _REF = re.compile(r"^\$\{(local|var)\.([A-Za-z0-9_-]+)((?:\.[A-Za-z0-9_-]+)*)\}$")

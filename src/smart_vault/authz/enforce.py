@@ -45,6 +45,19 @@ DISABLE_ENV = "SMART_VAULT_AUTHZ"  # "off" disables enforcement (never set by ma
 
 
 @dataclass(frozen=True)
+class Call:
+    """One AWS call a Lambda function's code makes: what an authorization is decided for."""
+
+    function: str  # the function's name in the Terraform (backup, restore_api, ...)
+    service: str  # botocore's service name, or "lambda-service" for what Lambda does with the role
+    operation: str
+    params: dict[str, Any]
+    region: str
+    environment: Mapping[str, str]  # the function's environment variables
+    account: str | None = None  # the caller's account when it is not the facts' (the vault's function)
+
+
+@dataclass(frozen=True)
 class Outcome:
     authorization: requests.Authorization
     request: Request
@@ -98,38 +111,28 @@ class Enforcer:
         """Whether `account`'s calls are answered by another account's facts (`for_account`), not these."""
         return bool(account) and account != self.facts.account and hasattr(self.facts, "for_account")
 
-    def decide(
-        self,
-        function: str,
-        service: str,
-        operation: str,
-        params: dict[str, Any],
-        region: str,
-        environment: Mapping[str, str],
-        account: str | None = None,
-    ) -> tuple[list[Outcome], str, terraform.Deployment]:
-        """`account`: the caller's account when it is not the facts' (the vault account's function)."""
+    def decide(self, call: Call) -> tuple[list[Outcome], str, terraform.Deployment]:
         facts = self.facts
-        if self._another_account(account):  # facts that have `for_account` (MotoFacts)
-            facts = cast(Any, facts).for_account(account)
-        deployment = deployment_for(function, environment, facts.account, facts)
-        home = function_region(environment)
+        if self._another_account(call.account):  # facts that have `for_account` (MotoFacts)
+            facts = cast(Any, facts).for_account(call.account)
+        function = call.function
+        deployment = deployment_for(function, call.environment, facts.account, facts)
+        home = function_region(call.environment)
         statements = terraform.role_statements(function, home, deployment)
         principal = terraform.role_arn(function, home, deployment)
+        if call.service == "lambda-service":  # the Lambda service acts in the function's own region
+            call = replace(call, region=home)
+            found = lambda_service.invocation_authorizations(
+                function, home, deployment, failed_async=call.operation == "InvokeFailed"
+            )
+        else:
+            found = requests.authorizations(call.service, call.operation, call.params, call.region, facts)
         global_context = {
             "aws:PrincipalArn": principal,
             "aws:PrincipalAccount": facts.account,
-            "aws:RequestedRegion": region,
+            "aws:RequestedRegion": call.region,
         }
         outcomes = []
-        if service == "lambda-service":
-            region = home
-            global_context["aws:RequestedRegion"] = region
-            found = lambda_service.invocation_authorizations(
-                function, region, deployment, failed_async=operation == "InvokeFailed"
-            )
-        else:
-            found = requests.authorizations(service, operation, params, region, facts)
         for authorization in found:
             for raw in authorization.requests:
                 request = Request(raw.action, raw.resource, {**global_context, **raw.context}, principal)
@@ -140,7 +143,7 @@ class Enforcer:
                     outcome = self._with_key_policy(outcome, decision, deployment, facts)
                 outcome = self._with_owner(outcome, decision, deployment, facts)
                 outcomes.append(outcome)
-        self._write(function, service, operation, region, (home, deployment), outcomes)
+        self._write(call, (home, deployment), outcomes)
         return outcomes, principal, deployment
 
     def check_invocation(
@@ -148,9 +151,8 @@ class Enforcer:
     ) -> list[Outcome]:
         """What the Lambda service does with the function's role for one invocation (lambda_service.py):
         refused like a call, as AWS then fails the invocation (or drops the failed event)."""
-        return self.check(
-            function, "lambda-service", "Invoke" + ("Failed" if failed_async else ""), {}, "", environment
-        )
+        operation = "Invoke" + ("Failed" if failed_async else "")
+        return self.check(Call(function, "lambda-service", operation, {}, "", environment))
 
     def _with_key_policy(
         self, outcome: Outcome, decision: Decision, deployment: terraform.Deployment, facts: Facts
@@ -223,42 +225,24 @@ class Enforcer:
             else terraform.key_policy(region, deployment)
         )
 
-    def check(
-        self,
-        function: str,
-        service: str,
-        operation: str,
-        params: dict[str, Any],
-        region: str,
-        environment: Mapping[str, str],
-        account: str | None = None,
-    ) -> list[Outcome]:
-        outcomes, principal, _ = self.decide(
-            function, service, operation, params, region, environment, account
-        )
+    def check(self, call: Call) -> list[Outcome]:
+        """`decide`, raising the error the service answers with for the first request refused."""
+        outcomes, principal, _ = self.decide(call)
         for outcome in outcomes:
             if not outcome.allowed:
-                raise _denial(service, operation, outcome, principal)
+                raise _denial(call.service, call.operation, outcome, principal)
         return outcomes
 
-    def _write(
-        self,
-        function: str,
-        service: str,
-        operation: str,
-        region: str,
-        placed: tuple[str, terraform.Deployment],
-        outcomes: list[Outcome],
-    ) -> None:
+    def _write(self, call: Call, placed: tuple[str, terraform.Deployment], outcomes: list[Outcome]) -> None:
         if self._record is None or not outcomes:
             return
         test = os.environ.get("PYTEST_CURRENT_TEST", "").rsplit(" ", 1)[0]
         line = json.dumps(
             {
-                "function": function,
-                "service": service,
-                "operation": operation,
-                "region": region,
+                "function": call.function,
+                "service": call.service,
+                "operation": call.operation,
+                "region": call.region,
                 "function_region": placed[0],
                 "primary_region": placed[1].primary_region,
                 "peer_region": placed[1].dr_region,
@@ -300,4 +284,4 @@ def _account_of(arn: str) -> str:
     return parts[4] if len(parts) > 4 and arn.startswith("arn:") else ""
 
 
-__all__ = ["Decision", "Enforcer"]
+__all__ = ["Call", "Decision", "Enforcer"]

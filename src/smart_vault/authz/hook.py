@@ -8,12 +8,13 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 from smart_vault.authz import callers
-from smart_vault.authz.enforce import DISABLE_ENV, RECORD_ENV, Enforcer
+from smart_vault.authz.enforce import DISABLE_ENV, RECORD_ENV, Call, Enforcer
 from smart_vault.authz.facts import Facts, MotoFacts
 
 _evaluating = threading.local()
@@ -36,7 +37,7 @@ def check_call(
         return
     _evaluating.active = True
     try:
-        enforcer.check(function, service, operation, params, region, os.environ, account)
+        enforcer.check(Call(function, service, operation, params, region, os.environ, account))
     finally:
         _evaluating.active = False
 
@@ -50,37 +51,50 @@ def _caller_account(enforcer: Enforcer, client: Any) -> str | None:
     return account_of(getattr(credentials, "access_key", "") or "")
 
 
-def attach(enforcer: Enforcer, client: Any) -> Any:
-    marks = client.__dict__.setdefault("_smart_vault_authz", set())
-    if id(enforcer) in marks:
+def hook_client(client: Any, owner: object, event: str, handler: Callable[..., None]) -> Any:
+    """Register `handler(service, region, **event_kwargs)` first on `client`'s botocore `event`, once per
+    `owner` (a client may pass through the hooks of more than one block, or of the same one twice)."""
+    marks = client.__dict__.setdefault("_smart_vault_hooks", set())
+    if (id(owner), event) in marks:
         return client
-    marks.add(id(enforcer))
+    marks.add((id(owner), event))
     service = client.meta.service_model.service_name
-    region = client.meta.region_name or ""
+    client.meta.events.register_first(event, partial(handler, service, client.meta.region_name or ""))
+    return client
 
-    def before_parameter_build(params: dict[str, Any], model: Any, **_: Any) -> None:
+
+@contextmanager
+def every_client(attach: Callable[[Any], Any]) -> Iterator[None]:
+    """Pass every botocore client created inside the block (boto3's and smart_vault.aws's alike) to `attach`."""
+    import botocore.session
+
+    original = botocore.session.Session.create_client
+
+    def create_client(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return attach(original(self, *args, **kwargs))
+
+    # Patching botocore is the point here: the checker cannot follow a replaced method.
+    botocore.session.Session.create_client = create_client  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        botocore.session.Session.create_client = original  # type: ignore[method-assign]
+
+
+def attach(enforcer: Enforcer, client: Any) -> Any:
+    def before_parameter_build(
+        service: str, region: str, params: dict[str, Any], model: Any, **_: Any
+    ) -> None:
         check_call(enforcer, service, model.name, params, region, _caller_account(enforcer, client))
 
-    client.meta.events.register_first("before-parameter-build", before_parameter_build)
-    return client
+    return hook_client(client, enforcer, "before-parameter-build", before_parameter_build)
 
 
 @contextmanager
 def enforcing(facts: Facts | None = None, record_dir: str | None = None) -> Iterator[Enforcer]:
     """Attach the authorization layer to every botocore client created inside the block."""
-    import botocore.session
-
     enforcer = Enforcer(
         facts or MotoFacts(), record_dir if record_dir is not None else os.environ.get(RECORD_ENV)
     )
-    original = botocore.session.Session.create_client
-
-    def create_client(self: Any, *args: Any, **kwargs: Any) -> Any:
-        return attach(enforcer, original(self, *args, **kwargs))
-
-    # Patching botocore is the point here: the checker cannot follow a replaced method.
-    botocore.session.Session.create_client = create_client  # type: ignore[method-assign]
-    try:
+    with every_client(lambda client: attach(enforcer, client)):
         yield enforcer
-    finally:
-        botocore.session.Session.create_client = original  # type: ignore[method-assign]

@@ -10,6 +10,7 @@ from datetime import datetime
 from smart_vault.backup import copy_failures
 from smart_vault.backup.copied_once import mark_copied
 from smart_vault.backup.dr_copies import owed_copy
+from smart_vault.backup.events import CopyCompleted
 from smart_vault.backup.invocation import Clients, RunResult
 from smart_vault.backup.owed_copies import reconcile_owed_copies, start_queued_copies
 from smart_vault.backup.protection import share_finished_copy
@@ -24,13 +25,7 @@ from smart_vault.tags import COMPLETED
 
 @trace
 def copy_finished(
-    run_id: str,
-    copy_snapshot_id: str,
-    succeeded: bool,
-    cause: str,
-    settings: BackupSettings,
-    clients: Clients,
-    now: datetime,
+    event: CopyCompleted, settings: BackupSettings, clients: Clients, now: datetime
 ) -> RunResult | None:
     """(v2) A copy in the DR region finished. None when the snapshot is not a managed copy (ignored).
 
@@ -40,22 +35,22 @@ def copy_finished(
     describing both regions (`reconcile_owed_copies`).
     """
     try:
-        found = describe_snapshots_by_id(clients.dr_ec2, settings.dr_region, [copy_snapshot_id])
+        found = describe_snapshots_by_id(clients.dr_ec2, settings.dr_region, [event.copy_snapshot_id])
     except AwsError as exc:
-        failure = {"resource": copy_snapshot_id, "error": exc.readable()}
-        return RunResult(report=build_report(run_id, settings.dry_run, failures=[failure]))
+        failure = {"resource": event.copy_snapshot_id, "error": exc.readable()}
+        return RunResult(report=build_report(event.run_id, settings.dry_run, failures=[failure]))
     copy = next((s for s in found if s.managed and s.source_snapshot), None)
     if copy is None:
         return None
     try:
-        failures = _copy_outcome(copy, succeeded, cause, settings, clients, now)
+        failures = _copy_outcome(copy, event.succeeded, event.cause, settings, clients, now)
     except AwsError as exc:
         failures = [{"resource": "copy ledger", "error": exc.readable()}]
-    if succeeded:  # (v3) the completed copy goes to the vault account at once
+    if event.succeeded:  # (v3) the completed copy goes to the vault account at once
         failures += share_finished_copy(clients, settings, copy, now)
     if clients.ledger is None or settings.dry_run:
-        return reconcile_owed_copies(run_id, settings, clients, now, failures)
-    return start_queued_copies(run_id, settings, clients, now, failures)
+        return reconcile_owed_copies(event.run_id, settings, clients, now, failures)
+    return start_queued_copies(event.run_id, settings, clients, now, failures)
 
 
 def _copy_outcome(

@@ -58,15 +58,15 @@ def start_continuation(continuation: Continuation, context: Any, settings: Backu
             aws.client("lambda", settings.region).invoke(
                 FunctionName=function,
                 InvocationType="Event",
-                Payload=json.dumps(continuation.as_payload()).encode(),
+                Payload=json.dumps(continuation.next_run.as_payload()).encode(),
             )
     except AwsError as exc:
         return exc.readable()
     logger.info(
         "run continues in a new invocation",
         extra={
-            "invocation": continuation.invocation,
-            "after": continuation.after,
+            "invocation": continuation.next_run.invocation,
+            "after": continuation.next_run.after,
             "remaining": continuation.remaining,
         },
     )
@@ -150,7 +150,7 @@ def _full_run(
     # The chain is broken: this invocation becomes the last one and says what was not reached.
     failure = {
         "resource": "continuation",
-        "error": f"{result.continuation.remaining} instances after {result.continuation.after} were not reached: {error}",
+        "error": f"{result.continuation.remaining} instances after {result.continuation.next_run.after} were not reached: {error}",
     }
     report = build_report(
         result.report["run_id"],
@@ -184,15 +184,7 @@ def handle(
     clients = clients or _clients(settings)
     if isinstance(request, (CopyCompleted, ReconcileCopies)):
         if isinstance(request, CopyCompleted):
-            copied = copy_finished(
-                request.run_id,
-                request.copy_snapshot_id,
-                request.succeeded,
-                request.cause,
-                settings,
-                clients,
-                now,
-            )
+            copied = copy_finished(request, settings, clients, now)
             if copied is None:
                 logger.info("copy event of an unmanaged snapshot ignored")
                 return dict(build_report(request.run_id, settings.dry_run))

@@ -48,6 +48,19 @@ class ContinuedRun:
     invocation: int
     failures: tuple[tuple[str, str], ...] = ()
 
+    def as_payload(self) -> dict[str, Any]:
+        """The event that starts this invocation (what `parse_event` reads back as this run)."""
+        return {
+            "continuation": {
+                "run_id": self.run_id,
+                "dry_run": self.dry_run,
+                "instance_ids": list(self.instance_ids) if self.instance_ids is not None else None,
+                "after": self.after,
+                "invocation": self.invocation,
+                "failures": [list(f) for f in self.failures],
+            }
+        }
+
 
 @dataclass(frozen=True)
 class SnapshotsCompleted:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from smart_vault.backup.anomalies import ChangeOutcome
 from smart_vault.backup.dr_copies import snapshots_needing_copy
+from smart_vault.backup.events import ContinuedRun
 from smart_vault.backup.ledger import CopyLedger
 from smart_vault.backup.protection import Protection
 from smart_vault.backup.report import Report
@@ -84,27 +85,11 @@ class RunRequest:
 
 @dataclass(frozen=True)
 class Continuation:
-    """What the next invocation of a run needs (JSON-serialisable through `as_payload`)."""
+    """What the next invocation of a run needs: the event it is sent, and the instances not started yet (for
+    logs and the report of a broken chain)."""
 
-    run_id: str
-    dry_run: bool
-    instance_ids: tuple[str, ...] | None
-    after: str
-    invocation: int
-    failures: tuple[tuple[str, str], ...]
-    remaining: int  # instances not started yet (for logs and the report of a broken chain)
-
-    def as_payload(self) -> dict[str, Any]:
-        return {
-            "continuation": {
-                "run_id": self.run_id,
-                "dry_run": self.dry_run,
-                "instance_ids": list(self.instance_ids) if self.instance_ids is not None else None,
-                "after": self.after,
-                "invocation": self.invocation,
-                "failures": [list(f) for f in self.failures],
-            }
-        }
+    next_run: ContinuedRun
+    remaining: int
 
 
 @dataclass

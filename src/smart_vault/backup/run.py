@@ -22,6 +22,7 @@ from smart_vault.backup.anomalies import ChangeMeter, meter_for
 from smart_vault.backup.app_consistent import Clock
 from smart_vault.backup.app_consistent_lane import AppConsistentLane, LaneOutcome, app_consistent_figures
 from smart_vault.backup.dr_copies import CopyOutcome
+from smart_vault.backup.events import ContinuedRun
 from smart_vault.backup.instances import Instance, select_instances
 from smart_vault.backup.invocation import (
     NO_DEADLINE,
@@ -318,15 +319,15 @@ def _continue(
     failures = list(request.carried_failures) + [
         (r["instance_id"], r["error"] or "failed") for r in results if r["status"] == INSTANCE_FAILED
     ]
-    continuation = Continuation(
+    next_run = ContinuedRun(
         run_id=request.run_id,
         dry_run=request.dry_run,
         instance_ids=request.instance_ids,
         after=after,
         invocation=request.invocation + 1,
         failures=tuple(failures[:MAX_CARRIED_FAILURES]),
-        remaining=len(pending) - started,
     )
+    continuation = Continuation(next_run, remaining=len(pending) - started)
     report = build_report(
         request.run_id, request.dry_run, instances=results, snapshots_created=created, failures=carried
     )
@@ -336,7 +337,7 @@ def _continue(
         extra={
             "after": after,
             "remaining_instances": continuation.remaining,
-            "invocation": continuation.invocation,
+            "invocation": next_run.invocation,
         },
     )
     return RunResult(report=report, instances_protected=protected, continuation=continuation)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import fields
 from typing import Any, TextIO
 
 from smart_vault.cli.client import (
@@ -21,6 +22,7 @@ from smart_vault.cli.client import (
     restore_outcome,
 )
 from smart_vault.cli.recovery_points import instance_ids_of, recovery_point_table
+from smart_vault.restore.request import InstanceRestoreRequest, RestoreRequest
 
 # Options of each restore form that the other does not take (the API would refuse them with a 400).
 VOLUME_ONLY_OPTIONS = {
@@ -46,24 +48,12 @@ def _given(args: argparse.Namespace, options: dict[str, str]) -> list[str]:
     return [flag for name, flag in options.items() if getattr(args, name) not in (None, False)]
 
 
-# The options each form's body carries when they are set (the body keys are the options' names).
-INSTANCE_BODY_OPTIONS = (
-    "backup_set_id",
-    "region",
-    "subnet_id",
-    "security_group_ids",
-    "instance_type",
-    "ami_id",
-)
-VOLUME_BODY_OPTIONS = (
-    "region",
-    "ami_id",
-    "subnet_id",
-    "instance_type",
-    "availability_zone",
-    "device_name",
-    "volume_type",
-)
+# The options each form's body carries when they are set: its request's fields, the body keys being the options'
+# names, but for the one that names what to restore and the booleans, which are flags (--launch,
+# --keep-on-failure).
+_NOT_OPTIONS = ("instance_id", "snapshot_id", "launch_instance", "keep_on_failure")
+INSTANCE_BODY_OPTIONS = tuple(f.name for f in fields(InstanceRestoreRequest) if f.name not in _NOT_OPTIONS)
+VOLUME_BODY_OPTIONS = tuple(f.name for f in fields(RestoreRequest) if f.name not in _NOT_OPTIONS)
 
 
 def instance_restore_body(args: argparse.Namespace) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from smart_vault.local.edge import EdgeRule, check_request
-from smart_vault.local.http_thread import BackendServer, ServerThread
+from smart_vault.local.http_thread import BackendServer, Endpoint
 from smart_vault.local.lambda_service import ACCOUNT_ID, InvokeResult
 
 INTEGRATION_FUNCTION = re.compile(r"/functions/(?P<arn>arn:[^/]+)/invocations$")
@@ -350,22 +350,17 @@ class _GatewayHandler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _serve
 
 
-@dataclass
-class GatewayEndpoint:
-    gateway: Gateway
-    host: str = "127.0.0.1"
-    port: int = 0
+class GatewayEndpoint(Endpoint[Gateway]):
+    """A stage of the emulated API Gateway on 127.0.0.1, in a background thread."""
+
+    handler = _GatewayHandler
+    thread_name = "api-gateway"
 
     def start(self) -> str:
-        self.gateway.load()
-        server = BackendServer(self.gateway, self.host, self.port, _GatewayHandler)
-        self._running = ServerThread(server, "api-gateway")
-        return self.url
+        self.backend.load()
+        return super().start()
 
     @property
     def url(self) -> str:
         """The invoke URL of the stage, like https://{api}.execute-api.{region}.amazonaws.com/{stage}."""
-        return f"{self._running.base_url}/{self.gateway.stage}"
-
-    def stop(self) -> None:
-        self._running.stop()
+        return f"{super().url}/{self.backend.stage}"

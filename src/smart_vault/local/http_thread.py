@@ -41,3 +41,26 @@ class ServerThread:
         self.server.shutdown()
         self.server.server_close()
         self._thread.join()
+
+
+class Endpoint(Generic[B]):
+    """`backend` served over HTTP on `host:port` (port 0: a free one) from a background thread, each request
+    answered by the subclass's `handler`."""
+
+    handler: type[BaseHTTPRequestHandler]
+    thread_name: str
+
+    def __init__(self, backend: B, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.backend, self.host, self.port = backend, host, port
+
+    def start(self) -> str:
+        server = BackendServer(self.backend, self.host, self.port, self.handler)
+        self._running = ServerThread(server, self.thread_name)
+        return self.url
+
+    @property
+    def url(self) -> str:
+        return self._running.base_url
+
+    def stop(self) -> None:
+        self._running.stop()

@@ -8,13 +8,12 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from smart_vault.local.http_thread import BackendServer, ServerThread
+from smart_vault.local.http_thread import BackendServer, Endpoint
 from smart_vault.local.lambda_service import (
     CREDENTIAL_REGION,
     FunctionNotFound,
@@ -104,22 +103,8 @@ class _InvokeHandler(BaseHTTPRequestHandler):
         self.wfile.write(result.payload)
 
 
-@dataclass
-class LambdaEndpoint:
+class LambdaEndpoint(Endpoint[LambdaService]):
     """The Invoke API of a `LambdaService` on 127.0.0.1, in a background thread."""
 
-    service: LambdaService
-    host: str = "127.0.0.1"
-    port: int = 0
-
-    def start(self) -> str:
-        server = BackendServer(self.service, self.host, self.port, _InvokeHandler)
-        self._running = ServerThread(server, "lambda-endpoint")
-        return self.url
-
-    @property
-    def url(self) -> str:
-        return self._running.base_url
-
-    def stop(self) -> None:
-        self._running.stop()
+    handler = _InvokeHandler
+    thread_name = "lambda-endpoint"

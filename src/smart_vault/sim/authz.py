@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from smart_vault.authz import callers
-from smart_vault.authz.enforce import DISABLE_ENV, Enforcer
+from smart_vault.authz.enforce import DISABLE_ENV, Call, Enforcer
 from smart_vault.authz.facts import Ec2Resource
 
 _NOT_OPERATIONS = {"get_paginator", "get_waiter", "meta", "send"}
@@ -104,7 +104,9 @@ class _Authorized:
         function, _ = callers.calling_function(sys._getframe(2))
         if function is None or function == callers.UNMAPPED:
             return
-        self._enforcer.check(function, self._service, operation, params, self._region, self._environment)
+        self._enforcer.check(
+            Call(function, self._service, operation, params, self._region, self._environment)
+        )
 
     def get_paginator(self, operation: str) -> Any:
         paginator = self._client.get_paginator(operation)

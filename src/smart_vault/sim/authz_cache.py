@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from smart_vault.authz import requests, terraform
-from smart_vault.authz.enforce import Enforcer, Outcome
+from smart_vault.authz.enforce import Call, Enforcer, Outcome
 
 _Question = tuple[str, tuple[Any, ...], tuple[tuple[str, Any], ...], Any]  # method, args, kwargs, answer
 
@@ -65,22 +65,21 @@ class CachingEnforcer(Enforcer):
         self._decisions: dict[tuple[Any, ...], tuple[list[_Question], tuple[Any, ...], tuple[Any, ...]]] = {}
         self._written: tuple[Any, ...] = ()
 
-    def decide(
-        self,
-        function: str,
-        service: str,
-        operation: str,
-        params: dict[str, Any],
-        region: str,
-        environment: Any,
-        account: str | None = None,
-    ) -> tuple[list[Outcome], str, terraform.Deployment]:
-        if self._another_account(account):
+    def decide(self, call: Call) -> tuple[list[Outcome], str, terraform.Deployment]:
+        if self._another_account(call.account):
             # Answered by another account's facts, whose questions this recording cannot see: decided every
             # time, never reused.
-            return super().decide(function, service, operation, params, region, environment, account)
-        read = _params_key(service, operation, params)
-        key = (function, service, operation, read, region, tuple(environment.items()), account)
+            return super().decide(call)
+        read = _params_key(call.service, call.operation, call.params)
+        key = (
+            call.function,
+            call.service,
+            call.operation,
+            read,
+            call.region,
+            tuple(call.environment.items()),
+            call.account,
+        )
         known = self._decisions.get(key)
         if known is not None and self._recording.same_answers(known[0]):
             questions, written, (outcomes, principal, deployment) = known
@@ -88,9 +87,7 @@ class CachingEnforcer(Enforcer):
             return list(outcomes), principal, deployment
         self._recording.questions = []
         try:
-            outcomes, principal, deployment = super().decide(
-                function, service, operation, params, region, environment, account
-            )
+            outcomes, principal, deployment = super().decide(call)
             questions = self._recording.questions
         finally:
             self._recording.questions = None

@@ -36,7 +36,7 @@ from smart_vault.tags import (
     SOURCE_ACCOUNT_TAG,
     VAULT_SOURCE_TAG,
 )
-from smart_vault.vault.events import Announcement
+from smart_vault.vault.events import Announcement, VaultCopyFinished
 
 QUEUE_READ_MARGIN = 10
 MAX_TAGS = 50  # EC2's limit per resource
@@ -217,9 +217,7 @@ def start_owed(
 
 
 def copy_finished(
-    request_copy_id: str,
-    succeeded: bool,
-    cause: str,
+    event: VaultCopyFinished,
     settings: VaultSettings,
     clients: VaultClients,
     now: datetime,
@@ -230,18 +228,18 @@ def copy_finished(
     found = [
         s
         for s in describe_managed_snapshots(
-            clients.ec2, settings.region, [{"Name": "snapshot-id", "Values": [request_copy_id]}]
+            clients.ec2, settings.region, [{"Name": "snapshot-id", "Values": [event.copy_snapshot_id]}]
         )
     ]
     copy = next((s for s in found if s.tags.get(VAULT_SOURCE_TAG)), None)
     if copy is None:
         return False
-    if not succeeded:
+    if not event.succeeded:
         source = copy.tags[VAULT_SOURCE_TAG]
         outcome.failures.append(
             {
                 "resource": source,
-                "error": f"vault copy {copy.snapshot_id} failed: {cause or 'no cause given'}",
+                "error": f"vault copy {copy.snapshot_id} failed: {event.cause or 'no cause given'}",
             }
         )
         clients.ledger.failed(source, [copy.snapshot_id])

@@ -125,13 +125,7 @@ def handle(
                     accept(request, settings, clients, now, outcome)
                 elif isinstance(request, VaultCopyFinished):
                     if request.region != settings.region or not copy_finished(
-                        request.copy_snapshot_id,
-                        request.succeeded,
-                        request.cause,
-                        settings,
-                        clients,
-                        now,
-                        outcome,
+                        request, settings, clients, now, outcome
                     ):
                         return build_report(request.run_id, outcome)
             except AwsError as exc:

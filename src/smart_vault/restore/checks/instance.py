@@ -8,7 +8,7 @@ checked. Only the target region is read: a DR restore works while the primary re
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from smart_vault import aws
@@ -61,19 +61,12 @@ class ResolvedInstanceRestore:
     warnings: tuple[str, ...] = ()
 
     def to_request(self) -> dict[str, Any]:
-        """The job's `request`: the contract's resolved request (warnings go on the job itself)."""
-        return {
-            "instance_id": self.instance_id,
-            "backup_set_id": self.backup_set_id,
-            "region": self.region,
-            "subnet_id": self.subnet_id,
-            "availability_zone": self.availability_zone,
-            "security_group_ids": list(self.security_group_ids),
-            "instance_type": self.instance_type,
-            "ami_id": self.ami_id,
-            "keep_on_failure": self.keep_on_failure,
-            "instance_profile_arn": self.instance_profile_arn,
-        }
+        """The job's `request`: the contract's resolved request, its fields as JSON (warnings go on the job
+        itself)."""
+        values = asdict(self)
+        del values["warnings"]
+        values["security_group_ids"] = list(self.security_group_ids)
+        return values
 
 
 def find_recovery_point(
