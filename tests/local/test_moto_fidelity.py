@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
 import boto3
 
 from smart_vault.local import moto_fidelity
@@ -118,3 +122,47 @@ def test_symmetric_kms_keys_share_the_key_pair_they_never_use_and_still_encrypt(
     assert kms.verify(
         KeyId=signing, Message=b"m", Signature=signature, SigningAlgorithm="RSASSA_PSS_SHA_256"
     )["SignatureValid"]
+
+
+def test_concurrent_launches_reach_moto_one_at_a_time_each_token_once(moto_aws, monkeypatch):
+    """AWS takes concurrent RunInstances; moto does not: its subnet hands out IPs from one generator, and a
+    drill run that launched its instances side by side got "generator already executing". Launches reach moto
+    one at a time (each holds it a few milliseconds here, so overlapping threads would be seen), and a retried
+    ClientToken still returns its first instance."""
+    moto_fidelity.apply()
+    ec2 = boto3.client("ec2", REGION)
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.9.1.0/24")["Subnet"]["SubnetId"]
+    images = ec2.describe_images()["Images"]
+    image_id = images[0]["ImageId"] if images else "ami-12c6146b"
+    inside, most_inside = [0], [0]
+    counting = threading.Lock()
+    moto_run_instances = moto_fidelity._ORIGINAL["run_instances"]
+
+    def watched(*args, **kwargs):
+        with counting:
+            inside[0] += 1
+            most_inside[0] = max(most_inside[0], inside[0])
+        try:
+            time.sleep(0.005)
+            return moto_run_instances(*args, **kwargs)
+        finally:
+            with counting:
+                inside[0] -= 1
+
+    monkeypatch.setitem(moto_fidelity._ORIGINAL, "run_instances", watched)
+
+    def launch(n: int) -> str:
+        client = boto3.client("ec2", REGION)
+        answer = client.run_instances(
+            ImageId=image_id, MinCount=1, MaxCount=1, SubnetId=subnet, ClientToken=f"token-{n % 10}"
+        )
+        return str(answer["Instances"][0]["InstanceId"])
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        launched = list(pool.map(launch, range(30)))
+
+    assert most_inside[0] == 1
+    assert len(set(launched)) == 10  # one instance per token, however many threads asked
+    for n, instance_id in enumerate(launched):
+        assert instance_id == launched[n % 10]

@@ -94,6 +94,7 @@ def apply() -> None:
 # moto's own methods, kept when `apply` replaces them.
 _ORIGINAL: dict[str, Any] = {}
 _TAG_LOCK = threading.RLock()  # reentrant: moto's create_tags may be reached from another locked call
+_RUN_LOCK = threading.Lock()  # RunInstances, see _run_instances_idempotent
 _TAG_METHODS = ("create_tags", "delete_tags", "delete_tag_keys", "describe_tags")
 
 
@@ -218,14 +219,18 @@ def _mappings_of(image: Any) -> Any:
 
 
 def _run_instances_idempotent(self: Any, image_id: str, *args: Any, **kwargs: Any) -> Any:
-    token = kwargs.get("client_token")
-    seen = self.__dict__.setdefault("_smart_vault_client_tokens", {})
-    if token and token in seen:
-        return seen[token]
-    reservation = _run_instances_from_mappings(self, image_id, *args, **kwargs)
-    if token:
-        seen[token] = reservation
-    return reservation
+    """RunInstances with its ClientToken honoured, one call at a time: AWS takes concurrent launches, but
+    moto's subnet hands out private IPs from one generator that two threads cannot run at once ("generator
+    already executing"), and the token check and its record must be one step."""
+    with _RUN_LOCK:
+        token = kwargs.get("client_token")
+        seen = self.__dict__.setdefault("_smart_vault_client_tokens", {})
+        if token and token in seen:
+            return seen[token]
+        reservation = _run_instances_from_mappings(self, image_id, *args, **kwargs)
+        if token:
+            seen[token] = reservation
+        return reservation
 
 
 def _run_instances_from_mappings(self: Any, image_id: str, *args: Any, **kwargs: Any) -> Any:
