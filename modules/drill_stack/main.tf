@@ -54,9 +54,9 @@ module "drill" {
     DRILL_SECURITY_GROUP_IDS  = join(",", local.security_group_ids)
     DRILL_MAX_INSTANCES       = tostring(var.settings.max_instances)
     DRILL_ROTATION_DAYS       = tostring(var.settings.rotation_days)
-    DRILL_INSTANCE_TYPE       = coalesce(var.settings.instance_type, "")
+    DRILL_INSTANCE_TYPE       = var.settings.instance_type == null ? "" : var.settings.instance_type
     DRILL_TIMEOUT_SECONDS     = tostring(var.settings.timeout_seconds)
-    DRILL_VALIDATION_FUNCTION = coalesce(local.validation_function_arn, "")
+    DRILL_VALIDATION_FUNCTION = local.validation_function_arn == null ? "" : local.validation_function_arn
     # Drill instances get no instance profile: the isolated network reaches no AWS endpoint, and the role
     # would need iam:PassRole on every profile's role.
     ALLOWED_INSTANCE_PROFILE_ARNS = ""

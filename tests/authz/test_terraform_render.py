@@ -34,6 +34,23 @@ def test_expressions_the_policies_use_evaluate_as_terraform_does():
     assert ev.template('${{ for k in ["x"] : k => "v-${k}" }}', {}) == {"x": "v-x"}
     with pytest.raises(HclError, match="not modelled"):
         ev.template("${formatdate(var.n)}", {})
+    assert ev.template('${coalesce(var.n, "", "x")}', {}) == "x"
+    with pytest.raises(HclError, match="no non-null, non-empty-string arguments"):  # Terraform's plan error
+        ev.template('${coalesce(var.n, "")}', {})
+
+
+@pytest.mark.parametrize("function", sorted(terraform.FUNCTIONS))
+@pytest.mark.parametrize("region", ["eu-west-1", "eu-central-1"])
+def test_every_function_environment_evaluates_for_a_deployment_of_defaults(function, region):
+    """Each function's environment as Terraform plans it for a deployment that sets only the required
+    variables: no function call fails (a `coalesce(null, "")` once failed the plan of every default drill
+    stack), and every value is a string, as Lambda takes them."""
+    directory, _, resource = terraform.FUNCTIONS[function]
+    scope = terraform.scope_for(function, region, DEPLOYMENT)
+    body = terraform.labelled(directory, "resource", "aws_lambda_function")[resource]
+    [environment] = scope.evaluator.value(body["environment"])
+    assert environment["variables"]
+    assert all(isinstance(v, str) for v in environment["variables"].values()), environment
 
 
 def test_the_backup_role_renders_with_concrete_regions_and_account():

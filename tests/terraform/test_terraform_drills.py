@@ -97,7 +97,14 @@ def test_the_drill_function_environment():
     assert env["DRILL_RESULTS_TABLE"] == "${aws_dynamodb_table.results.name}"
     assert env["DRILL_SUBNET_ID"] == "${local.subnet_id}"
     assert env["DRILL_SECURITY_GROUP_IDS"] == '${join(",", local.security_group_ids)}'
-    assert env["DRILL_VALIDATION_FUNCTION"] == '${coalesce(local.validation_function_arn, "")}'
+    # Not coalesce(x, ""): Terraform fails the plan when every argument of coalesce is null or "".
+    assert env["DRILL_VALIDATION_FUNCTION"] == (
+        '${local.validation_function_arn == null ? "" : local.validation_function_arn}'
+    )
+    assert (
+        env["DRILL_INSTANCE_TYPE"]
+        == '${var.settings.instance_type == null ? "" : var.settings.instance_type}'
+    )
     assert tfmodel.locals_of(DRILL)["validation_function_arn"] == (
         "${lookup(var.settings.validation_function_arns, var.region, null)}"
     )

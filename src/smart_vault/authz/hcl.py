@@ -96,8 +96,11 @@ def _function(name: str, args: list[Any]) -> Any:
         return args[1].split(args[0])
     if name == "join":
         return args[0].join(args[1])
-    if name == "coalesce":
-        return next((a for a in args if a not in (None, "")), None)
+    if name == "coalesce":  # as Terraform: an error, not null, when every argument is null or ""
+        for value in args:
+            if value is not None and value != "":
+                return value
+        raise HclError('Call to function "coalesce" failed: no non-null, non-empty-string arguments.')
     if name == "merge":
         return {k: v for a in args for k, v in (a or {}).items()}
     if name == "lookup":
