@@ -105,9 +105,7 @@ module "restore_primary" {
   settings                = local.restore_settings
   drill_results_table_arn = one(module.drill_primary[*].results_table_arn)
   change_ledger_table_arn = module.copy_ledger.arn
-  api_gateway_logs_role   = var.manage_api_gateway_account ? aws_iam_role.api_gateway_logs.arn : null
-  # The account setting is made only once the role can write logs (first-apply race).
-  api_gateway_logs_role_policy_attachment = aws_iam_role_policy_attachment.api_gateway_logs.id
+  api_gateway_logging     = local.api_gateway_logging
 }
 
 module "restore_dr" {
@@ -132,9 +130,7 @@ module "restore_dr" {
   openapi_template_path   = "${path.module}/openapi.yaml"
   settings                = local.restore_settings
   drill_results_table_arn = one(module.drill_dr[*].results_table_arn)
-  api_gateway_logs_role   = var.manage_api_gateway_account ? aws_iam_role.api_gateway_logs.arn : null
-  # The account setting is made only once the role can write logs (first-apply race).
-  api_gateway_logs_role_policy_attachment = aws_iam_role_policy_attachment.api_gateway_logs.id
+  api_gateway_logging     = local.api_gateway_logging
 }
 
 # The trust policies of the roles AWS services assume for the vault (the functions' roles are
@@ -175,4 +171,15 @@ resource "aws_iam_role" "api_gateway_logs" {
 resource "aws_iam_role_policy_attachment" "api_gateway_logs" {
   role       = aws_iam_role.api_gateway_logs.name
   policy_arn = "arn:${local.partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+}
+
+locals {
+  # What the restore stacks set on their region's API Gateway account, or null where the operator manages that
+  # setting (manage_api_gateway_account = false). An object, so that a first apply can plan its count: the
+  # role's ARN is unknown until the role exists, the object is known to be there. The attachment's ID makes
+  # the setting wait until the role can write logs (API Gateway checks the role when the setting is made).
+  api_gateway_logging = var.manage_api_gateway_account ? {
+    role_arn               = aws_iam_role.api_gateway_logs.arn
+    role_policy_attachment = aws_iam_role_policy_attachment.api_gateway_logs.id
+  } : null
 }

@@ -45,13 +45,13 @@ resource "aws_cloudwatch_log_group" "api_access" {
 }
 
 resource "aws_api_gateway_account" "this" {
-  count = var.api_gateway_logs_role == null ? 0 : 1
+  count = var.api_gateway_logging == null ? 0 : 1
 
-  cloudwatch_role_arn = var.api_gateway_logs_role
+  cloudwatch_role_arn = var.api_gateway_logging.role_arn
 
   # API Gateway checks the role's permissions when the setting is made: on a first apply the role's
   # policy attachment must exist before this does, or the call fails.
-  depends_on = [var.api_gateway_logs_role_policy_attachment]
+  depends_on = [var.api_gateway_logging]
 }
 
 resource "aws_api_gateway_stage" "v1" {

@@ -75,15 +75,12 @@ variable "settings" {
   description = "The restore settings, the same on both stacks (the root's variables, which document and validate each): ALLOWED_INSTANCE_TYPES; ALLOWED_SUBNET_IDS (empty allows any); RESTORE_NETWORKS (per region, where full-instance restores of sets taken in another region land by default); ALLOWED_INSTANCE_PROFILE_ARNS (the instance profiles a restored instance may get); the USD per GB-month of standard snapshot storage, for the recovery points' cost estimates; the API key's steady-state requests per second, burst and requests per day; the retention of the functions' and the API's log groups, in days; the reserved concurrency of each of the two functions (null reserves none, the root's default, see restore_reserved_concurrency)."
 }
 
-variable "api_gateway_logs_role" {
-  type        = string
-  description = "Role ARN API Gateway uses to write logs in this region (set on the regional API Gateway account); null leaves that setting alone."
-  default     = null
-}
-
-variable "api_gateway_logs_role_policy_attachment" {
-  type        = string
-  description = "ID of the policy attachment that lets api_gateway_logs_role write to CloudWatch Logs; the regional API Gateway account setting waits for it (API Gateway checks the role when the setting is made)."
+variable "api_gateway_logging" {
+  type = object({
+    role_arn               = string
+    role_policy_attachment = string
+  })
+  description = "The role API Gateway uses to write logs in this region (set on the regional API Gateway account), and the ID of the policy attachment that lets it write to CloudWatch Logs (the setting waits for it: API Gateway checks the role when the setting is made); null leaves that setting alone. One object, not two strings: on a first apply the role's ARN is unknown at plan time, and the object is known to be there even so (a count on a null test of the ARN itself could not be planned)."
   default     = null
 }
 

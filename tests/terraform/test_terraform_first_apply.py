@@ -7,16 +7,28 @@ import tfmodel
 
 def test_api_gateway_account_waits_for_its_logging_role_policy_attachment():
     account = tfmodel.labelled(tfmodel.MODULE_DIR, "resource", "aws_api_gateway_account")["this"]
-    assert "${var.api_gateway_logs_role_policy_attachment}" in account.get("depends_on", [])
+    assert "${var.api_gateway_logging}" in account.get("depends_on", [])
+    assert account["cloudwatch_role_arn"] == "${var.api_gateway_logging.role_arn}"
     calls = tfmodel.module_calls()
     assert {"restore_primary", "restore_dr"} <= set(calls)
     for name in ("restore_primary", "restore_dr"):
-        passed = calls[name].get("api_gateway_logs_role_policy_attachment", "")
-        assert passed == "${aws_iam_role_policy_attachment.api_gateway_logs.id}", name
+        assert calls[name]["api_gateway_logging"] == "${local.api_gateway_logging}", name
+    logging = tfmodel.locals_of(tfmodel.REPO)["api_gateway_logging"]
+    assert "role_policy_attachment = aws_iam_role_policy_attachment.api_gateway_logs.id" in logging
     attachment = tfmodel.labelled(tfmodel.REPO, "resource", "aws_iam_role_policy_attachment")[
         "api_gateway_logs"
     ]
     assert attachment["role"] == "${aws_iam_role.api_gateway_logs.name}"
+
+
+def test_the_api_gateway_account_count_is_known_before_its_role_exists():
+    """On a first apply the logging role's ARN is unknown at plan time, and a count on `arn == null` cannot be
+    planned ("Invalid count argument"; tests/terraform/plan plans it with Terraform). The count tests an
+    object that is null only where the operator manages the setting, a value known at plan time."""
+    account = tfmodel.labelled(tfmodel.MODULE_DIR, "resource", "aws_api_gateway_account")["this"]
+    assert account["count"] == "${var.api_gateway_logging == null ? 0 : 1}"
+    logging = tfmodel.locals_of(tfmodel.REPO)["api_gateway_logging"]
+    assert logging.startswith("${var.manage_api_gateway_account ? {") and logging.endswith("} : null}")
 
 
 def test_rpo_alarm_clears_once_the_latest_run_reports_an_age_under_the_threshold():

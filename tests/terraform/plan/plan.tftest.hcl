@@ -1,0 +1,53 @@
+# `terraform plan` of the root module with the real AWS provider's schema and mocked resources (tests/terraform/
+# plan/run.py prepares the copy it runs in). A mocked resource's computed attributes are unknown at plan time, as
+# on a first apply: a count or for_each that depends on one, or a function call that fails on the values a
+# deployment of defaults passes, fails this plan as it would fail a real one.
+
+mock_provider "aws" { source = "./tests" }
+mock_provider "aws" {
+  alias  = "dr"
+  source = "./tests"
+}
+mock_provider "aws" {
+  alias  = "us_east_1"
+  source = "./tests"
+}
+mock_provider "aws" {
+  alias  = "vault"
+  source = "./tests"
+}
+
+variables {
+  primary_region     = "eu-west-1"
+  dr_region          = "eu-central-1"
+  notification_email = "ops@example.com"
+}
+
+# Only the required variables: both restore stacks, the DR drill and the API Gateway account setting at their
+# defaults.
+run "defaults" {
+  command = plan
+  module { source = "./main" }
+}
+
+# Every optional part on: drills in both regions with validation functions, the vault account's stack, the
+# billing alarm, key administrators, locks and the Recycle Bin.
+run "everything" {
+  command = plan
+  module { source = "./main" }
+
+  variables {
+    drill_regions                  = ["eu-central-1", "eu-west-1"]
+    drill_instance_type            = "t3.micro"
+    drill_validation_function_arns = { eu-west-1 = "arn:aws:lambda:eu-west-1:123456789012:function:check" }
+    enable_billing_alarm           = true
+    vault_account_id               = "222222222222"
+    vault_event_bus_arn            = "arn:aws:events:eu-central-1:222222222222:event-bus/smart-vault-vault"
+    deploy_vault_stack             = true
+    vault_role_arn                 = "arn:aws:iam::222222222222:role/smart-vault-deployer"
+    vault_key_administrator_arns   = ["arn:aws:iam::222222222222:role/smart-vault-deployer"]
+    dr_key_administrator_arns      = ["arn:aws:iam::123456789012:role/deployer"]
+    lock_primary                   = true
+    recycle_bin_retention_days     = 7
+  }
+}
