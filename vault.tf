@@ -63,7 +63,35 @@ resource "aws_sns_topic_policy" "dr_notifications" {
   policy   = data.aws_iam_policy_document.tamper_topic["dr"].json
 }
 
-# The primary region holds the backup function, its rules and the primary snapshots.
+# The functions of each region, which its tamper alarms watch, each where it is deployed: in the primary
+# region the backup function (it lives there only) and the primary stacks' restore API and worker and drill
+# (with drill_regions); in the DR region the DR stacks' restore API and worker and drill.
+locals {
+  primary_function_names = concat(
+    [module.backup.function_name],
+    [module.restore_primary.restore_api_function_name, module.restore_primary.restore_worker_function_name],
+    module.drill_primary[*].function_name,
+  )
+  dr_function_names = concat(
+    module.restore_dr[*].restore_api_function_name,
+    module.restore_dr[*].restore_worker_function_name,
+    module.drill_dr[*].function_name,
+  )
+  region_functions = {
+    primary = { region = var.primary_region, names = local.primary_function_names }
+    dr      = { region = var.dr_region, names = local.dr_function_names }
+  }
+  # By name and by ARN, as CloudTrail may name them; an event pattern needs a value, so with no function in
+  # a region (the DR region without its restore stack and drill) the rule watches a name no function has.
+  tamper_function_names = {
+    for side, functions in local.region_functions : side => coalescelist(
+      flatten([for name in functions.names : [name, "arn:${local.partition}:lambda:${functions.region}:${local.account_id}:function:${name}"]]),
+      ["${var.name_prefix}-${side}-no-function"],
+    )
+  }
+}
+
+# The primary region holds the backup function, its rules, the primary snapshots and the primary stacks.
 module "tamper_primary" {
   source = "./modules/tamper_alarms"
 
@@ -71,7 +99,7 @@ module "tamper_primary" {
   topic_arn          = aws_sns_topic.notifications.arn
   trusted_arn_prefix = "arn:${local.partition}:sts::${local.account_id}:assumed-role/${var.name_prefix}-"
   key_ids            = [aws_kms_key.primary.key_id, aws_kms_key.primary.arn, aws_kms_alias.primary.name]
-  function_names     = [module.backup.function_name, module.backup.arn]
+  function_names     = local.tamper_function_names["primary"]
   # Every rule that invokes the backup function (local.backup_triggers): disabling any one stops backups or copies.
   rule_names = [
     aws_cloudwatch_event_rule.backup_schedule.name,
@@ -83,17 +111,8 @@ module "tamper_primary" {
   kms_key_arn        = aws_kms_key.primary.arn
 }
 
-# The DR region holds the DR copies (shared with the vault), the DR key, the copy-completion rule and the
-# functions of the stacks applied there: the DR restore API and worker, and the DR drill (each where it is
-# deployed). The backup function lives in the primary region only.
-locals {
-  dr_function_names = concat(
-    module.restore_dr[*].restore_api_function_name,
-    module.restore_dr[*].restore_worker_function_name,
-    module.drill_dr[*].function_name,
-  )
-}
-
+# The DR region holds the DR copies (shared with the vault), the DR key, the copy-completion rule and the DR
+# stacks.
 module "tamper_dr" {
   source = "./modules/tamper_alarms"
 
@@ -105,12 +124,7 @@ module "tamper_dr" {
   topic_arn          = aws_sns_topic.dr_notifications.arn
   trusted_arn_prefix = "arn:${local.partition}:sts::${local.account_id}:assumed-role/${var.name_prefix}-"
   key_ids            = [aws_kms_key.dr.key_id, aws_kms_key.dr.arn, aws_kms_alias.dr.name]
-  # By name and by ARN, as CloudTrail may name them; an event pattern needs a value, so with no function in
-  # the DR region the rule watches a name no function has.
-  function_names = coalescelist(
-    flatten([for name in local.dr_function_names : [name, "arn:${local.partition}:lambda:${var.dr_region}:${local.account_id}:function:${name}"]]),
-    ["${var.name_prefix}-dr-no-function"],
-  )
+  function_names     = local.tamper_function_names["dr"]
   rule_names         = [aws_cloudwatch_event_rule.dr_copy_completion.name]
   log_retention_days = var.log_retention_days
   kms_key_arn        = aws_kms_key.dr.arn

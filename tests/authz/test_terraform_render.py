@@ -32,6 +32,12 @@ def test_expressions_the_policies_use_evaluate_as_terraform_does():
     assert ev.template("${length(var.list) > 0 ? length(var.n) : 0}", {}) == 0  # only the branch taken runs
     assert ev.template("${concat([aws_kms_key.dr.arn], var.list)}", {}) == ["<aws_kms_key.dr.arn>"]
     assert ev.template('${{ for k in ["x"] : k => "v-${k}" }}', {}) == {"x": "v-x"}
+    # The tamper alarms' function names (vault.tf) and where the drills run (drill.tf).
+    assert ev.template('${coalescelist(var.list, [], ["none"])}', {}) == ["none"]
+    assert ev.template('${coalescelist(var.regions, ["none"])}', {}) == ["a", "b"]
+    with pytest.raises(HclError, match="no non-empty list"):
+        ev.template("${coalescelist(var.list, [])}", {})
+    assert ev.template('${[contains(var.regions, "b"), contains(var.list, "b")]}', {}) == [True, False]
     with pytest.raises(HclError, match="not modelled"):
         ev.template("${formatdate(var.n)}", {})
     assert ev.template('${coalesce(var.n, "", "x")}', {}) == "x"

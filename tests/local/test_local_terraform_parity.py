@@ -10,7 +10,10 @@ from typing import Any
 
 import pytest
 
+from smart_vault import tamper
+from smart_vault.authz import terraform
 from smart_vault.authz.terraform import parse_dir
+from smart_vault.local.cloudtrail import TamperRules
 from smart_vault.local.dashboard_body import dashboard_widgets
 from smart_vault.local.deployment import (
     API_STAGE,
@@ -433,3 +436,74 @@ def test_the_dashboard_is_the_terraforms(root):
     assert (
         root["resource"][("aws_cloudwatch_dashboard", "health")]["dashboard_name"] == f"{ROOT_PREFIX}-health"
     )
+
+
+# ---------------------------------------------------------------- tamper alarms (vault.tf)
+
+# The stack outputs vault.tf's `<side>_function_names` name, as the function each is.
+OUTPUT_FUNCTIONS = {
+    "restore_api_function_name": "restore_api",
+    "restore_worker_function_name": "restore_worker",
+    "function_name": "drill",
+}
+_FUNCTION_REFERENCE = re.compile(r"module\.(\w+)(\[\*\])?\.(\w+)|aws_lambda_function\.backup\.function_name")
+
+
+def tf_tamper_function_names(root: dict[str, Any], deployment: terraform.Deployment) -> dict[str, Any]:
+    """vault.tf's `local.tamper_function_names` for `deployment`, evaluated: each function its
+    `<side>_function_names` names is the one its stack renders (smart_vault.authz.terraform), a counted
+    stack's `[*]` that one, or none where the stack's `count` is 0."""
+    scope = terraform.ModuleScope(deployment, terraform.REPO, None)
+
+    def function(match: re.Match[str]) -> str:
+        call_name, splat, output = match.groups()
+        if call_name is None:  # the backup function (modules/function, written out by the inliner)
+            return json.dumps(terraform.function_name("backup", deployment.primary_region, deployment))
+        call = root["module"][call_name]
+        region = deployment.dr_region if call.get("providers") else deployment.primary_region
+        name = json.dumps(terraform.function_name(OUTPUT_FUNCTIONS[output], region, deployment))
+        if not splat:
+            return name
+        return f"[{name}]" if scope.evaluator.value(call["count"]) else "[]"
+
+    names = tuple(
+        (
+            f"local.{side}_function_names",
+            tuple(
+                scope.evaluator.value(
+                    _FUNCTION_REFERENCE.sub(function, root["locals"][f"{side}_function_names"])
+                )
+            ),
+        )
+        for side in ("primary", "dr")
+    )
+    bound = terraform.ModuleScope(replace(deployment, attributes=names), terraform.REPO, None)
+    return bound.evaluator.names["local"]["tamper_function_names"]
+
+
+@pytest.mark.parametrize(
+    ("restore_in_dr_region", "drill_regions"),
+    [(True, None), (False, ()), (True, ("eu-central-1", "eu-west-1")), (False, ("eu-west-1",))],
+)
+def test_the_tamper_rules_are_the_terraforms_in_each_region(root, restore_in_dr_region, drill_regions):
+    """The local stack's tamper rules (`TamperRules.deployed`, which the ransomware day evaluates) are
+    tamper_primary's and tamper_dr's: the same trusted roles, the region's key alias, the functions deployed
+    in the region by name and by ARN (each where its stack is), and the rules of the region."""
+    config = DeploymentConfig(restore_in_dr_region=restore_in_dr_region, drill_regions=drill_regions)
+    deployment = terraform.Deployment(
+        variables=(("restore_in_dr_region", restore_in_dr_region), ("drill_regions", drill_regions))
+    )
+    evaluate_tf = terraform.ModuleScope(deployment, terraform.REPO, None).evaluator.value
+    functions = tf_tamper_function_names(root, deployment)
+    for side, region in (("primary", config.primary_region), ("dr", config.dr_region)):
+        call = root["module"][f"tamper_{side}"]
+        assert f"${{aws_kms_alias.{side}.name}}" in call["key_ids"]
+        alias = evaluate_tf(root["resource"][("aws_kms_alias", side)]["name"])
+        rule_names = [
+            evaluate_tf(root["resource"][("aws_cloudwatch_event_rule", rule)]["name"])
+            for rule in re.findall(r"aws_cloudwatch_event_rule\.(\w+)\.name", str(call["rule_names"]))
+        ]
+        deployed = tamper.patterns(
+            evaluate_tf(call["trusted_arn_prefix"]), ["key-1", alias], functions[side], rule_names
+        )
+        assert TamperRules.deployed(config, deployment.account, region, ["key-1"]).patterns == deployed, side

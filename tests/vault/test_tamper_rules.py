@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 from smart_vault import tamper
 from smart_vault.local.cloudtrail import TamperRules, management_event
+from smart_vault.local.deployment import DeploymentConfig
 
 MODULE = Path(__file__).resolve().parents[2] / "modules" / "tamper_alarms" / "main.tf"
 TRUSTED = "arn:aws:sts::123456789012:assumed-role/smart-vault-"
+ACCOUNT = "123456789012"
 
 
 def test_terraform_deploys_the_rules_of_smart_vault_tamper():
@@ -78,3 +81,45 @@ def test_key_calls_are_reported_only_on_the_vaults_keys():
         "",
     )
     assert [n["resource"] for n in rules.notifications([on_ours, on_other])] == [{"keyId": "key-1"}]
+
+
+def test_each_regions_rules_report_calls_on_the_functions_that_live_there():
+    """The rules the ransomware day evaluates (`TamperRules.deployed`, vault.tf's inputs): the primary
+    region's watch the backup function and the primary restore worker (not only the backup function), the DR
+    region's the DR stacks' functions (not the backup function, which is not there), by name or by ARN."""
+    config = DeploymentConfig()
+    primary, dr = config.primary_region, config.dr_region
+    admin = "arn:aws:iam::123456789012:root"
+
+    def call(operation, function, region):
+        return management_event("lambda", operation, {"FunctionName": function}, admin, ACCOUNT, region, "")
+
+    worker_arn = f"arn:aws:lambda:{primary}:{ACCOUNT}:function:smart-vault-restore-worker"
+    calls = [
+        call("DeleteFunction", "smart-vault-backup", primary),
+        call("UpdateFunctionConfiguration", worker_arn, primary),
+        call("UpdateFunctionCode", "smart-vault-dr-restore-worker", dr),
+        call("DeleteFunction", "smart-vault-dr-drill", dr),
+        call("DeleteFunction", "smart-vault-backup", dr),  # no such function there
+        call("DeleteFunction", "smart-vault-dr-drill", primary),  # nor there
+    ]
+    reported = {
+        region: [(n["call"], n["resource"]["functionName"]) for n in rules.notifications(calls)]
+        for region in (primary, dr)
+        for rules in [TamperRules.deployed(config, ACCOUNT, region)]
+    }
+    assert reported == {
+        primary: [
+            ("DeleteFunction20150331", "smart-vault-backup"),
+            ("UpdateFunctionConfiguration20150331v2", worker_arn),
+        ],
+        dr: [
+            ("UpdateFunctionCode20150331v2", "smart-vault-dr-restore-worker"),
+            ("DeleteFunction20150331", "smart-vault-dr-drill"),
+        ],
+    }
+    # Without the DR stacks, the DR rule still has a name to match (an event pattern needs a value).
+    bare = replace(config, restore_in_dr_region=False, drill_regions=(primary,))
+    assert TamperRules.deployed(bare, ACCOUNT, dr).patterns["functions"]["detail"]["requestParameters"] == {
+        "functionName": ["smart-vault-dr-no-function"]
+    }

@@ -101,6 +101,12 @@ def _function(name: str, args: list[Any]) -> Any:
             if value is not None and value != "":
                 return value
         raise HclError('Call to function "coalesce" failed: no non-null, non-empty-string arguments.')
+    if name == "coalescelist":  # the first list that is not empty; none is an error, as in Terraform
+        if not any(args):
+            raise HclError("coalescelist(): no non-empty list")
+        return next(list(a) for a in args if a)
+    if name == "contains":
+        return args[1] in args[0]
     if name == "merge":
         return {k: v for a in args for k, v in (a or {}).items()}
     if name == "lookup":

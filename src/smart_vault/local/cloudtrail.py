@@ -6,10 +6,11 @@ detail-type `AWS API Call via CloudTrail`, `detail.eventName`, `userIdentity.arn
 `requestParameters` with CloudTrail's lowerCamelCase names, `errorCode` when AWS refused the call). Lambda's
 event names carry their API version, as in CloudTrail (`DeleteFunction20150331`).
 
-`TamperRules` evaluates the rules of `smart_vault.tamper` (the patterns modules/tamper_alarms deploys) with
-moto's EventBridge pattern matcher and renders each match as the rule's input transformer does: the
-`Smart Vault TAMPER ...` notifications. Delivery is modelled as immediate and exactly once (AWS documents
-CloudTrail events on EventBridge as best effort, typically within a minute: GUESS for the timing).
+`TamperRules` evaluates the rules of `smart_vault.tamper` (the patterns modules/tamper_alarms deploys;
+`TamperRules.deployed`: with vault.tf's inputs of one region) with moto's EventBridge pattern matcher and
+renders each match as the rule's input transformer does: the `Smart Vault TAMPER ...` notifications.
+Delivery is modelled as immediate and exactly once (AWS documents CloudTrail events on EventBridge as best
+effort, typically within a minute: GUESS for the timing).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 from smart_vault import tamper
+from smart_vault.local.deployment import DeploymentConfig
+from smart_vault.local.rules import tamper_rule_names
 
 LAMBDA_VERSIONED = {
     "DeleteFunction": "DeleteFunction20150331",
@@ -122,6 +125,22 @@ class TamperRules:
             tamper.patterns(
                 trusted_arn_prefix, key_ids or ["none"], function_names or ["none"], rule_names or ["none"]
             ),
+        )
+
+    @classmethod
+    def deployed(
+        cls, config: DeploymentConfig, account: str, region: str, key_ids: Sequence[str] = ()
+    ) -> TamperRules:
+        """The rules vault.tf deploys in `region` of `account` (tamper_primary, tamper_dr): every principal but
+        the vault's `<prefix>-` roles is reported, on the region's key (`key_ids` and its alias), on its
+        functions by name and by ARN and on backup.tf's rules of the region."""
+        return cls.of(
+            account,
+            region,
+            f"arn:aws:sts::{account}:assumed-role/{config.name_prefix}-",
+            [*key_ids, config.kms_alias(region)],
+            config.tamper_function_names(region, account),
+            tamper_rule_names(config, region),
         )
 
     def notifications(self, events: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

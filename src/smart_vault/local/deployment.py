@@ -76,6 +76,23 @@ class DeploymentConfig:
             stacks.append(DrillStack(self.name_prefix, self.primary_region))
         return stacks
 
+    def function_names(self, region: str) -> list[str]:
+        """The functions deployed in `region` (vault.tf `local.primary_function_names` / `dr_function_names`):
+        the backup function in the primary region only, each restore and drill stack's in its own region."""
+        names = [self.backup_function_name] if region == self.primary_region else []
+        for stack in self.restore_stacks():
+            if stack.region == region:
+                names += [stack.api_function_name, stack.worker_function_name]
+        return names + [stack.function_name for stack in self.drill_stacks() if stack.region == region]
+
+    def tamper_function_names(self, region: str, account: str) -> list[str]:
+        """What the tamper alarms of `region` watch (vault.tf `local.tamper_function_names`): each function of
+        the region by name and by ARN, or, with none there, a name no function has."""
+        arn = f"arn:aws:lambda:{region}:{account}:function:"
+        watched = [named for name in self.function_names(region) for named in (name, arn + name)]
+        side = "primary" if region == self.primary_region else "dr"
+        return watched or [f"{self.name_prefix}-{side}-no-function"]
+
     def restore_networks(self) -> dict[str, dict[str, Any]]:
         """RESTORE_NETWORKS as main.tf builds it (`local.restore_networks`)."""
         if self.dr_subnet_id is None and not self.dr_security_group_ids:

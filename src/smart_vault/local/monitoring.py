@@ -62,7 +62,7 @@ def backup_alarms(config: DeploymentConfig) -> list[AlarmSpec]:
             config, "backup-failures", "SmartVault", "BackupFailures", SERVICE_DIMENSION, ok_actions=True
         ),
         *_age_alarms(config),
-        # (v3) An anomalous change rate on a volume (alarms.tf `change_anomaly`).
+        # (v3) An anomalous change rate on a volume (alarms.tf `backup_counts["change-anomaly"]`).
         _backup_alarm(
             config, "change-anomaly", "SmartVault", "ChangeAnomalies", SERVICE_DIMENSION, ok_actions=True
         ),

@@ -28,6 +28,7 @@ from smart_vault import aws
 from smart_vault.backup.entry import handle as backup_handle
 from smart_vault.config import BackupSettings, VaultSettings
 from smart_vault.local.cloudtrail import TamperRules, Trail
+from smart_vault.local.deployment import DeploymentConfig
 from smart_vault.local.moto_accounts import as_account, credentials_for, function_environment
 from smart_vault.local.vault_setup import VAULT, WORKLOAD, Setup, set_up
 from smart_vault.restore.engine import Deadline, InstancePlan, InstanceRestore, load_recovery_point
@@ -247,9 +248,10 @@ def run_ransomware_day(nights: int = 3) -> RansomwareDay:
     day.nights = [_night(setup, n) for n in range(1, nights + 1)]
     trail = Trail()
     day.calls = attack(setup, trail)
-    trusted = f"arn:aws:sts::{WORKLOAD}:assumed-role/smart-vault-"
+    # The tamper rules of each region as vault.tf deploys them (the emulated primary region has no key).
+    config = DeploymentConfig(primary_region=PRIMARY, dr_region=DR)
     for region, keys in ((PRIMARY, []), (DR, [setup.dr_key_arn.split("/")[-1], setup.dr_key_arn])):
-        rules = TamperRules.of(WORKLOAD, region, trusted, keys, [setup.backup_function], setup.backup_rules)
+        rules = TamperRules.deployed(config, WORKLOAD, region, keys)
         day.tamper += rules.notifications(trail.events)
     for region in (PRIMARY, DR):
         day.workload_snapshots_left += len(

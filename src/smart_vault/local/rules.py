@@ -29,6 +29,17 @@ class RuleSpec:
 
 def rules(config: DeploymentConfig) -> list[RuleSpec]:
     """backup.tf's rules and targets, and each drill stack's schedule."""
+    return backup_rules(config) + drill_rules(config)
+
+
+def tamper_rule_names(config: DeploymentConfig, region: str) -> list[str]:
+    """The rules the tamper alarms of `region` watch (vault.tf): backup.tf's rules of that region, those
+    that invoke the backup function in the primary region and the copy-completion forwarding in the DR one."""
+    return [rule.name for rule in backup_rules(config) if rule.region == region]
+
+
+def backup_rules(config: DeploymentConfig) -> list[RuleSpec]:
+    """backup.tf's rules and targets."""
     p, dr, prefix, backup = (
         config.primary_region,
         config.dr_region,
@@ -36,7 +47,7 @@ def rules(config: DeploymentConfig) -> list[RuleSpec]:
         config.backup_function_name,
     )
     copy_event = {"source": ["aws.ec2"], "detail-type": ["EBS Snapshot Notification"]}
-    found = [
+    return [
         RuleSpec(
             p,
             f"{prefix}-backup-schedule",
@@ -82,7 +93,6 @@ def rules(config: DeploymentConfig) -> list[RuleSpec]:
             statement_id="AllowCopyReconciliationRule",
         ),
     ]
-    return found + drill_rules(config)
 
 
 def drill_rules(config: DeploymentConfig) -> list[RuleSpec]:
