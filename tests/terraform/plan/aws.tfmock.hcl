@@ -1,3 +1,5 @@
+# The attributes the configuration parses or validates (JSON policies, ARNs, zone names): a mocked resource
+# or data source answers these values instead of random strings. Everything else stays unknown at plan time.
 mock_data "aws_caller_identity" {
   defaults = { account_id = "123456789012", arn = "arn:aws:iam::123456789012:user/x" }
 }
