@@ -11,10 +11,12 @@ os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 os.environ.setdefault("POWERTOOLS_DEV", "false")
 
 import botocore.client
+import botocore.hooks
 import botocore.loaders
 import botocore.session
 import pytest
 from moto import mock_aws
+from moto.core import serialize as moto_serialize
 
 from smart_vault import aws
 from smart_vault.authz import hook
@@ -101,6 +103,62 @@ def shared_client_classes():
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(creator, "_load_service_model", load_service_model)
         patch.setattr(creator, "_create_client_class", create_client_class)
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_event_alias_names():
+    """One memo of botocore's event-name aliasing for the whole run, shared by every Session and client.
+
+    Each emitter (a Session's, and the copy every client makes of it) starts with an empty memo, so each new
+    client worked out again, for every event it emitted or registered, whether one of botocore's
+    EVENT_ALIASES applies (a split and a scan of the aliases per name): with fresh clients in every test
+    that was 18 % of building the restore world. The answer depends only on the name and the aliases, so
+    emitters whose aliases are botocore's own share one memo; any other emitter keeps its own.
+    """
+    aliaser = botocore.hooks.EventAliaser
+    original_init = aliaser.__init__
+    shared: dict[str, str] = {}
+
+    def __init__(self, event_emitter, event_aliases=None):
+        original_init(self, event_emitter, event_aliases)
+        if self._event_aliases == botocore.hooks.EVENT_ALIASES:
+            self._alias_name_cache = shared
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(aliaser, "__init__", __init__)
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def moto_attribute_names_once():
+    """moto works out the names an answer's attribute may have on its Python object once per (object type,
+    attribute, model shape), not again for every attribute of every object it serializes.
+
+    moto's serializer asks six alias providers, per attribute of every answer, which names to look up
+    (`XFormedAttributePicker.get_possible_keys`, a fifth of moto's time in the restore and vault tests). Their
+    answer reads only the object's class (its name, its class-level `Meta`), the attribute and the botocore
+    shape with its parent (name, type, members, serialization), the same objects for the whole run (moto's
+    service models are cached per process). So it is kept per (type, attribute, shape, parent), holding the
+    shape and parent so that their ids are not reused; the values are still looked up on each object.
+    """
+    picker = moto_serialize.XFormedAttributePicker
+    original = picker.get_possible_keys
+    names: dict[tuple[type, str, int, int], tuple[object, object, tuple[str, ...]]] = {}
+
+    def get_possible_keys(self, context):
+        shape = context.shape
+        parent = getattr(shape, "parent", None)
+        key = (type(context.obj), context.key, id(shape), id(parent))
+        known = names.get(key)
+        if known is None or known[0] is not shape or known[1] is not parent:
+            if len(names) > 100_000:  # shapes built per call (error answers) must not grow it without end
+                names.clear()
+            known = names[key] = (shape, parent, tuple(original(self, context)))
+        return known[2]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(picker, "get_possible_keys", get_possible_keys)
         yield
 
 

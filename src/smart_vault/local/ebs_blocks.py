@@ -20,7 +20,7 @@ and `burst` (GUESS: the quota gives the rate only); an empty bucket answers `Thr
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,7 +52,15 @@ class BlockRange(Sequence[dict[str, Any]]):
             return [self[i] for i in range(*index.indices(len(self)))]
         if not 0 <= index < len(self):
             raise IndexError(index)
-        block = (self.first + index) * self.size // self.total
+        return self._block((self.first + index) * self.size // self.total)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        """The blocks in order, as indexing gives them (without Sequence's bounds check per block: a page is
+        listed whole before it is answered)."""
+        size, total = self.size, self.total
+        return (self._block(k * size // total) for k in range(self.first, self.last))
+
+    def _block(self, block: int) -> dict[str, Any]:
         if self.changed:
             return {"BlockIndex": block, "FirstBlockToken": f"t1-{block}", "SecondBlockToken": f"t2-{block}"}
         return {"BlockIndex": block, "BlockToken": f"t-{block}"}
