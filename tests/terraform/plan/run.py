@@ -12,6 +12,11 @@ format the configuration parses). The archive provider, which zips the Lambda co
 copy planned here replaces `data.archive_file.lambda` with a local of the same two attributes, and drops the
 S3 backend (a plan of a test needs none). Nothing else of the configuration is changed.
 
+Upgrade: upgrade.tftest.hcl applies the root module of BASE (the last commit CI landed before this check
+existed; move it forward when old moved blocks are retired) and plans this one on its state. A plan that
+destroys or creates anything fails the check: an address that changed without a moved block shows up as a
+destroy and a create. Where the checkout lacks BASE (a shallow clone) that part says so and is skipped.
+
 Usage: python tests/terraform/plan/run.py [REPO]
 """
 
@@ -26,6 +31,8 @@ import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+BASE = "2be5d7b64c4bd72f3f628fbb771ecb6452f31249"
+PLAN_SUMMARY = re.compile(r"Plan: (\d+) to add, (\d+) to change, (\d+) to destroy")
 MIRROR = Path(os.environ.get("TF_PLUGIN_MIRROR", "/opt/tf-plugins"))
 ARCHIVE = re.compile(r'^data "archive_file" "lambda" \{\n.*?^\}\n', re.S | re.M)
 ARCHIVE_STUB = 'locals {\n  lambda_zip = { output_path = "smart-vault-lambda.zip", output_base64sha256 = "c3R1Yg==" }\n}\n'
@@ -37,10 +44,18 @@ ROOT = """terraform {
 """
 
 
-def _without_archive(repo: Path, copy: Path) -> None:
+def _copy_root(repo: Path, copy: Path) -> None:
+    """The root module and its modules, as Terraform reads them, with the archive stood in for."""
+    copy.mkdir()
+    for path in repo.glob("*.tf"):
+        shutil.copy(path, copy / path.name)
+    shutil.copytree(repo / "modules", copy / "modules")
+    shutil.copy(repo / "openapi.yaml", copy / "openapi.yaml")
     main = (repo / "main.tf").read_text()
     if not ARCHIVE.search(main):
-        raise SystemExit("terraform-plan: main.tf has no data.archive_file.lambda block to stand in for")
+        raise SystemExit(
+            f"terraform-plan: {repo}/main.tf has no data.archive_file.lambda block to stand in for"
+        )
     main = ARCHIVE.sub(ARCHIVE_STUB, main).replace("data.archive_file.lambda.", "local.lambda_zip.")
     (copy / "main.tf").write_text(main)
     versions = (repo / "terraform.tf").read_text()
@@ -49,19 +64,29 @@ def _without_archive(repo: Path, copy: Path) -> None:
     (copy / "terraform.tf").write_text(versions)
 
 
+def _base(repo: Path, work: Path) -> bool:
+    """BASE's tree exported to work/base-tree, its root module copied to work/base and the upgrade test put
+    beside the others; False where the checkout lacks BASE."""
+    if subprocess.run(
+        ["git", "-C", str(repo), "cat-file", "-e", f"{BASE}^{{commit}}"], check=False
+    ).returncode:
+        return False
+    tree = work / "base-tree"
+    tree.mkdir()
+    archive = subprocess.run(["git", "-C", str(repo), "archive", BASE], check=True, capture_output=True)
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
+    _copy_root(tree, work / "base")
+    shutil.copy(HERE / "upgrade.tftest.hcl", work / "tests" / "upgrade.tftest.hcl")
+    return True
+
+
 def _prepare(repo: Path, work: Path) -> None:
     (work / "root.tf").write_text(ROOT)
     tests = work / "tests"
     tests.mkdir()
     for name in ("plan.tftest.hcl", "aws.tfmock.hcl"):
         shutil.copy(HERE / name, tests / name)
-    copy = work / "main"
-    copy.mkdir()
-    for path in repo.glob("*.tf"):
-        shutil.copy(path, copy / path.name)
-    shutil.copytree(repo / "modules", copy / "modules")
-    shutil.copy(repo / "openapi.yaml", copy / "openapi.yaml")
-    _without_archive(repo, copy)
+    _copy_root(repo, work / "main")
     (work / "terraformrc").write_text(
         "provider_installation {\n"
         f'  filesystem_mirror {{\n    path    = "{MIRROR}"\n    include = ["registry.terraform.io/hashicorp/*"]\n  }}\n'
@@ -70,14 +95,31 @@ def _prepare(repo: Path, work: Path) -> None:
     )
 
 
-def _run(command: list[str], work: Path, quiet: bool = False) -> int:
-    """The command's exit status; with `quiet`, its output is shown only when it fails."""
+def _run(command: list[str], work: Path, quiet: bool = False) -> subprocess.CompletedProcess[str]:
+    """The finished command; with `quiet`, its output is kept (and shown by the caller if it failed)."""
     environment = {**os.environ, "TF_CLI_CONFIG_FILE": str(work / "terraformrc"), "TF_IN_AUTOMATION": "1"}
     environment.pop("TF_DATA_DIR", None)
-    answer = subprocess.run(command, cwd=work, env=environment, check=False, capture_output=quiet, text=True)
-    if quiet and answer.returncode != 0:
-        print(answer.stdout + answer.stderr)
-    return answer.returncode
+    return subprocess.run(command, cwd=work, env=environment, check=False, capture_output=quiet, text=True)
+
+
+def _upgrade(terraform: str, work: Path) -> int:
+    answer = _run(
+        [terraform, "test", "-no-color", "-verbose", "-filter=tests/upgrade.tftest.hcl"], work, True
+    )
+    output = answer.stdout + answer.stderr
+    summaries = PLAN_SUMMARY.findall(output)
+    moves = output.count(" has moved to ")
+    if answer.returncode != 0 or not summaries:
+        print(output)
+        print("terraform plan test: the upgrade from the base commit failed (above)")
+        return 1
+    add, change, destroy = (int(n) for n in summaries[-1])
+    print(f"  upgrade from {BASE[:7]}: {moves} moved, {add} to add, {change} to change, {destroy} to destroy")
+    if add or destroy:
+        print(output)
+        print("terraform plan test: the upgrade creates or destroys resources (a moved block missing?)")
+        return 1
+    return 0
 
 
 def main() -> int:
@@ -89,11 +131,18 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="smart-vault-plan-") as directory:
         work = Path(directory)
         _prepare(repo, work)
+        upgrade = _base(repo, work)
         print("==> terraform plan of the root module (tests/terraform/plan: mocked AWS provider)")
-        if _run([terraform, "init", "-backend=false", "-input=false", "-no-color"], work, quiet=True) != 0:
-            print("terraform plan test: init failed (above)")
+        init = _run([terraform, "init", "-backend=false", "-input=false", "-no-color"], work, quiet=True)
+        if init.returncode != 0:
+            print(init.stdout + init.stderr + "\nterraform plan test: init failed (above)")
             return 1
-        return _run([terraform, "test", "-no-color"], work)
+        if _run([terraform, "test", "-no-color", "-filter=tests/plan.tftest.hcl"], work).returncode != 0:
+            return 1
+        if not upgrade:
+            print(f"  upgrade test skipped: this checkout has no commit {BASE[:7]} (a shallow clone?)")
+            return 0
+        return _upgrade(terraform, work)
 
 
 if __name__ == "__main__":
