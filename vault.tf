@@ -100,13 +100,18 @@ module "tamper_primary" {
   trusted_arn_prefix = "arn:${local.partition}:sts::${local.account_id}:assumed-role/${var.name_prefix}-"
   key_ids            = [aws_kms_key.primary.key_id, aws_kms_key.primary.arn, aws_kms_alias.primary.name]
   function_names     = local.tamper_function_names["primary"]
-  # Every rule that invokes the backup function (local.backup_triggers): disabling any one stops backups or copies.
-  rule_names = [
-    aws_cloudwatch_event_rule.backup_schedule.name,
-    aws_cloudwatch_event_rule.snapshot_completion.name,
-    aws_cloudwatch_event_rule.copy_completion.name,
-    aws_cloudwatch_event_rule.copy_reconciliation.name,
-  ]
+  # Every rule that invokes the backup function (local.backup_triggers): disabling any one stops backups or
+  # copies. And the primary drill's schedule, where it runs: disabled, drills stop and no drill metric reports
+  # it (the overdue alarm holds its last state while no run reports).
+  rule_names = concat(
+    [
+      aws_cloudwatch_event_rule.backup_schedule.name,
+      aws_cloudwatch_event_rule.snapshot_completion.name,
+      aws_cloudwatch_event_rule.copy_completion.name,
+      aws_cloudwatch_event_rule.copy_reconciliation.name,
+    ],
+    module.drill_primary[*].schedule_rule_name,
+  )
   log_retention_days = var.log_retention_days
   kms_key_arn        = aws_kms_key.primary.arn
 }
@@ -125,7 +130,7 @@ module "tamper_dr" {
   trusted_arn_prefix = "arn:${local.partition}:sts::${local.account_id}:assumed-role/${var.name_prefix}-"
   key_ids            = [aws_kms_key.dr.key_id, aws_kms_key.dr.arn, aws_kms_alias.dr.name]
   function_names     = local.tamper_function_names["dr"]
-  rule_names         = [aws_cloudwatch_event_rule.dr_copy_completion.name]
+  rule_names         = concat([aws_cloudwatch_event_rule.dr_copy_completion.name], module.drill_dr[*].schedule_rule_name)
   log_retention_days = var.log_retention_days
   kms_key_arn        = aws_kms_key.dr.arn
 }

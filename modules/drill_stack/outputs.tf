@@ -27,3 +27,8 @@ output "role_arn" {
   description = "ARN of the drill function's role."
   value       = module.drill.role_arn
 }
+
+output "schedule_rule_name" {
+  description = "Name of the EventBridge rule that starts the scheduled drills (the tamper alarms watch it)."
+  value       = aws_cloudwatch_event_rule.schedule.name
+}

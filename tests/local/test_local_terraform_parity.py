@@ -485,10 +485,15 @@ def tf_tamper_function_names(root: dict[str, Any], deployment: terraform.Deploym
     ("restore_in_dr_region", "drill_regions"),
     [(True, None), (False, ()), (True, ("eu-central-1", "eu-west-1")), (False, ("eu-west-1",))],
 )
-def test_the_tamper_rules_are_the_terraforms_in_each_region(root, restore_in_dr_region, drill_regions):
+def test_the_tamper_rules_are_the_terraforms_in_each_region(
+    root, drill_module, restore_in_dr_region, drill_regions
+):
     """The local stack's tamper rules (`TamperRules.deployed`, which the ransomware day evaluates) are
     tamper_primary's and tamper_dr's: the same trusted roles, the region's key alias, the functions deployed
-    in the region by name and by ARN (each where its stack is), and the rules of the region."""
+    in the region by name and by ARN (each where its stack is), and the rules of the region (the drill's
+    schedule where its stack is)."""
+    schedule = drill_module["resource"][("aws_cloudwatch_event_rule", "schedule")]["name"]
+    assert schedule == "${var.name_prefix}-drill-schedule"
     config = DeploymentConfig(restore_in_dr_region=restore_in_dr_region, drill_regions=drill_regions)
     deployment = terraform.Deployment(
         variables=(("restore_in_dr_region", restore_in_dr_region), ("drill_regions", drill_regions))
@@ -499,10 +504,15 @@ def test_the_tamper_rules_are_the_terraforms_in_each_region(root, restore_in_dr_
         call = root["module"][f"tamper_{side}"]
         assert f"${{aws_kms_alias.{side}.name}}" in call["key_ids"]
         alias = evaluate_tf(root["resource"][("aws_kms_alias", side)]["name"])
-        rule_names = [
-            evaluate_tf(root["resource"][("aws_cloudwatch_event_rule", rule)]["name"])
-            for rule in re.findall(r"aws_cloudwatch_event_rule\.(\w+)\.name", str(call["rule_names"]))
-        ]
+        rule_names = []
+        for rule, drill in re.findall(
+            r"aws_cloudwatch_event_rule\.(\w+)\.name|module\.(drill_\w+)\[\*\]\.schedule_rule_name",
+            str(call["rule_names"]),
+        ):
+            if rule:
+                rule_names.append(evaluate_tf(root["resource"][("aws_cloudwatch_event_rule", rule)]["name"]))
+            elif evaluate_tf(root["module"][drill]["count"]):
+                rule_names.append(f"{evaluate_tf(root['module'][drill]['name_prefix'])}-drill-schedule")
         deployed = tamper.patterns(
             evaluate_tf(call["trusted_arn_prefix"]), ["key-1", alias], functions[side], rule_names
         )

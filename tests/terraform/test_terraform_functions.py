@@ -369,11 +369,18 @@ def test_every_rule_that_dead_letters_to_the_backup_queue_may_send_to_it():
     assert len(sending) == 4
 
 
-def test_the_tamper_alarms_watch_every_rule_that_invokes_the_backup_function():
-    """Deleting or disabling any of them, or removing its target, stops backups or DR copies: each is watched."""
+def test_the_tamper_alarms_watch_every_rule_that_invokes_the_backup_function_or_a_drill():
+    """Deleting or disabling any of them, or removing its target, stops backups, DR copies or drills: each is
+    watched, the drill's schedule in its own region where the drill runs."""
     rules = _backup_trigger_rules()
-    watched = _module_call(REPO, "tamper_primary")["rule_names"]
-    assert {f"${{{rule}.name}}" for rule in rules} == set(watched)
+    watched = str(_module_call(REPO, "tamper_primary")["rule_names"])
+    assert set(re.findall(r"aws_cloudwatch_event_rule\.\w+", watched)) == set(rules)
+    for side in ("primary", "dr"):
+        watched = str(_module_call(REPO, f"tamper_{side}")["rule_names"])
+        assert f"module.drill_{side}[*].schedule_rule_name" in watched, side
+    output = tfmodel.parse_dir(tfmodel.DRILL_DIR)["output"]
+    [schedule] = [o["schedule_rule_name"] for o in output if "schedule_rule_name" in o]
+    assert schedule["value"] == "${aws_cloudwatch_event_rule.schedule.name}"
 
 
 def test_every_vault_rule_may_send_to_the_vault_queue():

@@ -34,8 +34,9 @@ def rules(config: DeploymentConfig) -> list[RuleSpec]:
 
 def tamper_rule_names(config: DeploymentConfig, region: str) -> list[str]:
     """The rules the tamper alarms of `region` watch (vault.tf): backup.tf's rules of that region, those
-    that invoke the backup function in the primary region and the copy-completion forwarding in the DR one."""
-    return [rule.name for rule in backup_rules(config) if rule.region == region]
+    that invoke the backup function in the primary region and the copy-completion forwarding in the DR one,
+    then the schedule of the region's drill stack where there is one."""
+    return [rule.name for rule in [*backup_rules(config), *drill_rules(config)] if rule.region == region]
 
 
 def backup_rules(config: DeploymentConfig) -> list[RuleSpec]:
