@@ -3,11 +3,14 @@ and its expression evaluator hcl.py), not a hand copy."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from smart_vault.authz import terraform
 from smart_vault.authz.deployment import environment_bindings
 from smart_vault.authz.hcl import Evaluator, HclError
+from smart_vault.authz.policy import Statement
 
 DEPLOYMENT = terraform.Deployment()
 
@@ -226,3 +229,22 @@ def test_rendering_from_many_threads_at_once_gives_each_the_same_statements():
             thread.join()
         assert len(set(rendered)) <= 1, round_
     assert failures == []
+
+
+def test_source_documents_merge_as_the_provider_merges_them():
+    """`source_policy_documents`: the sources' statements first, in order; an own statement with a source's
+    Sid takes that statement's place; a Sid repeated among the sources is an error, as the provider says."""
+    first = Statement(sid="A", effect="Allow", actions=("kms:*",), document="src1")
+    unnamed = Statement(sid="", effect="Allow", actions=("kms:Decrypt",), document="src1")
+    second = Statement(sid="B", effect="Allow", actions=("kms:Encrypt",), document="src2")
+    own_b = Statement(sid="B", effect="Deny", actions=("kms:Encrypt",), document="doc")
+    own_c = Statement(sid="C", effect="Allow", actions=("kms:DescribeKey",), document="doc")
+    merged = terraform.merge_sources("doc", [first, unnamed, second], [own_c, own_b])
+    assert [(s.sid, s.effect, s.document) for s in merged] == [
+        ("A", "Allow", "doc"),
+        ("", "Allow", "doc"),
+        ("B", "Deny", "doc"),
+        ("C", "Allow", "doc"),
+    ]
+    with pytest.raises(ValueError, match="a Sid repeats"):
+        terraform.merge_sources("doc", [first, replace(second, sid="A")], [])

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from smart_vault.authz.terraform import parse_dir, role_documents, source_documents
+from smart_vault.authz.terraform import merge_sources, parse_dir, role_documents, source_documents
 
 REPO = Path(__file__).resolve().parents[2]
 MODULE_DIR = REPO / "modules" / "restore_stack"
@@ -176,16 +176,16 @@ def _statements_of(
 ) -> list[Statement]:
     """A document's statements: its `source_policy_documents`' first, under its name (Terraform merges them
     into it), then its own."""
-    statements = [
-        replace(s, document=document_name)
+    sources = [
+        s
         for source in source_documents(body, document_name)
         for s in _statements_of(source, documents[source], directory, documents)
     ]
-    statements += [_statement(document_name, raw, directory) for raw in body.get("statement", [])]
+    statements = [_statement(document_name, raw, directory) for raw in body.get("statement", [])]
     for dynamic in body.get("dynamic", []):
         for block in dynamic.get("statement", {}).get("content", []):
             statements.append(_statement(document_name, block, directory))
-    return statements
+    return merge_sources(document_name, sources, statements)
 
 
 def _as_list(value: Any, directory: Path) -> tuple[str, ...]:

@@ -331,11 +331,8 @@ def render_document(scope: ModuleScope, name: str, each: Any = None) -> list[Sta
     """The statements of one aws_iam_policy_document: those of its `source_policy_documents` first, under its
     own name (Terraform merges them into it), then its own, dynamic blocks expanded by their for_each."""
     body = labelled(scope.directory, "data", "aws_iam_policy_document")[name]
-    statements = [
-        replace(s, document=name)
-        for source in source_documents(body, name)
-        for s in render_document(scope, source)
-    ]
+    sources = [s for source in source_documents(body, name) for s in render_document(scope, source)]
+    statements: list[Statement] = []
     ev = scope.evaluator
     ev.names["each"] = {"value": each, "key": each}
     if each is not None and "for_each" in body:  # a map's instance: `each` names its key
@@ -350,7 +347,24 @@ def render_document(scope: ModuleScope, name: str, each: Any = None) -> list[Sta
             ev.names["statement"] = {"value": item, "key": item}
             statements.extend(_statement(name, raw, ev) for raw in block["content"])
         ev.names.pop("statement", None)
-    return statements
+    return merge_sources(name, sources, statements)
+
+
+def merge_sources(name: str, sources: list[Statement], own: list[Statement]) -> list[Statement]:
+    """A document's statements as the provider merges `source_policy_documents` into it: the sources'
+    statements first, in order, a Sid repeated among them an error; then its own, each replacing in place a
+    source statement with the same Sid, or else appended."""
+    merged = [replace(s, document=name) for s in sources]
+    sids = [s.sid for s in merged if s.sid]
+    if len(sids) != len(set(sids)):
+        raise ValueError(f"{name}: a Sid repeats among its source_policy_documents: {sorted(sids)}")
+    for statement in own:
+        index = next((i for i, s in enumerate(merged) if statement.sid and s.sid == statement.sid), None)
+        if index is None:
+            merged.append(statement)
+        else:
+            merged[index] = statement
+    return merged
 
 
 _DOC_PATH = re.compile(r"^data\.aws_iam_policy_document\.([A-Za-z0-9_-]+)(?:\[[^]]*\])?\.json$")
