@@ -166,3 +166,43 @@ def test_concurrent_launches_reach_moto_one_at_a_time_each_token_once(moto_aws, 
     assert len(set(launched)) == 10  # one instance per token, however many threads asked
     for n, instance_id in enumerate(launched):
         assert instance_id == launched[n % 10]
+
+
+def test_concurrent_registrations_each_dress_their_own_image(moto_aws, monkeypatch):
+    """Two drills register their images side by side. Each image gets its own call's tags and mappings (the
+    emulator once dressed the newest AMI, another call's, and the launch from the untagged one was refused).
+    Each registration holds moto a few milliseconds here, so interleaved calls would be seen."""
+    moto_fidelity.apply()
+    ec2 = boto3.client("ec2", REGION)
+    volume = ec2.create_volume(AvailabilityZone=f"{REGION}a", Size=8)["VolumeId"]
+    snapshot = ec2.create_snapshot(VolumeId=volume)["SnapshotId"]
+    moto_register_image = moto_fidelity._ORIGINAL["register_image"]
+
+    def slow(*args, **kwargs):
+        answer = moto_register_image(*args, **kwargs)
+        time.sleep(0.005)  # another registration may land here, after this one's and before it is dressed
+        return answer
+
+    monkeypatch.setitem(moto_fidelity._ORIGINAL, "register_image", slow)
+
+    def register(n: int) -> tuple[str, str]:
+        client = boto3.client("ec2", REGION)
+        image_id = client.register_image(
+            Name=f"drill-image-{n}",
+            RootDeviceName="/dev/xvda",
+            BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": snapshot}}],
+            TagSpecifications=[{"ResourceType": "image", "Tags": [{"Key": "Drill", "Value": str(n)}]}],
+        )["ImageId"]
+        return f"drill-image-{n}", image_id
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        registered = list(pool.map(register, range(16)))
+
+    images = {
+        i["ImageId"]: i for i in ec2.describe_images(ImageIds=[image for _, image in registered])["Images"]
+    }
+    for name, image_id in registered:
+        image = images[image_id]
+        assert image["Name"] == name
+        assert {t["Key"]: t["Value"] for t in image.get("Tags", [])} == {"Drill": name.rsplit("-", 1)[1]}
+        assert [m["DeviceName"] for m in image["BlockDeviceMappings"]] == ["/dev/xvda"]

@@ -95,6 +95,7 @@ def apply() -> None:
 _ORIGINAL: dict[str, Any] = {}
 _TAG_LOCK = threading.RLock()  # reentrant: moto's create_tags may be reached from another locked call
 _RUN_LOCK = threading.Lock()  # RunInstances, see _run_instances_idempotent
+_REGISTER_LOCK = threading.Lock()  # RegisterImage, see _register_image_with_mappings
 _TAG_METHODS = ("create_tags", "delete_tags", "delete_tag_keys", "describe_tags")
 
 
@@ -188,6 +189,15 @@ def _own_tags(self: Any) -> list[dict[str, str]]:
 
 
 def _register_image_with_mappings(self: Any) -> Any:
+    """RegisterImage with its block device mappings, tags, root device and architecture, one call at a time:
+    the name check and the registration are one step in EC2, and the image dressed here must be this call's
+    (two drills register side by side: taking the newest AMI once gave one call's tags to the other's image,
+    whose launch was then refused for want of the ManagedBy tag)."""
+    with _REGISTER_LOCK:
+        return _register_image_locked(self)
+
+
+def _register_image_locked(self: Any) -> Any:
     from moto.ec2.exceptions import EC2ClientError
 
     mappings = _image_mappings(self)
@@ -200,7 +210,7 @@ def _register_image_with_mappings(self: Any) -> Any:
             "InvalidAMIName.Duplicate", f"AMI name {name} is already in use by AMI in this account"
         )
     result = _ORIGINAL["register_image"](self)
-    image = list(self.ec2_backend.amis.values())[-1]  # the one just registered (dicts keep order)
+    image = self.ec2_backend.amis[result.result["ImageId"]]  # moto's answer (an ActionResult) names it
     image.smart_vault_mappings = mappings
     tags = _tag_specifications(self, "image")
     if tags:
