@@ -378,8 +378,7 @@ def test_the_tamper_alarms_watch_every_rule_that_invokes_the_backup_function_or_
     for side in ("primary", "dr"):
         watched = str(_module_call(REPO, f"tamper_{side}")["rule_names"])
         assert f"module.drill_{side}[*].schedule_rule_name" in watched, side
-    output = tfmodel.parse_dir(tfmodel.DRILL_DIR)["output"]
-    [schedule] = [o["schedule_rule_name"] for o in output if "schedule_rule_name" in o]
+    schedule = tfmodel.outputs(tfmodel.DRILL_DIR)["schedule_rule_name"]
     assert schedule["value"] == "${aws_cloudwatch_event_rule.schedule.name}"
 
 

@@ -332,14 +332,13 @@ def render_document(scope: ModuleScope, name: str, each: Any = None) -> list[Sta
     own name (Terraform merges them into it), then its own, dynamic blocks expanded by their for_each."""
     body = labelled(scope.directory, "data", "aws_iam_policy_document")[name]
     sources = [s for source in source_documents(body, name) for s in render_document(scope, source)]
-    statements: list[Statement] = []
     ev = scope.evaluator
     ev.names["each"] = {"value": each, "key": each}
     if each is not None and "for_each" in body:  # a map's instance: `each` names its key
         instances = ev.value(body["for_each"])
         if isinstance(instances, dict) and each in instances:
             ev.names["each"] = {"value": instances[each], "key": each}
-    statements += [_statement(name, raw, ev) for raw in body.get("statement", [])]
+    statements = [_statement(name, raw, ev) for raw in body.get("statement", [])]
     for dynamic in body.get("dynamic", []):
         block = dynamic["statement"]
         for_each = ev.value(block["for_each"])

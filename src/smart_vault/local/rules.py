@@ -36,7 +36,7 @@ def tamper_rule_names(config: DeploymentConfig, region: str) -> list[str]:
     """The rules the tamper alarms of `region` watch (vault.tf): backup.tf's rules of that region, those
     that invoke the backup function in the primary region and the copy-completion forwarding in the DR one,
     then the schedule of the region's drill stack where there is one."""
-    return [rule.name for rule in [*backup_rules(config), *drill_rules(config)] if rule.region == region]
+    return [rule.name for rule in rules(config) if rule.region == region]
 
 
 def backup_rules(config: DeploymentConfig) -> list[RuleSpec]:

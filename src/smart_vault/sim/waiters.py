@@ -33,9 +33,8 @@ class SimWaiter:
         config = WaiterConfig or {}
         delay = config.get("Delay", self.config.delay)
         max_attempts = config.get("MaxAttempts", self.config.max_attempts)
-        operation = xform_name(
-            self.config.operation
-        )  # DescribeVolumes -> describe_volumes, as boto3 names it
+        # DescribeVolumes -> describe_volumes, as boto3 names it.
+        operation = xform_name(self.config.operation)
         for attempt in range(1, max_attempts + 1):
             try:
                 response = getattr(self.client, operation)(**kwargs)
