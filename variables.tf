@@ -603,6 +603,13 @@ variable "vault_event_bus_arn" {
     condition     = var.vault_event_bus_arn == "" || can(regex("^arn:aws[a-z-]*:events:[a-z0-9-]+:[0-9]{12}:event-bus/[A-Za-z0-9._/-]+$", var.vault_event_bus_arn))
     error_message = "vault_event_bus_arn must be empty or an EventBridge event bus ARN."
   }
+
+  # Applied separately, the vault stack's bus is this one: the backup function refuses to start without it, or
+  # with a bus of another account or region (smart_vault.config.vault_target), so every backup would fail.
+  validation {
+    condition     = var.vault_account_id == "" || var.deploy_vault_stack || can(regex("^arn:aws[a-z-]*:events:${var.dr_region}:${var.vault_account_id}:event-bus/", var.vault_event_bus_arn))
+    error_message = "With vault_account_id set and deploy_vault_stack = false, vault_event_bus_arn must be the vault stack's output vault_event_bus_arn: an event bus of the vault account in dr_region."
+  }
 }
 
 variable "deploy_vault_stack" {
@@ -636,6 +643,24 @@ variable "vault_key_administrator_arns" {
   validation {
     condition     = alltrue([for a in var.vault_key_administrator_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/.+$", a))])
     error_message = "vault_key_administrator_arns must list IAM role or user ARNs."
+  }
+
+  # The vault key's policy has no account statement: without an administrator of the vault account nobody
+  # could ever change the key's policy again (modules/vault_account requires one).
+  validation {
+    condition     = var.vault_account_id == "" || !var.deploy_vault_stack || (length(var.vault_key_administrator_arns) > 0 && alltrue([for a in var.vault_key_administrator_arns : try(split(":", a)[4], "") == var.vault_account_id]))
+    error_message = "With the vault stack deployed (vault_account_id set, deploy_vault_stack = true), vault_key_administrator_arns must list at least one role or user, all of the vault account."
+  }
+}
+
+variable "vault_recovery_role_arns" {
+  type        = list(string)
+  description = "Roles of the vault account that restore from the vault copies: the restore worker's and the drill's roles of the stacks deployed there (docs/vault.md). The vault key's policy lets them use it through EC2. Name them once they exist. Empty: none."
+  default     = []
+
+  validation {
+    condition     = alltrue([for a in var.vault_recovery_role_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$", a)) && try(split(":", a)[4], "") == var.vault_account_id])
+    error_message = "vault_recovery_role_arns must list IAM role ARNs of the vault account (vault_account_id)."
   }
 }
 

@@ -22,6 +22,7 @@ module "vault_account" {
   source_account_ids         = [local.account_id]
   source_kms_key_arns        = [aws_kms_key.dr.arn]
   key_administrator_arns     = var.vault_key_administrator_arns
+  recovery_role_arns         = var.vault_recovery_role_arns
   function_code              = local.function_code[var.dr_region]
   retention_days             = var.vault_retention_days
   lock_mode                  = var.vault_lock_mode

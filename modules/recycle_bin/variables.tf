@@ -5,11 +5,16 @@ variable "description" {
 
 variable "retention_days" {
   type        = number
-  description = "How many days a deleted managed snapshot stays in the Recycle Bin; 0 for no rule."
+  description = "How many days a deleted snapshot stays in the Recycle Bin; 0 for no rule."
 }
 
 variable "unlock_delay_days" {
   type        = number
-  description = "The days an unlocked rule stays locked before it can be deleted or shortened; null for an unlocked rule."
+  description = "Locks the rule, which makes it Region-level (every snapshot of the region; AWS locks no tag-level rule): the days an unlocked rule stays locked before it can be modified or deleted (7 to 30). Null: an unlocked rule for the snapshots tagged ManagedBy=smart-vault."
   default     = null
+
+  validation {
+    condition     = var.unlock_delay_days == null || try(var.unlock_delay_days >= 7 && var.unlock_delay_days <= 30 && floor(var.unlock_delay_days) == var.unlock_delay_days, false)
+    error_message = "unlock_delay_days must be null or a whole number of days from 7 to 30."
+  }
 }

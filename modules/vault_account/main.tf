@@ -61,6 +61,50 @@ data "aws_iam_policy_document" "vault_key" {
     }
   }
 
+  # The recovery roles (restore worker and drill of the stacks deployed in this account, docs/vault.md): EC2
+  # decrypts a vault copy into a volume and holds a grant for its life, both with the caller's permissions,
+  # through ec2.<region> only. The key has no account statement, so no IAM policy alone could allow it.
+  dynamic "statement" {
+    for_each = length(var.recovery_role_arns) > 0 ? [var.recovery_role_arns] : []
+    content {
+      sid       = "RecoveryRolesUseKeyThroughEc2"
+      actions   = ["kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKeyWithoutPlaintext", "kms:DescribeKey"]
+      resources = ["*"]
+      principals {
+        type        = "AWS"
+        identifiers = statement.value
+      }
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["ec2.${var.region}.amazonaws.com"]
+      }
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(var.recovery_role_arns) > 0 ? [var.recovery_role_arns] : []
+    content {
+      sid       = "RecoveryRolesGrantEbs"
+      actions   = ["kms:CreateGrant"]
+      resources = ["*"]
+      principals {
+        type        = "AWS"
+        identifiers = statement.value
+      }
+      condition {
+        test     = "Bool"
+        variable = "kms:GrantIsForAWSResource"
+        values   = ["true"]
+      }
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["ec2.${var.region}.amazonaws.com"]
+      }
+    }
+  }
+
   # The ledger and the topic are encrypted with this key: DynamoDB and SNS use it for the vault function.
   # So is the function's environment (kms_key_arn): Lambda decrypts it with the function's role at every
   # cold start, through lambda.<region> (without it every invocation fails with KMSAccessDeniedException).
@@ -367,11 +411,13 @@ module "vault_rpo" {
 
 # ------------------------------------------------------------------ Recycle Bin
 
-# A locked rule: it cannot be deleted or shortened before its unlock delay has run after an UnlockRule.
+# A locked rule, so Region-level (AWS locks no tag-level rule): every snapshot deleted in the vault account's
+# region, which holds only the vault's copies. It cannot be modified or deleted before its unlock delay has run
+# after an UnlockRule; its description names no setting, so that only a change of the retention needs that.
 module "recycle_bin" {
   source = "../recycle_bin"
 
-  description       = "Deleted Smart Vault snapshots stay ${var.recycle_bin_retention_days} days in the Recycle Bin."
+  description       = "Deleted snapshots of the Smart Vault vault account stay in the Recycle Bin for the rule's retention."
   retention_days    = var.recycle_bin_retention_days
   unlock_delay_days = 7
 }

@@ -48,6 +48,17 @@ variable "key_administrator_arns" {
   }
 }
 
+variable "recovery_role_arns" {
+  type        = list(string)
+  description = "Roles of the vault account that restore from the vault copies (the restore worker's and the drill's of the stacks deployed here): the vault key's policy lets them use it through EC2. They must exist before they are named (KMS refuses a policy naming an unknown principal). Empty: none."
+  default     = []
+
+  validation {
+    condition     = alltrue([for a in var.recovery_role_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$", a))])
+    error_message = "recovery_role_arns must list IAM role ARNs."
+  }
+}
+
 variable "function_code" {
   type        = any
   description = "What the stack's functions run, passed unchanged to modules/function's `code` (which types and validates it): the package zip and its hash, the runtime and the Powertools layer of this region."

@@ -97,27 +97,44 @@ def test_billing_alarm_reads_us_east_1():
 
 def test_deleted_managed_snapshots_stay_in_the_recycle_bin_of_each_region_and_of_the_vault():
     """One rule per region and one in the vault account (locked there), each an instance of
-    modules/recycle_bin: the managed snapshots, for `recycle_bin_retention_days`, none when it is 0."""
+    modules/recycle_bin, for `recycle_bin_retention_days`, none when it is 0: in the workload account's regions
+    the managed snapshots (a tag-level rule); in the vault account every snapshot of its region, because AWS
+    locks only Region-level rules without exclusion tags."""
     rules = tfmodel.labelled(tfmodel.REPO, "resource", "aws_rbin_rule")
     (vault,) = tfmodel.labelled(tfmodel.VAULT_DIR, "resource", "aws_rbin_rule").values()
     assert set(rules) == {"recycle_bin", "dr_recycle_bin"}
     assert "provider" not in rules["recycle_bin"] and rules["dr_recycle_bin"]["provider"] == "${aws.dr}"
     for rule in (*rules.values(), vault):
         assert rule["count"] == "${var.recycle_bin_retention_days > 0 ? 1 : 0}"
-        assert (rule["resource_type"], rule["resource_tags"]) == (
-            "EBS_SNAPSHOT",
-            [{"resource_tag_key": "ManagedBy", "resource_tag_value": "smart-vault"}],
-        )
+        assert rule["resource_type"] == "EBS_SNAPSHOT"
         assert rule["retention_period"] == [
             {"retention_period_value": "${var.recycle_bin_retention_days}", "retention_period_unit": "DAYS"}
         ]
-    assert (
-        "lock_configuration" not in rules["recycle_bin"]
-        and "lock_configuration" not in rules["dr_recycle_bin"]
-    )
+    for rule in rules.values():
+        assert "lock_configuration" not in rule
+        assert rule["resource_tags"] == [
+            {"resource_tag_key": "ManagedBy", "resource_tag_value": "smart-vault"}
+        ]
     assert vault["lock_configuration"] == [
         {"unlock_delay": [{"unlock_delay_value": 7, "unlock_delay_unit": "DAYS"}]}
     ]
+    assert "resource_tags" not in vault and "exclude_resource_tags" not in vault
+
+
+def test_a_locked_recycle_bin_rule_is_one_aws_accepts():
+    """CreateRule and LockRule refuse a lock on a tag-level rule or on a Region-level rule with exclusion tags
+    (Recycle Bin API Reference, LockRule), and a locked rule cannot be modified: its description must not
+    follow a setting, or changing that setting would be refused."""
+    (vault,) = tfmodel.labelled(tfmodel.VAULT_DIR, "resource", "aws_rbin_rule").values()
+    locked = [
+        r
+        for r in (*tfmodel.labelled(tfmodel.REPO, "resource", "aws_rbin_rule").values(), vault)
+        if "lock_configuration" in r
+    ]
+    assert locked
+    for rule in locked:
+        assert not rule.get("resource_tags") and not rule.get("exclude_resource_tags")
+        assert "${" not in rule["description"]
 
 
 def test_backup_alarms_cover_failures_rpo_errors_throttles_and_dlq():

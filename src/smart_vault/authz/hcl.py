@@ -223,34 +223,27 @@ class _Parser:
         raise HclError(f"unexpected {value!r} in {self.text!r}")
 
     def call(self, name: str) -> Node:
-        if name == "try":  # the first argument that evaluates without an error
-            self.take("(")
-            options: list[Node] = []
-            while self.peek()[1] != ")":
-                options.append(self.ternary())
-                if self.peek()[1] == ",":
-                    self.take(",")
-            self.take(")")
-            return lambda scope: _first_that_works(self.ev, options, scope)
         self.take("(")
-        args: list[Node] = []
-        while self.peek()[1] != ")":
-            args.append(self.ternary())
-            if self.peek()[1] == ",":
-                self.take(",")
-        self.take(")")
+        args = self.items(")")
+        if name == "try":  # the first argument that evaluates without an error
+            return lambda scope: _first_that_works(self.ev, args, scope)
         return lambda scope: _function(name, [_resolved(self.ev, a(scope)) for a in args])
 
     def list_or_for(self) -> Node:
         if self.peek() == ("name", "for"):
             return self.for_expression("]")
+        items = self.items("]")
+        return lambda scope: [_resolved(self.ev, item(scope)) for item in items]
+
+    def items(self, close: str) -> list[Node]:
+        """The comma-separated expressions up to `close` (a trailing comma allowed), which it consumes."""
         items: list[Node] = []
-        while self.peek()[1] != "]":
+        while self.peek()[1] != close:
             items.append(self.ternary())
             if self.peek()[1] == ",":
                 self.take(",")
-        self.take("]")
-        return lambda scope: [_resolved(self.ev, item(scope)) for item in items]
+        self.take(close)
+        return items
 
     def map_or_for(self) -> Node:
         if self.peek() == ("name", "for"):

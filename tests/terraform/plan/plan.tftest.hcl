@@ -51,3 +51,67 @@ run "everything" {
     recycle_bin_retention_days     = 7
   }
 }
+
+# The vault stack applied by the vault account itself: this stack needs the bus it outputs.
+run "vault_applied_separately" {
+  command = plan
+  module { source = "./main" }
+
+  variables {
+    vault_account_id    = "222222222222"
+    deploy_vault_stack  = false
+    vault_event_bus_arn = "arn:aws:events:eu-central-1:222222222222:event-bus/smart-vault-vault"
+  }
+}
+
+# Without it, or with a bus of another region, every backup run would fail on its configuration: the plan
+# refuses it instead.
+run "vault_applied_separately_without_its_bus" {
+  command = plan
+  module { source = "./main" }
+
+  variables {
+    vault_account_id   = "222222222222"
+    deploy_vault_stack = false
+  }
+
+  expect_failures = [var.vault_event_bus_arn]
+}
+
+run "vault_applied_separately_with_a_bus_of_another_region" {
+  command = plan
+  module { source = "./main" }
+
+  variables {
+    vault_account_id    = "222222222222"
+    deploy_vault_stack  = false
+    vault_event_bus_arn = "arn:aws:events:eu-west-1:222222222222:event-bus/smart-vault-vault"
+  }
+
+  expect_failures = [var.vault_event_bus_arn]
+}
+
+# The vault stack deployed from here needs an administrator of its key, of the vault account; the module's own
+# validation would otherwise fail the plan with a message about a variable the operator never set.
+run "vault_stack_without_key_administrators" {
+  command = plan
+  module { source = "./main" }
+
+  variables {
+    vault_account_id = "222222222222"
+  }
+
+  expect_failures = [var.vault_key_administrator_arns]
+}
+
+run "vault_stack_with_an_administrator_of_another_account" {
+  command = plan
+  module { source = "./main" }
+
+  variables {
+    vault_account_id             = "222222222222"
+    vault_key_administrator_arns = ["arn:aws:iam::123456789012:role/deployer"]
+  }
+
+  expect_failures = [var.vault_key_administrator_arns]
+}

@@ -4,8 +4,9 @@ The rest of the test bed reads the Terraform with its own evaluator (smart_vault
 everything Terraform checks at plan time: a count that depends on a value unknown until apply, a function
 that fails on the values a deployment of defaults passes, a provider attribute that does not exist. This runs
 the real thing where the machine has it: the `terraform` binary and a filesystem mirror of the AWS provider
-(TF_PLUGIN_MIRROR, /opt/tf-plugins by default; no registry is reachable here). Where either is missing it
-says so and passes, as `make terraform-check` does for `terraform fmt`.
+(TF_PLUGIN_MIRROR, /opt/tf-plugins by default; no registry is reachable here). The GitHub workflow installs
+both (setup-terraform, and `terraform providers mirror` of the same provider version). Where either is missing
+it says so and passes, as `make terraform-check` does for `terraform fmt`.
 
 Mocked, not applied: the resources come from `mock_provider` (aws.tfmock.hcl gives the few attributes whose
 format the configuration parses). The archive provider, which zips the Lambda code, is not in the mirror: the
@@ -49,15 +50,16 @@ def _copy_root(repo: Path, copy: Path) -> None:
     """The root module and its modules, as Terraform reads them, with the archive stood in for."""
     copy.mkdir()
     for path in repo.glob("*.tf"):
-        shutil.copy(path, copy / path.name)
+        text = path.read_text().replace("data.archive_file.lambda.", "local.lambda_zip.")
+        (copy / path.name).write_text(text)
     shutil.copytree(repo / "modules", copy / "modules")
     shutil.copy(repo / "openapi.yaml", copy / "openapi.yaml")
-    main = (repo / "main.tf").read_text()
+    main = (copy / "main.tf").read_text()
     if not ARCHIVE.search(main):
         raise SystemExit(
             f"terraform-plan: {repo}/main.tf has no data.archive_file.lambda block to stand in for"
         )
-    main = ARCHIVE.sub(ARCHIVE_STUB, main).replace("data.archive_file.lambda.", "local.lambda_zip.")
+    main = ARCHIVE.sub(ARCHIVE_STUB, main)
     (copy / "main.tf").write_text(main)
     versions = (repo / "terraform.tf").read_text()
     versions = re.sub(r"\n\s*archive = \{[^}]*\}", "", versions)
