@@ -6,6 +6,7 @@ data "aws_caller_identity" "current" {}
 
 data "aws_partition" "current" {}
 
+# Its `id` is the region's name in AWS provider 5.x and 6.x alike (6.x deprecates `name`, 5.x has no `region`).
 data "aws_region" "current" {}
 
 data "aws_iam_policy_document" "assume" {
@@ -56,7 +57,7 @@ data "aws_iam_policy_document" "kms" {
       variable = "kms:ViaService"
       values = [
         for service in concat(var.key_services, try(var.async_invocation.dead_letter_queue_name, null) == null ? [] : ["sqs"], ["lambda"]) :
-        "${service}.${data.aws_region.current.name}.amazonaws.com"
+        "${service}.${data.aws_region.current.id}.amazonaws.com"
       ]
     }
   }

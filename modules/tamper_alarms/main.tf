@@ -4,6 +4,7 @@
 # metric filter counts them (TamperEvents); an alarm fires on the first. CloudTrail must record management
 # events (write) in this account and region; docs/vault.md says how to check.
 
+# Its `id` is the region's name in AWS provider 5.x and 6.x alike (6.x deprecates `name`, 5.x has no `region`).
 data "aws_region" "current" {}
 
 locals {
@@ -146,7 +147,7 @@ module "alarm" {
   description        = "Smart Vault TAMPER: a call on the vault's snapshots, keys, functions or rules by a principal other than the vault's roles."
   namespace          = "SmartVault"
   metric             = "TamperEvents"
-  dimensions         = { Region = data.aws_region.current.name }
+  dimensions         = { Region = data.aws_region.current.id }
   statistic          = "Sum"
   period             = 60
   threshold          = 1

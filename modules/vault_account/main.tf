@@ -13,6 +13,10 @@ locals {
   function_name = "${var.name_prefix}-vault"
   handler       = "smart_vault.vault.handler"
   snapshots     = "arn:${local.partition}:ec2:${var.region}::snapshot/*"
+
+  # The actions that use a key for data (KMS's default "Allow use of the key" set, as kms.tf's
+  # key_use_actions for the workload's keys): EBS's for the vault role, the services' for their messages.
+  key_use_actions = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"]
 }
 
 # ------------------------------------------------------------------ the vault key
@@ -33,7 +37,7 @@ data "aws_iam_policy_document" "vault_key" {
 
   statement {
     sid       = "VaultFunctionUsesKeyThroughEc2"
-    actions   = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"]
+    actions   = local.key_use_actions
     resources = ["*"]
     principals {
       type        = "AWS"
@@ -134,7 +138,7 @@ data "aws_iam_policy_document" "vault_key" {
   # EventBridge (the tamper rules' topic, the dead-letter queue) and CloudWatch alarms (the topic).
   statement {
     sid       = "ServicesEncryptVaultData"
-    actions   = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"]
+    actions   = local.key_use_actions
     resources = ["*"]
     principals {
       type        = "Service"

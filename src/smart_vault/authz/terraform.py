@@ -213,7 +213,8 @@ class ModuleScope:
         fixed = {
             "data.aws_caller_identity.current.account_id": account,
             "data.aws_partition.current.partition": "aws",
-            "data.aws_region.current.name": self.region,
+            # The region's name: `id` in AWS provider 5.x and 6.x alike (6.x deprecates `name`).
+            "data.aws_region.current.id": self.region,
         }
         if path in fixed:
             return fixed[path]
