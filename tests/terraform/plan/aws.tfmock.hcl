@@ -40,7 +40,7 @@ mock_resource "aws_api_gateway_rest_api" {
   defaults = { execution_arn = "arn:aws:execute-api:eu-west-1:123456789012:abc", arn = "arn:aws:apigateway:eu-west-1::/restapis/abc", root_resource_id = "r" }
 }
 mock_data "aws_region" {
-  defaults = { name = "eu-west-1" }
+  defaults = { id = "eu-west-1", name = "eu-west-1" } # name: read by the base commit of the upgrade test
 }
 mock_resource "aws_cloudwatch_event_bus" {
   defaults = { arn = "arn:aws:events:eu-central-1:222222222222:event-bus/b" }
