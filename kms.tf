@@ -10,6 +10,12 @@ locals {
     dr      = var.dr_region
   }
 
+  # What a user of a shared snapshot's key must be allowed besides kms:CreateGrant (EBS user guide, "Share the KMS
+  # key used to encrypt a shared Amazon EBS snapshot": DescribeKey, CreateGrant, GenerateDataKey,
+  # GenerateDataKeyWithoutPlaintext, ReEncrypt, Decrypt). The vault account's copy is re-encrypted under its own
+  # key, which may need fewer; AWS does not say which, and a missing one would fail every vault copy.
+  shared_snapshot_key_actions = ["kms:Decrypt", "kms:DescribeKey", "kms:ReEncrypt*", "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext"]
+
   # The actions that use a key for data (KMS's default "Allow use of the key" set): what EBS does with the
   # keys for encrypted snapshot copies and volumes, in the key policies here and in the backup role's.
   key_use_actions = [
@@ -122,7 +128,7 @@ data "aws_iam_policy_document" "kms_key" {
     for_each = each.key == "dr" && var.vault_account_id != "" ? ["read"] : []
     content {
       sid       = "VaultAccountReadsSharedCopies"
-      actions   = ["kms:Decrypt", "kms:DescribeKey", "kms:ReEncrypt*"]
+      actions   = local.shared_snapshot_key_actions
       resources = ["*"]
       principals {
         type        = "AWS"

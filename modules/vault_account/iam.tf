@@ -92,10 +92,10 @@ data "aws_iam_policy_document" "vault_kms" {
   # within the account that suffices, so no identity statement repeats it. The workload accounts' DR keys
   # are another account's: their key policies grant the vault account, and these statements the role.
   # Reading a shared snapshot means using the workload's DR key through EBS (its key policy grants the
-  # vault account the same actions).
+  # vault account the same actions: the EBS user guide's list for a shared snapshot's key, kms.tf).
   statement {
     sid       = "ReadSharedSnapshotsWithTheSourceKeys"
-    actions   = ["kms:Decrypt", "kms:ReEncrypt*", "kms:DescribeKey"]
+    actions   = ["kms:Decrypt", "kms:ReEncrypt*", "kms:DescribeKey", "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext"]
     resources = var.source_kms_key_arns
     condition {
       test     = "StringEquals"

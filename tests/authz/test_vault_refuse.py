@@ -258,3 +258,54 @@ def test_a_bus_policy_the_bus_has_decides_when_known():
         ("AnnounceOnTheVaultBus",),
         "denies",
     )
+
+
+# What the EBS user guide says a user of a shared snapshot's key must be allowed ("Share the KMS key used to
+# encrypt a shared Amazon EBS snapshot").
+SHARED_KEY_ACTIONS = {
+    "kms:DescribeKey",
+    "kms:CreateGrant",
+    "kms:GenerateDataKey",
+    "kms:GenerateDataKeyWithoutPlaintext",
+    "kms:ReEncrypt*",
+    "kms:Decrypt",
+}
+
+
+def test_both_sides_of_a_shared_copy_grant_what_the_ebs_guide_lists_for_a_shared_key():
+    """The DR key's policy (kms.tf) lets the vault account, and the vault role (modules/vault_account) asks,
+    every action of the guide's list; CreateGrant only for an AWS resource on the key's side."""
+    deployment = terraform.Deployment(account=ACCOUNT, dr_region=DR, variables=(("vault_account_id", VAULT),))
+    vault_account = f"arn:aws:iam::{VAULT}:root"
+    key_side = [
+        s for s in terraform.key_policy("dr", deployment) if ("AWS", (vault_account,)) in s.principals
+    ]
+    role = terraform.role_statements("vault", DR, deployment)
+    role_side = [
+        s for s in role if any(a.startswith("kms:") for a in s.actions) and "key/*" in s.resources[0]
+    ]
+    for side in (key_side, role_side):
+        assert {a for s in side for a in s.actions} == SHARED_KEY_ACTIONS
+    (grant,) = [s for s in key_side if "kms:CreateGrant" in s.actions]
+    assert [(c.operator, c.key, c.values) for c in grant.conditions] == [
+        ("Bool", "kms:GrantIsForAWSResource", ("true",))
+    ]
+
+
+def test_the_vault_worlds_dr_key_policy_is_the_terraforms():
+    """tests/support/vault_world writes the DR key's policy for moto's KMS by hand: its vault statements are
+    the ones kms.tf renders, so the vault tests run against the policy a deployment gets."""
+    deployment = terraform.Deployment(account=ACCOUNT, dr_region=DR, variables=(("vault_account_id", VAULT),))
+    rendered = {s.sid: s for s in terraform.key_policy("dr", deployment) if s.sid.startswith("VaultAccount")}
+    by_hand = {s["Sid"]: s for s in dr_key_statements(ACCOUNT, VAULT) if s["Sid"].startswith("VaultAccount")}
+    assert set(rendered) == set(by_hand)
+    for sid, statement in by_hand.items():
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        assert set(actions) == set(rendered[sid].actions), sid
+        assert rendered[sid].principals == (("AWS", (statement["Principal"]["AWS"],)),), sid
+        conditions = {
+            (operator, key, (value,))
+            for operator, keys in statement.get("Condition", {}).items()
+            for key, value in keys.items()
+        }
+        assert conditions == {(c.operator, c.key, c.values) for c in rendered[sid].conditions}, sid
