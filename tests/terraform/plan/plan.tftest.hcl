@@ -115,3 +115,15 @@ run "vault_stack_with_an_administrator_of_another_account" {
 
   expect_failures = [var.vault_key_administrator_arns]
 }
+
+# docs/vault.md's root module for a vault account that applies its stack itself.
+run "vault_stack_applied_by_its_own_team" {
+  command = plan
+  module { source = "./vault-example" }
+
+  variables {
+    workload_account_id    = "123456789012"
+    workload_dr_key_arn    = "arn:aws:kms:eu-central-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+    key_administrator_arns = ["arn:aws:iam::222222222222:role/smart-vault-deployer"]
+  }
+}

@@ -67,6 +67,25 @@ def _copy_root(repo: Path, copy: Path) -> None:
     (copy / "terraform.tf").write_text(versions)
 
 
+VAULT_EXAMPLE = re.compile(
+    r"^## The vault stack applied by the vault account's own team\n.*?^```hcl\n(.*?)^```", re.S | re.M
+)
+
+
+def _vault_example(repo: Path, work: Path) -> None:
+    """docs/vault.md's root module for the vault account's own team, as ./vault-example beside ./main: its
+    module source pointed at main's modules, the archive stood in for and no backend, as for the root."""
+    found = VAULT_EXAMPLE.search((repo / "docs" / "vault.md").read_text())
+    if found is None:
+        raise SystemExit("terraform-plan: docs/vault.md has no vault-account example (an hcl block) to plan")
+    text = ARCHIVE.sub(ARCHIVE_STUB, found.group(1)).replace("data.archive_file.lambda.", "local.lambda_zip.")
+    text = text.replace('"./smart-vault/modules/', '"../main/modules/')
+    text = re.sub(r"\n\s*archive = \{[^}]*\}", "", text)
+    text = re.sub(r'backend "s3" \{\}.*', "", text)
+    (work / "vault-example").mkdir()
+    (work / "vault-example" / "main.tf").write_text(text)
+
+
 def _base(repo: Path, work: Path) -> bool:
     """BASE's tree exported to work/base-tree, its root module copied to work/base and the upgrade test put
     beside the others; False where the checkout lacks BASE."""
@@ -90,6 +109,7 @@ def _prepare(repo: Path, work: Path) -> None:
     for name in ("plan.tftest.hcl", "aws.tfmock.hcl"):
         shutil.copy(HERE / name, tests / name)
     _copy_root(repo, work / "main")
+    _vault_example(repo, work)
     (work / "terraformrc").write_text(
         "provider_installation {\n"
         f'  filesystem_mirror {{\n    path    = "{MIRROR}"\n    include = ["registry.terraform.io/hashicorp/*"]\n  }}\n'
