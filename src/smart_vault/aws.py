@@ -34,9 +34,21 @@ CLIENT_CONFIG = Config(
     user_agent_extra="smart-vault/0.1",
 )
 
+# A synchronous Lambda invoke (the drill's validation function) waits for the function itself, up to Lambda's
+# 900 s limit: with CLIENT_CONFIG's 60 s read timeout botocore would give up on a function still running and,
+# a read timeout being retryable, invoke it again, up to MAX_ATTEMPTS times. One attempt, and a read timeout
+# past any function's end: the function runs at most once per call.
+SYNCHRONOUS_INVOKE_CONFIG = Config(
+    retries={"mode": "standard", "total_max_attempts": 1},
+    connect_timeout=10,
+    read_timeout=905,
+    user_agent_extra="smart-vault/0.1",
+)
+
 _lock = threading.Lock()
 _session: Any = None
-_clients: dict[tuple[str, str], Any] = {}
+_clients: dict[tuple[str, str], Any] = {}  # CLIENT_CONFIG's, by service and region
+_configured: dict[tuple[str, str, int], Any] = {}  # another config's, by service, region and config
 
 
 def current_region() -> str:
@@ -53,22 +65,25 @@ def invoked_account(context: Any) -> str | None:
     return parts[4] if len(parts) > 4 and parts[4] else None
 
 
-def client(service: str, region: str | None = None) -> Any:
-    """A cached boto3 client for `service` in `region` (default: the current region).
+def client(service: str, region: str | None = None, config: Config = CLIENT_CONFIG) -> Any:
+    """A cached boto3 client for `service` in `region` (default: the current region), with `config`
+    (CLIENT_CONFIG, or SYNCHRONOUS_INVOKE_CONFIG for a Lambda invoke that waits for the function).
 
     Endpoints come from boto3 itself, which honours `AWS_ENDPOINT_URL` and `AWS_ENDPOINT_URL_<SERVICE>`.
     """
     global _session
-    key = (service, region or current_region())
+    region = region or current_region()
+    cache: dict[Any, Any] = _clients if config is CLIENT_CONFIG else _configured
+    key = (service, region) if config is CLIENT_CONFIG else (service, region, id(config))
     with _lock:
-        cached = _clients.get(key)
+        cached = cache.get(key)
         if cached is None:
             if _session is None:
                 import boto3  # deferred: only paid by invocations that call AWS
 
                 _session = boto3.session.Session()
-            cached = _session.client(service, region_name=key[1], config=CLIENT_CONFIG)
-            _clients[key] = cached
+            cached = _session.client(service, region_name=region, config=config)
+            cache[key] = cached
         return cached
 
 
@@ -77,6 +92,7 @@ def reset_clients() -> None:
     global _session
     with _lock:
         _clients.clear()
+        _configured.clear()
         _session = None
 
 

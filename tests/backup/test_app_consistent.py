@@ -204,6 +204,27 @@ def test_agent_offline_is_a_pre_script_failure_at_once(monkeypatch, fleet, model
     assert clock.now - start < 5  # and no waiting out the 120 s timeout
 
 
+@pytest.mark.parametrize("on_failure", ["crash-consistent", "skip"])
+def test_a_stopped_scripted_instance_is_backed_up_without_its_scripts(
+    monkeypatch, fleet, model, world, on_failure
+):
+    """SSM runs nothing on a stopped instance (its agent is offline) and its disks are not being written: its
+    set is taken as a plain one every run, instead of a pre-script failure (and, with `skip`, no backup at all
+    for as long as it stays stopped)."""
+    monkeypatch.setenv("APP_CONSISTENT_ON_FAILURE", on_failure)
+    stopped = scripted(fleet, "stopped")
+    running = scripted(fleet, "running")
+    fleet.ec2.stop_instances(InstanceIds=[stopped])
+    model.behaviour[stopped] = ScriptBehaviour(online=False)  # as Systems Manager sees a stopped instance
+
+    report = run()
+
+    assert {i["instance_id"]: i["status"] for i in report["instances"]} == {stopped: "ok", running: "ok"}
+    assert set_flags(fleet, stopped) == {None}  # no scripts ran: no app-consistent claim either way
+    assert set_flags(fleet, running) == {"true"}
+    assert all(stopped not in ids for _, ids in commands(model))
+
+
 def test_plain_instances_are_not_slowed_and_a_plain_run_makes_no_ssm_call(fleet, model, clock, world):
     first = [plain(fleet, f"web-{n}") for n in range(3)]
     db = scripted(fleet, "db")

@@ -42,7 +42,9 @@ def test_restored_resources_are_tagged_as_the_contract_says():
         ("st1", 8, (125, None)),
         ("sc1", 200, (200, None)),
         ("io1", 8, (8, 400)),
-        ("io2", 1, (1, 100)),
+        ("io2", 1, (4, 200)),  # io1 and io2 volumes start at 4 GiB (CreateVolume refuses a smaller one)
+        ("io1", 3, (4, 200)),
+        ("io2", 4, (4, 200)),
         ("io1", 1000, (1000, 3000)),
     ],
 )

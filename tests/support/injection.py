@@ -208,8 +208,8 @@ class FaultInjector:
 
         real_client = aws.client
 
-        def client(service: str, region: str | None = None) -> Any:
-            return self.attach(real_client(service, region))
+        def client(service: str, region: str | None = None, config: Any = aws.CLIENT_CONFIG) -> Any:
+            return self.attach(real_client(service, region, config))
 
         monkeypatch.setattr(aws, "client", client)
         return self

@@ -192,8 +192,8 @@ def route_lambda_to(monkeypatch: pytest.MonkeyPatch, fake: Any) -> None:
     """Make `aws.client("lambda")` answer with `fake`; every other client stays moto's."""
     real_client = aws.client
 
-    def client(service: str, region: str | None = None) -> Any:
-        return fake if service == "lambda" else real_client(service, region)
+    def client(service: str, region: str | None = None, config: Any = aws.CLIENT_CONFIG) -> Any:
+        return fake if service == "lambda" else real_client(service, region, config)
 
     monkeypatch.setattr(aws, "client", client)
 

@@ -93,8 +93,8 @@ def install_ssm(monkeypatch: Any, model: SsmModel, clock: ManualClock) -> SsmWor
     world = SsmWorld(model)
     real_client = aws.client
 
-    def client(service: str, region: str | None = None) -> Any:
-        made = real_client(service, region)
+    def client(service: str, region: str | None = None, config: Any = aws.CLIENT_CONFIG) -> Any:
+        made = real_client(service, region, config)
         return world.attach(made) if service == "ssm" else made
 
     monkeypatch.setattr(aws, "client", client)

@@ -39,6 +39,14 @@ class Instance:
     volume_tags: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
     # (v3) The SSM document of its pre- and post-scripts (its Backup-Scripts tag); empty: a plain instance.
     scripts_document: str = ""
+    running: bool = True  # False: stopped (PROTECTED_STATES)
+
+    @property
+    def runs_scripts(self) -> bool:
+        """Backed up between its scripts: it names a document and is running. SSM runs nothing on a stopped
+        instance (its agent is offline), and a stopped instance's disks are not being written: its set is
+        taken as a plain one, without the app-consistent tag, instead of failing its pre-script every run."""
+        return bool(self.scripts_document) and self.running
 
 
 def retention_override(tags: dict[str, str], instance_id: str) -> int | None:
@@ -75,6 +83,7 @@ def instance_from_api(item: dict[str, Any]) -> Instance:
         metadata=tuple(instance_metadata(item).items()),
         volume_tags=_volume_tags(item, {}),
         scripts_document=tags.get(SCRIPTS_TAG, "").strip(),
+        running=item.get("State", {}).get("Name", "running") == "running",
     )
 
 

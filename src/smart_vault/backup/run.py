@@ -129,7 +129,7 @@ def _back_up_instances(
     with runtime.executor(WORKERS, "backup") as pool:
         futures = []
         for instance in instances:
-            scripted = lane is not None and instance.scripts_document and instance.instance_id not in covered
+            scripted = lane is not None and instance.runs_scripts and instance.instance_id not in covered
             if handled and _time_is_short(instance, bool(scripted), lane, deadline):
                 break
             handled += 1

@@ -132,7 +132,7 @@ def handle(
     seconds_left = remaining_ms() / 1000 if remaining_ms else DEFAULT_SECONDS_LEFT
     clients = clients or DrillClients(
         ec2=aws.client("ec2", settings.region),
-        lambda_client=aws.client("lambda", settings.region),
+        lambda_client=aws.client("lambda", settings.region, aws.SYNCHRONOUS_INVOKE_CONFIG),
         store=DrillResultStore(settings.results_table, aws.client("dynamodb", settings.region)),
     )
     report = run_drills(request, settings, clients, seconds_left=seconds_left, **kwargs)

@@ -26,8 +26,9 @@ from smart_vault.restore.jobs import LeaseLost
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
 
-# st1 and sc1 volumes cannot be smaller than 125 GiB; a restore may make the volume larger than the snapshot.
-MIN_SIZE_GIB = {"st1": 125, "sc1": 125}
+# The smallest volume of each type CreateVolume takes (its API reference: io1 and io2 from 4 GiB, st1 and sc1
+# from 125 GiB, the others from 1); a restore may make the volume larger than the snapshot.
+MIN_SIZE_GIB = {"st1": 125, "sc1": 125, "io1": 4, "io2": 4}
 # io1/io2 need an explicit IOPS figure: 50 IOPS per GiB is the io1 maximum ratio, capped at 3000 (gp3's base).
 PROVISIONED_IOPS_TYPES = ("io1", "io2")
 IOPS_PER_GIB = 50
