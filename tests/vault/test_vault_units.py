@@ -11,6 +11,7 @@ from smart_vault.backup.vault_share import announced_tags, plan_sharing
 from smart_vault.config import BackupSettings, VaultSettings
 from smart_vault.errors import ConfigError, ValidationError
 from smart_vault.snapshot_locks import LockPolicy, lock_parameters, locks_to_repair
+from smart_vault.vault.copies import vault_copy_tags
 from smart_vault.vault.events import Announcement, Reconcile, Rejected, VaultCopyFinished, parse_event
 
 BASE = {
@@ -145,3 +146,21 @@ def test_locks_are_repaired_only_where_missing_and_never_past_retention():
         params["CoolOffPeriod"] == 24 and params["LockMode"] == "compliance" and "LockDuration" not in params
     )
     assert "CoolOffPeriod" not in lock_parameters("snap-a", needed[0].expiration, LockPolicy("governance"))
+
+
+def test_a_vault_copy_keeps_its_own_tags_whatever_the_announcement_carries():
+    settings = VaultSettings.from_env(BASE)
+    announced = {f"smart-vault:extra-{i:02d}": str(i) for i in range(50)}  # as many as events.py accepts
+    announced["smart-vault:retention-days"] = "7"  # the DR copy's: the vault's own replaces it
+
+    tags = vault_copy_tags(announced, "123456789012", "snap-shared", settings)
+
+    assert len(tags) == 50  # EC2's limit per resource
+    assert tags["ManagedBy"] == "smart-vault"
+    assert tags["smart-vault:retention-days"] == "35"
+    assert tags["smart-vault:source-account"] == "123456789012"
+    assert tags["smart-vault:vault-source-snapshot"] == "snap-shared"
+    # The announced ones are kept in their order until the limit.
+    assert [k for k in tags if k.startswith("smart-vault:extra-")] == [
+        f"smart-vault:extra-{i:02d}" for i in range(46)
+    ]

@@ -63,13 +63,17 @@ class VaultOutcome:
 def vault_copy_tags(
     tags: Mapping[str, str], account: str, snapshot_id: str, settings: VaultSettings
 ) -> dict[str, str]:
-    """Pure: the vault copy's tags: the announced ones, `ManagedBy`, the vault's retention and the source."""
-    copy = {k: v for k, v in tags.items() if k != HOLD_TAG}
-    copy[MANAGED_BY_KEY] = MANAGED_BY_VALUE
-    copy[RETENTION_DAYS_TAG] = str(settings.retention_days)
-    copy[SOURCE_ACCOUNT_TAG] = account
-    copy[VAULT_SOURCE_TAG] = snapshot_id
-    return dict(list(copy.items())[:MAX_TAGS])
+    """Pure: the vault copy's tags: `ManagedBy`, the vault's retention and the source, then the announced ones
+    in their order while EC2's 50 tags a resource allow. The vault's own tags are never the ones dropped:
+    without them the copy is invisible to the vault's counting, locking and pruning."""
+    own = {
+        MANAGED_BY_KEY: MANAGED_BY_VALUE,
+        RETENTION_DAYS_TAG: str(settings.retention_days),
+        SOURCE_ACCOUNT_TAG: account,
+        VAULT_SOURCE_TAG: snapshot_id,
+    }
+    announced = [(k, v) for k, v in tags.items() if k != HOLD_TAG and k not in own]
+    return {**dict(announced[: MAX_TAGS - len(own)]), **own}
 
 
 def rejection(request: Announcement, settings: VaultSettings) -> str | None:
