@@ -84,12 +84,15 @@ def lock_new_copy(
 ) -> str | None:
     """Lock a copy `CopySnapshot` has just accepted; None when locked (or locking is off), else the error.
 
+    EC2 is eventually consistent: the copy CopySnapshot just answered may answer `InvalidSnapshot.NotFound`
+    for some seconds, so that answer is retried (`aws.retry_not_found`, as CreateTags after CreateSnapshots).
     A refusal never fails the copy: the copy exists, and the next full run or reconciliation locks it.
     """
     if not policy.enabled:
         return None
+    params = lock_parameters(snapshot_id, lock_expiration(started_at, retention_days), policy)
     try:
-        lock_snapshot(ec2, snapshot_id, lock_expiration(started_at, retention_days), policy)
+        aws.retry_not_found(lambda: ec2.lock_snapshot(**params), "LockSnapshot")
     except AwsError as exc:
         logger.warning(
             "lock of a new copy failed; the next reconciliation repairs it",
