@@ -393,3 +393,31 @@ def test_a_snapshot_locked_since_the_listing_is_kept_whatever_code_its_refusal_h
     assert [f["resource"] for f in report["failures"]] == [refused_id]
     asked = [p for p in calls.params.get("DescribeLockedSnapshots", []) if "SnapshotIds" in p]
     assert {tuple(p["SnapshotIds"]) for p in asked} >= {(locked_id,)}
+
+
+# ------------------------------------------------------------------ a primary gone before it is marked copied
+
+
+def test_a_primary_deleted_before_it_is_marked_copied_costs_neither_the_others_marks_nor_the_run(fleet):
+    fleet.launch("web", {"Backup-Tier": "Gold"})
+    fleet.launch("db", {"Backup-Tier": "Gold"})
+    first = run_at(T0, "r0")
+    assert len(first["copies_started"]) == 2
+    victim, survivor = sorted(c["source_snapshot_id"] for c in first["copies_started"])
+    deleted = []
+
+    def delete_victim_first(params, **_):
+        # Another invocation (or a person) deletes one primary between the run's describe and its CreateTags.
+        tagging = any(t["Key"] == "smart-vault:dr-copied" for t in params.get("Tags", []))
+        if tagging and victim in params.get("Resources", []) and not deleted:
+            backend(PRIMARY_REGION).delete_snapshot(victim)
+            deleted.append(victim)
+
+    fleet.ec2.meta.events.register("provide-client-params.ec2.CreateTags", delete_victim_first)
+    second = run_at(T0 + DAY, "r1")
+
+    assert deleted == [victim]
+    assert second["failures"] == []  # EC2 refused the batch: the run goes on, copies and pruning included
+    assert len(second["copies_started"]) == 2
+    assert tags_of(fleet.managed(PRIMARY_REGION)[survivor])["smart-vault:dr-copied"] == "true"
+    assert victim not in fleet.managed(PRIMARY_REGION)
