@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 from freezegun import freeze_time
+from moto.ec2.models import ec2_backends
 from moto.ec2.models.elastic_block_store import EBSBackend
 
 from smart_vault.backup import entry as backup
@@ -118,6 +119,25 @@ def test_a_copy_completion_event_shares_and_announces_that_copy(world):
     assert [e["detail"]["snapshot_id"] for e in announcements_at(vault, T0 + timedelta(minutes=5))] == [
         copy_id
     ]
+
+
+def test_a_copy_event_that_says_succeeded_is_trusted_while_describe_still_says_pending(world):
+    """DescribeSnapshots is eventually consistent (moto is not): right after the copySnapshot event it may still
+    answer `pending`. The event is EBS's word that the copy completed: the primary is marked copied and the copy
+    handed to the vault at once, not by the next reconciliation."""
+    fleet, vault = world
+    report = backup_at(T0, scheduled_event("r0"))
+    started = report["copies_started"][0]
+    copy_id, primary_id = started["copy_snapshot_id"], started["source_snapshot_id"]
+    ec2_backends[ACCOUNT_ID][DR_REGION].snapshots[copy_id].status = "pending"  # what a lagging describe shows
+
+    backup_at(T0 + timedelta(minutes=5), copy_event(copy_id, event_id="copy-done-stale"))
+
+    assert set(shared_dr_copies(fleet)) == {copy_id}
+    assert [e["detail"]["snapshot_id"] for e in announcements_at(vault, T0 + timedelta(minutes=5))] == [
+        copy_id
+    ]
+    assert tags_of(fleet.managed()[primary_id])["smart-vault:dr-copied"] == "true"
 
 
 def test_every_full_run_announces_again_the_shared_copies_younger_than_48_hours(world):

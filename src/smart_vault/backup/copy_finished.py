@@ -5,6 +5,7 @@ either way the slot it held is free, so owed copies start (`owed_copies`).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from smart_vault.backup import copy_failures
@@ -20,7 +21,7 @@ from smart_vault.config import BackupSettings
 from smart_vault.errors import AwsError
 from smart_vault.observability import trace
 from smart_vault.snapshot_model import Snapshot
-from smart_vault.tags import COMPLETED
+from smart_vault.tags import COMPLETED, PENDING
 
 
 @trace
@@ -42,6 +43,13 @@ def copy_finished(
     copy = next((s for s in found if s.managed and s.source_snapshot), None)
     if copy is None:
         return None
+    if event.succeeded and copy.state == PENDING:
+        # EBS sends `copySnapshot` when the copy action completes, with result `succeeded` or `failed` (EBS
+        # User Guide, "Amazon EventBridge for Amazon EBS"), and DescribeSnapshots is eventually consistent
+        # (EC2 API Reference, "Eventual consistency"): a `pending` read right after the event is stale. The event
+        # is trusted, so the primary is marked copied and the copy handed to the vault now. Only `pending` is
+        # read past: a copy that describes as `error` is not taken for completed on the event's word.
+        copy = replace(copy, state=COMPLETED)
     try:
         failures = _copy_outcome(copy, event.succeeded, event.cause, settings, clients, now)
     except AwsError as exc:
