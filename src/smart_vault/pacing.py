@@ -28,11 +28,19 @@ class Rate:
 # EC2 refills the buckets of its mutating actions at about 5 requests per second per account and region.
 # The local bursts are small, well under EC2's bucket sizes, so that other tools in the account keep some
 # room. CreateTags is paced on its own bucket and may go faster (a run sends at most one per snapshot).
+# Bucket size / refill per second, from the EC2 developer guide ("Request throttling for the Amazon EC2 API"):
+# CreateSnapshots, DeleteSnapshot and ModifySnapshotAttribute 100 / 5 and CreateTags 100 / 10 (uncategorized
+# actions, named in its table); CopySnapshot and LockSnapshot are named nowhere in it, so they are "mutating
+# actions", 50 / 5 (our reading of the category, not a figure AWS gives for these two by name). LockSnapshot
+# (lock repair) and ModifySnapshotAttribute (vault sharing) go out by the thousand in one invocation when
+# LOCK_MODE or a vault account is first turned on for an existing fleet.
 EC2_RATES: Mapping[str, Rate] = {
     "CreateSnapshots": Rate(5.0, 10),
     "CopySnapshot": Rate(5.0, 10),
     "DeleteSnapshot": Rate(5.0, 10),
     "CreateTags": Rate(10.0, 20),
+    "LockSnapshot": Rate(5.0, 10),
+    "ModifySnapshotAttribute": Rate(5.0, 10),
 }
 
 

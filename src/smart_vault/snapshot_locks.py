@@ -18,7 +18,7 @@ IAM: `ec2:LockSnapshot` on snapshots, with the condition keys the Service Author
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -179,10 +179,20 @@ def repair_locks(
     policy: LockPolicy,
     default_days: int,
     now: datetime,
+    should_stop: Callable[[], bool] | None = None,
 ) -> tuple[list[str], list[dict[str, str]]]:
-    """Lock what should be locked and is not; returns (the ids locked now, the failures)."""
+    """Lock what should be locked and is not; returns (the ids locked now, the failures).
+
+    When `should_stop` (the invocation's deadline) says time is short, the rest waits: the next full run or
+    reconciliation lists the locks again and finds the snapshots still unlocked (`locks_to_repair`). Turning
+    LOCK_MODE on for an existing fleet is thousands of LockSnapshot calls, paced (`pacing.EC2_RATES`), over as
+    many invocations as they need."""
     locked, failures = [], []
-    for needed in locks_to_repair(snapshots, lock_items, policy, default_days, now):
+    todo = locks_to_repair(snapshots, lock_items, policy, default_days, now)
+    for index, needed in enumerate(todo):
+        if should_stop is not None and should_stop():
+            logger.info("lock repair stops for the deadline", extra={"left": len(todo) - index})
+            break
         try:
             lock_snapshot(ec2, needed.snapshot_id, needed.expiration, policy)
         except AwsError as exc:

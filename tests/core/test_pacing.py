@@ -90,7 +90,40 @@ def test_pace_attaches_once_per_client():
     client = boto3.client("ec2", region_name="eu-west-1")
     first = pace(client)
     assert pace(client) is first
-    assert set(first.buckets) == {"CreateSnapshots", "CopySnapshot", "DeleteSnapshot", "CreateTags"}
+    assert set(first.buckets) == {
+        "CreateSnapshots",
+        "CopySnapshot",
+        "DeleteSnapshot",
+        "CreateTags",
+        "LockSnapshot",
+        "ModifySnapshotAttribute",
+    }
+
+
+def test_lock_repair_and_vault_sharing_are_paced_at_ec2s_refill_rate():
+    clock = FakeClock()
+    client = boto3.client("ec2", region_name="eu-central-1")
+    pacer = Pacer(EC2_RATES, clock, clock.sleep)
+    pacer.attach(client)
+    calls = EC2_RATES["LockSnapshot"].burst + 5
+    with Stubber(client) as stub:
+        for n in range(calls):
+            stub.add_response("lock_snapshot", {"SnapshotId": f"snap-{n:08d}"})
+        for n in range(calls):
+            stub.add_response("modify_snapshot_attribute", {})
+        for n in range(calls):  # a lock repair
+            client.lock_snapshot(SnapshotId=f"snap-{n:08d}", LockMode="governance", LockDuration=7)
+        for n in range(calls):  # then the vault's sharing
+            client.modify_snapshot_attribute(
+                SnapshotId=f"snap-{n:08d}",
+                Attribute="createVolumePermission",
+                OperationType="add",
+                UserIds=["210987654321"],
+            )
+    # Each action on its own bucket at EC2's 5 a second: the 5 calls past each burst wait 1/5 s each.
+    assert clock.slept == pytest.approx([0.2] * 10)
+    assert pacer.buckets["LockSnapshot"].waited == pytest.approx(1.0)
+    assert pacer.buckets["ModifySnapshotAttribute"].waited == pytest.approx(1.0)
 
 
 def test_scaled_rates_keep_their_shape():

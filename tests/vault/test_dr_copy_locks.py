@@ -89,6 +89,35 @@ def test_a_lost_lock_is_repaired_by_the_next_reconciliation(fleet):
     assert {i["LockExpiresOn"] for i in found.values()} == {T0 + 7 * DAY}  # start time + retention
 
 
+def test_lock_repairs_stop_at_the_deadline_and_the_next_reconciliation_finds_the_rest(fleet):
+    """LOCK_MODE turned on over copies that have none: the repairs of one invocation stop when its time is
+    short (the tail's quarter of the reserve), and the next reconciliation's listing finds the others."""
+    fleet.launch("web-2", {"Backup-Tier": "Gold"}, volumes=2)
+    fleet.launch("web-3", {"Backup-Tier": "Gold"}, volumes=2)
+    lost = {"on": True}
+    fail_operation(fleet.dr, "LockSnapshot", "InternalError", "lost", when=lambda _: lost["on"])
+    report = run_at(T0, "r0")
+    copies = {c["copy_snapshot_id"] for c in report["copies_started"]}
+    assert len(copies) == 6 and locks(T0) == {}
+    lost["on"] = False
+    repaired = []
+    fleet.dr.meta.events.register(
+        "provide-client-params.ec2.LockSnapshot", lambda params, **_: repaired.append(params["SnapshotId"])
+    )
+    short = backup_context()
+    # 15 minutes left until two locks are repaired, then 10 s: under the tail's stop (reserve / 4 = 30 s).
+    short.get_remaining_time_in_millis = lambda: 900_000 if len(repaired) < 2 else 10_000
+
+    with freeze_time(T0 + timedelta(minutes=30)):
+        backup.handler({"reconcile_copies": True}, short)
+
+    assert len(repaired) == 2
+    assert set(locks(T0 + timedelta(minutes=30))) == set(repaired)
+    reconcile_at(T0 + timedelta(minutes=60))
+    assert set(locks(T0 + timedelta(minutes=60))) == copies
+    assert len(repaired) == 6  # each lock repaired once
+
+
 def test_a_locked_copy_survives_every_prune_and_every_delete(fleet):
     run_at(T0, "r0")
     target = next(iter(dr_copies(fleet)))

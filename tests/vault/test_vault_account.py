@@ -121,6 +121,32 @@ def test_a_copy_completion_event_shares_and_announces_that_copy(world):
     ]
 
 
+def test_sharing_stops_at_the_deadline_and_the_next_reconciliation_shares_the_rest(world):
+    """A vault account turned on over existing copies: one invocation shares what its time allows (the tail's
+    quarter of the reserve stops it), announces what it shared, and the next reconciliation does the rest."""
+    fleet, vault = world
+    backup_at(T0, scheduled_event("r0"))
+    shares = []
+    fleet.dr.meta.events.register(
+        "provide-client-params.ec2.ModifySnapshotAttribute",
+        lambda params, **_: shares.append(params["SnapshotId"]),
+    )
+    short = backup_context()
+    short.get_remaining_time_in_millis = lambda: 900_000 if not shares else 10_000  # short after one share
+
+    with freeze_time(T0 + timedelta(minutes=30)):
+        backup.handler({"reconcile_copies": True}, short)
+
+    assert len(shares) == 1
+    assert set(shared_dr_copies(fleet)) == set(shares)
+    first = announcements_at(vault, T0 + timedelta(minutes=30))
+    assert [e["detail"]["snapshot_id"] for e in first] == shares
+    backup_at(T0 + timedelta(minutes=60), {"reconcile_copies": True})
+    assert len(shared_dr_copies(fleet)) == 3 and len(shares) == 3  # each shared once
+    later = announcements_at(vault, T0 + timedelta(minutes=60))
+    assert {e["detail"]["snapshot_id"] for e in later} == set(shares[1:])
+
+
 def test_a_copy_event_that_says_succeeded_is_trusted_while_describe_still_says_pending(world):
     """DescribeSnapshots is eventually consistent (moto is not): right after the copySnapshot event it may still
     answer `pending`. The event is EBS's word that the copy completed: the primary is marked copied and the copy

@@ -136,7 +136,14 @@ def reconcile_owed_copies(
             clients, settings, run_id, settings.dry_run, deadline, now, meter
         )
         guard = protect_copies(
-            clients, settings, primaries, dr_snapshots, now, dry_run=settings.dry_run, full_run=False
+            clients,
+            settings,
+            primaries,
+            dr_snapshots,
+            now,
+            dry_run=settings.dry_run,
+            full_run=False,
+            should_stop=deadline.tail_must_stop,
         )
         failures += guard.failures
     except AwsError as exc:

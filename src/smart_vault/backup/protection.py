@@ -8,7 +8,7 @@ copy only (`share_finished_copy`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -49,12 +49,19 @@ def _region_locks(
     default_days: int,
     outcome: Protection,
     region: str,
+    should_stop: Callable[[], bool] | None,
 ) -> None:
     items = list_locks(ec2)
     locked = set(holding_locks(items, now))
     if repair:
         done, failures = repair_locks(
-            ec2, lock_candidates(snapshots, primaries), items, policy_of(settings), default_days, now
+            ec2,
+            lock_candidates(snapshots, primaries),
+            items,
+            policy_of(settings),
+            default_days,
+            now,
+            should_stop,
         )
         locked.update(done)
         outcome.locks_repaired += done
@@ -71,15 +78,17 @@ def protect_copies(
     *,
     dry_run: bool,
     full_run: bool,
+    should_stop: Callable[[], bool] | None = None,
 ) -> Protection:
     """Lock listings (and repairs) of both regions, then sharing with the vault; AwsError of a listing goes
-    to the caller (pruning cannot run without it)."""
+    to the caller (pruning cannot run without it). `should_stop` (the invocation's deadline) ends the repairs
+    and the sharing early; the lock listings, which pruning needs, are always read."""
     outcome = Protection()
     act = not dry_run
     if not full_run and not policy_of(settings).enabled:
         # A reconciliation prunes nothing: without locking there is nothing to list or repair.
         if act and settings.vault_account_id:
-            _share(clients, settings, dr_snapshots, now, outcome, reannounce=False)
+            _share(clients, settings, dr_snapshots, now, outcome, reannounce=False, should_stop=should_stop)
         return outcome
     _region_locks(
         clients.dr_ec2,
@@ -91,6 +100,7 @@ def protect_copies(
         default_days=settings.dr_retention_days,
         outcome=outcome,
         region=settings.dr_region,
+        should_stop=should_stop,
     )
     if full_run or settings.lock_primary:
         _region_locks(
@@ -103,9 +113,10 @@ def protect_copies(
             default_days=settings.retention_days,
             outcome=outcome,
             region=settings.region,
+            should_stop=should_stop,
         )
     if act and settings.vault_account_id:
-        _share(clients, settings, dr_snapshots, now, outcome, reannounce=full_run)
+        _share(clients, settings, dr_snapshots, now, outcome, reannounce=full_run, should_stop=should_stop)
     return outcome
 
 
@@ -117,9 +128,16 @@ def _share(
     outcome: Protection,
     *,
     reannounce: bool,
+    should_stop: Callable[[], bool] | None,
 ) -> None:
     shared = share_and_announce(
-        clients.dr_ec2, events_client(clients, settings), settings, dr_snapshots, now, reannounce=reannounce
+        clients.dr_ec2,
+        events_client(clients, settings),
+        settings,
+        dr_snapshots,
+        now,
+        reannounce=reannounce,
+        should_stop=should_stop,
     )
     outcome.shared, outcome.announced = shared.shared, shared.announced
     outcome.failures += shared.failures

@@ -14,7 +14,7 @@ Which copies are shared already comes from one listing (`DescribeSnapshots` with
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -126,10 +126,15 @@ def share_and_announce(
     *,
     reannounce: bool,
     shared_ids: set[str] | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> ShareOutcome:
     """Share every completed DR copy not yet shared with the vault account and announce it; with
     `reannounce` (full runs), announce again the shared copies younger than 48 h. `shared_ids`: what is
-    shared already, when the caller knows (a copy-completion event: nothing), else one listing."""
+    shared already, when the caller knows (a copy-completion event: nothing), else one listing.
+
+    When `should_stop` (the invocation's deadline) says time is short, no further copy is shared: the next full
+    run or reconciliation lists what is shared (`shared_copy_ids`) and shares the rest. What was shared here is
+    still announced (one PutEvents per 10): a shared copy is announced again only by full runs."""
     outcome = ShareOutcome()
     vault = settings.vault_account_id
     if not vault:
@@ -144,7 +149,10 @@ def share_and_announce(
         return outcome
     to_share, again = plan_sharing(copies, shared, now, reannounce)
     entries = []
-    for copy in to_share:
+    for index, copy in enumerate(to_share):
+        if should_stop is not None and should_stop():
+            logger.info("vault sharing stops for the deadline", extra={"left": len(to_share) - index})
+            break
         try:
             share(dr_ec2, copy.snapshot_id, vault)
         except AwsError as exc:

@@ -18,7 +18,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from smart_vault import aws, notify
+from smart_vault import aws, notify, pacing
 from smart_vault.backup.invocation import Deadline
 from smart_vault.backup.ledger import CopyLedger
 from smart_vault.config import VaultSettings
@@ -43,7 +43,9 @@ def clients_for(settings: VaultSettings) -> VaultClients:
     ledger = CopyLedger(
         aws.client("dynamodb", settings.region), settings.vault_ledger_table, settings.retention_days
     )
-    return VaultClients(ec2=aws.client("ec2", settings.region), ledger=ledger)
+    ec2 = aws.client("ec2", settings.region)
+    pacing.pace(ec2)  # CopySnapshot, LockSnapshot (repairs by the thousand), DeleteSnapshot: EC2's buckets
+    return VaultClients(ec2=ec2, ledger=ledger)
 
 
 def build_report(run_id: str, outcome: VaultOutcome) -> dict[str, Any]:

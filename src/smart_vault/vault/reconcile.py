@@ -57,8 +57,9 @@ def reconcile(
     should_stop: Callable[[], bool] | None = None,
 ) -> VaultOutcome:
     """Owed copies, locks and pruning of the vault's own copies. `should_stop` (the invocation's deadline)
-    leaves the rest of the deletions to the next reconciliation, so that a long backlog of expired copies
-    ends in a report and a recovery-point figure, not in a timeout."""
+    leaves the rest of the lock repairs and deletions to the next reconciliation, so that a long backlog of
+    expired copies (or LOCK_MODE turned on over a vault full of copies) ends in a report and a recovery-point
+    figure, not in a timeout."""
     outcome = VaultOutcome()
     try:
         copies = own_copies(describe_managed_snapshots(clients.ec2, settings.region), account_id)
@@ -78,7 +79,7 @@ def reconcile(
         items = list_locks(clients.ec2)
         locked = set(holding_locks(items, now))
         done, failures = repair_locks(
-            clients.ec2, copies, items, policy_of(settings), settings.retention_days, now
+            clients.ec2, copies, items, policy_of(settings), settings.retention_days, now, should_stop
         )
         locked.update(done)
         outcome.locks_repaired, outcome.failures = done, outcome.failures + failures
