@@ -45,6 +45,11 @@ SYNCHRONOUS_INVOKE_CONFIG = Config(
     user_agent_extra="smart-vault/0.1",
 )
 
+# One attempt per call, for a caller that paces and retries itself (`backup.ebs_direct`): two retry layers
+# multiply (CLIENT_CONFIG's 11 botocore attempts, max_attempts=10 retries, under each of the caller's), and only
+# the caller's waits run on the invocation's clock and know its deadline.
+SINGLE_ATTEMPT_CONFIG = CLIENT_CONFIG.merge(Config(retries={"mode": "standard", "total_max_attempts": 1}))
+
 _lock = threading.Lock()
 _session: Any = None
 _clients: dict[tuple[str, str], Any] = {}  # CLIENT_CONFIG's, by service and region

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import pytest
+from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 
-from smart_vault.backup.ebs_direct import MAX_ATTEMPTS, EbsDirect
+from smart_vault import aws
+from smart_vault.backup import entry
+from smart_vault.backup.ebs_direct import MAX_ATTEMPTS, EbsDirect, MeasurementStopped
+from smart_vault.config import BackupSettings
 from smart_vault.errors import AwsError
 from smart_vault.local.ebs_blocks import BLOCK_SIZE, BLOCKS_PER_GIB, SCAN_WINDOW_BLOCKS, BlockModel, page
 from smart_vault.pacing import Rate
+from support.injection import fast_retries
 
 
 class Clock:
@@ -151,3 +156,63 @@ def test_writes_are_unions_between_two_snapshot_times():
     assert model.changed_fraction("vol-1", 0.0, 25.0) == pytest.approx(0.75)
     assert model.changed_fraction("vol-1", 20.0, 25.0) == 0.0
     assert model.changed_blocks("vol-1", 0.0, 25.0, 8) == round(0.75 * 8 * BLOCKS_PER_GIB)
+
+
+# ------------------------------------------------------------------ one retry layer, and the deadline
+
+
+class Throttling:
+    """botocore's HTTP layer answering every request 429 ThrottlingException (counts the requests sent)."""
+
+    def __init__(self, client):
+        self.sent = 0
+        client.meta.events.register("before-send.ebs.ListChangedBlocks", self.answer)
+
+    def answer(self, request, **_):
+        self.sent += 1
+        body = b'{"__type": "ThrottlingException", "message": "Rate exceeded"}'
+        raw = type("Raw", (), {"stream": lambda self, **_: iter([body])})()
+        return AWSResponse(request.url, 429, {"x-amzn-ErrorType": "ThrottlingException"}, raw)
+
+
+def test_the_backup_functions_ebs_client_leaves_the_retries_to_the_measurement(monkeypatch):
+    """Two retry layers multiply: botocore's 11 attempts under each of the measurement's 8 would be 88
+    requests for one throttled page. The client `entry` builds makes one attempt a call."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    fast_retries(monkeypatch)  # botocore's own backoff, if any, without its sleeps
+    aws.reset_clients()
+    settings = BackupSettings.from_env(
+        {
+            "AWS_REGION": "eu-west-1",
+            "SNS_TOPIC_ARN": "arn:aws:sns:eu-west-1:123456789012:smart-vault",
+            "DR_REGION": "eu-central-1",
+            "DR_KMS_KEY_ID": "arn:aws:kms:eu-central-1:123456789012:key/11111111-2222-3333-4444-555555555555",
+            "COPY_LEDGER_TABLE": "ledger",
+            "CHANGE_ANOMALY_FACTOR": "5",
+        }
+    )
+    try:
+        ebs = entry._clients(settings).ebs
+        http = Throttling(ebs)
+        with pytest.raises(AwsError) as caught:
+            direct(ebs).changed("snap-a", "snap-b")
+    finally:
+        aws.reset_clients()
+    assert caught.value.code == "ThrottlingException"
+    assert http.sent == MAX_ATTEMPTS  # one layer: 8 requests, not 8 x 11
+
+
+def test_a_throttled_measurement_ends_when_the_invocation_must_stop():
+    clock = Clock()
+    ebs = ScriptedEbs([throttled()] * MAX_ATTEMPTS)
+    deadline = 30.0  # seconds of the fake clock after which the invocation's tail must stop
+
+    with pytest.raises(MeasurementStopped):
+        direct(ebs, clock).changed("a", "b", should_stop=lambda: clock.now >= deadline)
+
+    # It stopped at the first check past the deadline: at most one wait beyond it, never all 8 attempts.
+    assert clock.now < deadline + 20.0
+    assert len(ebs.calls) < MAX_ATTEMPTS
+    with pytest.raises(MeasurementStopped):  # past the deadline, no request is sent at all
+        direct(ebs, clock).written("c", should_stop=lambda: True)

@@ -182,3 +182,40 @@ def test_a_snapshot_just_created_is_tagged_through_not_found(fleet, monkeypatch)
         assert tags["smart-vault:source-volume"] == snap["VolumeId"]
         assert tags["smart-vault:source-instance"] == instance
     assert clock[0] > 0  # it waited (virtually) before trying again
+
+
+def test_a_copy_whose_measurement_met_the_deadline_waits_for_the_next_run():
+    """(v3) The invocation's time ran short while a primary was measured: its copy is not started without its
+    figure; it and the rest are deferred (owed), and the next run measures and copies them."""
+    settings = BackupSettings.from_env(
+        {
+            "AWS_REGION": "eu-west-1",
+            "SNS_TOPIC_ARN": "arn:aws:sns:eu-west-1:123456789012:smart-vault",
+            "DR_REGION": "eu-central-1",
+            "DR_KMS_KEY_ID": "arn:aws:kms:eu-central-1:123456789012:key/11111111-2222-3333-4444-555555555555",
+            "COPY_LEDGER_TABLE": "ledger",
+        }
+    )
+    start = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
+    managed = {"ManagedBy": "smart-vault", "smart-vault:source-volume": "vol-1"}
+    primaries = [
+        Snapshot(f"snap-{n}", "eu-west-1", "completed", start + timedelta(minutes=n), tags=managed)
+        for n in range(3)
+    ]
+    time_short = {"now": False}
+
+    def measure(snapshot_id, start_time, tags):
+        time_short["now"] = True  # the measurement took what was left of the invocation
+        return tags
+
+    class NoCopies:
+        def copy_snapshot(self, **_):
+            raise AssertionError("no copy may start once the invocation's time is short")
+
+    outcome = reconcile_copies(
+        NoCopies(), primaries, [], settings, should_stop=lambda: time_short["now"], measure=measure
+    )
+
+    assert outcome.started == []
+    assert outcome.deferred == 3
+    assert [p.snapshot_id for p in outcome.owed] == ["snap-0", "snap-1", "snap-2"]

@@ -27,7 +27,7 @@ from typing import Any
 
 from smart_vault import aws
 from smart_vault.backup.change_ledger import ChangeLedger
-from smart_vault.backup.ebs_direct import BlockCount, EbsDirect
+from smart_vault.backup.ebs_direct import BlockCount, EbsDirect, MeasurementStopped, StopCheck
 from smart_vault.backup.snapshots import MANAGED_FILTER
 from smart_vault.change_rate import (
     CHANGED,
@@ -90,6 +90,7 @@ class ChangeOutcome:
     changed_bytes: int = 0
     requests: int = 0
     failures: int = 0
+    stopped: int = 0  # measurements not made (or cut short) because the invocation's time was short
     anomalies: list[Anomaly] = field(default_factory=list)
 
 
@@ -110,14 +111,27 @@ class ChangeMeter:
         self.outcome = ChangeOutcome()
         self.suspect_sets: set[str] = set()
 
-    def measure(self, snapshot_id: str, start_time: datetime, copy_tags: Mapping[str, str]) -> dict[str, str]:
-        """The copy's tags with the measurement (and the suspect mark) added; unchanged when it fails."""
+    def measure(
+        self,
+        snapshot_id: str,
+        start_time: datetime,
+        copy_tags: Mapping[str, str],
+        should_stop: StopCheck = None,
+    ) -> dict[str, str]:
+        """The copy's tags with the measurement (and the suspect mark) added; unchanged when it fails, or when
+        `should_stop` (the invocation's deadline) says time is short before or while it measures."""
         tags = dict(copy_tags)
         volume_id = tags.get(SOURCE_VOLUME_TAG, "")
         if not volume_id:
             return tags
         try:
-            measurement, verdict = self._measure(snapshot_id, volume_id, start_time, tags)
+            if should_stop is not None and should_stop():
+                raise MeasurementStopped("measure")
+            measurement, verdict = self._measure(snapshot_id, volume_id, start_time, tags, should_stop)
+        except MeasurementStopped:
+            self.outcome.stopped += 1
+            logger.info("change measurement stopped for the deadline", extra={"snapshot_id": snapshot_id})
+            return tags
         except AwsError as exc:
             self.outcome.failures += 1
             logger.warning(
@@ -158,12 +172,14 @@ class ChangeMeter:
         mark_suspect(self.dr_ec2, self.settings.dr_region, set_id)
         return already
 
-    def _count(self, parent: Measurement | None, snapshot_id: str) -> tuple[BlockCount, str]:
+    def _count(
+        self, parent: Measurement | None, snapshot_id: str, should_stop: StopCheck
+    ) -> tuple[BlockCount, str]:
         """Changed blocks against the parent; written blocks for a first snapshot, a smaller volume, or a
         parent ListChangedBlocks cannot use (deleted since, or of another lineage)."""
         if parent is not None:
             try:
-                count = self.ebs.changed(parent.snapshot_id, snapshot_id)
+                count = self.ebs.changed(parent.snapshot_id, snapshot_id, should_stop)
             except AwsError as exc:
                 if exc.code not in LINEAGE_LOST:
                     raise
@@ -171,17 +187,22 @@ class ChangeMeter:
             else:
                 if not is_new_lineage(parent, int(count.volume_size_gib or 0)):
                     return count, CHANGED
-        return self.ebs.written(snapshot_id), WRITTEN
+        return self.ebs.written(snapshot_id, should_stop), WRITTEN
 
     def _measure(
-        self, snapshot_id: str, volume_id: str, start_time: datetime, tags: Mapping[str, str]
+        self,
+        snapshot_id: str,
+        volume_id: str,
+        start_time: datetime,
+        tags: Mapping[str, str],
+        should_stop: StopCheck,
     ) -> tuple[Measurement, Verdict | None]:
         history = self.ledger.history(volume_id)
         known = next((m for m in history if m.snapshot_id == snapshot_id), None)
         if known is not None:  # measured before (a redelivered event, a retried copy): never twice
             return known, None
         parent = lineage_parent(history, snapshot_id, start_time)
-        count, method = self._count(parent, snapshot_id)
+        count, method = self._count(parent, snapshot_id, should_stop)
         size = int(count.volume_size_gib or 0)
         self.outcome.requests += count.requests
         changed = min(count.bytes, size * GIB) if size else count.bytes

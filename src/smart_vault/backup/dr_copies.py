@@ -183,12 +183,14 @@ def reconcile_copies(
             outcome.deferred = len(todo) - index
             break
         retry = primary.snapshot_id in records  # (records are read only with a ledger)
-        verdict = _copy_one(dr_ec2, primary, settings, ledger, owner, now_s, retry, measure, outcome)
+        verdict = _copy_one(
+            dr_ec2, primary, settings, ledger, owner, now_s, retry, measure, outcome, should_stop
+        )
         if verdict == _STARTED:
             slots -= 1
         elif verdict == _BACKED_OFF:
             backed_off.add(primary.snapshot_id)
-        elif verdict == _SLOTS_FULL:
+        elif verdict in (_SLOTS_FULL, _OUT_OF_TIME):
             outcome.deferred = len(todo) - index
             break
     started = {copy["source_snapshot_id"] for copy in outcome.started}
@@ -197,12 +199,13 @@ def reconcile_copies(
 
 
 # What became of one primary owed a copy.
-_STARTED, _CLAIMED_ELSEWHERE, _BACKED_OFF, _SLOTS_FULL, _REFUSED = (
+_STARTED, _CLAIMED_ELSEWHERE, _BACKED_OFF, _SLOTS_FULL, _REFUSED, _OUT_OF_TIME = (
     "started",
     "claimed elsewhere",
     "backed off",
     "slots full",
     "refused",
+    "out of time",
 )
 
 
@@ -216,11 +219,16 @@ def _copy_one(
     retry: bool,
     measure: Measure | None,
     outcome: CopyOutcome,
+    should_stop: Callable[[], bool] | None = None,
 ) -> str:
-    """Measure, claim and start the copy of one primary; a copy started or refused is named in `outcome`."""
+    """Measure, claim and start the copy of one primary; a copy started or refused is named in `outcome`.
+    (v3) When the deadline came while measuring (`should_stop`), the copy is not started: it and the rest wait
+    for the next run, which measures it (once: a figure recorded is read back), instead of a copy without one."""
     tags = copy_tags(primary, settings)
     if measure is not None:
         tags = measure(primary.snapshot_id, primary.start_time, tags)
+        if should_stop is not None and should_stop():
+            return _OUT_OF_TIME
     if ledger is not None and not ledger.claim(primary.snapshot_id, now_s, owner):
         # Another invocation claimed it (or started it and the copy is not visible yet).
         return _CLAIMED_ELSEWHERE

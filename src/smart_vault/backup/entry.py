@@ -41,8 +41,13 @@ def _clients(settings: BackupSettings) -> Clients:
     dr_ec2 = aws.client("ec2", settings.dr_region)
     pacing.pace(ec2)
     pacing.pace(dr_ec2)
-    # (v3) The EBS direct API client of the primary region, paced by `ebs_direct` itself.
-    ebs = aws.client("ebs", settings.region) if settings.change_anomaly_factor > 0 else None
+    # (v3) The EBS direct API client of the primary region, paced and retried by `ebs_direct` itself: one
+    # attempt per call here, or botocore's 11 would run under each of its 8 (88 calls for one throttled page).
+    ebs = (
+        aws.client("ebs", settings.region, aws.SINGLE_ATTEMPT_CONFIG)
+        if settings.change_anomaly_factor > 0
+        else None
+    )
     return Clients(ec2=ec2, dr_ec2=dr_ec2, ledger=ledger_for(settings), ebs=ebs)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
+from functools import partial
 
 from smart_vault.backup import copy_failures
 from smart_vault.backup.anomalies import ChangeMeter, meter_for
@@ -342,7 +343,8 @@ def start_owed_copies(
         ledger=clients.ledger,
         owner=claim_owner(run_id),
         now=now.timestamp(),
-        measure=meter.measure if meter else None,
+        # (v3) Measured within the deadline: a throttled measurement cannot eat the invocation's reserve.
+        measure=partial(meter.measure, should_stop=deadline.tail_must_stop) if meter else None,
     )
     if clients.ledger is not None and not dry_run:
         # Re-derived from EC2: the owed queue becomes exactly what is owed now.
