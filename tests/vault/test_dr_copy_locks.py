@@ -118,6 +118,31 @@ def test_lock_repairs_stop_at_the_deadline_and_the_next_reconciliation_finds_the
     assert len(repaired) == 6  # each lock repaired once
 
 
+def test_a_full_runs_lock_repairs_stop_at_its_deadline_too(fleet):
+    """The scheduled run's tail repairs locks as the reconciliation does, and stops as it does when its
+    invocation runs short: the rest is the next run's."""
+    fleet.launch("web-2", {"Backup-Tier": "Gold"}, volumes=2)
+    lost = {"on": True}
+    fail_operation(fleet.dr, "LockSnapshot", "InternalError", "lost", when=lambda _: lost["on"])
+    copies = {c["copy_snapshot_id"] for c in run_at(T0, "r0")["copies_started"]}
+    assert len(copies) == 4 and locks(T0) == {}
+    lost["on"] = False
+    repaired = []
+    fleet.dr.meta.events.register(
+        "provide-client-params.ec2.LockSnapshot", lambda params, **_: repaired.append(params["SnapshotId"])
+    )
+    short = backup_context()
+    # The run's own new copies are locked at their copy; of the earlier ones, one repair, then 10 s left.
+    short.get_remaining_time_in_millis = lambda: 900_000 if not copies & set(repaired) else 10_000
+
+    with freeze_time(T0 + DAY):
+        backup.handler(scheduled_event("r1"), short)
+
+    assert len(copies & set(repaired)) == 1
+    run_at(T0 + DAY + timedelta(hours=1), "r2")
+    assert copies <= set(locks(T0 + DAY + timedelta(hours=1)))
+
+
 def test_a_locked_copy_survives_every_prune_and_every_delete(fleet):
     run_at(T0, "r0")
     target = next(iter(dr_copies(fleet)))

@@ -289,7 +289,14 @@ def _copy_and_prune(
             clients, settings, request.run_id, request.dry_run, deadline, now, meter
         )
         tail.guard = protect_copies(
-            clients, settings, tail.primaries, tail.dr_snapshots, now, dry_run=request.dry_run, full_run=True
+            clients,
+            settings,
+            tail.primaries,
+            tail.dr_snapshots,
+            now,
+            dry_run=request.dry_run,
+            full_run=True,
+            should_stop=deadline.tail_must_stop,
         )
         tail.failures += tail.guard.failures
         decisions = plan_both_regions(
