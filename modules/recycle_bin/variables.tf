@@ -12,9 +12,4 @@ variable "unlock_delay_days" {
   type        = number
   description = "Locks the rule, which makes it Region-level (every snapshot of the region; AWS locks no tag-level rule): the days an unlocked rule stays locked before it can be modified or deleted (7 to 30). Null: an unlocked rule for the snapshots tagged ManagedBy=smart-vault."
   default     = null
-
-  validation {
-    condition     = var.unlock_delay_days == null || try(var.unlock_delay_days >= 7 && var.unlock_delay_days <= 30 && floor(var.unlock_delay_days) == var.unlock_delay_days, false)
-    error_message = "unlock_delay_days must be null or a whole number of days from 7 to 30."
-  }
 }

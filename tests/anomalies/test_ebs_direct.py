@@ -9,10 +9,10 @@ from botocore.exceptions import ClientError
 from smart_vault import aws
 from smart_vault.backup import entry
 from smart_vault.backup.ebs_direct import MAX_ATTEMPTS, EbsDirect, MeasurementStopped
-from smart_vault.config import BackupSettings
 from smart_vault.errors import AwsError
 from smart_vault.local.ebs_blocks import BLOCK_SIZE, BLOCKS_PER_GIB, SCAN_WINDOW_BLOCKS, BlockModel, page
 from smart_vault.pacing import Rate
+from support.backup_world import backup_settings
 from support.injection import fast_retries
 
 
@@ -182,16 +182,7 @@ def test_the_backup_functions_ebs_client_leaves_the_retries_to_the_measurement(m
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     fast_retries(monkeypatch)  # botocore's own backoff, if any, without its sleeps
     aws.reset_clients()
-    settings = BackupSettings.from_env(
-        {
-            "AWS_REGION": "eu-west-1",
-            "SNS_TOPIC_ARN": "arn:aws:sns:eu-west-1:123456789012:smart-vault",
-            "DR_REGION": "eu-central-1",
-            "DR_KMS_KEY_ID": "arn:aws:kms:eu-central-1:123456789012:key/11111111-2222-3333-4444-555555555555",
-            "COPY_LEDGER_TABLE": "ledger",
-            "CHANGE_ANOMALY_FACTOR": "5",
-        }
-    )
+    settings = backup_settings(CHANGE_ANOMALY_FACTOR="5")
     try:
         ebs = entry._clients(settings).ebs
         http = Throttling(ebs)

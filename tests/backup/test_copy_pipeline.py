@@ -22,6 +22,7 @@ from support.backup_world import (
     Inbox,
     backup_context,
     backup_env,
+    backup_settings,
     copy_event,
     ledger_claims,
 )
@@ -187,15 +188,7 @@ def test_a_snapshot_just_created_is_tagged_through_not_found(fleet, monkeypatch)
 def test_a_copy_whose_measurement_met_the_deadline_waits_for_the_next_run():
     """(v3) The invocation's time ran short while a primary was measured: its copy is not started without its
     figure; it and the rest are deferred (owed), and the next run measures and copies them."""
-    settings = BackupSettings.from_env(
-        {
-            "AWS_REGION": "eu-west-1",
-            "SNS_TOPIC_ARN": "arn:aws:sns:eu-west-1:123456789012:smart-vault",
-            "DR_REGION": "eu-central-1",
-            "DR_KMS_KEY_ID": "arn:aws:kms:eu-central-1:123456789012:key/11111111-2222-3333-4444-555555555555",
-            "COPY_LEDGER_TABLE": "ledger",
-        }
-    )
+    settings = backup_settings()
     start = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
     managed = {"ManagedBy": "smart-vault", "smart-vault:source-volume": "vol-1"}
     primaries = [

@@ -9,19 +9,7 @@ import pytest
 from botocore.stub import Stubber
 
 from smart_vault.pacing import EC2_RATES, Pacer, Rate, TokenBucket, pace, scaled
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
+from support.fake_clock import FakeClock
 
 
 def test_burst_is_free_then_calls_are_spaced_at_the_refill_rate():

@@ -15,6 +15,7 @@ import boto3
 import pytest
 
 from smart_vault import aws
+from smart_vault.config import BackupSettings
 from support.lambda_context import FakeLambdaContext, set_function_environment
 
 PRIMARY_REGION = "eu-west-1"
@@ -42,6 +43,18 @@ def backup_env(monkeypatch: pytest.MonkeyPatch, **overrides: str) -> None:
     }
     optional = ("BACKUP_TAG_KEY", "BACKUP_TAG_VALUE", "DR_RETENTION_DAYS", "MAX_CONCURRENT_COPIES", "DRY_RUN")
     set_function_environment(monkeypatch, values | overrides, optional)
+
+
+def backup_settings(**overrides: str) -> BackupSettings:
+    """A backup function's settings for a test that builds no AWS world: eu-west-1 with its DR region."""
+    values = {
+        "AWS_REGION": PRIMARY_REGION,
+        "SNS_TOPIC_ARN": TOPIC_ARN,
+        "DR_REGION": DR_REGION,
+        "DR_KMS_KEY_ID": DR_KEY_ARN,
+        "COPY_LEDGER_TABLE": "ledger",
+    }
+    return BackupSettings.from_env(values | overrides)
 
 
 BACKUP_REQUEST_ID = "5e7b3a1c-0000-4000-8000-000000000001"

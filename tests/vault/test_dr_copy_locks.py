@@ -48,6 +48,24 @@ def locks(when):
     return {i["SnapshotId"]: i for i in items}
 
 
+def without_locks(fleet, run):
+    """`run()` while every LockSnapshot fails (its copies stay unlocked); then the copies it started."""
+    lost = {"on": True}
+    fail_operation(fleet.dr, "LockSnapshot", "InternalError", "lost", when=lambda _: lost["on"])
+    copies = {c["copy_snapshot_id"] for c in run()["copies_started"]}
+    lost["on"] = False
+    return copies
+
+
+def lock_requests(fleet):
+    """The snapshot of every LockSnapshot from now on, in order."""
+    asked = []
+    fleet.dr.meta.events.register(
+        "provide-client-params.ec2.LockSnapshot", lambda params, **_: asked.append(params["SnapshotId"])
+    )
+    return asked
+
+
 def dr_copies(fleet):
     return {s["SnapshotId"]: s for s in fleet.snapshots(DR_REGION, ManagedBy="smart-vault")}
 
@@ -75,17 +93,13 @@ def test_compliance_mode_with_cooling_off(fleet, monkeypatch):
 
 
 def test_a_lost_lock_is_repaired_by_the_next_reconciliation(fleet):
-    lost = {"on": True}
-    fail_operation(fleet.dr, "LockSnapshot", "InternalError", "lost", when=lambda _: lost["on"])
-    report = run_at(T0, "r0")
-    assert len(report["copies_started"]) == 2
-    assert locks(T0) == {}
-    lost["on"] = False
+    copies = without_locks(fleet, lambda: run_at(T0, "r0"))
+    assert len(copies) == 2 and locks(T0) == {}
 
     reconcile_at(T0 + timedelta(minutes=30))
 
     found = locks(T0 + timedelta(minutes=30))
-    assert set(found) == {c["copy_snapshot_id"] for c in report["copies_started"]}
+    assert set(found) == copies
     assert {i["LockExpiresOn"] for i in found.values()} == {T0 + 7 * DAY}  # start time + retention
 
 
@@ -94,16 +108,9 @@ def test_lock_repairs_stop_at_the_deadline_and_the_next_reconciliation_finds_the
     short (the tail's quarter of the reserve), and the next reconciliation's listing finds the others."""
     fleet.launch("web-2", {"Backup-Tier": "Gold"}, volumes=2)
     fleet.launch("web-3", {"Backup-Tier": "Gold"}, volumes=2)
-    lost = {"on": True}
-    fail_operation(fleet.dr, "LockSnapshot", "InternalError", "lost", when=lambda _: lost["on"])
-    report = run_at(T0, "r0")
-    copies = {c["copy_snapshot_id"] for c in report["copies_started"]}
+    copies = without_locks(fleet, lambda: run_at(T0, "r0"))
     assert len(copies) == 6 and locks(T0) == {}
-    lost["on"] = False
-    repaired = []
-    fleet.dr.meta.events.register(
-        "provide-client-params.ec2.LockSnapshot", lambda params, **_: repaired.append(params["SnapshotId"])
-    )
+    repaired = lock_requests(fleet)
     short = backup_context()
     # 15 minutes left until two locks are repaired, then 10 s: under the tail's stop (reserve / 4 = 30 s).
     short.get_remaining_time_in_millis = lambda: 900_000 if len(repaired) < 2 else 10_000
@@ -122,15 +129,9 @@ def test_a_full_runs_lock_repairs_stop_at_its_deadline_too(fleet):
     """The scheduled run's tail repairs locks as the reconciliation does, and stops as it does when its
     invocation runs short: the rest is the next run's."""
     fleet.launch("web-2", {"Backup-Tier": "Gold"}, volumes=2)
-    lost = {"on": True}
-    fail_operation(fleet.dr, "LockSnapshot", "InternalError", "lost", when=lambda _: lost["on"])
-    copies = {c["copy_snapshot_id"] for c in run_at(T0, "r0")["copies_started"]}
+    copies = without_locks(fleet, lambda: run_at(T0, "r0"))
     assert len(copies) == 4 and locks(T0) == {}
-    lost["on"] = False
-    repaired = []
-    fleet.dr.meta.events.register(
-        "provide-client-params.ec2.LockSnapshot", lambda params, **_: repaired.append(params["SnapshotId"])
-    )
+    repaired = lock_requests(fleet)
     short = backup_context()
     # The run's own new copies are locked at their copy; of the earlier ones, one repair, then 10 s left.
     short.get_remaining_time_in_millis = lambda: 900_000 if not copies & set(repaired) else 10_000

@@ -13,45 +13,21 @@ from botocore.stub import ANY, Stubber
 from smart_vault import aws
 from smart_vault.backup.dr_copies import start_copy
 from smart_vault.backup.ledger import OwedCopy
-from smart_vault.config import BackupSettings, VaultSettings
+from smart_vault.config import VaultSettings
 from smart_vault.vault.copies import copy_once
+from support.backup_world import backup_settings
+from support.fake_clock import FakeClock
 
 NOW = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
 DR_REGION = "eu-central-1"
 
 
-class Waits:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.slept: list[float] = []
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-
-
 @pytest.fixture
 def waits():
-    recorded = Waits()
+    recorded = FakeClock()
     aws.set_clock(recorded.monotonic, recorded.sleep)
     yield recorded
     aws.set_clock(None, None)
-
-
-def backup_settings() -> BackupSettings:
-    return BackupSettings.from_env(
-        {
-            "AWS_REGION": "eu-west-1",
-            "SNS_TOPIC_ARN": "arn:aws:sns:eu-west-1:123456789012:smart-vault",
-            "DR_REGION": DR_REGION,
-            "DR_KMS_KEY_ID": f"arn:aws:kms:{DR_REGION}:123456789012:key/11111111-2222-3333-4444-555555555555",
-            "COPY_LEDGER_TABLE": "ledger",
-            "LOCK_MODE": "governance",
-        }
-    )
 
 
 def vault_settings() -> VaultSettings:
@@ -82,7 +58,12 @@ def test_a_dr_copy_that_ec2_does_not_show_yet_is_locked_once_it_does(waits):
         stub.add_response("lock_snapshot", {"SnapshotId": "snap-copy", "LockState": "governance"})
 
         copy_id = start_copy(
-            ec2, "eu-west-1", "snap-primary", {"ManagedBy": "smart-vault"}, backup_settings(), NOW
+            ec2,
+            "eu-west-1",
+            "snap-primary",
+            {"ManagedBy": "smart-vault"},
+            backup_settings(LOCK_MODE="governance"),
+            NOW,
         )
 
         stub.assert_no_pending_responses()

@@ -43,14 +43,18 @@ def _region_locks(
     snapshots: Sequence[Snapshot],
     settings: BackupSettings,
     now: datetime,
-    *,
-    repair: bool,
-    primaries: bool,
-    default_days: int,
     outcome: Protection,
-    region: str,
+    *,
+    primaries: bool,
+    repair: bool,
     should_stop: Callable[[], bool] | None,
 ) -> None:
+    """The locks of one region (the primaries' or the DR copies'), repaired where `repair` says."""
+    region, default_days = (
+        (settings.region, settings.retention_days)
+        if primaries
+        else (settings.dr_region, settings.dr_retention_days)
+    )
     items = list_locks(ec2)
     locked = set(holding_locks(items, now))
     if repair:
@@ -90,29 +94,18 @@ def protect_copies(
         if act and settings.vault_account_id:
             _share(clients, settings, dr_snapshots, now, outcome, reannounce=False, should_stop=should_stop)
         return outcome
-    _region_locks(
-        clients.dr_ec2,
-        dr_snapshots,
-        settings,
-        now,
-        repair=act,
-        primaries=False,
-        default_days=settings.dr_retention_days,
-        outcome=outcome,
-        region=settings.dr_region,
-        should_stop=should_stop,
-    )
+    regions = [(clients.dr_ec2, dr_snapshots, False, act)]
     if full_run or settings.lock_primary:
+        regions.append((clients.ec2, primaries, True, act and settings.lock_primary))
+    for ec2, snapshots, are_primaries, repair in regions:
         _region_locks(
-            clients.ec2,
-            primaries,
+            ec2,
+            snapshots,
             settings,
             now,
-            repair=act and settings.lock_primary,
-            primaries=True,
-            default_days=settings.retention_days,
-            outcome=outcome,
-            region=settings.region,
+            outcome,
+            primaries=are_primaries,
+            repair=repair,
             should_stop=should_stop,
         )
     if act and settings.vault_account_id:
