@@ -11,6 +11,7 @@ from smart_vault.drill.selection import PointSummary, select_drills
 from smart_vault.errors import ConfigError, Conflict
 from smart_vault.restore.clean_points import clean_recovery_point
 from smart_vault.restore.recovery_points import group_recovery_points
+from smart_vault.tags import LINUX_PLATFORM
 
 T0 = datetime(2026, 6, 20, 1, tzinfo=UTC)
 
@@ -57,9 +58,9 @@ def test_no_warning_when_nothing_was_skipped_and_a_409_when_every_point_is_suspe
 
 def test_a_drill_takes_the_last_clean_point_and_knows_what_it_skipped():
     points = [
-        PointSummary("i-1", "clean", T0, True),
-        PointSummary("i-1", "attacked", T0 + timedelta(days=1), True, suspect=True),
-        PointSummary("i-1", "after", T0 + timedelta(days=2), True, suspect=True),
+        PointSummary("i-1", "clean", T0, True, platform=LINUX_PLATFORM),
+        PointSummary("i-1", "attacked", T0 + timedelta(days=1), True, platform=LINUX_PLATFORM, suspect=True),
+        PointSummary("i-1", "after", T0 + timedelta(days=2), True, platform=LINUX_PLATFORM, suspect=True),
     ]
     plan = select_drills(points, {}, 5)
     assert [(p.backup_set_id, p.skipped_suspect) for p in plan.planned] == [("clean", ("after", "attacked"))]

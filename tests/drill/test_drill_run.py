@@ -147,6 +147,19 @@ def test_incomplete_sets_and_other_platforms_are_not_drilled(world):
     assert report["status"] == "PASSED"
 
 
+def test_a_point_whose_platform_was_not_recorded_is_not_drilled(world):
+    """As a restore without ami_id refuses it: an AMI registered from the snapshots of, say, a Windows
+    instance would launch without its licence."""
+    target = world.protected[0]
+    world.ec2().delete_tags(Resources=target.snapshot_ids, Tags=[{"Key": "smart-vault:platform"}])
+    report = run()
+    assert target.instance_id not in {d["instance_id"] for d in report["drills"]}
+    assert {
+        "instance_id": target.instance_id,
+        "reason": "a platform that was not recorded cannot be launched from its snapshots in a drill",
+    } in report["skipped"]
+
+
 def test_an_invalid_manual_event_is_answered_readably(world):
     answer = run({"instance_ids": ["web-1"]})
     assert answer["error"] == "ValidationError" and answer["field"] == "instance_ids"

@@ -8,6 +8,7 @@ local endpoint that answers Invoke more slowly than the client's read timeout, s
 from __future__ import annotations
 
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
 
@@ -18,6 +19,7 @@ from botocore.exceptions import ReadTimeoutError
 
 from smart_vault import aws
 from smart_vault.drill import entry
+from smart_vault.drill.validation import ValidationFailed, validate
 
 
 class _SlowFunction(BaseHTTPRequestHandler):
@@ -85,3 +87,34 @@ def test_the_drill_invokes_its_validation_function_with_that_client(monkeypatch)
     )
     assert ("lambda", aws.SYNCHRONOUS_INVOKE_CONFIG) in asked
     assert ("lambda", aws.CLIENT_CONFIG) not in asked
+
+
+class _NeverAnswers:
+    """A validation function still running when the drill's time is up."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+
+    def invoke(self, **_: object) -> dict:
+        self.release.wait(30)
+        return {"StatusCode": 200, "Payload": b'{"passed": true}'}
+
+
+def test_the_drill_stops_waiting_for_its_validation_function_when_its_time_is_up():
+    """Lambda would otherwise end the drill's invocation first, and no teardown would run: the drill waits
+    for the function only for its own time left, then fails the check and goes on to tear down."""
+    function = _NeverAnswers()
+    started = time.monotonic()
+    try:
+        with pytest.raises(ValidationFailed, match=r"did not answer within 0\.3 s"):
+            validate(function, "check", {"instance_id": "i-1"}, wait_seconds=0.3)  # type: ignore[arg-type]
+        assert time.monotonic() - started < 5
+    finally:
+        function.release.set()
+
+
+def test_an_answer_in_time_is_the_checks_result():
+    answered = SimpleNamespace(
+        invoke=lambda **_: {"StatusCode": 200, "Payload": b'{"passed": false, "detail": "x"}'}
+    )
+    assert validate(answered, "check", {}, wait_seconds=5) == {"passed": False, "detail": "x"}  # type: ignore[arg-type]

@@ -262,7 +262,9 @@ def _validate(drill: Drill, instance_id: str, function: str) -> float:
     }
     validation_started = ctx.monotonic()
     try:
-        record["validation"] = validate(ctx.clients.lambda_client, function, payload)
+        record["validation"] = validate(
+            ctx.clients.lambda_client, function, payload, drill.deadline.remaining()
+        )
     except ValidationFailed as exc:
         record["validation"] = {"passed": False, "detail": str(exc)}
         raise

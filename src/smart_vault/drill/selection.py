@@ -91,12 +91,10 @@ def select_drills(
         )
     planned: list[PointSummary] = []
     for point in candidates:
-        if point.platform is not None and point.platform != LINUX_PLATFORM:
+        if point.platform != LINUX_PLATFORM:  # as a restore without ami_id: an unrecorded one is no Linux
+            recorded = f"platform {point.platform}" if point.platform else "a platform that was not recorded"
             skipped.append(
-                (
-                    point.instance_id,
-                    f"platform {point.platform} cannot be launched from its snapshots in a drill",
-                )
+                (point.instance_id, f"{recorded} cannot be launched from its snapshots in a drill")
             )
         elif len(planned) < max_instances:
             planned.append(point)

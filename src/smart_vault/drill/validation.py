@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from typing import TYPE_CHECKING, Any
 
 from smart_vault import aws
@@ -16,17 +17,44 @@ class ValidationFailed(Exception):
     pass
 
 
-def validate(lambda_client: LambdaClient, function: str, payload: dict[str, Any]) -> dict[str, Any]:
+def validate(
+    lambda_client: LambdaClient, function: str, payload: dict[str, Any], wait_seconds: float
+) -> dict[str, Any]:
     """Invoke the validation function synchronously; its answer `{"passed": bool, "detail": str}`.
 
-    Raises ValidationFailed with a readable reason when the function fails or answers something else.
+    Waits at most `wait_seconds` (the drill's time left): a function still running then is a failure of the
+    drill, which goes on to its teardown. The invoke is not cancelled (Lambda cannot stop it) but its answer
+    no longer matters; were the drill to wait for it, Lambda could end the drill's invocation first and no
+    teardown would run. Raises ValidationFailed with a readable reason when the function fails, answers
+    something else or does not answer in time.
     """
-    with aws.aws_errors("Invoke"):
-        response = lambda_client.invoke(
-            FunctionName=function,
-            InvocationType="RequestResponse",
-            Payload=json.dumps(payload).encode("utf-8"),
+    answered: list[Any] = []
+    failed: list[BaseException] = []
+
+    def invoke() -> None:
+        try:
+            with aws.aws_errors("Invoke"):
+                answered.append(
+                    lambda_client.invoke(
+                        FunctionName=function,
+                        InvocationType="RequestResponse",
+                        Payload=json.dumps(payload).encode("utf-8"),
+                    )
+                )
+        except Exception as exc:  # noqa: BLE001 - as a thread pool: raised again in the drill's thread
+            failed.append(exc)
+
+    # A daemon thread: one left waiting on a function that never answers does not hold the process.
+    caller = threading.Thread(target=invoke, name="drill-validation", daemon=True)
+    caller.start()
+    caller.join(max(wait_seconds, 0.0))
+    if failed:
+        raise failed[0]
+    if not answered:
+        raise ValidationFailed(
+            f"the validation function {function} did not answer within {wait_seconds:.1f} s, the drill's time left"
         )
+    response = answered[0]
     raw: Any = response.get("Payload")  # a StreamingBody from boto3; bytes from the simulation
     body = raw.read() if hasattr(raw, "read") else (raw or b"")
     try:
