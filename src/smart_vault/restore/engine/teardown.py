@@ -205,6 +205,10 @@ def delete_volume(ec2: EC2Client, volume_id: str, budget: float, *, fresh: bool)
     _ignore(lambda: ec2.delete_volume(VolumeId=volume_id), "DeleteVolume", ("InvalidVolume.NotFound",))
 
 
+# How long the leftovers are looked for again while EC2's listings catch up with the deletes.
+LEFTOVERS_SETTLE_SECONDS = 30.0
+
+
 def deregister_image(ec2: EC2Client, image_id: str, *, fresh: bool = False) -> None:
     """Deregister an AMI; its snapshots are the vault's and stay (DeleteAssociatedSnapshots is never set)."""
     _ignore(
@@ -227,7 +231,32 @@ def tear_down(
     nothing is left. What could not be removed or listed is in the answer too."""
     problems = remove_restore(ec2, restore_id, Held(instance_id, image_id, tuple(volume_ids)), deadline)
     try:
-        left = find_leftovers(ec2, restore_id)
+        left = _settled_leftovers(ec2, restore_id, deadline)
     except AwsError as exc:
         return [*problems, f"leftovers of restore {restore_id} could not be listed ({exc.readable()})"]
     return sorted(set(left)) + [p for p in problems if not any(x in p for x in left)]
+
+
+def _settled_leftovers(ec2: EC2Client, restore_id: str, deadline: Deadline) -> list[str]:
+    """`find_leftovers`, asked again for up to LEFTOVERS_SETTLE_SECONDS (within the deadline) while it still
+    lists something: EC2's Describe calls are eventually consistent, so a volume or image deleted a moment
+    ago may still be listed. What is still listed after that is left over."""
+    last: list[str] = []
+
+    def look() -> list[str]:
+        last[:] = find_leftovers(ec2, restore_id)
+        return last
+
+    try:
+        poll(
+            look,
+            lambda left: not left,
+            lambda left: None,
+            budget_seconds=min(LEFTOVERS_SETTLE_SECONDS, deadline.remaining()),
+            delay=POLL_SECONDS["volume"],
+            what=f"leftovers of restore {restore_id} gone",
+        )
+    except AwsError as exc:
+        if exc.code != "WaiterError":
+            raise
+    return list(last)
