@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from smart_vault.drill import handler
+from smart_vault.restore.engine import base as engine_base
 from support.drill_world import (
     drill_context,
     drill_resources,
@@ -21,8 +22,10 @@ def drill_world(moto_aws, monkeypatch, faults):
 
 
 def test_insufficient_capacity_fails_that_drill_readably_tears_it_down_and_the_others_pass(
-    drill_world, faults
+    drill_world, faults, monkeypatch
 ):
+    # The launch asks again twice (the engine's capacity retries, without their waits here), then gives up.
+    monkeypatch.setattr(engine_base, "CAPACITY_RETRY_SECONDS", (0.0, 0.0))
     victim = drill_world.protected[1]
     volumes_before, images_before = every_volume_and_image()
     # The drill's RunInstances tags the instance with its source instance id: only the victim's launch fails.
@@ -38,7 +41,7 @@ def test_insufficient_capacity_fails_that_drill_readably_tears_it_down_and_the_o
 
     report = handler(scheduled_event(), drill_context())
 
-    assert faults.count("InsufficientInstanceCapacity") >= 1
+    assert faults.count("InsufficientInstanceCapacity") == 3
     assert report["status"] == "PARTIAL"
     by_instance = {d["instance_id"]: d for d in report["drills"]}
     failed = by_instance.pop(victim.instance_id)

@@ -15,6 +15,7 @@ from freezegun import freeze_time
 
 from smart_vault import aws
 from smart_vault.aws import MAX_ATTEMPTS
+from smart_vault.restore.engine import base as engine_base
 from support.injection import Fault, WorkerKilled, assert_readable, atomic_moto
 from support.restore_world import (
     DR_REGION,
@@ -148,12 +149,13 @@ def waiter_poll(operation: str, id_param: str, after: str | None = None):
 STEP_FAULTS = {
     "create_volume": lambda: Fault("VolumeLimitExceeded", service="ec2", operation="CreateVolume"),
     "wait_volume_available": lambda: waiter_poll("DescribeVolumes", "VolumeId"),
+    # Every attempt of both launches (the engine asks again once on no capacity: CAPACITY_RETRY_SECONDS below).
     "launch_instance": lambda: Fault(
         "InsufficientInstanceCapacity",
         service="ec2",
         operation="RunInstances",
         status=500,
-        max_faults=ALL_ATTEMPTS,
+        max_faults=2 * ALL_ATTEMPTS,
     ),
     "wait_instance_running": lambda: waiter_poll("DescribeInstances", "InstanceId"),
     "attach_volume": lambda: Fault("IncorrectState", service="ec2", operation="AttachVolume"),
@@ -162,7 +164,8 @@ STEP_FAULTS = {
 
 
 @pytest.mark.parametrize("step", list(STEP_FAULTS))
-def test_the_worker_failing_at_each_step_leaves_nothing_and_fails_the_job(world, faults, step):
+def test_the_worker_failing_at_each_step_leaves_nothing_and_fails_the_job(world, faults, step, monkeypatch):
+    monkeypatch.setattr(engine_base, "CAPACITY_RETRY_SECONDS", (0.0,))  # a launch asks again once, at once
     restore_id = accepted_restore(world, launch_body(world, device_name="/dev/sdg"))
     fault = faults.add(STEP_FAULTS[step]())
 

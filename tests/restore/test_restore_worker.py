@@ -12,6 +12,7 @@ from smart_vault import aws
 from smart_vault.config import RestoreWorkerSettings
 from smart_vault.errors import AwsError, ValidationError
 from smart_vault.restore import worker as restore_worker
+from smart_vault.restore.engine import base as engine_base
 from smart_vault.restore.engine import volume_form
 from smart_vault.restore.jobs import RestoreJobStore
 from support.restore_world import (
@@ -443,7 +444,8 @@ def test_keep_on_failure_keeps_what_was_created(world):
     assert [i["InstanceId"] for i in live_instances(PRIMARY_REGION)] == [job["instance_id"]]
 
 
-def test_a_failed_launch_removes_the_volume_created_beside_it(world):
+def test_a_failed_launch_removes_the_volume_created_beside_it(world, monkeypatch):
+    monkeypatch.setattr(engine_base, "CAPACITY_RETRY_SECONDS", (0.0,))  # asked again once, at once
     restore_id = start(world, launch_body(world))
     on_call(PRIMARY_REGION, "RunInstances", fail_with("InsufficientInstanceCapacity", "no t3.micro capacity"))
     run_invoked_workers(world.lambda_client)

@@ -15,6 +15,7 @@ from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 from smart_vault import aws
+from smart_vault.errors import AwsError
 from smart_vault.restore.engine.lookups import client_token, describe_volume, find_restored_volume
 from smart_vault.restore.engine.polling import Deadline
 from smart_vault.restore.engine.teardown import Held, remove_restore
@@ -25,6 +26,11 @@ if TYPE_CHECKING:
 
 # Every instance a restore launches requires IMDSv2.
 METADATA_OPTIONS = {"HttpTokens": "required", "HttpEndpoint": "enabled"}
+# RunInstances' answer when the zone has no capacity of the type now, and the waits before asking again.
+NO_CAPACITY = "InsufficientInstanceCapacity"
+CAPACITY_RETRY_SECONDS = (15.0, 30.0, 60.0, 60.0, 60.0)
+# Kept for the launch's own call and what follows it when deciding whether a capacity retry still fits.
+LAUNCH_SECONDS = 60.0
 
 
 PlanT = TypeVar("PlanT")
@@ -111,17 +117,40 @@ class RestoreAttempt(ABC):
 
     def launch(self, params: dict[str, Any]) -> str:
         """RunInstances with `params`, the restore's ClientToken and IMDSv2; retried on InvalidAMIID.NotFound
-        and the like right after a create (the ClientToken makes a repeated launch return the first one's)."""
-        call: dict[str, Any] = {
-            **params,
-            "MinCount": 1,
-            "MaxCount": 1,
-            "ClientToken": client_token(self.restore_id, "instance"),
-            "MetadataOptions": METADATA_OPTIONS,
-        }
-        instance_id: str = aws.retry_not_found(
-            lambda: self.ec2.run_instances(**call)["Instances"][0]["InstanceId"], "RunInstances"
-        )
+        and the like right after a create (the ClientToken makes a repeated launch return the first one's).
+
+        InsufficientInstanceCapacity (EC2 has none of the type in that zone now: the likeliest failure in a DR
+        region when a whole region fails over) is asked again after 15, 30, 60, 60 ... s while the deadline
+        leaves room, as AWS advises. Each retry has a ClientToken of its own, in a fixed sequence: a token
+        whose request failed may answer its failure again, and a worker that runs the attempt again finds
+        the instance a retry launched under the same sequence."""
+        _, sleep = aws.clock()
+        for retry, delay in enumerate((*CAPACITY_RETRY_SECONDS, None)):
+            purpose = "instance" if retry == 0 else f"instance-capacity-{retry}"
+            call: dict[str, Any] = {
+                **params,
+                "MinCount": 1,
+                "MaxCount": 1,
+                "ClientToken": client_token(self.restore_id, purpose),
+                "MetadataOptions": METADATA_OPTIONS,
+            }
+            try:
+                instance_id: str = aws.retry_not_found(
+                    lambda call=call: self.ec2.run_instances(**call)["Instances"][0]["InstanceId"],
+                    "RunInstances",
+                )
+                break
+            except AwsError as exc:
+                if (
+                    exc.code != NO_CAPACITY
+                    or delay is None
+                    or self.deadline.budget() < delay + LAUNCH_SECONDS
+                ):
+                    raise
+                self.warnings.append(
+                    f"no {params.get('InstanceType', '')} capacity at launch; asked again after {delay} s"
+                )
+                sleep(delay)
         self.fresh.add(instance_id)
         self.instance_id = instance_id
         return instance_id
