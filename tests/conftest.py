@@ -24,6 +24,7 @@ from smart_vault.local import moto_fidelity
 
 # tests/support/aws_call_recorder.py: which AWS calls each Lambda makes (tests/iam)
 from support import aws_call_recorder
+from support.fake_clock import FakeClock
 
 # Counts the fuzz tests' requests and prints the total in the summary (the controller process of
 # pytest-xdist loads only this conftest, so the plugin is registered here).
@@ -186,6 +187,15 @@ def moto_aws():
     moto_fidelity.apply()
     with mock_aws():
         yield
+
+
+@pytest.fixture
+def engine_clock():
+    """A FakeClock as the product's clock and sleep of its waits (aws.clock: retries, polls): nothing sleeps."""
+    fake = FakeClock()
+    aws.set_clock(fake.monotonic, fake.sleep)
+    yield fake
+    aws.set_clock(None, None)
 
 
 # tests/iam checks the AWS calls recorded by a run of the other tests, so it runs only after one (`make test`).

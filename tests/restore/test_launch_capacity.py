@@ -7,7 +7,6 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from smart_vault import aws
 from smart_vault.errors import AwsError
 from smart_vault.restore.engine.base import RestoreAttempt
 from smart_vault.restore.engine.polling import Deadline
@@ -40,39 +39,31 @@ class _Zone:
         return {"Instances": [{"InstanceId": "i-0123456789abcdef0"}]}
 
 
-@pytest.fixture
-def clock():
-    fake = FakeClock()
-    aws.set_clock(fake.monotonic, fake.sleep)
-    yield fake
-    aws.set_clock(None, None)
-
-
-def attempt(zone: _Zone, clock: FakeClock, seconds_left: float) -> _Attempt:
-    deadline = Deadline(seconds_left=seconds_left, reserve_seconds=60, clock=clock)
+def attempt(zone: _Zone, engine_clock: FakeClock, seconds_left: float) -> _Attempt:
+    deadline = Deadline(seconds_left=seconds_left, reserve_seconds=60, clock=engine_clock)
     return _Attempt(zone, "r-1", recorder=None, deadline=deadline)  # type: ignore[arg-type]
 
 
-def test_no_capacity_is_asked_again_with_a_token_of_its_own(clock):
+def test_no_capacity_is_asked_again_with_a_token_of_its_own(engine_clock):
     zone = _Zone(short=2)
-    restore = attempt(zone, clock, seconds_left=800)
+    restore = attempt(zone, engine_clock, seconds_left=800)
     assert restore.launch({"InstanceType": "t3.small"}) == "i-0123456789abcdef0"
-    assert clock.slept == [15.0, 30.0]
+    assert engine_clock.slept == [15.0, 30.0]
     assert len(set(zone.tokens)) == 3 and all(len(t) <= 64 for t in zone.tokens)
     assert len(restore.warnings) == 2 and "t3.small capacity" in restore.warnings[0]
 
 
-def test_the_tokens_are_the_same_when_the_attempt_runs_again(clock):
+def test_the_tokens_are_the_same_when_the_attempt_runs_again(engine_clock):
     first, again = _Zone(short=2), _Zone(short=2)
-    attempt(first, clock, 800).launch({"InstanceType": "t3.small"})
-    attempt(again, clock, 800).launch({"InstanceType": "t3.small"})
+    attempt(first, engine_clock, 800).launch({"InstanceType": "t3.small"})
+    attempt(again, engine_clock, 800).launch({"InstanceType": "t3.small"})
     assert first.tokens == again.tokens
 
 
-def test_without_room_in_the_deadline_the_restore_fails_with_ec2s_answer(clock):
+def test_without_room_in_the_deadline_the_restore_fails_with_ec2s_answer(engine_clock):
     zone = _Zone(short=10)
-    restore = attempt(zone, clock, seconds_left=200)
+    restore = attempt(zone, engine_clock, seconds_left=200)
     with pytest.raises(AwsError) as failed:
         restore.launch({"InstanceType": "t3.small"})
     assert failed.value.code == "InsufficientInstanceCapacity"
-    assert clock.now < 200 - 60  # never waits into the reserve
+    assert engine_clock.now < 200 - 60  # never waits into the reserve

@@ -1,23 +1,11 @@
 """A drill's teardown looks for leftovers right after its deletes. EC2's Describe calls are eventually
 consistent (moto's are not): a volume or image deleted a moment ago may still be listed, which would fail a
-clean drill. The teardown asks again for a while, on the engine's clock, before it reports a leftover."""
+clean drill. The teardown asks again for a while, on the engine's engine_clock, before it reports a leftover."""
 
 from __future__ import annotations
 
-import pytest
-
-from smart_vault import aws
 from smart_vault.restore.engine import teardown
 from smart_vault.restore.engine.polling import Deadline
-from support.fake_clock import FakeClock
-
-
-@pytest.fixture
-def clock():
-    fake = FakeClock()
-    aws.set_clock(fake.monotonic, fake.sleep)
-    yield fake
-    aws.set_clock(None, None)
 
 
 def listed(monkeypatch, answers):
@@ -32,22 +20,22 @@ def listed(monkeypatch, answers):
     return calls
 
 
-def test_a_deleted_volume_still_listed_for_a_moment_is_no_leftover(monkeypatch, clock):
+def test_a_deleted_volume_still_listed_for_a_moment_is_no_leftover(monkeypatch, engine_clock):
     calls = listed(monkeypatch, [["vol-1", "ami-1"], ["vol-1"], []])
-    deadline = Deadline(seconds_left=300, reserve_seconds=0, clock=clock)
+    deadline = Deadline(seconds_left=300, reserve_seconds=0, clock=engine_clock)
     assert teardown._settled_leftovers(None, "r-1", deadline) == []  # type: ignore[arg-type]
-    assert len(calls) == 3 and 0 < clock.now <= teardown.LEFTOVERS_SETTLE_SECONDS
+    assert len(calls) == 3 and 0 < engine_clock.now <= teardown.LEFTOVERS_SETTLE_SECONDS
 
 
-def test_what_is_still_listed_after_the_settling_time_is_left_over(monkeypatch, clock):
+def test_what_is_still_listed_after_the_settling_time_is_left_over(monkeypatch, engine_clock):
     listed(monkeypatch, [["vol-1"]])
-    deadline = Deadline(seconds_left=300, reserve_seconds=0, clock=clock)
+    deadline = Deadline(seconds_left=300, reserve_seconds=0, clock=engine_clock)
     assert teardown._settled_leftovers(None, "r-1", deadline) == ["vol-1"]  # type: ignore[arg-type]
-    assert clock.now <= teardown.LEFTOVERS_SETTLE_SECONDS
+    assert engine_clock.now <= teardown.LEFTOVERS_SETTLE_SECONDS
 
 
-def test_the_settling_never_outlasts_the_teardowns_deadline(monkeypatch, clock):
+def test_the_settling_never_outlasts_the_teardowns_deadline(monkeypatch, engine_clock):
     listed(monkeypatch, [["vol-1"]])
-    deadline = Deadline(seconds_left=7, reserve_seconds=0, clock=clock)
+    deadline = Deadline(seconds_left=7, reserve_seconds=0, clock=engine_clock)
     assert teardown._settled_leftovers(None, "r-1", deadline) == ["vol-1"]  # type: ignore[arg-type]
-    assert clock.now <= 7
+    assert engine_clock.now <= 7

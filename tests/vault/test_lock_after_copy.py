@@ -1,33 +1,22 @@
 """(v3) A copy is locked right after CopySnapshot answers, while EC2 may still answer `InvalidSnapshot.NotFound`
 for it (eventual consistency, which moto does not have): the lock is retried, not left to the reconciliation.
-botocore's Stubber plays EC2; the retry waits run on a recorded clock."""
+botocore's Stubber plays EC2; the retry engine_clock run on a recorded clock."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 import boto3
-import pytest
 from botocore.stub import ANY, Stubber
 
-from smart_vault import aws
 from smart_vault.backup.dr_copies import start_copy
 from smart_vault.backup.ledger import OwedCopy
 from smart_vault.config import VaultSettings
 from smart_vault.vault.copies import copy_once
 from support.backup_world import backup_settings
-from support.fake_clock import FakeClock
 
 NOW = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
 DR_REGION = "eu-central-1"
-
-
-@pytest.fixture
-def waits():
-    recorded = FakeClock()
-    aws.set_clock(recorded.monotonic, recorded.sleep)
-    yield recorded
-    aws.set_clock(None, None)
 
 
 def vault_settings() -> VaultSettings:
@@ -50,7 +39,7 @@ def not_yet_visible(stub: Stubber, times: int) -> None:
         )
 
 
-def test_a_dr_copy_that_ec2_does_not_show_yet_is_locked_once_it_does(waits):
+def test_a_dr_copy_that_ec2_does_not_show_yet_is_locked_once_it_does(engine_clock):
     ec2 = boto3.client("ec2", DR_REGION)
     with Stubber(ec2) as stub:
         stub.add_response("copy_snapshot", {"SnapshotId": "snap-copy"})
@@ -68,10 +57,10 @@ def test_a_dr_copy_that_ec2_does_not_show_yet_is_locked_once_it_does(waits):
 
         stub.assert_no_pending_responses()
     assert copy_id == "snap-copy"
-    assert waits.slept == [1.0, 2.0]
+    assert engine_clock.slept == [1.0, 2.0]
 
 
-def test_a_vault_copy_that_ec2_does_not_show_yet_is_locked_once_it_does(waits):
+def test_a_vault_copy_that_ec2_does_not_show_yet_is_locked_once_it_does(engine_clock):
     ec2 = boto3.client("ec2", DR_REGION)
     owed = OwedCopy("snap-shared", DR_REGION, NOW, {"ManagedBy": "smart-vault"})
     with Stubber(ec2) as stub:
@@ -86,4 +75,4 @@ def test_a_vault_copy_that_ec2_does_not_show_yet_is_locked_once_it_does(waits):
         copy_once(ec2, owed, vault_settings(), NOW)
 
         stub.assert_no_pending_responses()
-    assert waits.slept == [1.0]
+    assert engine_clock.slept == [1.0]
