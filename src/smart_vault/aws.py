@@ -38,11 +38,8 @@ CLIENT_CONFIG = Config(
 # 900 s limit: with CLIENT_CONFIG's 60 s read timeout botocore would give up on a function still running and,
 # a read timeout being retryable, invoke it again, up to MAX_ATTEMPTS times. One attempt, and a read timeout
 # past any function's end: the function runs at most once per call.
-SYNCHRONOUS_INVOKE_CONFIG = Config(
-    retries={"mode": "standard", "total_max_attempts": 1},
-    connect_timeout=10,
-    read_timeout=905,
-    user_agent_extra="smart-vault/0.1",
+SYNCHRONOUS_INVOKE_CONFIG = CLIENT_CONFIG.merge(
+    Config(retries={"mode": "standard", "total_max_attempts": 1}, read_timeout=905)
 )
 
 # One attempt per call, for a caller that paces and retries itself (`backup.ebs_direct`): two retry layers

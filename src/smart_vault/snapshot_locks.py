@@ -90,9 +90,9 @@ def lock_new_copy(
     """
     if not policy.enabled:
         return None
-    params = lock_parameters(snapshot_id, lock_expiration(started_at, retention_days), policy)
+    expiration = lock_expiration(started_at, retention_days)
     try:
-        aws.retry_not_found(lambda: ec2.lock_snapshot(**params), "LockSnapshot")
+        aws.retry_not_found(lambda: lock_snapshot(ec2, snapshot_id, expiration, policy), "LockSnapshot")
     except AwsError as exc:
         logger.warning(
             "lock of a new copy failed; the next reconciliation repairs it",

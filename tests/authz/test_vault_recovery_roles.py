@@ -8,6 +8,8 @@ for each call (smart_vault.authz.requests), evaluated against the key policy Ter
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from fakes import DR, MANAGED, VAULT, FakeFacts
 
@@ -60,8 +62,7 @@ def key_requests(operation: str) -> list:
 
 
 def allowed(statements, request, principal: str) -> bool:
-    request = type(request)(request.action, request.resource, request.context, principal)
-    return resource_policy_allows(Decision(True), statements, request, VAULT)[0]
+    return resource_policy_allows(Decision(True), statements, replace(request, principal=principal), VAULT)[0]
 
 
 @pytest.mark.parametrize("operation", sorted(CALLS))
@@ -84,10 +85,8 @@ def test_recovery_roles_use_the_key_only_through_ebs_of_the_vault_region():
     statements = vault_key_policy((RESTORER,))
     (request, *_) = [r for r in key_requests("CreateVolume") if r.action == "kms:Decrypt"]
     for via in ("ec2.eu-west-1.amazonaws.com", f"s3.{DR}.amazonaws.com"):
-        direct = type(request)(request.action, request.resource, {**request.context, "kms:ViaService": via})
+        direct = replace(request, context={**request.context, "kms:ViaService": via})
         assert not allowed(statements, direct, RESTORER), via
     grant = next(r for r in key_requests("CreateVolume") if r.action == "kms:CreateGrant")
-    not_for_aws = type(grant)(
-        grant.action, grant.resource, {**grant.context, "kms:GrantIsForAWSResource": "false"}
-    )
+    not_for_aws = replace(grant, context={**grant.context, "kms:GrantIsForAWSResource": "false"})
     assert not allowed(statements, not_for_aws, RESTORER)

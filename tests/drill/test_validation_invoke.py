@@ -20,6 +20,7 @@ from botocore.exceptions import ReadTimeoutError
 from smart_vault import aws
 from smart_vault.drill import entry
 from smart_vault.drill.validation import ValidationFailed, validate
+from smart_vault.local.http_thread import ServerThread
 
 
 class _SlowFunction(BaseHTTPRequestHandler):
@@ -42,14 +43,12 @@ class _SlowFunction(BaseHTTPRequestHandler):
 
 def _runs_of_one_invoke(config: Config) -> int:
     _SlowFunction.runs = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _SlowFunction)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    endpoint = ServerThread(ThreadingHTTPServer(("127.0.0.1", 0), _SlowFunction), "slow-function")
     try:
         client = boto3.client(
             "lambda",
             region_name="eu-west-1",
-            endpoint_url=f"http://127.0.0.1:{server.server_address[1]}",
+            endpoint_url=endpoint.base_url,
             aws_access_key_id="testing",
             aws_secret_access_key="testing",
             config=config.merge(Config(read_timeout=0.5)),
@@ -57,8 +56,7 @@ def _runs_of_one_invoke(config: Config) -> int:
         with pytest.raises(ReadTimeoutError):
             client.invoke(FunctionName="check", InvocationType="RequestResponse", Payload=b"{}")
     finally:
-        server.shutdown()
-        server.server_close()
+        endpoint.stop()
     return len(_SlowFunction.runs)
 
 

@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 
 # Kept back from the removal's waits for the look for leftovers and the final writes.
 TEARDOWN_SLACK_SECONDS = 5.0
+# How long the leftovers are looked for again while EC2's listings catch up with the deletes.
+LEFTOVERS_SETTLE_SECONDS = 30.0
 
 
 def _ignore(call: Callable[[], Any], operation: str, gone: tuple[str, ...], *, fresh: bool = False) -> None:
@@ -203,10 +205,6 @@ def delete_volume(ec2: EC2Client, volume_id: str, budget: float, *, fresh: bool)
         if volume is None or volume.get("State") in GONE_VOLUME_STATES:
             return
     _ignore(lambda: ec2.delete_volume(VolumeId=volume_id), "DeleteVolume", ("InvalidVolume.NotFound",))
-
-
-# How long the leftovers are looked for again while EC2's listings catch up with the deletes.
-LEFTOVERS_SETTLE_SECONDS = 30.0
 
 
 def deregister_image(ec2: EC2Client, image_id: str, *, fresh: bool = False) -> None:
