@@ -18,23 +18,36 @@ existed; move it forward when old moved blocks are retired) and plans this one o
 destroys or creates anything fails the check: an address that changed without a moved block shows up as a
 destroy and a create. Where the checkout lacks BASE (a shallow clone) that part says so and is skipped.
 
+One provider process: `terraform test` starts the provider binary again for every provider block of every run
+(17 starts for two runs of this root module, each about half a CPU-second of a 600 MB binary). The check starts
+it once, in the provider's debug mode, and hands its address to every run through TF_REATTACH_PROVIDERS, as
+HashiCorp's provider-debugging guide describes: the runs, mocked, only read its schema. Where the provider does
+not start that way, the runs start their own, as before.
+
 Usage: python tests/terraform/plan/run.py [REPO]
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 BASE = "2be5d7b64c4bd72f3f628fbb771ecb6452f31249"
 PLAN_SUMMARY = re.compile(r"Plan: (\d+) to add, (\d+) to change, (\d+) to destroy")
 MIRROR = Path(os.environ.get("TF_PLUGIN_MIRROR", "/opt/tf-plugins"))
+REATTACH = re.compile(r"TF_REATTACH_PROVIDERS='(\{.*\})'")
+PROVIDER_START_SECONDS = 60
 ARCHIVE = re.compile(r'^data "archive_file" "lambda" \{\n.*?^\}\n', re.S | re.M)
 ARCHIVE_STUB = 'locals {\n  lambda_zip = { output_path = "smart-vault-lambda.zip", output_base64sha256 = "c3R1Yg==" }\n}\n'
 # The test's own root: its runs plan ./main and ./base, whose terraform.tf constrains the provider's version.
@@ -118,16 +131,67 @@ def _prepare(repo: Path, work: Path) -> None:
     )
 
 
-def _run(command: list[str], work: Path, quiet: bool = False) -> subprocess.CompletedProcess[str]:
+def _dies_with_parent() -> None:
+    """In the provider's process, before it starts (Linux): stopped if this script dies without its cleanup."""
+    try:
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (AttributeError, OSError):
+        pass
+
+
+@contextmanager
+def _shared_provider(work: Path) -> Iterator[dict[str, str]]:
+    """The environment that attaches every run to one AWS provider process started here (stopped on exit);
+    empty, so that each run starts its own, where the provider gives no address within a minute."""
+    binaries = sorted(
+        (work / ".terraform" / "providers").glob(
+            "registry.terraform.io/hashicorp/aws/*/*/terraform-provider-aws*"
+        )
+    )
+    if not binaries:
+        yield {}
+        return
+    log = work / "provider.log"
+    with log.open("w") as output:
+        provider = subprocess.Popen(
+            [str(binaries[-1]), "-debug"],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_dies_with_parent,
+        )
+    try:
+        started = time.monotonic()
+        while (found := REATTACH.search(log.read_text())) is None and provider.poll() is None:
+            if time.monotonic() - started > PROVIDER_START_SECONDS:
+                break
+            time.sleep(0.1)
+        if found is None:
+            print(
+                f"  the AWS provider gave no debug address, each run starts its own:\n{log.read_text()[-2000:]}"
+            )
+        yield {"TF_REATTACH_PROVIDERS": found.group(1)} if found else {}
+    finally:
+        provider.terminate()
+        try:
+            provider.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            provider.kill()
+            provider.wait()
+
+
+def _run(
+    command: list[str], work: Path, quiet: bool = False, extra: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """The finished command; with `quiet`, its output is kept (and shown by the caller if it failed)."""
     environment = {**os.environ, "TF_CLI_CONFIG_FILE": str(work / "terraformrc"), "TF_IN_AUTOMATION": "1"}
     environment.pop("TF_DATA_DIR", None)
+    environment.update(extra or {})
     return subprocess.run(command, cwd=work, env=environment, check=False, capture_output=quiet, text=True)
 
 
-def _upgrade(terraform: str, work: Path) -> int:
+def _upgrade(terraform: str, work: Path, provider: dict[str, str]) -> int:
     answer = _run(
-        [terraform, "test", "-no-color", "-verbose", "-filter=tests/upgrade.tftest.hcl"], work, True
+        [terraform, "test", "-no-color", "-verbose", "-filter=tests/upgrade.tftest.hcl"], work, True, provider
     )
     output = answer.stdout + answer.stderr
     summaries = PLAN_SUMMARY.findall(output)
@@ -160,12 +224,14 @@ def main() -> int:
         if init.returncode != 0:
             print(init.stdout + init.stderr + "\nterraform plan test: init failed (above)")
             return 1
-        if _run([terraform, "test", "-no-color", "-filter=tests/plan.tftest.hcl"], work).returncode != 0:
-            return 1
-        if not upgrade:
-            print(f"  upgrade test skipped: this checkout has no commit {BASE[:7]} (a shallow clone?)")
-            return 0
-        return _upgrade(terraform, work)
+        with _shared_provider(work) as provider:
+            plan = [terraform, "test", "-no-color", "-filter=tests/plan.tftest.hcl"]
+            if _run(plan, work, extra=provider).returncode != 0:
+                return 1
+            if not upgrade:
+                print(f"  upgrade test skipped: this checkout has no commit {BASE[:7]} (a shallow clone?)")
+                return 0
+            return _upgrade(terraform, work, provider)
 
 
 if __name__ == "__main__":
