@@ -14,6 +14,8 @@ from headless_chromium import load, screenshot
 
 from smart_vault.cli import demo as demo_module
 from smart_vault.cli import main
+from smart_vault.cli.demo_attack import functions_logged_to
+from smart_vault.observability import MetricUnit, logger, single_metric
 
 DOCS_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "dashboard.png"
 
@@ -35,6 +37,12 @@ def test_demo_runs_every_step_and_succeeds(tmp_path, monkeypatch):
     assert "measured RTO" in text and "every volume back, from the DR copies" in text
     # It ends with a drill in the DR region: passed, torn down, nothing left over.
     assert "3 drills passed, teardown verified, 0 left over" in text
+    # The vault act's functions log to their file, not into the story.
+    log = (tmp_path / ".build" / "vault-act.log").resolve()
+    assert f"the functions' logs of this act: {log}" in text
+    assert '"vault report"' in log.read_text() and not [
+        line for line in text.splitlines() if line.startswith("{")
+    ]
     # And ends with the dashboard, written where it says.
     page = tmp_path / ".build" / "dashboard.html"
     assert f"dashboard written: {page.resolve()}" in text
@@ -76,3 +84,19 @@ def test_a_failing_step_exits_1_and_says_which(monkeypatch, tmp_path):
     out = io.StringIO()
     code = main(["local", "demo"], out=out)
     assert code == 1 and "DEMO FAILED at step 1" in out.getvalue() and "missing.yaml" in out.getvalue()
+
+
+def test_the_vault_acts_logs_and_metrics_go_to_their_file_and_the_handler_gets_its_stream_back(
+    tmp_path, capsys
+):
+    handler = logger.registered_handler
+    before = handler.stream
+    path = tmp_path / "logs" / "vault-act.log"
+    with functions_logged_to(path):
+        logger.info("vault report", extra={"run_id": "night-1"})
+        with single_metric(name="VaultBacklog", unit=MetricUnit.Count, value=0, namespace="SmartVault"):
+            pass
+    assert handler.stream is before
+    written = path.read_text()
+    assert '"message":"vault report"' in written and '"VaultBacklog"' in written
+    assert "VaultBacklog" not in capsys.readouterr().out

@@ -5,7 +5,8 @@ administrator rights destroys what AWS lets an administrator destroy. The act sh
 and why, the TAMPER notifications, that the vault account still holds a complete recovery point of every
 protected instance, and web-1 restored whole in the vault account's recovery network with its RTO.
 It runs in-process on moto with the project's emulator layer (two accounts, Snapshot Lock, key policies,
-CloudTrail), after the local stack has stopped.
+CloudTrail), after the local stack has stopped. The functions' JSON logs and metrics, which Powertools writes to
+standard output, go to a file beside the dashboard, as the local stack's go to its log directory.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
+from pathlib import Path
 from typing import Any
 
 from smart_vault.local.moto_accounts import environ_kept
@@ -50,6 +52,22 @@ def emulated_accounts() -> Iterator[None]:
                 yield
         finally:
             aws.reset_clients()
+
+
+@contextmanager
+def functions_logged_to(path: Path) -> Iterator[None]:
+    """The in-process functions' logs (Powertools' handler) and metrics (printed) written to `path`, not to the
+    terminal the story is told on; the handler's own stream is given back after."""
+    from smart_vault.observability import logger
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logger.registered_handler
+    with path.open("w", encoding="utf-8") as log, redirect_stdout(log):
+        previous = handler.setStream(log)  # type: ignore[attr-defined]
+        try:
+            yield
+        finally:
+            handler.setStream(previous)  # type: ignore[attr-defined]
 
 
 def _refusals(day: RansomwareDay) -> list[str]:
@@ -127,8 +145,10 @@ def ransomware_act(demo: Any) -> int:
     from smart_vault.local.ransomware import run_ransomware_day
 
     demo.say("\n==> [vault] A ransomware day: the workload account is lost, the vault account is not")
-    with emulated_accounts():
+    log_path = Path(demo.dashboard_path).resolve().parent / "vault-act.log"
+    with emulated_accounts(), functions_logged_to(log_path):
         day = run_ransomware_day(nights=3)
+    demo.say(f"    the functions' logs of this act: {log_path}")
     for line in story(day):
         demo.say(line)
     complete = all(p["newest_complete"] for p in day.vault_points.values())
