@@ -12,7 +12,7 @@ import pytest
 
 from smart_vault import tamper
 from smart_vault.authz import terraform
-from smart_vault.authz.terraform import parse_dir
+from smart_vault.authz.tf_parse import parse_dir
 from smart_vault.local.cloudtrail import TamperRules
 from smart_vault.local.dashboard_body import dashboard_widgets
 from smart_vault.local.deployment import (

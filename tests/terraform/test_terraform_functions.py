@@ -11,6 +11,7 @@ import pytest
 import tfmodel
 
 from smart_vault.authz import terraform
+from smart_vault.authz.tf_parse import parse_dir
 from support.contract_env import CONTRACT_ENVIRONMENT
 
 REPO = tfmodel.REPO
@@ -348,7 +349,7 @@ def test_the_standard_alarms_are_one_per_metric_the_caller_names():
 
 
 def _module_call(directory, name):
-    (call,) = [block[name] for block in terraform.parse_dir(directory)["module"] if name in block]
+    (call,) = [block[name] for block in parse_dir(directory)["module"] if name in block]
     return call
 
 
@@ -409,7 +410,7 @@ def test_the_tamper_alarms_of_each_region_watch_the_functions_that_live_there(ca
     worker an attacker could delete or reconfigure."""
     region_stacks = {
         name: body
-        for item in terraform.parse_dir(REPO)["module"]
+        for item in parse_dir(REPO)["module"]
         for name, body in item.items()
         if (body.get("providers") or {}).get("aws") == provider
         and body["source"] in {"./modules/restore_stack", "./modules/drill_stack"}

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from smart_vault.authz.terraform import merge_sources, parse_dir, role_documents, source_documents
+from smart_vault.authz.terraform import merge_sources, role_documents, source_documents
+from smart_vault.authz.tf_parse import parse_dir
 
 REPO = Path(__file__).resolve().parents[2]
 MODULE_DIR = REPO / "modules" / "restore_stack"

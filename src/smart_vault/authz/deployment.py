@@ -12,6 +12,7 @@ from typing import Any
 
 from smart_vault.authz import terraform
 from smart_vault.authz.facts import Facts
+from smart_vault.authz.tf_parse import serialized
 
 _DEPLOYMENTS: dict[tuple, terraform.Deployment] = {}
 # A module input, or an attribute of an object input (`var.settings.allowed_subnet_ids`).
@@ -62,7 +63,7 @@ def _deployment(
     return replace(base, attributes=tuple(sorted(bound.items())))
 
 
-@terraform.serialized
+@serialized
 def environment_names(function: str) -> frozenset[str]:
     """The environment variables Terraform gives the function."""
     directory, resource = terraform.FUNCTIONS[function][0], terraform.FUNCTIONS[function][-1]

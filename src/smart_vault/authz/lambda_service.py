@@ -20,12 +20,13 @@ from typing import Any
 from smart_vault.authz import terraform
 from smart_vault.authz.policy import Request
 from smart_vault.authz.requests import Authorization
+from smart_vault.authz.tf_parse import RENDERING
 
 _QUEUE_REF = "${aws_sqs_queue."
 
 
 def _settings(function: str, region: str, deployment: terraform.Deployment) -> dict[str, Any]:
-    with terraform.RENDERING:  # the scope's evaluator is shared between threads (terraform.py)
+    with RENDERING:  # the scope's evaluator is shared between threads (tf_parse.py)
         return _settings_rendered(function, region, deployment)
 
 

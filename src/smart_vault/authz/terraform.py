@@ -16,47 +16,23 @@ Only the checkout has the Terraform: this module is part of the never-packaged a
 from __future__ import annotations
 
 import re
-import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from functools import cache, wraps
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any
 
 from smart_vault.authz.hcl import Evaluator
-from smart_vault.authz.hcl_cache import parsed as _parsed
 from smart_vault.authz.policy import Condition, Statement
-from smart_vault.authz.tf_inline import inline_calls
-
-REPO = Path(__file__).resolve().parents[3]
-RESTORE_DIR = REPO / "modules" / "restore_stack"
-DRILL_DIR = REPO / "modules" / "drill_stack"
-VAULT_DIR = REPO / "modules" / "vault_account"
-BOOKKEEPING = ("__is_block__", "__comments__", "__inline_comments__")
-
-# Rendering is not thread-safe: a module instance's evaluator is shared (cached) and `render_document` binds
-# `each` / `statement` in its names while it expands a dynamic block, and the HCL parser is not safe to share
-# either. A function's threads (a drill's parallel drills, the backup's copy pool) evaluate their first calls
-# at once, so every entry point that reads the Terraform or a scope holds this lock: without it, one
-# thread's `statement.value` was another document's, and a drill failed in register_image with "string
-# indices must be integers, not 'str'" (tests/authz/test_terraform_render.py renders from many threads).
-RENDERING = threading.RLock()
-
-
-_F = TypeVar("_F", bound=Callable[..., Any])
-
-
-def _serialized(function: _F) -> _F:
-    """`functools.cache`, computed and read under RENDERING."""
-    cached = cache(function)
-
-    @wraps(function)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with RENDERING:
-            return cached(*args, **kwargs)
-
-    return cast(_F, wrapper)
-
+from smart_vault.authz.tf_parse import (
+    DRILL_DIR,
+    REPO,
+    RESTORE_DIR,
+    VAULT_DIR,
+    _Lazy,
+    _merged,
+    labelled,
+    serialized,
+)
 
 # function -> (directory, module calls by region role, resource name of its function and role)
 FUNCTIONS = {
@@ -79,44 +55,6 @@ _WIDEST = {
     "aws_cloudwatch_event_rule": "arn:aws:events:*:{account}:rule/*",
     "aws_iam_instance_profile": "arn:aws:iam::{account}:role/*",
 }
-
-
-def unquote(value: Any) -> Any:
-    """hcl2 keeps the quotes of string literals and block labels, and adds bookkeeping keys: drop both."""
-    if isinstance(value, str):
-        if len(value) >= 2 and value[0] == value[-1] == '"':
-            return value[1:-1].replace('\\"', '"')
-        return value
-    if isinstance(value, list):
-        return [unquote(v) for v in value]
-    if isinstance(value, dict):
-        return {unquote(k): unquote(v) for k, v in value.items() if k not in BOOKKEEPING}
-    return value
-
-
-@_serialized
-def parse_dir(directory: Path) -> dict[str, list[Any]]:
-    """Every top-level block of every .tf file of one directory, by block kind, with the calls of the shared
-    function module expanded into them (`tf_inline`)."""
-    blocks: dict[str, list[Any]] = {}
-    for path in sorted(directory.glob("*.tf")):
-        for kind, items in _parsed(path.read_text(encoding="utf-8")).items():
-            blocks.setdefault(kind, []).extend(unquote(items))
-    return inline_calls(directory, blocks, parse_dir)
-
-
-def labelled(directory: Path, kind: str, type_name: str) -> dict[str, dict[str, Any]]:
-    found: dict[str, dict[str, Any]] = {}
-    for item in parse_dir(directory).get(kind, []):
-        found.update(item.get(type_name, {}))
-    return found
-
-
-def _merged(directory: Path, kind: str) -> dict[str, Any]:
-    merged: dict[str, Any] = {}
-    for item in parse_dir(directory).get(kind, []):
-        merged.update(item)
-    return merged
 
 
 @dataclass(frozen=True)
@@ -151,22 +89,6 @@ def _bind(variables: dict[str, Any], path: list[str], value: Any) -> None:
     if isinstance(target, dict):
         variables[name] = copied = dict(target)
         _bind(copied, attributes, value)
-
-
-class _Lazy(dict):
-    """`local` / `var` / `module` as the evaluator sees them: each name evaluated on first use."""
-
-    def __init__(self, compute) -> None:
-        super().__init__()
-        self._compute = compute
-
-    def __missing__(self, name: str) -> Any:
-        value = self._compute(name)
-        self[name] = value
-        return value
-
-    def __contains__(self, name: object) -> bool:
-        return True
 
 
 class ModuleScope:
@@ -263,7 +185,7 @@ def _module_inputs(deployment: Deployment, call: str) -> dict[str, Any] | None:
     return inputs
 
 
-@_serialized
+@serialized
 def scope_for(function: str, region: str, deployment: Deployment) -> ModuleScope:
     """The module instance that runs `function` in `region` (the root module for the backup function)."""
     directory, calls, _ = FUNCTIONS[function]
@@ -389,7 +311,7 @@ def role_documents(directory: Path, resource: str) -> list[str]:
     return list(evaluator.value(for_each).values())
 
 
-@_serialized
+@serialized
 def role_statements(function: str, region: str, deployment: Deployment) -> tuple[Statement, ...]:
     """Every statement of the inline policies Terraform attaches to the function's role."""
     directory, _, resource = FUNCTIONS[function]
@@ -397,14 +319,14 @@ def role_statements(function: str, region: str, deployment: Deployment) -> tuple
     return tuple(s for name in role_documents(directory, resource) for s in render_document(scope, name))
 
 
-@_serialized
+@serialized
 def key_policy(region: str, deployment: Deployment) -> tuple[Statement, ...]:
     """The key policy Terraform gives the vault's key of `region` (kms.tf, one document per region)."""
     scope = ModuleScope(deployment, REPO, None)
     return tuple(render_document(scope, "kms_key", each=region))
 
 
-@_serialized
+@serialized
 def vault_key_policy(deployment: Deployment) -> tuple[Statement, ...]:
     """(v3) The vault key's policy (modules/vault_account `vault_key`) in the vault function's deployment, its
     role named by its rendered ARN (the key policy names the role itself)."""
@@ -421,7 +343,7 @@ def vault_bus_policy(bus_arn: str, source_account: str) -> tuple[Statement, ...]
     return _vault_bus_policy(bus_arn, region, owner, source_account)
 
 
-@_serialized
+@serialized
 def _vault_bus_policy(bus_arn: str, region: str, owner: str, source_account: str) -> tuple[Statement, ...]:
     deployment = Deployment(
         account=owner,
@@ -435,7 +357,7 @@ def _vault_bus_policy(bus_arn: str, region: str, owner: str, source_account: str
     return tuple(render_document(scope, "vault_bus"))
 
 
-@_serialized
+@serialized
 def role_arn(function: str, region: str, deployment: Deployment) -> str:
     """The ARN of the function's role, its name rendered from the Terraform (`aws_iam_role.<function>`)."""
     directory, _, resource = FUNCTIONS[function]
@@ -444,13 +366,9 @@ def role_arn(function: str, region: str, deployment: Deployment) -> str:
     return f"arn:aws:iam::{deployment.account}:role/{scope.evaluator.value(body['name'])}"
 
 
-@_serialized
+@serialized
 def function_name(function: str, region: str, deployment: Deployment) -> str:
     """The function's name as the module instance of `region` renders it."""
     directory, _, resource = FUNCTIONS[function]
     body = labelled(directory, "resource", "aws_lambda_function")[resource]
     return str(scope_for(function, region, deployment).evaluator.value(body["function_name"]))
-
-
-# For the modules of this layer that cache as this one does (deployment.py).
-serialized = _serialized

@@ -172,10 +172,7 @@ def reconcile_copies(
     outcome = CopyOutcome()
     backed_off: set[str] = set()  # refused by `claim_retry`: not owed now, the reconciliation re-derives it
     now_s = time.time() if now is None else now
-    records: dict[str, copy_failures.FailureRecord] = {}
-    if ledger is not None:
-        outcome.failures, blocked, records = _record_copy_failures(ledger, dr_snapshots, now_s)
-        todo = [p for p in todo if p.snapshot_id not in blocked]
+    todo, records = _allowed_now(todo, ledger, dr_snapshots, now_s, outcome)
     for index, primary in enumerate(todo):
         if slots <= 0 and recount is not None and not (should_stop and should_stop()):
             slots = max(settings.max_concurrent_copies - recount(), 0)
@@ -196,6 +193,21 @@ def reconcile_copies(
     started = {copy["source_snapshot_id"] for copy in outcome.started}
     outcome.owed = [p for p in todo if p.snapshot_id not in started | backed_off]
     return outcome
+
+
+def _allowed_now(
+    todo: list[Snapshot],
+    ledger: CopyLedger | None,
+    dr_snapshots: list[Snapshot],
+    now_s: float,
+    outcome: CopyOutcome,
+) -> tuple[list[Snapshot], dict[str, copy_failures.FailureRecord]]:
+    """The owed copies the ledger's failure records let start now, and those records (none without a
+    ledger); the failures recorded are reported in `outcome`."""
+    if ledger is None:
+        return todo, {}
+    outcome.failures, blocked, records = _record_copy_failures(ledger, dr_snapshots, now_s)
+    return [p for p in todo if p.snapshot_id not in blocked], records
 
 
 # What became of one primary owed a copy.
