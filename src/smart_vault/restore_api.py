@@ -30,6 +30,7 @@ from smart_vault.restore.jobs import (
     VOLUME_MODE,
     Job,
     RestoreJobStore,
+    abandoned,
     new_job,
     public_view,
 )
@@ -181,14 +182,19 @@ def start_restore_once(
         ) from None
 
 
-def get_restore(restore_id: str, store: RestoreJobStore) -> dict[str, Any]:
-    """The job of `restore_id`, as the API shows it."""
+def get_restore(restore_id: str, store: RestoreJobStore, now: datetime | None = None) -> dict[str, Any]:
+    """The job of `restore_id`, as the API shows it. A job that no worker can finish any more (every attempt
+    timed out or crashed, or the invocation expired unrun) is finished FAILED here, once, with why."""
     normalized = restore_id.strip().lower()
     if not RESTORE_ID_RE.match(normalized):
         raise ValidationError(f"restore_id must be a UUID, got {restore_id!r}", field="restore_id")
     job = store.get(normalized)
     if job is None:
         raise NotFound(f"restore {normalized} was not found", error=RESTORE_NOT_FOUND)
+    now = now or datetime.now(UTC)
+    if abandoned(job, now):
+        job = store.fail_abandoned(job, now)
+        logger.warning("restore abandoned by its worker, failed", extra={"restore_id": normalized})
     return public_view(job)
 
 

@@ -16,6 +16,7 @@ from freezegun import freeze_time
 from smart_vault import aws
 from smart_vault.aws import MAX_ATTEMPTS
 from smart_vault.restore.engine import base as engine_base
+from smart_vault.restore.jobs import ABANDONED_AFTER, ABANDONED_ERROR
 from support.injection import Fault, WorkerKilled, assert_readable, atomic_moto
 from support.restore_world import (
     DR_REGION,
@@ -226,6 +227,26 @@ def test_a_worker_killed_mid_way_and_invoked_again_ends_with_one_volume_and_one_
     envelope, document = the_notification(world)
     assert envelope["Subject"].endswith(": SUCCEEDED")
     assert document["volume_id"] == volume["VolumeId"]
+
+
+def test_a_restore_whose_every_worker_died_is_failed_by_get_once_no_worker_can_finish_it(world, faults):
+    """Lambda gives up on the worker's event after its retries (into the dead-letter queue): the job would
+    say RUNNING for the month it is kept. Once no attempt can still be running, GET finishes it FAILED, with
+    why and with what was created; a late worker then leaves it alone."""
+    with freeze_time(datetime.now(UTC), tick=True) as clock:
+        restore_id = accepted_restore(world, launch_body(world, device_name="/dev/sdg"))
+        faults.interrupt("ec2", "RunInstances", after=True)
+        with pytest.raises(WorkerKilled):
+            run_worker(restore_id, remaining_ms=60_000)
+        clock.tick(ABANDONED_AFTER - timedelta(minutes=2))
+        assert get_restore(restore_id).body["status"] == "RUNNING"  # an attempt may still be running
+
+        clock.tick(timedelta(minutes=3))
+        job = get_restore(restore_id).body
+        assert job["status"] == "FAILED" and job["error"] == ABANDONED_ERROR
+        assert job["volume_id"] and [s["status"] for s in job["steps"] if s["status"] == "RUNNING"] == []
+        assert get_restore(restore_id).body == job  # finished once: a second GET changes nothing
+        assert run_worker(restore_id) == job and get_restore(restore_id).body == job
 
 
 # ------------------------------------------------------------------------ two workers on one restore at once

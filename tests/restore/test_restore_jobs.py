@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import boto3
 import pytest
 
+from smart_vault.authz.tf_parse import parse_dir
 from smart_vault.restore.jobs import (
+    ABANDONED_AFTER,
+    ABANDONED_ERROR,
     FAILED,
+    INTERRUPTED,
     PENDING,
     PUBLIC_FIELDS,
     RUNNING,
     SUCCEEDED,
+    WORKER_EVENT_AGE,
+    WORKER_TIMEOUT,
     LeaseLost,
     RestoreJobStore,
+    abandoned,
     iso_time,
     new_job,
     public_view,
@@ -186,3 +194,41 @@ def test_a_released_lease_lets_the_next_worker_in_at_once(store):
     store.release(RESTORE_ID, "worker-a", T0 + timedelta(minutes=1))
     taken = store.claim(RESTORE_ID, "worker-b", T0 + timedelta(minutes=1), T0 + timedelta(minutes=16))
     assert taken["lease_owner"] == "worker-b"
+
+
+def test_a_job_is_abandoned_only_when_no_attempt_can_still_run(store):
+    job = store.get(RESTORE_ID)
+    assert not abandoned(job, T0 + ABANDONED_AFTER)
+    assert abandoned(job, T0 + ABANDONED_AFTER + timedelta(seconds=1))
+    claimed = store.claim(RESTORE_ID, "w1", T0, lease_until=T0 + ABANDONED_AFTER + timedelta(hours=1))
+    assert not abandoned(claimed, T0 + ABANDONED_AFTER + timedelta(minutes=30))  # its lease still runs
+    finished = store.finish(RESTORE_ID, "w1", SUCCEEDED, {}, T0 + timedelta(minutes=5))
+    assert not abandoned(finished, T0 + timedelta(days=20))
+
+
+def test_failing_an_abandoned_job_fails_its_running_step_and_never_a_leased_or_finished_one(store):
+    late = T0 + ABANDONED_AFTER + timedelta(minutes=1)
+    step = {"name": "create_volume", "status": RUNNING, "started_at": iso_time(T0), "finished_at": None}
+    store.claim(RESTORE_ID, "w1", T0, lease_until=T0 + timedelta(minutes=15))
+    job = store.record(RESTORE_ID, "w1", {"steps": [step]}, T0)
+    failed = store.fail_abandoned(job, late)
+    assert (failed["status"], failed["error"]) == (FAILED, ABANDONED_ERROR)
+    assert failed["steps"] == [{**step, "status": INTERRUPTED, "finished_at": iso_time(late)}]
+    assert "lease_expires_at" not in failed
+    assert store.fail_abandoned(job, late + timedelta(minutes=1)) == failed  # finished: left as it is
+    assert store.claim(RESTORE_ID, "w2", late, lease_until=late + timedelta(minutes=15)) is None
+
+
+def test_a_job_a_worker_still_holds_is_not_failed_even_if_asked(store):
+    store.claim(RESTORE_ID, "w1", T0, lease_until=T0 + ABANDONED_AFTER + timedelta(hours=1))
+    job = store.fail_abandoned(store.get(RESTORE_ID), T0 + ABANDONED_AFTER + timedelta(minutes=1))
+    assert job["status"] == RUNNING and job["lease_owner"] == "w1"
+
+
+def test_the_abandonment_bound_is_the_workers_event_age_and_timeout_in_terraform():
+    directory = Path(__file__).resolve().parents[2] / "modules" / "restore_stack"
+    (worker,) = [
+        block["restore_worker"] for block in parse_dir(directory)["module"] if "restore_worker" in block
+    ]
+    assert worker["timeout"] == WORKER_TIMEOUT.total_seconds()
+    assert worker["async_invocation"]["maximum_event_age_in_seconds"] == WORKER_EVENT_AGE.total_seconds()

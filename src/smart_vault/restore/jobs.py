@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 PENDING, RUNNING, SUCCEEDED, FAILED = "PENDING", "RUNNING", "SUCCEEDED", "FAILED"
 FINISHED_STATES = frozenset({SUCCEEDED, FAILED})
+# A step a crashed or timed-out attempt left running: it never finished.
+INTERRUPTED = "INTERRUPTED"
 # Jobs stay readable through GET for a month, then DynamoDB's TTL removes them.
 JOB_RETENTION = timedelta(days=30)
 PUBLIC_FIELDS = (
@@ -42,6 +44,18 @@ PUBLIC_FIELDS = (
     "volume_ids",
     "image_id",
     "warnings",
+)
+# A job that no worker can still be working on: Lambda retries the worker's asynchronous invocation until the
+# event is `maximum_event_age_in_seconds` old, and that last attempt may run for the worker's whole timeout
+# (modules/restore_stack: 3600 s and 900 s; tests/restore/test_abandoned_jobs.py keeps them equal), a minute
+# more for the clocks. Until then a PENDING or RUNNING job may still finish; after it, it never will.
+WORKER_EVENT_AGE = timedelta(seconds=3600)
+WORKER_TIMEOUT = timedelta(seconds=900)
+ABANDONED_AFTER = WORKER_EVENT_AGE + WORKER_TIMEOUT + timedelta(minutes=1)
+ABANDONED_ERROR = (
+    "the restore worker stopped without finishing: every attempt timed out or crashed (the failed invocation is"
+    " in the worker's dead-letter queue, <name_prefix>-restore-worker-dlq); what it had created is named in"
+    " the job and was not rolled back"
 )
 VOLUME_MODE, INSTANCE_MODE = "volume", "instance"
 MODES = frozenset({VOLUME_MODE, INSTANCE_MODE})
@@ -94,6 +108,15 @@ def new_job(
         "updated_at": stamp,
         "expires_at": int((now + JOB_RETENTION).timestamp()),
     }
+
+
+def abandoned(job: Job, now: datetime) -> bool:
+    """Whether `job` is unfinished although no worker can still be working on it (`ABANDONED_AFTER`)."""
+    if job.get("status") not in (PENDING, RUNNING):
+        return False
+    created = datetime.fromisoformat(str(job["created_at"]).replace("Z", "+00:00"))
+    lease = job.get("lease_expires_at")
+    return now - created > ABANDONED_AFTER and (lease is None or int(lease) < now.timestamp())
 
 
 def public_view(job: Job) -> Job:
@@ -231,6 +254,38 @@ class RestoreJobStore:
             )
         except LeaseLost:
             pass  # a worker got to it after all: its outcome stands
+
+    def fail_abandoned(self, job: Job, now: datetime) -> Job:
+        """Finish as FAILED a job that no worker can still finish (`abandoned`), a step left running shown
+        INTERRUPTED; the job as it then stands (a worker's own outcome, should one have got there first)."""
+        steps = [
+            {**step, "status": INTERRUPTED, "finished_at": iso_time(now)}
+            if step.get("status") == RUNNING
+            else step
+            for step in job.get("steps") or []
+        ]
+        try:
+            return self._update(
+                job["restore_id"],
+                set_values={
+                    "status": FAILED,
+                    "error": ABANDONED_ERROR,
+                    "steps": steps,
+                    "updated_at": iso_time(now),
+                },
+                condition=(
+                    "(#status = :pending OR #status = :running) AND "
+                    "(attribute_not_exists(#lease_expires_at) OR #lease_expires_at < :now_epoch)"
+                ),
+                condition_values={
+                    ":pending": PENDING,
+                    ":running": RUNNING,
+                    ":now_epoch": int(now.timestamp()),
+                },
+                remove=("lease_expires_at",),
+            )
+        except LeaseLost:
+            return self.get(job["restore_id"]) or job
 
     def _update(
         self,

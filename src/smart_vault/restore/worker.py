@@ -33,6 +33,7 @@ from smart_vault.restore.engine import (
 from smart_vault.restore.jobs import (
     FAILED,
     FINISHED_STATES,
+    INTERRUPTED,
     RUNNING,
     SUCCEEDED,
     Job,
@@ -56,7 +57,6 @@ MAX_RESERVE_SECONDS = 60.0
 MAX_INSTANCE_RESERVE_SECONDS = 180.0
 # A lease outlives its worker's deadline a little, for clock skew between Lambda hosts.
 LEASE_SLACK = timedelta(seconds=5)
-INTERRUPTED = "INTERRUPTED"
 
 Clock = Callable[[], datetime]
 
