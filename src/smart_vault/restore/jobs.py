@@ -67,6 +67,17 @@ _deserializer = TypeDeserializer()
 Job = dict[str, Any]
 
 
+# A job no worker holds: never claimed, or claimed by a worker whose lease has ended.
+_UNHELD = (
+    "#status = :pending OR (#status = :running AND "
+    "(attribute_not_exists(#lease_expires_at) OR #lease_expires_at < :now_epoch))"
+)
+
+
+def _unheld_values(now: datetime) -> dict[str, Any]:
+    return {":pending": PENDING, ":running": RUNNING, ":now_epoch": int(now.timestamp())}
+
+
 class LeaseLost(SmartVaultError):
     """Another worker holds the job, or it is no longer RUNNING: this worker must stop touching it."""
 
@@ -192,15 +203,8 @@ class RestoreJobStore:
                     "lease_expires_at": int(lease_until.timestamp()),
                     "updated_at": iso_time(now),
                 },
-                condition=(
-                    "#status = :pending OR (#status = :running AND "
-                    "(attribute_not_exists(#lease_expires_at) OR #lease_expires_at < :now_epoch))"
-                ),
-                condition_values={
-                    ":pending": PENDING,
-                    ":running": RUNNING,
-                    ":now_epoch": int(now.timestamp()),
-                },
+                condition=_UNHELD,
+                condition_values=_unheld_values(now),
                 extra_names=("lease_expires_at",),
                 increment="attempts",
             )
@@ -273,15 +277,8 @@ class RestoreJobStore:
                     "steps": steps,
                     "updated_at": iso_time(now),
                 },
-                condition=(
-                    "(#status = :pending OR #status = :running) AND "
-                    "(attribute_not_exists(#lease_expires_at) OR #lease_expires_at < :now_epoch)"
-                ),
-                condition_values={
-                    ":pending": PENDING,
-                    ":running": RUNNING,
-                    ":now_epoch": int(now.timestamp()),
-                },
+                condition=_UNHELD,
+                condition_values=_unheld_values(now),
                 remove=("lease_expires_at",),
             )
         except LeaseLost:
