@@ -3,19 +3,7 @@
 # on a first apply: a count or for_each that depends on one, or a function call that fails on the values a
 # deployment of defaults passes, fails this plan as it would fail a real one.
 
-mock_provider "aws" { source = "./tests" }
-mock_provider "aws" {
-  alias  = "dr"
-  source = "./tests"
-}
-mock_provider "aws" {
-  alias  = "us_east_1"
-  source = "./tests"
-}
-mock_provider "aws" {
-  alias  = "vault"
-  source = "./tests"
-}
+# The mocked AWS provider of every alias: mock_providers.hcl, put in front of this file by run.py.
 
 variables {
   primary_region     = "eu-west-1"

@@ -111,16 +111,21 @@ def _base(repo: Path, work: Path) -> bool:
     archive = subprocess.run(["git", "-C", str(repo), "archive", BASE], check=True, capture_output=True)
     subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
     _copy_root(tree, work / "base")
-    shutil.copy(HERE / "upgrade.tftest.hcl", work / "tests" / "upgrade.tftest.hcl")
+    _test_file("upgrade.tftest.hcl", work / "tests")
     return True
+
+
+def _test_file(name: str, tests: Path) -> None:
+    """A test file of this folder copied into the run's tests/, the mocked providers put in front of it."""
+    (tests / name).write_text((HERE / "mock_providers.hcl").read_text() + (HERE / name).read_text())
 
 
 def _prepare(repo: Path, work: Path) -> None:
     (work / "root.tf").write_text(ROOT)
     tests = work / "tests"
     tests.mkdir()
-    for name in ("plan.tftest.hcl", "aws.tfmock.hcl"):
-        shutil.copy(HERE / name, tests / name)
+    shutil.copy(HERE / "aws.tfmock.hcl", tests / "aws.tfmock.hcl")
+    _test_file("plan.tftest.hcl", tests)
     _copy_root(repo, work / "main")
     _vault_example(repo, work)
     (work / "terraformrc").write_text(

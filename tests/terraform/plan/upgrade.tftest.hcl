@@ -4,19 +4,7 @@
 # moved block is destroyed and created again. The base has the two plan defects fixed after it (a coalesce of
 # nulls in the drill stack, the API Gateway account's count), so the variables here step around them.
 
-mock_provider "aws" { source = "./tests" }
-mock_provider "aws" {
-  alias  = "dr"
-  source = "./tests"
-}
-mock_provider "aws" {
-  alias  = "us_east_1"
-  source = "./tests"
-}
-mock_provider "aws" {
-  alias  = "vault"
-  source = "./tests"
-}
+# The mocked AWS provider of every alias: mock_providers.hcl, put in front of this file by run.py.
 
 variables {
   primary_region             = "eu-west-1"
