@@ -18,6 +18,7 @@ from smart_vault.restore.jobs import (
     PUBLIC_FIELDS,
     RUNNING,
     SUCCEEDED,
+    UNSTARTED_ERROR,
     WORKER_EVENT_AGE,
     WORKER_TIMEOUT,
     LeaseLost,
@@ -232,3 +233,9 @@ def test_the_abandonment_bound_is_the_workers_event_age_and_timeout_in_terraform
     ]
     assert worker["timeout"] == WORKER_TIMEOUT.total_seconds()
     assert worker["async_invocation"]["maximum_event_age_in_seconds"] == WORKER_EVENT_AGE.total_seconds()
+
+
+def test_a_job_no_worker_ever_started_is_failed_as_unstarted(store):
+    late = T0 + ABANDONED_AFTER + timedelta(seconds=1)
+    failed = store.fail_abandoned(store.get(RESTORE_ID), late)
+    assert (failed["status"], failed["error"], failed["steps"]) == (FAILED, UNSTARTED_ERROR, [])

@@ -57,6 +57,10 @@ ABANDONED_ERROR = (
     " in the worker's dead-letter queue, <name_prefix>-restore-worker-dlq); what it had created is named in"
     " the job and was not rolled back"
 )
+UNSTARTED_ERROR = (
+    "no restore worker ever started on this job: its invocation was lost, or expired unrun (throttled for an"
+    " hour); nothing was created. Send the request again"
+)
 VOLUME_MODE, INSTANCE_MODE = "volume", "instance"
 MODES = frozenset({VOLUME_MODE, INSTANCE_MODE})
 _CONDITION_FAILED = "ConditionalCheckFailedException"
@@ -273,7 +277,7 @@ class RestoreJobStore:
                 job["restore_id"],
                 set_values={
                     "status": FAILED,
-                    "error": ABANDONED_ERROR,
+                    "error": UNSTARTED_ERROR if job.get("status") == PENDING else ABANDONED_ERROR,
                     "steps": steps,
                     "updated_at": iso_time(now),
                 },
