@@ -238,7 +238,8 @@ def retry_not_found(
     call: Any, operation: str = "", total_seconds: float = NOT_FOUND_RETRY_SECONDS, first_delay: float = 1.0
 ) -> Any:
     """`call()`, retried with backoff (1, 2, 4 ... s, at most 16 s apart) while it answers a NotFound of a
-    resource that was just created, for `total_seconds` in all (>= 60 s); other errors are translated at once.
+    resource that was just created, for `total_seconds` in all (64 s unless told); other errors are translated
+    at once.
     """
     monotonic, sleep = clock()
     start = monotonic()

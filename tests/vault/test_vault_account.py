@@ -9,10 +9,13 @@ from datetime import timedelta
 
 import pytest
 from freezegun import freeze_time
+from moto.ec2.exceptions import InvalidSnapshotIdError
 from moto.ec2.models import ec2_backends
 from moto.ec2.models.elastic_block_store import EBSBackend
 
 from smart_vault.backup import entry as backup
+from smart_vault.local import moto_accounts
+from smart_vault.vault import copies as vault_copies
 from support.backup_world import (
     ACCOUNT_ID,
     DAY,
@@ -190,7 +193,7 @@ def _announcement(snapshot_id, account=ACCOUNT_ID, sender=ACCOUNT_ID):
     }
 
 
-def test_announcements_from_strangers_or_of_unshared_snapshots_are_rejected(world):
+def test_announcements_from_strangers_or_of_unshared_snapshots_are_rejected(world, engine_clock):
     _fleet, vault = world
     report = backup_at(T0, scheduled_event("r0"))
     unshared = report["copies_started"][0]["copy_snapshot_id"]
@@ -204,6 +207,29 @@ def test_announcements_from_strangers_or_of_unshared_snapshots_are_rejected(worl
         answer = vault_at(vault, T0 + timedelta(minutes=1), event)
         assert len(answer["rejected"]) == 1 and answer["copies_started"] == [], answer
     assert vault.copies() == {}
+
+
+def test_a_share_not_yet_visible_to_the_vault_is_asked_again_not_rejected(world, monkeypatch, engine_clock):
+    """The announcement follows the share by milliseconds and EC2 is eventually consistent: a snapshot the
+    vault cannot see yet is asked for again (1, 2, 4 s) before anything is refused."""
+    _fleet, vault = world
+    backup_at(T0, scheduled_event("r0"))
+    backup_at(T0 + timedelta(minutes=30), {"reconcile_copies": True})
+    first, *_ = announcements_at(vault, T0 + timedelta(minutes=30))
+    shared_id = first["detail"]["snapshot_id"]
+    visible = moto_accounts.visible_snapshots
+    unseen = {"left": 3}
+
+    def not_yet_visible(backend, snapshot_ids, *args):
+        if backend.account_id == VAULT_ACCOUNT and snapshot_ids == [shared_id] and unseen["left"]:
+            unseen["left"] -= 1
+            raise InvalidSnapshotIdError()
+        return visible(backend, snapshot_ids, *args)
+
+    monkeypatch.setattr(moto_accounts, "visible_snapshots", not_yet_visible)
+    answer = vault_at(vault, T0 + timedelta(minutes=31), first)
+    assert answer["rejected"] == [] and answer["accepted"] == [shared_id], answer
+    assert unseen["left"] == 0 and engine_clock.now == 1 + 2 + 4
 
 
 def test_copies_beyond_the_slots_are_owed_and_start_when_a_slot_frees(world, monkeypatch):
@@ -232,6 +258,37 @@ def test_copies_beyond_the_slots_are_owed_and_start_when_a_slot_frees(world, mon
     done = copy_event(pending.id, event_id="vault-copy-done")
     answer = vault_at(vault, T0 + timedelta(hours=1), done)
     assert len(answer["copies_started"]) == 1 and answer["copies_deferred"] == 1
+
+
+class _Killed(BaseException):
+    """The Lambda runtime ending an invocation (a timeout): no handler code runs after it."""
+
+
+def test_a_claim_left_by_an_invocation_that_died_before_its_copy_is_taken_over_once_stale(world, monkeypatch):
+    """An invocation that claimed a copy and died before CopySnapshot answered (a timeout in throttled
+    retries) left a claim and no copy. The announcement path leaves a stale claim alone (its copy may be
+    live); the reconciliation, which has just listed the vault's copies, takes it over after an hour."""
+    _fleet, vault = world
+    vault.env["MAX_CONCURRENT_COPIES"] = "1"
+    backup_at(T0, scheduled_event("r0"))
+    backup_at(T0 + timedelta(minutes=30), {"reconcile_copies": True})
+    first, *_ = announcements_at(vault, T0 + timedelta(minutes=30))
+    real_copy = vault_copies.copy_once
+
+    def dies(*args, **kwargs):
+        raise _Killed
+
+    monkeypatch.setattr(vault_copies, "copy_once", dies)
+    with pytest.raises(_Killed):
+        vault_at(vault, T0 + timedelta(minutes=31), first)
+    monkeypatch.setattr(vault_copies, "copy_once", real_copy)
+    assert vault.copies() == {}
+
+    early = vault_at(vault, T0 + timedelta(minutes=61), {"reconcile": True})
+    assert early["copies_started"] == [] and vault.copies() == {}  # the claim may still be a live one's
+    late = vault_at(vault, T0 + timedelta(minutes=95), {"reconcile": True})
+    assert [c["source_snapshot_id"] for c in late["copies_started"]] == [first["detail"]["snapshot_id"]]
+    assert len(vault.copies()) == 1
 
 
 class _RunningOutContext(FakeLambdaContext):

@@ -40,6 +40,9 @@ from smart_vault.vault.events import Announcement, VaultCopyFinished
 
 QUEUE_READ_MARGIN = 10
 MAX_TAGS = 50  # EC2's limit per resource
+# How long a just-shared snapshot may take to be visible to the vault account before its announcement is
+# refused (EC2 is eventually consistent; a GUESS: AWS gives no figure, seconds are usual).
+SHARE_VISIBLE_SECONDS = 20.0
 
 
 @dataclass(frozen=True)
@@ -86,12 +89,17 @@ def rejection(request: Announcement, settings: VaultSettings) -> str | None:
 
 
 def _shared_snapshot(ec2: Any, snapshot_id: str) -> Mapping[str, Any] | None:
-    """The snapshot as the vault sees it (None when it cannot: not shared with it, or gone)."""
+    """The snapshot as the vault sees it (None when it cannot: not shared with it, or gone).
+
+    The announcement follows the share by milliseconds, and EC2 is eventually consistent: a NotFound is
+    asked again for up to SHARE_VISIBLE_SECONDS (1, 2, 4, 8 s) before the announcement is refused, as a
+    refusal raises the VaultRejected alarm. Longer would let forged announcements hold the function."""
     try:
-        with aws.aws_errors("DescribeSnapshots"):
-            items = ec2.describe_snapshots(SnapshotIds=[snapshot_id], RestorableByUserIds=["self"])[
-                "Snapshots"
-            ]
+        items = aws.retry_not_found(
+            lambda: ec2.describe_snapshots(SnapshotIds=[snapshot_id], RestorableByUserIds=["self"]),
+            "DescribeSnapshots",
+            total_seconds=SHARE_VISIBLE_SECONDS,
+        )["Snapshots"]
     except AwsError as exc:
         if exc.code == "InvalidSnapshot.NotFound":
             return None
@@ -173,10 +181,12 @@ def _start_one(
     now: datetime,
     owner: str,
     outcome: VaultOutcome,
+    listed: bool,
 ) -> bool | None:
-    """Start one owed copy; True started, False not (skip), None: no slot left (stop)."""
+    """Start one owed copy; True started, False not (skip), None: no slot left (stop). `listed`: see
+    `start_owed`."""
     ledger = clients.ledger
-    if not ledger.claim(owed.snapshot_id, now.timestamp(), owner, queued=True):
+    if not ledger.claim(owed.snapshot_id, now.timestamp(), owner, queued=not listed):
         if vault_copies_of(clients.ec2, settings.region, owed.snapshot_id):
             ledger.paid(owed.sort_key)  # copied already: the entry is a leftover of a redelivery
         return False
@@ -202,16 +212,26 @@ def _start_one(
 
 
 def start_owed(
-    settings: VaultSettings, clients: VaultClients, now: datetime, owner: str, outcome: VaultOutcome
+    settings: VaultSettings,
+    clients: VaultClients,
+    now: datetime,
+    owner: str,
+    outcome: VaultOutcome,
+    listed: bool = False,
 ) -> None:
-    """Fill the free slots (at most MAX_CONCURRENT_COPIES vault copies pending) from the owed queue."""
+    """Fill the free slots (at most MAX_CONCURRENT_COPIES vault copies pending) from the owed queue.
+
+    `listed`: the caller (the reconciliation) has just listed the vault's copies and paid the entries already
+    copied, so a stale claim on what is still owed belongs to an invocation that died between its claim and
+    its CopySnapshot (a timeout in throttled retries, say): it is taken over, as the backup's reconciliation
+    does. Without it a stale claim is left alone (its copy may be live), and that copy was never made."""
     try:
         slots = max(settings.max_concurrent_copies - count_pending(clients.ec2, settings.region), 0)
         queue = list(clients.ledger.owed(limit=slots + QUEUE_READ_MARGIN)) if slots else []
         for owed in queue:
             if slots <= 0:
                 break
-            started = _start_one(owed, settings, clients, now, owner, outcome)
+            started = _start_one(owed, settings, clients, now, owner, outcome, listed)
             if started is None:
                 break
             slots -= int(started)
