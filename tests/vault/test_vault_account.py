@@ -14,6 +14,7 @@ from moto.ec2.models import ec2_backends
 from moto.ec2.models.elastic_block_store import EBSBackend
 
 from smart_vault.backup import entry as backup
+from smart_vault.errors import AwsError
 from smart_vault.local import moto_accounts
 from smart_vault.vault import copies as vault_copies
 from support.backup_world import (
@@ -289,6 +290,30 @@ def test_a_claim_left_by_an_invocation_that_died_before_its_copy_is_taken_over_o
     late = vault_at(vault, T0 + timedelta(minutes=95), {"reconcile": True})
     assert [c["source_snapshot_id"] for c in late["copies_started"]] == [first["detail"]["snapshot_id"]]
     assert len(vault.copies()) == 1
+
+
+def test_a_copy_whose_answer_was_lost_is_recorded_not_made_twice(world, monkeypatch):
+    """CopySnapshot takes no ClientToken: a copy AWS made while its answer was lost (a read timeout) must
+    not be made again by the next attempt, as a compliance-locked duplicate cannot be removed."""
+    _fleet, vault = world
+    backup_at(T0, scheduled_event("r0"))
+    backup_at(T0 + timedelta(minutes=30), {"reconcile_copies": True})
+    first, second, *_ = announcements_at(vault, T0 + timedelta(minutes=30))
+    real_copy = vault_copies.copy_once
+
+    def answer_lost(*args, **kwargs):
+        real_copy(*args, **kwargs)
+        raise AwsError("RequestTimeout", "the answer never came", "CopySnapshot")
+
+    monkeypatch.setattr(vault_copies, "copy_once", answer_lost)
+    lost = vault_at(vault, T0 + timedelta(minutes=31), first)
+    assert lost["copies_started"] == [] and len(lost["failures"]) == 1
+    monkeypatch.setattr(vault_copies, "copy_once", real_copy)
+    # The next announcement starts owed copies, oldest first, without listing the vault's copies first.
+    later = vault_at(vault, T0 + timedelta(minutes=32), second)
+    assert [c["source_snapshot_id"] for c in later["copies_started"]] == [second["detail"]["snapshot_id"]]
+    sources = [tags_of(c)["smart-vault:vault-source-snapshot"] for c in vault.copies().values()]
+    assert sorted(sources) == sorted([first["detail"]["snapshot_id"], second["detail"]["snapshot_id"]])
 
 
 class _RunningOutContext(FakeLambdaContext):

@@ -190,6 +190,12 @@ def _start_one(
         if vault_copies_of(clients.ec2, settings.region, owed.snapshot_id):
             ledger.paid(owed.sort_key)  # copied already: the entry is a leftover of a redelivery
         return False
+    # CopySnapshot takes no ClientToken: an earlier attempt whose answer was lost (a read timeout) may have
+    # made the copy. It is recorded, not made twice (a compliance-locked duplicate could not be removed).
+    live = [c for c in vault_copies_of(clients.ec2, settings.region, owed.snapshot_id) if c.state != "error"]
+    if live:
+        ledger.copy_started(owed.snapshot_id, owed.start_time, live[0].snapshot_id)
+        return False
     try:
         copy_id = copy_once(clients.ec2, owed, settings, now)
     except AwsError as exc:
