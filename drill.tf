@@ -105,7 +105,7 @@ locals {
       for i, r in local.drill_regions : {
         type = "metric", x = 12 * (i % 2), y = 6 + 12 * floor(i / 2), width = 12, height = 6
         properties = {
-          title  = "Drills in ${r}: passed, failed, overdue, leftovers"
+          title  = "Drills in ${r}: passed, failed, overdue, leftovers, swept"
           region = r
           stat   = "Sum"
           period = 86400
@@ -115,6 +115,7 @@ locals {
             ["SmartVault", "DrillsFailed", "Region", r, { color = "#d62728" }],
             ["SmartVault", "DrillOverdue", "Region", r, { stat = "Maximum" }],
             ["SmartVault", "DrillLeftovers", "Region", r],
+            ["SmartVault", "DrillLeftoversSwept", "Region", r],
           ]
         }
       }

@@ -5,13 +5,26 @@ locals {
   drill_dimensions = { Region = var.region }
 }
 
-module "drills_failed" {
+# Counts that alarm at the first one: failed drills, and leftovers (what a drill's teardown, or the sweep of
+# what earlier drills left, smart_vault.drill.sweep, could not remove). A drill with leftovers also fails; the
+# sweep's failures fail no drill, and each later run tries again and counts them again while they stay.
+module "drill_counts" {
   source = "../alarm"
+  for_each = {
+    drills-failed = {
+      metric      = "DrillsFailed"
+      description = "A restore drill in ${var.region} failed: a recovery point did not restore, pass its checks or tear down cleanly."
+    }
+    drill-leftovers = {
+      metric      = "DrillLeftovers"
+      description = "Resources of restore drills in ${var.region} could not be removed (a teardown, or the sweep of an earlier drill's leftovers, failed): they cost until removed. Find them by their smart-vault:drill-id tag."
+    }
+  }
 
-  name               = "${var.name_prefix}-drills-failed"
-  description        = "A restore drill in ${var.region} failed: a recovery point did not restore, pass its checks or tear down cleanly."
+  name               = "${var.name_prefix}-${each.key}"
+  description        = each.value.description
   namespace          = "SmartVault"
-  metric             = "DrillsFailed"
+  metric             = each.value.metric
   dimensions         = local.drill_dimensions
   statistic          = "Sum"
   period             = 3600

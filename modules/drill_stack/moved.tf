@@ -44,7 +44,7 @@ moved {
 
 moved {
   from = aws_cloudwatch_metric_alarm.drills_failed
-  to   = module.drills_failed.aws_cloudwatch_metric_alarm.this
+  to   = module.drill_counts["drills-failed"].aws_cloudwatch_metric_alarm.this
 }
 
 moved {
@@ -55,4 +55,10 @@ moved {
 moved {
   from = aws_cloudwatch_metric_alarm.drill_rto
   to   = module.drill_rto.aws_cloudwatch_metric_alarm.this
+}
+
+# The failed-drills alarm became one of the drill counts (with the leftovers alarm).
+moved {
+  from = module.drills_failed
+  to   = module.drill_counts["drills-failed"]
 }

@@ -83,6 +83,30 @@ def test_the_report_text_says_teardown_validation_and_errors():
     assert "skipped i-0123456789abcdef2: platform Windows" in text and "overdue instances: 1" in text
 
 
+def test_the_report_text_says_what_the_sweep_removed_left_and_left_alone():
+    sweep = {
+        "swept": [
+            {
+                "drill_id": "d-1",
+                "since": "2026-12-05T03:00:00Z",
+                "removed": ["i-1", "vol-1"],
+                "left": ["ami-1"],
+                "problems": ["image ami-1 was not deregistered (UnauthorizedOperation: no)"],
+            }
+        ],
+        "recent": [{"drill_id": "d-2", "since": "2026-12-06T02:59:00Z", "resources": ["i-2"]}],
+        "deferred": [],
+        "error": None,
+    }
+    report = {"drill_run_id": "r", "region": "eu-central-1", "status": "PASSED", "overdue": 0}
+    text = drills.report_text({**report, "sweep": sweep})
+    assert "swept drill d-1: removed i-1, vol-1; NOT removed ami-1" in text
+    assert (
+        "(UnauthorizedOperation: no)" in text and "drill d-2 (may still be running: not swept): i-2" in text
+    )
+    assert "sweep" not in drills.report_text({**report, "sweep": None})
+
+
 class FakeApi:
     def __init__(self, answer):
         self.answer, self.paths = answer, []

@@ -81,8 +81,8 @@ def test_what_terraform_creates_is_there(stack):
         aws(state, "cloudwatch").get_dashboard(DashboardName="smart-vault-health")["DashboardBody"]
     )
 
-    # (v3) 25 with the change-anomaly alarm
-    assert alarms == {a.name for a in expected.alarms} and len(alarms) == 25
+    # (v3) 25 with the change-anomaly alarm; 26 with the drill-leftovers alarm
+    assert alarms == {a.name for a in expected.alarms} and len(alarms) == 26
     assert rules == {r.name: r.region for r in expected.rules} and len(rules) == 6
     assert groups == set(expected.log_groups[state.primary_region])
     assert roles == {r.name for r in expected.roles}

@@ -496,9 +496,9 @@ def test_tear_down_removes_a_finished_restore_and_reports_nothing_left(world):
     job = job_of(restore_id)
     ec2 = aws.client("ec2", PRIMARY_REGION)
     assert engine.find_leftovers(ec2, restore_id)
-    left = engine.tear_down(
+    left = engine.tear_down_outcome(
         ec2, restore_id, job["instance_id"], job["image_id"], job["volume_ids"], engine.Deadline(300, 0)
-    )
+    ).leftovers
     assert left == []
     assert [i["InstanceId"] for i in live_instances(PRIMARY_REGION)] == [world.source_instance]
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import tfmodel
 
+from smart_vault.drill.sweep import LAMBDA_MAX_SECONDS, SWEEP_AFTER
 from support.logs import emf_metrics
 
 DRILL = tfmodel.DRILL_DIR
@@ -109,6 +110,8 @@ def test_the_drill_function_environment():
         "${lookup(var.settings.validation_function_arns, var.region, null)}"
     )
     assert function["timeout"] == 900
+    # The sweep of killed drills' leftovers takes a drill as over once Lambda's limit (and a margin) has passed.
+    assert function["timeout"] <= LAMBDA_MAX_SECONDS < SWEEP_AFTER.total_seconds()
     assert env["DRILL_TIMEOUT_SECONDS"] == "${tostring(var.settings.timeout_seconds)}"
     assert tfmodel.locals_of(ROOT)["drill_settings"]["timeout_seconds"] == "${var.drill_timeout_seconds}"
     assert tfmodel.variables(ROOT)["drill_timeout_seconds"]["default"] == 600
@@ -140,6 +143,19 @@ def emitted_drill_metrics(capsys, monkeypatch):
                 {"status": "PASSED", "rto_seconds": 301.5, "leftovers": []},
                 {"status": "FAILED", "rto_seconds": None, "leftovers": ["i-0123456789abcdef0"]},
             ],
+            # What the sweep removed of an earlier drill that never reached its teardown, and could not.
+            "sweep": {
+                "swept": [
+                    {
+                        "drill_id": "d-1",
+                        "removed": ["i-0fedcba9876543210", "ami-0123456789abcdef0"],
+                        "left": ["volume vol-0123456789abcdef0 was not deleted (VolumeInUse: ...)"],
+                    }
+                ],
+                "recent": [],
+                "deferred": [],
+                "error": None,
+            },
         }
     )
     return emf_metrics(capsys.readouterr().out)
@@ -152,18 +168,21 @@ def test_drill_alarms_watch_what_the_handler_emits(capsys, monkeypatch):
         "DrillOverdue": [(2, region)],
         "DrillsPassed": [(1, region)],
         "DrillsFailed": [(1, region)],
-        "DrillLeftovers": [(1, region)],
+        "DrillLeftovers": [(2, region)],  # the drill's one and the sweep's one
+        "DrillLeftoversSwept": [(2, region)],
         "DrillRtoSeconds": [(301.5, region)],
     }
     alarms = resources(DRILL, "aws_cloudwatch_metric_alarm")
     by_metric = {a["metric_name"]: a for a in alarms.values() if a["namespace"] == "SmartVault"}
-    assert set(by_metric) == {"DrillsFailed", "DrillOverdue", "DrillRtoSeconds"}
+    assert set(by_metric) == {"DrillsFailed", "DrillOverdue", "DrillRtoSeconds", "DrillLeftovers"}
     for alarm in by_metric.values():
         assert tfmodel.resolve(alarm["dimensions"], DRILL) == {"Region": "${var.region}"}
         assert alarm["comparison_operator"] == "GreaterThanThreshold"
         assert alarm["alarm_actions"] == ["${var.sns_topic_arn}"]
     assert by_metric["DrillsFailed"]["threshold"] == 0
     assert by_metric["DrillOverdue"]["threshold"] == 0
+    # Leftovers the sweep could not remove fail no drill: their own alarm, on the first one.
+    assert by_metric["DrillLeftovers"]["threshold"] == 0 and by_metric["DrillLeftovers"]["statistic"] == "Sum"
     assert by_metric["DrillRtoSeconds"]["threshold"] == "${var.settings.rto_threshold_seconds}"
     assert tfmodel.module_calls(DRILL)["drill_dr"]["settings"] == "${local.drill_settings}"
     assert (

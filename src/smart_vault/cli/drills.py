@@ -115,7 +115,24 @@ def report_text(report: dict[str, Any]) -> str:
                 lines.append(f"    error: {drill['error']}")
     lines += [f"  skipped {s['instance_id']}: {s['reason']}" for s in report.get("skipped", [])]
     lines.append(f"  overdue instances: {report.get('overdue')}")
+    lines += sweep_text(report.get("sweep"))
     return "\n".join(lines)
+
+
+def sweep_text(sweep: dict[str, Any] | None) -> list[str]:
+    """What the run's sweep did with the leftovers of earlier drills that never reached their teardown."""
+    if not sweep:
+        return []
+    lines = [f"  sweep of earlier drills: {sweep['error']}"] if sweep.get("error") else []
+    for item in sweep.get("swept", []):
+        lines.append(
+            f"  swept drill {item['drill_id']}: removed {', '.join(item['removed']) or 'nothing'}"
+            + (f"; NOT removed {', '.join(item['left'])}" if item["left"] else "")
+        )
+        lines += [f"    {problem}" for problem in item.get("problems", [])]
+    for key, why in (("recent", "may still be running: not swept"), ("deferred", "no time left: next run")):
+        lines += [f"  drill {d['drill_id']} ({why}): {', '.join(d['resources'])}" for d in sweep.get(key, [])]
+    return lines
 
 
 def cmd_drills(

@@ -72,15 +72,21 @@ def parse_event(event: Any, request_id: str | None) -> DrillRequest:
 
 
 def emit_metrics(report: dict[str, Any]) -> None:
-    """DrillsPassed, DrillsFailed, DrillRtoSeconds (one value per passed drill), DrillLeftovers and DrillOverdue,
-    each with the dimension Region only (the alarms name exactly that dimension)."""
+    """DrillsPassed, DrillsFailed, DrillRtoSeconds (one value per passed drill), DrillLeftovers, DrillOverdue
+    and DrillLeftoversSwept, each with the dimension Region only (the alarms name exactly that dimension).
+
+    DrillLeftovers counts what a teardown could not remove: this run's drills' and the sweep's (what earlier
+    drills left that the sweep tried and failed to remove); DrillLeftoversSwept what the sweep removed."""
     drills = report["drills"]
+    swept = (report.get("sweep") or {}).get("swept", [])
     values: list[tuple[str, MetricUnit, float]] = [("DrillOverdue", MetricUnit.Count, report["overdue"])]
     if not report["dry_run"]:
+        leftovers = sum(len(d["leftovers"]) for d in drills) + sum(len(s["left"]) for s in swept)
         values += [
             ("DrillsPassed", MetricUnit.Count, sum(1 for d in drills if d["status"] == PASSED)),
             ("DrillsFailed", MetricUnit.Count, sum(1 for d in drills if d["status"] == FAILED)),
-            ("DrillLeftovers", MetricUnit.Count, sum(len(d["leftovers"]) for d in drills)),
+            ("DrillLeftovers", MetricUnit.Count, leftovers),
+            ("DrillLeftoversSwept", MetricUnit.Count, sum(len(s["removed"]) for s in swept)),
         ]
         values += [
             ("DrillRtoSeconds", MetricUnit.Seconds, d["rto_seconds"])

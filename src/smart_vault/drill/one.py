@@ -22,7 +22,9 @@ from smart_vault.config import DrillSettings
 from smart_vault.drill.candidates import Candidate
 from smart_vault.drill.records import (
     FAILED,
+    FINAL_RESERVE_SECONDS,
     PASSED,
+    TEARDOWN_RESERVE_SECONDS,
     Clock,
     DrillClients,
     Monotonic,
@@ -34,14 +36,15 @@ from smart_vault.drill.records import (
 from smart_vault.drill.validation import ValidationFailed, private_ip, validate
 from smart_vault.errors import AwsError
 from smart_vault.observability import logger
-from smart_vault.restore.engine import Deadline, InstancePlan, InstanceRestore, find_leftovers, tear_down
+from smart_vault.restore.engine import (
+    Deadline,
+    InstancePlan,
+    InstanceRestore,
+    find_leftovers,
+    tear_down_outcome,
+)
 from smart_vault.tags import DRILL_ID_TAG
 
-# Kept back from the Lambda's time for the teardown (terminate and wait, delete volumes, deregister, look for
-# leftovers). DRILL_TIMEOUT_SECONDS is at most 840: with Lambda's 900 s limit, exactly this much is left.
-TEARDOWN_RESERVE_SECONDS = 60.0
-# Kept back from the teardown for writing the result and publishing the report.
-FINAL_RESERVE_SECONDS = 10.0
 # Below this, a drill cannot even register an image and launch: it fails at once and creates nothing.
 MIN_DRILL_SECONDS = 30.0
 # Steps of the engine that run after the instance passed its status checks: not part of the recovery time.
@@ -297,7 +300,9 @@ def _tear_down(drill: Drill) -> None:
     volume_ids = list((restore and restore.volume_ids) or fields.get("volume_ids") or [])
     try:
         leftovers = list(
-            tear_down(ctx.clients.ec2, drill.drill_id, instance_id, image_id, volume_ids, deadline)
+            tear_down_outcome(
+                ctx.clients.ec2, drill.drill_id, instance_id, image_id, volume_ids, deadline
+            ).leftovers
         )
         problem = None
     except Exception as exc:  # noqa: BLE001 - a failed teardown is reported, then looked after

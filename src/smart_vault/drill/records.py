@@ -17,6 +17,12 @@ if TYPE_CHECKING:
 
 PASSED, FAILED, PARTIAL, NOTHING_TO_DRILL = "PASSED", "FAILED", "PARTIAL", "NOTHING_TO_DRILL"
 
+# Kept back from the Lambda's time for a drill's teardown (terminate and wait, delete volumes, deregister, look
+# for leftovers). DRILL_TIMEOUT_SECONDS is at most 840: with Lambda's 900 s limit, exactly this much is left.
+TEARDOWN_RESERVE_SECONDS = 60.0
+# Kept back from the teardown for writing the result and publishing the report.
+FINAL_RESERVE_SECONDS = 10.0
+
 Clock = Callable[[], datetime]
 Monotonic = Callable[[], float]
 Record = dict[str, Any]

@@ -25,6 +25,7 @@ from smart_vault.drill.records import (
     utc_now,
 )
 from smart_vault.drill.selection import Plan, count_overdue, select_drills
+from smart_vault.drill.sweep import shrink_sweep, sweep_budget, sweep_leftovers, sweep_lines
 from smart_vault.errors import AwsError
 from smart_vault.runtime import Runtime
 
@@ -78,6 +79,11 @@ def run_drills(
     parallelism come from `runtime` (default: the production one; its clock is the one of every reading)."""
     runtime = runtime or Runtime.default()
     run_started = runtime.monotonic()
+    # First what earlier drills left (a dry run changes nothing): it takes only what the drills can spare.
+    sweep = None
+    if not request.dry_run:
+        budget = sweep_budget(seconds_left, settings.timeout_seconds)
+        sweep = sweep_leftovers(clients.ec2, clock(), budget, runtime)
     candidates = recovery_points_here(clients.ec2, clock())
     points = [c.point for c in candidates]
     last_drilled = clients.store.last_drilled()
@@ -104,6 +110,7 @@ def run_drills(
         "planned": [{"instance_id": p.instance_id, "backup_set_id": p.backup_set_id} for p in plan.planned],
         "skipped": [{"instance_id": i, "reason": reason} for i, reason in plan.skipped],
         "overdue": count_overdue(points, last_drilled, clock(), settings.rotation_days),
+        "sweep": sweep,
     }
 
 
@@ -155,6 +162,7 @@ def summary_text(report: Mapping[str, Any]) -> str:
             lines.append(f"    error: {drill['error']}")
     for item in report["skipped"]:
         lines.append(f"  skipped {item['instance_id']}: {item['reason']}")
+    lines.extend(sweep_lines(report.get("sweep")))
     return "\n".join(lines)
 
 
@@ -170,4 +178,5 @@ def shrink(report: Mapping[str, Any]) -> dict[str, Any]:
             "skipped": len(report.get("skipped") or []),
         },
         "drills": [d for d in drills if d["status"] != PASSED],
+        "sweep": shrink_sweep(report.get("sweep")),
     }

@@ -79,7 +79,7 @@ def drill_widgets(config: DeploymentConfig) -> list[dict[str, Any]]:
             _widget(
                 12 * (i % 2),
                 6 + 12 * (i // 2),
-                f"Drills in {r}: passed, failed, overdue, leftovers",
+                f"Drills in {r}: passed, failed, overdue, leftovers, swept",
                 r,
                 "Sum",
                 86400,
@@ -88,6 +88,7 @@ def drill_widgets(config: DeploymentConfig) -> list[dict[str, Any]]:
                     ["SmartVault", "DrillsFailed", "Region", r, {"color": "#d62728"}],
                     ["SmartVault", "DrillOverdue", "Region", r, {"stat": "Maximum"}],
                     ["SmartVault", "DrillLeftovers", "Region", r],
+                    ["SmartVault", "DrillLeftoversSwept", "Region", r],
                 ],
             )
         )

@@ -209,46 +209,30 @@ def drill_alarms(config: DeploymentConfig) -> list[AlarmSpec]:
     alarms = []
     for stack in config.drill_stacks():
         r, prefix, region = stack.region, stack.name_prefix, {"Region": stack.region}
+        # (name, metric, statistic, threshold, missing data): every one hourly, with OK notifications too.
+        drill_metrics = (
+            ("drills-failed", "DrillsFailed", "Sum", 0, "notBreaching"),
+            ("drill-leftovers", "DrillLeftovers", "Sum", 0, "notBreaching"),
+            ("drills-overdue", "DrillOverdue", "Maximum", 0, "ignore"),
+            ("drill-rto", "DrillRtoSeconds", "Maximum", config.drill_rto_threshold_seconds, "notBreaching"),
+        )
         alarms += [
             AlarmSpec(
                 r,
-                f"{prefix}-drills-failed",
+                f"{prefix}-{name}",
                 "SmartVault",
-                "DrillsFailed",
+                metric,
                 region,
-                "Sum",
+                statistic,
                 3600,
-                0,
-                "notBreaching",
+                threshold,
+                missing,
                 r,
                 ok_actions=True,
-            ),
-            AlarmSpec(
-                r,
-                f"{prefix}-drills-overdue",
-                "SmartVault",
-                "DrillOverdue",
-                region,
-                "Maximum",
-                3600,
-                0,
-                "ignore",
-                r,
-                ok_actions=True,
-            ),
-            AlarmSpec(
-                r,
-                f"{prefix}-drill-rto",
-                "SmartVault",
-                "DrillRtoSeconds",
-                region,
-                "Maximum",
-                3600,
-                config.drill_rto_threshold_seconds,
-                "notBreaching",
-                r,
-                ok_actions=True,
-            ),
+            )
+            for name, metric, statistic, threshold, missing in drill_metrics
+        ]
+        alarms.append(
             AlarmSpec(
                 r,
                 f"{prefix}-drill-errors",
@@ -260,8 +244,8 @@ def drill_alarms(config: DeploymentConfig) -> list[AlarmSpec]:
                 0,
                 "notBreaching",
                 r,
-            ),
-        ]
+            )
+        )
     return alarms
 
 

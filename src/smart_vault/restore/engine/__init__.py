@@ -21,7 +21,7 @@ from smart_vault.restore.engine.point import (
     recovery_point_from_snapshots,
 )
 from smart_vault.restore.engine.polling import Deadline, poll
-from smart_vault.restore.engine.teardown import remove_restore, tear_down
+from smart_vault.restore.engine.teardown import TeardownOutcome, remove_restore, tear_down_outcome
 from smart_vault.restore.engine.volume_form import VolumePlan, VolumeRestore, volume_size_and_iops
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "RecoveryPoint",
     "RestoreAttempt",
     "SetVolume",
+    "TeardownOutcome",
     "VolumePlan",
     "VolumeRestore",
     "client_token",
@@ -43,6 +44,6 @@ __all__ = [
     "register_image_params",
     "remove_restore",
     "restore_tags",
-    "tear_down",
+    "tear_down_outcome",
     "volume_size_and_iops",
 ]

@@ -217,22 +217,38 @@ def deregister_image(ec2: EC2Client, image_id: str, *, fresh: bool = False) -> N
     )
 
 
-def tear_down(
+@dataclass(frozen=True)
+class TeardownOutcome:
+    """What a teardown left: the ids still carrying the restore's tag afterwards (`left`), and what went wrong,
+    readable, with EC2's reasons (`problems`: a removal or a listing that failed)."""
+
+    left: tuple[str, ...] = ()
+    problems: tuple[str, ...] = ()
+
+    @property
+    def leftovers(self) -> list[str]:
+        """The ids still there, then each problem about none of them (a listing that failed, say)."""
+        return [*self.left, *(p for p in self.problems if not any(x in p for x in self.left))]
+
+
+def tear_down_outcome(
     ec2: EC2Client,
     restore_id: str,
     instance_id: str | None,
     image_id: str | None,
     volume_ids: list[str],
     deadline: Deadline,
-) -> list[str]:
-    """Remove everything of a restore (a drill's teardown), then list what still carries its tag: [] when
-    nothing is left. What could not be removed or listed is in the answer too."""
+) -> TeardownOutcome:
+    """Remove everything of a restore (a drill's teardown, or the sweep of an earlier drill's leftovers),
+    then list what still carries its tag; the reasons of what went wrong are kept apart from the ids still
+    there (`TeardownOutcome.leftovers` joins them: [] when nothing is left)."""
     problems = remove_restore(ec2, restore_id, Held(instance_id, image_id, tuple(volume_ids)), deadline)
     try:
         left = _settled_leftovers(ec2, restore_id, deadline)
     except AwsError as exc:
-        return [*problems, f"leftovers of restore {restore_id} could not be listed ({exc.readable()})"]
-    return sorted(set(left)) + [p for p in problems if not any(x in p for x in left)]
+        listing = f"leftovers of restore {restore_id} could not be listed ({exc.readable()})"
+        return TeardownOutcome((), (*problems, listing))
+    return TeardownOutcome(tuple(sorted(set(left))), tuple(problems))
 
 
 def _settled_leftovers(ec2: EC2Client, restore_id: str, deadline: Deadline) -> list[str]:
