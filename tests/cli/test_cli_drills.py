@@ -15,6 +15,7 @@ import pytest
 from smart_vault.cli import drills
 from smart_vault.cli.client import EXIT_FAILED, EXIT_UNAVAILABLE, EXIT_USAGE, CliError
 from smart_vault.cli.main import build_parser, main
+from support.drill_world import swept_drill
 
 NOW = datetime(2026, 12, 6, 4, 0, tzinfo=UTC)
 PASSED = {
@@ -86,13 +87,13 @@ def test_the_report_text_says_teardown_validation_and_errors():
 def test_the_report_text_says_what_the_sweep_removed_left_and_left_alone():
     sweep = {
         "swept": [
-            {
-                "drill_id": "d-1",
-                "since": "2026-12-05T03:00:00Z",
-                "removed": ["i-1", "vol-1"],
-                "left": ["ami-1"],
-                "problems": ["image ami-1 was not deregistered (UnauthorizedOperation: no)"],
-            }
+            swept_drill(
+                "d-1",
+                "2026-12-05T03:00:00Z",
+                ["i-1", "vol-1"],
+                ["ami-1"],
+                ["image ami-1 was not deregistered (UnauthorizedOperation: no)"],
+            )
         ],
         "recent": [{"drill_id": "d-2", "since": "2026-12-06T02:59:00Z", "resources": ["i-2"]}],
         "deferred": [],

@@ -21,6 +21,7 @@ from smart_vault.drill.sweep import (
     group_leftovers,
     sweep_budget,
 )
+from support.drill_world import swept_drill
 
 NOW = datetime(2026, 12, 6, 3, 0, tzinfo=UTC)
 DRILL = "3b1e6f7a-0c1d-4e5f-8a9b-0c1d2e3f4a5b"
@@ -105,20 +106,14 @@ def test_the_sweep_takes_what_the_drills_do_not_need_within_its_bounds():
 def test_the_report_shows_the_sweep_and_sns_gets_its_counts():
     sweep = {
         "swept": [
-            {
-                "drill_id": "d-1",
-                "since": "2026-12-05T03:00:00Z",
-                "removed": ["i-1", "vol-1"],
-                "left": [],
-                "problems": [],
-            },
-            {
-                "drill_id": "d-2",
-                "since": "2026-12-05T03:05:00Z",
-                "removed": ["i-2"],
-                "left": ["ami-2"],
-                "problems": ["image ami-2 was not deregistered (UnauthorizedOperation: not allowed)"],
-            },
+            swept_drill("d-1", "2026-12-05T03:00:00Z", ["i-1", "vol-1"]),
+            swept_drill(
+                "d-2",
+                "2026-12-05T03:05:00Z",
+                ["i-2"],
+                ["ami-2"],
+                ["image ami-2 was not deregistered (UnauthorizedOperation: not allowed)"],
+            ),
         ],
         "recent": [{"drill_id": "d-3", "since": "2026-12-06T02:59:00Z", "resources": ["i-3"]}],
         "deferred": [{"drill_id": "d-4", "since": "2026-12-05T04:00:00Z", "resources": ["vol-4"]}],

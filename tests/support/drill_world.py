@@ -302,3 +302,14 @@ def notifications(queue_url: str) -> list[dict[str, Any]]:
         "Messages", []
     )
     return [json.loads(m["Body"]) for m in messages]
+
+
+def swept_drill(drill_id: str, since: str, removed: list[str], left=(), problems=()) -> dict[str, Any]:
+    """One drill of a drill report's `sweep.swept`, as smart_vault.drill.sweep reports it."""
+    return {
+        "drill_id": drill_id,
+        "since": since,
+        "removed": removed,
+        "left": list(left),
+        "problems": list(problems),
+    }

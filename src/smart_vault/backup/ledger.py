@@ -206,6 +206,15 @@ class CopyLedger:
         self.started(snapshot_id, copy_snapshot_id)
         self.paid(owed_sort_key(start_time, snapshot_id))
 
+    def owed_copy_started(
+        self, owed: OwedCopy, copy_snapshot_id: str, region: str, report: list[dict[str, str]]
+    ) -> None:
+        """`copy_started`, and the copy added to the run's report (its `copies_started`)."""
+        self.copy_started(owed.snapshot_id, owed.start_time, copy_snapshot_id)
+        report.append(
+            {"source_snapshot_id": owed.snapshot_id, "copy_snapshot_id": copy_snapshot_id, "region": region}
+        )
+
     def paid(self, sort_key: str) -> None:
         """Take a copy out of the owed queue (it started, or is no longer owed)."""
         with aws.aws_errors("DeleteItem"):

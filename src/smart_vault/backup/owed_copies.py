@@ -273,10 +273,7 @@ def _start_queued(
         copy_id = start_copy(clients.dr_ec2, owed.source_region, owed.snapshot_id, tags, settings, now)
     except AwsError as exc:
         return _copy_refused(owed, exc, owner, retry, ledger, now, failures)
-    ledger.copy_started(owed.snapshot_id, owed.start_time, copy_id)
-    outcome.started.append(
-        {"source_snapshot_id": owed.snapshot_id, "copy_snapshot_id": copy_id, "region": settings.dr_region}
-    )
+    ledger.owed_copy_started(owed, copy_id, settings.dr_region, outcome.started)
     return _STARTED
 
 

@@ -210,10 +210,7 @@ def _start_one(
         ledger.failed(owed.snapshot_id)
         outcome.failures.append({"resource": owed.snapshot_id, "error": f"vault copy: {exc.readable()}"})
         return False
-    ledger.copy_started(owed.snapshot_id, owed.start_time, copy_id)
-    outcome.started.append(
-        {"source_snapshot_id": owed.snapshot_id, "copy_snapshot_id": copy_id, "region": settings.region}
-    )
+    ledger.owed_copy_started(owed, copy_id, settings.region, outcome.started)
     return True
 
 
