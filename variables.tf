@@ -664,6 +664,28 @@ variable "vault_recovery_role_arns" {
   }
 }
 
+variable "tamper_trail_arns" {
+  type        = list(string)
+  description = "The CloudTrail trails of this account that the tamper rules depend on (they read the management events a trail delivers): StopLogging, DeleteTrail, UpdateTrail and PutEventSelectors on them are reported, by the rules of each trail's home region, which must be primary_region or dr_region. Empty: no trail is watched (an organization trail cannot be changed from this account)."
+  default     = []
+
+  validation {
+    condition     = alltrue([for a in var.tamper_trail_arns : can(regex("^arn:aws[a-z-]*:cloudtrail:[a-z0-9-]+:[0-9]{12}:trail/.+$", a)) && contains([var.primary_region, var.dr_region], try(split(":", a)[3], ""))])
+    error_message = "tamper_trail_arns must list trail ARNs homed in primary_region or dr_region (the tamper rules' regions)."
+  }
+}
+
+variable "vault_tamper_trail_arns" {
+  type        = list(string)
+  description = "The same for the vault account's tamper rules (the stack deployed here): trails of the vault account homed in dr_region. Empty: none."
+  default     = []
+
+  validation {
+    condition     = alltrue([for a in var.vault_tamper_trail_arns : can(regex("^arn:aws[a-z-]*:cloudtrail:[a-z0-9-]+:[0-9]{12}:trail/.+$", a)) && try(split(":", a)[3], "") == var.dr_region && try(split(":", a)[4], "") == var.vault_account_id])
+    error_message = "vault_tamper_trail_arns must list trail ARNs of the vault account (vault_account_id) homed in dr_region."
+  }
+}
+
 variable "dr_key_administrator_arns" {
   type        = list(string)
   description = "The only principals that may schedule the DR key's deletion, disable it or change its policy (an explicit Deny for everyone else); empty: no such Deny. Include the role Terraform applies with."

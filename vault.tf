@@ -23,6 +23,7 @@ module "vault_account" {
   source_kms_key_arns        = [aws_kms_key.dr.arn]
   key_administrator_arns     = var.vault_key_administrator_arns
   recovery_role_arns         = var.vault_recovery_role_arns
+  tamper_trail_arns          = var.vault_tamper_trail_arns
   function_code              = local.function_code[var.dr_region]
   retention_days             = var.vault_retention_days
   lock_mode                  = var.vault_lock_mode
@@ -78,18 +79,29 @@ locals {
     module.restore_dr[*].restore_worker_function_name,
     module.drill_dr[*].function_name,
   )
-  region_functions = {
-    primary = { region = var.primary_region, names = local.primary_function_names }
-    dr      = { region = var.dr_region, names = local.dr_function_names }
-  }
-  # By name and by ARN, as CloudTrail may name them; an event pattern needs a value, so with no function in
-  # a region (the DR region without its restore stack and drill) the rule watches a name no function has.
+  # By name (modules/tamper_alarms matches every form the Lambda API takes); an event pattern needs a value, so
+  # with no function in a region (the DR region without its restore stack and drill) the rule watches a name no
+  # function has.
   tamper_function_names = {
-    for side, functions in local.region_functions : side => coalescelist(
-      flatten([for name in functions.names : [name, "arn:${local.partition}:lambda:${functions.region}:${local.account_id}:function:${name}"]]),
+    for side, names in { primary = local.primary_function_names, dr = local.dr_function_names } : side => coalescelist(
+      names,
       ["${var.name_prefix}-${side}-no-function"],
     )
   }
+  # The trails the tamper rules depend on, each watched by the rules of its home region (a trail is stopped,
+  # updated or deleted there only), by ARN and by name.
+  tamper_trail_names = {
+    for side, region in { primary = var.primary_region, dr = var.dr_region } : side => flatten([
+      for arn in var.tamper_trail_arns : [arn, element(split(":trail/", arn), 1)] if split(":", arn)[3] == region
+    ])
+  }
+  # The vault function's role: each vault copy of a DR copy makes EBS create a grant on the DR key with that
+  # role's permissions, an event of the DR key's account too (KMS logs a cross-account call in both accounts).
+  # Applied separately, the vault stack's role is named as its bus (modules/vault_account: both are the vault
+  # function's name), which VAULT_EVENT_BUS_ARN gives.
+  vault_copy_role_arns = var.vault_account_id == "" ? [] : [
+    local.deploy_vault ? module.vault_account[0].vault_role_arn : "arn:${local.partition}:iam::${var.vault_account_id}:role/${element(split(":event-bus/", var.vault_event_bus_arn), 1)}"
+  ]
 }
 
 # The primary region holds the backup function, its rules, the primary snapshots and the primary stacks.
@@ -101,6 +113,7 @@ module "tamper_primary" {
   trusted_arn_prefix = "arn:${local.partition}:sts::${local.account_id}:assumed-role/${var.name_prefix}-"
   key_ids            = [aws_kms_key.primary.key_id, aws_kms_key.primary.arn, aws_kms_alias.primary.name]
   function_names     = local.tamper_function_names["primary"]
+  trail_names        = local.tamper_trail_names["primary"]
   # Every rule that invokes the backup function (local.backup_triggers): disabling any one stops backups or
   # copies. And the primary drill's schedule, where it runs: disabled, drills stop and no drill metric reports
   # it (the overdue alarm holds its last state while no run reports).
@@ -118,7 +131,8 @@ module "tamper_primary" {
 }
 
 # The DR region holds the DR copies (shared with the vault), the DR key, the copy-completion rule and the DR
-# stacks.
+# stacks. The vault function's role may create grants on the DR key (for EBS, the key policy's condition), and
+# nothing else: its other key calls are reported like anyone's.
 module "tamper_dr" {
   source = "./modules/tamper_alarms"
 
@@ -132,6 +146,8 @@ module "tamper_dr" {
   key_ids            = [aws_kms_key.dr.key_id, aws_kms_key.dr.arn, aws_kms_alias.dr.name]
   function_names     = local.tamper_function_names["dr"]
   rule_names         = concat([aws_cloudwatch_event_rule.dr_copy_completion.name], module.drill_dr[*].schedule_rule_name)
+  grant_role_arns    = local.vault_copy_role_arns
+  trail_names        = local.tamper_trail_names["dr"]
   log_retention_days = var.log_retention_days
   kms_key_arn        = aws_kms_key.dr.arn
 }

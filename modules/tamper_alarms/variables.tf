@@ -35,7 +35,7 @@ variable "key_ids" {
 
 variable "function_names" {
   type        = list(string)
-  description = "The vault's functions as CloudTrail names them in requestParameters.functionName (names, ARNs)."
+  description = "The vault's functions, by name: the rules match every form the Lambda API takes for them (name, ARN, partial ARN, each with or without a qualifier)."
 }
 
 variable "rule_names" {
@@ -62,4 +62,27 @@ variable "kms_key_arn" {
     condition     = can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/.+$", var.kms_key_arn))
     error_message = "kms_key_arn must be a KMS key ARN."
   }
+}
+
+variable "grant_role_arns" {
+  type        = list(string)
+  description = "IAM roles whose sessions may call CreateGrant on the keys (and no other watched call): the roles EBS creates grants for when they copy or restore a snapshot encrypted with the keys, which trusted_arn_prefix does not cover. Empty: none."
+  default     = []
+
+  validation {
+    condition     = alltrue([for a in var.grant_role_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$", a))])
+    error_message = "grant_role_arns must list IAM role ARNs."
+  }
+}
+
+variable "bus_names" {
+  type        = list(string)
+  description = "The vault's own event bus, by name and by ARN: its deletion and changes of its policy are reported. Empty: none (the default bus cannot be deleted)."
+  default     = []
+}
+
+variable "trail_names" {
+  type        = list(string)
+  description = "The CloudTrail trails homed in this region that the rules depend on, by name and by ARN (requestParameters.name or trailName): StopLogging, DeleteTrail, UpdateTrail and PutEventSelectors on them are reported. Empty: no trail is watched."
+  default     = []
 }

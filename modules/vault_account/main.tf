@@ -271,8 +271,10 @@ module "vault" {
 
 # ------------------------------------------------------------------ the bus and the events
 
+# Named as the function and its role (local.function_name): a workload that applies its side separately finds
+# the vault role from the bus ARN it is given (the root's vault.tf, local.vault_copy_role_arns).
 resource "aws_cloudwatch_event_bus" "vault" {
-  name = "${var.name_prefix}-vault"
+  name = local.function_name
 }
 
 data "aws_iam_policy_document" "vault_bus" {

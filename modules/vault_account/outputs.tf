@@ -9,7 +9,7 @@ output "vault_function_name" {
 }
 
 output "vault_role_arn" {
-  description = "The vault function's role (the one principal the tamper rules do not report)."
+  description = "The vault function's role (the one principal whose every call the tamper rules trust)."
   value       = module.vault.role_arn
 }
 

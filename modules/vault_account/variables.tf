@@ -59,6 +59,17 @@ variable "recovery_role_arns" {
   }
 }
 
+variable "tamper_trail_arns" {
+  type        = list(string)
+  description = "The CloudTrail trails of the vault account homed in `region` that its tamper rules depend on: StopLogging, DeleteTrail, UpdateTrail and PutEventSelectors on them are reported. Empty: no trail is watched."
+  default     = []
+
+  validation {
+    condition     = alltrue([for a in var.tamper_trail_arns : can(regex("^arn:aws[a-z-]*:cloudtrail:[a-z0-9-]+:[0-9]{12}:trail/.+$", a)) && try(split(":", a)[3], "") == var.region])
+    error_message = "tamper_trail_arns must list trail ARNs homed in the vault's region."
+  }
+}
+
 variable "function_code" {
   type        = any
   description = "What the stack's functions run, passed unchanged to modules/function's `code` (which types and validates it): the package zip and its hash, the runtime and the Powertools layer of this region."

@@ -481,22 +481,39 @@ def tf_tamper_function_names(root: dict[str, Any], deployment: terraform.Deploym
     return bound.evaluator.names["local"]["tamper_function_names"]
 
 
+TRAILS = (
+    "arn:aws:cloudtrail:eu-west-1:123456789012:trail/management",
+    "arn:aws:cloudtrail:eu-central-1:123456789012:trail/dr-region",
+)
+
+
 @pytest.mark.parametrize(
-    ("restore_in_dr_region", "drill_regions"),
-    [(True, None), (False, ()), (True, ("eu-central-1", "eu-west-1")), (False, ("eu-west-1",))],
+    ("restore_in_dr_region", "drill_regions", "trails"),
+    [
+        (True, None, ()),
+        (False, (), TRAILS[:1]),
+        (True, ("eu-central-1", "eu-west-1"), TRAILS),
+        (False, ("eu-west-1",), ()),
+    ],
 )
 def test_the_tamper_rules_are_the_terraforms_in_each_region(
-    root, drill_module, restore_in_dr_region, drill_regions
+    root, drill_module, restore_in_dr_region, drill_regions, trails
 ):
     """The local stack's tamper rules (`TamperRules.deployed`, which the ransomware day evaluates) are
     tamper_primary's and tamper_dr's: the same trusted roles, the region's key alias, the functions deployed
-    in the region by name and by ARN (each where its stack is), and the rules of the region (the drill's
-    schedule where its stack is)."""
+    in the region (each where its stack is), the rules of the region (the drill's schedule where its stack
+    is), and the trails of `tamper_trail_arns` homed there, by ARN and by name."""
     schedule = drill_module["resource"][("aws_cloudwatch_event_rule", "schedule")]["name"]
     assert schedule == "${var.name_prefix}-drill-schedule"
-    config = DeploymentConfig(restore_in_dr_region=restore_in_dr_region, drill_regions=drill_regions)
+    config = DeploymentConfig(
+        restore_in_dr_region=restore_in_dr_region, drill_regions=drill_regions, tamper_trail_arns=trails
+    )
     deployment = terraform.Deployment(
-        variables=(("restore_in_dr_region", restore_in_dr_region), ("drill_regions", drill_regions))
+        variables=(
+            ("restore_in_dr_region", restore_in_dr_region),
+            ("drill_regions", drill_regions),
+            ("tamper_trail_arns", trails),
+        )
     )
     evaluate_tf = terraform.ModuleScope(deployment, terraform.REPO, None).evaluator.value
     functions = tf_tamper_function_names(root, deployment)
@@ -513,7 +530,18 @@ def test_the_tamper_rules_are_the_terraforms_in_each_region(
                 rule_names.append(evaluate_tf(root["resource"][("aws_cloudwatch_event_rule", rule)]["name"]))
             elif evaluate_tf(root["module"][drill]["count"]):
                 rule_names.append(f"{evaluate_tf(root['module'][drill]['name_prefix'])}-drill-schedule")
+        # No vault account here: tests/terraform checks the DR region's grant roles with one.
+        assert evaluate_tf(call.get("grant_role_arns", "${[]}")) == []
         deployed = tamper.patterns(
-            evaluate_tf(call["trusted_arn_prefix"]), ["key-1", alias], functions[side], rule_names
+            tamper.Watched(
+                deployment.account,
+                region,
+                evaluate_tf(call["trusted_arn_prefix"]),
+                ("key-1", alias),
+                tuple(functions[side]),
+                tuple(rule_names),
+                trail_names=tuple(evaluate_tf(call["trail_names"])),
+            )
         )
         assert TamperRules.deployed(config, deployment.account, region, ["key-1"]).patterns == deployed, side
+        assert ("trails" in deployed) == any(f":{region}:" in arn for arn in trails), side

@@ -431,9 +431,9 @@ def test_the_tamper_alarms_of_each_region_watch_the_functions_that_live_there(ca
     assert _module_call(REPO, call)["function_names"] == f'${{local.tamper_function_names["{side}"]}}'
 
 
-def test_each_regions_tamper_alarms_name_its_functions_by_name_and_by_arn():
-    """As CloudTrail may name them (requestParameters.functionName is what the caller gave), each in its own
-    region's ARN; an event pattern needs a value, so a region without functions watches a name none has."""
+def test_each_regions_tamper_alarms_name_its_functions_by_name():
+    """modules/tamper_alarms matches every form the Lambda API takes for a name (tests/vault); an event
+    pattern needs a value, so a region without functions watches a name none has."""
     deployment = terraform.Deployment(
         attributes=(
             ("local.primary_function_names", ("p-backup", "p-restore-worker")),
@@ -442,19 +442,62 @@ def test_each_regions_tamper_alarms_name_its_functions_by_name_and_by_arn():
     )
     local = terraform.ModuleScope(deployment, REPO, None).evaluator.names["local"]
     assert local["tamper_function_names"] == {
-        "primary": [
-            "p-backup",
-            "arn:aws:lambda:eu-west-1:123456789012:function:p-backup",
-            "p-restore-worker",
-            "arn:aws:lambda:eu-west-1:123456789012:function:p-restore-worker",
-        ],
+        "primary": ["p-backup", "p-restore-worker"],
         "dr": ["smart-vault-dr-no-function"],
     }
     dr_only = replace(deployment, attributes=(("local.dr_function_names", ("d-drill",)),))
     local = terraform.ModuleScope(dr_only, REPO, None).evaluator.names["local"]
-    assert local["tamper_function_names"]["dr"] == [
-        "d-drill",
-        "arn:aws:lambda:eu-central-1:123456789012:function:d-drill",
+    assert local["tamper_function_names"]["dr"] == ["d-drill"]
+
+
+VAULT_BUS = "arn:aws:events:eu-central-1:222222222222:event-bus/smart-vault-vault"
+
+
+@pytest.mark.parametrize(
+    ("variables", "expected"),
+    [
+        ((), []),  # no vault account: no grant is anyone's but the workload's own roles'
+        (  # applied separately: its role is named as its bus
+            (
+                ("vault_account_id", "222222222222"),
+                ("deploy_vault_stack", False),
+                ("vault_event_bus_arn", VAULT_BUS),
+            ),
+            ["arn:aws:iam::222222222222:role/smart-vault-vault"],
+        ),
+        (  # deployed from here: the module's output
+            (("vault_account_id", "222222222222"),),
+            ["arn:aws:iam::222222222222:role/smart-vault-vault"],
+        ),
+    ],
+)
+def test_the_dr_regions_tamper_alarms_let_the_vault_role_create_grants_on_the_dr_key(variables, expected):
+    """Each vault copy makes EBS create a grant on the DR key with the vault role's permissions, logged in the
+    DR key's account too: tamper_dr trusts that role for CreateGrant (modules/tamper_alarms, grant_role_arns),
+    tamper_primary trusts no grant role (no vault copy reads the primary key)."""
+    output = "module.vault_account[0].vault_role_arn"
+    deployment = terraform.Deployment(
+        variables=variables, attributes=((output, "arn:aws:iam::222222222222:role/smart-vault-vault"),)
+    )
+    evaluate = terraform.ModuleScope(deployment, REPO, None).evaluator.value
+    assert evaluate(_module_call(REPO, "tamper_dr")["grant_role_arns"]) == expected
+    assert "grant_role_arns" not in _module_call(REPO, "tamper_primary")
+
+
+def test_the_vault_stacks_bus_and_role_are_named_alike():
+    """The workload side applied separately finds the vault role from the bus ARN (vault.tf); the vault's
+    tamper rules let the recovery roles create grants on the vault key, and watch its bus."""
+    vault = tfmodel.VAULT_DIR
+    bus = tfmodel.labelled(vault, "resource", "aws_cloudwatch_event_bus")["vault"]
+    assert bus["name"] == "${local.function_name}"
+    assert _module_call(vault, "vault")["function_name"] == "${local.function_name}"
+    function = tfmodel.labelled(vault.parent / "function", "resource", "aws_iam_role")["this"]
+    assert function["name"] == "${var.function_name}"
+    tamper_call = _module_call(vault, "tamper")
+    assert tamper_call["grant_role_arns"] == "${var.recovery_role_arns}"
+    assert tamper_call["bus_names"] == [
+        "${aws_cloudwatch_event_bus.vault.name}",
+        "${aws_cloudwatch_event_bus.vault.arn}",
     ]
 
 

@@ -61,6 +61,8 @@ class DeploymentConfig:
     billing_alarm_threshold_usd: int = 100
     log_retention_days: int = 365
     tags: tuple[tuple[str, str], ...] = ()
+    # (v3) the trails the tamper rules depend on (vault.tf)
+    tamper_trail_arns: tuple[str, ...] = ()
 
     def resource_tags(self) -> dict[str, str]:
         """The providers' default_tags: var.tags merged with ManagedBy=smart-vault (main.tf local.tags)."""
@@ -85,13 +87,22 @@ class DeploymentConfig:
                 names += [stack.api_function_name, stack.worker_function_name]
         return names + [stack.function_name for stack in self.drill_stacks() if stack.region == region]
 
-    def tamper_function_names(self, region: str, account: str) -> list[str]:
+    def tamper_function_names(self, region: str) -> list[str]:
         """What the tamper alarms of `region` watch (vault.tf `local.tamper_function_names`): each function of
-        the region by name and by ARN, or, with none there, a name no function has."""
-        arn = f"arn:aws:lambda:{region}:{account}:function:"
-        watched = [named for name in self.function_names(region) for named in (name, arn + name)]
+        the region by name (the rules match every form the Lambda API takes), or, with none there, a name no
+        function has."""
         side = "primary" if region == self.primary_region else "dr"
-        return watched or [f"{self.name_prefix}-{side}-no-function"]
+        return self.function_names(region) or [f"{self.name_prefix}-{side}-no-function"]
+
+    def tamper_trail_names(self, region: str) -> list[str]:
+        """The trails of `tamper_trail_arns` homed in `region` (vault.tf `local.tamper_trail_names`), each by
+        ARN and by name: a trail is stopped, updated or deleted in its home region only."""
+        return [
+            named
+            for arn in self.tamper_trail_arns
+            if arn.split(":")[3] == region
+            for named in (arn, arn.split(":trail/", 1)[1])
+        ]
 
     def restore_networks(self) -> dict[str, dict[str, Any]]:
         """RESTORE_NETWORKS as main.tf builds it (`local.restore_networks`)."""

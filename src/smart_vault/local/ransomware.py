@@ -30,7 +30,7 @@ from smart_vault.config import BackupSettings, VaultSettings
 from smart_vault.local.cloudtrail import TamperRules, Trail
 from smart_vault.local.deployment import DeploymentConfig
 from smart_vault.local.moto_accounts import as_account, credentials_for, function_environment
-from smart_vault.local.vault_setup import VAULT, WORKLOAD, Setup, set_up
+from smart_vault.local.vault_setup import VAULT, VAULT_ROLE, WORKLOAD, Setup, set_up
 from smart_vault.restore.engine import Deadline, InstancePlan, InstanceRestore, load_recovery_point
 from smart_vault.restore.recovery_points import list_recovery_points
 from smart_vault.vault.entry import handle as vault_handle
@@ -248,10 +248,15 @@ def run_ransomware_day(nights: int = 3) -> RansomwareDay:
     day.nights = [_night(setup, n) for n in range(1, nights + 1)]
     trail = Trail()
     day.calls = attack(setup, trail)
-    # The tamper rules of each region as vault.tf deploys them (the emulated primary region has no key).
+    # The tamper rules of each region as vault.tf deploys them (the emulated primary region has no key; the DR
+    # region's let the vault function's role create grants on the DR key, as each vault copy makes EBS do).
     config = DeploymentConfig(primary_region=PRIMARY, dr_region=DR)
-    for region, keys in ((PRIMARY, []), (DR, [setup.dr_key_arn.split("/")[-1], setup.dr_key_arn])):
-        rules = TamperRules.deployed(config, WORKLOAD, region, keys)
+    vault_role = [f"arn:aws:iam::{VAULT}:role/{VAULT_ROLE}"]
+    for region, keys, grant_roles in (
+        (PRIMARY, [], []),
+        (DR, [setup.dr_key_arn.split("/")[-1], setup.dr_key_arn], vault_role),
+    ):
+        rules = TamperRules.deployed(config, WORKLOAD, region, keys, grant_roles)
         day.tamper += rules.notifications(trail.events)
     for region in (PRIMARY, DR):
         day.workload_snapshots_left += len(

@@ -22,6 +22,7 @@ WORKLOAD, VAULT = "123456789012", "210987654321"
 PRIMARY, DR = "eu-west-1", "eu-central-1"
 KEY_ADMIN = f"arn:aws:iam::{WORKLOAD}:role/key-admin"
 VAULT_BUS = "smart-vault-vault"
+VAULT_ROLE = "smart-vault-vault"  # the vault function's role (modules/vault_account: the function's name)
 
 
 @dataclass
@@ -213,7 +214,7 @@ def set_up() -> Setup:
         "KeyMetadata"
     ]["Arn"]
     function, rules = _backup_function_and_rules()
-    creds = credentials_for(VAULT, DR, role_name="smart-vault-vault")
+    creds = credentials_for(VAULT, DR, role_name=VAULT_ROLE)
     vault = _vault_account(creds)
     backup_env = {
         "AWS_REGION": PRIMARY,

@@ -18,8 +18,9 @@ run "defaults" {
   module { source = "./main" }
 }
 
-# Every optional part on: drills in both regions with validation functions, the vault account's stack, the
-# billing alarm, key administrators, locks and the Recycle Bin.
+# Every optional part on: drills in both regions with validation functions, the vault account's stack with its
+# recovery roles, the billing alarm, key administrators, locks, the Recycle Bin and the trails the tamper rules
+# depend on, in both accounts.
 run "everything" {
   command = plan
   module { source = "./main" }
@@ -37,7 +38,23 @@ run "everything" {
     dr_key_administrator_arns      = ["arn:aws:iam::123456789012:role/deployer"]
     lock_primary                   = true
     recycle_bin_retention_days     = 7
+    vault_recovery_role_arns       = ["arn:aws:iam::222222222222:role/smart-vault-recovery-restore-worker"]
+    tamper_trail_arns              = ["arn:aws:cloudtrail:eu-west-1:123456789012:trail/management"]
+    vault_tamper_trail_arns        = ["arn:aws:cloudtrail:eu-central-1:222222222222:trail/vault"]
   }
+}
+
+# A trail homed in a region without tamper rules: they would never see its StopLogging (a multi-region trail is
+# stopped, updated and deleted in its home region only).
+run "tamper_trail_of_another_region" {
+  command = plan
+  module { source = "./main" }
+
+  variables {
+    tamper_trail_arns = ["arn:aws:cloudtrail:us-east-1:123456789012:trail/management"]
+  }
+
+  expect_failures = [var.tamper_trail_arns]
 }
 
 # The vault stack applied by the vault account itself: this stack needs the bus it outputs.
