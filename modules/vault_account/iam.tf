@@ -122,7 +122,7 @@ data "aws_iam_policy_document" "vault_kms" {
 data "aws_iam_policy_document" "vault_ledger" {
   statement {
     sid       = "OwnLedgerOnly"
-    actions   = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"]
+    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"]
     resources = [module.ledger.arn]
   }
 }

@@ -46,9 +46,10 @@ def test_the_backup_side_is_unchanged_by_the_vault(week):
 
 
 def test_a_vault_that_copied_without_claiming_would_show_duplicates(monkeypatch):
-    """The figure bites: without the ledger's claim and the copied-already check, redelivered
-    announcements make second copies."""
+    """The figure bites: without the ledger's claim and the copied-already checks (the vault's copies, and
+    the ledger's record of a started copy), redelivered announcements make second copies."""
     monkeypatch.setattr(copies.CopyLedger, "claim", lambda *a, **k: True)
+    monkeypatch.setattr(copies.CopyLedger, "copied", lambda *a, **k: False)
     monkeypatch.setattr(copies, "vault_copies_of", lambda *a, **k: [])
     figures = vault_week(instances=10, days=2, seed=3, duplicate_rate=0.5)
     assert figures["vault_duplicates"] > 0

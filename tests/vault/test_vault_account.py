@@ -183,6 +183,27 @@ def test_every_full_run_announces_again_the_shared_copies_younger_than_48_hours(
     assert not first & later  # older than 48 h: no more announcements
 
 
+def test_a_re_announcement_of_a_copied_snapshot_costs_one_ledger_read_and_no_ec2_call(world, monkeypatch):
+    """Every full run announces again the copies it shared within 48 h: for a large fleet, thousands of
+    invocations a night. Once the vault has copied a snapshot, its announcement is answered from the ledger."""
+    _fleet, vault = world
+    backup_at(T0, scheduled_event("r0"))
+    backup_at(T0 + timedelta(minutes=30), {"reconcile_copies": True})
+    first, *_ = announcements_at(vault, T0 + timedelta(minutes=30))
+    assert len(vault_at(vault, T0 + timedelta(minutes=31), first)["copies_started"]) == 1
+
+    def no_ec2(*args, **kwargs):
+        raise AssertionError("a re-announcement of a copied snapshot made an EC2 call")
+
+    monkeypatch.setattr(vault_copies, "_shared_snapshot", no_ec2)
+    monkeypatch.setattr(vault_copies, "count_pending", no_ec2)
+    again = vault_at(vault, T0 + timedelta(hours=24), first)
+    assert again["failures"] == [] and again["rejected"] == [] and again["copies_started"] == []
+    forged = vault_at(vault, T0 + timedelta(hours=24), {**first, "account": "999988887777"})
+    assert len(forged["rejected"]) == 1  # the pure checks still refuse a stranger's announcement
+    assert len(vault.copies()) == 1
+
+
 def _announcement(snapshot_id, account=ACCOUNT_ID, sender=ACCOUNT_ID):
     return {
         "id": f"ann-{snapshot_id}",

@@ -141,6 +141,14 @@ class CopyLedger:
                 ExpressionAttributeValues={":started": {"S": STARTED}, ":copy": {"S": copy_snapshot_id}},
             )
 
+    def copied(self, primary_snapshot_id: str) -> bool:
+        """Whether the copy of `primary_snapshot_id` was started (its claim says so): one consistent read."""
+        with aws.aws_errors("GetItem"):
+            item = self.dynamodb.get_item(
+                TableName=self.table, Key=claim_key(primary_snapshot_id), ConsistentRead=True
+            ).get("Item")
+        return item is not None and item.get("state", {}).get("S") == STARTED
+
     def release(self, primary_snapshot_id: str, owner: str) -> None:
         """Give a claim back (the copy was refused for lack of a slot): the copy is owed again."""
         try:

@@ -24,7 +24,7 @@ from smart_vault.backup.ledger import CopyLedger
 from smart_vault.config import VaultSettings
 from smart_vault.errors import AwsError
 from smart_vault.observability import MetricUnit, fails_softly, logger, metrics, single_metric, trace_handler
-from smart_vault.vault.copies import VaultClients, VaultOutcome, accept, copy_finished, start_owed
+from smart_vault.vault.copies import VaultClients, VaultOutcome, accept, copy_finished, rejection, start_owed
 from smart_vault.vault.events import (
     Announcement,
     Ignored,
@@ -104,6 +104,16 @@ def publish(report: dict[str, Any], settings: VaultSettings) -> None:
         logger.error("notification failed", extra={"run_id": report["run_id"], "error": exc.readable()})
 
 
+def _copied_already(request: Announcement, settings: VaultSettings, clients: VaultClients) -> bool:
+    """A re-announcement of a snapshot the vault has copied: every full run announces again what it shared
+    within 48 h (thousands of events a night for a large fleet, one invocation each), so one ledger read answers
+    it, with no EC2 call and no slot filling. An announcement the pure checks refuse is still refused."""
+    if rejection(request, settings) is not None or not clients.ledger.copied(request.snapshot_id):
+        return False
+    logger.info("announced snapshot already copied", extra={"snapshot_id": request.snapshot_id})
+    return True
+
+
 def handle(
     event: Any, context: Any, settings: VaultSettings, now: datetime, clients: VaultClients | None = None
 ) -> dict[str, Any]:
@@ -123,6 +133,8 @@ def handle(
             outcome = reconcile(settings, clients, now, owner, account, should_stop=deadline.tail_must_stop)
         else:
             try:
+                if isinstance(request, Announcement) and _copied_already(request, settings, clients):
+                    return build_report(request.run_id, outcome)
                 if isinstance(request, Announcement):
                     accept(request, settings, clients, now, outcome)
                 elif isinstance(request, VaultCopyFinished):
