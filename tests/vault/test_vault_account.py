@@ -337,6 +337,31 @@ def test_a_copy_whose_answer_was_lost_is_recorded_not_made_twice(world, monkeypa
     assert sorted(sources) == sorted([first["detail"]["snapshot_id"], second["detail"]["snapshot_id"]])
 
 
+def test_a_refused_copy_is_tried_again_by_the_next_event_and_the_copy_goes_through_one_attempt(
+    world, monkeypatch
+):
+    """A 4xx answer is a refusal (no copy was made): the claim is failed and the next event tries again. The
+    copy itself goes through the single-attempt client, so botocore never resends a CopySnapshot."""
+    _fleet, vault = world
+    backup_at(T0, scheduled_event("r0"))
+    backup_at(T0 + timedelta(minutes=30), {"reconcile_copies": True})
+    first, second, *_ = announcements_at(vault, T0 + timedelta(minutes=30))
+    real_copy = vault_copies.copy_once
+    clients = []
+
+    def refused(ec2, owed, settings, now, copy_ec2=None):
+        clients.append(copy_ec2)
+        raise AwsError("InvalidParameterValue", "refused", "CopySnapshot", status=400)
+
+    monkeypatch.setattr(vault_copies, "copy_once", refused)
+    assert vault_at(vault, T0 + timedelta(minutes=31), first)["copies_started"] == []
+    assert clients[0].meta.config.retries["total_max_attempts"] == 1
+    monkeypatch.setattr(vault_copies, "copy_once", real_copy)
+    later = vault_at(vault, T0 + timedelta(minutes=32), second)
+    started = sorted(c["source_snapshot_id"] for c in later["copies_started"])
+    assert started == sorted([first["detail"]["snapshot_id"], second["detail"]["snapshot_id"]])
+
+
 class _RunningOutContext(FakeLambdaContext):
     """The vault's context at the start of a reconciliation (300 s left), then with one second left."""
 

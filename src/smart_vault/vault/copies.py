@@ -49,6 +49,9 @@ SHARE_VISIBLE_SECONDS = 20.0
 class VaultClients:
     ec2: Any
     ledger: CopyLedger
+    # CopySnapshot's own client, one attempt (aws.SINGLE_ATTEMPT_CONFIG): it takes no ClientToken, so a retry
+    # of a call whose answer was lost (a read timeout) would make a second, compliance-locked copy.
+    copy_ec2: Any = None
 
 
 @dataclass
@@ -157,11 +160,12 @@ def count_pending(ec2: Any, region: str) -> int:
     return sum(1 for i in items if aws.tags_to_dict(i.get("Tags")).get(VAULT_SOURCE_TAG))
 
 
-def copy_once(ec2: Any, owed: OwedCopy, settings: VaultSettings, now: datetime) -> str:
-    """One CopySnapshot of a shared snapshot into the vault, under the vault's key, tagged at creation, and
-    locked at once (a refused lock is repaired by the reconciliation)."""
+def copy_once(ec2: Any, owed: OwedCopy, settings: VaultSettings, now: datetime, copy_ec2: Any = None) -> str:
+    """One CopySnapshot of a shared snapshot into the vault (through `copy_ec2`, one attempt, when given),
+    under the vault's key, tagged at creation, and locked at once (a refused lock is repaired by the
+    reconciliation)."""
     with aws.aws_errors("CopySnapshot"):
-        answer = ec2.copy_snapshot(
+        answer = (copy_ec2 or ec2).copy_snapshot(
             SourceRegion=owed.source_region,
             SourceSnapshotId=owed.snapshot_id,
             Description=f"smart-vault vault copy of {owed.snapshot_id}",
@@ -197,11 +201,16 @@ def _start_one(
         ledger.copy_started(owed.snapshot_id, owed.start_time, live[0].snapshot_id)
         return False
     try:
-        copy_id = copy_once(clients.ec2, owed, settings, now)
+        copy_id = copy_once(clients.ec2, owed, settings, now, clients.copy_ec2)
     except AwsError as exc:
         if exc.code in COPY_LIMIT_CODES or exc.is_throttling:
             ledger.release(owed.snapshot_id, owner)
             return None
+        if _ambiguous(exc):
+            # AWS may have made the copy: the claim stays, and the reconciliation, which lists the vault's
+            # copies first, takes it over once stale (an hour: the copy, if any, is visible by then).
+            outcome.failures.append({"resource": owed.snapshot_id, "error": f"vault copy: {exc.readable()}"})
+            return False
         if exc.code == "InvalidSnapshot.NotFound":  # unshared or deleted since it was announced
             ledger.release(owed.snapshot_id, owner)
             ledger.paid(owed.sort_key)
@@ -212,6 +221,12 @@ def _start_one(
         return False
     ledger.owed_copy_started(owed, copy_id, settings.region, outcome.started)
     return True
+
+
+def _ambiguous(exc: AwsError) -> bool:
+    """A failure after which AWS may have made the copy anyway: no answer (a timeout, a dropped connection;
+    botocore's own errors carry no HTTP status) or a server error. A 4xx answer is a refusal."""
+    return exc.status is None or exc.status >= 500
 
 
 def start_owed(

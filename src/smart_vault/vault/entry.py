@@ -44,8 +44,12 @@ def clients_for(settings: VaultSettings) -> VaultClients:
         aws.client("dynamodb", settings.region), settings.vault_ledger_table, settings.retention_days
     )
     ec2 = aws.client("ec2", settings.region)
-    pacing.pace(ec2)  # CopySnapshot, LockSnapshot (repairs by the thousand), DeleteSnapshot: EC2's buckets
-    return VaultClients(ec2=ec2, ledger=ledger)
+    copy_ec2 = aws.client("ec2", settings.region, config=aws.SINGLE_ATTEMPT_CONFIG)
+    for client in (ec2, copy_ec2):
+        pacing.pace(
+            client
+        )  # CopySnapshot, LockSnapshot (repairs by the thousand), DeleteSnapshot: EC2's buckets
+    return VaultClients(ec2=ec2, ledger=ledger, copy_ec2=copy_ec2)
 
 
 def build_report(run_id: str, outcome: VaultOutcome) -> dict[str, Any]:
