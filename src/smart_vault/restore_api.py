@@ -23,7 +23,15 @@ from smart_vault import aws
 from smart_vault.backup.change_ledger import ChangeLedger
 from smart_vault.config import RestoreApiSettings
 from smart_vault.errors import AwsError, Conflict, NotFound, ValidationError
-from smart_vault.observability import logger, trace, trace_handler
+from smart_vault.observability import (
+    METRICS_NAMESPACE,
+    SERVICE,
+    MetricUnit,
+    logger,
+    single_metric,
+    trace,
+    trace_handler,
+)
 from smart_vault.restore.jobs import (
     INSTANCE_MODE,
     PENDING,
@@ -193,8 +201,17 @@ def get_restore(restore_id: str, store: RestoreJobStore, now: datetime | None = 
         raise NotFound(f"restore {normalized} was not found", error=RESTORE_NOT_FOUND)
     now = now or datetime.now(UTC)
     if abandoned(job, now):
-        job = store.fail_abandoned(job, now)
-        logger.warning("restore abandoned by its worker, failed", extra={"restore_id": normalized})
+        job, finished = store.fail_abandoned(job, now)
+        if finished:  # counted once, as the worker counts the restores it fails (RestoreFailed)
+            logger.warning("restore abandoned by its worker, failed", extra={"restore_id": normalized})
+            with single_metric(
+                name="RestoreFailed",
+                unit=MetricUnit.Count,
+                value=1,
+                namespace=METRICS_NAMESPACE,
+                default_dimensions={"service": SERVICE},  # the worker's metric, dimension and all
+            ):
+                pass
     return public_view(job)
 
 

@@ -229,7 +229,9 @@ def test_a_worker_killed_mid_way_and_invoked_again_ends_with_one_volume_and_one_
     assert document["volume_id"] == volume["VolumeId"]
 
 
-def test_a_restore_whose_every_worker_died_is_failed_by_get_once_no_worker_can_finish_it(world, faults):
+def test_a_restore_whose_every_worker_died_is_failed_by_get_once_no_worker_can_finish_it(
+    world, faults, capsys
+):
     """Lambda gives up on the worker's event after its retries (into the dead-letter queue): the job would
     say RUNNING for the month it is kept. Once no attempt can still be running, GET finishes it FAILED, with
     why and with what was created; a late worker then leaves it alone."""
@@ -242,10 +244,17 @@ def test_a_restore_whose_every_worker_died_is_failed_by_get_once_no_worker_can_f
         assert get_restore(restore_id).body["status"] == "RUNNING"  # an attempt may still be running
 
         clock.tick(timedelta(minutes=3))
+        capsys.readouterr()
         job = get_restore(restore_id).body
+        emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+        counted = [m for m in emitted if "RestoreFailed" in m]
+        assert [(m["RestoreFailed"], m["service"]) for m in counted] == [
+            ([1.0], "smart-vault")
+        ]  # as the worker
         assert job["status"] == "FAILED" and job["error"] == ABANDONED_ERROR
         assert job["volume_id"] and [s["status"] for s in job["steps"] if s["status"] == "RUNNING"] == []
         assert get_restore(restore_id).body == job  # finished once: a second GET changes nothing
+        assert "RestoreFailed" not in capsys.readouterr().out  # and counts nothing
         assert run_worker(restore_id) == job and get_restore(restore_id).body == job
 
 

@@ -212,17 +212,19 @@ def test_failing_an_abandoned_job_fails_its_running_step_and_never_a_leased_or_f
     step = {"name": "create_volume", "status": RUNNING, "started_at": iso_time(T0), "finished_at": None}
     store.claim(RESTORE_ID, "w1", T0, lease_until=T0 + timedelta(minutes=15))
     job = store.record(RESTORE_ID, "w1", {"steps": [step]}, T0)
-    failed = store.fail_abandoned(job, late)
+    failed, finished = store.fail_abandoned(job, late)
+    assert finished
     assert (failed["status"], failed["error"]) == (FAILED, ABANDONED_ERROR)
     assert failed["steps"] == [{**step, "status": INTERRUPTED, "finished_at": iso_time(late)}]
     assert "lease_expires_at" not in failed
-    assert store.fail_abandoned(job, late + timedelta(minutes=1)) == failed  # finished: left as it is
+    assert store.fail_abandoned(job, late + timedelta(minutes=1)) == (failed, False)  # finished: left as is
     assert store.claim(RESTORE_ID, "w2", late, lease_until=late + timedelta(minutes=15)) is None
 
 
 def test_a_job_a_worker_still_holds_is_not_failed_even_if_asked(store):
     store.claim(RESTORE_ID, "w1", T0, lease_until=T0 + ABANDONED_AFTER + timedelta(hours=1))
-    job = store.fail_abandoned(store.get(RESTORE_ID), T0 + ABANDONED_AFTER + timedelta(minutes=1))
+    job, finished = store.fail_abandoned(store.get(RESTORE_ID), T0 + ABANDONED_AFTER + timedelta(minutes=1))
+    assert not finished
     assert job["status"] == RUNNING and job["lease_owner"] == "w1"
 
 
@@ -237,5 +239,5 @@ def test_the_abandonment_bound_is_the_workers_event_age_and_timeout_in_terraform
 
 def test_a_job_no_worker_ever_started_is_failed_as_unstarted(store):
     late = T0 + ABANDONED_AFTER + timedelta(seconds=1)
-    failed = store.fail_abandoned(store.get(RESTORE_ID), late)
+    failed, _ = store.fail_abandoned(store.get(RESTORE_ID), late)
     assert (failed["status"], failed["error"], failed["steps"]) == (FAILED, UNSTARTED_ERROR, [])

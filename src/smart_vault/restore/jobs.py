@@ -263,9 +263,10 @@ class RestoreJobStore:
         except LeaseLost:
             pass  # a worker got to it after all: its outcome stands
 
-    def fail_abandoned(self, job: Job, now: datetime) -> Job:
+    def fail_abandoned(self, job: Job, now: datetime) -> tuple[Job, bool]:
         """Finish as FAILED a job that no worker can still finish (`abandoned`), a step left running shown
-        INTERRUPTED; the job as it then stands (a worker's own outcome, should one have got there first)."""
+        INTERRUPTED; the job as it then stands (a worker's own outcome, should one have got there first), and
+        whether this call finished it (once, whoever asks: the caller that did reports it)."""
         steps = [
             {**step, "status": INTERRUPTED, "finished_at": iso_time(now)}
             if step.get("status") == RUNNING
@@ -273,7 +274,7 @@ class RestoreJobStore:
             for step in job.get("steps") or []
         ]
         try:
-            return self._update(
+            failed = self._update(
                 job["restore_id"],
                 set_values={
                     "status": FAILED,
@@ -286,7 +287,8 @@ class RestoreJobStore:
                 remove=("lease_expires_at",),
             )
         except LeaseLost:
-            return self.get(job["restore_id"]) or job
+            return self.get(job["restore_id"]) or job, False
+        return failed, True
 
     def _update(
         self,
