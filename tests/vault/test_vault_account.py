@@ -372,6 +372,24 @@ class _RunningOutContext(FakeLambdaContext):
         return 300_000 if self.asked == 1 else 1_000
 
 
+def test_an_event_short_of_time_starts_no_copy_and_leaves_it_owed(world):
+    """A copy start may wait up to a minute for its lock: an invocation near its end starts none, and the
+    copy stays owed for the next event or reconciliation."""
+    _fleet, vault = world
+    backup_at(T0, scheduled_event("r0"))
+    backup_at(T0 + timedelta(minutes=30), {"reconcile_copies": True})
+    first, *_ = announcements_at(vault, T0 + timedelta(minutes=30))
+    short = _RunningOutContext(
+        function_name="smart-vault-vault", invoked_function_arn=VAULT_FUNCTION_ARN, aws_request_id="r-short"
+    )
+    with freeze_time(T0 + timedelta(minutes=31)):
+        report = vault.invoke(first, short)
+    assert report["accepted"] == [first["detail"]["snapshot_id"]] and report["copies_started"] == []
+    assert report["copies_deferred"] == 1 and vault.copies() == {}
+    later = vault_at(vault, T0 + timedelta(minutes=61), {"reconcile": True})
+    assert [c["source_snapshot_id"] for c in later["copies_started"]] == [first["detail"]["snapshot_id"]]
+
+
 def _short_of_time_reconciliation(vault, when):
     """A reconciliation whose invocation runs short of time: it must stop deleting (a backlog of expired
     copies must not run the vault function into its timeout, which ends with no report and a retry)."""

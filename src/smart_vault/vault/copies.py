@@ -13,7 +13,7 @@ vault sees it, is owned by that account, shared with the vault and `completed`; 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -236,18 +236,21 @@ def start_owed(
     owner: str,
     outcome: VaultOutcome,
     listed: bool = False,
+    should_stop: Callable[[], bool] | None = None,
 ) -> None:
     """Fill the free slots (at most MAX_CONCURRENT_COPIES vault copies pending) from the owed queue.
 
     `listed`: the caller (the reconciliation) has just listed the vault's copies and paid the entries already
     copied, so a stale claim on what is still owed belongs to an invocation that died between its claim and
     its CopySnapshot (a timeout in throttled retries, say): it is taken over, as the backup's reconciliation
-    does. Without it a stale claim is left alone (its copy may be live), and that copy was never made."""
+    does. Without it a stale claim is left alone (its copy may be live), and that copy was never made.
+    `should_stop` (the invocation's deadline) leaves the rest owed for the next event or reconciliation: a
+    copy start may wait up to a minute for its lock, which must not run the function into its timeout."""
     try:
         slots = max(settings.max_concurrent_copies - count_pending(clients.ec2, settings.region), 0)
         queue = list(clients.ledger.owed(limit=slots + QUEUE_READ_MARGIN)) if slots else []
         for owed in queue:
-            if slots <= 0:
+            if slots <= 0 or (should_stop is not None and should_stop()):
                 break
             started = _start_one(owed, settings, clients, now, owner, outcome, listed)
             if started is None:

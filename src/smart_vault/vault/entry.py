@@ -148,7 +148,9 @@ def handle(
                         return build_report(request.run_id, outcome)
             except AwsError as exc:
                 outcome.failures.append({"resource": "vault event", "error": exc.readable()})
-            start_owed(settings, clients, now, owner, outcome)
+            start_owed(
+                settings, clients, now, owner, outcome, should_stop=Deadline(context).instances_must_stop
+            )
     report = build_report(request.run_id, outcome)
     emit_metrics(outcome, settings)
     acted = report["copies_started"] or report["deleted"] or report["locks_repaired"]

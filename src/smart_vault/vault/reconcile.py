@@ -74,7 +74,7 @@ def reconcile(
     except AwsError as exc:
         outcome.failures.append({"resource": "vault reconciliation", "error": exc.readable()})
         return outcome
-    start_owed(settings, clients, now, owner, outcome, listed=True)
+    start_owed(settings, clients, now, owner, outcome, listed=True, should_stop=should_stop)
     try:
         items = list_locks(clients.ec2)
         locked = set(holding_locks(items, now))
