@@ -45,7 +45,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 BASE = "2be5d7b64c4bd72f3f628fbb771ecb6452f31249"
-PLAN_SUMMARY = re.compile(r"Plan: (\d+) to add, (\d+) to change, (\d+) to destroy")
+# A plan's summary; "to forget" (a `removed` block with destroy = false) follows only when there is some.
+PLAN_SUMMARY = re.compile(r"Plan: (\d+) to add, (\d+) to change, (\d+) to destroy(?:, (\d+) to forget)?")
 # What the upgrade creates: resources added since BASE. An address that changed without a moved block shows
 # as a destroy (and a create): the destroy fails the check; a create alone is a new resource, and is listed.
 CREATED = re.compile(r"^\s*# (\S+) will be created$", re.M)
@@ -152,11 +153,11 @@ def _dies_with_parent() -> None:
 def _shared_provider(work: Path) -> Iterator[dict[str, str]]:
     """The environment that attaches every run to one AWS provider process started here (stopped on exit);
     empty, so that each run starts its own, where the provider gives no address within a minute."""
-    binaries = sorted(
-        (work / ".terraform" / "providers").glob(
-            "registry.terraform.io/hashicorp/aws/*/*/terraform-provider-aws*"
-        )
+    found = (work / ".terraform" / "providers").glob(
+        "registry.terraform.io/hashicorp/aws/*/*/terraform-provider-aws*"
     )
+    # The newest version init installed (by number: 5.100.0 is after 5.99.0).
+    binaries = sorted(found, key=lambda b: [int(n) for n in re.findall(r"\d+", b.parts[-3])])
     if not binaries:
         yield {}
         return
@@ -209,14 +210,18 @@ def _upgrade(terraform: str, work: Path, provider: dict[str, str]) -> int:
         print(output)
         print("terraform plan test: the upgrade from the base commit failed (above)")
         return 1
-    add, change, destroy = (int(n) for n in summaries[-1])
-    print(f"  upgrade from {BASE[:7]}: {moves} moved, {add} to add, {change} to change, {destroy} to destroy")
+    add, change, destroy, forget = (int(n or 0) for n in summaries[-1])
+    print(
+        f"  upgrade from {BASE[:7]}: {moves} moved, {add} to add, {change} to change, {destroy} to destroy,"
+        f" {forget} to forget"
+    )
     for address in CREATED.findall(output):
         print(f"    new since {BASE[:7]}: {address}")
-    if destroy:
+    if destroy or forget:
         print(output)
         print(
-            "terraform plan test: the upgrade destroys resources (an address changed without a moved block?)"
+            "terraform plan test: the upgrade destroys or forgets resources (an address changed without a"
+            " moved block? A resource forgotten and made again under a new address starts empty)"
         )
         return 1
     return 0
