@@ -47,7 +47,7 @@ PUBLIC_FIELDS = (
 )
 # A job that no worker can still be working on: Lambda retries the worker's asynchronous invocation until the
 # event is `maximum_event_age_in_seconds` old, and that last attempt may run for the worker's whole timeout
-# (modules/restore_stack: 3600 s and 900 s; tests/restore/test_abandoned_jobs.py keeps them equal), a minute
+# (modules/restore_stack: 3600 s and 900 s; tests/restore/test_restore_jobs.py keeps them equal), a minute
 # more for the clocks. Until then a PENDING or RUNNING job may still finish; after it, it never will.
 WORKER_EVENT_AGE = timedelta(seconds=3600)
 WORKER_TIMEOUT = timedelta(seconds=900)
@@ -91,6 +91,21 @@ def iso_time(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+def job_time(value: str) -> datetime:
+    """A time the job records (`iso_time`'s form, a `Z` for UTC) as a datetime."""
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def interrupted(steps: Sequence[dict[str, Any]] | None, now: datetime) -> list[dict[str, Any]]:
+    """The steps, each one an attempt that ended left RUNNING shown INTERRUPTED (it never finished)."""
+    return [
+        {**step, "status": INTERRUPTED, "finished_at": iso_time(now)}
+        if step.get("status") == RUNNING
+        else step
+        for step in steps or []
+    ]
+
+
 def new_job(
     restore_id: str,
     region: str,
@@ -129,9 +144,10 @@ def abandoned(job: Job, now: datetime) -> bool:
     """Whether `job` is unfinished although no worker can still be working on it (`ABANDONED_AFTER`)."""
     if job.get("status") not in (PENDING, RUNNING):
         return False
-    created = datetime.fromisoformat(str(job["created_at"]).replace("Z", "+00:00"))
     lease = job.get("lease_expires_at")
-    return now - created > ABANDONED_AFTER and (lease is None or int(lease) < now.timestamp())
+    return now - job_time(job["created_at"]) > ABANDONED_AFTER and (
+        lease is None or int(lease) < now.timestamp()
+    )
 
 
 def public_view(job: Job) -> Job:
@@ -267,19 +283,13 @@ class RestoreJobStore:
         """Finish as FAILED a job that no worker can still finish (`abandoned`), a step left running shown
         INTERRUPTED; the job as it then stands (a worker's own outcome, should one have got there first), and
         whether this call finished it (once, whoever asks: the caller that did reports it)."""
-        steps = [
-            {**step, "status": INTERRUPTED, "finished_at": iso_time(now)}
-            if step.get("status") == RUNNING
-            else step
-            for step in job.get("steps") or []
-        ]
         try:
             failed = self._update(
                 job["restore_id"],
                 set_values={
                     "status": FAILED,
                     "error": UNSTARTED_ERROR if job.get("status") == PENDING else ABANDONED_ERROR,
-                    "steps": steps,
+                    "steps": interrupted(job.get("steps"), now),
                     "updated_at": iso_time(now),
                 },
                 condition=_UNHELD,

@@ -33,13 +33,14 @@ from smart_vault.restore.engine import (
 from smart_vault.restore.jobs import (
     FAILED,
     FINISHED_STATES,
-    INTERRUPTED,
     RUNNING,
     SUCCEEDED,
     Job,
     LeaseLost,
     RestoreJobStore,
+    interrupted,
     iso_time,
+    job_time,
     public_view,
 )
 
@@ -86,12 +87,8 @@ class StepLog:
         self._owner = owner
         self._clock = clock
         self._lock = threading.Lock()
-        self.steps: list[dict[str, Any]] = []
         # Steps an earlier, crashed attempt left running never finished: say so instead of leaving them open.
-        for step in job.get("steps") or []:
-            if step.get("status") == RUNNING:
-                step = {**step, "status": INTERRUPTED, "finished_at": iso_time(clock())}
-            self.steps.append(step)
+        self.steps: list[dict[str, Any]] = interrupted(job.get("steps"), clock())
         self.fields: dict[str, Any] = {"steps": self.steps}
         self.save()
 
@@ -179,7 +176,7 @@ def _summary(job: Job) -> str:
 def _emit_metrics(job: Job, finished_at: datetime) -> None:
     name = "RestoreSucceeded" if job["status"] == SUCCEEDED else "RestoreFailed"
     metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
-    created = datetime.fromisoformat(job["created_at"].replace("Z", "+00:00"))
+    created = job_time(job["created_at"])
     duration = max((finished_at - created).total_seconds(), 0.0)
     metrics.add_metric(name="RestoreDurationSeconds", unit=MetricUnit.Seconds, value=duration)
 

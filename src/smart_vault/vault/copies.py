@@ -117,6 +117,11 @@ def vault_copies_of(ec2: Any, region: str, snapshot_id: str) -> list[Snapshot]:
     )
 
 
+def live_vault_copies(ec2: Any, region: str, snapshot_id: str) -> list[Snapshot]:
+    """`vault_copies_of` but those in `error`: the copies that stand (pending or completed)."""
+    return [c for c in vault_copies_of(ec2, region, snapshot_id) if c.state != "error"]
+
+
 def snapshot_refusal(item: Mapping[str, Any] | None, account: str) -> str | None:
     """Pure: why the vault refuses the announced snapshot as it sees it (None: it is acceptable)."""
     if item is None:
@@ -145,7 +150,7 @@ def accept(
         logger.warning("announcement rejected", extra={"snapshot_id": request.snapshot_id, "reason": reason})
         outcome.rejected.append({"snapshot_id": request.snapshot_id, "reason": reason or "not acceptable"})
         return
-    if any(c.state != "error" for c in vault_copies_of(clients.ec2, settings.region, request.snapshot_id)):
+    if live_vault_copies(clients.ec2, settings.region, request.snapshot_id):
         logger.info("announced snapshot already copied", extra={"snapshot_id": request.snapshot_id})
         return
     tags = vault_copy_tags(request.tags, request.account, request.snapshot_id, settings)
@@ -196,7 +201,7 @@ def _start_one(
         return False
     # CopySnapshot takes no ClientToken: an earlier attempt whose answer was lost (a read timeout) may have
     # made the copy. It is recorded, not made twice (a compliance-locked duplicate could not be removed).
-    live = [c for c in vault_copies_of(clients.ec2, settings.region, owed.snapshot_id) if c.state != "error"]
+    live = live_vault_copies(clients.ec2, settings.region, owed.snapshot_id)
     if live:
         ledger.copy_started(owed.snapshot_id, owed.start_time, live[0].snapshot_id)
         return False

@@ -45,10 +45,9 @@ def clients_for(settings: VaultSettings) -> VaultClients:
     )
     ec2 = aws.client("ec2", settings.region)
     copy_ec2 = aws.client("ec2", settings.region, config=aws.SINGLE_ATTEMPT_CONFIG)
+    # CopySnapshot, LockSnapshot (repairs by the thousand), DeleteSnapshot: EC2's buckets
     for client in (ec2, copy_ec2):
-        pacing.pace(
-            client
-        )  # CopySnapshot, LockSnapshot (repairs by the thousand), DeleteSnapshot: EC2's buckets
+        pacing.pace(client)
     return VaultClients(ec2=ec2, ledger=ledger, copy_ec2=copy_ec2)
 
 
